@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`.
+# Everything they need is installed here; nothing is installed by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= aiops-data
+HOST ?= 127.0.0.1
+PORT ?= 8080
+# Extra pip arguments for torch, e.g. an index that serves the CPU build on your machine.
+TORCH_PIP_ARGS ?=
+
+.PHONY: setup run test test-deps lint bench clean
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned, so sentence-transformers does not pull a CUDA build
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet -e '.[ml,dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/aiops --data-dir $(DATA_DIR) demo --host $(HOST) --port $(PORT)
+
+test-deps:
+	scripts/install-test-deps.sh
+
+test: setup test-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup test-deps
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .ruff_cache

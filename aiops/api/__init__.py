@@ -1,0 +1,36 @@
+"""Flask API and incident view: an app factory with one blueprint per area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from aiops.api.errors import register_error_handlers
+from aiops.config import DataDir
+from aiops.runtime import Runtime, open_runtime
+
+DEFAULTS: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # bytes per request body
+    "AIOPS_MAX_BATCH": 10_000,  # alerts per request
+    "AIOPS_DATA_DIR": None,
+    "AIOPS_DATABASE_URL": None,
+}
+
+
+def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build an app; tests pass their own runtime or data dir, so there are no globals."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    if runtime is None:
+        runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
+                                                app.config["AIOPS_DATABASE_URL"]))
+    app.extensions["aiops"] = runtime
+
+    from aiops.api import incidents, ingest, meta, topology, views
+
+    for module in (ingest, incidents, topology, meta, views):
+        app.register_blueprint(module.blueprint)
+    register_error_handlers(app)
+    return app

@@ -1,0 +1,39 @@
+"""Every API error is JSON ``{"error": {"status", "message"}}`` with the right code."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from aiops.errors import InputError, NotFound
+
+
+def error_response(status: int, message: str, field: str | None = None) -> tuple[Response, int]:
+    body: dict[str, object] = {"status": status, "message": message}
+    if field:
+        body["field"] = field
+    return jsonify({"error": body}), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(InputError)
+    def _input_error(err: InputError):
+        return error_response(400, str(err), err.field)
+
+    @app.errorhandler(NotFound)
+    def _not_found(err: NotFound):
+        return error_response(404, str(err))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        if not _wants_json():
+            return err
+        message = err.description or err.name
+        if err.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"request body is larger than the limit of {limit} bytes"
+        return error_response(err.code or 500, message)

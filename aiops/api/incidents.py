@@ -1,0 +1,68 @@
+"""Incident endpoints: list, detail with alerts, and the topology around one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from aiops.api.util import int_arg, runtime
+from aiops.errors import InputError
+from aiops.store import queries
+
+blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/incidents")
+def list_incidents():
+    status = request.args.get("status")
+    if status is not None and status not in queries.INCIDENT_STATUSES:
+        raise InputError(f"query parameter 'status' must be one of "
+                         f"{', '.join(queries.INCIDENT_STATUSES)}, got {status!r}",
+                         field="status")
+    limit = int_arg("limit", 100, 1, 1000)
+    offset = int_arg("offset", 0, 0, 10_000_000)
+    with runtime().db.connect() as conn:
+        items = queries.list_incidents(conn, status, limit, offset)
+        counts = queries.count_incidents(conn)
+    return jsonify({"incidents": items, "counts": counts, "limit": limit, "offset": offset})
+
+
+@blueprint.get("/incidents/<incident_id>")
+def get_incident(incident_id: str):
+    with runtime().db.connect() as conn:
+        return jsonify(queries.get_incident(conn, incident_id))
+
+
+def incident_subgraph(incident: dict[str, Any], radius: int = 1) -> dict[str, Any]:
+    """Nodes around the incident, each marked alarming / root cause / silent."""
+    topology = runtime().engine.topology
+    alarming = {a["node_id"] for a in incident["alerts"] if a["node_id"]}
+    causes = {rc.get("node_id") for rc in incident["root_causes"] if rc.get("node_id")}
+    top = incident["root_causes"][0].get("node_id") if incident["root_causes"] else None
+    nodes, edges = topology.subgraph(alarming | causes, radius)
+    return {
+        "incident_id": incident["id"],
+        "nodes": [{**n.to_dict(), "alarming": n.id in alarming, "root_cause": n.id == top,
+                   "candidate": n.id in causes, "silent": n.id not in alarming}
+                  for n in nodes],
+        "edges": [e.to_dict() for e in edges],
+        "unresolved_entities": sorted({a["entity"] for a in incident["alerts"]
+                                       if not a["node_id"]}),
+    }
+
+
+@blueprint.get("/incidents/<incident_id>/topology")
+def get_incident_topology(incident_id: str):
+    radius = int_arg("radius", 1, 0, 3)
+    with runtime().db.connect() as conn:
+        incident = queries.get_incident(conn, incident_id)
+    return jsonify(incident_subgraph(incident, radius))
+
+
+@blueprint.get("/alerts/unresolved")
+def get_unresolved():
+    limit = int_arg("limit", 100, 1, 1000)
+    with runtime().db.connect() as conn:
+        total, items = queries.unresolved_alerts(conn, limit)
+    return jsonify({"count": total, "alerts": items})

@@ -1,0 +1,70 @@
+"""Ingestion endpoints: canonical alerts and Alertmanager webhooks.
+
+A request is validated whole before anything is ingested, and ingested in one
+transaction: a bad alert at index 9,999 refuses the request without storing the
+other 9,999.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from aiops.api.util import json_body, runtime
+from aiops.errors import InputError
+from aiops.models import Alert, parse_alert
+from connectors.alertmanager import parse_webhook
+
+blueprint = Blueprint("ingest", __name__, url_prefix="/api/v1")
+
+
+def _check_batch_size(count: int) -> None:
+    limit = current_app.config["AIOPS_MAX_BATCH"]
+    if count > limit:
+        raise RequestEntityTooLarge(f"batch of {count} alerts is over the limit of {limit} "
+                                    "per request; split it")
+
+
+def parse_alert_batch(body: Any) -> list[Alert]:
+    """One alert object, an array of them, or ``{"alerts": [...]}``."""
+    if isinstance(body, dict) and isinstance(body.get("alerts"), list):
+        items = body["alerts"]
+    elif isinstance(body, list):
+        items = body
+    elif isinstance(body, dict):
+        items = [body]
+    else:
+        raise InputError("expected an alert object or an array of alerts")
+    if not items:
+        raise InputError("no alerts in request")
+    _check_batch_size(len(items))
+    alerts: list[Alert] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            alert = parse_alert(item)
+        except InputError as exc:
+            raise exc.located(f"alerts[{i}]") from None
+        if alert.id in first:
+            raise InputError(f"duplicate alert id '{alert.id}' (also at alerts[{first[alert.id]}])",
+                             field="id", where=f"alerts[{i}]")
+        first[alert.id] = i
+        alerts.append(alert)
+    return alerts
+
+
+@blueprint.post("/alerts")
+def post_alerts():
+    alerts = parse_alert_batch(json_body())
+    result = runtime().engine.ingest(alerts)
+    return jsonify(result.to_dict())
+
+
+@blueprint.post("/webhooks/alertmanager")
+def post_alertmanager():
+    alerts = parse_webhook(json_body())
+    _check_batch_size(len(alerts))
+    result = runtime().engine.ingest(alerts)
+    return jsonify(result.to_dict())

@@ -1,0 +1,143 @@
+"""The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json.
+
+Written by hand next to the blueprints; tests check that every route the app
+registers under /api/ is described here, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiops import __version__
+from aiops.models import SEVERITIES
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "Bad input; the message names the field"),
+    "413": _json(_ref("Error"), "Body or batch over the limit"),
+}
+_NOT_FOUND = {"404": _json(_ref("Error"), "No such thing; the message names it")}
+_INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True,
+                "schema": {"type": "string"}}
+_LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                     "maximum": 1000}}
+_RADIUS = {"name": "radius", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                       "maximum": 3}}
+
+SCHEMAS: dict[str, Any] = {
+    "Alert": {
+        "type": "object",
+        "required": ["id", "source", "name", "entity", "severity", "summary", "starts_at"],
+        "properties": {
+            "id": {"type": "string"}, "source": {"type": "string"}, "name": {"type": "string"},
+            "entity": {"type": "string"}, "severity": {"enum": list(SEVERITIES)},
+            "summary": {"type": "string"},
+            "starts_at": {"oneOf": [{"type": "string", "format": "date-time"},
+                                    {"type": "number"}]},
+            "ends_at": {"oneOf": [{"type": "string", "format": "date-time"},
+                                  {"type": "number"}, {"type": "null"}]},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "description": {"type": "string"},
+        },
+    },
+    "IngestResult": {
+        "type": "object",
+        "properties": {
+            "accepted": {"type": "integer"},
+            "dispositions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "incidents": {"type": "array", "items": {"type": "string"}},
+            "unresolved_entities": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "RootCause": {
+        "type": "object",
+        "properties": {"entity": {"type": "string"}, "score": {"type": "number"},
+                       "alert_id": {"type": ["string", "null"]},
+                       "node_id": {"type": ["string", "null"]},
+                       "evidence": {"type": "array", "items": {"type": "string"}}},
+    },
+    "Incident": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"}, "status": {"enum": ["open", "resolved", "merged"]},
+            "title": {"type": "string"}, "severity": {"enum": list(SEVERITIES)},
+            "started_at": {"type": "string"}, "updated_at": {"type": "string"},
+            "resolved_at": {"type": ["string", "null"]},
+            "merged_into": {"type": ["string", "null"]}, "alert_count": {"type": "integer"},
+            "root_causes": {"type": "array", "items": _ref("RootCause")},
+            "alerts": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Subgraph": {
+        "type": "object",
+        "properties": {"nodes": {"type": "array", "items": {"type": "object"}},
+                       "edges": {"type": "array", "items": {"type": "object"}}},
+    },
+    "Error": {
+        "type": "object",
+        "properties": {"error": {"type": "object", "properties": {
+            "status": {"type": "integer"}, "message": {"type": "string"},
+            "field": {"type": "string"}}}},
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/alerts": {"post": {
+        "summary": "Ingest one canonical alert, an array, or {\"alerts\": [...]}",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [_ref("Alert"), {"type": "array", "items": _ref("Alert")},
+                      {"type": "object", "properties": {
+                          "alerts": {"type": "array", "items": _ref("Alert")}}}]}}}},
+        "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS}}},
+    "/api/v1/webhooks/alertmanager": {"post": {
+        "summary": "Alertmanager webhook receiver (payload version 4); idempotent",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object"}}}},
+        "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS}}},
+    "/api/v1/incidents": {"get": {
+        "summary": "Incidents, newest first",
+        "parameters": [{"name": "status", "in": "query",
+                        "schema": {"enum": ["open", "resolved", "merged"]}}, _LIMIT,
+                       {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+        "responses": {"200": _json({"type": "object"}, "A page of incidents"), **_ERRORS}}},
+    "/api/v1/incidents/{incident_id}": {"get": {
+        "summary": "One incident with its alerts and ranked root causes",
+        "parameters": [_INCIDENT_ID],
+        "responses": {"200": _json(_ref("Incident"), "The incident"), **_NOT_FOUND}}},
+    "/api/v1/incidents/{incident_id}/topology": {"get": {
+        "summary": "The topology around an incident: alarming, root-cause and silent nodes",
+        "parameters": [_INCIDENT_ID, _RADIUS],
+        "responses": {"200": _json(_ref("Subgraph"), "Subgraph"), **_NOT_FOUND}}},
+    "/api/v1/alerts/unresolved": {"get": {
+        "summary": "Alerts whose entity matched no topology node (kept, never dropped)",
+        "parameters": [_LIMIT],
+        "responses": {"200": _json({"type": "object"}, "Count and newest alerts")}}},
+    "/api/v1/topology": {"get": {
+        "summary": "Counts of stored nodes and edges",
+        "responses": {"200": _json({"type": "object"}, "Counts")}}},
+    "/api/v1/topology/nodes/{node}": {"get": {
+        "summary": "A node (by id, name or alias) and its neighbourhood",
+        "parameters": [{"name": "node", "in": "path", "required": True,
+                        "schema": {"type": "string"}}, _RADIUS],
+        "responses": {"200": _json({"type": "object"}, "Node and neighbourhood"),
+                      **_NOT_FOUND}}},
+    "/api/v1/openapi.json": {"get": {
+        "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/api/v1/health": {"get": {
+        "summary": "Liveness and live-state sizes",
+        "responses": {"200": _json({"type": "object"}, "OK")}}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {"openapi": "3.1.0",
+            "info": {"title": "aiops engine API", "version": __version__},
+            "paths": PATHS, "components": {"schemas": SCHEMAS}}

@@ -1,0 +1,29 @@
+"""Topology endpoints: stored counts, a node and its neighbourhood."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from aiops.api.util import int_arg, runtime
+from aiops.errors import NotFound
+
+blueprint = Blueprint("topology", __name__, url_prefix="/api/v1/topology")
+
+
+@blueprint.get("")
+def summary():
+    nodes, edges = runtime().topology_store.counts()
+    return jsonify({"nodes": nodes, "edges": edges})
+
+
+@blueprint.get("/nodes/<path:node>")
+def node_neighbourhood(node: str):
+    topology = runtime().engine.topology
+    node_id = topology.resolve(node)
+    if node_id is None:
+        raise NotFound(f"no topology node matches '{node}' (by id, name or alias)")
+    radius = int_arg("radius", 1, 0, 3)
+    nodes, edges = topology.subgraph([node_id], radius)
+    return jsonify({"node": topology.nodes[node_id].to_dict(),
+                    "neighbourhood": {"nodes": [n.to_dict() for n in nodes],
+                                      "edges": [e.to_dict() for e in edges]}})

@@ -1,0 +1,42 @@
+"""Settings of the engine and of a data dir, with defaults that work out of the box."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "aiops-data"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Tunables of deduplication and the first correlator, all in seconds or hops."""
+
+    correlation_window: float = 120.0  # an incident takes alerts this close to its last one
+    max_hops: int = 2  # topology distance within which alerts may share an incident
+    refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
+    flap_window: float = 900.0
+    flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
+    # Labels that change between events of one condition and so must not split it.
+    volatile_labels: tuple[str, ...] = ("severity", "value")
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """Where one engine keeps its state; the database URL defaults to SQLite inside it."""
+
+    path: Path
+    database_url: str = ""
+    settings: EngineSettings = field(default_factory=EngineSettings)
+
+    @classmethod
+    def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None):
+        chosen = Path(path or os.environ.get("AIOPS_DATA_DIR") or DEFAULT_DATA_DIR)
+        url = database_url or os.environ.get("AIOPS_DATABASE_URL") or ""
+        return cls(path=chosen, database_url=url)
+
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.path / 'aiops.db').resolve()}"

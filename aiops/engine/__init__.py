@@ -1,0 +1,1 @@
+"""The pipeline: deduplicate → resolve entity → correlate → rank root causes."""

@@ -1,0 +1,96 @@
+"""Deduplication and the alert lifecycle: firing → resolved, re-fire, flapping.
+
+A condition is identified by its fingerprint (source, name, entity and the labels
+that identify it). Events of a firing condition fold into its alert; an event with
+``ends_at`` resolves it; a new start soon after resolving reopens the same alert
+and counts towards flapping; a start long after is a new occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from aiops.config import EngineSettings
+from aiops.engine.state import FIRING, RESOLVED, AlertRecord
+from aiops.models import Alert
+
+NEW = "new"
+DUPLICATE = "duplicate"
+RESOLVE = "resolved"
+REFIRE = "refired"
+
+
+def fingerprint(alert: Alert, volatile_labels: tuple[str, ...]) -> str:
+    """Stable id of the condition an event reports, independent of the event's id."""
+    parts = [alert.source, alert.name, alert.entity]
+    parts.extend(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in volatile_labels)
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+class Deduplicator:
+    """Holds the live alerts by fingerprint; memory is bounded by live conditions."""
+
+    def __init__(self, settings: EngineSettings, next_id: Callable[[], int]):
+        self.settings = settings
+        self._next_id = next_id
+        self.active: dict[str, AlertRecord] = {}
+
+    def restore(self, record: AlertRecord) -> None:
+        self.active[record.fingerprint] = record
+
+    def apply(self, event: Alert) -> tuple[AlertRecord, str]:
+        """Fold ``event`` into the alert it belongs to; return it and what happened."""
+        fp = fingerprint(event, self.settings.volatile_labels)
+        record = self.active.get(fp)
+        if record is None or self._is_new_occurrence(record, event):
+            record = AlertRecord(id=self._next_id(), fingerprint=fp, event=event, node_id=None,
+                                 starts_at=event.starts_at, last_event_at=event.starts_at)
+            if event.ends_at is not None:
+                record.status, record.ends_at = RESOLVED, event.ends_at
+            self.active[fp] = record
+            return record, NEW
+
+        record.event_count += 1
+        record.last_event_at = max(record.last_event_at, event.ends_at or event.starts_at)
+        if record.status == FIRING:
+            if event.ends_at is None:
+                return record, DUPLICATE
+            self._transition(record, RESOLVED, event.ends_at)
+            record.ends_at = event.ends_at
+            return record, RESOLVE
+        # Resolved: a re-delivery of the same episode, or the condition came back.
+        assert record.ends_at is not None
+        if event.starts_at <= record.ends_at:
+            return record, DUPLICATE
+        self._transition(record, FIRING, event.starts_at)
+        record.ends_at = None
+        if event.ends_at is not None:
+            self._transition(record, RESOLVED, event.ends_at)
+            record.ends_at = event.ends_at
+        return record, REFIRE
+
+    def _is_new_occurrence(self, record: AlertRecord, event: Alert) -> bool:
+        return (
+            record.status == RESOLVED
+            and record.ends_at is not None
+            and event.starts_at - record.ends_at > self.settings.refire_window
+        )
+
+    def _transition(self, record: AlertRecord, status: str, at: float) -> None:
+        record.status = status
+        record.transitions += 1
+        window = record.recent_transitions
+        window.append(at)
+        while window and window[0] < at - self.settings.flap_window:
+            window.popleft()
+        record.flapping = len(window) >= self.settings.flap_threshold
+
+    def evict(self, now: float) -> int:
+        """Forget resolved alerts too old to re-fire into; return how many."""
+        horizon = now - self.settings.refire_window
+        stale = [fp for fp, r in self.active.items()
+                 if r.status == RESOLVED and r.ends_at is not None and r.ends_at < horizon]
+        for fp in stale:
+            del self.active[fp]
+        return len(stale)

@@ -1,0 +1,237 @@
+"""The engine: every alert event, from any source, takes this one path.
+
+``ingest`` runs a batch of canonical events through deduplication, entity
+resolution, correlation and root-cause ranking, then stores the batch in one
+transaction. Live webhooks, pull connectors and ``aiops replay`` all call it, so
+they cannot disagree. Decisions use event time (``starts_at``/``ends_at``), never
+the wall clock, so a replay of yesterday behaves as yesterday did live.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.config import EngineSettings
+from aiops.engine.correlate import Correlator, TimeTopologyCorrelator
+from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
+from aiops.engine.index import IncidentIndex
+from aiops.engine.rank import RootCauseRanker, TopologyRanker
+from aiops.engine.restore import load_state
+from aiops.engine.state import FIRING, MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
+from aiops.models import Alert
+from aiops.store.recorder import mark_persisted, write_batch
+from topology.graph import TopologyGraph
+
+EVICT_EVERY = 1024  # events between sweeps of resolved alerts out of memory
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one batch did, returned to the API caller and the CLI."""
+
+    accepted: int = 0
+    dispositions: Counter[str] = field(default_factory=Counter)
+    incidents: set[str] = field(default_factory=set)
+    unresolved_entities: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "dispositions": dict(self.dispositions),
+            "incidents": sorted(self.incidents),
+            "unresolved_entities": sorted(self.unresolved_entities),
+        }
+
+
+@dataclass(slots=True)
+class _Batch:
+    alerts: dict[int, AlertRecord] = field(default_factory=dict)
+    incidents: dict[str, IncidentRecord] = field(default_factory=dict)
+    to_rank: dict[str, IncidentRecord] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+CorrelatorFactory = Callable[[TopologyGraph, EngineSettings], Correlator]
+RankerFactory = Callable[[TopologyGraph], RootCauseRanker]
+
+
+class Engine:
+    """Holds live alerts and incidents in memory; the database holds everything."""
+
+    def __init__(self, db: sa.Engine, topology: TopologyGraph,
+                 settings: EngineSettings | None = None,
+                 correlator_factory: CorrelatorFactory = TimeTopologyCorrelator,
+                 ranker_factory: RankerFactory = TopologyRanker):
+        self.db = db
+        self.settings = settings or EngineSettings()
+        self._correlator_factory = correlator_factory
+        self._ranker_factory = ranker_factory
+        self.lock = threading.RLock()
+        self.set_topology(topology)
+        self._restore()
+
+    def set_topology(self, topology: TopologyGraph) -> None:
+        """Use a new topology for alerts from now on (after an import or discovery)."""
+        with self.lock:
+            self.topology = topology
+            self.correlator = self._correlator_factory(topology, self.settings)
+            self.ranker = self._ranker_factory(topology)
+
+    def _restore(self) -> None:
+        state = load_state(self.db, self.settings, self.correlator.horizon)
+        self.clock = state.clock
+        self._alert_seq, self._event_seq, self._incident_seq = state.counters
+        self.dedup = Deduplicator(self.settings, self._new_alert_id)
+        for record in state.active_alerts:
+            self.dedup.restore(record)
+        self.incidents: dict[str, IncidentRecord] = {i.id: i for i in state.incidents}
+        self.index = IncidentIndex()
+        horizon = self.clock - self.correlator.horizon
+        for incident in state.incidents:
+            if incident.updated_at >= horizon:
+                for alert in incident.alerts.values():
+                    self.index.add(incident, alert)
+        self._since_evict = 0
+
+    def _new_alert_id(self) -> int:
+        self._alert_seq += 1
+        return self._alert_seq
+
+    def ingest(self, events: Sequence[Alert], received_at: float | None = None) -> IngestResult:
+        """Process and store a batch; on a storage failure nothing of it is kept."""
+        received = time.time() if received_at is None else received_at
+        result = IngestResult()
+        with self.lock:
+            batch = _Batch()
+            try:
+                for event in events:
+                    self._step(event, batch, result, received)
+                for incident in batch.to_rank.values():
+                    if incident.status != MERGED:
+                        incident.root_causes = self.ranker.rank(incident)
+                with self.db.begin() as conn:
+                    write_batch(conn, batch.incidents.values(), batch.alerts.values(),
+                                batch.events)
+            except BaseException:
+                self._restore()  # memory must not run ahead of what was stored
+                raise
+            mark_persisted(batch.incidents.values())
+            mark_persisted(batch.alerts.values())
+            self._forget(batch)
+        return result
+
+    def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float) -> None:
+        self.clock = max(self.clock, event.starts_at, event.ends_at or 0.0)
+        record, disposition = self.dedup.apply(event)
+        self._event_seq += 1
+        batch.events.append({
+            "seq": self._event_seq, "event_id": event.id, "source": event.source,
+            "received_at": received, "alert_id": record.id, "disposition": disposition,
+            "payload": event.to_dict(),
+        })
+        batch.alerts[record.id] = record
+        result.accepted += 1
+        result.dispositions[disposition] += 1
+
+        if disposition == NEW:
+            record.node_id = self.topology.resolve(event.entity)
+            if record.node_id is None:
+                result.unresolved_entities.add(event.entity)
+            self._place(record, batch, firing_delta=1 if record.status == FIRING else 0)
+        elif disposition in (RESOLVE, REFIRE):
+            incident = self.incidents.get(record.incident_id or "")
+            delta = -1 if disposition == RESOLVE else (1 if record.status == FIRING else 0)
+            if incident is None or incident.status == MERGED:
+                self._place(record, batch, firing_delta=max(delta, 0))
+            else:
+                incident.firing += delta
+                if disposition == REFIRE:
+                    incident.updated_at = max(incident.updated_at, event.starts_at)
+                    self.index.add(incident, record)
+                self._settle(incident, record, batch)
+        if record.incident_id is not None:
+            result.incidents.add(record.incident_id)
+
+    def _place(self, record: AlertRecord, batch: _Batch, firing_delta: int) -> None:
+        matches = self.correlator.place(record, self.index)
+        if matches:
+            incident = matches[0]
+            for other in matches[1:]:
+                self._merge(other, incident, batch)
+        else:
+            incident = self._open_incident(record.starts_at)
+        incident.alerts[record.id] = record
+        record.incident_id = incident.id
+        incident.started_at = min(incident.started_at, record.starts_at)
+        incident.updated_at = max(incident.updated_at, record.starts_at)
+        incident.firing += firing_delta
+        self.index.add(incident, record)
+        batch.to_rank[incident.id] = incident
+        self._settle(incident, record, batch)
+
+    def _open_incident(self, at: float) -> IncidentRecord:
+        self._incident_seq += 1
+        incident = IncidentRecord(id=f"inc-{self._incident_seq}", seq=self._incident_seq,
+                                  started_at=at, updated_at=at)
+        self.incidents[incident.id] = incident
+        return incident
+
+    def _merge(self, other: IncidentRecord, into: IncidentRecord, batch: _Batch) -> None:
+        """Fold ``other`` into ``into``: an alert showed they are one fault."""
+        self.index.remove(other)
+        for alert in other.alerts.values():
+            alert.incident_id = into.id
+            into.alerts[alert.id] = alert
+            batch.alerts[alert.id] = alert
+            self.index.add(into, alert)
+        into.firing += other.firing
+        into.started_at = min(into.started_at, other.started_at)
+        into.updated_at = max(into.updated_at, other.updated_at)
+        other.alerts = {}
+        other.firing = 0
+        other.status, other.merged_into = MERGED, into.id
+        other.root_causes = []
+        batch.incidents[other.id] = other
+        batch.to_rank.pop(other.id, None)
+        batch.to_rank[into.id] = into
+        self.incidents.pop(other.id, None)
+
+    def _settle(self, incident: IncidentRecord, record: AlertRecord, batch: _Batch) -> None:
+        """An incident is open while any of its alerts fires, resolved when none does."""
+        if incident.firing > 0:
+            incident.status, incident.resolved_at = OPEN, None
+        else:
+            incident.status = RESOLVED
+            ends = record.ends_at or record.starts_at
+            incident.resolved_at = max(incident.resolved_at or 0.0, ends)
+        batch.incidents[incident.id] = incident
+
+    def _forget(self, batch: _Batch) -> None:
+        """Bound memory: drop what can no longer change (merged, old resolved)."""
+        self._since_evict += len(batch.events)
+        if self._since_evict < EVICT_EVERY:
+            return
+        self._since_evict = 0
+        self.dedup.evict(self.clock)
+        self.index.expire(self.clock - self.correlator.horizon)
+        done = [key for key, incident in self.incidents.items()
+                if incident.status == RESOLVED and key not in self.index.incidents]
+        for key in done:
+            del self.incidents[key]
+
+    @property
+    def event_seq(self) -> int:
+        """Sequence number of the last stored raw event."""
+        return self._event_seq
+
+    def stats(self) -> dict[str, int]:
+        with self.lock:
+            return {"live_alerts": len(self.dedup.active), "live_incidents": len(self.incidents),
+                    "indexed_incidents": len(self.index)}

@@ -1,0 +1,50 @@
+"""Which live incidents touch which node or entity: the correlator's candidate set.
+
+Only incidents that saw an alert within the correlation horizon are indexed, so
+finding candidates for an alert costs a few set look-ups however long the history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aiops.engine.state import AlertRecord, IncidentRecord
+
+
+class IncidentIndex:
+    def __init__(self) -> None:
+        self.incidents: dict[str, IncidentRecord] = {}
+        self._by_node: dict[str, set[str]] = defaultdict(set)
+        self._by_entity: dict[str, set[str]] = defaultdict(set)
+
+    def __len__(self) -> int:
+        return len(self.incidents)
+
+    def add(self, incident: IncidentRecord, alert: AlertRecord) -> None:
+        self.incidents[incident.id] = incident
+        if alert.node_id is not None:
+            self._by_node[alert.node_id].add(incident.id)
+        self._by_entity[alert.entity].add(incident.id)
+
+    def at_node(self, node_id: str) -> list[IncidentRecord]:
+        return [self.incidents[i] for i in self._by_node.get(node_id, ())]
+
+    def for_entity(self, entity: str) -> list[IncidentRecord]:
+        return [self.incidents[i] for i in self._by_entity.get(entity, ())]
+
+    def remove(self, incident: IncidentRecord) -> None:
+        self.incidents.pop(incident.id, None)
+        for alert in incident.alerts.values():
+            for table, key in ((self._by_node, alert.node_id), (self._by_entity, alert.entity)):
+                ids = table.get(key) if key is not None else None
+                if ids is not None:
+                    ids.discard(incident.id)
+                    if not ids:
+                        del table[key]
+
+    def expire(self, before: float) -> list[IncidentRecord]:
+        """Drop incidents whose last alert is older than ``before``; return them."""
+        old = [inc for inc in self.incidents.values() if inc.updated_at < before]
+        for incident in old:
+            self.remove(incident)
+        return old

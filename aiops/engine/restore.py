@@ -1,0 +1,84 @@
+"""Rebuilding the engine's live state from the database after a restart.
+
+Loads what can still change: open incidents and recently active ones with their
+alerts, firing alerts, and alerts resolved recently enough to re-fire. Everything
+older stays in the database only, which keeps memory bounded by live state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.config import EngineSettings
+from aiops.engine.state import FIRING, OPEN, AlertRecord, IncidentRecord, RootCause
+from aiops.models import Alert
+from aiops.store.tables import alerts, incidents, raw_events
+
+
+@dataclass(slots=True)
+class LiveState:
+    clock: float = 0.0
+    counters: tuple[int, int, int] = (0, 0, 0)  # last alert id, event seq, incident seq
+    incidents: list[IncidentRecord] = field(default_factory=list)
+    active_alerts: list[AlertRecord] = field(default_factory=list)
+
+
+def alert_from_row(row: Any) -> AlertRecord:
+    event = Alert(id=row.first_event_id, source=row.source, name=row.name, entity=row.entity,
+                  severity=row.severity, summary=row.summary, starts_at=row.starts_at,
+                  ends_at=row.ends_at, labels=dict(row.labels or {}),
+                  description=row.description)
+    return AlertRecord(
+        id=row.id, fingerprint=row.fingerprint, event=event, node_id=row.node_id,
+        status=row.status, starts_at=row.starts_at, ends_at=row.ends_at,
+        last_event_at=row.last_event_at, event_count=row.event_count,
+        transitions=row.transitions, flapping=row.flapping, incident_id=row.incident_id,
+        persisted=True,
+    )
+
+
+def _incident_from_row(row: Any) -> IncidentRecord:
+    return IncidentRecord(
+        id=row.id, seq=row.seq, started_at=row.started_at, updated_at=row.updated_at,
+        status=row.status, resolved_at=row.resolved_at, merged_into=row.merged_into,
+        root_causes=[RootCause(**rc) for rc in row.root_causes or []], persisted=True,
+    )
+
+
+def load_state(db: sa.Engine, settings: EngineSettings, horizon: float) -> LiveState:
+    state = LiveState()
+    with db.connect() as conn:
+        clock = conn.execute(sa.select(sa.func.max(alerts.c.last_event_at))).scalar() or 0.0
+        state.clock = float(clock)
+        state.counters = (
+            int(conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0),
+            int(conn.execute(sa.select(sa.func.max(raw_events.c.seq))).scalar() or 0),
+            int(conn.execute(sa.select(sa.func.max(incidents.c.seq))).scalar() or 0),
+        )
+        live = conn.execute(
+            sa.select(incidents).where(
+                sa.or_(incidents.c.status == OPEN, incidents.c.updated_at >= clock - horizon)
+            ).where(incidents.c.merged_into.is_(None))
+        ).all()
+        by_id = {row.id: _incident_from_row(row) for row in live}
+        recent = clock - settings.refire_window
+        rows = conn.execute(
+            sa.select(alerts).where(sa.or_(
+                alerts.c.incident_id.in_(list(by_id)) if by_id else sa.false(),
+                alerts.c.status == FIRING,
+                alerts.c.ends_at >= recent,
+            )).order_by(alerts.c.id)  # a later occurrence of a fingerprint wins
+        ).all()
+    for row in rows:
+        record = alert_from_row(row)
+        incident = by_id.get(record.incident_id or "")
+        if incident is not None:
+            incident.alerts[record.id] = record
+            incident.firing += record.status == FIRING
+        if record.status == FIRING or (record.ends_at or 0.0) >= recent:
+            state.active_alerts.append(record)
+    state.incidents = list(by_id.values())
+    return state

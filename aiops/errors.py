@@ -1,0 +1,26 @@
+"""Errors that carry a message meant for the person who sent the input.
+
+Every layer (API, CLI, replay) turns an ``InputError`` into the same thing: a 4xx
+response or exit status 2 with the message, and nothing written.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input was refused; ``str(err)`` names what was wrong and where."""
+
+    def __init__(self, message: str, *, field: str | None = None, where: str | None = None):
+        self.field = field
+        self.where = where
+        self.detail = message
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def located(self, where: str) -> InputError:
+        """Return the same error, prefixed with a location (``file:line``, ``alerts[3]``)."""
+        prefix = f"{where}: {self.where}" if self.where else where
+        return InputError(self.detail, field=self.field, where=prefix)
+
+
+class NotFound(LookupError):
+    """A named thing (incident, node) does not exist; the message names it."""

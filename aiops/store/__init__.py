@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 Core tables, Alembic migrations, repositories."""

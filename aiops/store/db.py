@@ -1,0 +1,51 @@
+"""Opening the database and bringing its schema to the newest Alembic revision.
+
+SQLite in the data dir is the embedded default; any SQLAlchemy URL (PostgreSQL in
+production) can be given instead. Migrations run on open so a new data dir, an old
+one and a fresh PostgreSQL database all end at the same schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    # WAL lets the web view read while ingestion writes; NORMAL sync is safe with WAL.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+def create_db_engine(url: str) -> sa.Engine:
+    """A SQLAlchemy engine for ``url`` with the settings this project relies on."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+def alembic_config(engine: sa.Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+def migrate(engine: sa.Engine) -> None:
+    """Upgrade the schema to the newest revision (a no-op when already there)."""
+    command.upgrade(alembic_config(engine), "head")
+
+def open_database(url: str) -> sa.Engine:
+    engine = create_db_engine(url)
+    migrate(engine)
+    return engine

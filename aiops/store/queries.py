@@ -1,0 +1,101 @@
+"""Read side: what the API, the CLI and replay output ask of the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.errors import NotFound
+from aiops.store.tables import alerts, incidents, raw_events
+from aiops.timeutil import to_rfc3339
+
+INCIDENT_STATUSES = ("open", "resolved", "merged")
+
+
+def incident_summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "status": row.status, "title": row.title, "severity": row.severity,
+        "started_at": to_rfc3339(row.started_at), "updated_at": to_rfc3339(row.updated_at),
+        "resolved_at": to_rfc3339(row.resolved_at), "merged_into": row.merged_into,
+        "alert_count": row.alert_count, "root_causes": row.root_causes or [],
+    }
+
+
+def alert_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.first_event_id, "alert_pk": row.id, "source": row.source, "name": row.name,
+        "entity": row.entity, "node_id": row.node_id, "severity": row.severity,
+        "summary": row.summary, "description": row.description, "labels": row.labels or {},
+        "status": row.status, "starts_at": to_rfc3339(row.starts_at),
+        "ends_at": to_rfc3339(row.ends_at), "event_count": row.event_count,
+        "flapping": row.flapping, "incident_id": row.incident_id,
+        "starts_at_epoch": row.starts_at, "ends_at_epoch": row.ends_at,
+    }
+
+
+def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 100,
+                   offset: int = 0) -> list[dict[str, Any]]:
+    query = sa.select(incidents).where(incidents.c.status != "merged")
+    if status:
+        query = sa.select(incidents).where(incidents.c.status == status)
+    query = query.order_by(incidents.c.started_at.desc(), incidents.c.seq.desc())
+    rows = conn.execute(query.limit(limit).offset(offset)).all()
+    return [incident_summary(r) for r in rows]
+
+
+def count_incidents(conn: sa.Connection) -> dict[str, int]:
+    rows = conn.execute(
+        sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def get_incident(conn: sa.Connection, incident_id: str) -> dict[str, Any]:
+    """Incident with its alerts (oldest first); raises NotFound naming the id."""
+    row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
+    if row is None:
+        raise NotFound(f"no incident with id '{incident_id}'")
+    out = incident_summary(row)
+    alert_rows = conn.execute(
+        sa.select(alerts).where(alerts.c.incident_id == incident_id)
+        .order_by(alerts.c.starts_at, alerts.c.id)).all()
+    out["alerts"] = [alert_view(a) for a in alert_rows]
+    return out
+
+
+def unresolved_alerts(conn: sa.Connection, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
+    """Alerts whose entity is not in the topology: kept, counted and listed."""
+    where = alerts.c.node_id.is_(None)
+    total = conn.execute(sa.select(sa.func.count()).select_from(alerts).where(where)).scalar()
+    rows = conn.execute(sa.select(alerts).where(where).order_by(alerts.c.id.desc())
+                        .limit(limit)).all()
+    return int(total or 0), [alert_view(r) for r in rows]
+
+
+def replay_incidents(conn: sa.Connection, after_seq: int) -> list[dict[str, Any]]:
+    """CONTRACTS.md §3 output for the events stored after ``after_seq``, by final incident."""
+    query = (
+        sa.select(raw_events.c.event_id, alerts.c.incident_id)
+        .join(alerts, alerts.c.id == raw_events.c.alert_id)
+        .where(raw_events.c.seq > after_seq)
+        .order_by(raw_events.c.seq)
+    )
+    members: dict[str, list[str]] = {}
+    placed: set[str] = set()
+    for event_id, incident_id in conn.execute(query):
+        if event_id in placed or incident_id is None:
+            continue
+        placed.add(event_id)
+        members.setdefault(incident_id, []).append(event_id)
+    if not members:
+        return []
+    rows = conn.execute(sa.select(incidents.c.id, incidents.c.seq, incidents.c.root_causes)
+                        .where(incidents.c.id.in_(list(members)))
+                        .order_by(incidents.c.seq)).all()
+    return [
+        {"id": r.id, "alert_ids": members[r.id],
+         "root_causes": [{k: rc.get(k) for k in ("entity", "score", "alert_id", "evidence")}
+                         for rc in (r.root_causes or [])],
+         "remediations": []}
+        for r in rows
+    ]

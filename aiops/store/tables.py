@@ -1,0 +1,79 @@
+"""The engine's tables: alerts (deduplicated conditions), every raw event, incidents.
+
+Raw events are append-only: every accepted event is kept even when it folded into
+an existing alert, because audits and retraining need exactly what was received.
+Times are float epoch seconds, the engine's internal unit.
+"""
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from aiops.store.metadata import metadata
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("merged_into", String(32)),
+    Column("alert_count", Integer, nullable=False),
+    Column("root_causes", JSON, nullable=False),
+    Index("ix_incidents_status_started", "status", "started_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("first_event_id", String(256), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("entity", String(256), nullable=False),
+    Column("node_id", String(256)),
+    Column("severity", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("description", Text),
+    Column("labels", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float),
+    Column("last_event_at", Float, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("transitions", Integer, nullable=False),
+    Column("flapping", Boolean, nullable=False),
+    Column("incident_id", String(32), ForeignKey("incidents.id")),
+    Index("ix_alerts_fingerprint", "fingerprint"),
+    Index("ix_alerts_incident", "incident_id"),
+    Index("ix_alerts_status", "status"),
+)
+
+raw_events = Table(
+    "raw_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String(256), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("disposition", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_raw_events_event_id", "event_id"),
+    Index("ix_raw_events_alert", "alert_id"),
+)

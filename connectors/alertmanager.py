@@ -1,0 +1,164 @@
+"""Prometheus Alertmanager: webhook payloads (version 4) and the v2 alerts API.
+
+Alertmanager delivers at least once and re-sends whole groups on every
+group_interval, so the event id is derived from the alert's fingerprint and start
+time: a re-sent alert carries the same id and the engine folds it as a duplicate,
+and a resolved notification carries the id of the episode it ends.
+
+Entity: the first present label of ENTITY_LABELS; severity: the ``severity``
+label mapped onto the canonical scale (see docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import requests
+
+from aiops.errors import InputError
+from aiops.models import SEVERITY_RANK, Alert
+from aiops.timeutil import is_go_zero_time, parse_timestamp
+
+SOURCE = "alertmanager"
+ENTITY_LABELS = ("entity", "device", "host", "hostname", "node", "instance", "pod", "service",
+                 "job")
+FALLBACK_ENTITY = "global"
+SEVERITY_MAP = {"page": "critical", "error": "major", "high": "major", "medium": "minor",
+                "low": "info", "none": "info", "information": "info", "notice": "info"}
+DEFAULT_SEVERITY = "warning"
+SUPPORTED_VERSION = "4"
+
+
+def _severity(labels: dict[str, str]) -> str:
+    raw = labels.get("severity", "").strip().lower()
+    if raw in SEVERITY_RANK:
+        return raw
+    return SEVERITY_MAP.get(raw, DEFAULT_SEVERITY)
+
+
+def _entity(labels: dict[str, str]) -> str:
+    for key in ENTITY_LABELS:
+        value = labels.get(key)
+        if value:
+            return value
+    return FALLBACK_ENTITY
+
+
+def _labels_fingerprint(labels: dict[str, str]) -> str:
+    text = "\x1f".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _string_map(obj: dict[str, Any], key: str, where: str) -> dict[str, str]:
+    value = obj.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InputError(f"field '{key}' must be an object of strings", field=key, where=where)
+    return value
+
+
+def alert_from_am(obj: Any, where: str, resolved: bool | None = None) -> Alert:
+    """One Alertmanager alert (webhook or v2 API shape) as a canonical alert event."""
+    if not isinstance(obj, dict):
+        raise InputError("an alert must be a JSON object", where=where)
+    labels = _string_map(obj, "labels", where)
+    annotations = _string_map(obj, "annotations", where)
+    name = labels.get("alertname")
+    if not name:
+        raise InputError("field 'labels.alertname' is required", field="labels.alertname",
+                         where=where)
+    if "startsAt" not in obj:
+        raise InputError("field 'startsAt' is required", field="startsAt", where=where)
+    try:
+        starts_at = parse_timestamp(obj["startsAt"], "startsAt")
+        if resolved is None:
+            resolved = obj.get("status") == "resolved"
+        ends_raw = obj.get("endsAt")
+        ends_at = None
+        if resolved and ends_raw and not is_go_zero_time(ends_raw):
+            ends_at = max(parse_timestamp(ends_raw, "endsAt"), starts_at)
+        elif resolved:
+            ends_at = time.time()
+    except ValueError as exc:
+        raise InputError(str(exc), where=where) from None
+    fingerprint = obj.get("fingerprint") or _labels_fingerprint(labels)
+    return Alert(
+        id=f"am-{fingerprint}-{int(starts_at)}",
+        source=SOURCE,
+        name=name,
+        entity=_entity(labels),
+        severity=_severity(labels),
+        summary=annotations.get("summary") or annotations.get("description") or name,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        labels=labels,
+        description=annotations.get("description"),
+    )
+
+
+def parse_webhook(payload: Any) -> list[Alert]:
+    """Alerts of one webhook notification; InputError names the bad part."""
+    if not isinstance(payload, dict):
+        raise InputError("an Alertmanager webhook payload must be a JSON object")
+    version = payload.get("version")
+    if version is not None and str(version) != SUPPORTED_VERSION:
+        raise InputError(f"unsupported webhook payload version {version!r}, expected "
+                         f"'{SUPPORTED_VERSION}'", field="version")
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        raise InputError("field 'alerts' must be an array", field="alerts")
+    return [alert_from_am(a, f"alerts[{i}]") for i, a in enumerate(alerts)]
+
+
+class AlertmanagerPuller:
+    """Pulls ``GET /api/v2/alerts``; alerts that disappear are reported resolved.
+
+    The v2 API lists only alerts that have not ended, so the puller remembers what
+    it saw last time and emits a resolved event for each alert gone since.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 10.0,
+                 session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._seen: dict[str, Alert] = {}
+
+    def pull(self) -> list[Alert]:
+        url = f"{self.base_url}/api/v2/alerts"
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+            response.raise_for_status()
+            body = response.json()
+        except requests.RequestException as exc:
+            raise ConnectionError(f"Alertmanager at {url} failed: {exc}") from exc
+        except ValueError as exc:
+            raise InputError(f"Alertmanager at {url} returned invalid JSON: {exc}") from None
+        if not isinstance(body, list):
+            raise InputError(f"Alertmanager at {url} returned {type(body).__name__}, "
+                             "expected a list of alerts")
+        current: dict[str, Alert] = {}
+        for i, obj in enumerate(body):
+            alert = alert_from_am(obj, f"{url}[{i}]", resolved=False)
+            current[alert.id] = alert
+        now = time.time()
+        events = list(current.values())
+        for alert_id, old in self._seen.items():
+            if alert_id not in current:
+                events.append(Alert(old.id, old.source, old.name, old.entity, old.severity,
+                                    old.summary, old.starts_at, max(now, old.starts_at),
+                                    old.labels, old.description))
+        self._seen = current
+        return events
+
+
+class AlertmanagerConnector:
+    """Registered connector: ``parse`` for webhooks, ``puller`` for the v2 API."""
+
+    name = SOURCE
+    parse = staticmethod(parse_webhook)
+
+    @staticmethod
+    def puller(base_url: str) -> AlertmanagerPuller:
+        return AlertmanagerPuller(base_url)

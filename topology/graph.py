@@ -1,0 +1,75 @@
+"""The in-memory topology the engine reasons over: a networkx graph plus look-ups.
+
+Correlation asks "how many hops between these two nodes" for every alert, so hop
+neighbourhoods are computed by a bounded BFS and cached per (node, radius); the
+cache is dropped whenever the topology is reloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import networkx as nx
+
+from topology.model import DIRECTED_EDGE_KINDS, Edge, Node
+from topology.resolve import EntityResolver
+
+
+class TopologyGraph:
+    """Read-only view of a topology for correlation and root-cause ranking."""
+
+    def __init__(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()):
+        self.nodes: dict[str, Node] = {n.id: n for n in nodes}
+        self.graph = nx.Graph()
+        self.dependencies = nx.DiGraph()
+        self.graph.add_nodes_from(self.nodes)
+        for edge in edges:
+            self.graph.add_edge(edge.source, edge.target, kind=edge.kind)
+            if edge.kind in DIRECTED_EDGE_KINDS:
+                self.dependencies.add_edge(edge.source, edge.target, kind=edge.kind)
+        self.resolver = EntityResolver(self.nodes.values())
+        self._neighbourhood = lru_cache(maxsize=65536)(self._compute_neighbourhood)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.nodes
+
+    def resolve(self, entity: str) -> str | None:
+        return self.resolver.resolve(entity)
+
+    def neighbours(self, node_id: str) -> set[str]:
+        if node_id not in self.graph:
+            return set()
+        return set(self.graph.adj[node_id])
+
+    def _compute_neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
+        if node_id not in self.graph:
+            return {}
+        return nx.single_source_shortest_path_length(self.graph, node_id, cutoff=radius)
+
+    def neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
+        """Nodes within ``radius`` hops of ``node_id`` with their hop counts (cached)."""
+        return self._neighbourhood(node_id, radius)
+
+    def distance(self, a: str, b: str, cutoff: int) -> int | None:
+        """Hops between ``a`` and ``b`` if at most ``cutoff``, else None."""
+        if a == b:
+            return 0 if a in self.graph else None
+        return self._neighbourhood(a, cutoff).get(b)
+
+    def subgraph(self, node_ids: Iterable[str], radius: int = 1) -> tuple[list[Node], list[Edge]]:
+        """Nodes within ``radius`` of any of ``node_ids``, and the edges among them."""
+        keep: set[str] = set()
+        for node_id in node_ids:
+            keep.update(self.neighbourhood(node_id, radius))
+        nodes = [self.nodes[n] for n in sorted(keep) if n in self.nodes]
+        edges = []
+        for u, v, data in self.graph.subgraph(keep).edges(data=True):
+            kind = data.get("kind", "connected_to")
+            if kind in DIRECTED_EDGE_KINDS and not self.dependencies.has_edge(u, v):
+                u, v = v, u  # the undirected graph forgets which end depends on which
+            edges.append(Edge(u, v, kind))
+        return nodes, edges

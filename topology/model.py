@@ -1,0 +1,135 @@
+"""Canonical topology nodes and edges (CONTRACTS.md §2) and their validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiops.errors import InputError
+
+EDGE_KINDS: tuple[str, ...] = ("connected_to", "depends_on", "runs_on", "part_of")
+# Edge kinds whose direction carries meaning: source needs / sits on / belongs to target.
+DIRECTED_EDGE_KINDS: frozenset[str] = frozenset({"depends_on", "runs_on", "part_of"})
+MAX_SHOWN_IDS = 20
+
+
+@dataclass(slots=True)
+class Node:
+    """A thing alerts can be about: device, interface, host, service, pod, site..."""
+
+    id: str
+    kind: str
+    name: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def aliases(self) -> list[str]:
+        """Other names an alert may use for this node (attrs ``aliases``, IPs, FQDN)."""
+        out: list[str] = []
+        raw = self.attrs.get("aliases")
+        if isinstance(raw, list):
+            out.extend(str(a) for a in raw)
+        for key in ("fqdn", "hostname", "mgmt_ip", "ip", "serial"):
+            value = self.attrs.get(key)
+            if isinstance(value, str) and value:
+                out.append(value)
+        ips = self.attrs.get("ips")
+        if isinstance(ips, list):
+            out.extend(str(ip) for ip in ips)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "name": self.name, "attrs": dict(self.attrs)}
+
+
+@dataclass(slots=True)
+class Edge:
+    """A relation between two nodes; see EDGE_KINDS for the meaning of ``kind``."""
+
+    source: str
+    target: str
+    kind: str = "connected_to"
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.target, self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "target": self.target, "kind": self.kind,
+                "attrs": dict(self.attrs)}
+
+
+def _name_ids(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:MAX_SHOWN_IDS])
+    more = len(ids) - MAX_SHOWN_IDS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _text(obj: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: field '{key}' must be a non-empty string", field=key)
+    return value
+
+
+def _attrs(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    attrs = obj.get("attrs") or {}
+    if not isinstance(attrs, dict):
+        raise InputError(f"{where}: field 'attrs' must be an object", field="attrs")
+    return attrs
+
+
+def parse_topology(doc: Any) -> tuple[list[Node], list[Edge]]:
+    """Validate a canonical topology document as a whole.
+
+    Refuses the whole document (naming the offending ids) on duplicate node ids or
+    edges whose ends are not nodes of the document, so a bad file never leaves a
+    half-imported graph.
+    """
+    if not isinstance(doc, dict):
+        raise InputError("a topology document must be a JSON object with 'nodes' and 'edges'")
+    raw_nodes = doc.get("nodes")
+    raw_edges = doc.get("edges", [])
+    if not isinstance(raw_nodes, list):
+        raise InputError("field 'nodes' must be an array", field="nodes")
+    if not isinstance(raw_edges, list):
+        raise InputError("field 'edges' must be an array", field="edges")
+
+    nodes: list[Node] = []
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for i, raw in enumerate(raw_nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: a node must be an object")
+        node_id = _text(raw, "id", where)
+        if node_id in seen:
+            duplicates.append(node_id)
+        seen.add(node_id)
+        nodes.append(Node(node_id, _text(raw, "kind", where, "device"),
+                          _text(raw, "name", where, node_id), _attrs(raw, where)))
+    if duplicates:
+        raise InputError(f"duplicate node ids: {_name_ids(duplicates)}", field="nodes")
+
+    edges: list[Edge] = []
+    dangling: list[str] = []
+    edge_keys: set[tuple[str, str, str]] = set()
+    duplicate_edges: list[str] = []
+    for i, raw in enumerate(raw_edges):
+        where = f"edges[{i}]"
+        if not isinstance(raw, dict):
+            raise InputError(f"{where}: an edge must be an object")
+        edge = Edge(_text(raw, "source", where), _text(raw, "target", where),
+                    _text(raw, "kind", where, "connected_to"), _attrs(raw, where))
+        for end in (edge.source, edge.target):
+            if end not in seen:
+                dangling.append(f"{where}->{end}")
+        if edge.key in edge_keys:
+            duplicate_edges.append(f"{edge.source}-{edge.kind}->{edge.target}")
+        edge_keys.add(edge.key)
+        edges.append(edge)
+    if dangling:
+        raise InputError(f"edges refer to unknown nodes: {_name_ids(dangling)}", field="edges")
+    if duplicate_edges:
+        raise InputError(f"duplicate edges: {_name_ids(duplicate_edges)}", field="edges")
+    return nodes, edges
