@@ -1,0 +1,71 @@
+"""Shared fixtures: a fresh data dir, a real HTTP server of the app in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from aiops.api import create_app
+from aiops.config import DataDir
+from aiops.demo.generate import SPAN, demo_alerts
+from aiops.models import parse_alert
+from aiops.runtime import Runtime, open_runtime
+from topology.model import parse_topology
+
+DATA = Path(__file__).parent / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """An engine on a new SQLite data dir."""
+    rt = open_runtime(DataDir.from_env(tmp_path / "data"))
+    yield rt
+    rt.close()
+
+
+def load_demo(rt: Runtime, faults: int = 12, seed: int = 7) -> None:
+    """The demo topology and alert stream, ingested through the live path."""
+    data = demo_alerts(time.time() - SPAN, faults=faults, noise=10, seed=seed)
+    nodes, edges = parse_topology(data.topology)
+    rt.import_topology(nodes, edges, source="demo")
+    rt.engine.ingest([parse_alert(a) for a in data.alerts])
+
+
+@pytest.fixture
+def demo_runtime(runtime: Runtime) -> Runtime:
+    load_demo(runtime)
+    return runtime
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    """The app served over real HTTP on 127.0.0.1 (a thread), for outside clients."""
+    app = create_app(runtime=runtime)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
