@@ -37,7 +37,7 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except (InputError, NotFound) as exc:
-            _fail(str(exc).strip("'\""))
+            _fail(str(exc))
 
     return wrapper
 
@@ -127,12 +127,12 @@ def replay(ctx: click.Context, alerts: Path, output: Path | None) -> None:
 
 
 def _replay_with_progress(runtime: Runtime, alerts: Path, output: Path | None) -> dict:
-    from aiops.replay import replay_file
-    from connectors.jsonl import count_lines
+    from aiops.replay import load_alerts, replay_alerts
 
     started = time.perf_counter()
-    with _progress(count_lines(alerts), "replaying") as bar:
-        document = replay_file(runtime, alerts, output, progress=bar.update)
+    events = load_alerts(alerts)
+    with _progress(len(events), f"replaying {len(events)} alerts") as bar:
+        document = replay_alerts(runtime, events, output, progress=bar.update)
     elapsed = time.perf_counter() - started
     click.echo(f"replay took {elapsed:.2f} s", err=True)
     return document

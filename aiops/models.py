@@ -96,6 +96,9 @@ def _str_value(value: Any, name: str, max_len: int, *, allow_empty: bool) -> str
         raise InputError(
             f"field '{name}' is {len(value)} characters long, the limit is {max_len}", field=name
         )
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail a batch later.
+        raise InputError(f"field '{name}' contains a NUL character", field=name)
     return value
 
 
@@ -138,13 +141,13 @@ def _labels(obj: Mapping[str, Any], name: str = "labels") -> dict[str, str]:
             f"field '{name}' has {len(value)} entries, the limit is {MAX_LABELS}", field=name
         )
     for key, item in value.items():
+        _str_value(key, f"{name} key", MAX_ID_LENGTH, allow_empty=False)
         if not isinstance(item, str):
             raise InputError(
                 f"field '{name}.{key}' must be a string, got {_json_type(item)}",
                 field=f"{name}.{key}",
             )
-        if len(item) > MAX_TEXT_LENGTH:
-            raise InputError(f"field '{name}.{key}' is too long", field=f"{name}.{key}")
+        _str_value(item, f"{name}.{key}", MAX_TEXT_LENGTH, allow_empty=True)
     return value
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aiops.models import Alert
 from aiops.runtime import Runtime
 from aiops.store.queries import replay_incidents
 from connectors.jsonl import read_alerts
@@ -34,11 +35,22 @@ def write_json_atomically(path: Path, document: Any) -> None:
         raise
 
 
+def load_alerts(alerts_path: Path) -> list[Alert]:
+    """Validate the whole file and order it by ``starts_at`` (stable for equal times)."""
+    alerts = read_alerts(alerts_path)
+    alerts.sort(key=lambda a: a.starts_at)
+    return alerts
+
+
 def replay_file(runtime: Runtime, alerts_path: Path, output: Path | None,
                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Replay ``alerts_path``; return (and write to ``output``) the incidents document."""
-    alerts = read_alerts(alerts_path)
-    alerts.sort(key=lambda a: a.starts_at)
+    return replay_alerts(runtime, load_alerts(alerts_path), output, progress)
+
+
+def replay_alerts(runtime: Runtime, alerts: list[Alert], output: Path | None,
+                  progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Ingest already validated, ordered alerts in batches and build the output."""
     engine = runtime.engine
     start_seq = engine.event_seq
     for start in range(0, len(alerts), BATCH_SIZE):

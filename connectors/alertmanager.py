@@ -11,6 +11,7 @@ label mapped onto the canonical scale (see docs/contracts.md).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from typing import Any
@@ -28,6 +29,7 @@ FALLBACK_ENTITY = "global"
 SEVERITY_MAP = {"page": "critical", "error": "major", "high": "major", "medium": "minor",
                 "low": "info", "none": "info", "information": "info", "notice": "info"}
 DEFAULT_SEVERITY = "warning"
+EPISODE_GAP = 0.001  # seconds; the v2 API gives times to the millisecond
 SUPPORTED_VERSION = "4"
 
 
@@ -114,8 +116,14 @@ def parse_webhook(payload: Any) -> list[Alert]:
 class AlertmanagerPuller:
     """Pulls ``GET /api/v2/alerts``; alerts that disappear are reported resolved.
 
-    The v2 API lists only alerts that have not ended, so the puller remembers what
-    it saw last time and emits a resolved event for each alert gone since.
+    The v2 API lists only alerts that have not ended (checked against Alertmanager
+    0.25: a resolved alert is dropped from the list at once, whatever the filters),
+    so the puller remembers what it saw last time and emits a resolved event for
+    each alert gone since. Its end time is when the pull noticed, or, when the same
+    labels already fire again as a new episode (a new ``startsAt``), just before that
+    episode started. Resolutions come before the current alerts in the returned
+    batch, so an alert that resolved and fired again between two pulls ends up
+    firing here too, as it is in Alertmanager.
     """
 
     def __init__(self, base_url: str, timeout: float = 10.0,
@@ -139,16 +147,23 @@ class AlertmanagerPuller:
             raise InputError(f"Alertmanager at {url} returned {type(body).__name__}, "
                              "expected a list of alerts")
         current: dict[str, Alert] = {}
+        episode_starts: dict[str, float] = {}  # labels fingerprint -> start of current episode
         for i, obj in enumerate(body):
             alert = alert_from_am(obj, f"{url}[{i}]", resolved=False)
             current[alert.id] = alert
+            key = _labels_fingerprint(alert.labels)
+            episode_starts[key] = min(alert.starts_at, episode_starts.get(key, alert.starts_at))
         now = time.time()
-        events = list(current.values())
+        events: list[Alert] = []
         for alert_id, old in self._seen.items():
-            if alert_id not in current:
-                events.append(Alert(old.id, old.source, old.name, old.entity, old.severity,
-                                    old.summary, old.starts_at, max(now, old.starts_at),
-                                    old.labels, old.description))
+            if alert_id in current:
+                continue
+            ends_at = now
+            successor = episode_starts.get(_labels_fingerprint(old.labels))
+            if successor is not None:
+                ends_at = min(ends_at, successor - EPISODE_GAP)
+            events.append(dataclasses.replace(old, ends_at=max(ends_at, old.starts_at)))
+        events.extend(current.values())
         self._seen = current
         return events
 

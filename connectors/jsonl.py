@@ -56,15 +56,6 @@ def read_alerts(path: str | Path) -> list[Alert]:
     return alerts
 
 
-def count_lines(path: str | Path) -> int:
-    """Number of lines, for a progress bar; 0 when the file cannot be read."""
-    try:
-        with Path(path).open("rb") as handle:
-            return sum(1 for _ in handle)
-    except OSError:
-        return 0
-
-
 class JsonlConnector:
     """Registered connector for canonical ``.jsonl`` exports."""
 

@@ -69,3 +69,26 @@ def live_server(runtime: Runtime) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a real PostgreSQL server for the whole session."""
+    from tests.pg_server import postgres_server
+
+    with postgres_server(free_port()) as url:
+        yield url
+
+
+_db_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on a fresh database of a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    from tests.pg_server import create_database
+
+    server = request.getfixturevalue("postgres_url")
+    return create_database(server, f"aiops_test_{next(_db_counter)}")

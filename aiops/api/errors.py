@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from aiops.errors import InputError, NotFound
 
@@ -33,7 +33,7 @@ def register_error_handlers(app: Flask) -> None:
         if not _wants_json():
             return err
         message = err.description or err.name
-        if err.code == 413:
+        if err.code == 413 and message == RequestEntityTooLarge.description:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"request body is larger than the limit of {limit} bytes"
         return error_response(err.code or 500, message)

@@ -6,6 +6,8 @@ and lets the browser test assert on real shapes.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +17,39 @@ from markupsafe import Markup, escape
 SEVERITY_COLOURS = {"critical": "#c0392b", "major": "#e67e22", "minor": "#f1c40f",
                     "warning": "#3498db", "info": "#95a5a6"}
 MAX_TIMELINE_ROWS = 60
+# Beyond this many nodes a ring picture is unreadable; silent bystanders go first.
+MAX_TOPOLOGY_NODES = 80
+MAX_LABEL_CHARS = 40
+MIN_NODE_GAP = 30.0  # pixels between neighbours on one ring
+ALARMING_FILL = "#c0392b"
+SILENT_FILL = "#d5d8dc"
 
 
 def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
 
 
+def _offset(seconds: float) -> str:
+    """Onset relative to the first alert, compact: +7s, +2m05s, +1h02m."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"+{s}s"
+    if s < 3600:
+        return f"+{s // 60}m{s % 60:02d}s"
+    return f"+{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _shorten(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
-    """One bar per alert from start to clear (or to now-ish while firing)."""
+    """One bar per alert from start to clear (or to the latest event while firing).
+
+    Alerts of one fault start seconds apart but clear minutes later, so on a shared
+    time axis their onsets are indistinguishable; the ``+Ns`` column next to each
+    label carries the order that matters for finding the root cause.
+    """
     alerts = incident["alerts"][:MAX_TIMELINE_ROWS]
     if not alerts:
         return Markup("<p>No alerts.</p>")
@@ -31,34 +58,50 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
     ends = [a["ends_at_epoch"] or a["starts_at_epoch"] for a in alerts]
     t0 = min(starts)
     t1 = max(max(ends), max(starts)) + 1.0
-    label_w, row_h, top = 260, 16, 24
-    plot_w = width - label_w - 20
-    height = top + row_h * len(alerts) + 10
+    label_w, offset_w, row_h, top = 270, 56, 18, 28
+    plot_x = label_w + offset_w
+    plot_w = width - plot_x - 10
+    height = top + row_h * len(alerts) + 8
 
     def x(ts: float) -> float:
-        return label_w + (ts - t0) / (t1 - t0) * plot_w
+        return plot_x + (ts - t0) / (t1 - t0) * plot_w
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" '
-             f'height="{height}" role="img" aria-label="alert timeline">']
+             f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             'aria-label="alert timeline" font-family="system-ui, sans-serif">',
+             f'<text x="{plot_x - 6}" y="14" font-size="10" fill="#777" '
+             'text-anchor="end">onset</text>']
     for i in range(5):
         ts = t0 + (t1 - t0) * i / 4
+        anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         parts.append(f'<line x1="{x(ts):.1f}" y1="{top - 6}" x2="{x(ts):.1f}" y2="{height}" '
-                     'stroke="#ddd"/>')
-        parts.append(f'<text x="{x(ts):.1f}" y="12" font-size="10" text-anchor="middle">'
-                     f'{_clock(ts)}</text>')
+                     'stroke="#e5e5e5"/>')
+        parts.append(f'<text x="{x(ts):.1f}" y="14" font-size="10" fill="#555" '
+                     f'text-anchor="{anchor}">{_clock(ts)}</text>')
     for row, alert in enumerate(alerts):
         y = top + row * row_h
         start = alert["starts_at_epoch"]
-        end = alert["ends_at_epoch"] if alert["ends_at_epoch"] is not None else t1
+        firing = alert["ends_at_epoch"] is None
+        end = t1 if firing else alert["ends_at_epoch"]
         colour = SEVERITY_COLOURS.get(alert["severity"], "#777")
-        outline = ' stroke="#000" stroke-width="2"' if alert["id"] in root_alerts else ""
-        label = escape(f"{alert['name']} @ {alert['entity']}")
-        parts.append(f'<text x="{label_w - 6}" y="{y + 11}" font-size="11" '
-                     f'text-anchor="end">{label}</text>')
+        is_root = alert["id"] in root_alerts
+        outline = ' stroke="#000" stroke-width="2"' if is_root else ""
+        weight = ' font-weight="700"' if is_root else ""
+        full = f"{alert['name']} @ {alert['entity']}"
+        classes = "alert-bar firing" if firing else "alert-bar"
+        if row % 2:
+            parts.append(f'<rect x="0" y="{y}" width="{width}" height="{row_h}" '
+                         'fill="#f7f7f7"/>')
+        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" '
+                     f'text-anchor="end"{weight}>{escape(_shorten(full))}'
+                     f'<title>{escape(full)}</title></text>')
+        parts.append(f'<text x="{plot_x - 6}" y="{y + 13}" font-size="10" fill="#555" '
+                     f'text-anchor="end">{_offset(start - t0)}</text>')
         parts.append(
-            f'<rect class="alert-bar" data-alert-id="{escape(alert["id"])}" x="{x(start):.1f}" '
-            f'y="{y + 2}" width="{max(x(end) - x(start), 3):.1f}" height="{row_h - 4}" '
-            f'fill="{colour}"{outline}><title>{label}: {escape(alert["starts_at"])} → '
+            f'<rect class="{classes}" data-alert-id="{escape(alert["id"])}" '
+            f'x="{x(start):.1f}" y="{y + 3}" width="{max(x(end) - x(start), 3):.1f}" '
+            f'height="{row_h - 6}" rx="2" fill="{colour}"{outline}>'
+            f'<title>{escape(full)}: {escape(alert["starts_at"])} → '
             f'{escape(alert["ends_at"] or "firing")}</title></rect>')
     parts.append("</svg>")
     more = len(incident["alerts"]) - len(alerts)
@@ -66,42 +109,244 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
     return Markup("".join(parts) + note)
 
 
-def topology_svg(graph: dict[str, Any], width: int = 640, height: int = 420) -> Markup:
-    """Alarming nodes in red, the top root cause ringed, silent neighbours in grey."""
-    nodes = graph["nodes"]
-    if not nodes:
+def _centre(g: nx.Graph, nodes: Sequence[Mapping[str, Any]]) -> str:
+    """The node the rings are drawn around: the top root cause if it is in the picture."""
+    for n in nodes:
+        if n["root_cause"]:
+            return str(n["id"])
+    alarming = [n["id"] for n in nodes if n["alarming"]] or [n["id"] for n in nodes]
+    return max(sorted(alarming), key=g.degree)
+
+
+def _circular_mean(angles: Sequence[float]) -> float:
+    return math.atan2(sum(math.sin(a) for a in angles), sum(math.cos(a) for a in angles))
+
+
+def _ring_layout(g: nx.Graph, centre: str, alarming: set[str],
+                 outer: float) -> dict[str, tuple[float, float]]:
+    """Concentric rings by hop distance from ``centre``, as offsets in pixels.
+
+    A force layout of an incident's neighbourhood is a hairball in which the root
+    cause sits anywhere; rings make "how far from the suspected cause" readable at a
+    glance. Each ring is ordered by the mean angle of its inner neighbours (few
+    crossings); the first ring's alarming nodes are kept together at the top. A
+    crowded ring gets a larger radius so its nodes stay ``MIN_NODE_GAP`` apart.
+    """
+    dist = nx.single_source_shortest_path_length(g, centre)
+    unreachable = max(dist.values()) + 1
+    rings: dict[int, list[str]] = {}
+    for node in sorted(g):
+        rings.setdefault(dist.get(node, unreachable), []).append(node)
+    levels = sorted(level for level in rings if level > 0)
+    radii: dict[int, float] = {}
+    previous = 0.0
+    for k, level in enumerate(levels, start=1):
+        needed = len(rings[level]) * MIN_NODE_GAP / (2 * math.pi)
+        previous = radii[level] = max(k / len(levels) * outer, needed, previous + 40.0)
+    shrink = min(1.0, outer / previous) if previous else 1.0
+
+    angle: dict[str, float] = {centre: 0.0}
+    pos: dict[str, tuple[float, float]] = {centre: (0.0, 0.0)}
+    for level in levels:
+        members = rings[level]
+        step = 2 * math.pi / len(members)
+
+        def target(node: str) -> float:
+            inner = [angle[m] for m in g[node] if m in angle and m != centre]
+            return _circular_mean(inner) % (2 * math.pi) if inner else math.inf
+
+        if level == 1:
+            members.sort(key=lambda m: (m not in alarming, m))
+            shout = sum(1 for m in members if m in alarming)
+            offset = -math.pi / 2 - step * (shout - 1) / 2
+        else:
+            members.sort(key=lambda m: (target(m), m))
+            placed = [target(m) - i * step for i, m in enumerate(members)
+                      if target(m) != math.inf]
+            offset = _circular_mean(placed) if placed else -math.pi / 2
+        radius = radii[level] * shrink
+        for i, node in enumerate(members):
+            a = offset + step * i
+            angle[node] = a
+            pos[node] = (radius * math.cos(a), radius * math.sin(a))
+    return pos
+
+
+def _keep_readable(nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
+                   limit: int) -> list[dict[str, Any]]:
+    """All alarming and ranked nodes, then the silent bystanders that touch most of them."""
+    vital = [n for n in nodes if n["alarming"] or n.get("candidate") or n["root_cause"]]
+    vital_ids = {n["id"] for n in vital}
+    touching: dict[str, int] = {}
+    for e in edges:
+        for a, b in ((e["source"], e["target"]), (e["target"], e["source"])):
+            if b in vital_ids:
+                touching[a] = touching.get(a, 0) + 1
+    rest = sorted((n for n in nodes if n["id"] not in vital_ids),
+                  key=lambda n: (-touching.get(n["id"], 0), n["id"]))
+    return vital + rest[: max(0, limit - len(vital))]
+
+
+Box = tuple[float, float, float, float]
+
+
+class _Labels:
+    """Greedy label placement: each label takes the first free spot around its node.
+
+    Important labels (root cause, candidates, alarming nodes) are placed first and
+    always drawn; a silent bystander whose label fits nowhere keeps only its tooltip,
+    which beats a pile of overlapping text.
+    """
+
+    def __init__(self, width: float, height: float, circles: Sequence[Box]):
+        self.width, self.height = width, height
+        self.taken: list[Box] = list(circles)
+
+    @staticmethod
+    def _box(x: float, y: float, anchor: str, text: str, size: float) -> Box:
+        w = 0.62 * size * len(text)
+        x0 = {"start": x, "end": x - w}.get(anchor, x - w / 2)
+        return (x0, y - 0.8 * size, x0 + w, y + 0.25 * size)
+
+    def _free(self, box: Box) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < 0 or y0 < 0 or x1 > self.width or y1 > self.height:
+            return False
+        return all(x1 <= a0 or x0 >= a1 or y1 <= b0 or y0 >= b1
+                   for a0, b0, a1, b1 in self.taken)
+
+    def place(self, spots: Sequence[tuple[float, float, str]], text: str, size: float,
+              force: bool) -> tuple[float, float, str] | None:
+        for x, y, anchor in spots:
+            box = self._box(x, y, anchor, text, size)
+            if self._free(box):
+                self.taken.append(box)
+                return x, y, anchor
+        if force:
+            x, y, anchor = spots[0]
+            self.taken.append(self._box(x, y, anchor, text, size))
+            return spots[0]
+        return None
+
+
+def _spots(x: float, y: float, r: float, size: float, cx0: float, cy0: float,
+           at_centre: bool) -> list[tuple[float, float, str]]:
+    """Where a label may go, best first: pushed radially outwards, then the four sides."""
+    below = (x, y + r + size + 1, "middle")
+    above = (x, y - r - 4, "middle")
+    right = (x + r + 4, y + size * 0.35, "start")
+    left = (x - r - 4, y + size * 0.35, "end")
+    if at_centre:
+        return [below, above, right, left]
+    a = math.atan2(y - cy0, x - cx0)
+    c, s = math.cos(a), math.sin(a)
+    if c > 0.3:
+        radial = (x + c * (r + 4), y + s * (r + 4) + size * 0.35, "start")
+    elif c < -0.3:
+        radial = (x + c * (r + 4), y + s * (r + 4) + size * 0.35, "end")
+    else:
+        radial = below if s > 0 else above
+    return [radial, below, above, right, left]
+
+
+def topology_svg(graph: dict[str, Any], root_causes: Sequence[Mapping[str, Any]] = (),
+                 width: int = 720, height: int = 560) -> Markup:
+    """The incident's neighbourhood as rings around the top root cause.
+
+    Alarming nodes are red, silent ones grey; the top root cause is ringed thickly
+    and the other ranked candidates dashed, each labelled with its rank so the
+    picture and the ranked list read together. Every node carries the classes
+    ``node`` + ``alarming``/``silent`` (+ ``candidate``) (+ ``root-cause``), so a
+    silent root cause is ``node silent candidate root-cause``.
+    """
+    all_nodes = graph["nodes"]
+    if not all_nodes:
         return Markup("<p>None of this incident's entities is in the topology.</p>")
+    nodes = _keep_readable(all_nodes, graph["edges"], MAX_TOPOLOGY_NODES)
+    kept = {n["id"] for n in nodes}
+    edges = [e for e in graph["edges"] if e["source"] in kept and e["target"] in kept]
+    rank = {rc["node_id"]: i + 1 for i, rc in enumerate(root_causes) if rc.get("node_id")}
     g = nx.Graph()
     g.add_nodes_from(n["id"] for n in nodes)
-    g.add_edges_from((e["source"], e["target"]) for e in graph["edges"])
-    pos = nx.spring_layout(g, seed=42) if len(g) > 1 else {nodes[0]["id"]: (0.0, 0.0)}
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    span_x = (max(xs) - min(xs)) or 1.0
-    span_y = (max(ys) - min(ys)) or 1.0
-    margin = 40
+    g.add_edges_from((e["source"], e["target"]) for e in edges)
+    alarming = {n["id"] for n in nodes if n["alarming"]}
+    important = alarming | {n["id"] for n in nodes if n.get("candidate") or n["root_cause"]}
+    centre = _centre(g, nodes)
+    cx0, cy0 = width / 2, height / 2
+    offsets = _ring_layout(g, centre, alarming, min(width, height) / 2 - 44)
+    place = {n: (cx0 + dx, cy0 + dy) for n, (dx, dy) in offsets.items()}
 
-    def place(node_id: str) -> tuple[float, float]:
-        px, py = pos[node_id]
-        return (margin + (px - min(xs)) / span_x * (width - 2 * margin),
-                margin + (py - min(ys)) / span_y * (height - 2 * margin))
+    def radius(n: Mapping[str, Any]) -> float:
+        if n["root_cause"]:
+            return 13.0
+        return 10.0 if n["id"] in rank else 9.0 if n["alarming"] else 6.0
+
+    def priority(n: Mapping[str, Any]) -> tuple[int, str]:
+        return (0 if n["root_cause"] else 1 if n["id"] in rank else
+                2 if n["alarming"] else 3, n["id"])
+
+    labels = _Labels(width, height, [
+        (place[n["id"]][0] - radius(n), place[n["id"]][1] - radius(n),
+         place[n["id"]][0] + radius(n), place[n["id"]][1] + radius(n)) for n in nodes])
+    label_at: dict[str, tuple[str, float, tuple[float, float, str] | None]] = {}
+    for n in sorted(nodes, key=priority):
+        text = n["name"] + (f" #{rank[n['id']]}" if n["id"] in rank else "")
+        size = 11.0 if n["id"] in important else 9.0
+        x, y = place[n["id"]]
+        spots = _spots(x, y, radius(n), size, cx0, cy0, n["id"] == centre)
+        label_at[n["id"]] = (text, size, labels.place(spots, text, size,
+                                                      force=n["id"] in important))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="topology" width="{width}" '
-             f'height="{height}" role="img" aria-label="topology around the incident">']
-    for e in graph["edges"]:
-        (x1, y1), (x2, y2) = place(e["source"]), place(e["target"])
+             f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             'aria-label="topology around the incident" font-family="system-ui, sans-serif">']
+
+    def edge_style(e: Mapping[str, Any]) -> tuple[int, str]:
+        ends = {e["source"], e["target"]}
+        if centre in ends and ends & alarming and len(ends) == 2:
+            return 2, 'stroke="#c0392b" stroke-opacity="0.7" stroke-width="1.6"'
+        if ends <= important:
+            return 1, 'stroke="#999"'
+        return 0, 'stroke="#e3e3e3"'
+
+    for e in sorted(edges, key=lambda e: edge_style(e)[0]):
+        (x1, y1), (x2, y2) = place[e["source"]], place[e["target"]]
         dash = ' stroke-dasharray="4 3"' if e["kind"] != "connected_to" else ""
-        parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                     f'stroke="#888"{dash}/>')
-    for n in nodes:
-        cx, cy = place(n["id"])
-        state = "root-cause" if n["root_cause"] else ("alarming" if n["alarming"] else "silent")
-        fill = "#c0392b" if n["alarming"] else "#bdc3c7"
-        ring = ' stroke="#000" stroke-width="4"' if n["root_cause"] else ' stroke="#555"'
-        parts.append(f'<g class="node {state}" data-node-id="{escape(n["id"])}">'
-                     f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="11" fill="{fill}"{ring}/>'
-                     f'<text x="{cx:.1f}" y="{cy + 24:.1f}" font-size="11" '
-                     f'text-anchor="middle">{escape(n["name"])}</text>'
-                     f'<title>{escape(n["id"])}: {state}</title></g>')
+        parts.append(f'<line class="edge" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
+                     f'y2="{y2:.1f}" {edge_style(e)[1]}{dash}/>')
+
+    for n in sorted(nodes, key=priority, reverse=True):
+        node_id = n["id"]
+        x, y = place[node_id]
+        classes = ["node", "alarming" if n["alarming"] else "silent"]
+        if n.get("candidate") or n["root_cause"]:
+            classes.append("candidate")
+        if n["root_cause"]:
+            classes.append("root-cause")
+        fill = ALARMING_FILL if n["alarming"] else SILENT_FILL
+        if n["root_cause"]:
+            ring = 'stroke="#000" stroke-width="4"'
+        elif node_id in rank:
+            ring = 'stroke="#000" stroke-width="2" stroke-dasharray="3 2"'
+        elif n["alarming"]:
+            ring = 'stroke="#7b241c"'
+        else:
+            ring = 'stroke="#aaa"'
+        text, size, spot = label_at[node_id]
+        label = ""
+        if spot is not None:
+            lx, ly, anchor = spot
+            colour = "#222" if node_id in important else "#888"
+            weight = ' font-weight="700"' if n["root_cause"] else ""
+            label = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="{size:g}" fill="{colour}" '
+                     f'text-anchor="{anchor}" stroke="#fff" stroke-width="3" '
+                     f'paint-order="stroke"{weight}>{escape(text)}</text>')
+        parts.append(f'<g class="{" ".join(classes)}" data-node-id="{escape(node_id)}">'
+                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius(n):g}" fill="{fill}" '
+                     f'{ring}/>{label}<title>{escape(node_id)}: '
+                     f'{", ".join(classes[1:])}</title></g>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    dropped = len(all_nodes) - len(nodes)
+    note = (f'<p class="note">{dropped} silent neighbours not drawn.</p>' if dropped > 0
+            else "")
+    return Markup("".join(parts) + note)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, render_template
+from markupsafe import Markup, escape
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from aiops.api.incidents import incident_subgraph
 from aiops.api.svg import timeline_svg, topology_svg
@@ -11,6 +15,22 @@ from aiops.errors import NotFound
 from aiops.store import queries
 
 blueprint = Blueprint("views", __name__, template_folder="templates")
+
+
+@blueprint.app_template_filter("when")
+def when(value: str | None) -> Markup:
+    """An RFC 3339 stamp as ``YYYY-MM-DD HH:MM:SS`` in a ``<time>`` element.
+
+    The stored form carries microseconds and a zone letter, which wraps table cells
+    into two unreadable lines; the full value stays in ``datetime`` and the tooltip.
+    """
+    if not value:
+        return Markup("—")
+    try:
+        short = datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return Markup(escape(value))
+    return Markup(f'<time datetime="{escape(value)}" title="{escape(value)}">{short}</time>')
 
 
 @blueprint.get("/")
@@ -32,5 +52,14 @@ def incident(incident_id: str):
         except NotFound:
             abort(404, description=f"no incident with id '{incident_id}'")
     graph = incident_subgraph(inc)
+    alarming = {a["node_id"] for a in inc["alerts"] if a["node_id"]}
+    root_alert = inc["root_causes"][0].get("alert_id") if inc["root_causes"] else None
     return render_template("incident.html", inc=inc, timeline=timeline_svg(inc),
-                           topology=topology_svg(graph))
+                           topology=topology_svg(graph, inc["root_causes"]),
+                           alarming=alarming, root_alert=root_alert)
+
+
+@blueprint.errorhandler(404)
+def not_found(err: HTTPNotFound):
+    """A page for people (the API keeps its JSON errors): what was missing, and a way back."""
+    return render_template("not_found.html", message=err.description), 404

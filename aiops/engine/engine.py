@@ -99,6 +99,7 @@ class Engine:
                 for alert in incident.alerts.values():
                     self.index.add(incident, alert)
         self._since_evict = 0
+        self._stale = False
 
     def _new_alert_id(self) -> int:
         self._alert_seq += 1
@@ -109,6 +110,8 @@ class Engine:
         received = time.time() if received_at is None else received_at
         result = IngestResult()
         with self.lock:
+            if self._stale:
+                self._restore()  # the last batch failed to store: start again from the database
             batch = _Batch()
             try:
                 for event in events:
@@ -120,7 +123,9 @@ class Engine:
                     write_batch(conn, batch.incidents.values(), batch.alerts.values(),
                                 batch.events)
             except BaseException:
-                self._restore()  # memory must not run ahead of what was stored
+                # Memory must not run ahead of what was stored. The database may be gone
+                # right now, so rebuild from it before the next batch rather than here.
+                self._stale = True
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())

@@ -1,0 +1,159 @@
+"""The HTTP API: ingestion, reads, OpenAPI, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from aiops.api import create_app
+from aiops.runtime import Runtime
+from aiops.store.tables import alerts, raw_events
+from tests.conftest import DATA, load_demo
+from topology.model import Edge, Node
+
+T0 = 1_800_000_000
+
+
+def alert(i: str, entity: str = "r1", at: int = 0, **extra) -> dict:
+    return {"id": i, "source": "nms", "name": "LINK_DOWN", "entity": entity,
+            "severity": "major", "summary": "down", "starts_at": T0 + at, **extra}
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FlaskClient:
+    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
+                            [Edge("r1", "r2")], "test")
+    return create_app(runtime=runtime).test_client()
+
+
+def stored(runtime: Runtime) -> tuple[int, int]:
+    with runtime.db.connect() as conn:
+        return (conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar(),
+                conn.execute(sa.select(sa.func.count()).select_from(raw_events)).scalar())
+
+
+def error_of(response) -> str:
+    assert response.is_json, response.data
+    return response.get_json()["error"]["message"]
+
+
+def test_single_batch_and_wrapped_forms(client: FlaskClient, runtime: Runtime) -> None:
+    r = client.post("/api/v1/alerts", json=alert("a1"))
+    assert r.status_code == 200 and r.get_json()["accepted"] == 1
+    r = client.post("/api/v1/alerts", json=[alert("a2", "r2", 5), alert("a3", "r1", 9)])
+    assert r.get_json()["accepted"] == 2
+    r = client.post("/api/v1/alerts", json={"alerts": [alert("a4", "r2", 12)]})
+    body = r.get_json()
+    assert body["dispositions"] == {"duplicate": 1} and len(body["incidents"]) == 1
+    assert stored(runtime) == (2, 4)
+
+
+def test_incident_endpoints(client: FlaskClient) -> None:
+    client.post("/api/v1/alerts", json=[alert("a1"), alert("a2", "r2", 3)])
+    listing = client.get("/api/v1/incidents").get_json()
+    assert listing["counts"] == {"open": 1}
+    inc_id = listing["incidents"][0]["id"]
+    detail = client.get(f"/api/v1/incidents/{inc_id}").get_json()
+    assert [a["id"] for a in detail["alerts"]] == ["a1", "a2"]
+    graph = client.get(f"/api/v1/incidents/{inc_id}/topology").get_json()
+    assert {n["id"] for n in graph["nodes"]} == {"r1", "r2"}
+    assert all(n["alarming"] for n in graph["nodes"])
+    node = client.get("/api/v1/topology/nodes/r1").get_json()
+    assert {n["id"] for n in node["neighbourhood"]["nodes"]} == {"r1", "r2"}
+    assert client.get("/api/v1/topology").get_json() == {"nodes": 2, "edges": 1}
+
+
+def test_alertmanager_webhook_is_idempotent(client: FlaskClient, runtime: Runtime) -> None:
+    firing = (DATA / "webhook-firing.json").read_bytes()
+    resolved = (DATA / "webhook-resolved.json").read_bytes()
+    replies = [client.post("/api/v1/webhooks/alertmanager", data=firing,
+                           content_type="application/json")
+               for _ in range(3)]  # at-least-once delivery: the same group again and again
+    assert [r.status_code for r in replies] == [200, 200, 200]
+    assert stored(runtime) == (1, 3)
+    assert replies[0].get_json()["unresolved_entities"] == ["sw-core-01"]
+    assert replies[2].get_json()["dispositions"] == {"duplicate": 1}
+    client.post("/api/v1/webhooks/alertmanager", data=resolved, content_type="application/json")
+    [inc] = client.get("/api/v1/incidents?status=resolved").get_json()["incidents"]
+    assert inc["alert_count"] == 1
+    unresolved = client.get("/api/v1/alerts/unresolved").get_json()
+    assert unresolved["count"] == 1 and unresolved["alerts"][0]["entity"] == "sw-core-01"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"", 400, "request body is empty"),
+        (b"   \n", 400, "request body is empty"),
+        (b'{"id": "a1",', 400, "malformed JSON"),
+        (b"\xff\xfe{}", 400, "not valid UTF-8"),
+        (b"42", 400, "expected an alert object or an array"),
+        (b"[]", 400, "no alerts in request"),
+        (json.dumps([alert("a1"), {k: v for k, v in alert("a2").items() if k != "entity"}])
+         .encode(), 400, "alerts[1]: field 'entity' is required"),
+        (json.dumps([alert("a1", severity=3)]).encode(), 400,
+         "alerts[0]: field 'severity' must be a string, got a number"),
+        (json.dumps([alert("a1"), alert("a1", at=5)]).encode(), 400,
+         "alerts[1]: duplicate alert id 'a1' (also at alerts[0])"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_stored(client: FlaskClient, runtime: Runtime,
+                                                 body: bytes, status: int, message: str) -> None:
+    r = client.post("/api/v1/alerts", data=body, content_type="application/json")
+    assert r.status_code == status
+    assert message in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
+def test_huge_batch_and_huge_body(runtime: Runtime) -> None:
+    app = create_app({"AIOPS_MAX_BATCH": 100, "MAX_CONTENT_LENGTH": 64 * 1024},
+                     runtime=runtime)
+    client = app.test_client()
+    r = client.post("/api/v1/alerts", json=[alert(f"a{i}") for i in range(101)])
+    assert r.status_code == 413 and "batch of 101 alerts is over the limit of 100" in error_of(r)
+    big = alert("big", summary="x" * 70_000)
+    r = client.post("/api/v1/alerts", json=big)
+    assert r.status_code == 413 and "larger than the limit" in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
+def test_unknown_things_are_404_with_names(client: FlaskClient) -> None:
+    r = client.get("/api/v1/incidents/inc-404")
+    assert r.status_code == 404 and "inc-404" in error_of(r)
+    r = client.get("/api/v1/topology/nodes/nowhere")
+    assert r.status_code == 404 and "nowhere" in error_of(r)
+    r = client.get("/api/v1/no-such-endpoint")
+    assert r.status_code == 404 and r.is_json
+    r = client.get("/api/v1/incidents?limit=zero")
+    assert r.status_code == 400 and "'limit' must be an integer" in error_of(r)
+    r = client.get("/api/v1/incidents?status=sleeping")
+    assert r.status_code == 400 and "'status' must be one of" in error_of(r)
+    r = client.delete("/api/v1/incidents")
+    assert r.status_code == 405 and r.is_json
+
+
+def test_openapi_describes_every_api_route(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    app_routes = set()
+    for rule in client.application.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = rule.rule.replace("<path:", "{").replace("<", "{").replace(">", "}")
+            app_routes.add(path)
+    assert app_routes == set(spec["paths"])
+
+
+def test_html_views_render(runtime: Runtime) -> None:
+    load_demo(runtime, faults=4)
+    client = create_app(runtime=runtime).test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b"open-incidents" in page.data
+    with runtime.db.connect() as conn:
+        inc_id = conn.execute(sa.text("SELECT id FROM incidents LIMIT 1")).scalar()
+    detail = client.get(f"/incidents/{inc_id}")
+    assert detail.status_code == 200
+    assert b'class="timeline"' in detail.data and b'class="topology"' in detail.data
+    assert client.get("/incidents/inc-nope").status_code == 404

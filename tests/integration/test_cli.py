@@ -1,0 +1,125 @@
+"""The ``aiops`` command as a user runs it: a real subprocess, exit codes, files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiops.demo.generate import demo_topology
+
+T0 = 1_800_000_000
+
+
+def aiops(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def write_lines(path: Path, items: list[object]) -> Path:
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+def alert(i: str, entity: str, at: int, **extra) -> dict:
+    return {"id": i, "source": "nms", "name": "LINK_DOWN", "entity": entity,
+            "severity": "major", "summary": "down", "starts_at": T0 + at, **extra}
+
+
+@pytest.fixture
+def topo_file(tmp_path: Path) -> Path:
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps(demo_topology()))
+    return path
+
+
+def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
+    data = tmp_path / "d"
+    r = aiops(data, "topology", "import", str(topo_file))
+    assert r.returncode == 0 and "imported 45 nodes" in r.stdout
+    # ne-00's neighbours alarm; a duplicate re-send; an unknown entity; out of order input.
+    alerts = write_lines(tmp_path / "alerts.jsonl", [
+        alert("a3", "ne-08", 4), alert("a1", "ne-07", 0), alert("a2", "ne-07", 20),
+        alert("a4", "somewhere-else", 5000), alert("a5", "ne-07.demo.net", 3,
+                                                   name="LOS")])
+    out = tmp_path / "out" / "incidents.json"
+    r = aiops(data, "replay", str(alerts), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())
+    ids = [i for inc in doc["incidents"] for i in inc["alert_ids"]]
+    assert sorted(ids) == ["a1", "a2", "a3", "a4", "a5"]  # each input id exactly once
+    by_alert = {i: inc for inc in doc["incidents"] for i in inc["alert_ids"]}
+    assert by_alert["a1"] is by_alert["a2"]  # the duplicate is listed with its alert
+    assert by_alert["a4"] is not by_alert["a1"]
+    for inc in doc["incidents"]:
+        assert set(inc) >= {"id", "alert_ids", "root_causes", "remediations"}
+        for rc in inc["root_causes"]:
+            assert set(rc) == {"entity", "score", "alert_id", "evidence"}
+    r = aiops(data, "incidents", "list", "--json")
+    assert r.returncode == 0 and len(json.loads(r.stdout)["incidents"]) == len(doc["incidents"])
+    first = doc["incidents"][0]["id"]
+    r = aiops(data, "incidents", "show", first)
+    assert r.returncode == 0 and first in r.stdout and "root causes:" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"id": "a1"\n', "bad.jsonl:1: malformed JSON"),
+        (json.dumps(alert("a1", "ne-01", 0)).encode() + b"\n\xff\xfe\n",
+         "bad.jsonl:2: not valid UTF-8"),
+        ((json.dumps(alert("a1", "ne-01", 0)) + "\n"
+          + json.dumps({**alert("a2", "ne-01", 0), "severity": None}) + "\n").encode(),
+         "bad.jsonl:2: field 'severity' is required"),
+        ((json.dumps(alert("a1", "ne-01", 0)) + "\n" + json.dumps(alert("a1", "ne-02", 5))
+          + "\n").encode(), "bad.jsonl:2: duplicate alert id 'a1' (first on line 1)"),
+        (b"", "bad.jsonl: no alerts in file"),
+        (json.dumps({**alert("a1", "ne-01", 0), "starts_at": "soon"}).encode(),
+         "bad.jsonl:1: field 'starts_at' is not an RFC 3339 timestamp"),
+    ],
+)
+def test_bad_replay_input_exits_2_and_writes_nothing(tmp_path: Path, content: bytes,
+                                                      message: str) -> None:
+    data = tmp_path / "d"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    out = tmp_path / "incidents.json"
+    r = aiops(data, "replay", str(bad), "--output", str(out))
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    r = aiops(data, "incidents", "list", "--json")
+    assert json.loads(r.stdout)["incidents"] == []
+
+
+def test_bad_topology_exits_2_naming_ids(tmp_path: Path) -> None:
+    bad = tmp_path / "topo.json"
+    bad.write_text(json.dumps({"nodes": [{"id": "a"}, {"id": "a"}], "edges": []}))
+    r = aiops(tmp_path / "d", "topology", "import", str(bad))
+    assert r.returncode == 2 and "duplicate node ids: 'a'" in r.stderr
+    bad.write_text(json.dumps({"nodes": [{"id": "a"}], "edges": [{"source": "a",
+                                                                   "target": "b"}]}))
+    r = aiops(tmp_path / "d", "topology", "import", str(bad))
+    assert r.returncode == 2 and "'edges[0]->b'" in r.stderr
+    bad.write_bytes(b'{"nodes": [\xff]}')
+    r = aiops(tmp_path / "d", "topology", "import", str(bad))
+    assert r.returncode == 2 and "topo.json:1: not valid UTF-8" in r.stderr
+    r = aiops(tmp_path / "d", "topology", "import", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "missing.json: cannot read" in r.stderr
+
+
+def test_unknown_incident_exits_2(tmp_path: Path) -> None:
+    r = aiops(tmp_path / "d", "incidents", "show", "inc-999")
+    assert r.returncode == 2 and "no incident with id 'inc-999'" in r.stderr
+
+
+def test_demo_loads_without_serving(tmp_path: Path) -> None:
+    r = aiops(tmp_path / "d", "demo", "--no-serve", "--faults", "5")
+    assert r.returncode == 0, r.stderr
+    assert "became" in r.stderr and "incidents" in r.stderr
+    doc = json.loads((tmp_path / "d" / "demo" / "incidents.json").read_text())
+    assert doc["incidents"]

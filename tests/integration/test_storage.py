@@ -1,0 +1,89 @@
+"""Storage on both backends: SQLite (embedded default) and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import topology.tables  # noqa: F401  (registers the topology tables)
+from aiops.config import DataDir
+from aiops.models import parse_alert
+from aiops.runtime import open_runtime
+from aiops.store import queries
+from aiops.store.db import migrate, open_database
+from aiops.store.metadata import metadata
+from aiops.store.tables import alerts, raw_events
+from tests.conftest import load_demo
+from topology.embedded import EmbeddedGraphStore
+from topology.model import Edge, Node
+
+
+def test_migrations_match_the_tables(db_url: str) -> None:
+    engine = open_database(db_url)
+    try:
+        migrate(engine)  # a second run is a no-op
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_engine_round_trip_and_restart(db_url: str, tmp_path) -> None:
+    data_dir = DataDir(path=tmp_path / "d", database_url=db_url)
+    rt = open_runtime(data_dir)
+    try:
+        load_demo(rt, faults=6)
+        with rt.db.connect() as conn:
+            listed = queries.list_incidents(conn, limit=1000)
+            n_alerts = conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar()
+            n_events = conn.execute(sa.select(sa.func.count()).select_from(raw_events)).scalar()
+        assert listed and n_events >= n_alerts > 0
+        detail = None
+        with rt.db.connect() as conn:
+            detail = queries.get_incident(conn, listed[0]["id"])
+        assert len(detail["alerts"]) == detail["alert_count"]
+        assert detail["root_causes"] and detail["root_causes"][0]["evidence"]
+    finally:
+        rt.close()
+    again = open_runtime(data_dir)
+    try:
+        assert len(again.engine.topology) == 45
+        live = again.engine.stats()["live_incidents"]
+        assert live >= sum(1 for i in listed if i["status"] == "open")
+    finally:
+        again.close()
+
+
+def test_topology_upsert_keeps_first_seen(db_url: str) -> None:
+    engine = open_database(db_url)
+    try:
+        store = EmbeddedGraphStore(engine)
+        store.upsert([Node("a", "device", "a"), Node("b", "device", "b")], [Edge("a", "b")],
+                     source="t", seen_at=100.0)
+        store.upsert([Node("a", "device", "a-renamed"), Node("c", "device", "c")],
+                     [Edge("a", "c")], source="t", seen_at=200.0)
+        assert store.counts() == (3, 2)
+        with engine.connect() as conn:
+            row = conn.execute(sa.text(
+                "SELECT name, first_seen, last_seen FROM topo_nodes WHERE id = 'a'")).one()
+        assert tuple(row) == ("a-renamed", 100.0, 200.0)
+        graph = store.load()
+        assert graph.distance("b", "c", 3) == 2
+    finally:
+        engine.dispose()
+
+
+def test_unicode_and_large_labels_survive(db_url: str, tmp_path) -> None:
+    rt = open_runtime(DataDir(path=tmp_path / "d", database_url=db_url))
+    try:
+        a = parse_alert({"id": "ü-1", "source": "nms", "name": "ÜBERLAST", "entity": "gerät-1",
+                         "severity": "minor", "summary": "Überlast 温度 🔥",
+                         "starts_at": 1_800_000_000, "labels": {"k": "v" * 8000}})
+        rt.engine.ingest([a])
+        with rt.db.connect() as conn:
+            row = conn.execute(sa.select(alerts.c.summary, alerts.c.labels)).one()
+        assert row.summary == "Überlast 温度 🔥" and len(row.labels["k"]) == 8000
+    finally:
+        rt.close()

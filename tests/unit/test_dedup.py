@@ -1,0 +1,74 @@
+"""The alert lifecycle: fold duplicates, resolve, re-fire, new occurrence, flapping."""
+
+from __future__ import annotations
+
+import itertools
+
+from aiops.config import EngineSettings
+from aiops.engine.dedup import DUPLICATE, NEW, REFIRE, RESOLVE, Deduplicator, fingerprint
+from aiops.engine.state import FIRING, RESOLVED
+from aiops.models import Alert
+
+
+def event(i: int, start: float, end: float | None = None, **labels: str) -> Alert:
+    return Alert(id=f"e{i}", source="nms", name="LINK_DOWN", entity="ne-01", severity="major",
+                 summary="down", starts_at=start, ends_at=end, labels={"port": "1", **labels})
+
+
+def make(**kw) -> Deduplicator:
+    ids = itertools.count(1)
+    return Deduplicator(EngineSettings(**kw), lambda: next(ids))
+
+
+def test_fingerprint_ignores_event_id_and_volatile_labels() -> None:
+    volatile = EngineSettings().volatile_labels
+    a = event(1, 0.0, severity="major")
+    b = event(2, 5.0, severity="critical")
+    c = event(3, 5.0, port="2")
+    assert fingerprint(a, volatile) == fingerprint(b, volatile)
+    assert fingerprint(a, volatile) != fingerprint(c, volatile)
+
+
+def test_duplicates_fold_and_resolve() -> None:
+    d = make()
+    first, disp = d.apply(event(1, 100.0))
+    assert disp == NEW and first.status == FIRING
+    again, disp = d.apply(event(2, 130.0))
+    assert again is first and disp == DUPLICATE and first.event_count == 2
+    done, disp = d.apply(event(3, 100.0, end=400.0))
+    assert done is first and disp == RESOLVE and first.status == RESOLVED
+    assert first.ends_at == 400.0
+    # Alertmanager re-sends the resolved notification: still the same episode.
+    _, disp = d.apply(event(4, 100.0, end=400.0))
+    assert disp == DUPLICATE
+
+
+def test_refire_soon_reopens_and_late_refire_is_new() -> None:
+    d = make(refire_window=600.0)
+    first, _ = d.apply(event(1, 0.0, end=60.0))
+    reopened, disp = d.apply(event(2, 120.0))
+    assert reopened is first and disp == REFIRE and first.status == FIRING
+    d.apply(event(3, 120.0, end=200.0))
+    later, disp = d.apply(event(4, 200.0 + 601.0))
+    assert disp == NEW and later is not first
+
+
+def test_flapping_after_threshold_changes() -> None:
+    d = make(flap_window=900.0, flap_threshold=4)
+    record, _ = d.apply(event(1, 0.0, end=10.0))
+    t = 10.0
+    for i in range(2, 5):
+        record, _ = d.apply(event(i, t + 10, end=t + 20))
+        t += 20
+    assert record.flapping
+    assert record.transitions >= 4
+
+
+def test_eviction_bounds_memory() -> None:
+    d = make(refire_window=100.0)
+    for i in range(50):
+        d.apply(Alert(id=f"x{i}", source="s", name="N", entity=f"e{i}", severity="info",
+                      summary="", starts_at=float(i), ends_at=float(i) + 1))
+    d.apply(event(999, 5000.0))
+    assert d.evict(5000.0) == 50
+    assert len(d.active) == 1

@@ -1,0 +1,137 @@
+"""The pipeline end to end on an embedded data dir: grouping, root cause, lifecycle."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from aiops.models import parse_alert
+from aiops.runtime import Runtime
+from aiops.store import queries
+from aiops.store.tables import alerts, raw_events
+from topology.model import Edge, Node
+
+T0 = 1_800_000_000.0
+
+
+def alert(i: str, entity: str, at: float, name: str = "LINK_DOWN", end: float | None = None,
+          **labels: str) -> dict:
+    return {"id": i, "source": "nms", "name": name, "entity": entity, "severity": "major",
+            "summary": f"{name} on {entity}", "starts_at": T0 + at,
+            "ends_at": None if end is None else T0 + end, "labels": labels}
+
+
+def star(rt: Runtime) -> None:
+    """hub h1 with leaves l1..l4 (not linked to each other) and a far chain x1-x2-x3."""
+    names = ["h1", "l1", "l2", "l3", "l4", "x1", "x2", "x3", "far"]
+    nodes = [Node(n, "device", n, {"aliases": [f"{n}.example.net"]}) for n in names]
+    edges = [Edge("h1", leaf) for leaf in ("l1", "l2", "l3", "l4")]
+    edges += [Edge("l4", "x1"), Edge("x1", "x2"), Edge("x2", "x3"), Edge("x3", "far")]
+    rt.import_topology(nodes, edges, "test")
+
+
+def ingest(rt: Runtime, *items: dict):
+    return rt.engine.ingest([parse_alert(a) for a in items])
+
+
+def incidents_of(rt: Runtime) -> list[dict]:
+    with rt.db.connect() as conn:
+        return queries.list_incidents(conn)
+
+
+def test_silent_hub_is_named_root_cause(runtime: Runtime) -> None:
+    star(runtime)
+    result = ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 3),
+                    alert("a3", "l3.example.net", 7))
+    assert result.accepted == 3 and not result.unresolved_entities
+    [inc] = incidents_of(runtime)
+    assert inc["alert_count"] == 3
+    top = inc["root_causes"][0]
+    assert top["entity"] == "h1" and top["alert_id"] is None
+    assert any("3 of 3 alarming devices are its neighbours" in e for e in top["evidence"])
+
+
+def test_far_or_late_alerts_open_new_incidents(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "far", 5), alert("a3", "l2", 3600))
+    assert len(incidents_of(runtime)) == 3
+
+
+def test_alert_linking_two_incidents_merges_them(runtime: Runtime) -> None:
+    star(runtime)
+    # l1 and x2 are 4 hops apart: two incidents; x1 is close to both (l4-x1, via h1).
+    ingest(runtime, alert("a1", "l4", 0), alert("a2", "x2", 1))
+    ingest(runtime, alert("a3", "x1", 2))
+    live = [i for i in incidents_of(runtime) if i["status"] != "merged"]
+    assert len(live) == 1 and live[0]["alert_count"] == 3
+
+
+def test_unknown_entity_is_kept_and_reported(runtime: Runtime) -> None:
+    star(runtime)
+    result = ingest(runtime, alert("a1", "mystery-box", 0), alert("a2", "mystery-box", 10,
+                                                                   name="CPU_HIGH"))
+    assert result.unresolved_entities == {"mystery-box"}
+    [inc] = incidents_of(runtime)  # same entity, close in time: one incident
+    assert inc["alert_count"] == 2
+    with runtime.db.connect() as conn:
+        count, items = queries.unresolved_alerts(conn)
+    assert count == 2 and {a["id"] for a in items} == {"a1", "a2"}
+
+
+def test_incident_resolves_when_all_alerts_have_and_refire_reopens(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 2))
+    ingest(runtime, alert("a1r", "l1", 0, end=60))
+    [inc] = incidents_of(runtime)
+    assert inc["status"] == "open"
+    ingest(runtime, alert("a2r", "l2", 2, end=90))
+    [inc] = incidents_of(runtime)
+    assert inc["status"] == "resolved" and inc["resolved_at"] is not None
+    ingest(runtime, alert("a1b", "l1", 120))  # re-fires 60 s after clearing
+    [inc] = incidents_of(runtime)
+    assert inc["status"] == "open" and inc["alert_count"] == 2
+
+
+def test_every_raw_event_is_kept(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l1", 30), alert("a3", "l1", 60))
+    with runtime.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar() == 1
+        rows = conn.execute(sa.select(raw_events.c.event_id, raw_events.c.disposition)
+                            .order_by(raw_events.c.seq)).all()
+    assert [tuple(r) for r in rows] == [("a1", "new"), ("a2", "duplicate"), ("a3", "duplicate")]
+
+
+def test_state_survives_restart(runtime: Runtime) -> None:
+    from aiops.runtime import open_runtime
+
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 2))
+    again = open_runtime(runtime.data_dir)
+    try:
+        ingest(again, alert("a3", "l3", 5))  # joins the incident restored from the database
+        ingest(again, alert("a1r", "l1", 0, end=50), alert("a2r", "l2", 2, end=50),
+               alert("a3r", "l3", 5, end=50))
+        [inc] = incidents_of(again)
+        assert inc["alert_count"] == 3 and inc["status"] == "resolved"
+        assert inc["root_causes"][0]["entity"] == "h1"
+    finally:
+        again.close()
+
+
+def test_failed_write_keeps_nothing_of_the_batch(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0))
+    with runtime.db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE raw_events RENAME TO raw_events_gone"))
+    try:
+        ingest(runtime, alert("a2", "l2", 1))
+    except sa.exc.OperationalError:
+        pass
+    else:
+        raise AssertionError("the write should have failed")
+    with runtime.db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE raw_events_gone RENAME TO raw_events"))
+        assert conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar() == 1
+    ingest(runtime, alert("a2", "l2", 1))  # memory was rolled back with the database
+    [inc] = incidents_of(runtime)
+    assert inc["alert_count"] == 2

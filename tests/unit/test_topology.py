@@ -1,0 +1,75 @@
+"""Topology documents, entity resolution and hop distances."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiops.errors import InputError
+from topology.graph import TopologyGraph
+from topology.model import Edge, Node, parse_topology
+
+
+def doc(nodes, edges):
+    return {"nodes": [{"id": n, "kind": "device", "name": n} for n in nodes],
+            "edges": [{"source": a, "target": b, "kind": "connected_to"} for a, b in edges]}
+
+
+def test_valid_document() -> None:
+    nodes, edges = parse_topology(doc(["a", "b"], [("a", "b")]))
+    assert [n.id for n in nodes] == ["a", "b"] and edges[0].key == ("a", "b", "connected_to")
+
+
+def test_duplicate_node_ids_are_named() -> None:
+    with pytest.raises(InputError, match="duplicate node ids: 'a'"):
+        parse_topology(doc(["a", "b", "a"], []))
+
+
+def test_dangling_edges_are_named() -> None:
+    with pytest.raises(InputError, match=r"edges refer to unknown nodes: 'edges\[1\]->zz'"):
+        parse_topology(doc(["a", "b"], [("a", "b"), ("b", "zz")]))
+
+
+def test_duplicate_edges_are_named() -> None:
+    with pytest.raises(InputError, match="duplicate edges: 'a-connected_to->b'"):
+        parse_topology(doc(["a", "b"], [("a", "b"), ("a", "b")]))
+
+
+def test_missing_fields() -> None:
+    with pytest.raises(InputError, match="field 'nodes' must be an array"):
+        parse_topology({"edges": []})
+    with pytest.raises(InputError, match=r"nodes\[0\]: field 'id'"):
+        parse_topology({"nodes": [{"kind": "device"}]})
+
+
+def test_resolution_by_id_name_alias_ip_and_fqdn() -> None:
+    g = TopologyGraph(
+        [Node("n1", "device", "core-01", {"aliases": ["CORE1"], "mgmt_ip": "10.0.0.1",
+                                           "fqdn": "core-01.dc1.example"}),
+         Node("n2", "device", "edge-01.dc1.example")],
+        [])
+    assert g.resolve("n1") == "n1"
+    assert g.resolve("core-01") == "n1"
+    assert g.resolve("core1") == "n1"
+    assert g.resolve("10.0.0.1") == "n1"
+    assert g.resolve("core-01.dc1.example") == "n1"
+    assert g.resolve("core-01.other.example") == "n1"  # FQDN vs short name
+    assert g.resolve("edge-01") == "n2"
+    assert g.resolve("nowhere") is None
+    assert g.resolve("10.0.0") is None
+
+
+def test_ambiguous_short_name_is_not_guessed() -> None:
+    g = TopologyGraph([Node("a", "device", "sw1.dc1.example"),
+                       Node("b", "device", "sw1.dc2.example")], [])
+    assert g.resolve("sw1") is None
+    assert g.resolve("sw1.dc2.example") == "b"
+
+
+def test_distance_and_subgraph_keep_dependency_direction() -> None:
+    g = TopologyGraph([Node(x, "device", x) for x in "abcd"],
+                      [Edge("a", "b"), Edge("b", "c"), Edge("d", "c", "depends_on")])
+    assert g.distance("a", "c", 2) == 2
+    assert g.distance("a", "d", 2) is None
+    assert g.distance("a", "a", 2) == 0
+    _, edges = g.subgraph(["c"], 1)
+    assert ("d", "c", "depends_on") in {e.key for e in edges}
