@@ -20,7 +20,9 @@ MAX_TIMELINE_ROWS = 60
 # Beyond this many nodes a ring picture is unreadable; silent bystanders go first.
 MAX_TOPOLOGY_NODES = 80
 MAX_LABEL_CHARS = 40
-MIN_NODE_GAP = 30.0  # pixels between neighbours on one ring
+MIN_NODE_GAP = 24.0  # pixels between neighbours on one ring
+LABELLED_GAP = 46.0  # ... when the node carries a full-size label
+RING_GAP = 40.0  # least radial distance between rings, before scaling
 ALARMING_FILL = "#c0392b"
 SILENT_FILL = "#d5d8dc"
 
@@ -122,15 +124,16 @@ def _circular_mean(angles: Sequence[float]) -> float:
     return math.atan2(sum(math.sin(a) for a in angles), sum(math.cos(a) for a in angles))
 
 
-def _ring_layout(g: nx.Graph, centre: str, alarming: set[str],
+def _ring_layout(g: nx.Graph, centre: str, alarming: set[str], labelled: set[str],
                  outer: float) -> dict[str, tuple[float, float]]:
     """Concentric rings by hop distance from ``centre``, as offsets in pixels.
 
     A force layout of an incident's neighbourhood is a hairball in which the root
     cause sits anywhere; rings make "how far from the suspected cause" readable at a
     glance. Each ring is ordered by the mean angle of its inner neighbours (few
-    crossings); the first ring's alarming nodes are kept together at the top. A
-    crowded ring gets a larger radius so its nodes stay ``MIN_NODE_GAP`` apart.
+    crossings); the first ring's alarming nodes are kept together at the top. Ring
+    radii grow with their population (a crowded ring needs a longer circumference)
+    and are then scaled so the outermost ring fills ``outer``.
     """
     dist = nx.single_source_shortest_path_length(g, centre)
     unreachable = max(dist.values()) + 1
@@ -140,10 +143,11 @@ def _ring_layout(g: nx.Graph, centre: str, alarming: set[str],
     levels = sorted(level for level in rings if level > 0)
     radii: dict[int, float] = {}
     previous = 0.0
-    for k, level in enumerate(levels, start=1):
-        needed = len(rings[level]) * MIN_NODE_GAP / (2 * math.pi)
-        previous = radii[level] = max(k / len(levels) * outer, needed, previous + 40.0)
-    shrink = min(1.0, outer / previous) if previous else 1.0
+    for level in levels:
+        needed = sum(LABELLED_GAP if m in alarming or m in labelled else MIN_NODE_GAP
+                     for m in rings[level]) / (2 * math.pi)
+        previous = radii[level] = max(needed, previous + RING_GAP)
+    scale = outer / previous if previous else 1.0
 
     angle: dict[str, float] = {centre: 0.0}
     pos: dict[str, tuple[float, float]] = {centre: (0.0, 0.0)}
@@ -164,7 +168,7 @@ def _ring_layout(g: nx.Graph, centre: str, alarming: set[str],
             placed = [target(m) - i * step for i, m in enumerate(members)
                       if target(m) != math.inf]
             offset = _circular_mean(placed) if placed else -math.pi / 2
-        radius = radii[level] * shrink
+        radius = radii[level] * scale
         for i, node in enumerate(members):
             a = offset + step * i
             angle[node] = a
@@ -273,7 +277,7 @@ def topology_svg(graph: dict[str, Any], root_causes: Sequence[Mapping[str, Any]]
     important = alarming | {n["id"] for n in nodes if n.get("candidate") or n["root_cause"]}
     centre = _centre(g, nodes)
     cx0, cy0 = width / 2, height / 2
-    offsets = _ring_layout(g, centre, alarming, min(width, height) / 2 - 44)
+    offsets = _ring_layout(g, centre, alarming, important, min(width, height) / 2 - 44)
     place = {n: (cx0 + dx, cy0 + dy) for n, (dx, dy) in offsets.items()}
 
     def radius(n: Mapping[str, Any]) -> float:
