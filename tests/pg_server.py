@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,61 +26,88 @@ def _binary(name: str) -> str | None:
     return found[-1] if found else shutil.which(name)
 
 
-def _as_user() -> list[str]:
+def _unprivileged_user() -> pwd.struct_passwd | None:
+    """The user to run the server as when the tests run as root (None: stay as we are)."""
     if os.geteuid() != 0:
-        return []
-    for user in ("postgres", "nobody"):
+        return None
+    for name in ("postgres", "nobody"):
         try:
-            pwd.getpwnam(user)
-            return ["runuser", "-u", user, "--"]
+            return pwd.getpwnam(name)
         except KeyError:
             continue
     raise RuntimeError("running as root and no unprivileged user to run PostgreSQL as")
 
 
+class PostgresServer:
+    """A throw-away cluster on 127.0.0.1:``port`` that can be stopped and started again."""
+
+    def __init__(self, port: int):
+        initdb, self._postgres = _binary("initdb"), _binary("postgres")
+        if not initdb or not self._postgres:
+            raise RuntimeError("PostgreSQL server binaries not found (scripts/"
+                               "install-test-deps.sh installs Debian's postgresql)")
+        self.port = port
+        self.url = f"postgresql://aiops@127.0.0.1:{port}/postgres"
+        user = _unprivileged_user()
+        self._as = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
+        self._root = tempfile.mkdtemp(prefix="aiops-pg-")
+        self._data = os.path.join(self._root, "data")
+        if user:
+            os.chown(self._root, user.pw_uid, user.pw_gid)
+        subprocess.run([initdb, "-D", self._data, "-A", "trust", "-U", "aiops", "-E", "UTF8",
+                        "--no-sync"], check=True, capture_output=True, cwd=self._root,
+                       **self._as)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log_path = os.path.join(self._root, "server.log")
+        # A file, not a pipe: a chatty server must never block on a full pipe.
+        with open(log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [self._postgres, "-D", self._data, "-k", self._root, "-h", "127.0.0.1",
+                 "-p", str(self.port), "-F", "-c", "max_connections=200"],
+                stdout=subprocess.DEVNULL, stderr=log, cwd=self._root, **self._as)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.url, connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    with open(log_path, errors="replace") as log:
+                        err = log.read()
+                    raise RuntimeError(f"PostgreSQL did not start: {err[-2000:]}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)  # fast shutdown: do not wait for clients
+        try:
+            self._proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self._proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server(port: int) -> Iterator[str]:
-    """Yield the URL of a new throw-away cluster listening on 127.0.0.1:``port``."""
+    """Yield the URL of a running server (a new one unless the env var names one)."""
     external = os.environ.get("AIOPS_TEST_POSTGRES_URL")
     if external:
         yield external
         return
-    initdb, postgres = _binary("initdb"), _binary("postgres")
-    if not initdb or not postgres:
-        raise RuntimeError("PostgreSQL server binaries not found (scripts/install-test-deps.sh "
-                           "installs Debian's postgresql)")
-    prefix = _as_user()
-    root = tempfile.mkdtemp(prefix="aiops-pg-")
-    data = os.path.join(root, "data")
-    if prefix:
-        user = pwd.getpwnam(prefix[2])
-        os.chown(root, user.pw_uid, user.pw_gid)
-    subprocess.run([*prefix, initdb, "-D", data, "-A", "trust", "-U", "aiops", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
-    proc = subprocess.Popen(
-        [*prefix, postgres, "-D", data, "-k", root, "-h", "127.0.0.1", "-p", str(port),
-         "-F", "-c", "max_connections=200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"postgresql://aiops@127.0.0.1:{port}/postgres"
+    server = PostgresServer(port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                psycopg.connect(url, connect_timeout=2).close()
-                break
-            except psycopg.OperationalError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"PostgreSQL did not start: {err[-2000:]}") from None
-                time.sleep(0.1)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 def create_database(server_url: str, name: str) -> str:

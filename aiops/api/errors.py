@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -27,6 +28,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(err: NotFound):
         return error_response(404, str(err))
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def _storage_error(err: sa.exc.DBAPIError):
+        # The database went away or refused the write: nothing of the request was stored.
+        app.logger.error("storage failed: %s", err)
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        return error_response(503, f"storage unavailable, nothing of this request was "
+                                   f"stored; retry later ({reason})")
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
