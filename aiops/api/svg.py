@@ -22,7 +22,10 @@ MAX_TOPOLOGY_NODES = 80
 MAX_LABEL_CHARS = 40
 MIN_NODE_GAP = 24.0  # pixels between neighbours on one ring
 LABELLED_GAP = 46.0  # ... when the node carries a full-size label
+MIN_OUTER_RADIUS = 110.0  # pixels: even three nodes get a readable ring
+LABEL_ROOM_X, LABEL_ROOM_Y = 70.0, 40.0  # pixels outside the outer ring kept for labels
 RING_GAP = 40.0  # least radial distance between rings, before scaling
+MIN_CANVAS = (280, 120)  # pixels
 ALARMING_FILL = "#c0392b"
 SILENT_FILL = "#d5d8dc"
 
@@ -73,6 +76,8 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
              'aria-label="alert timeline" font-family="system-ui, sans-serif">',
              f'<text x="{plot_x - 6}" y="14" font-size="10" fill="#777" '
              'text-anchor="end">onset</text>']
+    parts.extend(f'<rect x="0" y="{top + row * row_h}" width="{width}" height="{row_h}" '
+                 'fill="#f7f7f7"/>' for row in range(1, len(alerts), 2))
     for i in range(5):
         ts = t0 + (t1 - t0) * i / 4
         anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
@@ -91,9 +96,6 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
         weight = ' font-weight="700"' if is_root else ""
         full = f"{alert['name']} @ {alert['entity']}"
         classes = "alert-bar firing" if firing else "alert-bar"
-        if row % 2:
-            parts.append(f'<rect x="0" y="{y}" width="{width}" height="{row_h}" '
-                         'fill="#f7f7f7"/>')
         parts.append(f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" '
                      f'text-anchor="end"{weight}>{escape(_shorten(full))}'
                      f'<title>{escape(full)}</title></text>')
@@ -105,6 +107,9 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
             f'height="{row_h - 6}" rx="2" fill="{colour}"{outline}>'
             f'<title>{escape(full)}: {escape(alert["starts_at"])} → '
             f'{escape(alert["ends_at"] or "firing")}</title></rect>')
+        if firing and x(end) - x(start) >= 44:  # a bar that reaches "now" is not a clear
+            parts.append(f'<text x="{x(end) - 4:.1f}" y="{y + 12}" font-size="9" '
+                         'fill="#fff" text-anchor="end" font-style="italic">firing</text>')
     parts.append("</svg>")
     more = len(incident["alerts"]) - len(alerts)
     note = f'<p class="note">{more} more alerts not drawn.</p>' if more > 0 else ""
@@ -133,7 +138,7 @@ def _ring_layout(g: nx.Graph, centre: str, alarming: set[str], labelled: set[str
     glance. Each ring is ordered by the mean angle of its inner neighbours (few
     crossings); the first ring's alarming nodes are kept together at the top. Ring
     radii grow with their population (a crowded ring needs a longer circumference)
-    and are then scaled so the outermost ring fills ``outer``.
+    and are then scaled up to at most ``outer``: a small neighbourhood stays small.
     """
     dist = nx.single_source_shortest_path_length(g, centre)
     unreachable = max(dist.values()) + 1
@@ -144,10 +149,10 @@ def _ring_layout(g: nx.Graph, centre: str, alarming: set[str], labelled: set[str
     radii: dict[int, float] = {}
     previous = 0.0
     for level in levels:
-        needed = sum(LABELLED_GAP if m in alarming or m in labelled else MIN_NODE_GAP
+        needed = sum(LABELLED_GAP if m in labelled else MIN_NODE_GAP
                      for m in rings[level]) / (2 * math.pi)
         previous = radii[level] = max(needed, previous + RING_GAP)
-    scale = outer / previous if previous else 1.0
+    scale = min(outer, max(MIN_OUTER_RADIUS, 1.5 * previous)) / previous if previous else 1.0
 
     angle: dict[str, float] = {centre: 0.0}
     pos: dict[str, tuple[float, float]] = {centre: (0.0, 0.0)}
@@ -276,8 +281,13 @@ def topology_svg(graph: dict[str, Any], root_causes: Sequence[Mapping[str, Any]]
     alarming = {n["id"] for n in nodes if n["alarming"]}
     important = alarming | {n["id"] for n in nodes if n.get("candidate") or n["root_cause"]}
     centre = _centre(g, nodes)
+    offsets = _ring_layout(g, centre, alarming, important,
+                           min(width / 2 - LABEL_ROOM_X, height / 2 - LABEL_ROOM_Y))
+    extent = max(math.hypot(dx, dy) for dx, dy in offsets.values())
+    # No wide margins round a small graph, but room for one long label under one node.
+    width = min(width, max(MIN_CANVAS[0], round(2 * (extent + LABEL_ROOM_X))))
+    height = min(height, max(MIN_CANVAS[1], round(2 * (extent + LABEL_ROOM_Y))))
     cx0, cy0 = width / 2, height / 2
-    offsets = _ring_layout(g, centre, alarming, important, min(width, height) / 2 - 44)
     place = {n: (cx0 + dx, cy0 + dy) for n, (dx, dy) in offsets.items()}
 
     def radius(n: Mapping[str, Any]) -> float:

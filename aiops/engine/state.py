@@ -107,7 +107,8 @@ class IncidentRecord:
 
     def title(self) -> str:
         names = sorted({a.name for a in self.alerts.values()})
-        entities = sorted({a.entity for a in self.alerts.values()})
+        # Node ids where the entity resolved, so aliases of one device count once.
+        entities = sorted({a.node_id or a.entity for a in self.alerts.values()})
         what = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
         where = ", ".join(entities[:3]) + (f" +{len(entities) - 3}" if len(entities) > 3 else "")
         return f"{what} on {where}"
