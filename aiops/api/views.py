@@ -9,7 +9,8 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from aiops.api.incidents import incident_subgraph
-from aiops.api.svg import timeline_svg, topology_svg
+from aiops.api.timeline_svg import timeline_svg
+from aiops.api.topology_svg import topology_svg
 from aiops.api.util import runtime
 from aiops.errors import NotFound
 from aiops.store import queries

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from aiops.api.svg import MAX_TIMELINE_ROWS
+from aiops.api.timeline_svg import MAX_TIMELINE_ROWS
 from aiops.models import parse_alert
 from aiops.runtime import Runtime
 from aiops.timeutil import to_rfc3339
