@@ -133,7 +133,7 @@ class Engine:
         return result
 
     def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float) -> None:
-        self.clock = max(self.clock, event.starts_at, event.ends_at or 0.0)
+        self.clock = max(self.clock, event.starts_at)
         record, disposition = self.dedup.apply(event)
         self._event_seq += 1
         batch.events.append({
@@ -159,6 +159,11 @@ class Engine:
                 incident.firing += delta
                 if disposition == REFIRE:
                     incident.updated_at = max(incident.updated_at, event.starts_at)
+                    if incident.id not in self.index.incidents:
+                        # Back from expiry: index it on all its alerts, as if it had
+                        # never left, so the result does not depend on eviction timing.
+                        for alert in incident.alerts.values():
+                            self.index.add(incident, alert)
                     self.index.add(incident, record)
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
@@ -226,8 +231,13 @@ class Engine:
         self._since_evict = 0
         self.dedup.evict(self.clock)
         self.index.expire(self.clock - self.correlator.horizon)
+        # A resolved incident still changes if one of its alerts re-fires (up to
+        # refire_window after that alert's end); forgetting it sooner would send the
+        # re-fire to a new incident, so the outcome would depend on where batches end.
+        settled = self.clock - self.settings.refire_window
         done = [key for key, incident in self.incidents.items()
-                if incident.status == RESOLVED and key not in self.index.incidents]
+                if incident.status == RESOLVED and key not in self.index.incidents
+                and all((a.ends_at or 0.0) < settled for a in incident.alerts.values())]
         for key in done:
             del self.incidents[key]
 

@@ -51,7 +51,8 @@ def _incident_from_row(row: Any) -> IncidentRecord:
 def load_state(db: sa.Engine, settings: EngineSettings, horizon: float) -> LiveState:
     state = LiveState()
     with db.connect() as conn:
-        clock = conn.execute(sa.select(sa.func.max(alerts.c.last_event_at))).scalar() or 0.0
+        # The engine's clock follows starts_at only (a replayed ends_at lies in the future).
+        clock = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))).scalar() or 0.0
         state.clock = float(clock)
         state.counters = (
             int(conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0),
@@ -60,7 +61,9 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float) -> LiveS
         )
         live = conn.execute(
             sa.select(incidents).where(
-                sa.or_(incidents.c.status == OPEN, incidents.c.updated_at >= clock - horizon)
+                sa.or_(incidents.c.status == OPEN, incidents.c.updated_at >= clock - horizon,
+                       # resolved, but an alert of it may still re-fire into it
+                       incidents.c.resolved_at >= clock - settings.refire_window)
             ).where(incidents.c.merged_into.is_(None))
         ).all()
         by_id = {row.id: _incident_from_row(row) for row in live}
