@@ -15,6 +15,9 @@ class EngineSettings:
 
     correlation_window: float = 120.0  # an incident takes alerts this close to its last one
     max_hops: int = 2  # topology distance within which alerts may share an incident
+    max_incident_span: float = 300.0  # seconds after its first alert an incident takes new ones
+    skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
+    text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping

@@ -6,10 +6,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from aiops.config import DataDir
-from aiops.engine.engine import Engine
+from aiops.config import DataDir, EngineSettings
+from aiops.engine.engine import CorrelatorFactory, Engine
+from aiops.engine.scored_correlator import ScoredCorrelator
+from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.registry import ModelRegistry
+from aiops.learning.training import CorrelationModel, load_promoted
 from aiops.store.db import open_database
 from topology.embedded import EmbeddedGraphStore
+from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
 
@@ -19,6 +24,11 @@ class Runtime:
     db: sa.Engine
     topology_store: EmbeddedGraphStore
     engine: Engine
+    registry: ModelRegistry
+
+    def use_model(self, model: CorrelationModel) -> None:
+        """Correlate with ``model`` from now on (after training)."""
+        self.engine.set_correlator_factory(correlator_factory(model, self.data_dir.settings))
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
@@ -29,10 +39,25 @@ class Runtime:
         self.db.dispose()
 
 
+def correlator_factory(model: CorrelationModel, settings: EngineSettings) -> CorrelatorFactory:
+    """Build correlators that use ``model``; one text embedder (and cache) for all of them."""
+    embedder = TemplateEmbedder() if settings.text_similarity else None
+
+    def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
+        return ScoredCorrelator(topology, engine_settings, relations=model.relations,
+                                embedder=embedder, weights=model.weights)
+
+    return build
+
+
 def open_runtime(data_dir: DataDir) -> Runtime:
-    """Create the data dir if needed, migrate the schema, restore live state."""
+    """Create the data dir if needed, migrate the schema, load the promoted model,
+    restore live state."""
     data_dir.path.mkdir(parents=True, exist_ok=True)
     db = open_database(data_dir.url())
     store = EmbeddedGraphStore(db)
-    engine = Engine(db, store.load(), data_dir.settings)
-    return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine)
+    registry = ModelRegistry(data_dir.path / "models")
+    factory = correlator_factory(load_promoted(registry), data_dir.settings)
+    engine = Engine(db, store.load(), data_dir.settings, correlator_factory=factory)
+    return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
+                   registry=registry)

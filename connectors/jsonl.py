@@ -8,10 +8,14 @@ the line and the field.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from aiops.errors import InputError
-from aiops.models import Alert, parse_alert
+from aiops.models import Alert, Ticket, parse_alert, parse_ticket
+
+T = TypeVar("T")
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -22,10 +26,9 @@ def _decode(raw: bytes, where: str) -> str:
                          where=where) from None
 
 
-def read_alerts(path: str | Path) -> list[Alert]:
-    """All alerts of the file in file order; InputError ``file:line: ...`` on the first fault."""
-    path = Path(path)
-    alerts: list[Alert] = []
+def _read(path: Path, parse: Callable[[Any], T], what: str) -> list[T]:
+    """Every object of the file, parsed; InputError ``file:line: ...`` on the first fault."""
+    items: list[T] = []
     first_line: dict[str, int] = {}
     try:
         handle = path.open("rb")
@@ -43,17 +46,28 @@ def read_alerts(path: str | Path) -> list[Alert]:
                 raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
                                  where=where) from None
             try:
-                alert = parse_alert(obj)
+                item = parse(obj)
             except InputError as exc:
                 raise exc.located(where) from None
-            if alert.id in first_line:
-                raise InputError(f"duplicate alert id '{alert.id}' (first on line "
-                                 f"{first_line[alert.id]})", field="id", where=where)
-            first_line[alert.id] = lineno
-            alerts.append(alert)
-    if not alerts:
-        raise InputError("no alerts in file", where=str(path))
-    return alerts
+            item_id = item.id  # type: ignore[attr-defined]
+            if item_id in first_line:
+                raise InputError(f"duplicate {what} id '{item_id}' (first on line "
+                                 f"{first_line[item_id]})", field="id", where=where)
+            first_line[item_id] = lineno
+            items.append(item)
+    if not items:
+        raise InputError(f"no {what}s in file", where=str(path))
+    return items
+
+
+def read_alerts(path: str | Path) -> list[Alert]:
+    """All alerts of the file in file order; InputError ``file:line: ...`` on the first fault."""
+    return _read(Path(path), parse_alert, "alert")
+
+
+def read_tickets(path: str | Path) -> list[Ticket]:
+    """All tickets of the file (CONTRACTS.md §5), validated the same way."""
+    return _read(Path(path), parse_ticket, "ticket")
 
 
 class JsonlConnector:

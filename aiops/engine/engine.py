@@ -19,11 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
-from aiops.engine.correlate import Correlator, TimeTopologyCorrelator
+from aiops.engine.correlate import Correlator
 from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
 from aiops.engine.index import IncidentIndex
 from aiops.engine.rank import RootCauseRanker, TopologyRanker
 from aiops.engine.restore import load_state
+from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import FIRING, MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
 from aiops.models import Alert
 from aiops.store.recorder import mark_persisted, write_batch
@@ -67,7 +68,7 @@ class Engine:
 
     def __init__(self, db: sa.Engine, topology: TopologyGraph,
                  settings: EngineSettings | None = None,
-                 correlator_factory: CorrelatorFactory = TimeTopologyCorrelator,
+                 correlator_factory: CorrelatorFactory = ScoredCorrelator,
                  ranker_factory: RankerFactory = TopologyRanker):
         self.db = db
         self.settings = settings or EngineSettings()
@@ -76,6 +77,12 @@ class Engine:
         self.lock = threading.RLock()
         self.set_topology(topology)
         self._restore()
+
+    def set_correlator_factory(self, factory: CorrelatorFactory) -> None:
+        """Swap the correlator (a newly promoted model); live incidents are kept."""
+        with self.lock:
+            self._correlator_factory = factory
+            self.correlator = factory(self.topology, self.settings)
 
     def set_topology(self, topology: TopologyGraph) -> None:
         """Use a new topology for alerts from now on (after an import or discovery)."""
@@ -114,6 +121,7 @@ class Engine:
                 self._restore()  # the last batch failed to store: start again from the database
             batch = _Batch()
             try:
+                self.correlator.prepare(list(events))
                 for event in events:
                     self._step(event, batch, result, received)
                 for incident in batch.to_rank.values():

@@ -7,13 +7,33 @@ finding candidates for an alert costs a few set look-ups however long the histor
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.learning.templates import alert_text
+
+MAX_PROFILE_TEXTS = 8  # distinct alert templates kept per incident for text similarity
+
+
+@dataclass(slots=True)
+class IncidentProfile:
+    """What a correlator compares a new alert with, kept up to date as alerts join."""
+
+    names: set[str] = field(default_factory=set)
+    texts: list[str] = field(default_factory=list)
+
+    def add(self, alert: AlertRecord) -> None:
+        self.names.add(alert.name)
+        if len(self.texts) < MAX_PROFILE_TEXTS:
+            text = alert_text(alert.name, alert.event.summary)
+            if text not in self.texts:
+                self.texts.append(text)
 
 
 class IncidentIndex:
     def __init__(self) -> None:
         self.incidents: dict[str, IncidentRecord] = {}
+        self.profiles: dict[str, IncidentProfile] = {}
         self._by_node: dict[str, set[str]] = defaultdict(set)
         self._by_entity: dict[str, set[str]] = defaultdict(set)
 
@@ -22,6 +42,10 @@ class IncidentIndex:
 
     def add(self, incident: IncidentRecord, alert: AlertRecord) -> None:
         self.incidents[incident.id] = incident
+        profile = self.profiles.get(incident.id)
+        if profile is None:
+            profile = self.profiles[incident.id] = IncidentProfile()
+        profile.add(alert)
         if alert.node_id is not None:
             self._by_node[alert.node_id].add(incident.id)
         self._by_entity[alert.entity].add(incident.id)
@@ -34,6 +58,7 @@ class IncidentIndex:
 
     def remove(self, incident: IncidentRecord) -> None:
         self.incidents.pop(incident.id, None)
+        self.profiles.pop(incident.id, None)
         for alert in incident.alerts.values():
             for table, key in ((self._by_node, alert.node_id), (self._by_entity, alert.entity)):
                 ids = table.get(key) if key is not None else None

@@ -40,7 +40,7 @@ def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
     data = tmp_path / "d"
     r = aiops(data, "topology", "import", str(topo_file))
     assert r.returncode == 0 and "imported 45 nodes" in r.stdout
-    # ne-00's neighbours alarm; a duplicate re-send; an unknown entity; out of order input.
+    # Two devices alarm; a duplicate re-send; an unknown entity; out of order input.
     alerts = write_lines(tmp_path / "alerts.jsonl", [
         alert("a3", "ne-08", 4), alert("a1", "ne-07", 0), alert("a2", "ne-07", 20),
         alert("a4", "somewhere-else", 5000), alert("a5", "ne-07.demo.net", 3,
@@ -123,3 +123,31 @@ def test_demo_loads_without_serving(tmp_path: Path) -> None:
     assert "became" in r.stderr and "incidents" in r.stderr
     doc = json.loads((tmp_path / "d" / "demo" / "incidents.json").read_text())
     assert doc["incidents"]
+
+
+def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
+    data = tmp_path / "d"
+    aiops(data, "topology", "import", str(topo_file))
+    r = aiops(data, "model", "export-causal-graph", "--output", str(tmp_path / "g.json"))
+    assert r.returncode == 2 and "run 'aiops train' first" in r.stderr
+    history = []
+    for k in range(40):  # POWER_FAIL on ne-00, then LINK_DOWN on its neighbour ne-02
+        t = k * 3600
+        history.append(alert(f"p{k}", "ne-00", t, name="POWER_FAIL"))
+        history.append(alert(f"l{k}", "ne-02", t + 20, name="LINK_DOWN"))
+        history.append(alert(f"n{k}", f"ne-{10 + k % 30}", t + 1800, name="FAN_NOISE"))
+    path = write_lines(tmp_path / "history.jsonl", history)
+    r = aiops(data, "train", "--alerts", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "trained correlation model v1 on 120 alerts" in r.stdout
+    r = aiops(data, "model", "export-causal-graph", "--output", str(tmp_path / "g.json"))
+    assert r.returncode == 0, r.stderr
+    graph = json.loads((tmp_path / "g.json").read_text())
+    assert graph["edges"][0]["cause"] == "POWER_FAIL"
+    assert graph["edges"][0]["effect"] == "LINK_DOWN"
+    assert graph["model_version"] == 1
+    bad = write_lines(tmp_path / "bad.jsonl", [alert("x", "ne-00", 0), {"id": "y"}])
+    r = aiops(data, "train", "--alerts", str(bad))
+    assert r.returncode == 2 and "bad.jsonl:2: field" in r.stderr
+    assert sorted(p.name for p in (data / "models" / "correlation").iterdir()) == [
+        "PROMOTED", "v0001.json"]

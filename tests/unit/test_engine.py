@@ -135,3 +135,21 @@ def test_failed_write_keeps_nothing_of_the_batch(runtime: Runtime) -> None:
     ingest(runtime, alert("a2", "l2", 1))  # memory was rolled back with the database
     [inc] = incidents_of(runtime)
     assert inc["alert_count"] == 2
+
+
+def test_clock_skew_and_reporting_delay_do_not_split(runtime: Runtime) -> None:
+    star(runtime)
+    # l2's clock runs 20 s behind: its alarm seems to come before the first one.
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", -20), alert("a3", "l3", 50))
+    [inc] = incidents_of(runtime)
+    assert inc["alert_count"] == 3
+
+
+def test_incidents_do_not_chain_past_their_span(runtime: Runtime) -> None:
+    star(runtime)
+    # A new alarm next door every 60 s for 10 minutes: each close to the last one,
+    # but a fault's cascade does not last that long, so the chain is cut.
+    ingest(runtime, *(alert(f"a{i}", ("l1", "l2", "l3")[i % 3], 60 * i, name=f"T{i}")
+                      for i in range(11)))
+    sizes = sorted(i["alert_count"] for i in incidents_of(runtime))
+    assert len(sizes) == 2 and sum(sizes) == 11

@@ -1,0 +1,73 @@
+"""Versioned models in the data dir: ``models/<name>/v0001.json`` and a PROMOTED pointer.
+
+Training writes a new version and promotes it; replay and live ingestion load the
+promoted one. Old versions stay, so a promotion can be rolled back by pointing
+PROMOTED at an older file, and two versions can be compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiops import __version__
+
+_VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelRegistry:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def versions(self, name: str) -> list[int]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def save(self, name: str, model: dict[str, Any], meta: dict[str, Any]) -> int:
+        """Store a new version; returns its number (not promoted yet)."""
+        version = (self.versions(name) or [0])[-1] + 1
+        document = {"name": name, "version": version, "created_at": time.time(),
+                    "engine_version": __version__, "meta": meta, "model": model}
+        _write_atomically(self.root / name / f"v{version:04d}.json",
+                          json.dumps(document, indent=1))
+        return version
+
+    def promote(self, name: str, version: int) -> None:
+        if version not in self.versions(name):
+            raise KeyError(f"model '{name}' has no version {version}")
+        _write_atomically(self.root / name / "PROMOTED", f"{version}\n")
+
+    def promoted_version(self, name: str) -> int | None:
+        pointer = self.root / name / "PROMOTED"
+        try:
+            return int(pointer.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def load(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The promoted version (or the given one) as stored, or None."""
+        chosen = version if version is not None else self.promoted_version(name)
+        if chosen is None:
+            return None
+        path = self.root / name / f"v{chosen:04d}.json"
+        return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,34 @@
+"""Alert text → template: the variable parts (numbers, addresses, ids) masked.
+
+A storm of "LINK_DOWN on port 1/1/7 of 10.2.3.4" alerts differs only in such parts;
+masking them lets one embedding serve the whole storm.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b"), "<mac>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?::\d{1,5})?\b"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b"), "<ip6>"),
+    (re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "<num>"),
+)
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def template(text: str) -> str:
+    """Lower-cased text with variable parts masked and white space folded."""
+    out = text.lower()
+    for pattern, mask in _MASKS:
+        out = pattern.sub(mask, out)
+    return _SPACE.sub(" ", out).strip()
+
+
+def alert_text(name: str, summary: str) -> str:
+    """What the text model reads of an alert: its type and its one-line summary."""
+    return template(f"{name.replace('_', ' ')}: {summary}")
