@@ -22,6 +22,7 @@ from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
 from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
 from aiops.engine.index import IncidentIndex
+from aiops.engine.latency import LatencyHistogram
 from aiops.engine.rank import RootCauseRanker, TopologyRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
@@ -75,6 +76,7 @@ class Engine:
         self._correlator_factory = correlator_factory
         self._ranker_factory = ranker_factory
         self.lock = threading.RLock()
+        self.placement_latency = LatencyHistogram()  # per event, storage excluded
         self.set_topology(topology)
         self._restore()
 
@@ -122,8 +124,11 @@ class Engine:
             batch = _Batch()
             try:
                 self.correlator.prepare(list(events))
+                clock = time.perf_counter
                 for event in events:
+                    started = clock()
                     self._step(event, batch, result, received)
+                    self.placement_latency.record(clock() - started)
                 for incident in batch.to_rank.values():
                     if incident.status != MERGED:
                         incident.root_causes = self.ranker.rank(incident)
@@ -254,7 +259,8 @@ class Engine:
         """Sequence number of the last stored raw event."""
         return self._event_seq
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, object]:
         with self.lock:
             return {"live_alerts": len(self.dedup.active), "live_incidents": len(self.incidents),
-                    "indexed_incidents": len(self.index)}
+                    "indexed_incidents": len(self.index),
+                    "placement_latency": self.placement_latency.summary_ms()}

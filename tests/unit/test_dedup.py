@@ -72,3 +72,18 @@ def test_eviction_bounds_memory() -> None:
     d.apply(event(999, 5000.0))
     assert d.evict(5000.0) == 50
     assert len(d.active) == 1
+
+
+def test_latency_histogram_percentiles() -> None:
+    from aiops.engine.latency import LatencyHistogram
+
+    h = LatencyHistogram()
+    assert h.percentile(99) == 0.0
+    for _ in range(990):
+        h.record(0.0001)
+    for _ in range(10):
+        h.record(0.02)
+    assert 0.0001 <= h.percentile(50) < 0.000107  # within one bucket (6 %) above
+    assert 0.0001 <= h.percentile(99) < 0.000107
+    assert 0.02 <= h.percentile(99.5) <= 0.02 * 1.06
+    assert h.summary_ms()["count"] == 1000 and h.summary_ms()["max_ms"] == 20.0
