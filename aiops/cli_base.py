@@ -1,0 +1,65 @@
+"""The ``aiops`` command group and what its subcommands share.
+
+Bad input exits with status 2 and a one-line message naming the file, line and
+field; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aiops.config import DataDir
+from aiops.errors import InputError, NotFound
+from aiops.runtime import Runtime, open_runtime
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"aiops: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn InputError/NotFound into exit status 2 with the message on stderr."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (InputError, NotFound) as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def runtime_of(ctx: click.Context) -> Runtime:
+    if "runtime" not in ctx.obj:
+        ctx.obj["runtime"] = open_runtime(ctx.obj["data_dir"])
+        ctx.call_on_close(ctx.obj["runtime"].close)
+    return ctx.obj["runtime"]
+
+
+def progress(total: int, label: str):
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
+                             show_eta=True, item_show_func=None)
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="AIOPS_DATA_DIR", default="aiops-data", show_default=True,
+              help="Where the engine keeps its database and files.")
+@click.option("--database-url", envvar="AIOPS_DATABASE_URL", default=None,
+              help="SQLAlchemy URL (e.g. postgresql://...); default: SQLite in the data dir.")
+@click.version_option(package_name="aiops-engine")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path, database_url: str | None) -> None:
+    """Alert correlation and root-cause engine."""
+    ctx.ensure_object(dict)
+    ctx.obj["data_dir"] = DataDir.from_env(data_dir, database_url)

@@ -1,0 +1,118 @@
+"""Commands that feed the engine or serve it: serve, replay, demo, pull."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from aiops.cli_base import main, progress, reports_bad_input, runtime_of
+from aiops.errors import InputError
+from aiops.runtime import Runtime
+from aiops.timeutil import to_rfc3339
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the API and the incident view."""
+    _serve(runtime_of(ctx), host, port)
+
+
+def _serve(runtime: Runtime, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from aiops.api import create_app
+
+    app = create_app(runtime=runtime)
+    click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
+               f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.argument("alerts", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the incidents document here (CONTRACTS.md §3).")
+@click.pass_context
+@reports_bad_input
+def replay(ctx: click.Context, alerts: Path, output: Path | None) -> None:
+    """Feed a canonical alerts file through the live ingestion path."""
+    document = _replay_withprogress(runtime_of(ctx), alerts, output)
+    click.echo(f"replayed {alerts}: {len(document['incidents'])} incidents"
+               + (f", written to {output}" if output else ""), err=True)
+    if output is None:
+        click.echo(json.dumps(document, indent=1))
+
+
+def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) -> dict:
+    from aiops.replay import load_alerts, replay_alerts
+
+    started = time.perf_counter()
+    events = load_alerts(alerts)
+    with progress(len(events), f"replaying {len(events)} alerts") as bar:
+        document = replay_alerts(runtime, events, output, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    click.echo(f"replay took {elapsed:.2f} s", err=True)
+    return document
+
+
+@main.command()
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Serve the incident view after loading the demo.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--faults", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
+    """Load the demo topology, replay a demo alert stream, then serve."""
+    from aiops.demo.generate import SPAN, write_demo
+    from topology.loader import read_topology
+
+    runtime = runtime_of(ctx)
+    demo_dir = runtime.data_dir.path / "demo"
+    start = time.time() - SPAN
+    topo_path, alerts_path, data = write_demo(demo_dir, start, faults=faults)
+    nodes, edges = read_topology(topo_path)
+    runtime.import_topology(nodes, edges, source="demo")
+    click.echo(f"demo topology: {len(nodes)} devices, {len(edges)} links ({topo_path})", err=True)
+    document = _replay_withprogress(runtime, alerts_path, demo_dir / "incidents.json")
+    click.echo(f"demo: {len(data.alerts)} alerts from {data.faults} simulated faults and "
+               f"background noise became {len(document['incidents'])} incidents "
+               f"({demo_dir / 'incidents.json'})", err=True)
+    if serve:
+        _serve(runtime, host, port)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds between pulls.")
+@click.option("--once", is_flag=True, help="Pull once and exit.")
+@click.pass_context
+def pull(ctx: click.Context, url: str, interval: float, once: bool) -> None:
+    """Pull alerts from an Alertmanager's /api/v2/alerts into the engine."""
+    from connectors.alertmanager import AlertmanagerPuller
+
+    runtime = runtime_of(ctx)
+    puller = AlertmanagerPuller(url)
+    while True:
+        try:
+            events = puller.pull()
+        except (ConnectionError, InputError) as exc:
+            click.echo(f"aiops: pull failed: {exc}", err=True)
+            if once:
+                sys.exit(1)
+            events = []
+        if events:
+            result = runtime.engine.ingest(events)
+            click.echo(f"{to_rfc3339(time.time())} pulled {len(events)} events: "
+                       f"{dict(result.dispositions)}", err=True)
+        if once:
+            return
+        time.sleep(interval)

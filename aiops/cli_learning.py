@@ -1,0 +1,62 @@
+"""``aiops train`` and ``aiops model ...``: learning from history, learned models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from aiops.cli_base import main, reports_bad_input, runtime_of
+from aiops.errors import InputError
+
+
+@main.command()
+@click.option("--alerts", "alerts_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Past alerts, canonical JSON Lines (CONTRACTS.md §1).")
+@click.option("--tickets", "tickets_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Resolved tickets, canonical JSON Lines (CONTRACTS.md §5).")
+@click.pass_context
+@reports_bad_input
+def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> None:
+    """Learn from history; the new model version is promoted and used from now on."""
+    from aiops.learning.training import train as fit
+    from connectors.jsonl import read_alerts, read_tickets
+
+    alerts = read_alerts(alerts_path)
+    tickets = read_tickets(tickets_path) if tickets_path else []
+    runtime = runtime_of(ctx)
+    if len(runtime.engine.topology) == 0:
+        click.echo("aiops: warning: no topology imported; relations are learned between "
+                   "alerts on the same entity only", err=True)
+    model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path))
+    runtime.use_model(model)
+    click.echo(f"trained correlation model v{model.version} on {meta['alerts']} alerts "
+               f"({meta['alert_types']} alert types): {meta['relations']} relations between "
+               f"types, in {meta['seconds']} s; promoted")
+    if tickets:
+        click.echo(f"validated {len(tickets)} tickets; learning from tickets (root-cause priors, "
+                   "remediations) is not built yet", err=True)
+
+
+@main.group()
+def model() -> None:
+    """Inspect learned models."""
+
+
+@model.command("export-causal-graph")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@reports_bad_input
+def export_causal_graph(ctx: click.Context, output: Path) -> None:
+    """Write the learned relations between alert types (CONTRACTS.md §4)."""
+    from aiops.learning.training import load_promoted
+    from aiops.replay import write_json_atomically
+
+    runtime = runtime_of(ctx)
+    learned = load_promoted(runtime.registry)
+    if learned.relations is None:
+        raise InputError(f"no trained model in {runtime.data_dir.path}; run 'aiops train' first")
+    edges = learned.relations.edges()
+    write_json_atomically(output, {"edges": edges, "model_version": learned.version})
+    click.echo(f"wrote {len(edges)} relations of model v{learned.version} to {output}")
