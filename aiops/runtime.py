@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from aiops.config import DataDir, EngineSettings
-from aiops.engine.engine import CorrelatorFactory, Engine
+from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory
+from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
@@ -28,7 +29,8 @@ class Runtime:
 
     def use_model(self, model: CorrelationModel) -> None:
         """Correlate with ``model`` from now on (after training)."""
-        self.engine.set_correlator_factory(correlator_factory(model, self.data_dir.settings))
+        self.engine.set_factories(correlator_factory(model, self.data_dir.settings),
+                                  ranker_factory(model))
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
@@ -50,6 +52,15 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings) -> Cor
     return build
 
 
+def ranker_factory(model: CorrelationModel) -> RankerFactory:
+    """Rank root causes with the model's learned causal relations between alert types."""
+
+    def build(topology: TopologyGraph) -> CausalTopologyRanker:
+        return CausalTopologyRanker(topology, relations=model.relations)
+
+    return build
+
+
 def open_runtime(data_dir: DataDir) -> Runtime:
     """Create the data dir if needed, migrate the schema, load the promoted model,
     restore live state."""
@@ -57,7 +68,9 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     db = open_database(data_dir.url())
     store = EmbeddedGraphStore(db)
     registry = ModelRegistry(data_dir.path / "models")
-    factory = correlator_factory(load_promoted(registry), data_dir.settings)
-    engine = Engine(db, store.load(), data_dir.settings, correlator_factory=factory)
+    model = load_promoted(registry)
+    engine = Engine(db, store.load(), data_dir.settings,
+                    correlator_factory=correlator_factory(model, data_dir.settings),
+                    ranker_factory=ranker_factory(model))
     return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                    registry=registry)

@@ -23,7 +23,7 @@ from aiops.engine.correlate import Correlator
 from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
 from aiops.engine.index import IncidentIndex
 from aiops.engine.latency import LatencyHistogram
-from aiops.engine.rank import RootCauseRanker, TopologyRanker
+from aiops.engine.rank import CausalTopologyRanker, RootCauseRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import FIRING, MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
@@ -70,7 +70,7 @@ class Engine:
     def __init__(self, db: sa.Engine, topology: TopologyGraph,
                  settings: EngineSettings | None = None,
                  correlator_factory: CorrelatorFactory = ScoredCorrelator,
-                 ranker_factory: RankerFactory = TopologyRanker):
+                 ranker_factory: RankerFactory = CausalTopologyRanker):
         self.db = db
         self.settings = settings or EngineSettings()
         self._correlator_factory = correlator_factory
@@ -80,11 +80,13 @@ class Engine:
         self.set_topology(topology)
         self._restore()
 
-    def set_correlator_factory(self, factory: CorrelatorFactory) -> None:
-        """Swap the correlator (a newly promoted model); live incidents are kept."""
+    def set_factories(self, correlator: CorrelatorFactory, ranker: RankerFactory) -> None:
+        """Swap correlator and ranker (a newly promoted model); live incidents are kept."""
         with self.lock:
-            self._correlator_factory = factory
-            self.correlator = factory(self.topology, self.settings)
+            self._correlator_factory = correlator
+            self._ranker_factory = ranker
+            self.correlator = correlator(self.topology, self.settings)
+            self.ranker = ranker(self.topology)
 
     def set_topology(self, topology: TopologyGraph) -> None:
         """Use a new topology for alerts from now on (after an import or discovery)."""
