@@ -1,0 +1,127 @@
+"""Topologies the scenarios run on: the real Huawei one and synthetic ones for generalisation.
+
+The real topology has 45 devices, so a method could fit its shape by accident; the
+synthetic ones test whether it generalises to the two shapes networks usually have:
+
+* ``tree``: a datacentre/ISP hierarchy (core mesh, aggregation pairs, dual-homed
+  access switches, single-homed hosts), i.e. a tree with redundancy near the top;
+* ``ba``: a Barabási–Albert scale-free graph (a few hubs, many low-degree nodes),
+  the usual model of a flat IP network.
+
+Every builder is deterministic for its seed. Node names equal node ids, so a root
+cause reported by name can be compared with the ground truth's node id directly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from benchmarks.correlation.data import huawei_adjacency
+
+TOPOLOGIES = ("huawei", "tree", "ba")
+DEFAULT_NODES = {"tree": 600, "ba": 500}
+CORE_ROUTERS = 4
+BA_ATTACH = 2  # edges each new node brings in the Barabási–Albert model
+
+
+@dataclass
+class Topology:
+    """An undirected device graph with a kind and attributes per node."""
+
+    name: str
+    graph: nx.Graph
+    kinds: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        """The canonical topology document (CONTRACTS.md §2)."""
+        nodes = [{"id": n, "kind": self.kinds.get(n, "device"), "name": n,
+                  "attrs": dict(self.attrs.get(n, {}))} for n in self.graph.nodes]
+        edges = [{"source": u, "target": v, "kind": "connected_to", "attrs": {}}
+                 for u, v in self.graph.edges]
+        return {"nodes": nodes, "edges": edges}
+
+
+def huawei() -> Topology:
+    """The real 45-device topology of Huawei's NeurIPS 2023 sample."""
+    adjacency = huawei_adjacency()
+    n = adjacency.shape[0]
+    graph = nx.Graph()
+    graph.add_nodes_from(f"ne-{i:02d}" for i in range(n))
+    rows, cols = np.nonzero(np.triu(adjacency | adjacency.T, k=1))
+    graph.add_edges_from((f"ne-{i:02d}", f"ne-{j:02d}") for i, j in zip(rows, cols, strict=True))
+    return Topology("huawei", graph, {v: "device" for v in graph.nodes},
+                    {v: {"role": "device"} for v in graph.nodes})
+
+
+def tree(nodes: int, seed: int) -> Topology:
+    """Core mesh → aggregation pairs → access switches → hosts, about ``nodes`` in all.
+
+    Each pod has two aggregation switches linked to each other and to two core
+    routers; most access switches are dual-homed to both (redundancy), the rest
+    single-homed; hosts hang off one access switch each (the tree part).
+    """
+    rng = random.Random(f"tree-{seed}")
+    topo = Topology("tree", nx.Graph())
+
+    def add(node: str, kind: str, role: str, links: list[str], pod: str = "") -> str | None:
+        """Add a node with its links, unless the network is already full."""
+        if topo.graph.number_of_nodes() >= nodes:
+            return None
+        topo.graph.add_node(node)
+        topo.graph.add_edges_from((node, other) for other in links)
+        topo.kinds[node] = kind
+        topo.attrs[node] = {"role": role, "pod": pod} if pod else {"role": role}
+        return node
+
+    cores: list[str] = []
+    for i in range(CORE_ROUTERS):
+        core = add(f"core-{i + 1}", "router", "core", list(cores))  # a full mesh
+        if core is not None:
+            cores.append(core)
+    pod = 0
+    while topo.graph.number_of_nodes() < nodes:
+        pod += 1
+        tag = f"{pod:02d}"
+        aggs: list[str] = []
+        for k, side in enumerate("ab"):
+            uplinks = {cores[(pod + k) % len(cores)], cores[(pod + k + 1) % len(cores)]}
+            agg = add(f"agg-{tag}{side}", "switch", "aggregation", [*aggs, *sorted(uplinks)],
+                      tag)
+            if agg is not None:
+                aggs.append(agg)
+        if not aggs:
+            return topo
+        for a in range(rng.randint(6, 10)):
+            homing = aggs if rng.random() < 0.8 else [rng.choice(aggs)]
+            access = add(f"acc-{tag}-{a + 1:02d}", "switch", "access", homing, tag)
+            if access is None:
+                return topo
+            for h in range(rng.randint(2, 6)):
+                if add(f"host-{tag}-{a + 1:02d}-{h + 1}", "host", "host", [access], tag) is None:
+                    return topo
+    return topo
+
+
+def barabasi_albert(nodes: int, seed: int) -> Topology:
+    """A scale-free graph of ``nodes`` devices (preferential attachment, 2 links each)."""
+    base = nx.barabasi_albert_graph(nodes, BA_ATTACH, seed=seed)
+    graph = nx.relabel_nodes(base, {i: f"ba-{i:04d}" for i in base.nodes})
+    return Topology("ba", graph, {v: "device" for v in graph.nodes},
+                    {v: {"role": "device"} for v in graph.nodes})
+
+
+def build_topology(name: str, seed: int, nodes: int | None = None) -> Topology:
+    """The topology ``name`` (``huawei``, ``tree`` or ``ba``) for ``seed``."""
+    if name == "huawei":
+        return huawei()
+    if name == "tree":
+        return tree(nodes or DEFAULT_NODES["tree"], seed)
+    if name == "ba":
+        return barabasi_albert(nodes or DEFAULT_NODES["ba"], seed)
+    raise ValueError(f"unknown topology {name!r}; choose from {', '.join(TOPOLOGIES)}")

@@ -1,0 +1,279 @@
+"""The correlation benchmark's own correctness: metrics, baselines, scenario generator.
+
+A benchmark that scores wrongly is worse than none, so the metrics are checked on
+hand-made cases whose answers are worked out by hand (and against scikit-learn
+when it is installed), ALEC's sweep against a brute-force all-pairs DBSCAN, and
+the generator for determinism and for truth that covers every alert.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from benchmarks.correlation import report
+from benchmarks.correlation.baselines import (
+    BASELINES,
+    Event,
+    alec,
+    alec_distance,
+    alertmanager,
+    earliest_entities,
+    time_window,
+)
+from benchmarks.correlation.metrics import PairCounts, Prediction, contingency, evaluate
+from benchmarks.correlation.scenario import (
+    Period,
+    ScenarioConfig,
+    generate,
+    root_holds_most,
+    write_scenario,
+)
+from benchmarks.correlation.svg import bar_chart
+from benchmarks.correlation.worker import EngineWorker, WorkerError
+from topology.model import parse_topology
+
+
+def truth_of(labels: dict[str, str], roots: dict[str, tuple[str, bool]] | None = None) -> dict:
+    """A period of truth.json: alert -> group, groups are faults with the given roots."""
+    roots = roots or {}
+    groups = {g: {"kind": "fault", "root_entity": roots.get(g, ("x", False))[0],
+                  "root_type": "ALM_0", "silent": roots.get(g, ("x", False))[1]}
+              for g in set(labels.values())}
+    return {"alerts": labels, "groups": groups}
+
+
+TWO_BY_TWO = {"a": "g1", "b": "g1", "c": "g2", "d": "g2"}
+
+
+def test_perfect_grouping_scores_one() -> None:
+    scores = evaluate(Prediction([["a", "b"], ["c", "d"]]), truth_of(TWO_BY_TWO))
+    assert scores["precision"] == scores["recall"] == scores["f1"] == 1.0
+    assert scores["ari"] == 1.0
+    assert scores["noise_reduction"] == pytest.approx(0.5)
+
+
+def test_all_in_one_group() -> None:
+    scores = evaluate(Prediction([["a", "b", "c", "d"]]), truth_of(TWO_BY_TWO))
+    # 6 predicted pairs, 2 true pairs, both true pairs found.
+    assert scores["precision"] == pytest.approx(2 / 6)
+    assert scores["recall"] == 1.0
+    assert scores["f1"] == pytest.approx(0.5)
+    assert scores["ari"] == pytest.approx(0.0)
+    assert scores["noise_reduction"] == pytest.approx(0.75)
+
+
+def test_all_singletons() -> None:
+    scores = evaluate(Prediction([["a"], ["b"], ["c"], ["d"]]), truth_of(TWO_BY_TWO))
+    assert scores["precision"] == 1.0  # claims no pair, so none wrongly
+    assert scores["recall"] == 0.0
+    assert scores["f1"] == 0.0
+    assert scores["ari"] == pytest.approx(0.0)
+    assert scores["noise_reduction"] == 0.0
+
+
+def test_known_contingency() -> None:
+    truth = [0, 0, 0, 1, 1, 1]
+    predicted = [0, 0, 1, 1, 2, 2]
+    counts = PairCounts.from_contingency(contingency(predicted, [str(t) for t in truth]))
+    assert (counts.together_predicted, counts.together_true, counts.together_both) == (3, 6, 2)
+    assert counts.precision == pytest.approx(2 / 3)
+    assert counts.recall == pytest.approx(1 / 3)
+    assert counts.f1 == pytest.approx(4 / 9)
+    assert counts.ari == pytest.approx((2 - 1.2) / (4.5 - 1.2))
+
+
+def test_ari_matches_sklearn_on_random_labelings() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = random.Random(5)
+    for _ in range(20):
+        n = rng.randint(2, 60)
+        truth = [str(rng.randrange(6)) for _ in range(n)]
+        predicted = [rng.randrange(rng.randint(1, 8)) for _ in range(n)]
+        ours = PairCounts.from_contingency(contingency(predicted, truth)).ari
+        assert ours == pytest.approx(metrics.adjusted_rand_score(truth, predicted))
+
+
+def test_root_cause_accuracy_uses_the_group_holding_most_of_a_fault() -> None:
+    labels = {"a": "f1", "b": "f1", "c": "f1", "d": "f2", "e": "f2", "f": "f3"}
+    truth = truth_of(labels, {"f1": ("r1", False), "f2": ("r2", True), "f3": ("r3", False)})
+    prediction = Prediction(
+        groups=[["a", "b"], ["c", "d", "e"], ["f"]],
+        root_causes=[["r1", "z"], ["z", "y", "r2"], ["q", "w", "e", "r3"]])
+    scores = evaluate(prediction, truth)
+    # f1 -> group 0 (hit@1); f2 -> group 1 (hit@3 only); f3 -> group 2 (rank 4: miss).
+    assert scores["faults"] == 3 and scores["silent_faults"] == 1
+    assert scores["ac1"] == pytest.approx(1 / 3)
+    assert scores["ac3"] == pytest.approx(2 / 3)
+    assert scores["ac1_silent"] == 0.0 and scores["ac3_silent"] == 1.0
+
+
+def test_background_groups_do_not_count_for_root_cause_and_missing_ids_are_counted() -> None:
+    truth = truth_of({"a": "f1", "b": "f1", "n": "bg"}, {"f1": ("r1", False)})
+    truth["groups"]["bg"]["kind"] = "background"
+    scores = evaluate(Prediction([["a", "b", "ghost"]], [["r1"]]), truth)
+    assert scores["faults"] == 1 and scores["ac1"] == 1.0
+    assert scores["missing"] == 1 and scores["unknown"] == 1
+    assert scores["groups"] == 2  # the missing alert counts as its own group
+
+
+def ev(alert_id: str, entity: str, at: float) -> Event:
+    return Event(alert_id, entity, at)
+
+
+def grouped(prediction: Prediction) -> set[frozenset[str]]:
+    return {frozenset(g) for g in prediction.groups}
+
+
+def test_alertmanager_groups_by_entity_until_five_quiet_minutes() -> None:
+    events = [ev("a1", "A", 0), ev("a2", "A", 250), ev("a3", "A", 551), ev("b1", "B", 50)]
+    prediction = alertmanager(events)
+    assert grouped(prediction) == {frozenset({"a1", "a2"}), frozenset({"a3"}),
+                                   frozenset({"b1"})}
+    assert all(len(rc) == 1 for rc in prediction.root_causes)
+
+
+def test_time_window_measures_from_the_first_alert() -> None:
+    events = [ev("1", "A", 0), ev("2", "B", 30), ev("3", "C", 60), ev("4", "D", 61),
+              ev("5", "E", 100)]
+    prediction = time_window(events)
+    assert grouped(prediction) == {frozenset({"1", "2", "3"}), frozenset({"4", "5"})}
+    first = prediction.groups.index(next(g for g in prediction.groups if "1" in g))
+    assert prediction.root_causes[first] == ["A", "B", "C"]
+
+
+def test_alec_links_same_device_within_75s_and_neighbours_within_26s() -> None:
+    graph = nx.path_graph(["a", "b", "c", "d"])
+    graph.add_node("island")
+    events = [ev("1", "a", 0), ev("2", "b", 20), ev("3", "c", 47), ev("4", "a", 74),
+              ev("5", "island", 10), ev("6", "d", 100), ev("7", "a", 400)]
+    prediction = alec(events, graph)
+    assert grouped(prediction) == {frozenset({"1", "2", "4"}), frozenset({"3"}),
+                                   frozenset({"5"}), frozenset({"6"}), frozenset({"7"})}
+    assert alec_distance(75.1, 0) <= 100 < alec_distance(75.2, 0)
+    assert alec_distance(26.5, 1) <= 100 < alec_distance(26.7, 1)
+
+
+def brute_force_dbscan(events: list[Event], graph: nx.Graph) -> set[frozenset[str]]:
+    """minPts = 1 DBSCAN over the full distance matrix: the reference for the sweep."""
+    hops = dict(nx.all_pairs_shortest_path_length(graph))
+    links = nx.Graph()
+    links.add_nodes_from(e.id for e in events)
+    for x, y in itertools.combinations(events, 2):
+        # Same entity is 0 hops even off the topology; unreachable is far beyond ε.
+        h = 0 if x.entity == y.entity else hops.get(x.entity, {}).get(y.entity, 10_000)
+        if alec_distance(x.starts_at - y.starts_at, h) <= 100:
+            links.add_edge(x.id, y.id)
+    return {frozenset(c) for c in nx.connected_components(links)}
+
+
+def test_alec_sweep_equals_brute_force_dbscan() -> None:
+    graph = nx.barabasi_albert_graph(30, 2, seed=3)
+    graph = nx.relabel_nodes(graph, str)
+    rng = random.Random(11)
+    events = [ev(f"e{i}", str(rng.randrange(32)), rng.uniform(0, 900)) for i in range(250)]
+    assert grouped(alec(events, graph)) == brute_force_dbscan(events, graph)
+
+
+def test_earliest_entities_ranks_distinct_entities_by_first_alert() -> None:
+    group = [ev("1", "B", 5), ev("2", "A", 1), ev("3", "B", 0), ev("4", "C", 9)]
+    assert earliest_entities(group) == ["B", "A", "C"]
+
+
+SMALL = ScenarioConfig(topology="huawei", seed=4, faults=12, hours=1.5, history_hours=1.5)
+
+
+def test_baselines_cover_every_alert_once_on_a_tiny_scenario() -> None:
+    scenario = generate(SMALL)
+    events = [Event(a["id"], a["entity"], a["starts_at"]) for a in scenario.eval.alerts]
+    for name, method in BASELINES.items():
+        prediction = method(events, scenario.topology.graph)
+        ids = [i for g in prediction.groups for i in g]
+        assert sorted(ids) == sorted(e.id for e in events), name
+        scores = evaluate(prediction, scenario.eval.truth())
+        assert scores["missing"] == scores["unknown"] == 0
+        assert 0.0 <= scores["f1"] <= 1.0 and 0.0 <= scores["ac1"] <= scores["ac3"] <= 1.0
+
+
+def test_generator_is_deterministic_per_seed() -> None:
+    first, again = generate(SMALL), generate(SMALL)
+    assert first.eval.alerts == again.eval.alerts
+    assert first.history.alert_group == again.history.alert_group
+    assert first.eval.groups == again.eval.groups
+    other = generate(ScenarioConfig(**{**SMALL.__dict__, "seed": 5}))
+    assert other.eval.alerts != first.eval.alerts
+
+
+@pytest.mark.parametrize("topology", ["huawei", "tree", "ba"])
+def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
+                                                               topology: str) -> None:
+    config = ScenarioConfig(topology=topology, seed=2, nodes=300, faults=15, hours=1.5,
+                            history_hours=2.0)
+    paths = write_scenario(generate(config), tmp_path)
+    nodes, _ = parse_topology(json.loads(paths["topology"].read_text()))
+    node_ids = {n.id for n in nodes}
+    truth = json.loads(paths["truth"].read_text())["periods"]
+    periods = {}
+    for name in ("history", "eval"):
+        rows = [json.loads(line) for line in paths[name].read_text().splitlines()]
+        assert rows, name
+        periods[name] = rows
+        period = truth[name]
+        assert {r["id"] for r in rows} == set(period["alerts"])
+        assert set(period["alerts"].values()) == set(period["groups"])
+        assert {r["entity"] for r in rows} <= node_ids
+        for group_id, group in period["groups"].items():
+            assert group["root_entity"] in node_ids
+            if group["silent"]:  # a silent root device reported nothing of its fault
+                assert all(r["entity"] != group["root_entity"] for r in rows
+                           if period["alerts"][r["id"]] == group_id)
+    assert max(r["starts_at"] for r in periods["history"]) < min(
+        r["starts_at"] for r in periods["eval"])
+    assert not {r["id"] for r in periods["history"]} & {r["id"] for r in periods["eval"]}
+
+
+def test_root_holds_most_counts_faults_whose_root_alarmed() -> None:
+    period = Period("eval", 0.0, 1.0)
+    layout = {"f1": ["r", "r", "x"], "f2": ["y", "y", "r2"], "f3": ["z"], "bg": ["q"]}
+    for group, entities in layout.items():
+        for k, entity in enumerate(entities):
+            period.alerts.append({"id": f"{group}-{k}", "entity": entity})
+            period.alert_group[f"{group}-{k}"] = group
+    period.groups = {"f1": {"kind": "fault", "root_entity": "r", "silent": False},
+                     "f2": {"kind": "fault", "root_entity": "r2", "silent": False},
+                     "f3": {"kind": "fault", "root_entity": "s", "silent": True},
+                     "bg": {"kind": "background", "root_entity": "q", "silent": False}}
+    assert root_holds_most(period) == (1, 2)
+
+
+def test_docs_splice_touches_only_our_section() -> None:
+    other = "# Benchmarks\n\n<!-- ingest:start -->\nA\n<!-- ingest:end -->\n"
+    first = report.splice(other, f"{report.START_MARK}\nv1\n{report.END_MARK}")
+    assert first.startswith(other.rstrip("\n")) and "v1" in first
+    second = report.splice(first + "tail\n", f"{report.START_MARK}\nv2\n{report.END_MARK}")
+    assert "v1" not in second and "v2" in second
+    assert second.startswith(other.rstrip("\n")) and second.endswith("tail\n")
+
+
+def test_chart_is_well_formed_svg() -> None:
+    svg = bar_chart("t <&>", ["F1", "AC@1"], {"engine": [0.5, 1.2], "alec": [0.1, -1]})
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    assert len(root.findall("{http://www.w3.org/2000/svg}rect")) >= 5
+
+
+def test_a_dead_engine_worker_is_reported_not_hung(tmp_path: Path) -> None:
+    worker = EngineWorker(tmp_path, "no_such_module_for_the_bench", tmp_path / "worker.log",
+                          first_timeout=20.0)
+    try:
+        with pytest.raises(WorkerError, match="exited with status 1"):
+            worker.run({"alerts": "nowhere"}, timeout=5.0)
+    finally:
+        worker.stop()
+    assert "No module named" in (tmp_path / "worker.log").read_text()
