@@ -3,7 +3,7 @@
 Importing the area modules registers their subcommands on the group.
 """
 
-from aiops import cli_incidents, cli_ingest, cli_learning, cli_topology  # noqa: F401
+from aiops import cli_incidents, cli_ingest, cli_learning, cli_tickets, cli_topology  # noqa: F401
 from aiops.cli_base import main
 
 __all__ = ["main"]

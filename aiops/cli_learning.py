@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from aiops.cli_base import main, reports_bad_input, runtime_of
 from aiops.errors import InputError
+from aiops.models import Alert, Ticket
+from aiops.runtime import Runtime
 
 
 @main.command()
@@ -15,16 +18,18 @@ from aiops.errors import InputError
               type=click.Path(dir_okay=False, path_type=Path),
               help="Past alerts, canonical JSON Lines (CONTRACTS.md §1).")
 @click.option("--tickets", "tickets_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Resolved tickets, canonical JSON Lines (CONTRACTS.md §5).")
+              help="Resolved tickets (CONTRACTS.md §5): .jsonl, .csv or .json; learns "
+                   "remediations.")
 @click.pass_context
 @reports_bad_input
 def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> None:
     """Learn from history; the new model version is promoted and used from now on."""
     from aiops.learning.training import train as fit
-    from connectors.jsonl import read_alerts, read_tickets
+    from connectors.jsonl import read_alerts
+    from connectors.tickets_csv import read_ticket_file
 
     alerts = read_alerts(alerts_path)
-    tickets = read_tickets(tickets_path) if tickets_path else []
+    tickets = read_ticket_file(tickets_path) if tickets_path else []
     runtime = runtime_of(ctx)
     if len(runtime.engine.topology) == 0:
         click.echo("aiops: warning: no topology imported; relations are learned between "
@@ -35,8 +40,25 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> N
                f"({meta['alert_types']} alert types): {meta['relations']} relations between "
                f"types, in {meta['seconds']} s; promoted")
     if tickets:
-        click.echo(f"validated {len(tickets)} tickets; learning from tickets (root-cause priors, "
-                   "remediations) is not built yet", err=True)
+        _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)
+
+
+def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
+                       source: str, relations: Any) -> None:
+    """Learn remediations from resolved tickets; versioned and promoted like correlation."""
+    from aiops.learning.embeddings import TemplateEmbedder
+    from aiops.learning.remediation import train_remediation
+    from aiops.tickets.cases import cases_from_history
+
+    cases = cases_from_history(tickets, alerts, runtime.engine.topology, relations)
+    if not cases:
+        click.echo(f"aiops: warning: none of the {len(tickets)} tickets says how it was "
+                   "resolved (field 'resolution'); no remediation model trained", err=True)
+        return
+    model, meta = train_remediation(runtime.registry, cases, TemplateEmbedder(), source)
+    click.echo(f"trained remediation model v{model.version} on {meta['cases']} resolved "
+               f"tickets of {len(tickets)} ({meta['actions']} distinct actions, "
+               f"{meta['with_alerts']} matched to past alerts), in {meta['seconds']} s; promoted")
 
 
 @main.group()

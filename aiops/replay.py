@@ -18,6 +18,7 @@ from typing import Any
 from aiops.models import Alert
 from aiops.runtime import Runtime
 from aiops.store.queries import replay_incidents
+from aiops.tickets.recommend import remediations_for
 from connectors.jsonl import read_alerts
 
 BATCH_SIZE = 2000
@@ -59,7 +60,8 @@ def replay_alerts(runtime: Runtime, alerts: list[Alert], output: Path | None,
         if progress is not None:
             progress(len(chunk))
     with runtime.db.connect() as conn:
-        document = {"incidents": replay_incidents(conn, start_seq)}
+        document = {"incidents": replay_incidents(conn, start_seq,
+                                                  remediations_for(runtime))}
     if output is not None:
         write_json_atomically(output, document)
     return document

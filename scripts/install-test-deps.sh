@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs the real servers the tests start: PostgreSQL, Prometheus Alertmanager and
-# headless Chromium, from Debian's packages. Skips what is already there.
+# Installs the real servers the tests start: PostgreSQL, Prometheus Alertmanager,
+# headless Chromium, Redis (Celery broker), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
+# discovery in network namespaces) and Request Tracker 5, from Debian's packages. Skips
+# what is already there.
 set -euo pipefail
 
 need=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+{ command -v lldpd || [ -x /usr/sbin/lldpd ]; } >/dev/null 2>&1 || need+=(lldpd)
+{ command -v snmpd || [ -x /usr/sbin/snmpd ]; } >/dev/null 2>&1 || need+=(snmpd)
+command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
+{ command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need+=(iproute2)
+# A real Request Tracker 5 (SQLite, standalone server) for the ticket connector test.
+[ -x /usr/share/request-tracker5/libexec/rt-server ] || \
+  need+=(request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -24,8 +24,9 @@ class TopologyGraph:
         self.graph = nx.Graph()
         self.dependencies = nx.DiGraph()
         self.graph.add_nodes_from(self.nodes)
-        for edge in edges:
-            self.graph.add_edge(edge.source, edge.target, kind=edge.kind)
+        self.edges: list[Edge] = list(edges)  # as stored, for export; the graphs index them
+        for edge in self.edges:
+            self.graph.add_edge(edge.source, edge.target, kind=edge.kind, attrs=edge.attrs)
             if edge.kind in DIRECTED_EDGE_KINDS:
                 self.dependencies.add_edge(edge.source, edge.target, kind=edge.kind)
         self.resolver = EntityResolver(self.nodes.values())
@@ -71,5 +72,5 @@ class TopologyGraph:
             kind = data.get("kind", "connected_to")
             if kind in DIRECTED_EDGE_KINDS and not self.dependencies.has_edge(u, v):
                 u, v = v, u  # the undirected graph forgets which end depends on which
-            edges.append(Edge(u, v, kind))
+            edges.append(Edge(u, v, kind, dict(data.get("attrs") or {})))
         return nodes, edges

@@ -1,47 +1,126 @@
 """Alert entity → topology node.
 
 Sources name things their own way: an id, a display name, an alias, an IP address,
-an FQDN where the inventory has a short name, or the reverse. The index is built
-once per topology load so resolving an alert is a couple of dict look-ups.
+an FQDN where the inventory has a short name, or the reverse; an interface as
+``device:ifname``; a pod by a name that changes with every rollout. The index is
+built once per topology load so resolving an alert is a few dict look-ups.
+
+Two questions, two methods:
+
+- :meth:`EntityResolver.lookup`: which node does this name denote? An interface
+  name gives the interface node. Used to show a node.
+- :meth:`EntityResolver.resolve`: where does an alert on this entity belong for
+  correlation? An interface alert belongs to its device (``attrs.device`` of the
+  interface node), because the correlator's hop distances and the ranker's
+  coverage are about devices: a port going down is its device's trouble, and
+  putting it one hop away would weaken every match with the device's neighbours.
+  A port the topology does not list still lands on its device, and a pod that
+  is gone (replaced by a rollout) lands on its deployment when its name has the
+  ``<deployment>-<hash>-<suffix>`` shape and the deployment is known.
+
+A name claimed by several nodes of the same rank resolves to none of them rather
+than to a guess. Ranks settle claims between kinds: a box (device, host) before a
+service, before a deployment, before a pod, before an interface, so a service and
+its deployment may share a name without making it ambiguous.
 """
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Iterable
 
 from topology.model import Node
 
+KIND_RANK: dict[str, int] = {"service": 1, "deployment": 2, "pod": 3, "interface": 4}
+POD_NAME = re.compile(r"^(?P<deployment>.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$")
+
 
 def _keys(text: str) -> list[str]:
-    """Look-up keys for one name: itself, lower-cased, and the short form of an FQDN."""
+    """Look-up keys for one name: itself, lower-cased, and the short form of an FQDN.
+
+    Names with ``:`` or ``/`` (interfaces, ``namespace/pod``) have no short form:
+    ``sw1.dc1:eth0`` must not claim ``sw1``.
+    """
     lowered = text.strip().lower()
     keys = [lowered]
-    if "." in lowered and not lowered.replace(".", "").isdigit():
+    if ("." in lowered and not lowered.replace(".", "").isdigit()
+            and ":" not in lowered and "/" not in lowered):
         keys.append(lowered.split(".", 1)[0])
     return keys
 
 
 class EntityResolver:
-    """Maps the names sources use to node ids; ambiguous short names are not guessed."""
+    """Maps the names sources use to node ids; ambiguous names are not guessed."""
 
     def __init__(self, nodes: Iterable[Node]):
-        self._exact: dict[str, str] = {}
-        self._loose: dict[str, str | None] = {}
+        self._nodes: dict[str, Node] = {}
+        claims: dict[str, set[tuple[int, str]]] = defaultdict(set)
+        self._interfaces: dict[tuple[str, str], str] = {}
+        self._deployments: dict[str, list[Node]] = defaultdict(list)
         for node in nodes:
-            self._exact[node.id] = node.id
+            self._nodes[node.id] = node
+            rank = KIND_RANK.get(node.kind, 0)
             for name in (node.id, node.name, *node.aliases()):
                 for key in _keys(name):
-                    owner = self._loose.get(key, node.id)
-                    # A key claimed by two different nodes resolves to neither.
-                    self._loose[key] = node.id if owner == node.id else None
+                    claims[key].add((rank, node.id))
+            device, ifname = node.attrs.get("device"), node.attrs.get("ifname")
+            if node.kind == "interface" and isinstance(device, str) and ifname:
+                self._interfaces[(device, str(ifname).lower())] = node.id
+            if node.kind == "deployment":
+                self._deployments[node.name.lower()].append(node)
+        self._loose: dict[str, str | None] = {}
+        for key, owners in claims.items():
+            best = min(rank for rank, _ in owners)
+            winners = [node_id for rank, node_id in owners if rank == best]
+            self._loose[key] = winners[0] if len(winners) == 1 else None
 
-    def resolve(self, entity: str) -> str | None:
-        """The node id for ``entity``, or None when unknown or ambiguous."""
-        hit = self._exact.get(entity)
-        if hit is not None:
-            return hit
+    def lookup(self, entity: str) -> str | None:
+        """The node ``entity`` names (an interface for ``device:ifname``), or None."""
+        if entity in self._nodes:
+            return entity
         for key in _keys(entity):
             node_id = self._loose.get(key)
             if node_id is not None:
                 return node_id
+        device, ifname = self._split_interface(entity)
+        if device is not None and ifname is not None:
+            return self._interfaces.get((device, ifname.lower()))
         return None
+
+    def resolve(self, entity: str) -> str | None:
+        """The node an alert on ``entity`` is placed on, or None when unknown or ambiguous."""
+        node_id = self.lookup(entity)
+        if node_id is not None:
+            return self._anchor(node_id)
+        device, _ = self._split_interface(entity)
+        if device is not None:
+            return self._anchor(device)  # a port the topology does not list
+        return self._deployment_of_pod(entity)
+
+    def _anchor(self, node_id: str) -> str:
+        node = self._nodes.get(node_id)
+        if node is not None and node.kind == "interface":
+            device = node.attrs.get("device")
+            if isinstance(device, str) and device in self._nodes:
+                return device
+        return node_id
+
+    def _split_interface(self, entity: str) -> tuple[str | None, str | None]:
+        """``device:ifname`` → (device node id, ifname) when the device part resolves."""
+        head, sep, tail = entity.partition(":")
+        if not sep or not head or not tail:
+            return None, None
+        device = self.lookup(head)
+        if device is None or self._nodes[device].kind == "interface":
+            return None, None
+        return device, tail
+
+    def _deployment_of_pod(self, entity: str) -> str | None:
+        namespace, _, pod = entity.strip().lower().rpartition("/")
+        match = POD_NAME.match(pod)
+        if match is None:
+            return None
+        candidates = [d for d in self._deployments.get(match["deployment"], [])
+                      if not namespace or str(d.attrs.get("namespace", "")).lower() == namespace]
+        return candidates[0].id if len(candidates) == 1 else None

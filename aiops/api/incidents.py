@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from aiops.api.util import int_arg, runtime
 from aiops.errors import InputError
 from aiops.store import queries
+from aiops.tickets.recommend import add_remediations
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
 
@@ -31,7 +32,7 @@ def list_incidents():
 @blueprint.get("/incidents/<incident_id>")
 def get_incident(incident_id: str):
     with runtime().db.connect() as conn:
-        return jsonify(queries.get_incident(conn, incident_id))
+        return jsonify(add_remediations(conn, runtime(), queries.get_incident(conn, incident_id)))
 
 
 def incident_subgraph(incident: dict[str, Any], radius: int = 1) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from aiops.api.topology_svg import topology_svg
 from aiops.api.util import runtime
 from aiops.errors import NotFound
 from aiops.store import queries
+from aiops.tickets.recommend import add_remediations
 
 blueprint = Blueprint("views", __name__, template_folder="templates")
 
@@ -49,7 +50,7 @@ def index():
 def incident(incident_id: str):
     with runtime().db.connect() as conn:
         try:
-            inc = queries.get_incident(conn, incident_id)
+            inc = add_remediations(conn, runtime(), queries.get_incident(conn, incident_id))
         except NotFound:
             abort(404, description=f"no incident with id '{incident_id}'")
     graph = incident_subgraph(inc)

@@ -21,8 +21,15 @@ class IncidentProfile:
 
     names: set[str] = field(default_factory=set)
     texts: list[str] = field(default_factory=list)
+    # First and last alert start per node (or per unresolved entity): a new alert is
+    # compared with the members next to it, not with the incident as a whole, so a
+    # large incident does not pull in everything near any of its corners.
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def add(self, alert: AlertRecord) -> None:
+        key = alert.node_id or alert.entity
+        first, last = self.spans.get(key, (alert.starts_at, alert.starts_at))
+        self.spans[key] = (min(first, alert.starts_at), max(last, alert.starts_at))
         self.names.add(alert.name)
         if len(self.texts) < MAX_PROFILE_TEXTS:
             text = alert_text(alert.name, alert.event.summary)

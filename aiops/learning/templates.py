@@ -30,5 +30,6 @@ def template(text: str) -> str:
 
 
 def alert_text(name: str, summary: str) -> str:
-    """What the text model reads of an alert: its type and its one-line summary."""
-    return template(f"{name.replace('_', ' ')}: {summary}")
+    """What the text model reads of an alert: its type (kept whole: ``ALM_12`` names a
+    type, its digits are not a variable part) and its templated one-line summary."""
+    return f"{name.replace('_', ' ').lower()}: {template(summary)}"

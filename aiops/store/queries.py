@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,8 +73,15 @@ def unresolved_alerts(conn: sa.Connection, limit: int = 100) -> tuple[int, list[
     return int(total or 0), [alert_view(r) for r in rows]
 
 
-def replay_incidents(conn: sa.Connection, after_seq: int) -> list[dict[str, Any]]:
-    """CONTRACTS.md §3 output for the events stored after ``after_seq``, by final incident."""
+def replay_incidents(
+    conn: sa.Connection, after_seq: int,
+    remediations: Callable[[sa.Connection, str], list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """CONTRACTS.md §3 output for the events stored after ``after_seq``, by final incident.
+
+    ``remediations`` (``aiops.tickets.recommend.remediations_for``) ranks past actions
+    for an incident; without a trained remediation model the lists stay empty.
+    """
     query = (
         sa.select(raw_events.c.event_id, alerts.c.incident_id)
         .join(alerts, alerts.c.id == raw_events.c.alert_id)
@@ -96,6 +104,6 @@ def replay_incidents(conn: sa.Connection, after_seq: int) -> list[dict[str, Any]
         {"id": r.id, "alert_ids": members[r.id],
          "root_causes": [{k: rc.get(k) for k in ("entity", "score", "alert_id", "evidence")}
                          for rc in (r.root_causes or [])],
-         "remediations": []}
+         "remediations": remediations(conn, r.id) if remediations else []}
         for r in rows
     ]

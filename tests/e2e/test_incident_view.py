@@ -125,9 +125,11 @@ def test_unknown_incident_is_a_404_page(page: Page, live_server: LiveServer) -> 
 
 
 def test_silent_hub_is_shown_as_the_root_cause(page: Page, live_server: LiveServer) -> None:
-    """Three leaves shout, the hub joining them says nothing: the hub is to blame."""
+    """Three devices in a row shout, the hub joined to all three says nothing: the hub
+    is to blame."""
     nodes = [Node(n, "device", n) for n in ("h1", "l1", "l2", "l3")]
     edges = [Edge("h1", leaf) for leaf in ("l1", "l2", "l3")]
+    edges += [Edge("l1", "l2"), Edge("l2", "l3")]
     live_server.runtime.import_topology(nodes, edges, "test")
     now = time.time()
     ingest(live_server.runtime, [alert(f"leaf-{i}", leaf, now - 30 + 2 * i)

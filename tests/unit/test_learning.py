@@ -21,6 +21,7 @@ def test_templates_mask_variable_parts() -> None:
     assert a == b == ("link down on port <num>/<num>/<num> of <ip> (ifindex <num>) mac <mac>")
     assert template("job 3f2a9c1e77 failed") == "job <hex> failed"
     assert alert_text("LINK_DOWN", "on ne-07") == "link down: on ne-<num>"
+    assert alert_text("ALM_12", "x") != alert_text("ALM_13", "x")
 
 
 def test_a_storm_costs_one_embedding_and_similarity_means_something() -> None:

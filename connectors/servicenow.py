@@ -1,0 +1,140 @@
+"""Resolved incidents from ServiceNow's Table API (``GET /api/now/table/incident``).
+
+We ask for ``sysparm_display_value=all``, so every field arrives as
+``{"value": ..., "display_value": ...}``: timestamps are taken from ``value`` (UTC,
+``YYYY-MM-DD HH:MM:SS``; the display value is in the API user's time zone and
+format), reference and choice fields from ``display_value`` (the CI's name, which
+topology entity resolution understands, rather than its sys_id). The parser also
+accepts the other two shapes the API produces (plain strings, and
+``{"link", "value"}`` references) so a proxy or an export of either kind works.
+Field shapes: docs/tickets.md cites the documentation they follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aiops.models import Ticket
+from connectors.ticket_fields import canonical_ticket, clip, split_ids, text_or_none
+from connectors.ticket_http import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_TICKETS,
+    DEFAULT_TIMEOUT,
+    Credentials,
+    JsonClient,
+    TicketSourceError,
+    require,
+)
+
+DEFAULT_QUERY = "resolved_atISNOTEMPTY^ORDERBYsys_created_on"
+# Fields copied into the canonical ticket's labels when present.
+LABEL_FIELDS = ("sys_id", "category", "subcategory", "priority", "impact", "urgency",
+                "state", "close_code", "assignment_group", "business_service",
+                "correlation_id", "problem_id", "reopen_count")
+
+
+def _raw(value: Any) -> Any:
+    """The machine value of a field in any of the API's three shapes."""
+    if isinstance(value, dict):
+        return value.get("value")
+    return value
+
+
+def _shown(value: Any) -> Any:
+    """The display value where the API sent one (names instead of sys_ids)."""
+    if isinstance(value, dict):
+        shown = value.get("display_value")
+        return shown if shown not in (None, "") else value.get("value")
+    return value
+
+
+def parse_incident(record: Any, where: str, entity_field: str = "cmdb_ci",
+                   root_cause_field: str = "u_root_cause",
+                   alert_ids_field: str = "u_alert_ids") -> Ticket:
+    """One record of the incident table as a canonical ticket (CONTRACTS.md §5)."""
+    require(isinstance(record, dict), f"{where}: a record must be a JSON object")
+    number = text_or_none(_shown(record.get("number")))
+    where = f"{where} ({number})" if number else where
+    resolved = text_or_none(_raw(record.get("resolved_at"))) \
+        or text_or_none(_raw(record.get("closed_at")))
+    labels = {name: str(_shown(record[name])) for name in LABEL_FIELDS
+              if text_or_none(_shown(record.get(name))) is not None}
+    labels["system"] = "servicenow"
+    if text_or_none(_shown(record.get("close_code"))):
+        labels["resolution_code"] = str(_shown(record["close_code"]))
+    return canonical_ticket({
+        "id": number,
+        "opened_at": text_or_none(_raw(record.get("opened_at"))),
+        "resolved_at": resolved,
+        "title": clip(text_or_none(_shown(record.get("short_description")))),
+        "description": clip(text_or_none(_shown(record.get("description")))),
+        "entity": clip(text_or_none(_shown(record.get(entity_field))), 256),
+        "root_cause": clip(text_or_none(_shown(record.get(root_cause_field)))),
+        "resolution": clip(text_or_none(_shown(record.get("close_notes")))),
+        "alert_ids": split_ids(_shown(record.get(alert_ids_field))),
+        "labels": labels,
+    }, where)
+
+
+class ServiceNowConnector:
+    """Pulls resolved incidents page by page (``sysparm_limit``/``sysparm_offset``)."""
+
+    name = "servicenow"
+
+    def __init__(self, base_url: str, *, user: str | None = None, password: str | None = None,
+                 token: str | None = None, query: str = DEFAULT_QUERY, since: str | None = None,
+                 table: str = "incident", page_size: int = 500, entity_field: str = "cmdb_ci",
+                 root_cause_field: str = "u_root_cause", alert_ids_field: str = "u_alert_ids",
+                 timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_tickets: int = DEFAULT_MAX_TICKETS):
+        self.client = JsonClient("ServiceNow", base_url,
+                                 Credentials(user=user, password=password, token=token),
+                                 timeout=timeout, max_bytes=max_bytes)
+        # "since" filters on resolution time; ServiceNow compares in UTC for the API.
+        self.query = f"{query}^resolved_at>={since}" if since else query
+        self.table = table
+        self.page_size = max(1, page_size)
+        self.fields = {"entity_field": entity_field, "root_cause_field": root_cause_field,
+                       "alert_ids_field": alert_ids_field}
+        self.max_tickets = max_tickets
+
+    def pages(self) -> Iterator[tuple[int, list[Any]]]:
+        """Yield (offset, result list) until a short or empty page."""
+        offset = 0
+        while True:
+            params = {"sysparm_query": self.query, "sysparm_limit": self.page_size,
+                      "sysparm_offset": offset, "sysparm_display_value": "all",
+                      "sysparm_exclude_reference_link": "true"}
+            doc = self.client.get(f"api/now/table/{self.table}", params,
+                                  what=f"offset {offset}")
+            require(isinstance(doc, dict) and isinstance(doc.get("result"), list),
+                    f"ServiceNow {self.client.url('api/now/table/' + self.table)} (offset "
+                    f"{offset}): expected an object with a 'result' array")
+            result = doc["result"]
+            yield offset, result
+            if len(result) < self.page_size:
+                return
+            offset += len(result)
+
+    def pull(self) -> list[Ticket]:
+        """Every matching incident, validated; nothing is returned if any page fails."""
+        tickets: dict[str, Ticket] = {}
+        try:
+            for offset, result in self.pages():
+                fresh = 0
+                for i, record in enumerate(result):
+                    ticket = parse_incident(record, f"ServiceNow result[{offset + i}]",
+                                            **self.fields)
+                    fresh += ticket.id not in tickets
+                    tickets[ticket.id] = ticket
+                if result and not fresh:
+                    raise TicketSourceError(f"ServiceNow: the page at offset {offset} repeats "
+                                            "records already read; the server ignores "
+                                            "sysparm_offset")
+                if len(tickets) > self.max_tickets:
+                    raise TicketSourceError(f"ServiceNow: more than {self.max_tickets:,} "
+                                            "tickets match; narrow the query or use --since")
+        finally:
+            self.client.close()
+        return list(tickets.values())

@@ -1,0 +1,194 @@
+"""NetBox discovery against NetBox's documented REST payloads served locally.
+
+The payloads follow the shapes NetBox documents for ``/api/dcim/devices/``,
+``/api/dcim/interfaces/`` and ``/api/dcim/cables/`` (4.x: ``role``,
+``a_terminations``; a 3.2-style cable too); no live NetBox is involved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aiops.errors import InputError
+from tests.discovery.conftest import FakeSource, Reply, snapshot
+from topology.discovery.base import SourceUnreachable
+from topology.discovery.netbox import NetboxConnector
+from topology.discovery.sync import sync
+
+PAGE = 2  # small pages so three devices take two pages and cables three
+
+
+def _ref(kind: str, obj_id: int, name: str) -> dict[str, Any]:
+    return {"id": obj_id, "url": f"http://netbox.example/api/dcim/{kind}/{obj_id}/",
+            "display": name, "name": name}
+
+
+def device(obj_id: int, name: str, ip: str | None, serial: str = "") -> dict[str, Any]:
+    return {
+        "id": obj_id, "url": f"http://netbox.example/api/dcim/devices/{obj_id}/",
+        "display": name, "name": name,
+        "device_type": {"id": 1, "url": "http://netbox.example/api/dcim/device-types/1/",
+                        "display": "C9300-48P",
+                        "manufacturer": {"id": 1, "name": "Cisco", "slug": "cisco",
+                                         "url": "http://netbox.example/api/dcim/manufacturers/1/",
+                                         "display": "Cisco"},
+                        "model": "C9300-48P", "slug": "c9300-48p"},
+        "role": {"id": 2, "url": "http://netbox.example/api/dcim/device-roles/2/",
+                 "display": "Access Switch", "name": "Access Switch", "slug": "access-switch"},
+        "tenant": None, "platform": None, "serial": serial, "asset_tag": None,
+        "site": {"id": 1, "url": "http://netbox.example/api/dcim/sites/1/", "display": "DC1",
+                 "name": "DC1", "slug": "dc1"},
+        "location": None, "rack": None, "position": None, "face": None,
+        "status": {"value": "active", "label": "Active"},
+        "primary_ip": None if ip is None else {
+            "id": obj_id, "url": f"http://netbox.example/api/ipam/ip-addresses/{obj_id}/",
+            "display": f"{ip}/24", "family": {"value": 4, "label": "IPv4"},
+            "address": f"{ip}/24"},
+        "primary_ip4": None, "primary_ip6": None, "oob_ip": None,
+        "cluster": None, "virtual_chassis": None, "description": "", "comments": "",
+        "tags": [], "custom_fields": {}, "created": "2024-01-10T09:00:00Z",
+        "last_updated": "2024-03-01T12:00:00Z",
+    }
+
+
+def interface(obj_id: int, dev_id: int, dev_name: str, name: str) -> dict[str, Any]:
+    return {
+        "id": obj_id, "url": f"http://netbox.example/api/dcim/interfaces/{obj_id}/",
+        "display": name, "device": _ref("devices", dev_id, dev_name), "module": None,
+        "name": name, "label": "", "type": {"value": "1000base-t", "label": "1000BASE-T (1GE)"},
+        "enabled": True, "parent": None, "bridge": None, "lag": None, "mtu": None,
+        "mac_address": None, "speed": None, "duplex": None, "mgmt_only": False,
+        "description": "", "mode": None, "mark_connected": False, "cable": None,
+        "cable_end": "", "link_peers": [], "connected_endpoints": None,
+        "tags": [], "custom_fields": {},
+    }
+
+
+def term(iface: dict[str, Any]) -> dict[str, Any]:
+    return {"object_type": "dcim.interface", "object_id": iface["id"],
+            "object": {"id": iface["id"], "url": iface["url"], "display": iface["name"],
+                       "device": iface["device"], "name": iface["name"], "cable": 1,
+                       "_occupied": True}}
+
+
+def cable(obj_id: int, a: dict[str, Any], b: dict[str, Any],
+          status: str = "connected") -> dict[str, Any]:
+    return {"id": obj_id, "url": f"http://netbox.example/api/dcim/cables/{obj_id}/",
+            "display": f"#{obj_id}", "type": "cat6", "a_terminations": [term(a)],
+            "b_terminations": [term(b)], "status": {"value": status, "label": status.title()},
+            "tenant": None, "label": "", "color": "", "length": None, "length_unit": None,
+            "description": "", "tags": [], "custom_fields": {}}
+
+
+DEVICES = [device(1, "core-1", "10.0.0.1", "FOC0001"), device(2, "access-1", "10.0.0.11"),
+           device(3, "access-2", None)]
+IFACES = [interface(11, 1, "core-1", "Gi1/0/1"), interface(12, 1, "core-1", "Gi1/0/2"),
+          interface(21, 2, "access-1", "Gi1/0/48"), interface(31, 3, "access-2", "Gi1/0/48")]
+LEGACY_CABLE = {  # NetBox before 3.3: one termination object per end
+    "id": 3, "termination_a_type": "dcim.interface", "termination_a_id": 12,
+    "termination_a": {"id": 12, "device": _ref("devices", 1, "core-1"), "name": "Gi1/0/2"},
+    "termination_b_type": "dcim.interface", "termination_b_id": 31,
+    "termination_b": {"id": 31, "device": _ref("devices", 3, "access-2"), "name": "Gi1/0/48"},
+    "status": {"value": "connected", "label": "Connected"}}
+CABLES = [cable(1, IFACES[0], IFACES[2]),
+          {**cable(2, IFACES[1], IFACES[3]),
+           "b_terminations": [{"object_type": "dcim.frontport", "object_id": 9,
+                               "object": {"id": 9, "name": "patch-1"}}]},
+          LEGACY_CABLE,
+          cable(4, IFACES[0], IFACES[3], status="planned")]
+
+
+def serve_list(source: FakeSource, endpoint: str, items: list[dict[str, Any]]) -> list[str]:
+    """Serve ``items`` as NetBox pages of PAGE along ``next``; returns the page paths."""
+    paths = []
+    for offset in range(0, max(len(items), 1), PAGE):
+        path = f"/api/dcim/{endpoint}/?limit={PAGE}" + (f"&offset={offset}" if offset else "")
+        following = offset + PAGE
+        nxt = (f"http://netbox.internal:8000/api/dcim/{endpoint}/?limit={PAGE}&offset={following}"
+               if following < len(items) else None)
+        source.json(path, {"count": len(items), "next": nxt,
+                           "previous": None, "results": items[offset:offset + PAGE]})
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def netbox(fake_source: FakeSource) -> FakeSource:
+    serve_list(fake_source, "devices", DEVICES)
+    serve_list(fake_source, "interfaces", IFACES)
+    serve_list(fake_source, "cables", CABLES)
+    return fake_source
+
+
+def test_devices_interfaces_and_cables(netbox: FakeSource, store) -> None:
+    report = sync(NetboxConnector(netbox.url, token="0123abcd", page_size=PAGE), store)
+    graph = store.load()
+    core = graph.nodes["core-1"]
+    assert core.kind == "device" and core.attrs["mgmt_ip"] == "10.0.0.1"
+    assert core.attrs["serial"] == "FOC0001" and core.attrs["site"] == "DC1"
+    assert core.attrs["role"] == "Access Switch" and core.attrs["netbox_id"] == 1
+    assert graph.neighbours("core-1") >= {"access-1", "access-2"}  # new and legacy cable
+    assert graph.nodes["core-1:Gi1/0/1"].kind == "interface"
+    assert graph.neighbours("core-1:Gi1/0/1") == {"core-1", "access-1:Gi1/0/48"}
+    assert "core-1:Gi1/0/3" not in graph.nodes  # only cabled interfaces become nodes
+    assert any("cable #2" in w and "two interfaces" in w for w in report.warnings)
+    assert any("cable #4" in w and "planned" in w for w in report.warnings)
+    # next links point at another host (a proxy); we stay on the URL we were given
+    assert all(headers.get("Authorization") == "Token 0123abcd"
+               for _, headers in netbox.requests)
+    assert "/api/dcim/cables/?limit=2&offset=2" in [p for p, _ in netbox.requests]
+
+
+def test_v2_tokens_are_bearer(netbox: FakeSource, store) -> None:
+    sync(NetboxConnector(netbox.url, token="nbt_abc.def", page_size=PAGE), store)
+    assert netbox.requests[0][1]["Authorization"] == "Bearer nbt_abc.def"
+
+
+def _before(netbox: FakeSource, store) -> Any:
+    sync(NetboxConnector(netbox.url, page_size=PAGE), store)
+    return snapshot(store)
+
+
+def test_a_500_on_page_3_changes_nothing(netbox: FakeSource, store) -> None:
+    before = _before(netbox, store)
+    extra = CABLES + [cable(5 + i, IFACES[0], IFACES[2]) for i in range(3)]
+    pages = serve_list(netbox, "cables", extra)
+    netbox.routes[pages[2]] = Reply({"detail": "boom"}, status=500)
+    netbox.routes["/api/dcim/devices/?limit=2"] = Reply(
+        {"count": 1, "next": None, "previous": None,
+         "results": [device(7, "brand-new", "10.0.0.7")]})
+    with pytest.raises(SourceUnreachable, match=r"offset=4 answered HTTP 500"):
+        sync(NetboxConnector(netbox.url, page_size=PAGE), store)
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(("reply", "error", "message"), [
+    (Reply(raw=b'{"count": 3, "results": [{"id": '), InputError, "returned invalid JSON"),
+    (Reply(raw=b"<html>502 Bad Gateway</html>"), InputError, "returned invalid JSON"),
+    (Reply({"detail": "Invalid token"}, status=403), InputError, "HTTP 403 .check the token"),
+    (Reply({"count": 1, "results": "nope"}), InputError, "is not a NetBox list"),
+    (Reply(DEVICES, truncate=True), SourceUnreachable, "reading .* failed"),
+    (Reply(DEVICES, delay=3), SourceUnreachable, "did not answer within 1 s"),
+])
+def test_bad_answers_change_nothing(netbox: FakeSource, store, reply: Reply,
+                                    error: type[Exception], message: str) -> None:
+    before = _before(netbox, store)
+    netbox.routes["/api/dcim/interfaces/?limit=2"] = reply
+    with pytest.raises(error, match=message):
+        sync(NetboxConnector(netbox.url, page_size=PAGE, timeout=1), store)
+    assert snapshot(store) == before
+
+
+def test_a_source_that_is_gone(store) -> None:
+    with pytest.raises(SourceUnreachable, match="reading http://127.0.0.1:9/api"):
+        sync(NetboxConnector("http://127.0.0.1:9", timeout=2), store)
+    assert store.counts() == (0, 0)
+
+
+def test_a_looping_next_link_is_refused(fake_source: FakeSource, store) -> None:
+    fake_source.json("/api/dcim/devices/?limit=2", {
+        "count": 9, "next": f"{fake_source.url}/api/dcim/devices/?limit=2", "results": []})
+    with pytest.raises(InputError, match="pagination loops"):
+        sync(NetboxConnector(fake_source.url, page_size=PAGE), store)

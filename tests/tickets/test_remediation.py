@@ -1,0 +1,150 @@
+"""Remediations: learned from resolved tickets, ranked for incidents in replay, API and view."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiops.api import create_app
+from aiops.config import DataDir
+from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.remediation import (
+    RemediationCase,
+    RemediationModel,
+    RemediationQuery,
+    ticket_worked,
+)
+from aiops.runtime import open_runtime
+from tests.tickets.history import T0, fault, history, topology
+
+
+def case(ticket_id: str, action: str, root_type: str, worked: bool = True) -> RemediationCase:
+    return RemediationCase(ticket_id, action, worked, symptoms=f"{root_type.lower()} at site",
+                           alert_texts=[f"{root_type.lower()}: on device"],
+                           alert_types=[root_type], root_type=root_type, entity_role="core")
+
+
+def test_paraphrases_become_one_action_and_failed_tries_do_not_score() -> None:
+    cases = [case("P1", "Replaced the failed PSU", "POWER_FAIL"),
+             case("P2", "Replaced the failed PSU on ne-12", "POWER_FAIL"),
+             case("P3", "replaced failed PSU 2", "POWER_FAIL"),
+             case("P4", "Rebooted the router", "POWER_FAIL", worked=False),
+             case("P5", "Rebooted the router", "POWER_FAIL", worked=False),
+             case("F1", "Cleaned the fibre connectors", "LOS"),
+             case("F2", "Cleaned the fibre connectors on ne-03", "LOS")]
+    embedder = TemplateEmbedder()
+    model = RemediationModel().fit(cases, embedder)
+    assert len(model.actions_) == 3  # PSU, reboot, fibre
+    query = RemediationQuery(alert_texts=["power fail: on device"], alert_types=["POWER_FAIL"],
+                             root_type="POWER_FAIL", entity_role="core")
+    ranked = model.predict(query, embedder)
+    assert ranked[0]["action"] in {"Replaced the failed PSU", "Replaced the failed PSU on ne-12",
+                                   "replaced failed PSU 2"}
+    assert sorted(ranked[0]["ticket_ids"]) == ["P1", "P2", "P3"]
+    assert (ranked[0]["worked"], ranked[0]["tried"]) == (3, 3)
+    assert all(r["action"] != "Rebooted the router" for r in ranked)  # never worked
+    assert ranked == sorted(ranked, key=lambda r: -r["score"]) and ranked[0]["score"] <= 1.0
+    again = RemediationModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert again.predict(query, embedder) == ranked
+    assert RemediationModel().fit([], embedder).predict(query, embedder) == []
+
+
+def test_outcome_from_resolution_codes() -> None:
+    assert ticket_worked({"resolution_code": "Solved (Permanently)"})
+    assert ticket_worked({})
+    assert not ticket_worked({"resolution_code": "Not Solved (Not Reproducible)"})
+    assert not ticket_worked({"resolution": "Won't Fix"})
+    assert not ticket_worked({"outcome": "failed"})
+
+
+def aiops(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def write_lines(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A data dir trained on the planted history, then an eval replay through the CLI."""
+    tmp = tmp_path_factory.mktemp("remediation")
+    data = tmp / "data"
+    (tmp / "topology.json").write_text(json.dumps(topology()))
+    alerts, tickets = history()
+    write_lines(tmp / "history.jsonl", alerts)
+    write_lines(tmp / "tickets.jsonl", tickets)
+    later = T0 + 30 * 7200
+    eval_alerts = fault("power", 90, later, "ne-05", "e") + fault("fibre", 91, later + 9000,
+                                                                 "ne-10", "e")
+    write_lines(tmp / "eval.jsonl", eval_alerts)
+    results = {"import": aiops(data, "topology", "import", str(tmp / "topology.json")),
+               "train": aiops(data, "train", "--alerts", str(tmp / "history.jsonl"),
+                              "--tickets", str(tmp / "tickets.jsonl")),
+               "replay": aiops(data, "replay", str(tmp / "eval.jsonl"), "--output",
+                               str(tmp / "incidents.json"))}
+    for name, r in results.items():
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+    return {"data": data, "tmp": tmp, "results": results,
+            "incidents": json.loads((tmp / "incidents.json").read_text())["incidents"]}
+
+
+def test_train_learns_and_promotes_a_remediation_model(trained: dict) -> None:
+    out = trained["results"]["train"].stdout
+    assert "trained remediation model v1 on 24 resolved tickets of 24" in out
+    models = trained["data"] / "models" / "remediation"
+    assert (models / "PROMOTED").read_text().strip() == "1"
+    stored = json.loads((models / "v0001.json").read_text())
+    assert stored["meta"]["cases"] == 24 and stored["meta"]["with_alerts"] == 24
+    assert stored["meta"]["actions"] == 3
+
+
+def test_replay_output_ranks_remediations_best_first(trained: dict) -> None:
+    by_alert = {a: inc for inc in trained["incidents"] for a in inc["alert_ids"]}
+    power, fibre = by_alert["e90-0"], by_alert["e91-0"]
+    assert power is not fibre
+    for incident, word in ((power, "PSU"), (fibre, "fibre")):
+        remediations = incident["remediations"]
+        assert remediations, incident
+        assert word in remediations[0]["action"]
+        assert set(remediations[0]) >= {"action", "score", "ticket_ids"}
+        assert all(t.startswith("INC") for t in remediations[0]["ticket_ids"])
+        scores = [r["score"] for r in remediations]
+        assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+
+
+def test_api_and_view_show_remediations(trained: dict, tmp_path: Path) -> None:
+    runtime = open_runtime(DataDir.from_env(trained["data"]))
+    try:
+        client = create_app(runtime=runtime).test_client()
+        incident_id = next(inc["id"] for inc in trained["incidents"]
+                           if "e90-0" in inc["alert_ids"])
+        detail = client.get(f"/api/v1/incidents/{incident_id}").get_json()
+        assert "PSU" in detail["remediations"][0]["action"] and detail["tickets"] == []
+        page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+        assert "Recommended remediations" in page and "PSU" in page
+    finally:
+        runtime.close()
+
+
+def test_tickets_import_links_to_replayed_incidents(trained: dict) -> None:
+    data, tmp = trained["data"], trained["tmp"]
+    later = T0 + 30 * 7200
+    write_lines(tmp / "new.jsonl", [{"id": "NEW1", "opened_at": later + 120,
+                                     "title": "Power failure at ne-05", "entity": "ne-05",
+                                     "resolution": "Replaced the failed PSU"}])
+    r = aiops(data, "tickets", "import", str(tmp / "new.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert "imported 1 tickets" in r.stdout and "1 links to incidents" in r.stdout
+    r = aiops(data, "tickets", "export", "--output", str(tmp / "export.jsonl"))
+    assert r.returncode == 0 and "wrote 1 tickets" in r.stdout
+    assert json.loads((tmp / "export.jsonl").read_text())["id"] == "NEW1"
+    bad = write_lines(tmp / "bad.jsonl", [{"id": "X", "title": "no opened_at"}])
+    r = aiops(data, "tickets", "import", str(bad))
+    assert r.returncode == 2 and "bad.jsonl:1: field 'opened_at' is required" in r.stderr

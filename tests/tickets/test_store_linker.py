@@ -1,0 +1,111 @@
+"""Tickets stored (migration 0002) and linked to the incidents they were about."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+
+from aiops.learning.embeddings import TemplateEmbedder
+from aiops.models import Ticket, parse_alert
+from aiops.runtime import Runtime
+from aiops.store.db import alembic_config, open_database
+from aiops.tickets.linker import TicketLinker
+from aiops.tickets.store import (
+    count_tickets,
+    incident_tickets,
+    load_tickets,
+    replace_links,
+    store_tickets,
+)
+from tests.tickets.history import T0, fault, topology
+from topology.model import parse_topology
+
+
+def test_one_head_and_the_tables_exist(db_url: str) -> None:
+    engine = open_database(db_url)
+    try:
+        heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+        assert heads == ["0002"], f"expected one migration head, got {heads}"
+        names = sa.inspect(engine).get_table_names()
+        assert {"tickets", "ticket_links"} <= set(names)
+    finally:
+        engine.dispose()
+
+
+def test_store_is_an_upsert(db_url: str) -> None:
+    engine = open_database(db_url)
+    try:
+        first = Ticket("INC1", T0, "PSU", entity="ne-01", resolution="swap")
+        with engine.begin() as conn:
+            assert store_tickets(conn, [first], "file", lambda e: "ne-01").inserted == 1
+        changed = Ticket("INC1", T0, "PSU", entity="ne-01", resolution="replaced PSU",
+                         alert_ids=["a"], labels={"k": "v"})
+        with engine.begin() as conn:
+            result = store_tickets(conn, [changed, Ticket("INC2", T0 + 1, "x")], "file",
+                                   lambda e: None)
+        assert (result.inserted, result.updated) == (1, 1)
+        with engine.connect() as conn:
+            stored = load_tickets(conn)
+            assert [t.id for t in stored] == ["INC1", "INC2"]
+            assert stored[0].resolution == "replaced PSU" and stored[0].alert_ids == ["a"]
+            assert count_tickets(conn) == (2, 0)
+    finally:
+        engine.dispose()
+
+
+def _two_incidents(runtime: Runtime) -> tuple[str, str]:
+    nodes, edges = parse_topology(topology())
+    runtime.import_topology(nodes, edges, source="test")
+    alerts = fault("power", 1, T0, "ne-02", "a") + fault("fibre", 2, T0 + 20_000, "ne-08", "b")
+    runtime.engine.ingest([parse_alert(a) for a in alerts])
+    with runtime.db.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id FROM incidents ORDER BY seq")).scalars().all()
+    assert len(rows) == 2
+    return rows[0], rows[1]
+
+
+def test_linker_scores_alert_ids_entity_time_and_text(runtime: Runtime) -> None:
+    power, fibre = _two_incidents(runtime)
+    tickets = [
+        Ticket("T-ids", T0 + 3600 * 9, "something", alert_ids=["a1-0", "zzz"]),
+        Ticket("T-entity", T0 + 200, "Power failure at ne-02", entity="ne-02.example.net",
+               resolved_at=T0 + 2000),
+        Ticket("T-neighbour", T0 + 20_100, "Uplink flapping, loss of signal", entity="ne-09"),
+        Ticket("T-nowhere", T0 + 500_000, "Power failure at ne-02", entity="ne-02"),
+        Ticket("T-text-only", T0 + 100, "Printer out of toner"),
+    ]
+    linker = TicketLinker(runtime.engine.topology, TemplateEmbedder())
+    with runtime.db.begin() as conn:
+        store_tickets(conn, tickets, "test", runtime.engine.topology.resolve)
+        links = linker.link(conn, tickets)
+        replace_links(conn, [t.id for t in tickets], [link.row() for link in links])
+    by_ticket = {}
+    for link in links:
+        by_ticket.setdefault(link.ticket_id, []).append(link)
+    assert [x.incident_id for x in by_ticket["T-ids"]] == [power]  # far in time, ids decide
+    ids_link = by_ticket["T-ids"][0]
+    assert ids_link.score == 0.75 and "1 of 2 alert ids" in ids_link.evidence[0]
+    entity_link = by_ticket["T-entity"][0]
+    assert entity_link.incident_id == power and entity_link.score > 0.6
+    assert "entity ne-02.example.net is a node of the incident" in entity_link.evidence
+    neighbour = by_ticket["T-neighbour"][0]
+    assert neighbour.incident_id == fibre and neighbour.parts["entity"] == 1.0  # ne-09 alarms
+    assert "T-nowhere" not in by_ticket and "T-text-only" not in by_ticket
+    with runtime.db.connect() as conn:
+        linked = incident_tickets(conn, power)
+    assert [t["id"] for t in linked] == ["T-ids", "T-entity"] or \
+        [t["id"] for t in linked] == ["T-entity", "T-ids"]
+    assert all(t["evidence"] for t in linked)
+
+
+def test_relinking_replaces_links(runtime: Runtime) -> None:
+    power, _ = _two_incidents(runtime)
+    ticket = Ticket("T1", T0 + 100, "Power failure", entity="ne-02")
+    linker = TicketLinker(runtime.engine.topology, None)
+    for _ in range(2):
+        with runtime.db.begin() as conn:
+            store_tickets(conn, [ticket], "test", runtime.engine.topology.resolve)
+            replace_links(conn, ["T1"], [x.row() for x in linker.link(conn, [ticket])])
+    with runtime.db.connect() as conn:
+        assert count_tickets(conn) == (1, 1)
+        assert incident_tickets(conn, power)[0]["id"] == "T1"

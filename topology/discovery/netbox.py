@@ -1,0 +1,168 @@
+"""NetBox: devices, interfaces and cables from its REST API.
+
+Reads ``/api/dcim/devices/``, ``/api/dcim/interfaces/`` and ``/api/dcim/cables/``,
+following each list's ``next`` link, and only then builds the graph: a failed page
+anywhere aborts the run before anything is stored. Only cables with status
+``connected`` between two interfaces become links; cables to front/rear ports,
+circuits or power are skipped and counted in the warnings (tracing patch panels
+is not done yet). Interface nodes are made for cabled interfaces only, so a
+1,000-switch site does not add 48,000 idle port nodes; an alert on an uncabled
+port still lands on its device (see topology/resolve.py).
+
+Payload shapes follow NetBox's documented API: cables with ``a_terminations`` /
+``b_terminations`` (NetBox 3.3 and later) or ``termination_a``/``termination_b``
+(earlier), device role under ``role`` (4.x) or ``device_role`` (3.x).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from aiops.errors import InputError
+from topology.discovery.base import Discovered, GraphBuilder, add_link
+from topology.discovery.http import JsonHttp
+from topology.graph import TopologyGraph
+
+NAME = "netbox"
+MAX_PAGES = 100_000  # a loop of ``next`` links must not run forever
+
+
+def _ref_name(obj: Any, key: str = "name") -> str | None:
+    """``name`` of a nested reference (``{"id": 1, "name": "DC1", ...}``) or None."""
+    if isinstance(obj, dict):
+        value = obj.get(key)
+        return str(value) if value not in (None, "") else None
+    return None
+
+
+def _address(ip_ref: Any) -> str | None:
+    """``10.0.0.1`` from a nested IP reference with ``address: 10.0.0.1/24``."""
+    address = _ref_name(ip_ref, "address")
+    return address.split("/", 1)[0] if address else None
+
+
+class NetboxConnector:
+    """Reads one NetBox instance; ``token`` is a NetBox API token (v1 or v2)."""
+
+    name = NAME
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0,
+                 page_size: int = 500, verify: bool | str = True,
+                 http: JsonHttp | None = None):
+        self.base = url.rstrip("/")
+        headers = {}
+        if token:
+            # NetBox 4.5 v2 tokens ("nbt_...") are Bearer tokens; older ones use "Token".
+            scheme = "Bearer" if token.startswith("nbt_") else "Token"
+            headers["Authorization"] = f"{scheme} {token}"
+        self.page_size = page_size
+        self.http = http or JsonHttp(NAME, headers, timeout, verify)
+
+    def _list(self, endpoint: str) -> list[dict[str, Any]]:
+        """All objects of one list endpoint, page by page along ``next``."""
+        url: str | None = f"{self.base}/api/dcim/{endpoint}/?limit={self.page_size}"
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        page = 0
+        while url:
+            page += 1
+            if url in seen or page > MAX_PAGES:
+                raise InputError(f"netbox: {endpoint} pagination loops at {url}")
+            seen.add(url)
+            body = self.http.get(url)
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise InputError(f"netbox: {url} (page {page} of {endpoint}) is not a "
+                                 "NetBox list: expected an object with 'results'")
+            for i, item in enumerate(results):
+                if not isinstance(item, dict) or "id" not in item:
+                    raise InputError(f"netbox: {url} results[{i}] is not an object with 'id'")
+            items.extend(results)
+            url = self._next(body.get("next"))
+        return items
+
+    def _next(self, link: Any) -> str | None:
+        """NetBox builds ``next`` from the Host header, which a proxy may rewrite; keep
+        its path and query but our scheme and host."""
+        if not link:
+            return None
+        parts = urlsplit(str(link))
+        base = urlsplit(self.base)
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+    def collect(self, current: TopologyGraph | None = None) -> Discovered:
+        devices = self._list("devices")
+        interfaces = self._list("interfaces")
+        cables = self._list("cables")
+        builder = GraphBuilder(NAME)
+        device_ids = {d["id"]: self._device(builder, d) for d in devices}
+        ports: dict[Any, tuple[str, str, dict[str, Any]]] = {}
+        for iface in interfaces:
+            device = device_ids.get((iface.get("device") or {}).get("id"))
+            name = iface.get("name")
+            if device and name:
+                ports[iface["id"]] = (device, str(name), iface)
+        for cable in cables:
+            self._cable(builder, cable, ports, device_ids)
+        return builder.result()
+
+    def _device(self, builder: GraphBuilder, d: dict[str, Any]) -> str:
+        name = d.get("name") or f"netbox-device-{d['id']}"
+        ip = _address(d.get("primary_ip")) or _address(d.get("primary_ip4"))
+        role = d.get("role") or d.get("device_role")
+        device_type = d.get("device_type") or {}
+        status = d.get("status")
+        builder.node(
+            str(name), "device", str(name),
+            netbox_id=d["id"], serial=d.get("serial") or None, mgmt_ip=ip,
+            ips=[a for a in (_address(d.get("primary_ip6")), _address(d.get("oob_ip"))) if a],
+            site=_ref_name(d.get("site")), role=_ref_name(role),
+            model=_ref_name(device_type, "model"),
+            manufacturer=_ref_name(device_type.get("manufacturer")),
+            platform=_ref_name(d.get("platform")),
+            status=status.get("value") if isinstance(status, dict) else status,
+        )
+        return str(name)
+
+    def _ends(self, cable: dict[str, Any], side: str) -> list[dict[str, Any]]:
+        """Terminations of one cable end as ``{"object_type", "object_id", "object"}``."""
+        terms = cable.get(f"{side}_terminations")
+        if isinstance(terms, list):
+            return [t for t in terms if isinstance(t, dict)]
+        old = cable.get(f"termination_{side}")  # NetBox before 3.3: one end object
+        if isinstance(old, dict):
+            return [{"object_type": cable.get(f"termination_{side}_type"),
+                     "object_id": cable.get(f"termination_{side}_id", old.get("id")),
+                     "object": old}]
+        return []
+
+    def _port(self, term: dict[str, Any], ports: dict[Any, tuple[str, str, dict[str, Any]]],
+              device_ids: dict[Any, str]) -> tuple[str, str] | None:
+        if term.get("object_type") != "dcim.interface":
+            return None
+        known = ports.get(term.get("object_id"))
+        if known:
+            return known[0], known[1]
+        obj = term.get("object") or {}
+        device = device_ids.get((obj.get("device") or {}).get("id"))
+        return (device, str(obj["name"])) if device and obj.get("name") else None
+
+    def _cable(self, builder: GraphBuilder, cable: dict[str, Any],
+               ports: dict[Any, tuple[str, str, dict[str, Any]]],
+               device_ids: dict[Any, str]) -> None:
+        status = cable.get("status")
+        status = status.get("value") if isinstance(status, dict) else status
+        label = f"cable #{cable['id']}"
+        if status not in (None, "connected"):
+            builder.warnings.append(f"{label} skipped: status {status}")
+            return
+        a_ends = [self._port(t, ports, device_ids) for t in self._ends(cable, "a")]
+        b_ends = [self._port(t, ports, device_ids) for t in self._ends(cable, "b")]
+        if not a_ends or not b_ends or None in a_ends or None in b_ends:
+            builder.warnings.append(f"{label} skipped: not between two interfaces")
+            return
+        for a_dev, a_if in a_ends:  # type: ignore[misc]
+            for b_dev, b_if in b_ends:  # type: ignore[misc]
+                add_link(builder, a_dev, a_if, b_dev, b_if, netbox_cable=cable["id"])
+
