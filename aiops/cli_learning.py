@@ -34,7 +34,9 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> N
     if len(runtime.engine.topology) == 0:
         click.echo("aiops: warning: no topology imported; relations are learned between "
                    "alerts on the same entity only", err=True)
-    model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path))
+    text = runtime.embedder if runtime.data_dir.settings.text_similarity else None
+    model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path),
+                      embedder=text)
     runtime.use_model(model)
     click.echo(f"trained correlation model v{model.version} on {meta['alerts']} alerts "
                f"({meta['alert_types']} alert types): {meta['relations']} relations between "
@@ -46,7 +48,6 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> N
 def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
                        source: str, relations: Any) -> None:
     """Learn remediations from resolved tickets; versioned and promoted like correlation."""
-    from aiops.learning.embeddings import TemplateEmbedder
     from aiops.learning.remediation import train_remediation
     from aiops.tickets.cases import cases_from_history
 
@@ -55,7 +56,7 @@ def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Ale
         click.echo(f"aiops: warning: none of the {len(tickets)} tickets says how it was "
                    "resolved (field 'resolution'); no remediation model trained", err=True)
         return
-    model, meta = train_remediation(runtime.registry, cases, TemplateEmbedder(), source)
+    model, meta = train_remediation(runtime.registry, cases, runtime.embedder, source)
     click.echo(f"trained remediation model v{model.version} on {meta['cases']} resolved "
                f"tickets of {len(tickets)} ({meta['actions']} distinct actions, "
                f"{meta['with_alerts']} matched to past alerts), in {meta['seconds']} s; promoted")

@@ -43,12 +43,11 @@ def _connector_class(name: str) -> Any:
 
 def _store_and_link(runtime: Runtime, items: list[Ticket], source: str) -> tuple[Any, int]:
     """One transaction: the tickets, then their links to the stored incidents."""
-    from aiops.learning.embeddings import TemplateEmbedder
     from aiops.tickets.linker import TicketLinker
     from aiops.tickets.store import replace_links, store_tickets
 
     topology = runtime.engine.topology
-    embedder = TemplateEmbedder() if runtime.data_dir.settings.text_similarity else None
+    embedder = runtime.embedder if runtime.data_dir.settings.text_similarity else None
     with runtime.db.begin() as conn:
         result = store_tickets(conn, items, source, topology.resolve)
         links = TicketLinker(topology, embedder).link(conn, items)

@@ -26,11 +26,13 @@ class Runtime:
     topology_store: EmbeddedGraphStore
     engine: Engine
     registry: ModelRegistry
+    embedder: TemplateEmbedder  # one text-model cache for everything in this data dir
 
     def use_model(self, model: CorrelationModel) -> None:
         """Correlate with ``model`` from now on (after training)."""
-        self.engine.set_factories(correlator_factory(model, self.data_dir.settings),
-                                  ranker_factory(model))
+        self.engine.set_factories(
+            correlator_factory(model, self.data_dir.settings, self.embedder),
+            ranker_factory(model))
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
@@ -38,16 +40,18 @@ class Runtime:
         self.engine.set_topology(self.topology_store.load())
 
     def close(self) -> None:
+        self.embedder.save()
         self.db.dispose()
 
 
-def correlator_factory(model: CorrelationModel, settings: EngineSettings) -> CorrelatorFactory:
-    """Build correlators that use ``model``; one text embedder (and cache) for all of them."""
-    embedder = TemplateEmbedder() if settings.text_similarity else None
+def correlator_factory(model: CorrelationModel, settings: EngineSettings,
+                       embedder: TemplateEmbedder) -> CorrelatorFactory:
+    """Build correlators that use ``model`` (and the text model unless switched off)."""
+    text = embedder if settings.text_similarity else None
 
     def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
         return ScoredCorrelator(topology, engine_settings, relations=model.relations,
-                                embedder=embedder, weights=model.weights)
+                                embedder=text, weights=model.weights)
 
     return build
 
@@ -69,8 +73,9 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     store = EmbeddedGraphStore(db)
     registry = ModelRegistry(data_dir.path / "models")
     model = load_promoted(registry)
+    embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
     engine = Engine(db, store.load(), data_dir.settings,
-                    correlator_factory=correlator_factory(model, data_dir.settings),
+                    correlator_factory=correlator_factory(model, data_dir.settings, embedder),
                     ranker_factory=ranker_factory(model))
     return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
-                   registry=registry)
+                   registry=registry, embedder=embedder)

@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,13 +45,42 @@ def _load_model() -> Any:
 
 
 class TemplateEmbedder:
-    """Unit vectors of templates, computed in batches and kept in an LRU cache."""
+    """Unit vectors of templates, computed in batches and kept in an LRU cache.
 
-    def __init__(self, cache_size: int = 50_000, batch_size: int = 64):
+    With ``cache_file`` the cache outlives the process: ``aiops train`` embeds the
+    history's templates once, and later replays and restarts find them there.
+    """
+
+    def __init__(self, cache_size: int = 50_000, batch_size: int = 64,
+                 cache_file: Path | None = None):
         self.cache_size = cache_size
         self.batch_size = batch_size
+        self.cache_file = cache_file
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._dirty = False
         self.encoded = 0  # how many templates went through the model (for tests, stats)
+        if cache_file is not None and cache_file.exists():
+            self._load(cache_file)
+
+    def _load(self, path: Path) -> None:
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                texts, vectors = stored["texts"], stored["vectors"]
+        except (OSError, KeyError, ValueError):
+            return  # a damaged cache is only a cache: start empty, it is rebuilt
+        for text, vector in zip(texts.tolist(), vectors, strict=True):
+            self._cache[text] = vector.astype(np.float32)
+
+    def save(self) -> None:
+        """Write the cache to ``cache_file`` (atomically) if it gained templates."""
+        if self.cache_file is None or not self._dirty or not self._cache:
+            return
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_file.with_name(self.cache_file.name + ".tmp.npz")
+        np.savez(tmp, texts=np.array(list(self._cache), dtype=str),
+                 vectors=np.stack(list(self._cache.values())))
+        os.replace(tmp, self.cache_file)
+        self._dirty = False
 
     def prepare(self, templates: Iterable[str]) -> None:
         """Embed all not-yet-cached templates in one model call."""
@@ -61,6 +91,7 @@ class TemplateEmbedder:
                                        normalize_embeddings=True, show_progress_bar=False,
                                        convert_to_numpy=True)
         self.encoded += len(missing)
+        self._dirty = True
         for text, vector in zip(missing, vectors, strict=True):
             self._cache[text] = vector.astype(np.float32)
         while len(self._cache) > self.cache_size:

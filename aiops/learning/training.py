@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.engine.scored_correlator import ScoringWeights
+from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import TypeRelations
+from aiops.learning.templates import alert_text
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -47,16 +49,25 @@ def load_promoted(registry: ModelRegistry) -> CorrelationModel:
 
 
 def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
-          source: str) -> tuple[CorrelationModel, dict[str, Any]]:
-    """Fit on ``alerts``, save as a new version, promote it; return it and its metadata."""
+          source: str, embedder: TemplateEmbedder | None = None
+          ) -> tuple[CorrelationModel, dict[str, Any]]:
+    """Fit on ``alerts``, save as a new version, promote it; return it and its metadata.
+
+    With ``embedder`` the history's alert templates are embedded (and the cache saved)
+    too, so live ingestion finds the texts it will mostly see already cached.
+    """
     started = time.perf_counter()
     relations = TypeRelations().fit(alerts, topology)
+    if embedder is not None:
+        embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
+        embedder.save()
     model = CorrelationModel(relations=relations)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
         "topology_nodes": len(topology), "seconds": round(time.perf_counter() - started, 3),
+        "templates_embedded": embedder is not None,
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
     registry.promote(MODEL_NAME, version)

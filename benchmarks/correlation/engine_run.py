@@ -87,7 +87,7 @@ def run_variant(variant: str, topology: Path, history: Path, alerts_path: Path,
 
             started = time.perf_counter()
             model, meta = train(runtime.registry, load_alerts(history), runtime.engine.topology,
-                                str(history))
+                                str(history), embedder=runtime.embedder)  # as `aiops train`
             runtime.use_model(model)
             stats["train_seconds"] = time.perf_counter() - started
             stats["relations"] = meta.get("relations")
