@@ -80,3 +80,17 @@ def test_registry_versions_and_promotion(tmp_path) -> None:
     assert registry.load("m")["model"] == {"x": 2} and registry.load("m", 1)["version"] == 1
     with pytest.raises(KeyError, match="no version 7"):
         registry.promote("m", 7)
+
+
+def test_embedding_cache_survives_the_process(tmp_path) -> None:
+    path = tmp_path / "cache" / "embeddings.npz"
+    first = TemplateEmbedder(cache_file=path)
+    first.prepare(["link down: on ne-<num>", "fan failure: tray <num>"])
+    first.save()
+    again = TemplateEmbedder(cache_file=path)
+    again.prepare(["link down: on ne-<num>"])
+    assert again.encoded == 0  # found on disk, the model was not asked
+    assert again.similarity("link down: on ne-<num>", "fan failure: tray <num>") == \
+        first.similarity("link down: on ne-<num>", "fan failure: tray <num>")
+    path.write_bytes(b"not an npz file")
+    assert TemplateEmbedder(cache_file=path).encoded == 0  # a damaged cache is ignored
