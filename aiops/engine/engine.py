@@ -32,6 +32,7 @@ from aiops.store.recorder import mark_persisted, write_batch
 from topology.graph import TopologyGraph
 
 EVICT_EVERY = 1024  # events between sweeps of resolved alerts out of memory
+EXPIRE_EVERY = 64  # events between drops of old incidents from the correlation index
 
 
 @dataclass(slots=True)
@@ -110,6 +111,7 @@ class Engine:
                 for alert in incident.alerts.values():
                     self.index.add(incident, alert)
         self._since_evict = 0
+        self._since_expire = 0
         self._stale = False
 
     def _new_alert_id(self) -> int:
@@ -149,6 +151,12 @@ class Engine:
 
     def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float) -> None:
         self.clock = max(self.clock, event.starts_at)
+        self._since_expire += 1
+        if self._since_expire >= EXPIRE_EVERY:
+            # Cheap (the index holds only recent incidents) and it keeps the correlator's
+            # candidate walk short; counted in events, so batch boundaries do not matter.
+            self._since_expire = 0
+            self.index.expire(self.clock - self.correlator.horizon)
         record, disposition = self.dedup.apply(event)
         self._event_seq += 1
         batch.events.append({
@@ -245,7 +253,6 @@ class Engine:
             return
         self._since_evict = 0
         self.dedup.evict(self.clock)
-        self.index.expire(self.clock - self.correlator.horizon)
         # A resolved incident still changes if one of its alerts re-fires (up to
         # refire_window after that alert's end); forgetting it sooner would send the
         # re-fire to a new incident, so the outcome would depend on where batches end.

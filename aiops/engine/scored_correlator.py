@@ -40,6 +40,10 @@ from topology.graph import TopologyGraph
 HOP_CLOSENESS = (1.0, 0.8, 0.5, 0.3)
 
 
+def _closeness(hops: int) -> float:
+    return HOP_CLOSENESS[min(hops, len(HOP_CLOSENESS) - 1)]
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringWeights:
     """The tunable part of the score; ``aiops train`` stores them with the model."""
@@ -104,10 +108,18 @@ class ScoredCorrelator:
                     found[incident.id] = (link, incident)
 
         if alert.node_id is not None:
-            for node_id, hops in self.topology.neighbourhood(alert.node_id,
-                                                             self.max_hops).items():
-                closeness = HOP_CLOSENESS[min(hops, len(HOP_CLOSENESS) - 1)]
-                consider(node_id, closeness, index.at_node(node_id))
+            near = self.topology.neighbourhood(alert.node_id, self.max_hops)
+            if len(index.incidents) < len(near):
+                # Few live incidents (the usual case in a dense network): walk their
+                # members instead of every node around the alert.
+                for incident in list(index.incidents.values()):
+                    for key in index.profiles[incident.id].spans:
+                        hops = near.get(key)
+                        if hops is not None:
+                            consider(key, _closeness(hops), [incident])
+            else:
+                for node_id, hops in near.items():
+                    consider(node_id, _closeness(hops), index.at_node(node_id))
         else:
             consider(alert.entity, self.weights.same_entity, index.for_entity(alert.entity))
         return found
