@@ -30,6 +30,14 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.api import create_app
 
     app = create_app(runtime=runtime)
+    if runtime.data_dir.settings.text_similarity:
+        from aiops.learning.embeddings import EmbeddingsUnavailable, load_text_model
+
+        click.echo("aiops: loading the text model", err=True)
+        try:  # now, so the first alerts are not kept waiting for it
+            load_text_model()
+        except EmbeddingsUnavailable as exc:
+            click.echo(f"aiops: warning: {exc}", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)

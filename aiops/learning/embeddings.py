@@ -44,6 +44,11 @@ def _load_model() -> Any:
     return _MODEL
 
 
+def load_text_model() -> None:
+    """Load the sentence model now (seconds: torch) rather than at the first alert."""
+    _load_model()
+
+
 class TemplateEmbedder:
     """Unit vectors of templates, computed in batches and kept in an LRU cache.
 
