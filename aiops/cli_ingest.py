@@ -79,7 +79,9 @@ def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) ->
 @click.pass_context
 def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
     """Load the demo topology, replay a demo alert stream, then serve."""
-    from aiops.demo.generate import SPAN, write_demo
+    from aiops.demo.generate import SPAN, write_demo, write_history
+    from aiops.learning.training import train
+    from connectors.jsonl import read_alerts
     from topology.loader import read_topology
 
     runtime = runtime_of(ctx)
@@ -89,6 +91,14 @@ def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> 
     nodes, edges = read_topology(topo_path)
     runtime.import_topology(nodes, edges, source="demo")
     click.echo(f"demo topology: {len(nodes)} devices, {len(edges)} links ({topo_path})", err=True)
+    history_path = write_history(demo_dir, start - 4 * SPAN, faults)
+    history = read_alerts(history_path)
+    text = runtime.embedder if runtime.data_dir.settings.text_similarity else None
+    model, meta = train(runtime.registry, history, runtime.engine.topology, str(history_path),
+                        embedder=text)
+    runtime.use_model(model)
+    click.echo(f"demo: trained model v{model.version} on {meta['alerts']} earlier alerts "
+               f"({meta['relations']} relations between alarm types)", err=True)
     document = _replay_withprogress(runtime, alerts_path, demo_dir / "incidents.json")
     click.echo(f"demo: {len(data.alerts)} alerts from {data.faults} simulated faults and "
                f"background noise became {len(document['incidents'])} incidents "

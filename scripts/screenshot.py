@@ -15,7 +15,6 @@ import argparse
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,10 +27,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from aiops.api import create_app  # noqa: E402
 from aiops.config import DataDir  # noqa: E402
-from aiops.demo.generate import SPAN, demo_alerts  # noqa: E402
-from aiops.models import parse_alert  # noqa: E402
 from aiops.runtime import Runtime, open_runtime  # noqa: E402
-from topology.model import parse_topology  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,12 +37,12 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 1300}
 
 
-def load_demo(runtime: Runtime, faults: int, seed: int) -> None:
-    """The demo topology and six hours of alerts ending now, through the live ingest path."""
-    data = demo_alerts(time.time() - SPAN, faults=faults, noise=10, seed=seed)
-    nodes, edges = parse_topology(data.topology)
-    runtime.import_topology(nodes, edges, source="demo")
-    runtime.engine.ingest([parse_alert(a) for a in data.alerts])
+def load_demo(data_dir: Path, faults: int) -> None:
+    """What ``make run`` shows: ``aiops demo`` (topology, training on history, replay)."""
+    from aiops.cli import main
+
+    main(["--data-dir", str(data_dir), "demo", "--no-serve", "--faults", str(faults)],
+         standalone_mode=False)
 
 
 @contextmanager
@@ -78,16 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-out", type=Path, help="also capture the incident list here")
     parser.add_argument("--full-page", action="store_true",
                         help="capture the whole page, not just the first screen")
-    parser.add_argument("--faults", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--faults", type=int, default=30)
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} not found: install Debian's chromium (make test-deps)")
 
     with tempfile.TemporaryDirectory(prefix="aiops-screenshot-") as tmp:
+        load_demo(Path(tmp) / "data", args.faults)
         runtime = open_runtime(DataDir.from_env(Path(tmp) / "data"))
         try:
-            load_demo(runtime, args.faults, args.seed)
             with serve(runtime) as base, sync_playwright() as driver:
                 browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport=VIEWPORT)

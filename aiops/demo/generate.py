@@ -106,6 +106,20 @@ def demo_alerts(start: float, faults: int = 30, noise: int = 40,
     return DemoData(topology=topology, alerts=out, faults=faults)
 
 
+def write_history(directory: Path, start: float, faults: int) -> Path:
+    """A day of earlier alarms (other faults, same network) for ``aiops train``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    days = 4  # four demo spans of six hours
+    path = directory / "history.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for day in range(days):
+            data = demo_alerts(start + day * SPAN, faults=faults, seed=100 + day)
+            for alert in data.alerts:
+                alert["id"] = f"hist{day}-{alert['id']}"
+                handle.write(json.dumps(alert) + "\n")
+    return path
+
+
 def write_demo(directory: Path, start: float, **kwargs: Any) -> tuple[Path, Path, DemoData]:
     """Write ``topology.json`` and ``alerts.jsonl`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
