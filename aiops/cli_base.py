@@ -17,6 +17,7 @@ import click
 from aiops.config import DataDir
 from aiops.errors import InputError, NotFound
 from aiops.runtime import Runtime, open_runtime
+from topology.store import GraphStoreError
 
 EXIT_BAD_INPUT = 2
 
@@ -35,13 +36,20 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (InputError, NotFound) as exc:
             _fail(str(exc))
+        except GraphStoreError as exc:  # the graph server is down: not the input's fault
+            click.echo(f"aiops: error: {exc}", err=True)
+            sys.exit(1)
 
     return wrapper
 
 
 def runtime_of(ctx: click.Context) -> Runtime:
     if "runtime" not in ctx.obj:
-        ctx.obj["runtime"] = open_runtime(ctx.obj["data_dir"])
+        try:
+            ctx.obj["runtime"] = open_runtime(ctx.obj["data_dir"])
+        except GraphStoreError as exc:  # --graph-url names a server that does not answer
+            click.echo(f"aiops: error: {exc}", err=True)
+            sys.exit(1)
         ctx.call_on_close(ctx.obj["runtime"].close)
     return ctx.obj["runtime"]
 
@@ -57,9 +65,13 @@ def progress(total: int, label: str):
               help="Where the engine keeps its database and files.")
 @click.option("--database-url", envvar="AIOPS_DATABASE_URL", default=None,
               help="SQLAlchemy URL (e.g. postgresql://...); default: SQLite in the data dir.")
+@click.option("--graph-url", envvar="AIOPS_GRAPH_URL", default=None,
+              help="Keep the topology in Neo4j (bolt://user:password@host:7687); "
+                   "default: tables in the database.")
 @click.version_option(package_name="aiops-engine")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path, database_url: str | None) -> None:
+def main(ctx: click.Context, data_dir: Path, database_url: str | None,
+         graph_url: str | None) -> None:
     """Alert correlation and root-cause engine."""
     ctx.ensure_object(dict)
-    ctx.obj["data_dir"] = DataDir.from_env(data_dir, database_url)
+    ctx.obj["data_dir"] = DataDir.from_env(data_dir, database_url, graph_url)

@@ -32,12 +32,15 @@ class DataDir:
     path: Path
     database_url: str = ""
     settings: EngineSettings = field(default_factory=EngineSettings)
+    graph_url: str = ""  # bolt://... keeps the topology in Neo4j; empty: embedded tables
 
     @classmethod
-    def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None):
+    def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
+                 graph_url: str | None = None):
         chosen = Path(path or os.environ.get("AIOPS_DATA_DIR") or DEFAULT_DATA_DIR)
         url = database_url or os.environ.get("AIOPS_DATABASE_URL") or ""
-        return cls(path=chosen, database_url=url)
+        graph = graph_url or os.environ.get("AIOPS_GRAPH_URL") or ""
+        return cls(path=chosen, database_url=url, graph_url=graph)
 
     def url(self) -> str:
         if self.database_url:

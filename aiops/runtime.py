@@ -13,17 +13,18 @@ from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.training import CorrelationModel, load_promoted
+from aiops.sinks.graph import IncidentGraphSink
 from aiops.store.db import open_database
-from topology.embedded import EmbeddedGraphStore
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
+from topology.store import GraphStore, open_graph_store
 
 
 @dataclass
 class Runtime:
     data_dir: DataDir
     db: sa.Engine
-    topology_store: EmbeddedGraphStore
+    topology_store: GraphStore
     engine: Engine
     registry: ModelRegistry
     embedder: TemplateEmbedder  # one text-model cache for everything in this data dir
@@ -40,6 +41,7 @@ class Runtime:
         self.engine.set_topology(self.topology_store.load())
 
     def close(self) -> None:
+        self.topology_store.close()
         self.embedder.save()
         self.db.dispose()
 
@@ -70,12 +72,15 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     restore live state."""
     data_dir.path.mkdir(parents=True, exist_ok=True)
     db = open_database(data_dir.url())
-    store = EmbeddedGraphStore(db)
+    store = open_graph_store(data_dir.graph_url, db)  # embedded unless --graph-url
+    # Incidents linked to topology nodes in the graph: only when it is in Neo4j.
+    sink = IncidentGraphSink.for_store(store)
     registry = ModelRegistry(data_dir.path / "models")
     model = load_promoted(registry)
     embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
     engine = Engine(db, store.load(), data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder),
-                    ranker_factory=ranker_factory(model))
+                    ranker_factory=ranker_factory(model),
+                    sinks=[sink] if sink else [])
     return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                    registry=registry, embedder=embedder)

@@ -7,6 +7,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from aiops.errors import InputError, NotFound
+from topology.store import GraphStoreError
 
 
 def error_response(status: int, message: str, field: str | None = None) -> tuple[Response, int]:
@@ -36,6 +37,12 @@ def register_error_handlers(app: Flask) -> None:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
         return error_response(503, f"storage unavailable, nothing of this request was "
                                    f"stored; retry later ({reason})")
+
+    @app.errorhandler(GraphStoreError)
+    def _graph_error(err: GraphStoreError):
+        # The topology graph server went away or refused a write; nothing was stored.
+        app.logger.error("graph store failed: %s", err)
+        return error_response(503, f"topology store unavailable; retry later ({err})")
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

@@ -9,12 +9,13 @@ the wall clock, so a replay of yesterday behaves as yesterday did live.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -31,7 +32,12 @@ from aiops.models import Alert
 from aiops.store.recorder import mark_persisted, write_batch
 from topology.graph import TopologyGraph
 
+if TYPE_CHECKING:
+    from aiops.sinks import IncidentSink
+
 EVICT_EVERY = 1024  # events between sweeps of resolved alerts out of memory
+
+log = logging.getLogger(__name__)
 EXPIRE_EVERY = 64  # events between drops of old incidents from the correlation index
 
 
@@ -71,8 +77,12 @@ class Engine:
     def __init__(self, db: sa.Engine, topology: TopologyGraph,
                  settings: EngineSettings | None = None,
                  correlator_factory: CorrelatorFactory = ScoredCorrelator,
-                 ranker_factory: RankerFactory = CausalTopologyRanker):
+                 ranker_factory: RankerFactory = CausalTopologyRanker,
+                 sinks: Sequence[IncidentSink] = ()):
         self.db = db
+        # Told about every stored batch (aiops.sinks); none in the embedded default.
+        self.sinks = list(sinks)
+        self.sink_failures = 0
         self.settings = settings or EngineSettings()
         self._correlator_factory = correlator_factory
         self._ranker_factory = ranker_factory
@@ -146,8 +156,20 @@ class Engine:
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())
+            self._publish(batch)
             self._forget(batch)
         return result
+
+    def _publish(self, batch: _Batch) -> None:
+        """Hand the stored batch to the sinks. The database is the record and already
+        has it, so a failing sink is logged and counted, never fatal: the next publish
+        of the same incidents repairs the sink's copy."""
+        for sink in self.sinks:
+            try:
+                sink.publish(batch.incidents.values(), batch.alerts.values())
+            except Exception:
+                self.sink_failures += 1
+                log.exception("sink %s failed; ingestion goes on", type(sink).__name__)
 
     def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float) -> None:
         self.clock = max(self.clock, event.starts_at)
@@ -272,4 +294,5 @@ class Engine:
         with self.lock:
             return {"live_alerts": len(self.dedup.active), "live_incidents": len(self.incidents),
                     "indexed_incidents": len(self.index),
-                    "placement_latency": self.placement_latency.summary_ms()}
+                    "placement_latency": self.placement_latency.summary_ms(),
+                    "sink_failures": self.sink_failures}
