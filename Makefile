@@ -10,7 +10,7 @@ PORT ?= 8080
 # Extra pip arguments for torch, e.g. an index that serves the CPU build on your machine.
 TORCH_PIP_ARGS ?=
 
-.PHONY: setup run test test-deps lint bench clean
+.PHONY: setup run test test-deps lint bench bench-all clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,16 @@ test: setup test-deps
 lint: setup
 	$(BIN)/ruff check .
 
+# Each writes its section of docs/benchmarks.md; the quality ones take minutes to half an hour.
 bench: setup test-deps
-	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/ingest.py --write-docs
+
+bench-all: bench
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.correlation.run --write-docs
+	$(BIN)/python -m benchmarks.remediation --write-docs
+	$(BIN)/python -m benchmarks.causal --write-docs
+	$(BIN)/python benchmarks/topology_scale.py --postgres --write-docs
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .ruff_cache
