@@ -15,8 +15,8 @@ silent node next to several alarming ones:
   root type is then missing).
 
 First-alarm time is a tie-breaker only: with reporting delays and skewed device
-clocks the earliest timestamp is right about a third of the time on the benchmark
-scenarios, less than the causal role.
+clocks the earliest timestamp named the root in 36–43 % of the development
+scenarios' faults, this ranker in 54–56 % (docs/architecture.md).
 """
 
 from __future__ import annotations
