@@ -140,7 +140,11 @@ class ScoredCorrelator:
                  index: IncidentIndex) -> dict[str, float]:
         """The pieces of the score, for explanations and for training."""
         profile = index.profiles[incident.id]
-        return {"link": link, "relation": self._relation(alert, profile.names),
+        w = self.weights
+        # Skip the look-ups on the hot path when the weights make relations irrelevant.
+        needed = w.relation != 0.0 or w.unrelated != 1.0
+        relation = self._relation(alert, profile.names) if needed else 0.0
+        return {"link": link, "relation": relation,
                 "text": self._text(alert_text(alert.name, alert.event.summary),
                                    profile.texts)}
 
