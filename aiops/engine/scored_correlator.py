@@ -84,28 +84,31 @@ class ScoredCorrelator:
         if self.embedder is not None and events:
             self.embedder.prepare({alert_text(e.name, e.summary) for e in events})
 
-    def _gap_score(self, t: float, span: tuple[float, float]) -> float:
-        """1 within the span (widened by the skew tolerance), falling to 0 at ``window``."""
-        low, high = span[0] - self.skew, span[1] + self.skew
-        gap = low - t if t < low else (t - high if t > high else 0.0)
-        return max(0.0, 1.0 - gap / self.window)
-
     def _links(self, alert: AlertRecord, index: IncidentIndex
                ) -> dict[str, tuple[float, IncidentRecord]]:
-        """Per live incident, the best closeness × time to one of its members nearby."""
+        """Per live incident, the best closeness × time to one of its members nearby.
+
+        Time proximity is ``1 − gap / window``, the gap measured to the member node's
+        first..last alert start widened by ``skew`` either side. This is the hot path
+        of placement (it runs for every member near every alert): plain locals, no
+        helper calls per member.
+        """
         found: dict[str, tuple[float, IncidentRecord]] = {}
         t = alert.starts_at
+        skew, window = self.skew, self.window
+        oldest = t - self.max_span  # a cascade unfolds in minutes; later alerts chain faults
+        profiles = index.profiles
 
-        def consider(key: str, closeness: float, incidents: list[IncidentRecord]) -> None:
-            for incident in incidents:
-                if t - incident.started_at > self.max_span:
-                    continue  # a cascade unfolds in minutes; later alerts only chain faults
-                span = index.profiles[incident.id].spans.get(key)
-                if span is None:
-                    continue
-                link = closeness * self._gap_score(t, span)
-                if link > 0.0 and link > found.get(incident.id, (0.0, None))[0]:
-                    found[incident.id] = (link, incident)
+        def consider(span: tuple[float, float], closeness: float,
+                     incident: IncidentRecord) -> None:
+            low, high = span[0] - skew, span[1] + skew
+            gap = low - t if t < low else (t - high if t > high else 0.0)
+            if gap >= window:
+                return
+            link = closeness * (1.0 - gap / window)
+            best = found.get(incident.id)
+            if best is None or link > best[0]:
+                found[incident.id] = (link, incident)
 
         if alert.node_id is not None:
             near = self.topology.neighbourhood(alert.node_id, self.max_hops)
@@ -113,15 +116,24 @@ class ScoredCorrelator:
                 # Few live incidents (the usual case in a dense network): walk their
                 # members instead of every node around the alert.
                 for incident in list(index.incidents.values()):
-                    for key in index.profiles[incident.id].spans:
+                    if incident.started_at < oldest:
+                        continue
+                    for key, span in profiles[incident.id].spans.items():
                         hops = near.get(key)
                         if hops is not None:
-                            consider(key, _closeness(hops), [incident])
+                            consider(span, _closeness(hops), incident)
             else:
                 for node_id, hops in near.items():
-                    consider(node_id, _closeness(hops), index.at_node(node_id))
+                    closeness = _closeness(hops)
+                    for incident in index.at_node(node_id):
+                        span = profiles[incident.id].spans.get(node_id)
+                        if incident.started_at >= oldest and span is not None:
+                            consider(span, closeness, incident)
         else:
-            consider(alert.entity, self.weights.same_entity, index.for_entity(alert.entity))
+            for incident in index.for_entity(alert.entity):
+                span = profiles[incident.id].spans.get(alert.entity)
+                if incident.started_at >= oldest and span is not None:
+                    consider(span, self.weights.same_entity, incident)
         return found
 
     def _relation(self, alert: AlertRecord, names: set[str]) -> float:

@@ -49,6 +49,9 @@ def load_text_model() -> None:
     _load_model()
 
 
+MAX_PAIRS = 200_000  # remembered pair similarities (a few MB) before the memo restarts
+
+
 class TemplateEmbedder:
     """Unit vectors of templates, computed in batches and kept in an LRU cache.
 
@@ -64,6 +67,9 @@ class TemplateEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._dirty = False
         self.encoded = 0  # how many templates went through the model (for tests, stats)
+        # Templates are few and the same pairs are compared again and again (every
+        # alert of a storm against the same incidents): remember each pair's score.
+        self._pairs: dict[tuple[str, str], float] = {}
         if cache_file is not None and cache_file.exists():
             self._load(cache_file)
 
@@ -115,4 +121,10 @@ class TemplateEmbedder:
         """Cosine similarity in [0, 1] (negative similarities count as unrelated)."""
         if a == b:
             return 1.0
-        return max(0.0, float(np.dot(self.vector(a), self.vector(b))))
+        key = (a, b) if a < b else (b, a)
+        known = self._pairs.get(key)
+        if known is None:
+            if len(self._pairs) >= MAX_PAIRS:
+                self._pairs.clear()  # bounded; refilled from the vectors as needed
+            known = self._pairs[key] = max(0.0, float(np.dot(self.vector(a), self.vector(b))))
+        return known

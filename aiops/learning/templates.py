@@ -29,6 +29,7 @@ def template(text: str) -> str:
     return _SPACE.sub(" ", out).strip()
 
 
+@lru_cache(maxsize=65536)
 def alert_text(name: str, summary: str) -> str:
     """What the text model reads of an alert: its type (kept whole: ``ALM_12`` names a
     type, its digits are not a variable part) and its templated one-line summary."""

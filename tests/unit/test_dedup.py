@@ -53,6 +53,29 @@ def test_refire_soon_reopens_and_late_refire_is_new() -> None:
     assert disp == NEW and later is not first
 
 
+def test_start_after_the_incident_intake_is_a_new_occurrence() -> None:
+    d = make(refire_window=600.0, max_incident_span=300.0)
+    first, _ = d.apply(event(1, 0.0, end=900.0))
+    # a re-send stamped later, still in the intake period: same alert
+    again, disp = d.apply(event(2, 90.0, end=900.0))
+    assert again is first and disp == DUPLICATE
+    # the same condition set off again 20 minutes later: a new occurrence, although
+    # the first episode's end (900 s) is later than this start
+    later, disp = d.apply(event(3, 1200.0, end=1500.0))
+    assert disp == NEW and later is not first and first.ends_at == 900.0
+
+
+def test_slow_flapping_is_detected_across_occurrences() -> None:
+    d = make(max_incident_span=300.0, flap_window=3600.0, flap_threshold=4)
+    records = []
+    for i in range(6):  # on for 100 s every 400 s: each start is past the intake period
+        record, _ = d.apply(event(i, 400.0 * i, end=400.0 * i + 100.0))
+        records.append(record)
+    assert records[-1].flapping
+    # once flapping, the condition keeps folding into one alert
+    assert records[-1] is records[-2]
+
+
 def test_flapping_after_threshold_changes() -> None:
     d = make(flap_window=900.0, flap_threshold=4)
     record, _ = d.apply(event(1, 0.0, end=10.0))
