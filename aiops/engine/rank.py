@@ -4,9 +4,10 @@ The engine knows only the one-method interface, so rankers are replaced without
 touching the pipeline. The default ranker scores every alarming node and every
 silent node next to several alarming ones:
 
-* causal role of its alarm types (learned from history, ``TypeRelations``): a type
-  that is a learned cause of the other types in the incident and an effect of none
-  of them is what starts a cascade ("rootness", 0.5 when nothing is known);
+* causal role of its alarm types (learned from history, ``TypeRelations``): how
+  often each came first when seen nearby with the incident's other types
+  ("rootness", 0.5 when nothing is known); learned causal edges to the other types
+  are named in the evidence;
 * share of the incident's alarms that are on it (a failing device raises effects
   of its own fault on itself first);
 * dependency: the share of alarming neighbours that depend on it;
@@ -86,15 +87,33 @@ class CausalTopologyRanker:
         self.weights = weights or RankWeights()
         self.top_k = top_k
 
-    def _rootness(self, name: str, types: set[str]) -> tuple[float, list[str]]:
-        """Share of learned causal weight that flows out of ``name`` within the incident."""
+    def _rootness(self, name: str, types: set[str]) -> tuple[float, list[str], str | None]:
+        """How much ``name`` looks like what started this incident's cascade.
+
+        With learned precedence (``TypeRelations.precedes``): the mean, over the other
+        types in the incident, of how often ``name`` came first when the two were seen
+        together nearby in history. Models trained before precedence was learned fall
+        back to the share of learned causal weight that flows out of ``name``. Also
+        returns the learned effects of ``name`` present here and a readable line on
+        its best-supported precedence, for the evidence.
+        """
         if self.relations is None:
-            return 0.5, []
-        out = {b: self.relations.strength(name, b) for b in types if b != name}
-        into = sum(self.relations.strength(b, name) for b in types if b != name)
-        caused = [b for b, w in out.items() if w > 0]
-        total = sum(out.values()) + into
-        return (sum(out.values()) / total if total else 0.5), caused
+            return 0.5, [], None
+        others = [b for b in types if b != name]
+        caused = [b for b in others if self.relations.strength(name, b) > 0]
+        if self.relations.precedence_:
+            if not others:
+                return 0.5, caused, None
+            shares = {b: self.relations.precedes(name, b) for b in others}
+            rootness = sum(share for share, _ in shares.values()) / len(others)
+            b, (share, seen) = max(shares.items(), key=lambda kv: (kv[1][1], kv[0]))
+            line = (f"its {name} started before {b} nearby in {round(100 * share)}% of "
+                    f"{seen} past co-occurrences") if seen else None
+            return rootness, caused, line
+        out = sum(self.relations.strength(name, b) for b in others)
+        into = sum(self.relations.strength(b, name) for b in others)
+        total = out + into
+        return (out / total if total else 0.5), caused, None
 
     def rank(self, incident: IncidentRecord) -> list[RootCause]:
         inc = _Incident.of(incident.alerts.values())
@@ -105,7 +124,7 @@ class CausalTopologyRanker:
         precedence = {key: 1.0 - i / len(order) for i, key in enumerate(order)}
         alarming = set(inc.first)
         roots = {t: self._rootness(t, inc.types) for t in inc.types}
-        best_rootness = max(r for r, _ in roots.values())
+        best_rootness = max(r[0] for r in roots.values())
         candidates = set(alarming)
         for key in alarming:
             candidates.update(self.topology.neighbours(key))
@@ -121,10 +140,12 @@ class CausalTopologyRanker:
                 share = inc.count[cand] / inc.total
                 score = (w.rootness * rootness + w.alarm_share * share
                          + w.precedence * precedence[cand])
-                caused = roots[name][1]
+                _, caused, line = roots[name]
                 if caused:
                     evidence.append(f"its {name} is a learned cause of {', '.join(sorted(caused))}"
                                     " in this incident")
+                if line:
+                    evidence.append(line)
                 evidence.append(f"{inc.count[cand]} of {inc.total} alarms are on it")
                 if cand == order[0]:
                     evidence.append("earliest alarm in the group")

@@ -8,6 +8,13 @@ Two things are learned, for two different users:
   effects of one cause belong in one incident although neither causes the other.
 * ``edges_`` / ``strength(cause, effect)``, for root cause and for
   ``aiops model export-causal-graph``: directed causal edges between types.
+* ``precedence_`` / ``precedes(a, b)``, for root cause: of the times ``a`` and ``b``
+  started within ``precedence_window`` seconds of each other on the same or
+  neighbouring nodes, how often ``a`` came first. Far denser than the causal edges
+  (every pair seen together gets a count, no significance test), so it still orders
+  the types of an incident when a day of history is too little to learn edges:
+  ranking by it named the root of 63 % of the development scenarios' faults against
+  55 % by the learned edges (docs/architecture.md).
 
 The causal edges come from a topological Hawkes process (Cai et al., "THPs:
 Topological Hawkes Processes for Learning Causal Structure on Event Sequences",
@@ -176,7 +183,8 @@ class TypeRelations:
 
     def __init__(self, window: float = 300.0, max_hops: int = 1, min_support: int = 5,
                  causal_window: float = 300.0, causal_hops: int = 1, penalty: float = 1.0,
-                 skew_tolerance: float = 15.0, acyclic: bool = True):
+                 skew_tolerance: float = 15.0, acyclic: bool = True,
+                 precedence_window: float = 120.0):
         self.window = window
         self.max_hops = max_hops
         self.min_support = min_support
@@ -185,17 +193,20 @@ class TypeRelations:
         self.penalty = penalty
         self.skew_tolerance = skew_tolerance
         self.acyclic = acyclic
+        self.precedence_window = precedence_window
         self.edges_: dict[tuple[str, str], float] = {}
         self.gains_: dict[tuple[str, str], float] = {}
         self.cooccur_: dict[tuple[str, str], float] = {}
         self.type_counts_: dict[str, int] = {}
+        # (a, b) -> times a started before b nearby within precedence_window
+        self.precedence_: dict[tuple[str, str], int] = {}
 
     def get_params(self) -> dict[str, Any]:
         return {"window": self.window, "max_hops": self.max_hops,
                 "min_support": self.min_support, "causal_window": self.causal_window,
                 "causal_hops": self.causal_hops, "penalty": self.penalty,
                 "skew_tolerance": self.skew_tolerance,
-                "acyclic": self.acyclic}
+                "acyclic": self.acyclic, "precedence_window": self.precedence_window}
 
     # ------------------------------------------------------------------ fitting
 
@@ -205,11 +216,13 @@ class TypeRelations:
         ev = _Events(alerts, topology, hops)
         counts = np.bincount(ev.types, minlength=ev.n_types)
         self.type_counts_ = {name: int(c) for name, c in zip(ev.names, counts, strict=True)}
-        self.edges_, self.gains_, self.cooccur_ = {}, {}, {}
+        self.edges_, self.gains_, self.cooccur_, self.precedence_ = {}, {}, {}, {}
         if len(ev.times) == 0:
             return self
-        cause, effect, hop = _lag_pairs(ev, max(self.window, self.causal_window))
+        cause, effect, hop = _lag_pairs(
+            ev, max(self.window, self.causal_window, self.precedence_window))
         lag = ev.times[effect] - ev.times[cause]
+        self.precedence_ = self._precedence(ev, cause, effect, hop, lag)
         self.cooccur_ = self._cooccurrence(ev, cause, effect, hop, lag)
         near = (hop <= self.causal_hops) & (lag <= self.causal_window)
         self._causal(ev, cause[near], effect[near], hop[near], lag[near])
@@ -250,6 +263,18 @@ class TypeRelations:
                 # rounded as stored, so a loaded model equals the fitted one
                 out[pair] = max(out.get(pair, 0.0), round(min(1.0, lift / COOCCUR_FULL), 4))
         return out
+
+    def _precedence(self, ev: _Events, cause: np.ndarray, effect: np.ndarray,
+                    hop: np.ndarray, lag: np.ndarray) -> dict[tuple[str, str], int]:
+        """Per ordered pair of types, how often the first started strictly before the
+        second, on the same or a neighbouring node, within ``precedence_window``."""
+        keep = (lag > 0) & (lag <= self.precedence_window) & (hop <= 1)
+        a, b = ev.types[cause[keep]], ev.types[effect[keep]]
+        different = a != b
+        n = ev.n_types
+        counts = np.bincount(a[different] * n + b[different], minlength=n * n)
+        return {(ev.names[k // n], ev.names[k % n]): int(counts[k])
+                for k in np.flatnonzero(counts)}
 
     def _causal(self, ev: _Events, cause: np.ndarray, effect: np.ndarray, hop: np.ndarray,
                 lag: np.ndarray) -> None:
@@ -323,6 +348,14 @@ class TypeRelations:
         learned causal edge, else 0."""
         return self.edges_.get((cause, effect), 0.0)
 
+    def precedes(self, a: str, b: str) -> tuple[float, int]:
+        """How often ``a`` started first when ``a`` and ``b`` started close together
+        nearby in history (Laplace-smoothed, 0.5 when never seen), and on how many
+        such occasions."""
+        before = self.precedence_.get((a, b), 0)
+        seen = before + self.precedence_.get((b, a), 0)
+        return (before + 1) / (seen + 2), seen
+
     def related(self, a: str, b: str) -> float:
         """How much more often than chance two types occur together nearby, in [0, 1].
 
@@ -340,6 +373,7 @@ class TypeRelations:
         return {"params": self.get_params(), "edges": self.edges(),
                 "cooccurrence": [[a, b, round(w, 4)]
                                  for (a, b), w in sorted(self.cooccur_.items())],
+                "precedence": [[a, b, n] for (a, b), n in sorted(self.precedence_.items())],
                 "type_counts": self.type_counts_}
 
     @classmethod
@@ -351,6 +385,7 @@ class TypeRelations:
         model.edges_ = {(e["cause"], e["effect"]): float(e["weight"])
                         for e in data.get("edges", [])}
         model.cooccur_ = {(a, b): float(w) for a, b, w in data.get("cooccurrence", [])}
+        model.precedence_ = {(a, b): int(n) for a, b, n in data.get("precedence", [])}
         model.type_counts_ = dict(data.get("type_counts", {}))
         return model
 

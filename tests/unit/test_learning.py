@@ -94,3 +94,30 @@ def test_embedding_cache_survives_the_process(tmp_path) -> None:
         first.similarity("link down: on ne-<num>", "fan failure: tray <num>")
     path.write_bytes(b"not an npz file")
     assert TemplateEmbedder(cache_file=path).encoded == 0  # a damaged cache is ignored
+
+
+def test_precedence_orders_types_and_names_the_root() -> None:
+    from aiops.engine.rank import CausalTopologyRanker
+    from aiops.engine.state import AlertRecord, IncidentRecord
+
+    alerts, topo = planted_history()
+    model = TypeRelations().fit(alerts, topo)
+    first, seen = model.precedes("POWER_FAIL", "LINK_DOWN")
+    assert seen >= 150 and first > 0.95
+    assert model.precedes("LINK_DOWN", "POWER_FAIL")[0] < 0.05
+    assert model.precedes("POWER_FAIL", "NEVER_SEEN") == (0.5, 0)
+    again = TypeRelations.from_dict(model.to_dict())
+    assert again.precedence_ == model.precedence_
+
+    # LINK_DOWN is stamped first (a skewed clock) on two devices, POWER_FAIL later on
+    # the device between them: learned precedence still names the power failure.
+    incident = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    for k, (name, node, t) in enumerate([("LINK_DOWN", "d4", 100.0),
+                                         ("LINK_DOWN", "d6", 101.0),
+                                         ("POWER_FAIL", "d5", 110.0)]):
+        event = Alert(f"x{k}", "s", name, node, "major", "", t)
+        incident.alerts[k] = AlertRecord(id=k, fingerprint=str(k), event=event, node_id=node,
+                                         starts_at=t)
+    ranked = CausalTopologyRanker(topo, relations=model).rank(incident)
+    assert ranked[0].entity == "d5"
+    assert any("started before LINK_DOWN nearby in" in line for line in ranked[0].evidence)
