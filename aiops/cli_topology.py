@@ -19,6 +19,7 @@ import click
 
 from aiops.cli_base import main, reports_bad_input, runtime_of
 from aiops.runtime import Runtime
+from aiops.timeutil import to_rfc3339
 
 EXIT_UNREACHABLE = 1
 
@@ -74,11 +75,12 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run(ctx: click.Context, connector: Any, as_json: bool, report_path: Path | None) -> None:
     """Sync one source into the store, refresh the engine's topology, print the report."""
+    from topology.conflicts import ConflictLog
     from topology.discovery.sync import sync
 
     runtime: Runtime = runtime_of(ctx)
-    report = sync(connector, runtime.topology_store)
-    runtime.engine.set_topology(runtime.topology_store.load())
+    report = sync(connector, runtime.topology_store, ConflictLog(runtime.db))
+    runtime.reload_topology()
     doc = report.to_dict()
     if report_path is not None:
         from aiops.replay import write_json_atomically
@@ -247,10 +249,14 @@ def topology_schedule(ctx: click.Context, config_path: str, once: bool) -> None:
 @topology.command("export")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here (atomically) instead of stdout.")
+@click.option("--in-use", is_flag=True,
+              help="Only what current alerts are analysed against: leave out items aged "
+                   "out after topology_max_age (default: everything stored).")
 @click.pass_context
-def topology_export(ctx: click.Context, output: Path | None) -> None:
+def topology_export(ctx: click.Context, output: Path | None, in_use: bool) -> None:
     """The whole topology as a canonical JSON document (CONTRACTS.md §2)."""
-    graph = runtime_of(ctx).topology_store.load()
+    runtime = runtime_of(ctx)
+    graph = runtime.current_topology() if in_use else runtime.topology_store.load()
     doc = export_document(graph)
     if output is None:
         click.echo(json.dumps(doc, indent=1, sort_keys=True))
@@ -276,29 +282,45 @@ def export_document(graph: Any) -> dict[str, Any]:
 @click.pass_context
 @reports_bad_input
 def topology_show(ctx: click.Context, node: str, as_json: bool) -> None:
-    """A node (by id, name, alias, address or device:ifname), its aliases and neighbours."""
+    """A node (by id, name, alias, address or device:ifname), its aliases and neighbours.
+
+    Stale items are shown too, marked "aged out": stored, but no longer used for current
+    alerts because their source stopped reporting them (topology_max_age)."""
     from aiops.errors import NotFound
 
-    graph = runtime_of(ctx).topology_store.load()
+    runtime = runtime_of(ctx)
+    history = runtime.topology_store.history()
+    graph = history.everything()
+    in_use = runtime.current_topology()
     node_id = graph.resolver.lookup(node)
     if node_id is None:
         raise NotFound(f"no topology node matches '{node}' (by id, name, alias, address "
                        "or device:ifname)")
     found = graph.nodes[node_id]
+    edges_seen = {edge.key: seen for edge, seen in history.edges}
     neighbours = []
     for other in sorted(graph.neighbours(node_id)):
         data = graph.graph.edges[node_id, other]
+        kind = data.get("kind")
         attrs = dict(data.get("attrs") or {})
+        seen = edges_seen.get((node_id, other, kind)) or edges_seen.get((other, node_id, kind))
         neighbours.append({"id": other, "kind": graph.nodes[other].kind,
-                           "name": graph.nodes[other].name, "edge": data.get("kind"),
-                           "direction": _direction(graph, node_id, other, data.get("kind")),
+                           "name": graph.nodes[other].name, "edge": kind,
+                           "direction": _direction(graph, node_id, other, kind),
                            "inferred": bool(attrs.get("inferred")),
-                           "confidence": attrs.get("confidence")})
+                           "confidence": attrs.get("confidence"),
+                           "in_use": in_use.graph.has_edge(node_id, other),
+                           "last_seen": seen.last if seen else None,
+                           "source": seen.source if seen else None})
+    node_seen = next((seen for n, seen in history.nodes if n.id == node_id), None)
     if as_json:
         click.echo(json.dumps({"node": found.to_dict(), "aliases": found.aliases(),
+                               "in_use": node_id in in_use,
+                               "last_seen": node_seen.last if node_seen else None,
                                "neighbours": neighbours}, indent=1))
         return
-    click.echo(f"{found.id}  ({found.kind})  {found.name}")
+    stale = "" if node_id in in_use else f"  [aged out: {_last_seen(node_seen)}]"
+    click.echo(f"{found.id}  ({found.kind})  {found.name}{stale}")
     click.echo(f"aliases: {', '.join(found.aliases()) or '-'}")
     seen_by = found.attrs.get("seen_by")
     if seen_by:
@@ -306,7 +328,13 @@ def topology_show(ctx: click.Context, node: str, as_json: bool) -> None:
     click.echo(f"neighbours ({len(neighbours)}):")
     for n in neighbours:
         mark = f"  [inferred, confidence {n['confidence']}]" if n["inferred"] else ""
+        if not n["in_use"]:
+            mark += f"  [aged out: last seen {to_rfc3339(n['last_seen'])} by {n['source']}]"
         click.echo(f"  {n['direction']:<14} {n['id']}  ({n['kind']}){mark}")
+
+
+def _last_seen(seen: Any) -> str:
+    return "-" if seen is None else f"last seen {to_rfc3339(seen.last)} by {seen.source}"
 
 
 def _direction(graph: Any, node_id: str, other: str, kind: str | None) -> str:
@@ -316,6 +344,31 @@ def _direction(graph: Any, node_id: str, other: str, kind: str | None) -> str:
     if kind not in DIRECTED_EDGE_KINDS:
         return str(kind)
     return f"{kind} ->" if graph.dependencies.has_edge(node_id, other) else f"<- {kind}"
+
+
+@topology.command("conflicts")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--node", help="Only conflicts about this node id.")
+@click.option("--source", help="Only conflicts found by this discovery source.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (as GET /api/v1/topology/conflicts).")
+@click.pass_context
+def topology_conflicts(ctx: click.Context, limit: int, node: str | None, source: str | None,
+                       as_json: bool) -> None:
+    """Identity conflicts that discovery runs reported, most recently reported first."""
+    from topology.conflicts import ConflictLog
+
+    total, items = ConflictLog(runtime_of(ctx).db).list(limit, node=node, source=source)
+    if as_json:
+        click.echo(json.dumps({"count": total, "conflicts": items}, indent=1))
+        return
+    click.echo(f"{total} conflicts" + (f" (latest {len(items)} shown)"
+                                       if total > len(items) else ""))
+    for c in items:
+        times = "" if c["reports"] == 1 else \
+            f", {c['reports']} runs since {c['first_reported']}"
+        click.echo(f"  {c['last_reported']}  {c['what']:<9} {c['node']}  "
+                   f"({c['source']}{times}): {c['message']}")
 
 
 @main.group()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "aiops-data"
@@ -23,6 +23,20 @@ class EngineSettings:
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
     # Labels that change between events of one condition and so must not split it.
     volatile_labels: tuple[str, ...] = ("severity", "value")
+    # Seconds after which a topology item that its source has stopped reporting (while
+    # reporting other things) is no longer used; 0 or None: never. Env
+    # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").
+    topology_max_age: float | None = 7 * 86400.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"AIOPS_TOPOLOGY_MAX_AGE must be seconds (0: never), got {text!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +54,11 @@ class DataDir:
         chosen = Path(path or os.environ.get("AIOPS_DATA_DIR") or DEFAULT_DATA_DIR)
         url = database_url or os.environ.get("AIOPS_DATABASE_URL") or ""
         graph = graph_url or os.environ.get("AIOPS_GRAPH_URL") or ""
-        return cls(path=chosen, database_url=url, graph_url=graph)
+        settings = EngineSettings()
+        max_age = os.environ.get("AIOPS_TOPOLOGY_MAX_AGE")
+        if max_age:
+            settings = replace(settings, topology_max_age=_seconds(max_age))
+        return cls(path=chosen, database_url=url, graph_url=graph, settings=settings)
 
     def url(self) -> str:
         if self.database_url:

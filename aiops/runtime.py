@@ -18,6 +18,7 @@ from aiops.store.db import open_database
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 from topology.store import GraphStore, open_graph_store
+from topology.timeline import TopologyTimeline
 
 
 @dataclass
@@ -38,12 +39,28 @@ class Runtime:
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
         self.topology_store.upsert(nodes, edges, source=source)
-        self.engine.set_topology(self.topology_store.load())
+        self.reload_topology()
+
+    def reload_topology(self) -> None:
+        """Re-read the stored topology (after an import or a discovery run): the engine
+        then analyses each alert against the topology of its event time."""
+        self.engine.set_timeline(topology_timeline(self.topology_store, self.data_dir.settings))
+
+    def current_topology(self) -> TopologyGraph:
+        """The topology current alerts are analysed against (aged-out items left out),
+        whatever historical snapshot the engine last switched to for a replay."""
+        timeline = self.engine.timeline
+        return self.engine.topology if timeline is None else timeline.current().graph
 
     def close(self) -> None:
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()
+
+
+def topology_timeline(store: GraphStore, settings: EngineSettings) -> TopologyTimeline:
+    """The stored topology over time, items aged out after ``topology_max_age``."""
+    return TopologyTimeline.of(store, settings.topology_max_age or None)
 
 
 def correlator_factory(model: CorrelationModel, settings: EngineSettings,
@@ -78,9 +95,11 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     registry = ModelRegistry(data_dir.path / "models")
     model = load_promoted(registry)
     embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
-    engine = Engine(db, store.load(), data_dir.settings,
+    timeline = topology_timeline(store, data_dir.settings)
+    engine = Engine(db, timeline.current().graph, data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder),
                     ranker_factory=ranker_factory(model),
-                    sinks=[sink] if sink else [])
-    return Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
-                   registry=registry, embedder=embedder)
+                    sinks=[sink] if sink else [], timeline=timeline)
+    runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
+                      registry=registry, embedder=embedder)
+    return runtime

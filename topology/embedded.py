@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from topology.graph import TopologyGraph
+from topology.history import Seen, TopologyHistory
 from topology.model import Edge, Node
 from topology.store import GraphStoreError, TimeWindow, check_radius, check_upsert
 from topology.tables import topo_edges, topo_nodes
@@ -120,6 +121,16 @@ class EmbeddedGraphStore:
         if lower is not None:
             query = query.where(table.c.last_seen >= lower)
         return query
+
+    def history(self) -> TopologyHistory:
+        with self.db.connect() as conn:
+            nodes = [(Node(r.id, r.kind, r.name, dict(r.attrs or {})),
+                      Seen(r.first_seen, r.last_seen, r.source))
+                     for r in conn.execute(sa.select(topo_nodes))]
+            edges = [(Edge(r.source_id, r.target_id, r.kind, dict(r.attrs or {})),
+                      Seen(r.first_seen, r.last_seen, r.source))
+                     for r in conn.execute(sa.select(topo_edges))]
+        return TopologyHistory(nodes, edges)
 
     def counts(self) -> tuple[int, int]:
         with self.db.connect() as conn:

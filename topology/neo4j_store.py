@@ -27,6 +27,7 @@ from typing import Any
 
 from topology.cypher import BoltGraph, Index
 from topology.graph import TopologyGraph
+from topology.history import Seen, TopologyHistory
 from topology.model import Edge, Node
 from topology.store import GraphStoreError, TimeWindow, check_radius, check_upsert
 
@@ -94,6 +95,12 @@ COUNT_EDGES = "MATCH (:Node)-[e:LINK]->(:Node) RETURN count(e) AS n"
 # shortestPath, and at the radii the correlator uses (2, at most 3 in the API) the
 # number of paths walked stays small. Hop bounds cannot be parameters in Cypher;
 # they are integers checked by check_radius.
+HISTORY_NODES = "MATCH (n:Node) RETURN n.id AS id, n.kind AS kind, n.name AS name, " \
+                "n.attrs AS attrs, n.source AS source, n.first_seen AS first_seen, " \
+                "n.last_seen AS last_seen"
+HISTORY_EDGES = "MATCH (a:Node)-[e:LINK]->(b:Node) RETURN a.id AS s, b.id AS t, " \
+                "e.kind AS kind, e.attrs AS attrs, e.source AS source, " \
+                "e.first_seen AS first_seen, e.last_seen AS last_seen"
 NEIGHBOURHOOD = "MATCH p = (:Node {id: $id})-[:LINK*0..%d]-(b:Node) " \
                 "RETURN b.id AS id, min(length(p)) AS hops"
 DISTANCE = "MATCH (x:Node {id: $a}), (y:Node {id: $b}) MATCH p = (x)-[:LINK*1..%d]-(y) " \
@@ -120,6 +127,14 @@ def _import_id(at: float, unique: str | None = None) -> str:
 
 def _attrs(text: Any) -> dict[str, Any]:
     return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def _seen(row: Any) -> Seen:
+    """Sightings of a row; a :Node or :LINK written by another tool may lack them, and is
+    then taken as always there rather than stopping the engine from opening."""
+    first = float(row["first_seen"]) if row["first_seen"] is not None else 0.0
+    last = float(row["last_seen"]) if row["last_seen"] is not None else first
+    return Seen(first, max(first, last), row["source"] or "unknown")
 
 
 def _json(attrs: dict[str, Any]) -> str:
@@ -192,6 +207,13 @@ class Neo4jGraphStore:
             "RETURN a.id AS s, b.id AS t, e.kind AS kind, e.attrs AS attrs", **params)
             if r["s"] in ids and r["t"] in ids]
         return TopologyGraph(nodes, edges)
+
+    def history(self) -> TopologyHistory:
+        nodes = [(Node(r["id"], r["kind"], r["name"], _attrs(r["attrs"])), _seen(r))
+                 for r in self.graph.read(HISTORY_NODES)]
+        edges = [(Edge(r["s"], r["t"], r["kind"], _attrs(r["attrs"])), _seen(r))
+                 for r in self.graph.read(HISTORY_EDGES)]
+        return TopologyHistory(nodes, edges)
 
     def counts(self) -> tuple[int, int]:
         nodes = self.graph.read(COUNT_NODES)[0]["n"]

@@ -23,6 +23,8 @@ from topology.model import MAX_SHOWN_IDS, Edge, Node
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from topology.history import TopologyHistory
+
 # Hop radius above which neighbourhood/distance queries are refused: the correlator
 # asks for 2, the API for at most 3, and the number of paths a graph server walks
 # grows with degree**radius.
@@ -55,6 +57,12 @@ class GraphStore(Protocol):
 
         See :class:`TimeWindow` for which nodes and edges that includes.
         """
+        ...
+
+    def history(self) -> TopologyHistory:
+        """Every stored node and edge with its first and last sighting and the source that
+        reported it last: what the engine turns into the topology of any time
+        (:mod:`topology.history`)."""
         ...
 
     def counts(self) -> tuple[int, int]:

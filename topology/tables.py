@@ -1,10 +1,11 @@
-"""Tables of the embedded topology store, in the engine's database.
+"""Tables of the topology in the engine's database: the embedded store, and the
+identity conflicts discovery reports (kept whichever store holds the graph).
 
 ``first_seen``/``last_seen`` are kept from the start so topology history (issue:
 topology) can age edges out without a data migration.
 """
 
-from sqlalchemy import JSON, Column, Float, Index, String, Table
+from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
 
 from aiops.store.metadata import metadata
 
@@ -31,4 +32,23 @@ topo_edges = Table(
     Column("first_seen", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
     Index("ix_topo_edges_target", "target_id"),
+)
+
+# One row per distinct conflict (topology/conflicts.py): a scheduled source re-reports
+# the same disagreement every run, so runs bump last_reported and reports rather than
+# adding rows. ``key`` hashes (source, node, what, message).
+topo_conflicts = Table(
+    "topo_conflicts",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("node", String(256), nullable=False),
+    Column("what", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("first_reported", Float, nullable=False),
+    Column("last_reported", Float, nullable=False),
+    Column("reports", Integer, nullable=False),
+    Index("ix_topo_conflicts_last_reported", "last_reported"),
+    Index("ix_topo_conflicts_node", "node"),
 )

@@ -81,6 +81,18 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"nodes": {"type": "array", "items": {"type": "object"}},
                        "edges": {"type": "array", "items": {"type": "object"}}},
     },
+    "TopologyConflict": {
+        "type": "object",
+        "properties": {
+            "source": {"type": "string"}, "node": {"type": "string"},
+            "what": {"type": "string", "description": "name, serial, mgmt_ip, fqdn, ..., "
+                                                      "address, identity or ambiguous"},
+            "message": {"type": "string"}, "values": {"type": "object"},
+            "first_reported": {"type": "string", "format": "date-time"},
+            "last_reported": {"type": "string", "format": "date-time"},
+            "reports": {"type": "integer", "description": "discovery runs that found it"},
+        },
+    },
     "Error": {
         "type": "object",
         "properties": {"error": {"type": "object", "properties": {
@@ -123,6 +135,15 @@ PATHS: dict[str, Any] = {
     "/api/v1/topology": {"get": {
         "summary": "Counts of stored nodes and edges",
         "responses": {"200": _json({"type": "object"}, "Counts")}}},
+    "/api/v1/topology/conflicts": {"get": {
+        "summary": "Identity conflicts found by discovery runs, most recently reported first",
+        "parameters": [_LIMIT,
+                       {"name": "node", "in": "query", "schema": {"type": "string"}},
+                       {"name": "source", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "count": {"type": "integer"},
+            "conflicts": {"type": "array", "items": _ref("TopologyConflict")}}},
+            "Count and conflicts"), **_ERRORS}}},
     "/api/v1/topology/nodes/{node}": {"get": {
         "summary": "A node (by id, name or alias) and its neighbourhood",
         "parameters": [{"name": "node", "in": "path", "required": True,

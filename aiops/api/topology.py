@@ -1,11 +1,12 @@
-"""Topology endpoints: stored counts, a node and its neighbourhood."""
+"""Topology endpoints: stored counts, a node and its neighbourhood, discovery conflicts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from aiops.api.util import int_arg, runtime
 from aiops.errors import NotFound
+from topology.conflicts import ConflictLog
 
 blueprint = Blueprint("topology", __name__, url_prefix="/api/v1/topology")
 
@@ -18,7 +19,7 @@ def summary():
 
 @blueprint.get("/nodes/<path:node>")
 def node_neighbourhood(node: str):
-    topology = runtime().engine.topology
+    topology = runtime().current_topology()
     node_id = topology.resolve(node)
     if node_id is None:
         raise NotFound(f"no topology node matches '{node}' (by id, name or alias)")
@@ -27,3 +28,12 @@ def node_neighbourhood(node: str):
     return jsonify({"node": topology.nodes[node_id].to_dict(),
                     "neighbourhood": {"nodes": [n.to_dict() for n in nodes],
                                       "edges": [e.to_dict() for e in edges]}})
+
+
+@blueprint.get("/conflicts")
+def conflicts():
+    """Identity conflicts stored by discovery runs, most recently reported first."""
+    total, items = ConflictLog(runtime().db).list(
+        int_arg("limit", 100, 1, 1000), node=request.args.get("node"),
+        source=request.args.get("source"))
+    return jsonify({"count": total, "conflicts": items})

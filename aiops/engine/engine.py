@@ -10,6 +10,7 @@ the wall clock, so a replay of yesterday behaves as yesterday did live.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -34,6 +35,7 @@ from topology.graph import TopologyGraph
 
 if TYPE_CHECKING:
     from aiops.sinks import IncidentSink
+    from topology.timeline import TopologyTimeline
 
 EVICT_EVERY = 1024  # events between sweeps of resolved alerts out of memory
 
@@ -78,7 +80,8 @@ class Engine:
                  settings: EngineSettings | None = None,
                  correlator_factory: CorrelatorFactory = ScoredCorrelator,
                  ranker_factory: RankerFactory = CausalTopologyRanker,
-                 sinks: Sequence[IncidentSink] = ()):
+                 sinks: Sequence[IncidentSink] = (),
+                 timeline: TopologyTimeline | None = None):
         self.db = db
         # Told about every stored batch (aiops.sinks); none in the embedded default.
         self.sinks = list(sinks)
@@ -88,7 +91,12 @@ class Engine:
         self._ranker_factory = ranker_factory
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
-        self.set_topology(topology)
+        self._batch_events: list[Alert] | None = None  # the batch being placed, if any
+        self.timeline: TopologyTimeline | None = None
+        if timeline is None:
+            self.set_topology(topology)
+        else:
+            self.set_timeline(timeline)
         self._restore()
 
     def set_factories(self, correlator: CorrelatorFactory, ranker: RankerFactory) -> None:
@@ -100,11 +108,35 @@ class Engine:
             self.ranker = ranker(self.topology)
 
     def set_topology(self, topology: TopologyGraph) -> None:
-        """Use a new topology for alerts from now on (after an import or discovery)."""
+        """Use one topology for alerts of every event time from now on (no history)."""
         with self.lock:
-            self.topology = topology
-            self.correlator = self._correlator_factory(topology, self.settings)
-            self.ranker = self._ranker_factory(topology)
+            self.timeline = None
+            self._use(topology, -math.inf, math.inf)
+
+    def set_timeline(self, timeline: TopologyTimeline) -> None:
+        """Analyse each alert against the topology as it was at its event time (after an
+        import or discovery, a new timeline replaces the old one)."""
+        with self.lock:
+            self.timeline = timeline
+            current = timeline.current()
+            self._use(current.graph, current.start, current.end)
+
+    def _use(self, topology: TopologyGraph, start: float, end: float) -> None:
+        """Correlate and rank with ``topology``, valid for event times in [start, end)."""
+        self._valid_from, self._valid_until = start, end
+        self.topology = topology
+        self.correlator = self._correlator_factory(topology, self.settings)
+        self.ranker = self._ranker_factory(topology)
+        if self._batch_events is not None:
+            self.correlator.prepare(self._batch_events)  # a switch in mid-batch
+
+    def _at(self, t: float) -> None:
+        """Switch to the topology of event time ``t``. Hot path: while ``t`` stays in the
+        current snapshot's interval (always, for live alerts) this is two comparisons."""
+        if self._valid_from <= t < self._valid_until or self.timeline is None:
+            return
+        snapshot = self.timeline.at(t)
+        self._use(snapshot.graph, snapshot.start, snapshot.end)
 
     def _restore(self) -> None:
         state = load_state(self.db, self.settings, self.correlator.horizon)
@@ -137,14 +169,21 @@ class Engine:
                 self._restore()  # the last batch failed to store: start again from the database
             batch = _Batch()
             try:
-                self.correlator.prepare(list(events))
+                if events and self.timeline is not None:
+                    # Before prepare, so a replay batch (sorted, within one interval as a
+                    # rule) switches once here rather than in mid-batch.
+                    self._at(max(event.starts_at for event in events))
+                self._batch_events = list(events)
+                self.correlator.prepare(self._batch_events)
                 clock = time.perf_counter
                 for event in events:
                     started = clock()
                     self._step(event, batch, result, received)
                     self.placement_latency.record(clock() - started)
+                self._batch_events = None
                 for incident in batch.to_rank.values():
                     if incident.status != MERGED:
+                        self._at(incident.updated_at)  # the topology of its latest alert
                         incident.root_causes = self.ranker.rank(incident)
                 with self.db.begin() as conn:
                     write_batch(conn, batch.incidents.values(), batch.alerts.values(),
@@ -153,6 +192,7 @@ class Engine:
                 # Memory must not run ahead of what was stored. The database may be gone
                 # right now, so rebuild from it before the next batch rather than here.
                 self._stale = True
+                self._batch_events = None
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())
@@ -191,6 +231,7 @@ class Engine:
         result.dispositions[disposition] += 1
 
         if disposition == NEW:
+            self._at(record.starts_at)
             record.node_id = self.topology.resolve(event.entity)
             if record.node_id is None:
                 result.unresolved_entities.add(event.entity)
@@ -215,6 +256,7 @@ class Engine:
             result.incidents.add(record.incident_id)
 
     def _place(self, record: AlertRecord, batch: _Batch, firing_delta: int) -> None:
+        self._at(record.starts_at)
         matches = self.correlator.place(record, self.index)
         if matches:
             incident = matches[0]

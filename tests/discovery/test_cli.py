@@ -4,6 +4,7 @@ runs them: a real subprocess, exit codes and files."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,11 @@ from tests.discovery.conftest import DATA, FakeSource, Reply
 T0 = 1_800_000_000
 
 
-def aiops(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def aiops(data_dir: Path, *args: str,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
 
 
 def write_inventory(path: Path) -> Path:
@@ -109,3 +112,37 @@ def test_schedule_once(tmp_path: Path) -> None:
                         f"    options: {{path: {write_inventory(tmp_path / 'i.yaml')}}}\n")
     r = aiops(tmp_path / "d", "topology", "schedule", "--config", str(schedule), "--once")
     assert r.returncode == 0 and "inventory: 2 nodes, 1 edges, 0 conflicts" in r.stderr
+
+
+def test_show_marks_aged_out_links_and_export_keeps_them_unless_in_use(tmp_path: Path) -> None:
+    from aiops.store.db import open_database
+    from topology.embedded import EmbeddedGraphStore
+    from topology.model import Edge, Node
+
+    data = tmp_path / "d"
+    data.mkdir()
+    db = open_database(f"sqlite:///{(data / 'aiops.db').resolve()}")
+    try:
+        store = EmbeddedGraphStore(db)
+        nodes = [Node(n, "device", n) for n in ("a", "b", "c")]
+        day = 86400.0
+        store.upsert(nodes, [Edge("a", "b"), Edge("a", "c")], source="lldp",
+                     seen_at=T0 - 30 * day)
+        store.upsert(nodes, [Edge("a", "c")], source="lldp", seen_at=T0)  # a-b not any more
+    finally:
+        db.dispose()
+    r = aiops(data, "topology", "show", "a")
+    assert r.returncode == 0, r.stderr
+    assert ("connected_to   b  (device)  [aged out: last seen 2026-12-16T08:00:00Z by lldp]"
+            in r.stdout)
+    assert "connected_to   c  (device)\n" in r.stdout
+    shown = json.loads(aiops(data, "topology", "show", "a", "--json").stdout)
+    assert {n["id"]: n["in_use"] for n in shown["neighbours"]} == {"b": False, "c": True}
+    assert shown["in_use"] is True
+    everything = json.loads(aiops(data, "topology", "export").stdout)
+    assert len(everything["edges"]) == 2  # stale items are stored and exported
+    in_use = json.loads(aiops(data, "topology", "export", "--in-use").stdout)
+    assert [(e["source"], e["target"]) for e in in_use["edges"]] == [("a", "c")]
+    # Never ageing: everything is in use.
+    never = aiops(data, "topology", "show", "a", env={"AIOPS_TOPOLOGY_MAX_AGE": "0"})
+    assert "aged out" not in never.stdout

@@ -25,7 +25,7 @@ def test_one_head_and_the_tables_exist(db_url: str) -> None:
     engine = open_database(db_url)
     try:
         heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
-        assert heads == ["0002"], f"expected one migration head, got {heads}"
+        assert len(heads) == 1, f"expected one migration head, got {heads}"
         names = sa.inspect(engine).get_table_names()
         assert {"tickets", "ticket_links"} <= set(names)
     finally:

@@ -113,6 +113,25 @@ def test_an_old_snapshot_never_shortens_history(store: GraphStore) -> None:
     assert as_sets(store, as_of=500.0, max_age=10.0)[1] == {("a", "b", "connected_to")}
 
 
+def test_history_gives_every_item_with_its_sightings_and_last_source(
+        store: GraphStore) -> None:
+    store.upsert(nodes_of("a", "b", "c"), [Edge("a", "b"), Edge("b", "c", "depends_on")],
+                 source="inventory", seen_at=100.0)
+    store.upsert(nodes_of("a", "b"), [Edge("a", "b", "connected_to", {"w": 1})],
+                 source="lldp", seen_at=300.0)
+    history = store.history()
+    nodes = {n.id: (s.first, s.last, s.source) for n, s in history.nodes}
+    assert nodes == {"a": (100.0, 300.0, "lldp"), "b": (100.0, 300.0, "lldp"),
+                     "c": (100.0, 100.0, "inventory")}
+    edges = {e.key: (e.attrs, s.first, s.last, s.source) for e, s in history.edges}
+    assert edges == {("a", "b", "connected_to"): ({"w": 1}, 100.0, 300.0, "lldp"),
+                     ("b", "c", "depends_on"): ({}, 100.0, 100.0, "inventory")}
+    # Everything stored, stale or not, is what load() without a window returns.
+    everything = history.everything()
+    assert set(everything.nodes) == set(store.load().nodes)
+    assert {e.key for e in everything.edges} == {e.key for e in store.load().edges}
+
+
 def test_negative_max_age_is_refused(store: GraphStore) -> None:
     with pytest.raises(InputError, match="max_age"):
         store.load(max_age=-1.0)

@@ -38,13 +38,18 @@ def run_discovery(source: str, options: dict[str, Any] | None = None,
                   data_dir: str | None = None, database_url: str | None = None) -> dict[str, Any]:
     """Run source ``source`` into the data dir's topology store; the report as a dict."""
     from aiops.store.db import open_database
-    from topology.embedded import EmbeddedGraphStore
+    from topology.conflicts import ConflictLog
+    from topology.store import open_graph_store
 
     connector = build(source, expand_options(options))
     data = DataDir.from_env(Path(data_dir) if data_dir else None, database_url)
     data.path.mkdir(parents=True, exist_ok=True)
     db = open_database(data.url())
     try:
-        return sync(connector, EmbeddedGraphStore(db)).to_dict()
+        store = open_graph_store(data.graph_url, db)  # AIOPS_GRAPH_URL, as `aiops serve`
+        try:
+            return sync(connector, store, ConflictLog(db)).to_dict()
+        finally:
+            store.close()
     finally:
         db.dispose()

@@ -9,12 +9,16 @@ reaches the caller (CLI, Celery task) with the source named.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from topology.discovery.base import TopologySource
 from topology.discovery.identity import Conflict, merge
 from topology.store import GraphStore
+
+if TYPE_CHECKING:
+    from topology.conflicts import ConflictLog
 
 
 @dataclass(slots=True)
@@ -41,8 +45,13 @@ class SyncReport:
                 "total": {"nodes": self.total_nodes, "edges": self.total_edges}}
 
 
-def sync(connector: TopologySource, store: GraphStore) -> SyncReport:
-    """Run ``connector`` and store what it found; raises (writing nothing) on failure."""
+def sync(connector: TopologySource, store: GraphStore,
+         conflict_log: ConflictLog | None = None) -> SyncReport:
+    """Run ``connector`` and store what it found; raises (writing nothing) on failure.
+
+    The conflicts of a stored run also go to ``conflict_log`` (when given), so a
+    scheduled run's findings outlive its report.
+    """
     current = store.load()
     found = connector.collect(current)
     merged = merge(found, current)
@@ -50,7 +59,10 @@ def sync(connector: TopologySource, store: GraphStore) -> SyncReport:
     new_edges = sum(1 for e in merged.edges
                     if (e.source, e.target) not in known_edges
                     and (e.target, e.source) not in known_edges)
-    store.upsert(merged.nodes, merged.edges, source=connector.name)
+    seen_at = time.time()
+    store.upsert(merged.nodes, merged.edges, source=connector.name, seen_at=seen_at)
+    if conflict_log is not None:
+        conflict_log.record(connector.name, merged.conflicts, at=seen_at)
     total_nodes, total_edges = store.counts()
     return SyncReport(
         source=connector.name, nodes=len(merged.nodes), edges=len(merged.edges),
