@@ -2,9 +2,11 @@
 them to incidents, list and export them.
 
 A pull or import is all or nothing: every page is fetched and every ticket
-validated before one transaction stores the tickets and their links. A system
-that cannot be read exits with status 1 and a message naming it, the URL and why;
-a bad file exits with status 2 naming the file, the line and the field.
+validated before one transaction stores the tickets and their links to the stored
+incidents; incidents that resolve later are linked to them as they resolve
+(``aiops.tickets.autolink``). A system that cannot be read exits with status 1 and
+a message naming it, the URL and why; a bad file exits with status 2 naming the
+file, the line and the field.
 """
 
 from __future__ import annotations
@@ -42,17 +44,12 @@ def _connector_class(name: str) -> Any:
 
 
 def _store_and_link(runtime: Runtime, items: list[Ticket], source: str) -> tuple[Any, int]:
-    """One transaction: the tickets, then their links to the stored incidents."""
-    from aiops.tickets.linker import TicketLinker
-    from aiops.tickets.store import replace_links, store_tickets
+    """One transaction: the tickets, then their links to the stored incidents (incidents
+    that resolve later are linked to them by the engine's ticket-link sink)."""
+    from aiops.tickets.autolink import store_and_link
 
-    topology = runtime.engine.topology
     embedder = runtime.embedder if runtime.data_dir.settings.text_similarity else None
-    with runtime.db.begin() as conn:
-        result = store_tickets(conn, items, source, topology.resolve)
-        links = TicketLinker(topology, embedder).link(conn, items)
-        replace_links(conn, [t.id for t in items], [link.row() for link in links])
-    return result, len(links)
+    return store_and_link(runtime.db, items, source, runtime.engine.topology, embedder)
 
 
 @main.group()

@@ -15,6 +15,7 @@ from aiops.learning.registry import ModelRegistry
 from aiops.learning.training import CorrelationModel, load_promoted
 from aiops.sinks.graph import IncidentGraphSink
 from aiops.store.db import open_database
+from aiops.tickets.autolink import ticket_link_sink
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 from topology.store import GraphStore, open_graph_store
@@ -102,4 +103,6 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder)
+    # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
+    engine.sinks.append(ticket_link_sink(runtime))
     return runtime

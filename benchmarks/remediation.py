@@ -42,7 +42,8 @@ from aiops.learning.training import train as train_correlation
 from aiops.models import parse_alert, parse_ticket
 from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
-from aiops.tickets.cases import cases_from_history, pick_root_type
+from aiops.tickets.cases import cases_from_history
+from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology

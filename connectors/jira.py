@@ -21,8 +21,8 @@ from connectors.ticket_http import (
     DEFAULT_MAX_TICKETS,
     DEFAULT_TIMEOUT,
     Credentials,
-    JsonClient,
-    TicketSourceError,
+    PagingWords,
+    TicketConnector,
     require,
 )
 
@@ -135,10 +135,15 @@ def parse_issue(issue: Any, where: str, entity_field: str | None = None,
     }, where)
 
 
-class JiraConnector:
+PAGING = PagingWords(position="startAt", records="issues", parameter="startAt",
+                     matches="issues", query="the JQL")
+
+
+class JiraConnector(TicketConnector):
     """Pulls resolved issues matching a JQL query, every page before returning."""
 
     name = "jira"
+    system = "Jira"
 
     def __init__(self, base_url: str, *, user: str | None = None, password: str | None = None,
                  token: str | None = None, jql: str = DEFAULT_JQL, since: str | None = None,
@@ -148,19 +153,17 @@ class JiraConnector:
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_tickets: int = DEFAULT_MAX_TICKETS):
         # Cloud takes e-mail + API token as basic auth; Data Center a personal access token.
-        self.client = JsonClient("Jira", base_url,
-                                 Credentials(user=user, password=password or
-                                             (token if user else None),
-                                             token=None if user else token),
-                                 timeout=timeout, max_bytes=max_bytes)
+        super().__init__(base_url, Credentials(user=user, password=password or
+                                               (token if user else None),
+                                               token=None if user else token),
+                         page_size=page_size, timeout=timeout, max_bytes=max_bytes,
+                         max_tickets=max_tickets)
         if since:
             jql = _with_since(jql, since)
         self.jql = jql
         self.search_path = search_path or f"rest/api/{api_version}/search"
-        self.page_size = max(1, page_size)
         self.custom = {"entity_field": entity_field, "root_cause_field": root_cause_field,
                        "resolution_field": resolution_field, "alert_ids_field": alert_ids_field}
-        self.max_tickets = max_tickets
 
     def fields(self) -> str:
         extra = [f for f in self.custom.values() if f]
@@ -194,25 +197,10 @@ class JiraConnector:
             if token is not None or not isinstance(total, int) or start >= total:
                 return
 
-    def pull(self) -> list[Ticket]:
-        """Every matching issue, validated; nothing is returned if any page fails."""
-        tickets: dict[str, Ticket] = {}
-        try:
-            for start, issues in self.pages():
-                fresh = 0
-                for i, issue in enumerate(issues):
-                    ticket = parse_issue(issue, f"Jira issues[{start + i}]", **self.custom)
-                    fresh += ticket.id not in tickets
-                    tickets[ticket.id] = ticket
-                if issues and not fresh:
-                    raise TicketSourceError(f"Jira: the page at startAt {start} repeats issues "
-                                            "already read; the server ignores startAt")
-                if len(tickets) > self.max_tickets:
-                    raise TicketSourceError(f"Jira: more than {self.max_tickets:,} issues "
-                                            "match; narrow the JQL or use --since")
-        finally:
-            self.client.close()
-        return list(tickets.values())
+    def fetch(self) -> list[Ticket]:
+        """Every matching issue, validated."""
+        return self.collect(self.pages(), lambda issue, i: parse_issue(
+            issue, f"Jira issues[{i}]", **self.custom), PAGING)
 
 
 def _with_since(jql: str, since: str) -> str:

@@ -23,7 +23,7 @@ from connectors.ticket_http import (
     DEFAULT_MAX_TICKETS,
     DEFAULT_TIMEOUT,
     Credentials,
-    JsonClient,
+    TicketConnector,
     TicketSourceError,
     require,
 )
@@ -123,10 +123,11 @@ def parse_rt_ticket(ticket: Any, history: list[dict[str, Any]],
     }, where)
 
 
-class RTConnector:
+class RTConnector(TicketConnector):
     """Pulls resolved tickets matching a TicketSQL query from RT 5's REST2."""
 
     name = "rt"
+    system = "RT"
 
     def __init__(self, base_url: str, *, user: str | None = None, password: str | None = None,
                  token: str | None = None, query: str = DEFAULT_QUERY, since: str | None = None,
@@ -135,15 +136,14 @@ class RTConnector:
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_tickets: int = DEFAULT_MAX_TICKETS):
         # RT's auth tokens use the scheme word "token", not "Bearer".
-        self.client = JsonClient("RT", base_url.rstrip("/") + "/REST/2.0",
-                                 Credentials(user=user, password=password, token=token,
-                                             token_scheme="token"),
-                                 timeout=timeout, max_bytes=max_bytes)
+        super().__init__(base_url.rstrip("/") + "/REST/2.0",
+                         Credentials(user=user, password=password, token=token,
+                                     token_scheme="token"),
+                         page_size=page_size, timeout=timeout, max_bytes=max_bytes,
+                         max_tickets=max_tickets)
         self.query = f"({query}) AND Resolved >= '{since}'" if since else query
-        self.page_size = max(1, page_size)
         self.options = {"id_prefix": id_prefix, "entity_field": entity_field,
                         "root_cause_field": root_cause_field, "alert_ids_field": alert_ids_field}
-        self.max_tickets = max_tickets
 
     def collection(self, path: str, params: dict[str, Any], what: str) -> Iterator[Any]:
         """Every item of a paged REST2 collection."""
@@ -173,7 +173,7 @@ class RTConnector:
                                         "narrow the query or use --since")
         return list(dict.fromkeys(ids))
 
-    def fetch(self, ticket_id: str) -> Ticket:
+    def fetch_one(self, ticket_id: str) -> Ticket:
         """One ticket with its history and attachment texts."""
         ticket = self.client.get(f"ticket/{ticket_id}", what=f"ticket {ticket_id}")
         history = list(self.collection(f"ticket/{ticket_id}/history",
@@ -185,9 +185,6 @@ class RTConnector:
         return parse_rt_ticket(ticket, history, attachments, f"RT ticket/{ticket_id}",
                                **self.options)
 
-    def pull(self) -> list[Ticket]:
-        """Every matching ticket, validated; nothing is returned if any request fails."""
-        try:
-            return [self.fetch(ticket_id) for ticket_id in self.ticket_ids()]
-        finally:
-            self.client.close()
+    def fetch(self) -> list[Ticket]:
+        """Every matching ticket with its texts, validated."""
+        return [self.fetch_one(ticket_id) for ticket_id in self.ticket_ids()]

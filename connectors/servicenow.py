@@ -22,8 +22,8 @@ from connectors.ticket_http import (
     DEFAULT_MAX_TICKETS,
     DEFAULT_TIMEOUT,
     Credentials,
-    JsonClient,
-    TicketSourceError,
+    PagingWords,
+    TicketConnector,
     require,
 )
 
@@ -77,10 +77,15 @@ def parse_incident(record: Any, where: str, entity_field: str = "cmdb_ci",
     }, where)
 
 
-class ServiceNowConnector:
+PAGING = PagingWords(position="offset", records="records", parameter="sysparm_offset",
+                     matches="tickets", query="the query")
+
+
+class ServiceNowConnector(TicketConnector):
     """Pulls resolved incidents page by page (``sysparm_limit``/``sysparm_offset``)."""
 
     name = "servicenow"
+    system = "ServiceNow"
 
     def __init__(self, base_url: str, *, user: str | None = None, password: str | None = None,
                  token: str | None = None, query: str = DEFAULT_QUERY, since: str | None = None,
@@ -88,16 +93,14 @@ class ServiceNowConnector:
                  root_cause_field: str = "u_root_cause", alert_ids_field: str = "u_alert_ids",
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_tickets: int = DEFAULT_MAX_TICKETS):
-        self.client = JsonClient("ServiceNow", base_url,
-                                 Credentials(user=user, password=password, token=token),
-                                 timeout=timeout, max_bytes=max_bytes)
+        super().__init__(base_url, Credentials(user=user, password=password, token=token),
+                         page_size=page_size, timeout=timeout, max_bytes=max_bytes,
+                         max_tickets=max_tickets)
         # "since" filters on resolution time; ServiceNow compares in UTC for the API.
         self.query = f"{query}^resolved_at>={since}" if since else query
         self.table = table
-        self.page_size = max(1, page_size)
         self.fields = {"entity_field": entity_field, "root_cause_field": root_cause_field,
                        "alert_ids_field": alert_ids_field}
-        self.max_tickets = max_tickets
 
     def pages(self) -> Iterator[tuple[int, list[Any]]]:
         """Yield (offset, result list) until a short or empty page."""
@@ -117,24 +120,7 @@ class ServiceNowConnector:
                 return
             offset += len(result)
 
-    def pull(self) -> list[Ticket]:
-        """Every matching incident, validated; nothing is returned if any page fails."""
-        tickets: dict[str, Ticket] = {}
-        try:
-            for offset, result in self.pages():
-                fresh = 0
-                for i, record in enumerate(result):
-                    ticket = parse_incident(record, f"ServiceNow result[{offset + i}]",
-                                            **self.fields)
-                    fresh += ticket.id not in tickets
-                    tickets[ticket.id] = ticket
-                if result and not fresh:
-                    raise TicketSourceError(f"ServiceNow: the page at offset {offset} repeats "
-                                            "records already read; the server ignores "
-                                            "sysparm_offset")
-                if len(tickets) > self.max_tickets:
-                    raise TicketSourceError(f"ServiceNow: more than {self.max_tickets:,} "
-                                            "tickets match; narrow the query or use --since")
-        finally:
-            self.client.close()
-        return list(tickets.values())
+    def fetch(self) -> list[Ticket]:
+        """Every matching incident, validated."""
+        return self.collect(self.pages(), lambda record, i: parse_incident(
+            record, f"ServiceNow result[{i}]", **self.fields), PAGING)

@@ -11,11 +11,14 @@ before returning, so a failure mid-way leaves nothing half-stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from aiops.models import Ticket
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connect and read)
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # one page of JSON at most; more is refused
@@ -129,6 +132,70 @@ class JsonClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+@dataclass(frozen=True)
+class PagingWords:
+    """How a connector's refusals name its paging: "the page at offset 500 repeats
+    records already read; the server ignores sysparm_offset", "more than 200,000 tickets
+    match; narrow the query"."""
+
+    position: str  # "offset", "startAt"
+    records: str  # what a page holds: "records", "issues"
+    parameter: str  # the paging parameter the server ignored
+    matches: str  # what is counted against the limit: "tickets", "issues"
+    query: str  # what to narrow: "the query", "the JQL"
+
+
+class TicketConnector(ABC):
+    """What every ticket connector shares: a JSON client on the system's API with the
+    caller's credentials, the page size, the pull limit, and a ``pull`` that closes the
+    client however it ends. A subclass names its system and implements ``fetch``."""
+
+    name = ""  # entry-point name (aiops.connectors)
+    system = ""  # the name in messages
+
+    def __init__(self, base_url: str, credentials: Credentials, *, page_size: int,
+                 timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_tickets: int = DEFAULT_MAX_TICKETS):
+        self.client = JsonClient(self.system, base_url, credentials, timeout=timeout,
+                                 max_bytes=max_bytes)
+        self.page_size = max(1, page_size)
+        self.max_tickets = max_tickets
+
+    @abstractmethod
+    def fetch(self) -> list[Ticket]:
+        """Every matching ticket, validated; raises TicketSourceError on any failure."""
+
+    def pull(self) -> list[Ticket]:
+        """Every matching ticket; nothing is returned if any request fails."""
+        try:
+            return self.fetch()
+        finally:
+            self.client.close()
+
+    def collect(self, pages: Iterable[tuple[int, list[Any]]],
+                parse: Callable[[Any, int], Ticket], words: PagingWords) -> list[Ticket]:
+        """The tickets of all ``pages`` ((position, records)) by id, a record read again
+        replacing the first; ``parse(record, position)``. A page of nothing but records
+        already read means the server ignores the paging parameter: refused rather than
+        looped on; so is a pull over ``max_tickets``."""
+        found: dict[str, Ticket] = {}
+        for position, records in pages:
+            fresh = 0
+            for i, record in enumerate(records):
+                ticket = parse(record, position + i)
+                fresh += ticket.id not in found
+                found[ticket.id] = ticket
+            if records and not fresh:
+                raise TicketSourceError(
+                    f"{self.system}: the page at {words.position} {position} repeats "
+                    f"{words.records} already read; the server ignores {words.parameter}")
+            if len(found) > self.max_tickets:
+                raise TicketSourceError(f"{self.system}: more than {self.max_tickets:,} "
+                                        f"{words.matches} match; narrow {words.query} or "
+                                        "use --since")
+        return list(found.values())
 
 
 def _short(what: object) -> str:

@@ -1,42 +1,49 @@
 """Remediation recommendations learned from resolved tickets: similar past cases vote.
 
 Each resolved ticket becomes a *case*: its symptoms (ticket text and the texts of the
-alerts it was about), the cause the engineers wrote down, the root alert type, the
-kind and role of the entity, and the action taken (its resolution text) with
-whether it worked. Resolution texts vary ("replaced PSU 2 on ne-12", "swapped the
-failed power supply"), so ``fit`` first groups them into *actions*: templates
-whose MiniLM embeddings are at least ``action_similarity`` alike share an action
-(``action_key`` first drops device names, numbers and ids), named by its most
-frequent wording.
+alerts it was about), the cause the engineers wrote down, the root alert type (and a
+distribution over root types, for when the evidence is not one type), the alert
+types present, the kind and role of the entity, and the action taken (its
+resolution text) with whether it worked. ``fit`` groups resolution texts into
+*actions* by wording and by the faults they were used for
+(:mod:`aiops.learning.actions`).
 
-For an incident, each case is scored by similarity::
+For an incident, every case gets a weight from a log-linear kernel::
 
-    sim = w_text·cos(symptoms) + w_cause·cos(cause) + w_type·[same root alert type]
-          + w_types·Jaccard(alert types) + w_role·[same entity role] + w_kind·[same kind]
+    log K = b_type·[same root alert type] + b_root·Σ_t P_incident(t)·P_case(t)
+            + b_types·Jaccard_idf(alert types) + b_role·[same role] + b_kind·[same kind]
+            + b_text·cos(symptoms) + b_cause·cos(cause)
 
-The ``k`` most similar cases vote for their action with weight ``sim**sharpness``
-if it worked (a failed attempt adds to "tried", not to the score); an action's
-score is its share of all the neighbours' weight, so scores lie in [0, 1] and
-reflect both how alike the past cases are and how often the action fixed them.
-A k-nearest-neighbour vote rather than a trained classifier because tickets are
-few (hundreds, not millions), actions are many and open-ended, and every
-recommendation must cite the tickets it comes from.
+(relative to the best case, so the most similar weighs 1). An action's score is the
+weight of the cases it fixed plus ``prior`` times its share of all fixes, over the
+weight of all cases plus ``prior``::
+
+    score(a) = (Σ_{cases i that took a and worked} K_i + prior·P(a)) / (Σ_i K_i + prior)
+
+so it lies in [0, 1], a failed attempt weighs against every action, and where no
+past case is alike the ranking backs off to how often each action fixed anything.
+Every piece of evidence adds to every case rather than selecting a few neighbours:
+the root alert type of an incident is wrong often enough (a dead device shows only
+its effects) that cases agreeing on the other evidence must still count. A weighted
+vote over cases rather than a trained classifier because tickets are few (hundreds,
+not millions), actions are open-ended, and every recommendation must cite the
+tickets it comes from. The weights are round values chosen on development scenarios
+the benchmark does not use, not fitted (docs/tickets.md).
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from aiops.learning.actions import ActionSettings, group_actions
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.templates import template
 
 MODEL_NAME = "remediation"
 # Resolution codes (ServiceNow close_code, Jira resolution, labels.outcome) that say
@@ -44,19 +51,6 @@ MODEL_NAME = "remediation"
 FAILED_MARKERS = ("not solved", "not fixed", "unresolved", "won't", "wont", "cannot reproduce",
                   "can't reproduce", "duplicate", "rejected", "failed", "did not help",
                   "no fix")
-
-
-_MASKED_WORD = re.compile(r"\S*<[a-z0-9]+>\S*")
-_DANGLING = re.compile(r"\b(?:on|at|in|of|for|to|from|with|via)$")
-
-
-def action_key(text: str) -> str:
-    """What is compared of a resolution text: its template without the masked words
-    (device names with numbers, ports, ids) and a preposition they leave dangling, so
-    "Replaced the failed PSU on ne-12" and "replaced the failed PSU" are one action."""
-    key = _MASKED_WORD.sub(" ", template(text))
-    key = " ".join(key.split()).strip(" ,.;:-")
-    return _DANGLING.sub("", key).strip(" ,.;:-") or template(text)
 
 
 def ticket_worked(labels: dict[str, Any]) -> bool:
@@ -80,6 +74,7 @@ class RemediationCase:
     alert_types: list[str] = field(default_factory=list)
     cause: str | None = None
     root_type: str | None = None
+    root_types: dict[str, float] = field(default_factory=dict)  # distribution over root types
     entity_kind: str | None = None
     entity_role: str | None = None
 
@@ -91,6 +86,7 @@ class RemediationQuery:
     alert_texts: list[str]
     alert_types: list[str]
     root_type: str | None = None
+    root_types: dict[str, float] = field(default_factory=dict)
     cause: str | None = None
     entity_kind: str | None = None
     entity_role: str | None = None
@@ -98,16 +94,30 @@ class RemediationQuery:
 
 @dataclass(frozen=True)
 class RemediationParams:
-    k: int = 25
-    sharpness: float = 10.0
-    action_similarity: float = 0.7
-    w_text: float = 0.35
-    w_cause: float = 0.10
-    w_type: float = 0.25
-    w_types: float = 0.15
-    w_role: float = 0.10
-    w_kind: float = 0.05
-    top: int = 5
+    b_type: float = 1.0
+    b_root: float = 2.0
+    b_types: float = 5.0
+    b_role: float = 1.0
+    b_kind: float = 0.5
+    b_text: float = 1.0
+    b_cause: float = 0.5
+    prior: float = 0.5  # weight of "how often each action fixed anything", in best cases
+    neighbours: int = 25  # most similar cases counted in "worked"/"tried" ...
+    min_weight: float = 0.05  # ... when they weigh at least this (the best weighs 1)
+    top: int = 10
+    grouping: ActionSettings = field(default_factory=ActionSettings)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RemediationParams:
+        """Stored parameters; ones an older version stored and this one lacks are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and k != "grouping"}
+        grouping = data.get("grouping")
+        if isinstance(grouping, dict):
+            names = {f.name for f in fields(ActionSettings)}
+            values["grouping"] = ActionSettings(**{k: v for k, v in grouping.items()
+                                                   if k in names})
+        return cls(**values)
 
 
 def _unit(vectors: list[np.ndarray], dim: int) -> np.ndarray:
@@ -116,6 +126,12 @@ def _unit(vectors: list[np.ndarray], dim: int) -> np.ndarray:
     mean = np.mean(vectors, axis=0)
     norm = float(np.linalg.norm(mean))
     return mean / norm if norm > 0 else mean
+
+
+def _case_roots(case: RemediationCase) -> dict[str, float]:
+    if case.root_types:
+        return case.root_types
+    return {case.root_type: 1.0} if case.root_type else {}
 
 
 class RemediationModel:
@@ -127,45 +143,33 @@ class RemediationModel:
         self.case_action_: list[int] = []
         self.actions_: list[str] = []
         self.version: int | None = None
-        self._matrix: np.ndarray | None = None  # case symptom vectors, built on first use
-        self._causes: np.ndarray | None = None
+        self._ready = False  # the matrices below are built on first use
+        self._symptoms = np.zeros((0, 0), dtype=np.float32)
+        self._causes = np.zeros((0, 0), dtype=np.float32)
         self._columns: dict[str, np.ndarray] = {}
         self._type_index: dict[str, int] = {}
         self._types = np.zeros((0, 0), dtype=np.float32)
+        self._idf = np.zeros(0, dtype=np.float32)
+        self._root_index: dict[str, int] = {}
+        self._roots = np.zeros((0, 0), dtype=np.float32)
+        self._action = np.zeros(0, dtype=np.int64)
+        self._worked = np.zeros(0, dtype=bool)
+        self._fixes = np.zeros(0, dtype=np.float64)
 
     # -- fitting ---------------------------------------------------------------------
     def fit(self, cases: Sequence[RemediationCase], embedder: TemplateEmbedder
             ) -> RemediationModel:
         usable = [c for c in cases if c.action.strip()]
-        wordings = Counter(c.action.strip() for c in usable)
-        by_template: dict[str, Counter[str]] = defaultdict(Counter)
-        for text, n in wordings.items():
-            by_template[action_key(text)][text] += n
-        order = sorted(by_template, key=lambda t: (-sum(by_template[t].values()), t))
-        embedder.prepare(order)
-        leaders: list[str] = []
-        cluster_of: dict[str, int] = {}
-        for tpl in order:
-            vec = embedder.vector(tpl)
-            sims = [float(np.dot(vec, embedder.vector(lead))) for lead in leaders]
-            best = int(np.argmax(sims)) if sims else -1
-            if best >= 0 and sims[best] >= self.params.action_similarity:
-                cluster_of[tpl] = best
-            else:
-                cluster_of[tpl] = len(leaders)
-                leaders.append(tpl)
-        names: list[Counter[str]] = [Counter() for _ in leaders]
-        for tpl, counts in by_template.items():
-            names[cluster_of[tpl]].update(counts)
-        self.actions_ = [counts.most_common(1)[0][0] for counts in names]
-        self.cases_ = list(usable)
-        self.case_action_ = [cluster_of[action_key(c.action.strip())] for c in usable]
-        self._matrix = self._causes = None
+        labels, names = group_actions([c.action for c in usable],
+                                      [_case_roots(c) for c in usable], embedder,
+                                      self.params.grouping)
+        self.cases_, self.case_action_, self.actions_ = list(usable), labels, names
+        self._ready = False
         return self
 
     # -- predicting ------------------------------------------------------------------
     def _prepare(self, embedder: TemplateEmbedder) -> None:
-        if self._matrix is not None:
+        if self._ready:
             return
         texts = {t for c in self.cases_ for t in (c.symptoms, *c.alert_texts, c.cause or "")
                  if t}
@@ -181,78 +185,99 @@ class RemediationModel:
             rows.append(_unit(parts, dim))
             causes.append(embedder.vector(case.cause) if case.cause
                           else np.zeros(dim, dtype=np.float32))
-        self._matrix = np.array(rows, dtype=np.float32).reshape(len(rows), dim)
-        self._causes = np.array(causes, dtype=np.float32).reshape(len(causes), dim)
+        n = len(self.cases_)
+        self._symptoms = np.array(rows, dtype=np.float32).reshape(n, dim)
+        self._causes = np.array(causes, dtype=np.float32).reshape(n, dim)
         # Categorical features as arrays, so scoring a query is a few vector operations.
         self._columns = {name: np.array([getattr(c, name) or "" for c in self.cases_],
                                         dtype=object)
                          for name in ("root_type", "entity_role", "entity_kind")}
         types = sorted({t for c in self.cases_ for t in c.alert_types})
         self._type_index = {t: i for i, t in enumerate(types)}
-        self._types = np.zeros((len(self.cases_), len(types)), dtype=np.float32)
+        self._types = np.zeros((n, len(types)), dtype=np.float32)
         for row, case in enumerate(self.cases_):
             for t in case.alert_types:
                 self._types[row, self._type_index[t]] = 1.0
+        # A type present in most cases says little about which kind of fault this is.
+        self._idf = (np.log((n + 1) / (self._types.sum(axis=0) + 1)) + 1).astype(np.float32)
+        roots = sorted({t for c in self.cases_ for t in _case_roots(c)})
+        self._root_index = {t: i for i, t in enumerate(roots)}
+        self._roots = np.zeros((n, len(roots)), dtype=np.float32)
+        for row, case in enumerate(self.cases_):
+            for t, p in _case_roots(case).items():
+                self._roots[row, self._root_index[t]] = p
+        self._action = np.array(self.case_action_, dtype=np.int64)
+        self._worked = np.array([c.worked for c in self.cases_], dtype=bool)
+        self._fixes = np.bincount(self._action[self._worked],
+                                  minlength=len(self.actions_)).astype(np.float64)
+        self._ready = True
 
-    def similarities(self, query: RemediationQuery, embedder: TemplateEmbedder) -> np.ndarray:
-        """Similarity of the query to every case, in case order."""
-        if not self.cases_:
-            return np.zeros(0, dtype=np.float32)
-        self._prepare(embedder)
-        assert self._matrix is not None and self._causes is not None
-        p = self.params
-        dim = self._matrix.shape[1]
-        embedder.prepare(query.alert_texts + ([query.cause] if query.cause else []))
-        q_text = _unit([embedder.vector(t) for t in query.alert_texts], dim)
-        sims = p.w_text * np.clip(self._matrix @ q_text, 0.0, 1.0)
-        if query.cause:
-            sims += p.w_cause * np.clip(self._causes @ embedder.vector(query.cause), 0.0, 1.0)
-        for weight, name, value in ((p.w_type, "root_type", query.root_type),
-                                    (p.w_role, "entity_role", query.entity_role),
-                                    (p.w_kind, "entity_kind", query.entity_kind)):
-            if value:
-                sims += weight * (self._columns[name] == value).astype(np.float32)
-        wanted = np.zeros(self._types.shape[1], dtype=np.float32)
+    def _alert_types(self, query: RemediationQuery) -> np.ndarray:
+        """IDF-weighted Jaccard similarity of the query's alert types with each case's."""
+        weighted = self._types * self._idf
+        wanted = np.zeros(len(self._type_index), dtype=np.float32)
         for t in query.alert_types:
             if t in self._type_index:
                 wanted[self._type_index[t]] = 1.0
+        inter = weighted @ wanted
+        union = weighted.sum(axis=1) + float(self._idf @ wanted) - inter
+        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+    def log_weights(self, query: RemediationQuery, embedder: TemplateEmbedder) -> np.ndarray:
+        """log K of every case for the query, in case order (see the module doc)."""
+        if not self.cases_:
+            return np.zeros(0, dtype=np.float64)
+        self._prepare(embedder)
+        p = self.params
+        dim = self._symptoms.shape[1]
+        embedder.prepare(query.alert_texts + ([query.cause] if query.cause else []))
+        q_text = _unit([embedder.vector(t) for t in query.alert_texts], dim)
+        score = p.b_text * np.clip(self._symptoms @ q_text, 0.0, 1.0).astype(np.float64)
+        if query.cause:
+            score += p.b_cause * np.clip(self._causes @ embedder.vector(query.cause), 0.0, 1.0)
+        for weight, name, value in ((p.b_type, "root_type", query.root_type),
+                                    (p.b_role, "entity_role", query.entity_role),
+                                    (p.b_kind, "entity_kind", query.entity_kind)):
+            if value:
+                score += weight * (self._columns[name] == value)
+        roots = query.root_types or ({query.root_type: 1.0} if query.root_type else {})
+        wanted = np.zeros(len(self._root_index), dtype=np.float32)
+        for t, share in roots.items():
+            if t in self._root_index:
+                wanted[self._root_index[t]] = share
+        score += p.b_root * (self._roots @ wanted)
         if query.alert_types:
-            inter = self._types @ wanted
-            union = self._types.sum(axis=1) + len(set(query.alert_types)) - inter
-            sims += p.w_types * np.divide(inter, union, out=np.zeros_like(inter),
-                                          where=union > 0)
-        return sims
+            score += p.b_types * self._alert_types(query)
+        return score
 
     def predict(self, query: RemediationQuery, embedder: TemplateEmbedder
                 ) -> list[dict[str, Any]]:
-        """Ranked actions, best first: ``action``, ``score``, ``ticket_ids``, ``worked``,
-        ``tried`` (among the similar past cases the score comes from)."""
-        sims = self.similarities(query, embedder)
-        if sims.size == 0:
+        """Ranked actions, best first: ``action``, ``score``, ``ticket_ids`` (its most
+        similar cases), ``worked`` and ``tried`` (among the most similar cases)."""
+        logs = self.log_weights(query, embedder)
+        if logs.size == 0:
             return []
-        k = min(self.params.k, sims.size)
-        nearest = np.argsort(-sims, kind="stable")[:k]
-        weights = np.maximum(sims[nearest], 0.0) ** self.params.sharpness
-        total = float(weights.sum())
-        if total <= 0:
-            return []
-        score: dict[int, float] = defaultdict(float)
-        tickets: dict[int, list[tuple[float, str]]] = defaultdict(list)
-        worked: Counter[int] = Counter()
-        tried: Counter[int] = Counter()
-        for index, weight in zip(nearest, weights, strict=True):
-            case = self.cases_[int(index)]
-            action = self.case_action_[int(index)]
-            tried[action] += 1
-            tickets[action].append((float(weight), case.ticket_id))
-            if case.worked:
-                worked[action] += 1
-                score[action] += float(weight)
-        ranked = sorted(tried, key=lambda a: (-score[a], -worked[a], self.actions_[a]))
-        return [{"action": self.actions_[a], "score": round(score[a] / total, 4),
-                 "ticket_ids": [t for _, t in sorted(tickets[a], key=lambda x: -x[0])][:5],
-                 "worked": worked[a], "tried": tried[a]}
-                for a in ranked[:self.params.top] if score[a] > 0]
+        p = self.params
+        weight = np.exp(logs - logs.max())
+        n_actions = len(self.actions_)
+        fixed = np.bincount(self._action[self._worked], weights=weight[self._worked],
+                            minlength=n_actions)
+        total_fixes = float(self._fixes.sum())
+        prior = self._fixes / total_fixes if total_fixes > 0 else np.zeros(n_actions)
+        score = (fixed + p.prior * prior) / (float(weight.sum()) + p.prior)
+        order = np.argsort(-weight, kind="stable")
+        near = [int(i) for i in order[:p.neighbours] if weight[i] >= p.min_weight]
+        worked = Counter(int(self._action[i]) for i in near if self._worked[i])
+        tried = Counter(int(self._action[i]) for i in near)
+        ranked = [int(a) for a in np.argsort(-score, kind="stable") if score[a] > 0][:p.top]
+        cited: dict[int, list[str]] = {a: [] for a in ranked}
+        for i in order:
+            action = int(self._action[i])
+            if action in cited and len(cited[action]) < 5:
+                cited[action].append(self.cases_[int(i)].ticket_id)
+        return [{"action": self.actions_[a], "score": round(float(score[a]), 4),
+                 "ticket_ids": cited[a], "worked": worked[a], "tried": tried[a]}
+                for a in ranked]
 
     # -- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -262,7 +287,7 @@ class RemediationModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> RemediationModel:
-        model = cls(RemediationParams(**data.get("params", {})))
+        model = cls(RemediationParams.from_dict(data.get("params", {})))
         model.actions_ = list(data.get("actions", []))
         for raw in data.get("cases", []):
             raw = dict(raw)

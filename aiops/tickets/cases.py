@@ -2,17 +2,17 @@
 
 Training (``aiops train --alerts H --tickets T``) sees past alerts as a file, not as
 stored incidents, so a ticket's alerts are found directly: the alerts whose ids it
-lists, or else the alerts on its entity's node and the node's neighbours from
-``lead`` seconds before it was opened until ``after`` seconds after.
+lists together with the alerts on its entity's node and neighbours within
+``around`` seconds of them (a ticket often lists only the first alerts of a
+cascade), or without listed ids the alerts on the node and neighbours from ``lead``
+seconds before it was opened until ``after`` seconds after.
 
 The root alert type is chosen among the alerts on the root device (the ticket's
 entity; for an incident, its top-ranked root cause), or among all its alerts when
-that device raised none: the type that the learned relations between alert types
-say causes the most of the others present (``score(t) = Σ strength(t, u) −
-strength(u, t)``), the earliest on ties or without a trained model. Reporting
-delays make "earliest" wrong about a third of the time on simulated cascades; the
-causal direction is right far more often (docs/tickets.md). Incidents are described
-by the same function at recommendation time, so training and use agree.
+that device raised none, by the learned causal graph (:mod:`aiops.tickets.root_type`),
+and a distribution over root types goes with it for a dead device that shows only
+its effects. Incidents are described by the same functions at recommendation time,
+so training and use agree.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiops.learning.remediation import RemediationCase, RemediationQuery, ticket_worked
 from aiops.learning.templates import alert_text, template
 from aiops.models import Alert, Ticket
 from aiops.tickets.linker import ticket_text
+from aiops.tickets.root_type import Relations, causal_order
 from topology.graph import TopologyGraph
 
 MAX_TEXTS = 16  # alert templates kept per case or query: a storm repeats itself
@@ -34,8 +35,9 @@ MAX_TEXTS = 16  # alert templates kept per case or query: a storm repeats itself
 
 @dataclass(frozen=True)
 class CaseSettings:
-    lead: float = 1800.0
-    after: float = 600.0
+    lead: float = 1800.0  # without listed alerts: window before the ticket was opened
+    after: float = 600.0  # ... and after
+    around: float = 300.0  # listed alerts: also those nearby within this of them
 
 
 def node_facts(topology: TopologyGraph, node_id: str | None) -> tuple[str | None, str | None]:
@@ -45,30 +47,6 @@ def node_facts(topology: TopologyGraph, node_id: str | None) -> tuple[str | None
         return None, None
     role = node.attrs.get("role")
     return node.kind, str(role) if role else node.kind
-
-
-class Relations(Protocol):
-    """What root-type choice needs of the correlation model's learned relations."""
-
-    def strength(self, cause: str, effect: str) -> float: ...
-
-
-def pick_root_type(candidates: Sequence[tuple[str, float]], present: set[str],
-                   relations: Relations | None) -> str | None:
-    """The most causal of the ``candidates`` (type, start) given the types ``present``."""
-    if not candidates:
-        return None
-    first: dict[str, float] = {}
-    for name, start in candidates:
-        first[name] = min(start, first.get(name, start))
-
-    def causal(name: str) -> float:
-        if relations is None:
-            return 0.0
-        return sum(relations.strength(name, other) - relations.strength(other, name)
-                   for other in present if other != name)
-
-    return min(first, key=lambda name: (-causal(name), first[name], name))
 
 
 def _texts(alerts: Sequence[Alert]) -> list[str]:
@@ -97,6 +75,29 @@ class _AlertIndex:
         return self.per_node[key][i:j]
 
 
+def _linked_alerts(ticket: Ticket, node: str | None, index: _AlertIndex,
+                   topology: TopologyGraph, settings: CaseSettings) -> list[Alert]:
+    """The alerts a ticket was about: those it lists, with the alerts on its entity's
+    node and neighbours around them (a ticket often lists only the first alerts of a
+    cascade, and the root's alert need not be among them); without listed alerts,
+    those on the node and neighbours from ``lead`` before the ticket was opened until
+    ``after``."""
+    listed = [index.by_id[i] for i in dict.fromkeys(ticket.alert_ids) if i in index.by_id]
+    if not ticket.entity:
+        return sorted(listed, key=lambda a: a.starts_at)
+    keys = [node, *sorted(topology.neighbours(node))] if node \
+        else [f"entity:{ticket.entity.lower()}"]
+    if listed:
+        starts = [a.starts_at for a in listed]
+        lo, hi = min(starts) - settings.around, max(starts) + settings.around
+    else:
+        lo, hi = ticket.opened_at - settings.lead, ticket.opened_at + settings.after
+    found = {a.id: a for a in listed}
+    if not listed or settings.around > 0:
+        found.update((a.id, a) for key in keys for a in index.near(key, lo, hi))
+    return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
+
+
 def cases_from_history(tickets: Sequence[Ticket], alerts: Sequence[Alert],
                        topology: TopologyGraph, relations: Relations | None = None,
                        settings: CaseSettings | None = None) -> list[RemediationCase]:
@@ -104,28 +105,24 @@ def cases_from_history(tickets: Sequence[Ticket], alerts: Sequence[Alert],
     nothing about remediation and are left out)."""
     settings = settings or CaseSettings()
     index = _AlertIndex(alerts, topology)
+    order = causal_order(relations)
     cases: list[RemediationCase] = []
     for ticket in tickets:
         if not ticket.resolution or not ticket.resolution.strip():
             continue
         node = topology.resolve(ticket.entity) if ticket.entity else None
-        linked = [index.by_id[i] for i in dict.fromkeys(ticket.alert_ids) if i in index.by_id]
-        if not linked and ticket.entity:
-            keys = [node, *sorted(topology.neighbours(node))] if node \
-                else [f"entity:{ticket.entity.lower()}"]
-            lo, hi = ticket.opened_at - settings.lead, ticket.opened_at + settings.after
-            linked = [a for key in keys for a in index.near(key, lo, hi)]
-        linked.sort(key=lambda a: a.starts_at)
+        linked = _linked_alerts(ticket, node, index, topology, settings)
         own = [a for a in linked if node and index.node_of.get(a.entity) == node]
-        root_type = pick_root_type([(a.name, a.starts_at) for a in own or linked],
-                                   {a.name for a in linked}, relations)
+        present = {a.name for a in linked}
+        root_type = order.pick([(a.name, a.starts_at) for a in own or linked], present)
         kind, role = node_facts(topology, node)
         cases.append(RemediationCase(
             ticket_id=ticket.id, action=ticket.resolution.strip(),
             worked=ticket_worked(ticket.labels), symptoms=ticket_text(ticket),
             alert_texts=_texts(linked), alert_types=sorted({a.name for a in linked}),
             cause=template(ticket.root_cause) if ticket.root_cause else None,
-            root_type=root_type, entity_kind=kind, entity_role=role))
+            root_type=root_type, root_types=order.weights(present, root_type),
+            entity_kind=kind, entity_role=role))
     return cases
 
 
@@ -138,8 +135,9 @@ def query_from_incident(incident: dict[str, Any], topology: TopologyGraph,
     node_id = top.get("node_id")
     own = [a for a in alerts if node_id and a.get("node_id") == node_id]
     present = {a["name"] for a in alerts}
-    root_type = pick_root_type([(a["name"], a.get("starts_at_epoch") or 0.0)
-                                for a in own or alerts], present, relations)
+    order = causal_order(relations)
+    root_type = order.pick([(a["name"], a.get("starts_at_epoch") or 0.0)
+                            for a in own or alerts], present)
     root_alert = next((a for a in own or alerts if a["name"] == root_type), None)
     if node_id is None and root_alert is not None:
         node_id = root_alert.get("node_id")
@@ -147,5 +145,6 @@ def query_from_incident(incident: dict[str, Any], topology: TopologyGraph,
     texts = list(dict.fromkeys(alert_text(a["name"], a["summary"]) for a in alerts))
     return RemediationQuery(
         alert_texts=texts[:MAX_TEXTS], alert_types=sorted(present), root_type=root_type,
+        root_types=order.weights(present, root_type),
         cause=alert_text(root_alert["name"], root_alert["summary"]) if root_alert else None,
         entity_kind=kind, entity_role=role)

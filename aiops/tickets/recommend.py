@@ -2,14 +2,18 @@
 
 The model is loaded once per data dir and promoted version (a train in another
 process is picked up at the next request, as the file registry's PROMOTED pointer
-changes), with one text embedder whose cache all requests share. Without a trained
-model every incident gets an empty list, at no cost.
+changes). Texts are embedded with the runtime's own embedder, the one the correlator
+and ``aiops train`` use, whose cache is persisted in the data dir: the templates a
+train embedded are not embedded again, and a recommendation's new templates are
+kept for the next start. Without a trained model every incident gets an empty list,
+at no cost.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +33,7 @@ RemediationsFor = Callable[[sa.Connection, str], list[dict[str, Any]]]
 
 class _HasRuntimeParts(Protocol):
     registry: ModelRegistry
+    embedder: TemplateEmbedder
 
     @property
     def engine(self) -> Any: ...
@@ -37,12 +42,14 @@ class _HasRuntimeParts(Protocol):
 class Recommender:
     """Remediations for an incident (the dict ``queries.get_incident`` returns)."""
 
-    def __init__(self, model: RemediationModel, embedder: TemplateEmbedder | None = None,
-                 relations: Relations | None = None):
+    def __init__(self, model: RemediationModel, embedder: TemplateEmbedder,
+                 relations: Relations | None = None,
+                 lock: AbstractContextManager[Any] | None = None):
         self.model = model
-        self.embedder = embedder or TemplateEmbedder()
+        self.embedder = embedder
         self.relations = relations
-        self._lock = threading.Lock()
+        # The embedder is not thread-safe and ingestion uses it too: share its lock.
+        self._lock: AbstractContextManager[Any] = lock or threading.Lock()
 
     def for_incident(self, incident: dict[str, Any], topology: TopologyGraph
                      ) -> list[dict[str, Any]]:
@@ -53,36 +60,39 @@ class Recommender:
             return self.model.predict(query, self.embedder)
 
 
-_CACHE: dict[tuple[Path, int, int | None], Recommender] = {}
+# (data dir, remediation version, correlation version, embedder) → recommender
+_CACHE: dict[tuple[Path, int, int | None, int], Recommender] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def recommender(registry: ModelRegistry) -> Recommender | None:
-    """The recommender of the promoted model in ``registry``, or None without one."""
+def recommender(runtime: _HasRuntimeParts) -> Recommender | None:
+    """The recommender of the promoted model in the runtime's registry, or None without
+    one; it embeds with ``runtime.embedder``."""
+    registry = runtime.registry
     version = registry.promoted_version(MODEL_NAME)
     if version is None:
         return None
     # The root alert type is chosen with the correlation model's relations: a new
     # correlation model changes recommendations too.
-    key = (registry.root.resolve(), version, registry.promoted_version(CORRELATION))
+    key = (registry.root.resolve(), version, registry.promoted_version(CORRELATION),
+           id(runtime.embedder))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
-        if found is None:
+        if found is None or found.embedder is not runtime.embedder:
             model = load_promoted_remediation(registry)
             if model is None:
                 return None
-            stale = [k for k in _CACHE if k[0] == key[0]]
-            embedder = _CACHE[stale[0]].embedder if stale else None
-            for k in stale:
-                del _CACHE[k]
-            found = _CACHE[key] = Recommender(model, embedder,
-                                              load_promoted(registry).relations)
+            for stale in [k for k in _CACHE if k[0] == key[0]]:
+                del _CACHE[stale]
+            found = _CACHE[key] = Recommender(model, runtime.embedder,
+                                              load_promoted(registry).relations,
+                                              getattr(runtime.engine, "lock", None))
     return found
 
 
 def remediations_for(runtime: _HasRuntimeParts) -> RemediationsFor | None:
     """A function ``(conn, incident_id) -> remediations`` for replay output, or None."""
-    chosen = recommender(runtime.registry)
+    chosen = recommender(runtime)
     if chosen is None:
         return None
 
@@ -99,7 +109,7 @@ def add_remediations(conn: sa.Connection, runtime: _HasRuntimeParts,
     dict, for the API's incident detail and the incident view."""
     from aiops.tickets.store import incident_tickets
 
-    chosen = recommender(runtime.registry)
+    chosen = recommender(runtime)
     incident["remediations"] = chosen.for_incident(incident, runtime.engine.topology) \
         if chosen else []
     incident["tickets"] = incident_tickets(conn, incident["id"])
