@@ -12,6 +12,7 @@ from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
+from aiops.learning.root_priors import RootCausePriors, load_promoted_priors
 from aiops.learning.training import CorrelationModel, load_promoted
 from aiops.sinks.graph import IncidentGraphSink
 from aiops.store.db import open_database
@@ -31,11 +32,15 @@ class Runtime:
     registry: ModelRegistry
     embedder: TemplateEmbedder  # one text-model cache for everything in this data dir
 
-    def use_model(self, model: CorrelationModel) -> None:
-        """Correlate with ``model`` from now on (after training)."""
+    def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
+                  ) -> None:
+        """Correlate with ``model`` from now on (after training); rank root causes with
+        it and with ``priors`` (the promoted ones when not given)."""
+        if priors is None:
+            priors = load_promoted_priors(self.registry)
         self.engine.set_factories(
             correlator_factory(model, self.data_dir.settings, self.embedder),
-            ranker_factory(model))
+            ranker_factory(model, priors))
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
@@ -76,11 +81,13 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
     return build
 
 
-def ranker_factory(model: CorrelationModel) -> RankerFactory:
-    """Rank root causes with the model's learned causal relations between alert types."""
+def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None
+                   ) -> RankerFactory:
+    """Rank root causes with the model's learned relations between alert types and,
+    once trained, the priors learned from resolved tickets."""
 
     def build(topology: TopologyGraph) -> CausalTopologyRanker:
-        return CausalTopologyRanker(topology, relations=model.relations)
+        return CausalTopologyRanker(topology, relations=model.relations, priors=priors)
 
     return build
 
@@ -99,7 +106,7 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     timeline = topology_timeline(store, data_dir.settings)
     engine = Engine(db, timeline.current().graph, data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder),
-                    ranker_factory=ranker_factory(model),
+                    ranker_factory=ranker_factory(model, load_promoted_priors(registry)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder)

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from aiops.engine.state import AlertRecord, IncidentRecord, RootCause
 from aiops.learning.relations import TypeRelations
+from aiops.learning.root_priors import RootCausePriors
 from topology.graph import TopologyGraph
 
 
@@ -49,6 +50,7 @@ class RankWeights:
     silent_missing_root: float = 0.0
     silent_bias: float = 0.25
     precedence: float = 0.02  # tie-breaker
+    ticket_prior: float = 0.5  # weight of priors learned from resolved tickets, if any
 
 
 @dataclass(slots=True)
@@ -81,9 +83,12 @@ class _Incident:
 
 class CausalTopologyRanker:
     def __init__(self, topology: TopologyGraph, relations: TypeRelations | None = None,
-                 weights: RankWeights | None = None, top_k: int = 5):
+                 weights: RankWeights | None = None, top_k: int = 5,
+                 priors: RootCausePriors | None = None):
         self.topology = topology
         self.relations = relations
+        # Ticket-learned priors count only once enough tickets taught them.
+        self.priors = priors if priors is not None and priors.usable else None
         self.weights = weights or RankWeights()
         self.top_k = top_k
 
@@ -149,6 +154,11 @@ class CausalTopologyRanker:
                 evidence.append(f"{inc.count[cand]} of {inc.total} alarms are on it")
                 if cand == order[0]:
                     evidence.append("earliest alarm in the group")
+                if self.priors is not None and w.ticket_prior:
+                    prior, line = self._type_prior(inc.types_at[cand])
+                    score += w.ticket_prior * prior
+                    if line:
+                        evidence.append(line)
             else:
                 if len(neighbours) < 2:
                     continue  # a silent node is only implicated by several alarming ones
@@ -159,12 +169,27 @@ class CausalTopologyRanker:
                 evidence.append("raised no alarm itself: implicated by the topology")
                 evidence.append(f"{len(neighbours)} of {len(alarming)} alarming devices are "
                                 "its neighbours")
+                if self.priors is not None and w.ticket_prior:
+                    silent = self.priors.silent_share()
+                    score += w.ticket_prior * silent
+                    evidence.append(f"the device at fault raised no alarm in "
+                                    f"{self.priors.silent_} of {self.priors.tickets_} past "
+                                    "tickets")
             score += w.dependency * dependency
             if depending:
                 evidence.append(f"{len(depending)} alarming nodes depend on it")
             ranked.append(self._cause(cand, score, inc.first.get(cand), evidence))
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         return ranked[: self.top_k]
+
+    def _type_prior(self, names: set[str]) -> tuple[float, str | None]:
+        """The best ticket-learned share among a candidate's alert types, and the
+        evidence line for it."""
+        assert self.priors is not None
+        share, root, seen, name = max((*self.priors.type_root_share(n), n) for n in names)
+        line = (f"in {root} of {seen} past tickets with {name}, the device raising it "
+                "was at fault") if seen else None
+        return share, line
 
     def _depends(self, a: str, b: str) -> bool:
         deps = self.topology.dependencies

@@ -98,21 +98,43 @@ def _linked_alerts(ticket: Ticket, node: str | None, index: _AlertIndex,
     return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
 
 
+@dataclass(frozen=True)
+class TicketAlerts:
+    """A past ticket with the alerts it was about: all of them (``linked``) and those
+    on its entity's node (``own``; empty when the device raised nothing)."""
+
+    ticket: Ticket
+    node: str | None
+    linked: list[Alert]
+    own: list[Alert]
+
+
+def ticket_alerts(tickets: Sequence[Ticket], alerts: Sequence[Alert], topology: TopologyGraph,
+                  settings: CaseSettings | None = None) -> list[TicketAlerts]:
+    """Each ticket with its alerts, found as the module docstring says; shared by the
+    remediation cases and the root-cause priors so both read history the same way."""
+    settings = settings or CaseSettings()
+    index = _AlertIndex(alerts, topology)
+    out: list[TicketAlerts] = []
+    for ticket in tickets:
+        node = topology.resolve(ticket.entity) if ticket.entity else None
+        linked = _linked_alerts(ticket, node, index, topology, settings)
+        own = [a for a in linked if node and index.node_of.get(a.entity) == node]
+        out.append(TicketAlerts(ticket, node, linked, own))
+    return out
+
+
 def cases_from_history(tickets: Sequence[Ticket], alerts: Sequence[Alert],
                        topology: TopologyGraph, relations: Relations | None = None,
                        settings: CaseSettings | None = None) -> list[RemediationCase]:
     """One case per ticket that says what was done (tickets without a resolution teach
     nothing about remediation and are left out)."""
-    settings = settings or CaseSettings()
-    index = _AlertIndex(alerts, topology)
     order = causal_order(relations)
     cases: list[RemediationCase] = []
-    for ticket in tickets:
-        if not ticket.resolution or not ticket.resolution.strip():
-            continue
-        node = topology.resolve(ticket.entity) if ticket.entity else None
-        linked = _linked_alerts(ticket, node, index, topology, settings)
-        own = [a for a in linked if node and index.node_of.get(a.entity) == node]
+    with_resolution = [t for t in tickets if t.resolution and t.resolution.strip()]
+    for found in ticket_alerts(with_resolution, alerts, topology, settings):
+        ticket, node, linked, own = found.ticket, found.node, found.linked, found.own
+        assert ticket.resolution is not None
         present = {a.name for a in linked}
         root_type = order.pick([(a.name, a.starts_at) for a in own or linked], present)
         kind, role = node_facts(topology, node)
