@@ -230,15 +230,21 @@ def report(results: list[ScenarioResult], seconds: float, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(section: str) -> None:
+def write_section(section: str, start: str, end: str) -> None:
+    """Replace the block between ``start`` and ``end`` in docs/benchmarks.md (append
+    it when the markers are not there yet)."""
     text = DOCS.read_text(encoding="utf-8")
-    block = f"{START}\n{section}{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{start}\n{section}{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOCS.write_text(text, encoding="utf-8")
+
+
+def write_docs(section: str) -> None:
+    write_section(section, START, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
