@@ -152,32 +152,79 @@ def _labels(obj: Mapping[str, Any], name: str = "labels") -> dict[str, str]:
 
 
 def parse_alert(obj: Any) -> Alert:
-    """Validate one canonical alert object; raise InputError naming the bad field."""
+    """Validate one canonical alert object; raise InputError naming the bad field.
+
+    Runs on every ingested alert, so each field first gets an inline check of the
+    common good case; any value that fails it goes through the general validators
+    above, which decide and word the refusal. Both paths apply the same rules.
+    """
     if not isinstance(obj, dict):
         raise InputError(f"an alert must be a JSON object, got {_json_type(obj)}")
-    severity = _required_str(obj, "severity").lower()
-    if severity not in SEVERITY_RANK:
-        raise InputError(
-            f"field 'severity' must be one of {', '.join(SEVERITIES)}, got {obj['severity']!r}",
-            field="severity",
-        )
+    severity = _severity(obj)
     starts_at = _timestamp(obj, "starts_at", required=True)
     ends_at = _timestamp(obj, "ends_at", required=False)
     assert starts_at is not None
     if ends_at is not None and ends_at < starts_at:
         raise InputError("field 'ends_at' is before 'starts_at'", field="ends_at")
     return Alert(
-        id=_required_str(obj, "id"),
-        source=_required_str(obj, "source"),
-        name=_required_str(obj, "name"),
-        entity=_required_str(obj, "entity"),
+        id=_identifier(obj, "id"),
+        source=_identifier(obj, "source"),
+        name=_identifier(obj, "name"),
+        entity=_identifier(obj, "entity"),
         severity=severity,
-        summary=_required_text(obj, "summary"),
+        summary=_text(obj, "summary", required=True),
         starts_at=starts_at,
         ends_at=ends_at,
-        labels=_labels(obj),
-        description=_optional_str(obj, "description"),
+        labels=_alert_labels(obj),
+        description=_text(obj, "description", required=False),
     )
+
+
+def _severity(obj: dict[str, Any]) -> str:
+    """The severity, lower-cased; a known name needs no further check (it is short,
+    not blank and has no NUL)."""
+    value = obj.get("severity")
+    if type(value) is str and (severity := value.lower()) in SEVERITY_RANK:
+        return severity
+    severity = _required_str(obj, "severity").lower()
+    if severity not in SEVERITY_RANK:
+        raise InputError(
+            f"field 'severity' must be one of {', '.join(SEVERITIES)}, got {obj['severity']!r}",
+            field="severity",
+        )
+    return severity
+
+
+def _identifier(obj: dict[str, Any], name: str) -> str:
+    """A required, non-blank string of at most MAX_ID_LENGTH characters without NUL."""
+    value = obj.get(name)
+    if (type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
+            and not value.isspace()):  # isspace() is True exactly when strip() leaves ""
+        return value
+    return _required_str(obj, name)
+
+
+def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:
+    """Free text of at most MAX_TEXT_LENGTH characters without NUL; may be empty."""
+    value = obj.get(name)
+    if type(value) is str and len(value) <= MAX_TEXT_LENGTH and "\x00" not in value:
+        return value
+    return _required_text(obj, name) if required else _optional_str(obj, name)
+
+
+def _alert_labels(obj: dict[str, Any]) -> dict[str, str]:
+    """The labels object as given when every key and value passes the checks of
+    ``_labels``; otherwise ``_labels`` finds and names the first fault."""
+    value = obj.get("labels")
+    if type(value) is dict and len(value) <= MAX_LABELS:
+        for key, item in value.items():
+            if not (type(key) is str and type(item) is str
+                    and 0 < len(key) <= MAX_ID_LENGTH and len(item) <= MAX_TEXT_LENGTH
+                    and "\x00" not in key and "\x00" not in item and not key.isspace()):
+                break
+        else:
+            return value
+    return _labels(obj)
 
 
 def _required_text(obj: Mapping[str, Any], name: str) -> str:

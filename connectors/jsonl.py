@@ -27,7 +27,11 @@ def _decode(raw: bytes, where: str) -> str:
 
 
 def _read(path: Path, parse: Callable[[Any], T], what: str) -> list[T]:
-    """Every object of the file, parsed; InputError ``file:line: ...`` on the first fault."""
+    """Every object of the file, parsed; InputError ``file:line: ...`` on the first fault.
+
+    The loop runs once per line of files with hundreds of thousands of lines, so the
+    ``file:line`` location is only formatted when a line is refused.
+    """
     items: list[T] = []
     first_line: dict[str, int] = {}
     try:
@@ -36,24 +40,26 @@ def _read(path: Path, parse: Callable[[Any], T], what: str) -> list[T]:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
     with handle:
         for lineno, raw in enumerate(handle, start=1):
-            where = f"{path}:{lineno}"
-            text = _decode(raw, where).strip()
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                text = _decode(raw, f"{path}:{lineno}")  # raises, naming the byte
             if not text:
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
-                                 where=where) from None
+                                 where=f"{path}:{lineno}") from None
             try:
                 item = parse(obj)
             except InputError as exc:
-                raise exc.located(where) from None
+                raise exc.located(f"{path}:{lineno}") from None
             item_id = item.id  # type: ignore[attr-defined]
-            if item_id in first_line:
-                raise InputError(f"duplicate {what} id '{item_id}' (first on line "
-                                 f"{first_line[item_id]})", field="id", where=where)
-            first_line[item_id] = lineno
+            first = first_line.setdefault(item_id, lineno)
+            if first != lineno:
+                raise InputError(f"duplicate {what} id '{item_id}' (first on line {first})",
+                                 field="id", where=f"{path}:{lineno}")
             items.append(item)
     if not items:
         raise InputError(f"no {what}s in file", where=str(path))

@@ -45,6 +45,12 @@ def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 
     return [incident_summary(r) for r in rows]
 
 
+def incident_rows(conn: sa.Connection, ids: list[str]) -> list[Any]:
+    """Rows of the incidents ``ids`` in that order (unknown ids are left out)."""
+    rows = {r.id: r for r in conn.execute(sa.select(incidents).where(incidents.c.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
 def count_incidents(conn: sa.Connection) -> dict[str, int]:
     rows = conn.execute(
         sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)).all()
@@ -90,11 +96,11 @@ def replay_incidents(
     )
     members: dict[str, list[str]] = {}
     placed: set[str] = set()
-    for event_id, incident_id in conn.execute(query):
-        if event_id in placed or incident_id is None:
-            continue
-        placed.add(event_id)
-        members.setdefault(incident_id, []).append(event_id)
+    # One fetchall rather than a driver call per row: a replay has one row per event.
+    for event_id, incident_id in conn.execute(query).all():
+        if incident_id is not None and event_id not in placed:
+            placed.add(event_id)
+            members.setdefault(incident_id, []).append(event_id)
     if not members:
         return []
     rows = conn.execute(sa.select(incidents.c.id, incidents.c.seq, incidents.c.root_causes)
