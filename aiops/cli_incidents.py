@@ -1,17 +1,24 @@
-"""``aiops incidents list|show``."""
+"""``aiops incidents list|show|merge|split``."""
 
 from __future__ import annotations
 
+import getpass
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from aiops.cli_base import main, reports_bad_input, runtime_of
 
+if TYPE_CHECKING:
+    from aiops.engine.feedback import FeedbackOutcome
+    from aiops.runtime import Runtime
+
 
 @main.group()
 def incidents() -> None:
-    """List and show incidents."""
+    """List, show, merge and split incidents."""
 
 
 @incidents.command("list")
@@ -59,3 +66,82 @@ def incidents_show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     for a in inc["alerts"]:
         click.echo(f"  {a['starts_at']}  {a['status']:<8} {a['severity']:<8} {a['name']:<20} "
                    f"{a['entity']}  (x{a['event_count']})")
+
+
+def _author(author: str | None) -> str | None:
+    """Who corrected the grouping: ``--author``, else the login name (for the audit trail)."""
+    if author:
+        return author
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return None
+
+
+def _report(runtime: Runtime, outcome: FeedbackOutcome, as_json: bool) -> None:
+    from aiops.store.feedback import feedback_view
+    from aiops.store.queries import incident_rows, incident_summary
+
+    with runtime.db.connect() as conn:
+        touched = [incident_summary(r) for r in incident_rows(conn, outcome.incidents)]
+    if as_json:
+        click.echo(json.dumps({"feedback": feedback_view(outcome.record), "incidents": touched},
+                              indent=1))
+        return
+    for inc in touched:
+        cause = inc["root_causes"][0]["entity"] if inc["root_causes"] else "-"
+        where = f" into {inc['merged_into']}" if inc["merged_into"] else ""
+        click.echo(f"{inc['id']:<10} {inc['status']}{where}  {inc['alert_count']} alerts  "
+                   f"cause: {cause}")
+    click.echo(f"feedback #{outcome.record['id']} stored; the next 'aiops train' learns from it")
+
+
+_FEEDBACK_OPTIONS = (
+    click.option("--author", help="Who made the correction (default: your login name)."),
+    click.option("--comment", help="Why, for the audit trail."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+)
+
+
+def _feedback_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_FEEDBACK_OPTIONS):
+        func = option(func)
+    return func
+
+
+@incidents.command("merge")
+@click.argument("incident_id")
+@click.argument("others", nargs=-1, required=True)
+@_feedback_options
+@click.pass_context
+@reports_bad_input
+def incidents_merge(ctx: click.Context, incident_id: str, others: tuple[str, ...],
+                    author: str | None, comment: str | None, as_json: bool) -> None:
+    """Fold incidents OTHERS into INCIDENT_ID: they are one fault.
+
+    Run it against a data dir no server is writing to; with 'aiops serve' running, use
+    POST /api/v1/incidents/{id}/merge, so the serving engine sees the change.
+    """
+    runtime = runtime_of(ctx)
+    outcome = runtime.engine.merge_incidents(incident_id, list(others), author=_author(author),
+                                             comment=comment)
+    _report(runtime, outcome, as_json)
+
+
+@incidents.command("split")
+@click.argument("incident_id")
+@click.argument("alert_ids", nargs=-1, required=True)
+@_feedback_options
+@click.pass_context
+@reports_bad_input
+def incidents_split(ctx: click.Context, incident_id: str, alert_ids: tuple[str, ...],
+                    author: str | None, comment: str | None, as_json: bool) -> None:
+    """Move ALERT_IDS (event ids as 'incidents show' lists them) of INCIDENT_ID to a new
+    incident: they are another fault.
+
+    As with merge, use POST /api/v1/incidents/{id}/split while a server is running.
+    """
+    runtime = runtime_of(ctx)
+    outcome = runtime.engine.split_incident(incident_id, list(alert_ids), author=_author(author),
+                                            comment=comment)
+    _report(runtime, outcome, as_json)

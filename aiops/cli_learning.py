@@ -20,11 +20,28 @@ from aiops.runtime import Runtime
 @click.option("--tickets", "tickets_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Resolved tickets (CONTRACTS.md §5): .jsonl, .csv or .json; learns "
                    "remediations.")
+@click.option("--weak-labels", type=click.Choice(["near", "all", "none"]), default="near",
+              show_default=True,
+              help="Which incidents no operator corrected also count as labels when the "
+                   "scoring weights are fitted: those near a corrected one in time, all, or "
+                   "none (docs/architecture.md says why 'near').")
+@click.option("--fit-seconds", default=300.0, show_default=True,
+              type=click.FloatRange(1.0, 86_400.0),
+              help="Time budget for fitting the scoring weights; the best found is kept.")
 @click.pass_context
 @reports_bad_input
-def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> None:
-    """Learn from history; the new model version is promoted and used from now on."""
+def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
+          weak_labels: str, fit_seconds: float) -> None:
+    """Learn from history; the new model version is promoted and used from now on.
+
+    Operator feedback stored in the data dir (incidents merged or split through the
+    API or 'aiops incidents merge|split') fits the scoring weights; without any they
+    keep their defaults.
+    """
+    from aiops.learning.labels import read_labels
     from aiops.learning.training import train as fit
+    from aiops.learning.weights import ScoringWeightsFitter
+    from aiops.learning.windows import reach
     from connectors.jsonl import read_alerts
     from connectors.tickets_csv import read_ticket_file
 
@@ -34,15 +51,42 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None) -> N
     if len(runtime.engine.topology) == 0:
         click.echo("aiops: warning: no topology imported; relations are learned between "
                    "alerts on the same entity only", err=True)
-    text = runtime.embedder if runtime.data_dir.settings.text_similarity else None
+    settings = runtime.data_dir.settings
+    with runtime.db.connect() as conn:
+        labels = read_labels(conn, weak=weak_labels, reach=reach(settings))
+    text = runtime.embedder if settings.text_similarity else None
     model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path),
-                      embedder=text)
+                      embedder=text, labels=labels, settings=settings,
+                      fitter=ScoringWeightsFitter(max_seconds=fit_seconds),
+                      progress=_show_fit_step)
     runtime.use_model(model)
     click.echo(f"trained correlation model v{model.version} on {meta['alerts']} alerts "
                f"({meta['alert_types']} alert types): {meta['relations']} relations between "
                f"types, in {meta['seconds']} s; promoted")
+    click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)
+
+
+def _show_fit_step(step: Any) -> None:
+    """One line per replay on stderr, so a long fit shows it is moving."""
+    what = f"{step.name}={step.value:g}" if step.name else "starting weights"
+    click.echo(f"  fitting weights: replay {step.evaluation} (at most {step.max_evaluations}) "
+               f"{what}: pairwise F1 {step.f1:.4f}, kept {step.kept_f1:.4f}, "
+               f"{step.seconds:.0f} s", err=True)
+
+
+def _describe_weights(meta: dict[str, Any]) -> str:
+    if not meta["fitted"]:
+        return f"scoring weights: defaults kept ({meta['reason']})"
+    changed = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in meta["changed"].items())
+    budget = "; time budget reached" if meta["stopped_early"] else ""
+    return (f"scoring weights fitted to {meta['corrected_incidents']} corrected incidents "
+            f"and {meta['weak_incidents']} uncorrected ones ({meta['labelled_alerts']} "
+            f"labelled alerts, {meta['feedback_records']} feedback records): pairwise F1 "
+            f"{meta['f1_before']:.4f} -> {meta['f1_after']:.4f} in {meta['evaluations']} "
+            f"replays, {meta['seconds']} s{budget}; "
+            + (f"changed {changed}" if changed else "defaults kept, no change helped"))
 
 
 def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],

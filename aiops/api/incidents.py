@@ -1,4 +1,6 @@
-"""Incident endpoints: list, detail with alerts, and the topology around one."""
+"""Incident endpoints: list, detail with alerts, the topology around one, and the
+operator's corrections (merge, split), which change live state and are stored as
+feedback for the next training."""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from aiops.api.util import int_arg, runtime
+from aiops.api.util import int_arg, json_body, runtime
+from aiops.engine.feedback import FeedbackOutcome
 from aiops.errors import InputError
 from aiops.store import queries
+from aiops.store.feedback import feedback_view
 from aiops.tickets.recommend import add_remediations
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
@@ -59,6 +63,50 @@ def get_incident_topology(incident_id: str):
     with runtime().db.connect() as conn:
         incident = queries.get_incident(conn, incident_id)
     return jsonify(incident_subgraph(incident, radius))
+
+
+def _feedback_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of a merge or split request; unknown fields are refused by name,
+    so a misspelt ``alert_ids`` cannot pass as an empty request."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InputError("expected a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InputError(f"unknown field '{unknown[0]}'; expected {', '.join(allowed)}",
+                         field=unknown[0])
+    return body
+
+
+def _feedback_answer(outcome: FeedbackOutcome):
+    with runtime().db.connect() as conn:
+        touched = [queries.incident_summary(row) for row in queries.incident_rows(
+            conn, outcome.incidents)]
+    return jsonify({"feedback": feedback_view(outcome.record), "incidents": touched})
+
+
+@blueprint.post("/incidents/<incident_id>/merge")
+def merge_incidents(incident_id: str):
+    body = _feedback_body(("incident_ids", "author", "comment"))
+    if "incident_ids" not in body:
+        raise InputError("field 'incident_ids' is required: the incidents to fold into "
+                         f"'{incident_id}'", field="incident_ids")
+    outcome = runtime().engine.merge_incidents(
+        incident_id, body["incident_ids"], author=body.get("author"),
+        comment=body.get("comment"))
+    return _feedback_answer(outcome)
+
+
+@blueprint.post("/incidents/<incident_id>/split")
+def split_incident(incident_id: str):
+    body = _feedback_body(("alert_ids", "author", "comment"))
+    if "alert_ids" not in body:
+        raise InputError("field 'alert_ids' is required: the alerts to move to a new "
+                         "incident", field="alert_ids")
+    outcome = runtime().engine.split_incident(
+        incident_id, body["alert_ids"], author=body.get("author"),
+        comment=body.get("comment"))
+    return _feedback_answer(outcome)
 
 
 @blueprint.get("/alerts/unresolved")

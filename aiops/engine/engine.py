@@ -23,13 +23,23 @@ import sqlalchemy as sa
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
 from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
+from aiops.engine.feedback import (
+    FeedbackOutcome,
+    alert_sets,
+    check_ids,
+    check_text,
+    load_incidents,
+    resettle,
+)
 from aiops.engine.index import IncidentIndex
 from aiops.engine.latency import LatencyHistogram
 from aiops.engine.rank import CausalTopologyRanker, RootCauseRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import FIRING, MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
+from aiops.errors import InputError
 from aiops.models import Alert
+from aiops.store.feedback import alerts_of_events, insert_feedback
 from aiops.store.recorder import mark_persisted, write_batch
 from topology.graph import TopologyGraph
 
@@ -326,6 +336,116 @@ class Engine:
                 and all((a.ends_at or 0.0) < settled for a in incident.alerts.values())]
         for key in done:
             del self.incidents[key]
+
+    # Operator feedback. Checked whole before anything changes; memory and database are
+    # changed together (a failed write marks memory stale, as a failed batch does).
+
+    def merge_incidents(self, incident_id: str, other_ids: Sequence[str],
+                        author: str | None = None, comment: str | None = None,
+                        at: float | None = None) -> FeedbackOutcome:
+        """Fold ``other_ids`` into ``incident_id``: an operator says they are one fault."""
+        others = check_ids(other_ids, "incident_ids")
+        if incident_id in others:
+            raise InputError(f"cannot merge incident '{incident_id}' with itself",
+                             field="incident_ids")
+        author, comment = check_text(author, "author"), check_text(comment, "comment")
+        with self.lock:
+            if self._stale:
+                self._restore()
+            with self.db.connect() as conn:
+                target, *rest = load_incidents(conn, [incident_id, *others], self.incidents,
+                                               self.dedup.active)
+            before = alert_sets([target, *rest])
+            batch = _Batch()
+            try:
+                self._unindex([target, *rest])
+                for other in rest:
+                    self._merge(other, target, batch)
+                record = self._commit_feedback("merge", [target, *rest], batch, before,
+                                               author, comment, at)
+            except BaseException:
+                self._stale = True
+                raise
+        return FeedbackOutcome(record, [target.id, *others])
+
+    def split_incident(self, incident_id: str, alert_ids: Sequence[str],
+                       author: str | None = None, comment: str | None = None,
+                       at: float | None = None) -> FeedbackOutcome:
+        """Move the alerts named (by any of their event ids) to a new incident."""
+        wanted = check_ids(alert_ids, "alert_ids")
+        author, comment = check_text(author, "author"), check_text(comment, "comment")
+        with self.lock:
+            if self._stale:
+                self._restore()
+            with self.db.connect() as conn:
+                [source] = load_incidents(conn, [incident_id], self.incidents,
+                                          self.dedup.active)
+                found = alerts_of_events(conn, incident_id, wanted)
+            strangers = [i for i in wanted if i not in found]
+            if strangers:
+                raise InputError(f"not alerts of incident '{incident_id}': "
+                                 + ", ".join(f"'{i}'" for i in strangers[:20])
+                                 + (f" and {len(strangers) - 20} more" if len(strangers) > 20
+                                    else ""), field="alert_ids")
+            moving = sorted({pk for pks in found.values() for pk in pks})
+            if len(moving) >= len(source.alerts):
+                raise InputError(f"splitting out every alert of incident '{incident_id}' "
+                                 "leaves it empty; name only the alerts that do not belong",
+                                 field="alert_ids")
+            before = alert_sets([source])
+            batch = _Batch()
+            try:
+                self._unindex([source])
+                moved = [source.alerts.pop(pk) for pk in moving]
+                new = self._open_incident(min(a.starts_at for a in moved))
+                for alert in moved:
+                    alert.incident_id = new.id
+                    new.alerts[alert.id] = alert
+                    batch.alerts[alert.id] = alert
+                new.updated_at = max(a.starts_at for a in moved)
+                source.started_at = min(a.starts_at for a in source.alerts.values())
+                record = self._commit_feedback("split", [source, new], batch, before, author,
+                                               comment, at)
+            except BaseException:
+                self._stale = True
+                raise
+        return FeedbackOutcome(record, [source.id, new.id])
+
+    def _unindex(self, incidents: Sequence[IncidentRecord]) -> None:
+        """Take incidents out of the index before their alerts move (it keys by alert)."""
+        for incident in incidents:
+            self.index.remove(incident)
+
+    def _commit_feedback(self, kind: str, touched: list[IncidentRecord], batch: _Batch,
+                         before: dict[str, list[str]], author: str | None,
+                         comment: str | None, at: float | None) -> dict[str, Any]:
+        """Settle, re-index and re-rank the incidents left, store them and the record."""
+        horizon = self.clock - self.correlator.horizon
+        for incident in touched:
+            batch.incidents[incident.id] = incident
+            if incident.status == MERGED:
+                continue
+            resettle(incident)
+            self.index.remove(incident)
+            if incident.updated_at >= horizon:  # the rule restore applies after a restart
+                for alert in incident.alerts.values():
+                    self.index.add(incident, alert)
+            self._at(incident.updated_at)  # ranked on the topology of its time, as ingest does
+            incident.root_causes = self.ranker.rank(incident)
+            self.incidents[incident.id] = incident
+        after = alert_sets(touched)
+        record: dict[str, Any] = {
+            "kind": kind, "incident_id": touched[0].id, "incidents": list(after),
+            "author": author, "comment": comment,
+            "created_at": time.time() if at is None else at,
+            "alerts_before": before, "alerts_after": after}
+        with self.db.begin() as conn:
+            write_batch(conn, batch.incidents.values(), batch.alerts.values(), [])
+            record["id"] = insert_feedback(conn, record)
+        mark_persisted(batch.incidents.values())
+        mark_persisted(batch.alerts.values())
+        self._publish(batch)
+        return record
 
     @property
     def event_seq(self) -> int:

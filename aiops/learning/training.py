@@ -1,20 +1,27 @@
 """``aiops train``: learn from history, store a new model version, promote it.
 
 The same function serves the command line and (later) the scheduled retraining,
-so both produce identical, versioned models.
+so both produce identical, versioned models. Relations between alert types are
+learned from the alerts alone; the scoring weights only from labelled groups
+(operator feedback, ``aiops.learning.labels``): without feedback they stay at
+their defaults, because history alone does not say which grouping was right.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiops.config import EngineSettings
 from aiops.engine.scored_correlator import ScoringWeights
 from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.labels import GroupLabels
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import TypeRelations
 from aiops.learning.templates import alert_text
+from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -28,16 +35,19 @@ class CorrelationModel:
     relations: TypeRelations | None = None
     weights: ScoringWeights = field(default_factory=ScoringWeights)
     version: int | None = None
+    # The fitted ScoringWeightsFitter (its to_dict), or None when the weights are defaults.
+    weights_fit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"relations": self.relations.to_dict() if self.relations else None,
-                "weights": self.weights.to_dict()}
+                "weights": self.weights.to_dict(), "weights_fit": self.weights_fit}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> CorrelationModel:
         relations = data.get("relations")
         return cls(relations=TypeRelations.from_dict(relations) if relations else None,
-                   weights=ScoringWeights(**data.get("weights", {})), version=version)
+                   weights=weights_from_dict(data.get("weights", {})), version=version,
+                   weights_fit=data.get("weights_fit"))
 
 
 def load_promoted(registry: ModelRegistry) -> CorrelationModel:
@@ -48,26 +58,65 @@ def load_promoted(registry: ModelRegistry) -> CorrelationModel:
     return CorrelationModel.from_dict(stored["model"], version=stored["version"])
 
 
+def fit_weights(alerts: list[Alert], labels: GroupLabels | None, topology: TopologyGraph,
+                relations: TypeRelations | None, embedder: TemplateEmbedder | None,
+                settings: EngineSettings | None = None,
+                fitter: ScoringWeightsFitter | None = None,
+                progress: Callable[[FitStep], None] | None = None
+                ) -> tuple[ScoringWeights, dict[str, Any], ScoringWeightsFitter | None]:
+    """The scoring weights fitted to ``labels`` when operators corrected any incident of
+    ``alerts``, else the defaults; with what was done (and why not) for the metadata."""
+    if labels is None or labels.corrected == 0:
+        return ScoringWeights(), {"fitted": False, "reason": "no operator feedback stored"}, None
+    usable = labels.restricted_to(a.id for a in alerts)
+    meta: dict[str, Any] = {**usable.summary(), "corrected_incidents_stored": labels.corrected}
+    if usable.corrected == 0:
+        return ScoringWeights(), {**meta, "fitted": False, "reason": (
+            f"none of the alerts of the {labels.corrected} corrected incidents is in "
+            "the alerts trained on")}, None
+    fitter = fitter or ScoringWeightsFitter()
+    if fitter.settings is None:
+        fitter.set_params(settings=settings)
+    fitter.fit(alerts, usable.groups, topology, relations=relations, embedder=embedder,
+               progress=progress)
+    start, fitted = fitter.start_.to_dict(), fitter.weights_.to_dict()
+    meta.update({
+        "fitted": True, "f1_before": round(fitter.score_before_.f1, 4),
+        "f1_after": round(fitter.score_after_.f1, 4),
+        "changed": {k: [start[k], v] for k, v in fitted.items() if start.get(k) != v},
+        "evaluations": fitter.evaluations_, "replayed_alerts": fitter.replayed_alerts_,
+        "seconds": fitter.seconds_, "stopped_early": fitter.stopped_early_})
+    return fitter.weights_, meta, fitter
+
+
 def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
-          source: str, embedder: TemplateEmbedder | None = None
+          source: str, embedder: TemplateEmbedder | None = None, *,
+          labels: GroupLabels | None = None, settings: EngineSettings | None = None,
+          fitter: ScoringWeightsFitter | None = None,
+          progress: Callable[[FitStep], None] | None = None
           ) -> tuple[CorrelationModel, dict[str, Any]]:
     """Fit on ``alerts``, save as a new version, promote it; return it and its metadata.
 
     With ``embedder`` the history's alert templates are embedded (and the cache saved)
-    too, so live ingestion finds the texts it will mostly see already cached.
+    too, so live ingestion finds the texts it will mostly see already cached. With
+    ``labels`` (operator feedback) the scoring weights are fitted to them by replaying
+    ``alerts`` under ``settings`` (the data dir's); ``progress`` hears of every replay.
     """
     started = time.perf_counter()
     relations = TypeRelations().fit(alerts, topology)
     if embedder is not None:
         embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
         embedder.save()
-    model = CorrelationModel(relations=relations)
+    weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
+                                                settings, fitter, progress)
+    model = CorrelationModel(relations=relations, weights=weights,
+                             weights_fit=fitted.to_dict() if fitted else None)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
         "topology_nodes": len(topology), "seconds": round(time.perf_counter() - started, 3),
-        "templates_embedded": embedder is not None,
+        "templates_embedded": embedder is not None, "weights": weights_meta,
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
     registry.promote(MODEL_NAME, version)

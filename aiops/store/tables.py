@@ -77,3 +77,21 @@ raw_events = Table(
     Index("ix_raw_events_event_id", "event_id"),
     Index("ix_raw_events_alert", "alert_id"),
 )
+
+# Operator feedback (merge, split): who did what and when, with the alert sets of every
+# incident it touched before and after. Kept as an audit trail and read by training as
+# labelled groups; no foreign key, so the record outlives anything it names.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("incident_id", String(32), nullable=False),
+    Column("incidents", JSON, nullable=False),
+    Column("author", String(256)),
+    Column("comment", Text),
+    Column("created_at", Float, nullable=False),
+    Column("alerts_before", JSON, nullable=False),
+    Column("alerts_after", JSON, nullable=False),
+    Index("ix_feedback_incident", "incident_id"),
+)
