@@ -3,7 +3,14 @@
 Importing the area modules registers their subcommands on the group.
 """
 
-from aiops import cli_incidents, cli_ingest, cli_learning, cli_tickets, cli_topology  # noqa: F401
+from aiops import (  # noqa: F401
+    cli_incidents,
+    cli_ingest,
+    cli_learning,
+    cli_models,
+    cli_tickets,
+    cli_topology,
+)
 from aiops.cli_base import main
 
 __all__ = ["main"]

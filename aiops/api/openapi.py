@@ -25,6 +25,14 @@ _ERRORS = {
     "413": _json(_ref("Error"), "Body or batch over the limit"),
 }
 _NOT_FOUND = {"404": _json(_ref("Error"), "No such thing; the message names it")}
+_FEEDBACK_TEXT = {"author": {"type": "string", "maxLength": 256},
+                  "comment": {"type": "string", "maxLength": 8192}}
+_FEEDBACK_ERRORS = {
+    "400": _json(_ref("Error"), "Bad input (ids not of this incident, merging an incident "
+                                "with itself, splitting out every alert, a merged incident); "
+                                "nothing changed"),
+    "404": _json(_ref("Error"), "Unknown incident ids, all named; nothing changed"),
+}
 _INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True,
                 "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
@@ -75,6 +83,28 @@ SCHEMAS: dict[str, Any] = {
             "root_causes": {"type": "array", "items": _ref("RootCause")},
             "alerts": {"type": "array", "items": {"type": "object"}},
         },
+    },
+    "Feedback": {
+        "type": "object",
+        "description": "An operator's merge or split as stored: every incident it touched "
+                       "with its alerts (first event ids) before and after",
+        "properties": {
+            "id": {"type": "integer"}, "kind": {"enum": ["merge", "split"]},
+            "incident_id": {"type": "string"},
+            "incidents": {"type": "array", "items": {"type": "string"}},
+            "author": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "alerts_before": {"type": "object", "additionalProperties": {
+                "type": "array", "items": {"type": "string"}}},
+            "alerts_after": {"type": "object", "additionalProperties": {
+                "type": "array", "items": {"type": "string"}}},
+        },
+    },
+    "FeedbackResult": {
+        "type": "object",
+        "properties": {"feedback": _ref("Feedback"),
+                       "incidents": {"type": "array", "items": _ref("Incident"),
+                                     "description": "the incidents touched, as they are now"}},
     },
     "Subgraph": {
         "type": "object",
@@ -128,6 +158,28 @@ PATHS: dict[str, Any] = {
         "summary": "The topology around an incident: alarming, root-cause and silent nodes",
         "parameters": [_INCIDENT_ID, _RADIUS],
         "responses": {"200": _json(_ref("Subgraph"), "Subgraph"), **_NOT_FOUND}}},
+    "/api/v1/incidents/{incident_id}/merge": {"post": {
+        "summary": "Operator feedback: fold other incidents into this one (one fault); "
+                   "stored for the next training",
+        "parameters": [_INCIDENT_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["incident_ids"], "additionalProperties": False,
+            "properties": {"incident_ids": {"type": "array", "minItems": 1,
+                                            "items": {"type": "string"}},
+                           **_FEEDBACK_TEXT}}}}},
+        "responses": {"200": _json(_ref("FeedbackResult"), "Merged and stored"),
+                      **_FEEDBACK_ERRORS}}},
+    "/api/v1/incidents/{incident_id}/split": {"post": {
+        "summary": "Operator feedback: move alerts (any of their event ids) to a new "
+                   "incident (another fault); stored for the next training",
+        "parameters": [_INCIDENT_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["alert_ids"], "additionalProperties": False,
+            "properties": {"alert_ids": {"type": "array", "minItems": 1,
+                                         "items": {"type": "string"}},
+                           **_FEEDBACK_TEXT}}}}},
+        "responses": {"200": _json(_ref("FeedbackResult"), "Split and stored"),
+                      **_FEEDBACK_ERRORS}}},
     "/api/v1/alerts/unresolved": {"get": {
         "summary": "Alerts whose entity matched no topology node (kept, never dropped)",
         "parameters": [_LIMIT],
@@ -150,6 +202,25 @@ PATHS: dict[str, Any] = {
                         "schema": {"type": "string"}}, _RADIUS],
         "responses": {"200": _json({"type": "object"}, "Node and neighbourhood"),
                       **_NOT_FOUND}}},
+    "/api/v1/models/correlation": {"get": {
+        "summary": "Correlation model versions and which one is promoted",
+        "responses": {"200": _json({"type": "object", "properties": {
+            "promoted": {"type": ["integer", "null"]},
+            "versions": {"type": "array", "items": {"type": "object"}}}},
+            "Versions with their training metadata")}}},
+    "/api/v1/models/correlation/shadow": {"get": {
+        "summary": "Shadow mode: regroup a window of stored alerts with a model version and "
+                   "the promoted model, compared with the stored incidents (nothing changes)",
+        "parameters": [
+            {"name": "since", "in": "query", "required": True,
+             "schema": {"type": "string"}, "description": "RFC 3339 or epoch seconds"},
+            {"name": "until", "in": "query", "required": True,
+             "schema": {"type": "string"}, "description": "end of the window, exclusive"},
+            {"name": "version", "in": "query", "schema": {"type": "integer"},
+             "description": "model version to try (default: the promoted one)"}],
+        "responses": {"200": _json({"type": "object"},
+                                   "Pairwise agreement, incident counts, splits and merges "
+                                   "per model"), **_ERRORS}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     "/api/v1/health": {"get": {

@@ -1,0 +1,120 @@
+"""Regrouping a window of stored alerts after the fact, and comparing two groupings.
+
+Why: live placement decides once, as each alert arrives. Afterwards an operator
+wants to know how the same alerts *would* group with another model (a freshly
+trained or fitted one, before promoting it: shadow mode) or with the current model
+after a bad hour. ``regroup`` runs the correlator's own placement (join the best
+incident, open one, merge the incidents an alert links) over the window's alerts in
+start order, in memory; nothing stored changes. ``compare`` scores the result
+against the stored grouping pair by pair and lists the incidents it would split or
+merge.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.engine.correlate import Correlator
+from aiops.engine.engine import EXPIRE_EVERY
+from aiops.engine.index import IncidentIndex
+from aiops.engine.restore import alert_from_row
+from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.learning.pairwise import pair_score
+from aiops.store.tables import alerts
+
+MAX_WINDOW_ALERTS = 200_000  # a regroup runs in the request; bound what it may load
+
+
+def load_window(conn: sa.Connection, since: float, until: float) -> list[AlertRecord]:
+    """Stored alerts that started in [since, until), in start order."""
+    rows = conn.execute(
+        sa.select(alerts).where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
+        .order_by(alerts.c.starts_at, alerts.c.id).limit(MAX_WINDOW_ALERTS + 1)
+    ).all()
+    if len(rows) > MAX_WINDOW_ALERTS:
+        raise ValueError(f"more than {MAX_WINDOW_ALERTS} alerts in the window: choose a "
+                         "shorter one")
+    return [alert_from_row(row) for row in rows]
+
+
+def regroup(records: Sequence[AlertRecord], correlator: Correlator) -> dict[int, str]:
+    """Alert id → group id, placing ``records`` (in start order) as the engine would."""
+    index = IncidentIndex()
+    group_of: dict[int, str] = {}
+    members: dict[str, list[int]] = defaultdict(list)
+    seq = 0
+    correlator.prepare([record.event for record in records])
+    for position, record in enumerate(records):
+        if position % EXPIRE_EVERY == 0:  # as the engine does, counted in alerts
+            index.expire(record.starts_at - correlator.horizon)
+        copy = AlertRecord(id=record.id, fingerprint=record.fingerprint, event=record.event,
+                           node_id=record.node_id, starts_at=record.starts_at)
+        matches = correlator.place(copy, index)
+        if matches:
+            incident = matches[0]
+            for other in matches[1:]:
+                index.remove(other)
+                for alert in other.alerts.values():
+                    incident.alerts[alert.id] = alert
+                    index.add(incident, alert)
+                for alert_id in members.pop(other.id):
+                    group_of[alert_id] = incident.id
+                    members[incident.id].append(alert_id)
+                incident.started_at = min(incident.started_at, other.started_at)
+                incident.updated_at = max(incident.updated_at, other.updated_at)
+        else:
+            seq += 1
+            incident = IncidentRecord(id=f"g{seq}", seq=seq, started_at=copy.starts_at,
+                                      updated_at=copy.starts_at)
+        incident.alerts[copy.id] = copy
+        incident.updated_at = max(incident.updated_at, copy.starts_at)
+        index.add(incident, copy)
+        group_of[copy.id] = incident.id
+        members[incident.id].append(copy.id)
+    return group_of
+
+
+@dataclass
+class Comparison:
+    """How a regrouping differs from the stored grouping of the same alerts."""
+
+    alerts: int
+    stored_incidents: int
+    regrouped_incidents: int
+    agreement: dict[str, float | int]  # pairwise, the stored grouping as reference
+    splits: list[dict[str, Any]] = field(default_factory=list)  # stored incident -> parts
+    merges: list[dict[str, Any]] = field(default_factory=list)  # new group <- incidents
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alerts": self.alerts, "stored_incidents": self.stored_incidents,
+                "regrouped_incidents": self.regrouped_incidents,
+                "agreement": self.agreement, "splits": self.splits, "merges": self.merges}
+
+
+def compare(stored: Mapping[int, str], regrouped: Mapping[int, str],
+            limit: int = 50) -> Comparison:
+    """Score ``regrouped`` against ``stored`` (alert id → group) and list differences:
+    stored incidents whose alerts the regrouping spreads over several groups, and new
+    groups that gather alerts of several stored incidents (largest first)."""
+    score = pair_score({str(k): v for k, v in regrouped.items()},
+                       {str(k): v for k, v in stored.items()})
+    parts: dict[str, Counter[str]] = defaultdict(Counter)
+    sources: dict[str, Counter[str]] = defaultdict(Counter)
+    for alert_id, incident in stored.items():
+        group = regrouped.get(alert_id, f"alone-{alert_id}")
+        parts[incident][group] += 1
+        sources[group][incident] += 1
+    splits = [{"incident": inc, "alerts": sum(c.values()), "into": len(c)}
+              for inc, c in parts.items() if len(c) > 1]
+    merges = [{"incidents": sorted(c), "alerts": sum(c.values())}
+              for c in sources.values() if len(c) > 1]
+    splits.sort(key=lambda s: (-s["alerts"], s["incident"]))
+    merges.sort(key=lambda m: (-m["alerts"], m["incidents"]))
+    return Comparison(alerts=len(stored), stored_incidents=len(parts),
+                      regrouped_incidents=len(sources), agreement=score.to_dict(),
+                      splits=splits[:limit], merges=merges[:limit])
