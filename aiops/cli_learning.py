@@ -66,6 +66,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)
+        _train_root_priors(runtime, tickets, alerts, str(tickets_path))
 
 
 def _show_fit_step(step: Any) -> None:
@@ -104,6 +105,23 @@ def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Ale
     click.echo(f"trained remediation model v{model.version} on {meta['cases']} resolved "
                f"tickets of {len(tickets)} ({meta['actions']} distinct actions, "
                f"{meta['with_alerts']} matched to past alerts), in {meta['seconds']} s; promoted")
+
+
+def _train_root_priors(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
+                       source: str) -> None:
+    """Learn where faults were (per alert type, and how often silent) from tickets."""
+    from aiops.learning.root_priors import train_root_priors
+    from aiops.learning.training import load_promoted
+
+    priors, meta = train_root_priors(runtime.registry, tickets, alerts,
+                                     runtime.engine.topology, source)
+    runtime.use_model(load_promoted(runtime.registry), priors)
+    used = "used by root-cause ranking" if meta["usable"] else (
+        f"not used yet: fewer than {priors.min_tickets} tickets name a known device and "
+        "match past alerts")
+    click.echo(f"learned root-cause priors from {meta['tickets']} tickets "
+               f"({meta['silent']} with a silent faulty device, {meta['types']} alert types); "
+               f"{used}")
 
 
 @main.group()

@@ -105,6 +105,18 @@ def test_train_learns_and_promotes_a_remediation_model(trained: dict) -> None:
     assert stored["meta"]["actions"] == 3
 
 
+def test_train_learns_root_cause_priors_from_the_same_tickets(trained: dict) -> None:
+    out = trained["results"]["train"].stdout
+    assert "learned root-cause priors from 24 tickets" in out
+    assert "used by root-cause ranking" in out
+    priors = trained["data"] / "models" / "root_priors"
+    assert (priors / "PROMOTED").read_text().strip() == "1"
+    # the replayed incidents quote them in their root causes' evidence
+    evidence = [line for inc in trained["incidents"] for rc in inc["root_causes"]
+                for line in rc["evidence"]]
+    assert any("past tickets with" in line for line in evidence)
+
+
 def test_replay_output_ranks_remediations_best_first(trained: dict) -> None:
     by_alert = {a: inc for inc in trained["incidents"] for a in inc["alert_ids"]}
     power, fibre = by_alert["e90-0"], by_alert["e91-0"]
