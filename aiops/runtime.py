@@ -58,6 +58,12 @@ class Runtime:
         timeline = self.engine.timeline
         return self.engine.topology if timeline is None else timeline.current().graph
 
+    def topology_at(self, at: float) -> TopologyGraph:
+        """The topology as the engine analysed alerts of event time ``at`` (the incident
+        view draws an incident against the topology of its time, as it was ranked)."""
+        timeline = self.engine.timeline
+        return self.engine.topology if timeline is None else timeline.at(at).graph
+
     def close(self) -> None:
         self.topology_store.close()
         self.embedder.save()

@@ -14,6 +14,7 @@ from aiops.errors import InputError
 from aiops.store import queries
 from aiops.store.feedback import feedback_view
 from aiops.tickets.recommend import add_remediations
+from aiops.timeutil import parse_timestamp
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
 
@@ -41,7 +42,8 @@ def get_incident(incident_id: str):
 
 def incident_subgraph(incident: dict[str, Any], radius: int = 1) -> dict[str, Any]:
     """Nodes around the incident, each marked alarming / root cause / silent."""
-    topology = runtime().engine.topology
+    # the topology of its latest alert, which it was ranked against
+    topology = runtime().topology_at(parse_timestamp(incident["updated_at"], "updated_at"))
     alarming = {a["node_id"] for a in incident["alerts"] if a["node_id"]}
     causes = {rc.get("node_id") for rc in incident["root_causes"] if rc.get("node_id")}
     top = incident["root_causes"][0].get("node_id") if incident["root_causes"] else None

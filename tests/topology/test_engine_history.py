@@ -157,3 +157,19 @@ def test_data_dir_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("AIOPS_TOPOLOGY_MAX_AGE", "a week")
     with pytest.raises(ValueError, match="AIOPS_TOPOLOGY_MAX_AGE"):
         DataDir.from_env(tmp_path)
+
+
+def test_the_incident_view_draws_the_topology_of_the_incident(rt: Runtime) -> None:
+    from aiops.api import create_app
+
+    link_seen_only_days_20_to_15_ago(rt)
+    replay_alerts(rt, pair("old", NOW - 17 * DAY) + pair("new", NOW - 60), None)
+    client = create_app(runtime=rt).test_client()
+    incidents = client.get("/api/v1/incidents").get_json()["incidents"]
+    old = next(i for i in incidents if i["alert_count"] == 2)  # grouped through the old link
+    drawn = client.get(f"/api/v1/incidents/{old['id']}/topology").get_json()
+    assert {(e["source"], e["target"]) for e in drawn["edges"]} & {("a", "b"), ("b", "a")}
+    new = next(i for i in incidents if i["alert_count"] == 1 and i["started_at"] > old[
+        "started_at"])
+    drawn = client.get(f"/api/v1/incidents/{new['id']}/topology").get_json()
+    assert not {(e["source"], e["target"]) for e in drawn["edges"]} & {("a", "b"), ("b", "a")}
