@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,13 +243,14 @@ def write_section(section: str, start: str, end: str) -> None:
     DOCS.write_text(text, encoding="utf-8")
 
 
-def write_docs(section: str) -> None:
-    write_section(section, START, END)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
+def scenario_main(argv: Sequence[str] | None, *, doc: str, module: str, default: str,
+                  run: Callable[[str, int, Path, Callable[[str], None]], Any],
+                  report: Callable[[list[Any], float, str], str], markers: tuple[str, str],
+                  label: str) -> int:
+    """The command line shared by the ticket-based benchmarks: ``--scenarios`` as
+    topology:seed pairs, one temporary work dir, a report, ``--write-docs``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--scenarios", default=default,
                         help="comma-separated topology:seed pairs")
     parser.add_argument("--write-docs", action="store_true",
                         help=f"replace the section between the markers in {DOCS.name}")
@@ -263,17 +264,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="aiops-remediation-") as tmp:
-        results = [run_scenario(t, s, Path(tmp), log) for t, s in pairs]
-    command = ".venv/bin/python -m benchmarks.remediation" + (
-        f" --scenarios {args.scenarios}" if args.scenarios != DEFAULT_SCENARIOS else "") + (
+    with tempfile.TemporaryDirectory(prefix=f"aiops-{label}-") as tmp:
+        results = [run(t, s, Path(tmp), log) for t, s in pairs]
+    command = f".venv/bin/python -m {module}" + (
+        f" --scenarios {args.scenarios}" if args.scenarios != default else "") + (
         " --write-docs" if args.write_docs else "")
     section = report(results, time.perf_counter() - started, command)
     print(section)
     if args.write_docs:
-        write_docs(section)
-        log(f"wrote the remediation section of {DOCS}")
+        write_section(section, *markers)
+        log(f"wrote the {label} section of {DOCS}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return scenario_main(argv, doc=__doc__ or "", module="benchmarks.remediation",
+                         default=DEFAULT_SCENARIOS, run=run_scenario, report=report,
+                         markers=(START, END), label="remediation")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ Usage: python -m benchmarks.root_priors [--scenarios tree:1,huawei:1] [--write-d
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +30,7 @@ from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from benchmarks.correlation.metrics import Prediction, evaluate
 from benchmarks.correlation.scenario import ScenarioConfig, generate
-from benchmarks.remediation import write_section
+from benchmarks.remediation import scenario_main
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -131,32 +128,9 @@ def report(results: list[dict[str, Any]], seconds: float, command: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
-                        help="comma-separated topology:seed pairs")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="replace the section between the markers in docs/benchmarks.md")
-    args = parser.parse_args(argv)
-    pairs = []
-    for item in args.scenarios.split(","):
-        topology, _, seed = item.partition(":")
-        pairs.append((topology.strip(), int(seed or 1)))
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="aiops-root-priors-") as tmp:
-        results = [run_scenario(t, s, Path(tmp), log) for t, s in pairs]
-    command = ".venv/bin/python -m benchmarks.root_priors" + (
-        f" --scenarios {args.scenarios}" if args.scenarios != DEFAULT_SCENARIOS else "") + (
-        " --write-docs" if args.write_docs else "")
-    section = report(results, time.perf_counter() - started, command)
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
-        log("wrote the root-cause priors section of docs/benchmarks.md")
-    return 0
+    return scenario_main(argv, doc=__doc__ or "", module="benchmarks.root_priors",
+                         default=DEFAULT_SCENARIOS, run=run_scenario, report=report,
+                         markers=(START, END), label="root-priors")
 
 
 if __name__ == "__main__":
