@@ -28,11 +28,15 @@ from aiops.runtime import Runtime
 @click.option("--fit-seconds", default=300.0, show_default=True,
               type=click.FloatRange(1.0, 86_400.0),
               help="Time budget for fitting the scoring weights; the best found is kept.")
+@click.option("--no-promote", is_flag=True,
+              help="Save the new correlation model version without promoting it (try it "
+                   "with 'aiops model shadow', then 'aiops model promote N').")
 @click.pass_context
 @reports_bad_input
 def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
-          weak_labels: str, fit_seconds: float) -> None:
-    """Learn from history; the new model version is promoted and used from now on.
+          weak_labels: str, fit_seconds: float, no_promote: bool) -> None:
+    """Learn from history; the new model version is promoted and used from now on
+    (unless --no-promote).
 
     Operator feedback stored in the data dir (incidents merged or split through the
     API or 'aiops incidents merge|split') fits the scoring weights; without any they
@@ -58,11 +62,13 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
     model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path),
                       embedder=text, labels=labels, settings=settings,
                       fitter=ScoringWeightsFitter(max_seconds=fit_seconds),
-                      progress=_show_fit_step)
-    runtime.use_model(model)
+                      progress=_show_fit_step, promote=not no_promote)
+    if not no_promote:
+        runtime.use_model(model)
     click.echo(f"trained correlation model v{model.version} on {meta['alerts']} alerts "
                f"({meta['alert_types']} alert types): {meta['relations']} relations between "
-               f"types, in {meta['seconds']} s; promoted")
+               f"types, in {meta['seconds']} s; "
+               + ("saved, not promoted" if no_promote else "promoted"))
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)

@@ -1,13 +1,17 @@
-"""`aiops model versions|promote|shadow`: choosing which correlation model runs.
+"""`aiops model versions|promote|shadow|drift|retrain|schedule`: which correlation model runs.
 
 `aiops train` promotes what it trains; these commands list the versions, compare one
 with the promoted model on a window of stored alerts (shadow mode, nothing stored
-changes) and promote any version, which is also how a bad model is rolled back.
+changes), promote any version (which is also how a bad model is rolled back), say
+how far recent alerts drifted from what the promoted model learned, and retrain it
+from the database, on demand or on a schedule, promoting only by policy.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from typing import Any
 
 import click
 
@@ -92,3 +96,113 @@ def _timestamp(value: str, name: str) -> float:
         return parse_timestamp(given, name)
     except ValueError as exc:
         raise InputError(str(exc), field=name) from None
+
+
+@model.command("drift")
+@click.option("--window", default=None,
+              help="how much of the most recent stored alerts to look at: 24h, 90m, 7d or "
+                   "seconds (default: the drift settings', 24h)")
+@click.option("--version", type=int, help="model version to judge (default: the promoted one)")
+@click.option("--json", "as_json", is_flag=True, help="print the whole report as JSON")
+@click.pass_context
+@reports_bad_input
+def drift_command(ctx: click.Context, window: str | None, version: int | None,
+                  as_json: bool) -> None:
+    """How far the most recent stored alerts moved from what the model was trained on:
+    a verdict (ok or drifting) and the reasons."""
+    from aiops.learning.drift import model_drift, parse_window
+
+    span = parse_window(window) if window is not None else None
+    report = model_drift(runtime_of(ctx), span, version)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    shown = report["window"]
+    click.echo(f"model v{report['model_version']}: {report['verdict']} "
+               f"({shown['alerts']} alerts, {shown['incidents']} incidents from "
+               f"{shown['since']} to {shown['until']})")
+    for reason in report["reasons"]:
+        click.echo(f"  - {reason}")
+    for name, measure in report["measures"].items():
+        extra = {k: v for k, v in measure.items()
+                 if k in ("training", "chance", "corrected_incidents")}
+        told = "".join(f", {k} {v}" for k, v in extra.items())
+        click.echo(f"  {name}: {measure['value']} (threshold {measure['threshold']}{told})"
+                   + ("  DRIFTING" if measure["drifting"] else ""))
+
+
+@model.command("retrain")
+@click.option("--days", type=float, default=None,
+              help="train on the stored alerts of the last N days (default: the retrain "
+                   "settings', 7)")
+@click.option("--promote", type=click.Choice(["auto", "never", "always"]), default=None,
+              help="auto: promote only when the policy says so (docs/architecture.md); "
+                   "never: save for review; always (default: the retrain settings', auto)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.pass_context
+@reports_bad_input
+def retrain_command(ctx: click.Context, days: float | None, promote: str | None,
+                    as_json: bool) -> None:
+    """Train a new correlation model version from the stored alerts and operator
+    feedback, try it in shadow mode on the most recent day, promote it by policy."""
+    from aiops.cli_learning import _show_fit_step
+    from aiops.learning.retrain import retrain
+
+    report = retrain(runtime_of(ctx), days, promote, progress=_show_fit_step)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    click.echo(_describe_retrain(report))
+
+
+def _describe_retrain(report: dict[str, Any]) -> str:
+    meta = report["meta"]
+    shadow = meta["retrain"]["shadow"]
+    lines = [f"trained correlation model v{report['version']} on {meta['alerts']} events "
+             f"({meta['trained_on']}), {meta['relations']} relations between "
+             f"{meta['alert_types']} types"]
+    for label in ("promoted", "candidate"):
+        part = shadow[label]
+        told = (f"; on {part['corrected']['incidents']} corrected incidents F1 "
+                f"{part['corrected']['f1']:.3f}" if part["corrected"] else "")
+        lines.append(f"  shadow {label} (v{part['version']}): {part['regrouped_incidents']} "
+                     f"incidents vs {part['stored_incidents']} stored, pairwise F1 with stored "
+                     f"{part['agreement']['f1']:.3f}{told}")
+    verdict = "promoted" if report["promoted"] else "not promoted"
+    lines.append(f"{verdict} (policy {report['policy']}): " + "; ".join(report["reasons"]))
+    return "\n".join(lines)
+
+
+@model.command("schedule")
+@click.option("--every", "schedule", default=None,
+              help="how often: a duration (1d, 6h) or a 5-field cron ('0 3 * * *'); "
+                   "default: AIOPS_RETRAIN_SCHEDULE")
+@click.option("--days", type=float, default=None, help="as 'aiops model retrain --days'")
+@click.option("--promote", type=click.Choice(["auto", "never", "always"]), default=None,
+              help="as 'aiops model retrain --promote'")
+@click.option("--once", is_flag=True, help="Retrain once, then exit.")
+@click.pass_context
+@reports_bad_input
+def schedule_command(ctx: click.Context, schedule: str | None, days: float | None,
+                     promote: str | None, once: bool) -> None:
+    """Retrain on a schedule in this process (the embedded default, no broker); with a
+    broker, Celery beat runs the same task from AIOPS_RETRAIN_SCHEDULE."""
+    from aiops.tasks import retrain_schedule, run_retrain_inline
+
+    data_dir = ctx.obj["data_dir"]
+    chosen = schedule or data_dir.retrain.schedule
+    if not chosen.strip():
+        raise InputError("no schedule: give --every (1d, or a cron such as '0 3 * * *') or "
+                         "set AIOPS_RETRAIN_SCHEDULE", field="every")
+    retrain_schedule(chosen, "--every")  # refuse a bad one before the first run
+
+    def log(name: str, outcome: dict[str, Any] | str) -> None:
+        text = outcome if isinstance(outcome, str) else (
+            f"v{outcome['version']} " + ("promoted" if outcome["promoted"] else "not promoted")
+            + ": " + "; ".join(outcome["reasons"]))
+        click.echo(f"{name}: {text}", err=True)
+
+    failures = run_retrain_inline(chosen, str(data_dir.path), data_dir.database_url or None,
+                                  days, promote, once=once, on_result=log)
+    if once and failures:
+        sys.exit(1)

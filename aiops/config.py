@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA_DIR = "aiops-data"
 
@@ -40,6 +41,68 @@ def _seconds(text: str) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftSettings:
+    """When the promoted correlation model counts as drifting (aiops/learning/drift.py).
+
+    Each threshold is one reason on its own; env ``AIOPS_DRIFT_<FIELD>`` overrides
+    it (``AIOPS_DRIFT_MAX_DIVERGENCE=0.2``).
+    """
+
+    window: float = 86400.0  # seconds of the most recent alerts looked at (event time)
+    min_alerts: int = 50  # fewer alerts than this in the window: too few to judge
+    # Share of the window's alerts whose type the model never saw: its relations and
+    # ranking know nothing about them.
+    max_unseen_share: float = 0.05
+    # Jensen-Shannon divergence (base 2, 0..1) of alert type frequencies, training vs
+    # window; it must also exceed what chance gives at the sample size (next field).
+    max_divergence: float = 0.1
+    chance_quantile: float = 0.99
+    # Unresolved entities: rise over the training period's share, or (training period
+    # not stored) the share itself.
+    max_unresolved_increase: float = 0.1
+    max_unresolved_share: float = 0.25
+    max_noise_reduction_drop: float = 0.15  # 1 - incidents/alerts, training minus window
+    max_corrected_share: float = 0.1  # incidents of the window operators merged or split
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainSettings:
+    """Scheduled retraining of the correlation model (aiops/learning/retrain.py).
+
+    Env ``AIOPS_RETRAIN_<FIELD>`` overrides a field (``AIOPS_RETRAIN_SCHEDULE="0 3 * * *"``).
+    """
+
+    days: float = 7.0  # train on the stored alerts of the last N days
+    promote: str = "auto"  # auto (the policy in retrain.py), never, always
+    # Celery beat / `aiops model schedule`: a duration ("1d") or a 5-field cron; empty: off.
+    schedule: str = ""
+    shadow_window: float = 86400.0  # the most recent stretch the candidate is tried on
+    min_alerts: int = 100  # fewer stored alerts in the training period: refuse to train
+    # Pairwise F1 with the stored grouping of the shadow window under which "auto" leaves
+    # the decision to an operator: the candidate would regroup most of it differently.
+    min_stored_agreement: float = 0.5
+    weak_labels: str = "near"  # as `aiops train --weak-labels`
+    fit_seconds: float = 300.0  # as `aiops train --fit-seconds`
+
+
+def settings_from_env(settings: Any, prefix: str) -> Any:
+    """``settings`` with every field that ``PREFIX<FIELD>`` names in the environment."""
+    changes: dict[str, Any] = {}
+    for item in fields(settings):
+        name = f"{prefix}{item.name.upper()}"
+        text = os.environ.get(name)
+        if text is None or text == "":
+            continue
+        kind = type(getattr(settings, item.name))
+        try:
+            changes[item.name] = kind(text) if kind is not str else text
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise ValueError(f"{name} must be {what}, got {text!r}") from None
+    return replace(settings, **changes)
+
+
+@dataclass(frozen=True, slots=True)
 class DataDir:
     """Where one engine keeps its state; the database URL defaults to SQLite inside it."""
 
@@ -47,6 +110,8 @@ class DataDir:
     database_url: str = ""
     settings: EngineSettings = field(default_factory=EngineSettings)
     graph_url: str = ""  # bolt://... keeps the topology in Neo4j; empty: embedded tables
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    retrain: RetrainSettings = field(default_factory=RetrainSettings)
 
     @classmethod
     def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
@@ -58,7 +123,9 @@ class DataDir:
         max_age = os.environ.get("AIOPS_TOPOLOGY_MAX_AGE")
         if max_age:
             settings = replace(settings, topology_max_age=_seconds(max_age))
-        return cls(path=chosen, database_url=url, graph_url=graph, settings=settings)
+        return cls(path=chosen, database_url=url, graph_url=graph, settings=settings,
+                   drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
+                   retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"))
 
     def url(self) -> str:
         if self.database_url:

@@ -1,4 +1,4 @@
-"""Model endpoints: which correlation model versions exist, and shadow comparisons."""
+"""Model endpoints: which correlation model versions exist, shadow comparisons, drift."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ def correlation_shadow():
                          field="version")
     return jsonify(shadow(runtime(), window["since"], window["until"],
                           int(version) if version is not None else None))
+
+
+@blueprint.get("/correlation/drift")
+def correlation_drift():
+    """How far the most recent stored alerts moved from what a model was trained on."""
+    from aiops.learning.drift import model_drift, parse_window
+
+    window = request.args.get("window")
+    version = request.args.get("version")
+    if version is not None and not version.isdigit():
+        raise InputError(f"query parameter 'version' must be an integer, got {version!r}",
+                         field="version")
+    return jsonify(model_drift(runtime(), parse_window(window) if window is not None else None,
+                               int(version) if version is not None else None))
 
 
 def _is_number(text: str) -> bool:

@@ -123,6 +123,36 @@ SCHEMAS: dict[str, Any] = {
             "reports": {"type": "integer", "description": "discovery runs that found it"},
         },
     },
+    "DriftMeasure": {
+        "type": "object",
+        "description": "One drift measure; 'drifting' when it is over its threshold",
+        "properties": {"value": {"type": "number"}, "threshold": {"type": "number"},
+                       "drifting": {"type": "boolean"},
+                       "training": {"type": ["number", "null"],
+                                    "description": "the training period's value, when known"},
+                       "chance": {"type": "number", "description": "divergence chance gives "
+                                                                   "at this sample size"}},
+    },
+    "DriftReport": {
+        "type": "object",
+        "properties": {
+            "model_version": {"type": "integer"},
+            "verdict": {"enum": ["ok", "drifting"]},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "window": {"type": "object", "properties": {
+                "since": {"type": "string", "format": "date-time"},
+                "until": {"type": "string", "format": "date-time"},
+                "seconds": {"type": "number"}, "alerts": {"type": "integer"},
+                "events": {"type": "integer"}, "incidents": {"type": "integer"}}},
+            "training": {"type": "object", "properties": {
+                "period": {"type": ["array", "null"], "items": {"type": "string"}},
+                "events": {"type": "integer"}, "types": {"type": "integer"}}},
+            "measures": {"type": "object", "properties": {
+                name: _ref("DriftMeasure") for name in (
+                    "unseen_type_share", "type_divergence", "unresolved_share",
+                    "noise_reduction", "corrected_share")}},
+        },
+    },
     "Error": {
         "type": "object",
         "properties": {"error": {"type": "object", "properties": {
@@ -221,6 +251,16 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json({"type": "object"},
                                    "Pairwise agreement, incident counts, splits and merges "
                                    "per model"), **_ERRORS}}},
+    "/api/v1/models/correlation/drift": {"get": {
+        "summary": "Drift: how far the most recent stored alerts (event time, up to the latest "
+                   "stored start) moved from what a model version was trained on",
+        "parameters": [
+            {"name": "window", "in": "query", "schema": {"type": "string"},
+             "description": "duration such as 24h, 90m, 7d or seconds (default 24h)"},
+            {"name": "version", "in": "query", "schema": {"type": "integer"},
+             "description": "model version to judge (default: the promoted one)"}],
+        "responses": {"200": _json(_ref("DriftReport"), "Verdict, reasons and measures"),
+                      **_ERRORS}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     "/api/v1/health": {"get": {

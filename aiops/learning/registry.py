@@ -52,6 +52,16 @@ class ModelRegistry:
                           json.dumps(document, indent=1))
         return version
 
+    def update_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
+        """Replace a stored version's metadata (e.g. the retraining decision taken after
+        it was saved); the model itself never changes once saved."""
+        document = self.load(name, version)
+        if document is None:
+            raise KeyError(f"model '{name}' has no version {version}")
+        document["meta"] = meta
+        _write_atomically(self.root / name / f"v{version:04d}.json",
+                          json.dumps(document, indent=1))
+
     def promote(self, name: str, version: int) -> None:
         if version not in self.versions(name):
             raise KeyError(f"model '{name}' has no version {version}")

@@ -1,10 +1,11 @@
 """``aiops train``: learn from history, store a new model version, promote it.
 
-The same function serves the command line and (later) the scheduled retraining,
-so both produce identical, versioned models. Relations between alert types are
-learned from the alerts alone; the scoring weights only from labelled groups
-(operator feedback, ``aiops.learning.labels``): without feedback they stay at
-their defaults, because history alone does not say which grouping was right.
+The same function serves the command line and the scheduled retraining
+(``aiops.learning.retrain``), so both produce identical, versioned models.
+Relations between alert types are learned from the alerts alone; the scoring
+weights only from labelled groups (operator feedback, ``aiops.learning.labels``):
+without feedback they stay at their defaults, because history alone does not say
+which grouping was right.
 """
 
 from __future__ import annotations
@@ -93,9 +94,12 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
           source: str, embedder: TemplateEmbedder | None = None, *,
           labels: GroupLabels | None = None, settings: EngineSettings | None = None,
           fitter: ScoringWeightsFitter | None = None,
-          progress: Callable[[FitStep], None] | None = None
+          progress: Callable[[FitStep], None] | None = None, promote: bool = True
           ) -> tuple[CorrelationModel, dict[str, Any]]:
     """Fit on ``alerts``, save as a new version, promote it; return it and its metadata.
+
+    ``promote=False`` only saves it: scheduled retraining (``aiops.learning.retrain``)
+    tries a candidate in shadow mode first and promotes it only when its policy says so.
 
     With ``embedder`` the history's alert templates are embedded (and the cache saved)
     too, so live ingestion finds the texts it will mostly see already cached. With
@@ -119,6 +123,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         "templates_embedded": embedder is not None, "weights": weights_meta,
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
-    registry.promote(MODEL_NAME, version)
+    if promote:
+        registry.promote(MODEL_NAME, version)
     model.version = version
     return model, meta

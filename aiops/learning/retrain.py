@@ -1,0 +1,263 @@
+"""Retraining the correlation model from the database, tried in shadow mode first.
+
+Why: alerts change (new devices, new software, new failure modes), so a model
+trained once goes stale (``aiops.learning.drift`` measures how far). Retraining on
+a schedule keeps it current, but a new version must not replace the one in use
+blind. So a retrain:
+
+1. reads the stored raw events of the alerts that started in the last ``days`` days
+   (event time, up to the latest stored alert): exactly what came in, the database's
+   equivalent of the history file ``aiops train`` reads, and trains on them with the
+   stored operator feedback as ``aiops train`` does, except that corrections of the
+   most recent day (the shadow window) are held out of the weight fit, so the
+   comparison in 3 is on corrections the candidate has not seen;
+2. saves the new version without promoting it;
+3. regroups the shadow window's stored alerts with the candidate and with the
+   promoted model (as ``aiops model shadow``) and scores both against the stored
+   grouping and against the incidents operators corrected in that window;
+4. promotes it only when the policy says so, and records the decision, the reasons
+   and the comparison in the version's metadata.
+
+Policies: ``never`` (save for review), ``always``, and ``auto``:
+
+* if the candidate's pairwise F1 with the stored grouping of the window is under
+  ``min_stored_agreement``, it is not promoted: it would regroup most of it
+  differently and an operator should look first (``aiops model shadow``);
+* else, if operators corrected incidents in the window, it is promoted when its
+  pairwise F1 against those corrections is at least the promoted model's, and kept
+  out when it is lower, drifting or not (the operators' word beats the statistics);
+* else (no corrections to judge by) it is promoted when the promoted model is
+  drifting over the window, or when no model was promoted yet; otherwise nothing
+  says it is better and the promoted model still fits the alerts, so it is not.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.engine.regroup import compare, load_window, regroup
+from aiops.engine.state import AlertRecord
+from aiops.errors import InputError
+from aiops.learning.drift import latest_start, measure_drift, window_stats
+from aiops.learning.labels import WEAK_MODES, GroupLabels, read_labels
+from aiops.learning.pairwise import pair_score
+from aiops.learning.training import MODEL_NAME, CorrelationModel, train
+from aiops.learning.weights import FitStep, ScoringWeightsFitter
+from aiops.learning.windows import reach
+from aiops.models import Alert, parse_alert
+from aiops.runtime import Runtime, correlator_factory
+from aiops.store.tables import alerts, raw_events
+from aiops.timeutil import to_rfc3339
+from topology.graph import TopologyGraph
+
+POLICIES = ("auto", "never", "always")
+DAY = 86400.0
+
+
+def load_history(conn: sa.Connection, since: float, until: float) -> list[Alert]:
+    """Every stored raw event of the alerts that started in [since, until], in the order
+    they arrived: what a history file of that period would hold."""
+    query = (sa.select(raw_events.c.payload)
+             .select_from(raw_events.join(alerts, alerts.c.id == raw_events.c.alert_id))
+             .where(alerts.c.starts_at.between(since, until)).order_by(raw_events.c.seq))
+    return [parse_alert(payload) for (payload,) in conn.execute(query)]
+
+
+def first_event_ids(conn: sa.Connection, since: float, until: float) -> set[str]:
+    """First event ids (what labels name) of the alerts that started in [since, until)."""
+    query = sa.select(alerts.c.first_event_id).where(alerts.c.starts_at >= since,
+                                                     alerts.c.starts_at < until)
+    return {row[0] for row in conn.execute(query)}
+
+
+def trial(runtime: Runtime, model: CorrelationModel, records: Sequence[AlertRecord],
+          topology: TopologyGraph, corrected: GroupLabels) -> dict[str, Any]:
+    """How ``model`` regroups ``records``: agreement with the stored grouping and, when
+    operators corrected some of them, with the incidents as they left them."""
+    settings = runtime.data_dir.settings
+    correlator = correlator_factory(model, settings, runtime.embedder)(topology, settings)
+    with runtime.engine.lock:  # the text model's cache is shared with live ingestion
+        groups = regroup(records, correlator)
+    stored = {r.id: r.incident_id for r in records if r.incident_id is not None}
+    seen = compare(stored, groups)
+    out: dict[str, Any] = {"version": model.version, "stored_incidents": seen.stored_incidents,
+                           "regrouped_incidents": seen.regrouped_incidents,
+                           "agreement": seen.agreement, "splits": len(seen.splits),
+                           "merges": len(seen.merges), "corrected": None}
+    if corrected.corrected:
+        predicted = {r.event.id: groups[r.id] for r in records}
+        out["corrected"] = {"incidents": corrected.corrected,
+                            **pair_score(predicted, corrected.groups).to_dict()}
+    return out
+
+
+def decide(policy: str, promoted: dict[str, Any], candidate: dict[str, Any],
+           drift: dict[str, Any] | None, min_stored_agreement: float
+           ) -> tuple[bool, list[str]]:
+    """Whether to promote the candidate, and why (the module docstring's policy)."""
+    if policy == "never":
+        return False, ["policy 'never': saved for review ('aiops model shadow --version "
+                       f"{candidate['version']}', then 'aiops model promote')"]
+    if policy == "always":
+        return True, ["policy 'always'"]
+    version = promoted["version"]
+    name = f"v{version}" if version is not None else "the untrained default"
+    agree = float(candidate["agreement"]["f1"])
+    if candidate["stored_incidents"] and agree < min_stored_agreement:
+        return False, [f"the candidate would regroup the shadow window very differently from "
+                       f"what is stored (pairwise F1 {agree:.3f}, under "
+                       f"{min_stored_agreement:g}): an operator decides ('aiops model "
+                       "shadow', 'aiops model promote')"]
+    mine, theirs = candidate["corrected"], promoted["corrected"]
+    if mine is not None and theirs is not None:
+        told = (f"on the {mine['incidents']} incidents operators corrected in the shadow "
+                f"window, pairwise F1 {mine['f1']:.3f} against {theirs['f1']:.3f} of {name}")
+        if mine["f1"] < theirs["f1"]:
+            return False, [f"worse {told}"]
+        return True, [f"at least as good {told}"]
+    if version is None:
+        return True, ["no model was promoted: the engine ran on the default weights without "
+                      "learned relations; no operator corrected an incident of the window"]
+    if drift is not None and drift.get("verdict") == "drifting":
+        return True, [f"the promoted model {name} is drifting: " + "; ".join(drift["reasons"])]
+    why = ("is not drifting" if drift is not None and drift.get("verdict") == "ok"
+           else f"could not be judged for drift ({(drift or {}).get('error', 'unknown')})")
+    return False, [f"no operator corrected an incident of the shadow window and the promoted "
+                   f"model {name} {why}: nothing says the candidate is better"]
+
+
+def _promoted(runtime: Runtime) -> tuple[CorrelationModel, dict[str, Any] | None]:
+    stored = runtime.registry.load(MODEL_NAME)
+    if stored is None:
+        return CorrelationModel(), None
+    return CorrelationModel.from_dict(stored["model"], version=stored["version"]), stored
+
+
+def _record(runtime: Runtime, version: int, meta: dict[str, Any]) -> None:
+    """Store the decision in the saved version's metadata (the model is unchanged)."""
+    runtime.registry.update_meta(MODEL_NAME, version, meta)
+
+
+def retrain(runtime: Runtime, days: float | None = None, promote: str | None = None, *,
+            weak_labels: str | None = None, fit_seconds: float | None = None,
+            progress: Callable[[FitStep], None] | None = None) -> dict[str, Any]:
+    """Train a candidate on the last ``days`` days of stored alerts, shadow-test it on
+    the most recent day, promote it per ``promote`` (auto, never, always); the report."""
+    cfg = runtime.data_dir.retrain
+    days = cfg.days if days is None else days
+    policy = cfg.promote if promote is None else promote
+    weak = cfg.weak_labels if weak_labels is None else weak_labels
+    if policy not in POLICIES:
+        raise InputError(f"'promote' must be one of {', '.join(POLICIES)}, got {policy!r}",
+                         field="promote")
+    if not (isinstance(days, int | float) and math.isfinite(days) and days > 0):
+        raise InputError(f"'days' must be a positive number, got {days!r}", field="days")
+    if weak not in WEAK_MODES:
+        raise InputError(f"'weak_labels' must be one of {', '.join(WEAK_MODES)}, got {weak!r}",
+                         field="weak_labels")
+    settings = runtime.data_dir.settings
+    started = time.perf_counter()
+    with runtime.db.connect() as conn:
+        now = latest_start(conn)
+        if now is None:
+            raise InputError("no alerts stored yet: nothing to train on", field="days")
+        since = now - days * DAY
+        stats = window_stats(conn, since, now)
+        if stats.alerts < cfg.min_alerts:
+            raise InputError(f"only {stats.alerts} stored alerts started in the {days:g} days "
+                             f"up to {to_rfc3339(now)}; at least {cfg.min_alerts} are needed "
+                             "to train: choose more days", field="days")
+        history = load_history(conn, since, now)
+        shadow_since = max(since, now - cfg.shadow_window)
+        labels = read_labels(conn, weak=weak, reach=reach(settings))
+        fit_labels = labels.restricted_to(first_event_ids(conn, since, shadow_since))
+        try:
+            records = load_window(conn, shadow_since, math.nextafter(now, math.inf))
+        except ValueError as exc:  # over the regrouping bound: a shorter shadow window
+            raise InputError(str(exc), field="shadow_window") from None
+        corrected = read_labels(conn, weak="none").restricted_to(r.event.id for r in records)
+        promoted, promoted_doc = _promoted(runtime)
+        drift: dict[str, Any] | None = None
+        if promoted_doc is not None:
+            try:
+                drift = measure_drift(conn, promoted_doc, runtime.data_dir.drift,
+                                      now - shadow_since, now)
+            except InputError as exc:
+                drift = {"verdict": None, "error": str(exc)}
+
+    text = runtime.embedder if settings.text_similarity else None
+    source = (f"stored alerts {to_rfc3339(since)} .. {to_rfc3339(now)} "
+              f"({days:g} day{'' if days == 1 else 's'})")
+    model, meta = train(runtime.registry, history, runtime.engine.topology, source,
+                        embedder=text, labels=fit_labels, settings=settings,
+                        fitter=ScoringWeightsFitter(
+                            max_seconds=cfg.fit_seconds if fit_seconds is None else fit_seconds),
+                        progress=progress, promote=False)
+    if labels.corrected and not fit_labels.corrected and not meta["weights"]["fitted"]:
+        meta["weights"]["reason"] = ("the stored operator feedback is all in the shadow "
+                                     "window, held out to judge the candidate")
+    assert model.version is not None
+    # What drift compares later windows with (aiops.learning.drift.baseline).
+    meta["noise_reduction"] = round(stats.noise_reduction, 4)
+    meta["unresolved_share"] = round(stats.unresolved_share, 4)
+
+    engine = runtime.engine
+    topology = engine.timeline.at(shadow_since).graph if engine.timeline is not None \
+        else engine.topology
+    shadow = {"since": to_rfc3339(shadow_since), "until": to_rfc3339(now),
+              "alerts": len(records),
+              "promoted": trial(runtime, promoted, records, topology, corrected),
+              "candidate": trial(runtime, model, records, topology, corrected)}
+    chosen, reasons = decide(policy, shadow["promoted"], shadow["candidate"], drift,
+                             cfg.min_stored_agreement)
+    meta["retrain"] = {"policy": policy, "promoted": chosen, "reasons": reasons,
+                       "days": days, "shadow": shadow,
+                       "drift_of_promoted": _drift_summary(drift),
+                       "held_out_corrected_incidents": corrected.corrected,
+                       "seconds": round(time.perf_counter() - started, 3)}
+    _record(runtime, model.version, meta)
+    if chosen:
+        runtime.registry.promote(MODEL_NAME, model.version)
+        runtime.use_model(model)
+    return {"version": model.version, "promoted": chosen, "policy": policy,
+            "reasons": reasons, "previous": promoted.version, "meta": meta}
+
+
+def _drift_summary(drift: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The verdict and reasons (the full report is ``aiops model drift``'s)."""
+    if drift is None:
+        return None
+    if drift.get("verdict") is None:
+        return drift
+    return {"model_version": drift["model_version"], "verdict": drift["verdict"],
+            "reasons": drift["reasons"], "window": drift["window"]}
+
+
+def run_retrain(data_dir: str | None = None, database_url: str | None = None,
+                days: float | None = None, promote: str | None = None) -> dict[str, Any]:
+    """The plain function behind the Celery task: open the data dir, retrain, report.
+
+    The report is JSON (the task's result); a Celery worker promotes by moving the
+    data dir's PROMOTED pointer, which a separately running ``aiops serve`` reads when
+    it starts (the CLI in this process switches at once).
+    """
+    from pathlib import Path
+
+    from aiops.config import DataDir
+    from aiops.runtime import open_runtime
+
+    runtime = open_runtime(DataDir.from_env(Path(data_dir) if data_dir else None,
+                                            database_url))
+    try:
+        report = retrain(runtime, days, promote)
+    finally:
+        runtime.close()
+    meta = report.pop("meta")
+    return {**report, "trained_on": meta["trained_on"], "alerts": meta["alerts"],
+            "shadow": meta["retrain"]["shadow"],
+            "drift_of_promoted": meta["retrain"]["drift_of_promoted"]}
