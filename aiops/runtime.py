@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,8 +13,9 @@ from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
+from aiops.learning.root_priors import MODEL_NAME as PRIORS_NAME
 from aiops.learning.root_priors import RootCausePriors, load_promoted_priors
-from aiops.learning.training import CorrelationModel, load_promoted
+from aiops.learning.training import MODEL_NAME, CorrelationModel, load_promoted
 from aiops.sinks.graph import IncidentGraphSink
 from aiops.store.db import open_database
 from aiops.tickets.autolink import ticket_link_sink
@@ -21,6 +23,8 @@ from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 from topology.store import GraphStore, open_graph_store
 from topology.timeline import TopologyTimeline
+
+MODEL_CHECK_SECONDS = 5.0  # how often a running process looks for promotions elsewhere
 
 
 @dataclass
@@ -31,6 +35,11 @@ class Runtime:
     engine: Engine
     registry: ModelRegistry
     embedder: TemplateEmbedder  # one text-model cache for everything in this data dir
+    # The promoted versions this process runs (correlation, priors) and when the
+    # registry was last looked at: another process (a Celery retrain, `aiops model
+    # promote`) may promote a version while `aiops serve` runs.
+    model_versions: tuple[int | None, int | None] = (None, None)
+    models_checked_at: float = 0.0
 
     def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
                   ) -> None:
@@ -38,9 +47,25 @@ class Runtime:
         it and with ``priors`` (the promoted ones when not given)."""
         if priors is None:
             priors = load_promoted_priors(self.registry)
+        self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
         self.engine.set_factories(
             correlator_factory(model, self.data_dir.settings, self.embedder),
             ranker_factory(model, priors))
+
+    def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
+        """Switch to the promoted models if another process promoted other versions
+        since this one loaded them; looks at the registry at most every ``every``
+        seconds (two small file reads), so ingestion can call it per request."""
+        now = time.monotonic()
+        if now - self.models_checked_at < every:
+            return False
+        self.models_checked_at = now
+        promoted = (self.registry.promoted_version(MODEL_NAME),
+                    self.registry.promoted_version(PRIORS_NAME))
+        if promoted == self.model_versions:
+            return False
+        self.use_model(load_promoted(self.registry))
+        return True
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
@@ -115,7 +140,9 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                     ranker_factory=ranker_factory(model, load_promoted_priors(registry)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
-                      registry=registry, embedder=embedder)
+                      registry=registry, embedder=embedder,
+                      model_versions=(model.version, registry.promoted_version(PRIORS_NAME)),
+                      models_checked_at=time.monotonic())
     # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
     engine.sinks.append(ticket_link_sink(runtime))
     return runtime

@@ -103,3 +103,23 @@ def test_cli_versions_shadow_and_promote(tmp_path: Path) -> None:
     promoted = aiops(data, "model", "promote", str(version))
     assert promoted.returncode == 0
     assert f"* v{version} " in aiops(data, "model", "versions").stdout
+
+
+def test_a_running_engine_follows_a_promotion_made_elsewhere(demo_runtime: Runtime) -> None:
+    """Another process (a scheduled retrain, `aiops model promote`) moves the data
+    dir's PROMOTED pointer; the serving process switches at its next look."""
+    from aiops.learning.registry import ModelRegistry
+
+    version = _save_strict_model(demo_runtime)
+    assert demo_runtime.engine.correlator.weights.threshold < 1.0
+    assert demo_runtime.follow_promotions(every=0) is False  # nothing changed yet
+    ModelRegistry(demo_runtime.registry.root).promote(MODEL_NAME, version)  # elsewhere
+    demo_runtime.models_checked_at = 0.0
+    client = create_app(runtime=demo_runtime).test_client()
+    answer = client.post("/api/v1/alerts", json={
+        "id": "after-promotion", "source": "nms", "name": "LINK_DOWN", "entity": "ne-01",
+        "severity": "major", "summary": "down", "starts_at": time.time()})
+    assert answer.status_code == 200
+    assert demo_runtime.engine.correlator.weights.threshold == 1.01
+    assert demo_runtime.model_versions[0] == version
+    assert demo_runtime.follow_promotions(every=0) is False
