@@ -40,6 +40,10 @@ class Runtime:
     # promote`) may promote a version while `aiops serve` runs.
     model_versions: tuple[int | None, int | None] = (None, None)
     models_checked_at: float = 0.0
+    # Likewise the stored topology: a Celery discovery worker or `aiops topology
+    # import` may write it; the revision this process last loaded, and when it looked.
+    topology_revision: int = 0
+    topology_checked_at: float = 0.0
 
     def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
                   ) -> None:
@@ -67,6 +71,24 @@ class Runtime:
         self.use_model(load_promoted(self.registry))
         return True
 
+    def follow_topology(self, every: float = MODEL_CHECK_SECONDS) -> bool:
+        """Reload the topology if another process wrote to the store since this one
+        loaded it; asks the store (one small read) at most every ``every`` seconds."""
+        now = time.monotonic()
+        if now - self.topology_checked_at < every:
+            return False
+        self.topology_checked_at = now
+        if self.topology_store.revision() == self.topology_revision:
+            return False
+        self.reload_topology()
+        return True
+
+    def follow_other_processes(self) -> None:
+        """What ingestion calls per request: pick up promotions and topology changes
+        made by other processes (each looked at every few seconds at most)."""
+        self.follow_promotions()
+        self.follow_topology()
+
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""
         self.topology_store.upsert(nodes, edges, source=source)
@@ -75,6 +97,8 @@ class Runtime:
     def reload_topology(self) -> None:
         """Re-read the stored topology (after an import or a discovery run): the engine
         then analyses each alert against the topology of its event time."""
+        # the revision first: a write landing during the load is then seen next time
+        self.topology_revision = self.topology_store.revision()
         self.engine.set_timeline(topology_timeline(self.topology_store, self.data_dir.settings))
 
     def current_topology(self) -> TopologyGraph:
@@ -134,6 +158,7 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     registry = ModelRegistry(data_dir.path / "models")
     model = load_promoted(registry)
     embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
+    revision = store.revision()
     timeline = topology_timeline(store, data_dir.settings)
     engine = Engine(db, timeline.current().graph, data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder),
@@ -142,7 +167,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,
                       model_versions=(model.version, registry.promoted_version(PRIORS_NAME)),
-                      models_checked_at=time.monotonic())
+                      models_checked_at=time.monotonic(), topology_revision=revision,
+                      topology_checked_at=time.monotonic())
     # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
     engine.sinks.append(ticket_link_sink(runtime))
     return runtime

@@ -18,7 +18,7 @@ from topology.graph import TopologyGraph
 from topology.history import Seen, TopologyHistory
 from topology.model import Edge, Node
 from topology.store import GraphStoreError, TimeWindow, check_radius, check_upsert
-from topology.tables import topo_edges, topo_nodes
+from topology.tables import topo_edges, topo_nodes, topo_revision
 
 _CHUNK = 5000  # rows per executemany, and ids per IN (...) list
 
@@ -33,6 +33,18 @@ def _widen(column: sa.Column, seen: float, earlier: bool) -> sa.ColumnElement:
     (SQLite has no LEAST/GREATEST), so an upsert of old data never shortens history."""
     beyond = column > seen if earlier else column < seen
     return sa.case((beyond, sa.literal(seen)), else_=column)
+
+
+def _bump_revision(conn: sa.Connection) -> None:
+    """Count one more change, in the upsert's own transaction (so a reader never sees
+    the new revision without the new topology). The row is made by the migration;
+    it is made here only if somebody deleted it."""
+    row = topo_revision.c
+    bumped = conn.execute(topo_revision.update().where(row.key == "topology")
+                          .values(revision=row.revision + 1, changed_at=time.time()))
+    if bumped.rowcount == 0:
+        conn.execute(topo_revision.insert().values(key="topology", revision=1,
+                                                   changed_at=time.time()))
 
 
 class EmbeddedGraphStore:
@@ -89,6 +101,8 @@ class EmbeddedGraphStore:
                            (topo_edges.insert(), new_e), (edge_update, old_e)):
             for chunk in _chunks(rows):
                 conn.execute(stmt, chunk)
+        if nodes or edges:
+            _bump_revision(conn)
 
     @staticmethod
     def _existing(conn: sa.Connection, ids: set[str]) -> set[str]:
@@ -137,6 +151,12 @@ class EmbeddedGraphStore:
             n = conn.execute(sa.select(sa.func.count()).select_from(topo_nodes)).scalar() or 0
             e = conn.execute(sa.select(sa.func.count()).select_from(topo_edges)).scalar() or 0
         return int(n), int(e)
+
+    def revision(self) -> int:
+        with self.db.connect() as conn:
+            found = conn.execute(sa.select(topo_revision.c.revision)
+                                 .where(topo_revision.c.key == "topology")).scalar()
+        return int(found or 0)
 
     def node(self, node_id: str) -> Node | None:
         with self.db.connect() as conn:

@@ -90,6 +90,15 @@ STORED_IDS = "UNWIND $rows AS wanted MATCH (n:Node {id: wanted}) RETURN n.id AS 
 NODE = "MATCH (n:Node {id: $id}) RETURN n.id AS id, n.kind AS kind, n.name AS name, " \
        "n.attrs AS attrs"
 COUNT_NODES = "MATCH (n:Node) RETURN count(n) AS n"
+# One node counts the upserts that wrote something (GraphStore.revision), bumped after
+# the publish: a reader that sees the new number also sees the new topology.
+BUMP_REVISION = """
+MERGE (r:TopologyRevision {key: 'topology'})
+ON CREATE SET r.revision = 0
+SET r.revision = r.revision + 1
+RETURN r.revision AS revision"""
+# max: two first upserts at once may each MERGE a node (no constraint on this label)
+REVISION = "MATCH (r:TopologyRevision) RETURN max(r.revision) AS revision"
 COUNT_EDGES = "MATCH (:Node)-[e:LINK]->(:Node) RETURN count(e) AS n"
 # Variable-length patterns instead of shortestPath(): FalkorDB has no undirected
 # shortestPath, and at the radii the correlator uses (2, at most 3 in the API) the
@@ -179,6 +188,7 @@ class Neo4jGraphStore:
             for batch in edge_batches:
                 self.graph.write(STAGE_EDGES, rows=batch, **fixed)
             self.graph.write(PUBLISH, import_id=fixed["import_id"], source=source, seen_at=seen)
+            self.graph.write(BUMP_REVISION)
         except GraphStoreError:
             # When the server is gone this fails too; a later upsert removes the rows.
             with contextlib.suppress(GraphStoreError):
@@ -219,6 +229,10 @@ class Neo4jGraphStore:
         nodes = self.graph.read(COUNT_NODES)[0]["n"]
         edges = self.graph.read(COUNT_EDGES)[0]["n"]
         return int(nodes), int(edges)
+
+    def revision(self) -> int:
+        rows = self.graph.read(REVISION)
+        return int(rows[0]["revision"] or 0) if rows else 0
 
     def node(self, node_id: str) -> Node | None:
         rows = self.graph.read(NODE, id=node_id)

@@ -69,6 +69,12 @@ class GraphStore(Protocol):
         """(number of nodes, number of edges) stored, whatever their age."""
         ...
 
+    def revision(self) -> int:
+        """A number that changes with every upsert that wrote something, whichever
+        process made it: one small read, so a long-running engine can poll it and
+        reload its in-memory topology only when the stored one changed."""
+        ...
+
     def node(self, node_id: str) -> Node | None:
         """The stored node with this id, or None."""
         ...

@@ -34,6 +34,17 @@ topo_edges = Table(
     Index("ix_topo_edges_target", "target_id"),
 )
 
+# One row, bumped in the transaction of every upsert: a process that holds the
+# topology in memory (``aiops serve``) asks it, cheaply, whether another process (a
+# Celery discovery worker, ``aiops topology import``) changed the stored topology.
+topo_revision = Table(
+    "topo_revision",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("changed_at", Float, nullable=False),
+)
+
 # One row per distinct conflict (topology/conflicts.py): a scheduled source re-reports
 # the same disagreement every run, so runs bump last_reported and reports rather than
 # adding rows. ``key`` hashes (source, node, what, message).

@@ -58,7 +58,7 @@ def parse_alert_batch(body: Any) -> list[Alert]:
 @blueprint.post("/alerts")
 def post_alerts():
     alerts = parse_alert_batch(json_body())
-    runtime().follow_promotions()
+    runtime().follow_other_processes()
     result = runtime().engine.ingest(alerts)
     return jsonify(result.to_dict())
 
@@ -67,6 +67,6 @@ def post_alerts():
 def post_alertmanager():
     alerts = parse_webhook(json_body())
     _check_batch_size(len(alerts))
-    runtime().follow_promotions()
+    runtime().follow_other_processes()
     result = runtime().engine.ingest(alerts)
     return jsonify(result.to_dict())

@@ -44,13 +44,29 @@ class ModelRegistry:
         return sorted(int(m.group(1)) for m in found if m)
 
     def save(self, name: str, model: dict[str, Any], meta: dict[str, Any]) -> int:
-        """Store a new version; returns its number (not promoted yet)."""
+        """Store a new version; returns its number (not promoted yet).
+
+        Two processes may save at once (a scheduled retraining and an operator's
+        ``aiops train``): the number is claimed by hard-linking the finished file
+        under its name, which fails if the name exists, so each gets its own number
+        and neither overwrites the other's model.
+        """
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
         version = (self.versions(name) or [0])[-1] + 1
-        document = {"name": name, "version": version, "created_at": time.time(),
-                    "engine_version": __version__, "meta": meta, "model": model}
-        _write_atomically(self.root / name / f"v{version:04d}.json",
-                          json.dumps(document, indent=1))
-        return version
+        while True:
+            document = {"name": name, "version": version, "created_at": time.time(),
+                        "engine_version": __version__, "meta": meta, "model": model}
+            fd, tmp = tempfile.mkstemp(prefix=".new.", dir=folder)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(json.dumps(document, indent=1))
+                os.link(tmp, folder / f"v{version:04d}.json")
+                return version
+            except FileExistsError:
+                version = max(version, *self.versions(name)) + 1
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
     def update_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
         """Replace a stored version's metadata (e.g. the retraining decision taken after

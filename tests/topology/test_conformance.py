@@ -225,3 +225,19 @@ def test_a_node_too_large_for_the_server(store: GraphStore, backend: str) -> Non
     else:
         store.upsert([big], [], source="t")
         assert store.node("big") == big
+
+
+def test_revision_changes_with_every_write_and_only_then(store: GraphStore) -> None:
+    """What a running engine polls to notice a topology another process wrote."""
+    start = store.revision()
+    assert store.revision() == start  # reading changes nothing
+    store.upsert(nodes_of("a", "b"), [Edge("a", "b", "connected_to")], source="t")
+    first = store.revision()
+    assert first != start
+    store.upsert([], [], source="t")  # nothing written: same revision
+    assert store.revision() == first
+    with pytest.raises(InputError):
+        store.upsert(nodes_of("c"), [Edge("c", "nowhere", "connected_to")], source="t")
+    assert store.revision() == first  # a refused upsert wrote nothing
+    store.upsert(nodes_of("a"), [], source="t")  # a refresh of a known node counts
+    assert store.revision() not in (start, first)
