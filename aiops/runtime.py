@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -26,6 +28,8 @@ from topology.timeline import TopologyTimeline
 
 MODEL_CHECK_SECONDS = 5.0  # how often a running process looks for promotions elsewhere
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -44,6 +48,8 @@ class Runtime:
     # import` may write it; the revision this process last loaded, and when it looked.
     topology_revision: int = 0
     topology_checked_at: float = 0.0
+    topology_reload: threading.Thread | None = None  # a reload running in the background
+    _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
                   ) -> None:
@@ -72,16 +78,33 @@ class Runtime:
         return True
 
     def follow_topology(self, every: float = MODEL_CHECK_SECONDS) -> bool:
-        """Reload the topology if another process wrote to the store since this one
-        loaded it; asks the store (one small read) at most every ``every`` seconds."""
+        """Start reloading the topology if another process wrote to the store since
+        this one loaded it; asks the store (one small read) at most every ``every``
+        seconds. True when a reload was started.
+
+        The reload runs in a background thread (``topology_reload``): at 100k nodes it
+        takes tens of seconds (docs/benchmarks.md, "Topology at scale"), and the
+        request that noticed the change must not wait for it. Alerts arriving
+        meanwhile are analysed against the previous topology."""
         now = time.monotonic()
         if now - self.topology_checked_at < every:
             return False
         self.topology_checked_at = now
+        running = self.topology_reload
+        if running is not None and running.is_alive():
+            return False
         if self.topology_store.revision() == self.topology_revision:
             return False
-        self.reload_topology()
+        self.topology_reload = threading.Thread(target=self._reload_in_background,
+                                                name="topology-reload", daemon=True)
+        self.topology_reload.start()
         return True
+
+    def _reload_in_background(self) -> None:
+        try:
+            self.reload_topology()
+        except Exception:  # the store may be unreachable: the next look tries again
+            log.exception("reloading the topology failed; keeping the previous one")
 
     def follow_other_processes(self) -> None:
         """What ingestion calls per request: pick up promotions and topology changes
@@ -98,8 +121,13 @@ class Runtime:
         """Re-read the stored topology (after an import or a discovery run): the engine
         then analyses each alert against the topology of its event time."""
         # the revision first: a write landing during the load is then seen next time
-        self.topology_revision = self.topology_store.revision()
-        self.engine.set_timeline(topology_timeline(self.topology_store, self.data_dir.settings))
+        revision = self.topology_store.revision()
+        timeline = topology_timeline(self.topology_store, self.data_dir.settings)
+        with self._topology_lock:
+            if revision < self.topology_revision:
+                return  # a reload that started later, so read more, finished first
+            self.topology_revision = revision
+            self.engine.set_timeline(timeline)
 
     def current_topology(self) -> TopologyGraph:
         """The topology current alerts are analysed against (aged-out items left out),

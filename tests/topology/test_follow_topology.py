@@ -47,6 +47,11 @@ def test_server_follows_topology_imported_by_another_process(tmp_path: Path) -> 
         runtime.topology_checked_at = time.monotonic()
         assert runtime.follow_topology() is False
         runtime.topology_checked_at = 0.0  # the interval has passed
+        noticed = client.post("/api/v1/alerts", json=[_alert("n1", "edge-1", now - 10)])
+        assert noticed.status_code == 200
+        # the request that noticed did not wait: the reload runs in the background
+        assert runtime.topology_reload is not None
+        runtime.topology_reload.join(timeout=60)
         after = client.post("/api/v1/alerts", json=[_alert("a1", "edge-1", now),
                                                     _alert("a2", "core-1", now + 2)])
         assert after.status_code == 200, after.json
@@ -56,6 +61,38 @@ def test_server_follows_topology_imported_by_another_process(tmp_path: Path) -> 
         # linked devices now: one incident for both alerts
         assert len(after.json["incidents"]) == 1
         # nothing changed since: the next look reloads nothing
+        assert runtime.follow_topology(every=0) is False
+    finally:
+        runtime.close()
+
+
+def test_failed_background_reload_keeps_topology_and_retries(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    from topology.embedded import EmbeddedGraphStore
+    from topology.model import Edge, Node
+    from topology.store import GraphStoreError
+
+    runtime = open_runtime(DataDir(path=tmp_path / "data"))
+    try:
+        runtime.import_topology([Node("a", "device", "a")], [], "test")
+        loaded = runtime.topology_revision
+        # "another process": its own store object on the same database
+        EmbeddedGraphStore(runtime.db).upsert(
+            [Node("a", "device", "a"), Node("b", "device", "b")], [Edge("a", "b")], "other")
+        real_history = runtime.topology_store.history
+
+        def unreachable():
+            raise GraphStoreError("graph server went away")
+
+        monkeypatch.setattr(runtime.topology_store, "history", unreachable)
+        assert runtime.follow_topology(every=0) is True
+        runtime.topology_reload.join(timeout=60)
+        assert set(runtime.current_topology().nodes) == {"a"}  # the previous one stays
+        assert runtime.topology_revision == loaded
+        monkeypatch.setattr(runtime.topology_store, "history", real_history)
+        assert runtime.follow_topology(every=0) is True  # tried again
+        runtime.topology_reload.join(timeout=60)
+        assert set(runtime.current_topology().nodes) == {"a", "b"}
         assert runtime.follow_topology(every=0) is False
     finally:
         runtime.close()
