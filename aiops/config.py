@@ -63,6 +63,9 @@ class DriftSettings:
     max_unresolved_share: float = 0.25
     max_noise_reduction_drop: float = 0.15  # 1 - incidents/alerts, training minus window
     max_corrected_share: float = 0.1  # incidents of the window operators merged or split
+    # A running engine checks the promoted model this often (wall-clock seconds, looked
+    # at on ingest requests) and raises/resolves the alert AIOPS_MODEL_DRIFT; 0: never.
+    check_every: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,15 @@ from aiops.config import DataDir, EngineSettings
 from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory
 from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
+from aiops.errors import InputError
+from aiops.learning.drift import model_drift
+from aiops.learning.drift_alert import drift_transition
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.root_priors import MODEL_NAME as PRIORS_NAME
 from aiops.learning.root_priors import RootCausePriors, load_promoted_priors
 from aiops.learning.training import MODEL_NAME, CorrelationModel, load_promoted
+from aiops.models import Alert
 from aiops.sinks.graph import IncidentGraphSink
 from aiops.store.db import open_database
 from aiops.tickets.autolink import ticket_link_sink
@@ -49,6 +53,10 @@ class Runtime:
     topology_revision: int = 0
     topology_checked_at: float = 0.0
     topology_reload: threading.Thread | None = None  # a reload running in the background
+    # The drift check (raises/resolves AIOPS_MODEL_DRIFT): when it last ran, and the run
+    # in the background if any. Starts "just checked": not on the first request.
+    drift_checked_at: float = field(default_factory=time.monotonic)
+    drift_check: threading.Thread | None = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
@@ -111,6 +119,42 @@ class Runtime:
         made by other processes (each looked at every few seconds at most)."""
         self.follow_promotions()
         self.follow_topology()
+        self.watch_drift()
+
+    def watch_drift(self, every: float | None = None) -> bool:
+        """Start a drift check of the promoted model in the background if the last one
+        is ``every`` seconds old (default ``DriftSettings.check_every``; 0 = never);
+        True when one was started. See :mod:`aiops.learning.drift_alert`."""
+        every = self.data_dir.drift.check_every if every is None else every
+        if every <= 0:
+            return False
+        now = time.monotonic()
+        running = self.drift_check
+        if now - self.drift_checked_at < every or (running is not None
+                                                    and running.is_alive()):
+            return False
+        self.drift_checked_at = now
+        self.drift_check = threading.Thread(target=self.raise_drift_alert,
+                                            name="drift-check", daemon=True)
+        self.drift_check.start()
+        return True
+
+    def raise_drift_alert(self) -> Alert | None:
+        """Measure the promoted model's drift and ingest the drift alert's firing or
+        resolution if the verdict changed; returns the event ingested, if any. Too
+        few alerts or no promoted model: nothing (there is nothing to judge)."""
+        try:
+            report = model_drift(self)
+        except InputError as exc:
+            log.info("drift not checked: %s", exc)
+            return None
+        except Exception:
+            log.exception("drift check failed")
+            return None
+        event = drift_transition(self.engine, report, self.engine.clock)
+        if event is not None:
+            self.engine.ingest([event])
+        return event
 
     def import_topology(self, nodes: list[Node], edges: list[Edge], source: str) -> None:
         """Store nodes and edges, then let the engine use the new graph."""

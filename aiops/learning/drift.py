@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from aiops.config import DriftSettings
 from aiops.errors import InputError
+from aiops.learning.drift_alert import OWN_SOURCE
 from aiops.learning.relations import TypeRelations
 from aiops.learning.training import MODEL_NAME
 from aiops.store.tables import alerts, feedback, raw_events
@@ -86,14 +87,16 @@ class WindowStats:
 
 def latest_start(conn: sa.Connection) -> float | None:
     """The engine's "now": the latest stored ``starts_at`` (None when nothing is stored)."""
-    value = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))).scalar()
+    value = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))
+                         .where(alerts.c.source != OWN_SOURCE)).scalar()
     return float(value) if value is not None else None
 
 
 def window_stats(conn: sa.Connection, since: float, until: float) -> WindowStats:
     """Counts over the stored alerts that started in [since, until]; a few grouped
     queries, so a day of alerts costs no more than reading their names."""
-    inside = alerts.c.starts_at.between(since, until)
+    # the engine's own alerts (its drift alert) are not the network's: left out
+    inside = alerts.c.starts_at.between(since, until) & (alerts.c.source != OWN_SOURCE)
     by_type: Counter[str] = Counter()
     unresolved = 0
     for name, resolved, count in conn.execute(

@@ -44,6 +44,7 @@ from aiops.engine.regroup import compare, load_window, regroup
 from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
 from aiops.learning.drift import latest_start, measure_drift, window_stats
+from aiops.learning.drift_alert import OWN_SOURCE
 from aiops.learning.labels import WEAK_MODES, GroupLabels, read_labels
 from aiops.learning.pairwise import pair_score
 from aiops.learning.training import MODEL_NAME, CorrelationModel, train
@@ -61,10 +62,12 @@ DAY = 86400.0
 
 def load_history(conn: sa.Connection, since: float, until: float) -> list[Alert]:
     """Every stored raw event of the alerts that started in [since, until], in the order
-    they arrived: what a history file of that period would hold."""
+    they arrived: what a history file of that period would hold (without the engine's
+    own alerts, which are not the network's)."""
     query = (sa.select(raw_events.c.payload)
              .select_from(raw_events.join(alerts, alerts.c.id == raw_events.c.alert_id))
-             .where(alerts.c.starts_at.between(since, until)).order_by(raw_events.c.seq))
+             .where(alerts.c.starts_at.between(since, until), alerts.c.source != OWN_SOURCE)
+             .order_by(raw_events.c.seq))
     return [parse_alert(payload) for (payload,) in conn.execute(query)]
 
 
