@@ -247,8 +247,8 @@ class CausalTopologyRanker:
         Why: a silent root next to one alarming device is outscored by that device's
         own alarms, yet it is usually among the few devices that explain where the
         alarms are; a third candidate with no learned sign of starting the cascade is
-        rarely the root (on development scenarios the slot found 92 silent roots and
-        lost 9 others on the engine's groups).
+        rarely the root (on the engine's groups of the development scenarios the slot
+        found 92 roots the scoring missed and lost 9 at rank 3; docs/architecture.md).
         """
         third = ranked[2] if len(ranked) > 2 else None
         if third is not None and inc.rootness.get(_key(third), 0.0) > 0.5:
