@@ -1,0 +1,64 @@
+"""Root-cause ranking: the top-3 slot kept for a silent device."""
+
+from __future__ import annotations
+
+from aiops.engine.rank import CausalTopologyRanker, RankWeights
+from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.learning.relations import TypeRelations
+from aiops.models import Alert
+from topology.graph import TopologyGraph
+from topology.model import Edge, Node
+
+
+def branch() -> TopologyGraph:
+    """``dead`` hangs off ``x`` alone; ``x`` also links ``y1`` (three hosts) and ``y2``
+    (two hosts)."""
+    links = [("dead", "x"), ("x", "y1"), ("x", "y2"),
+             *((f"y1-h{i}", "y1") for i in range(3)), *((f"y2-h{i}", "y2") for i in range(2))]
+    names = sorted({n for link in links for n in link})
+    return TopologyGraph([Node(n, "device", n) for n in names],
+                         [Edge(a, b) for a, b in links])
+
+
+def incident(*alarms: tuple[str, str, float]) -> IncidentRecord:
+    inc = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    for k, (name, node, at) in enumerate(alarms):
+        inc.alerts[k] = AlertRecord(id=k, fingerprint=str(k),
+                                    event=Alert(f"a{k}", "s", name, node, "major", "", at),
+                                    node_id=node, starts_at=at)
+    return inc
+
+
+def test_a_dead_device_next_to_one_alarming_neighbour_is_kept_third() -> None:
+    # The device that died reports nothing; its one neighbour and a device 2 hops
+    # away alarm. Scoring alone lists only the two alarming devices.
+    inc = incident(("LINK_DOWN", "x", 100.0), ("LINK_DOWN", "x", 101.0),
+                   ("LINK_DOWN", "y1", 104.0))
+    topo = branch()
+    before = CausalTopologyRanker(topo, weights=RankWeights(silent_slot=False)).rank(inc)
+    assert [rc.entity for rc in before] == ["x", "y1"]
+
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert [rc.entity for rc in ranked[:3]] == ["x", "y1", "dead"]  # ranks 1-2 unchanged
+    dead = ranked[2]
+    assert dead.alert_id is None
+    assert "raised no alarm itself: implicated by the topology" in dead.evidence
+    assert any(line.startswith("kept in the top 3: of the silent devices it best explains")
+               and "(1 alarming at 1 hop, 1 at 2 hops)" in line for line in dead.evidence)
+
+
+def test_the_slot_does_not_displace_a_third_candidate_learned_to_come_first() -> None:
+    # Three devices raise POWER_FAIL, learned to start before LINK_DOWN: the third of
+    # them keeps its place. Without that knowledge the dead device takes it.
+    relations = TypeRelations()
+    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
+    inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
+                   ("LINK_DOWN", "x", 102.0), ("POWER_FAIL", "y1", 103.0),
+                   ("POWER_FAIL", "y2", 104.0))
+    topo = branch()
+    ranked = CausalTopologyRanker(topo, relations=relations).rank(inc)
+    assert [rc.entity for rc in ranked] == ["x", "y1", "y2"]
+    assert not any(line.startswith("kept in the top 3") for rc in ranked for line in rc.evidence)
+
+    unknown = CausalTopologyRanker(topo).rank(inc)  # rootness 0.5: no sign either way
+    assert [rc.entity for rc in unknown] == ["x", "y1", "dead", "y2"]
