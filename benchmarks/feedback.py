@@ -290,7 +290,9 @@ def report(document: dict[str, Any]) -> str:
         "whose root device ranks first in the incident holding most of their alerts.", "",
         summary_table(document), "",
         "Up / same / down: seeds on which the fitted weights raised, kept or lowered the "
-        f"eval pair F1. Each fit took at most {max(fits):.0f} s.", "",
+        f"eval pair F1. Each fit took at most {max(fits):.0f} s. Other settings of the same "
+        "benchmark: `--review 1` (operators review all of the history), `--weak none|all` "
+        "(docs/architecture.md, \"Fitting the scoring weights\", compares them).", "",
     ]
     for topology, results in by_topology(document["results"]).items():
         lines += [f"**{topology}**", "", topology_table(results), ""]
