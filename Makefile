@@ -44,6 +44,7 @@ bench-all: bench
 	$(BIN)/python -m benchmarks.correlation.run --write-docs
 	$(BIN)/python -m benchmarks.remediation --write-docs
 	$(BIN)/python -m benchmarks.root_priors --write-docs
+	$(BIN)/python -m benchmarks.feedback --write-docs
 	$(BIN)/python -m benchmarks.causal --write-docs
 	$(BIN)/python benchmarks/topology_scale.py --postgres --write-docs
 

@@ -3,10 +3,11 @@ incidents from its ground truth through the API, run ``aiops train``, and compar
 fitted weights with the defaults on the *later* evaluation period, which neither the
 operators nor the fit saw.
 
-Two scenarios of the sweep in docs/architecture.md ("Fitting the scoring weights"),
-seeds the correlation benchmark does not use. A test can only pin single seeds; the
-sweep has the rest, including the 2 of 10 huawei seeds where the fit lowered the later
-period's F1 (by at most 0.005):
+Two scenarios of the earlier sweep in docs/architecture.md ("Fitting the scoring
+weights"), seeds the correlation benchmark does not use; the simulated operator and the
+scoring are ``benchmarks/feedback.py``'s. A test can only pin single seeds; the sweep
+and that benchmark have the rest, including the seeds where the fit lowered the later
+period's F1:
 
 * huawei, seed 16, everything reviewed: the defaults were chosen on this generator,
   so there is little to gain; the fitted weights must not make the later period worse;
@@ -20,86 +21,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from click.testing import CliRunner
 
-from aiops.api import create_app
 from aiops.cli import main
 from aiops.config import DataDir
 from aiops.engine.scored_correlator import ScoringWeights
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.training import CorrelationModel, load_promoted
 from aiops.replay import load_alerts, replay_alerts
-from aiops.runtime import Runtime, open_runtime
-from aiops.store.tables import alerts as alerts_table
-from aiops.store.tables import incidents as incidents_table
-from benchmarks.correlation.metrics import Prediction, evaluate
+from aiops.runtime import open_runtime
 from benchmarks.correlation.scenario import ScenarioConfig, generate, write_scenario
-from topology.loader import read_topology
-
-
-def import_topology(rt: Runtime, path: Path) -> None:
-    nodes, edges = read_topology(path)
-    rt.import_topology(nodes, edges, "sim")
-
-
-def membership(rt: Runtime) -> dict[str, str]:
-    """First event id of every alert → its incident now."""
-    with rt.db.connect() as conn:
-        return dict(conn.execute(sa.select(alerts_table.c.first_event_id,
-                                           alerts_table.c.incident_id)).all())
-
-
-def correct_from_truth(rt: Runtime, truth: dict[str, str], reviewed_share: float) -> int:
-    """What a diligent operator does to the incidents that started in the last
-    ``reviewed_share`` of the period: split out alarms of other faults (keeping the
-    largest fault in place), then merge the pieces of one fault. Through the API."""
-    client = create_app(runtime=rt).test_client()
-    with rt.db.connect() as conn:
-        starts = dict(conn.execute(sa.select(incidents_table.c.id,
-                                             incidents_table.c.started_at)).all())
-    low, high = min(starts.values()), max(starts.values())
-    cut = high - reviewed_share * (high - low)
-    calls = 0
-    by_incident: dict[str, dict[str, list[str]]] = {}
-    for alert_id, incident in membership(rt).items():
-        by_incident.setdefault(incident, {}).setdefault(truth[alert_id], []).append(alert_id)
-    for incident, faults in by_incident.items():
-        if starts[incident] < cut or len(faults) < 2:
-            continue
-        keep = max(faults, key=lambda fault: len(faults[fault]))
-        for fault, alert_ids in faults.items():
-            if fault != keep:
-                answer = client.post(f"/api/v1/incidents/{incident}/split",
-                                     json={"alert_ids": alert_ids, "author": "sim"})
-                assert answer.status_code == 200, answer.get_json()
-                calls += 1
-    pieces: dict[str, dict[str, int]] = {}
-    for alert_id, incident in membership(rt).items():
-        counts = pieces.setdefault(truth[alert_id], {})
-        counts[incident] = counts.get(incident, 0) + 1
-    for counts in pieces.values():
-        target = max(counts, key=lambda incident: counts[incident])
-        if len(counts) > 1 and starts.get(target, high) >= cut:
-            answer = client.post(f"/api/v1/incidents/{target}/merge", json={
-                "incident_ids": [i for i in counts if i != target], "author": "sim"})
-            assert answer.status_code == 200, answer.get_json()
-            calls += 1
-    return calls
-
-
-def eval_f1(work: Path, paths: dict[str, Path], truth: dict[str, Any],
-            model: CorrelationModel) -> float:
-    """Pairwise F1 of replaying the evaluation period with ``model`` (benchmark metric)."""
-    rt = open_runtime(DataDir.from_env(work))
-    try:
-        import_topology(rt, paths["topology"])
-        rt.use_model(model)
-        document = replay_alerts(rt, load_alerts(paths["eval"]), None)
-    finally:
-        rt.close()
-    prediction = Prediction([i["alert_ids"] for i in document["incidents"]])
-    return float(evaluate(prediction, truth)["f1"])
+from benchmarks.feedback import correct_from_truth, import_topology, score_eval
 
 
 def feedback_then_train(tmp_path: Path, topology: str, seed: int,
@@ -122,9 +54,10 @@ def feedback_then_train(tmp_path: Path, topology: str, seed: int,
     assert result.exit_code == 0, result.output
     trained = load_promoted(ModelRegistry(live / "models"))
     meta = json.loads((live / "models" / "correlation" / "v0001.json").read_text())["meta"]
-    fitted = eval_f1(tmp_path / "fitted", paths, truth["eval"], trained)
-    default = eval_f1(tmp_path / "default", paths, truth["eval"],
-                      CorrelationModel(relations=trained.relations, weights=ScoringWeights()))
+    fitted = score_eval(tmp_path / "fitted", paths, truth["eval"], trained)["f1"]
+    default = score_eval(tmp_path / "default", paths, truth["eval"],
+                         CorrelationModel(relations=trained.relations,
+                                          weights=ScoringWeights()))["f1"]
     return default, fitted, meta["weights"], result.output
 
 

@@ -277,3 +277,26 @@ def test_a_dead_engine_worker_is_reported_not_hung(tmp_path: Path) -> None:
     finally:
         worker.stop()
     assert "No module named" in (tmp_path / "worker.log").read_text()
+
+
+def test_feedback_benchmark_corrects_through_the_api_and_scores_both_weightings(
+        tmp_path: Path) -> None:
+    """The feedback benchmark's core on one tiny scenario (not its numbers: those are
+    the benchmark's): operators' corrections reach the store, the fit sees them, and
+    the eval period is scored with both weightings."""
+    from benchmarks.correlation.run import machine
+    from benchmarks.feedback import METRICS, report, run_seed
+
+    config = ScenarioConfig(topology="ba", seed=31, hours=0.5, history_hours=1.5, faults=4)
+    result = run_seed(config, review=1.0, weak="near", fit_seconds=2.0, work=tmp_path,
+                      log=lambda _: None)
+    assert result["corrections"] > 0
+    assert result["fit"]["feedback_records"] == result["corrections"]
+    assert result["fit"]["corrected_incidents"] > 0
+    for weighting in ("default", "fitted"):
+        assert set(result[weighting]) == {key for key, _ in METRICS}
+        assert all(0.0 <= v <= 1.0 for v in result[weighting].values())
+    section = report({"date": "today", "command": "c", "machine": machine(),
+                      "elapsed_seconds": 1.0, "review": 1.0, "weak": "near",
+                      "fit_seconds": 2.0, "results": [result]})
+    assert "| ba (31) | all | near |" in section and section.endswith("\n")
