@@ -16,8 +16,11 @@ question (``WEAK_MODES``):
   everything that was grouped right).
 
 Measured on simulated history where operators corrected a stretch of time from the
-ground truth (docs/architecture.md has the numbers): ``none`` lowered F1 on a later
-period on one topology, ``all`` moved nothing, ``near`` helped or held. Incidents
+ground truth (``python -m benchmarks.feedback``; docs/benchmarks.md has the numbers):
+``all`` moves nothing; ``near`` gains on the synthetic topologies and is the best of
+the three there, but on the Huawei topology the fit can lower F1 (it trades
+precision for recall), which is why retraining promotes only after a shadow
+comparison. Incidents
 that hold a corrected alert without being corrected themselves (the engine grouped
 more alerts into them later) are never labels: neither the operator's word nor
 untouched.
