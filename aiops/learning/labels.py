@@ -17,8 +17,8 @@ question (``WEAK_MODES``):
 
 Measured on simulated history where operators corrected a stretch of time from the
 ground truth (``python -m benchmarks.feedback``; docs/benchmarks.md has the numbers):
-``all`` moves nothing; ``near`` gains on the synthetic topologies and is the best of
-the three there, but on the Huawei topology the fit can lower F1 (it trades
+``all`` moves nothing; ``near`` gains on the synthetic topologies, as much as or more
+than ``none``, but on the Huawei topology the fit can lower F1 (it trades
 precision for recall), which is why retraining promotes only after a shadow
 comparison. Incidents
 that hold a corrected alert without being corrected themselves (the engine grouped
