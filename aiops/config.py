@@ -17,6 +17,15 @@ class EngineSettings:
     correlation_window: float = 120.0  # an incident takes alerts this close to its last one
     max_hops: int = 2  # topology distance within which alerts may share an incident
     max_incident_span: float = 300.0  # seconds after its first alert an incident takes new ones
+    # An incident links at full strength for this many seconds after its first alert,
+    # then ever more weakly until ``incident_fade`` (and not at all after it): most of a
+    # cascade's alarms arrive within a minute of its first, while an alarm that joins an
+    # older incident nearby is more often the start of another fault.
+    incident_prime: float = 60.0
+    incident_fade: float = 180.0
+    # One alert merges two incidents only if their first alerts are at most this far
+    # apart: pieces of one cascade start together, overlapping faults one after another.
+    merge_onset_gap: float = 40.0
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert

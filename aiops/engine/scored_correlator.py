@@ -15,13 +15,18 @@ A new alert is compared with the live incidents that have a member near it:
 * text: cosine similarity of the alert's template with the incident's templates
   under all-MiniLM-L6-v2 (``aiops.learning.embeddings``).
 
-``score = link × min(1, w_topo + w_rel·relation + w_text·text)``; no incident older
-than ``max_span`` since its first alert takes new ones (a cascade unfolds in
-minutes; longer-lived incidents only chain faults). The alert joins the best
-incident scoring at least ``threshold``; other incidents scoring within
-``merge_ratio`` of the best are merged into it, because the alert shows they are one
-fault. Weights and the threshold were chosen on development scenarios (see
-docs/architecture.md for the numbers).
+``score = link × min(1, w_topo + w_rel·relation + w_text·text)``. The link fades
+with the incident's age: full for ``incident_prime`` seconds after its first alert,
+then linearly down to nothing at ``incident_fade`` (never past ``max_span``): a
+cascade's alarms mostly arrive within a minute of its first, and an alarm that
+would join an older incident nearby is more often the onset of another fault. The
+alert joins the best incident scoring at least ``threshold``; other incidents
+scoring within ``merge_ratio`` of the best are merged into it, because the alert
+shows they are one fault, unless their first alerts are more than
+``merge_onset_gap`` apart (pieces of one cascade start together; overlapping faults
+start one after another, and one alert between them is no proof). Weights and the
+threshold were chosen on development scenarios (see docs/architecture.md for the
+numbers).
 """
 
 from __future__ import annotations
@@ -74,6 +79,10 @@ class ScoredCorrelator:
         self.skew = settings.skew_tolerance
         self.max_hops = settings.max_hops
         self.max_span = settings.max_incident_span
+        self.prime = settings.incident_prime
+        # Where the link has faded to nothing; past it (or max_span) no alert joins.
+        self.fade = max(self.prime, min(settings.incident_fade, self.max_span))
+        self.merge_onset_gap = settings.merge_onset_gap
         self.horizon = self.window + self.skew
         self.relations = relations
         self.embedder = embedder
@@ -89,14 +98,16 @@ class ScoredCorrelator:
         """Per live incident, the best closeness × time to one of its members nearby.
 
         Time proximity is ``1 − gap / window``, the gap measured to the member node's
-        first..last alert start widened by ``skew`` either side. This is the hot path
+        first..last alert start widened by ``skew`` either side; past ``prime`` seconds
+        after the incident's first alert it is scaled down linearly, to 0 at ``fade``
+        (an older incident is a weaker claim: see the module docstring). This is the hot path
         of placement (it runs for every member near every alert): plain locals, no
         helper calls per member.
         """
         found: dict[str, tuple[float, IncidentRecord]] = {}
         t = alert.starts_at
-        skew, window = self.skew, self.window
-        oldest = t - self.max_span  # a cascade unfolds in minutes; later alerts chain faults
+        skew, window, prime, fade = self.skew, self.window, self.prime, self.fade
+        oldest = t - fade  # a cascade unfolds in minutes; later alerts chain faults
         profiles = index.profiles
 
         def consider(span: tuple[float, float], closeness: float,
@@ -106,6 +117,9 @@ class ScoredCorrelator:
             if gap >= window:
                 return
             link = closeness * (1.0 - gap / window)
+            age = t - incident.started_at
+            if age > prime:
+                link *= (fade - age) / (fade - prime)
             best = found.get(incident.id)
             if best is None or link > best[0]:
                 found[incident.id] = (link, incident)
@@ -177,6 +191,12 @@ class ScoredCorrelator:
         if not scored:
             return []
         scored.sort(key=lambda item: (-item[0], item[1].seq))
-        best = scored[0][0]
+        best, top = scored[0]
         merge_at = self.weights.merge_ratio * best
-        return [scored[0][1]] + [inc for value, inc in scored[1:] if value >= merge_at]
+        return [top] + [inc for value, inc in scored[1:]
+                        if value >= merge_at and self._same_onset(inc, top)]
+
+    def _same_onset(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
+        """Whether two incidents started close enough together to be pieces of one
+        cascade; one alert linking faults that started apart does not merge them."""
+        return abs(incident.started_at - other.started_at) <= self.merge_onset_gap

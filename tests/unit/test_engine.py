@@ -152,5 +152,34 @@ def test_incidents_do_not_chain_past_their_span(runtime: Runtime) -> None:
     # but a fault's cascade does not last that long, so the chain is cut.
     ingest(runtime, *(alert(f"a{i}", ("l1", "l2", "l3")[i % 3], 20 * i, name=f"T{i}")
                       for i in range(25)))
+    found = incidents_of(runtime)
+    assert len(found) > 2 and sum(i["alert_count"] for i in found) == 25
+    fade = runtime.engine.settings.incident_fade
+    for incident in found:
+        with runtime.db.connect() as conn:
+            starts = conn.execute(sa.select(alerts.c.starts_at).where(
+                alerts.c.incident_id == incident["id"])).scalars().all()
+        assert max(starts) - min(starts) < fade
+
+
+def test_alert_next_to_an_aging_incident_opens_a_new_one(runtime: Runtime) -> None:
+    star(runtime)
+    # l1 keeps alarming for 90 s; a first alarm on its neighbour l2 105 s after the
+    # incident began is close in time and space, but the incident is past its prime:
+    # such a late newcomer is more often the onset of another fault.
+    ingest(runtime, *(alert(f"a{i}", "l1", 30 * i, name=f"T{i}") for i in range(4)))
+    ingest(runtime, alert("b1", "l2", 105, name="OTHER"))
     sizes = sorted(i["alert_count"] for i in incidents_of(runtime))
-    assert len(sizes) == 2 and sum(sizes) == 25
+    assert sizes == [1, 4]
+
+
+def test_one_alert_does_not_merge_incidents_that_started_apart(runtime: Runtime) -> None:
+    star(runtime)
+    # l4 alarms from 0 s, x2 (two hops away) from 45 s: two incidents. x1 links both
+    # equally, but cascades of one fault start together, so they stay apart.
+    ingest(runtime, alert("a1", "l4", 0), alert("a2", "l4", 40, name="T2"))
+    ingest(runtime, alert("b1", "x2", 45, name="T3"))
+    ingest(runtime, alert("c1", "x1", 50, name="T4"))
+    found = incidents_of(runtime)
+    assert all(i["status"] != "merged" for i in found)
+    assert sorted(i["alert_count"] for i in found) in ([1, 3], [2, 2])
