@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from aiops.learning.relations import TypeRelations
+from aiops.learning.relations import TypeRelations, _Events, _lag_pairs
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -20,11 +20,12 @@ def ring() -> TopologyGraph:
 
 def stream(children: dict[str, list[str]], roots: list[str], seed: int, *,
            count: int = 400, noise: tuple[str, ...] = ("N1", "N2", "N3"),
-           delay: float = 10.0, report: float = 0.0, p_effect: float = 0.8) -> list[Alert]:
+           delay: float = 10.0, report: float = 0.0, p_effect: float = 0.8,
+           local: bool = False) -> list[Alert]:
     """Root alarms at random times and devices; each sets off its children (with
     probability ``p_effect``, after an exponential ``delay``, on the same device or a
-    neighbour), recursively; unrelated noise types everywhere; every alarm is stamped
-    up to ``report`` seconds late."""
+    neighbour, or with ``local`` on the same device), recursively; unrelated noise
+    types everywhere; every alarm is stamped up to ``report`` seconds late."""
     rng = random.Random(seed)
     span = count * 600.0
     events: list[tuple[str, int, float]] = []
@@ -35,7 +36,7 @@ def stream(children: dict[str, list[str]], roots: list[str], seed: int, *,
             events.append((name, device, at))
             for child in children.get(name, []):
                 if rng.random() < p_effect:
-                    where = (device + rng.choice((0, 0, 1, -1))) % DEVICES
+                    where = device if local else (device + rng.choice((0, 0, 1, -1))) % DEVICES
                     frontier.append((child, where, at + rng.expovariate(1.0 / delay)))
     for name in noise:
         events += [(name, rng.randrange(DEVICES), rng.uniform(0, span)) for _ in range(count)]
@@ -106,3 +107,39 @@ def test_round_trip_and_older_stored_parameters() -> None:
 def test_empty_history() -> None:
     model = TypeRelations().fit([], ring())
     assert model.edges() == [] and model.type_counts_ == {} and model.cooccur_ == {}
+
+
+def test_report_jitter_is_learned_and_screens_off_the_shortcut() -> None:
+    # A -> B -> C on one device, effects 3 s after their causes but every alarm stamped
+    # up to 30 s late: C is often stamped before B. With exact clocks assumed, A (which
+    # is stamped earlier) takes the credit for those C's and A -> C appears; with the
+    # report jitter estimated from the stamps, B explains them and A -> C does not.
+    alerts = stream({"A": ["B"], "B": ["C"]}, ["A"], seed=1, count=400, delay=3.0,
+                    report=30.0, local=True)
+    model = TypeRelations().fit(alerts, TopologyGraph())
+    assert causal_edges(model) == {("A", "B"), ("B", "C")}
+    assert model.jitter_ is not None and model.jitter_ >= 4.0
+    exact = TypeRelations(report_jitter=0.0).fit(alerts, TopologyGraph())
+    assert ("A", "C") in causal_edges(exact)
+
+
+def test_exact_clocks_keep_a_sharp_kernel() -> None:
+    alerts = stream({"A": ["B"], "B": ["C"]}, ["A"], seed=2, local=True)
+    model = TypeRelations().fit(alerts, TopologyGraph())
+    assert causal_edges(model) == {("A", "B"), ("B", "C")}
+    assert model.jitter_ is not None and model.jitter_ <= 1.0
+    assert TypeRelations.from_dict(model.to_dict()).jitter_ == model.jitter_
+
+
+def test_order_rule_forbids_only_the_effect_as_cause() -> None:
+    # A -> B, effects 3 s later but stamped up to 30 s late: A still starts first more
+    # often than B, so B -> A is forbidden and A -> B is not; unrelated noise types
+    # are left free either way.
+    alerts = stream({"A": ["B"]}, ["A"], seed=3, delay=3.0, report=30.0, local=True)
+    model = TypeRelations()
+    ev = _Events(alerts, TopologyGraph(), model.causal_hops)
+    cause, effect, hop = _lag_pairs(ev, model.causal_window)
+    allowed = model._causal_order(ev, cause, effect, hop, ev.times[effect] - ev.times[cause])
+    a, b, n1 = (ev.names.index(name) for name in ("A", "B", "N1"))
+    assert allowed[a, b] and not allowed[b, a]
+    assert allowed[a, n1] and allowed[n1, a]
