@@ -203,7 +203,8 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
 
     def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
         return ScoredCorrelator(topology, engine_settings, relations=model.relations,
-                                embedder=text, weights=model.weights)
+                                embedder=text, weights=model.weights,
+                                offsets=model.clock_offsets)
 
     return build
 

@@ -6,6 +6,8 @@ A new alert is compared with the live incidents that have a member near it:
   one hop, 0.5 two hops) times time proximity to that node's alerts
   (``1 − gap / window``, the gap measured to the node's first..last alert widened
   by ``skew`` seconds, so skewed clocks and late reports do not split a group);
+  with a trained model both times are first corrected by the nodes' learned clock
+  offsets (``aiops.learning.clock``), which leaves the tolerance for report delays;
   the best member counts. Comparing with the members next to the alert, not with
   the incident as a whole, keeps a big incident from pulling in everything near
   any of its corners (single linkage in space and time, as OpenNMS ALEC's
@@ -31,6 +33,7 @@ numbers).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from aiops.config import EngineSettings
@@ -73,8 +76,12 @@ class ScoredCorrelator:
     def __init__(self, topology: TopologyGraph, settings: EngineSettings,
                  relations: TypeRelations | None = None,
                  embedder: TemplateEmbedder | None = None,
-                 weights: ScoringWeights | None = None):
+                 weights: ScoringWeights | None = None,
+                 offsets: Mapping[str, float] | None = None):
         self.topology = topology
+        # Learned clock offset per node (``aiops.learning.clock``): subtracted from
+        # alert times where they are compared, never from the stored alerts.
+        self.offsets: Mapping[str, float] = offsets or {}
         self.window = settings.correlation_window
         self.skew = settings.skew_tolerance
         self.max_hops = settings.max_hops
@@ -105,19 +112,24 @@ class ScoredCorrelator:
         helper calls per member.
         """
         found: dict[str, tuple[float, IncidentRecord]] = {}
-        t = alert.starts_at
+        stamped = alert.starts_at
+        offsets = self.offsets
+        # Gaps between devices are measured on corrected clocks; the incident's age
+        # stays as stamped (correcting it too did not help on the dev scenarios).
+        t = stamped - offsets.get(alert.node_id or alert.entity, 0.0)
         skew, window, prime, fade = self.skew, self.window, self.prime, self.fade
-        oldest = t - fade  # a cascade unfolds in minutes; later alerts chain faults
+        oldest = stamped - fade  # a cascade unfolds in minutes; later alerts chain faults
         profiles = index.profiles
 
-        def consider(span: tuple[float, float], closeness: float,
+        def consider(key: str, span: tuple[float, float], closeness: float,
                      incident: IncidentRecord) -> None:
-            low, high = span[0] - skew, span[1] + skew
+            shift = offsets.get(key, 0.0)
+            low, high = span[0] - shift - skew, span[1] - shift + skew
             gap = low - t if t < low else (t - high if t > high else 0.0)
             if gap >= window:
                 return
             link = closeness * (1.0 - gap / window)
-            age = t - incident.started_at
+            age = stamped - incident.started_at
             if age > prime:
                 link *= (fade - age) / (fade - prime)
             best = found.get(incident.id)
@@ -135,19 +147,19 @@ class ScoredCorrelator:
                     for key, span in profiles[incident.id].spans.items():
                         hops = near.get(key)
                         if hops is not None:
-                            consider(span, _closeness(hops), incident)
+                            consider(key, span, _closeness(hops), incident)
             else:
                 for node_id, hops in near.items():
                     closeness = _closeness(hops)
                     for incident in index.at_node(node_id):
                         span = profiles[incident.id].spans.get(node_id)
                         if incident.started_at >= oldest and span is not None:
-                            consider(span, closeness, incident)
+                            consider(node_id, span, closeness, incident)
         else:
             for incident in index.for_entity(alert.entity):
                 span = profiles[incident.id].spans.get(alert.entity)
                 if incident.started_at >= oldest and span is not None:
-                    consider(span, self.weights.same_entity, incident)
+                    consider(alert.entity, span, self.weights.same_entity, incident)
         return found
 
     def _relation(self, alert: AlertRecord, names: set[str]) -> float:

@@ -136,6 +136,7 @@ class _Events:
                 node = topology.resolve(e.entity)
                 location_of[e.entity] = f"n:{node}" if node is not None else f"e:{e.entity}"
         locations = sorted(set(location_of.values()))
+        self.locations: list[str] = locations  # "n:<node id>" or "e:<entity>"
         loc_index = {loc: k for k, loc in enumerate(locations)}
         self.types = np.array([type_index[e.name] for e in ordered], dtype=np.int64)
         self.locs = np.array([loc_index[location_of[e.entity]] for e in ordered],

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiops.config import EngineSettings
 from aiops.engine.scored_correlator import ScoringWeights
+from aiops.learning.clock import ClockOffsets
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.labels import GroupLabels
 from aiops.learning.registry import ModelRegistry
@@ -38,17 +39,29 @@ class CorrelationModel:
     version: int | None = None
     # The fitted ScoringWeightsFitter (its to_dict), or None when the weights are defaults.
     weights_fit: dict[str, Any] | None = None
+    # Learned clock offset per node in seconds (``aiops.learning.clock``); models saved
+    # before offsets were learned load with none, which compares times as stamped.
+    clock_offsets: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"relations": self.relations.to_dict() if self.relations else None,
-                "weights": self.weights.to_dict(), "weights_fit": self.weights_fit}
+                "weights": self.weights.to_dict(), "weights_fit": self.weights_fit,
+                "clock_offsets": self.clock_offsets}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> CorrelationModel:
         relations = data.get("relations")
         return cls(relations=TypeRelations.from_dict(relations) if relations else None,
                    weights=weights_from_dict(data.get("weights", {})), version=version,
-                   weights_fit=data.get("weights_fit"))
+                   weights_fit=data.get("weights_fit"),
+                   clock_offsets=dict(data.get("clock_offsets") or {}))
+
+
+def _offset_summary(offsets: dict[str, float]) -> dict[str, float]:
+    """How many nodes got a clock correction and how large, for the model's metadata."""
+    sizes = sorted(abs(o) for o in offsets.values())
+    return {"nodes": len(sizes), "median_abs": sizes[len(sizes) // 2] if sizes else 0.0,
+            "max_abs": sizes[-1] if sizes else 0.0}
 
 
 def load_promoted(registry: ModelRegistry) -> CorrelationModel:
@@ -108,18 +121,21 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     """
     started = time.perf_counter()
     relations = TypeRelations().fit(alerts, topology)
+    offsets = ClockOffsets().fit(alerts, topology).offsets_
     if embedder is not None:
         embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
         embedder.save()
     weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
                                                 settings, fitter, progress)
     model = CorrelationModel(relations=relations, weights=weights,
-                             weights_fit=fitted.to_dict() if fitted else None)
+                             weights_fit=fitted.to_dict() if fitted else None,
+                             clock_offsets=offsets)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
-        "topology_nodes": len(topology), "seconds": round(time.perf_counter() - started, 3),
+        "topology_nodes": len(topology), "clock_offsets": _offset_summary(offsets),
+        "seconds": round(time.perf_counter() - started, 3),
         "templates_embedded": embedder is not None, "weights": weights_meta,
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
