@@ -76,7 +76,8 @@ def fit_weights(alerts: list[Alert], labels: GroupLabels | None, topology: Topol
                 relations: TypeRelations | None, embedder: TemplateEmbedder | None,
                 settings: EngineSettings | None = None,
                 fitter: ScoringWeightsFitter | None = None,
-                progress: Callable[[FitStep], None] | None = None
+                progress: Callable[[FitStep], None] | None = None,
+                offsets: dict[str, float] | None = None
                 ) -> tuple[ScoringWeights, dict[str, Any], ScoringWeightsFitter | None]:
     """The scoring weights fitted to ``labels`` when operators corrected any incident of
     ``alerts``, else the defaults; with what was done (and why not) for the metadata."""
@@ -92,7 +93,7 @@ def fit_weights(alerts: list[Alert], labels: GroupLabels | None, topology: Topol
     if fitter.settings is None:
         fitter.set_params(settings=settings)
     fitter.fit(alerts, usable.groups, topology, relations=relations, embedder=embedder,
-               progress=progress)
+               progress=progress, offsets=offsets)
     start, fitted = fitter.start_.to_dict(), fitter.weights_.to_dict()
     meta.update({
         "fitted": True, "f1_before": round(fitter.score_before_.f1, 4),
@@ -126,7 +127,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
         embedder.save()
     weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
-                                                settings, fitter, progress)
+                                                settings, fitter, progress, offsets)
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
                              clock_offsets=offsets)

@@ -99,10 +99,11 @@ class _Replay:
     def __init__(self, alerts: Sequence[Alert], labels: Mapping[str, str],
                  topology: TopologyGraph, settings: EngineSettings,
                  relations: TypeRelations | None, embedder: TemplateEmbedder | None,
-                 folds: int):
+                 folds: int, offsets: Mapping[str, float] | None = None):
         self.topology = topology
         self.settings = settings
         self.relations = relations
+        self.offsets = dict(offsets or {})
         self.embedder = embedder if settings.text_similarity else None
         ordered = sorted(alerts, key=lambda a: a.starts_at)
         self.labels = {a.id: labels[a.id] for a in ordered if a.id in labels}
@@ -135,7 +136,8 @@ class _Replay:
             def correlator(topology: TopologyGraph, settings: EngineSettings
                            ) -> ScoredCorrelator:
                 return ScoredCorrelator(topology, settings, relations=self.relations,
-                                        embedder=self.embedder, weights=weights)
+                                        embedder=self.embedder, weights=weights,
+                                        offsets=self.offsets)
 
             engine = Engine(db, self.topology, self.settings, correlator_factory=correlator,
                             ranker_factory=lambda _topology: _NoRanking())
@@ -190,16 +192,18 @@ class ScoringWeightsFitter:
     def fit(self, alerts: Sequence[Alert], labels: Mapping[str, str],
             topology: TopologyGraph, relations: TypeRelations | None = None,
             embedder: TemplateEmbedder | None = None, start: ScoringWeights | None = None,
-            progress: Callable[[FitStep], None] | None = None) -> ScoringWeightsFitter:
+            progress: Callable[[FitStep], None] | None = None,
+            offsets: Mapping[str, float] | None = None) -> ScoringWeightsFitter:
         """Search weights that group ``alerts`` as ``labels`` (alert id → group) say.
 
-        ``relations`` and ``embedder`` are what the correlator will use live (the
-        model being trained and the data dir's text model), so the fit sees the same
-        evidence the engine will. Raises ValueError when no labelled alert is given.
+        ``relations``, ``embedder`` and the devices' clock ``offsets`` are what the
+        correlator will use live (the model being trained and the data dir's text
+        model), so the fit sees the same evidence the engine will. Raises ValueError
+        when no labelled alert is given.
         """
         started = time.perf_counter()
         replay = _Replay(alerts, labels, topology, self.settings or EngineSettings(),
-                         relations, embedder, self.folds)
+                         relations, embedder, self.folds, offsets)
         if not replay.labels:
             raise ValueError("none of the labelled alerts is among the alerts given")
         self.start_ = start or ScoringWeights()
