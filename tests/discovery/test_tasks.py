@@ -3,6 +3,7 @@ a ``celery worker --pool=solo`` and ``celery beat`` started here."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -160,19 +161,28 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def worker(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A real worker; tasks without a data dir write to the one returned here."""
     data_dir = tmp_path_factory.mktemp("worker-data")
-    env = {**os.environ, "AIOPS_BROKER_URL": broker, "AIOPS_DATA_DIR": str(data_dir)}
-    env.pop("AIOPS_DISCOVERY_SCHEDULE", None)
-    log = open(data_dir / "worker.log", "wb")  # noqa: SIM115 (closed in finally)
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aiops.tasks", "worker",
-                             "--pool=solo", "--loglevel=INFO", "--without-gossip",
-                             "--without-mingle", "--without-heartbeat",
-                             "-n", f"aiops-test-{os.getpid()}@localhost"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with celery_worker(broker, data_dir, data_dir / "worker.log", "aiops-test"):
         yield data_dir
-    finally:
-        _stop(proc)
-        log.close()
+
+
+@contextlib.contextmanager
+def celery_worker(broker: str, data_dir: Path, log_path: Path, name: str) -> Iterator[None]:
+    """``celery worker --pool=solo`` on ``broker`` writing to ``data_dir``, without the
+    schedules or database URL of the environment the tests run in; stopped on exit."""
+    env = {**os.environ, "AIOPS_BROKER_URL": broker, "AIOPS_DATA_DIR": str(data_dir)}
+    for unwanted in ("AIOPS_DISCOVERY_SCHEDULE", "AIOPS_RETRAIN_SCHEDULE",
+                     "AIOPS_DATABASE_URL"):
+        env.pop(unwanted, None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aiops.tasks",
+                                 "worker", "--pool=solo", "--loglevel=INFO",
+                                 "--without-gossip", "--without-mingle",
+                                 "--without-heartbeat", "-n", f"{name}-{os.getpid()}@localhost"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            _stop(proc)
 
 
 def test_a_real_worker_runs_discovery(broker: str, worker: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from aiops.learning.training import MODEL_NAME
 from aiops.tasks import make_app
-from tests.discovery.test_tasks import _stop, broker  # noqa: F401 (a fixture)
+from tests.discovery.test_tasks import _stop, broker, celery_worker  # noqa: F401 (a fixture)
 from tests.integration.mlops_data import build_trained
 
 
@@ -30,20 +30,8 @@ def worker_data(broker: str,  # noqa: F811 (the fixture imported above)
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A worker whose data dir holds a trained model and two periods of stored alerts."""
     data_dir = build_trained(tmp_path_factory.mktemp("retrain-worker") / "data")
-    env = {**os.environ, "AIOPS_BROKER_URL": broker, "AIOPS_DATA_DIR": str(data_dir)}
-    for name in ("AIOPS_DISCOVERY_SCHEDULE", "AIOPS_RETRAIN_SCHEDULE", "AIOPS_DATABASE_URL"):
-        env.pop(name, None)
-    log = open(data_dir.parent / "worker.log", "wb")  # noqa: SIM115 (closed in finally)
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "aiops.tasks", "worker",
-                             "--pool=solo", "--loglevel=INFO", "--without-gossip",
-                             "--without-mingle", "--without-heartbeat",
-                             "-n", f"aiops-retrain-{os.getpid()}@localhost"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with celery_worker(broker, data_dir, data_dir.parent / "worker.log", "aiops-retrain"):
         yield data_dir
-    finally:
-        _stop(proc)
-        log.close()
 
 
 def test_a_real_worker_retrains(broker: str, worker_data: Path) -> None:  # noqa: F811
