@@ -27,7 +27,7 @@ from aiops.store.db import open_database
 from aiops.tickets.autolink import ticket_link_sink
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
-from topology.store import GraphStore, open_graph_store
+from topology.store import GraphStore, GraphStoreError, open_graph_store
 from topology.timeline import TopologyTimeline
 
 MODEL_CHECK_SECONDS = 5.0  # how often a running process looks for promotions elsewhere
@@ -101,7 +101,12 @@ class Runtime:
         running = self.topology_reload
         if running is not None and running.is_alive():
             return False
-        if self.topology_store.revision() == self.topology_revision:
+        try:
+            revision = self.topology_store.revision()
+        except GraphStoreError as exc:  # the graph server is away: ingest goes on
+            log.warning("topology revision not read (%s); keeping the loaded topology", exc)
+            return False
+        if revision == self.topology_revision:
             return False
         self.topology_reload = threading.Thread(target=self._reload_in_background,
                                                 name="topology-reload", daemon=True)

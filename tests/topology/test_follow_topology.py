@@ -96,3 +96,25 @@ def test_failed_background_reload_keeps_topology_and_retries(tmp_path: Path,
         assert runtime.follow_topology(every=0) is False
     finally:
         runtime.close()
+
+
+def test_ingest_goes_on_when_the_topology_revision_cannot_be_read(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """A graph server that is away must not cost the alerts of the request that
+    happened to poll it."""
+    from topology.store import GraphStoreError
+
+    runtime = open_runtime(DataDir(path=tmp_path / "data"))
+    try:
+        def away() -> int:
+            raise GraphStoreError("graph server went away")
+
+        monkeypatch.setattr(runtime.topology_store, "revision", away)
+        runtime.topology_checked_at = 0.0
+        client = create_app(runtime=runtime).test_client()
+        answer = client.post("/api/v1/alerts", json=[_alert("g1", "edge-1", time.time())])
+        assert answer.status_code == 200, answer.json
+        assert answer.json["accepted"] == 1
+        assert runtime.topology_reload is None
+    finally:
+        runtime.close()
