@@ -17,9 +17,9 @@ question (``WEAK_MODES``):
 
 Measured on simulated history where operators corrected a stretch of time from the
 ground truth (``python -m benchmarks.feedback``; docs/benchmarks.md has the numbers):
-``all`` moves nothing; ``near`` gains on the synthetic topologies, as much as or more
-than ``none``, but on the Huawei topology the fit can lower F1 (it trades
-precision for recall), which is why retraining promotes only after a shadow
+``all`` moves nothing; ``near`` gains as much as or more than ``none``. The fit
+trades precision for recall, and on an earlier engine it lowered F1 on the Huawei
+topology for some seeds, which is why retraining promotes only after a shadow
 comparison. Incidents
 that hold a corrected alert without being corrected themselves (the engine grouped
 more alerts into them later) are never labels: neither the operator's word nor
