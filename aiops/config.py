@@ -26,6 +26,10 @@ class EngineSettings:
     # One alert merges two incidents only if their first alerts are at most this far
     # apart: pieces of one cascade start together, overlapping faults one after another.
     merge_onset_gap: float = 40.0
+    # ...and only if the smaller of the two holds fewer than this many alerts: a piece
+    # split off a cascade is small, while two established incidents that one alert
+    # happens to link are mostly two faults (docs/architecture.md); 0: no limit.
+    merge_piece_limit: int = 9
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert

@@ -26,7 +26,9 @@ alert joins the best incident scoring at least ``threshold``; other incidents
 scoring within ``merge_ratio`` of the best are merged into it, because the alert
 shows they are one fault, unless their first alerts are more than
 ``merge_onset_gap`` apart (pieces of one cascade start together; overlapping faults
-start one after another, and one alert between them is no proof). Weights and the
+start one after another, and one alert between them is no proof) or both already
+hold ``merge_piece_limit`` alerts (a piece split off a cascade is small; two
+established incidents linked by one alert are mostly two faults). Weights and the
 threshold were chosen on development scenarios (see docs/architecture.md for the
 numbers).
 """
@@ -90,6 +92,7 @@ class ScoredCorrelator:
         # Where the link has faded to nothing; past it (or max_span) no alert joins.
         self.fade = max(self.prime, min(settings.incident_fade, self.max_span))
         self.merge_onset_gap = settings.merge_onset_gap
+        self.merge_piece_limit = settings.merge_piece_limit
         self.horizon = self.window + self.skew
         self.relations = relations
         self.embedder = embedder
@@ -206,9 +209,14 @@ class ScoredCorrelator:
         best, top = scored[0]
         merge_at = self.weights.merge_ratio * best
         return [top] + [inc for value, inc in scored[1:]
-                        if value >= merge_at and self._same_onset(inc, top)]
+                        if value >= merge_at and self._pieces_of_one(inc, top)]
 
-    def _same_onset(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
-        """Whether two incidents started close enough together to be pieces of one
-        cascade; one alert linking faults that started apart does not merge them."""
+    def _pieces_of_one(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
+        """Whether two incidents look like pieces of one cascade: they started close
+        together and one of them is still small. One alert linking faults that started
+        apart, or two incidents that each grew into a cascade of its own, does not
+        merge them."""
+        limit = self.merge_piece_limit
+        if limit and min(len(incident.alerts), len(other.alerts)) >= limit:
+            return False
         return abs(incident.started_at - other.started_at) <= self.merge_onset_gap

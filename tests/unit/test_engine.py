@@ -183,3 +183,17 @@ def test_one_alert_does_not_merge_incidents_that_started_apart(runtime: Runtime)
     found = incidents_of(runtime)
     assert all(i["status"] != "merged" for i in found)
     assert sorted(i["alert_count"] for i in found) in ([1, 3], [2, 2])
+
+
+def test_one_alert_does_not_merge_two_established_incidents(runtime: Runtime) -> None:
+    star(runtime)
+    limit = runtime.engine.settings.merge_piece_limit
+    # l4 and x2 (two hops apart) each raise `limit` distinct alarms within seconds: two
+    # cascades of their own. x1 then links both equally and they started together,
+    # but a piece split off one cascade would be small, so they stay apart.
+    ingest(runtime, *(alert(f"a{i}", "l4", i * 0.5, name=f"A{i}") for i in range(limit)))
+    ingest(runtime, *(alert(f"b{i}", "x2", 1 + i * 0.5, name=f"B{i}") for i in range(limit)))
+    ingest(runtime, alert("c1", "x1", 12, name="C"))
+    found = incidents_of(runtime)
+    assert all(i["status"] != "merged" for i in found)
+    assert sorted(i["alert_count"] for i in found) in ([limit, limit + 1], [limit + 1, limit])
