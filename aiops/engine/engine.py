@@ -230,6 +230,8 @@ class Engine:
             self._since_expire = 0
             self.index.expire(self.clock - self.correlator.horizon)
         record, disposition = self.dedup.apply(event)
+        for ended in self.dedup.take_superseded():
+            self._end_superseded(ended, batch)
         self._event_seq += 1
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,
@@ -264,6 +266,15 @@ class Engine:
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
             result.incidents.add(record.incident_id)
+
+    def _end_superseded(self, record: AlertRecord, batch: _Batch) -> None:
+        """A firing alert whose condition started anew has ended: its incident has one
+        firing alert fewer (and may resolve)."""
+        batch.alerts[record.id] = record
+        incident = self.incidents.get(record.incident_id or "")
+        if incident is not None and incident.status != MERGED:
+            incident.firing -= 1
+            self._settle(incident, record, batch)
 
     def _place(self, record: AlertRecord, batch: _Batch, firing_delta: int) -> None:
         self._at(record.starts_at)

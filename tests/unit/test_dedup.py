@@ -65,6 +65,20 @@ def test_start_after_the_incident_intake_is_a_new_occurrence() -> None:
     assert disp == NEW and later is not first and first.ends_at == 900.0
 
 
+def test_still_firing_condition_that_starts_again_later_is_a_new_occurrence() -> None:
+    d = make(max_incident_span=300.0)
+    first, _ = d.apply(event(1, 0.0))  # never cleared
+    again, disp = d.apply(event(2, 100.0))  # a re-send stamped later: same episode
+    assert again is first and disp == DUPLICATE and d.take_superseded() == []
+    later, disp = d.apply(event(3, 1200.0))  # started again: its clear never reached us
+    assert disp == NEW and later is not first and later.status == FIRING
+    assert first.status == RESOLVED and first.ends_at == 1200.0
+    assert d.take_superseded() == [first] and d.take_superseded() == []
+    # Alertmanager re-sends keep the episode's startsAt: they fold into the new one
+    same, disp = d.apply(event(4, 1200.0))
+    assert same is later and disp == DUPLICATE
+
+
 def test_slow_flapping_is_detected_across_occurrences() -> None:
     d = make(max_incident_span=300.0, flap_window=3600.0, flap_threshold=4)
     records = []

@@ -197,3 +197,16 @@ def test_one_alert_does_not_merge_two_established_incidents(runtime: Runtime) ->
     found = incidents_of(runtime)
     assert all(i["status"] != "merged" for i in found)
     assert sorted(i["alert_count"] for i in found) in ([limit, limit + 1], [limit + 1, limit])
+
+
+def test_condition_that_starts_again_ends_its_old_episode(runtime: Runtime) -> None:
+    star(runtime)
+    # LINK_DOWN on l1 never clears; 20 minutes later the same condition is reported
+    # with a new start (its clear was lost): a new occurrence in a new incident, and
+    # the old incident, whose only alert has now ended, resolves.
+    ingest(runtime, alert("a1", "l1", 0))
+    ingest(runtime, alert("a2", "l1", 1200))
+    found = sorted(incidents_of(runtime), key=lambda i: i["started_at"])
+    assert [i["alert_count"] for i in found] == [1, 1]
+    assert [i["status"] for i in found] == ["resolved", "open"]
+    assert found[0]["resolved_at"] == found[1]["started_at"]
