@@ -207,9 +207,10 @@ Scenarios: {summary['scenarios']} ({summary['complete']} finished by every metho
   its fault in {held} of the faults whose root alarmed, which favours per-entity grouping
   (`alertmanager`) in AC@k;
 - reports late (lognormal) and stamped by device clocks off by up to ±{knobs.get('skew', 0):g}
-  s; a share of {knobs.get('p_duplicate', 0):g} of the events re-sent;
-  {knobs.get('p_never_clears', 0):g} never clear, so a later report of the same condition is a
-  duplicate to a deduplicating engine while the truth counts it in its own fault.
+  s; a share of {knobs.get('p_duplicate', 0):g} of the events re-sent (with a later
+  timestamp, within 2 minutes); {knobs.get('p_never_clears', 0):g} never clear, and a
+  condition still firing from one fault can be reported again, with a new start, by a later
+  fault: the truth counts that report in the later fault.
 
 Data and attribution: `benchmarks/data/README.md`.
 
