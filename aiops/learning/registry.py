@@ -20,15 +20,26 @@ from aiops import __version__
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _temp_file(folder: Path, prefix: str, text: str) -> Path:
+    """``text`` in a new hidden file of ``folder`` (same file system as its final name,
+    so renaming or linking it there is atomic); removed again if writing fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = _temp_file(path.parent, f".{path.name}.", text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -52,21 +63,18 @@ class ModelRegistry:
         and neither overwrites the other's model.
         """
         folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
         version = (self.versions(name) or [0])[-1] + 1
         while True:
             document = {"name": name, "version": version, "created_at": time.time(),
                         "engine_version": __version__, "meta": meta, "model": model}
-            fd, tmp = tempfile.mkstemp(prefix=".new.", dir=folder)
+            tmp = _temp_file(folder, ".new.", json.dumps(document, indent=1))
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(json.dumps(document, indent=1))
                 os.link(tmp, folder / f"v{version:04d}.json")
                 return version
             except FileExistsError:
                 version = max(version, *self.versions(name)) + 1
             finally:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
 
     def update_meta(self, name: str, version: int, meta: dict[str, Any]) -> None:
         """Replace a stored version's metadata (e.g. the retraining decision taken after
