@@ -30,6 +30,10 @@ class EngineSettings:
     # split off a cascade is small, while two established incidents that one alert
     # happens to link are mostly two faults (docs/architecture.md); 0: no limit.
     merge_piece_limit: int = 9
+    # For this many seconds after an incident's first alert, a member two hops away
+    # links as 0.65 instead of 0.5 (enough to join at once): a cascade fans out first,
+    # and another fault starting two hops away within seconds is rare. 0: never.
+    fan_out: float = 30.0
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert

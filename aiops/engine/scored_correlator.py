@@ -3,7 +3,8 @@
 A new alert is compared with the live incidents that have a member near it:
 
 * link: for each member node within ``max_hops``, closeness (1.0 same node, 0.8
-  one hop, 0.5 two hops) times time proximity to that node's alerts
+  one hop, 0.5 two hops; 0.65 two hops while the incident is younger than
+  ``fan_out`` seconds, when a cascade spreads) times time proximity to that node's alerts
   (``1 − gap / window``, the gap measured to the node's first..last alert widened
   by ``skew`` seconds, so skewed clocks and late reports do not split a group);
   with a trained model both times are first corrected by the nodes' learned clock
@@ -48,6 +49,9 @@ from aiops.models import Alert
 from topology.graph import TopologyGraph
 
 HOP_CLOSENESS = (1.0, 0.8, 0.5, 0.3)
+# Two hops from a member of an incident younger than ``EngineSettings.fan_out``: a
+# cascade fans out first, and another fault starting that close is rare.
+YOUNG_TWO_HOPS = 0.65
 
 
 def _closeness(hops: int) -> float:
@@ -93,6 +97,7 @@ class ScoredCorrelator:
         self.fade = max(self.prime, min(settings.incident_fade, self.max_span))
         self.merge_onset_gap = settings.merge_onset_gap
         self.merge_piece_limit = settings.merge_piece_limit
+        self.fan_out = settings.fan_out
         self.horizon = self.window + self.skew
         self.relations = relations
         self.embedder = embedder
@@ -121,6 +126,7 @@ class ScoredCorrelator:
         # stays as stamped (correcting it too did not help on the dev scenarios).
         t = stamped - offsets.get(alert.node_id or alert.entity, 0.0)
         skew, window, prime, fade = self.skew, self.window, self.prime, self.fade
+        fan_out, two_hops = self.fan_out, HOP_CLOSENESS[2]
         oldest = stamped - fade  # a cascade unfolds in minutes; later alerts chain faults
         profiles = index.profiles
 
@@ -131,8 +137,10 @@ class ScoredCorrelator:
             gap = low - t if t < low else (t - high if t > high else 0.0)
             if gap >= window:
                 return
-            link = closeness * (1.0 - gap / window)
             age = stamped - incident.started_at
+            if closeness == two_hops and age < fan_out:
+                closeness = YOUNG_TWO_HOPS
+            link = closeness * (1.0 - gap / window)
             if age > prime:
                 link *= (fade - age) / (fade - prime)
             best = found.get(incident.id)

@@ -59,11 +59,14 @@ def test_far_or_late_alerts_open_new_incidents(runtime: Runtime) -> None:
 
 def test_alert_linking_two_incidents_merges_them(runtime: Runtime) -> None:
     star(runtime)
-    # l1 and x2 are 4 hops apart: two incidents; x1 is close to both (l4-x1, via h1).
-    ingest(runtime, alert("a1", "l4", 0), alert("a2", "x2", 1))
-    ingest(runtime, alert("a3", "x1", 2))
+    # l4 and x2 are 2 hops apart (via x1); x2 starts after the l4 incident's fan-out
+    # period, so it opens its own incident; x1 is next to both and merges them.
+    ingest(runtime, alert("a1", "l4", 0), alert("a1b", "l4", 30, name="T2"))
+    ingest(runtime, alert("a2", "x2", 31))
+    assert len(incidents_of(runtime)) == 2
+    ingest(runtime, alert("a3", "x1", 32))
     live = [i for i in incidents_of(runtime) if i["status"] != "merged"]
-    assert len(live) == 1 and live[0]["alert_count"] == 3
+    assert len(live) == 1 and live[0]["alert_count"] == 4
 
 
 def test_unknown_entity_is_kept_and_reported(runtime: Runtime) -> None:
@@ -188,12 +191,13 @@ def test_one_alert_does_not_merge_incidents_that_started_apart(runtime: Runtime)
 def test_one_alert_does_not_merge_two_established_incidents(runtime: Runtime) -> None:
     star(runtime)
     limit = runtime.engine.settings.merge_piece_limit
-    # l4 and x2 (two hops apart) each raise `limit` distinct alarms within seconds: two
-    # cascades of their own. x1 then links both equally and they started together,
-    # but a piece split off one cascade would be small, so they stay apart.
-    ingest(runtime, *(alert(f"a{i}", "l4", i * 0.5, name=f"A{i}") for i in range(limit)))
-    ingest(runtime, *(alert(f"b{i}", "x2", 1 + i * 0.5, name=f"B{i}") for i in range(limit)))
-    ingest(runtime, alert("c1", "x1", 12, name="C"))
+    # l4 and x2 (two hops apart) each raise `limit` distinct alarms: two cascades of
+    # their own (x2 starts after the l4 incident's fan-out period). x1 then links both
+    # equally and they started within the merge onset gap, but a piece split off one
+    # cascade would be small, so they stay apart.
+    ingest(runtime, *(alert(f"a{i}", "l4", i * 4, name=f"A{i}") for i in range(limit)))
+    ingest(runtime, *(alert(f"b{i}", "x2", 31 + i * 0.5, name=f"B{i}") for i in range(limit)))
+    ingest(runtime, alert("c1", "x1", 4 * limit, name="C"))
     found = incidents_of(runtime)
     assert all(i["status"] != "merged" for i in found)
     assert sorted(i["alert_count"] for i in found) in ([limit, limit + 1], [limit + 1, limit])
@@ -210,3 +214,14 @@ def test_condition_that_starts_again_ends_its_old_episode(runtime: Runtime) -> N
     assert [i["alert_count"] for i in found] == [1, 1]
     assert [i["status"] for i in found] == ["resolved", "open"]
     assert found[0]["resolved_at"] == found[1]["started_at"]
+
+
+def test_alert_two_hops_from_a_young_incident_joins_it(runtime: Runtime) -> None:
+    star(runtime)
+    fan_out = runtime.engine.settings.fan_out
+    # x2 is two hops from l4: within the incident's first seconds it joins (a cascade
+    # fans out first); after the fan-out period it opens an incident of its own.
+    ingest(runtime, alert("a1", "l4", 0), alert("a2", "x2", 2))
+    assert [i["alert_count"] for i in incidents_of(runtime)] == [2]
+    ingest(runtime, alert("b1", "l1", 600), alert("b2", "l3", 600 + fan_out + 1))
+    assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 1, 2]
