@@ -12,7 +12,10 @@ period's F1:
 * huawei, seed 16, everything reviewed: the defaults were chosen on this generator,
   so there is little to gain; the fitted weights must not make the later period worse;
 * ba (scale-free), seed 11, operators reviewing only the last 30 % of the history:
-  the defaults split cascades here, and the fit must improve the later period.
+  the fit must improve the later period. When this test was written the defaults
+  split cascades here (eval F1 0.887, fitted 0.961); since the restart and fan-out
+  rules they score 0.948, and an unbounded fit over-corrected from 28 corrections
+  (0.887), which is why the fitter's ``max_change`` keeps every weight within ±0.1.
 """
 
 from __future__ import annotations
@@ -70,11 +73,12 @@ def test_fitted_weights_do_not_lower_f1_where_the_defaults_were_tuned(tmp_path: 
     assert fitted >= default, (default, fitted, meta)
 
 
-def test_fitted_weights_raise_f1_where_the_defaults_split_cascades(tmp_path: Path) -> None:
+def test_fitted_weights_raise_f1_on_a_later_period(tmp_path: Path) -> None:
     default, fitted, meta, _ = feedback_then_train(tmp_path, "ba", 11, 0.3)
     assert meta["fitted"] and meta["weak_incidents"] > 0
-    # Measured when written: 0.8871 with the defaults, 0.9610 fitted.
-    assert fitted >= default + 0.03, (default, fitted, meta)
+    assert all(abs(new - old) <= 0.1 + 1e-9 for old, new in meta["changed"].values())
+    # Measured with max_change: 0.9484 with the defaults, 0.9755 fitted (0.8865 without).
+    assert fitted >= default + 0.02, (default, fitted, meta)
 
 
 def test_train_without_feedback_keeps_the_defaults(tmp_path: Path) -> None:

@@ -133,6 +133,18 @@ def test_fitter_learns_to_group_what_operators_grouped() -> None:
     assert again.get_params() == fitter.get_params()
 
 
+def test_fitter_moves_no_weight_further_than_max_change() -> None:
+    alerts, labels, topology = two_hop_history()
+    start = ScoringWeights()
+    for reach in (0.05, 0.1, 0.3):
+        fitter = ScoringWeightsFitter(settings=NO_TEXT, max_change=reach).fit(alerts, labels,
+                                                                            topology)
+        moved = {n: abs(getattr(fitter.weights_, n) - getattr(start, n))
+                 for n in start.to_dict()}
+        assert max(moved.values()) <= reach + 1e-9, (reach, moved)
+        assert fitter.score_after_.f1 == 1.0  # small moves suffice here
+
+
 def test_fitter_keeps_weights_that_already_agree_and_respects_its_budget() -> None:
     alerts, labels, topology = two_hop_history()
     apart = {a: a for a in labels}  # operators say: every alarm is its own incident
