@@ -121,7 +121,7 @@ class Deduplicator:
         its clear reaching us (a missed resolve; an alarm that never clears): on the
         development scenarios 5 % of events were such restarts in another fault, all
         more than 2 minutes after the onset, while re-sends of the same episode all came
-        within 2 minutes (dev pair F1 0.791 → see docs/architecture.md).
+        within 2 minutes (dev pair F1 0.791 → 0.818; docs/architecture.md).
         """
         return (
             not record.flapping
