@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aiops.learning.relations import _Events, _lag_pairs
+from aiops.learning.relations import AlarmPairs, _Events
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -52,14 +52,23 @@ class ClockOffsets:
         self.min_offset = min_offset
         self.offsets_: dict[str, float] = {}
 
-    def fit(self, alerts: Sequence[Alert], topology: TopologyGraph) -> ClockOffsets:
-        """Learn ``offsets_`` (node id -> seconds) from ``alerts`` on ``topology``."""
+    def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
+            pairs: AlarmPairs | None = None) -> ClockOffsets:
+        """Learn ``offsets_`` (node id -> seconds) from ``alerts`` on ``topology``.
+
+        ``pairs``: the alarm pairs of ``alerts`` already built (``AlarmPairs``, as
+        ``aiops train`` shares them with ``TypeRelations``), used when they reach at
+        least ``hops`` and ``window``; else they are built here.
+        """
         self.offsets_ = {}
-        ev = _Events(alerts, topology, self.hops)
+        if pairs is None or not pairs.covers(self.hops, self.window):
+            pairs = AlarmPairs.build(alerts, topology, self.hops, self.window)
+        ev = pairs.events
         if len(ev.times) == 0:
             return self
-        first, second, hop = _lag_pairs(ev, self.window)
-        keep = (hop > 0) & (first < second)
+        first, second, hop = pairs.cause, pairs.effect, pairs.hop
+        keep = ((hop > 0) & (hop <= self.hops) & (first < second)
+                & (ev.times[second] - ev.times[first] <= self.window))
         first, second = first[keep], second[keep]
         u, v, residual = self._residuals(ev, first, second)
         if len(residual) == 0:

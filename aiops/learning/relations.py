@@ -86,6 +86,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -196,6 +197,35 @@ def _lag_pairs(ev: _Events, window: float) -> tuple[np.ndarray, ...]:
     return np.concatenate(causes), np.concatenate(effects), np.concatenate(hops)
 
 
+@dataclass(frozen=True)
+class AlarmPairs:
+    """The alarms (``events``) and every (earlier, later) pair of them within ``window``
+    seconds on locations within ``hops`` of each other (``_lag_pairs``).
+
+    Building them is the costly part of learning from a history, and both the type
+    relations and the clock offsets learn from such pairs; ``aiops train`` builds them
+    once, as wide as the wider of the two needs, and each takes what it uses.
+    """
+
+    events: _Events
+    cause: np.ndarray
+    effect: np.ndarray
+    hop: np.ndarray
+    window: float
+    hops: int
+
+    @classmethod
+    def build(cls, alerts: Sequence[Alert], topology: TopologyGraph, hops: int,
+              window: float) -> AlarmPairs:
+        events = _Events(alerts, topology, hops)
+        cause, effect, hop = _lag_pairs(events, window)
+        return cls(events, cause, effect, hop, window, hops)
+
+    def covers(self, hops: int, window: float) -> bool:
+        """Whether these pairs include every pair an estimator with this reach needs."""
+        return self.hops >= hops and self.window >= window
+
+
 def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:
     """Indexes of ``keys`` per key value 0..n-1, each in increasing order."""
     order = np.argsort(keys, kind="stable")
@@ -253,18 +283,32 @@ class TypeRelations:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, alerts: Sequence[Alert], topology: TopologyGraph) -> TypeRelations:
-        """Learn co-occurrence and causal edges from ``alerts`` on ``topology``."""
-        hops = max(self.max_hops, self.causal_hops)
-        ev = _Events(alerts, topology, hops)
+    def pair_reach(self) -> tuple[int, float]:
+        """The hops and seconds the alarm pairs this estimator learns from span."""
+        return (max(self.max_hops, self.causal_hops),
+                max(self.window, self.causal_window, self.precedence_window))
+
+    def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
+            pairs: AlarmPairs | None = None) -> TypeRelations:
+        """Learn co-occurrence and causal edges from ``alerts`` on ``topology``.
+
+        ``pairs``: the alarm pairs of ``alerts`` already built (``AlarmPairs``), used
+        when they reach at least as far as ``pair_reach``; else they are built here.
+        """
+        hops, window = self.pair_reach()
+        if pairs is None or not pairs.covers(hops, window):
+            pairs = AlarmPairs.build(alerts, topology, hops, window)
+        ev = pairs.events
         counts = np.bincount(ev.types, minlength=ev.n_types)
         self.type_counts_ = {name: int(c) for name, c in zip(ev.names, counts, strict=True)}
         self.edges_, self.gains_, self.cooccur_, self.precedence_ = {}, {}, {}, {}
         self.jitter_ = None
         if len(ev.times) == 0:
             return self
-        cause, effect, hop = _lag_pairs(
-            ev, max(self.window, self.causal_window, self.precedence_window))
+        cause, effect, hop = pairs.cause, pairs.effect, pairs.hop
+        keep = (hop <= hops) & (ev.times[effect] - ev.times[cause] <= window)
+        if not keep.all():  # wider pairs than this estimator's reach
+            cause, effect, hop = cause[keep], effect[keep], hop[keep]
         lag = ev.times[effect] - ev.times[cause]
         self.precedence_ = self._precedence(ev, cause, effect, hop, lag)
         self.cooccur_ = self._cooccurrence(ev, cause, effect, hop, lag)

@@ -9,6 +9,7 @@ from aiops.engine.index import IncidentIndex
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.clock import ClockOffsets
+from aiops.learning.relations import AlarmPairs, TypeRelations
 from aiops.learning.training import CorrelationModel
 from aiops.models import Alert
 from topology.graph import TopologyGraph
@@ -48,6 +49,23 @@ def test_offsets_are_recovered_from_history() -> None:
     assert max(errors) < 3.0, errors
     # without the correction devices are off by a median of about 10 s
     assert sorted(abs(o) for o in truth.values())[DEVICES // 2] > 5.0
+
+
+def test_shared_wider_pairs_give_the_same_offsets_and_relations() -> None:
+    # `aiops train` builds the alarm pairs once, as wide as the type relations need
+    # (300 s), and the clock offsets take their 60 s from them.
+    alerts, topo, _ = skewed_history()
+    relations = TypeRelations()
+    pairs = AlarmPairs.build(alerts, topo, *relations.pair_reach())
+    assert pairs.window > ClockOffsets().window
+    shared = ClockOffsets().fit(alerts, topo, pairs=pairs).offsets_
+    assert shared and shared == ClockOffsets().fit(alerts, topo).offsets_
+    alone = TypeRelations().fit(alerts, topo)
+    relations.fit(alerts, topo, pairs=pairs)
+    assert relations.edges_ == alone.edges_ and relations.precedence_ == alone.precedence_
+    # pairs narrower than an estimator needs are not used: it builds its own
+    narrow = AlarmPairs.build(alerts, topo, 1, 5.0)
+    assert ClockOffsets().fit(alerts, topo, pairs=narrow).offsets_ == shared
 
 
 def test_no_neighbouring_pairs_means_no_offsets() -> None:
