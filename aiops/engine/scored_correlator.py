@@ -11,10 +11,11 @@ A new alert is compared with the live incidents that have a member near it:
   offsets (``aiops.learning.clock``), which leaves the tolerance for report delays;
   the best member counts; once the incident is older than ``kin_after`` a member
   none of whose alert types is a learned cause or effect of the alert's type (nor
-  the type itself) counts ``kinless`` times less. Comparing with the members next to the alert, not with
-  the incident as a whole, keeps a big incident from pulling in everything near
-  any of its corners (single linkage in space and time, as OpenNMS ALEC's
-  spatio-temporal clustering does, with graded rather than one-cut distances);
+  the type itself) counts ``kinless`` times less. Comparing with the members next
+  to the alert, not with the incident as a whole, keeps a big incident from
+  pulling in everything near any of its corners (single linkage in space and time,
+  as OpenNMS ALEC's spatio-temporal clustering does, with graded rather than
+  one-cut distances);
 * relation: how strongly the alert's type co-occurs nearby in history with a type
   already in the incident (``aiops.learning.relations``);
 * text: cosine similarity of the alert's template with the incident's templates
