@@ -34,11 +34,6 @@ class EngineSettings:
     # links as 0.65 instead of 0.5 (enough to join at once): a cascade fans out first,
     # and another fault starting two hops away within seconds is rare. 0: never.
     fan_out: float = 30.0
-    # Past this many seconds of an incident's age, a member whose alert types have no
-    # learned causal edge to the new alert's type (nor its type) links weaker, by
-    # ``ScoringWeights.kinless``: late joins are where another fault gets captured,
-    # and its alarms' causes sit at its own devices, not at the older incident's.
-    kin_after: float = 45.0
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert

@@ -25,20 +25,12 @@ class IncidentProfile:
     # compared with the members next to it, not with the incident as a whole, so a
     # large incident does not pull in everything near any of its corners.
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
-    # Alert types per node (or unresolved entity): whether a member holds a cause or
-    # an effect of a new alert's type (the correlator's ``kinless`` rule).
-    node_types: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, alert: AlertRecord) -> None:
         key = alert.node_id or alert.entity
         first, last = self.spans.get(key, (alert.starts_at, alert.starts_at))
         self.spans[key] = (min(first, alert.starts_at), max(last, alert.starts_at))
         self.names.add(alert.name)
-        types = self.node_types.get(key)
-        if types is None:
-            self.node_types[key] = {alert.name}
-        else:
-            types.add(alert.name)
         if len(self.texts) < MAX_PROFILE_TEXTS:
             text = alert_text(alert.name, alert.event.summary)
             if text not in self.texts:

@@ -9,13 +9,10 @@ A new alert is compared with the live incidents that have a member near it:
   by ``skew`` seconds, so skewed clocks and late reports do not split a group);
   with a trained model both times are first corrected by the nodes' learned clock
   offsets (``aiops.learning.clock``), which leaves the tolerance for report delays;
-  the best member counts; once the incident is older than ``kin_after`` a member
-  none of whose alert types is a learned cause or effect of the alert's type (nor
-  the type itself) counts ``kinless`` times less. Comparing with the members next
-  to the alert, not with the incident as a whole, keeps a big incident from
-  pulling in everything near any of its corners (single linkage in space and time,
-  as OpenNMS ALEC's spatio-temporal clustering does, with graded rather than
-  one-cut distances);
+  the best member counts. Comparing with the members next to the alert, not with
+  the incident as a whole, keeps a big incident from pulling in everything near
+  any of its corners (single linkage in space and time, as OpenNMS ALEC's
+  spatio-temporal clustering does, with graded rather than one-cut distances);
 * relation: how strongly the alert's type co-occurs nearby in history with a type
   already in the incident (``aiops.learning.relations``);
 * text: cosine similarity of the alert's template with the incident's templates
@@ -61,18 +58,6 @@ def _closeness(hops: int) -> float:
     return HOP_CLOSENESS[min(hops, len(HOP_CLOSENESS) - 1)]
 
 
-def _causal_kin(relations: TypeRelations | None) -> dict[str, frozenset[str]]:
-    """Per alert type: itself and the types a learned causal edge joins it to, either
-    way (an effect is often reported before its cause: report delays, skewed clocks)."""
-    if relations is None:
-        return {}
-    kin: dict[str, set[str]] = {}
-    for cause, effect in relations.edges_:
-        kin.setdefault(cause, {cause}).add(effect)
-        kin.setdefault(effect, {effect}).add(cause)
-    return {name: frozenset(types) for name, types in kin.items()}
-
-
 @dataclass(frozen=True, slots=True)
 class ScoringWeights:
     """The tunable part of the score; ``aiops train`` stores them with the model."""
@@ -88,9 +73,6 @@ class ScoringWeights:
     merge_ratio: float = 0.9
     # With a trained model, types never seen together nearby are evidence against.
     unrelated: float = 1.0
-    # With a trained model, a member of an incident older than ``kin_after`` links this
-    # much weaker when no alert type at that member is causally linked to the new one.
-    kinless: float = 0.8
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -120,8 +102,6 @@ class ScoredCorrelator:
         self.relations = relations
         self.embedder = embedder
         self.weights = weights or ScoringWeights()
-        self.kin_after = settings.kin_after
-        self.kin = _causal_kin(relations)
 
     def prepare(self, events: list[Alert]) -> None:
         """Embed the batch's new templates in one model call (cheaper than one by one)."""
@@ -149,10 +129,6 @@ class ScoredCorrelator:
         fan_out, two_hops = self.fan_out, HOP_CLOSENESS[2]
         oldest = stamped - fade  # a cascade unfolds in minutes; later alerts chain faults
         profiles = index.profiles
-        kinless, kin_after = self.weights.kinless, self.kin_after
-        kin = self.kin.get(alert.name, frozenset((alert.name,))) if self.kin else None
-        if kin is None or kinless == 1.0:
-            kin_after = float("inf")
 
         def consider(key: str, span: tuple[float, float], closeness: float,
                      incident: IncidentRecord) -> None:
@@ -167,8 +143,6 @@ class ScoredCorrelator:
             link = closeness * (1.0 - gap / window)
             if age > prime:
                 link *= (fade - age) / (fade - prime)
-            if age > kin_after and kin.isdisjoint(profiles[incident.id].node_types[key]):
-                link *= kinless
             best = found.get(incident.id)
             if best is None or link > best[0]:
                 found[incident.id] = (link, incident)

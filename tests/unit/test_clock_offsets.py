@@ -9,8 +9,9 @@ from aiops.engine.index import IncidentIndex
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.clock import ClockOffsets
+from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import AlarmPairs, TypeRelations
-from aiops.learning.training import CorrelationModel
+from aiops.learning.training import CorrelationModel, train
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -52,8 +53,8 @@ def test_offsets_are_recovered_from_history() -> None:
 
 
 def test_shared_wider_pairs_give_the_same_offsets_and_relations() -> None:
-    # `aiops train` builds the alarm pairs once, as wide as the type relations need
-    # (300 s), and the clock offsets take their 60 s from them.
+    # One set of alarm pairs, as wide as the type relations need (300 s), can serve
+    # both estimators: the clock offsets take their 60 s from it.
     alerts, topo, _ = skewed_history()
     relations = TypeRelations()
     pairs = AlarmPairs.build(alerts, topo, *relations.pair_reach())
@@ -66,6 +67,34 @@ def test_shared_wider_pairs_give_the_same_offsets_and_relations() -> None:
     # pairs narrower than an estimator needs are not used: it builds its own
     narrow = AlarmPairs.build(alerts, topo, 1, 5.0)
     assert ClockOffsets().fit(alerts, topo, pairs=narrow).offsets_ == shared
+
+
+def test_corrected_clocks_show_which_type_starts_first() -> None:
+    # POWER_FAIL starts 2-6 s before LINK_DOWN, but clocks ±20 s off hide it.
+    alerts, topo, _ = skewed_history()
+    raw, seen = TypeRelations().fit(alerts, topo).precedes("POWER_FAIL", "LINK_DOWN")
+    assert seen == 600 and raw < 0.6
+    clock = ClockOffsets().fit(alerts, topo)
+    fixed = clock.corrected(alerts, topo)
+    share, _ = TypeRelations().fit(fixed, topo).precedes("POWER_FAIL", "LINK_DOWN")
+    assert share > 0.99
+    assert [a.id for a in fixed] == [a.id for a in alerts]
+    moved = [(a.starts_at - b.starts_at) for a, b in zip(alerts, fixed, strict=True)]
+    assert [round(m, 2) for m in moved] == [clock.offsets_.get(a.entity, 0.0) for a in alerts]
+    # copies: the alerts given are not changed; an alert on no node is left as it is
+    again = skewed_history()[0]
+    assert [a.starts_at for a in alerts] == [a.starts_at for a in again]
+    stray = Alert("x", "s", "NOISE", "not-a-node", "major", "", 5.0)
+    assert clock.corrected([stray], topo) == [stray]
+
+
+def test_training_learns_relations_on_corrected_clocks(tmp_path) -> None:
+    alerts, topo, _ = skewed_history()
+    model, meta = train(ModelRegistry(tmp_path / "models"), alerts, topo, "history")
+    assert meta["clock_offsets"]["nodes"] > 0
+    assert model.relations is not None
+    share, _ = model.relations.precedes("POWER_FAIL", "LINK_DOWN")
+    assert share > 0.99  # 0.58 on the clocks as stamped
 
 
 def test_no_neighbouring_pairs_means_no_offsets() -> None:

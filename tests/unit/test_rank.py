@@ -1,4 +1,5 @@
-"""Root-cause ranking: the top-3 slot kept for a silent device."""
+"""Root-cause ranking: tracing an incident back to its start, and the top-3 slot kept
+for a silent device."""
 
 from __future__ import annotations
 
@@ -62,3 +63,35 @@ def test_the_slot_does_not_displace_a_third_candidate_learned_to_come_first() ->
 
     unknown = CausalTopologyRanker(topo).rank(inc)  # rootness 0.5: no sign either way
     assert [rc.entity for rc in unknown] == ["x", "y1", "dead", "y2"]
+
+
+def test_the_candidate_the_whole_incident_traces_back_to_comes_first() -> None:
+    # POWER_FAIL on `x` usually starts before LINK_DOWN nearby, LINK_DOWN before
+    # BGP_DOWN. `y1` holds most alarms and outscores `x` on its share of them, but from
+    # its alarms the POWER_FAIL cannot be reached, while from `x` everything can.
+    relations = TypeRelations()
+    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2,
+                             ("LINK_DOWN", "BGP_DOWN"): 30, ("BGP_DOWN", "LINK_DOWN"): 3}
+    assert relations.leads() == {"POWER_FAIL": {"LINK_DOWN"}, "LINK_DOWN": {"BGP_DOWN"}}
+    inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "y1", 103.0),
+                   ("BGP_DOWN", "y1", 104.0), ("BGP_DOWN", "y1", 105.0),
+                   ("BGP_DOWN", "y1", 106.0))
+    topo = branch()
+    untraced = CausalTopologyRanker(topo, relations=relations,
+                                    weights=RankWeights(untraced=0.0)).rank(inc)
+    assert untraced[0].entity == "y1"
+
+    ranked = CausalTopologyRanker(topo, relations=relations).rank(inc)
+    assert ranked[0].entity == "x"
+    assert ("3 of 3 alarms in the incident trace back to its own through types that "
+            "usually start before the next nearby") in ranked[0].evidence
+    y1 = next(rc for rc in ranked if rc.entity == "y1")
+    assert any(line.startswith("2 of 3 alarms in the incident trace back") for line in y1.evidence)
+
+
+def test_leads_need_enough_past_co_occurrences() -> None:
+    relations = TypeRelations()
+    relations.precedence_ = {("A", "B"): 4, ("B", "A"): 0,  # 4 seen: too few
+                             ("C", "D"): 6, ("D", "C"): 5}  # 7/13: not clearly first
+    assert relations.leads() == {}
+    assert relations.leads(min_seen=4) == {"A": {"B"}}
