@@ -16,16 +16,13 @@ so its offset can be solved for on the topology graph:
   evidence per device pair): the ridge fixes the mean near 0 and shrinks devices
   with little evidence towards no correction.
 
-The offsets only shift the times the correlator compares (``ScoredCorrelator``) and
-the times ``aiops train`` learns type relations from (``corrected``: which of two
-types starts first is a matter of seconds, less than bad clocks are off by); stored
-alert times are never changed.
+The offsets only shift the times the correlator compares (``ScoredCorrelator``);
+stored alert times are never changed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -54,18 +51,6 @@ class ClockOffsets:
         self.ridge = ridge
         self.min_offset = min_offset
         self.offsets_: dict[str, float] = {}
-
-    def corrected(self, alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]:
-        """Copies of ``alerts`` with each start moved by its node's learned offset
-        (alerts on nodes without one, or on no node, are returned as they are)."""
-        offsets, node_of = self.offsets_, {}
-        out: list[Alert] = []
-        for alert in alerts:
-            if alert.entity not in node_of:
-                node_of[alert.entity] = topology.resolve(alert.entity)
-            shift = offsets.get(node_of[alert.entity] or "", 0.0)
-            out.append(replace(alert, starts_at=alert.starts_at - shift) if shift else alert)
-        return out
 
     def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
             pairs: AlarmPairs | None = None) -> ClockOffsets:

@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -226,6 +226,17 @@ class AlarmPairs:
         return self.hops >= hops and self.window >= window
 
 
+def _corrected_lags(ev: _Events, cause: np.ndarray, effect: np.ndarray, lag: np.ndarray,
+                    offsets: Mapping[str, float] | None) -> np.ndarray:
+    """``lag`` with each alarm's time moved by its node's clock offset (unchanged
+    without offsets)."""
+    if not offsets:
+        return lag
+    shift = np.array([offsets.get(loc[2:], 0.0) if loc.startswith("n:") else 0.0
+                      for loc in ev.locations], dtype=np.float64)
+    return lag - shift[ev.locs[effect]] + shift[ev.locs[cause]]
+
+
 def _group(keys: np.ndarray, n: int) -> list[np.ndarray]:
     """Indexes of ``keys`` per key value 0..n-1, each in increasing order."""
     order = np.argsort(keys, kind="stable")
@@ -293,11 +304,16 @@ class TypeRelations:
                 max(self.window, self.causal_window, self.precedence_window))
 
     def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
-            pairs: AlarmPairs | None = None) -> TypeRelations:
+            pairs: AlarmPairs | None = None,
+            offsets: Mapping[str, float] | None = None) -> TypeRelations:
         """Learn co-occurrence and causal edges from ``alerts`` on ``topology``.
 
         ``pairs``: the alarm pairs of ``alerts`` already built (``AlarmPairs``), used
         when they reach at least as far as ``pair_reach``; else they are built here.
+        ``offsets``: learned clock offsets per node (``aiops.learning.clock``); the
+        precedence counts compare start times corrected by them. Which of two types
+        starts first is a matter of seconds, less than a device with bad NTP is off
+        by; the causal edges model such report jitter themselves and use the stamps.
         """
         hops, window = self.pair_reach()
         if pairs is None or not pairs.covers(hops, window):
@@ -314,7 +330,11 @@ class TypeRelations:
         if not keep.all():  # wider pairs than this estimator's reach
             cause, effect, hop = cause[keep], effect[keep], hop[keep]
         lag = ev.times[effect] - ev.times[cause]
-        self.precedence_ = self._precedence(ev, cause, effect, hop, lag)
+        # Pairs stamped at the same instant are listed both ways and count neither.
+        ordered = lag > 0
+        first, then = cause[ordered], effect[ordered]
+        self.precedence_ = self._precedence(
+            ev, first, then, hop[ordered], _corrected_lags(ev, first, then, lag[ordered], offsets))
         self.cooccur_ = self._cooccurrence(ev, cause, effect, hop, lag)
         near = (hop <= self.causal_hops) & (lag <= self.causal_window)
         self._causal(ev, cause[near], effect[near], hop[near], lag[near])
@@ -359,9 +379,14 @@ class TypeRelations:
     def _precedence(self, ev: _Events, cause: np.ndarray, effect: np.ndarray,
                     hop: np.ndarray, lag: np.ndarray) -> dict[tuple[str, str], int]:
         """Per ordered pair of types, how often the first started strictly before the
-        second, on the same or a neighbouring node, within ``precedence_window``."""
-        keep = (lag > 0) & (lag <= self.precedence_window) & (hop <= 1)
-        a, b = ev.types[cause[keep]], ev.types[effect[keep]]
+        second, on the same or a neighbouring node, within ``precedence_window``.
+
+        ``lag`` may be negative (clock-corrected lags): the pair then counts the other
+        way round."""
+        near = (np.abs(lag) <= self.precedence_window) & (hop <= 1)
+        forward, backward = near & (lag > 0), near & (lag < 0)
+        a = np.concatenate((ev.types[cause[forward]], ev.types[effect[backward]]))
+        b = np.concatenate((ev.types[effect[forward]], ev.types[cause[backward]]))
         different = a != b
         n = ev.n_types
         counts = np.bincount(a[different] * n + b[different], minlength=n * n)

@@ -21,7 +21,7 @@ from aiops.learning.clock import ClockOffsets
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.labels import GroupLabels
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.relations import TypeRelations
+from aiops.learning.relations import AlarmPairs, TypeRelations
 from aiops.learning.templates import alert_text
 from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
 from aiops.models import Alert
@@ -121,13 +121,14 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     ``alerts`` under ``settings`` (the data dir's); ``progress`` hears of every replay.
     """
     started = time.perf_counter()
-    # Clocks first: which of two types starts first, what the relations rest on, is a
-    # matter of seconds, less than a device with bad NTP is off by. Corrected times
-    # named the alarmed root first in 0.856 of the development faults' true groups,
-    # raw times 0.843 (docs/architecture.md, "Learned clock offsets").
-    clock = ClockOffsets().fit(alerts, topology)
-    offsets = clock.offsets_
-    relations = TypeRelations().fit(clock.corrected(alerts, topology), topology)
+    relations = TypeRelations()
+    # Both learn from pairs of nearby alarms: build them once, as wide as either needs.
+    # The offsets come first: the relations' precedence counts compare corrected times.
+    clock = ClockOffsets()
+    hops, window = relations.pair_reach()
+    pairs = AlarmPairs.build(alerts, topology, max(hops, clock.hops), max(window, clock.window))
+    offsets = clock.fit(alerts, topology, pairs=pairs).offsets_
+    relations.fit(alerts, topology, pairs=pairs, offsets=offsets)
     if embedder is not None:
         embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
         embedder.save()
