@@ -304,7 +304,8 @@ class CausalTopologyRanker:
         them; re-sort.
 
         Why: on the true groups of the development scenarios this named the alarmed
-        root first in 0.893 of faults instead of 0.856 (docs/architecture.md); only the
+        root first in 0.893 of faults instead of 0.856 (0.912 with precedence counted
+        within 60 s; docs/architecture.md); only the
         ``traced_candidates`` best-scored are traced (more changed nothing), the other
         alarming ones lose the most any traced one loses.
         """
