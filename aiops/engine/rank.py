@@ -128,9 +128,9 @@ class _Tracing:
     follows ``a`` when ``a``'s type usually started before ``b``'s nearby in history
     and ``b`` is at most two hops from ``a``."""
 
-    def __init__(self, incident: IncidentRecord, leads: dict[str, frozenset[str]],
+    def __init__(self, types_at: dict[str, set[str]], leads: dict[str, frozenset[str]],
                  topology: TopologyGraph):
-        alarms = sorted({(a.name, a.node_id or a.entity) for a in incident.alerts.values()})
+        alarms = sorted((name, key) for key, names in types_at.items() for name in names)
         self.size = len(alarms)
         self._alarms = alarms
         self._leads = leads
@@ -239,7 +239,7 @@ class CausalTopologyRanker:
             ranked.append(self._with_dependency(cause, cand, neighbours))
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
-            ranked = self._by_tracing(ranked, incident, alarming)
+            ranked = self._by_tracing(ranked, inc, alarming)
         if self.weights.silent_slot:
             ranked = self._reserve_silent_slot(ranked, inc, near, roots, precedence)
         return ranked[: self.top_k]
@@ -297,7 +297,7 @@ class CausalTopologyRanker:
             cause.evidence.append(f"{len(depending)} alarming nodes depend on it")
         return cause
 
-    def _by_tracing(self, ranked: list[RootCause], incident: IncidentRecord,
+    def _by_tracing(self, ranked: list[RootCause], inc: _Incident,
                     alarming: set[str]) -> list[RootCause]:
         """Lower each of the best alarming candidates by the share of the incident's
         alarms its own cannot be traced to (the module doc), relative to the best of
@@ -309,9 +309,9 @@ class CausalTopologyRanker:
         ``traced_candidates`` best-scored are traced (more changed nothing), the other
         alarming ones lose the most any traced one loses.
         """
-        if len(incident.alerts) > MAX_TRACED_ALERTS:
+        if inc.total > MAX_TRACED_ALERTS:
             return ranked
-        trace = _Tracing(incident, self._leads, self.topology)
+        trace = _Tracing(inc.types_at, self._leads, self.topology)
         if trace.size < 2:
             return ranked
         shares: dict[str, float] = {}
