@@ -1,5 +1,5 @@
-"""Root-cause ranking: tracing an incident back to its start, and the top-3 slot kept
-for a silent device."""
+"""Root-cause ranking: tracing an incident back to its start, and the top-3 slots kept
+for silent devices."""
 
 from __future__ import annotations
 
@@ -30,27 +30,35 @@ def incident(*alarms: tuple[str, str, float]) -> IncidentRecord:
     return inc
 
 
-def test_a_dead_device_next_to_one_alarming_neighbour_is_kept_third() -> None:
+def test_dead_devices_next_to_one_alarming_neighbour_are_kept_second_and_third() -> None:
     # The device that died reports nothing; its one neighbour and a device 2 hops
     # away alarm. Scoring alone lists only the two alarming devices.
     inc = incident(("LINK_DOWN", "x", 100.0), ("LINK_DOWN", "x", 101.0),
                    ("LINK_DOWN", "y1", 104.0))
     topo = branch()
-    before = CausalTopologyRanker(topo, weights=RankWeights(silent_slot=False)).rank(inc)
+    before = CausalTopologyRanker(topo, weights=RankWeights(silent_slots=0)).rank(inc)
     assert [rc.entity for rc in before] == ["x", "y1"]
+    one_slot = CausalTopologyRanker(topo, weights=RankWeights(silent_slots=1)).rank(inc)
+    assert [rc.entity for rc in one_slot[:3]] == ["x", "y1", "dead"]
 
+    # Neither alarming device has a learned sign of starting the cascade, so ranks 2
+    # and 3 go to the two silent devices placed best: `dead` (its one neighbour `x`
+    # alarms) and `y1-h0` (a leaf of `y1`). Rank 1 never changes.
     ranked = CausalTopologyRanker(topo).rank(inc)
-    assert [rc.entity for rc in ranked[:3]] == ["x", "y1", "dead"]  # ranks 1-2 unchanged
-    dead = ranked[2]
-    assert dead.alert_id is None
+    assert [rc.entity for rc in ranked] == ["x", "dead", "y1-h0", "y1"]
+    dead, leaf = ranked[1], ranked[2]
+    assert dead.alert_id is None and leaf.alert_id is None
     assert "raised no alarm itself: implicated by the topology" in dead.evidence
     assert any(line.startswith("kept in the top 3: of the silent devices it best explains")
                and "(1 alarming at 1 hop, 1 at 2 hops)" in line for line in dead.evidence)
+    assert any(line.startswith("kept in the top 3: of the silent devices it is the second "
+                               "best to explain") for line in leaf.evidence)
 
 
-def test_the_slot_does_not_displace_a_third_candidate_learned_to_come_first() -> None:
-    # Three devices raise POWER_FAIL, learned to start before LINK_DOWN: the third of
-    # them keeps its place. Without that knowledge the dead device takes it.
+def test_the_slots_do_not_displace_candidates_learned_to_come_first() -> None:
+    # Three devices raise POWER_FAIL, learned to start before LINK_DOWN: the second
+    # and third of them keep their places. Without that knowledge the dead device
+    # and the next best-placed silent one take them.
     relations = TypeRelations()
     relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
     inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
@@ -62,7 +70,19 @@ def test_the_slot_does_not_displace_a_third_candidate_learned_to_come_first() ->
     assert not any(line.startswith("kept in the top 3") for rc in ranked for line in rc.evidence)
 
     unknown = CausalTopologyRanker(topo).rank(inc)  # rootness 0.5: no sign either way
-    assert [rc.entity for rc in unknown] == ["x", "y1", "dead", "y2"]
+    assert [rc.entity for rc in unknown] == ["x", "dead", "y2-h0", "y1", "y2"]
+
+
+def test_a_slot_is_taken_only_where_the_candidate_shows_no_sign_of_starting() -> None:
+    # `y1` raises POWER_FAIL (learned to come first) and keeps rank 2; `y2` raises only
+    # LINK_DOWN, an effect, and gives rank 3 to the dead device.
+    relations = TypeRelations()
+    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
+    inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
+                   ("LINK_DOWN", "x", 102.0), ("POWER_FAIL", "y1", 103.0),
+                   ("LINK_DOWN", "y2", 104.0))
+    ranked = CausalTopologyRanker(branch(), relations=relations).rank(inc)
+    assert [rc.entity for rc in ranked] == ["x", "y1", "dead", "y2"]
 
 
 def test_the_candidate_the_whole_incident_traces_back_to_comes_first() -> None:
