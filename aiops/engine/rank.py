@@ -25,10 +25,11 @@ clocks the earliest timestamp named the root in 36–43 % of the development
 scenarios' faults, this ranker in 54–56 % (docs/architecture.md).
 
 A dead device raises nothing, and when a single neighbour of it alarms, that
-neighbour's own alarms outscore any silent candidate. So rank 3 is kept for the
-silent device that best explains *where* the alarms are (``_placement``), unless
-the candidate it would displace has learned signs of starting the cascade: ranks 1
-and 2 never change, and AC@3 gains the silent roots the scoring cannot reach.
+neighbour's own alarms outscore any silent candidate. So ranks 2 and 3 are kept for
+the silent devices that best explain *where* the alarms are (``Placement``): rank 3
+unless the candidate it would displace has learned signs of starting the cascade,
+rank 2 only if its candidate has learned signs of following. Rank 1 never changes,
+and AC@3 gains the silent roots the scoring cannot reach.
 """
 
 from __future__ import annotations
@@ -342,8 +343,7 @@ class CausalTopologyRanker:
                               precedence: dict[str, float]) -> list[RootCause]:
         """Put the best-placed silent devices at ranks 2 and 3 (``silent_slots``, at
         most 2, of them, ending at rank 3), each unless it is in the top 3 already or the
-        candidate it would displace has its alarms learned to come first (rootness
-        above 0.5).
+        candidate it would displace keeps its place (``_yields_slot``).
 
         Why: a silent root next to one alarming device is outscored by that device's
         own alarms, yet it is usually among the few devices that explain where the
@@ -362,7 +362,7 @@ class CausalTopologyRanker:
             if not placed:
                 break
             current = out[position] if position < len(out) else None
-            if current is not None and inc.rootness.get(_key(current), 0.0) > 0.5:
+            if current is not None and not self._yields_slot(inc, _key(current), position):
                 continue
             (nth, cand, one, two), placed = placed[0], placed[1:]
             cause = next((rc for rc in out if _key(rc) == cand), None)
@@ -376,6 +376,16 @@ class CausalTopologyRanker:
             rest = [rc for rc in out if rc is not cause]
             out = [*rest[:position], cause, *rest[position:]]
         return out
+
+    @staticmethod
+    def _yields_slot(inc: _Incident, key: str, position: int) -> bool:
+        """Whether the candidate at ``position`` (0-based) gives its place to a silent
+        device: at rank 3 unless its alarm types are learned to start before the
+        others (rootness above 0.5); at rank 2 only if they are learned to start after
+        them (below 0.5), so without a trained model (every rootness 0.5) rank 2 stays
+        as scored."""
+        rootness = inc.rootness.get(key, 0.0)  # silent candidates: 0.0
+        return rootness <= 0.5 if position == 2 else rootness < 0.5
 
     def _best_placed_silent(self, near: dict[str, set[str]], alarming: set[str], count: int
                             ) -> list[tuple[str, int, int]]:
