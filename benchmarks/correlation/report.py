@@ -251,7 +251,8 @@ Scenarios on which another method scored higher than `{methods[0]}`:
 
 Failed runs: {"none" if not failures else ""}
 {chr(10).join(failures)}
-Per-scenario numbers: `benchmarks/out/correlation.json` (written by the same command).
+Per-scenario numbers: the JSON file the command writes (`--json`, by default
+`benchmarks/out/correlation.json`).
 {END_MARK}"""
 
 
