@@ -6,7 +6,11 @@ synthetic ones test whether it generalises to the two shapes networks usually ha
 * ``tree``: a datacentre/ISP hierarchy (core mesh, aggregation pairs, dual-homed
   access switches, single-homed hosts), i.e. a tree with redundancy near the top;
 * ``ba``: a Barabási–Albert scale-free graph (a few hubs, many low-degree nodes),
-  the usual model of a flat IP network.
+  the usual model of a flat IP network;
+* ``rings``: a telecom transport network (a core mesh, aggregation rings homed on
+  two core routers, access rings closed on two aggregation nodes, base stations
+  hanging off the access nodes), the shape of mobile backhaul: no tuning was done on
+  it, it was added to check that the rules chosen on the others carry over.
 
 Every builder is deterministic for its seed. Node names equal node ids, so a root
 cause reported by name can be compared with the ground truth's node id directly.
@@ -23,8 +27,8 @@ import numpy as np
 
 from benchmarks.correlation.data import huawei_adjacency
 
-TOPOLOGIES = ("huawei", "tree", "ba")
-DEFAULT_NODES = {"tree": 600, "ba": 500}
+TOPOLOGIES = ("huawei", "tree", "ba", "rings")
+DEFAULT_NODES = {"tree": 600, "ba": 500, "rings": 600}
 CORE_ROUTERS = 4
 BA_ATTACH = 2  # edges each new node brings in the Barabási–Albert model
 
@@ -116,12 +120,66 @@ def barabasi_albert(nodes: int, seed: int) -> Topology:
                     {v: {"role": "device"} for v in graph.nodes})
 
 
+def rings(nodes: int, seed: int) -> Topology:
+    """Core mesh → aggregation rings → access rings → base stations, about ``nodes``.
+
+    Each aggregation ring (4–6 nodes) is closed through two core routers; each access
+    ring (4–8 nodes) starts and ends on two neighbouring nodes of an aggregation
+    ring; each access node serves 1–3 base stations (single-homed leaves). A ring
+    node has two ring neighbours, so a failure's effects spread along the ring, and
+    every ring survives one cut: the redundancy telecom transport is built with.
+    """
+    rng = random.Random(f"rings-{seed}")
+    topo = Topology("rings", nx.Graph())
+
+    def add(node: str, kind: str, role: str, links: list[str]) -> bool:
+        if topo.graph.number_of_nodes() >= nodes:
+            return False
+        topo.graph.add_node(node)
+        topo.graph.add_edges_from((node, other) for other in links)
+        topo.kinds[node] = kind
+        topo.attrs[node] = {"role": role}
+        return True
+
+    cores: list[str] = []
+    for i in range(CORE_ROUTERS):
+        if add(f"core-{i + 1}", "router", "core", list(cores)):  # a full mesh
+            cores.append(f"core-{i + 1}")
+    ring = 0
+    while topo.graph.number_of_nodes() < nodes:
+        ring += 1
+        ends = [cores[ring % len(cores)], cores[(ring + 1) % len(cores)]]
+        aggs: list[str] = []
+        for k in range(rng.randint(4, 6)):
+            node = f"agg-{ring:02d}-{k + 1}"
+            if not add(node, "router", "aggregation", [aggs[-1] if aggs else ends[0]]):
+                return topo
+            aggs.append(node)
+        topo.graph.add_edge(aggs[-1], ends[1])  # the ring closes on the second core
+        for k in range(len(aggs) - 1):
+            first, last = aggs[k], aggs[k + 1]
+            chain: list[str] = []
+            for a in range(rng.randint(4, 8)):
+                node = f"acc-{ring:02d}-{k + 1}-{a + 1}"
+                if not add(node, "switch", "access", [chain[-1] if chain else first]):
+                    return topo
+                chain.append(node)
+                for b in range(rng.randint(1, 3)):
+                    if not add(f"bts-{ring:02d}-{k + 1}-{a + 1}-{b + 1}", "device",
+                               "base_station", [node]):
+                        return topo
+            topo.graph.add_edge(chain[-1], last)  # the access ring closes
+    return topo
+
+
 def build_topology(name: str, seed: int, nodes: int | None = None) -> Topology:
-    """The topology ``name`` (``huawei``, ``tree`` or ``ba``) for ``seed``."""
+    """The topology ``name`` (``huawei``, ``tree``, ``ba`` or ``rings``) for ``seed``."""
     if name == "huawei":
         return huawei()
     if name == "tree":
         return tree(nodes or DEFAULT_NODES["tree"], seed)
     if name == "ba":
         return barabasi_albert(nodes or DEFAULT_NODES["ba"], seed)
+    if name == "rings":
+        return rings(nodes or DEFAULT_NODES["rings"], seed)
     raise ValueError(f"unknown topology {name!r}; choose from {', '.join(TOPOLOGIES)}")
