@@ -19,7 +19,21 @@ from benchmarks.correlation.svg import bar_chart
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "img" / "correlation.svg"
-START_MARK, END_MARK = "<!-- correlation:start -->", "<!-- correlation:end -->"
+# Sections of docs/benchmarks.md a run can write (``--docs-section``), with their titles:
+# the main held-out set, and topology families kept apart because nothing was chosen on
+# them (so their numbers are not folded into the main table's means).
+SECTIONS = {
+    "correlation": "Correlation and root-cause quality",
+    "correlation-rings": "Correlation on a topology family nothing was tuned on: telecom rings",
+}
+
+
+def marks(section: str) -> tuple[str, str]:
+    """The start and end comments around ``section`` in docs/benchmarks.md."""
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+
+
+START_MARK, END_MARK = marks("correlation")
 DOCS_HEADER = """# Benchmarks
 
 Measured numbers, each section written by the script and command it names, on the
@@ -160,7 +174,8 @@ def engine_costs(cases: list[Mapping[str, Any]]) -> dict[str, str]:
                              ".0f")}
 
 
-def docs_section(document: Mapping[str, Any], chart_path: str) -> str:
+def docs_section(document: Mapping[str, Any], chart_path: str,
+                 section: str = "correlation") -> str:
     summary, methods, m = document["summary"], list(document["methods"]), document["machine"]
     cases = document["scenarios"]
     topologies = sorted({f"{s['facts']['topology']} ({s['facts']['nodes']} nodes)"
@@ -184,8 +199,9 @@ def docs_section(document: Mapping[str, Any], chart_path: str) -> str:
     failures = [f"- `{name}` on `{s['name']}`: {error}"
                 for s in cases for name, error in s["errors"].items()]
     methods_list = "\n".join(f"- `{name}`: {DESCRIPTIONS.get(name, name)}" for name in methods)
-    return f"""{START_MARK}
-## Correlation and root-cause quality
+    start_mark, end_mark = marks(section)
+    return f"""{start_mark}
+## {SECTIONS[section]}
 
 Measured {document['date']} on {m['cpu']}, {m['nproc']} CPUs (`nproc`), Python {m['python']};
 the whole run took {document['elapsed_seconds']:.0f} s. The machine was shared: 1-minute load
@@ -253,7 +269,7 @@ Failed runs: {"none" if not failures else ""}
 {chr(10).join(failures)}
 Per-scenario numbers: the JSON file the command writes (`--json`, by default
 `benchmarks/out/correlation.json`).
-{END_MARK}"""
+{end_mark}"""
 
 
 def chart(document: Mapping[str, Any]) -> str:
@@ -266,19 +282,22 @@ def chart(document: Mapping[str, Any]) -> str:
     return bar_chart(title, [label for _, label in CHART_METRICS], series)
 
 
-def write_docs(document: Mapping[str, Any]) -> list[Path]:
-    """Replace our section of docs/benchmarks.md (or append it) and write the chart."""
-    CHART.parent.mkdir(parents=True, exist_ok=True)
-    CHART.write_text(chart(document), encoding="utf-8")
-    section = docs_section(document, str(CHART.relative_to(DOCS.parent)))
+def write_docs(document: Mapping[str, Any], section: str = "correlation") -> list[Path]:
+    """Replace ``section`` of docs/benchmarks.md (or append it) and write its chart."""
+    chart_file = CHART.with_name(f"{section}.svg")
+    chart_file.parent.mkdir(parents=True, exist_ok=True)
+    chart_file.write_text(chart(document), encoding="utf-8")
+    body = docs_section(document, str(chart_file.relative_to(DOCS.parent)), section)
     text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else DOCS_HEADER
-    DOCS.write_text(splice(text, section), encoding="utf-8")
-    return [DOCS, CHART]
+    DOCS.write_text(splice(text, body, section), encoding="utf-8")
+    return [DOCS, chart_file]
 
 
-def splice(text: str, section: str) -> str:
-    """``text`` with our marked section replaced, or appended; the rest left as it was."""
-    start, end = text.find(START_MARK), text.find(END_MARK)
+def splice(text: str, body: str, section: str = "correlation") -> str:
+    """``text`` with the marked ``section`` replaced by ``body``, or ``body`` appended;
+    the rest left as it was."""
+    start_mark, end_mark = marks(section)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start != -1 and end > start:
-        return text[:start] + section + text[end + len(END_MARK):]
-    return text.rstrip("\n") + "\n\n" + section + "\n"
+        return text[:start] + body + text[end + len(end_mark):]
+    return text.rstrip("\n") + "\n\n" + body + "\n"

@@ -263,6 +263,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "the working tree")
     parser.add_argument("--write-docs", action="store_true",
                         help="replace the correlation section of docs/benchmarks.md")
+    parser.add_argument("--docs-section", choices=sorted(report.SECTIONS),
+                        default="correlation",
+                        help="which section --write-docs replaces (correlation-rings: the "
+                             "family kept apart from the main table)")
     return parser.parse_args(argv)
 
 
@@ -295,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report.text_table(document))
     log(f"wrote {args.json}")
     if args.write_docs:
-        for path in report.write_docs(document):
+        for path in report.write_docs(document, args.docs_section):
             log(f"wrote {path}")
     failures = [(c.name, m, e) for c in cases for m, e in c.errors.items()]
     for name, method, error in failures:

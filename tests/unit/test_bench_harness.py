@@ -36,6 +36,7 @@ from benchmarks.correlation.scenario import (
     write_scenario,
 )
 from benchmarks.correlation.svg import bar_chart
+from benchmarks.correlation.topologies import build_topology
 from benchmarks.correlation.worker import EngineWorker, WorkerError
 from topology.model import parse_topology
 
@@ -210,7 +211,7 @@ def test_generator_is_deterministic_per_seed() -> None:
     assert other.eval.alerts != first.eval.alerts
 
 
-@pytest.mark.parametrize("topology", ["huawei", "tree", "ba"])
+@pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings"])
 def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
                                                                topology: str) -> None:
     config = ScenarioConfig(topology=topology, seed=2, nodes=300, faults=15, hours=1.5,
@@ -238,6 +239,28 @@ def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
     assert not {r["id"] for r in periods["history"]} & {r["id"] for r in periods["eval"]}
 
 
+def test_rings_are_connected_rings_that_survive_one_cut() -> None:
+    topo = build_topology("rings", seed=4, nodes=300)
+    graph = topo.graph
+    assert graph.number_of_nodes() == 300 and nx.is_connected(graph)
+    assert build_topology("rings", seed=4, nodes=300).graph.edges == graph.edges
+    roles = {attrs["role"] for attrs in topo.attrs.values()}
+    assert roles == {"core", "aggregation", "access", "base_station"}
+    # Every access node sits on a closed ring (the last ring may be cut short by the
+    # node budget): cutting one of its ring links leaves it connected to the core.
+    core = "core-1"
+    access = [n for n in graph.nodes if topo.attrs[n]["role"] == "access"]  # build order
+    last_ring = access[-1].rsplit("-", 1)[0] + "-"
+    closed = [n for n in access if not n.startswith(last_ring)]
+    assert len(closed) > 40
+    for node in closed[:40]:
+        ring_links = [m for m in graph.neighbors(node) if topo.attrs[m]["role"] != "base_station"]
+        assert len(ring_links) == 2
+        cut = graph.copy()
+        cut.remove_edge(node, ring_links[0])
+        assert nx.has_path(cut, node, core)
+
+
 def test_root_holds_most_counts_faults_whose_root_alarmed() -> None:
     period = Period("eval", 0.0, 1.0)
     layout = {"f1": ["r", "r", "x"], "f2": ["y", "y", "r2"], "f3": ["z"], "bg": ["q"]}
@@ -259,6 +282,15 @@ def test_docs_splice_touches_only_our_section() -> None:
     second = report.splice(first + "tail\n", f"{report.START_MARK}\nv2\n{report.END_MARK}")
     assert "v1" not in second and "v2" in second
     assert second.startswith(other.rstrip("\n")) and second.endswith("tail\n")
+
+
+def test_a_second_section_leaves_the_main_one_alone() -> None:
+    start, end = report.marks("correlation-rings")
+    main = report.splice("# Benchmarks\n", f"{report.START_MARK}\nmain\n{report.END_MARK}")
+    both = report.splice(main, f"{start}\nrings v1\n{end}", "correlation-rings")
+    again = report.splice(both, f"{start}\nrings v2\n{end}", "correlation-rings")
+    assert "main" in again and "rings v2" in again and "rings v1" not in again
+    assert again.index(report.START_MARK) < again.index(start)
 
 
 def test_chart_is_well_formed_svg() -> None:
