@@ -42,6 +42,7 @@ bench: setup test-deps
 bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.correlation.run --write-docs
+	$(BIN)/python -m benchmarks.correlation.run --topologies rings:600 --write-docs --docs-section correlation-rings
 	$(BIN)/python -m benchmarks.remediation --write-docs
 	$(BIN)/python -m benchmarks.root_priors --write-docs
 	$(BIN)/python -m benchmarks.feedback --write-docs

@@ -268,7 +268,7 @@ Scenarios on which another method scored higher than `{methods[0]}`:
 Failed runs: {"none" if not failures else ""}
 {chr(10).join(failures)}
 Per-scenario numbers: the JSON file the command writes (`--json`, by default
-`benchmarks/out/correlation.json`).
+`benchmarks/out/{section}.json`).
 {end_mark}"""
 
 

@@ -255,7 +255,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="scenario files, engine outputs and the engine worker's log")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep each scenario's files and engine output in --out-dir")
-    parser.add_argument("--json", type=Path, default=OUT_JSON)
+    parser.add_argument("--json", type=Path, default=None,
+                        help="per-scenario results (default: benchmarks/out/<docs section>"
+                             ".json, so the rings run does not overwrite the main one)")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds per scenario for the engine (both variants)")
     parser.add_argument("--engine-ref", default=None,
@@ -294,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "methods": list(METHODS), "scenarios": [c.to_dict() for c in cases],
     }
     document["summary"] = report.summarise(document)
+    if args.json is None:
+        args.json = OUT_JSON.with_name(f"{args.docs_section}.json")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1), encoding="utf-8")
     print(report.text_table(document))
