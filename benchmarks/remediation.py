@@ -11,7 +11,10 @@ scored by the rank of the fault's true action among the incident's
 ``remediations``: Hit@1, Hit@3 and MRR, over eval tickets whose action worked.
 
 Baselines, ranked on the same incidents: ``type-frequency`` (actions most often
-taken for the incident's root alert type in history, then overall), ``random``
+taken for the incident's root alert type in history, then overall),
+``type-frequency-grouped`` (the same over the engine's own grouping of resolution
+texts into actions, each group counted as the action most of its tickets took: it
+tells the engine's case vote from its action grouping), ``random``
 (a random order of all actions), and ``class-oracle`` (most frequent actions for
 the fault's *true* class, root alarm type and role: a reference for what the
 class distributions allow, not a method).
@@ -51,7 +54,7 @@ from topology.model import parse_topology
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- remediation:start -->", "<!-- remediation:end -->"
 DEFAULT_SCENARIOS = "tree:1,tree:2,huawei:1,huawei:2"
-METHODS = ("engine", "type-frequency", "random", "class-oracle")
+METHODS = ("engine", "type-frequency", "type-frequency-grouped", "random", "class-oracle")
 
 
 @dataclass
@@ -126,7 +129,8 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         runtime.use_model(correlation)
         cases = cases_from_history(tickets, past, runtime.engine.topology,
                                    correlation.relations)
-        train_remediation(runtime.registry, cases, TemplateEmbedder(), f"{name} history")
+        model, _ = train_remediation(runtime.registry, cases, TemplateEmbedder(),
+                                     f"{name} history")
         seconds_train = time.perf_counter() - started
         started = time.perf_counter()
         alerts = sorted((parse_alert(a) for a in scenario.eval.alerts),
@@ -146,6 +150,17 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         if history.worked[ticket_id]:
             by_type[case_type.get(ticket_id)][action] += 1
             by_class[history.fault_class[history.group_of[ticket_id]]][action] += 1
+
+    # The engine's action groups, each named by the action most of its tickets took.
+    group_tickets: dict[int, Counter[str]] = defaultdict(Counter)
+    for case, group_id in zip(model.cases_, model.case_action_, strict=True):
+        if case.ticket_id in history.action_of:
+            group_tickets[group_id][history.action_of[case.ticket_id]] += 1
+    group_action = {g: c.most_common(1)[0][0] for g, c in group_tickets.items()}
+    by_type_grouped: dict[str | None, Counter[int]] = defaultdict(Counter)
+    for case, group_id in zip(model.cases_, model.case_action_, strict=True):
+        if case.worked and group_id in group_action:
+            by_type_grouped[case.root_type][group_id] += 1
 
     eval_alerts = {a["id"]: a for a in scenario.eval.alerts}
     incident_of = _incident_of_group(document, scenario.eval.alert_group)
@@ -171,6 +186,10 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         root_type = _root_type(incident, eval_alerts, correlation.relations)
         typed = [a for a, _ in by_type.get(root_type, Counter()).most_common()]
         result.ranks["type-frequency"].append(_rank(_fill(typed, overall), truth))
+        grouped = [group_action[g] for g, _ in by_type_grouped.get(root_type, Counter())
+                   .most_common()]
+        result.ranks["type-frequency-grouped"].append(
+            _rank(_fill(list(dict.fromkeys(grouped)), overall), truth))
         shuffled = list(all_actions)
         rng.shuffle(shuffled)
         result.ranks["random"].append(_rank(shuffled, truth))
@@ -220,12 +239,15 @@ def report(results: list[ScenarioResult], seconds: float, command: str) -> str:
         lines.append(f"| `{method}` | {pooled['hit1']:.3f} | {pooled['hit3']:.3f} | "
                      f"{pooled['mrr']:.3f} | {per} |")
     lines += ["", "`type-frequency`: actions most often taken for the incident's root alert "
-              "type (the same type the engine uses), then overall; `random`: a random order "
+              "type (the same type the engine uses), then overall; `type-frequency-grouped`: "
+              "the same over the engine's own action groups (resolution texts grouped as "
+              "`aiops train` does, each group named by the action most of its tickets took), "
+              "so it differs from the engine only in the vote; `random`: a random order "
               "of all actions seen in history; `class-oracle`: the most frequent actions of "
               "the fault's true class, a reference for what the simulated distributions allow "
               "(its Hit@1 is bounded by ~0.6, the most likely action's share), not a method. "
-              "Baselines rank the canonical action ids directly; the engine has to group "
-              "paraphrased resolution texts into actions itself, and a recommendation counts "
+              "The other baselines rank the canonical action ids directly; the engine has to "
+              "group paraphrased resolution texts into actions itself, and a recommendation counts "
               "as the action most of its cited tickets took."]
     return "\n".join(lines) + "\n"
 

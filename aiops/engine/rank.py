@@ -204,8 +204,8 @@ class CausalTopologyRanker:
         if self.relations.precedence_:
             if not others:
                 return 0.5, caused, None
+            rootness = self.relations.rootness(name, types)
             shares = {b: self.relations.precedes(name, b) for b in others}
-            rootness = sum(share for share, _ in shares.values()) / len(others)
             b, (share, seen) = max(shares.items(), key=lambda kv: (kv[1][1], kv[0]))
             line = (f"its {name} started before {b} nearby in {round(100 * share)}% of "
                     f"{seen} past co-occurrences") if seen else None

@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -467,6 +467,16 @@ class TypeRelations:
         before = self.precedence_.get((a, b), 0)
         seen = before + self.precedence_.get((b, a), 0)
         return (before + 1) / (seen + 2), seen
+
+    def rootness(self, name: str, types: Iterable[str]) -> float:
+        """How much ``name`` looks like what started a cascade holding ``types``: the
+        mean, over the other types, of how often ``name`` came first nearby
+        (``precedes``); 0.5 when there is no other type. The root-cause ranker and the
+        root-type pick of tickets and incidents use the same measure."""
+        others = [b for b in types if b != name]
+        if not others:
+            return 0.5
+        return sum(self.precedes(name, b)[0] for b in others) / len(others)
 
     def leads(self, min_share: float = 0.55, min_seen: int = 5) -> dict[str, frozenset[str]]:
         """Per type, the types it started before nearby in more than ``min_share`` of

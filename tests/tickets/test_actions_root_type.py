@@ -6,6 +6,7 @@ import numpy as np
 
 from aiops.learning.actions import action_key, average_linkage, boilerplate, group_actions
 from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.relations import TypeRelations
 from aiops.tickets.root_type import CausalOrder
 
 
@@ -76,3 +77,19 @@ def test_the_root_type_is_the_one_that_explains_the_cascade() -> None:
     ranked = sorted(silent, key=lambda t: -silent[t])
     assert ranked[:2] == ["LINK_DOWN", "POWER"] and silent["POWER"] > 0.05
     assert "CRC" not in ranked[:2]  # an effect explains nothing it did not cause
+
+
+def test_with_learned_precedence_the_root_type_is_the_one_that_usually_starts_first() -> None:
+    # The learned causal edges say LINK_DOWN causes BGP_DOWN and nothing causes
+    # LINK_DOWN among these (POWER's edge to it was never learned), so the edge rule
+    # names LINK_DOWN; precedence says POWER usually starts before both nearby.
+    relations = TypeRelations()
+    relations.edges_ = {("LINK_DOWN", "BGP_DOWN"): 0.8}
+    alerts = [("LINK_DOWN", 1.0), ("POWER", 2.0), ("BGP_DOWN", 3.0)]
+    present = {name for name, _ in alerts}
+    assert CausalOrder(relations).pick(alerts, present) == "LINK_DOWN"
+    relations.precedence_ = {("POWER", "LINK_DOWN"): 30, ("LINK_DOWN", "POWER"): 4,
+                             ("POWER", "BGP_DOWN"): 25, ("BGP_DOWN", "POWER"): 2,
+                             ("LINK_DOWN", "BGP_DOWN"): 40, ("BGP_DOWN", "LINK_DOWN"): 5}
+    assert relations.rootness("POWER", present) > relations.rootness("LINK_DOWN", present)
+    assert CausalOrder(relations).pick(alerts, present) == "POWER"
