@@ -63,17 +63,25 @@ def test_dead_devices_next_to_one_alarming_neighbour_are_kept_second_and_third()
     assert entities(learned=None) == ["x", "y1", "dead"]
 
 
+def power_fail_first() -> TypeRelations:
+    """POWER_FAIL learned to start before LINK_DOWN nearby."""
+    relations = TypeRelations()
+    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
+    return relations
+
+
+def power_fail_at_x_and(y1_type: str, y2_type: str) -> IncidentRecord:
+    return incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
+                    ("LINK_DOWN", "x", 102.0), (y1_type, "y1", 103.0), (y2_type, "y2", 104.0))
+
+
 def test_the_slots_do_not_displace_candidates_learned_to_come_first() -> None:
     # Three devices raise POWER_FAIL, learned to start before LINK_DOWN: the second
     # and third of them keep their places. Without that knowledge the dead device
     # takes rank 3, and rank 2 stays as scored.
-    relations = TypeRelations()
-    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
-    inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
-                   ("LINK_DOWN", "x", 102.0), ("POWER_FAIL", "y1", 103.0),
-                   ("POWER_FAIL", "y2", 104.0))
+    inc = power_fail_at_x_and("POWER_FAIL", "POWER_FAIL")
     topo = branch()
-    ranked = CausalTopologyRanker(topo, relations=relations).rank(inc)
+    ranked = CausalTopologyRanker(topo, relations=power_fail_first()).rank(inc)
     assert [rc.entity for rc in ranked] == ["x", "y1", "y2"]
     assert not any(line.startswith("kept in the top 3") for rc in ranked for line in rc.evidence)
 
@@ -84,12 +92,8 @@ def test_the_slots_do_not_displace_candidates_learned_to_come_first() -> None:
 def test_a_slot_is_taken_only_where_the_candidate_shows_no_sign_of_starting() -> None:
     # `y1` raises POWER_FAIL (learned to come first) and keeps rank 2; `y2` raises only
     # LINK_DOWN, an effect, and gives rank 3 to the dead device.
-    relations = TypeRelations()
-    relations.precedence_ = {("POWER_FAIL", "LINK_DOWN"): 40, ("LINK_DOWN", "POWER_FAIL"): 2}
-    inc = incident(("POWER_FAIL", "x", 100.0), ("LINK_DOWN", "x", 101.0),
-                   ("LINK_DOWN", "x", 102.0), ("POWER_FAIL", "y1", 103.0),
-                   ("LINK_DOWN", "y2", 104.0))
-    ranked = CausalTopologyRanker(branch(), relations=relations).rank(inc)
+    inc = power_fail_at_x_and("POWER_FAIL", "LINK_DOWN")
+    ranked = CausalTopologyRanker(branch(), relations=power_fail_first()).rank(inc)
     assert [rc.entity for rc in ranked] == ["x", "y1", "dead", "y2"]
 
 
