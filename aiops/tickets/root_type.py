@@ -105,9 +105,10 @@ class CausalOrder:
             return sum(self.strength(name, other) - self.strength(other, name)
                        for other in present if other != name)
 
-        precedence = getattr(self.relations, "precedence_", None)
-        if precedence:
-            rootness = self.relations.rootness  # type: ignore[union-attr]
+        # ``TypeRelations`` with learned precedence; older models and other relations
+        # objects have neither, and keep the causal-edge rule.
+        rootness = getattr(self.relations, "rootness", None)
+        if rootness is not None and getattr(self.relations, "precedence_", None):
             return min(first, key=lambda name: (
                 -rootness(name, present), caused(name), first[name], name))
         return min(first, key=lambda name: (
