@@ -49,6 +49,7 @@ from benchmarks.correlation.scenario import (
     summary,
     write_scenario,
 )
+from benchmarks.correlation.topologies import TOPOLOGIES
 from benchmarks.correlation.worker import EngineWorker, WorkerError
 from connectors.jsonl import read_alerts
 
@@ -105,8 +106,17 @@ def noise_value(level: str) -> float:
 
 def build_cases(args: argparse.Namespace) -> list[Case]:
     """The scenario matrix: topologies × causal graphs × seeds × noise levels."""
-    topologies = [spec.strip().partition(":") for spec in args.topologies.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
+    specs = [spec.strip() for spec in args.topologies.split(",")]
+    topologies = [spec.partition(":") for spec in specs]
+    for spec, (topology, _, size) in zip(specs, topologies, strict=True):
+        if topology not in TOPOLOGIES or (size and not size.isdigit()):
+            raise ValueError(f"--topologies: {spec!r} is not NAME or NAME:NODES with NAME "
+                             f"one of {', '.join(TOPOLOGIES)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds: {args.seeds!r} is not a comma-separated list of "
+                         "integers") from None
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
             topologies, args.causal.split(","), seeds, args.noise.split(",")):
@@ -275,7 +285,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    cases = build_cases(args)
+    try:
+        cases = build_cases(args)
+    except ValueError as exc:  # a bad scenario spec, found before any work is done
+        print(f"run.py: error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     with engine_source(args.engine_ref) as source:
         log(f"{len(cases)} scenarios; engine: {source.version}; data in {args.out_dir}")

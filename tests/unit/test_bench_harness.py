@@ -293,6 +293,17 @@ def test_a_second_section_leaves_the_main_one_alone() -> None:
     assert again.index(report.START_MARK) < again.index(start)
 
 
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--topologies", "rings:x"], "'rings:x'"), (["--topologies", "ring"], "'ring'"),
+    (["--seeds", "1,a"], "'1,a'"), (["--noise", "mid"], "'mid'")])
+def test_a_bad_scenario_spec_is_refused_by_name_before_any_work(
+        argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.correlation.run import main
+
+    assert main(argv) == 2
+    assert named in capsys.readouterr().err
+
+
 def test_chart_is_well_formed_svg() -> None:
     svg = bar_chart("t <&>", ["F1", "AC@1"], {"engine": [0.5, 1.2], "alec": [0.1, -1]})
     root = ET.fromstring(svg)
