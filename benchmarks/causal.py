@@ -58,6 +58,7 @@ import numpy as np
 from aiops.learning.relations import TypeRelations
 from aiops.models import Alert
 from benchmarks.causal_sim import draw, generate
+from benchmarks.machine import cpu_model
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -324,7 +325,7 @@ def section(results: Sequence[Result], sets: Sequence[DataSet], command: str,
     return f"""{START_MARK}
 ## Learning causal relations between alarm types
 
-Measured {now} on {_cpu_model()} ({cpu} CPUs),
+Measured {now} on {cpu_model()} ({cpu} CPUs),
 Python {platform.python_version()}, 1-minute load average {load:.1f} at the start
 (other work on the machine slows both methods alike); the whole run took {total:,.0f} s.
 
@@ -361,16 +362,6 @@ streams of each family, THP with its EM cached; seconds of the fit per stream):
 
 {family_table(families)}
 """
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _gcastle_version() -> str:

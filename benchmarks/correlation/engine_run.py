@@ -3,8 +3,8 @@
 Why a separate process: a crash or hang of the engine on one scenario must become
 a reported failure of that scenario, not the end of the harness (the harness
 restarts the worker for the next one), and memory is measured per process. Why
-one worker for many scenarios: loading the text model (torch + MiniLM) costs
-seconds; it is loaded once, before any clock starts, its load time is reported on
+one worker for many scenarios: loading the text model (MiniLM) costs
+time; it is loaded once, before any clock starts, its load time is reported on
 its own (a running server pays it once), and a short untimed replay warms the
 remaining first-use costs so the first variant timed is not penalised.
 

