@@ -343,3 +343,21 @@ def test_feedback_benchmark_corrects_through_the_api_and_scores_both_weightings(
                       "elapsed_seconds": 1.0, "review": 1.0, "weak": "near",
                       "fit_seconds": 2.0, "results": [result]})
     assert "| ba (31) | all | near |" in section and section.endswith("\n")
+
+
+def test_text_model_benchmark_refuses_zero_runs_and_reports_both_backends(capsys) -> None:
+    from benchmarks import text_model
+
+    with pytest.raises(SystemExit) as stopped:
+        text_model.main(["--repeat", "0"])
+    assert stopped.value.code == 2
+    assert "--repeat must be at least 1, got 0" in capsys.readouterr().err
+    texts = text_model.workload()
+    assert len(texts) == len(set(texts)) > 300
+    run = {"load_s": 0.3, "batch_s": 2.0, "texts": len(texts), "single_p50_ms": 10.0,
+           "single_p99_ms": 15.0, "torch_imported": False}
+    section = text_model.report({"numpy": [run], "sentence-transformers": [
+        {**run, "load_s": 6.0, "torch_imported": True}]}, (0.9999999, 2.7e-7), len(texts),
+        "cmd")
+    assert "| `numpy` (engine default) | 0.30 |" in section
+    assert "| `sentence-transformers` | 6.00 |" in section and "| yes |" in section
