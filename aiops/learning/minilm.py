@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
+# Padded word pieces per forward pass: 2,048 × 1,536 float32 activations are 12 MB.
+TOKENS_PER_PASS = 2048
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -60,9 +62,9 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 class _Layer:
     """One encoder layer's weights, transposed once so a forward pass is ``x @ W``."""
 
-    def __init__(self, w: dict[str, np.ndarray], prefix: str):
+    def __init__(self, tensor: Callable[[str], np.ndarray], prefix: str):
         def get(name: str) -> np.ndarray:
-            return np.ascontiguousarray(w[f"{prefix}.{name}"], dtype=np.float32)
+            return np.ascontiguousarray(tensor(f"{prefix}.{name}"), dtype=np.float32)
 
         # query, key and value in one product: one pass over the activations instead of three
         self.qkv = np.ascontiguousarray(np.concatenate(
@@ -85,7 +87,7 @@ class MiniLMEncoder:
     for this model (BERT, mean pooling over the word pieces, L2 normalisation)."""
 
     def __init__(self, model_dir: Path):
-        from safetensors.numpy import load_file
+        from safetensors import safe_open
         from tokenizers import Tokenizer
 
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -102,25 +104,39 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        w = load_file(str(model_dir / "model.safetensors"))
-        self.words = w["embeddings.word_embeddings.weight"].astype(np.float32)
-        self.positions = w["embeddings.position_embeddings.weight"].astype(np.float32)
-        self.token_type = w["embeddings.token_type_embeddings.weight"][0].astype(np.float32)
-        self.embed_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = [_Layer(w, f"encoder.layer.{i}")
-                       for i in range(int(config["num_hidden_layers"]))]
+        # One tensor at a time from the file: memory peaks at the weights, not twice them.
+        with safe_open(str(model_dir / "model.safetensors"), framework="numpy") as stored:
+            def tensor(name: str) -> np.ndarray:
+                return np.asarray(stored.get_tensor(name), dtype=np.float32)
+
+            self.words = tensor("embeddings.word_embeddings.weight")
+            self.positions = tensor("embeddings.position_embeddings.weight")
+            self.token_type = tensor("embeddings.token_type_embeddings.weight")[0]
+            self.embed_norm = (tensor("embeddings.LayerNorm.weight"),
+                               tensor("embeddings.LayerNorm.bias"))
+            self.layers = [_Layer(tensor, f"encoder.layer.{i}")
+                           for i in range(int(config["num_hidden_layers"]))]
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One unit vector (float32) per text, in order. Texts are batched by length
-        so that padding costs little; padding never changes a vector (it is masked)."""
+        so that padding costs little (padding never changes a vector: it is masked),
+        at most ``batch_size`` texts and ``TOKENS_PER_PASS`` padded word pieces per
+        forward pass, so the activations of one pass stay a few tens of MB however
+        long the texts are."""
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         if not texts:
             return out
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = self._forward([encodings[i].ids for i in chunk])
+        chunk: list[int] = []
+        for i in order:
+            # sorted by length: the padded length of the chunk is this text's length
+            if chunk and (len(chunk) >= batch_size
+                          or (len(chunk) + 1) * len(encodings[i].ids) > TOKENS_PER_PASS):
+                out[chunk] = self._forward([encodings[j].ids for j in chunk])
+                chunk = []
+            chunk.append(i)
+        out[chunk] = self._forward([encodings[j].ids for j in chunk])
         return out
 
     def _forward(self, pieces: list[list[int]]) -> np.ndarray:

@@ -83,3 +83,25 @@ def test_the_default_backend_never_imports_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={"PATH": "/usr/bin:/bin", "AIOPS_TEXT_BACKEND": ""})
     assert done.stdout.split() == ["1", "False", "False"]
+
+
+def test_a_pass_holds_a_bounded_number_of_word_pieces(encoder: MiniLMEncoder,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiops.learning import minilm
+
+    passes: list[tuple[int, int]] = []
+    forward = encoder._forward
+
+    def recording(pieces: list[list[int]]) -> np.ndarray:
+        passes.append((len(pieces), max(len(p) for p in pieces)))
+        return forward(pieces)
+
+    monkeypatch.setattr(encoder, "_forward", recording)
+    texts = [f"link {i} down " * (1 + i % 90) for i in range(150)]  # 5 to 256 word pieces
+    vectors = encoder.encode(texts, batch_size=64)
+    assert sum(n for n, _ in passes) == len(texts)
+    assert all(n <= 64 and n * longest <= minilm.TOKENS_PER_PASS for n, longest in passes)
+    assert max(longest for _, longest in passes) == encoder.max_tokens == 256
+    # same vectors as one text at a time
+    alone = np.stack([forward([encoder.tokenizer.encode(t).ids])[0] for t in texts[:5]])
+    assert float(np.abs(vectors[:5] - alone).max()) < 1e-5
