@@ -105,3 +105,17 @@ def test_a_pass_holds_a_bounded_number_of_word_pieces(encoder: MiniLMEncoder,
     # same vectors as one text at a time
     alone = np.stack([forward([encoder.tokenizer.encode(t).ids])[0] for t in texts[:5]])
     assert float(np.abs(vectors[:5] - alone).max()) < 1e-5
+
+
+def test_the_sentence_transformers_backend_gives_the_same_vector(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    out = tmp_path / "vector.npy"
+    code = ("import sys, numpy as np; from aiops.learning.embeddings import TemplateEmbedder; "
+            "np.save(sys.argv[1], TemplateEmbedder().vector('link down on <num>')); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+                                           "AIOPS_TEXT_BACKEND": "sentence-transformers"})
+    assert done.stdout.split()[-1] == "True"
+    ours = embeddings.TemplateEmbedder().vector("link down on <num>")
+    assert float(np.dot(np.load(out), ours)) > 0.99999
