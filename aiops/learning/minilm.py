@@ -106,7 +106,8 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        # One tensor at a time from the file: memory peaks at the weights, not twice them.
+        # Tensor by tensor from the memory-mapped file into the arrays the encoder keeps
+        # (its pages are the OS's file cache, released when the file is closed).
         with safe_open(str(model_dir / "model.safetensors"), framework="numpy") as stored:
             def tensor(name: str) -> np.ndarray:
                 return np.asarray(stored.get_tensor(name), dtype=np.float32)
