@@ -1,7 +1,7 @@
 """The ``aiops`` command group and what its subcommands share.
 
 Bad input exits with status 2 and a one-line message naming the file, line and
-field; nothing is written in that case.
+field (or the environment setting); nothing is written in that case.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import click
 
 from aiops.config import DataDir
 from aiops.errors import InputError, NotFound
+from aiops.learning.embeddings import EmbeddingsUnavailable, text_backend
 from aiops.runtime import Runtime, open_runtime
 from topology.store import GraphStoreError
 
@@ -36,7 +37,8 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (InputError, NotFound) as exc:
             _fail(str(exc))
-        except GraphStoreError as exc:  # the graph server is down: not the input's fault
+        except (GraphStoreError, EmbeddingsUnavailable) as exc:
+            # the graph server is down, the text model is not installed: not the input's fault
             click.echo(f"aiops: error: {exc}", err=True)
             sys.exit(1)
 
@@ -74,4 +76,8 @@ def main(ctx: click.Context, data_dir: Path, database_url: str | None,
          graph_url: str | None) -> None:
     """Alert correlation and root-cause engine."""
     ctx.ensure_object(dict)
-    ctx.obj["data_dir"] = DataDir.from_env(data_dir, database_url, graph_url)
+    try:  # a mistyped AIOPS_* setting is refused by name before any work
+        ctx.obj["data_dir"] = DataDir.from_env(data_dir, database_url, graph_url)
+        text_backend()
+    except (ValueError, EmbeddingsUnavailable) as exc:
+        _fail(str(exc))

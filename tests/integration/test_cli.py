@@ -151,3 +151,20 @@ def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
     assert r.returncode == 2 and "bad.jsonl:2: field" in r.stderr
     assert sorted(p.name for p in (data / "models" / "correlation").iterdir()) == [
         "PROMOTED", "v0001.json"]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("AIOPS_TEXT_BACKEND", "onnx",
+     "AIOPS_TEXT_BACKEND='onnx' is not one of numpy, sentence-transformers"),
+    ("AIOPS_TOPOLOGY_MAX_AGE", "a week", "AIOPS_TOPOLOGY_MAX_AGE must be seconds"),
+])
+def test_a_mistyped_setting_is_refused_by_name_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+        message: str) -> None:
+    alerts = write_lines(tmp_path / "alerts.jsonl", [alert("a1", "ne-01", 0)])
+    out = tmp_path / "incidents.json"
+    monkeypatch.setenv(name, value)
+    r = aiops(tmp_path / "d", "replay", str(alerts), "--output", str(out))
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "d").exists()
