@@ -11,7 +11,7 @@ the text is split into word pieces by the same Rust tokenizer (``tokenizer.json`
 package ``tokenizers``) that sentence-transformers uses. Loading takes well under a
 second. The test suite checks the vectors against sentence-transformers' own on the
 same texts (cosine > 0.99999); ``AIOPS_TEXT_BACKEND=sentence-transformers`` runs the
-model through sentence-transformers instead (on a GPU, say).
+model through sentence-transformers on the CPU instead.
 """
 
 from __future__ import annotations
