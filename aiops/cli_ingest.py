@@ -37,7 +37,10 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
         try:  # now, so the first alerts are not kept waiting for it
             load_text_model()
         except EmbeddingsUnavailable as exc:
-            click.echo(f"aiops: warning: {exc}", err=True)
+            # Serving anyway would refuse every alert sent to it; say so before binding.
+            click.echo(f"aiops: error: {exc}; or set AIOPS_TEXT_SIMILARITY=off to serve "
+                       "without text similarity", err=True)
+            sys.exit(1)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -77,6 +80,7 @@ def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) ->
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--faults", default=30, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_context
+@reports_bad_input
 def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
     """Load the demo topology, replay a demo alert stream, then serve."""
     from aiops.demo.generate import SPAN, write_demo, write_history

@@ -35,7 +35,8 @@ class EngineSettings:
     # and another fault starting two hops away within seconds is rare. 0: never.
     fan_out: float = 30.0
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
-    text_similarity: bool = True  # compare alert texts with the MiniLM sentence model
+    # Compare alert texts with the MiniLM sentence model. Env AIOPS_TEXT_SIMILARITY=off.
+    text_similarity: bool = True
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
@@ -45,6 +46,18 @@ class EngineSettings:
     # reporting other things) is no longer used; 0 or None: never. Env
     # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").
     topology_max_age: float | None = 7 * 86400.0
+
+
+_SWITCH = {"1": True, "on": True, "true": True, "yes": True,
+           "0": False, "off": False, "false": False, "no": False}
+
+
+def _switch(name: str, text: str) -> bool:
+    """An on/off setting; anything else is refused by name (``bool("off")`` is True)."""
+    value = _SWITCH.get(text.strip().lower())
+    if value is None:
+        raise ValueError(f"{name} must be on or off, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -143,6 +156,9 @@ class DataDir:
         max_age = os.environ.get("AIOPS_TOPOLOGY_MAX_AGE")
         if max_age:
             settings = replace(settings, topology_max_age=_seconds(max_age))
+        text = os.environ.get("AIOPS_TEXT_SIMILARITY")
+        if text:  # off: run without the text model (docs/architecture.md, "Text")
+            settings = replace(settings, text_similarity=_switch("AIOPS_TEXT_SIMILARITY", text))
         return cls(path=chosen, database_url=url, graph_url=graph, settings=settings,
                    drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
                    retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"))

@@ -7,6 +7,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from aiops.errors import InputError, NotFound
+from aiops.learning.embeddings import EmbeddingsUnavailable
 from topology.store import GraphStoreError
 
 
@@ -43,6 +44,13 @@ def register_error_handlers(app: Flask) -> None:
         # The topology graph server went away or refused a write; nothing was stored.
         app.logger.error("graph store failed: %s", err)
         return error_response(503, f"topology store unavailable; retry later ({err})")
+
+    @app.errorhandler(EmbeddingsUnavailable)
+    def _text_model_error(err: EmbeddingsUnavailable):
+        # The text model cannot load: the engine kept nothing of the batch it was placing.
+        app.logger.error("text model unavailable: %s", err)
+        return error_response(503, f"text model unavailable, nothing of this request was "
+                                   f"stored ({err}); or run with AIOPS_TEXT_SIMILARITY=off")
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

