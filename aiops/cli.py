@@ -8,6 +8,7 @@ from aiops import (  # noqa: F401
     cli_ingest,
     cli_learning,
     cli_models,
+    cli_playbooks,
     cli_tickets,
     cli_topology,
 )

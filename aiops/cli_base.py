@@ -17,6 +17,7 @@ import click
 from aiops.config import DataDir
 from aiops.errors import InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable, text_backend
+from aiops.playbooks.request import BrokerUnavailable
 from aiops.runtime import Runtime, open_runtime
 from topology.store import GraphStoreError
 
@@ -37,8 +38,9 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (InputError, NotFound) as exc:
             _fail(str(exc))
-        except (GraphStoreError, EmbeddingsUnavailable) as exc:
-            # the graph server is down, the text model is not installed: not the input's fault
+        except (GraphStoreError, EmbeddingsUnavailable, BrokerUnavailable) as exc:
+            # the graph server or the broker is down, the text model is not installed:
+            # not the input's fault
             click.echo(f"aiops: error: {exc}", err=True)
             sys.exit(1)
 

@@ -83,7 +83,7 @@ def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) ->
 @reports_bad_input
 def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
     """Load the demo topology, replay a demo alert stream, then serve."""
-    from aiops.demo.generate import SPAN, write_demo, write_history
+    from aiops.demo.generate import SPAN, write_demo, write_demo_playbook, write_history
     from aiops.learning.training import train
     from connectors.jsonl import read_alerts
     from topology.loader import read_topology
@@ -104,9 +104,12 @@ def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> 
     click.echo(f"demo: trained model v{model.version} on {meta['alerts']} earlier alerts "
                f"({meta['relations']} relations between alarm types)", err=True)
     document = _replay_withprogress(runtime, alerts_path, demo_dir / "incidents.json")
+    playbook = write_demo_playbook(runtime.data_dir.path / "playbooks",
+                                   demo_dir / "playbook-log.txt")
     click.echo(f"demo: {len(data.alerts)} alerts from {data.faults} simulated faults and "
                f"background noise became {len(document['incidents'])} incidents "
-               f"({demo_dir / 'incidents.json'})", err=True)
+               f"({demo_dir / 'incidents.json'}); playbook {playbook} can be run from the "
+               "incident view", err=True)
     if serve:
         _serve(runtime, host, port)
 

@@ -17,6 +17,10 @@ Retraining the correlation model (``aiops.retrain``, a thin wrapper around
 with ``AIOPS_RETRAIN_DAYS`` and ``AIOPS_RETRAIN_PROMOTE`` (``RetrainSettings``);
 ``aiops model schedule`` runs it in-process instead (:func:`run_retrain_inline`).
 
+Remediation playbooks (``aiops.playbook``, a thin wrapper around
+:func:`aiops.playbooks.request.run_playbook_task`) run one recorded playbook run each;
+the API and ``aiops playbooks run --queue`` send them.
+
 Run a worker and beat with::
 
     AIOPS_BROKER_URL=redis://127.0.0.1:6379/0 celery -A aiops.tasks worker
@@ -49,6 +53,7 @@ from topology.discovery.schedule import (
 GENERIC_TASK = "aiops.discover"
 RETRAIN_TASK = "aiops.retrain"
 RETRAIN_ENTRY = "retrain-correlation"
+PLAYBOOK_TASK = "aiops.playbook"
 
 
 def task_name(source: str) -> str:
@@ -114,6 +119,14 @@ def _register(app: Celery) -> None:
         from aiops.learning.retrain import run_retrain
 
         return run_retrain(data_dir, database_url, days, promote)
+
+    @app.task(name=PLAYBOOK_TASK, shared=False)
+    def playbook(run_id: int, data_dir: str | None = None,
+                 database_url: str | None = None) -> dict[str, Any]:
+        """Execute one recorded playbook run (aiops/playbooks/request.py)."""
+        from aiops.playbooks.request import run_playbook_task
+
+        return run_playbook_task(run_id, data_dir, database_url)
 
     for source in BUILTIN:
         def run(options: dict[str, Any] | None = None, data_dir: str | None = None,

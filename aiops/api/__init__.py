@@ -28,9 +28,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
                                                 app.config["AIOPS_DATABASE_URL"]))
     app.extensions["aiops"] = runtime
 
-    from aiops.api import incidents, ingest, meta, models, topology, views
+    from aiops.api import incidents, ingest, meta, models, playbooks, topology, views
 
-    for module in (ingest, incidents, topology, models, meta, views):
+    for module in (ingest, incidents, playbooks, topology, models, meta, views):
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)
     return app

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from aiops.errors import InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable
+from aiops.playbooks.request import BrokerUnavailable
 from topology.store import GraphStoreError
 
 
@@ -51,6 +52,12 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.error("text model unavailable: %s", err)
         return error_response(503, f"text model unavailable, nothing of this request was "
                                    f"stored ({err}); or run with AIOPS_TEXT_SIMILARITY=off")
+
+    @app.errorhandler(BrokerUnavailable)
+    def _broker_error(err: BrokerUnavailable):
+        # The run is recorded as failed with the reason; nothing executed.
+        app.logger.error("broker unavailable: %s", err)
+        return error_response(503, str(err))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

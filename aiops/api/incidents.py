@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from aiops.api.util import int_arg, json_body, runtime
+from aiops.api.util import int_arg, json_object, runtime
 from aiops.engine.feedback import FeedbackOutcome
 from aiops.errors import InputError
 from aiops.store import queries
@@ -67,19 +67,6 @@ def get_incident_topology(incident_id: str):
     return jsonify(incident_subgraph(incident, radius))
 
 
-def _feedback_body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON object of a merge or split request; unknown fields are refused by name,
-    so a misspelt ``alert_ids`` cannot pass as an empty request."""
-    body = json_body()
-    if not isinstance(body, dict):
-        raise InputError("expected a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InputError(f"unknown field '{unknown[0]}'; expected {', '.join(allowed)}",
-                         field=unknown[0])
-    return body
-
-
 def _feedback_answer(outcome: FeedbackOutcome):
     with runtime().db.connect() as conn:
         touched = [queries.incident_summary(row) for row in queries.incident_rows(
@@ -89,7 +76,7 @@ def _feedback_answer(outcome: FeedbackOutcome):
 
 @blueprint.post("/incidents/<incident_id>/merge")
 def merge_incidents(incident_id: str):
-    body = _feedback_body(("incident_ids", "author", "comment"))
+    body = json_object(("incident_ids", "author", "comment"))
     if "incident_ids" not in body:
         raise InputError("field 'incident_ids' is required: the incidents to fold into "
                          f"'{incident_id}'", field="incident_ids")
@@ -101,7 +88,7 @@ def merge_incidents(incident_id: str):
 
 @blueprint.post("/incidents/<incident_id>/split")
 def split_incident(incident_id: str):
-    body = _feedback_body(("alert_ids", "author", "comment"))
+    body = json_object(("alert_ids", "author", "comment"))
     if "alert_ids" not in body:
         raise InputError("field 'alert_ids' is required: the alerts to move to a new "
                          "incident", field="alert_ids")

@@ -155,6 +155,43 @@ SCHEMAS: dict[str, Any] = {
                     "noise_reduction", "corrected_share")}},
         },
     },
+    "Playbook": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"},
+            "file": {"type": "string"},
+            "match": {"type": "object", "properties": {
+                k: {"type": "array", "items": {"type": "string"}}
+                for k in ("actions", "alert_types", "entities")}},
+            "steps": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "kind": {"enum": ["http", "command"]}}}},
+            "reasons": {"type": "array", "items": {"type": "string"},
+                        "description": "why it fits the incident (incident listing only)"},
+            "action": {"type": "string", "description": "the recommended remediation that "
+                                                        "fills {action}"},
+        },
+    },
+    "PlaybookRun": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"}, "incident_id": {"type": "string"},
+            "playbook": {"type": "string"},
+            "status": {"enum": ["queued", "running", "succeeded", "failed", "dry-run"]},
+            "dry_run": {"type": "boolean"}, "requested_by": {"type": ["string", "null"]},
+            "requested_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
+            "finished_at": {"type": ["string", "null"]},
+            "action": {"type": ["string", "null"]},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "steps": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "kind": {"enum": ["http", "command"]},
+                "timeout": {"type": "number"}, "continue_on_error": {"type": "boolean"},
+                "request": {"type": "object", "description": "method, url, headers, json "
+                            "(http) or argv (command), placeholders filled, ${NAME} not"},
+                "status": {"enum": ["pending", "not run", "succeeded", "failed", "skipped"]},
+                "detail": {"type": "string"}, "seconds": {"type": "number"}}}},
+            "error": {"type": ["string", "null"]},
+        },
+    },
     "Error": {
         "type": "object",
         "properties": {"error": {"type": "object", "properties": {
@@ -263,6 +300,53 @@ PATHS: dict[str, Any] = {
              "description": "model version to judge (default: the promoted one)"}],
         "responses": {"200": _json(_ref("DriftReport"), "Verdict, reasons and measures"),
                       **_ERRORS}}},
+    "/api/v1/playbooks": {"get": {
+        "summary": "The data dir's playbooks, and the files refused with why",
+        "responses": {"200": _json({"type": "object", "properties": {
+            "folder": {"type": "string"},
+            "playbooks": {"type": "array", "items": _ref("Playbook")},
+            "errors": {"type": "array", "items": {"type": "string"}}}}, "Playbooks")}}},
+    "/api/v1/incidents/{incident_id}/playbooks": {"get": {
+        "summary": "Playbooks that fit the incident (with reasons) and its past runs",
+        "parameters": [_INCIDENT_ID],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "incident_id": {"type": "string"},
+            "playbooks": {"type": "array", "items": _ref("Playbook")},
+            "errors": {"type": "array", "items": {"type": "string"}},
+            "runs": {"type": "array", "items": _ref("PlaybookRun")}}}, "Fitting playbooks"),
+            **_NOT_FOUND}}},
+    "/api/v1/incidents/{incident_id}/playbooks/{name}/runs": {"post": {
+        "summary": "Run a playbook for the incident (a Celery worker with AIOPS_BROKER_URL, "
+                   "else a thread of the server); dry_run records the filled steps only",
+        "parameters": [_INCIDENT_ID, {"name": "name", "in": "path", "required": True,
+                                      "schema": {"type": "string"}}],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"requested_by": {"type": "string", "maxLength": 256},
+                           "dry_run": {"type": "boolean"}}}}}},
+        "responses": {
+            "202": _json({"type": "object", "properties": {
+                "run": _ref("PlaybookRun"), "dispatched": {"enum": ["celery", "thread"]}}},
+                "Queued"),
+            "201": _json({"type": "object", "properties": {"run": _ref("PlaybookRun")}},
+                         "Dry run recorded"),
+            "400": _json(_ref("Error"), "Bad body, a playbook file that was refused, a "
+                                        "playbook that does not fit, a placeholder with no "
+                                        "value; nothing recorded"),
+            **_NOT_FOUND,
+            "503": _json(_ref("Error"), "The broker did not take the run; recorded failed"),
+        }}},
+    "/api/v1/playbook-runs": {"get": {
+        "summary": "Recorded playbook runs, newest first",
+        "parameters": [{"name": "incident_id", "in": "query", "schema": {"type": "string"}},
+                       _LIMIT],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "runs": {"type": "array", "items": _ref("PlaybookRun")}}}, "Runs"), **_ERRORS}}},
+    "/api/v1/playbook-runs/{run_id}": {"get": {
+        "summary": "One playbook run with each step's outcome",
+        "parameters": [{"name": "run_id", "in": "path", "required": True,
+                        "schema": {"type": "integer"}}],
+        "responses": {"200": _json(_ref("PlaybookRun"), "The run"), **_NOT_FOUND}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     "/api/v1/health": {"get": {

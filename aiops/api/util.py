@@ -31,6 +31,19 @@ def json_body() -> Any:
                          ) from None
 
 
+def json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request body as a JSON object whose fields are all ``allowed``; an unknown
+    field is refused by name, so a misspelt one cannot pass as an absent one."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InputError("expected a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InputError(f"unknown field '{unknown[0]}'; expected {', '.join(allowed)}",
+                         field=unknown[0])
+    return body
+
+
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:

@@ -13,6 +13,9 @@ from aiops.api.timeline_svg import timeline_svg
 from aiops.api.topology_svg import topology_svg
 from aiops.api.util import runtime
 from aiops.errors import NotFound
+from aiops.playbooks.match import matching
+from aiops.playbooks.request import load as load_playbooks
+from aiops.playbooks.runs import list_runs
 from aiops.store import queries
 from aiops.tickets.recommend import add_remediations
 
@@ -53,12 +56,18 @@ def incident(incident_id: str):
             inc = add_remediations(conn, runtime(), queries.get_incident(conn, incident_id))
         except NotFound:
             abort(404, description=f"no incident with id '{incident_id}'")
+        books, book_errors = load_playbooks(runtime())
+        playbook_runs = list_runs(conn, incident_id, 20)
     graph = incident_subgraph(inc)
     alarming = {a["node_id"] for a in inc["alerts"] if a["node_id"]}
     root_alert = inc["root_causes"][0].get("alert_id") if inc["root_causes"] else None
     return render_template("incident.html", inc=inc, timeline=timeline_svg(inc),
                            topology=topology_svg(graph, inc["root_causes"]),
-                           alarming=alarming, root_alert=root_alert)
+                           alarming=alarming, root_alert=root_alert,
+                           playbooks=matching(books, inc), playbook_errors=book_errors,
+                           playbook_runs=playbook_runs,
+                           runs_pending=any(r["status"] in ("queued", "running")
+                                            for r in playbook_runs))
 
 
 @blueprint.errorhandler(404)

@@ -131,3 +131,27 @@ def write_demo(directory: Path, start: float, **kwargs: Any) -> tuple[Path, Path
         for alert in data.alerts:
             handle.write(json.dumps(alert) + "\n")
     return topo_path, alerts_path, data
+
+
+DEMO_PLAYBOOK = "demo-log"
+_APPEND = "import sys; open(sys.argv[1], 'a').write(' '.join(sys.argv[2:]) + '\\n')"
+
+
+def write_demo_playbook(folder: Path, log: Path) -> Path:
+    """A harmless playbook offered for every demo incident: it appends the incident and
+    its top root cause to ``log``, so the incident view's Run button can be tried
+    without touching anything real. An operator's own file of that name is kept."""
+    import sys
+
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{DEMO_PLAYBOOK}.yml"
+    if not path.exists():
+        doc = {"description": f"Demo: write the incident and its probable root cause to {log}",
+               "steps": [{"name": "append to the demo log",
+                          "command": [sys.executable, "-c", _APPEND, str(log),
+                                      "{incident.id}", "{root.entity}"],
+                          "timeout": 10}]}
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path

@@ -95,3 +95,26 @@ feedback = Table(
     Column("alerts_after", JSON, nullable=False),
     Index("ix_feedback_incident", "incident_id"),
 )
+
+# Playbook runs (aiops/playbooks): what an operator asked to run against an incident,
+# the steps exactly as they were filled in (secrets from ${ENV} are not), and each
+# step's outcome, written after every step so a run that dies midway shows how far it
+# got. An audit trail: no foreign key, so the record outlives the incident.
+playbook_runs = Table(
+    "playbook_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), nullable=False),
+    Column("playbook", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("requested_by", String(256)),
+    Column("requested_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("action", Text),
+    Column("reasons", JSON, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("error", Text),
+    Index("ix_playbook_runs_incident", "incident_id"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -141,7 +142,7 @@ def test_openapi_describes_every_api_route(client: FlaskClient) -> None:
     app_routes = set()
     for rule in client.application.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            path = rule.rule.replace("<path:", "{").replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             app_routes.add(path)
     assert app_routes == set(spec["paths"])
 

@@ -1,0 +1,79 @@
+"""Playbook endpoints: which playbooks fit an incident, run one, follow its runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from aiops.api.util import int_arg, json_object, runtime
+from aiops.errors import InputError
+from aiops.playbooks import runs
+from aiops.playbooks.match import matching
+from aiops.playbooks.request import (
+    dispatch,
+    incident_detail,
+    load,
+    playbooks_dir,
+    request_run,
+)
+
+blueprint = Blueprint("playbooks", __name__, url_prefix="/api/v1")
+RUN_FIELDS = ("requested_by", "dry_run")
+
+
+@blueprint.get("/playbooks")
+def list_playbooks():
+    playbooks, errors = load(runtime())
+    return jsonify({"folder": str(playbooks_dir(runtime())),
+                    "playbooks": [playbooks[n].summary() for n in sorted(playbooks)],
+                    "errors": errors})
+
+
+@blueprint.get("/incidents/<incident_id>/playbooks")
+def incident_playbooks(incident_id: str):
+    playbooks, errors = load(runtime())
+    with runtime().db.connect() as conn:
+        incident = incident_detail(conn, runtime(), incident_id)
+        past = runs.list_runs(conn, incident_id)
+    return jsonify({"incident_id": incident_id, "playbooks": matching(playbooks, incident),
+                    "errors": errors, "runs": past})
+
+
+def _run_body() -> dict[str, Any]:
+    """The optional JSON object of a run request; unknown fields are refused by name."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    body = json_object(RUN_FIELDS)
+    by = body.get("requested_by")
+    if by is not None and (not isinstance(by, str) or len(by) > 256):
+        raise InputError("'requested_by' must be a string of at most 256 characters",
+                         field="requested_by")
+    if not isinstance(body.get("dry_run", False), bool):
+        raise InputError("'dry_run' must be true or false", field="dry_run")
+    return body
+
+
+@blueprint.post("/incidents/<incident_id>/playbooks/<name>/runs")
+def run_playbook(incident_id: str, name: str):
+    body = _run_body()
+    dry_run = bool(body.get("dry_run", False))
+    record = request_run(runtime(), incident_id, name, body.get("requested_by"), dry_run)
+    if dry_run:
+        return jsonify({"run": runs.run_view(record), "dispatched": None}), 201
+    where = dispatch(runtime(), record["id"])
+    return jsonify({"run": runs.run_view(record), "dispatched": where}), 202
+
+
+@blueprint.get("/playbook-runs")
+def list_runs():
+    incident_id = request.args.get("incident_id") or None
+    limit = int_arg("limit", 100, 1, 1000)
+    with runtime().db.connect() as conn:
+        return jsonify({"runs": runs.list_runs(conn, incident_id, limit)})
+
+
+@blueprint.get("/playbook-runs/<int:run_id>")
+def get_run(run_id: int):
+    with runtime().db.connect() as conn:
+        return jsonify(runs.run_view(runs.get_run(conn, run_id)))

@@ -1,0 +1,241 @@
+"""Playbook files: what an operator may run against an incident, checked before it runs.
+
+A playbook is a YAML file in the data dir's ``playbooks/`` folder (``*.yml`` or
+``*.yaml``)::
+
+    name: bounce-bgp-session          # optional; defaults to the file name
+    description: Clear the BGP session on the device at fault
+    match:                            # optional; every criterion given must hold
+      actions: [clear bgp, reset the bgp session]   # in a recommended remediation
+      alert_types: [BGP_DOWN]                        # raised in the incident
+      entities: ["pe-*"]                             # the top root cause (glob)
+    steps:
+      - name: open a change
+        http:
+          url: https://itsm.example/api/change
+          method: POST                # default POST
+          headers: {Authorization: "Bearer ${ITSM_TOKEN}"}
+          json: {incident: "{incident.id}", device: "{root.entity}"}
+        timeout: 10                   # seconds, default 10 for http
+      - name: clear the session
+        command: [/usr/local/bin/clear-bgp, "{root.entity}"]
+        timeout: 60                   # seconds, default 60 for a command
+        continue_on_error: false      # default: a failed step ends the run
+
+Placeholders (``{incident.id}``, ``{root.entity}``, ...; ``PLACEHOLDERS``) are filled
+from the incident when the run starts, ``${NAME}`` from the environment of the
+process that runs the step, so secrets stay out of the files and the run records.
+Why files and not an API to create playbooks: what runs commands on the network is
+reviewed and versioned like code; the API can only run what is already there.
+Commands are argument lists run without a shell, so no value taken from an alert
+can become shell syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from aiops.errors import InputError
+
+PLACEHOLDERS = ("incident.id", "incident.title", "incident.severity", "root.entity",
+                "root.node_id", "root.alert_id", "action")
+# What looks like a placeholder: an unknown name in this form is a typo, refused.
+PLACEHOLDER = re.compile(r"\{((?:incident|root)\.[a-z_]+|action)\}")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MATCH_KEYS = ("actions", "alert_types", "entities")
+MAX_TIMEOUT = 3600.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step: an HTTP request or a command (exactly one of ``http``/``command``)."""
+
+    name: str
+    timeout: float
+    http: dict[str, Any] | None = None  # url, method, headers, json
+    command: tuple[str, ...] | None = None
+    continue_on_error: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "http" if self.http is not None else "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    name: str
+    path: str
+    description: str = ""
+    match: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """What the API and the CLI show of a playbook (no secrets: ``${}`` stay unread)."""
+        return {"name": self.name, "description": self.description, "file": self.path,
+                "match": {k: list(v) for k, v in self.match.items()},
+                "steps": [{"name": s.name, "kind": s.kind} for s in self.steps]}
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, str) and v.strip() for v in value):
+        raise InputError(f"{where} must be a non-empty list of strings")
+    return tuple(value)
+
+
+def _check_placeholders(value: Any, where: str) -> None:
+    """Every ``{...}`` in the form of a placeholder must be a known one."""
+    if isinstance(value, str):
+        for found in PLACEHOLDER.findall(value):
+            if found not in PLACEHOLDERS:
+                raise InputError(f"{where}: unknown placeholder '{{{found}}}'; known: "
+                                 + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_placeholders(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_placeholders(item, f"{where}.{key}")
+
+
+def _timeout(raw: dict[str, Any], default: float, where: str) -> float:
+    value = raw.get("timeout", default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 < value <= MAX_TIMEOUT):
+        raise InputError(f"{where}: 'timeout' must be seconds in (0, {MAX_TIMEOUT:g}], "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _http(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}.http must be a mapping with a 'url'")
+    unknown = sorted(set(raw) - {"url", "method", "headers", "json"})
+    if unknown:
+        raise InputError(f"{where}.http: unknown key '{unknown[0]}'")
+    url = raw.get("url")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not (
+            urlsplit(url).netloc):
+        raise InputError(f"{where}.http.url must be an http:// or https:// URL, got {url!r}")
+    method = str(raw.get("method", "POST")).upper()
+    if method not in HTTP_METHODS:
+        raise InputError(f"{where}.http.method must be one of {', '.join(HTTP_METHODS)}, "
+                         f"got {raw.get('method')!r}")
+    headers = raw.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise InputError(f"{where}.http.headers must map names to strings")
+    out = {"url": url, "method": method, "headers": dict(headers)}
+    if "json" in raw:
+        out["json"] = raw["json"]
+    _check_placeholders(out, f"{where}.http")
+    return out
+
+
+def _step(raw: Any, index: int, where: str) -> Step:
+    here = f"{where}: steps[{index}]"
+    if not isinstance(raw, dict):
+        raise InputError(f"{here} must be a mapping")
+    unknown = sorted(set(raw) - {"name", "http", "command", "timeout", "continue_on_error"})
+    if unknown:
+        raise InputError(f"{here}: unknown key '{unknown[0]}'")
+    if ("http" in raw) == ("command" in raw):
+        raise InputError(f"{here} needs exactly one of 'http' or 'command'")
+    name = raw.get("name", f"step {index + 1}")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{here}: 'name' must be a non-empty string")
+    keep_going = raw.get("continue_on_error", False)
+    if not isinstance(keep_going, bool):
+        raise InputError(f"{here}: 'continue_on_error' must be true or false")
+    if "http" in raw:
+        return Step(name, _timeout(raw, 10.0, here), http=_http(raw["http"], here),
+                    continue_on_error=keep_going)
+    command = raw["command"]
+    if not isinstance(command, list) or not command or not all(
+            isinstance(a, str) for a in command):
+        raise InputError(f"{here}: 'command' must be a non-empty list of strings "
+                         "(program and arguments; no shell)")
+    _check_placeholders(command, f"{here}.command")
+    return Step(name, _timeout(raw, 60.0, here), command=tuple(command),
+                continue_on_error=keep_going)
+
+
+def parse_playbook(doc: Any, path: Path) -> Playbook:
+    """One playbook document; every problem is an InputError naming the file and key."""
+    where = path.name
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: expected a mapping with 'steps'")
+    unknown = sorted(set(doc) - {"name", "description", "match", "steps"})
+    if unknown:
+        raise InputError(f"{where}: unknown key '{unknown[0]}'")
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InputError(f"{where}: 'name' must be 1-64 letters, digits, '.', '_' or '-', "
+                         f"got {name!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise InputError(f"{where}: 'description' must be a string")
+    match = doc.get("match") or {}
+    if not isinstance(match, dict):
+        raise InputError(f"{where}: 'match' must be a mapping of {', '.join(MATCH_KEYS)}")
+    bad = sorted(set(match) - set(MATCH_KEYS))
+    if bad:
+        raise InputError(f"{where}: match: unknown key '{bad[0]}'; expected "
+                         f"{', '.join(MATCH_KEYS)}")
+    criteria = {key: _strings(value, f"{where}: match.{key}") for key, value in match.items()}
+    steps = doc.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise InputError(f"{where}: 'steps' must be a non-empty list")
+    return Playbook(name, str(path), description.strip(), criteria,
+                    tuple(_step(raw, i, where) for i, raw in enumerate(steps)))
+
+
+def read_playbook(path: Path) -> Playbook:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path.name}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{path.name}:{line}: not valid YAML ({problem})") from None
+    return parse_playbook(doc, path)
+
+
+def load_playbooks(folder: Path) -> tuple[dict[str, Playbook], list[str]]:
+    """Every playbook in ``folder`` by name, and the errors of the files refused.
+
+    A bad file is left out with its error rather than hiding the good ones: one typo
+    must not take every playbook away from the operator in the middle of an incident.
+    Two files with one name are both refused (which one would run is not obvious).
+    """
+    found: dict[str, Playbook] = {}
+    errors: list[str] = []
+    if not folder.is_dir():
+        return found, errors
+    clashes: set[str] = set()
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        try:
+            playbook = read_playbook(path)
+        except InputError as exc:
+            errors.append(str(exc))
+            continue
+        if playbook.name in found or playbook.name in clashes:
+            other = found.pop(playbook.name, None)
+            clashes.add(playbook.name)
+            files = ", ".join(p for p in (other.path if other else None, playbook.path) if p)
+            errors.append(f"{path.name}: playbook name '{playbook.name}' is used by more than "
+                          f"one file ({files}); rename one")
+            continue
+        found[playbook.name] = playbook
+    return found, errors

@@ -1,0 +1,164 @@
+"""Asking for a playbook run: check it, fill its steps, record it, hand it to a worker.
+
+Everything that can be wrong with a request (unknown incident or playbook, a
+playbook that does not fit the incident, a placeholder with no value for it) is
+refused here, before anything is recorded or run. With ``AIOPS_BROKER_URL`` the run
+goes to a Celery worker (task ``aiops.playbook``); without a broker, the embedded
+default, it runs on a thread of the process that asked (``aiops serve``), or in the
+foreground of ``aiops playbooks run``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+
+from aiops.errors import InputError, NotFound
+from aiops.playbooks import runs
+from aiops.playbooks.definition import PLACEHOLDER, Playbook, load_playbooks
+from aiops.playbooks.execute import execute_run
+from aiops.playbooks.match import context, match, render
+from aiops.runtime import Runtime
+from aiops.store import queries
+
+BROKER_TIMEOUT = 5.0  # seconds to reach the broker before a run request fails
+
+
+class BrokerUnavailable(RuntimeError):
+    """The Celery broker refused or did not answer; the run is recorded as failed."""
+
+
+def playbooks_dir(runtime: Runtime) -> Path:
+    return runtime.data_dir.path / "playbooks"
+
+
+def load(runtime: Runtime) -> tuple[dict[str, Playbook], list[str]]:
+    """The data dir's playbooks (read on every call: editing a file needs no restart)."""
+    return load_playbooks(playbooks_dir(runtime))
+
+
+def incident_detail(conn: sa.Connection, runtime: Runtime, incident_id: str) -> dict[str, Any]:
+    """The incident as the API shows it, with its recommended remediations."""
+    from aiops.tickets.recommend import add_remediations
+
+    return add_remediations(conn, runtime, queries.get_incident(conn, incident_id))
+
+
+def find(runtime: Runtime, name: str) -> Playbook:
+    playbooks, errors = load(runtime)
+    if name in playbooks:
+        return playbooks[name]
+    refused = [e for e in errors if e.startswith(f"{name}.")]
+    if refused:  # its file is there but was refused: say why rather than "no such"
+        raise InputError(f"playbook '{name}' cannot be used: {refused[0]}")
+    raise NotFound(f"no playbook named '{name}' in {playbooks_dir(runtime)}")
+
+
+def _url(url: str, values: dict[str, str | None], where: str) -> str:
+    """The URL with placeholder values percent-encoded, so an entity name holding '/',
+    '?' or '#' stays one path segment or parameter."""
+    quoted = {k: (quote(v, safe="") if v else v) for k, v in values.items()}
+    if PLACEHOLDER.search(url) is None:
+        return url
+    return str(render(url, quoted, where))
+
+
+def fill_steps(playbook: Playbook, values: dict[str, str | None]) -> list[dict[str, Any]]:
+    """Each step as it will run (``${NAME}`` left for the worker), status ``pending``."""
+    steps = []
+    for i, step in enumerate(playbook.steps):
+        where = f"{playbook.name}: steps[{i}] ({step.name})"
+        if step.http is not None:
+            request = {"method": step.http["method"],
+                       "url": _url(step.http["url"], values, f"{where}.url"),
+                       "headers": render(step.http["headers"], values, f"{where}.headers")}
+            if "json" in step.http:
+                request["json"] = render(step.http["json"], values, f"{where}.json")
+        else:
+            request = {"argv": render(list(step.command or ()), values, f"{where}.command",
+                                      argument=True)}
+        steps.append({"name": step.name, "kind": step.kind, "timeout": step.timeout,
+                      "continue_on_error": step.continue_on_error, "request": request,
+                      "status": "pending"})
+    return steps
+
+
+def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
+    """Record a run of playbook ``name`` for the incident; a dry run is recorded with
+    its filled steps and nothing executes. Returns the stored record."""
+    playbook = find(runtime, name)
+    with runtime.db.connect() as conn:
+        incident = incident_detail(conn, runtime, incident_id)
+    if incident["status"] == "merged":
+        raise InputError(f"incident '{incident_id}' was merged into "
+                         f"'{incident['merged_into']}'; run the playbook there")
+    fits, reasons, action = match(playbook, incident)
+    if not fits:
+        wanted = "; ".join(f"{k}: {', '.join(v)}" for k, v in playbook.match.items())
+        raise InputError(f"playbook '{name}' does not match incident '{incident_id}' "
+                         f"({wanted})")
+    steps = fill_steps(playbook, context(incident, action))
+    if dry_run:
+        for step in steps:
+            step["status"] = "not run"
+    record = {"incident_id": incident_id, "playbook": name,
+              "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
+              "requested_by": requested_by, "requested_at": time.time(), "action": action or None,
+              "reasons": reasons, "steps": steps}
+    with runtime.db.begin() as conn:
+        run_id = runs.insert_run(conn, record)
+        return runs.get_run(conn, run_id)
+
+
+def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
+    """Start a queued run: on a Celery worker when a broker is configured, else on a
+    thread here (``wait``: in the foreground). Returns where it went."""
+    if os.environ.get("AIOPS_BROKER_URL"):
+        from aiops.tasks import PLAYBOOK_TASK, make_app
+
+        app = make_app()
+        try:
+            with app.connection_for_write() as connection:
+                # Fail in seconds, not after Celery's minute of reconnecting: an
+                # operator is waiting on the answer.
+                connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+                app.send_task(PLAYBOOK_TASK, kwargs={
+                    "run_id": run_id, "data_dir": str(runtime.data_dir.path),
+                    "database_url": runtime.data_dir.database_url or None},
+                    connection=connection, retry=False)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the run did not start
+            with runtime.db.connect() as conn:
+                steps = runs.get_run(conn, run_id)["steps"]
+            runs.finish(runtime.db, run_id, runs.FAILED, steps,
+                        f"not started: the broker did not take it ({exc})")
+            raise BrokerUnavailable(f"playbook run {run_id} not started: the broker at "
+                                    f"AIOPS_BROKER_URL did not take it ({exc})") from exc
+        return "celery"
+    if wait:
+        execute_run(runtime.db, run_id)
+        return "foreground"
+    threading.Thread(target=execute_run, args=(runtime.db, run_id), daemon=True,
+                     name=f"playbook-run-{run_id}").start()
+    return "thread"
+
+
+def run_playbook_task(run_id: int, data_dir: str | None = None,
+                      database_url: str | None = None) -> dict[str, Any]:
+    """What the Celery task ``aiops.playbook`` does: execute one recorded run."""
+    from aiops.config import DataDir
+    from aiops.store.db import open_database
+
+    data = DataDir.from_env(Path(data_dir) if data_dir else None, database_url)
+    db = open_database(data.url())
+    try:
+        record = execute_run(db, int(run_id))
+    finally:
+        db.dispose()
+    return runs.run_view(record)
