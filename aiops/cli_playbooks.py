@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from typing import Any
 
 import click
 
 from aiops.cli_base import EXIT_BAD_INPUT, main, reports_bad_input, runtime_of
+from aiops.errors import InputError
 
 
 @main.group()
@@ -97,10 +99,13 @@ def _print_run(run: dict[str, Any]) -> None:
 @reports_bad_input
 def playbooks_run(ctx: click.Context, incident_id: str, name: str, dry_run: bool,
                   queue: bool, requested_by: str | None) -> None:
-    """Run playbook NAME for INCIDENT_ID; exit 1 if a step failed."""
+    """Run playbook NAME for INCIDENT_ID; exit 1 if the run failed."""
     from aiops.playbooks import runs
     from aiops.playbooks.request import dispatch, request_run
 
+    if queue and not os.environ.get("AIOPS_BROKER_URL"):
+        raise InputError("--queue sends the run to a Celery worker and needs "
+                         "AIOPS_BROKER_URL (without it, leave --queue out to run it here)")
     runtime = runtime_of(ctx)
     record = request_run(runtime, incident_id, name, requested_by or getpass.getuser(), dry_run)
     if not dry_run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from aiops.api.util import int_arg, json_object, runtime
 from aiops.errors import InputError
@@ -41,14 +42,21 @@ def incident_playbooks(incident_id: str):
 
 
 def _run_body() -> dict[str, Any]:
-    """The optional JSON object of a run request; unknown fields are refused by name."""
+    """The optional JSON object of a run request; unknown fields are refused by name.
+
+    The request must say ``Content-Type: application/json`` even with no body: a web
+    page cannot send that to another site without the browser asking first (CORS),
+    and this API never says yes, so a page an operator happens to open cannot start
+    a run on a server it reaches (cross-site request forgery)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("a run request must be sent with Content-Type: "
+                                   "application/json (also with an empty body)")
     if not request.get_data(cache=True).strip():
         return {}
     body = json_object(RUN_FIELDS)
     by = body.get("requested_by")
-    if by is not None and (not isinstance(by, str) or len(by) > 256):
-        raise InputError("'requested_by' must be a string of at most 256 characters",
-                         field="requested_by")
+    if by is not None and not isinstance(by, str):
+        raise InputError("'requested_by' must be a string", field="requested_by")
     if not isinstance(body.get("dry_run", False), bool):
         raise InputError("'dry_run' must be true or false", field="dry_run")
     return body

@@ -23,8 +23,10 @@ A playbook is a YAML file in the data dir's ``playbooks/`` folder (``*.yml`` or
         continue_on_error: false      # default: a failed step ends the run
 
 Placeholders (``{incident.id}``, ``{root.entity}``, ...; ``PLACEHOLDERS``) are filled
-from the incident when the run starts, ``${NAME}`` from the environment of the
-process that runs the step, so secrets stay out of the files and the run records.
+from the incident when the run is asked for, ``${NAME}`` from the environment of the
+process that runs the step, so secrets stay out of the files and the run records
+(a ``$`` in a filled value is escaped, and what a step read is masked in its
+outcome: aiops/playbooks/match.py).
 Why files and not an API to create playbooks: what runs commands on the network is
 reviewed and versioned like code; the API can only run what is already there.
 Commands are argument lists run without a shell, so no value taken from an alert
@@ -33,6 +35,7 @@ can become shell syntax.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,7 @@ PLACEHOLDER = re.compile(r"\{((?:incident|root)\.[a-z_]+|action)\}")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MATCH_KEYS = ("actions", "alert_types", "entities")
 MAX_TIMEOUT = 3600.0
+MAX_FILE_BYTES = 256 * 1024  # a playbook is a page of YAML, and every view reads them all
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -136,6 +140,11 @@ def _http(raw: Any, where: str) -> dict[str, Any]:
         raise InputError(f"{where}.http.headers must map names to strings")
     out = {"url": url, "method": method, "headers": dict(headers)}
     if "json" in raw:
+        try:  # YAML also reads dates, NaN and infinities, which JSON has not
+            json.dumps(raw["json"], allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}.http.json must be plain JSON values (strings, "
+                             f"numbers, lists, mappings; quote dates): {exc}") from None
         out["json"] = raw["json"]
     _check_placeholders(out, f"{where}.http")
     return out
@@ -184,7 +193,8 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise InputError(f"{where}: 'description' must be a string")
-    match = doc.get("match") or {}
+    match = doc.get("match")
+    match = {} if match is None else match
     if not isinstance(match, dict):
         raise InputError(f"{where}: 'match' must be a mapping of {', '.join(MATCH_KEYS)}")
     bad = sorted(set(match) - set(MATCH_KEYS))
@@ -201,6 +211,8 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
 
 def read_playbook(path: Path) -> Playbook:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{path.name}: not UTF-8 text") from None
@@ -209,6 +221,10 @@ def read_playbook(path: Path) -> Playbook:
         line = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{path.name}:{line}: not valid YAML ({problem})") from None
+    except OSError as exc:  # a folder named x.yml, no permission
+        raise InputError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:  # an alias that contains itself
+        raise InputError(f"{path.name}: nested without end (a recursive YAML alias?)") from None
     return parse_playbook(doc, path)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiops.errors import InputError
 from aiops.playbooks.definition import PLACEHOLDER, Playbook
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def match(playbook: Playbook, incident: dict[str, Any]) -> tuple[bool, list[str], str]:
@@ -90,7 +90,9 @@ def _fill(text: str, values: dict[str, str | None], where: str, argument: bool) 
             # as an option of the program: refused rather than guessed.
             raise InputError(f"{where}: the value of {{{m[1]}}} ({value!r}) starts with '-' "
                              "and would be read as an option")
-        return value
+        # '$' doubled: a value from an alert must not name an environment variable
+        # for the step to read (``expand_env`` turns '$$' back into '$').
+        return value.replace("$", "$$")
 
     return PLACEHOLDER.sub(one, text)
 
@@ -107,17 +109,35 @@ def render(value: Any, values: dict[str, str | None], where: str,
     return value
 
 
-def expand_env(value: Any, where: str) -> Any:
-    """``${NAME}`` from the environment of the process running the step; a variable that
-    is not set is an error naming it, not an empty string."""
+def expand_env(value: Any, where: str, used: dict[str, str] | None = None) -> Any:
+    """``${NAME}`` from the environment of the process running the step, ``$$`` as a
+    literal ``$``; a variable that is not set is an error naming it, not an empty
+    string. The values read are added to ``used`` (for ``mask``)."""
     if isinstance(value, str):
         def one(m: re.Match[str]) -> str:
+            if m[1] is None:
+                return "$"
             if m[1] not in os.environ:
                 raise InputError(f"{where}: environment variable {m[1]} is not set")
+            if used is not None:
+                used[m[1]] = os.environ[m[1]]
             return os.environ[m[1]]
         return _ENV.sub(one, value)
     if isinstance(value, list):
-        return [expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v, f"{where}[{i}]", used) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: expand_env(v, f"{where}.{k}", used) for k, v in value.items()}
     return value
+
+
+MASKED_MIN_LENGTH = 3  # shorter values would blank out ordinary text; don't use them as secrets
+
+
+def mask(text: str, used: dict[str, str]) -> str:
+    """``text`` with every environment value a step read shown as ``${NAME}`` again, so
+    an error message, an answer or a command's output cannot carry a secret into the
+    run record."""
+    for name, value in sorted(used.items(), key=lambda kv: -len(kv[1])):
+        if len(value) >= MASKED_MIN_LENGTH:
+            text = text.replace(value, f"${{{name}}}")
+    return text

@@ -28,6 +28,7 @@ from aiops.runtime import Runtime
 from aiops.store import queries
 
 BROKER_TIMEOUT = 5.0  # seconds to reach the broker before a run request fails
+MAX_REQUESTER = 256  # characters of ``requested_by`` (the column's size)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -54,10 +55,12 @@ def find(runtime: Runtime, name: str) -> Playbook:
     playbooks, errors = load(runtime)
     if name in playbooks:
         return playbooks[name]
-    refused = [e for e in errors if e.startswith(f"{name}.")]
+    files = (f"{name}.yml:", f"{name}.yaml:")
+    refused = [e for e in errors if e.startswith(files) or f"playbook name '{name}'" in e]
     if refused:  # its file is there but was refused: say why rather than "no such"
         raise InputError(f"playbook '{name}' cannot be used: {refused[0]}")
-    raise NotFound(f"no playbook named '{name}' in {playbooks_dir(runtime)}")
+    also = f" ({len(errors)} files were refused: aiops playbooks check)" if errors else ""
+    raise NotFound(f"no playbook named '{name}' in {playbooks_dir(runtime)}{also}")
 
 
 def _url(url: str, values: dict[str, str | None], where: str) -> str:
@@ -93,6 +96,9 @@ def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str
                 dry_run: bool = False) -> dict[str, Any]:
     """Record a run of playbook ``name`` for the incident; a dry run is recorded with
     its filled steps and nothing executes. Returns the stored record."""
+    if requested_by is not None and len(requested_by) > MAX_REQUESTER:
+        raise InputError(f"'requested_by' must be at most {MAX_REQUESTER} characters",
+                         field="requested_by")
     playbook = find(runtime, name)
     with runtime.db.connect() as conn:
         incident = incident_detail(conn, runtime, incident_id)
@@ -137,7 +143,8 @@ def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
             with runtime.db.connect() as conn:
                 steps = runs.get_run(conn, run_id)["steps"]
             runs.finish(runtime.db, run_id, runs.FAILED, steps,
-                        f"not started: the broker did not take it ({exc})")
+                        f"not started: the broker did not take it ({exc})",
+                        only_if=(runs.QUEUED,))
             raise BrokerUnavailable(f"playbook run {run_id} not started: the broker at "
                                     f"AIOPS_BROKER_URL did not take it ({exc})") from exc
         return "celery"

@@ -66,8 +66,11 @@ def save_steps(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> None:
 
 
 def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
-           error: str | None = None) -> None:
+           error: str | None = None, only_if: tuple[str, ...] = (QUEUED, RUNNING)) -> None:
+    """End a run whose status is one of ``only_if``; one already ended (or, for a
+    broker that took the run after all, claimed by a worker) keeps its outcome."""
     with db.begin() as conn:
         conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
+                     .where(playbook_runs.c.status.in_(only_if))
                      .values(status=status, steps=[dict(s) for s in steps], error=error,
                              finished_at=time.time()))

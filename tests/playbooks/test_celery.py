@@ -32,7 +32,7 @@ steps:
     monkeypatch.setenv("AIOPS_BROKER_URL", broker)
     client = create_app(runtime=runtime).test_client()
     with celery_worker(broker, runtime.data_dir.path, tmp_path / "worker.log", "aiops-playbook"):
-        r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/act/runs")
+        r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/act/runs", json={})
         assert r.status_code == 202 and r.get_json()["dispatched"] == "celery"
         run = finished(client, r.get_json()["run"]["id"], timeout=90)
     assert run["status"] == "succeeded", (tmp_path / "worker.log").read_text()[-3000:]
@@ -45,7 +45,7 @@ def test_a_broker_that_is_down_is_a_503_and_the_run_is_recorded_failed(
     monkeypatch.setenv("AIOPS_BROKER_URL", f"redis://127.0.0.1:{closed_port()}/0")
     client = create_app(runtime=runtime).test_client()
     started = time.monotonic()
-    r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/act/runs")
+    r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/act/runs", json={})
     assert r.status_code == 503 and time.monotonic() - started < 15  # not Celery's minute
     assert "not started: the broker at AIOPS_BROKER_URL did not take it" in (
         r.get_json()["error"]["message"])

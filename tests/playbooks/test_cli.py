@@ -75,5 +75,7 @@ def test_run_in_the_foreground_prints_each_step_and_exits_1_on_failure(
     assert [(x["playbook"], x["status"]) for x in runs] == [
         ("fails", "failed"), ("act", "succeeded"), ("act", "dry-run")]
     assert runs[1]["requested_by"] == "ana"
+    r = aiops(path, "playbooks", "run", incident_id, "act", "--queue")
+    assert r.returncode == 2 and "--queue sends the run to a Celery worker and needs" in r.stderr
     r = aiops(path, "playbooks", "run", "INC-NOPE", "act")
     assert r.returncode == 2 and "no incident with id 'INC-NOPE'" in r.stderr

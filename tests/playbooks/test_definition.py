@@ -69,6 +69,11 @@ def test_a_good_playbook_loads_with_its_defaults(tmp_path: Path) -> None:
     ("steps: [{command: [a], timeout: true}]", "'timeout' must be seconds"),
     ("steps: [{command: [a], continue_on_error: 'yes'}]",
      "'continue_on_error' must be true or false"),
+    ("match: []\nsteps: [{command: [a]}]", "'match' must be a mapping"),
+    ("match: false\nsteps: [{command: [a]}]", "'match' must be a mapping"),
+    ("steps: [{http: {url: 'http://x', json: {when: 2024-01-01}}}]",
+     "http.json must be plain JSON values"),
+    ("steps: [{http: {url: 'http://x', json: {v: .nan}}}]", "http.json must be plain JSON"),
     ("steps: [{command: [a, '{root.entitiy}']}]",
      "steps[0].command[1]: unknown placeholder '{root.entitiy}'"),
     ("steps: [{http: {url: 'http://x', json: {a: ['{incident.owner}']}}}]",
@@ -95,11 +100,15 @@ def test_bad_files_are_listed_without_hiding_the_good_ones(tmp_path: Path) -> No
     write(folder, "one.yml", "name: same\nsteps: [{command: [a]}]")
     write(folder, "two.yml", "name: same\nsteps: [{command: [b]}]")
     write(folder, "notes.txt", "not a playbook")
+    (folder / "folder.yml").mkdir()
+    write(folder, "huge.yml", "steps: [{command: [a]}]\n" + "#" * 300_000)
     found, errors = load_playbooks(folder)
     assert list(found) == ["bounce-bgp"]
     assert any(e.startswith("broken.yaml: steps[0]: 'command' must be") for e in errors)
     assert any("playbook name 'same' is used by more than one file" in e for e in errors)
-    assert len(errors) == 2
+    assert "folder.yml: cannot be read (Is a directory)" in errors
+    assert "huge.yml: larger than 262144 bytes" in errors
+    assert len(errors) == 4
 
 
 def test_a_missing_folder_is_no_playbooks(tmp_path: Path) -> None:

@@ -157,11 +157,11 @@ steps:
   - command: [{sys.executable}, -c, "{WRITE}", "{out}", x]
 """)
     base = f"/api/v1/incidents/{incident['id']}/playbooks"
-    run = finished(client, client.post(f"{base}/gone/runs").get_json()["run"]["id"])
+    run = finished(client, client.post(f"{base}/gone/runs", json={}).get_json()["run"]["id"])
     assert run["status"] == "failed" and run["error"] == "step 'a server that is not there' failed"
     assert [s["status"] for s in run["steps"]] == ["failed", "skipped"]
     assert "ConnectionError" in run["steps"][0]["detail"]
-    run = finished(client, client.post(f"{base}/refused/runs").get_json()["run"]["id"])
+    run = finished(client, client.post(f"{base}/refused/runs", json={}).get_json()["run"]["id"])
     assert [s["status"] for s in run["steps"]] == ["failed", "failed", "skipped"]
     assert run["steps"][0]["detail"].startswith("HTTP 500")
     assert "could not start '/nonexistent/bin/fix'" in run["steps"][1]["detail"]
@@ -176,7 +176,7 @@ steps:
     timeout: 0.5
 """)
     started = time.monotonic()
-    r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/slow/runs")
+    r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/slow/runs", json={})
     run = finished(client, r.get_json()["run"]["id"])
     assert run["steps"][0]["detail"] == "killed after 0.5 s (timeout)"
     assert time.monotonic() - started < 20
@@ -219,6 +219,8 @@ def test_a_run_is_executed_once_even_if_delivered_twice(
     ("{inc}/playbooks/call/runs", {"requested_by": 7}, 400, "'requested_by' must be a string"),
     ("{inc}/playbooks/call/runs", "{not json", 400, "malformed JSON"),
     ("{inc}/playbooks/call/runs", [1], 400, "expected a JSON object"),
+    ("{inc}/playbooks/call/runs", "text/plain", 415, "Content-Type: application/json"),
+    ("{inc}/playbooks/call/runs", {"requested_by": "x" * 257}, 400, "at most 256 characters"),
 ])
 def test_bad_run_requests_are_refused_by_name_and_record_nothing(
         client: FlaskClient, runtime: Runtime, incident: dict, receiver: str, path: str,
@@ -228,10 +230,14 @@ def test_bad_run_requests_are_refused_by_name_and_record_nothing(
                                     "steps: [{command: ['true']}]")
     playbook(runtime, "broken", "steps: [{command: []}]")
     url = "/api/v1/incidents/" + path.format(inc=incident["id"])
-    if isinstance(body, str):
+    if body == "text/plain":  # what a form or a cross-site fetch without preflight sends
+        r = client.post(url, data="", content_type="text/plain")
+    elif isinstance(body, str):
         r = client.post(url, data=body, content_type="application/json")
+    elif body is None:  # no body at all, but said to be JSON: allowed, as an empty object
+        r = client.post(url, headers={"Content-Type": "application/json"})
     else:
-        r = client.post(url, json=body) if body is not None else client.post(url)
+        r = client.post(url, json=body)
     assert r.status_code == status, r.get_json()
     assert message in r.get_json()["error"]["message"]
     assert client.get("/api/v1/playbook-runs").get_json()["runs"] == []
@@ -262,7 +268,7 @@ def test_a_merged_incident_points_to_the_one_it_was_merged_into(
                          json={"incident_ids": [second["id"]]})
     assert merged.status_code == 200
     playbook(runtime, "any", "steps: [{command: ['true']}]")
-    r = client.post(f"/api/v1/incidents/{second['id']}/playbooks/any/runs")
+    r = client.post(f"/api/v1/incidents/{second['id']}/playbooks/any/runs", json={})
     assert r.status_code == 400
     assert (f"incident '{second['id']}' was merged into '{incident['id']}'; run the playbook "
             "there") in r.get_json()["error"]["message"]
@@ -298,5 +304,38 @@ steps:
         assert [s["status"] for s in stored["steps"]] == ["failed", "succeeded"]
         assert stored["steps"][1]["detail"] == "exit 0: done r1\n"
         assert stored["requested_by"] == "ana" and stored["started_at"] <= stored["finished_at"]
+    finally:
+        runtime.close()
+
+
+def test_two_workers_delivered_the_same_run_at_once_run_it_once(
+        db_url: str, tmp_path: Path, receiver: str) -> None:
+    from aiops.config import DataDir
+    from aiops.models import parse_alert
+    from aiops.playbooks.request import request_run
+    from aiops.runtime import open_runtime
+
+    runtime = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
+    try:
+        runtime.import_topology([Node("r1", "device", "r1")], [], "test")
+        runtime.engine.ingest([parse_alert({"id": "a1", "source": "nms", "name": "LINK_DOWN",
+                                            "entity": "r1", "severity": "major",
+                                            "summary": "down", "starts_at": T0})])
+        (incident_id,) = runtime.engine.incidents
+        playbook(runtime, "call", f"steps: [{{http: {{url: '{receiver}/once'}}}}]")
+        for _ in range(5):
+            record = request_run(runtime, incident_id, "call")
+            gate = threading.Barrier(2)
+
+            def deliver(run_id: int = record["id"], gate: threading.Barrier = gate) -> None:
+                gate.wait()
+                execute_run(runtime.db, run_id)
+
+            workers = [threading.Thread(target=deliver) for _ in range(2)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join(timeout=30)
+        assert len(Receiver.seen) == 5  # one request per run, never two
     finally:
         runtime.close()
