@@ -15,7 +15,7 @@ from aiops.api.util import runtime
 from aiops.errors import NotFound
 from aiops.playbooks.match import matching
 from aiops.playbooks.request import load as load_playbooks
-from aiops.playbooks.runs import list_runs
+from aiops.playbooks.runs import in_flight, list_runs
 from aiops.store import queries
 from aiops.tickets.recommend import add_remediations
 
@@ -66,8 +66,7 @@ def incident(incident_id: str):
                            alarming=alarming, root_alert=root_alert,
                            playbooks=matching(books, inc), playbook_errors=book_errors,
                            playbook_runs=playbook_runs,
-                           runs_pending=any(r["status"] in ("queued", "running")
-                                            for r in playbook_runs))
+                           runs_pending=any(in_flight(r) for r in playbook_runs))
 
 
 @blueprint.errorhandler(404)

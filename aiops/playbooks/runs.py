@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from aiops.errors import NotFound
 from aiops.store.tables import playbook_runs
-from aiops.timeutil import to_rfc3339
+from aiops.timeutil import parse_timestamp, to_rfc3339
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN = "queued", "running", "succeeded", "failed", "dry-run"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN)
@@ -74,3 +74,14 @@ def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
                      .where(playbook_runs.c.status.in_(only_if))
                      .values(status=status, steps=[dict(s) for s in steps], error=error,
                              finished_at=time.time()))
+
+
+def in_flight(view: dict[str, Any], now: float | None = None) -> bool:
+    """Whether a run (as ``run_view`` shows it) may still be moving: queued or running,
+    and not past the time its steps could take at most (their timeouts and a minute).
+    A run whose process died stays ``running`` for good; a page following it stops."""
+    if view["status"] not in (QUEUED, RUNNING):
+        return False
+    budget = sum(float(s.get("timeout", 0)) for s in view["steps"]) + 60.0
+    asked = parse_timestamp(view["requested_at"], "requested_at")
+    return (time.time() if now is None else now) < asked + budget

@@ -119,3 +119,4 @@ def test_the_shipped_examples_load() -> None:
     folder = Path(__file__).resolve().parents[2] / "deploy" / "playbooks"
     found, errors = load_playbooks(folder)
     assert errors == [] and sorted(found) == ["bounce-port", "servicenow-change"]
+

@@ -339,3 +339,13 @@ def test_two_workers_delivered_the_same_run_at_once_run_it_once(
         assert len(Receiver.seen) == 5  # one request per run, never two
     finally:
         runtime.close()
+
+
+def test_a_page_stops_following_a_run_past_the_time_its_steps_could_take() -> None:
+    from aiops.playbooks.runs import in_flight
+
+    run = {"status": "running", "requested_at": "2026-01-01T00:00:00Z",
+           "steps": [{"timeout": 10.0}, {"timeout": 30.0}]}
+    start = 1767225600.0  # 2026-01-01T00:00:00Z
+    assert in_flight(run, start + 99) and not in_flight(run, start + 101)
+    assert not in_flight({**run, "status": "failed"}, start)
