@@ -148,9 +148,10 @@ def write_demo_playbook(folder: Path, log: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{DEMO_PLAYBOOK}.yml"
     if not path.exists():
-        doc = {"description": f"Demo: write the incident and its probable root cause to {log}",
+        doc = {"description": "Demo: write the incident and its probable root cause to "
+                              f"{log.resolve()}",
                "steps": [{"name": "append to the demo log",
-                          "command": [sys.executable, "-c", _APPEND, str(log),
+                          "command": [sys.executable, "-c", _APPEND, str(log.resolve()),
                                       "{incident.id}", "{root.entity}"],
                           "timeout": 10}]}
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
