@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from aiops.errors import InputError
 from aiops.runtime import Runtime
@@ -33,7 +34,15 @@ def json_body() -> Any:
 
 def json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
     """The request body as a JSON object whose fields are all ``allowed``; an unknown
-    field is refused by name, so a misspelt one cannot pass as an absent one."""
+    field is refused by name, so a misspelt one cannot pass as an absent one.
+
+    For the operator's actions (feedback, playbook runs) the request must say
+    ``Content-Type: application/json``: a web page cannot send that to another site
+    without the browser asking first (CORS), and this API never says yes, so a page an
+    operator opens cannot act on a server the browser reaches (cross-site request
+    forgery). Ingestion does not ask for it: monitoring senders are not browsers."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send this request with Content-Type: application/json")
     body = json_body()
     if not isinstance(body, dict):
         raise InputError("expected a JSON object")

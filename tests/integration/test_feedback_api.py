@@ -4,6 +4,7 @@ without changing anything."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -171,6 +172,17 @@ def test_bad_feedback_is_refused_and_changes_nothing(client: FlaskClient, runtim
     assert all(w in message for w in words), message
     assert snapshot(runtime) == before
     assert {k: set(v.alerts) for k, v in runtime.engine.incidents.items()} == live
+
+
+def test_feedback_not_sent_as_json_is_refused_so_no_web_page_can_send_it(
+        client: FlaskClient, runtime: Runtime) -> None:
+    a, b = incident_of(runtime, "a1"), incident_of(runtime, "b1")
+    before = snapshot(runtime)
+    answer = client.post(f"/api/v1/incidents/{a}/merge", content_type="text/plain",
+                         data=json.dumps({"incident_ids": [b]}))
+    assert answer.status_code == 415
+    assert "Content-Type: application/json" in answer.get_json()["error"]["message"]
+    assert snapshot(runtime) == before
 
 
 def test_unknown_and_merged_incidents_are_named(client: FlaskClient, runtime: Runtime) -> None:
