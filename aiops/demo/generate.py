@@ -148,8 +148,8 @@ def write_demo_playbook(folder: Path, log: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{DEMO_PLAYBOOK}.yml"
     if not path.exists():
-        doc = {"description": "Demo: write the incident and its probable root cause to "
-                              f"{log.resolve()}",
+        doc = {"description": "Demo: append the incident and its probable root cause to "
+                              f"{log.name} in the demo folder",
                "steps": [{"name": "append to the demo log",
                           "command": [sys.executable, "-c", _APPEND, str(log.resolve()),
                                       "{incident.id}", "{root.entity}"],
