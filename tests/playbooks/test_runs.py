@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -274,12 +275,11 @@ def test_a_merged_incident_points_to_the_one_it_was_merged_into(
             "there") in r.get_json()["error"]["message"]
 
 
-def test_runs_are_stored_and_claimed_once_on_sqlite_and_postgresql(
-        db_url: str, tmp_path: Path) -> None:
+@contextmanager
+def one_incident(db_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
+    """A runtime on ``db_url`` (SQLite or a real PostgreSQL) holding one incident."""
     from aiops.config import DataDir
     from aiops.models import parse_alert
-    from aiops.playbooks import runs
-    from aiops.playbooks.request import request_run
     from aiops.runtime import open_runtime
 
     runtime = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
@@ -289,6 +289,17 @@ def test_runs_are_stored_and_claimed_once_on_sqlite_and_postgresql(
                                             "entity": "r1", "severity": "major",
                                             "summary": "down", "starts_at": T0})])
         (incident_id,) = runtime.engine.incidents
+        yield runtime, incident_id
+    finally:
+        runtime.close()
+
+
+def test_runs_are_stored_and_claimed_once_on_sqlite_and_postgresql(
+        db_url: str, tmp_path: Path) -> None:
+    from aiops.playbooks import runs
+    from aiops.playbooks.request import request_run
+
+    with one_incident(db_url, tmp_path) as (runtime, incident_id):
         playbook(runtime, "two", f"""
 steps:
   - {{name: nobody there, http: {{url: "http://127.0.0.1:{closed_port()}/"}},
@@ -304,24 +315,13 @@ steps:
         assert [s["status"] for s in stored["steps"]] == ["failed", "succeeded"]
         assert stored["steps"][1]["detail"] == "exit 0: done r1\n"
         assert stored["requested_by"] == "ana" and stored["started_at"] <= stored["finished_at"]
-    finally:
-        runtime.close()
 
 
 def test_two_workers_delivered_the_same_run_at_once_run_it_once(
         db_url: str, tmp_path: Path, receiver: str) -> None:
-    from aiops.config import DataDir
-    from aiops.models import parse_alert
     from aiops.playbooks.request import request_run
-    from aiops.runtime import open_runtime
 
-    runtime = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
-    try:
-        runtime.import_topology([Node("r1", "device", "r1")], [], "test")
-        runtime.engine.ingest([parse_alert({"id": "a1", "source": "nms", "name": "LINK_DOWN",
-                                            "entity": "r1", "severity": "major",
-                                            "summary": "down", "starts_at": T0})])
-        (incident_id,) = runtime.engine.incidents
+    with one_incident(db_url, tmp_path) as (runtime, incident_id):
         playbook(runtime, "call", f"steps: [{{http: {{url: '{receiver}/once'}}}}]")
         for _ in range(5):
             record = request_run(runtime, incident_id, "call")
@@ -337,8 +337,6 @@ def test_two_workers_delivered_the_same_run_at_once_run_it_once(
             for w in workers:
                 w.join(timeout=30)
         assert len(Receiver.seen) == 5  # one request per run, never two
-    finally:
-        runtime.close()
 
 
 def test_a_page_stops_following_a_run_past_the_time_its_steps_could_take() -> None:
