@@ -66,7 +66,8 @@ def playbooks_check(ctx: click.Context) -> None:
 def playbooks_match(ctx: click.Context, incident_id: str) -> None:
     """The playbooks that fit an incident, and why."""
     from aiops.playbooks.match import matching
-    from aiops.playbooks.request import incident_detail, load
+    from aiops.playbooks.request import load
+    from aiops.tickets.recommend import incident_detail
 
     runtime = runtime_of(ctx)
     found, _ = load(runtime)

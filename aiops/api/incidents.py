@@ -13,7 +13,7 @@ from aiops.engine.feedback import FeedbackOutcome
 from aiops.errors import InputError
 from aiops.store import queries
 from aiops.store.feedback import feedback_view
-from aiops.tickets.recommend import add_remediations
+from aiops.tickets.recommend import incident_detail
 from aiops.timeutil import parse_timestamp
 
 blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
@@ -37,7 +37,7 @@ def list_incidents():
 @blueprint.get("/incidents/<incident_id>")
 def get_incident(incident_id: str):
     with runtime().db.connect() as conn:
-        return jsonify(add_remediations(conn, runtime(), queries.get_incident(conn, incident_id)))
+        return jsonify(incident_detail(conn, runtime(), incident_id))
 
 
 def incident_subgraph(incident: dict[str, Any], radius: int = 1) -> dict[str, Any]:

@@ -5,19 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import UnsupportedMediaType
 
 from aiops.api.util import int_arg, json_object, runtime
 from aiops.errors import InputError
 from aiops.playbooks import runs
 from aiops.playbooks.match import matching
-from aiops.playbooks.request import (
-    dispatch,
-    incident_detail,
-    load,
-    playbooks_dir,
-    request_run,
-)
+from aiops.playbooks.request import dispatch, load, playbooks_dir, request_run
+from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("playbooks", __name__, url_prefix="/api/v1")
 RUN_FIELDS = ("requested_by", "dry_run")
@@ -42,18 +36,9 @@ def incident_playbooks(incident_id: str):
 
 
 def _run_body() -> dict[str, Any]:
-    """The optional JSON object of a run request; unknown fields are refused by name.
-
-    The request must say ``Content-Type: application/json`` even with no body: a web
-    page cannot send that to another site without the browser asking first (CORS),
-    and this API never says yes, so a page an operator happens to open cannot start
-    a run on a server it reaches (cross-site request forgery)."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("a run request must be sent with Content-Type: "
-                                   "application/json (also with an empty body)")
-    if not request.get_data(cache=True).strip():
-        return {}
-    body = json_object(RUN_FIELDS)
+    """The optional JSON object of a run request (``json_object``: sent as JSON even
+    when empty, so no web page can send it cross-site); fields checked by name."""
+    body = json_object(RUN_FIELDS, optional=True)
     by = body.get("requested_by")
     if by is not None and not isinstance(by, str):
         raise InputError("'requested_by' must be a string", field="requested_by")

@@ -17,7 +17,7 @@ from aiops.playbooks.match import matching
 from aiops.playbooks.request import load as load_playbooks
 from aiops.playbooks.runs import in_flight, list_runs
 from aiops.store import queries
-from aiops.tickets.recommend import add_remediations
+from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("views", __name__, template_folder="templates")
 
@@ -53,11 +53,11 @@ def index():
 def incident(incident_id: str):
     with runtime().db.connect() as conn:
         try:
-            inc = add_remediations(conn, runtime(), queries.get_incident(conn, incident_id))
+            inc = incident_detail(conn, runtime(), incident_id)
         except NotFound:
             abort(404, description=f"no incident with id '{incident_id}'")
-        books, book_errors = load_playbooks(runtime())
         playbook_runs = list_runs(conn, incident_id, 20)
+    books, book_errors = load_playbooks(runtime())  # files: read with no connection held
     graph = incident_subgraph(inc)
     alarming = {a["node_id"] for a in inc["alerts"] if a["node_id"]}
     root_alert = inc["root_causes"][0].get("alert_id") if inc["root_causes"] else None

@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
-
 from aiops.errors import InputError, NotFound
 from aiops.playbooks import runs
-from aiops.playbooks.definition import PLACEHOLDER, Playbook, load_playbooks
+from aiops.playbooks.definition import Playbook, load_playbooks
 from aiops.playbooks.execute import execute_run
 from aiops.playbooks.match import context, match, render
 from aiops.runtime import Runtime
-from aiops.store import queries
+from aiops.tickets.recommend import incident_detail
 
 BROKER_TIMEOUT = 5.0  # seconds to reach the broker before a run request fails
 MAX_REQUESTER = 256  # characters of ``requested_by`` (the column's size)
@@ -44,13 +42,6 @@ def load(runtime: Runtime) -> tuple[dict[str, Playbook], list[str]]:
     return load_playbooks(playbooks_dir(runtime))
 
 
-def incident_detail(conn: sa.Connection, runtime: Runtime, incident_id: str) -> dict[str, Any]:
-    """The incident as the API shows it, with its recommended remediations."""
-    from aiops.tickets.recommend import add_remediations
-
-    return add_remediations(conn, runtime, queries.get_incident(conn, incident_id))
-
-
 def find(runtime: Runtime, name: str) -> Playbook:
     playbooks, errors = load(runtime)
     if name in playbooks:
@@ -67,9 +58,7 @@ def _url(url: str, values: dict[str, str | None], where: str) -> str:
     """The URL with placeholder values percent-encoded, so an entity name holding '/',
     '?' or '#' stays one path segment or parameter."""
     quoted = {k: (quote(v, safe="") if v else v) for k, v in values.items()}
-    if PLACEHOLDER.search(url) is None:
-        return url
-    return str(render(url, quoted, where))
+    return render(url, quoted, where)
 
 
 def fill_steps(playbook: Playbook, values: dict[str, str | None]) -> list[dict[str, Any]]:

@@ -114,3 +114,12 @@ def add_remediations(conn: sa.Connection, runtime: _HasRuntimeParts,
         if chosen else []
     incident["tickets"] = incident_tickets(conn, incident["id"])
     return incident
+
+
+def incident_detail(conn: sa.Connection, runtime: _HasRuntimeParts,
+                    incident_id: str) -> dict[str, Any]:
+    """One incident as the API and the view show it: alerts, root causes, recommended
+    remediations and linked tickets; NotFound names an unknown id."""
+    from aiops.store.queries import get_incident
+
+    return add_remediations(conn, runtime, get_incident(conn, incident_id))
