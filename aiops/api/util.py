@@ -32,9 +32,10 @@ def json_body() -> Any:
                          ) from None
 
 
-def json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
+def json_object(allowed: tuple[str, ...], optional: bool = False) -> dict[str, Any]:
     """The request body as a JSON object whose fields are all ``allowed``; an unknown
-    field is refused by name, so a misspelt one cannot pass as an absent one.
+    field is refused by name, so a misspelt one cannot pass as an absent one. With
+    ``optional`` an empty body is an empty object.
 
     For the operator's actions (feedback, playbook runs) the request must say
     ``Content-Type: application/json``: a web page cannot send that to another site
@@ -42,7 +43,10 @@ def json_object(allowed: tuple[str, ...]) -> dict[str, Any]:
     operator opens cannot act on a server the browser reaches (cross-site request
     forgery). Ingestion does not ask for it: monitoring senders are not browsers."""
     if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send this request with Content-Type: application/json")
+        raise UnsupportedMediaType("send this request with Content-Type: application/json"
+                                   + (" (also with an empty body)" if optional else ""))
+    if optional and not request.get_data(cache=True).strip():
+        return {}
     body = json_body()
     if not isinstance(body, dict):
         raise InputError("expected a JSON object")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from aiops.timeutil import to_rfc3339
 
@@ -141,10 +143,6 @@ def write_demo_playbook(folder: Path, log: Path) -> Path:
     """A harmless playbook offered for every demo incident: it appends the incident and
     its top root cause to ``log``, so the incident view's Run button can be tried
     without touching anything real. An operator's own file of that name is kept."""
-    import sys
-
-    import yaml
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{DEMO_PLAYBOOK}.yml"
     if not path.exists():
