@@ -116,10 +116,9 @@ def playbooks_run(ctx: click.Context, incident_id: str, name: str, dry_run: bool
                        f"'aiops playbooks runs --incident {incident_id}'", err=True)
             return
         dispatch(runtime, record["id"], wait=True)
-    with runtime.db.connect() as conn:
-        record = runs.get_run(conn, record["id"])
-    _print_run(runs.run_view(record))
-    if record["status"] == runs.FAILED:
+    view = runs.current_run(runtime.db, record["id"], runtime.data_dir.playbook)
+    _print_run(view)
+    if view["status"] == runs.FAILED:
         sys.exit(1)
 
 
@@ -131,10 +130,10 @@ def playbooks_run(ctx: click.Context, incident_id: str, name: str, dry_run: bool
 def playbooks_runs(ctx: click.Context, incident_id: str | None, limit: int,
                    as_json: bool) -> None:
     """Recorded runs, newest first, with each step's outcome."""
-    from aiops.playbooks.runs import list_runs
+    from aiops.playbooks.runs import current_runs
 
-    with runtime_of(ctx).db.connect() as conn:
-        items = list_runs(conn, incident_id, limit)
+    runtime = runtime_of(ctx)
+    items = current_runs(runtime.db, runtime.data_dir.playbook, incident_id, limit)
     if as_json:
         click.echo(json.dumps({"runs": items}, indent=1))
         return

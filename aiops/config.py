@@ -118,6 +118,28 @@ class RetrainSettings:
     fit_seconds: float = 300.0  # as `aiops train --fit-seconds`
 
 
+@dataclass(frozen=True, slots=True)
+class PlaybookSettings:
+    """When a playbook run that nothing finished is given up (docs/playbooks.md).
+
+    Env ``AIOPS_PLAYBOOK_<FIELD>`` overrides a field (``AIOPS_PLAYBOOK_START_WITHIN=120``).
+    """
+
+    # A queued run that no worker started this many seconds after the request is not
+    # started any more: a remediation that late may act on an incident that moved on.
+    # Recorded with each run (``start_by``), so every worker honours the same limit.
+    start_within: float = 600.0
+    # A running run with no outcome this long after its steps' timeouts add up is
+    # taken as abandoned: the process running it stopped.
+    grace: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("start_within", "grace"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"AIOPS_PLAYBOOK_{name.upper()} must be seconds above 0, "
+                                 f"got {getattr(self, name)!r}")
+
+
 def settings_from_env(settings: Any, prefix: str) -> Any:
     """``settings`` with every field that ``PREFIX<FIELD>`` names in the environment."""
     changes: dict[str, Any] = {}
@@ -145,6 +167,7 @@ class DataDir:
     graph_url: str = ""  # bolt://... keeps the topology in Neo4j; empty: embedded tables
     drift: DriftSettings = field(default_factory=DriftSettings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
+    playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
 
     @classmethod
     def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
@@ -161,7 +184,8 @@ class DataDir:
             settings = replace(settings, text_similarity=_switch("AIOPS_TEXT_SIMILARITY", text))
         return cls(path=chosen, database_url=url, graph_url=graph, settings=settings,
                    drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
-                   retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"))
+                   retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"),
+                   playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"))
 
     def url(self) -> str:
         if self.database_url:

@@ -30,7 +30,7 @@ def incident_playbooks(incident_id: str):
     playbooks, errors = load(runtime())
     with runtime().db.connect() as conn:
         incident = incident_detail(conn, runtime(), incident_id)
-        past = runs.list_runs(conn, incident_id)
+    past = runs.current_runs(runtime().db, runtime().data_dir.playbook, incident_id)
     return jsonify({"incident_id": incident_id, "playbooks": matching(playbooks, incident),
                     "errors": errors, "runs": past})
 
@@ -62,11 +62,10 @@ def run_playbook(incident_id: str, name: str):
 def list_runs():
     incident_id = request.args.get("incident_id") or None
     limit = int_arg("limit", 100, 1, 1000)
-    with runtime().db.connect() as conn:
-        return jsonify({"runs": runs.list_runs(conn, incident_id, limit)})
+    settings = runtime().data_dir.playbook
+    return jsonify({"runs": runs.current_runs(runtime().db, settings, incident_id, limit)})
 
 
 @blueprint.get("/playbook-runs/<int:run_id>")
 def get_run(run_id: int):
-    with runtime().db.connect() as conn:
-        return jsonify(runs.run_view(runs.get_run(conn, run_id)))
+    return jsonify(runs.current_run(runtime().db, run_id, runtime().data_dir.playbook))

@@ -15,7 +15,7 @@ from aiops.api.util import runtime
 from aiops.errors import NotFound
 from aiops.playbooks.match import matching
 from aiops.playbooks.request import load as load_playbooks
-from aiops.playbooks.runs import in_flight, list_runs
+from aiops.playbooks.runs import current_runs, in_flight
 from aiops.store import queries
 from aiops.tickets.recommend import incident_detail
 
@@ -56,7 +56,7 @@ def incident(incident_id: str):
             inc = incident_detail(conn, runtime(), incident_id)
         except NotFound:
             abort(404, description=f"no incident with id '{incident_id}'")
-        playbook_runs = list_runs(conn, incident_id, 20)
+    playbook_runs = current_runs(runtime().db, runtime().data_dir.playbook, incident_id, 20)
     books, book_errors = load_playbooks(runtime())  # files: read with no connection held
     graph = incident_subgraph(inc)
     alarming = {a["node_id"] for a in inc["alerts"] if a["node_id"]}

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
+from aiops.config import PlaybookSettings
 from aiops.errors import InputError
 from aiops.playbooks import runs
 from aiops.playbooks.match import expand_env, mask
@@ -76,13 +77,17 @@ def _run_step(step: dict[str, Any], where: str) -> tuple[bool, str]:
     return ok, mask(detail, used)
 
 
-def execute_run(db: sa.Engine, run_id: int) -> dict[str, Any]:
+def execute_run(db: sa.Engine, run_id: int,
+                settings: PlaybookSettings | None = None) -> dict[str, Any]:
     """Run the steps of queued run ``run_id``; return the stored run.
 
     A run that is not queued (already taken by another worker, finished, or a dry
-    run) is returned as it is, untouched. If storing an outcome fails, the run is
-    marked failed with the reason as far as the database lets it."""
+    run) is returned as it is, untouched; one past its ``start_by`` is not started
+    but failed as late. If storing an outcome fails, the run is marked failed with the
+    reason as far as the database lets it. A run given up as abandoned while a step
+    was slow (``runs.expire_stale``) stops before its next step."""
     if not runs.claim(db, run_id):
+        runs.expire_stale(db, settings)
         with db.connect() as conn:
             return runs.get_run(conn, run_id)
     steps: list[dict[str, Any]] = []
@@ -100,11 +105,17 @@ def execute_run(db: sa.Engine, run_id: int) -> dict[str, Any]:
                         seconds=round(time.perf_counter() - started, 3))
             if not ok and not step.get("continue_on_error"):
                 failed_at = step["name"]
-            runs.save_steps(db, run_id, steps)
-        failures = [s["name"] for s in steps if s.get("status") == "failed"]
-        error = f"step '{failed_at}' failed" if failed_at else (
-            f"continued past failed steps: {', '.join(failures)}" if failures else None)
-        runs.finish(db, run_id, runs.FAILED if failed_at else runs.SUCCEEDED, steps, error)
+            if not runs.save_steps(db, run_id, steps):
+                log.warning("playbook run %s was given up while step '%s' ran; its other "
+                            "steps are not run", run_id, step["name"])
+                runs.save_late_outcome(db, run_id, i, step)
+                break
+        else:
+            failures = [s["name"] for s in steps if s.get("status") == "failed"]
+            error = f"step '{failed_at}' failed" if failed_at else (
+                f"continued past failed steps: {', '.join(failures)}" if failures else None)
+            runs.finish(db, run_id, runs.FAILED if failed_at else runs.SUCCEEDED, steps,
+                        error)
     except Exception as exc:
         log.exception("playbook run %s stopped", run_id)
         runs.finish(db, run_id, runs.FAILED, steps, f"stopped: {type(exc).__name__}: {exc}")

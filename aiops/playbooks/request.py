@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -103,10 +104,12 @@ def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str
     if dry_run:
         for step in steps:
             step["status"] = "not run"
+    now = time.time()
     record = {"incident_id": incident_id, "playbook": name,
               "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
-              "requested_by": requested_by, "requested_at": time.time(), "action": action or None,
-              "reasons": reasons, "steps": steps}
+              "requested_by": requested_by, "requested_at": now,
+              "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
+              "action": action or None, "reasons": reasons, "steps": steps}
     with runtime.db.begin() as conn:
         run_id = runs.insert_run(conn, record)
         return runs.get_run(conn, run_id)
@@ -115,9 +118,12 @@ def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str
 def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
     """Start a queued run: on a Celery worker when a broker is configured, else on a
     thread here (``wait``: in the foreground). Returns where it went."""
+    settings = runtime.data_dir.playbook
     if os.environ.get("AIOPS_BROKER_URL"):
         from aiops.tasks import PLAYBOOK_TASK, make_app
 
+        with runtime.db.connect() as conn:
+            start_by = runs.get_run(conn, run_id)["start_by"]
         app = make_app()
         try:
             with app.connection_for_write() as connection:
@@ -127,7 +133,10 @@ def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
                 app.send_task(PLAYBOOK_TASK, kwargs={
                     "run_id": run_id, "data_dir": str(runtime.data_dir.path),
                     "database_url": runtime.data_dir.database_url or None},
-                    connection=connection, retry=False)
+                    connection=connection, retry=False,
+                    # the broker drops it unstarted then; a worker would refuse it anyway
+                    expires=(datetime.fromtimestamp(start_by, UTC)
+                             if start_by else None))
         except Exception as exc:  # noqa: BLE001 - any broker failure: the run did not start
             with runtime.db.connect() as conn:
                 steps = runs.get_run(conn, run_id)["steps"]
@@ -138,9 +147,9 @@ def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
                                     f"AIOPS_BROKER_URL did not take it ({exc})") from exc
         return "celery"
     if wait:
-        execute_run(runtime.db, run_id)
+        execute_run(runtime.db, run_id, settings)
         return "foreground"
-    threading.Thread(target=execute_run, args=(runtime.db, run_id), daemon=True,
+    threading.Thread(target=execute_run, args=(runtime.db, run_id, settings), daemon=True,
                      name=f"playbook-run-{run_id}").start()
     return "thread"
 
@@ -154,7 +163,7 @@ def run_playbook_task(run_id: int, data_dir: str | None = None,
     data = DataDir.from_env(Path(data_dir) if data_dir else None, database_url)
     db = open_database(data.url())
     try:
-        record = execute_run(db, int(run_id))
+        record = execute_run(db, int(run_id), data.playbook)
     finally:
         db.dispose()
     return runs.run_view(record)

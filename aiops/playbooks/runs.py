@@ -1,4 +1,13 @@
-"""Storage of playbook runs: the audit record an operator and a worker share."""
+"""Storage of playbook runs: the audit record an operator and a worker share.
+
+A run nothing will finish is given up rather than left ``queued`` or ``running`` for
+good (``expire_stale``): a queued run no worker started by its ``start_by`` (the
+broker or every worker was down), and a running run with no outcome past its steps'
+timeouts and a grace period (the worker or ``aiops serve`` running it stopped). Both
+become ``failed`` with the reason. Whoever reads runs (the API, the incident view,
+the CLI, a worker about to claim one) expires them first, so nothing needs a
+scheduler, and a worker never starts a run past its ``start_by``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aiops.config import PlaybookSettings
 from aiops.errors import NotFound
 from aiops.store.tables import playbook_runs
-from aiops.timeutil import parse_timestamp, to_rfc3339
+from aiops.timeutil import to_rfc3339
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN = "queued", "running", "succeeded", "failed", "dry-run"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN)
@@ -18,15 +28,15 @@ STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN)
 def insert_run(conn: sa.Connection, record: dict[str, Any]) -> int:
     """Store a new run in the caller's transaction; return its id."""
     columns = ("incident_id", "playbook", "status", "dry_run", "requested_by", "requested_at",
-               "action", "reasons", "steps")
-    result = conn.execute(playbook_runs.insert().values({c: record[c] for c in columns}))
+               "start_by", "action", "reasons", "steps")
+    result = conn.execute(playbook_runs.insert().values({c: record.get(c) for c in columns}))
     return int(result.inserted_primary_key[0])
 
 
 def run_view(stored: dict[str, Any]) -> dict[str, Any]:
     """A run as the API and the CLI show it (RFC 3339 times)."""
     record = dict(stored)
-    for key in ("requested_at", "started_at", "finished_at"):
+    for key in ("requested_at", "start_by", "started_at", "finished_at"):
         record[key] = to_rfc3339(record[key])
     return record
 
@@ -50,19 +60,41 @@ def list_runs(conn: sa.Connection, incident_id: str | None = None,
 
 def claim(db: sa.Engine, run_id: int) -> bool:
     """Mark a queued run as running; False when another worker (or an earlier delivery
-    of the same task) got it first, so a run's steps are never executed twice."""
+    of the same task) got it first, so a run's steps are never executed twice, or
+    when its ``start_by`` has passed (a late run is not started at all)."""
+    now = time.time()
     with db.begin() as conn:
         result = conn.execute(playbook_runs.update()
                               .where(playbook_runs.c.id == run_id)
                               .where(playbook_runs.c.status == QUEUED)
-                              .values(status=RUNNING, started_at=time.time()))
+                              .where(sa.or_(playbook_runs.c.start_by.is_(None),
+                                            playbook_runs.c.start_by >= now))
+                              .values(status=RUNNING, started_at=now))
         return result.rowcount == 1
 
 
-def save_steps(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> None:
+def save_steps(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> bool:
+    """Store the steps' outcomes so far; False when the run is no longer ``running``
+    (it was given up as abandoned meanwhile): the worker must then stop."""
     with db.begin() as conn:
+        result = conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
+                              .where(playbook_runs.c.status == RUNNING)
+                              .values(steps=[dict(s) for s in steps]))
+        return result.rowcount == 1
+
+
+def save_late_outcome(db: sa.Engine, run_id: int, index: int, step: dict[str, Any]) -> None:
+    """Record what a step did after its run was given up as abandoned (its record
+    said "unknown"): the worker was alive after all, only slower than the deadline."""
+    with db.begin() as conn:
+        record = get_run(conn, run_id)
+        if record["status"] != FAILED:
+            return
+        steps = [dict(s) for s in record["steps"]]
+        steps[index] = {**step, "detail": "finished after the run was given up: "
+                        + str(step.get("detail", ""))}
         conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
-                     .values(steps=[dict(s) for s in steps]))
+                     .where(playbook_runs.c.status == FAILED).values(steps=steps))
 
 
 def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
@@ -76,12 +108,87 @@ def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
                              finished_at=time.time()))
 
 
-def in_flight(view: dict[str, Any], now: float | None = None) -> bool:
-    """Whether a run (as ``run_view`` shows it) may still be moving: queued or running,
-    and not past the time its steps could take at most (their timeouts and a minute).
-    A run whose process died stays ``running`` for good; a page following it stops."""
-    if view["status"] not in (QUEUED, RUNNING):
-        return False
-    budget = sum(float(s.get("timeout", 0)) for s in view["steps"]) + 60.0
-    asked = parse_timestamp(view["requested_at"], "requested_at")
-    return (time.time() if now is None else now) < asked + budget
+def step_budget(steps: list[dict[str, Any]]) -> float:
+    """Seconds a run's steps can take at most: the sum of their timeouts."""
+    return sum(float(s.get("timeout", 0)) for s in steps)
+
+
+def _given_up(record: dict[str, Any], settings: PlaybookSettings,
+              now: float) -> tuple[str, list[dict[str, Any]]] | None:
+    """(reason, steps as they end) if ``record`` (stored form) is past its deadline."""
+    steps = [dict(s) for s in record["steps"]]
+    if record["status"] == QUEUED:
+        if record["start_by"] is None or now <= record["start_by"]:
+            return None
+        for step in steps:
+            step["status"] = "skipped"
+        waited = record["start_by"] - record["requested_at"]
+        return (f"not started: no worker took it within {waited:g} s of the request "
+                "(AIOPS_PLAYBOOK_START_WITHIN); a run that late could act on an incident "
+                "that has moved on", steps)
+    budget = step_budget(steps) + settings.grace
+    if now <= (record["started_at"] or record["requested_at"]) + budget:
+        return None
+    unknown = None
+    for step in steps:
+        if step.get("status") != "pending":
+            continue
+        if unknown is None:  # the step in progress when the process stopped
+            unknown = step["name"]
+            step.update(status="unknown", detail="the process running it stopped; "
+                        "whether it took effect is not known")
+        else:
+            step["status"] = "skipped"
+    where = f"; step '{unknown}' may or may not have taken effect" if unknown else ""
+    return (f"abandoned: no outcome {budget:g} s after it started (its steps' timeouts "
+            f"and {settings.grace:g} s, AIOPS_PLAYBOOK_GRACE): the process running it "
+            f"stopped{where}", steps)
+
+
+def expire_stale(db: sa.Engine, settings: PlaybookSettings | None = None,
+                 now: float | None = None) -> int:
+    """Fail every run nothing will finish (module docstring); return how many.
+
+    Each is ended by a conditional update on the status it was read with, so a worker
+    that claims or finishes a run at the same moment wins or loses cleanly."""
+    settings = settings or PlaybookSettings()
+    now = time.time() if now is None else now
+    expired = 0
+    with db.begin() as conn:
+        rows = conn.execute(sa.select(playbook_runs)
+                            .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))).all()
+        for row in rows:
+            record = dict(row._mapping)
+            ended = _given_up(record, settings, now)
+            if ended is None:
+                continue
+            error, steps = ended
+            result = conn.execute(playbook_runs.update()
+                                  .where(playbook_runs.c.id == record["id"])
+                                  .where(playbook_runs.c.status == record["status"])
+                                  .values(status=FAILED, steps=steps, error=error,
+                                          finished_at=now))
+            expired += result.rowcount
+    return expired
+
+
+def current_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
+                 incident_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """``list_runs`` after ``expire_stale``: what a reader should be shown."""
+    expire_stale(db, settings)
+    with db.connect() as conn:
+        return list_runs(conn, incident_id, limit)
+
+
+def current_run(db: sa.Engine, run_id: int,
+                settings: PlaybookSettings | None = None) -> dict[str, Any]:
+    """One run as ``run_view`` shows it, after ``expire_stale``."""
+    expire_stale(db, settings)
+    with db.connect() as conn:
+        return run_view(get_run(conn, run_id))
+
+
+def in_flight(view: dict[str, Any]) -> bool:
+    """Whether a run (as ``run_view`` shows it, read after ``expire_stale``) may still
+    move, so a page showing it should look again."""
+    return view["status"] in (QUEUED, RUNNING)

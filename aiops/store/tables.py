@@ -110,6 +110,8 @@ playbook_runs = Table(
     Column("dry_run", Boolean, nullable=False),
     Column("requested_by", String(256)),
     Column("requested_at", Float, nullable=False),
+    # A queued run not started by then is given up (aiops/playbooks/runs.py); NULL: no limit.
+    Column("start_by", Float),
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("action", Text),

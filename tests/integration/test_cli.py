@@ -158,6 +158,7 @@ def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
      "AIOPS_TEXT_BACKEND='onnx' is not one of numpy, sentence-transformers"),
     ("AIOPS_TOPOLOGY_MAX_AGE", "a week", "AIOPS_TOPOLOGY_MAX_AGE must be seconds"),
     ("AIOPS_TEXT_SIMILARITY", "maybe", "AIOPS_TEXT_SIMILARITY must be on or off, got 'maybe'"),
+    ("AIOPS_PLAYBOOK_GRACE", "soon", "AIOPS_PLAYBOOK_GRACE must be a number, got 'soon'"),
 ])
 def test_a_mistyped_setting_is_refused_by_name_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str,

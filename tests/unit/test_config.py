@@ -22,3 +22,23 @@ def test_a_switch_that_is_neither_on_nor_off_is_refused_by_name(
     monkeypatch.setenv("AIOPS_TEXT_SIMILARITY", "disabled")
     with pytest.raises(ValueError, match="AIOPS_TEXT_SIMILARITY must be on or off, got 'disabled'"):
         DataDir.from_env("somewhere")
+
+
+def test_playbook_limits_are_read_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_PLAYBOOK_START_WITHIN", "120")
+    monkeypatch.setenv("AIOPS_PLAYBOOK_GRACE", "2.5")
+    playbook = DataDir.from_env("somewhere").playbook
+    assert (playbook.start_within, playbook.grace) == (120.0, 2.5)
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("AIOPS_PLAYBOOK_START_WITHIN", "10m", "must be a number, got '10m'"),
+    ("AIOPS_PLAYBOOK_START_WITHIN", "0", "must be seconds above 0, got 0.0"),
+    ("AIOPS_PLAYBOOK_GRACE", "-5", "must be seconds above 0, got -5.0"),
+    ("AIOPS_PLAYBOOK_GRACE", "nan", "must be seconds above 0, got nan"),
+])
+def test_a_playbook_limit_that_is_not_positive_seconds_is_refused_by_name(
+        monkeypatch: pytest.MonkeyPatch, name: str, text: str, message: str) -> None:
+    monkeypatch.setenv(name, text)
+    with pytest.raises(ValueError, match=f"{name} {message}"):
+        DataDir.from_env("somewhere")
