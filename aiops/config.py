@@ -118,6 +118,9 @@ class RetrainSettings:
     fit_seconds: float = 300.0  # as `aiops train --fit-seconds`
 
 
+MAX_PLAYBOOK_WAIT = 7 * 86400.0
+
+
 @dataclass(frozen=True, slots=True)
 class PlaybookSettings:
     """When a playbook run that nothing finished is given up (docs/playbooks.md).
@@ -135,9 +138,10 @@ class PlaybookSettings:
 
     def __post_init__(self) -> None:
         for name in ("start_within", "grace"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"AIOPS_PLAYBOOK_{name.upper()} must be seconds above 0, "
-                                 f"got {getattr(self, name)!r}")
+            if not 0 < getattr(self, name) <= MAX_PLAYBOOK_WAIT:
+                raise ValueError(f"AIOPS_PLAYBOOK_{name.upper()} must be seconds above 0 and "
+                                 f"at most {MAX_PLAYBOOK_WAIT:g} (a week), got "
+                                 f"{getattr(self, name)!r}")
 
 
 def settings_from_env(settings: Any, prefix: str) -> Any:

@@ -83,10 +83,13 @@ def execute_run(db: sa.Engine, run_id: int,
 
     A run that is not queued (already taken by another worker, finished, or a dry
     run) is returned as it is, untouched; one past its ``start_by`` is not started
-    but failed as late. If storing an outcome fails, the run is marked failed with the
-    reason as far as the database lets it. A run given up as abandoned while a step
-    was slow (``runs.expire_stale``) stops before its next step."""
-    if not runs.claim(db, run_id):
+    but failed as late. Each outcome is stored before the next step starts; the last
+    one, or a failure that ends the run, is stored with the run's end in one write. If
+    the run was given up as abandoned meanwhile (``runs.expire_stale``: this worker
+    was slower than its deadline), no further step starts and what the steps did is
+    added to the record (``runs.record_late``). If storing fails, the run is marked
+    failed with the reason as far as the database lets it."""
+    if not runs.claim(db, run_id, settings):
         runs.expire_stale(db, settings)
         with db.connect() as conn:
             return runs.get_run(conn, run_id)
@@ -95,30 +98,34 @@ def execute_run(db: sa.Engine, run_id: int,
         with db.connect() as conn:
             steps = [dict(s) for s in runs.get_run(conn, run_id)["steps"]]
         failed_at: str | None = None
+        given_up = False
         for i, step in enumerate(steps):
-            if failed_at is not None:
-                step["status"] = "skipped"
-                continue
             started = time.perf_counter()
             ok, detail = _run_step(step, f"steps[{i}] ({step['name']})")
             step.update(status="succeeded" if ok else "failed", detail=detail,
                         seconds=round(time.perf_counter() - started, 3))
             if not ok and not step.get("continue_on_error"):
                 failed_at = step["name"]
-            if not runs.save_steps(db, run_id, steps):
-                log.warning("playbook run %s was given up while step '%s' ran; its other "
-                            "steps are not run", run_id, step["name"])
-                runs.save_late_outcome(db, run_id, i, step)
+                for later in steps[i + 1:]:
+                    later["status"] = "skipped"
                 break
-        else:
-            failures = [s["name"] for s in steps if s.get("status") == "failed"]
-            error = f"step '{failed_at}' failed" if failed_at else (
-                f"continued past failed steps: {', '.join(failures)}" if failures else None)
-            runs.finish(db, run_id, runs.FAILED if failed_at else runs.SUCCEEDED, steps,
-                        error)
+            if i + 1 < len(steps) and not runs.save_steps(db, run_id, steps):
+                given_up = True
+                break
+        failures = [s["name"] for s in steps if s.get("status") == "failed"]
+        error = f"step '{failed_at}' failed" if failed_at else (
+            f"continued past failed steps: {', '.join(failures)}" if failures else None)
+        if given_up or not runs.finish(db, run_id,
+                                       runs.FAILED if failed_at else runs.SUCCEEDED, steps,
+                                       error, only_if=(runs.RUNNING,)):
+            log.warning("playbook run %s was given up as abandoned while it ran; no "
+                        "further step starts", run_id)
+            runs.record_late(db, run_id, steps)
     except Exception as exc:
         log.exception("playbook run %s stopped", run_id)
-        runs.finish(db, run_id, runs.FAILED, steps, f"stopped: {type(exc).__name__}: {exc}")
+        runs.finish(db, run_id, runs.FAILED, steps, f"stopped: {type(exc).__name__}: {exc}",
+                    only_if=(runs.RUNNING,))
         raise
     with db.connect() as conn:
         return runs.get_run(conn, run_id)
+

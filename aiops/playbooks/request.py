@@ -124,6 +124,8 @@ def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
 
         with runtime.db.connect() as conn:
             start_by = runs.get_run(conn, run_id)["start_by"]
+        # A worker discards the task unstarted after this; its claim would refuse it too.
+        expires = datetime.fromtimestamp(start_by, UTC) if start_by else None
         app = make_app()
         try:
             with app.connection_for_write() as connection:
@@ -133,10 +135,7 @@ def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
                 app.send_task(PLAYBOOK_TASK, kwargs={
                     "run_id": run_id, "data_dir": str(runtime.data_dir.path),
                     "database_url": runtime.data_dir.database_url or None},
-                    connection=connection, retry=False,
-                    # the broker drops it unstarted then; a worker would refuse it anyway
-                    expires=(datetime.fromtimestamp(start_by, UTC)
-                             if start_by else None))
+                    connection=connection, retry=False, expires=expires)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the run did not start
             with runtime.db.connect() as conn:
                 steps = runs.get_run(conn, run_id)["steps"]

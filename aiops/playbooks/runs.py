@@ -2,15 +2,19 @@
 
 A run nothing will finish is given up rather than left ``queued`` or ``running`` for
 good (``expire_stale``): a queued run no worker started by its ``start_by`` (the
-broker or every worker was down), and a running run with no outcome past its steps'
-timeouts and a grace period (the worker or ``aiops serve`` running it stopped). Both
-become ``failed`` with the reason. Whoever reads runs (the API, the incident view,
-the CLI, a worker about to claim one) expires them first, so nothing needs a
-scheduler, and a worker never starts a run past its ``start_by``.
+broker or every worker was down), and a running run with no outcome by its
+``give_up_at``, set when a worker claims it to its steps' timeouts and a grace period
+later (the worker or ``aiops serve`` running it stopped). Both become ``failed`` with
+the reason. Whoever reads runs (the API, the incident view, the CLI, a worker whose
+claim failed) expires them first, so nothing needs a scheduler, and a worker never
+starts a run past its ``start_by``. Every write of a worker bumps ``revision``, and
+giving up is conditional on the revision it read, so it never overwrites an outcome
+stored in between.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -23,6 +27,7 @@ from aiops.timeutil import to_rfc3339
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN = "queued", "running", "succeeded", "failed", "dry-run"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN)
+log = logging.getLogger(__name__)
 
 
 def insert_run(conn: sa.Connection, record: dict[str, Any]) -> int:
@@ -36,7 +41,7 @@ def insert_run(conn: sa.Connection, record: dict[str, Any]) -> int:
 def run_view(stored: dict[str, Any]) -> dict[str, Any]:
     """A run as the API and the CLI show it (RFC 3339 times)."""
     record = dict(stored)
-    for key in ("requested_at", "start_by", "started_at", "finished_at"):
+    for key in ("requested_at", "start_by", "started_at", "give_up_at", "finished_at"):
         record[key] = to_rfc3339(record[key])
     return record
 
@@ -58,18 +63,31 @@ def list_runs(conn: sa.Connection, incident_id: str | None = None,
     return [run_view(dict(r._mapping)) for r in rows]
 
 
-def claim(db: sa.Engine, run_id: int) -> bool:
-    """Mark a queued run as running; False when another worker (or an earlier delivery
-    of the same task) got it first, so a run's steps are never executed twice, or
-    when its ``start_by`` has passed (a late run is not started at all)."""
+def step_budget(steps: list[dict[str, Any]]) -> float:
+    """Seconds a run's steps can take at most: the sum of their timeouts."""
+    return sum(float(s.get("timeout", 0)) for s in steps)
+
+
+def claim(db: sa.Engine, run_id: int, settings: PlaybookSettings | None = None) -> bool:
+    """Mark a queued run as running, with the time by which it must have ended (its
+    steps' timeouts and the grace); False when another worker (or an earlier delivery
+    of the same task) got it first, so a run's steps are never executed twice, or when
+    its ``start_by`` has passed (a late run is not started at all)."""
+    settings = settings or PlaybookSettings()
     now = time.time()
     with db.begin() as conn:
+        steps = conn.execute(sa.select(playbook_runs.c.steps)
+                             .where(playbook_runs.c.id == run_id)).scalar()
+        if steps is None:
+            return False
         result = conn.execute(playbook_runs.update()
                               .where(playbook_runs.c.id == run_id)
                               .where(playbook_runs.c.status == QUEUED)
                               .where(sa.or_(playbook_runs.c.start_by.is_(None),
                                             playbook_runs.c.start_by >= now))
-                              .values(status=RUNNING, started_at=now))
+                              .values(status=RUNNING, started_at=now,
+                                      give_up_at=now + step_budget(steps) + settings.grace,
+                                      revision=playbook_runs.c.revision + 1))
         return result.rowcount == 1
 
 
@@ -79,38 +97,47 @@ def save_steps(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> bool:
     with db.begin() as conn:
         result = conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
                               .where(playbook_runs.c.status == RUNNING)
-                              .values(steps=[dict(s) for s in steps]))
+                              .values(steps=[dict(s) for s in steps],
+                                      revision=playbook_runs.c.revision + 1))
         return result.rowcount == 1
 
 
-def save_late_outcome(db: sa.Engine, run_id: int, index: int, step: dict[str, Any]) -> None:
-    """Record what a step did after its run was given up as abandoned (its record
-    said "unknown"): the worker was alive after all, only slower than the deadline."""
+def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
+           error: str | None = None, only_if: tuple[str, ...] = (QUEUED, RUNNING)) -> bool:
+    """End a run whose status is one of ``only_if``; False when it was not (already
+    ended, given up, or, for a broker that took the run after all, claimed by a
+    worker): that outcome stays."""
+    with db.begin() as conn:
+        result = conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
+                              .where(playbook_runs.c.status.in_(only_if))
+                              .values(status=status, steps=[dict(s) for s in steps],
+                                      error=error, finished_at=time.time(),
+                                      revision=playbook_runs.c.revision + 1))
+        return result.rowcount == 1
+
+
+def record_late(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> list[str]:
+    """Store what steps did after their run was given up as abandoned (the record says
+    "unknown" or "skipped" for them): the worker was alive after all, only slower than
+    the deadline. Returns the names of the steps so recorded."""
     with db.begin() as conn:
         record = get_run(conn, run_id)
         if record["status"] != FAILED:
-            return
-        steps = [dict(s) for s in record["steps"]]
-        steps[index] = {**step, "detail": "finished after the run was given up: "
-                        + str(step.get("detail", ""))}
-        conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
-                     .where(playbook_runs.c.status == FAILED).values(steps=steps))
-
-
-def finish(db: sa.Engine, run_id: int, status: str, steps: list[dict[str, Any]],
-           error: str | None = None, only_if: tuple[str, ...] = (QUEUED, RUNNING)) -> None:
-    """End a run whose status is one of ``only_if``; one already ended (or, for a
-    broker that took the run after all, claimed by a worker) keeps its outcome."""
-    with db.begin() as conn:
-        conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
-                     .where(playbook_runs.c.status.in_(only_if))
-                     .values(status=status, steps=[dict(s) for s in steps], error=error,
-                             finished_at=time.time()))
-
-
-def step_budget(steps: list[dict[str, Any]]) -> float:
-    """Seconds a run's steps can take at most: the sum of their timeouts."""
-    return sum(float(s.get("timeout", 0)) for s in steps)
+            return []
+        stored = [dict(s) for s in record["steps"]]
+        late = []
+        for i, step in enumerate(steps):
+            if (i < len(stored) and step.get("status") in ("succeeded", "failed")
+                    and stored[i].get("status") != step["status"]):
+                stored[i] = {**step, "detail": "finished after the run was given up: "
+                             + str(step.get("detail", ""))}
+                late.append(f"{step['name']} ({step['status']})")
+        if late:
+            conn.execute(playbook_runs.update().where(playbook_runs.c.id == run_id)
+                         .where(playbook_runs.c.status == FAILED)
+                         .values(steps=stored, error=f"{record['error']}; then the worker "
+                                 f"finished {', '.join(late)} after all"))
+        return late
 
 
 def _given_up(record: dict[str, Any], settings: PlaybookSettings,
@@ -126,8 +153,9 @@ def _given_up(record: dict[str, Any], settings: PlaybookSettings,
         return (f"not started: no worker took it within {waited:g} s of the request "
                 "(AIOPS_PLAYBOOK_START_WITHIN); a run that late could act on an incident "
                 "that has moved on", steps)
-    budget = step_budget(steps) + settings.grace
-    if now <= (record["started_at"] or record["requested_at"]) + budget:
+    started = record["started_at"] or record["requested_at"]
+    deadline = record["give_up_at"] or started + step_budget(steps) + settings.grace
+    if now <= deadline:
         return None
     unknown = None
     for step in steps:
@@ -140,42 +168,67 @@ def _given_up(record: dict[str, Any], settings: PlaybookSettings,
         else:
             step["status"] = "skipped"
     where = f"; step '{unknown}' may or may not have taken effect" if unknown else ""
-    return (f"abandoned: no outcome {budget:g} s after it started (its steps' timeouts "
-            f"and {settings.grace:g} s, AIOPS_PLAYBOOK_GRACE): the process running it "
-            f"stopped{where}", steps)
+    return (f"abandoned: no outcome {deadline - started:g} s after it started (its steps' "
+            "timeouts and AIOPS_PLAYBOOK_GRACE): the process running it stopped" + where,
+            steps)
+
+
+def stale_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
+               now: float | None = None) -> list[tuple[dict[str, Any], str, list[dict[str, Any]]]]:
+    """(run as stored, reason, steps as they end) for every run past its deadline."""
+    settings = settings or PlaybookSettings()
+    now = time.time() if now is None else now
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(playbook_runs)
+                            .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))
+                            .order_by(playbook_runs.c.id)).all()
+    found = []
+    for row in rows:
+        record = dict(row._mapping)
+        ended = _given_up(record, settings, now)
+        if ended is not None:
+            found.append((record, *ended))
+    return found
+
+
+def give_up(db: sa.Engine, record: dict[str, Any], error: str, steps: list[dict[str, Any]],
+            now: float | None = None) -> bool:
+    """Fail ``record`` unless a worker wrote to it since it was read: the update is
+    conditional on its status and revision, so an outcome stored in between is never
+    overwritten with the older steps, and a claim at the same moment wins or loses
+    cleanly. One transaction per run, so two readers never wait on each other."""
+    with db.begin() as conn:
+        result = conn.execute(playbook_runs.update()
+                              .where(playbook_runs.c.id == record["id"])
+                              .where(playbook_runs.c.status == record["status"])
+                              .where(playbook_runs.c.revision == record["revision"])
+                              .values(status=FAILED, steps=steps, error=error,
+                                      finished_at=time.time() if now is None else now,
+                                      revision=playbook_runs.c.revision + 1))
+        return result.rowcount == 1
 
 
 def expire_stale(db: sa.Engine, settings: PlaybookSettings | None = None,
                  now: float | None = None) -> int:
-    """Fail every run nothing will finish (module docstring); return how many.
+    """Fail every run nothing will finish (module docstring); return how many."""
+    return sum(give_up(db, record, error, steps, now)
+               for record, error, steps in stale_runs(db, settings, now))
 
-    Each is ended by a conditional update on the status it was read with, so a worker
-    that claims or finishes a run at the same moment wins or loses cleanly."""
-    settings = settings or PlaybookSettings()
-    now = time.time() if now is None else now
-    expired = 0
-    with db.begin() as conn:
-        rows = conn.execute(sa.select(playbook_runs)
-                            .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))).all()
-        for row in rows:
-            record = dict(row._mapping)
-            ended = _given_up(record, settings, now)
-            if ended is None:
-                continue
-            error, steps = ended
-            result = conn.execute(playbook_runs.update()
-                                  .where(playbook_runs.c.id == record["id"])
-                                  .where(playbook_runs.c.status == record["status"])
-                                  .values(status=FAILED, steps=steps, error=error,
-                                          finished_at=now))
-            expired += result.rowcount
-    return expired
+
+def _expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None) -> None:
+    """``expire_stale`` for someone who only wants to read: a database that cannot take
+    the write now (locked, read-only) leaves the runs as stored rather than failing the
+    read; the next reader tries again."""
+    try:
+        expire_stale(db, settings)
+    except sa.exc.DBAPIError as exc:
+        log.warning("could not give up stale playbook runs now: %s", exc)
 
 
 def current_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
                  incident_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """``list_runs`` after ``expire_stale``: what a reader should be shown."""
-    expire_stale(db, settings)
+    _expire_for_reader(db, settings)
     with db.connect() as conn:
         return list_runs(conn, incident_id, limit)
 
@@ -183,7 +236,7 @@ def current_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
 def current_run(db: sa.Engine, run_id: int,
                 settings: PlaybookSettings | None = None) -> dict[str, Any]:
     """One run as ``run_view`` shows it, after ``expire_stale``."""
-    expire_stale(db, settings)
+    _expire_for_reader(db, settings)
     with db.connect() as conn:
         return run_view(get_run(conn, run_id))
 

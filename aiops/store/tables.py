@@ -110,9 +110,14 @@ playbook_runs = Table(
     Column("dry_run", Boolean, nullable=False),
     Column("requested_by", String(256)),
     Column("requested_at", Float, nullable=False),
-    # A queued run not started by then is given up (aiops/playbooks/runs.py); NULL: no limit.
+    # A queued run not started by then is given up (aiops/playbooks/runs.py).
     Column("start_by", Float),
     Column("started_at", Float),
+    # Set when a worker claims it: a running run with no outcome by then is abandoned.
+    Column("give_up_at", Float),
+    # Bumped by every write of the worker, so giving a run up cannot overwrite an
+    # outcome stored after it was read.
+    Column("revision", Integer, nullable=False, server_default="0"),
     Column("finished_at", Float),
     Column("action", Text),
     Column("reasons", JSON, nullable=False),
