@@ -34,9 +34,11 @@ def test_playbook_limits_are_read_in_seconds(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("AIOPS_PLAYBOOK_START_WITHIN", "10m", "must be a number, got '10m'"),
     ("AIOPS_PLAYBOOK_START_WITHIN", "0", "must be seconds above 0 and at most 604800"),
-    ("AIOPS_PLAYBOOK_START_WITHIN", "inf", "must be seconds above 0 and at most 604800 \\(a week\\), got inf"),
+    ("AIOPS_PLAYBOOK_START_WITHIN", "inf",
+     "must be seconds above 0 and at most 604800 \\(a week\\), got inf"),
     ("AIOPS_PLAYBOOK_GRACE", "-5", "must be seconds above 0 and at most 604800"),
-    ("AIOPS_PLAYBOOK_GRACE", "nan", "must be seconds above 0 and at most 604800 \\(a week\\), got nan"),
+    ("AIOPS_PLAYBOOK_GRACE", "nan",
+     "must be seconds above 0 and at most 604800 \\(a week\\), got nan"),
 ])
 def test_a_playbook_limit_that_is_not_positive_seconds_is_refused_by_name(
         monkeypatch: pytest.MonkeyPatch, name: str, text: str, message: str) -> None:
