@@ -11,6 +11,7 @@ from aiops import (  # noqa: F401
     cli_playbooks,
     cli_tickets,
     cli_topology,
+    cli_webhooks,
 )
 from aiops.cli_base import main
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests start: PostgreSQL, Prometheus Alertmanager,
 # headless Chromium, Redis (Celery broker), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
-# discovery in network namespaces) and Request Tracker 5, from Debian's packages. Skips
-# what is already there.
+# discovery in network namespaces), Request Tracker 5 and Nagios Core 4, from Debian's
+# packages. Skips what is already there.
 set -euo pipefail
 
 need=()
@@ -18,13 +18,24 @@ command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 [ -x /usr/share/request-tracker5/libexec/rt-server ] || \
   need+=(request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks)
 
-if [ ${#need[@]} -gt 0 ]; then
+# A real Nagios Core 4 for the webhook test (tests/integration/test_nagios_real.py); its
+# recommended plugins and their dependencies are not needed (the test brings its check).
+lean=()
+[ -x /usr/sbin/nagios4 ] || lean+=(nagios4-core)
+
+if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
   else
     SUDO=
   fi
-  echo "installing test servers: ${need[*]}" >&2
+  echo "installing test servers: ${need[*]} ${lean[*]}" >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ ${#need[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ ${#lean[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${lean[@]}" >/dev/null
+  fi
 fi

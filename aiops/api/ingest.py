@@ -1,4 +1,4 @@
-"""Ingestion endpoints: canonical alerts and Alertmanager webhooks.
+"""Ingestion endpoints: canonical alerts, Alertmanager webhooks, mapped webhooks.
 
 A request is validated whole before anything is ingested, and ingested in one
 transaction: a bad alert at index 9,999 refuses the request without storing the
@@ -16,6 +16,7 @@ from aiops.api.util import json_body, runtime
 from aiops.errors import InputError
 from aiops.models import Alert, parse_alert
 from connectors.alertmanager import parse_webhook
+from connectors.webhook_mapping import find_mapping, load_mappings
 
 blueprint = Blueprint("ingest", __name__, url_prefix="/api/v1")
 
@@ -69,4 +70,31 @@ def post_alertmanager():
     _check_batch_size(len(alerts))
     runtime().follow_other_processes()
     result = runtime().engine.ingest(alerts)
+    return jsonify(result.to_dict())
+
+
+@blueprint.get("/webhooks")
+def list_webhooks():
+    """The built-in mappings and the data dir's ``webhooks/*.yml`` (read per request:
+    a new or edited mapping needs no restart)."""
+    mappings, errors = load_mappings(runtime().data_dir.path / "webhooks")
+    return jsonify({"folder": str(runtime().data_dir.path / "webhooks"),
+                    "webhooks": [mappings[n].summary_view() for n in sorted(mappings)],
+                    "errors": errors})
+
+
+@blueprint.post("/webhooks/<name>")
+def post_mapped_webhook(name: str):
+    """A notification in a tool's own JSON, turned into alerts by mapping ``name``."""
+    mapping = find_mapping(runtime().data_dir.path / "webhooks", name)
+    mapped = mapping.apply(json_body())
+    _check_batch_size(len(mapped.alerts))
+    runtime().follow_other_processes()
+    engine = runtime().engine
+    for i in mapped.start_unknown:
+        alert = mapped.alerts[i]
+        start = engine.recorded_start(alert)
+        if start is not None and alert.ends_at is not None and start <= alert.ends_at:
+            alert.starts_at = start
+    result = engine.ingest(mapped.alerts)
     return jsonify(result.to_dict())

@@ -213,6 +213,22 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"type": "object"}}}},
         "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS}}},
+    "/api/v1/webhooks": {"get": {
+        "summary": "Webhook mappings: built-in (zabbix, nagios) and the data dir's "
+                   "webhooks/*.yml, with the files refused and why",
+        "responses": {"200": _json({"type": "object", "properties": {
+            "folder": {"type": "string"},
+            "webhooks": {"type": "array", "items": {"type": "object"}},
+            "errors": {"type": "array", "items": {"type": "string"}}}}, "Mappings")}}},
+    "/api/v1/webhooks/{name}": {"post": {
+        "summary": "A tool's own JSON notification, made into alerts by mapping NAME "
+                   "(docs/webhooks.md); validated whole, ingested in one transaction",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}},
+        "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS,
+                      **_NOT_FOUND}}},
     "/api/v1/incidents": {"get": {
         "summary": "Incidents, newest first",
         "parameters": [{"name": "status", "in": "query",

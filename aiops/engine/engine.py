@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
+from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator, fingerprint
 from aiops.engine.feedback import (
     FeedbackOutcome,
     alert_sets,
@@ -457,6 +457,16 @@ class Engine:
         mark_persisted(batch.alerts.values())
         self._publish(batch)
         return record
+
+    def recorded_start(self, event: Alert) -> float | None:
+        """When the live alert of ``event``'s condition started, if the engine holds one.
+
+        For a recovery whose sender cannot say when the problem began (a Nagios
+        notification): deduplication takes a start far from the recorded one for a new
+        episode, so the receiver gives the recovery the start it ends."""
+        with self.lock:
+            record = self.dedup.active.get(fingerprint(event, self.settings.volatile_labels))
+            return None if record is None else record.starts_at
 
     @property
     def event_seq(self) -> int:

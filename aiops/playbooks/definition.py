@@ -42,9 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from aiops.errors import InputError
+from aiops.yamlfile import read_yaml, yaml_files
 
 PLACEHOLDERS = ("incident.id", "incident.title", "incident.severity", "root.entity",
                 "root.node_id", "root.alert_id", "action")
@@ -210,22 +209,7 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
 
 
 def read_playbook(path: Path) -> Playbook:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path.name}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{path.name}:{line}: not valid YAML ({problem})") from None
-    except OSError as exc:  # a folder named x.yml, no permission
-        raise InputError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
-    except RecursionError:  # an alias that contains itself
-        raise InputError(f"{path.name}: nested without end (a recursive YAML alias?)") from None
-    return parse_playbook(doc, path)
+    return parse_playbook(read_yaml(path, MAX_FILE_BYTES), path)
 
 
 def load_playbooks(folder: Path) -> tuple[dict[str, Playbook], list[str]]:
@@ -237,10 +221,8 @@ def load_playbooks(folder: Path) -> tuple[dict[str, Playbook], list[str]]:
     """
     found: dict[str, Playbook] = {}
     errors: list[str] = []
-    if not folder.is_dir():
-        return found, errors
     clashes: set[str] = set()
-    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+    for path in yaml_files(folder):
         try:
             playbook = read_playbook(path)
         except InputError as exc:

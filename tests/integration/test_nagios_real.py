@@ -1,0 +1,161 @@
+"""A real Nagios Core 4 notifies the engine through deploy/nagios/ (the shipped command
+definitions and aiops-notify), and a service that goes CRITICAL and back to OK becomes
+one alert that fires and resolves here.
+
+Nagios runs from Debian's ``nagios4-core`` (scripts/install-test-deps.sh installs it;
+skipped without it) in a folder of the test's own, with ``interval_length=1`` so its
+intervals are seconds. The check is a script that reads the state the test writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import grp
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer
+from tests.integration.test_webhooks_api import alert_rows
+
+NAGIOS = Path("/usr/sbin/nagios4")
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not NAGIOS.exists(), reason="nagios4-core is not installed")
+
+MAIN = """\
+log_file={d}/nagios.log
+cfg_file={d}/objects.cfg
+cfg_file={d}/aiops.cfg
+status_file={d}/status.dat
+temp_file={d}/nagios.tmp
+temp_path={d}
+lock_file={d}/nagios.lock
+state_retention_file={d}/retention.dat
+retain_state_information=0
+command_file={d}/nagios.cmd
+check_result_path={d}/checkresults
+query_socket={d}/nagios.qh
+nagios_user={user}
+nagios_group={group}
+interval_length=1
+check_result_reaper_frequency=1
+enable_notifications=1
+enable_flap_detection=0
+illegal_macro_output_chars=`~$&|'"<>
+"""
+OBJECTS = """\
+define command {{
+  command_name check_state
+  command_line /bin/sh {d}/check.sh "$HOSTNAME$" "$SERVICEDESC$"
+}}
+define timeperiod {{
+  timeperiod_name 24x7
+  alias always
+  sunday 00:00-24:00
+  monday 00:00-24:00
+  tuesday 00:00-24:00
+  wednesday 00:00-24:00
+  thursday 00:00-24:00
+  friday 00:00-24:00
+  saturday 00:00-24:00
+}}
+define host {{
+  host_name core-1
+  address 127.0.0.1
+  check_command check_state
+  max_check_attempts 1
+  check_interval 1
+  retry_interval 1
+  check_period 24x7
+  notification_period 24x7
+  notification_interval 0
+  contacts aiops
+}}
+define service {{
+  host_name core-1
+  service_description BGP peer
+  check_command check_state
+  max_check_attempts 1
+  check_interval 1
+  retry_interval 1
+  check_period 24x7
+  notification_period 24x7
+  notification_interval 0
+  contacts aiops
+}}
+"""
+CHECK = """\
+# the state the test wrote for this service (0 OK, 2 CRITICAL); a host is always up
+state=$(cat "{d}/state-$2" 2>/dev/null || echo 0)
+echo "BGP state $state"
+exit "$state"
+"""
+
+
+@pytest.fixture
+def nagios(tmp_path: Path, live_server: LiveServer) -> Iterator[Path]:
+    folder = tmp_path / "nagios"
+    (folder / "checkresults").mkdir(parents=True)
+    user = getpass.getuser()
+    group = grp.getgrgid(os.getgid()).gr_name
+    (folder / "nagios.cfg").write_text(MAIN.format(d=folder, user=user, group=group))
+    (folder / "objects.cfg").write_text(OBJECTS.format(d=folder))
+    (folder / "check.sh").write_text(CHECK.format(d=folder))
+    # The shipped definitions, pointed at this test's engine and this checkout's script.
+    shipped = (REPO / "deploy/nagios/aiops.cfg").read_text()
+    (folder / "aiops.cfg").write_text(
+        shipped.replace("/usr/local/bin/aiops-notify",
+                        f"{sys.executable} {REPO / 'deploy/nagios/aiops-notify'}")
+        .replace("http://127.0.0.1:8080", live_server.url))
+    checked = subprocess.run([str(NAGIOS), "-v", str(folder / "nagios.cfg")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    process = subprocess.Popen([str(NAGIOS), str(folder / "nagios.cfg")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield folder
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_for(predicate, folder: Path, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    log = (folder / "nagios.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"{what} did not happen within {timeout:g} s; nagios.log:\n{log}")
+
+
+def test_a_service_problem_and_its_recovery_in_nagios_fire_and_resolve_one_alert(
+        nagios: Path, live_server: LiveServer) -> None:
+    runtime = live_server.runtime
+    (nagios / "state-BGP peer").write_text("2")
+    firing = wait_for(lambda: alert_rows(runtime), nagios, "the problem notification")
+    (alert,) = firing
+    assert (alert["source"], alert["name"], alert["entity"], alert["status"]) == (
+        "nagios", "BGP peer", "core-1", "firing")
+    assert alert["severity"] == "critical"
+    assert abs(alert["starts_at"] - time.time()) < 60  # Nagios's state change time
+    (nagios / "state-BGP peer").write_text("0")
+    resolved = wait_for(lambda: [a for a in alert_rows(runtime) if a["status"] == "resolved"],
+                        nagios, "the recovery notification")
+    (ended,) = resolved
+    assert ended["id"] == alert["id"] and ended["starts_at"] == alert["starts_at"]
+    assert ended["ends_at"] >= ended["starts_at"]
+    assert len(alert_rows(runtime)) == 1  # the recovery ended the problem's alert
+    log = (nagios / "nagios.log").read_text()
+    assert "SERVICE NOTIFICATION: aiops;core-1;BGP peer;CRITICAL;notify-service-aiops" in log
+    assert "SERVICE NOTIFICATION: aiops;core-1;BGP peer;OK;notify-service-aiops" in log

@@ -1,0 +1,112 @@
+"""POST /api/v1/webhooks/{name}: tools' own JSON through their mappings, problems and
+recoveries as one alert episode, and every kind of bad request refused with nothing
+stored."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+
+from aiops.runtime import Runtime
+from aiops.store.tables import alerts as alerts_table
+from tests.integration.test_api import client, error_of, stored  # noqa: F401 (fixture)
+from tests.unit.test_webhook_mapping import ZABBIX_PROBLEM
+
+NAGIOS = {"type": "PROBLEM", "host": "r1", "address": "192.0.2.1", "check": "BGP peer",
+          "state": "CRITICAL", "output": "peer Idle", "since": "1800000000"}
+
+
+def alert_rows(runtime: Runtime) -> list[dict]:
+    with runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(alerts_table).order_by(alerts_table.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def test_a_nagios_recovery_ends_the_alert_its_problem_opened(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    r = client.post("/api/v1/webhooks/nagios", json=NAGIOS)
+    assert r.status_code == 200, r.data
+    assert r.get_json()["dispositions"] == {"new": 1}
+    (incident,) = r.get_json()["incidents"]
+    # A re-sent problem folds; then the recovery, 10 minutes later, says no start.
+    assert client.post("/api/v1/webhooks/nagios", json=NAGIOS).get_json()[
+        "dispositions"] == {"duplicate": 1}
+    recovery = {**NAGIOS, "type": "RECOVERY", "state": "OK", "output": "peer Established",
+                "ended": "1800000600"}
+    del recovery["since"]
+    r = client.post("/api/v1/webhooks/nagios", json=recovery)
+    assert r.get_json()["dispositions"] == {"resolved": 1}
+    (row,) = alert_rows(runtime)
+    assert (row["status"], row["starts_at"], row["ends_at"]) == (
+        "resolved", 1_800_000_000.0, 1_800_000_600.0)
+    detail = client.get(f"/api/v1/incidents/{incident}").get_json()
+    assert detail["status"] == "resolved" and detail["alerts"][0]["source"] == "nagios"
+
+
+def test_a_recovery_of_a_problem_never_seen_is_kept_as_a_resolved_alert(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    recovery = {"type": "RECOVERY", "host": "r2", "check": "host", "state": "UP",
+                "output": "PING OK", "ended": "1800000100"}
+    r = client.post("/api/v1/webhooks/nagios", json=recovery)
+    assert r.status_code == 200 and r.get_json()["dispositions"] == {"new": 1}
+    (row,) = alert_rows(runtime)
+    assert (row["status"], row["starts_at"], row["ends_at"]) == (
+        "resolved", 1_800_000_100.0, 1_800_000_100.0)
+
+
+def test_zabbix_problem_and_recovery_through_the_built_in_mapping(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    problem = {**ZABBIX_PROBLEM, "host": "r1"}
+    assert client.post("/api/v1/webhooks/zabbix", json=problem).status_code == 200
+    recovery = {**problem, "event_value": "0", "recovery_date": "2026.11.22",
+                "recovery_time": "16:31:00"}
+    r = client.post("/api/v1/webhooks/zabbix", json=recovery)
+    assert r.get_json()["dispositions"] == {"resolved": 1}
+    (row,) = alert_rows(runtime)
+    assert row["status"] == "resolved" and row["entity"] == "r1"
+
+
+def test_a_mapping_in_the_data_dir_is_used_without_a_restart(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    folder = runtime.data_dir.path / "webhooks"
+    folder.mkdir()
+    (folder / "uptime.yml").write_text(
+        "alerts: checks\nname: '{monitor}'\nentity: '{target}'\nstarts_at: '{since}'\n"
+        "severity: {value: '{level}', map: {down: critical}}\n", encoding="utf-8")
+    listing = client.get("/api/v1/webhooks").get_json()
+    assert [w["name"] for w in listing["webhooks"]] == ["nagios", "uptime", "zabbix"]
+    body = {"checks": [{"monitor": "http", "target": "r1", "since": 1_800_000_000,
+                        "level": "down"},
+                       {"monitor": "http", "target": "r2", "since": 1_800_000_004,
+                        "level": "down"}]}
+    r = client.post("/api/v1/webhooks/uptime", json=body)
+    assert r.status_code == 200 and r.get_json()["accepted"] == 2
+    assert len(r.get_json()["incidents"]) == 1  # neighbours, 4 s apart: one incident
+    assert {row["severity"] for row in alert_rows(runtime)} == {"critical"}
+
+
+def test_bad_webhook_requests_are_refused_by_name_and_store_nothing(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    folder = runtime.data_dir.path / "webhooks"
+    folder.mkdir()
+    (folder / "broken.yml").write_text("name: '{x'\nentity: '{y}'\n", encoding="utf-8")
+    r = client.post("/api/v1/webhooks/datadog", json=NAGIOS)
+    assert r.status_code == 404
+    assert "no webhook mapping named 'datadog' (known: alertmanager, nagios" in error_of(r)
+    r = client.post("/api/v1/webhooks/broken", json=NAGIOS)
+    assert r.status_code == 400
+    assert error_of(r).startswith("webhook mapping 'broken' cannot be used: broken.yml: "
+                                  "name: unmatched '{'")
+    r = client.post("/api/v1/webhooks/nagios", data=b'{"host": "r1",',
+                    content_type="application/json")
+    assert r.status_code == 400 and "JSON" in error_of(r)
+    # The second notification of a batch lacks its host: neither is stored.
+    r = client.post("/api/v1/webhooks/nagios", json=[NAGIOS, {**NAGIOS, "host": ""}])
+    assert r.status_code == 400
+    assert error_of(r).startswith("alerts[1]: field 'entity' is empty: '{host}' gave no "
+                                  "text (nothing at host)")
+    r = client.post("/api/v1/webhooks/nagios", json={**NAGIOS, "since": "last tuesday"})
+    assert r.status_code == 400 and "field 'starts_at' is not an RFC 3339" in error_of(r)
+    assert stored(runtime) == (0, 0)
+    errors = client.get("/api/v1/webhooks").get_json()["errors"]
+    assert len(errors) == 1 and errors[0].startswith("broken.yml:")

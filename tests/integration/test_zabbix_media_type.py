@@ -1,0 +1,101 @@
+"""The Zabbix media type in deploy/zabbix/ runs its script as Zabbix would, against the
+engine over real HTTP: a problem and its recovery become one alert that fires and
+resolves.
+
+No Zabbix server runs here (it needs a database and its PHP front end), so the script
+runs under Node.js with Zabbix's ``HttpRequest`` stood in by curl, and the macros are
+filled the way Zabbix documents it: a recovery's macros on a problem stay unresolved
+as their own text. Skipped without node or curl.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import LiveServer
+from tests.integration.test_webhooks_api import alert_rows
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not (shutil.which("node") and shutil.which("curl")),
+                                reason="needs node and curl")
+
+# Zabbix's HttpRequest as far as the script uses it, over curl (node has no blocking HTTP).
+SHIM = r"""
+const {execFileSync} = require('child_process');
+function HttpRequest() { this.headers = []; this.status = 0; }
+HttpRequest.prototype.addHeader = function (h) { this.headers.push(h); };
+HttpRequest.prototype.post = function (url, data) {
+  const args = ['-s', '-X', 'POST', '-w', '\n%{http_code}', '--data-binary', '@-'];
+  this.headers.forEach(function (h) { args.push('-H', h); });
+  args.push(url);
+  const out = execFileSync('curl', args, {input: data}).toString();
+  const cut = out.lastIndexOf('\n');
+  this.status = parseInt(out.slice(cut + 1), 10);
+  return out.slice(0, cut);
+};
+HttpRequest.prototype.getStatus = function () { return this.status; };
+const value = require('fs').readFileSync(0, 'utf8');
+try {
+  console.log((function (value) {
+SCRIPT
+  })(value));
+} catch (error) {
+  console.error(String(error));
+  process.exit(1);
+}
+"""
+PROBLEM_MACROS = {
+    "{EVENT.ID}": "8812", "{EVENT.VALUE}": "1", "{EVENT.NAME}": "BGP peer 192.0.2.9 down",
+    "{EVENT.DATE}": "2026.11.22", "{EVENT.TIME}": "16:20:05", "{EVENT.SEVERITY}": "High",
+    "{EVENT.OPDATA}": "bgpPeerState: idle (1)",
+    "{EVENT.TAGSJSON}": '[{"tag":"scope","value":"availability"}]', "{TRIGGER.ID}": "23001",
+    "{TRIGGER.NAME}": "BGP peer 192.0.2.9 down", "{HOST.HOST}": "r1", "{HOST.IP}": "10.0.0.1"}
+
+
+def media_type() -> dict:
+    document = yaml.safe_load((REPO / "deploy/zabbix/aiops_media_type.yaml").read_text())
+    return document["zabbix_export"]["media_types"][0]
+
+
+def notify(url: str, macros: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the media type's script with its parameters filled as Zabbix fills them."""
+    media = media_type()
+    params = {}
+    for p in media["parameters"]:
+        value = p["value"]
+        params[p["name"]] = url if p["name"] == "URL" else macros.get(value, value)
+    program = SHIM.replace("SCRIPT", media["script"])
+    return subprocess.run(["node", "-e", program], input=json.dumps(params),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_media_type_sends_a_problem_and_its_recovery(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/api/v1/webhooks/zabbix"
+    sent = notify(url, PROBLEM_MACROS)
+    assert sent.returncode == 0 and sent.stdout.strip() == "OK", sent.stderr
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["source"], alert["entity"], alert["status"], alert["severity"]) == (
+        "zabbix", "r1", "firing", "major")
+    recovery = {**PROBLEM_MACROS, "{EVENT.VALUE}": "0", "{EVENT.RECOVERY.DATE}": "2026.11.22",
+                "{EVENT.RECOVERY.TIME}": "16:31:00"}
+    assert notify(url, recovery).returncode == 0
+    (ended,) = alert_rows(live_server.runtime)
+    assert ended["status"] == "resolved" and ended["id"] == alert["id"]
+    assert ended["ends_at"] - ended["starts_at"] == 655.0  # 16:20:05 to 16:31:00
+
+
+def test_a_refusal_fails_the_media_type_with_the_engine_s_reason(
+        live_server: LiveServer) -> None:
+    """Zabbix shows a failed alert with the script's error, and retries it."""
+    sent = notify(f"{live_server.url}/api/v1/webhooks/zabbix",
+                  {**PROBLEM_MACROS, "{HOST.HOST}": ""})
+    assert sent.returncode == 1
+    assert "AIOps engine answered 400" in sent.stderr
+    assert "field 'entity' is empty" in sent.stderr
+    assert alert_rows(live_server.runtime) == []
