@@ -47,6 +47,17 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def check_files(what: str, loaded: int, errors: list[str], folder: object) -> None:
+    """What ``aiops playbooks check`` and ``aiops webhooks check`` print: every refused
+    file as an error, a count, and exit 2 if any was refused (for a CI job on a
+    repository of such files)."""
+    for error in errors:
+        click.echo(f"aiops: error: {error}", err=True)
+    click.echo(f"{loaded} {what} ok, {len(errors)} refused in {folder}", err=True)
+    if errors:
+        sys.exit(EXIT_BAD_INPUT)
+
+
 def runtime_of(ctx: click.Context) -> Runtime:
     if "runtime" not in ctx.obj:
         try:

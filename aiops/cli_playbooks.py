@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from aiops.cli_base import EXIT_BAD_INPUT, main, reports_bad_input, runtime_of
+from aiops.cli_base import check_files, main, reports_bad_input, runtime_of
 from aiops.errors import InputError
 
 
@@ -51,12 +51,7 @@ def playbooks_check(ctx: click.Context) -> None:
 
     runtime = runtime_of(ctx)
     found, errors = load(runtime)
-    for error in errors:
-        click.echo(f"aiops: error: {error}", err=True)
-    click.echo(f"{len(found)} playbooks ok, {len(errors)} refused in {playbooks_dir(runtime)}",
-               err=True)
-    if errors:
-        sys.exit(EXIT_BAD_INPUT)
+    check_files("playbooks", len(found), errors, playbooks_dir(runtime))
 
 
 @playbooks.command("match")

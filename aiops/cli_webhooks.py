@@ -7,12 +7,11 @@ notification would become, or the error naming the item and field, and stores no
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from aiops.cli_base import EXIT_BAD_INPUT, main, reports_bad_input
+from aiops.cli_base import check_files, main, reports_bad_input
 from aiops.errors import InputError
 
 
@@ -51,11 +50,7 @@ def webhooks_check(ctx: click.Context) -> None:
     from connectors.webhook_mapping import load_mappings
 
     found, errors = load_mappings(_folder(ctx))
-    for error in errors:
-        click.echo(f"aiops: error: {error}", err=True)
-    click.echo(f"{len(found)} mappings ok, {len(errors)} refused in {_folder(ctx)}", err=True)
-    if errors:
-        sys.exit(EXIT_BAD_INPUT)
+    check_files("mappings", len(found), errors, _folder(ctx))
 
 
 @webhooks.command("try")
