@@ -1,0 +1,128 @@
+"""``aiops syslog listen|check|try``: network devices' syslog as alerts.
+
+``listen`` runs beside ``aiops serve`` (or in front of a remote one) and forwards what
+the rules make of the messages to its ``/api/v1/webhooks/syslog``; ``try`` shows what
+a file of saved lines would become, which is how a rule is written.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from aiops.cli_base import check_files, main, reports_bad_input
+from aiops.errors import InputError
+
+
+def _rules_dir(ctx: click.Context, given: Path | None) -> Path:
+    return given or ctx.obj["data_dir"].path / "syslog"
+
+
+def _address(text: str | None, option: str) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"{option} must be HOST:PORT (port 0-65535), got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+@main.group()
+def syslog() -> None:
+    """Syslog from network devices: listen and forward, check rules, try lines."""
+
+
+RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Folder of rule files (default: DATA_DIR/syslog).")
+
+
+@syslog.command("listen")
+@click.option("--udp", default=None, help="HOST:PORT to receive UDP syslog on (e.g. 0.0.0.0:514).")
+@click.option("--tcp", default=None, help="HOST:PORT to receive TCP syslog on.")
+@click.option("--forward", required=True,
+              help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+@RULES
+@click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds between progress lines on stderr; 0: none.")
+@click.pass_context
+@reports_bad_input
+def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, forward: str,
+                  rules_dir: Path | None, stats_every: float) -> None:
+    """Receive syslog and forward the alert events its rules make to an engine."""
+    from aiops.forwarder import Forwarder
+    from aiops.syslog_listener import SyslogHandler, SyslogListener
+    from connectors.syslog_rules import load_rules
+
+    if udp is None and tcp is None:
+        raise InputError("give --udp HOST:PORT, --tcp HOST:PORT or both")
+    if not forward.startswith(("http://", "https://")):
+        raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
+    rules, errors = load_rules(_rules_dir(ctx, rules_dir))
+    for error in errors:
+        click.echo(f"aiops: refused rule file: {error}", err=True)
+    forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/syslog")
+    handler = SyslogHandler(rules, forwarder)
+    try:
+        listener = SyslogListener(handler, _address(udp, "--udp"), _address(tcp, "--tcp"))
+    except OSError as exc:
+        raise InputError(f"cannot listen: {exc.strerror or exc}") from None
+    listener.start()
+    click.echo(f"listening on {', '.join(listener.addresses())} with {len(rules.rules)} "
+               f"rules; forwarding to {forwarder.url}", err=True)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    last = time.monotonic()
+    while not stopping.wait(0.5):
+        if stats_every and time.monotonic() - last >= stats_every:
+            last = time.monotonic()
+            click.echo(f"syslog: {handler.stats.messages} messages, {handler.stats.matched} "
+                       f"matched a rule; {forwarder.stats.line()}", err=True)
+    listener.stop()
+    click.echo(f"syslog: stopped; {forwarder.stats.line()}"
+               + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
+                  if forwarder.pending() else ""), err=True)
+
+
+@syslog.command("check")
+@RULES
+@click.pass_context
+def syslog_check(ctx: click.Context, rules_dir: Path | None) -> None:
+    """Exit 2 naming every refused rule file."""
+    from connectors.syslog_rules import load_rules
+
+    rules, errors = load_rules(_rules_dir(ctx, rules_dir))
+    check_files("rules", len(rules.rules), errors, _rules_dir(ctx, rules_dir))
+
+
+@syslog.command("try")
+@click.argument("lines", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@RULES
+@click.option("--peer", default="127.0.0.1", show_default=True,
+              help="The sender's address, the host of a message that names none.")
+@click.pass_context
+@reports_bad_input
+def syslog_try(ctx: click.Context, lines: Path, rules_dir: Path | None, peer: str) -> None:
+    """Print the event each line of LINES (one syslog message per line) would make."""
+    from connectors.syslog import parse_syslog
+    from connectors.syslog_rules import load_rules
+
+    rules, errors = load_rules(_rules_dir(ctx, rules_dir))
+    if errors:
+        raise InputError(errors[0])
+    for number, raw in enumerate(lines.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            message = parse_syslog(raw, peer, time.time())
+        except ValueError as exc:
+            click.echo(f"{lines.name}:{number}: {exc}")
+            continue
+        event = rules.event(message)
+        click.echo(f"{lines.name}:{number}: "
+                   + (json.dumps(event) if event else f"no rule (host {message.host})"))

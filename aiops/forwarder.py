@@ -1,0 +1,151 @@
+"""Batches events to an engine's HTTP API and keeps them while the engine is away.
+
+A listener (``aiops syslog listen``) must not lose what devices sent because the
+engine restarts or a network blips: events wait in a bounded queue and are posted in
+batches; an engine that does not answer, or answers 5xx or 404 (an older server
+without the mapping), is retried with a growing pause, the events kept in order. A
+batch the engine refuses (400 naming ``alerts[i]``) loses only that event, which is
+logged; the rest are sent again at once. Only when the queue is full are the oldest
+events dropped, and counted, so memory stays bounded through a long outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+_REFUSED_ITEM = re.compile(r"^alerts\[(\d+)\]")
+
+
+@dataclass(slots=True)
+class ForwardStats:
+    received: int = 0
+    forwarded: int = 0
+    refused: int = 0  # the engine said the event was bad
+    dropped: int = 0  # the queue was full: the oldest went
+    pending: int = 0
+    failures: int = 0  # posts that did not reach an engine that took them
+
+    def line(self) -> str:
+        return (f"received {self.received}, forwarded {self.forwarded}, pending "
+                f"{self.pending}, refused {self.refused}, dropped {self.dropped}")
+
+
+class Forwarder:
+    def __init__(self, url: str, batch: int = 500, interval: float = 1.0,
+                 max_pending: int = 100_000, timeout: float = 10.0,
+                 max_pause: float = 30.0):
+        self.url = url
+        self.batch = batch
+        self.interval = interval
+        self.timeout = timeout
+        self.max_pause = max_pause
+        self._queue: deque[dict[str, Any]] = deque()
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pause = 0.0
+        self.stats = ForwardStats()
+        self.last_error = ""
+
+    def add(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._queue) >= self._max_pending:
+                self._queue.popleft()
+                self.stats.dropped += 1
+            self._queue.append(event)
+            self.stats.received += 1
+            self.stats.pending = len(self._queue)
+            if len(self._queue) >= self.batch:
+                self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Post batches until ``stop`` is set, then try once more to empty the queue."""
+        while not stop.is_set():
+            self._wake.wait(self.interval + self._pause)
+            self._wake.clear()
+            while self.pending() and not stop.is_set():
+                if not self.flush_once():
+                    break
+        while self.pending() and self.flush_once():
+            pass
+
+    def wake(self) -> None:
+        """Post now rather than at the next interval (a stop, a full batch)."""
+        self._wake.set()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def flush_once(self) -> bool:
+        """Post one batch; True when the engine took it (or refused one event of it),
+        False when it should be tried again later."""
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+        if not batch:
+            return True
+        try:
+            response = requests.post(self.url, json=batch, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return self._later(batch, f"{type(exc).__name__}: {exc}")
+        if response.status_code == 200:
+            self._pause = 0.0
+            with self._lock:
+                self.stats.forwarded += len(batch)
+                self.stats.pending = len(self._queue)
+            return True
+        message = _message(response)
+        refused = _REFUSED_ITEM.match(message)
+        if response.status_code == 400 and refused and int(refused.group(1)) < len(batch):
+            index = int(refused.group(1))
+            log.error("the engine refused an event (dropped): %s; event: %s", message,
+                      batch[index])
+            with self._lock:
+                self.stats.refused += 1
+            return self._requeue(batch[:index] + batch[index + 1:])
+        if response.status_code == 413 and len(batch) > 1:
+            self.batch = max(1, len(batch) // 2)  # the engine takes less at once
+            return self._requeue(batch)
+        if response.status_code in (400, 415, 422):  # the whole batch is bad as such
+            log.error("the engine refused a batch of %d events (dropped): %s", len(batch),
+                      message)
+            with self._lock:
+                self.stats.refused += len(batch)
+                self.stats.pending = len(self._queue)
+            return True
+        return self._later(batch, f"HTTP {response.status_code}: {message}")
+
+    def _requeue(self, batch: list[dict[str, Any]]) -> bool:
+        with self._lock:
+            self._queue.extendleft(reversed(batch))
+            while len(self._queue) > self._max_pending:
+                self._queue.popleft()
+                self.stats.dropped += 1
+            self.stats.pending = len(self._queue)
+        return True
+
+    def _later(self, batch: list[dict[str, Any]], why: str) -> bool:
+        self._requeue(batch)
+        self._pause = min(self.max_pause, max(1.0, self._pause * 2))
+        self.stats.failures += 1
+        if why != self.last_error:
+            log.warning("engine at %s not taking events (%s); %d kept, retrying in %.0f s",
+                        self.url, why, self.pending(), self._pause)
+        self.last_error = why
+        return False
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
+

@@ -1,0 +1,127 @@
+"""Syslog from network devices: RFC 5424 and RFC 3164 messages, and TCP framing.
+
+Routers and switches report link, protocol-adjacency and hardware events as syslog
+lines, mostly in the old BSD form (RFC 3164) and often with vendor quirks: Cisco IOS
+puts a sequence number and its own timestamp (``123: *Nov 22 16:20:05.123:``) before
+the message and leaves out the host unless told otherwise. So parsing is lenient:
+the structured header is read when it is there, the rest is the message, and a
+message with no host takes the sender's address, which entity resolution matches
+to a node's management IP.
+
+Time: an RFC 5424 timestamp carries its zone and is used; an RFC 3164 one has no year
+and no zone, so the time the message arrived is used instead (the engine learns each
+device's clock offset anyway, docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+MAX_MESSAGE_BYTES = 64 * 1024  # a datagram can't be larger; a TCP frame is cut here
+SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+_PRI = re.compile(rb"^<(\d{1,3})>")
+_RFC5424 = re.compile(
+    r"^1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
+    r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<msg>.*))?$", re.S)
+_RFC3164 = re.compile(
+    r"^(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>[^\s:\[]+) "
+    r"(?P<tag>[^\s:\[]+)(?:\[\d+\])?: ?(?P<msg>.*)$", re.S)
+# Cisco IOS: "[SEQ: ][HOST: ][*.]Mmm dd hh:mm:ss[.mmm][ ZONE]: %FACILITY-SEV-MNEMONIC: ..."
+_CISCO = re.compile(
+    r"^(?:\d+: )?(?:(?P<host>[\w.-]+): )?[*.]?[A-Z][a-z]{2} +\d+ (?:\d{4} )?"
+    r"\d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Z]{2,5})?: (?P<msg>%.*)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogMessage:
+    host: str  # the header's host, else the sender's address
+    app: str  # RFC 5424 APP-NAME or the RFC 3164 tag; "" when there is none
+    facility: int
+    severity: int  # 0 emerg .. 7 debug
+    timestamp: float  # the message's own (RFC 5424) or when it arrived
+    text: str  # the message, without the header
+    peer: str  # the address it came from
+
+
+def parse_syslog(data: bytes, peer: str, received: float) -> SyslogMessage:
+    """One message; anything after a valid ``<PRI>`` is accepted (``ValueError`` only
+    when there is no PRI: then it is not syslog)."""
+    pri = _PRI.match(data)
+    if pri is None or int(pri.group(1)) > 191:
+        raise ValueError(f"not a syslog message from {peer}: it must start with <PRI> "
+                         f"(0-191), got {data[:40]!r}")
+    facility, severity = divmod(int(pri.group(1)), 8)
+    text = data[pri.end():MAX_MESSAGE_BYTES].decode("utf-8", errors="replace")
+    text = text.removeprefix("\ufeff").rstrip("\r\n\x00")
+    modern = _RFC5424.match(text)
+    if modern:
+        host = modern.group("host")
+        msg = (modern.group("msg") or "").removeprefix("\ufeff")
+        return SyslogMessage(host=peer if host == "-" else host,
+                             app="" if modern.group("app") == "-" else modern.group("app"),
+                             facility=facility, severity=severity,
+                             timestamp=_rfc5424_time(modern.group("ts"), received),
+                             text=msg, peer=peer)
+    old = _RFC3164.match(text)
+    if old:
+        return SyslogMessage(host=old.group("host"), app=old.group("tag"), facility=facility,
+                             severity=severity, timestamp=received, text=old.group("msg"),
+                             peer=peer)
+    cisco = _CISCO.match(text)
+    if cisco:
+        return SyslogMessage(host=cisco.group("host") or peer, app="", facility=facility,
+                             severity=severity, timestamp=received, text=cisco.group("msg"),
+                             peer=peer)
+    return SyslogMessage(host=peer, app="", facility=facility, severity=severity,
+                         timestamp=received, text=text.strip(), peer=peer)
+
+
+def _rfc5424_time(text: str, received: float) -> float:
+    if text == "-":
+        return received
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return received
+    return parsed.timestamp() if parsed.tzinfo is not None else received
+
+
+class TcpFramer:
+    """Splits a TCP stream into messages: RFC 6587 octet counting (``LEN SP MSG``) or
+    one message per line, decided per frame by whether it starts with digits and a
+    space. A frame longer than ``MAX_MESSAGE_BYTES`` is cut there."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        frames: list[bytes] = []
+        while self._buffer:
+            counted = re.match(rb"^(\d{1,6}) ", self._buffer)
+            if counted:
+                size = int(counted.group(1))
+                end = counted.end() + size
+                if len(self._buffer) < end:
+                    break
+                frames.append(self._buffer[counted.end():end][:MAX_MESSAGE_BYTES])
+                self._buffer = self._buffer[end:]
+                continue
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                if len(self._buffer) > MAX_MESSAGE_BYTES:  # a line without end
+                    frames.append(self._buffer[:MAX_MESSAGE_BYTES])
+                    self._buffer = b""
+                break
+            line = self._buffer[:newline].rstrip(b"\r")
+            self._buffer = self._buffer[newline + 1:]
+            if line.strip():
+                frames.append(line[:MAX_MESSAGE_BYTES])
+        return frames
+
+    def close(self) -> list[bytes]:
+        """What is left when the sender closes: a last line without its newline."""
+        rest, self._buffer = self._buffer.strip(), b""
+        return [rest[:MAX_MESSAGE_BYTES]] if rest else []

@@ -1,0 +1,173 @@
+"""Rules that make alert conditions of syslog messages: which line is a link going
+down, which one its coming back up.
+
+A rule has a name of its own, a regular expression searched in the message, the
+alert it is about (its name: a vendor's "up" and "down" messages are two rules of one
+alert), whether a match fires or clears the condition (fixed, or read from a group of the
+expression), and which groups are labels. A firing message and the clearing one
+give the same name, host and labels, so the engine folds them into one alert that
+fires and resolves. Built-in rules (``connectors/syslog_rules/network.yml``) cover
+the common link and adjacency messages of Cisco IOS/IOS-XE, Junos and Linux; files
+in the data dir's ``syslog/`` folder add to them, and a rule there with a built-in's
+name replaces it. A message no rule matches is not an alert: syslog is mostly chatter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiops.errors import InputError
+from aiops.yamlfile import read_yaml, yaml_files
+from connectors.syslog import SyslogMessage
+
+BUILT_IN = Path(__file__).with_name("syslog_rules")
+MAX_FILE_BYTES = 256 * 1024
+KEYS = ("name", "alert", "match", "state", "labels", "severity", "summary")
+SEVERITIES = ("critical", "major", "minor", "warning", "info")
+# syslog severity 0..7 (emerg .. debug) when a rule does not set one
+FROM_SYSLOG = ("critical", "critical", "critical", "major", "warning", "minor", "info", "info")
+_GROUP = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str  # the rule's own, unique: a file's rule of a built-in's name replaces it
+    alert: str  # the alert's name
+    pattern: re.Pattern[str]
+    origin: str
+    fixed: str | None = None  # "fire" or "clear" for every match
+    group: str | None = None  # else the group whose value decides
+    fire: frozenset[str] = frozenset()  # lower-cased values of ``group``
+    clear: frozenset[str] = frozenset()
+    labels: tuple[str, ...] = ()
+    severity: str | None = None
+    summary: str | None = None
+
+    def event(self, message: SyslogMessage) -> dict[str, Any] | None:
+        """The JSON event for the ``syslog`` webhook mapping, or None (no match, or a
+        state that neither fires nor clears, such as an OSPF neighbour in LOADING)."""
+        found = self.pattern.search(message.text)
+        if found is None:
+            return None
+        state = self.fixed
+        if state is None:
+            value = (found.group(self.group) or "").strip().lower()
+            state = "fire" if value in self.fire else "clear" if value in self.clear else None
+            if state is None:
+                return None
+        groups = {k: (v or "").strip() for k, v in found.groupdict().items()}
+        summary = _GROUP.sub(lambda m: groups.get(m.group(1), m.group(0)), self.summary) \
+            if self.summary else message.text.strip()
+        event: dict[str, Any] = {
+            "host": message.host, "name": self.alert,
+            "state": "firing" if state == "fire" else "clear",
+            "severity": self.severity or FROM_SYSLOG[message.severity],
+            "summary": summary[:1000] or self.alert, "app": message.app,
+            "labels": {label: groups[label] for label in self.labels if groups.get(label)}}
+        event["since" if state == "fire" else "ended"] = message.timestamp
+        return event
+
+
+@dataclass(slots=True)
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+
+    def event(self, message: SyslogMessage) -> dict[str, Any] | None:
+        """The first rule's event for the message (rules are tried in order)."""
+        for rule in self.rules:
+            found = rule.event(message)
+            if found is not None:
+                return found
+        return None
+
+
+def _strings(raw: Any, where: str) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+        raise InputError(f"{where} must be a text or a list of texts")
+    return tuple(raw)
+
+
+def parse_rule(raw: Any, where: str, origin: str) -> Rule:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: a rule is a mapping with name, alert, match and state")
+    unknown = sorted(set(raw) - set(KEYS))
+    if unknown:
+        raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(KEYS)}")
+    for key in ("name", "alert", "match", "state"):
+        if key not in raw:
+            raise InputError(f"{where}: '{key}' is required")
+    name, alert = raw["name"], raw["alert"]
+    for key, value in (("name", name), ("alert", alert)):
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", value):
+            raise InputError(f"{where}: '{key}' must be 1-128 letters, digits, '_', '.', ':' "
+                             "or '-'")
+    where = f"{where} ({name})"
+    try:
+        pattern = re.compile(str(raw["match"]))
+    except re.error as exc:
+        raise InputError(f"{where}: match is not a regular expression ({exc})") from None
+    groups = set(pattern.groupindex)
+    fields: dict[str, Any] = {}
+    state = raw["state"]
+    if state in ("fire", "clear"):
+        fields["fixed"] = state
+    elif isinstance(state, dict) and set(state) <= {"group", "fire", "clear"} \
+            and "group" in state:
+        if state["group"] not in groups:
+            raise InputError(f"{where}: state.group '{state['group']}' is not a named group "
+                             "of match")
+        fields.update(group=state["group"],
+                      fire=frozenset(v.lower() for v in _strings(state.get("fire", []),
+                                                                 f"{where}: state.fire")),
+                      clear=frozenset(v.lower() for v in _strings(state.get("clear", []),
+                                                                  f"{where}: state.clear")))
+        if not fields["fire"] and not fields["clear"]:
+            raise InputError(f"{where}: state needs the values that fire or clear")
+    else:
+        raise InputError(f"{where}: state must be fire, clear, or {{group, fire, clear}}")
+    labels = _strings(raw.get("labels", []), f"{where}: labels") if raw.get("labels") else ()
+    missing = [label for label in labels if label not in groups]
+    if missing:
+        raise InputError(f"{where}: label '{missing[0]}' is not a named group of match")
+    severity = raw.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        raise InputError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    summary = raw.get("summary")
+    if summary is not None and not isinstance(summary, str):
+        raise InputError(f"{where}: summary must be a text")
+    return Rule(name=name, alert=alert, pattern=pattern, origin=origin, labels=labels,
+                severity=severity, summary=summary, **fields)
+
+
+def read_rules(path: Path) -> list[Rule]:
+    doc = read_yaml(path, MAX_FILE_BYTES)
+    if not isinstance(doc, list) or not doc:
+        raise InputError(f"{path.name}: expected a list of rules")
+    return [parse_rule(raw, f"{path.name}: rule {i + 1}", str(path))
+            for i, raw in enumerate(doc)]
+
+
+def load_rules(folder: Path | None) -> tuple[RuleSet, list[str]]:
+    """The built-in rules, then each file of ``folder``'s (its rules first, replacing
+    a built-in of the same name); a refused file is listed and the others still load."""
+    rules: dict[str, Rule] = {}
+    for path in yaml_files(BUILT_IN):
+        for rule in read_rules(path):
+            rules.setdefault(rule.name, rule)
+    own: dict[str, Rule] = {}
+    errors: list[str] = []
+    for path in yaml_files(folder) if folder is not None else []:
+        try:
+            loaded = read_rules(path)
+        except InputError as exc:
+            errors.append(str(exc))
+            continue
+        for rule in loaded:
+            own.setdefault(rule.name, rule)
+    ordered = list(own.values()) + [r for n, r in rules.items() if n not in own]
+    return RuleSet(ordered), errors

@@ -1,0 +1,119 @@
+"""The forwarder against a real HTTP server on localhost that answers as told: events
+kept in order through an outage, one refused event dropped and the rest sent, a batch
+too large halved, the queue bounded."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from aiops.forwarder import Forwarder
+
+
+class Engine(BaseHTTPRequestHandler):
+    answers: list[tuple[int, dict]] = []  # what to answer next; then 200
+    batches: list[list[dict]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        status, payload = Engine.answers.pop(0) if Engine.answers else (200, {})
+        if status == 200:
+            Engine.batches.append(body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def engine() -> Iterator[str]:
+    Engine.answers, Engine.batches = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Engine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/webhooks/syslog"
+    server.shutdown()
+    server.server_close()
+
+
+def events(n: int, start: int = 0) -> list[dict]:
+    return [{"n": i} for i in range(start, start + n)]
+
+
+def sent() -> list[int]:
+    return [e["n"] for batch in Engine.batches for e in batch]
+
+
+def test_an_engine_that_fails_keeps_the_events_in_order_until_it_takes_them(
+        engine: str) -> None:
+    forwarder = Forwarder(engine, batch=3)
+    for event in events(5):
+        forwarder.add(event)
+    Engine.answers = [(503, {"error": {"message": "database unavailable"}})]
+    assert not forwarder.flush_once() and forwarder.pending() == 5
+    assert "HTTP 503: database unavailable" in forwarder.last_error
+    while forwarder.pending():
+        assert forwarder.flush_once()
+    assert sent() == [0, 1, 2, 3, 4]
+    assert (forwarder.stats.forwarded, forwarder.stats.failures) == (5, 1)
+
+
+def test_an_engine_that_is_not_there_keeps_the_events(engine: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    forwarder = Forwarder(f"http://127.0.0.1:{closed}/api/v1/webhooks/syslog", timeout=2)
+    forwarder.add({"n": 0})
+    assert not forwarder.flush_once()
+    assert forwarder.pending() == 1 and "ConnectionError" in forwarder.last_error
+
+
+def test_one_refused_event_is_dropped_and_the_others_are_sent(engine: str) -> None:
+    forwarder = Forwarder(engine, batch=10)
+    for event in events(4):
+        forwarder.add(event)
+    Engine.answers = [(400, {"error": {"message": "alerts[2]: field 'entity' is empty"}})]
+    assert forwarder.flush_once() and forwarder.flush_once()
+    assert sent() == [0, 1, 3] and forwarder.stats.refused == 1
+
+
+def test_a_batch_too_large_is_halved(engine: str) -> None:
+    forwarder = Forwarder(engine, batch=8)
+    for event in events(8):
+        forwarder.add(event)
+    Engine.answers = [(413, {"error": {"message": "too large"}})]
+    while forwarder.pending():
+        assert forwarder.flush_once()
+    assert [len(b) for b in Engine.batches] == [4, 4] and sent() == list(range(8))
+
+
+def test_a_full_queue_drops_the_oldest_and_counts_them(engine: str) -> None:
+    forwarder = Forwarder(engine, max_pending=3)
+    for event in events(5):
+        forwarder.add(event)
+    assert forwarder.stats.dropped == 2 and forwarder.pending() == 3
+    forwarder.flush_once()
+    assert sent() == [2, 3, 4]
+
+
+def test_run_sends_what_is_left_when_stopped(engine: str) -> None:
+    forwarder = Forwarder(engine, interval=30)
+    stop = threading.Event()
+    worker = threading.Thread(target=forwarder.run, args=(stop,))
+    worker.start()
+    for event in events(3):
+        forwarder.add(event)
+    stop.set()
+    forwarder.wake()
+    worker.join(timeout=10)
+    assert sent() == [0, 1, 2] and forwarder.pending() == 0
