@@ -39,6 +39,7 @@ lint: setup
 bench: setup test-deps
 	$(BIN)/python benchmarks/ingest.py --write-docs
 	$(BIN)/python -m benchmarks.text_model --write-docs
+	$(BIN)/python -m benchmarks.sources --write-docs
 
 bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiops.forwarder import Forwarder
 from connectors.syslog import MAX_MESSAGE_BYTES, TcpFramer, parse_syslog
@@ -55,23 +57,67 @@ class SyslogHandler:
             self.forwarder.add(event)
 
 
-class _Udp(socketserver.ThreadingMixIn, socketserver.UDPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    max_packet_size = MAX_MESSAGE_BYTES
+RECEIVE_BUFFER = 32 * 1024 * 1024  # a burst waits in the kernel while one is handled
+# Linux's SO_RCVBUFFORCE (asm-generic/socket.h), which Python's socket module lacks:
+# a buffer beyond net.core.rmem_max, for a process that may (CAP_NET_ADMIN).
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class _UdpReceiver:
+    """All datagrams on one thread, in a tight loop: handling one is a parse, a few
+    regular expressions and a queue append, cheaper than socketserver's per-request
+    objects (let alone a thread per datagram), and a syslog storm comes as a burst."""
+
+    def __init__(self, address: tuple[str, int], handler: SyslogHandler):
+        self.socket = socket.socket(_family(address[0]), socket.SOCK_DGRAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            if SO_RCVBUFFORCE is None:
+                raise OSError("no SO_RCVBUFFORCE here")
+            self.socket.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except OSError:  # not permitted: as much as net.core.rmem_max allows
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        self.socket.bind(address)
+        self.socket.settimeout(0.5)
+        self.server_address = self.socket.getsockname()
+        self._handler = handler
+        self._stop = threading.Event()
+
+    def serve_forever(self) -> None:
+        receive, handle = self.socket.recvfrom, self._handler.handle
+        while not self._stop.is_set():
+            try:
+                data, peer = receive(MAX_MESSAGE_BYTES)
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                break
+            handle(data, peer[0])
+
+    def shutdown(self) -> None:
+        self._stop.set()
+
+    def server_close(self) -> None:
+        self.socket.close()
 
 
 class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A thread per connection: a device keeps one open and sends line after line."""
+
     daemon_threads = True
     allow_reuse_address = True
 
 
-def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
-             tcp: tuple[str, int] | None) -> list[socketserver.BaseServer]:
-    class Datagram(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            handler.handle(self.request[0], self.client_address[0])
+class _Tcp6(_Tcp):
+    address_family = socket.AF_INET6
 
+
+def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
+             tcp: tuple[str, int] | None) -> list[Any]:
     class Stream(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             framer = TcpFramer()
@@ -88,11 +134,11 @@ def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
             for frame in framer.close():
                 handler.handle(frame, self.client_address[0])
 
-    servers: list[socketserver.BaseServer] = []
+    servers: list[Any] = []
     if udp is not None:
-        servers.append(_Udp(udp, Datagram))
+        servers.append(_UdpReceiver(udp, handler))
     if tcp is not None:
-        servers.append(_Tcp(tcp, Stream))
+        servers.append((_Tcp6 if _family(tcp[0]) == socket.AF_INET6 else _Tcp)(tcp, Stream))
     return servers
 
 

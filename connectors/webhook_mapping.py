@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -54,6 +55,8 @@ from aiops.timeutil import parse_timestamp, to_rfc3339
 from aiops.yamlfile import read_yaml, yaml_files
 
 MAX_FILE_BYTES = 64 * 1024
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time RFC 3339 can write
+MILLISECONDS_FROM = 1e11  # an epoch number this large is milliseconds (seconds: year 5138)
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEYS = ("source", "alerts", "id", "name", "entity", "summary", "description", "severity",
         "starts_at", "ends_at", "resolved", "labels", "labels_from")
@@ -91,16 +94,34 @@ class Template:
 class TimeSpec:
     value: Template
     format: str | None = None
-    zone: tzinfo = UTC
+    zone: tzinfo | Template = UTC  # a template when the sender says its zone per message
+
+    def zone_of(self, item: dict[str, Any], name: str) -> tzinfo:
+        if not isinstance(self.zone, Template):
+            return self.zone
+        text = self.zone.render(item)[0].strip()
+        try:
+            return _zone(text or "UTC", f"{name}.timezone")
+        except InputError as exc:
+            raise InputError(str(exc), field=name) from None
+
+
+class TooManyAlerts(InputError):
+    """A notification of more alerts than one request may carry (the API's 413)."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(f"batch of {count} alerts is over the limit of {limit} per request; "
+                         "split it")
 
 
 @dataclass(slots=True)
 class Mapped:
-    """The alerts of one notification, and which of them are recoveries that did not say
-    when their problem began (Nagios's notifications cannot): their ``starts_at`` is
-    their end until the receiver sets it to the start of the live alert they end
-    (``Engine.recorded_start``), since the engine takes a start far from the recorded
-    one for a new episode."""
+    """The alerts of one notification, and which of them did not say when their
+    condition started (a Nagios recovery cannot; some tools send no time at all):
+    their ``starts_at`` is their end, or the time they arrived, until the engine gives
+    them the start of their condition's firing alert (``Engine.ingest``'s
+    ``start_unknown``), since it takes a start far from the recorded one for a new
+    episode."""
 
     alerts: list[Alert] = field(default_factory=list)
     start_unknown: list[int] = field(default_factory=list)
@@ -134,8 +155,10 @@ class Mapping:
         return {"name": self.name, "source": self.source, "origin": self.origin,
                 "url": f"/api/v1/webhooks/{self.name}"}
 
-    def apply(self, payload: Any, received: float | None = None) -> Mapped:
-        """The canonical alerts of one notification; InputError names the item and field."""
+    def apply(self, payload: Any, received: float | None = None,
+              max_items: int | None = None) -> Mapped:
+        """The canonical alerts of one notification; InputError names the item and field,
+        ``TooManyAlerts`` a notification of more than ``max_items`` (before any work)."""
         received = time.time() if received is None else received
         items = _lookup(payload, self.alerts) if self.alerts else payload
         if items is None:
@@ -146,6 +169,8 @@ class Mapping:
         if not isinstance(items, list) or not items:
             raise InputError("expected a JSON object or a non-empty array of them"
                              + (f" at '{'.'.join(self.alerts)}'" if self.alerts else ""))
+        if max_items is not None and len(items) > max_items:
+            raise TooManyAlerts(len(items), max_items)
         mapped = Mapped()
         for i, item in enumerate(items):
             where = f"alerts[{i}]"
@@ -171,7 +196,7 @@ class Mapping:
                 and self.resolved.render(item)[0].strip() in self.resolved_when):
             ends = received if starts is None else max(received, starts)
         start_known = starts is not None
-        if starts is None:  # a recovery's start: the live alert's (``Mapped``)
+        if starts is None:  # the live alert's, when there is one (``Mapped``)
             starts = received if ends is None else ends
         summary = (self.summary.render(item)[0] if self.summary else "") or name
         out: dict[str, Any] = {
@@ -187,7 +212,7 @@ class Mapping:
             text = self.description.render(item)[0]
             if text:
                 out["description"] = text
-        return out, start_known or ends is None
+        return out, start_known
 
     def _severity(self, item: dict[str, Any]) -> str:
         if self.severity is None:
@@ -230,7 +255,8 @@ def _labels_of(decoded: Any, key: str | None, value: str | None, where: str) -> 
     if isinstance(decoded, dict):
         return {str(k): _text(v, where) for k, v in decoded.items() if v is not None}
     if isinstance(decoded, list) and key is not None:
-        return {_text(e[key], where): _text(e.get(value, ""), where)
+        return {_text(e[key], where): _text(e.get(value) if e.get(value) is not None else "",
+                                            where)
                 for e in decoded if isinstance(e, dict) and e.get(key) not in (None, "")}
     raise InputError(f"{where} must hold an object, or an array of objects with "
                      "labels_from.name set in the mapping", field="labels")
@@ -281,13 +307,18 @@ def _time(spec: TimeSpec, item: dict[str, Any], name: str) -> float | None:
             raise InputError(f"field '{name}': {text!r} does not have the format "
                              f"{spec.format!r}", field=name) from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=spec.zone)
+            parsed = parsed.replace(tzinfo=spec.zone_of(item, name))
         return parsed.timestamp()
     try:
         number = float(text)
     except ValueError:
         number = None
     if number is not None:
+        if MILLISECONDS_FROM <= number < MILLISECONDS_FROM * 1000:
+            number /= 1000.0  # epoch milliseconds (JavaScript's Date.now(), Grafana)
+        if not 0 <= number <= LATEST:
+            raise InputError(f"field '{name}': {text} is not a time (epoch seconds up to "
+                             "year 9999, or milliseconds)", field=name)
         try:
             return parse_timestamp(number, name)
         except ValueError as exc:
@@ -299,7 +330,7 @@ def _time(spec: TimeSpec, item: dict[str, Any], name: str) -> float | None:
                          "seconds, RFC 3339, or set 'format' in the mapping)",
                          field=name) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=spec.zone)
+        parsed = parsed.replace(tzinfo=spec.zone_of(item, name))
     return parsed.timestamp()
 
 
@@ -346,6 +377,14 @@ def parse_template(raw: Any, where: str) -> Template:
     return Template(tuple(parts), raw)
 
 
+def _key(value: Any, where: str) -> str:
+    """A value of the mapping as the payload's would render (YAML ``true`` and JSON
+    ``true`` both as "true", 2.0 as "2"), so they compare equal."""
+    if value is None or isinstance(value, (dict, list)):
+        raise InputError(f"{where}: {value!r} is not a text or a number")
+    return _text(value, where)
+
+
 def _zone(raw: Any, where: str) -> tzinfo:
     if raw is None:
         return UTC
@@ -357,11 +396,13 @@ def _zone(raw: Any, where: str) -> tzinfo:
     offset = _OFFSET.match(text)
     if offset:
         sign = -1 if offset.group(1) == "-" else 1
-        return timezone(sign * timedelta(hours=int(offset.group(2)),
-                                         minutes=int(offset.group(3))))
+        hours, minutes = int(offset.group(2)), int(offset.group(3))
+        if hours > 23 or minutes > 59:
+            raise InputError(f"{where}: offset {raw!r} is out of range (-23:59 to +23:59)")
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InputError(f"{where}: unknown time zone {raw!r} (UTC, +02:00 or an IANA name "
                          "such as Europe/Paris)") from None
 
@@ -370,7 +411,7 @@ def _spec(raw: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
     """``raw`` as a dict of ``keys`` (a bare template is its ``value``)."""
     if not isinstance(raw, dict):
         return {"value": parse_template(raw, where)}
-    unknown = sorted(set(raw) - set(keys))
+    unknown = sorted(map(str, set(raw) - set(keys)))
     if unknown:
         raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(keys)}")
     if "value" not in raw:
@@ -384,7 +425,10 @@ def _time_spec(raw: Any, where: str) -> TimeSpec:
     if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
         raise InputError(f"{where}.format must be a strptime format such as "
                          "'%Y.%m.%d %H:%M:%S'")
-    return TimeSpec(spec["value"], fmt, _zone(spec.get("timezone"), f"{where}.timezone"))
+    zone = spec.get("timezone")
+    if isinstance(zone, str) and "{" in zone:  # the sender's, per message: "{tz}"
+        return TimeSpec(spec["value"], fmt, parse_template(zone, f"{where}.timezone"))
+    return TimeSpec(spec["value"], fmt, _zone(zone, f"{where}.timezone"))
 
 
 def _path(raw: Any, where: str) -> tuple[str, ...]:
@@ -400,7 +444,7 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
     where = Path(origin).name if origin != "built-in" else f"{name} (built-in)"
     if not isinstance(doc, dict):
         raise InputError(f"{where}: expected a mapping with at least 'name' and 'entity'")
-    unknown = sorted(set(doc) - set(KEYS))
+    unknown = sorted(map(str, set(doc) - set(KEYS)))
     if unknown:
         raise InputError(f"{where}: unknown key '{unknown[0]}'")
     for key in ("name", "entity"):
@@ -423,7 +467,8 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
         if default not in allowed:
             raise InputError(f"{where}: severity.default must be one of {', '.join(allowed)}")
         fields_.update(severity=spec["value"],
-                       severity_map={str(k): str(v) for k, v in mapped.items()},
+                       severity_map={_key(k, f"{where}: severity.map"): str(v)
+                                     for k, v in mapped.items()},
                        severity_default=default)
     if doc.get("resolved") is not None:
         spec = _spec(doc["resolved"], f"{where}: resolved", ("value", "equals"))
@@ -433,16 +478,21 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
         if not isinstance(equals, list) or not equals:
             raise InputError(f"{where}: resolved.equals must list the values that mean "
                              "resolved")
-        fields_.update(resolved=spec["value"], resolved_when=tuple(str(e) for e in equals))
+        fields_.update(resolved=spec["value"],
+                       resolved_when=tuple(_key(e, f"{where}: resolved.equals")
+                                           for e in equals))
     labels = doc.get("labels") or {}
     if not isinstance(labels, dict):
         raise InputError(f"{where}: 'labels' must map label names to templates")
     raw_from = doc.get("labels_from")
     labels_from = None
     if isinstance(raw_from, dict):
-        bad = sorted(set(raw_from) - {"path", "name", "value"})
+        bad = sorted(map(str, set(raw_from) - {"path", "name", "value"}))
         if bad or "path" not in raw_from:
             raise InputError(f"{where}: labels_from takes path (required), name and value")
+        for key in ("name", "value"):
+            if not isinstance(raw_from.get(key, "value"), str):
+                raise InputError(f"{where}: labels_from.{key} must be a key name")
         labels_from = (_path(raw_from["path"], f"{where}: labels_from.path"),
                        raw_from.get("name"), raw_from.get("value", "value"))
     elif raw_from is not None:
@@ -473,10 +523,34 @@ def read_mapping(path: Path, origin: str | None = None) -> Mapping:
     return parse_mapping(read_yaml(path, MAX_FILE_BYTES), name, origin or str(path))
 
 
+_CACHE: dict[tuple[Path, str | None], tuple[tuple[int, int], Mapping | InputError]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _read_cached(path: Path, origin: str | None = None) -> Mapping:
+    """``read_mapping``, parsed again only when the file's modification time or size
+    changed: every webhook request looks its mapping up."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    with _CACHE_LOCK:
+        cached = _CACHE.get((path, origin))
+    if cached is None or cached[0] != stamp:
+        try:
+            outcome: Mapping | InputError = read_mapping(path, origin)
+        except InputError as exc:
+            outcome = exc
+        with _CACHE_LOCK:
+            _CACHE[(path, origin)] = (stamp, outcome)
+        cached = (stamp, outcome)
+    if isinstance(cached[1], InputError):
+        raise cached[1]
+    return cached[1]
+
+
 def load_mappings(folder: Path) -> tuple[dict[str, Mapping], list[str]]:
     """The built-in mappings, then the files in ``folder`` (a file replaces the built-in
     of its name); a refused file is listed with its error and the others still load."""
-    found = {m.name: m for m in (read_mapping(p, "built-in") for p in yaml_files(PRESETS))}
+    found = {m.name: m for m in (_read_cached(p, "built-in") for p in yaml_files(PRESETS))}
     errors: list[str] = []
     seen: dict[str, Path] = {}
     for path in yaml_files(folder):
@@ -487,10 +561,14 @@ def load_mappings(folder: Path) -> tuple[dict[str, Mapping], list[str]]:
             continue
         seen[path.stem] = path
         try:
-            mapping = read_mapping(path)
+            mapping = _read_cached(path)
         except InputError as exc:
             found.pop(path.stem, None)  # a broken override must not fall back silently
             errors.append(str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file must not take the rest away
+            found.pop(path.stem, None)
+            errors.append(f"{path.name}: cannot be used ({type(exc).__name__}: {exc})")
             continue
         found[mapping.name] = mapping
     return found, errors

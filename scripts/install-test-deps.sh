@@ -20,8 +20,10 @@ command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 
 # A real Nagios Core 4 for the webhook test (tests/integration/test_nagios_real.py); its
 # recommended plugins and their dependencies are not needed (the test brings its check).
+# rsyslog is the peer of the syslog benchmark (benchmarks/sources.py).
 lean=()
 [ -x /usr/sbin/nagios4 ] || lean+=(nagios4-core)
+[ -x /usr/sbin/rsyslogd ] || lean+=(rsyslog)
 
 if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -16,7 +16,7 @@ from aiops.api.util import json_body, runtime
 from aiops.errors import InputError
 from aiops.models import Alert, parse_alert
 from connectors.alertmanager import parse_webhook
-from connectors.webhook_mapping import find_mapping, load_mappings
+from connectors.webhook_mapping import TooManyAlerts, find_mapping, load_mappings
 
 blueprint = Blueprint("ingest", __name__, url_prefix="/api/v1")
 
@@ -87,14 +87,10 @@ def list_webhooks():
 def post_mapped_webhook(name: str):
     """A notification in a tool's own JSON, turned into alerts by mapping ``name``."""
     mapping = find_mapping(runtime().data_dir.path / "webhooks", name)
-    mapped = mapping.apply(json_body())
-    _check_batch_size(len(mapped.alerts))
+    try:
+        mapped = mapping.apply(json_body(), max_items=current_app.config["AIOPS_MAX_BATCH"])
+    except TooManyAlerts as exc:  # counted before any of them is mapped
+        raise RequestEntityTooLarge(str(exc)) from None
     runtime().follow_other_processes()
-    engine = runtime().engine
-    for i in mapped.start_unknown:
-        alert = mapped.alerts[i]
-        start = engine.recorded_start(alert)
-        if start is not None and alert.ends_at is not None and start <= alert.ends_at:
-            alert.starts_at = start
-    result = engine.ingest(mapped.alerts)
+    result = runtime().engine.ingest(mapped.alerts, start_unknown=mapped.start_unknown)
     return jsonify(result.to_dict())

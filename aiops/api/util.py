@@ -30,6 +30,8 @@ def json_body() -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
                          ) from None
+    except RecursionError:  # "[[[[..." deeper than the parser goes
+        raise InputError("JSON nested too deeply") from None
 
 
 def json_object(allowed: tuple[str, ...], optional: bool = False) -> dict[str, Any]:

@@ -70,6 +70,10 @@ class Deduplicator:
         if record.status == FIRING:
             if event.ends_at is None:
                 return record, DUPLICATE
+            if event.ends_at < record.starts_at:
+                # The clear of an earlier episode, delivered after this one began: it
+                # must not end this one (nor leave it ending before it started).
+                return record, DUPLICATE
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
             return record, RESOLVE
@@ -98,6 +102,19 @@ class Deduplicator:
             and record.ends_at is not None
             and event.starts_at - record.ends_at > self.settings.refire_window
         )
+
+    def adopt_start(self, event: Alert) -> None:
+        """Give ``event``, whose sender did not say when its condition started (a Nagios
+        recovery, a syslog clear, a tool that sends no time), the start of the firing
+        alert of its condition, so it folds into that episode rather than reading as a
+        new one (``_is_new_onset``). Without a firing alert, or when the event ended
+        before that alert began, it keeps its own time: a new episode."""
+        record = self.active.get(fingerprint(event, self.settings.volatile_labels))
+        if record is None or record.status != FIRING:
+            return
+        if event.ends_at is not None and event.ends_at < record.starts_at:
+            return
+        event.starts_at = record.starts_at
 
     def take_superseded(self) -> list[AlertRecord]:
         """The firing alerts ended by new starts of their conditions since last asked."""

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator, fingerprint
+from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
 from aiops.engine.feedback import (
     FeedbackOutcome,
     alert_sets,
@@ -170,8 +170,14 @@ class Engine:
         self._alert_seq += 1
         return self._alert_seq
 
-    def ingest(self, events: Sequence[Alert], received_at: float | None = None) -> IngestResult:
-        """Process and store a batch; on a storage failure nothing of it is kept."""
+    def ingest(self, events: Sequence[Alert], received_at: float | None = None,
+               start_unknown: Collection[int] = ()) -> IngestResult:
+        """Process and store a batch; on a storage failure nothing of it is kept.
+
+        ``start_unknown``: indexes of events whose sender did not say when their
+        condition started; each takes the start of its condition's firing alert, if
+        any, when its turn comes (``Deduplicator.adopt_start``), so a problem and its
+        recovery in one batch see each other."""
         received = time.time() if received_at is None else received_at
         result = IngestResult()
         with self.lock:
@@ -186,8 +192,11 @@ class Engine:
                 self._batch_events = list(events)
                 self.correlator.prepare(self._batch_events)
                 clock = time.perf_counter
-                for event in events:
+                unknown = set(start_unknown)
+                for i, event in enumerate(events):
                     started = clock()
+                    if i in unknown:
+                        self.dedup.adopt_start(event)
                     self._step(event, batch, result, received)
                     self.placement_latency.record(clock() - started)
                 self._batch_events = None
@@ -457,16 +466,6 @@ class Engine:
         mark_persisted(batch.alerts.values())
         self._publish(batch)
         return record
-
-    def recorded_start(self, event: Alert) -> float | None:
-        """When the live alert of ``event``'s condition started, if the engine holds one.
-
-        For a recovery whose sender cannot say when the problem began (a Nagios
-        notification): deduplication takes a start far from the recorded one for a new
-        episode, so the receiver gives the recovery the start it ends."""
-        with self.lock:
-            record = self.dedup.active.get(fingerprint(event, self.settings.volatile_labels))
-            return None if record is None else record.starts_at
 
     @property
     def event_seq(self) -> int:

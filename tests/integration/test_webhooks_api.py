@@ -110,3 +110,67 @@ def test_bad_webhook_requests_are_refused_by_name_and_store_nothing(
     assert stored(runtime) == (0, 0)
     errors = client.get("/api/v1/webhooks").get_json()["errors"]
     assert len(errors) == 1 and errors[0].startswith("broken.yml:")
+
+
+def _nagios(kind: str, at: int, **extra) -> dict:
+    body = {**NAGIOS, "type": kind, **extra}
+    body.pop("since", None)
+    if kind == "PROBLEM" and "no_since" not in extra:
+        body["since"] = str(at)
+    body.pop("no_since", None)
+    if kind == "RECOVERY":
+        body.update(state="OK", ended=str(at))
+    return body
+
+
+def test_a_recovery_never_takes_the_start_of_an_episode_that_already_ended(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    t0 = 1_800_000_000
+    client.post("/api/v1/webhooks/nagios", json=_nagios("PROBLEM", t0))
+    client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + 60))
+    # A second recovery (its problem lost on the way): not folded into the ended episode.
+    r = client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + 500))
+    assert r.status_code == 200 and r.get_json()["dispositions"] == {"new": 1}
+    first, second = alert_rows(runtime)
+    assert (first["starts_at"], first["ends_at"]) == (t0, t0 + 60)  # untouched
+    assert (second["status"], second["starts_at"], second["ends_at"]) == (
+        "resolved", t0 + 500, t0 + 500)
+
+
+def test_a_late_clear_of_an_earlier_episode_does_not_end_the_current_one(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    t0 = 1_800_000_000
+    client.post("/api/v1/webhooks/nagios", json=_nagios("PROBLEM", t0 + 1000))
+    r = client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + 900))
+    assert r.get_json()["dispositions"] == {"duplicate": 1}
+    (row,) = alert_rows(runtime)
+    assert (row["status"], row["starts_at"], row["ends_at"]) == ("firing", t0 + 1000, None)
+
+
+def test_a_problem_and_its_recovery_in_one_request_and_an_escalation_fold(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    t0 = 1_800_000_000
+    r = client.post("/api/v1/webhooks/nagios",
+                    json=[_nagios("PROBLEM", t0), _nagios("RECOVERY", t0 + 600)])
+    assert r.get_json()["dispositions"] == {"new": 1, "resolved": 1}
+    other = {"check": "disk", "host": "r2"}
+    client.post("/api/v1/webhooks/nagios", json=_nagios("PROBLEM", t0, state="WARNING",
+                                                        **other))
+    # WARNING to CRITICAL 15 minutes later: aiops-notify sends no start (it began before).
+    r = client.post("/api/v1/webhooks/nagios",
+                    json=_nagios("PROBLEM", t0 + 900, state="CRITICAL", no_since=True,
+                                 **other))
+    assert r.get_json()["dispositions"] == {"duplicate": 1}
+    rows = {a["name"]: a for a in alert_rows(runtime)}
+    assert (rows["disk"]["status"], rows["disk"]["starts_at"]) == ("firing", t0)
+    assert rows["BGP peer"]["status"] == "resolved"
+
+
+def test_too_many_alerts_and_json_nested_without_end_are_refused_cheaply(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    r = client.post("/api/v1/webhooks/nagios", json=[NAGIOS] * 10_001)
+    assert r.status_code == 413 and "batch of 10001 alerts is over the limit" in error_of(r)
+    r = client.post("/api/v1/webhooks/nagios", data="[" * 100_000,
+                    content_type="application/json")
+    assert r.status_code == 400 and error_of(r) == "JSON nested too deeply"
+    assert stored(runtime) == (0, 0)

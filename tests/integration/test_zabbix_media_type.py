@@ -11,6 +11,7 @@ as their own text. Skipped without node or curl.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,11 +52,13 @@ SCRIPT
 }
 """
 PROBLEM_MACROS = {
-    "{EVENT.ID}": "8812", "{EVENT.VALUE}": "1", "{EVENT.NAME}": "BGP peer 192.0.2.9 down",
-    "{EVENT.DATE}": "2026.11.22", "{EVENT.TIME}": "16:20:05", "{EVENT.SEVERITY}": "High",
+    "{EVENT.SOURCE}": "0", "{EVENT.NSEVERITY}": "4", "{EVENT.ID}": "8812",
+    "{EVENT.VALUE}": "1", "{EVENT.NAME}": "BGP peer 192.0.2.9 down",
+    "{EVENT.DATE}": "2026.11.22", "{EVENT.TIME}": "16:20:05",
     "{EVENT.OPDATA}": "bgpPeerState: idle (1)",
     "{EVENT.TAGSJSON}": '[{"tag":"scope","value":"availability"}]', "{TRIGGER.ID}": "23001",
-    "{TRIGGER.NAME}": "BGP peer 192.0.2.9 down", "{HOST.HOST}": "r1", "{HOST.IP}": "10.0.0.1"}
+    "{TRIGGER.NAME.ORIG}": "BGP peer {#PEER} down", "{HOST.HOST}": "r1",
+    "{HOST.IP}": "10.0.0.1"}
 
 
 def media_type() -> dict:
@@ -63,16 +66,20 @@ def media_type() -> dict:
     return document["zabbix_export"]["media_types"][0]
 
 
-def notify(url: str, macros: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the media type's script with its parameters filled as Zabbix fills them."""
+def notify(url: str, macros: dict[str, str], zone: str = "UTC",
+           timezone: str = "") -> subprocess.CompletedProcess[str]:
+    """Run the media type's script with its parameters filled as Zabbix fills them, in a
+    process whose local time zone is ``zone`` (the Zabbix server's)."""
     media = media_type()
     params = {}
     for p in media["parameters"]:
         value = p["value"]
         params[p["name"]] = url if p["name"] == "URL" else macros.get(value, value)
+    params["timezone"] = timezone
     program = SHIM.replace("SCRIPT", media["script"])
     return subprocess.run(["node", "-e", program], input=json.dumps(params),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TZ": zone})
 
 
 def test_the_media_type_sends_a_problem_and_its_recovery(live_server: LiveServer) -> None:
@@ -88,6 +95,25 @@ def test_the_media_type_sends_a_problem_and_its_recovery(live_server: LiveServer
     (ended,) = alert_rows(live_server.runtime)
     assert ended["status"] == "resolved" and ended["id"] == alert["id"]
     assert ended["ends_at"] - ended["starts_at"] == 655.0  # 16:20:05 to 16:31:00
+    assert ended["starts_at"] == 1_795_364_405.0  # 2026-11-22T16:20:05Z: a UTC server
+
+
+def test_the_server_s_local_time_is_read_with_its_offset(live_server: LiveServer) -> None:
+    """{EVENT.TIME} is the Zabbix server's local time: 16:20:05 in Paris (UTC+1 in
+    November) is 15:20:05Z; the script reads the offset, or takes the one configured."""
+    url = f"{live_server.url}/api/v1/webhooks/zabbix"
+    assert notify(url, PROBLEM_MACROS, zone="Europe/Paris").returncode == 0
+    other = {**PROBLEM_MACROS, "{HOST.HOST}": "r2"}
+    assert notify(url, other, zone="UTC", timezone="America/New_York").returncode == 0
+    starts = {a["entity"]: a["starts_at"] for a in alert_rows(live_server.runtime)}
+    assert starts == {"r1": 1_795_364_405.0 - 3600, "r2": 1_795_364_405.0 + 5 * 3600}
+
+
+def test_events_that_are_not_trigger_events_are_not_sent(live_server: LiveServer) -> None:
+    sent = notify(f"{live_server.url}/api/v1/webhooks/zabbix",
+                  {**PROBLEM_MACROS, "{EVENT.SOURCE}": "2"})  # autoregistration
+    assert sent.returncode == 0 and "not a trigger event" in sent.stdout
+    assert alert_rows(live_server.runtime) == []
 
 
 def test_a_refusal_fails_the_media_type_with_the_engine_s_reason(

@@ -3,7 +3,6 @@ make, every feature of a mapping, and every way a mapping or a payload is refuse
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ NOW = 1_800_000_000.0
 ZABBIX_PROBLEM = {  # what deploy/zabbix/aiops_media_type.yaml sends for a problem
     "event_id": "8812", "event_value": "1", "event_name": "Interface Gi0/1: link down",
     "event_date": "2026.11.22", "event_time": "16:20:05", "recovery_date": "",
-    "recovery_time": "", "severity": "High", "opdata": "ifOperStatus: down (2)",
+    "recovery_time": "", "severity": "4", "timezone": "+00:00", "opdata": "ifOperStatus: down (2)",
     "tags": '[{"tag":"scope","value":"availability"},{"tag":"interface","value":"Gi0/1"}]',
     "trigger_id": "23001", "trigger_name": "Interface Gi0/1: link down", "host": "core-1",
     "host_ip": "10.0.0.1"}
@@ -95,7 +94,8 @@ def test_without_an_id_a_resent_notification_repeats_its_id_and_without_a_time_i
     again = tool.apply({"n": "x", "e": "h", "t": 1_799_999_000}, NOW + 60).alerts[0]
     assert one.id == again.id and one.id.startswith("tool-")
     untimed = mapping({"name": "{n}", "entity": "{e}"}).apply({"n": "x", "e": "h"}, NOW)
-    assert untimed.alerts[0].starts_at == NOW and untimed.start_unknown == []
+    # No time at all: now, marked so that the engine gives a re-send its firing alert's start
+    assert untimed.alerts[0].starts_at == NOW and untimed.start_unknown == [0]
 
 
 @pytest.mark.parametrize(("payload", "message"), [
@@ -104,7 +104,8 @@ def test_without_an_id_a_resent_notification_repeats_its_id_and_without_a_time_i
     ({"n": "x", "host": {"name": {"a": 1}}}, "'host.name' is an object, not a text"),
     ({"n": "x", "host": {"name": "h"}, "t": "yesterday"},
      "is not an RFC 3339 timestamp: 'yesterday' (epoch seconds, RFC 3339, or set 'format'"),
-    ({"n": "x", "host": {"name": "h"}, "t": -5}, "must be a non-negative finite number"),
+    ({"n": "x", "host": {"name": "h"}, "t": -5}, "-5 is not a time (epoch seconds up to"),
+    ({"n": "x", "host": {"name": "h"}, "t": 1e300}, "is not a time (epoch seconds up to"),
     ([], "expected a JSON object or a non-empty array of them"),
     ([{"n": "x", "host": {"name": "h"}}, "text"], "alerts[1]: an alert must be a JSON object"),
     ({"n": "x" * 300, "host": {"name": "h"}}, "field 'name' is 300 characters long"),
@@ -201,4 +202,45 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
                         nagios.resolved, nagios.starts_at.value, nagios.ends_at.value,
                         *nagios.labels.values()) for p in t.paths()}
     assert read <= sent
-    assert json.loads(json.dumps(media))  # plain data, importable
+
+
+def test_a_file_that_breaks_in_any_way_is_listed_and_the_others_still_load(
+        tmp_path: Path) -> None:
+    (tmp_path / "offset.yml").write_text("name: '{n}'\nentity: '{e}'\n"
+                                         "starts_at: {value: '{t}', timezone: '+25:00'}\n")
+    (tmp_path / "folder.yml").write_text("name: '{n}'\nentity: '{e}'\n"
+                                         "starts_at: {value: '{t}', timezone: Europe}\n")
+    (tmp_path / "keys.yml").write_text("name: '{n}'\nentity: '{e}'\n1: x\n")
+    (tmp_path / "label.yml").write_text("name: '{n}'\nentity: '{e}'\n"
+                                        "labels_from: {path: tags, name: [x]}\n")
+    (tmp_path / "fine.yml").write_text("name: '{n}'\nentity: '{e}'\n")
+    found, errors = load_mappings(tmp_path)
+    assert "fine" in found and "zabbix" in found
+    assert sorted(e.split(":")[0] for e in errors) == ["folder.yml", "keys.yml", "label.yml",
+                                                       "offset.yml"]
+    assert any("offset '+25:00' is out of range" in e for e in errors)
+    assert any("unknown time zone 'Europe'" in e for e in errors)
+    assert any("unknown key '1'" in e for e in errors)
+
+
+def test_values_compare_as_the_payload_renders_them_and_epochs_may_be_milliseconds() -> None:
+    tool = mapping({"name": "{n}", "entity": "{e}", "starts_at": "{t}",
+                    "resolved": {"value": "{ok}", "equals": [True, 0]},
+                    "severity": {"value": "{p}", "map": {2.0: "critical", True: "major"}},
+                    "labels_from": {"path": "tags", "name": "k"}})
+    base = {"n": "x", "e": "h", "t": 1_800_000_000_000, "p": 2.0,
+            "tags": [{"k": "a", "value": None}, {"k": "b", "value": 7}]}
+    (alert,) = tool.apply(base, NOW).alerts
+    assert alert.starts_at == 1_800_000_000.0  # milliseconds
+    assert (alert.severity, alert.ends_at, alert.labels) == ("critical", None,
+                                                            {"a": "", "b": "7"})
+    for ok in (True, "true", 0, "0"):
+        assert tool.apply({**base, "ok": ok}, NOW).alerts[0].ends_at == NOW
+    assert tool.apply({**base, "p": True}, NOW).alerts[0].severity == "major"
+
+
+def test_a_notification_of_too_many_alerts_is_refused_before_any_is_mapped() -> None:
+    from connectors.webhook_mapping import TooManyAlerts
+
+    with pytest.raises(TooManyAlerts, match="batch of 3 alerts is over the limit of 2"):
+        mapping({"name": "{n}", "entity": "{e}"}).apply([{}, {}, {}], NOW, max_items=2)

@@ -1,0 +1,81 @@
+"""deploy/nagios/aiops-notify as Nagios runs it: what it sends for each kind of
+notification, to a real HTTP server on localhost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "deploy/nagios/aiops-notify"
+
+
+class Engine(BaseHTTPRequestHandler):
+    bodies: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+        Engine.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        status = 400 if Engine.bodies[-1]["host"] == "refuse-me" else 200
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b'{"error": {"message": "alerts[0]: refused"}}' if status == 400
+                         else b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    Engine.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Engine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/webhooks/nagios"
+    server.shutdown()
+    server.server_close()
+
+
+def notify(url: str, kind: str, state: str, previous: str,
+           host: str = "core-1") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), "--url", url, "--type", kind,
+                           "--host", host, "--service", "BGP peer", "--state", state,
+                           "--changed", "1800000000", "--previous", previous, "--output",
+                           'peer "10.0.0.9" Idle'], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize(("kind", "state", "previous", "times"), [
+    ("PROBLEM", "CRITICAL", "OK", {"since": "1800000000"}),  # a new problem
+    ("PROBLEM", "CRITICAL", "CRITICAL", {"since": "1800000000"}),  # soft turned hard
+    ("PROBLEM", "CRITICAL", "WARNING", {}),  # escalation: the engine keeps the start
+    ("RECOVERY", "OK", "CRITICAL", {"ended": "1800000000"}),
+])
+def test_each_notification_says_what_it_knows_of_its_times(
+        url: str, kind: str, state: str, previous: str, times: dict) -> None:
+    done = notify(url, kind, state, previous)
+    assert done.returncode == 0, done.stderr
+    (body,) = Engine.bodies
+    assert {k: v for k, v in body.items() if k in ("since", "ended")} == times
+    assert (body["check"], body["output"]) == ("BGP peer", 'peer "10.0.0.9" Idle')
+
+
+@pytest.mark.parametrize("kind", ["CUSTOM", "ACKNOWLEDGEMENT", "FLAPPINGSTART",
+                                  "DOWNTIMESTART"])
+def test_notifications_that_are_not_a_change_of_the_problem_are_not_sent(
+        url: str, kind: str) -> None:
+    done = notify(url, kind, "OK", "OK")
+    assert done.returncode == 0 and f"{kind} notification not sent" in done.stderr
+    assert Engine.bodies == []
+
+
+def test_a_refusal_or_an_engine_that_is_not_there_exits_1_saying_why(url: str) -> None:
+    done = notify(url, "PROBLEM", "CRITICAL", "OK", host="refuse-me")
+    assert done.returncode == 1 and "answered 400: " in done.stderr
+    done = notify("http://127.0.0.1:9/api/v1/webhooks/nagios", "PROBLEM", "CRITICAL", "OK")
+    assert done.returncode == 1 and "Connection refused" in done.stderr
