@@ -71,18 +71,19 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, forward:
         listener = SyslogListener(handler, _address(udp, "--udp"), _address(tcp, "--tcp"))
     except OSError as exc:
         raise InputError(f"cannot listen: {exc.strerror or exc}") from None
-    listener.start()
-    click.echo(f"listening on {', '.join(listener.addresses())} with {len(rules.rules)} "
-               f"rules; forwarding to {forwarder.url}", err=True)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    listener.start()
+    click.echo(f"listening on {', '.join(listener.addresses())} with {len(rules.rules)} "
+               f"rules; forwarding to {forwarder.url}", err=True)
     last = time.monotonic()
     while not stopping.wait(0.5):
         if stats_every and time.monotonic() - last >= stats_every:
             last = time.monotonic()
             click.echo(f"syslog: {handler.stats.messages} messages, {handler.stats.matched} "
-                       f"matched a rule; {forwarder.stats.line()}", err=True)
+                       f"matched a rule, {handler.stats.not_syslog} not syslog; "
+                       f"{forwarder.stats.line()}", err=True)
     listener.stop()
     click.echo(f"syslog: stopped; {forwarder.stats.line()}"
                + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"

@@ -4,8 +4,10 @@ A listener (``aiops syslog listen``) must not lose what devices sent because the
 engine restarts or a network blips: events wait in a bounded queue and are posted in
 batches; an engine that does not answer, or answers 5xx or 404 (an older server
 without the mapping), is retried with a growing pause, the events kept in order. A
-batch the engine refuses (400 naming ``alerts[i]``) loses only that event, which is
-logged; the rest are sent again at once. Only when the queue is full are the oldest
+batch the engine refuses because of one event (400 naming ``alerts[i]``) loses only
+that event, which is logged; the rest are sent again at once. Any other refusal (a
+broken mapping on the engine's side, say) is the engine's to fix: the events are kept
+and retried like an outage. Only when the queue is full are the oldest
 events dropped, and counted, so memory stays bounded through a long outage.
 """
 
@@ -67,15 +69,31 @@ class Forwarder:
                 self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
-        """Post batches until ``stop`` is set, then try once more to empty the queue."""
+        """Post batches until ``stop`` is set, then try once more to empty the queue.
+
+        After a failure it waits out the pause whatever arrives meanwhile (a storm must
+        not turn the retries into a flood on an engine that is restarting); a stop
+        ends the wait."""
         while not stop.is_set():
-            self._wake.wait(self.interval + self._pause)
+            if self._pause:
+                stop.wait(self._pause)
+            else:
+                self._wake.wait(self.interval)
             self._wake.clear()
             while self.pending() and not stop.is_set():
-                if not self.flush_once():
+                if not self._flush_guarded():
                     break
-        while self.pending() and self.flush_once():
+        while self.pending() and self._flush_guarded():
             pass
+
+    def _flush_guarded(self) -> bool:
+        try:
+            return self.flush_once()
+        except Exception as exc:  # noqa: BLE001 - the forwarding thread must not die
+            log.exception("forwarding failed")
+            self._pause = min(self.max_pause, max(1.0, self._pause * 2))
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return False
 
     def wake(self) -> None:
         """Post now rather than at the next interval (a stop, a full batch)."""
@@ -114,13 +132,12 @@ class Forwarder:
         if response.status_code == 413 and len(batch) > 1:
             self.batch = max(1, len(batch) // 2)  # the engine takes less at once
             return self._requeue(batch)
-        if response.status_code in (400, 415, 422):  # the whole batch is bad as such
-            log.error("the engine refused a batch of %d events (dropped): %s", len(batch),
-                      message)
-            with self._lock:
-                self.stats.refused += len(batch)
-                self.stats.pending = len(self._queue)
-            return True
+        # Anything else (5xx, 404 from an older engine, a 400 that names no event, such as
+        # a broken mapping file on the engine's side) is kept and retried with the pause:
+        # it is the engine's to fix, and the queue bounds what waits meanwhile.
+        if response.status_code < 500 and response.status_code != 404:
+            log.error("the engine refuses events (%d: %s); kept and retried",
+                      response.status_code, message)
         return self._later(batch, f"HTTP {response.status_code}: {message}")
 
     def _requeue(self, batch: list[dict[str, Any]]) -> bool:

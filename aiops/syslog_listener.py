@@ -42,6 +42,7 @@ class SyslogHandler:
         self.stats = ListenStats()
 
     def handle(self, data: bytes, peer: str) -> None:
+        """Never raises: one odd message must not stop the receiving loop."""
         try:
             message = parse_syslog(data, peer, time.time())
         except ValueError as exc:
@@ -49,7 +50,11 @@ class SyslogHandler:
                 self.stats.not_syslog += 1
             log.debug("%s", exc)
             return
-        event = self.rules.event(message)
+        try:
+            event = self.rules.event(message)
+        except Exception:  # noqa: BLE001 - a rule that breaks on this message: log it
+            log.exception("a rule failed on a message from %s", peer)
+            event = None
         with self.stats.lock:
             self.stats.messages += 1
             self.stats.matched += event is not None
@@ -73,8 +78,8 @@ class _UdpReceiver:
     objects (let alone a thread per datagram), and a syslog storm comes as a burst."""
 
     def __init__(self, address: tuple[str, int], handler: SyslogHandler):
+        # No SO_REUSEADDR: a second listener on the port must fail, not split the traffic.
         self.socket = socket.socket(_family(address[0]), socket.SOCK_DGRAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             if SO_RCVBUFFORCE is None:
                 raise OSError("no SO_RCVBUFFORCE here")
@@ -84,6 +89,9 @@ class _UdpReceiver:
         self.socket.bind(address)
         self.socket.settimeout(0.5)
         self.server_address = self.socket.getsockname()
+        # What the kernel granted (it doubles the ask; without CAP_NET_ADMIN it caps it at
+        # net.core.rmem_max): said at start, since a small one loses bursts.
+        self.buffer_bytes = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._handler = handler
         self._stop = threading.Event()
 
@@ -94,8 +102,11 @@ class _UdpReceiver:
                 data, peer = receive(MAX_MESSAGE_BYTES)
             except TimeoutError:
                 continue
-            except OSError:  # closed
-                break
+            except OSError as exc:
+                if self._stop.is_set() or self.socket.fileno() < 0:
+                    break  # closed by stop
+                log.warning("udp receive failed (%s); going on", exc)
+                continue
             handle(data, peer[0])
 
     def shutdown(self) -> None:
@@ -105,11 +116,32 @@ class _UdpReceiver:
         self.socket.close()
 
 
+MAX_TCP_CONNECTIONS = 512
+
+
 class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    """A thread per connection: a device keeps one open and sends line after line."""
+    """A thread per connection: a device keeps one open and sends line after line; at
+    most ``MAX_TCP_CONNECTIONS`` at once (more are closed at once, and logged)."""
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = threading.BoundedSemaphore(MAX_TCP_CONNECTIONS)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.slots.acquire(blocking=False):
+            return True
+        log.warning("refused a syslog connection from %s: %d already open",
+                    client_address[0], MAX_TCP_CONNECTIONS)
+        return False
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _Tcp6(_Tcp):
@@ -121,7 +153,10 @@ def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
     class Stream(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             framer = TcpFramer()
-            self.request.settimeout(300)
+            # No idle timeout: a quiet device keeps its connection (a sender that missed
+            # the close would lose its next message, often the rare link-down);
+            # keepalives find the peers that are gone.
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             try:
                 while True:
                     chunk = self.request.recv(65536)
@@ -129,7 +164,7 @@ def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
                         break
                     for frame in framer.feed(chunk):
                         handler.handle(frame, self.client_address[0])
-            except (TimeoutError, OSError):
+            except OSError:
                 pass
             for frame in framer.close():
                 handler.handle(frame, self.client_address[0])
@@ -157,7 +192,10 @@ class SyslogListener:
         for server in self.servers:
             kind = "udp" if server.socket.type == socket.SOCK_DGRAM else "tcp"
             host, port = server.server_address[:2]
-            out.append(f"{kind} {host}:{port}")
+            shown = f"[{host}]" if ":" in host else host
+            buffer = getattr(server, "buffer_bytes", None)
+            out.append(f"{kind} {shown}:{port}"
+                       + (f" (receive buffer {buffer / 2**20:.1f} MB)" if buffer else ""))
         return out
 
     def start(self) -> None:

@@ -28,16 +28,25 @@ _RFC5424 = re.compile(
 _RFC3164 = re.compile(
     r"^(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (?P<host>[^\s:\[]+) "
     r"(?P<tag>[^\s:\[]+)(?:\[\d+\])?: ?(?P<msg>.*)$", re.S)
-# Cisco IOS: "[SEQ: ][HOST: ][*.]Mmm dd hh:mm:ss[.mmm][ ZONE]: %FACILITY-SEV-MNEMONIC: ..."
+# Cisco IOS: "[SEQ: ][HOST: ][SEQ: ][*.]Mmm dd hh:mm:ss[.mmm][ ZONE]: %FAC-SEV-MNEMONIC: ..."
+# (the syslog counter, "logging origin-id" and "service sequence-numbers" each add one;
+# a host is never all digits, so a sequence number is not taken for one).
 _CISCO = re.compile(
-    r"^(?:\d+: )?(?:(?P<host>[\w.-]+): )?[*.]?[A-Z][a-z]{2} +\d+ (?:\d{4} )?"
-    r"\d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Z]{2,5})?: (?P<msg>%.*)$", re.S)
+    r"^(?:\d+: )?(?:(?!\d+:)(?P<host>[\w.-]+): )?(?:\d+: )?[*.]?[A-Z][a-z]{2} +\d+ "
+    r"(?:\d{4} )?\d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Z]{2,5})?: (?P<msg>%.*)$", re.S)
+# Cisco NX-OS: "YYYY Mmm dd hh:mm:ss[.mmm][ ZONE] HOST %FAC-SEV-MNEMONIC: ..."
+_NXOS = re.compile(
+    r"^\d{4} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Z]{2,5})? "
+    r"(?P<host>[\w.-]+):? (?P<msg>%.*)$", re.S)
+MAX_HOST = 255  # a DNS name's limit; longer is not a host
+CLOCK_TRUST = 3600.0  # a device's own time further off than this is a clock without NTP
 
 
 @dataclass(frozen=True, slots=True)
 class SyslogMessage:
     host: str  # the header's host, else the sender's address
     app: str  # RFC 5424 APP-NAME or the RFC 3164 tag; "" when there is none
+    msgid: str  # RFC 5424 MSGID ("" otherwise): Junos puts the event's name there
     facility: int
     severity: int  # 0 emerg .. 7 debug
     timestamp: float  # the message's own (RFC 5424) or when it arrived
@@ -55,43 +64,64 @@ def parse_syslog(data: bytes, peer: str, received: float) -> SyslogMessage:
     facility, severity = divmod(int(pri.group(1)), 8)
     text = data[pri.end():MAX_MESSAGE_BYTES].decode("utf-8", errors="replace")
     text = text.removeprefix("\ufeff").rstrip("\r\n\x00")
+    peer = sender_address(peer)
     modern = _RFC5424.match(text)
     if modern:
-        host = modern.group("host")
+        host, msgid = modern.group("host"), modern.group("msgid")
         msg = (modern.group("msg") or "").removeprefix("\ufeff")
-        return SyslogMessage(host=peer if host == "-" else host,
+        return SyslogMessage(host=_host(host, peer),
                              app="" if modern.group("app") == "-" else modern.group("app"),
+                             msgid="" if msgid == "-" else msgid,
                              facility=facility, severity=severity,
                              timestamp=_rfc5424_time(modern.group("ts"), received),
                              text=msg, peer=peer)
     old = _RFC3164.match(text)
     if old:
-        return SyslogMessage(host=old.group("host"), app=old.group("tag"), facility=facility,
-                             severity=severity, timestamp=received, text=old.group("msg"),
-                             peer=peer)
-    cisco = _CISCO.match(text)
+        return SyslogMessage(host=_host(old.group("host"), peer), app=old.group("tag"),
+                             msgid="", facility=facility, severity=severity,
+                             timestamp=received, text=old.group("msg"), peer=peer)
+    cisco = _CISCO.match(text) or _NXOS.match(text)
     if cisco:
-        return SyslogMessage(host=cisco.group("host") or peer, app="", facility=facility,
-                             severity=severity, timestamp=received, text=cisco.group("msg"),
-                             peer=peer)
-    return SyslogMessage(host=peer, app="", facility=facility, severity=severity,
+        return SyslogMessage(host=_host(cisco.group("host"), peer), app="", msgid="",
+                             facility=facility, severity=severity, timestamp=received,
+                             text=cisco.group("msg"), peer=peer)
+    return SyslogMessage(host=peer, app="", msgid="", facility=facility, severity=severity,
                          timestamp=received, text=text.strip(), peer=peer)
 
 
+def sender_address(peer: str) -> str:
+    """The sender as entity resolution knows it: an IPv4 address that reached an IPv6
+    socket (``::ffff:192.0.2.7``) as IPv4, without an IPv6 zone (``%eth0``)."""
+    peer = peer.split("%", 1)[0]
+    return peer[7:] if peer.lower().startswith("::ffff:") and "." in peer else peer
+
+
+def _host(header: str | None, peer: str) -> str:
+    if not header or header == "-" or len(header) > MAX_HOST:
+        return peer
+    return header
+
+
 def _rfc5424_time(text: str, received: float) -> float:
+    """The message's own time, unless it has none, or it is more than ``CLOCK_TRUST``
+    from when it arrived (a device whose clock was never set: 1970, 1993), when the
+    arrival time says more."""
     if text == "-":
         return received
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return received
-    return parsed.timestamp() if parsed.tzinfo is not None else received
+    if parsed.tzinfo is None:
+        return received
+    stamped = parsed.timestamp()
+    return stamped if abs(stamped - received) <= CLOCK_TRUST else received
 
 
 class TcpFramer:
-    """Splits a TCP stream into messages: RFC 6587 octet counting (``LEN SP MSG``) or
-    one message per line, decided per frame by whether it starts with digits and a
-    space. A frame longer than ``MAX_MESSAGE_BYTES`` is cut there."""
+    """Splits a TCP stream into messages: RFC 6587 octet counting (``LEN SP <PRI>...``,
+    a length up to ``MAX_MESSAGE_BYTES``) or one message per line, decided per frame. A
+    line longer than ``MAX_MESSAGE_BYTES`` is cut there."""
 
     def __init__(self) -> None:
         self._buffer = b""
@@ -100,8 +130,10 @@ class TcpFramer:
         self._buffer += data
         frames: list[bytes] = []
         while self._buffer:
-            counted = re.match(rb"^(\d{1,6}) ", self._buffer)
-            if counted:
+            # RFC 6587: "LEN SP <PRI>...": the "<" keeps a line that merely starts with
+            # digits and a space from being read as a length.
+            counted = re.match(rb"^(\d{1,6}) (?=<|$)", self._buffer[:8])
+            if counted and int(counted.group(1)) <= MAX_MESSAGE_BYTES:
                 size = int(counted.group(1))
                 end = counted.end() + size
                 if len(self._buffer) < end:

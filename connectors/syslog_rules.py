@@ -30,6 +30,20 @@ SEVERITIES = ("critical", "major", "minor", "warning", "info")
 # syslog severity 0..7 (emerg .. debug) when a rule does not set one
 FROM_SYSLOG = ("critical", "critical", "critical", "major", "warning", "minor", "info", "info")
 _GROUP = re.compile(r"\{(\w+)\}")
+# Rules read at most this much of a message: the events they look for are one line, and
+# a regular expression's time can grow faster than the text (a 64 KB datagram sent to
+# make a listener stall).
+RULE_TEXT = 4096
+MAX_LABEL = 255
+
+
+def rule_text(message: SyslogMessage) -> str:
+    """What rules are matched against: the message, after its RFC 5424 MSGID when the
+    message does not start with it (Junos writes the event's name only there)."""
+    text = message.text[:RULE_TEXT]
+    if message.msgid and not text.startswith(message.msgid):
+        return f"{message.msgid}: {text}"
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +60,10 @@ class Rule:
     severity: str | None = None
     summary: str | None = None
 
-    def event(self, message: SyslogMessage) -> dict[str, Any] | None:
+    def event(self, message: SyslogMessage, text: str | None = None) -> dict[str, Any] | None:
         """The JSON event for the ``syslog`` webhook mapping, or None (no match, or a
         state that neither fires nor clears, such as an OSPF neighbour in LOADING)."""
-        found = self.pattern.search(message.text)
+        found = self.pattern.search(rule_text(message) if text is None else text)
         if found is None:
             return None
         state = self.fixed
@@ -66,7 +80,8 @@ class Rule:
             "state": "firing" if state == "fire" else "clear",
             "severity": self.severity or FROM_SYSLOG[message.severity],
             "summary": summary[:1000] or self.alert, "app": message.app,
-            "labels": {label: groups[label] for label in self.labels if groups.get(label)}}
+            "labels": {label: groups[label][:MAX_LABEL] for label in self.labels
+                       if groups.get(label)}}
         event["since" if state == "fire" else "ended"] = message.timestamp
         return event
 
@@ -77,8 +92,9 @@ class RuleSet:
 
     def event(self, message: SyslogMessage) -> dict[str, Any] | None:
         """The first rule's event for the message (rules are tried in order)."""
+        text = rule_text(message)
         for rule in self.rules:
-            found = rule.event(message)
+            found = rule.event(message, text)
             if found is not None:
                 return found
         return None

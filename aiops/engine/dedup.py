@@ -105,13 +105,18 @@ class Deduplicator:
 
     def adopt_start(self, event: Alert) -> None:
         """Give ``event``, whose sender did not say when its condition started (a Nagios
-        recovery, a syslog clear, a tool that sends no time), the start of the firing
-        alert of its condition, so it folds into that episode rather than reading as a
-        new one (``_is_new_onset``). Without a firing alert, or when the event ended
-        before that alert began, it keeps its own time: a new episode."""
+        recovery, a syslog clear, a tool that sends no time), the start of its
+        condition's alert, so it folds into that episode rather than reading as a new
+        one (``_is_new_onset``): a firing alert's for any such event, and a resolved
+        one's for a clear (a second "up" of an interface already up is a duplicate,
+        not a re-fire that makes the condition look flapping). Without an alert of its
+        condition, or when the event ended before that alert began, it keeps its own
+        time: a new episode."""
         record = self.active.get(fingerprint(event, self.settings.volatile_labels))
-        if record is None or record.status != FIRING:
+        if record is None:
             return
+        if record.status != FIRING and event.ends_at is None:
+            return  # the condition is back: a new start
         if event.ends_at is not None and event.ends_at < record.starts_at:
             return
         event.starts_at = record.starts_at

@@ -136,6 +136,11 @@ def test_listen_refuses_bad_options_by_name(tmp_path: Path) -> None:
         r = run("--tcp", f"127.0.0.1:{taken.getsockname()[1]}", "--forward",
                 "http://127.0.0.1:1")
     assert r.returncode == 2 and "cannot listen" in r.stderr
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # another listener
+        taken.bind(("127.0.0.1", 0))
+        r = run("--udp", f"127.0.0.1:{taken.getsockname()[1]}", "--forward",
+                "http://127.0.0.1:1")
+    assert r.returncode == 2 and "cannot listen" in r.stderr
 
 
 def test_try_shows_what_each_saved_line_becomes_and_check_names_bad_rule_files(

@@ -123,18 +123,19 @@ def _nagios(kind: str, at: int, **extra) -> dict:
     return body
 
 
-def test_a_recovery_never_takes_the_start_of_an_episode_that_already_ended(
+def test_more_recoveries_of_an_ended_episode_are_duplicates_not_re_fires(
         client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    """An interface reported up again and again (a recovery whose problem was lost, a
+    device repeating itself): the alert stays as it ended, not re-fired and flapping."""
     t0 = 1_800_000_000
     client.post("/api/v1/webhooks/nagios", json=_nagios("PROBLEM", t0))
     client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + 60))
-    # A second recovery (its problem lost on the way): not folded into the ended episode.
-    r = client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + 500))
-    assert r.status_code == 200 and r.get_json()["dispositions"] == {"new": 1}
-    first, second = alert_rows(runtime)
-    assert (first["starts_at"], first["ends_at"]) == (t0, t0 + 60)  # untouched
-    assert (second["status"], second["starts_at"], second["ends_at"]) == (
-        "resolved", t0 + 500, t0 + 500)
+    for later in (90, 150, 500):
+        r = client.post("/api/v1/webhooks/nagios", json=_nagios("RECOVERY", t0 + later))
+        assert r.status_code == 200 and r.get_json()["dispositions"] == {"duplicate": 1}
+    (row,) = alert_rows(runtime)
+    assert (row["status"], row["starts_at"], row["ends_at"]) == ("resolved", t0, t0 + 60)
+    assert not row["flapping"]
 
 
 def test_a_late_clear_of_an_earlier_episode_does_not_end_the_current_one(

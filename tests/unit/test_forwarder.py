@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -117,3 +118,32 @@ def test_run_sends_what_is_left_when_stopped(engine: str) -> None:
     forwarder.wake()
     worker.join(timeout=10)
     assert sent() == [0, 1, 2] and forwarder.pending() == 0
+
+
+def test_a_refusal_naming_no_event_keeps_the_batch_for_later(engine: str) -> None:
+    """A broken mapping on the engine's side refuses every batch: it is the engine's
+    to fix, so nothing is dropped meanwhile."""
+    forwarder = Forwarder(engine)
+    for event in events(3):
+        forwarder.add(event)
+    Engine.answers = [(400, {"error": {"message": "webhook mapping 'syslog' cannot be "
+                                                  "used: syslog.yml: line 2"}})]
+    assert not forwarder.flush_once()
+    assert forwarder.pending() == 3 and forwarder.stats.refused == 0
+    assert forwarder.flush_once() and sent() == [0, 1, 2]
+
+
+def test_the_pause_after_a_failure_holds_while_events_keep_coming(engine: str) -> None:
+    """A storm must not turn retries into a flood on an engine that is restarting."""
+    forwarder = Forwarder(engine, batch=2, interval=0.05, max_pause=30)
+    Engine.answers = [(503, {"error": {"message": "restarting"}})] * 100
+    stop = threading.Event()
+    worker = threading.Thread(target=forwarder.run, args=(stop,))
+    worker.start()
+    for i in range(40):  # a full batch after the first failure, again and again
+        forwarder.add({"n": i})
+        time.sleep(0.02)
+    answered = 100 - len(Engine.answers)
+    stop.set()
+    worker.join(timeout=10)
+    assert answered <= 2  # the first try, perhaps one more: not one per event

@@ -18,9 +18,12 @@ PEER = "192.0.2.7"
 def test_rfc5424_header_structured_data_bom_and_zone() -> None:
     line = (b'<165>1 2026-11-22T16:20:05.5+01:00 pe-2.example.net rpd 1234 ID47 '
             b'[exampleSDID@32473 iut="3" eventSource="Application"] \xef\xbb\xbfBGP peer down')
-    m = parse_syslog(line, PEER, NOW)
+    m = parse_syslog(line, PEER, 1_795_360_815.0)  # arrived 10 s later
     assert (m.host, m.app, m.facility, m.severity) == ("pe-2.example.net", "rpd", 20, 5)
-    assert m.timestamp == 1_795_360_805.5 and m.text == "BGP peer down"
+    assert m.timestamp == 1_795_360_805.5 and m.text == "BGP peer down" and m.msgid == "ID47"
+    # A device whose clock was never set: its time says nothing, the arrival does.
+    unset = parse_syslog(b"<165>1 1993-03-01T00:00:07Z sw-9 - - - - boot", PEER, NOW)
+    assert unset.timestamp == NOW
     nil = parse_syslog(b"<14>1 - - - - - - no header at all", PEER, NOW)
     assert (nil.host, nil.app, nil.timestamp, nil.text) == (PEER, "", NOW, "no header at all")
 
@@ -36,6 +39,17 @@ def test_rfc3164_and_cisco_headers_and_a_message_with_no_header() -> None:
     anonymous = parse_syslog(b"<187>45: *Mar  1 00:01:02.345: %LINEPROTO-5-UPDOWN: x", PEER,
                              NOW)
     assert anonymous.host == PEER and anonymous.text == "%LINEPROTO-5-UPDOWN: x"
+    # "service sequence-numbers" (and origin-id): a number is not a host
+    numbered = parse_syslog(b"<189>24: 000023: *Mar  1 00:01:02: %LINK-3-UPDOWN: y", PEER, NOW)
+    assert numbered.host == PEER and numbered.text == "%LINK-3-UPDOWN: y"
+    both = parse_syslog(b"<189>24: core-1: 000023: *Mar  1 00:01:02: %LINK-3-UPDOWN: y", PEER,
+                        NOW)
+    assert both.host == "core-1"
+    nxos = parse_syslog(b"<187>2026 Nov 22 16:20:05 n9k-1 %ETHPORT-5-IF_UP: Interface "
+                        b"Ethernet1/5 is up in mode access", PEER, NOW)
+    assert nxos.host == "n9k-1" and nxos.text.startswith("%ETHPORT-5-IF_UP")
+    mapped = parse_syslog(b"<13>plain", "::ffff:192.0.2.9", NOW)
+    assert (mapped.host, mapped.peer) == ("192.0.2.9", "192.0.2.9")
     bare = parse_syslog(b"<13>just text\r\n", PEER, NOW)
     assert (bare.host, bare.text) == (PEER, "just text")
     odd = parse_syslog(b"<13>\xff\xfe bytes", PEER, NOW)  # not UTF-8: replaced, kept
@@ -57,6 +71,14 @@ def test_tcp_framing_by_octet_count_and_by_line() -> None:
     assert framer.feed(b"tial\r\n\n") == [b"<13>partial"]
     assert framer.feed(b"<13>last, no newline") == []
     assert framer.close() == [b"<13>last, no newline"]
+    # A line that starts with digits and a space is a line, not a length (RFC 6587's
+    # counted frames hold a message that starts with "<").
+    assert TcpFramer().feed(b"12 monkeys and a syslog line\n") == [
+        b"12 monkeys and a syslog line"]
+    assert TcpFramer().feed(b"500 Internal Server Error\n<13>next\n") == [
+        b"500 Internal Server Error", b"<13>next"]
+    assert TcpFramer().feed(b"999999 <13>too long to be a length\n") == [
+        b"999999 <13>too long to be a length"]
     long = TcpFramer().feed(b"<13>" + b"x" * (MAX_MESSAGE_BYTES + 10))
     assert len(long) == 1 and len(long[0]) == MAX_MESSAGE_BYTES
 
@@ -80,6 +102,32 @@ def test_tcp_framing_by_octet_count_and_by_line() -> None:
      b"<29>1 2026-11-22T16:29:05Z pe-2 rpd 9 - - BGP_PEER_STATE_CHANGED: BGP peer 10.1.1.1 "
      b"(External AS 65001) changed state from OpenConfirm to Established (event RecvKeepAlive)",
      "BGP_PEER_DOWN", {"peer": "10.1.1.1"}),
+    (b"<189>Nov 22 16:20:05 core-1 10: %LINEPROTO-5-UPDOWN: Line protocol on Interface "
+     b"Serial0/0, changed state to down", b"<189>Nov 22 16:20:35 core-1 11: %LINEPROTO-5-"
+     b"UPDOWN: Line protocol on Interface Serial0/0, changed state to up", "LINEPROTO_DOWN",
+     {"interface": "Serial0/0"}),
+    (b"<189>Nov 22 16:20:05 core-1 12: %OSPF-5-ADJCHG: Process 1, Nbr 10.0.0.2 on Gi0/1 "
+     b"from FULL to DOWN, Neighbor Down: Dead timer expired",
+     b"<189>Nov 22 16:21:05 core-1 13: %OSPF-5-ADJCHG: Process 1, Nbr 10.0.0.2 on Gi0/1 "
+     b"from LOADING to FULL, Loading Done", "OSPF_ADJACENCY_DOWN",
+     {"neighbor": "10.0.0.2", "interface": "Gi0/1"}),
+    (b"<187>2026 Nov 22 16:20:05 n9k-1 %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface "
+     b"Ethernet1/5 is down (Link failure)", b"<189>2026 Nov 22 16:21:05 n9k-1 "
+     b"%ETHPORT-5-IF_UP: Interface Ethernet1/5 is up in mode access", "LINK_DOWN",
+     {"interface": "Ethernet1/5"}),
+    (b"<187>RP/0/RSP0/CPU0:Nov 22 16:20:05.123 UTC: ifmgr[215]: %PKT_INFRA-LINK-3-UPDOWN : "
+     b"Interface TenGigE0/0/0/1, changed state to Down", b"<187>RP/0/RSP0/CPU0:Nov 22 "
+     b"16:21:05.123 UTC: ifmgr[215]: %PKT_INFRA-LINK-3-UPDOWN : Interface TenGigE0/0/0/1, "
+     b"changed state to Up", "LINK_DOWN", {"interface": "TenGigE0/0/0/1"}),
+    # Junos in RFC 5424 with structured data: the event's name is the MSGID only.
+    (b'<28>1 2026-11-22T16:20:05.123Z mx1 mib2d 2095 SNMP_TRAP_LINK_DOWN '
+     b'[junos@2636.1.1.1.2.39 snmp-interface-index="116" admin-status="up(1)" '
+     b'operational-status="down(2)" interface-name="ge-0/0/1.0"] ifIndex 116, ifAdminStatus '
+     b'up(1), ifOperStatus down(2), ifName ge-0/0/1.0',
+     b'<28>1 2026-11-22T16:21:05.123Z mx1 mib2d 2095 SNMP_TRAP_LINK_UP '
+     b'[junos@2636.1.1.1.2.39 snmp-interface-index="116" admin-status="up(1)" '
+     b'operational-status="up(1)" interface-name="ge-0/0/1.0"] ifIndex 116, ifAdminStatus '
+     b'up(1), ifOperStatus up(1), ifName ge-0/0/1.0', "LINK_DOWN", {"interface": "ge-0/0/1.0"}),
     (b"<30>Nov 22 16:20:05 srv1 kernel: [9.1] e1000e: eth0 NIC Link is Down",
      b"<30>Nov 22 16:20:09 srv1 kernel: [13.2] e1000e: eth0 NIC Link is Up 1000 Mbps Full",
      "NIC_LINK_DOWN", {"interface": "eth0"}),
@@ -88,13 +136,39 @@ def test_built_in_rules_fire_and_clear_one_condition(down: bytes, up: bytes, nam
                                                      labels: dict) -> None:
     rules, errors = load_rules(None)
     assert errors == []
-    fired = rules.event(parse_syslog(down, PEER, NOW))
-    cleared = rules.event(parse_syslog(up, PEER, NOW + 60))
+    at = 1_795_364_405.0  # 2026-11-22T16:20:05Z, as the RFC 5424 samples say
+    fired = rules.event(parse_syslog(down, PEER, at))
+    cleared = rules.event(parse_syslog(up, PEER, at + 60))
     assert fired is not None and cleared is not None
     assert (fired["state"], cleared["state"]) == ("firing", "clear")
     assert fired["name"] == cleared["name"] == name
     assert fired["host"] == cleared["host"] and fired["labels"] == cleared["labels"] == labels
     assert "since" in fired and "ended" in cleared and "since" not in cleared
+
+
+def test_a_peer_cycling_through_down_states_fires_once() -> None:
+    """Idle, Active, Connect while the peer stays down: only leaving Established fires."""
+    rules, _ = load_rules(None)
+    line = (b"<28>1 2026-11-22T16:20:05Z pe-2 rpd 9 - - BGP_PEER_STATE_CHANGED: BGP peer "
+            b"10.1.1.1 (External AS 65001) changed state from %s to %s (event X)")
+    events = [rules.event(parse_syslog(line % pair, PEER, 1_795_364_405.0)) for pair in
+              ((b"Established", b"Idle"), (b"Idle", b"Connect"), (b"Connect", b"Active"),
+               (b"Active", b"Idle"), (b"OpenConfirm", b"Established"))]
+    assert [e["state"] if e else None for e in events] == [
+        "firing", None, None, None, "clear"]
+
+
+def test_no_line_stalls_the_rules() -> None:
+    """A 64 KB datagram built to make a regular expression backtrack."""
+    import time
+
+    rules, _ = load_rules(None)
+    for filler in (b"a" * MAX_MESSAGE_BYTES, b"a." * (MAX_MESSAGE_BYTES // 2),
+                   b"%LINK-3-UPDOWN: Interface " + b"x" * MAX_MESSAGE_BYTES):
+        message = parse_syslog(b"<13>" + filler, PEER, NOW)
+        started = time.perf_counter()
+        assert rules.event(message) is None
+        assert time.perf_counter() - started < 0.5
 
 
 def test_a_state_that_neither_fires_nor_clears_and_chatter_make_no_event() -> None:
