@@ -15,13 +15,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LiveServer
 from tests.integration.test_webhooks_api import alert_rows
+from tests.polling import wait_for
 
 NAGIOS = Path("/usr/sbin/nagios4")
 REPO = Path(__file__).resolve().parents[2]
@@ -128,22 +129,16 @@ def nagios(tmp_path: Path, live_server: LiveServer) -> Iterator[Path]:
             process.wait(timeout=10)
 
 
-def wait_for(predicate, folder: Path, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    log = (folder / "nagios.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"{what} did not happen within {timeout:g} s; nagios.log:\n{log}")
+def nagios_log(folder: Path) -> Callable[[], str]:
+    return lambda: "nagios.log:\n" + (folder / "nagios.log").read_text(errors="replace")[-3000:]
 
 
 def test_a_service_problem_and_its_recovery_in_nagios_fire_and_resolve_one_alert(
         nagios: Path, live_server: LiveServer) -> None:
     runtime = live_server.runtime
     (nagios / "state-BGP peer").write_text("2")
-    firing = wait_for(lambda: alert_rows(runtime), nagios, "the problem notification")
+    firing = wait_for(lambda: alert_rows(runtime), "the problem notification", 60,
+                      nagios_log(nagios))
     (alert,) = firing
     assert (alert["source"], alert["name"], alert["entity"], alert["status"]) == (
         "nagios", "BGP peer", "core-1", "firing")
@@ -151,7 +146,7 @@ def test_a_service_problem_and_its_recovery_in_nagios_fire_and_resolve_one_alert
     assert abs(alert["starts_at"] - time.time()) < 60  # Nagios's state change time
     (nagios / "state-BGP peer").write_text("0")
     resolved = wait_for(lambda: [a for a in alert_rows(runtime) if a["status"] == "resolved"],
-                        nagios, "the recovery notification")
+                        "the recovery notification", 60, nagios_log(nagios))
     (ended,) = resolved
     assert ended["id"] == alert["id"] and ended["starts_at"] == alert["starts_at"]
     assert ended["ends_at"] >= ended["starts_at"]

@@ -22,6 +22,7 @@ from aiops.api import create_app
 from aiops.runtime import Runtime
 from tests.conftest import LiveServer, free_port
 from tests.integration.test_webhooks_api import alert_rows
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("logger") is None,
                                 reason="needs util-linux logger")
@@ -54,16 +55,6 @@ class Listener:
         self.process.wait(timeout=30)
         time.sleep(0.2)
         return "".join(self.lines)
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s")
 
 
 @pytest.fixture
