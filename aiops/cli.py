@@ -12,6 +12,7 @@ from aiops import (  # noqa: F401
     cli_syslog,
     cli_tickets,
     cli_topology,
+    cli_traps,
     cli_webhooks,
 )
 from aiops.cli_base import main

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ def _rules_dir(ctx: click.Context, given: Path | None) -> Path:
     return given or ctx.obj["data_dir"].path / "syslog"
 
 
-def _address(text: str | None, option: str) -> tuple[str, int] | None:
+def address(text: str | None, option: str) -> tuple[str, int] | None:
     if text is None:
         return None
     host, _, port = text.rpartition(":")
@@ -55,37 +56,54 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, forward:
                   rules_dir: Path | None, stats_every: float) -> None:
     """Receive syslog and forward the alert events its rules make to an engine."""
     from aiops.forwarder import Forwarder
-    from aiops.syslog_listener import SyslogHandler, SyslogListener
+    from aiops.syslog_listener import SyslogHandler
     from connectors.syslog_rules import load_rules
 
     if udp is None and tcp is None:
         raise InputError("give --udp HOST:PORT, --tcp HOST:PORT or both")
-    if not forward.startswith(("http://", "https://")):
-        raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
+    check_forward(forward)
     rules, errors = load_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
         click.echo(f"aiops: refused rule file: {error}", err=True)
     forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/syslog")
     handler = SyslogHandler(rules, forwarder)
+    serve_listener("syslog", handler, len(rules.rules), address(udp, "--udp"),
+                   address(tcp, "--tcp"), stats_every)
+
+
+def check_forward(forward: str) -> None:
+    if not forward.startswith(("http://", "https://")):
+        raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
+
+
+def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | None,
+                   tcp: tuple[str, int] | None, stats_every: float) -> None:
+    """Listen until SIGTERM or Ctrl-C with progress lines on stderr, then send what is
+    held (``aiops syslog listen``, ``aiops traps listen``)."""
+    from aiops.syslog_listener import SyslogListener
+
+    forwarder = handler.forwarder
     try:
-        listener = SyslogListener(handler, _address(udp, "--udp"), _address(tcp, "--tcp"))
+        listener = SyslogListener(handler, udp, tcp)
     except OSError as exc:
         raise InputError(f"cannot listen: {exc.strerror or exc}") from None
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     listener.start()
-    click.echo(f"listening on {', '.join(listener.addresses())} with {len(rules.rules)} "
-               f"rules; forwarding to {forwarder.url}", err=True)
+    click.echo(f"listening on {', '.join(listener.addresses())} with {rules} rules; "
+               f"forwarding to {forwarder.url}", err=True)
     last = time.monotonic()
     while not stopping.wait(0.5):
         if stats_every and time.monotonic() - last >= stats_every:
             last = time.monotonic()
-            click.echo(f"syslog: {handler.stats.messages} messages, {handler.stats.matched} "
-                       f"matched a rule, {handler.stats.not_syslog} not syslog; "
-                       f"{forwarder.stats.line()}", err=True)
+            stats = handler.stats
+            refused = f", {stats.refused} of other communities" if stats.refused else ""
+            click.echo(f"{what}: {stats.messages} messages, {stats.matched} matched a rule, "
+                       f"{stats.unreadable} not {what}{refused}; {forwarder.stats.line()}",
+                       err=True)
     listener.stop()
-    click.echo(f"syslog: stopped; {forwarder.stats.line()}"
+    click.echo(f"{what}: stopped; {forwarder.stats.line()}"
                + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
                   if forwarder.pending() else ""), err=True)
 

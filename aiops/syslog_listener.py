@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 class ListenStats:
     messages: int = 0
     matched: int = 0
-    not_syslog: int = 0
+    unreadable: int = 0  # not syslog (or not a trap): counted, not forwarded
+    refused: int = 0  # a trap whose community is not one of those accepted
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -47,7 +48,7 @@ class SyslogHandler:
             message = parse_syslog(data, peer, time.time())
         except ValueError as exc:
             with self.stats.lock:
-                self.stats.not_syslog += 1
+                self.stats.unreadable += 1
             log.debug("%s", exc)
             return
         try:
@@ -77,7 +78,7 @@ class _UdpReceiver:
     regular expressions and a queue append, cheaper than socketserver's per-request
     objects (let alone a thread per datagram), and a syslog storm comes as a burst."""
 
-    def __init__(self, address: tuple[str, int], handler: SyslogHandler):
+    def __init__(self, address: tuple[str, int], handler: Any):
         # No SO_REUSEADDR: a second listener on the port must fail, not split the traffic.
         self.socket = socket.socket(_family(address[0]), socket.SOCK_DGRAM)
         try:
@@ -148,7 +149,7 @@ class _Tcp6(_Tcp):
     address_family = socket.AF_INET6
 
 
-def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
+def _servers(handler: Any, udp: tuple[str, int] | None,
              tcp: tuple[str, int] | None) -> list[Any]:
     class Stream(socketserver.BaseRequestHandler):
         def handle(self) -> None:
@@ -178,9 +179,11 @@ def _servers(handler: SyslogHandler, udp: tuple[str, int] | None,
 
 
 class SyslogListener:
-    """The servers and the forwarder, each on a thread; ``stop`` ends them in order."""
+    """The servers and the forwarder, each on a thread; ``stop`` ends them in order.
+    Any handler with ``handle(data, peer)`` and a ``forwarder`` will do (the SNMP trap
+    receiver uses it with UDP only)."""
 
-    def __init__(self, handler: SyslogHandler, udp: tuple[str, int] | None,
+    def __init__(self, handler: Any, udp: tuple[str, int] | None,
                  tcp: tuple[str, int] | None):
         self.handler = handler
         self.servers = _servers(handler, udp, tcp)

@@ -74,7 +74,8 @@ def test_a_mapping_in_the_data_dir_is_used_without_a_restart(
         "alerts: checks\nname: '{monitor}'\nentity: '{target}'\nstarts_at: '{since}'\n"
         "severity: {value: '{level}', map: {down: critical}}\n", encoding="utf-8")
     listing = client.get("/api/v1/webhooks").get_json()
-    assert [w["name"] for w in listing["webhooks"]] == ["nagios", "syslog", "uptime", "zabbix"]
+    assert [w["name"] for w in listing["webhooks"]] == ["nagios", "snmptrap", "syslog", "uptime",
+                                                         "zabbix"]
     body = {"checks": [{"monitor": "http", "target": "r1", "since": 1_800_000_000,
                         "level": "down"},
                        {"monitor": "http", "target": "r2", "since": 1_800_000_004,

@@ -1,0 +1,54 @@
+"""Receiving SNMP traps and forwarding the alert events their rules make.
+
+The same listener and forwarder as syslog (aiops/syslog_listener.py,
+aiops/forwarder.py), on UDP only, to the engine's ``/api/v1/webhooks/snmptrap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiops.forwarder import Forwarder
+from aiops.syslog_listener import ListenStats
+from connectors.snmp_traps import TrapRuleSet, decode_trap
+
+log = logging.getLogger(__name__)
+
+
+class TrapHandler:
+    """Datagram in, event (if a rule says so) to the forwarder. ``communities``: the
+    v1/v2c communities accepted (None: any; SNMPv1/v2c communities are sent in clear,
+    so this filters mistakes, it does not authenticate)."""
+
+    def __init__(self, rules: TrapRuleSet, forwarder: Forwarder,
+                 communities: frozenset[str] | None = None):
+        self.rules = rules
+        self.forwarder = forwarder
+        self.communities = communities
+        self.stats = ListenStats()
+
+    def handle(self, data: bytes, peer: str) -> None:
+        """Never raises: one odd datagram must not stop the receiving loop."""
+        try:
+            trap = decode_trap(data, peer)
+        except ValueError as exc:
+            with self.stats.lock:
+                self.stats.unreadable += 1
+            log.debug("%s", exc)
+            return
+        except Exception:  # noqa: BLE001 - a decoder failure on a crafted datagram
+            log.exception("could not decode a datagram from %s", peer)
+            with self.stats.lock:
+                self.stats.unreadable += 1
+            return
+        if self.communities is not None and trap.community not in self.communities:
+            with self.stats.lock:
+                self.stats.refused += 1
+            return
+        event = self.rules.event(trap, time.time())
+        with self.stats.lock:
+            self.stats.messages += 1
+            self.stats.matched += event is not None
+        if event is not None:
+            self.forwarder.add(event)

@@ -1,0 +1,222 @@
+"""SNMP traps (v1 and v2c) from network devices, and the rules that make alert
+conditions of them: linkDown fires, linkUp clears.
+
+A trap is decoded with pysnmp's protocol modules (no SNMP engine: a trap receiver only
+reads). An SNMPv1 trap is put in SNMPv2 terms (RFC 3584 section 3.1): its generic
+trap number becomes ``snmpTraps.(n+1)`` (linkDown is 1.3.6.1.6.3.1.1.5.3 in both), an
+enterprise-specific one ``ENTERPRISE.0.SPECIFIC``, and its agent address is the
+device. A v2c trap's device is ``snmpTrapAddress.0`` when a proxy forwarded it, else
+the sender.
+
+A rule names a trap OID, the alert it fires or clears, and where its labels are: the
+value of the first variable binding under one of some OID prefixes (``ifName``, else
+``ifDescr``, else ``ifIndex``), or the index an OID carries after its prefix (the
+peer address in ``bgpPeerState.10.0.0.9``). A firing trap and its clearing one give
+the same alert name, device and labels, so the engine folds them into one alert.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyasn1.codec.ber import decoder
+from pyasn1.error import PyAsn1Error
+from pysnmp.proto import api
+
+from aiops.errors import InputError
+from aiops.yamlfile import read_yaml, yaml_files
+from connectors.syslog import sender_address
+
+SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
+SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+GENERIC_TRAPS = "1.3.6.1.6.3.1.1.5"  # coldStart .1 .. linkDown .3, linkUp .4
+BUILT_IN = Path(__file__).with_name("trap_rules")
+MAX_FILE_BYTES = 256 * 1024
+MAX_LABEL = 255
+_OID = re.compile(r"^\d+(?:\.\d+)+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Trap:
+    version: str  # "1" or "2c"
+    community: str
+    oid: str  # the trap's identity, in SNMPv2 terms
+    device: str  # who it is about: agent address, snmpTrapAddress, or the sender
+    varbinds: dict[str, str]  # OID -> value as text, in the order sent
+    peer: str
+
+
+def decode_trap(data: bytes, peer: str) -> Trap:
+    """One trap datagram; ``ValueError`` naming what is wrong for anything else (not
+    SNMP, SNMPv3, a GET, a response)."""
+    peer = sender_address(peer)
+    try:
+        version = int(api.decodeMessageVersion(data))
+        module = api.PROTOCOL_MODULES[version]
+        message, _ = decoder.decode(data, asn1Spec=module.Message())
+    except (PyAsn1Error, KeyError, ValueError, TypeError):
+        raise ValueError(f"not an SNMP v1 or v2c message from {peer}") from None
+    community = str(module.apiMessage.get_community(message))
+    pdu = module.apiMessage.get_pdu(message)
+    if version == api.SNMP_VERSION_1:
+        if not pdu.isSameTypeWith(module.TrapPDU()):
+            raise ValueError(f"not a trap from {peer} ({type(pdu).__name__})")
+        generic = int(module.apiTrapPDU.get_generic_trap(pdu))
+        enterprise = module.apiTrapPDU.get_enterprise(pdu).prettyPrint()
+        oid = (f"{GENERIC_TRAPS}.{generic + 1}" if generic < 6 else
+               f"{enterprise}.0.{int(module.apiTrapPDU.get_specific_trap(pdu))}")
+        agent = module.apiTrapPDU.get_agent_address(pdu).prettyPrint()
+        varbinds = {o.prettyPrint(): v.prettyPrint()
+                    for o, v in module.apiTrapPDU.get_varbinds(pdu)}
+        device = agent if agent not in ("0.0.0.0", "") else peer
+        return Trap("1", community, oid, device, varbinds, peer)
+    if not pdu.isSameTypeWith(module.SNMPv2TrapPDU()) and \
+            not pdu.isSameTypeWith(module.InformRequestPDU()):
+        raise ValueError(f"not a trap from {peer} ({type(pdu).__name__})")
+    varbinds = {o.prettyPrint(): v.prettyPrint() for o, v in module.apiPDU.get_varbinds(pdu)}
+    oid = varbinds.get(SNMP_TRAP_OID)
+    if not oid:
+        raise ValueError(f"a trap from {peer} without snmpTrapOID.0")
+    device = varbinds.get(SNMP_TRAP_ADDRESS) or peer
+    return Trap("2c", community, oid, _address(device, peer), varbinds, peer)
+
+
+def _address(text: str, peer: str) -> str:
+    """snmpTrapAddress as pysnmp prints an IpAddress (dotted, or 0x-hex)."""
+    if text.startswith("0x") and len(text) == 10:
+        return str(ipaddress.IPv4Address(bytes.fromhex(text[2:])))
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return peer
+
+
+@dataclass(frozen=True, slots=True)
+class TrapRule:
+    name: str
+    alert: str
+    trap: str
+    state: str  # "fire" or "clear"
+    origin: str
+    # label -> ("first", prefixes) or ("index", prefix)
+    labels: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    severity: str | None = None
+
+    def event(self, trap: Trap, received: float) -> dict[str, Any] | None:
+        if trap.oid != self.trap:
+            return None
+        labels = {}
+        for label, (how, prefixes) in self.labels.items():
+            value = _label(trap.varbinds, how, prefixes)
+            if value:
+                labels[label] = value[:MAX_LABEL]
+        what = ", ".join(f"{k} {v}" for k, v in labels.items())
+        event: dict[str, Any] = {
+            "host": trap.device, "name": self.alert,
+            "state": "firing" if self.state == "fire" else "clear",
+            "severity": self.severity or ("major" if self.state == "fire" else "info"),
+            "summary": f"{self.alert} {'cleared' if self.state == 'clear' else ''}"
+                       f"{' (' + what + ')' if what else ''}".replace("  ", " ").strip(),
+            "labels": labels, "trap": trap.oid}
+        event["since" if self.state == "fire" else "ended"] = received
+        return event
+
+
+def _label(varbinds: dict[str, str], how: str, prefixes: tuple[str, ...]) -> str | None:
+    for prefix in prefixes:
+        for oid, value in varbinds.items():
+            if oid.startswith(prefix + "."):
+                return oid[len(prefix) + 1:] if how == "index" else value
+    return None
+
+
+@dataclass(slots=True)
+class TrapRuleSet:
+    rules: list[TrapRule] = field(default_factory=list)
+
+    def event(self, trap: Trap, received: float) -> dict[str, Any] | None:
+        for rule in self.rules:
+            found = rule.event(trap, received)
+            if found is not None:
+                return found
+        return None
+
+
+def _oid(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not _OID.match(raw):
+        raise InputError(f"{where} must be a numeric OID such as 1.3.6.1.6.3.1.1.5.3")
+    return raw
+
+
+def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
+    keys = ("name", "alert", "trap", "state", "labels", "severity")
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: a rule is a mapping with name, alert, trap and state")
+    unknown = sorted(map(str, set(raw) - set(keys)))
+    if unknown:
+        raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(keys)}")
+    for key in ("name", "alert", "trap", "state"):
+        if key not in raw:
+            raise InputError(f"{where}: '{key}' is required")
+    for key in ("name", "alert"):
+        if not isinstance(raw[key], str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}",
+                                                               raw[key]):
+            raise InputError(f"{where}: '{key}' must be 1-128 letters, digits, '_', '.', ':' "
+                             "or '-'")
+    where = f"{where} ({raw['name']})"
+    if raw["state"] not in ("fire", "clear"):
+        raise InputError(f"{where}: state must be fire or clear")
+    labels: dict[str, tuple[str, tuple[str, ...]]] = {}
+    spec = raw.get("labels") or {}
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: labels must map label names to OID prefixes")
+    for label, source in spec.items():
+        if isinstance(source, dict) and set(source) == {"index_of"}:
+            labels[str(label)] = ("index", (_oid(source["index_of"],
+                                                 f"{where}: labels.{label}.index_of"),))
+        else:
+            prefixes = [source] if isinstance(source, str) else source
+            if not isinstance(prefixes, list) or not prefixes:
+                raise InputError(f"{where}: labels.{label} must be an OID prefix, a list of "
+                                 "them, or {index_of: PREFIX}")
+            labels[str(label)] = ("first", tuple(_oid(p, f"{where}: labels.{label}")
+                                                 for p in prefixes))
+    severity = raw.get("severity")
+    if severity is not None and severity not in ("critical", "major", "minor", "warning",
+                                                 "info"):
+        raise InputError(f"{where}: severity must be critical, major, minor, warning or info")
+    return TrapRule(name=raw["name"], alert=raw["alert"], trap=_oid(raw["trap"],
+                                                                     f"{where}: trap"),
+                    state=raw["state"], origin=origin, labels=labels, severity=severity)
+
+
+def read_trap_rules(path: Path) -> list[TrapRule]:
+    doc = read_yaml(path, MAX_FILE_BYTES)
+    if not isinstance(doc, list) or not doc:
+        raise InputError(f"{path.name}: expected a list of rules")
+    return [parse_trap_rule(raw, f"{path.name}: rule {i + 1}", str(path))
+            for i, raw in enumerate(doc)]
+
+
+def load_trap_rules(folder: Path | None) -> tuple[TrapRuleSet, list[str]]:
+    """Built-in rules and the files of ``folder`` (theirs first, replacing a built-in of
+    the same name); a refused file is listed and the others still load."""
+    built: dict[str, TrapRule] = {}
+    for path in yaml_files(BUILT_IN):
+        for rule in read_trap_rules(path):
+            built.setdefault(rule.name, rule)
+    own: dict[str, TrapRule] = {}
+    errors: list[str] = []
+    for path in yaml_files(folder) if folder is not None else []:
+        try:
+            for rule in read_trap_rules(path):
+                own.setdefault(rule.name, rule)
+        except InputError as exc:
+            errors.append(str(exc))
+    return TrapRuleSet(list(own.values()) + [r for n, r in built.items() if n not in own]), \
+        errors

@@ -1,0 +1,51 @@
+"""``aiops traps listen`` as a process: real traps from Net-SNMP's snmptrap become an
+alert in an engine served over real HTTP; linkUp resolves it; a trap of another
+community is not forwarded."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer, free_port
+from tests.integration.test_webhooks_api import alert_rows
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None,
+                                reason="needs Net-SNMP's snmptrap (Debian snmp)")
+IF_DESCR = "1.3.6.1.2.1.2.2.1.2.7"
+
+
+def test_link_down_and_up_traps_fire_and_resolve_one_alert(
+        tmp_path: Path, live_server: LiveServer) -> None:
+    port = free_port()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "traps", "listen",
+         "--udp", f"127.0.0.1:{port}", "--forward", live_server.url, "--community", "public",
+         "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        first = listener.stderr.readline()
+        assert first.startswith("listening on udp 127.0.0.1:"), first
+
+        def trap(oid: str, community: str = "public") -> None:
+            subprocess.run(["snmptrap", "-v", "2c", "-c", community, f"127.0.0.1:{port}", "",
+                            oid, IF_DESCR, "s", "TenGigE0/0/0/7"], check=True, timeout=30)
+
+        trap("1.3.6.1.6.3.1.1.5.3", community="private")  # another community: dropped
+        trap("1.3.6.1.6.3.1.1.5.3")
+        (alert,) = wait_for(lambda: alert_rows(live_server.runtime), "the linkDown alert")
+        assert (alert["source"], alert["name"], alert["status"], alert["labels"]) == (
+            "snmp", "LINK_DOWN", "firing", {"interface": "TenGigE0/0/0/7"})
+        trap("1.3.6.1.6.3.1.1.5.4")
+        wait_for(lambda: alert_rows(live_server.runtime)[0]["status"] == "resolved",
+                 "the linkUp clear")
+        assert len(alert_rows(live_server.runtime)) == 1
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        out = listener.communicate(timeout=30)[1]
+    assert "traps: stopped; received 2, forwarded 2, pending 0" in out
