@@ -108,7 +108,12 @@ class _UdpReceiver:
                     break  # closed by stop
                 log.warning("udp receive failed (%s); going on", exc)
                 continue
-            handle(data, peer[0])
+            answer = handle(data, peer[0])
+            if answer:  # an SNMP inform's acknowledgement
+                try:
+                    self.socket.sendto(answer, peer)
+                except OSError as exc:
+                    log.debug("could not answer %s: %s", peer[0], exc)
 
     def shutdown(self) -> None:
         self._stop.set()

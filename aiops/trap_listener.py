@@ -28,27 +28,29 @@ class TrapHandler:
         self.communities = communities
         self.stats = ListenStats()
 
-    def handle(self, data: bytes, peer: str) -> None:
-        """Never raises: one odd datagram must not stop the receiving loop."""
+    def handle(self, data: bytes, peer: str) -> bytes | None:
+        """Never raises: one odd datagram must not stop the receiving loop. Returns an
+        inform's acknowledgement for the receiver to send back (after the community
+        check: an inform of another community is not acknowledged)."""
         try:
             trap = decode_trap(data, peer)
         except ValueError as exc:
             with self.stats.lock:
                 self.stats.unreadable += 1
             log.debug("%s", exc)
-            return
-        except Exception:  # noqa: BLE001 - a decoder failure on a crafted datagram
-            log.exception("could not decode a datagram from %s", peer)
-            with self.stats.lock:
-                self.stats.unreadable += 1
-            return
+            return None
         if self.communities is not None and trap.community not in self.communities:
             with self.stats.lock:
                 self.stats.refused += 1
-            return
-        event = self.rules.event(trap, time.time())
+            return None
+        try:
+            event = self.rules.event(trap, time.time())
+        except Exception:  # noqa: BLE001 - a rule that breaks on this trap: log it
+            log.exception("a trap rule failed on a trap from %s", peer)
+            event = None
         with self.stats.lock:
             self.stats.messages += 1
             self.stats.matched += event is not None
         if event is not None:
             self.forwarder.add(event)
+        return trap.answer

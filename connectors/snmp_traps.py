@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyasn1.codec.ber import decoder
+from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
+from pyasn1.type import univ
 from pysnmp.proto import api
 
 from aiops.errors import InputError
@@ -49,66 +50,101 @@ class Trap:
     device: str  # who it is about: agent address, snmpTrapAddress, or the sender
     varbinds: dict[str, str]  # OID -> value as text, in the order sent
     peer: str
+    # An inform's acknowledgement (a Response PDU with its request id), to send back
+    # to the sender: unanswered, it retries, and a late repeat of a linkDown would
+    # re-fire an alert its linkUp had cleared. None for a trap.
+    answer: bytes | None = None
 
 
 def decode_trap(data: bytes, peer: str) -> Trap:
-    """One trap datagram; ``ValueError`` naming what is wrong for anything else (not
-    SNMP, SNMPv3, a GET, a response)."""
+    """One trap or inform datagram; ``ValueError`` naming the sender for anything else
+    (not SNMP, SNMPv3, a GET, a response, BER that pysnmp cannot read)."""
     peer = sender_address(peer)
+    try:
+        return _decode(data, peer)
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - pyasn1/pysnmp raise many kinds on crafted BER
+        raise ValueError(f"not an SNMP v1 or v2c message from {peer}") from None
+
+
+def _decode(data: bytes, peer: str) -> Trap:
     try:
         version = int(api.decodeMessageVersion(data))
         module = api.PROTOCOL_MODULES[version]
-        message, _ = decoder.decode(data, asn1Spec=module.Message())
-    except (PyAsn1Error, KeyError, ValueError, TypeError):
+    except (PyAsn1Error, KeyError):
         raise ValueError(f"not an SNMP v1 or v2c message from {peer}") from None
-    community = str(module.apiMessage.get_community(message))
+    message, _ = decoder.decode(data, asn1Spec=module.Message())
+    community = module.apiMessage.get_community(message).asOctets().decode("utf-8", "replace")
     pdu = module.apiMessage.get_pdu(message)
     if version == api.SNMP_VERSION_1:
         if not pdu.isSameTypeWith(module.TrapPDU()):
             raise ValueError(f"not a trap from {peer} ({type(pdu).__name__})")
         generic = int(module.apiTrapPDU.get_generic_trap(pdu))
+        specific = int(module.apiTrapPDU.get_specific_trap(pdu))
+        if not 0 <= generic <= 6 or specific < 0:
+            raise ValueError(f"a v1 trap from {peer} with generic {generic}, specific "
+                             f"{specific}")
         enterprise = module.apiTrapPDU.get_enterprise(pdu).prettyPrint()
         oid = (f"{GENERIC_TRAPS}.{generic + 1}" if generic < 6 else
-               f"{enterprise}.0.{int(module.apiTrapPDU.get_specific_trap(pdu))}")
+               f"{enterprise}.0.{specific}")
         agent = module.apiTrapPDU.get_agent_address(pdu).prettyPrint()
-        varbinds = {o.prettyPrint(): v.prettyPrint()
-                    for o, v in module.apiTrapPDU.get_varbinds(pdu)}
+        varbinds = {o.prettyPrint(): _value(v) for o, v in module.apiTrapPDU.get_varbinds(pdu)}
         device = agent if agent not in ("0.0.0.0", "") else peer
         return Trap("1", community, oid, device, varbinds, peer)
-    if not pdu.isSameTypeWith(module.SNMPv2TrapPDU()) and \
-            not pdu.isSameTypeWith(module.InformRequestPDU()):
+    inform = pdu.isSameTypeWith(module.InformRequestPDU())
+    if not pdu.isSameTypeWith(module.SNMPv2TrapPDU()) and not inform:
         raise ValueError(f"not a trap from {peer} ({type(pdu).__name__})")
-    varbinds = {o.prettyPrint(): v.prettyPrint() for o, v in module.apiPDU.get_varbinds(pdu)}
+    pairs = module.apiPDU.get_varbinds(pdu)
+    varbinds = {o.prettyPrint(): _value(v) for o, v in pairs}
     oid = varbinds.get(SNMP_TRAP_OID)
-    if not oid:
-        raise ValueError(f"a trap from {peer} without snmpTrapOID.0")
-    device = varbinds.get(SNMP_TRAP_ADDRESS) or peer
-    return Trap("2c", community, oid, _address(device, peer), varbinds, peer)
+    if not oid or not _OID.match(oid):
+        raise ValueError(f"a trap from {peer} without an snmpTrapOID.0 OID")
+    device = _address(varbinds.get(SNMP_TRAP_ADDRESS) or peer, peer)
+    answer = None
+    if inform:
+        response = module.apiPDU.get_response(pdu)
+        module.apiPDU.set_varbinds(response, pairs)
+        reply = module.apiMessage.get_response(message)
+        module.apiMessage.set_pdu(reply, response)
+        answer = encoder.encode(reply)
+    return Trap("2c", community, oid, device, varbinds, peer, answer)
+
+
+def _value(value: Any) -> str:
+    """A variable's value as text: an octet string as UTF-8 (a name with an accent or a
+    trailing NUL stays a name, not pyasn1's hex), anything else as pysnmp prints it."""
+    if isinstance(value, univ.OctetString) and type(value).__name__ != "IpAddress":
+        return value.asOctets().decode("utf-8", "replace").rstrip("\x00")
+    return value.prettyPrint()
 
 
 def _address(text: str, peer: str) -> str:
-    """snmpTrapAddress as pysnmp prints an IpAddress (dotted, or 0x-hex)."""
+    """snmpTrapAddress as pysnmp prints an IpAddress (dotted, or 0x-hex); the sender
+    when it is not an address or is 0.0.0.0."""
     if text.startswith("0x") and len(text) == 10:
-        return str(ipaddress.IPv4Address(bytes.fromhex(text[2:])))
+        text = str(ipaddress.IPv4Address(bytes.fromhex(text[2:])))
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return peer
+    return peer if address.is_unspecified else str(address)
 
 
 @dataclass(frozen=True, slots=True)
 class TrapRule:
     name: str
     alert: str
-    trap: str
+    traps: tuple[str, ...]  # the trap OIDs it takes
     state: str  # "fire" or "clear"
     origin: str
-    # label -> ("first", prefixes) or ("index", prefix)
+    # label -> ("first", prefixes) or ("index", prefixes)
     labels: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     severity: str | None = None
+    describe: tuple[str, ...] = ()  # prefixes whose value goes in the summary (a name)
 
     def event(self, trap: Trap, received: float) -> dict[str, Any] | None:
-        if trap.oid != self.trap:
+        if trap.oid not in self.traps:
             return None
         labels = {}
         for label, (how, prefixes) in self.labels.items():
@@ -116,6 +152,9 @@ class TrapRule:
             if value:
                 labels[label] = value[:MAX_LABEL]
         what = ", ".join(f"{k} {v}" for k, v in labels.items())
+        named = _label(trap.varbinds, "first", self.describe) if self.describe else None
+        if named:
+            what = f"{named[:MAX_LABEL]}, {what}" if what else named[:MAX_LABEL]
         event: dict[str, Any] = {
             "host": trap.device, "name": self.alert,
             "state": "firing" if self.state == "fire" else "clear",
@@ -154,7 +193,7 @@ def _oid(raw: Any, where: str) -> str:
 
 
 def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
-    keys = ("name", "alert", "trap", "state", "labels", "severity")
+    keys = ("name", "alert", "trap", "state", "labels", "severity", "describe")
     if not isinstance(raw, dict):
         raise InputError(f"{where}: a rule is a mapping with name, alert, trap and state")
     unknown = sorted(map(str, set(raw) - set(keys)))
@@ -177,8 +216,13 @@ def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
         raise InputError(f"{where}: labels must map label names to OID prefixes")
     for label, source in spec.items():
         if isinstance(source, dict) and set(source) == {"index_of"}:
-            labels[str(label)] = ("index", (_oid(source["index_of"],
-                                                 f"{where}: labels.{label}.index_of"),))
+            found = source["index_of"]
+            found = [found] if isinstance(found, str) else found
+            if not isinstance(found, list) or not found:
+                raise InputError(f"{where}: labels.{label}.index_of must be an OID prefix or "
+                                 "a list of them")
+            labels[str(label)] = ("index", tuple(_oid(p, f"{where}: labels.{label}.index_of")
+                                                 for p in found))
         else:
             prefixes = [source] if isinstance(source, str) else source
             if not isinstance(prefixes, list) or not prefixes:
@@ -190,9 +234,15 @@ def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
     if severity is not None and severity not in ("critical", "major", "minor", "warning",
                                                  "info"):
         raise InputError(f"{where}: severity must be critical, major, minor, warning or info")
-    return TrapRule(name=raw["name"], alert=raw["alert"], trap=_oid(raw["trap"],
-                                                                     f"{where}: trap"),
-                    state=raw["state"], origin=origin, labels=labels, severity=severity)
+    traps = raw["trap"] if isinstance(raw["trap"], list) else [raw["trap"]]
+    describe = raw.get("describe") or []
+    describe = [describe] if isinstance(describe, str) else describe
+    if not isinstance(describe, list):
+        raise InputError(f"{where}: describe must be an OID prefix or a list of them")
+    return TrapRule(name=raw["name"], alert=raw["alert"],
+                    traps=tuple(_oid(t, f"{where}: trap") for t in traps),
+                    state=raw["state"], origin=origin, labels=labels, severity=severity,
+                    describe=tuple(_oid(p, f"{where}: describe") for p in describe))
 
 
 def read_trap_rules(path: Path) -> list[TrapRule]:

@@ -1,6 +1,6 @@
 """``aiops traps listen`` as a process: real traps from Net-SNMP's snmptrap become an
-alert in an engine served over real HTTP; linkUp resolves it; a trap of another
-community is not forwarded."""
+alert in an engine served over real HTTP; a linkUp inform resolves it and is
+acknowledged; a trap of another community is not forwarded."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from tests.conftest import LiveServer, free_port
 from tests.integration.test_webhooks_api import alert_rows
 from tests.polling import wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None,
-                                reason="needs Net-SNMP's snmptrap (Debian snmp)")
+pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None or
+                                shutil.which("snmpinform") is None,
+                                reason="needs Net-SNMP's snmptrap and snmpinform (Debian snmp)")
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2.7"
 
 
@@ -40,8 +41,14 @@ def test_link_down_and_up_traps_fire_and_resolve_one_alert(
         trap("1.3.6.1.6.3.1.1.5.3")
         (alert,) = wait_for(lambda: alert_rows(live_server.runtime), "the linkDown alert")
         assert (alert["source"], alert["name"], alert["status"], alert["labels"]) == (
-            "snmp", "LINK_DOWN", "firing", {"interface": "TenGigE0/0/0/7"})
-        trap("1.3.6.1.6.3.1.1.5.4")
+            "snmp", "LINK_DOWN", "firing", {"ifindex": "7"})
+        # linkUp as an inform: acknowledged by the listener (snmpinform exits 0, no
+        # "Timeout"), so the device does not retry it.
+        informed = subprocess.run(
+            ["snmpinform", "-v", "2c", "-c", "public", "-r", "0", "-t", "10",
+             f"127.0.0.1:{port}", "", "1.3.6.1.6.3.1.1.5.4", IF_DESCR, "s", "TenGigE0/0/0/7"],
+            capture_output=True, text=True, timeout=60)
+        assert informed.returncode == 0, informed.stderr
         wait_for(lambda: alert_rows(live_server.runtime)[0]["status"] == "resolved",
                  "the linkUp clear")
         assert len(alert_rows(live_server.runtime)) == 1
