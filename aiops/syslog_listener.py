@@ -15,6 +15,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,16 +52,24 @@ class SyslogHandler:
                 self.stats.unreadable += 1
             log.debug("%s", exc)
             return
-        try:
-            event = self.rules.event(message)
-        except Exception:  # noqa: BLE001 - a rule that breaks on this message: log it
-            log.exception("a rule failed on a message from %s", peer)
-            event = None
-        with self.stats.lock:
-            self.stats.messages += 1
-            self.stats.matched += event is not None
-        if event is not None:
-            self.forwarder.add(event)
+        pass_on(self.stats, self.forwarder, lambda: self.rules.event(message), peer)
+
+
+def pass_on(stats: ListenStats, forwarder: Forwarder,
+            make_event: Callable[[], dict[str, Any] | None], peer: str) -> None:
+    """Apply the rules (``make_event``), count, and queue the event if there is one. A
+    rule that raises on this message is logged and the message skipped: one odd
+    message must not stop the receiving loop."""
+    try:
+        event = make_event()
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("a rule failed on a message from %s", peer)
+        event = None
+    with stats.lock:
+        stats.messages += 1
+        stats.matched += event is not None
+    if event is not None:
+        forwarder.add(event)
 
 
 RECEIVE_BUFFER = 32 * 1024 * 1024  # a burst waits in the kernel while one is handled

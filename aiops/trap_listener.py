@@ -10,7 +10,7 @@ import logging
 import time
 
 from aiops.forwarder import Forwarder
-from aiops.syslog_listener import ListenStats
+from aiops.syslog_listener import ListenStats, pass_on
 from connectors.snmp_traps import TrapRuleSet, decode_trap
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,5 @@ class TrapHandler:
             with self.stats.lock:
                 self.stats.refused += 1
             return None
-        try:
-            event = self.rules.event(trap, time.time())
-        except Exception:  # noqa: BLE001 - a rule that breaks on this trap: log it
-            log.exception("a trap rule failed on a trap from %s", peer)
-            event = None
-        with self.stats.lock:
-            self.stats.messages += 1
-            self.stats.matched += event is not None
-        if event is not None:
-            self.forwarder.add(event)
+        pass_on(self.stats, self.forwarder, lambda: self.rules.event(trap, time.time()), peer)
         return trap.answer
