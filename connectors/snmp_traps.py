@@ -29,6 +29,7 @@ from pyasn1.type import univ
 from pysnmp.proto import api
 
 from aiops.errors import InputError
+from aiops.models import SEVERITIES
 from aiops.yamlfile import read_yaml, yaml_files
 from connectors.syslog import sender_address
 
@@ -231,9 +232,8 @@ def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
             labels[str(label)] = ("first", tuple(_oid(p, f"{where}: labels.{label}")
                                                  for p in prefixes))
     severity = raw.get("severity")
-    if severity is not None and severity not in ("critical", "major", "minor", "warning",
-                                                 "info"):
-        raise InputError(f"{where}: severity must be critical, major, minor, warning or info")
+    if severity is not None and severity not in SEVERITIES:
+        raise InputError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
     traps = raw["trap"] if isinstance(raw["trap"], list) else [raw["trap"]]
     describe = raw.get("describe") or []
     describe = [describe] if isinstance(describe, str) else describe

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a datagram can't be larger; a TCP frame is cut here
-SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 _PRI = re.compile(rb"^<(\d{1,3})>")
 _RFC5424 = re.compile(
     r"^1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "

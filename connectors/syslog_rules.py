@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from aiops.errors import InputError
+from aiops.models import SEVERITIES
 from aiops.yamlfile import read_yaml, yaml_files
 from connectors.syslog import SyslogMessage
 
 BUILT_IN = Path(__file__).with_name("syslog_rules")
 MAX_FILE_BYTES = 256 * 1024
 KEYS = ("name", "alert", "match", "state", "labels", "severity", "summary")
-SEVERITIES = ("critical", "major", "minor", "warning", "info")
 # syslog severity 0..7 (emerg .. debug) when a rule does not set one
 FROM_SYSLOG = ("critical", "critical", "critical", "major", "warning", "minor", "info", "info")
 _GROUP = re.compile(r"\{(\w+)\}")

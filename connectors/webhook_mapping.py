@@ -50,7 +50,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiops.errors import InputError, NotFound
-from aiops.models import Alert, parse_alert
+from aiops.models import SEVERITIES, Alert, parse_alert
 from aiops.timeutil import parse_timestamp, to_rfc3339
 from aiops.yamlfile import read_yaml, yaml_files
 
@@ -221,7 +221,7 @@ class Mapping:
         if raw in self.severity_map:
             return self.severity_map[raw]
         lowered = raw.lower()
-        if lowered in ("critical", "major", "minor", "warning", "info"):
+        if lowered in SEVERITIES:
             return lowered
         return self.severity_default
 
@@ -459,7 +459,7 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
     if doc.get("severity") is not None:
         spec = _spec(doc["severity"], f"{where}: severity", ("value", "map", "default"))
         mapped = spec.get("map") or {}
-        allowed = ("critical", "major", "minor", "warning", "info")
+        allowed = SEVERITIES
         if not isinstance(mapped, dict) or any(str(v) not in allowed for v in mapped.values()):
             raise InputError(f"{where}: severity.map must map texts to one of "
                              f"{', '.join(allowed)}")
