@@ -30,8 +30,9 @@ from pysnmp.proto import api
 
 from aiops.errors import InputError
 from aiops.models import SEVERITIES
-from aiops.yamlfile import read_yaml, yaml_files
+from aiops.yamlfile import load_named, read_list
 from connectors.syslog import sender_address
+from connectors.syslog_rules import rule_head
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"
@@ -194,21 +195,8 @@ def _oid(raw: Any, where: str) -> str:
 
 
 def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
-    keys = ("name", "alert", "trap", "state", "labels", "severity", "describe")
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: a rule is a mapping with name, alert, trap and state")
-    unknown = sorted(map(str, set(raw) - set(keys)))
-    if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(keys)}")
-    for key in ("name", "alert", "trap", "state"):
-        if key not in raw:
-            raise InputError(f"{where}: '{key}' is required")
-    for key in ("name", "alert"):
-        if not isinstance(raw[key], str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}",
-                                                               raw[key]):
-            raise InputError(f"{where}: '{key}' must be 1-128 letters, digits, '_', '.', ':' "
-                             "or '-'")
-    where = f"{where} ({raw['name']})"
+    where = rule_head(raw, where, ("name", "alert", "trap", "state", "labels", "severity",
+                                   "describe"), ("name", "alert", "trap", "state"))
     if raw["state"] not in ("fire", "clear"):
         raise InputError(f"{where}: state must be fire or clear")
     labels: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -246,27 +234,11 @@ def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
 
 
 def read_trap_rules(path: Path) -> list[TrapRule]:
-    doc = read_yaml(path, MAX_FILE_BYTES)
-    if not isinstance(doc, list) or not doc:
-        raise InputError(f"{path.name}: expected a list of rules")
-    return [parse_trap_rule(raw, f"{path.name}: rule {i + 1}", str(path))
-            for i, raw in enumerate(doc)]
+    return read_list(path, MAX_FILE_BYTES, parse_trap_rule)
 
 
 def load_trap_rules(folder: Path | None) -> tuple[TrapRuleSet, list[str]]:
     """Built-in rules and the files of ``folder`` (theirs first, replacing a built-in of
     the same name); a refused file is listed and the others still load."""
-    built: dict[str, TrapRule] = {}
-    for path in yaml_files(BUILT_IN):
-        for rule in read_trap_rules(path):
-            built.setdefault(rule.name, rule)
-    own: dict[str, TrapRule] = {}
-    errors: list[str] = []
-    for path in yaml_files(folder) if folder is not None else []:
-        try:
-            for rule in read_trap_rules(path):
-                own.setdefault(rule.name, rule)
-        except InputError as exc:
-            errors.append(str(exc))
-    return TrapRuleSet(list(own.values()) + [r for n, r in built.items() if n not in own]), \
-        errors
+    rules, errors = load_named(BUILT_IN, folder, read_trap_rules)
+    return TrapRuleSet(rules), errors

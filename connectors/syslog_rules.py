@@ -21,7 +21,7 @@ from typing import Any
 
 from aiops.errors import InputError
 from aiops.models import SEVERITIES
-from aiops.yamlfile import read_yaml, yaml_files
+from aiops.yamlfile import load_named, read_list
 from connectors.syslog import SyslogMessage
 
 BUILT_IN = Path(__file__).with_name("syslog_rules")
@@ -108,21 +108,28 @@ def _strings(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def parse_rule(raw: Any, where: str, origin: str) -> Rule:
+def rule_head(raw: Any, where: str, keys: tuple[str, ...], required: tuple[str, ...]) -> str:
+    """Check what every rule has (a mapping of known keys, the required ones, a name and
+    an alert of safe characters); return ``where`` with the rule's name."""
     if not isinstance(raw, dict):
-        raise InputError(f"{where}: a rule is a mapping with name, alert, match and state")
-    unknown = sorted(set(raw) - set(KEYS))
+        raise InputError(f"{where}: a rule is a mapping with {', '.join(required)}")
+    unknown = sorted(map(str, set(raw) - set(keys)))
     if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(KEYS)}")
-    for key in ("name", "alert", "match", "state"):
+        raise InputError(f"{where}: unknown key '{unknown[0]}'; expected {', '.join(keys)}")
+    for key in required:
         if key not in raw:
             raise InputError(f"{where}: '{key}' is required")
-    name, alert = raw["name"], raw["alert"]
-    for key, value in (("name", name), ("alert", alert)):
-        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", value):
+    for key in ("name", "alert"):
+        if not isinstance(raw[key], str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}",
+                                                               raw[key]):
             raise InputError(f"{where}: '{key}' must be 1-128 letters, digits, '_', '.', ':' "
                              "or '-'")
-    where = f"{where} ({name})"
+    return f"{where} ({raw['name']})"
+
+
+def parse_rule(raw: Any, where: str, origin: str) -> Rule:
+    where = rule_head(raw, where, KEYS, ("name", "alert", "match", "state"))
+    name, alert = raw["name"], raw["alert"]
     try:
         pattern = re.compile(str(raw["match"]))
     except re.error as exc:
@@ -161,29 +168,11 @@ def parse_rule(raw: Any, where: str, origin: str) -> Rule:
 
 
 def read_rules(path: Path) -> list[Rule]:
-    doc = read_yaml(path, MAX_FILE_BYTES)
-    if not isinstance(doc, list) or not doc:
-        raise InputError(f"{path.name}: expected a list of rules")
-    return [parse_rule(raw, f"{path.name}: rule {i + 1}", str(path))
-            for i, raw in enumerate(doc)]
+    return read_list(path, MAX_FILE_BYTES, parse_rule)
 
 
 def load_rules(folder: Path | None) -> tuple[RuleSet, list[str]]:
     """The built-in rules, then each file of ``folder``'s (its rules first, replacing
     a built-in of the same name); a refused file is listed and the others still load."""
-    rules: dict[str, Rule] = {}
-    for path in yaml_files(BUILT_IN):
-        for rule in read_rules(path):
-            rules.setdefault(rule.name, rule)
-    own: dict[str, Rule] = {}
-    errors: list[str] = []
-    for path in yaml_files(folder) if folder is not None else []:
-        try:
-            loaded = read_rules(path)
-        except InputError as exc:
-            errors.append(str(exc))
-            continue
-        for rule in loaded:
-            own.setdefault(rule.name, rule)
-    ordered = list(own.values()) + [r for n, r in rules.items() if n not in own]
-    return RuleSet(ordered), errors
+    rules, errors = load_named(BUILT_IN, folder, read_rules)
+    return RuleSet(rules), errors

@@ -206,6 +206,7 @@ def test_own_rules_come_first_replace_built_ins_by_name_and_bad_files_are_named(
 @pytest.mark.parametrize(("rule", "message"), [
     ("- {name: a, alert: A, match: x}", "rule 1: 'state' is required"),
     ("- {name: a, alert: A, match: x, state: fire, colour: red}", "unknown key 'colour'"),
+    ("- {name: a, alert: A, match: x, state: fire, 1: one, colour: red}", "unknown key '1'"),
     ("- {name: a, alert: A, match: 'x', state: {group: s, fire: [down]}}",
      "state.group 's' is not a named group of match"),
     ("- {name: a, alert: A, match: '(?P<s>x)', state: {group: s}}",
