@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.http_server import serving
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy/nagios/aiops-notify"
 
@@ -34,11 +35,8 @@ class Engine(BaseHTTPRequestHandler):
 @pytest.fixture
 def url() -> Iterator[str]:
     Engine.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Engine)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/webhooks/nagios"
-    server.shutdown()
-    server.server_close()
+    with serving(Engine) as base:
+        yield f"{base}/api/v1/webhooks/nagios"
 
 
 def notify(url: str, kind: str, state: str, previous: str,

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from aiops.api import create_app
 from aiops.config import PlaybookSettings
 from aiops.playbooks.execute import execute_run
 from aiops.runtime import Runtime
+from tests.http_server import serving
 from topology.model import Edge, Node
 
 T0 = 1_800_000_000
@@ -52,12 +53,8 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[str]:
     Receiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Receiver) as url:
+        yield url
 
 
 def closed_port() -> int:

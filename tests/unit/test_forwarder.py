@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from aiops.forwarder import Forwarder
+from tests.http_server import serving
 
 
 class Engine(BaseHTTPRequestHandler):
@@ -39,12 +40,8 @@ class Engine(BaseHTTPRequestHandler):
 @pytest.fixture
 def engine() -> Iterator[str]:
     Engine.answers, Engine.batches = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Engine)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1/webhooks/syslog"
-    server.shutdown()
-    server.server_close()
+    with serving(Engine) as url:
+        yield f"{url}/api/v1/webhooks/syslog"
 
 
 def events(n: int, start: int = 0) -> list[dict]:
