@@ -100,10 +100,10 @@ def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | N
             stats = handler.stats
             refused = f", {stats.refused} of other communities" if stats.refused else ""
             click.echo(f"{what}: {stats.messages} messages, {stats.matched} matched a rule, "
-                       f"{stats.unreadable} not {what}{refused}; {forwarder.stats.line()}",
+                       f"{stats.unreadable} not {what}{refused}; {forwarder.progress()}",
                        err=True)
     listener.stop()
-    click.echo(f"{what}: stopped; {forwarder.stats.line()}"
+    click.echo(f"{what}: stopped; {forwarder.progress()}"
                + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
                   if forwarder.pending() else ""), err=True)
 

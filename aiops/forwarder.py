@@ -32,12 +32,12 @@ class ForwardStats:
     forwarded: int = 0
     refused: int = 0  # the engine said the event was bad
     dropped: int = 0  # the queue was full: the oldest went
-    pending: int = 0
     failures: int = 0  # posts that did not reach an engine that took them
 
-    def line(self) -> str:
+    def line(self, pending: int) -> str:
+        """The progress line; ``pending`` is the forwarder's queue, read when printed."""
         return (f"received {self.received}, forwarded {self.forwarded}, pending "
-                f"{self.pending}, refused {self.refused}, dropped {self.dropped}")
+                f"{pending}, refused {self.refused}, dropped {self.dropped}")
 
 
 class Forwarder:
@@ -64,7 +64,6 @@ class Forwarder:
                 self.stats.dropped += 1
             self._queue.append(event)
             self.stats.received += 1
-            self.stats.pending = len(self._queue)
             if len(self._queue) >= self.batch:
                 self._wake.set()
 
@@ -81,23 +80,18 @@ class Forwarder:
                 self._wake.wait(self.interval)
             self._wake.clear()
             while self.pending() and not stop.is_set():
-                if not self._flush_guarded():
+                if not self.flush_once():
                     break
-        while self.pending() and self._flush_guarded():
+        while self.pending() and self.flush_once():
             pass
-
-    def _flush_guarded(self) -> bool:
-        try:
-            return self.flush_once()
-        except Exception as exc:  # noqa: BLE001 - the forwarding thread must not die
-            log.exception("forwarding failed")
-            self._pause = min(self.max_pause, max(1.0, self._pause * 2))
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            return False
 
     def wake(self) -> None:
         """Post now rather than at the next interval (a stop, a full batch)."""
         self._wake.set()
+
+    def progress(self) -> str:
+        """What was received, forwarded, is pending, refused or dropped, as one line."""
+        return self.stats.line(self.pending())
 
     def pending(self) -> int:
         with self._lock:
@@ -112,13 +106,12 @@ class Forwarder:
             return True
         try:
             response = requests.post(self.url, json=batch, timeout=self.timeout)
-        except requests.RequestException as exc:
+        except Exception as exc:  # noqa: BLE001 - the network, or anything else: keep them
             return self._later(batch, f"{type(exc).__name__}: {exc}")
         if response.status_code == 200:
             self._pause = 0.0
             with self._lock:
                 self.stats.forwarded += len(batch)
-                self.stats.pending = len(self._queue)
             return True
         message = _message(response)
         refused = _REFUSED_ITEM.match(message)
@@ -146,7 +139,6 @@ class Forwarder:
             while len(self._queue) > self._max_pending:
                 self._queue.popleft()
                 self.stats.dropped += 1
-            self.stats.pending = len(self._queue)
         return True
 
     def _later(self, batch: list[dict[str, Any]], why: str) -> bool:
