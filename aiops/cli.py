@@ -4,6 +4,7 @@ Importing the area modules registers their subcommands on the group.
 """
 
 from aiops import (  # noqa: F401
+    cli_icinga,
     cli_incidents,
     cli_ingest,
     cli_learning,

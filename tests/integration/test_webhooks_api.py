@@ -74,8 +74,8 @@ def test_a_mapping_in_the_data_dir_is_used_without_a_restart(
         "alerts: checks\nname: '{monitor}'\nentity: '{target}'\nstarts_at: '{since}'\n"
         "severity: {value: '{level}', map: {down: critical}}\n", encoding="utf-8")
     listing = client.get("/api/v1/webhooks").get_json()
-    assert [w["name"] for w in listing["webhooks"]] == ["nagios", "snmptrap", "syslog", "uptime",
-                                                         "zabbix"]
+    assert [w["name"] for w in listing["webhooks"]] == ["icinga", "nagios", "snmptrap", "syslog",
+                                                         "uptime", "zabbix"]
     body = {"checks": [{"monitor": "http", "target": "r1", "since": 1_800_000_000,
                         "level": "down"},
                        {"monitor": "http", "target": "r2", "since": 1_800_000_004,
@@ -93,7 +93,7 @@ def test_bad_webhook_requests_are_refused_by_name_and_store_nothing(
     (folder / "broken.yml").write_text("name: '{x'\nentity: '{y}'\n", encoding="utf-8")
     r = client.post("/api/v1/webhooks/datadog", json=NAGIOS)
     assert r.status_code == 404
-    assert "no webhook mapping named 'datadog' (known: alertmanager, nagios" in error_of(r)
+    assert "no webhook mapping named 'datadog' (known: alertmanager, icinga, nagios" in error_of(r)
     r = client.post("/api/v1/webhooks/broken", json=NAGIOS)
     assert r.status_code == 400
     assert error_of(r).startswith("webhook mapping 'broken' cannot be used: broken.yml: "

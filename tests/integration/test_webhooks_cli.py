@@ -32,10 +32,10 @@ def test_bad_payloads_and_mappings_exit_2_naming_what_is_wrong(tmp_path: Path) -
     r = aiops(data, "webhooks", "check")
     assert r.returncode == 2
     assert "aiops: error: bad.yml: unknown key 'level'" in r.stderr
-    assert "5 mappings ok, 1 refused" in r.stderr  # ok and the 4 built-ins
+    assert "6 mappings ok, 1 refused" in r.stderr  # ok and the 5 built-ins
     listed = json.loads(aiops(data, "webhooks", "list", "--json").stdout)
-    assert [w["name"] for w in listed["webhooks"]] == ["nagios", "ok", "snmptrap", "syslog",
-                                                         "zabbix"]
+    assert [w["name"] for w in listed["webhooks"]] == ["icinga", "nagios", "ok", "snmptrap",
+                                                         "syslog", "zabbix"]
     payload = tmp_path / "p.json"
     payload.write_text('{"n": "x"}')
     r = aiops(data, "webhooks", "try", "ok", str(payload))

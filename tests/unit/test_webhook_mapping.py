@@ -168,7 +168,7 @@ def test_files_override_built_ins_and_bad_files_are_listed_without_hiding_the_ot
     (tmp_path / "twice.yml").write_text("name: x\nentity: y\n")
     (tmp_path / "twice.yaml").write_text("name: x\nentity: y\n")
     found, errors = load_mappings(tmp_path)
-    assert sorted(found) == ["grafana", "snmptrap", "syslog", "zabbix"]  # not nagios
+    assert sorted(found) == ["grafana", "icinga", "snmptrap", "syslog", "zabbix"]  # not nagios
     assert found["zabbix"].origin == str(tmp_path / "zabbix.yml")
     (zabbix,) = found["zabbix"].apply(ZABBIX_PROBLEM, NOW).alerts
     assert zabbix.starts_at == parse_timestamp("2026-11-22T14:20:05Z", "t")
@@ -178,7 +178,8 @@ def test_files_override_built_ins_and_bad_files_are_listed_without_hiding_the_ot
     assert any(e.startswith("twice.yml: mapping 'twice' is also in twice.yaml") for e in errors)
     with pytest.raises(InputError, match="webhook mapping 'nagios' cannot be used: nagios.yml"):
         find_mapping(tmp_path, "nagios")
-    with pytest.raises(NotFound, match=r"known: alertmanager, grafana, snmptrap, syslog, zabbix\)"):
+    with pytest.raises(NotFound,
+                       match=r"known: alertmanager, grafana, icinga, snmptrap, syslog, zabbix\)"):
         find_mapping(tmp_path, "datadog")
 
 

@@ -1,0 +1,299 @@
+"""Icinga 2's REST API as an alert source: hard state changes from its event stream,
+and what is wrong right now on every (re)connect.
+
+Icinga 2 has no webhook of its own; its API (port 5665) streams events as they happen
+(``POST /v1/events``: one JSON object per line) and answers object queries
+(``/v1/objects/hosts|services``). Both are read here and turned into the items the
+``icinga`` webhook mapping takes (``connectors/webhook_presets/icinga.yml``):
+
+- only **hard** states count. A soft state is Icinga re-checking before it believes a
+  problem (``max_check_attempts``), the same line it draws before it notifies anyone;
+- a problem starts when its check result ended (``execution_end``, which Icinga also
+  stores as ``last_hard_state_change``, so the stream and a later query agree on the
+  start and the engine folds them into one alert);
+- a recovery, or a problem changing state (WARNING to CRITICAL), does not say when its
+  problem began: it is sent without ``since`` and the engine gives it the start of the
+  alert it belongs to (``Engine.ingest(start_unknown=...)``).
+
+Tested against a real Icinga 2 (Debian ``icinga2-bin``): tests/integration/test_icinga_real.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3.exceptions import HTTPError, InsecureRequestWarning, ReadTimeoutError
+
+log = logging.getLogger(__name__)
+
+SERVICE_STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+HOST_STATES = {0: "UP", 1: "DOWN"}
+HARD = 1  # state_type
+NO_PREVIOUS_STATE = 99  # previous_hard_state of an object's first check result
+MAX_OUTPUT = 1024  # of the plugin output's first line, the alert's summary
+MAX_LINE = 1024 * 1024  # one event; a longer line is skipped, not buffered
+OBJECT_ATTRS = ["name", "last_hard_state", "last_hard_state_change", "last_check_result"]
+
+
+class IcingaError(Exception):
+    """The API could not be read now (down, TLS, 5xx, a broken stream): try again."""
+
+
+class StreamIdle(IcingaError):
+    """The event stream said nothing for the idle timeout: reopen it (not a fault)."""
+
+
+class IcingaRefused(IcingaError):
+    """The API refused the user (401, 403) or the URL is not Icinga's API (404):
+    trying again will not help; the message says what to fix."""
+
+
+Key = tuple[str, str]  # (host, service); service "" for the host's own state
+
+
+def key_of(item: dict[str, Any]) -> Key:
+    return item["host"], item.get("service", "")
+
+
+def _item(host: str, service: str, state: int, output: Any, *, since: float | None = None,
+          ended: float | None = None) -> dict[str, Any]:
+    names = SERVICE_STATES if service else HOST_STATES
+    text = output if isinstance(output, str) else ""
+    item: dict[str, Any] = {
+        "host": host, "check": service or "host",
+        "state": names.get(state, "UNKNOWN"),
+        "output": text.split("\n", 1)[0][:MAX_OUTPUT],
+    }
+    if service:
+        item["service"] = service
+    if since is not None:
+        item["since"] = since
+    if ended is not None:
+        item["ended"] = ended
+    return item
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def state_change_item(doc: Any) -> dict[str, Any] | None:
+    """The item for one event of the stream, or None when it is not a hard state change
+    (a soft one, another event type). Raises ValueError naming what is missing."""
+    if not isinstance(doc, dict) or doc.get("type") != "StateChange":
+        return None
+    if doc.get("state_type") != HARD:
+        return None
+    host, service, state = doc.get("host"), doc.get("service", ""), doc.get("state")
+    if not isinstance(host, str) or not host or not isinstance(service, str):
+        raise ValueError(f"a StateChange without a host name: {str(doc)[:200]}")
+    if not isinstance(state, int) or isinstance(state, bool):
+        raise ValueError(f"a StateChange of {host} without a numeric state")
+    result = doc.get("check_result") if isinstance(doc.get("check_result"), dict) else {}
+    at = _number(result.get("execution_end")) or _number(doc.get("timestamp"))
+    if at is None:
+        raise ValueError(f"a StateChange of {host} without a time")
+    output = result.get("output")
+    if state == 0:
+        return _item(host, service, state, output, ended=at)
+    previous = result.get("previous_hard_state")
+    if isinstance(previous, int) and previous not in (0, NO_PREVIOUS_STATE):
+        return _item(host, service, state, output)  # WARNING to CRITICAL: same problem
+    return _item(host, service, state, output, since=at)
+
+
+def object_item(result: Any, recovered_since: float, firing: set[Key]) -> dict[str, Any] | None:
+    """The item for one host or service of an object query: a problem in a hard state,
+    or a recovery at or after ``recovered_since`` (one the stream may have missed while
+    it was away); None for anything else (OK for long, never checked).
+
+    A problem this follower already sent (in ``firing``) is sent without its start: if
+    it changed state while the stream was away, ``last_hard_state_change`` is the time
+    of that change, not of the problem's start, and the engine keeps the start it has."""
+    if not isinstance(result, dict) or not isinstance(result.get("attrs"), dict):
+        raise ValueError(f"an object without attrs: {str(result)[:200]}")
+    attrs, kind = result["attrs"], result.get("type")
+    service = attrs.get("name", "") if kind == "Service" else ""
+    host = attrs.get("host_name") if kind == "Service" else attrs.get("name")
+    if not isinstance(host, str) or not host or not isinstance(service, str):
+        raise ValueError(f"a {kind} without a name: {str(result)[:200]}")
+    check = attrs.get("last_check_result")
+    state, changed = attrs.get("last_hard_state"), _number(attrs.get("last_hard_state_change"))
+    if not isinstance(check, dict) or not isinstance(state, int | float) or changed is None:
+        return None  # pending: never checked
+    state, output = int(state), check.get("output")
+    if state == 0:
+        return _item(host, service, 0, output, ended=changed) if changed >= recovered_since \
+            else None
+    if (host, service) in firing:
+        return _item(host, service, state, output)
+    return _item(host, service, state, output, since=changed)
+
+
+@dataclass(frozen=True, slots=True)
+class IcingaApi:
+    """The few calls of Icinga 2's API this source needs, on one HTTPS session.
+
+    ``verify``: a CA bundle (Icinga's own CA, ``/var/lib/icinga2/certs/ca.crt``), True
+    for the system's, or False (not checked: only for a test bed)."""
+
+    url: str
+    user: str
+    password: str
+    verify: str | bool = True
+    timeout: float = 10.0
+
+    def _session(self) -> requests.Session:
+        if self.verify is False:  # the operator chose it; said once at start, not per call
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        session = requests.Session()
+        session.auth = (self.user, self.password)
+        session.headers["Accept"] = "application/json"
+        # Icinga gzips when asked (requests asks by default), and its compressor holds
+        # the event stream's lines back until a block fills: ask for plain text.
+        session.headers["Accept-Encoding"] = "identity"
+        return session
+
+    def _post(self, session: requests.Session, path: str, body: dict[str, Any], *,
+              permission: str, stream: bool = False, read_timeout: float | None = None,
+              method: str | None = None) -> requests.Response:
+        headers = {"X-HTTP-Method-Override": method} if method else {}
+        where = self.url.rstrip("/") + path
+        try:
+            # verify per request: a session's is overridden by REQUESTS_CA_BUNDLE
+            response = session.post(where, json=body, headers=headers, stream=stream,
+                                    verify=self.verify,
+                                    timeout=(self.timeout, read_timeout or self.timeout))
+        except requests.exceptions.SSLError as exc:
+            raise IcingaError(f"TLS with {self.url} failed ({_reason(exc)}); give Icinga's "
+                              "CA certificate with --ca") from None
+        except requests.RequestException as exc:
+            raise IcingaError(f"{where}: {_reason(exc)}") from None
+        if response.status_code in (401, 403, 404):
+            detail = _error_text(response)
+            response.close()
+            # Icinga answers a call the user may not make with 404 (objects: "No objects
+            # found."; events: "could not be found"), the same as a wrong path.
+            why = ("Icinga refused the user's name or password" if response.status_code == 401
+                   else f"Icinga refused the call (the user needs the permission {permission}"
+                        ", and the URL must be Icinga 2's API)")
+            raise IcingaRefused(f"{where}: {why}: HTTP {response.status_code} {detail}")
+        if response.status_code != 200:
+            detail = _error_text(response)
+            response.close()
+            raise IcingaError(f"{where}: HTTP {response.status_code} {detail}")
+        return response
+
+    def problems(self, recovered_since: float, firing: set[Key]) -> list[dict[str, Any]]:
+        """Items for every host and service in a hard problem state now, and for those
+        that recovered at or after ``recovered_since`` (epoch seconds)."""
+        items: list[dict[str, Any]] = []
+        with self._session() as session:
+            for kind, var, type_name in (("hosts", "host", "Host"),
+                                         ("services", "service", "Service")):
+                body = {"attrs": OBJECT_ATTRS + (["host_name"] if var == "service" else []),
+                        "filter": f"{var}.last_hard_state != 0 || "
+                                  f"{var}.last_hard_state_change >= {recovered_since:.3f}"}
+                response = self._post(session, f"/v1/objects/{kind}", body, method="GET",
+                                      permission=f"objects/query/{type_name}")
+                try:
+                    results = response.json()["results"]
+                except (ValueError, KeyError, TypeError):
+                    raise IcingaError(f"{self.url}: the {kind} query did not answer JSON "
+                                      "results") from None
+                for result in results if isinstance(results, list) else []:
+                    try:
+                        item = object_item(result, recovered_since, firing)
+                    except ValueError as exc:
+                        log.warning("icinga: skipped: %s", exc)
+                        continue
+                    if item is not None:
+                        items.append(item)
+        return items
+
+    def events(self, queue: str, idle_timeout: float) -> EventStream:
+        """Open the event stream of hard and soft state changes (``queue`` names this
+        follower's queue in Icinga). Opened before the object query on a (re)connect, so
+        a change between the two is in one or the other."""
+        session = self._session()
+        try:
+            response = self._post(session, "/v1/events",
+                                  {"queue": queue, "types": ["StateChange"]},
+                                  permission="events/StateChange", stream=True,
+                                  read_timeout=idle_timeout)
+        except BaseException:
+            session.close()
+            raise
+        return EventStream(session, response)
+
+
+class EventStream:
+    """The lines of an open event stream as parsed JSON; a line that is not JSON, or
+    longer than ``MAX_LINE``, is logged, counted in ``unreadable`` and skipped."""
+
+    def __init__(self, session: requests.Session, response: requests.Response):
+        self._session = session
+        self._response = response
+        self.unreadable = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for line in self._lines():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                self.unreadable += 1
+                log.warning("icinga: an event stream line is not JSON: %r", line[:200])
+
+    def _lines(self) -> Iterator[bytes]:
+        # Icinga answers without a length or chunks and keeps the connection open, so
+        # read what has arrived (read1), not a fixed amount that would wait for more.
+        read = self._response.raw.read1
+        buffer, skipping = b"", False
+        while True:
+            try:
+                chunk = read(65536)
+            except ReadTimeoutError:
+                raise StreamIdle("no event within the idle timeout") from None
+            except (HTTPError, OSError) as exc:
+                raise IcingaError(f"the event stream broke: {_reason(exc)}") from None
+            if not chunk:
+                raise IcingaError("the event stream ended (Icinga restarted or closed it)")
+            buffer += chunk
+            while (end := buffer.find(b"\n")) >= 0:
+                line, buffer = buffer[:end], buffer[end + 1:]
+                if skipping:
+                    skipping = False
+                elif line.strip():
+                    yield line
+            if len(buffer) > MAX_LINE:
+                if not skipping:
+                    self.unreadable += 1
+                    log.warning("icinga: an event longer than %d bytes skipped", MAX_LINE)
+                buffer, skipping = b"", True
+
+    def close(self) -> None:
+        self._response.close()
+        self._session.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost reason of a requests error, not its wrapper chain."""
+    while exc.args and isinstance(exc.args[0], BaseException):
+        exc = exc.args[0]
+    reason = getattr(exc, "reason", None)
+    return str(reason if reason is not None else exc)[:300]
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        doc = response.json()
+        return str(doc.get("status") or doc.get("error") or "")[:300]
+    except (ValueError, AttributeError):
+        return response.text[:300]

@@ -1,0 +1,159 @@
+"""``aiops icinga follow`` as a process against a real Icinga 2 (tests/icinga_server.py)
+and an engine served over real HTTP: hard state changes become alerts and their
+recoveries end them; soft states are not sent; problems and recoveries that happened
+while the follower was away, or while Icinga restarted, arrive when it (re)connects;
+a wrong password or a wrong CA is said, by name."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer, free_port
+from tests.icinga_server import PASSWORD, USER, IcingaServer, available
+from tests.integration.test_webhooks_api import alert_rows
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.skipif(not available(),
+                                reason="needs Icinga 2 (Debian icinga2-bin) and openssl")
+
+
+@pytest.fixture
+def icinga() -> Iterator[IcingaServer]:
+    server = IcingaServer(free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def _follow(icinga: IcingaServer, engine_url: str, tmp_path: Path, *extra: str,
+            password: str = PASSWORD) -> subprocess.Popen[str]:
+    secret = tmp_path / "icinga-password"
+    secret.write_text(password + "\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "icinga", "follow",
+         "--url", icinga.url, "--user", USER, "--password-file", str(secret),
+         "--ca", str(icinga.ca), "--forward", engine_url, "--stats-every", "0", *extra],
+        stderr=subprocess.PIPE, text=True)
+
+
+def _stop(follower: subprocess.Popen[str]) -> str:
+    follower.send_signal(signal.SIGTERM)
+    return follower.communicate(timeout=30)[1]
+
+
+def _alert(live_server: LiveServer, name: str, entity: str = "router1") -> dict | None:
+    found = [a for a in alert_rows(live_server.runtime)
+             if (a["name"], a["entity"]) == (name, entity)]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def _connected(follower: subprocess.Popen[str]) -> None:
+    """Wait for the line that says the stream is open and the state query sent."""
+    for _ in range(20):
+        line = follower.stderr.readline()
+        if "connected to" in line:
+            return
+        assert line, "the follower ended before it connected"
+    raise AssertionError("no 'connected' line from the follower")
+
+
+def test_hard_state_changes_fire_escalate_and_resolve_one_alert(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        icinga.set_state("router1", "ping", 1, "PING WARNING - Packet loss = 20%")
+        alert = wait_for(lambda: _alert(live_server, "ping"), "the WARNING alert")
+        assert (alert["source"], alert["status"], alert["severity"], alert["summary"]) == (
+            "icinga", "firing", "warning", "PING WARNING - Packet loss = 20%")
+        icinga.set_state("router1", "ping", 2, "PING CRITICAL - Packet loss = 100%\nmore")
+        wait_for(lambda: _alert(live_server, "ping")["severity"] == "critical",
+                 "the escalation to CRITICAL")
+        icinga.set_state("router1", "ping", 0, "PING OK")
+        ended = wait_for(lambda: (a := _alert(live_server, "ping"))["status"] == "resolved"
+                         and a, "the recovery")
+        assert ended["starts_at"] == alert["starts_at"]  # the WARNING's start, one alert
+        # A soft state (switch7's disk needs 3 attempts) is Icinga still re-checking: not
+        # sent. A host going DOWN is the alert named "host".
+        icinga.set_state("switch7", "disk", 2, "DISK CRITICAL - / 99%")
+        icinga.set_state("switch7", None, 1, "CRITICAL - host unreachable")
+        host = wait_for(lambda: _alert(live_server, "host", "switch7"), "the host DOWN alert")
+        assert (host["status"], host["severity"]) == ("firing", "critical")
+        assert _alert(live_server, "disk", "switch7") is None
+    finally:
+        out = _stop(follower)
+    assert "icinga: stopped; received 4, forwarded 4, pending 0" in out, out
+
+
+def test_what_changed_while_the_follower_or_icinga_was_away_arrives_on_reconnect(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer 192.0.2.1 Idle")
+    icinga.set_state("router1", "ping", 2, "PING CRITICAL")
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)  # both problems come from the state query
+        bgp = wait_for(lambda: _alert(live_server, "bgp"), "the problem older than the follower")
+        assert bgp["status"] == "firing"
+        wait_for(lambda: _alert(live_server, "ping"), "the second old problem")
+    finally:
+        _stop(follower)
+    icinga.set_state("router1", "bgp", 0, "BGP OK")  # while no follower runs
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        wait_for(lambda: _alert(live_server, "bgp")["status"] == "resolved",
+                 "the recovery that happened while the follower was stopped")
+        icinga.stop()  # Icinga restarts: the follower reconnects by itself
+        icinga.start()
+        _connected(follower)
+        icinga.set_state("router1", "ping", 0, "PING OK")
+        wait_for(lambda: _alert(live_server, "ping")["status"] == "resolved",
+                 "the recovery after Icinga's restart", explain=icinga.log)
+    finally:
+        _stop(follower)
+    rows = alert_rows(live_server.runtime)
+    assert sorted(a["name"] for a in rows) == ["bgp", "ping"], rows  # nothing doubled
+
+
+def test_a_wrong_password_stops_the_follower_naming_it(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    follower = _follow(icinga, live_server.url, tmp_path, password="wrong")
+    _, err = follower.communicate(timeout=60)
+    assert follower.returncode == 2, err
+    assert "Icinga refused the user's name or password: HTTP 401" in err, err
+
+
+def test_check_reports_problems_and_names_a_wrong_ca_or_a_missing_permission(
+        tmp_path: Path, icinga: IcingaServer) -> None:
+    icinga.set_state("router1", "ping", 2, "PING CRITICAL")
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    base = [sys.executable, "-m", "aiops", "icinga", "check", "--url", icinga.url,
+            "--password-file", str(secret)]
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(base + list(args), capture_output=True, text=True, timeout=60)
+
+    ok = check("--user", USER, "--ca", str(icinga.ca))
+    assert ok.returncode == 0, ok.stderr
+    assert "1 hosts and services in a hard problem state" in ok.stdout
+    assert "event stream: ok" in ok.stdout
+    # The system's CAs do not know Icinga's own: TLS fails, and the message says what to give.
+    untrusted = check("--user", USER)
+    assert untrusted.returncode == 1
+    assert "certificate verify failed" in untrusted.stderr
+    assert "give Icinga's CA certificate with --ca" in untrusted.stderr
+    # A user without the services query and the event stream: refused by name.
+    limited = check("--user", "nobody", "--ca", str(icinga.ca))
+    assert limited.returncode == 2, limited.stderr
+    assert "/v1/objects/services: Icinga refused the call (the user needs the permission " \
+           "objects/query/Service" in limited.stderr, limited.stderr
