@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from aiops.config import EngineSettings
 from aiops.engine.state import FIRING, RESOLVED, AlertRecord
@@ -41,6 +42,8 @@ class Deduplicator:
         # Firing alerts that ``apply`` ended because their condition started anew; the
         # engine takes them (``take_superseded``) to update their incidents.
         self._superseded: list[AlertRecord] = []
+        # Firing alerts whose severity or summary a later event changed (``take_changed``).
+        self._changed: list[AlertRecord] = []
 
     def restore(self, record: AlertRecord) -> None:
         self.active[record.fingerprint] = record
@@ -69,6 +72,7 @@ class Deduplicator:
         record.last_event_at = max(record.last_event_at, event.ends_at or event.starts_at)
         if record.status == FIRING:
             if event.ends_at is None:
+                self._take_latest_state(record, event)
                 return record, DUPLICATE
             if event.ends_at < record.starts_at:
                 # The clear of an earlier episode, delivered after this one began: it
@@ -120,6 +124,22 @@ class Deduplicator:
         if event.ends_at is not None and event.ends_at < record.starts_at:
             return
         event.starts_at = record.starts_at
+
+    def _take_latest_state(self, record: AlertRecord, event: Alert) -> None:
+        """A firing condition reported again with another severity or summary (Nagios
+        or Icinga going from WARNING to CRITICAL, a packet loss that grew) shows the
+        latest: the alert is what an engineer reads, and its incident's severity
+        follows. The first event's id and time stay the alert's."""
+        first = record.event
+        if (event.severity, event.summary) == (first.severity, first.summary):
+            return
+        record.event = replace(first, severity=event.severity, summary=event.summary)
+        self._changed.append(record)
+
+    def take_changed(self) -> list[AlertRecord]:
+        """The firing alerts whose severity or summary changed since last asked."""
+        changed, self._changed = self._changed, []
+        return changed
 
     def take_superseded(self) -> list[AlertRecord]:
         """The firing alerts ended by new starts of their conditions since last asked."""

@@ -241,6 +241,10 @@ class Engine:
         record, disposition = self.dedup.apply(event)
         for ended in self.dedup.take_superseded():
             self._end_superseded(ended, batch)
+        for changed in self.dedup.take_changed():
+            incident = self.incidents.get(changed.incident_id or "")
+            if incident is not None and incident.status != MERGED:
+                batch.incidents[incident.id] = incident  # its severity is its alerts'
         self._event_seq += 1
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,

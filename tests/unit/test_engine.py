@@ -225,3 +225,24 @@ def test_alert_two_hops_from_a_young_incident_joins_it(runtime: Runtime) -> None
     assert [i["alert_count"] for i in incidents_of(runtime)] == [2]
     ingest(runtime, alert("b1", "l1", 600), alert("b2", "l3", 600 + fan_out + 1))
     assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 1, 2]
+
+
+def test_a_firing_alert_reported_again_with_another_severity_shows_the_latest(
+        runtime: Runtime) -> None:
+    star(runtime)
+    warning = alert("a1", "l1", 0) | {"severity": "warning", "summary": "loss 20%"}
+    ingest(runtime, warning, alert("a2", "l2", 3) | {"severity": "minor"})
+    assert incidents_of(runtime)[0]["severity"] == "minor"
+    # The same condition (same start) now CRITICAL, as Nagios or Icinga escalate it.
+    result = ingest(runtime, warning | {"id": "a1-again", "severity": "critical",
+                                        "summary": "loss 100%"})
+    assert result.dispositions == {"duplicate": 1}
+    [inc] = incidents_of(runtime)
+    assert inc["severity"] == "critical"
+    with runtime.db.connect() as conn:
+        row = conn.execute(sa.select(alerts).where(alerts.c.first_event_id == "a1")).one()
+    assert (row.severity, row.summary, row.event_count) == ("critical", "loss 100%", 2)
+    # The state survives a restart of the engine (it was stored, not only held).
+    runtime.engine._restore()
+    (record,) = [r for r in runtime.engine.dedup.active.values() if r.event.id == "a1"]
+    assert record.severity == "critical"
