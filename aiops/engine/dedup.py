@@ -48,8 +48,15 @@ class Deduplicator:
     def restore(self, record: AlertRecord) -> None:
         self.active[record.fingerprint] = record
 
-    def apply(self, event: Alert) -> tuple[AlertRecord, str]:
-        """Fold ``event`` into the alert it belongs to; return it and what happened."""
+    def apply(self, event: Alert, reports_state: bool = False) -> tuple[AlertRecord, str]:
+        """Fold ``event`` into the alert it belongs to; return it and what happened.
+
+        ``reports_state``: the event is its sender's report of the condition's current
+        state (a Nagios or Icinga state change, which says no start): a firing alert
+        takes its severity and summary. A re-send with the start known (Alertmanager's
+        group notifications) does not: with ``severity`` a volatile label, a warning
+        and a critical rule on one metric are one condition, and the alert would
+        otherwise read whichever the group listed last."""
         fp = fingerprint(event, self.settings.volatile_labels)
         record = self.active.get(fp)
         if record is None or self._is_new_occurrence(record, event):
@@ -72,7 +79,8 @@ class Deduplicator:
         record.last_event_at = max(record.last_event_at, event.ends_at or event.starts_at)
         if record.status == FIRING:
             if event.ends_at is None:
-                self._take_latest_state(record, event)
+                if reports_state:
+                    self._take_latest_state(record, event)
                 return record, DUPLICATE
             if event.ends_at < record.starts_at:
                 # The clear of an earlier episode, delivered after this one began: it

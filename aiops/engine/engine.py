@@ -197,7 +197,7 @@ class Engine:
                     started = clock()
                     if i in unknown:
                         self.dedup.adopt_start(event)
-                    self._step(event, batch, result, received)
+                    self._step(event, batch, result, received, i in unknown)
                     self.placement_latency.record(clock() - started)
                 self._batch_events = None
                 for incident in batch.to_rank.values():
@@ -230,7 +230,8 @@ class Engine:
                 self.sink_failures += 1
                 log.exception("sink %s failed; ingestion goes on", type(sink).__name__)
 
-    def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float) -> None:
+    def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float,
+              reports_state: bool = False) -> None:
         self.clock = max(self.clock, event.starts_at)
         self._since_expire += 1
         if self._since_expire >= EXPIRE_EVERY:
@@ -238,7 +239,7 @@ class Engine:
             # candidate walk short; counted in events, so batch boundaries do not matter.
             self._since_expire = 0
             self.index.expire(self.clock - self.correlator.horizon)
-        record, disposition = self.dedup.apply(event)
+        record, disposition = self.dedup.apply(event, reports_state)
         for ended in self.dedup.take_superseded():
             self._end_superseded(ended, batch)
         for changed in self.dedup.take_changed():

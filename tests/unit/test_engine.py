@@ -233,15 +233,20 @@ def test_a_firing_alert_reported_again_with_another_severity_shows_the_latest(
     warning = alert("a1", "l1", 0) | {"severity": "warning", "summary": "loss 20%"}
     ingest(runtime, warning, alert("a2", "l2", 3) | {"severity": "minor"})
     assert incidents_of(runtime)[0]["severity"] == "minor"
-    # The same condition (same start) now CRITICAL, as Nagios or Icinga escalate it.
-    result = ingest(runtime, warning | {"id": "a1-again", "severity": "critical",
-                                        "summary": "loss 100%"})
+    # A re-send with its start known (Alertmanager's group) keeps what the alert reads.
+    resend = warning | {"id": "a1-resend", "severity": "critical", "summary": "other"}
+    ingest(runtime, resend)
+    assert incidents_of(runtime)[0]["severity"] == "minor"
+    # The same condition now CRITICAL, as Nagios or Icinga report it (no start).
+    escalation = parse_alert(warning | {"id": "a1-again", "severity": "critical",
+                                        "summary": "loss 100%", "starts_at": T0 + 60})
+    result = runtime.engine.ingest([escalation], start_unknown=[0])
     assert result.dispositions == {"duplicate": 1}
     [inc] = incidents_of(runtime)
     assert inc["severity"] == "critical"
     with runtime.db.connect() as conn:
         row = conn.execute(sa.select(alerts).where(alerts.c.first_event_id == "a1")).one()
-    assert (row.severity, row.summary, row.event_count) == ("critical", "loss 100%", 2)
+    assert (row.severity, row.summary, row.event_count) == ("critical", "loss 100%", 3)
     # The state survives a restart of the engine (it was stored, not only held).
     runtime.engine._restore()
     (record,) = [r for r in runtime.engine.dedup.active.values() if r.event.id == "a1"]
