@@ -1,4 +1,5 @@
-"""Alert sources: webhook mappings, syslog and SNMP traps, against peers in the same run.
+"""Alert sources: webhook mappings, syslog, SNMP traps and Icinga events, against peers
+in the same run.
 
 Why: a Zabbix or Nagios notification goes through a mapping before the engine, and a
 syslog storm (a flapping uplink logs a line per port per second) goes through the
@@ -9,7 +10,9 @@ parser and the rules before the forwarder; neither may become the bottleneck.
   ``parse_alert``, what ``POST /api/v1/alerts`` does before the engine).
 - *Syslog rules*: ``parse_syslog`` and the built-in rules on a mix of Cisco link
   lines (they match) and chatter (it does not). *Traps*: ``decode_trap`` and the
-  built-in trap rules on SNMPv2c linkDown/linkUp datagrams.
+  built-in trap rules on SNMPv2c linkDown/linkUp datagrams. *Icinga*: an event stream
+  line parsed, made an item and mapped (what ``aiops icinga follow`` and the engine's
+  ``icinga`` mapping do per state change).
 - *Syslog over UDP*: the same datagrams sent as fast as one Python process can to
   ``aiops syslog listen`` (forwarding to a local HTTP sink that counts events) and to
   rsyslog 8 (Debian ``rsyslog``, ``imudp`` to a file), the peer; what each received,
@@ -38,6 +41,7 @@ from pathlib import Path
 from aiops.models import parse_alert
 from benchmarks.machine import cpu_model
 from benchmarks.remediation import write_section
+from connectors.icinga import state_change_item
 from connectors.snmp_traps import SNMP_TRAP_OID, decode_trap, load_trap_rules
 from connectors.syslog import parse_syslog
 from connectors.syslog_rules import load_rules
@@ -77,6 +81,37 @@ def mapping_rates(n: int) -> dict[str, float]:
     batch = best_of(lambda: zabbix.apply(payloads, 1.8e9))
     peer = best_of(lambda: [parse_alert(c) for c in canonical])
     return {"mapping_one": n / one, "mapping_batch": n / batch, "canonical": n / peer}
+
+
+def icinga_lines(n: int) -> list[bytes]:
+    """StateChange events as Icinga 2's stream sends them (the shape seen from a real
+    Icinga 2.13 in tests/integration/test_icinga_real.py): problems and recoveries."""
+    lines = []
+    for i in range(n):
+        state = 0 if i % 3 == 0 else 2
+        end = 1_795_372_000.0 + i
+        lines.append(json.dumps({
+            "acknowledgement": False, "downtime_depth": 0, "host": f"sw-{i % 200:03d}",
+            "service": f"if-{i % 48}", "state": state, "state_type": 1, "timestamp": end,
+            "type": "StateChange", "check_result": {
+                "active": True, "check_source": "icinga-master", "command": ["check_ifstatus"],
+                "execution_end": end, "execution_start": end - 0.2, "exit_status": state,
+                "output": "OK - up" if state == 0 else "CRITICAL - Gi0/1 down",
+                "performance_data": [], "previous_hard_state": 2 if state == 0 else 0,
+                "state": state, "type": "CheckResult",
+                "vars_after": {"attempt": 1, "reachable": True, "state": state,
+                               "state_type": 1},
+                "vars_before": {"attempt": 1, "reachable": True, "state": 2 - state,
+                                "state_type": 1}}}).encode())
+    return lines
+
+
+def icinga_rate(n: int) -> dict[str, float]:
+    icinga = find_mapping(Path("/nonexistent"), "icinga")
+    lines = icinga_lines(n)
+    took = best_of(lambda: icinga.apply([state_change_item(json.loads(line))
+                                         for line in lines], 1.8e9))
+    return {"icinga": n / took}
 
 
 def syslog_lines(n: int) -> list[bytes]:
@@ -243,7 +278,7 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
            peer: dict[str, float] | None, command: str) -> str:
     load = os.getloadavg()[0]
     lines = [
-        "## Alert sources: webhook mappings, syslog and SNMP traps", "",
+        "## Alert sources: webhook mappings, syslog, SNMP traps and Icinga", "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
         f"{load:.1f} at the end. In-process rates are the best of 3 runs.", "",
@@ -257,7 +292,10 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         f"| `parse_syslog` + built-in rules | {n:,} lines, half Cisco link up/down, half "
         f"chatter | {rates['rules']:,.0f} lines/s |",
         f"| `decode_trap` + built-in trap rules | {n:,} SNMPv2c linkDown/linkUp traps | "
-        f"{rates['traps']:,.0f} traps/s |", "",
+        f"{rates['traps']:,.0f} traps/s |",
+        f"| Icinga event stream: JSON + `state_change_item` + `Mapping.apply` (icinga) | "
+        f"{n:,} StateChange lines (2 problems to 1 recovery) | {rates['icinga']:,.0f} "
+        "events/s |", "",
         "For scale: the engine itself ingests 5,000 to 8,000 alerts/s (Ingestion, above), "
         "so a mapping costs a fraction of an alert's way through it. Trap decoding "
         "(pysnmp's BER decoder, pyasn1) is the slowest step measured here, below the "
@@ -292,10 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = args.messages
     print("[1/4] webhook mapping …", file=sys.stderr, flush=True)
     rates = mapping_rates(n)
-    print("[2/4] syslog parsing and rules, trap decoding and rules …", file=sys.stderr,
+    print("[2/4] syslog parsing and rules, trap decoding and rules, Icinga events …",
+          file=sys.stderr,
           flush=True)
     rates.update(rule_rate(n))
     rates.update(trap_rate(n))
+    rates.update(icinga_rate(n))
     lines = syslog_lines(n)
     print("[3/4] aiops syslog listen over UDP …", file=sys.stderr, flush=True)
     ours = listener_udp(lines, n // 2)
