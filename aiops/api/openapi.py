@@ -62,7 +62,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "accepted": {"type": "integer"},
-            "dispositions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "dispositions": {
+                "type": "object", "additionalProperties": {"type": "integer"},
+                "description": "events by what each did: new, duplicate, resolved, "
+                               "refired, unmatched_clear (a clear of a condition never "
+                               "seen firing: no alert, kept as a raw event)"},
             "incidents": {"type": "array", "items": {"type": "string"}},
             "unresolved_entities": {"type": "array", "items": {"type": "string"}},
             "clock_ahead": {

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
+from aiops.engine.dedup import NEW, REFIRE, RESOLVE, UNMATCHED_CLEAR, Deduplicator
 from aiops.engine.feedback import (
     FeedbackOutcome,
     alert_sets,
@@ -186,7 +186,12 @@ class Engine:
         ``start_unknown``: indexes of events whose sender did not say when their
         condition started; each takes the start of its condition's firing alert, if
         any, when its turn comes (``Deduplicator.adopt_start``), so a problem and its
-        recovery in one batch see each other.
+        recovery in one batch see each other. Such a clear of a condition with no
+        alert here (never seen firing: every port of a booting device sends linkUp)
+        ends nothing and would only be noise in an incident: it is kept as a raw
+        event with no alert, disposition ``unmatched_clear`` (``_keep_unmatched``).
+        A clear that states its start (an Alertmanager resolution of a firing the
+        engine missed) is a real episode and becomes an alert as before.
 
         ``live``: the events were sent just now (the HTTP API, ``aiops pull``), so none
         began or ended after ``received_at``. A time more than
@@ -217,9 +222,11 @@ class Engine:
                 unknown = set(start_unknown)
                 for i, event in enumerate(events):
                     started = clock()
-                    if i in unknown:
-                        self.dedup.adopt_start(event)
-                    self._step(event, batch, result, received, limit)
+                    if (i in unknown and not self.dedup.adopt_start(event)
+                            and event.ends_at is not None):
+                        self._keep_unmatched(event, batch, result, received)
+                    else:
+                        self._step(event, batch, result, received, limit)
                     if sent and i in sent:
                         batch.events[-1]["payload"]["sent"] = sent[i]
                     self.placement_latency.record(clock() - started)
@@ -352,6 +359,19 @@ class Engine:
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
             result.incidents.add(record.incident_id)
+
+    def _keep_unmatched(self, event: Alert, batch: _Batch, result: IngestResult,
+                        received: float) -> None:
+        """Store a clear that ends no alert as a raw event of no alert: nothing accepted
+        is lost, and nothing of it reaches alerts, incidents or the clock."""
+        self._event_seq += 1
+        batch.events.append({
+            "seq": self._event_seq, "event_id": event.id, "source": event.source,
+            "received_at": received, "alert_id": None, "disposition": UNMATCHED_CLEAR,
+            "payload": event.to_dict(),
+        })
+        result.accepted += 1
+        result.dispositions[UNMATCHED_CLEAR] += 1
 
     def _end_superseded(self, record: AlertRecord, batch: _Batch) -> None:
         """A firing alert whose condition started anew has ended: its incident has one
