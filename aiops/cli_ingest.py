@@ -135,7 +135,7 @@ def pull(ctx: click.Context, url: str, interval: float, once: bool) -> None:
                 sys.exit(1)
             events = []
         if events:
-            result = runtime.engine.ingest(events)
+            result = runtime.engine.ingest(events, live=True)  # sent now: times bounded
             click.echo(f"{to_rfc3339(time.time())} pulled {len(events)} events: "
                        f"{dict(result.dispositions)}", err=True)
         if once:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = "aiops-data"
+CLOCK_AHEAD_RULE = "AIOPS_MAX_CLOCK_AHEAD must be seconds (0 or more) or off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,19 @@ class EngineSettings:
     # reporting other things) is no longer used; 0 or None: never. Env
     # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").
     topology_max_age: float | None = 7 * 86400.0
+    # Seconds after its arrival that a live alert (the HTTP API, ``aiops pull``) may be
+    # stamped: nothing sent now began or ended later, so a time further ahead comes
+    # from a wrong clock and is taken as the arrival time, lest it carry the engine's
+    # clock into the future (docs/architecture.md, "The engine's clock"). Up to 60 s
+    # changes no grouping at the defaults; 30 s leaves devices without NTP (the ±20 s
+    # that learned clock offsets correct) their own times. None: no bound, for a lab
+    # that feeds simulated time through the API. Env AIOPS_MAX_CLOCK_AHEAD (or off).
+    max_clock_ahead: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        ahead = self.max_clock_ahead
+        if ahead is not None and not 0 <= ahead < math.inf:
+            raise ValueError(f"{CLOCK_AHEAD_RULE}, got {ahead!r}")
 
 
 _SWITCH = {"1": True, "on": True, "true": True, "yes": True,
@@ -67,6 +82,19 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not value >= 0:
         raise ValueError(f"AIOPS_TOPOLOGY_MAX_AGE must be seconds (0: never), got {text!r}")
+    return value
+
+
+def _clock_ahead(text: str) -> float | None:
+    """AIOPS_MAX_CLOCK_AHEAD: ``off`` (no bound) or seconds, refused as typed."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise ValueError(f"{CLOCK_AHEAD_RULE}, got {text!r}")
     return value
 
 
@@ -186,6 +214,9 @@ class DataDir:
         text = os.environ.get("AIOPS_TEXT_SIMILARITY")
         if text:  # off: run without the text model (docs/architecture.md, "Text")
             settings = replace(settings, text_similarity=_switch("AIOPS_TEXT_SIMILARITY", text))
+        ahead = os.environ.get("AIOPS_MAX_CLOCK_AHEAD")
+        if ahead:  # docs/architecture.md, "The engine's clock"
+            settings = replace(settings, max_clock_ahead=_clock_ahead(ahead))
         return cls(path=chosen, database_url=url, graph_url=graph, settings=settings,
                    drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
                    retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"),

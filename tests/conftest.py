@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -20,6 +21,13 @@ from aiops.runtime import Runtime, open_runtime
 from topology.model import parse_topology
 
 DATA = Path(__file__).parent / "data"
+
+# Tests stamp alerts at fixed times, many after today (T0 = 2027-01-15): like a lab that
+# feeds simulated time through the API, they run without the live bound on times
+# ahead of the wall clock (EngineSettings.max_clock_ahead). The tests of that bound
+# (tests/unit/test_engine_clock.py, tests/integration/test_clock_api.py) lift this;
+# a runtime built from DataDir(...) rather than from the environment has the bound.
+os.environ.setdefault("AIOPS_MAX_CLOCK_AHEAD", "off")
 
 
 def free_port() -> int:

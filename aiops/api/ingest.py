@@ -2,7 +2,9 @@
 
 A request is validated whole before anything is ingested, and ingested in one
 transaction: a bad alert at index 9,999 refuses the request without storing the
-other 9,999.
+other 9,999. Everything here is live (``Engine.ingest``'s ``live``): a time stamped
+far ahead of the request's arrival is taken as the arrival time, and the answer's
+``clock_ahead`` says so.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def parse_alert_batch(body: Any) -> list[Alert]:
 def post_alerts():
     alerts = parse_alert_batch(json_body())
     runtime().follow_other_processes()
-    result = runtime().engine.ingest(alerts)
+    result = runtime().engine.ingest(alerts, live=True)
     return jsonify(result.to_dict())
 
 
@@ -69,7 +71,7 @@ def post_alertmanager():
     alerts = parse_webhook(json_body())
     _check_batch_size(len(alerts))
     runtime().follow_other_processes()
-    result = runtime().engine.ingest(alerts)
+    result = runtime().engine.ingest(alerts, live=True)
     return jsonify(result.to_dict())
 
 
@@ -92,5 +94,6 @@ def post_mapped_webhook(name: str):
     except TooManyAlerts as exc:  # counted before any of them is mapped
         raise RequestEntityTooLarge(str(exc)) from None
     runtime().follow_other_processes()
-    result = runtime().engine.ingest(mapped.alerts, start_unknown=mapped.start_unknown)
+    result = runtime().engine.ingest(mapped.alerts, start_unknown=mapped.start_unknown,
+                                     live=True)
     return jsonify(result.to_dict())

@@ -62,9 +62,24 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "accepted": {"type": "integer"},
-            "dispositions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "dispositions": {
+                "type": "object", "additionalProperties": {"type": "integer"},
+                "description": "events by what each did: new, duplicate, resolved, "
+                               "refired, unmatched_clear (a clear of a condition never "
+                               "seen firing: no alert, kept as a raw event)"},
             "incidents": {"type": "array", "items": {"type": "string"}},
             "unresolved_entities": {"type": "array", "items": {"type": "string"}},
+            "clock_ahead": {
+                "type": "array",
+                "description": "alerts stamped more than AIOPS_MAX_CLOCK_AHEAD seconds "
+                               "after they arrived (a wrong clock): their times as sent "
+                               "and as used (the arrival time)",
+                "items": {"type": "object", "properties": {
+                    "index": {"type": "integer"}, "id": {"type": "string"},
+                    "sent_starts_at": {"type": "string", "format": "date-time"},
+                    "sent_ends_at": {"type": ["string", "null"], "format": "date-time"},
+                    "starts_at": {"type": "string", "format": "date-time"},
+                    "ends_at": {"type": ["string", "null"], "format": "date-time"}}}},
         },
     },
     "RootCause": {

@@ -23,6 +23,9 @@ NEW = "new"
 DUPLICATE = "duplicate"
 RESOLVE = "resolved"
 REFIRE = "refired"
+# A clear that does not say when its condition began, of a condition with no alert
+# (never seen firing, or ended long ago): kept as a raw event, no alert (the engine).
+UNMATCHED_CLEAR = "unmatched_clear"
 
 
 def fingerprint(alert: Alert, volatile_labels: tuple[str, ...]) -> str:
@@ -115,23 +118,29 @@ class Deduplicator:
             and event.starts_at - record.ends_at > self.settings.refire_window
         )
 
-    def adopt_start(self, event: Alert) -> None:
+    def adopt_start(self, event: Alert) -> bool:
         """Give ``event``, whose sender did not say when its condition started (a Nagios
         recovery, a syslog clear, a tool that sends no time), the start of its
         condition's alert, so it folds into that episode rather than reading as a new
         one (``_is_new_onset``): a firing alert's for any such event, and a resolved
         one's for a clear (a second "up" of an interface already up is a duplicate,
-        not a re-fire that makes the condition look flapping). Without an alert of its
-        condition, or when the event ended before that alert began, it keeps its own
-        time: a new episode."""
+        not a re-fire that makes the condition look flapping). When the event ended
+        before that alert began it keeps its own time (a late clear of an earlier
+        episode: a duplicate that ends nothing), and so it does without an alert of
+        its condition (a problem: a new episode).
+
+        Returns whether its condition has an alert here (firing, or resolved recently
+        enough to re-fire): a clear without one ends nothing the engine knows of, and
+        the engine keeps it out of the alerts (``UNMATCHED_CLEAR``)."""
         record = self.active.get(fingerprint(event, self.settings.volatile_labels))
         if record is None:
-            return
+            return False
         if record.status != FIRING and event.ends_at is None:
-            return  # the condition is back: a new start
+            return True  # the condition is back: a new start
         if event.ends_at is not None and event.ends_at < record.starts_at:
-            return
+            return True
         event.starts_at = record.starts_at
+        return True
 
     def _take_latest_state(self, record: AlertRecord, event: Alert) -> None:
         """A firing condition reported again with another severity or summary (Nagios

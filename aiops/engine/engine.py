@@ -4,7 +4,9 @@
 resolution, correlation and root-cause ranking, then stores the batch in one
 transaction. Live webhooks, pull connectors and ``aiops replay`` all call it, so
 they cannot disagree. Decisions use event time (``starts_at``/``ends_at``), never
-the wall clock, so a replay of yesterday behaves as yesterday did live.
+the wall clock, so a replay of yesterday behaves as yesterday did live. The wall
+clock only bounds live events (``ingest(live=True)``): one stamped far ahead of its
+arrival by a wrong clock must not carry the engine's clock into the future.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, REFIRE, RESOLVE, Deduplicator
+from aiops.engine.dedup import NEW, REFIRE, RESOLVE, UNMATCHED_CLEAR, Deduplicator
 from aiops.engine.feedback import (
     FeedbackOutcome,
     alert_sets,
@@ -41,6 +43,7 @@ from aiops.errors import InputError
 from aiops.models import Alert
 from aiops.store.feedback import alerts_of_events, insert_feedback
 from aiops.store.recorder import mark_persisted, write_batch
+from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph
 
 if TYPE_CHECKING:
@@ -61,6 +64,9 @@ class IngestResult:
     dispositions: Counter[str] = field(default_factory=Counter)
     incidents: set[str] = field(default_factory=set)
     unresolved_entities: set[str] = field(default_factory=set)
+    # Live events stamped ahead of their arrival by more than the bound, with the times
+    # sent and the times used (``Engine.ingest``'s ``live``), so the sender learns.
+    clock_ahead: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +74,7 @@ class IngestResult:
             "dispositions": dict(self.dispositions),
             "incidents": sorted(self.incidents),
             "unresolved_entities": sorted(self.unresolved_entities),
+            "clock_ahead": list(self.clock_ahead),
         }
 
 
@@ -148,8 +155,10 @@ class Engine:
         snapshot = self.timeline.at(t)
         self._use(snapshot.graph, snapshot.start, snapshot.end)
 
-    def _restore(self) -> None:
-        state = load_state(self.db, self.settings, self.correlator.horizon)
+    def _restore(self, until: float = math.inf) -> None:
+        """Rebuild live state from the database, the clock at the latest stored start
+        not after ``until`` (``load_state``)."""
+        state = load_state(self.db, self.settings, self.correlator.horizon, until)
         self.clock = state.clock
         self._alert_seq, self._event_seq, self._incident_seq = state.counters
         self.dedup = Deduplicator(self.settings, self._new_alert_id)
@@ -171,20 +180,38 @@ class Engine:
         return self._alert_seq
 
     def ingest(self, events: Sequence[Alert], received_at: float | None = None,
-               start_unknown: Collection[int] = ()) -> IngestResult:
+               start_unknown: Collection[int] = (), live: bool = False) -> IngestResult:
         """Process and store a batch; on a storage failure nothing of it is kept.
 
         ``start_unknown``: indexes of events whose sender did not say when their
         condition started; each takes the start of its condition's firing alert, if
         any, when its turn comes (``Deduplicator.adopt_start``), so a problem and its
-        recovery in one batch see each other."""
+        recovery in one batch see each other. Such a clear of a condition with no
+        alert here (never seen firing: every port of a booting device sends linkUp)
+        ends nothing and would only be noise in an incident: it is kept as a raw
+        event with no alert, disposition ``unmatched_clear`` (``_keep_unmatched``).
+        A clear that states its start (an Alertmanager resolution of a firing the
+        engine missed) is a real episode and becomes an alert as before.
+
+        ``live``: the events were sent just now (the HTTP API, ``aiops pull``), so none
+        began or ended after ``received_at``. A time more than
+        ``settings.max_clock_ahead`` later comes from a wrong clock (a device that
+        lost its time, an epoch typed wrong) and is taken as ``received_at``, as the
+        syslog listener takes the arrival time of a device clock far off; the times
+        sent are kept in the raw event and reported (``IngestResult.clock_ahead``),
+        and the engine's clock never passes that bound. Left as it is, one such alert
+        would move the clock years ahead and every real alert after it would find the
+        open incidents expired. A replay runs at event time, unrelated to the wall
+        clock, and is not live."""
         received = time.time() if received_at is None else received_at
+        ahead = self.settings.max_clock_ahead
+        limit = received + ahead if live and ahead is not None else math.inf
         result = IngestResult()
         with self.lock:
-            if self._stale:
-                self._restore()  # the last batch failed to store: start again from the database
+            self._restore_if_needed(limit)
             batch = _Batch()
             try:
+                events, sent = self._bound_times(events, limit, received, result)
                 if events and self.timeline is not None:
                     # Before prepare, so a replay batch (sorted, within one interval as a
                     # rule) switches once here rather than in mid-batch.
@@ -195,9 +222,13 @@ class Engine:
                 unknown = set(start_unknown)
                 for i, event in enumerate(events):
                     started = clock()
-                    if i in unknown:
-                        self.dedup.adopt_start(event)
-                    self._step(event, batch, result, received, i in unknown)
+                    if (i in unknown and not self.dedup.adopt_start(event)
+                            and event.ends_at is not None):
+                        self._keep_unmatched(event, batch, result, received)
+                    else:
+                        self._step(event, batch, result, received, limit, i in unknown)
+                    if sent and i in sent:
+                        batch.events[-1]["payload"]["sent"] = sent[i]
                     self.placement_latency.record(clock() - started)
                 self._batch_events = None
                 for incident in batch.to_rank.values():
@@ -219,6 +250,56 @@ class Engine:
             self._forget(batch)
         return result
 
+    def _restore_if_needed(self, limit: float) -> None:
+        """Rebuild from the database after a failed batch, or when the clock is far
+        past a live batch's bound: set there by an alert stored before live times were
+        bounded, or by a replay of simulated time into this data dir, it would keep
+        every real alert from its incident until the wall clock caught up. Less than
+        the correlation horizon past it is a batch that took the lock after a later
+        received one (and would heal within minutes): no rebuild for that."""
+        if self.clock > limit + self.correlator.horizon:
+            log.warning("the engine's clock (%s) is ahead of the wall clock: live state "
+                        "rebuilt as of the latest alert stored before %s",
+                        to_rfc3339(self.clock), to_rfc3339(limit))
+        elif not self._stale:
+            return
+        self._restore(limit)
+
+    def _bound_times(self, events: Sequence[Alert], limit: float, received: float,
+                     result: IngestResult) -> tuple[Sequence[Alert], dict[int, dict[str, Any]]]:
+        """``events`` with every time after ``limit`` taken as ``received`` (the caller's
+        objects are not changed), and the times sent of those, by index, for their raw
+        events; each is reported in ``result``. One comparison per event."""
+        if limit == math.inf:
+            return events, {}
+        bounded: list[Alert] | None = None
+        sent: dict[int, dict[str, Any]] = {}
+        for i, event in enumerate(events):
+            latest = event.starts_at if event.ends_at is None else event.ends_at
+            if latest <= limit:
+                continue
+            if bounded is None:
+                bounded = list(events)
+            starts = received if event.starts_at > limit else event.starts_at
+            ends = None if event.ends_at is None else max(starts, received)  # it was later
+            bounded[i] = replace(event, starts_at=starts, ends_at=ends)
+            sent[i] = {"starts_at": to_rfc3339(event.starts_at),
+                       "ends_at": to_rfc3339(event.ends_at)}
+            result.clock_ahead.append({"index": i, "id": event.id,
+                                       "sent_starts_at": sent[i]["starts_at"],
+                                       "sent_ends_at": sent[i]["ends_at"],
+                                       "starts_at": to_rfc3339(starts),
+                                       "ends_at": to_rfc3339(ends)})
+        if bounded is None:
+            return events, {}
+        first = result.clock_ahead[0]
+        log.warning("%d of %d alerts stamped more than %g s after they arrived, taken as "
+                    "arriving at %s (a sender's clock is wrong; the first: alerts[%d] '%s' "
+                    "from %s, starting %s)", len(sent), len(events), limit - received,
+                    to_rfc3339(received), first["index"], first["id"],
+                    events[first["index"]].source, first["sent_starts_at"])
+        return bounded, sent
+
     def _publish(self, batch: _Batch) -> None:
         """Hand the stored batch to the sinks. The database is the record and already
         has it, so a failing sink is logged and counted, never fatal: the next publish
@@ -231,8 +312,11 @@ class Engine:
                 log.exception("sink %s failed; ingestion goes on", type(sink).__name__)
 
     def _step(self, event: Alert, batch: _Batch, result: IngestResult, received: float,
-              reports_state: bool = False) -> None:
-        self.clock = max(self.clock, event.starts_at)
+              limit: float, reports_state: bool = False) -> None:
+        # ``limit``: a live batch's bound, which an adopted start (``adopt_start``) of
+        # an alert stored before live times were bounded could still pass.
+        # ``reports_state``: the sender said no start (Deduplicator.apply).
+        self.clock = max(self.clock, min(event.starts_at, limit))
         self._since_expire += 1
         if self._since_expire >= EXPIRE_EVERY:
             # Cheap (the index holds only recent incidents) and it keeps the correlator's
@@ -280,6 +364,19 @@ class Engine:
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
             result.incidents.add(record.incident_id)
+
+    def _keep_unmatched(self, event: Alert, batch: _Batch, result: IngestResult,
+                        received: float) -> None:
+        """Store a clear that ends no alert as a raw event of no alert: nothing accepted
+        is lost, and nothing of it reaches alerts, incidents or the clock."""
+        self._event_seq += 1
+        batch.events.append({
+            "seq": self._event_seq, "event_id": event.id, "source": event.source,
+            "received_at": received, "alert_id": None, "disposition": UNMATCHED_CLEAR,
+            "payload": event.to_dict(),
+        })
+        result.accepted += 1
+        result.dispositions[UNMATCHED_CLEAR] += 1
 
     def _end_superseded(self, record: AlertRecord, batch: _Batch) -> None:
         """A firing alert whose condition started anew has ended: its incident has one

@@ -7,6 +7,7 @@ older stays in the database only, which keeps memory bounded by live state.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,11 +49,19 @@ def _incident_from_row(row: Any) -> IncidentRecord:
     )
 
 
-def load_state(db: sa.Engine, settings: EngineSettings, horizon: float) -> LiveState:
+def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
+               until: float = math.inf) -> LiveState:
+    """The live state as of the latest stored start, or the latest not after ``until``:
+    a live engine passes the wall clock's bound, so an alert stored with a time years
+    ahead (stamped by a wrong clock before live times were bounded, or replayed from a
+    simulation) does not set its clock there and expire every incident of today."""
     state = LiveState()
     with db.connect() as conn:
         # The engine's clock follows starts_at only (a replayed ends_at lies in the future).
-        clock = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))).scalar() or 0.0
+        latest = sa.select(sa.func.max(alerts.c.starts_at))
+        if until < math.inf:
+            latest = latest.where(alerts.c.starts_at <= until)
+        clock = conn.execute(latest).scalar() or 0.0
         state.clock = float(clock)
         state.counters = (
             int(conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0),

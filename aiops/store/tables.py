@@ -1,7 +1,8 @@
 """The engine's tables: alerts (deduplicated conditions), every raw event, incidents.
 
 Raw events are append-only: every accepted event is kept even when it folded into
-an existing alert, because audits and retraining need exactly what was received.
+an existing alert, or, a clear of a condition the engine never saw firing, made none,
+because audits and retraining need exactly what was received.
 Times are float epoch seconds, the engine's internal unit.
 """
 
@@ -71,7 +72,8 @@ raw_events = Table(
     Column("event_id", String(256), nullable=False),
     Column("source", String(256), nullable=False),
     Column("received_at", Float, nullable=False),
-    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    # None for a clear that ended no alert (disposition unmatched_clear, migration 0008)
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=True),
     Column("disposition", String(16), nullable=False),
     Column("payload", JSON, nullable=False),
     Index("ix_raw_events_event_id", "event_id"),

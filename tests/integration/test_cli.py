@@ -159,6 +159,8 @@ def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
     ("AIOPS_TOPOLOGY_MAX_AGE", "a week", "AIOPS_TOPOLOGY_MAX_AGE must be seconds"),
     ("AIOPS_TEXT_SIMILARITY", "maybe", "AIOPS_TEXT_SIMILARITY must be on or off, got 'maybe'"),
     ("AIOPS_PLAYBOOK_GRACE", "soon", "AIOPS_PLAYBOOK_GRACE must be a number, got 'soon'"),
+    ("AIOPS_MAX_CLOCK_AHEAD", "-30",
+     "AIOPS_MAX_CLOCK_AHEAD must be seconds (0 or more) or off, got '-30'"),
 ])
 def test_a_mistyped_setting_is_refused_by_name_before_any_work(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str,

@@ -56,6 +56,48 @@ def test_engine_round_trip_and_restart(db_url: str, tmp_path) -> None:
         again.close()
 
 
+def test_raw_events_of_no_alert_across_migration_0008(db_url: str, tmp_path) -> None:
+    """A clear of a condition never seen firing is stored with no alert (0008 made
+    ``alert_id`` nullable); a downgrade drops only such events, and the upgrade on the
+    next open keeps every other one."""
+    from alembic import command
+
+    from aiops.store.db import alembic_config
+
+    data_dir = DataDir(path=tmp_path / "d", database_url=db_url)
+    rt = open_runtime(data_dir)
+    try:
+        clear = {"id": "up", "source": "syslog", "name": "LINK_DOWN", "entity": "r9",
+                 "severity": "info", "summary": "up", "starts_at": 1_800_000_060,
+                 "ends_at": 1_800_000_060}
+        problem = {**clear, "id": "down", "entity": "r8", "ends_at": None}
+        result = rt.engine.ingest([parse_alert(problem), parse_alert(clear)],
+                                  start_unknown=[1])
+        assert dict(result.dispositions) == {"new": 1, "unmatched_clear": 1}
+    finally:
+        rt.close()
+
+    def events(engine: sa.Engine) -> list[tuple[str, bool]]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(raw_events.c.event_id, raw_events.c.alert_id)
+                                .order_by(raw_events.c.seq)).all()
+        return [(event_id, alert_id is not None) for event_id, alert_id in rows]
+
+    def nullable(engine: sa.Engine) -> bool:
+        columns = sa.inspect(engine).get_columns("raw_events")
+        return next(c["nullable"] for c in columns if c["name"] == "alert_id")
+
+    engine = open_database(db_url)
+    try:
+        assert events(engine) == [("down", True), ("up", False)] and nullable(engine)
+        command.downgrade(alembic_config(engine), "0007")
+        assert events(engine) == [("down", True)] and not nullable(engine)
+        migrate(engine)
+        assert events(engine) == [("down", True)] and nullable(engine)
+    finally:
+        engine.dispose()
+
+
 def test_topology_upsert_keeps_first_seen(db_url: str) -> None:
     engine = open_database(db_url)
     try:

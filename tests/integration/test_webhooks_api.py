@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from aiops.runtime import Runtime
 from aiops.store.tables import alerts as alerts_table
+from aiops.store.tables import raw_events
 from tests.integration.test_api import client, error_of, stored  # noqa: F401 (fixture)
 from tests.unit.test_webhook_mapping import ZABBIX_PROBLEM
 
@@ -43,15 +44,61 @@ def test_a_nagios_recovery_ends_the_alert_its_problem_opened(
     assert detail["status"] == "resolved" and detail["alerts"][0]["source"] == "nagios"
 
 
-def test_a_recovery_of_a_problem_never_seen_is_kept_as_a_resolved_alert(
+def raw_rows(runtime: Runtime) -> list[tuple[str, int | None, str]]:
+    with runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(raw_events.c.event_id, raw_events.c.alert_id,
+                                      raw_events.c.disposition)
+                            .order_by(raw_events.c.seq)).all()
+    return [tuple(r) for r in rows]
+
+
+def test_a_recovery_of_a_problem_never_seen_makes_no_alert_and_is_counted(
         client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    """It ends nothing the engine knows of: as an alert it would only be noise in an
+    incident. It is kept as a raw event of no alert, and the answer counts it."""
     recovery = {"type": "RECOVERY", "host": "r2", "check": "host", "state": "UP",
                 "output": "PING OK", "ended": "1800000100"}
     r = client.post("/api/v1/webhooks/nagios", json=recovery)
-    assert r.status_code == 200 and r.get_json()["dispositions"] == {"new": 1}
+    assert r.status_code == 200, r.data
+    body = r.get_json()
+    assert (body["accepted"], body["dispositions"], body["incidents"]) == (
+        1, {"unmatched_clear": 1}, [])
+    assert alert_rows(runtime) == []
+    assert client.get("/api/v1/incidents").get_json()["incidents"] == []
+    ((event_id, alert_id, disposition),) = raw_rows(runtime)
+    assert (alert_id, disposition) == (None, "unmatched_clear") and event_id
+    # The problem, when it comes, is an alert; its recovery ends it.
+    problem = {**recovery, "type": "PROBLEM", "state": "DOWN", "since": "1800000200"}
+    del problem["ended"]
+    assert client.post("/api/v1/webhooks/nagios", json=problem).get_json()[
+        "dispositions"] == {"new": 1}
+    r = client.post("/api/v1/webhooks/nagios", json={**recovery, "ended": "1800000300"})
+    assert r.get_json()["dispositions"] == {"resolved": 1}
     (row,) = alert_rows(runtime)
     assert (row["status"], row["starts_at"], row["ends_at"]) == (
-        "resolved", 1_800_000_100.0, 1_800_000_100.0)
+        "resolved", 1_800_000_200.0, 1_800_000_300.0)
+
+
+def test_link_ups_of_a_booting_switch_make_no_incident(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    """What ``aiops syslog listen`` and ``aiops traps listen`` post when a switch boots:
+    every port comes up, and none was seen down."""
+    ups = [{"name": "LINK_DOWN", "host": "r1", "summary": f"ge-0/0/{port} up",
+            "severity": "info", "ended": str(1_800_000_000 + port),
+            "labels": {"interface": f"ge-0/0/{port}"}} for port in range(4)]
+    for webhook in ("syslog", "snmptrap"):
+        r = client.post(f"/api/v1/webhooks/{webhook}", json=ups)
+        assert r.status_code == 200, r.data
+        assert (r.get_json()["dispositions"], r.get_json()["incidents"]) == (
+            {"unmatched_clear": 4}, [])
+    assert alert_rows(runtime) == [] and stored(runtime) == (0, 8)
+    # A port that goes down and up again after the boot is one alert, resolved.
+    down = {**ups[2], "severity": "major", "since": "1800000100", "ended": ""}
+    r = client.post("/api/v1/webhooks/syslog", json=[down, {**ups[2], "ended": "1800000160"}])
+    assert r.get_json()["dispositions"] == {"new": 1, "resolved": 1}
+    (row,) = alert_rows(runtime)
+    assert (row["status"], row["starts_at"], row["ends_at"]) == (
+        "resolved", 1_800_000_100.0, 1_800_000_160.0)
 
 
 def test_zabbix_problem_and_recovery_through_the_built_in_mapping(

@@ -45,3 +45,33 @@ def test_a_playbook_limit_that_is_not_positive_seconds_is_refused_by_name(
     monkeypatch.setenv(name, text)
     with pytest.raises(ValueError, match=f"{name} {message}"):
         DataDir.from_env("somewhere")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, 30.0), ("45", 45.0), ("0", 0.0), ("2.5", 2.5), ("off", None), (" OFF ", None),
+])
+def test_the_clock_ahead_bound_is_seconds_or_off(monkeypatch: pytest.MonkeyPatch,
+                                                 text: str | None,
+                                                 expected: float | None) -> None:
+    if text is None:
+        monkeypatch.delenv("AIOPS_MAX_CLOCK_AHEAD", raising=False)
+    else:
+        monkeypatch.setenv("AIOPS_MAX_CLOCK_AHEAD", text)
+    assert DataDir.from_env("somewhere").settings.max_clock_ahead == expected
+
+
+@pytest.mark.parametrize("text", ["5m", "-1", "nan", "inf", "never"])
+def test_a_clock_ahead_bound_that_is_not_seconds_is_refused_by_name(
+        monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("AIOPS_MAX_CLOCK_AHEAD", text)
+    with pytest.raises(ValueError, match="AIOPS_MAX_CLOCK_AHEAD must be seconds "
+                                         r"\(0 or more\) or off, got"):
+        DataDir.from_env("somewhere")
+
+
+def test_engine_settings_refuse_a_negative_clock_ahead_bound() -> None:
+    from aiops.config import EngineSettings
+
+    with pytest.raises(ValueError, match="AIOPS_MAX_CLOCK_AHEAD must be seconds"):
+        EngineSettings(max_clock_ahead=-1.0)
+    assert EngineSettings(max_clock_ahead=None).max_clock_ahead is None

@@ -111,6 +111,22 @@ def test_eviction_bounds_memory() -> None:
     assert len(d.active) == 1
 
 
+def test_adopt_start_says_whether_the_condition_has_an_alert() -> None:
+    """The engine keeps a start-unknown clear out of the alerts when it returns False."""
+    d = make()
+    clear = event(1, 500.0, end=500.0)
+    assert d.adopt_start(clear) is False and clear.starts_at == 500.0  # own time kept
+    d.apply(event(2, 100.0))
+    clear = event(3, 500.0, end=500.0)
+    assert d.adopt_start(clear) is True and clear.starts_at == 100.0  # the firing start
+    late = event(4, 50.0, end=50.0)  # ended before the firing alert began
+    assert d.adopt_start(late) is True and late.starts_at == 50.0
+    d.apply(event(5, 100.0, end=500.0))
+    again = event(6, 700.0, end=700.0)  # a second "up": a duplicate of the ended episode
+    assert d.adopt_start(again) is True and again.starts_at == 100.0
+    assert d.apply(again)[1] == DUPLICATE
+
+
 def test_latency_histogram_percentiles() -> None:
     from aiops.engine.latency import LatencyHistogram
 
