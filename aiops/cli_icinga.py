@@ -81,14 +81,16 @@ def icinga() -> None:
 @click.option("--queue", default="aiops", show_default=True,
               help="The name of this follower's event queue in Icinga.")
 @click.option("--lookback", default=3600.0, show_default=True, type=click.FloatRange(0),
-              help="At start, also send recoveries of the last this many seconds.")
+              help="At a first start (no state file in DATA_DIR/icinga/), also send "
+                   "recoveries of the last this many seconds.")
 @click.option("--idle-timeout", default=300.0, show_default=True,
               type=click.FloatRange(1), help="Reopen a stream silent this many seconds.")
 @click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0),
               help="Seconds between progress lines on stderr; 0: none.")
+@click.pass_context
 @reports_bad_input
-def icinga_follow(api: Any, forward: str, queue: str, lookback: float, idle_timeout: float,
-                  stats_every: float) -> None:
+def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookback: float,
+                  idle_timeout: float, stats_every: float) -> None:
     """Forward Icinga's hard state changes, and its current problems, to an engine."""
     from aiops.forwarder import Forwarder
     from aiops.icinga_follower import IcingaFollower
@@ -96,8 +98,11 @@ def icinga_follow(api: Any, forward: str, queue: str, lookback: float, idle_time
     check_forward(forward)
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
     forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/icinga")
+    if not queue.replace("-", "").replace("_", "").isalnum():
+        raise InputError(f"--queue must be letters, digits, '-' or '_', got {queue!r}")
+    state_file = ctx.obj["data_dir"].path / "icinga" / f"{queue}.json"
     follower = IcingaFollower(api, forwarder, queue=queue, lookback=lookback,
-                              idle_timeout=idle_timeout)
+                              idle_timeout=idle_timeout, state_file=state_file)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -122,6 +127,9 @@ def icinga_follow(api: Any, forward: str, queue: str, lookback: float, idle_time
     if follower.refused is not None:
         click.echo(f"aiops: error: {follower.refused}", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
+    if follower.failed is not None:
+        click.echo(f"aiops: error: the follower failed: {follower.failed!r}", err=True)
+        raise SystemExit(1)
 
 
 @icinga.command("check")
@@ -133,7 +141,7 @@ def icinga_check(api: Any) -> None:
     from connectors.icinga import IcingaError, IcingaRefused
 
     try:
-        items = api.problems(time.time() - 3600, set())
+        items = api.problems(time.time() - 3600)
         api.events("aiops-check", 5.0).close()
     except IcingaRefused as exc:
         raise InputError(str(exc)) from None

@@ -1,26 +1,35 @@
-"""Following Icinga 2: its state changes go to the engine as they happen, and nothing
-is missed across a reconnect.
+"""Following Icinga 2: its state changes go to the engine as they happen, and what
+changed while the follower was away is asked for when it (re)connects.
 
 On every (re)connect the follower opens the event stream, then asks what is wrong now
 and what recovered since the stream was last known alive (less a margin for the two
-machines' clocks), so a problem that started, or ended, while the stream was away
-still reaches the engine. Repeats are harmless: a problem sent twice has the same
-start and the engine folds it; a recovery of a problem the engine never saw opens
-nothing. Events go through ``aiops.forwarder`` (kept while the engine is away).
+machines' clocks). That time is kept in a small state file, so a follower restarted
+after an hour, or a week, still ends the alerts of what recovered meanwhile. What it
+already sent in this run, in the same state, is not sent again: a quiet Icinga's
+stream is reopened every few minutes, and re-sending every problem each time would
+only store duplicates. Events go through ``aiops.forwarder`` (kept while the engine
+is away).
+
+Not recovered by a query: a problem that began and ended while the stream was away
+(Icinga's state says only that it recovered, and a recovery of a problem the engine
+never saw opens nothing), and a change the forwarder had to drop from a full queue.
 
 A stream that says nothing for ``idle_timeout`` seconds is reopened (Icinga sends no
 keep-alive on it, and a dead connection would otherwise wait forever); a refusal of
-the user (401, 403) or a URL that is not Icinga's API stops the follower, since
-trying again will not help.
+the user (401), a call the user may not make or a URL that is not Icinga's API stops
+the follower, since trying again will not help.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiops.forwarder import Forwarder
@@ -37,6 +46,7 @@ from connectors.icinga import (
 log = logging.getLogger(__name__)
 CLOCK_MARGIN = 300.0  # seconds: recoveries this much before the stream was last alive
 MAX_PAUSE = 30.0
+SAVE_EVERY = 5.0  # seconds between writes of the state file while events flow
 
 
 @dataclass(slots=True)
@@ -57,22 +67,38 @@ class FollowStats:
 class IcingaFollower:
     def __init__(self, api: IcingaApi, forwarder: Forwarder, *, queue: str = "aiops",
                  lookback: float = 3600.0, idle_timeout: float = 300.0,
-                 clock: Callable[[], float] = time.time):
+                 state_file: Path | None = None, clock: Callable[[], float] = time.time):
         self.api = api
         self.forwarder = forwarder
         self.queue = queue
         self.idle_timeout = idle_timeout
         self.clock = clock
+        self.state_file = state_file
         self.stats = FollowStats()
-        self.firing: set[Key] = set()  # problems sent and not yet recovered
-        self.alive_at = clock() - lookback  # first sync: recoveries of the last hour
+        self.sent: dict[Key, str] = {}  # the state last sent per host and service
+        # Recoveries since then are asked for at the next connect: the saved time of the
+        # last run, else the last ``lookback`` seconds.
+        self.alive_at = self._saved_alive_at() or clock() - lookback
+        self._saved_at = 0.0
         self.refused: IcingaRefused | None = None
+        self.failed: BaseException | None = None
         self.last_error = ""
 
     def run(self, stop: threading.Event) -> None:
-        """Follow until ``stop`` is set or Icinga refuses the user (``self.refused``)."""
+        """Follow until ``stop`` is set, Icinga refuses the user (``self.refused``) or
+        something unforeseen breaks (``self.failed``: logged, for a non-zero exit)."""
+        try:
+            self._run(stop)
+        except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
+            self.failed = exc
+            log.exception("icinga: the follower failed")
+        finally:
+            self.save()
+
+    def _run(self, stop: threading.Event) -> None:
         pause = 0.0
         while not stop.is_set():
+            connects = self.stats.connects
             try:
                 self.follow_once(stop)
                 pause = 0.0
@@ -87,7 +113,10 @@ class IcingaFollower:
                 if str(exc) != self.last_error:
                     log.warning("icinga: %s; reconnecting", exc)
                 self.last_error = str(exc)
-                pause = min(MAX_PAUSE, max(1.0, pause * 2))
+                # A stream that broke after a good connection (Icinga reloading) is
+                # retried at once; only failures to connect back off.
+                connected = self.stats.connects > connects
+                pause = 1.0 if connected else min(MAX_PAUSE, max(1.0, pause * 2))
                 stop.wait(pause)
 
     def follow_once(self, stop: threading.Event) -> None:
@@ -96,21 +125,25 @@ class IcingaFollower:
         stream = self.api.events(self.queue, self.idle_timeout)
         try:
             opened = self.clock()
-            items = self.api.problems(self.alive_at - CLOCK_MARGIN, set(self.firing))
+            items = self.api.problems(self.alive_at - CLOCK_MARGIN)
+            fresh = [item for item in items if self.sent.get(key_of(item)) != item["state"]]
             self.alive_at = opened
             with self.stats.lock:
                 self.stats.connects += 1
-                self.stats.synced += len(items)
-            for item in items:
+                self.stats.synced += len(fresh)
+            for item in fresh:
                 self._forward(item)
+            self.save()
             self.last_error = ""
-            log.info("icinga: connected to %s; %d problems and recent recoveries sent",
-                     self.api.url, len(items))
+            log.info("icinga: connected to %s; %d problems and recoveries sent (%d already "
+                     "sent in this state)", self.api.url, len(fresh), len(items) - len(fresh))
             for doc in stream:
                 self.alive_at = self.clock()
                 with self.stats.lock:
                     self.stats.events += 1
                 self.handle(doc)
+                if self.alive_at - self._saved_at >= SAVE_EVERY:
+                    self.save()
                 if stop.is_set():
                     return
         finally:
@@ -135,8 +168,34 @@ class IcingaFollower:
         self._forward(item)
 
     def _forward(self, item: dict[str, Any]) -> None:
-        if item["state"] in ("OK", "UP"):
-            self.firing.discard(key_of(item))
-        else:
-            self.firing.add(key_of(item))
+        self.sent[key_of(item)] = item["state"]
         self.forwarder.add(item)
+
+    def save(self) -> None:
+        """Write when the stream was last alive (atomically: a crash leaves the old)."""
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            part = self.state_file.with_suffix(".part")
+            part.write_text(json.dumps({"alive_at": self.alive_at, "url": self.api.url}),
+                            encoding="utf-8")
+            os.replace(part, self.state_file)
+            self._saved_at = self.alive_at
+        except OSError as exc:
+            log.warning("icinga: cannot write %s (%s); a restart will ask for the last "
+                        "--lookback seconds only", self.state_file, exc)
+
+    def _saved_alive_at(self) -> float | None:
+        if self.state_file is None or not self.state_file.exists():
+            return None
+        try:
+            saved = json.loads(self.state_file.read_text(encoding="utf-8"))
+            alive_at = float(saved["alive_at"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("icinga: %s unreadable (%s); asking for the last --lookback "
+                        "seconds", self.state_file, exc)
+            return None
+        if saved.get("url") != self.api.url:
+            return None  # another Icinga's
+        return alive_at

@@ -8,9 +8,10 @@ Icinga 2 has no webhook of its own; its API (port 5665) streams events as they h
 
 - only **hard** states count. A soft state is Icinga re-checking before it believes a
   problem (``max_check_attempts``), the same line it draws before it notifies anyone;
-- a problem starts when its check result ended (``execution_end``, which Icinga also
-  stores as ``last_hard_state_change``, so the stream and a later query agree on the
-  start and the engine folds them into one alert);
+- a problem starts when the check that made it hard ended (``execution_end``);
+  Icinga stores that as ``last_hard_state_change``, which a state query reports, but
+  moves it when the problem changes state, so a query's problem is sent with it only
+  as a fallback start (``state_since``): the engine keeps the start of an alert it has;
 - a recovery, or a problem changing state (WARNING to CRITICAL), does not say when its
   problem began: it is sent without ``since`` and the engine gives it the start of the
   alert it belongs to (``Engine.ingest(start_unknown=...)``).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ def key_of(item: dict[str, Any]) -> Key:
 
 
 def _item(host: str, service: str, state: int, output: Any, *, since: float | None = None,
-          ended: float | None = None) -> dict[str, Any]:
+          state_since: float | None = None, ended: float | None = None) -> dict[str, Any]:
     names = SERVICE_STATES if service else HOST_STATES
     text = output if isinstance(output, str) else ""
     item: dict[str, Any] = {
@@ -72,16 +74,17 @@ def _item(host: str, service: str, state: int, output: Any, *, since: float | No
     }
     if service:
         item["service"] = service
-    if since is not None:
-        item["since"] = since
-    if ended is not None:
-        item["ended"] = ended
+    for key, value in (("since", since), ("state_since", state_since), ("ended", ended)):
+        if value is not None:
+            item[key] = value
     return item
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
+    """A finite JSON number, else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def state_change_item(doc: Any) -> dict[str, Any] | None:
@@ -109,14 +112,15 @@ def state_change_item(doc: Any) -> dict[str, Any] | None:
     return _item(host, service, state, output, since=at)
 
 
-def object_item(result: Any, recovered_since: float, firing: set[Key]) -> dict[str, Any] | None:
+def object_item(result: Any, recovered_since: float) -> dict[str, Any] | None:
     """The item for one host or service of an object query: a problem in a hard state,
     or a recovery at or after ``recovered_since`` (one the stream may have missed while
-    it was away); None for anything else (OK for long, never checked).
+    it was away); None for anything else (OK for long, never checked, never hard).
 
-    A problem this follower already sent (in ``firing``) is sent without its start: if
-    it changed state while the stream was away, ``last_hard_state_change`` is the time
-    of that change, not of the problem's start, and the engine keeps the start it has."""
+    A problem's ``last_hard_state_change`` is when its current hard state began: its
+    start, unless it changed state since (WARNING to CRITICAL). So it is sent as
+    ``state_since``, a start the engine takes only when it has no alert of the
+    condition (the mapping's ``fallback_start``); an alert it has keeps its start."""
     if not isinstance(result, dict) or not isinstance(result.get("attrs"), dict):
         raise ValueError(f"an object without attrs: {str(result)[:200]}")
     attrs, kind = result["attrs"], result.get("type")
@@ -125,16 +129,17 @@ def object_item(result: Any, recovered_since: float, firing: set[Key]) -> dict[s
     if not isinstance(host, str) or not host or not isinstance(service, str):
         raise ValueError(f"a {kind} without a name: {str(result)[:200]}")
     check = attrs.get("last_check_result")
-    state, changed = attrs.get("last_hard_state"), _number(attrs.get("last_hard_state_change"))
-    if not isinstance(check, dict) or not isinstance(state, int | float) or changed is None:
-        return None  # pending: never checked
-    state, output = int(state), check.get("output")
+    state = _number(attrs.get("last_hard_state"))
+    changed = _number(attrs.get("last_hard_state_change"))
+    # Pending (never checked), or never in a hard state yet (a new object in its first
+    # soft attempts: last_hard_state 3 or 1 with last_hard_state_change 0).
+    if not isinstance(check, dict) or state is None or changed is None or changed <= 0:
+        return None
+    output = check.get("output")
     if state == 0:
         return _item(host, service, 0, output, ended=changed) if changed >= recovered_since \
             else None
-    if (host, service) in firing:
-        return _item(host, service, state, output)
-    return _item(host, service, state, output, since=changed)
+    return _item(host, service, int(state), output, state_since=changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +196,7 @@ class IcingaApi:
             raise IcingaError(f"{where}: HTTP {response.status_code} {detail}")
         return response
 
-    def problems(self, recovered_since: float, firing: set[Key]) -> list[dict[str, Any]]:
+    def problems(self, recovered_since: float) -> list[dict[str, Any]]:
         """Items for every host and service in a hard problem state now, and for those
         that recovered at or after ``recovered_since`` (epoch seconds)."""
         items: list[dict[str, Any]] = []
@@ -210,7 +215,7 @@ class IcingaApi:
                                       "results") from None
                 for result in results if isinstance(results, list) else []:
                     try:
-                        item = object_item(result, recovered_since, firing)
+                        item = object_item(result, recovered_since)
                     except ValueError as exc:
                         log.warning("icinga: skipped: %s", exc)
                         continue
@@ -247,7 +252,7 @@ class EventStream:
         for line in self._lines():
             try:
                 yield json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested beyond the parser
                 self.unreadable += 1
                 log.warning("icinga: an event stream line is not JSON: %r", line[:200])
 

@@ -23,6 +23,8 @@ meets the same validation and deduplication as every other alert::
       value: "{event_date} {event_time}"
       format: "%Y.%m.%d %H:%M:%S"     # strptime; without it epoch seconds or RFC 3339
       timezone: "Europe/Paris"        # of a time without its own; default UTC
+    fallback_start: "{state_since}"   # optional: the start when starts_at is empty
+                                      # and the engine has no alert of the condition
     ends_at: {value: "{recovery_date} {recovery_time}", format: "%Y.%m.%d %H:%M:%S"}
     resolved: {value: "{event_value}", equals: ["0"]}  # also ends it (at receipt when
                                                        # ends_at is empty)
@@ -59,7 +61,7 @@ LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time RFC 3339 can w
 MILLISECONDS_FROM = 1e11  # an epoch number this large is milliseconds (seconds: year 5138)
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEYS = ("source", "alerts", "id", "name", "entity", "summary", "description", "severity",
-        "starts_at", "ends_at", "resolved", "labels", "labels_from")
+        "starts_at", "fallback_start", "ends_at", "resolved", "labels", "labels_from")
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
@@ -138,6 +140,9 @@ class Mapping:
     name_of: Template
     entity: Template
     starts_at: TimeSpec | None
+    # A start-unknown problem's start when the engine has no alert of its condition (a
+    # state query's "in this state since", which moves when the state changes).
+    fallback_start: TimeSpec | None = None
     id: Template | None = None
     summary: Template | None = None
     description: Template | None = None
@@ -196,6 +201,8 @@ class Mapping:
                 and self.resolved.render(item)[0].strip() in self.resolved_when):
             ends = received if starts is None else max(received, starts)
         start_known = starts is not None
+        if starts is None and ends is None and self.fallback_start is not None:
+            starts = _time(self.fallback_start, item, "fallback_start")  # still unknown
         if starts is None:  # the live alert's, when there is one (``Mapped``)
             starts = received if ends is None else ends
         summary = (self.summary.render(item)[0] if self.summary else "") or name
@@ -504,6 +511,8 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
         entity=parse_template(doc["entity"], f"{where}: entity"),
         starts_at=(_time_spec(doc["starts_at"], f"{where}: starts_at")
                    if doc.get("starts_at") is not None else None),
+        fallback_start=(_time_spec(doc["fallback_start"], f"{where}: fallback_start")
+                        if doc.get("fallback_start") is not None else None),
         ends_at=(_time_spec(doc["ends_at"], f"{where}: ends_at")
                  if doc.get("ends_at") is not None else None),
         labels={str(k): parse_template(v, f"{where}: labels.{k}") for k, v in labels.items()},

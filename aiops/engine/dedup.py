@@ -98,6 +98,7 @@ class Deduplicator:
             return record, DUPLICATE
         self._transition(record, FIRING, event.starts_at)
         record.ends_at = None
+        self._take_latest_state(record, event)  # the new episode's, not the last one's
         if event.ends_at is not None:
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
@@ -144,9 +145,10 @@ class Deduplicator:
 
     def _take_latest_state(self, record: AlertRecord, event: Alert) -> None:
         """A firing condition reported again with another severity or summary (Nagios
-        or Icinga going from WARNING to CRITICAL, a packet loss that grew) shows the
-        latest: the alert is what an engineer reads, and its incident's severity
-        follows. The first event's id and time stay the alert's."""
+        or Icinga going from WARNING to CRITICAL, a packet loss that grew), or firing
+        again after its clear, shows the latest: the alert is what an engineer reads,
+        and its incident's severity follows. The first event's id and time stay the
+        alert's."""
         first = record.event
         if (event.severity, event.summary) == (first.severity, first.summary):
             return

@@ -6,14 +6,21 @@ a wrong password or a wrong CA is said, by name."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
+from aiops.api import create_app
+from aiops.config import DataDir
+from aiops.runtime import open_runtime
 from tests.conftest import LiveServer, free_port
 from tests.icinga_server import PASSWORD, USER, IcingaServer, available
 from tests.integration.test_webhooks_api import alert_rows
@@ -157,3 +164,51 @@ def test_check_reports_problems_and_names_a_wrong_ca_or_a_missing_permission(
     assert limited.returncode == 2, limited.stderr
     assert "/v1/objects/services: Icinga refused the call (the user needs the permission " \
            "objects/query/Service" in limited.stderr, limited.stderr
+
+
+@pytest.fixture
+def short_span_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """An engine whose conditions start a new episode 2 s after their onset (300 s by
+    default): what a restart of the follower minutes after an escalation meets."""
+    data_dir = DataDir.from_env(tmp_path / "engine")
+    data_dir = dataclasses.replace(
+        data_dir, settings=dataclasses.replace(data_dir.settings, max_incident_span=2.0))
+    runtime = open_runtime(data_dir)
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        runtime.close()
+
+
+def test_a_restarted_follower_keeps_an_escalated_problem_one_alert(
+        tmp_path: Path, icinga: IcingaServer, short_span_server: LiveServer) -> None:
+    """After WARNING then CRITICAL, Icinga's last_hard_state_change is the CRITICAL's
+    time; a restarted follower sends it only as a fallback start, and the engine keeps
+    the WARNING's: the alert is not ended and started again."""
+    icinga.set_state("router1", "ping", 1, "PING WARNING")
+    follower = _follow(icinga, short_span_server.url, tmp_path)
+    try:
+        _connected(follower)
+        alert = wait_for(lambda: _alert(short_span_server, "ping"), "the WARNING alert")
+        time.sleep(3)  # past the engine's (shortened) onset window
+        icinga.set_state("router1", "ping", 2, "PING CRITICAL")
+        wait_for(lambda: _alert(short_span_server, "ping")["severity"] == "critical",
+                 "the escalation")
+    finally:
+        _stop(follower)
+    follower = _follow(icinga, short_span_server.url, tmp_path)
+    try:
+        _connected(follower)  # the state query sends ping CRITICAL again
+        wait_for(lambda: _alert(short_span_server, "ping")["event_count"] >= 3,
+                 "the restarted follower's state query")
+    finally:
+        _stop(follower)
+    again = _alert(short_span_server, "ping")
+    assert (again["status"], again["starts_at"], again["severity"]) == (
+        "firing", alert["starts_at"], "critical")

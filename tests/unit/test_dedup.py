@@ -140,3 +140,21 @@ def test_latency_histogram_percentiles() -> None:
     assert 0.0001 <= h.percentile(99) < 0.000107
     assert 0.02 <= h.percentile(99.5) <= 0.02 * 1.06
     assert h.summary_ms()["count"] == 1000 and h.summary_ms()["max_ms"] == 20.0
+
+
+def test_a_state_report_or_a_refire_gives_the_alert_its_severity_and_summary() -> None:
+    d = make()
+    record, _ = d.apply(event(1, 100.0))
+    louder = event(2, 100.0)
+    louder.severity, louder.summary = "critical", "down, 100% loss"
+    d.apply(louder)  # a re-send with its start: the alert reads as before
+    assert (record.severity, record.event.summary, d.take_changed()) == ("major", "down", [])
+    d.apply(louder, reports_state=True)  # Nagios/Icinga: the state now, no start
+    assert (record.severity, record.event.summary) == ("critical", "down, 100% loss")
+    assert d.take_changed() == [record] and record.event.id == "e1"
+    d.apply(event(3, 100.0, end=200.0))
+    quieter = event(4, 300.0)  # re-fires within the window: the new episode's state
+    quieter.severity, quieter.summary = "warning", "down again"
+    again, disposition = d.apply(quieter)
+    assert (again, disposition, again.severity, again.event.summary) == (
+        record, REFIRE, "warning", "down again")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,16 +82,17 @@ def service(state: int, changed: float, *, checked: bool = True) -> dict[str, An
         "last_check_result": {"output": "PING"} if checked else None}}
 
 
-def test_objects_give_problems_with_their_start_and_recent_recoveries() -> None:
-    assert object_item(service(2, 500.0), 1000.0, set())["since"] == 500.0
-    assert object_item(service(0, 1200.0), 1000.0, set())["ended"] == 1200.0
-    assert object_item(service(0, 900.0), 1000.0, set()) is None  # recovered long ago
-    assert object_item(service(3, 500.0, checked=False), 0.0, set()) is None  # pending
-    # A problem the follower already sent keeps the engine's start (it may have changed
-    # state while the stream was away: last_hard_state_change is then that change).
-    assert "since" not in object_item(service(2, 500.0), 1000.0, {("router1", "ping")})
+def test_objects_give_problems_with_their_state_time_and_recent_recoveries() -> None:
+    problem = object_item(service(2, 500.0), 1000.0)
+    assert (problem["state_since"], "since" in problem) == (500.0, False)
+    assert object_item(service(0, 1200.0), 1000.0)["ended"] == 1200.0
+    assert object_item(service(0, 900.0), 1000.0) is None  # recovered long ago
+    assert object_item(service(3, 500.0, checked=False), 0.0) is None  # pending
+    # Never hard yet (first soft attempts of a new object): not a problem dated 1970.
+    assert object_item(service(3, 0.0), 0.0) is None
+    assert object_item(service(float("inf"), 500.0), 0.0) is None  # not a state
     with pytest.raises(ValueError, match="without a name"):
-        object_item({"type": "Service", "attrs": {"name": "ping"}}, 0.0, set())
+        object_item({"type": "Service", "attrs": {"name": "ping"}}, 0.0)
 
 
 def test_the_icinga_mapping_makes_alerts_of_the_items() -> None:
@@ -103,6 +105,11 @@ def test_the_icinga_mapping_makes_alerts_of_the_items() -> None:
     ended = mapping.apply([state_change_item(change(0, previous=2, end=1795372100.0))],
                           received=1795372101.0)
     assert (ended.alerts[0].ends_at, ended.start_unknown) == (1795372100.0, [0])
+    # A state query's problem: its state time is a fallback start, still "unknown" so
+    # the engine keeps the start of an alert it has.
+    queried = mapping.apply([object_item(service(2, 1795371000.0), 0.0)],
+                            received=1795372101.0)
+    assert (queried.alerts[0].starts_at, queried.start_unknown) == (1795371000.0, [0])
 
 
 class _Stream(BaseHTTPRequestHandler):
@@ -172,39 +179,91 @@ class _Forwarder:
         self.items.append(item)
 
 
-def test_the_follower_asks_for_recoveries_since_the_stream_was_last_alive() -> None:
-    asked: list[tuple[float, set]] = []
+class _Api:
+    """Icinga as the follower sees it: streams that give ``docs`` then break, and state
+    queries that answer ``problems``; records what was asked."""
+
+    url = "https://icinga"
+
+    def __init__(self, now: list[float], docs: list[Any], problems: list[dict]):
+        self.now, self.docs, self.problems_answer = now, docs, problems
+        self.asked: list[float] = []
+        self.opened = 0
+
+    def events(self, queue: str, idle: float) -> Any:
+        api = self
+        api.opened += 1
+
+        class Stream:
+            unreadable = 0
+
+            def __iter__(self) -> Any:
+                for doc in api.docs:
+                    api.now[0] += 50
+                    yield doc
+                raise IcingaError("the event stream ended")
+
+            def close(self) -> None:
+                pass
+        return Stream()
+
+    def problems(self, since: float) -> list[dict[str, Any]]:
+        self.asked.append(since)
+        return list(self.problems_answer)
+
+
+def test_the_follower_asks_for_recoveries_since_the_stream_was_last_alive(
+        tmp_path: Path) -> None:
     now = [10_000.0]
-
-    class Api:
-        url = "https://icinga"
-
-        def events(self, queue: str, idle: float) -> Any:
-            class Stream:
-                unreadable = 0
-
-                def __iter__(self) -> Any:
-                    now[0] += 50
-                    yield change(2, previous=0)
-                    now[0] += 50
-                    yield change(1, state_type=0)  # soft: counted, not sent
-                    raise IcingaError("the event stream ended")
-
-                def close(self) -> None:
-                    pass
-            return Stream()
-
-        def problems(self, since: float, firing: set) -> list[dict[str, Any]]:
-            asked.append((since, firing))
-            return []
-
+    api = _Api(now, [change(2, previous=0), change(1, state_type=0)],
+               [object_item(service(2, 500.0), 0.0)])
     forwarder = _Forwarder()
-    follower = IcingaFollower(Api(), forwarder, lookback=3600, clock=lambda: now[0])  # type: ignore[arg-type]
+    state = tmp_path / "icinga" / "aiops.json"
+    follower = IcingaFollower(api, forwarder, lookback=3600, state_file=state,  # type: ignore[arg-type]
+                              clock=lambda: now[0])
     stop = threading.Event()
     for _ in range(2):
         with pytest.raises(IcingaError):
             follower.follow_once(stop)
-    assert asked[0] == (10_000 - 3600 - CLOCK_MARGIN, set())
-    # The second connection asks from the last line read, and knows what it sent firing.
-    assert asked[1] == (10_100 - CLOCK_MARGIN, {("router1", "ping")})
-    assert (follower.stats.events, follower.stats.changes, len(forwarder.items)) == (4, 2, 2)
+    assert api.asked[0] == 10_000 - 3600 - CLOCK_MARGIN
+    assert api.asked[1] == 10_100 - CLOCK_MARGIN  # from the last line read
+    # The second query's problem is in the state last sent: not sent again.
+    assert [i["state"] for i in forwarder.items] == ["CRITICAL", "CRITICAL", "CRITICAL"]
+    assert (follower.stats.events, follower.stats.changes, follower.stats.synced) == (4, 2, 1)
+    # A new follower (a restart) asks from the saved time, however long it was away.
+    follower.save()
+    now[0] += 7 * 86400
+    again = IcingaFollower(api, _Forwarder(), lookback=3600, state_file=state,  # type: ignore[arg-type]
+                           clock=lambda: now[0])
+    assert again.alive_at == 10_200
+    state.write_text("{not json")
+    assert IcingaFollower(api, _Forwarder(), lookback=60, state_file=state,  # type: ignore[arg-type]
+                          clock=lambda: now[0]).alive_at == now[0] - 60
+
+
+def test_a_stream_that_breaks_after_a_good_connection_is_reopened_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [10_000.0]
+    api = _Api(now, [], [])
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        if len(waits) == 6:
+            stop.set()
+        return stop.is_set()
+
+    monkeypatch.setattr(stop, "wait", wait)
+    IcingaFollower(api, _Forwarder(), clock=lambda: now[0]).run(stop)  # type: ignore[arg-type]
+    assert waits == [1.0] * 6  # Icinga reloading: not a growing pause
+
+
+def test_a_follower_that_fails_unforeseen_says_so() -> None:
+    class Broken(_Api):
+        def problems(self, since: float) -> list[dict[str, Any]]:
+            raise OverflowError("something unforeseen")
+
+    follower = IcingaFollower(Broken([0.0], [], []), _Forwarder())  # type: ignore[arg-type]
+    follower.run(threading.Event())
+    assert isinstance(follower.failed, OverflowError)
