@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests start: PostgreSQL, Prometheus Alertmanager,
 # headless Chromium, Redis (Celery broker), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
-# discovery in network namespaces), Request Tracker 5, Nagios Core 4 and Icinga 2, from Debian's
+# discovery in network namespaces), Request Tracker 5, Nagios Core 4, Icinga 2 and Zabbix 6.0, from Debian's
 # packages. Skips what is already there.
 set -euo pipefail
 
@@ -22,11 +22,15 @@ command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 # recommended plugins and their dependencies are not needed (the test brings its check).
 # rsyslog is the peer of the syslog benchmark (benchmarks/sources.py); Icinga 2's daemon
 # (without its plugins and the service that would start at boot) for
-# tests/integration/test_icinga_real.py.
+# tests/integration/test_icinga_real.py; a Zabbix 6.0 server and its PHP front end (the
+# API) for tests/integration/test_zabbix_real.py (neither is started at boot here).
 lean=()
 [ -x /usr/sbin/nagios4 ] || lean+=(nagios4-core)
 [ -x /usr/sbin/rsyslogd ] || lean+=(rsyslog)
 [ -x /usr/sbin/icinga2 ] || lean+=(icinga2-bin)
+[ -x /usr/sbin/zabbix_server ] && [ -e /usr/share/zabbix/api_jsonrpc.php ] && \
+  command -v php >/dev/null 2>&1 || \
+  lean+=(zabbix-server-pgsql zabbix-frontend-php php-pgsql php-cli)
 
 if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

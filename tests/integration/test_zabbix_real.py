@@ -1,0 +1,128 @@
+"""The Zabbix media type (deploy/zabbix/aiops_media_type.yaml) inside a real Zabbix 6.0
+server (tests/zabbix_server.py): imported through Zabbix's API, given to a user with
+an action, and run by Zabbix's own alerter on a real problem and its recovery, against
+an engine served over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer
+from tests.integration.test_webhooks_api import alert_rows
+from tests.polling import wait_for
+from tests.zabbix_server import ZabbixServer, available
+
+pytestmark = [pytest.mark.postgres,
+              pytest.mark.skipif(not available(), reason="needs Debian's zabbix-server-pgsql, "
+                                 "zabbix-frontend-php and php-cli")]
+MEDIA_TYPE = Path(__file__).parents[2] / "deploy" / "zabbix" / "aiops_media_type.yaml"
+HOST, KEY = "sw-core-1", "link.state"
+
+
+@pytest.fixture(scope="module")
+def zabbix(postgres_url: str) -> Iterator[ZabbixServer]:
+    from tests.pg_server import create_database
+
+    server = ZabbixServer(create_database(postgres_url, "zabbix_real"))
+    try:
+        server.start()
+        _configure(server)
+        yield server
+    finally:
+        server.close()
+
+
+def _configure(zabbix: ZabbixServer) -> None:
+    """What docs/webhooks.md tells an administrator to do, through the API: import the
+    media type, give Admin that media, an action that notifies Admin on problems and
+    recoveries; and a host with a trapper item and a trigger to fire."""
+    assert zabbix.api("configuration.import", {
+        "format": "yaml", "source": MEDIA_TYPE.read_text(encoding="utf-8"),
+        "rules": {"mediaTypes": {"createMissing": True, "updateExisting": True}}}) is True
+    (media,) = zabbix.api("mediatype.get", {"filter": {"name": "AIOps engine"},
+                                            "selectParameters": "extend"})
+    zabbix.api("user.update", {"userid": "1", "medias": [{
+        "mediatypeid": media["mediatypeid"], "sendto": "aiops", "active": 0,
+        "severity": 63, "period": "1-7,00:00-24:00"}]})
+    zabbix.api("action.create", {
+        "name": "to the AIOps engine", "eventsource": 0, "status": 0, "esc_period": "1h",
+        "operations": [{"operationtype": 0, "opmessage_usr": [{"userid": "1"}],
+                        "opmessage": {"default_msg": 1, "mediatypeid": media["mediatypeid"]}}],
+        "recovery_operations": [{"operationtype": 11, "opmessage": {"default_msg": 1}}]})
+    (group,) = zabbix.api("hostgroup.get", {"filter": {"name": "Linux servers"}})
+    (host,) = zabbix.api("host.create", {"host": HOST, "groups": [
+        {"groupid": group["groupid"]}]})["hostids"]
+    zabbix.api("item.create", {"hostid": host, "name": "link state", "key_": KEY,
+                               "type": 2, "value_type": 3})  # trapper, unsigned
+    zabbix.api("trigger.create", {"description": "Link Gi0/1 down", "priority": 4,
+                                  "expression": f"last(/{HOST}/{KEY})=0",
+                                  "opdata": "state {ITEM.LASTVALUE1}",
+                                  "tags": [{"tag": "scope", "value": "availability"}]})
+
+
+def _point_media_type_at(zabbix: ZabbixServer, url: str) -> None:
+    (media,) = zabbix.api("mediatype.get", {"filter": {"name": "AIOps engine"},
+                                            "selectParameters": "extend"})
+    parameters = [{"name": p["name"], "value": url if p["name"] == "URL" else p["value"]}
+                  for p in media["parameters"]]
+    # One attempt: a refusal is then a failed alert at once, not after Zabbix's retries.
+    zabbix.api("mediatype.update", {"mediatypeid": media["mediatypeid"],
+                                    "parameters": parameters, "maxattempts": "1"})
+
+
+def _send(zabbix: ZabbixServer, value: int) -> None:
+    """Until the server takes it: a host made through the API reaches its configuration
+    cache within CacheUpdateFrequency (1 s here)."""
+    wait_for(lambda: "processed: 1" in zabbix.send(HOST, KEY, value),
+             f"the Zabbix server taking the value {value}", explain=zabbix.log)
+
+
+def _alerts(zabbix: ZabbixServer) -> list[dict]:
+    return zabbix.api("alert.get", {"output": ["status", "error", "message"],
+                                    "sortfield": "alertid"})
+
+
+def test_zabbix_runs_the_media_type_on_a_problem_and_its_recovery(
+        zabbix: ZabbixServer, live_server: LiveServer) -> None:
+    _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/zabbix")
+    before = time.time()
+    _send(zabbix, 0)
+    (alert,) = wait_for(lambda: alert_rows(live_server.runtime), "the problem's alert",
+                        timeout=60, explain=zabbix.log)
+    assert (alert["source"], alert["name"], alert["entity"], alert["status"],
+            alert["severity"], alert["description"]) == (
+        "zabbix", "Link Gi0/1 down", HOST, "firing", "major", "state 0")
+    # {EVENT.TIME} is the server's local time, sent with the offset Zabbix's Duktape
+    # reads: the start is the problem's second, in UTC.
+    assert before - 1 <= alert["starts_at"] <= time.time()
+    assert alert["labels"]["scope"] == "availability"
+    assert "host_ip" not in alert["labels"]  # *UNKNOWN* (no interface): sent as empty
+    _send(zabbix, 1)
+    wait_for(lambda: alert_rows(live_server.runtime)[0]["status"] == "resolved",
+             "the recovery", timeout=60, explain=zabbix.log)
+    rows = alert_rows(live_server.runtime)
+    assert len(rows) == 1 and rows[0]["ends_at"] >= rows[0]["starts_at"]
+    sent = wait_for(lambda: [a for a in _alerts(zabbix) if a["status"] == "1"][-2:]
+                    if sum(a["status"] == "1" for a in _alerts(zabbix)) >= 2 else None,
+                    "Zabbix recording both notifications as sent")
+    assert [a["message"] for a in sent] == ["Link Gi0/1 down on sw-core-1",
+                                            "Link Gi0/1 down on sw-core-1 resolved"]
+
+
+def test_a_refusal_is_a_failed_alert_in_zabbix_with_the_engine_s_answer(
+        zabbix: ZabbixServer, live_server: LiveServer) -> None:
+    _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/no-such-mapping")
+    seen = len(_alerts(zabbix))
+    _send(zabbix, 0)
+    failed = wait_for(lambda: [a for a in _alerts(zabbix)[seen:] if a["status"] == "2"],
+                      "Zabbix recording the refused notification as failed", timeout=60,
+                      explain=zabbix.log)
+    assert re.search(r"AIOps engine answered 404: .*no webhook mapping named "
+                     r"'no-such-mapping'", failed[0]["error"]), failed[0]["error"]
+    assert alert_rows(live_server.runtime) == []
+    _send(zabbix, 1)  # leave the trigger OK
