@@ -15,6 +15,7 @@ from aiops import (  # noqa: F401
     cli_topology,
     cli_traps,
     cli_webhooks,
+    cli_zabbix,
 )
 from aiops.cli_base import main
 

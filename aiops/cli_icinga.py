@@ -8,9 +8,6 @@ permissions once, which is how a setup is tested.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -19,7 +16,8 @@ from typing import Any
 
 import click
 
-from aiops.cli_base import EXIT_BAD_INPUT, main, reports_bad_input
+from aiops.cli_base import main, reports_bad_input
+from aiops.cli_follow import FORWARD, STATS_EVERY, read_secret, run_follower
 from aiops.cli_syslog import check_forward
 from aiops.errors import InputError
 
@@ -53,12 +51,7 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
             raise InputError(f"--url must be Icinga's https:// API URL, got {url!r}")
         if ca and insecure:
             raise InputError("give --ca or --insecure, not both")
-        if password_file is not None:
-            password = password_file.read_text(encoding="utf-8").strip()
-        elif os.environ.get(PASSWORD_ENV):
-            password = os.environ[PASSWORD_ENV]
-        else:
-            raise InputError(f"no password: give --password-file or set {PASSWORD_ENV}")
+        password = read_secret(password_file, PASSWORD_ENV, "password", "--password-file")
         api = IcingaApi(url.rstrip("/"), user, password,
                         verify=str(ca) if ca else not insecure)
         if insecure:
@@ -76,8 +69,7 @@ def icinga() -> None:
 
 @icinga.command("follow")
 @connection_options
-@click.option("--forward", required=True,
-              help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+@FORWARD
 @click.option("--queue", default="aiops", show_default=True,
               help="The name of this follower's event queue in Icinga.")
 @click.option("--lookback", default=3600.0, show_default=True, type=click.FloatRange(0),
@@ -85,8 +77,7 @@ def icinga() -> None:
                    "recoveries of the last this many seconds.")
 @click.option("--idle-timeout", default=300.0, show_default=True,
               type=click.FloatRange(1), help="Reopen a stream silent this many seconds.")
-@click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds between progress lines on stderr; 0: none.")
+@STATS_EVERY
 @click.pass_context
 @reports_bad_input
 def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookback: float,
@@ -103,33 +94,8 @@ def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookba
     state_file = ctx.obj["data_dir"].path / "icinga" / f"{queue}.json"
     follower = IcingaFollower(api, forwarder, queue=queue, lookback=lookback,
                               idle_timeout=idle_timeout, state_file=state_file)
-    stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
-    # Threads: the stream blocks in a read until an event comes, so the follower cannot
-    # see a stop at once; it is a daemon the process leaves behind when it ends.
-    threads = [threading.Thread(target=follower.run, args=(stopping,), daemon=True),
-               threading.Thread(target=forwarder.run, args=(stopping,), daemon=True)]
-    for thread in threads:
-        thread.start()
-    click.echo(f"following {api.url} as {api.user}; forwarding to {forwarder.url}", err=True)
-    last = time.monotonic()
-    while not stopping.wait(0.5) and threads[0].is_alive():
-        if stats_every and time.monotonic() - last >= stats_every:
-            last = time.monotonic()
-            click.echo(f"{follower.stats.line()}; {forwarder.progress()}", err=True)
-    stopping.set()
-    forwarder.wake()
-    threads[1].join(timeout=forwarder.timeout + 5)
-    click.echo(f"icinga: stopped; {forwarder.progress()}"
-               + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
-                  if forwarder.pending() else ""), err=True)
-    if follower.refused is not None:
-        click.echo(f"aiops: error: {follower.refused}", err=True)
-        raise SystemExit(EXIT_BAD_INPUT)
-    if follower.failed is not None:
-        click.echo(f"aiops: error: the follower failed: {follower.failed!r}", err=True)
-        raise SystemExit(1)
+    run_follower("icinga", follower, forwarder, f"{api.url} as {api.user}",
+                 follower.stats.line, stats_every)
 
 
 @icinga.command("check")

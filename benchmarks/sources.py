@@ -12,7 +12,8 @@ parser and the rules before the forwarder; neither may become the bottleneck.
   lines (they match) and chatter (it does not). *Traps*: ``decode_trap`` and the
   built-in trap rules on SNMPv2c linkDown/linkUp datagrams. *Icinga*: an event stream
   line parsed, made an item and mapped (what ``aiops icinga follow`` and the engine's
-  ``icinga`` mapping do per state change).
+  ``icinga`` mapping do per state change). *Zabbix API*: a polled problem event made
+  an item and mapped (``aiops zabbix follow``).
 - *Syslog over UDP*: the same datagrams sent as fast as one Python process can to
   ``aiops syslog listen`` (forwarding to a local HTTP sink that counts events) and to
   rsyslog 8 (Debian ``rsyslog``, ``imudp`` to a file), the peer; what each received,
@@ -46,6 +47,7 @@ from connectors.snmp_traps import SNMP_TRAP_OID, decode_trap, load_trap_rules
 from connectors.syslog import parse_syslog
 from connectors.syslog_rules import load_rules
 from connectors.webhook_mapping import find_mapping
+from connectors.zabbix_api import problem_item
 
 START, END = "<!-- sources:start -->", "<!-- sources:end -->"
 RSYSLOGD = "/usr/sbin/rsyslogd"
@@ -112,6 +114,25 @@ def icinga_rate(n: int) -> dict[str, float]:
     took = best_of(lambda: icinga.apply([state_change_item(json.loads(line))
                                          for line in lines], 1.8e9))
     return {"icinga": n / took}
+
+
+def zabbix_events(n: int) -> list[dict]:
+    """Problem events as Zabbix 6.0's event.get answers them (selectHosts,
+    selectRelatedObject, selectTags; the shape seen in tests/integration/test_zabbix_real.py)."""
+    return [{"eventid": str(1000 + i), "source": "0", "object": "0", "objectid": str(i % 500),
+             "clock": str(1_795_372_000 + i), "value": "1", "name": f"Link Gi0/{i % 48} down",
+             "severity": "4", "r_eventid": "0", "opdata": "ifOperStatus: down (2)",
+             "hosts": [{"hostid": str(10_000 + i % 200), "host": f"sw-{i % 200:03d}"}],
+             "relatedObject": {"triggerid": str(i % 500),
+                               "description": "Link {ITEM.LASTVALUE} down"},
+             "tags": [{"tag": "scope", "value": "availability"}]} for i in range(n)]
+
+
+def zabbix_api_rate(n: int) -> dict[str, float]:
+    zabbix = find_mapping(Path("/nonexistent"), "zabbix")
+    events = zabbix_events(n)
+    took = best_of(lambda: zabbix.apply([problem_item(e) for e in events], 1.8e9))
+    return {"zabbix_api": n / took}
 
 
 def syslog_lines(n: int) -> list[bytes]:
@@ -278,7 +299,8 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
            peer: dict[str, float] | None, command: str) -> str:
     load = os.getloadavg()[0]
     lines = [
-        "## Alert sources: webhook mappings, syslog, SNMP traps and Icinga", "",
+        "## Alert sources: webhook mappings, syslog, SNMP traps, Icinga and Zabbix's API",
+        "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
         f"{load:.1f} at the end. In-process rates are the best of 3 runs.", "",
@@ -295,7 +317,9 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         f"{rates['traps']:,.0f} traps/s |",
         f"| Icinga event stream: JSON + `state_change_item` + `Mapping.apply` (icinga) | "
         f"{n:,} StateChange lines (2 problems to 1 recovery) | {rates['icinga']:,.0f} "
-        "events/s |", "",
+        "events/s |",
+        f"| Zabbix API problems: `problem_item` + `Mapping.apply` (zabbix) | {n:,} "
+        f"`event.get` problem events | {rates['zabbix_api']:,.0f} events/s |", "",
         "For scale: the engine itself ingests 5,000 to 8,000 alerts/s (Ingestion, above), "
         "so a mapping costs a fraction of an alert's way through it. Trap decoding "
         "(pysnmp's BER decoder, pyasn1) is the slowest step measured here, below the "
@@ -336,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates.update(rule_rate(n))
     rates.update(trap_rate(n))
     rates.update(icinga_rate(n))
+    rates.update(zabbix_api_rate(n))
     lines = syslog_lines(n)
     print("[3/4] aiops syslog listen over UDP …", file=sys.stderr, flush=True)
     ours = listener_udp(lines, n // 2)

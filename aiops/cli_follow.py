@@ -1,0 +1,73 @@
+"""What the commands that follow another tool's API share (``aiops icinga follow``,
+``aiops zabbix follow``): reading a secret without putting it on the command line, and
+running a follower beside its forwarder until SIGTERM with progress lines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aiops.cli_base import EXIT_BAD_INPUT
+from aiops.errors import InputError
+from aiops.forwarder import Forwarder
+
+
+def read_secret(path: Path | None, env: str, what: str, option: str) -> str:
+    """From a file (a password file, a token file), else the environment: never from
+    the command line, which every user of the machine can read in the process list."""
+    if path is not None:
+        secret = path.read_text(encoding="utf-8").strip()
+        if not secret:
+            raise InputError(f"{option} {path} is empty")
+        return secret
+    if os.environ.get(env):
+        return os.environ[env]
+    raise InputError(f"no {what}: give {option} or set {env}")
+
+
+def run_follower(name: str, follower: Any, forwarder: Forwarder, source: str,
+                 stats: Callable[[], str], stats_every: float) -> None:
+    """Run ``follower.run`` and ``forwarder.run`` until SIGTERM or Ctrl-C (or the
+    follower stops: refused, failed), then send what is held. Exit 2 when the source
+    refused the credentials or a call, 1 on an unforeseen failure."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    # Threads: the follower may block in a read (an event stream) and not see a stop at
+    # once; it is a daemon the process leaves behind when it ends.
+    threads = [threading.Thread(target=follower.run, args=(stopping,), daemon=True),
+               threading.Thread(target=forwarder.run, args=(stopping,), daemon=True)]
+    for thread in threads:
+        thread.start()
+    click.echo(f"following {source}; forwarding to {forwarder.url}", err=True)
+    last = time.monotonic()
+    while not stopping.wait(0.5) and threads[0].is_alive():
+        if stats_every and time.monotonic() - last >= stats_every:
+            last = time.monotonic()
+            click.echo(f"{stats()}; {forwarder.progress()}", err=True)
+    stopping.set()
+    forwarder.wake()
+    threads[1].join(timeout=forwarder.timeout + 5)
+    click.echo(f"{name}: stopped; {forwarder.progress()}"
+               + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
+                  if forwarder.pending() else ""), err=True)
+    if follower.refused is not None:
+        click.echo(f"aiops: error: {follower.refused}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    if follower.failed is not None:
+        click.echo(f"aiops: error: the follower failed: {follower.failed!r}", err=True)
+        raise SystemExit(1)
+
+
+FORWARD = click.option("--forward", required=True,
+                       help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+STATS_EVERY = click.option("--stats-every", default=30.0, show_default=True,
+                           type=click.FloatRange(0),
+                           help="Seconds between progress lines on stderr; 0: none.")

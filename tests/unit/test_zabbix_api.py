@@ -1,0 +1,165 @@
+"""Zabbix's events as items of the zabbix mapping (connectors/zabbix_api.py), its
+JSON-RPC errors against a local HTTP server, and the follower's bookkeeping. The
+real Zabbix is in tests/integration/test_zabbix_real.py; the events here have the
+shape it answered there."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiops.zabbix_follower import ZabbixFollower
+from connectors.webhook_mapping import PRESETS, read_mapping
+from connectors.zabbix_api import (
+    ZabbixApi,
+    ZabbixError,
+    ZabbixRefused,
+    problem_item,
+    recovery_item,
+)
+from tests.http_server import serving
+
+EVENT = {"eventid": "3", "source": "0", "object": "0", "objectid": "23133",
+         "clock": "1795374219", "value": "1", "name": "Link 0 down", "severity": "4",
+         "r_eventid": "0", "opdata": "state 0",
+         "hosts": [{"hostid": "10559", "host": "sw-1"}],
+         "relatedObject": {"triggerid": "23133", "description": "Link {ITEM.LASTVALUE} down"},
+         "tags": [{"tag": "scope", "value": "x"}]}
+
+
+def test_a_problem_and_its_recovery_are_one_alert_of_the_zabbix_mapping() -> None:
+    mapping = read_mapping(PRESETS / "zabbix.yml")
+    problem = problem_item(EVENT)
+    (fired,) = mapping.apply(problem, 1795374300.0).alerts
+    assert (fired.name, fired.entity, fired.summary, fired.severity, fired.starts_at,
+            fired.labels) == ("Link {ITEM.LASTVALUE} down", "sw-1", "Link 0 down", "major",
+                              1795374219.0, {"trigger_id": "23133", "scope": "x"})
+    (ended,) = mapping.apply(recovery_item(problem, 1795374221.0), 1795374300.0).alerts
+    assert (ended.starts_at, ended.ends_at) == (1795374219.0, 1795374221.0)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"clock": None}, "without"),
+    ({"hosts": []}, "no host or trigger"),
+    ({"relatedObject": {"triggerid": "1"}}, "no host or trigger"),
+])
+def test_an_event_that_is_not_a_host_s_trigger_problem_is_refused(change: dict,
+                                                                   message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        problem_item({**EVENT, **change})
+
+
+class _Rpc(BaseHTTPRequestHandler):
+    """A JSON-RPC endpoint that answers from ``answers`` by method, and records calls."""
+
+    answers: dict[str, Any] = {}
+    calls: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body["header"] = self.headers.get("Authorization")
+        self.calls.append(body)
+        answer = self.answers[body["method"]]
+        if callable(answer):
+            answer = answer(body)
+        data = answer if isinstance(answer, bytes) else json.dumps(
+            {"jsonrpc": "2.0", "id": 1, **answer}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_session_that_ended_is_logged_in_again_and_a_bad_token_is_a_refusal() -> None:
+    sessions = iter(["s1", "s2"])
+    _Rpc.calls = []
+    _Rpc.answers = {
+        "apiinfo.version": {"result": "6.0.14"},
+        "user.login": lambda body: {"result": next(sessions)},
+        "problem.get": lambda body: (
+            {"error": {"code": -32602, "message": "Invalid params.",
+                       "data": "Session terminated, re-login, please."}}
+            if body.get("auth") in ("s1", "t") else {"result": [{"eventid": "7"}]}),
+    }
+    with serving(_Rpc) as url:
+        api = ZabbixApi(url, user="Admin", password="zabbix")
+        assert api.open_problem_ids() == {"7"}
+        assert [c["method"] for c in _Rpc.calls] == [
+            "apiinfo.version", "user.login", "problem.get", "user.login", "problem.get"]
+        with pytest.raises(ZabbixRefused, match="Session terminated"):
+            ZabbixApi(url, token="t").open_problem_ids()
+
+
+def test_zabbix_6_4_and_later_get_the_token_in_a_header() -> None:
+    _Rpc.calls = []
+    _Rpc.answers = {"apiinfo.version": {"result": "7.2.0"}, "problem.get": {"result": []}}
+    with serving(_Rpc) as url:
+        ZabbixApi(url, token="t").open_problem_ids()
+    assert (_Rpc.calls[-1]["header"], "auth" in _Rpc.calls[-1]) == ("Bearer t", False)
+
+
+def test_an_answer_that_is_not_json_rpc_is_an_outage_naming_it() -> None:
+    _Rpc.answers = {"apiinfo.version": b"<html>login page</html>"}
+    with serving(_Rpc) as url, pytest.raises(ZabbixError, match="not JSON"):
+        ZabbixApi(url, token="t").open_problem_ids()
+
+
+class _Forwarder:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, item: dict[str, Any]) -> None:
+        self.items.append(item)
+
+
+class _Api:
+    url = "http://zabbix/api_jsonrpc.php"
+
+    def __init__(self) -> None:
+        self.open: set[str] = set()
+        self.known: dict[str, dict[str, Any]] = {}
+        self.recoveries: dict[str, float] = {}
+
+    def open_problem_ids(self) -> set[str]:
+        return set(self.open)
+
+    def events(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {i: self.known[i] for i in ids if i in self.known}
+
+    def recovery_times(self, ids: list[str]) -> dict[str, float]:
+        return {i: self.recoveries[i] for i in ids if i in self.recoveries}
+
+
+def test_the_follower_resolves_what_recovered_while_it_was_away(tmp_path: Path) -> None:
+    api, state = _Api(), tmp_path / "zabbix" / "open.json"
+    api.open = {"3", "4"}
+    api.known = {"3": EVENT, "4": {**EVENT, "eventid": "4", "hosts": []}}  # 4: no host
+    first = _Forwarder()
+    follower = ZabbixFollower(api, first, state_file=state)  # type: ignore[arg-type]
+    follower.poll()
+    assert [i["event_id"] for i in first.items] == ["3"]
+    assert follower.stats.skipped == 1
+    # Stopped; the problem recovers (event 8); a new follower reads the state file.
+    api.open = set()
+    api.known["3"] = {**EVENT, "r_eventid": "8"}
+    api.recoveries = {"8": 1795374221.0}
+    later = _Forwarder()
+    ZabbixFollower(api, later, state_file=state, clock=lambda: 9e9).poll()  # type: ignore[arg-type]
+    assert [(i["event_value"], i["recovery_time"]) for i in later.items] == [("0", "19:03:41")]
+    # A problem gone with no recovery event (its trigger deleted) ends now.
+    api.open, api.known = {"5"}, {"5": {**EVENT, "eventid": "5"}}
+    gone = ZabbixFollower(api, _Forwarder(), state_file=state)  # type: ignore[arg-type]
+    gone.poll()
+    api.open, api.known = set(), {}
+    ended = _Forwarder()
+    gone.forwarder = ended  # type: ignore[assignment]
+    gone.clock = lambda: 1795374300.0
+    gone.poll()
+    assert [(i["event_id"], i["recovery_time"]) for i in ended.items] == [("5", "19:05:00")]
