@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from pysnmp.proto import api
 from aiops.errors import InputError
 from aiops.models import SEVERITIES
 from aiops.yamlfile import load_named, read_list
+from connectors.snmp_ber import v2c_trap
 from connectors.syslog import sender_address
 from connectors.syslog_rules import rule_head
 
@@ -71,6 +72,15 @@ def decode_trap(data: bytes, peer: str) -> Trap:
 
 
 def _decode(data: bytes, peer: str) -> Trap:
+    fast = v2c_trap(data)  # the common SNMPv2c trap, read directly (connectors/snmp_ber.py)
+    if fast is not None:
+        return _v2_trap(*fast, peer)
+    return decode_with_pysnmp(data, peer)
+
+
+def decode_with_pysnmp(data: bytes, peer: str) -> Trap:
+    """Any SNMP v1 or v2c trap or inform, through pysnmp's decoder (BER errors raise
+    what pyasn1 raises: ``decode_trap`` turns them into ValueError)."""
     try:
         version = int(api.decodeMessageVersion(data))
         module = api.PROTOCOL_MODULES[version]
@@ -99,18 +109,24 @@ def _decode(data: bytes, peer: str) -> Trap:
         raise ValueError(f"not a trap from {peer} ({type(pdu).__name__})")
     pairs = module.apiPDU.get_varbinds(pdu)
     varbinds = {o.prettyPrint(): _value(v) for o, v in pairs}
+    trap = _v2_trap(community, varbinds, peer)
+    if not inform:
+        return trap
+    response = module.apiPDU.get_response(pdu)
+    module.apiPDU.set_varbinds(response, pairs)
+    reply = module.apiMessage.get_response(message)
+    module.apiMessage.set_pdu(reply, response)
+    return replace(trap, answer=encoder.encode(reply))
+
+
+def _v2_trap(community: str, varbinds: dict[str, str], peer: str) -> Trap:
+    """A v2c trap (or inform) from its variables: the trap's OID is snmpTrapOID.0's
+    value, the device a proxy's snmpTrapAddress.0 or the sender."""
     oid = varbinds.get(SNMP_TRAP_OID)
     if not oid or not _OID.match(oid):
         raise ValueError(f"a trap from {peer} without an snmpTrapOID.0 OID")
     device = _address(varbinds.get(SNMP_TRAP_ADDRESS) or peer, peer)
-    answer = None
-    if inform:
-        response = module.apiPDU.get_response(pdu)
-        module.apiPDU.set_varbinds(response, pairs)
-        reply = module.apiMessage.get_response(message)
-        module.apiMessage.set_pdu(reply, response)
-        answer = encoder.encode(reply)
-    return Trap("2c", community, oid, device, varbinds, peer, answer)
+    return Trap("2c", community, oid, device, varbinds, peer)
 
 
 def _value(value: Any) -> str:
