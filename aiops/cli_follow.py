@@ -35,8 +35,9 @@ def read_secret(path: Path | None, env: str, what: str, option: str) -> str:
 def run_follower(name: str, follower: Any, forwarder: Forwarder, source: str,
                  stats: Callable[[], str], stats_every: float) -> None:
     """Run ``follower.run`` and ``forwarder.run`` until SIGTERM or Ctrl-C (or the
-    follower stops: refused, failed), then send what is held. Exit 2 when the source
-    refused the credentials or a call, 1 on an unforeseen failure."""
+    follower stops: refused, failed), then send what is held and let the follower write
+    its state (``follower.finish``). Exit 2 when the source refused the credentials or
+    a call, 1 on an unforeseen failure."""
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -53,8 +54,13 @@ def run_follower(name: str, follower: Any, forwarder: Forwarder, source: str,
             last = time.monotonic()
             click.echo(f"{stats()}; {forwarder.progress()}", err=True)
     stopping.set()
+    # A poll in progress ends first (``stop_grace`` seconds at most; a stream read,
+    # which only an event ends, is left behind), so what it queues is in the
+    # forwarder's last flush and in what ``finish`` writes.
+    threads[0].join(timeout=follower.stop_grace)
     forwarder.wake()
     threads[1].join(timeout=forwarder.timeout + 5)
+    follower.finish()
     click.echo(f"{name}: stopped; {forwarder.progress()}"
                + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
                   if forwarder.pending() else ""), err=True)

@@ -81,13 +81,13 @@ def zabbix_follow(ctx: click.Context, api: Any, forward: str, interval: float,
                   stats_every: float) -> None:
     """Forward Zabbix's new problems, and the recoveries of those sent, to an engine."""
     from aiops.forwarder import Forwarder
-    from aiops.zabbix_follower import ZabbixFollower
+    from aiops.zabbix_follower import ZabbixFollower, state_file_for
 
     check_forward(forward)
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
     forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/zabbix")
     follower = ZabbixFollower(api, forwarder, interval=interval,
-                              state_file=ctx.obj["data_dir"].path / "zabbix" / "open.json")
+                              state_file=state_file_for(ctx.obj["data_dir"].path, api.url))
     run_follower("zabbix", follower, forwarder, api.url, follower.stats.line, stats_every)
 
 

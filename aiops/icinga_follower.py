@@ -65,6 +65,8 @@ class FollowStats:
 
 
 class IcingaFollower:
+    stop_grace = 0.0  # its thread blocks in a stream read: a stop does not wait for it
+
     def __init__(self, api: IcingaApi, forwarder: Forwarder, *, queue: str = "aiops",
                  lookback: float = 3600.0, idle_timeout: float = 300.0,
                  state_file: Path | None = None, clock: Callable[[], float] = time.time):
@@ -170,6 +172,10 @@ class IcingaFollower:
     def _forward(self, item: dict[str, Any]) -> None:
         self.sent[key_of(item)] = item["state"]
         self.forwarder.add(item)
+
+    def finish(self) -> None:
+        """At a stop (``aiops.cli_follow``): the time the stream was last alive."""
+        self.save()
 
     def save(self) -> None:
         """Write when the stream was last alive (atomically: a crash leaves the old)."""

@@ -1,17 +1,23 @@
-"""Following Zabbix by polling its API: new problems fire, problems sent before that are
-no longer open resolve, at the time of their recovery event.
+"""Following Zabbix by polling its API: open problems fire, problems sent before that
+are no longer open resolve, at the time of their recovery event.
 
-For sites that cannot add a media type (docs/webhooks.md), or want nothing lost while
-a notification could not be delivered. Each poll asks which problems are open
-(``problem.get``, ids only), then the events of the new ones and of the ones gone.
-The problems sent and not yet resolved are kept in a state file, so a follower
-restarted after any time still resolves what recovered meanwhile; a problem that
-opened and closed between two polls (or while the follower was away) is not seen.
-Events go through ``aiops.forwarder`` (kept while the engine is away).
+For sites that cannot add a media type (docs/webhooks.md), or want what a failed
+notification would lose. Each poll asks which problems are open (``problem.get``, ids
+only), then the events of the new ones and the recoveries of the ones gone.
+
+The problems sent and open are kept in a state file, one per Zabbix URL, so a
+follower restarted after any time still resolves what recovered meanwhile. The file
+is written only when the forwarder has delivered everything queued, so it never
+claims as sent what was still waiting for an engine that was away (a stop then
+discards the queue); and at start every open problem is sent again (the engine folds
+a repeat into its alert), so nothing queued and lost at a stop stays unsent. A problem
+that opened and closed between two polls (or while the follower was away) is not
+seen. Events go through ``aiops.forwarder`` (kept while the engine is away).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -48,6 +54,8 @@ class PollStats:
 
 
 class ZabbixFollower:
+    stop_grace = 10.0  # seconds a stop waits for a poll in progress
+
     def __init__(self, api: ZabbixApi, forwarder: Forwarder, *, interval: float = 30.0,
                  state_file: Path | None = None, clock: Callable[[], float] = time.time):
         self.api = api
@@ -57,6 +65,9 @@ class ZabbixFollower:
         self.clock = clock
         self.stats = PollStats()
         self.open: dict[str, dict[str, Any]] = self._load()  # event id -> item sent
+        self.skipped: set[str] = set()  # open events that are no host's trigger problem
+        self._started = False  # the first poll sends every open problem again
+        self._dirty = False  # ``open`` changed since the state file was written
         self.refused: ZabbixRefused | None = None
         self.failed: BaseException | None = None
         self.last_error = ""
@@ -64,52 +75,69 @@ class ZabbixFollower:
     def run(self, stop: threading.Event) -> None:
         """Poll every ``interval`` until ``stop``, a refusal (``self.refused``) or an
         unforeseen failure (``self.failed``)."""
-        while not stop.is_set():
-            try:
-                self.poll()
-                self.last_error = ""
-            except ZabbixRefused as exc:
-                self.refused = exc
-                log.error("%s", exc)
-                return
-            except ZabbixError as exc:
-                self.stats.failures += 1
-                if str(exc) != self.last_error:
-                    log.warning("zabbix: %s; trying again in %g s", exc, self.interval)
-                self.last_error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
-                self.failed = exc
-                log.exception("zabbix: the follower failed")
-                return
-            stop.wait(self.interval)
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll()
+                    self.last_error = ""
+                except ZabbixRefused as exc:
+                    self.refused = exc
+                    log.error("%s", exc)
+                    return
+                except ZabbixError as exc:
+                    self.stats.failures += 1
+                    if str(exc) != self.last_error:
+                        log.warning("zabbix: %s; trying again in %g s", exc, self.interval)
+                    self.last_error = str(exc)
+                self.save_if_delivered()
+                stop.wait(self.interval)
+        except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
+            self.failed = exc
+            log.exception("zabbix: the follower failed")
+        finally:
+            self.api.logout()
 
     def poll(self) -> None:
-        """One poll: new problems sent firing, problems gone sent resolved."""
+        """One poll: new problems sent firing (all open ones on the first poll), problems
+        gone sent resolved."""
         current = self.api.open_problem_ids()
-        new = sorted(current - self.open.keys(), key=int)
-        gone = sorted(self.open.keys() - current, key=int)
-        events = self.api.events(new + gone)
+        known = set() if not self._started else self.open.keys() | self.skipped
+        new = sorted(current - known, key=int)
+        gone = sorted(self.open.keys() - current, key=_order)
+        # Recoveries first: a problem of the same trigger opened since is the same
+        # condition firing again, and a recovery sent after it would end it.
+        recovered = self.api.recoveries([e for e in gone if e.isdigit()])
+        for eventid in gone:
+            # No recovery event: the problem went with its trigger or host (deleted),
+            # or its event was cleaned up; it ended by now at the latest.
+            at = recovered.get(eventid, self.clock())
+            self.forwarder.add(recovery_item(self.open.pop(eventid), at))
+            self.stats.recoveries += 1
+        events = self.api.events(new)
+        self.skipped &= current
         for eventid in new:
             try:
                 item = problem_item(events[eventid])
             except (KeyError, ValueError) as exc:
+                self.skipped.add(eventid)
                 self.stats.skipped += 1
                 log.debug("zabbix: skipped event %s: %s", eventid, exc)
                 continue
             self.open[eventid] = item
             self.forwarder.add(item)
             self.stats.problems += 1
-        recovered = {eventid: str(events.get(eventid, {}).get("r_eventid") or "0")
-                     for eventid in gone}
-        times = self.api.recovery_times([r for r in recovered.values() if r != "0"])
-        for eventid in gone:
-            # No recovery event: the problem went with its trigger or host (deleted),
-            # or its event was cleaned up; it ended by now at the latest.
-            at = times.get(recovered[eventid], self.clock())
-            self.forwarder.add(recovery_item(self.open.pop(eventid), at))
-            self.stats.recoveries += 1
+        self._started = True
         self.stats.polls += 1
-        if new or gone:
+        self._dirty = self._dirty or bool(new or gone)
+
+    def finish(self) -> None:
+        """At a stop, after the forwarder's last flush: the state, if all was sent."""
+        self.save_if_delivered()
+
+    def save_if_delivered(self) -> None:
+        """Write the state file once the forwarder holds nothing: what the file says was
+        sent then reached the engine (or was refused by it)."""
+        if self._dirty and self.forwarder.pending() == 0:
             self.save()
 
     def save(self) -> None:
@@ -122,6 +150,7 @@ class ZabbixFollower:
             part.write_text(json.dumps({"url": self.api.url, "open": self.open}),
                             encoding="utf-8")
             os.replace(part, self.state_file)
+            self._dirty = False
         except OSError as exc:
             log.warning("zabbix: cannot write %s (%s); a restart will not resolve what "
                         "recovers meanwhile", self.state_file, exc)
@@ -133,9 +162,22 @@ class ZabbixFollower:
             saved = json.loads(self.state_file.read_text(encoding="utf-8"))
             open_ = saved["open"]
             if saved.get("url") != self.api.url or not isinstance(open_, dict):
+                log.warning("zabbix: %s is of another Zabbix (%s); not used",
+                            self.state_file, saved.get("url"))
                 return {}
-            return {str(k): dict(v) for k, v in open_.items()}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return {str(k): dict(v) for k, v in open_.items()
+                    if str(k).isdigit() and isinstance(v, dict)}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("zabbix: %s unreadable (%s); starting from Zabbix's open problems",
                         self.state_file, exc)
             return {}
+
+
+def _order(eventid: str) -> tuple[int, str]:
+    return (int(eventid), "") if eventid.isdigit() else (0, eventid)
+
+
+def state_file_for(data_dir: Path, url: str) -> Path:
+    """One state file per Zabbix: two followers of two Zabbix servers may share a data
+    dir, and a changed URL starts afresh rather than reading another server's ids."""
+    return data_dir / "zabbix" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"

@@ -4,14 +4,17 @@ of those sent before, read by polling (Zabbix has no event stream).
 Items have the shape the media type in deploy/zabbix/ sends, so the built-in
 ``zabbix`` mapping takes both, and a problem reported by the media type and by the
 API is one alert: the same name (the trigger's name with its macros unresolved, what
-``{TRIGGER.NAME.ORIG}`` gives), entity (the first host, ``{HOST.HOST}``), start (the
-problem event's second, written in UTC) and event id.
+``{TRIGGER.NAME.ORIG}`` gives), entity (the host), start (the problem event's second,
+written in UTC), tags and event id. One exception: a trigger over several hosts is
+named by the host Zabbix lists first for the event (the lowest id), while the media
+type's ``{HOST.HOST}`` is the host of the expression's first item.
 
 Tested against a real Zabbix 6.0 (tests/integration/test_zabbix_real.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +22,13 @@ from typing import Any
 import requests
 
 MAX_TEXT = 1024
-NOT_AUTHORISED = -32602  # Zabbix's code for a refused call, a bad token among them
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+BATCH = 200  # event ids per event.get: Zabbix resolves macros in memory (PHP's limit)
+# What Zabbix says when it refuses the credentials (codes vary: 6.0 answers an expired
+# token with -32500 "Application error.", a bad one with -32602 "Not authorized.").
+REFUSALS = ("not authorized", "not authorised", "session terminated", "api token expired",
+            "incorrect user name or password", "re-login", "account is blocked",
+            "no permissions")
 
 
 class ZabbixError(Exception):
@@ -45,7 +54,11 @@ def problem_item(event: dict[str, Any]) -> dict[str, Any]:
         eventid = str(event["eventid"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"a Zabbix event without {exc}: {str(event)[:200]}") from None
-    if not hosts or not isinstance(trigger, dict) or not trigger.get("description"):
+    if not 0 <= clock <= LATEST:  # also NaN
+        raise ValueError(f"Zabbix event {eventid} has no usable time ({clock})")
+    if (not isinstance(hosts, list) or not hosts or not isinstance(hosts[0], dict)
+            or not hosts[0].get("host") or not isinstance(trigger, dict)
+            or not trigger.get("description")):
         raise ValueError(f"Zabbix event {eventid} has no host or trigger (not a trigger "
                          "event?)")
     date, moment = _utc(clock)
@@ -59,7 +72,7 @@ def problem_item(event: dict[str, Any]) -> dict[str, Any]:
         "opdata": str(event.get("opdata") or "")[:MAX_TEXT], "tags": json.dumps(tags),
         "trigger_id": str(trigger.get("triggerid", event.get("objectid", ""))),
         "trigger_name": str(trigger["description"])[:MAX_TEXT],
-        "host": str(hosts[0].get("host", "")), "host_ip": "",
+        "host": str(hosts[0]["host"]), "host_ip": "",
     }
 
 
@@ -133,29 +146,64 @@ class ZabbixApi:
         error = answer.get("error")
         if isinstance(error, dict):
             text = f"{method}: {error.get('message', '')} {error.get('data', '')}".strip()
-            if error.get("code") == NOT_AUTHORISED or method == "user.login":
+            if method == "user.login" or any(r in text.lower() for r in REFUSALS):
                 raise ZabbixRefused(f"{self.url}: Zabbix refused {text}")
             raise ZabbixError(f"{self.url}: {text}")
         return answer.get("result")
 
+    def _list(self, method: str, params: Any) -> list[dict[str, Any]]:
+        """A call whose answer is a list of objects with an ``eventid``; anything else
+        is an error of this poll (tried again), not of the follower."""
+        result = self.call(method, params)
+        if not isinstance(result, list) or not all(
+                isinstance(r, dict) and str(r.get("eventid", "")).isdigit() for r in result):
+            raise ZabbixError(f"{self.url}: {method} answered no list of events: "
+                              f"{str(result)[:200]}")
+        return result
+
+    def logout(self) -> None:
+        """End a user's session (a token has none): sessions left open pile up in
+        Zabbix. Best effort: the follower is stopping."""
+        if self.token or not self._auth:
+            return
+        with contextlib.suppress(ZabbixError):
+            self._rpc("user.logout", [])
+
     def open_problem_ids(self) -> set[str]:
         """The event ids of the trigger problems open now."""
-        problems = self.call("problem.get", {"output": ["eventid"], "source": 0,
-                                             "object": 0})
+        problems = self._list("problem.get", {"output": ["eventid"], "source": 0,
+                                              "object": 0})
         return {str(p["eventid"]) for p in problems}
 
     def events(self, eventids: list[str]) -> dict[str, dict[str, Any]]:
-        """``event.get`` of these ids with what ``problem_item`` needs, by id."""
-        if not eventids:
-            return {}
-        found = self.call("event.get", {
-            "eventids": eventids, "output": "extend", "selectHosts": ["host"],
-            "selectRelatedObject": ["triggerid", "description"], "selectTags": "extend"})
-        return {str(e["eventid"]): e for e in found}
+        """``event.get`` of these ids with what ``problem_item`` needs, by id, asked
+        ``BATCH`` at a time (a few thousand at once exhaust a front end's PHP memory)."""
+        found: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(eventids), BATCH):
+            for event in self._list("event.get", {
+                    "eventids": eventids[at:at + BATCH], "output": "extend",
+                    "selectHosts": ["host"], "selectRelatedObject": ["triggerid", "description"],
+                    "selectTags": "extend"}):
+                found[str(event["eventid"])] = event
+        return found
 
-    def recovery_times(self, eventids: list[str]) -> dict[str, float]:
-        """When these recovery events happened, by id."""
-        if not eventids:
-            return {}
-        found = self.call("event.get", {"eventids": eventids, "output": ["eventid", "clock"]})
-        return {str(e["eventid"]): float(e["clock"]) for e in found}
+    def recoveries(self, eventids: list[str]) -> dict[str, float]:
+        """When the problems of these ids recovered, by problem id; absent: no recovery
+        event (the problem went with its trigger or host, or its event was cleaned up)."""
+        recovery: dict[str, str] = {}
+        for at in range(0, len(eventids), BATCH):
+            for event in self._list("event.get", {"eventids": eventids[at:at + BATCH],
+                                                  "output": ["eventid", "r_eventid"]}):
+                if str(event.get("r_eventid") or "0") != "0":
+                    recovery[str(event["eventid"])] = str(event["r_eventid"])
+        ids = sorted(set(recovery.values()), key=int)
+        when: dict[str, float] = {}
+        for at in range(0, len(ids), BATCH):
+            for event in self._list("event.get", {"eventids": ids[at:at + BATCH],
+                                                  "output": ["eventid", "clock"]}):
+                try:
+                    when[str(event["eventid"])] = float(event["clock"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+        return {problem: when[r] for problem, r in recovery.items()
+                if r in when and 0 <= when[r] <= LATEST}

@@ -78,7 +78,10 @@ class ZabbixServer:
             "CacheUpdateFrequency=1", "StartPollers=1", "StartPollersUnreachable=1",
             "StartTrappers=2", "StartPingers=0", "StartDiscoverers=0", "StartHTTPPollers=0",
             "StartTimers=1", "StartEscalators=1", "StartAlerters=1", "Timeout=5", ""]))
-        self._spawn("server", [ZABBIX_SERVER, "-f", "-c", str(config)])
+        # Not UTC: the media type's script must find the server's offset ({EVENT.TIME}
+        # is local time), which a UTC server could not show it getting wrong.
+        self._spawn("server", [ZABBIX_SERVER, "-f", "-c", str(config)],
+                    env={**os.environ, "TZ": "Europe/Paris"})
         self._frontend(conninfo)
         self._spawn("frontend", ["php", "-S", f"127.0.0.1:{self.web_port}", "-t",
                                  str(self.root / "ui")])
@@ -121,9 +124,9 @@ class ZabbixServer:
                   "$IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;"]
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         with open(self.root / f"{name}.log", "ab") as log:  # the child keeps its copy
-            self._processes.append(subprocess.Popen(argv, stdout=log,
+            self._processes.append(subprocess.Popen(argv, stdout=log, env=env,
                                                     stderr=subprocess.STDOUT))
 
     def api(self, method: str, params: Any) -> Any:

@@ -85,9 +85,10 @@ class Deduplicator:
                 if reports_state:
                     self._take_latest_state(record, event)
                 return record, DUPLICATE
-            if event.ends_at < record.starts_at:
-                # The clear of an earlier episode, delivered after this one began: it
-                # must not end this one (nor leave it ending before it started).
+            if event.ends_at < max(record.starts_at, record.episode_start):
+                # The clear of an earlier episode, delivered after this one began (or
+                # re-fired): it must not end this one (nor leave it ending before it
+                # started).
                 return record, DUPLICATE
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
@@ -98,6 +99,7 @@ class Deduplicator:
             return record, DUPLICATE
         self._transition(record, FIRING, event.starts_at)
         record.ends_at = None
+        record.episode_start = event.starts_at
         self._take_latest_state(record, event)  # the new episode's, not the last one's
         if event.ends_at is not None:
             self._transition(record, RESOLVED, event.ends_at)
@@ -138,7 +140,8 @@ class Deduplicator:
             return False
         if record.status != FIRING and event.ends_at is None:
             return True  # the condition is back: a new start
-        if event.ends_at is not None and event.ends_at < record.starts_at:
+        if event.ends_at is not None and event.ends_at < max(record.starts_at,
+                                                             record.episode_start):
             return True
         event.starts_at = record.starts_at
         return True

@@ -37,6 +37,9 @@ class AlertRecord:
     incident_id: str | None = None
     recent_transitions: deque[float] = field(default_factory=deque)
     persisted: bool = False
+    # When the current episode began (its start, or its last re-fire): a late clear of
+    # an earlier episode must not end it. Held in memory; after a restart, starts_at.
+    episode_start: float = 0.0
 
     @property
     def name(self) -> str:

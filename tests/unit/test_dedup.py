@@ -158,3 +158,15 @@ def test_a_state_report_or_a_refire_gives_the_alert_its_severity_and_summary() -
     again, disposition = d.apply(quieter)
     assert (again, disposition, again.severity, again.event.summary) == (
         record, REFIRE, "warning", "down again")
+
+
+def test_a_late_clear_of_an_earlier_episode_does_not_end_the_condition_fired_again() -> None:
+    d = make()
+    record, _ = d.apply(event(1, 100.0))
+    d.apply(event(2, 100.0, end=200.0))
+    d.apply(event(3, 300.0))  # fires again within the re-fire window: the same alert
+    assert record.status == FIRING
+    late, disposition = d.apply(event(4, 100.0, end=200.0))  # the first clear, re-sent
+    assert (late, disposition, record.status) == (record, DUPLICATE, FIRING)
+    ended, disposition = d.apply(event(5, 300.0, end=400.0))
+    assert (disposition, record.status, record.ends_at) == (RESOLVE, RESOLVED, 400.0)

@@ -37,8 +37,7 @@ def test_zabbix_problem_and_recovery_become_one_alert_episode() -> None:
         "entity": "core-1", "severity": "major", "summary": "Interface Gi0/1: link down",
         "starts_at": "2026-11-22T16:20:05Z", "ends_at": None,
         "description": "ifOperStatus: down (2)",
-        "labels": {"scope": "availability", "interface": "Gi0/1", "trigger_id": "23001",
-                   "host_ip": "10.0.0.1"}}
+        "labels": {"scope": "availability", "interface": "Gi0/1", "trigger_id": "23001"}}
     recovery = {**ZABBIX_PROBLEM, "event_value": "0", "recovery_date": "2026.11.22",
                 "recovery_time": "16:31:00"}
     mapped = zabbix.apply(recovery, NOW)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aiops.zabbix_follower import ZabbixFollower
+from aiops.zabbix_follower import ZabbixFollower, state_file_for
 from connectors.webhook_mapping import PRESETS, read_mapping
 from connectors.zabbix_api import (
     ZabbixApi,
@@ -112,11 +112,15 @@ def test_an_answer_that_is_not_json_rpc_is_an_outage_naming_it() -> None:
 
 
 class _Forwarder:
-    def __init__(self) -> None:
+    def __init__(self, pending: int = 0) -> None:
         self.items: list[dict[str, Any]] = []
+        self.held = pending
 
     def add(self, item: dict[str, Any]) -> None:
         self.items.append(item)
+
+    def pending(self) -> int:
+        return self.held
 
 
 class _Api:
@@ -125,7 +129,7 @@ class _Api:
     def __init__(self) -> None:
         self.open: set[str] = set()
         self.known: dict[str, dict[str, Any]] = {}
-        self.recoveries: dict[str, float] = {}
+        self.recovered: dict[str, float] = {}
 
     def open_problem_ids(self) -> set[str]:
         return set(self.open)
@@ -133,33 +137,73 @@ class _Api:
     def events(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.known[i] for i in ids if i in self.known}
 
-    def recovery_times(self, ids: list[str]) -> dict[str, float]:
-        return {i: self.recoveries[i] for i in ids if i in self.recoveries}
+    def recoveries(self, ids: list[str]) -> dict[str, float]:
+        return {i: self.recovered[i] for i in ids if i in self.recovered}
+
+    def logout(self) -> None:
+        pass
 
 
 def test_the_follower_resolves_what_recovered_while_it_was_away(tmp_path: Path) -> None:
-    api, state = _Api(), tmp_path / "zabbix" / "open.json"
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
     api.open = {"3", "4"}
     api.known = {"3": EVENT, "4": {**EVENT, "eventid": "4", "hosts": []}}  # 4: no host
     first = _Forwarder()
     follower = ZabbixFollower(api, first, state_file=state)  # type: ignore[arg-type]
     follower.poll()
+    follower.poll()  # nothing new: nothing sent, the skipped event not asked again
+    follower.save_if_delivered()
     assert [i["event_id"] for i in first.items] == ["3"]
     assert follower.stats.skipped == 1
-    # Stopped; the problem recovers (event 8); a new follower reads the state file.
+    # Stopped; the problem recovers at 19:03:41; a new follower reads the state file.
     api.open = set()
-    api.known["3"] = {**EVENT, "r_eventid": "8"}
-    api.recoveries = {"8": 1795374221.0}
+    api.recovered = {"3": 1795374221.0}
     later = _Forwarder()
     ZabbixFollower(api, later, state_file=state, clock=lambda: 9e9).poll()  # type: ignore[arg-type]
     assert [(i["event_value"], i["recovery_time"]) for i in later.items] == [("0", "19:03:41")]
-    # A problem gone with no recovery event (its trigger deleted) ends now.
+
+
+def test_what_the_forwarder_still_holds_is_not_written_as_sent(tmp_path: Path) -> None:
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
     api.open, api.known = {"5"}, {"5": {**EVENT, "eventid": "5"}}
-    gone = ZabbixFollower(api, _Forwarder(), state_file=state)  # type: ignore[arg-type]
-    gone.poll()
+    held = _Forwarder(pending=1)  # the engine is away: the problem waits in the queue
+    follower = ZabbixFollower(api, held, state_file=state)  # type: ignore[arg-type]
+    follower.poll()
+    follower.save_if_delivered()
+    assert not state.exists()
+    # Restarted (the queue lost): every open problem is sent again at the first poll.
+    again = _Forwarder()
+    restarted = ZabbixFollower(api, again, state_file=state)  # type: ignore[arg-type]
+    restarted.poll()
+    restarted.save_if_delivered()
+    assert [i["event_id"] for i in again.items] == ["5"] and state.exists()
+    # Gone with no recovery event (its trigger deleted): it ends now.
     api.open, api.known = set(), {}
     ended = _Forwarder()
-    gone.forwarder = ended  # type: ignore[assignment]
-    gone.clock = lambda: 1795374300.0
+    gone = ZabbixFollower(api, ended, state_file=state, clock=lambda: 1795374300.0)  # type: ignore[arg-type]
     gone.poll()
     assert [(i["event_id"], i["recovery_time"]) for i in ended.items] == [("5", "19:05:00")]
+    # Another Zabbix's follower on the same data dir has a file of its own.
+    assert state_file_for(tmp_path, "https://other/api_jsonrpc.php") != state
+
+
+def test_a_malformed_answer_fails_the_poll_not_the_follower() -> None:
+    _Rpc.answers = {"apiinfo.version": {"result": "6.0.14"},
+                    "problem.get": {"result": [{"eventid": "x1"}]}}
+    with serving(_Rpc) as url, pytest.raises(ZabbixError, match="no list of events"):
+        ZabbixApi(url, token="t").open_problem_ids()
+
+
+def test_an_expired_token_is_a_refusal() -> None:
+    _Rpc.answers = {"apiinfo.version": {"result": "6.0.14"}, "problem.get": {
+        "error": {"code": -32500, "message": "Application error.",
+                  "data": "API token expired."}}}
+    with serving(_Rpc) as url, pytest.raises(ZabbixRefused, match="API token expired"):
+        ZabbixApi(url, token="t").open_problem_ids()
+
+
+@pytest.mark.parametrize("change", [{"clock": "1e30"}, {"clock": "nan"},
+                                    {"hosts": ["sw-1"]}])
+def test_an_event_with_an_impossible_time_or_host_is_refused(change: dict) -> None:
+    with pytest.raises(ValueError, match="no usable time|no host"):
+        problem_item({**EVENT, **change})
