@@ -22,9 +22,7 @@ the follower, since trying again will not help.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.forwarder import Forwarder
+from aiops.statefile import read_state, write_state
 from connectors.icinga import (
     IcingaApi,
     IcingaError,
@@ -178,30 +177,14 @@ class IcingaFollower:
         self.save()
 
     def save(self) -> None:
-        """Write when the stream was last alive (atomically: a crash leaves the old)."""
-        if self.state_file is None:
-            return
-        try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            part = self.state_file.with_suffix(".part")
-            part.write_text(json.dumps({"alive_at": self.alive_at, "url": self.api.url}),
-                            encoding="utf-8")
-            os.replace(part, self.state_file)
+        """Write when the stream was last alive."""
+        if self.state_file is not None and write_state(self.state_file, self.api.url,
+                                                       {"alive_at": self.alive_at}):
             self._saved_at = self.alive_at
-        except OSError as exc:
-            log.warning("icinga: cannot write %s (%s); a restart will ask for the last "
-                        "--lookback seconds only", self.state_file, exc)
 
     def _saved_alive_at(self) -> float | None:
-        if self.state_file is None or not self.state_file.exists():
-            return None
+        saved = read_state(self.state_file, self.api.url) if self.state_file else None
         try:
-            saved = json.loads(self.state_file.read_text(encoding="utf-8"))
-            alive_at = float(saved["alive_at"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("icinga: %s unreadable (%s); asking for the last --lookback "
-                        "seconds", self.state_file, exc)
+            return float(saved["alive_at"]) if saved else None
+        except (KeyError, TypeError, ValueError):
             return None
-        if saved.get("url") != self.api.url:
-            return None  # another Icinga's
-        return alive_at

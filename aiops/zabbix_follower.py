@@ -18,9 +18,7 @@ seen. Events go through ``aiops.forwarder`` (kept while the engine is away).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.forwarder import Forwarder
+from aiops.statefile import read_state, write_state
 from connectors.zabbix_api import (
     ZabbixApi,
     ZabbixError,
@@ -141,36 +140,18 @@ class ZabbixFollower:
             self.save()
 
     def save(self) -> None:
-        """The problems sent and open, written atomically."""
-        if self.state_file is None:
-            return
-        try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            part = self.state_file.with_suffix(".part")
-            part.write_text(json.dumps({"url": self.api.url, "open": self.open}),
-                            encoding="utf-8")
-            os.replace(part, self.state_file)
+        """The problems sent and open."""
+        if self.state_file is not None and write_state(self.state_file, self.api.url,
+                                                       {"open": self.open}):
             self._dirty = False
-        except OSError as exc:
-            log.warning("zabbix: cannot write %s (%s); a restart will not resolve what "
-                        "recovers meanwhile", self.state_file, exc)
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if self.state_file is None or not self.state_file.exists():
+        saved = read_state(self.state_file, self.api.url) if self.state_file else None
+        open_ = saved.get("open") if saved else None
+        if not isinstance(open_, dict):
             return {}
-        try:
-            saved = json.loads(self.state_file.read_text(encoding="utf-8"))
-            open_ = saved["open"]
-            if saved.get("url") != self.api.url or not isinstance(open_, dict):
-                log.warning("zabbix: %s is of another Zabbix (%s); not used",
-                            self.state_file, saved.get("url"))
-                return {}
-            return {str(k): dict(v) for k, v in open_.items()
-                    if str(k).isdigit() and isinstance(v, dict)}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("zabbix: %s unreadable (%s); starting from Zabbix's open problems",
-                        self.state_file, exc)
-            return {}
+        return {str(k): dict(v) for k, v in open_.items()
+                if str(k).isdigit() and isinstance(v, dict)}
 
 
 def _order(eventid: str) -> tuple[int, str]:

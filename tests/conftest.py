@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +65,11 @@ class LiveServer:
     runtime: Runtime
 
 
-@pytest.fixture
-def live_server(runtime: Runtime) -> Iterator[LiveServer]:
-    """The app served over real HTTP on 127.0.0.1 (a thread), for outside clients."""
-    app = create_app(runtime=runtime)
+@contextmanager
+def serving_app(runtime: Runtime) -> Iterator[LiveServer]:
+    """The app on ``runtime`` served over real HTTP on 127.0.0.1 (a thread)."""
     port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", port, create_app(runtime=runtime), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -77,6 +77,13 @@ def live_server(runtime: Runtime) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    """The app served over real HTTP on 127.0.0.1 (a thread), for outside clients."""
+    with serving_app(runtime) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

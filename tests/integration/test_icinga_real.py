@@ -10,18 +10,15 @@ import dataclasses
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from aiops.api import create_app
 from aiops.config import DataDir
 from aiops.runtime import open_runtime
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, serving_app
 from tests.icinga_server import PASSWORD, USER, IcingaServer, available
 from tests.integration.test_webhooks_api import alert_rows
 from tests.polling import wait_for
@@ -174,15 +171,10 @@ def short_span_server(tmp_path: Path) -> Iterator[LiveServer]:
     data_dir = dataclasses.replace(
         data_dir, settings=dataclasses.replace(data_dir.settings, max_incident_span=2.0))
     runtime = open_runtime(data_dir)
-    port = free_port()
-    server = make_server("127.0.0.1", port, create_app(runtime=runtime), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+        with serving_app(runtime) as served:
+            yield served
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
         runtime.close()
 
 
