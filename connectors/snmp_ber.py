@@ -24,8 +24,14 @@ IP_ADDRESS, COUNTER32, GAUGE32, TIME_TICKS, OPAQUE, COUNTER64 = (
 SNMPV2_TRAP = 0xA7
 VERSION_2C = 1
 _UNSIGNED = {COUNTER32: 1 << 32, GAUGE32: 1 << 32, TIME_TICKS: 1 << 32, COUNTER64: 1 << 64}
-# RFC 3416's ranges: request-id (as pysnmp has it), error-status, error-index.
-_PDU_INTEGERS = ((-214783648, 214783647), (0, 18), (0, 2147483647))
+# RFC 3416's ranges: request-id (Integer32, as pysnmp 7 has it), error-status,
+# error-index.
+_PDU_INTEGERS = ((-(1 << 31), (1 << 31) - 1), (0, 18), (0, 2147483647))
+# A sub-identifier is at most 2^32 - 1 (RFC 2578; the first encoded one holds two
+# arcs, up to 2.(2^32 - 1)), so at most 5 octets; longer ones (which pyasn1 reads or
+# refuses depending on its version, and which cost time quadratic in their length)
+# go the pysnmp way.
+_MAX_SUBID, _MAX_SUBID_OCTETS = (1 << 32) + 79, 5
 
 
 class _Unsure(Exception):
@@ -67,16 +73,21 @@ def _oid(data: bytes, start: int, end: int) -> str:
     if start == end:
         raise _Unsure
     arcs: list[int] = []
-    value = 0
+    value = octets = 0
     fresh = True
     for byte in data[start:end]:
         if fresh and byte == 0x80:
             raise _Unsure  # a sub-identifier padded with a leading zero group
         value = (value << 7) | (byte & 0x7F)
+        octets += 1
+        if octets > _MAX_SUBID_OCTETS:
+            raise _Unsure
         fresh = not byte & 0x80
         if fresh:
+            if value > _MAX_SUBID:
+                raise _Unsure
             arcs.append(value)
-            value = 0
+            value = octets = 0
     if not fresh:
         raise _Unsure  # the last sub-identifier is cut
     first = arcs[0]

@@ -64,6 +64,13 @@ class Deduplicator:
         record = self.active.get(fp)
         if record is None or self._is_new_occurrence(record, event):
             return self._start(fp, event), NEW
+        if event.ends_at is not None and event.ends_at < max(record.starts_at,
+                                                             record.episode_start):
+            # The clear of an earlier episode, delivered after this one began (or
+            # fired again): it must not end this one, nor, read as a new onset, make
+            # an alert of its own.
+            record.event_count += 1
+            return record, DUPLICATE
         if self._is_new_onset(record, event):
             if record.status == FIRING:
                 # A new start means the episode before ended, unseen; the latest it can
@@ -84,11 +91,6 @@ class Deduplicator:
             if event.ends_at is None:
                 if reports_state:
                     self._take_latest_state(record, event)
-                return record, DUPLICATE
-            if event.ends_at < max(record.starts_at, record.episode_start):
-                # The clear of an earlier episode, delivered after this one began (or
-                # re-fired): it must not end this one (nor leave it ending before it
-                # started).
                 return record, DUPLICATE
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
@@ -189,6 +191,7 @@ class Deduplicator:
         """
         return (
             not record.flapping
+            and event.starts_at != record.episode_start  # a re-send of this episode
             and event.starts_at - record.starts_at > self.settings.max_incident_span
         )
 

@@ -170,3 +170,15 @@ def test_a_late_clear_of_an_earlier_episode_does_not_end_the_condition_fired_aga
     assert (late, disposition, record.status) == (record, DUPLICATE, FIRING)
     ended, disposition = d.apply(event(5, 300.0, end=400.0))
     assert (disposition, record.status, record.ends_at) == (RESOLVE, RESOLVED, 400.0)
+
+
+def test_a_late_clear_after_the_re_fired_episode_ended_is_still_a_duplicate() -> None:
+    """Found by review: it used to read as a new onset and make an alert of its own."""
+    d = make()
+    record, _ = d.apply(event(1, 0.0))
+    for i, (start, end) in enumerate([(0, 10), (20, None), (20, 30), (40, None), (40, 600),
+                                      (1150, None), (1150, 1200)]):
+        d.apply(event(10 + i, float(start), None if end is None else float(end)))
+    assert (record.status, record.ends_at) == (RESOLVED, 1200.0)
+    late, disposition = d.apply(event(30, 600.0, end=600.0))
+    assert (late, disposition, len(d.active)) == (record, DUPLICATE, 1)
