@@ -1,6 +1,9 @@
-"""What the commands that follow another tool's API share (``aiops icinga follow``,
-``aiops zabbix follow``): reading a secret without putting it on the command line, and
-running a follower beside its forwarder until SIGTERM with progress lines."""
+"""What the commands that forward events to an engine share: the listeners (``aiops
+syslog listen``, ``aiops traps listen``) and the followers of another tool's API
+(``aiops icinga follow``, ``aiops zabbix follow``): the ``--forward`` and
+``--stats-every`` options, the forwarder to a mapping's URL, the line said at a stop;
+and, for the followers, reading a secret without putting it on the command line and
+running beside the forwarder until SIGTERM with progress lines."""
 
 from __future__ import annotations
 
@@ -17,6 +20,27 @@ import click
 from aiops.cli_base import EXIT_BAD_INPUT
 from aiops.errors import InputError
 from aiops.forwarder import Forwarder
+
+FORWARD = click.option("--forward", required=True,
+                       help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+STATS_EVERY = click.option("--stats-every", default=30.0, show_default=True,
+                           type=click.FloatRange(0),
+                           help="Seconds between progress lines on stderr; 0: none.")
+
+
+def engine_forwarder(forward: str, mapping: str) -> Forwarder:
+    """A forwarder to the engine at ``forward`` (its base URL, checked) posting to the
+    webhook mapping ``mapping``."""
+    if not forward.startswith(("http://", "https://")):
+        raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
+    return Forwarder(forward.rstrip("/") + f"/api/v1/webhooks/{mapping}")
+
+
+def stopped_line(name: str, forwarder: Forwarder) -> str:
+    """What a command says when it stops: what was forwarded, and what was not."""
+    return (f"{name}: stopped; {forwarder.progress()}"
+            + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
+               if forwarder.pending() else ""))
 
 
 def read_secret(path: Path | None, env: str, what: str, option: str) -> str:
@@ -61,9 +85,7 @@ def run_follower(name: str, follower: Any, forwarder: Forwarder, source: str,
     forwarder.wake()
     threads[1].join(timeout=forwarder.timeout + 5)
     follower.finish()
-    click.echo(f"{name}: stopped; {forwarder.progress()}"
-               + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
-                  if forwarder.pending() else ""), err=True)
+    click.echo(stopped_line(name, forwarder), err=True)
     if follower.refused is not None:
         click.echo(f"aiops: error: {follower.refused}", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
@@ -71,9 +93,3 @@ def run_follower(name: str, follower: Any, forwarder: Forwarder, source: str,
         click.echo(f"aiops: error: the follower failed: {follower.failed!r}", err=True)
         raise SystemExit(1)
 
-
-FORWARD = click.option("--forward", required=True,
-                       help="The engine's base URL, e.g. http://127.0.0.1:8080.")
-STATS_EVERY = click.option("--stats-every", default=30.0, show_default=True,
-                           type=click.FloatRange(0),
-                           help="Seconds between progress lines on stderr; 0: none.")

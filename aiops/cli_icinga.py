@@ -17,8 +17,13 @@ from typing import Any
 import click
 
 from aiops.cli_base import main, reports_bad_input
-from aiops.cli_follow import FORWARD, STATS_EVERY, read_secret, run_follower
-from aiops.cli_syslog import check_forward
+from aiops.cli_follow import (
+    FORWARD,
+    STATS_EVERY,
+    engine_forwarder,
+    read_secret,
+    run_follower,
+)
 from aiops.errors import InputError
 
 PASSWORD_ENV = "AIOPS_ICINGA_PASSWORD"
@@ -83,12 +88,10 @@ def icinga() -> None:
 def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookback: float,
                   idle_timeout: float, stats_every: float) -> None:
     """Forward Icinga's hard state changes, and its current problems, to an engine."""
-    from aiops.forwarder import Forwarder
     from aiops.icinga_follower import IcingaFollower
 
-    check_forward(forward)
+    forwarder = engine_forwarder(forward, "icinga")
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
-    forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/icinga")
     if not queue.replace("-", "").replace("_", "").isalnum():
         raise InputError(f"--queue must be letters, digits, '-' or '_', got {queue!r}")
     state_file = ctx.obj["data_dir"].path / "icinga" / f"{queue}.json"

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from aiops.cli_base import check_files, main, reports_bad_input
+from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder, stopped_line
 from aiops.errors import InputError
 
 
@@ -45,35 +46,26 @@ RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=P
 @syslog.command("listen")
 @click.option("--udp", default=None, help="HOST:PORT to receive UDP syslog on (e.g. 0.0.0.0:514).")
 @click.option("--tcp", default=None, help="HOST:PORT to receive TCP syslog on.")
-@click.option("--forward", required=True,
-              help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+@FORWARD
 @RULES
-@click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds between progress lines on stderr; 0: none.")
+@STATS_EVERY
 @click.pass_context
 @reports_bad_input
 def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, forward: str,
                   rules_dir: Path | None, stats_every: float) -> None:
     """Receive syslog and forward the alert events its rules make to an engine."""
-    from aiops.forwarder import Forwarder
     from aiops.syslog_listener import SyslogHandler
     from connectors.syslog_rules import load_rules
 
     if udp is None and tcp is None:
         raise InputError("give --udp HOST:PORT, --tcp HOST:PORT or both")
-    check_forward(forward)
+    forwarder = engine_forwarder(forward, "syslog")
     rules, errors = load_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
         click.echo(f"aiops: refused rule file: {error}", err=True)
-    forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/syslog")
     handler = SyslogHandler(rules, forwarder)
     serve_listener("syslog", handler, len(rules.rules), address(udp, "--udp"),
                    address(tcp, "--tcp"), stats_every)
-
-
-def check_forward(forward: str) -> None:
-    if not forward.startswith(("http://", "https://")):
-        raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
 
 
 def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | None,
@@ -103,9 +95,7 @@ def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | N
                        f"{stats.unreadable} not {what}{refused}; {forwarder.progress()}",
                        err=True)
     listener.stop()
-    click.echo(f"{what}: stopped; {forwarder.progress()}"
-               + (f" (not sent: {forwarder.pending()}; the engine: {forwarder.last_error})"
-                  if forwarder.pending() else ""), err=True)
+    click.echo(stopped_line(what, forwarder), err=True)
 
 
 @syslog.command("check")

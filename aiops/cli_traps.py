@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from aiops.cli_base import check_files, main, reports_bad_input
-from aiops.cli_syslog import address, check_forward, serve_listener
+from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder
+from aiops.cli_syslog import address, serve_listener
 
 RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path),
                      default=None, help="Folder of trap rule files (default: DATA_DIR/traps).")
@@ -24,29 +25,25 @@ def traps() -> None:
 
 @traps.command("listen")
 @click.option("--udp", required=True, help="HOST:PORT to receive traps on (e.g. 0.0.0.0:162).")
-@click.option("--forward", required=True,
-              help="The engine's base URL, e.g. http://127.0.0.1:8080.")
+@FORWARD
 @click.option("--community", "communities", multiple=True,
               help="Accept only traps with this community (repeatable; default: any).")
 @RULES
-@click.option("--stats-every", default=30.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds between progress lines on stderr; 0: none.")
+@STATS_EVERY
 @click.pass_context
 @reports_bad_input
 def traps_listen(ctx: click.Context, udp: str, forward: str, communities: tuple[str, ...],
                  rules_dir: Path | None, stats_every: float) -> None:
     """Receive SNMP traps and forward the alert events their rules make to an engine."""
-    from aiops.forwarder import Forwarder
     from aiops.trap_listener import TrapHandler
     from connectors.snmp_traps import load_trap_rules
 
-    check_forward(forward)
+    forwarder = engine_forwarder(forward, "snmptrap")
     where = address(udp, "--udp")
     rules, errors = load_trap_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
         click.echo(f"aiops: refused rule file: {error}", err=True)
-    handler = TrapHandler(rules, Forwarder(forward.rstrip("/") + "/api/v1/webhooks/snmptrap"),
-                          frozenset(communities) if communities else None)
+    handler = TrapHandler(rules, forwarder, frozenset(communities) if communities else None)
     serve_listener("traps", handler, len(rules.rules), where, None, stats_every)
 
 

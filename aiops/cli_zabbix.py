@@ -17,8 +17,13 @@ from typing import Any
 import click
 
 from aiops.cli_base import main, reports_bad_input
-from aiops.cli_follow import FORWARD, STATS_EVERY, read_secret, run_follower
-from aiops.cli_syslog import check_forward
+from aiops.cli_follow import (
+    FORWARD,
+    STATS_EVERY,
+    engine_forwarder,
+    read_secret,
+    run_follower,
+)
 from aiops.errors import InputError
 
 TOKEN_ENV, PASSWORD_ENV = "AIOPS_ZABBIX_TOKEN", "AIOPS_ZABBIX_PASSWORD"
@@ -80,12 +85,10 @@ def zabbix() -> None:
 def zabbix_follow(ctx: click.Context, api: Any, forward: str, interval: float,
                   stats_every: float) -> None:
     """Forward Zabbix's new problems, and the recoveries of those sent, to an engine."""
-    from aiops.forwarder import Forwarder
     from aiops.zabbix_follower import ZabbixFollower, state_file_for
 
-    check_forward(forward)
+    forwarder = engine_forwarder(forward, "zabbix")
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
-    forwarder = Forwarder(forward.rstrip("/") + "/api/v1/webhooks/zabbix")
     follower = ZabbixFollower(api, forwarder, interval=interval,
                               state_file=state_file_for(ctx.obj["data_dir"].path, api.url))
     run_follower("zabbix", follower, forwarder, api.url, follower.stats.line, stats_every)
