@@ -210,6 +210,14 @@ def _oid(raw: Any, where: str) -> str:
     return raw
 
 
+def _prefixes(raw: Any, where: str, expected: str) -> tuple[str, ...]:
+    """One OID prefix or a non-empty list of them, checked."""
+    found = [raw] if isinstance(raw, str) else raw
+    if not isinstance(found, list) or not found:
+        raise InputError(f"{where} {expected}")
+    return tuple(_oid(prefix, where) for prefix in found)
+
+
 def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
     where = rule_head(raw, where, ("name", "alert", "trap", "state", "labels", "severity",
                                    "describe"), ("name", "alert", "trap", "state"))
@@ -221,20 +229,13 @@ def parse_trap_rule(raw: Any, where: str, origin: str) -> TrapRule:
         raise InputError(f"{where}: labels must map label names to OID prefixes")
     for label, source in spec.items():
         if isinstance(source, dict) and set(source) == {"index_of"}:
-            found = source["index_of"]
-            found = [found] if isinstance(found, str) else found
-            if not isinstance(found, list) or not found:
-                raise InputError(f"{where}: labels.{label}.index_of must be an OID prefix or "
-                                 "a list of them")
-            labels[str(label)] = ("index", tuple(_oid(p, f"{where}: labels.{label}.index_of")
-                                                 for p in found))
+            labels[str(label)] = ("index", _prefixes(
+                source["index_of"], f"{where}: labels.{label}.index_of",
+                "must be an OID prefix or a list of them"))
         else:
-            prefixes = [source] if isinstance(source, str) else source
-            if not isinstance(prefixes, list) or not prefixes:
-                raise InputError(f"{where}: labels.{label} must be an OID prefix, a list of "
-                                 "them, or {index_of: PREFIX}")
-            labels[str(label)] = ("first", tuple(_oid(p, f"{where}: labels.{label}")
-                                                 for p in prefixes))
+            labels[str(label)] = ("first", _prefixes(
+                source, f"{where}: labels.{label}",
+                "must be an OID prefix, a list of them, or {index_of: PREFIX}"))
     severity = raw.get("severity")
     if severity is not None and severity not in SEVERITIES:
         raise InputError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
