@@ -209,7 +209,7 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
     def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
         return ScoredCorrelator(topology, engine_settings, relations=model.relations,
                                 embedder=text, weights=model.weights,
-                                offsets=model.clock_offsets)
+                                offsets=model.clock_offsets, time_scale=model.time_scale)
 
     return build
 

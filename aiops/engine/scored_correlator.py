@@ -83,21 +83,25 @@ class ScoredCorrelator:
                  relations: TypeRelations | None = None,
                  embedder: TemplateEmbedder | None = None,
                  weights: ScoringWeights | None = None,
-                 offsets: Mapping[str, float] | None = None):
+                 offsets: Mapping[str, float] | None = None, time_scale: float = 1.0):
         self.topology = topology
         # Learned clock offset per node (``aiops.learning.clock``): subtracted from
         # alert times where they are compared, never from the stored alerts.
         self.offsets: Mapping[str, float] = offsets or {}
-        self.window = settings.correlation_window
-        self.skew = settings.skew_tolerance
+        # How much slower this network's cascades unfold than those the settings were
+        # chosen on (``aiops.learning.timescale``): every time the correlator compares
+        # is stretched by it; 1.0 without a trained model.
+        self.time_scale = time_scale
+        self.window = settings.correlation_window * time_scale
+        self.skew = settings.skew_tolerance * time_scale
         self.max_hops = settings.max_hops
-        self.max_span = settings.max_incident_span
-        self.prime = settings.incident_prime
+        self.max_span = settings.max_incident_span * time_scale
+        self.prime = settings.incident_prime * time_scale
         # Where the link has faded to nothing; past it (or max_span) no alert joins.
-        self.fade = max(self.prime, min(settings.incident_fade, self.max_span))
-        self.merge_onset_gap = settings.merge_onset_gap
+        self.fade = max(self.prime, min(settings.incident_fade * time_scale, self.max_span))
+        self.merge_onset_gap = settings.merge_onset_gap * time_scale
         self.merge_piece_limit = settings.merge_piece_limit
-        self.fan_out = settings.fan_out
+        self.fan_out = settings.fan_out * time_scale
         self.horizon = self.window + self.skew
         self.relations = relations
         self.embedder = embedder

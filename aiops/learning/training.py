@@ -23,6 +23,7 @@ from aiops.learning.labels import GroupLabels
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import AlarmPairs, TypeRelations
 from aiops.learning.templates import alert_text
+from aiops.learning.timescale import CascadeTimescale
 from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
 from aiops.models import Alert
 from topology.graph import TopologyGraph
@@ -42,11 +43,14 @@ class CorrelationModel:
     # Learned clock offset per node in seconds (``aiops.learning.clock``); models saved
     # before offsets were learned load with none, which compares times as stamped.
     clock_offsets: dict[str, float] = field(default_factory=dict)
+    # How much slower than the settings assume this network's cascades unfold
+    # (``aiops.learning.timescale``); models saved before it was learned load with 1.0.
+    time_scale: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"relations": self.relations.to_dict() if self.relations else None,
                 "weights": self.weights.to_dict(), "weights_fit": self.weights_fit,
-                "clock_offsets": self.clock_offsets}
+                "clock_offsets": self.clock_offsets, "time_scale": self.time_scale}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> CorrelationModel:
@@ -54,7 +58,8 @@ class CorrelationModel:
         return cls(relations=TypeRelations.from_dict(relations) if relations else None,
                    weights=weights_from_dict(data.get("weights", {})), version=version,
                    weights_fit=data.get("weights_fit"),
-                   clock_offsets=dict(data.get("clock_offsets") or {}))
+                   clock_offsets=dict(data.get("clock_offsets") or {}),
+                   time_scale=float(data.get("time_scale") or 1.0))
 
 
 def _offset_summary(offsets: dict[str, float]) -> dict[str, float]:
@@ -77,7 +82,7 @@ def fit_weights(alerts: list[Alert], labels: GroupLabels | None, topology: Topol
                 settings: EngineSettings | None = None,
                 fitter: ScoringWeightsFitter | None = None,
                 progress: Callable[[FitStep], None] | None = None,
-                offsets: dict[str, float] | None = None
+                offsets: dict[str, float] | None = None, time_scale: float = 1.0
                 ) -> tuple[ScoringWeights, dict[str, Any], ScoringWeightsFitter | None]:
     """The scoring weights fitted to ``labels`` when operators corrected any incident of
     ``alerts``, else the defaults; with what was done (and why not) for the metadata."""
@@ -93,7 +98,7 @@ def fit_weights(alerts: list[Alert], labels: GroupLabels | None, topology: Topol
     if fitter.settings is None:
         fitter.set_params(settings=settings)
     fitter.fit(alerts, usable.groups, topology, relations=relations, embedder=embedder,
-               progress=progress, offsets=offsets)
+               progress=progress, offsets=offsets, time_scale=time_scale)
     start, fitted = fitter.start_.to_dict(), fitter.weights_.to_dict()
     meta.update({
         "fitted": True, "f1_before": round(fitter.score_before_.f1, 4),
@@ -128,20 +133,27 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     hops, window = relations.pair_reach()
     pairs = AlarmPairs.build(alerts, topology, max(hops, clock.hops), max(window, clock.window))
     offsets = clock.fit(alerts, topology, pairs=pairs).offsets_
+    # Then how fast cascades unfold here: which of two types comes first, and how
+    # early an effect on another node may be stamped, are judged on that time scale.
+    timescale = CascadeTimescale().fit(alerts, topology, offsets=offsets)
+    timescale.stretch(relations)
     relations.fit(alerts, topology, pairs=pairs, offsets=offsets)
     if embedder is not None:
         embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
         embedder.save()
     weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
-                                                settings, fitter, progress, offsets)
+                                                settings, fitter, progress, offsets,
+                                                timescale.scale_)
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
-                             clock_offsets=offsets)
+                             clock_offsets=offsets, time_scale=timescale.scale_)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
         "topology_nodes": len(topology), "clock_offsets": _offset_summary(offsets),
+        "time_scale": {"scale": timescale.scale_, "cascade_lag_seconds": timescale.lag_,
+                       "excess_pairs": timescale.excess_pairs_},
         "seconds": round(time.perf_counter() - started, 3),
         "templates_embedded": embedder is not None, "weights": weights_meta,
     }

@@ -99,11 +99,13 @@ class _Replay:
     def __init__(self, alerts: Sequence[Alert], labels: Mapping[str, str],
                  topology: TopologyGraph, settings: EngineSettings,
                  relations: TypeRelations | None, embedder: TemplateEmbedder | None,
-                 folds: int, offsets: Mapping[str, float] | None = None):
+                 folds: int, offsets: Mapping[str, float] | None = None,
+                 time_scale: float = 1.0):
         self.topology = topology
         self.settings = settings
         self.relations = relations
         self.offsets = dict(offsets or {})
+        self.time_scale = time_scale
         self.embedder = embedder if settings.text_similarity else None
         ordered = sorted(alerts, key=lambda a: a.starts_at)
         self.labels = {a.id: labels[a.id] for a in ordered if a.id in labels}
@@ -137,7 +139,7 @@ class _Replay:
                            ) -> ScoredCorrelator:
                 return ScoredCorrelator(topology, settings, relations=self.relations,
                                         embedder=self.embedder, weights=weights,
-                                        offsets=self.offsets)
+                                        offsets=self.offsets, time_scale=self.time_scale)
 
             engine = Engine(db, self.topology, self.settings, correlator_factory=correlator,
                             ranker_factory=lambda _topology: _NoRanking())
@@ -203,17 +205,19 @@ class ScoringWeightsFitter:
             topology: TopologyGraph, relations: TypeRelations | None = None,
             embedder: TemplateEmbedder | None = None, start: ScoringWeights | None = None,
             progress: Callable[[FitStep], None] | None = None,
-            offsets: Mapping[str, float] | None = None) -> ScoringWeightsFitter:
+            offsets: Mapping[str, float] | None = None,
+            time_scale: float = 1.0) -> ScoringWeightsFitter:
         """Search weights that group ``alerts`` as ``labels`` (alert id → group) say.
 
-        ``relations``, ``embedder`` and the devices' clock ``offsets`` are what the
+        ``relations``, ``embedder``, the devices' clock ``offsets`` and the learned
+        ``time_scale`` (``aiops.learning.timescale``) are what the
         correlator will use live (the model being trained and the data dir's text
         model), so the fit sees the same evidence the engine will. Raises ValueError
         when no labelled alert is given.
         """
         started = time.perf_counter()
         replay = _Replay(alerts, labels, topology, self.settings or EngineSettings(),
-                         relations, embedder, self.folds, offsets)
+                         relations, embedder, self.folds, offsets, time_scale)
         if not replay.labels:
             raise ValueError("none of the labelled alerts is among the alerts given")
         self.start_ = start or ScoringWeights()

@@ -91,6 +91,7 @@ def run_variant(variant: str, topology: Path, history: Path, alerts_path: Path,
             runtime.use_model(model)
             stats["train_seconds"] = time.perf_counter() - started
             stats["relations"] = meta.get("relations")
+            stats["time_scale"] = (meta.get("time_scale") or {}).get("scale")
         alerts = load_alerts(alerts_path)
         before = reset_peak()  # input loaded: what follows is the engine's own
         started = time.perf_counter()

@@ -25,6 +25,7 @@ CHART = ROOT / "docs" / "img" / "correlation.svg"
 SECTIONS = {
     "correlation": "Correlation and root-cause quality",
     "correlation-rings": "Correlation on a topology family nothing was tuned on: telecom rings",
+    "correlation-slow": "Correlation when monitoring reports slowly: delays three times as long",
 }
 
 
@@ -167,11 +168,22 @@ def engine_costs(cases: list[Mapping[str, Any]]) -> dict[str, str]:
     loads = sorted({s["facts"]["model_load_seconds"] for s in cases
                     if s["facts"].get("model_load_seconds") is not None})
     results = [s["results"][m] for s in cases for m in s["results"] if m.startswith("engine")]
-    return {"model_load": span(loads, "s", ".1f"),
+    scales = [r["time_scale"] for r in results if r.get("time_scale") is not None]
+    return {"model_load": span(loads, "s", ".1f"), "time_scale": span(scales, "", ".2f").strip(),
             "train": span([r["train_seconds"] for r in results if "train_seconds" in r], "s",
                           ".2f"),
             "peak_rss": span([r["peak_rss_mb"] for r in results if "peak_rss_mb" in r], "MB",
                              ".0f")}
+
+
+def _delays(knobs: Mapping[str, Any]) -> str:
+    """How the scenarios' delays differ from the generator's defaults, for the docs."""
+    scale = knobs.get("delay_scale", 1.0)
+    if scale == 1.0:
+        return ""
+    return (f"; propagation and reporting delays {scale:g} times the defaults, medians "
+            f"{knobs['propagation_median'] * scale:g} s and {knobs['report_median'] * scale:g}"
+            " s, as monitoring that polls reports them")
 
 
 def docs_section(document: Mapping[str, Any], chart_path: str,
@@ -222,11 +234,11 @@ Scenarios: {summary['scenarios']} ({summary['complete']} finished by every metho
   {one_hop:g}, 2 hops {two_hops:g}; so the root device holds the most (or tied most) alerts of
   its fault in {held} of the faults whose root alarmed, which favours per-entity grouping
   (`alertmanager`) in AC@k;
-- reports late (lognormal) and stamped by device clocks off by up to ±{knobs.get('skew', 0):g}
-  s; a share of {knobs.get('p_duplicate', 0):g} of the events re-sent (with a later
-  timestamp, within 2 minutes); {knobs.get('p_never_clears', 0):g} never clear, and a
-  condition still firing from one fault can be reported again, with a new start, by a later
-  fault: the truth counts that report in the later fault.
+- reports late (lognormal{_delays(knobs)}) and stamped by device clocks off by up to
+  ±{knobs.get('skew', 0):g} s; a share of {knobs.get('p_duplicate', 0):g} of the events
+  re-sent (with a later timestamp, within 2 minutes); {knobs.get('p_never_clears', 0):g}
+  never clear, and a condition still firing from one fault can be reported again, with a
+  new start, by a later fault: the truth counts that report in the later fault.
 
 Data and attribution: `benchmarks/data/README.md`.
 
@@ -244,7 +256,8 @@ includes deduplication, ranking and writing every event to SQLite); memory: peak
 the engine's process during the replay (alerts already loaded; includes SQLite's cache),
 tracemalloc peak of the grouping step for the baselines. The engine runs in a worker process
 that loads the text model once ({engine_facts['model_load']}) and warms up with an untimed
-replay before any timed one; `aiops train` took {engine_facts['train']} per scenario; the
+replay before any timed one; `aiops train` took {engine_facts['train']} per scenario and
+learned time scales of {engine_facts['time_scale']} (docs/architecture.md); the
 worker's peak RSS (Python and the MiniLM weights included) was {engine_facts['peak_rss']}. The
 simulated alert texts are `ALM_<i> on <device>` or `WLS_<i> on <device>` (the sources anonymise
 the types) and the engine's templates mask numbers, so nearly all alerts share a template:

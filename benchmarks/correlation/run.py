@@ -125,8 +125,11 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
         config = ScenarioConfig(
             topology=topology, seed=seed, nodes=nodes, causal=causal,
             faults=faults_per_hour(topology, nodes) * args.hours, hours=args.hours,
-            history_hours=args.history_hours, noise=noise_value(level))
+            history_hours=args.history_hours, noise=noise_value(level),
+            delay_scale=args.delay_scale)
         label = f"{topology}-{size}" if size else topology
+        if args.delay_scale != 1.0:
+            label += f"-delay{args.delay_scale:g}x"
         cases.append(Case(f"{label}-{causal}-s{seed}-noise{level}", config,
                           {"topology": label, "noise_level": level, "causal": causal,
                            "seed": seed}))
@@ -163,7 +166,8 @@ def run_engine(worker: EngineWorker, paths: dict[str, Path], out: Path, timeout:
             log(stats.get("traceback", ""))
             continue
         perf = {k: stats[k] for k in ("seconds", "alerts_per_second", "memory_mb",
-                                      "peak_rss_mb", "train_seconds", "relations") if k in stats}
+                                      "peak_rss_mb", "train_seconds", "relations", "time_scale")
+                if k in stats}
         runs[method] = (engine_prediction(Path(stats["output"])), perf)
     return runs
 
@@ -255,6 +259,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="comma list of neurips, wireless")
     parser.add_argument("--hours", type=float, default=12.0, help="eval period per scenario")
     parser.add_argument("--history-hours", type=float, default=24.0)
+    parser.add_argument("--delay-scale", type=float, default=1.0,
+                        help="propagation and reporting delays times this (3: monitoring "
+                             "that polls, slower than traps)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR,
                         help="scenario files, engine outputs and the engine worker's log")
     parser.add_argument("--keep-data", action="store_true",

@@ -74,6 +74,9 @@ class ScenarioConfig:
     fanout: float = 0.3  # chance a firing edge reaches a second device too
     propagation_median: float = 4.0  # seconds from cause to effect
     report_median: float = 8.0  # seconds from onset to the event's timestamp
+    # Both delays above (and their cap) times this: monitoring that polls every minute
+    # or so reports cascades more slowly and more spread out than traps and streams do.
+    delay_scale: float = 1.0
     skew: float = 20.0  # device clocks are off by up to ± this many seconds
     p_duplicate: float = 0.2
     fault_minutes: float = 10.0  # median time until a fault is repaired
@@ -111,8 +114,8 @@ class _Event:
     group: str
 
 
-def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
-    return min(rng.lognormvariate(math.log(median), sigma), DELAY_CAP)
+def _lognormal(rng: random.Random, median: float, sigma: float, scale: float = 1.0) -> float:
+    return min(rng.lognormvariate(math.log(median * scale), sigma), DELAY_CAP * scale)
 
 
 class _Simulator:
@@ -191,7 +194,8 @@ class _Simulator:
                         key = (child, self.place(device))
                         if key in onset or len(onset) >= cfg.max_alarms:
                             continue
-                        onset[key] = at + _lognormal(self.rng, cfg.propagation_median, 0.8)
+                        onset[key] = at + _lognormal(
+                            self.rng, cfg.propagation_median, 0.8, cfg.delay_scale)
                         following.append((key[0], key[1], onset[key]))
             frontier = following
         events = []
@@ -209,7 +213,8 @@ class _Simulator:
               period_end: float, group: str) -> _Event:
         """The event of one condition: late, skewed, cleared after the repair or never."""
         cfg = self.config
-        starts = onset + _lognormal(self.rng, cfg.report_median, 0.9) + self.skew[device]
+        starts = (onset + _lognormal(self.rng, cfg.report_median, 0.9, cfg.delay_scale)
+                  + self.skew[device])
         ends: float | None = repaired + self.rng.uniform(0.0, 60.0) + self.skew[device]
         if self.rng.random() < cfg.p_never_clears or ends > period_end:
             ends = None  # still firing when the period's file was cut

@@ -1,0 +1,132 @@
+"""The learned time scale: estimated from history alone, stretching the correlator's times."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aiops.config import EngineSettings
+from aiops.engine.index import IncidentIndex
+from aiops.engine.scored_correlator import ScoredCorrelator
+from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.learning.registry import ModelRegistry
+from aiops.learning.timescale import REFERENCE_LAG, CascadeTimescale, cascade_lag
+from aiops.learning.training import CorrelationModel, train
+from aiops.models import Alert
+from benchmarks.correlation.scenario import ScenarioConfig, generate
+from topology.graph import TopologyGraph
+from topology.model import Edge, Node
+
+
+def _lags(median: float, cascade: int = 3000, unrelated: int = 20000, seed: int = 1
+          ) -> np.ndarray:
+    """Unrelated pairs spread evenly over 600 s, a cascade's pairs exponential with
+    ``median``."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.uniform(0, 600, unrelated),
+                           rng.exponential(median / np.log(2), cascade)])
+
+
+@pytest.mark.parametrize("median", [10.0, 16.5, 45.0])
+def test_cascade_lag_finds_the_median_under_even_noise(median: float) -> None:
+    lag, excess = cascade_lag(_lags(median), 600.0)
+    assert lag is not None and abs(lag - median) <= 0.2 * median + 1.0, lag
+    assert 2500 <= excess <= 3500
+
+
+def test_even_lags_alone_are_no_cascade() -> None:
+    lag, excess = cascade_lag(np.random.default_rng(2).uniform(0, 600, 20000), 600.0)
+    assert lag is None or excess < 200
+    assert cascade_lag(np.zeros(0), 600.0) == (None, 0)
+
+
+def _history(delay_scale: float) -> tuple[list[Alert], TopologyGraph]:
+    """A day of simulated cascades (the benchmark's generator) on the 45-node topology."""
+    scenario = generate(ScenarioConfig(topology="huawei", seed=31, faults=8.0, hours=1.0,
+                                       history_hours=24.0, noise=2.0,
+                                       delay_scale=delay_scale))
+    topology = scenario.topology
+    nodes = [Node(n, topology.kinds.get(n, "device"), n) for n in topology.graph.nodes]
+    edges = [Edge(u, v) for u, v in topology.graph.edges]
+    alerts = [Alert(a["id"], a["source"], a["name"], a["entity"], a["severity"],
+                    a["summary"], a["starts_at"], a["ends_at"])
+              for a in scenario.history.alerts]
+    return alerts, TopologyGraph(nodes, edges)
+
+
+def test_slower_cascades_give_a_larger_scale() -> None:
+    # The generator's delays at their defaults (where the correlator's times were
+    # chosen) and three times as long, as monitoring that polls reports them.
+    usual = CascadeTimescale().fit(*_history(1.0))
+    slow = CascadeTimescale().fit(*_history(3.0))
+    assert 0.8 <= usual.scale_ <= 1.25, usual.lag_
+    assert slow.scale_ >= 1.8, slow.lag_
+    assert usual.excess_pairs_ >= 200 and slow.lag_ > usual.lag_
+
+
+def test_too_little_history_keeps_the_scale_at_one() -> None:
+    alerts, topology = _history(3.0)
+    few = CascadeTimescale().fit(alerts[:40], topology)
+    assert few.scale_ == 1.0 and few.lag_ is None
+    assert CascadeTimescale().fit([], topology).scale_ == 1.0
+
+
+def test_a_lag_beyond_the_first_window_is_measured_in_the_next() -> None:
+    # Two alarms 1-2 minutes apart on neighbours: past an eighth of the 600 s window,
+    # so the 2,400 s window measures it again.
+    rng = random.Random(5)
+    names = [f"d{i}" for i in range(10)]
+    topo = TopologyGraph([Node(n, "device", n) for n in names],
+                         [Edge(names[i], names[(i + 1) % 10]) for i in range(10)])
+    alerts, t = [], 0.0
+    for _ in range(800):
+        t += rng.expovariate(1 / 2000)  # faults independent of each other
+        k = rng.randrange(10)
+        alerts.append(Alert(f"a{len(alerts)}", "s", "CAUSE", names[k], "major", "", t))
+        alerts.append(Alert(f"a{len(alerts)}", "s", "EFFECT", names[(k + 1) % 10], "major", "",
+                            t + rng.uniform(60, 120)))
+    fitted = CascadeTimescale().fit(alerts, topo)
+    assert fitted.lag_ is not None and 80 <= fitted.lag_ <= 100, fitted.lag_
+    assert fitted.scale_ == pytest.approx(fitted.lag_ / REFERENCE_LAG, abs=0.01)
+
+
+def _joins_after(gap: float, time_scale: float) -> bool:
+    """Does an alert ``gap`` seconds after a one-alert incident on the same node join it?"""
+    topo = TopologyGraph([Node("a", "device", "a")], [])
+    index = IncidentIndex()
+    incident = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    first = AlertRecord(id=1, fingerprint="1", node_id="a", starts_at=0.0,
+                        event=Alert("e1", "s", "POWER_FAIL", "a", "major", "", 0.0))
+    incident.alerts[1] = first
+    index.add(incident, first)
+    late = AlertRecord(id=2, fingerprint="2", node_id="a", starts_at=gap,
+                       event=Alert("e2", "s", "LINK_DOWN", "a", "major", "", gap))
+    correlator = ScoredCorrelator(topo, EngineSettings(), time_scale=time_scale)
+    return bool(correlator.place(late, index))
+
+
+def test_the_scale_stretches_the_correlators_times() -> None:
+    # Without text similarity a same-node alert joins within about 50 s by default.
+    assert _joins_after(40.0, 1.0)
+    assert not _joins_after(90.0, 1.0)
+    assert _joins_after(90.0, 2.5)
+    assert not _joins_after(200.0, 2.5)
+    correlator = ScoredCorrelator(TopologyGraph(), EngineSettings(), time_scale=2.0)
+    settings = EngineSettings()
+    assert correlator.horizon == 2.0 * (settings.correlation_window + settings.skew_tolerance)
+    assert correlator.merge_onset_gap == 2.0 * settings.merge_onset_gap
+
+
+def test_training_learns_stores_and_reports_the_scale(tmp_path: Path) -> None:
+    alerts, topology = _history(3.0)
+    model, meta = train(ModelRegistry(tmp_path / "models"), alerts, topology, "history")
+    assert model.time_scale >= 1.8
+    assert meta["time_scale"]["scale"] == model.time_scale
+    assert meta["time_scale"]["cascade_lag_seconds"] > REFERENCE_LAG
+    assert CorrelationModel.from_dict(model.to_dict()).time_scale == model.time_scale
+    old = CorrelationModel().to_dict()
+    del old["time_scale"]  # a model saved before the scale was learned
+    assert CorrelationModel.from_dict(old).time_scale == 1.0
