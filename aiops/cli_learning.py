@@ -69,6 +69,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
                f"({meta['alert_types']} alert types): {meta['relations']} relations between "
                f"types, in {meta['seconds']} s; "
                + ("saved, not promoted" if no_promote else "promoted"))
+    click.echo(_describe_time_scale(meta["time_scale"]))
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)
@@ -81,6 +82,16 @@ def _show_fit_step(step: Any) -> None:
     click.echo(f"  fitting weights: replay {step.evaluation} (at most {step.max_evaluations}) "
                f"{what}: pairwise F1 {step.f1:.4f}, kept {step.kept_f1:.4f}, "
                f"{step.seconds:.0f} s", err=True)
+
+
+def _describe_time_scale(meta: dict[str, Any]) -> str:
+    """Why the correlator's times are (or are not) stretched, in one line."""
+    if meta["cascade_lag_seconds"] is None:
+        return (f"time scale: 1 (too few nearby alarms in excess of chance to measure how "
+                f"fast cascades unfold: {meta['excess_pairs']})")
+    return (f"time scale: {meta['scale']:g} (cascade lag {meta['cascade_lag_seconds']:g} s "
+            f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
+            "were chosen at 16.5 s)")
 
 
 def _describe_weights(meta: dict[str, Any]) -> str:

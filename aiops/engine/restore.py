@@ -36,6 +36,7 @@ def alert_from_row(row: Any) -> AlertRecord:
         id=row.id, fingerprint=row.fingerprint, event=event, node_id=row.node_id,
         status=row.status, starts_at=row.starts_at, ends_at=row.ends_at,
         last_event_at=row.last_event_at, event_count=row.event_count,
+        episode_start=row.episode_start or 0.0,
         transitions=row.transitions, flapping=row.flapping, incident_id=row.incident_id,
         persisted=True,
     )

@@ -31,7 +31,8 @@ start one after another, and one alert between them is no proof) or both already
 hold ``merge_piece_limit`` alerts (a piece split off a cascade is small; two
 established incidents linked by one alert are mostly two faults). Weights and the
 threshold were chosen on development scenarios (see docs/architecture.md for the
-numbers).
+numbers). Every time above is stretched by the model's learned ``time_scale``
+(``aiops.learning.timescale``): slower monitoring spreads a cascade out.
 """
 
 from __future__ import annotations

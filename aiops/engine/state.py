@@ -37,8 +37,8 @@ class AlertRecord:
     incident_id: str | None = None
     recent_transitions: deque[float] = field(default_factory=deque)
     persisted: bool = False
-    # When the current episode began (its start, or its last re-fire): a late clear of
-    # an earlier episode must not end it. Held in memory; after a restart, starts_at.
+    # When the current episode began (its last re-fire; 0.0: at ``starts_at``): a late
+    # clear of an earlier episode must not end it. Stored, so a restart keeps it.
     episode_start: float = 0.0
 
     @property
@@ -62,6 +62,7 @@ class AlertRecord:
             "summary": e.summary, "description": e.description, "labels": e.labels,
             "status": self.status, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "last_event_at": self.last_event_at, "event_count": self.event_count,
+            "episode_start": self.episode_start or None,
             "transitions": self.transitions, "flapping": self.flapping,
             "incident_id": self.incident_id,
         }

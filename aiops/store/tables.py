@@ -56,6 +56,8 @@ alerts = Table(
     Column("starts_at", Float, nullable=False),
     Column("ends_at", Float),
     Column("last_event_at", Float, nullable=False),
+    # When the current episode began (its last re-fire); NULL: at starts_at.
+    Column("episode_start", Float),
     Column("event_count", Integer, nullable=False),
     Column("transitions", Integer, nullable=False),
     Column("flapping", Boolean, nullable=False),

@@ -98,6 +98,32 @@ def test_raw_events_of_no_alert_across_migration_0008(db_url: str, tmp_path) -> 
         engine.dispose()
 
 
+def test_a_late_clear_after_a_restart_does_not_end_the_condition_fired_again(
+        db_url: str, tmp_path) -> None:
+    """When a re-fired episode began is stored (migration 0009), so after a restart the
+    late clear of the episode before is still a duplicate; it used to end the alert."""
+    data_dir = DataDir(path=tmp_path / "d", database_url=db_url)
+    t = 1_800_000_000
+    down = {"id": "e1", "source": "alertmanager", "name": "LINK_DOWN", "entity": "r1",
+            "severity": "major", "summary": "down", "starts_at": t, "ends_at": None}
+    rt = open_runtime(data_dir)
+    try:
+        for event in (down, {**down, "id": "e2", "ends_at": t + 100},
+                      {**down, "id": "e3", "starts_at": t + 200}):  # fires again
+            rt.engine.ingest([parse_alert(event)])
+    finally:
+        rt.close()
+    again = open_runtime(data_dir)
+    try:
+        late = again.engine.ingest([parse_alert({**down, "id": "e4", "ends_at": t + 100})])
+        assert dict(late.dispositions) == {"duplicate": 1}
+        with again.db.connect() as conn:
+            rows = conn.execute(sa.select(alerts.c.status, alerts.c.episode_start)).all()
+        assert [tuple(r) for r in rows] == [("firing", t + 200)]
+    finally:
+        again.close()
+
+
 def test_topology_upsert_keeps_first_seen(db_url: str) -> None:
     engine = open_database(db_url)
     try:

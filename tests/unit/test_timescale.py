@@ -130,3 +130,11 @@ def test_training_learns_stores_and_reports_the_scale(tmp_path: Path) -> None:
     old = CorrelationModel().to_dict()
     del old["time_scale"]  # a model saved before the scale was learned
     assert CorrelationModel.from_dict(old).time_scale == 1.0
+
+
+def test_train_says_what_scale_it_learned_and_why() -> None:
+    from aiops.cli_learning import _describe_time_scale
+
+    line = _describe_time_scale({"scale": 2.36, "cascade_lag_seconds": 39.0,
+                                 "excess_pairs": 5120})
+    assert line.startswith("time scale: 2.36 (cascade lag 39 s from 5120 pairs")
