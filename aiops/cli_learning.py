@@ -91,7 +91,7 @@ def _describe_time_scale(meta: dict[str, Any]) -> str:
                 f"fast cascades unfold: {meta['excess_pairs']})")
     return (f"time scale: {meta['scale']:g} (cascade lag {meta['cascade_lag_seconds']:g} s "
             f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
-            "were chosen at 16.5 s)")
+            "were chosen at 16.5 s and are stretched beyond 20.6 s)")
 
 
 def _describe_weights(meta: dict[str, Any]) -> str:
