@@ -45,6 +45,7 @@ bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.correlation.run --write-docs
 	$(BIN)/python -m benchmarks.correlation.run --topologies rings:600 --write-docs --docs-section correlation-rings
+	$(BIN)/python -m benchmarks.correlation.run --delay-scale 3 --write-docs --docs-section correlation-slow
 	$(BIN)/python -m benchmarks.remediation --write-docs
 	$(BIN)/python -m benchmarks.root_priors --write-docs
 	$(BIN)/python -m benchmarks.feedback --write-docs

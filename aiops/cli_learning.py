@@ -43,6 +43,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
     keep their defaults.
     """
     from aiops.learning.labels import read_labels
+    from aiops.learning.training import load_promoted
     from aiops.learning.training import train as fit
     from aiops.learning.weights import ScoringWeightsFitter
     from aiops.learning.windows import reach
@@ -57,7 +58,9 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
                    "alerts on the same entity only", err=True)
     settings = runtime.data_dir.settings
     with runtime.db.connect() as conn:
-        labels = read_labels(conn, weak=weak_labels, reach=reach(settings))
+        # Near a corrected incident as the promoted model's correlator reaches.
+        scale = load_promoted(runtime.registry).time_scale
+        labels = read_labels(conn, weak=weak_labels, reach=reach(settings, scale))
     text = runtime.embedder if settings.text_similarity else None
     model, meta = fit(runtime.registry, alerts, runtime.engine.topology, str(alerts_path),
                       embedder=text, labels=labels, settings=settings,

@@ -32,6 +32,7 @@ Usage: python -m benchmarks.feedback [--topologies huawei,ba,tree] [--seeds 31,3
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -178,7 +179,7 @@ def run_seed(config: ScenarioConfig, review: float, weak: str, fit_seconds: floa
         rt.close()
     weights = meta["weights"]
     default = score_eval(work / name / "eval-default", paths, truth["eval"],
-                         CorrelationModel(relations=model.relations, weights=ScoringWeights()))
+                         dataclasses.replace(model, weights=ScoringWeights()))
     fitted = score_eval(work / name / "eval-fitted", paths, truth["eval"], model)
     keys = [k for k, _ in METRICS]
     result = {

@@ -188,6 +188,12 @@ class Deduplicator:
         development scenarios 5 % of events were such restarts in another fault, all
         more than 2 minutes after the onset, while re-sends of the same episode all came
         within 2 minutes (dev pair F1 0.791 → 0.818; docs/architecture.md).
+
+        The span is the settings' own, not stretched by a model's learned time scale
+        (``aiops.learning.timescale``): where monitoring is slow an incident still takes
+        alerts after it, and a restart there is still correlated afresh, possibly into
+        the same incident. How a condition's events fold is a property of its sender,
+        not of how fast faults cascade.
         """
         return (
             not record.flapping

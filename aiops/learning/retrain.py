@@ -177,7 +177,8 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
                              "to train: choose more days", field="days")
         history = load_history(conn, since, now)
         shadow_since = max(since, now - cfg.shadow_window)
-        labels = read_labels(conn, weak=weak, reach=reach(settings))
+        labels = read_labels(conn, weak=weak,
+                             reach=reach(settings, _promoted(runtime)[0].time_scale))
         fit_labels = labels.restricted_to(first_event_ids(conn, since, shadow_since))
         try:
             records = load_window(conn, shadow_since, math.nextafter(now, math.inf))

@@ -10,29 +10,34 @@ long, those fixed times split incidents and pair F1 fell from 0.87 to 0.68 on th
 development scenarios, below OpenNMS ALEC's fixed parameters (docs/architecture.md,
 "Learned time scale"). One number learned by ``aiops train`` stretches all of them.
 
-The estimate needs no labels. Take every pair of alarms started within ``window``
-seconds of each other on the same or neighbouring nodes (not a condition with
-itself: same type on the same node is a re-send or a flap), on clock-corrected
-times (``aiops.learning.clock``). Alarms that have nothing to do with each other
-give lags spread evenly over the window (they arrive independently); alarms of one
-cascade pile up at short lags. The density of lags in the window's second half
-estimates the even part; the pairs in excess of it at lags up to ``x`` grow with
-``x`` as the cascade part's distribution, and the lag at which half of the excess
-is reached is this history's *cascade lag*. The median, because it is the steadiest
-of the quantiles: on the development scenarios at the default timing it lay within
-15-19 s on every topology, noise level and causal graph (the 80th percentile
-within 37-74 s), and within 13-19 s on the 48 held-out ones.
+The estimate needs no labels. First each condition (type and entity) counts once
+per run: a repeat less than the window after its previous alert is dropped, so a
+storm of one condition is one alarm. Then take every pair of alarms started within
+``window`` seconds of each other on the same or neighbouring nodes, on
+clock-corrected times (``aiops.learning.clock``). Alarms that have nothing to do
+with each other give lags spread evenly over the window (they arrive
+independently); alarms of one cascade pile up at short lags. The density of lags
+in the window's second half estimates the even part; the pairs in excess of it at
+lags up to ``x`` grow with ``x`` as the cascade part's distribution, and the lag at
+which half of the excess is reached is this history's *cascade lag*. No node
+counts more pairs than the 90th percentile of the nodes (by the later alarm's
+node): a busy node whose conditions burst together for an hour would otherwise
+read as a slow cascade for the whole network. The median, because it is the
+steadiest of the quantiles: on the development scenarios it lay within 10-13 s at
+the default timing on every topology, noise level and causal graph, and within
+27-38 s at delays three times as long.
 
 The scale is that lag over ``REFERENCE_LAG`` × ``SLACK``, never below 1 nor above
 ``MAX_SCALE``; with fewer than ``min_excess`` pairs in excess the history says
-nothing about timing and the scale stays 1. Why not the plain ratio: at the default
-timing the estimate strays by up to ±20 % from the reference, and a scale read into
-that noise moved pair F1 by up to −0.031 on a held-out scenario (0.79 on a Huawei
-one) for nothing; shrinking the times costs more than stretching them (forced 0.75
-lost 0.021 on the development scenarios, 1.25 lost 0.006); and the true within-fault
-lags grow more slowly than the delays do, so the plain ratio over-stretches (at
-delays three times the defaults, a forced 1.8 grouped better than 2.3, the plain
-ratio). Details and numbers: docs/architecture.md, "Learned time scale".
+nothing about timing and the scale stays 1. Why not the plain ratio: a scale read
+into the estimate's noise at the default timing is churn (a first version that
+took the plain ratio moved held-out pair F1 by up to −0.031 on a scenario it read as
+faster); shrinking the times costs more than stretching them (forced 0.75 lost
+0.018 pair F1 on the development scenarios, 1.25 lost 0.005); and the correlator's
+times already hold slack for clock skew that does not grow with the delays, so
+the full ratio over-stretches (at delays three times the defaults a forced 1.8
+grouped better than 2.3 or 3). Details and numbers: docs/architecture.md,
+"Learned time scale".
 """
 
 from __future__ import annotations
@@ -46,12 +51,14 @@ from aiops.models import Alert
 from topology.graph import TopologyGraph
 
 # Median cascade lag (as estimated here) of the development scenarios' histories at
-# the default timing, where the correlator's times were chosen: seeds 21-23, every
-# topology, both causal graphs, both noise levels gave 15-19 s.
-REFERENCE_LAG = 16.5
-# How far above the reference a lag must be before it is read as slower timing: the
-# estimate reached 1.15 times the reference at the default timing.
-SLACK = 1.25
+# the default timing, where the correlator's times were chosen: seeds 21-22, every
+# topology, both causal graphs, both noise levels gave 10-13 s.
+REFERENCE_LAG = 11.0
+# How far above the reference a lag must be before the times are stretched, and the
+# divisor beyond: the estimate reached 1.18 times the reference at the default
+# timing, and at three times the delays (lags 27-38 s) stretching by about 1.8 grouped
+# better than by the full ratio (docs/architecture.md, "Learned time scale").
+SLACK = 1.5
 MAX_SCALE = 8.0
 
 
@@ -76,13 +83,13 @@ class CascadeTimescale:
         self.scale_: float = 1.0
 
     def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
-            offsets: Mapping[str, float] | None = None,
-            pairs: AlarmPairs | None = None) -> CascadeTimescale:
+            offsets: Mapping[str, float] | None = None) -> CascadeTimescale:
         """Learn ``scale_`` from ``alerts`` on ``topology`` (see the module doc)."""
         self.lag_, self.excess_pairs_, self.scale_ = None, 0, 1.0
+        onsets = condition_onsets(alerts, self.windows[0])
         lag, excess = None, 0
         for window in self.windows:
-            lag, excess = self._measure(alerts, topology, offsets, pairs, window)
+            lag, excess = self._measure(onsets, topology, offsets, window)
             if lag is None or lag <= window / 8.0:
                 break
         self.excess_pairs_ = excess
@@ -105,35 +112,76 @@ class CascadeTimescale:
         relations.skew_tolerance = relations.skew_tolerance * self.scale_
         return relations
 
-    def _measure(self, alerts: Sequence[Alert], topology: TopologyGraph,
-                 offsets: Mapping[str, float] | None, pairs: AlarmPairs | None,
-                 window: float) -> tuple[float | None, int]:
-        if pairs is None or not pairs.covers(self.hops, window):
-            pairs = AlarmPairs.build(alerts, topology, self.hops, window)
+    def _measure(self, onsets: Sequence[Alert], topology: TopologyGraph,
+                 offsets: Mapping[str, float] | None, window: float
+                 ) -> tuple[float | None, int]:
+        pairs = AlarmPairs.build(onsets, topology, self.hops, window)
         ev = pairs.events
         cause, effect = pairs.cause, pairs.effect
-        keep = (pairs.hop <= self.hops) & ~((ev.types[cause] == ev.types[effect])
-                                           & (ev.locs[cause] == ev.locs[effect]))
+        keep = pairs.hop <= self.hops
         cause, effect = cause[keep], effect[keep]
         lags = np.abs(_corrected_lags(ev, cause, effect, ev.times[effect] - ev.times[cause],
                                       offsets))
-        return cascade_lag(lags, window)
+        return cascade_lag(lags, window, node_weights(ev.locs[effect], ev.n_locs))
 
 
-def cascade_lag(lags: np.ndarray, window: float) -> tuple[float | None, int]:
+def condition_onsets(alerts: Sequence[Alert], gap: float) -> list[Alert]:
+    """The alerts that start a run of their condition (type and entity): a repeat less
+    than ``gap`` seconds after the condition's previous alert is left out.
+
+    A storm of one condition (re-sends, a flapping port, a trap a second) is then one
+    alarm, not thousands whose pairs with everything nearby would read as a cascade
+    that lasts as long as the storm; and a condition is never paired with itself.
+    """
+    last: dict[tuple[str, str], float] = {}
+    kept = []
+    for alert in sorted(alerts, key=lambda a: a.starts_at):
+        key = (alert.name, alert.entity)
+        previous = last.get(key)
+        last[key] = alert.starts_at
+        if previous is None or alert.starts_at - previous >= gap:
+            kept.append(alert)
+    return kept
+
+
+def node_weights(locations: np.ndarray, n_locations: int) -> np.ndarray:
+    """Per pair, a weight that holds every node's pairs (by the later alarm's node) to at
+    most the 90th percentile of the nodes' counts.
+
+    How fast cascades unfold is a property of the network; one busy node whose many
+    conditions burst together for an hour must not speak for it (its pairs pile up at
+    short lags as a slow cascade's would). Ordinary nodes keep weight 1.
+    """
+    counts = np.bincount(locations, minlength=n_locations).astype(np.float64)
+    used = counts[counts > 0]
+    if len(used) == 0:
+        return np.ones(0, dtype=np.float64)
+    cap = max(float(np.percentile(used, 90)), 1.0)
+    return np.minimum(1.0, cap / counts[locations])
+
+
+def cascade_lag(lags: np.ndarray, window: float, weights: np.ndarray | None = None
+                ) -> tuple[float | None, int]:
     """The median of the lags in excess of an even spread, and how many are in excess.
 
     The even part's density comes from the lags in ``(window / 2, window]``; the
-    excess is counted up to ``window / 2`` in steps of one second. None when no lag
-    is in excess.
+    excess is counted up to ``window / 2`` in steps of one second. ``weights``: one per
+    lag (default 1). None when no lag is in excess.
     """
     half = window / 2.0
-    ordered = np.sort(lags[lags <= window])
-    if len(ordered) == 0:
+    if weights is None:
+        weights = np.ones(len(lags), dtype=np.float64)
+    inside = lags <= window
+    lags, weights = lags[inside], weights[inside]
+    if len(lags) == 0:
         return None, 0
-    even = float(np.count_nonzero(ordered > half)) / half  # pairs per second of lag
+    order = np.argsort(lags, kind="stable")
+    ordered, cumulative = lags[order], np.cumsum(weights[order])
+    even = float(weights[lags > half].sum()) / half  # weight per second of lag
     steps = np.arange(0.0, half + 1.0, 1.0)
-    excess = np.searchsorted(ordered, steps, "right") - even * steps
+    upto = np.searchsorted(ordered, steps, "right")
+    counted = np.where(upto > 0, cumulative[np.maximum(upto - 1, 0)], 0.0)
+    excess = counted - even * steps
     total = float(excess[-1])
     if total <= 0:
         return None, 0

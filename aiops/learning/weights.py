@@ -110,7 +110,7 @@ class _Replay:
         ordered = sorted(alerts, key=lambda a: a.starts_at)
         self.labels = {a.id: labels[a.id] for a in ordered if a.id in labels}
         starts = {a.id: a.starts_at for a in ordered if a.id in self.labels}
-        windows = Windows.around(group_spans(self.labels, starts), reach(settings))
+        windows = Windows.around(group_spans(self.labels, starts), reach(settings, time_scale))
         # Only what can change a labelled group's fate is replayed.
         self.events = [a for a in ordered if a.starts_at in windows]
         self.folds = self._time_folds(folds)

@@ -51,6 +51,8 @@ def group_spans(groups: dict[str, str], starts: dict[str, float]) -> list[tuple[
     return list(spans.values())
 
 
-def reach(settings: EngineSettings) -> float:
-    """Seconds around an incident within which an alert can still change its grouping."""
-    return settings.max_incident_span + settings.correlation_window + settings.skew_tolerance
+def reach(settings: EngineSettings, time_scale: float = 1.0) -> float:
+    """Seconds around an incident within which an alert can still change its grouping,
+    with the correlator's times stretched by a model's learned ``time_scale``."""
+    return (settings.max_incident_span + settings.correlation_window
+            + settings.skew_tolerance) * time_scale

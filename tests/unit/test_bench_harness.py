@@ -211,6 +211,34 @@ def test_generator_is_deterministic_per_seed() -> None:
     assert other.eval.alerts != first.eval.alerts
 
 
+def test_slower_delays_spread_the_same_faults_out() -> None:
+    """``delay_scale`` stretches propagation and reporting delays and nothing else: the
+    same alarms of the same faults, each fault's reports spread further apart."""
+    def spreads(config: ScenarioConfig) -> tuple[list[tuple[str, str, str]], float]:
+        period = generate(config).eval
+        by_group: dict[str, list[float]] = {}
+        for a in period.alerts:
+            by_group.setdefault(period.alert_group[a["id"]], []).append(a["starts_at"])
+        faults = [g for g, v in period.groups.items() if v["kind"] == "fault"]
+        spread = sorted(max(by_group[g]) - min(by_group[g]) for g in faults)
+        same = sorted((a["name"], a["entity"], period.alert_group[a["id"]])
+                      for a in period.alerts)
+        return same, spread[len(spread) // 2]
+
+    usual, usual_spread = spreads(SMALL)
+    slow, slow_spread = spreads(ScenarioConfig(**{**SMALL.__dict__, "delay_scale": 3.0}))
+    assert slow == usual
+    assert slow_spread > 1.5 * usual_spread
+
+
+def test_the_delay_scale_names_the_scenarios() -> None:
+    from benchmarks.correlation.run import build_cases, parse_args
+
+    [case] = build_cases(parse_args(["--topologies", "huawei", "--seeds", "1", "--noise",
+                                     "low", "--causal", "neurips", "--delay-scale", "3"]))
+    assert case.name.startswith("huawei-delay3x-") and case.config.delay_scale == 3.0
+
+
 @pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings"])
 def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
                                                                topology: str) -> None:

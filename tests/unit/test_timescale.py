@@ -62,9 +62,27 @@ def test_slower_cascades_give_a_larger_scale() -> None:
     # chosen) and three times as long, as monitoring that polls reports them.
     usual = CascadeTimescale().fit(*_history(1.0))
     slow = CascadeTimescale().fit(*_history(3.0))
-    assert usual.scale_ == 1.0 and 12.0 <= usual.lag_ <= 20.0, usual.lag_
+    assert usual.scale_ == 1.0 and 8.0 <= usual.lag_ <= 15.0, usual.lag_
     assert slow.scale_ >= 1.5, slow.lag_
     assert usual.excess_pairs_ >= 200 and slow.lag_ > usual.lag_
+
+
+@pytest.mark.parametrize(("rate", "hours", "types"), [(4.0, 1.0, 1), (4.0, 1.0, 5),
+                                                      (0.5, 2.0, 3), (0.1, 2.0, 50)])
+def test_a_storm_on_one_node_does_not_stretch_the_network(rate: float, hours: float,
+                                                          types: int) -> None:
+    # Found by review: a trap storm of one condition on one busy node read as a cascade
+    # lasting minutes and gave the whole network the largest scale (8).
+    alerts, topology = _history(1.0)
+    node = max(topology.nodes, key=lambda n: len(topology.neighbourhood(n, 1)))
+    rng = random.Random(1)
+    t = alerts[0].starts_at + 6 * 3600
+    storm = []
+    while t < alerts[0].starts_at + (6 + hours) * 3600:
+        t += rng.expovariate(rate)
+        storm.append(Alert(f"s{len(storm)}", "syslog", f"CHATTY_{rng.randrange(types)}", node,
+                           "minor", "", t))
+    assert CascadeTimescale().fit(alerts + storm, topology).scale_ == 1.0
 
 
 def test_too_little_history_keeps_the_scale_at_one() -> None:
