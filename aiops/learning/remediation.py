@@ -14,21 +14,32 @@ For an incident, every case gets a weight from a log-linear kernel::
             + b_types·Jaccard_idf(alert types) + b_role·[same role] + b_kind·[same kind]
             + b_text·cos(symptoms) + b_cause·cos(cause)
 
-(relative to the best case, so the most similar weighs 1). An action's score is the
-weight of the cases it fixed plus ``prior`` times its share of all fixes, over the
-weight of all cases plus ``prior``::
+(relative to the best case, so the most similar weighs 1). A case votes partly for
+the action it took and partly (``class_mix``, 0.75) for the actions its *fault class*
+(root alert type, role) took, backed off to its root type, then to all fixes::
 
-    score(a) = (Σ_{cases i that took a and worked} K_i + prior·P(a)) / (Σ_i K_i + prior)
+    P(a | t, r) = (n(a, t, r) + α·P(a | t)) / (n(t, r) + α),
+    P(a | t) = (n(a, t) + β·P(a)) / (n(t) + β)          (counts of fixes; α = β = 3)
 
-so it lies in [0, 1], a failed attempt weighs against every action, and where no
+since within a class the action is close to a draw from one distribution, a single
+case's action is a noisy sample of it, and the nearest cases are few. An action's
+score is that vote plus ``prior`` times its share of all fixes, over the weight of
+all cases plus ``prior``::
+
+    score(a) = ((1 − m)·Σ_{i took a, worked} K_i + m·Σ_i K_i·P(a | t_i, r_i)
+                + prior·P(a)) / (Σ_i K_i + prior)
+
+so it lies in [0, 1], a failed attempt weighs against its own action (it counts
+only as evidence of its class), and where no
 past case is alike the ranking backs off to how often each action fixed anything.
 Every piece of evidence adds to every case rather than selecting a few neighbours:
 the root alert type of an incident is wrong often enough (a dead device shows only
 its effects) that cases agreeing on the other evidence must still count. A weighted
 vote over cases rather than a trained classifier because tickets are few (hundreds,
 not millions), actions are open-ended, and every recommendation must cite the
-tickets it comes from. The weights are round values chosen on development scenarios
-the benchmark does not use, not fitted (docs/tickets.md).
+tickets it comes from (the class vote changes the scores, never which cases are
+cited). The weights are round values chosen on development scenarios the benchmark
+does not use, not fitted (docs/tickets.md).
 """
 
 from __future__ import annotations
@@ -94,14 +105,19 @@ class RemediationQuery:
 
 @dataclass(frozen=True)
 class RemediationParams:
-    b_type: float = 1.0
-    b_root: float = 2.0
-    b_types: float = 5.0
-    b_role: float = 1.0
-    b_kind: float = 0.5
-    b_text: float = 1.0
-    b_cause: float = 0.5
+    b_type: float = 1.5
+    b_root: float = 3.0
+    b_types: float = 7.5
+    b_role: float = 1.5
+    b_kind: float = 0.75
+    b_text: float = 1.5
+    b_cause: float = 0.75
     prior: float = 0.5  # weight of "how often each action fixed anything", in best cases
+    # Share of a case's vote that goes to its fault class's action distribution
+    # P(a | root type, role) rather than to its own action (0: the version before).
+    class_mix: float = 0.75
+    class_alpha: float = 3.0  # pseudo-count backing P(a | type, role) off to P(a | type)
+    type_beta: float = 3.0  # ... and P(a | type) off to P(a)
     neighbours: int = 25  # most similar cases counted in "worked"/"tried" ...
     min_weight: float = 0.05  # ... when they weigh at least this (the best weighs 1)
     top: int = 10
@@ -155,6 +171,8 @@ class RemediationModel:
         self._action = np.zeros(0, dtype=np.int64)
         self._worked = np.zeros(0, dtype=bool)
         self._fixes = np.zeros(0, dtype=np.float64)
+        self._class = np.zeros(0, dtype=np.int64)
+        self._class_dist = np.zeros((0, 0), dtype=np.float64)
 
     # -- fitting ---------------------------------------------------------------------
     def fit(self, cases: Sequence[RemediationCase], embedder: TemplateEmbedder
@@ -192,6 +210,7 @@ class RemediationModel:
         self._columns = {name: np.array([getattr(c, name) or "" for c in self.cases_],
                                         dtype=object)
                          for name in ("root_type", "entity_role", "entity_kind")}
+
         types = sorted({t for c in self.cases_ for t in c.alert_types})
         self._type_index = {t: i for i, t in enumerate(types)}
         self._types = np.zeros((n, len(types)), dtype=np.float32)
@@ -210,7 +229,36 @@ class RemediationModel:
         self._worked = np.array([c.worked for c in self.cases_], dtype=bool)
         self._fixes = np.bincount(self._action[self._worked],
                                   minlength=len(self.actions_)).astype(np.float64)
+        self._class, self._class_dist = self._class_distributions()
         self._ready = True
+
+    def _class_distributions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each case's fault class (root type, role) and every class's backed-off
+        action distribution P(a | type, role) → P(a | type) → P(a)."""
+        p = self.params
+        n_actions = len(self.actions_)
+        keys = [(c.root_type or "", c.entity_role or "") for c in self.cases_]
+
+        class_index = {k: i for i, k in enumerate(sorted(set(keys)))}
+        type_index = {t: i for i, t in enumerate(sorted({k[0] for k in keys}))}
+        case_class = np.array([class_index[k] for k in keys], dtype=np.int64)
+        case_type = np.array([type_index[k[0]] for k in keys], dtype=np.int64)
+        worked = self._worked
+        per_class = np.zeros((len(class_index), n_actions))
+        np.add.at(per_class, (case_class[worked], self._action[worked]), 1.0)
+        per_type = np.zeros((len(type_index), n_actions))
+        np.add.at(per_type, (case_type[worked], self._action[worked]), 1.0)
+        total = self._fixes.sum()
+        overall = self._fixes / total if total > 0 else np.zeros(n_actions)
+        type_dist = (per_type + p.type_beta * overall) / (
+            per_type.sum(axis=1, keepdims=True) + p.type_beta)
+        class_type = np.array([type_index[k[0]] for k in sorted(class_index,
+                                                                 key=class_index.get)],
+                              dtype=np.int64).reshape(-1)
+        backed = type_dist[class_type] if len(class_type) else np.zeros((0, n_actions))
+        class_dist = (per_class + p.class_alpha * backed) / (
+            per_class.sum(axis=1, keepdims=True) + p.class_alpha)
+        return case_class, class_dist
 
     def _alert_types(self, query: RemediationQuery) -> np.ndarray:
         """IDF-weighted Jaccard similarity of the query's alert types with each case's."""
@@ -250,21 +298,33 @@ class RemediationModel:
             score += p.b_types * self._alert_types(query)
         return score
 
-    def predict(self, query: RemediationQuery, embedder: TemplateEmbedder
-                ) -> list[dict[str, Any]]:
-        """Ranked actions, best first: ``action``, ``score``, ``ticket_ids`` (its most
-        similar cases), ``worked`` and ``tried`` (among the most similar cases)."""
+    def _scores(self, query: RemediationQuery, embedder: TemplateEmbedder
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(score of every action, weight of every case relative to the best) for one query."""
         logs = self.log_weights(query, embedder)
-        if logs.size == 0:
-            return []
         p = self.params
         weight = np.exp(logs - logs.max())
         n_actions = len(self.actions_)
         fixed = np.bincount(self._action[self._worked], weights=weight[self._worked],
                             minlength=n_actions)
+        if p.class_mix > 0:
+            # Every case, worked or not, is evidence of its class; the class's
+            # distribution counts only what worked.
+            per_class = np.bincount(self._class, weights=weight,
+                                    minlength=self._class_dist.shape[0])
+            fixed = (1.0 - p.class_mix) * fixed + p.class_mix * (per_class @ self._class_dist)
         total_fixes = float(self._fixes.sum())
         prior = self._fixes / total_fixes if total_fixes > 0 else np.zeros(n_actions)
-        score = (fixed + p.prior * prior) / (float(weight.sum()) + p.prior)
+        return (fixed + p.prior * prior) / (float(weight.sum()) + p.prior), weight
+
+    def predict(self, query: RemediationQuery, embedder: TemplateEmbedder
+                ) -> list[dict[str, Any]]:
+        """Ranked actions, best first: ``action``, ``score``, ``ticket_ids`` (its most
+        similar cases), ``worked`` and ``tried`` (among the most similar cases)."""
+        if not self.cases_:
+            return []
+        p = self.params
+        score, weight = self._scores(query, embedder)
         order = np.argsort(-weight, kind="stable")
         near = [int(i) for i in order[:p.neighbours] if weight[i] >= p.min_weight]
         worked = Counter(int(self._action[i]) for i in near if self._worked[i])

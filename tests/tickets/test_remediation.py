@@ -15,6 +15,7 @@ from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.remediation import (
     RemediationCase,
     RemediationModel,
+    RemediationParams,
     RemediationQuery,
     ticket_worked,
 )
@@ -51,6 +52,46 @@ def test_paraphrases_become_one_action_and_failed_tries_do_not_score() -> None:
     again = RemediationModel.from_dict(json.loads(json.dumps(model.to_dict())))
     assert again.predict(query, embedder) == ranked
     assert RemediationModel().fit([], embedder).predict(query, embedder) == []
+
+
+def test_a_case_votes_with_its_fault_class_not_only_its_own_action() -> None:
+    """One case matches the incident best but took its class's rare action; the
+    class (root type, role) mostly took another, which must rank first."""
+    def power(ticket_id: str, action: str, types: list[str]) -> RemediationCase:
+        return RemediationCase(ticket_id, action, symptoms="power alarm at site",
+                               alert_texts=["power fail: on device"], alert_types=types,
+                               root_type="POWER_FAIL", entity_role="core")
+
+    cases = [power(f"P{i}", "Replaced the failed PSU", ["POWER_FAIL", "FAN", "TEMP"])
+             for i in range(4)]
+    cases.append(power("B1", "Cleaned the fibre connectors", ["POWER_FAIL", "LINK_DOWN"]))
+    cases += [case(f"F{i}", "Cleaned the fibre connectors", "LOS") for i in range(3)]
+    query = RemediationQuery(alert_texts=["power fail: on device"],
+                             alert_types=["POWER_FAIL", "LINK_DOWN"],
+                             root_type="POWER_FAIL", entity_role="core")
+    embedder = TemplateEmbedder()
+    pooled = RemediationModel().fit(cases, embedder).predict(query, embedder)
+    assert pooled[0]["action"] == "Replaced the failed PSU"
+    assert sorted(pooled[0]["ticket_ids"]) == ["P0", "P1", "P2", "P3"]
+    assert pooled[1]["ticket_ids"][0] == "B1"
+    # The case vote alone (the version before) follows the single nearest case.
+    alone = RemediationModel(RemediationParams(class_mix=0.0)).fit(cases, embedder)
+    assert alone.predict(query, embedder)[0]["action"] == "Cleaned the fibre connectors"
+
+
+def test_models_stored_before_class_pooling_still_load() -> None:
+    old = {"params": {"b_type": 1.0, "b_root": 2.0, "b_types": 5.0, "prior": 0.5,
+                      "grouping": {"threshold": 0.6}},
+           "actions": ["Replaced the failed PSU"],
+           "cases": [{**vars(case("P1", "Replaced the failed PSU", "POWER_FAIL")),
+                      "action_id": 0}]}
+    model = RemediationModel.from_dict(old)
+    assert (model.params.b_types, model.params.class_mix) == (5.0, 0.75)
+    query = RemediationQuery(alert_texts=["power fail: on device"], alert_types=["POWER_FAIL"],
+                             root_type="POWER_FAIL", entity_role="core")
+    ranked = model.predict(query, TemplateEmbedder())
+    assert [(r["action"], r["ticket_ids"]) for r in ranked] == [
+        ("Replaced the failed PSU", ["P1"])]
 
 
 def test_outcome_from_resolution_codes() -> None:
