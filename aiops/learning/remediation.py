@@ -210,7 +210,6 @@ class RemediationModel:
         self._columns = {name: np.array([getattr(c, name) or "" for c in self.cases_],
                                         dtype=object)
                          for name in ("root_type", "entity_role", "entity_kind")}
-
         types = sorted({t for c in self.cases_ for t in c.alert_types})
         self._type_index = {t: i for i, t in enumerate(types)}
         self._types = np.zeros((n, len(types)), dtype=np.float32)
@@ -238,7 +237,6 @@ class RemediationModel:
         p = self.params
         n_actions = len(self.actions_)
         keys = [(c.root_type or "", c.entity_role or "") for c in self.cases_]
-
         class_index = {k: i for i, k in enumerate(sorted(set(keys)))}
         type_index = {t: i for i, t in enumerate(sorted({k[0] for k in keys}))}
         case_class = np.array([class_index[k] for k in keys], dtype=np.int64)

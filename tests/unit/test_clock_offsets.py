@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 
 from aiops.config import EngineSettings
-from aiops.engine.index import IncidentIndex
 from aiops.engine.scored_correlator import ScoredCorrelator
-from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.engine.state import IncidentRecord
 from aiops.learning.clock import ClockOffsets
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import AlarmPairs, TypeRelations
 from aiops.learning.training import CorrelationModel, train
 from aiops.models import Alert
+from tests.unit.placement import later_alert, one_alert_incident
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -103,15 +103,7 @@ def test_no_neighbouring_pairs_means_no_offsets() -> None:
 def _place(correlator: ScoredCorrelator) -> list[IncidentRecord]:
     """An incident with one alert on ``a`` at 0 s; where does an alert on ``b``,
     stamped 55 s later by a clock 50 s fast, go?"""
-    index = IncidentIndex()
-    incident = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
-    first = AlertRecord(id=1, fingerprint="1", node_id="a", starts_at=0.0,
-                        event=Alert("e1", "s", "POWER_FAIL", "a", "major", "", 0.0))
-    incident.alerts[1] = first
-    index.add(incident, first)
-    late = AlertRecord(id=2, fingerprint="2", node_id="b", starts_at=55.0,
-                       event=Alert("e2", "s", "LINK_DOWN", "b", "major", "", 55.0))
-    return correlator.place(late, index)
+    return correlator.place(later_alert("b", 55.0), one_alert_incident("a"))
 
 
 def test_correlator_compares_corrected_times() -> None:

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from aiops.config import EngineSettings
-from aiops.engine.index import IncidentIndex
 from aiops.engine.scored_correlator import ScoredCorrelator
-from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.timescale import REFERENCE_LAG, SLACK, CascadeTimescale, cascade_lag
 from aiops.learning.training import CorrelationModel, train
 from aiops.models import Alert
 from benchmarks.correlation.scenario import ScenarioConfig, generate
+from tests.unit.placement import later_alert, one_alert_incident
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -114,16 +113,8 @@ def test_a_lag_beyond_the_first_window_is_measured_in_the_next() -> None:
 def _joins_after(gap: float, time_scale: float) -> bool:
     """Does an alert ``gap`` seconds after a one-alert incident on the same node join it?"""
     topo = TopologyGraph([Node("a", "device", "a")], [])
-    index = IncidentIndex()
-    incident = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
-    first = AlertRecord(id=1, fingerprint="1", node_id="a", starts_at=0.0,
-                        event=Alert("e1", "s", "POWER_FAIL", "a", "major", "", 0.0))
-    incident.alerts[1] = first
-    index.add(incident, first)
-    late = AlertRecord(id=2, fingerprint="2", node_id="a", starts_at=gap,
-                       event=Alert("e2", "s", "LINK_DOWN", "a", "major", "", gap))
     correlator = ScoredCorrelator(topo, EngineSettings(), time_scale=time_scale)
-    return bool(correlator.place(late, index))
+    return bool(correlator.place(later_alert("a", gap), one_alert_incident("a")))
 
 
 def test_the_scale_stretches_the_correlators_times() -> None:
