@@ -121,6 +121,9 @@ class DriftSettings:
     max_unresolved_share: float = 0.25
     max_noise_reduction_drop: float = 0.15  # 1 - incidents/alerts, training minus window
     max_corrected_share: float = 0.1  # incidents of the window operators merged or split
+    # The time scale the window's alerts call for (aiops/learning/timescale.py) over the
+    # model's, or the reverse: cascades now unfold at another pace than in training.
+    max_time_scale_change: float = 1.5
     # A running engine checks the promoted model this often (wall-clock seconds, looked
     # at on ingest requests) and raises/resolves the alert AIOPS_MODEL_DRIFT; 0: never.
     check_every: float = 3600.0

@@ -3,8 +3,10 @@
 A model learns relations between the alert types of its training period, on the
 topology of that time. When new types appear, when the mix of types changes, when
 entities stop resolving to topology nodes, or when the engine groups far less than
-it did (or operators keep correcting it), the model's evidence no longer describes
-the alerts and it should be retrained. Each of those is measured over a recent
+it did (or operators keep correcting it), or when cascades unfold at another pace
+than in training (monitoring moved from traps to polling: the time scale the window
+calls for, ``aiops.learning.timescale``, is not the model's), the model's evidence no
+longer describes the alerts and it should be retrained. Each of those is measured over a recent
 window of stored alerts and compared with a threshold (``DriftSettings``); any one
 over its threshold makes the verdict ``drifting`` and is named in the reasons.
 
@@ -36,9 +38,12 @@ from aiops.config import DriftSettings
 from aiops.errors import InputError
 from aiops.learning.drift_alert import OWN_SOURCE
 from aiops.learning.relations import TypeRelations
+from aiops.learning.timescale import CascadeTimescale
 from aiops.learning.training import MODEL_NAME
+from aiops.models import Alert
 from aiops.store.tables import alerts, feedback, raw_events
 from aiops.timeutil import to_rfc3339
+from topology.graph import TopologyGraph
 
 if TYPE_CHECKING:
     from aiops.runtime import Runtime
@@ -192,8 +197,12 @@ def baseline(conn: sa.Connection, stored: Mapping[str, Any], min_alerts: int) ->
                     noise_reduction=nr, unresolved_share=unresolved)
 
 
-def assess(base: Baseline, window: WindowStats, settings: DriftSettings) -> dict[str, Any]:
-    """The drift report: every measure with its threshold, the verdict and the reasons."""
+def assess(base: Baseline, window: WindowStats, settings: DriftSettings,
+           timing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The drift report: every measure with its threshold, the verdict and the reasons.
+
+    ``timing``: the time-scale measure (``timing_measure``), when the topology was at
+    hand to measure it."""
     reasons: list[str] = []
     measures: dict[str, dict[str, Any]] = {}
 
@@ -263,6 +272,15 @@ def assess(base: Baseline, window: WindowStats, settings: DriftSettings) -> dict
         reasons.append(f"operators corrected {window.corrected} of the {window.incidents} "
                        f"incidents ({value:.0%}, over {settings.max_corrected_share:.0%})")
 
+    if timing is not None:
+        measures["time_scale"] = timing
+        if timing["drifting"]:
+            reasons.append(
+                f"cascades unfold at another pace: the window's alerts call for a time scale "
+                f"of {timing['value']:g} (cascade lag {timing['cascade_lag_seconds']:g} s), the "
+                f"model stretches the correlator's times by {timing['training']:g} (a change "
+                f"over {settings.max_time_scale_change:g} times)")
+
     return {
         "model_version": base.version,
         "verdict": "drifting" if reasons else "ok",
@@ -289,10 +307,40 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def timing_measure(conn: sa.Connection, stored: Mapping[str, Any], settings: DriftSettings,
+                   topology: TopologyGraph, since: float, until: float) -> dict[str, Any]:
+    """The time scale the window's stored alerts call for against the model's.
+
+    Measured as ``aiops train`` does (``CascadeTimescale``, on the model's clock
+    offsets); with too little evidence in the window it is not judged. Both scales are
+    at least 1, so a network that became faster than the reference is not told apart
+    from it, as the correlator's times would not change either."""
+    model = stored.get("model") or {}
+    trained = float(model.get("time_scale") or 1.0)
+    rows = conn.execute(sa.select(alerts.c.id, alerts.c.name, alerts.c.entity,
+                                  alerts.c.starts_at)
+                        .where(alerts.c.starts_at.between(since, until),
+                               alerts.c.source != OWN_SOURCE)).all()
+    recent = [Alert(str(i), "stored", name, entity, "info", "", float(at))
+              for i, name, entity, at in rows]
+    fitted = CascadeTimescale().fit(recent, topology, offsets=model.get("clock_offsets"))
+    known = fitted.lag_ is not None
+    change = max(fitted.scale_ / trained, trained / fitted.scale_)
+    trained_lag = ((stored.get("meta") or {}).get("time_scale") or {}).get(
+        "cascade_lag_seconds")
+    return {"value": fitted.scale_ if known else None, "training": trained,
+            "cascade_lag_seconds": fitted.lag_, "training_cascade_lag_seconds": trained_lag,
+            "excess_pairs": fitted.excess_pairs_,
+            "threshold": settings.max_time_scale_change,
+            "drifting": known and change > settings.max_time_scale_change}
+
+
 def measure_drift(conn: sa.Connection, stored: Mapping[str, Any], settings: DriftSettings,
-                  window: float | None = None, until: float | None = None) -> dict[str, Any]:
+                  window: float | None = None, until: float | None = None,
+                  topology: TopologyGraph | None = None) -> dict[str, Any]:
     """Drift of a stored model version over the ``window`` seconds up to ``until`` (by
-    default the latest stored alert); refuses a window with too few alerts to judge."""
+    default the latest stored alert); refuses a window with too few alerts to judge.
+    With ``topology`` the pace of cascades is compared too (``timing_measure``)."""
     span = settings.window if window is None else window
     end = latest_start(conn) if until is None else until
     if end is None:
@@ -305,7 +353,9 @@ def measure_drift(conn: sa.Connection, stored: Mapping[str, Any], settings: Drif
         raise InputError(f"only {stats.alerts} stored alerts started in the {span:g} s up to "
                          f"{to_rfc3339(end)}; at least {settings.min_alerts} are needed to "
                          "judge drift: choose a longer window", field="window")
-    return assess(baseline(conn, stored, settings.min_alerts), stats, settings)
+    timing = (timing_measure(conn, stored, settings, topology, end - span, end)
+              if topology is not None else None)
+    return assess(baseline(conn, stored, settings.min_alerts), stats, settings, timing)
 
 
 def model_drift(runtime: Runtime, window: float | None = None,
@@ -319,4 +369,5 @@ def model_drift(runtime: Runtime, window: float | None = None,
         raise InputError("no correlation model promoted yet: nothing to compare the alerts "
                          "with ('aiops train' or 'aiops model retrain')", field="version")
     with runtime.db.connect() as conn:
-        return measure_drift(conn, stored, runtime.data_dir.drift, window)
+        return measure_drift(conn, stored, runtime.data_dir.drift, window,
+                             topology=runtime.engine.topology)

@@ -177,20 +177,20 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
                              "to train: choose more days", field="days")
         history = load_history(conn, since, now)
         shadow_since = max(since, now - cfg.shadow_window)
-        labels = read_labels(conn, weak=weak,
-                             reach=reach(settings, _promoted(runtime)[0].time_scale))
+        promoted, promoted_doc = _promoted(runtime)
+        labels = read_labels(conn, weak=weak, reach=reach(settings, promoted.time_scale))
         fit_labels = labels.restricted_to(first_event_ids(conn, since, shadow_since))
         try:
             records = load_window(conn, shadow_since, math.nextafter(now, math.inf))
         except ValueError as exc:  # over the regrouping bound: a shorter shadow window
             raise InputError(str(exc), field="shadow_window") from None
         corrected = read_labels(conn, weak="none").restricted_to(r.event.id for r in records)
-        promoted, promoted_doc = _promoted(runtime)
         drift: dict[str, Any] | None = None
         if promoted_doc is not None:
             try:
                 drift = measure_drift(conn, promoted_doc, runtime.data_dir.drift,
-                                      now - shadow_since, now)
+                                      now - shadow_since, now,
+                                      topology=runtime.engine.topology)
             except InputError as exc:
                 drift = {"verdict": None, "error": str(exc)}
 

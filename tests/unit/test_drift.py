@@ -169,3 +169,16 @@ def test_auto_leaves_a_candidate_that_regroups_everything_to_an_operator() -> No
     promoted, reasons = decide("auto", trial(1, corrected_f1=0.2), trial(2, 0.3, 0.9),
                                DRIFTING, 0.5)
     assert promoted is False and "an operator decides" in reasons[0]
+
+
+def test_a_change_of_pace_is_drift_and_says_both_scales() -> None:
+    timing = {"value": 2.1, "training": 1.0, "cascade_lag_seconds": 35.0,
+              "training_cascade_lag_seconds": 11.0, "excess_pairs": 900,
+              "threshold": 1.5, "drifting": True}
+    report = assess(base(), window(TRAINED), DriftSettings(), timing)
+    assert report["verdict"] == "drifting" and report["measures"]["time_scale"] == timing
+    [reason] = report["reasons"]
+    assert "time scale of 2.1 (cascade lag 35 s)" in reason and "by 1 " in reason
+    same = assess(base(), window(TRAINED), DriftSettings(), {**timing, "drifting": False})
+    assert same["verdict"] == "ok"
+    assert "time_scale" not in assess(base(), window(TRAINED), DriftSettings())["measures"]
