@@ -127,7 +127,9 @@ def drift_command(ctx: click.Context, window: str | None, version: int | None,
         extra = {k: v for k, v in measure.items()
                  if k in ("training", "chance", "corrected_incidents")}
         told = "".join(f", {k} {v}" for k, v in extra.items())
-        click.echo(f"  {name}: {measure['value']} (threshold {measure['threshold']}{told})"
+        value = ("not judged (too little evidence)" if measure["value"] is None
+                 else measure["value"])
+        click.echo(f"  {name}: {value} (threshold {measure['threshold']}{told})"
                    + ("  DRIFTING" if measure["drifting"] else ""))
 
 
