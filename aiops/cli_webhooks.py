@@ -75,4 +75,7 @@ def webhooks_try(ctx: click.Context, name: str, payload: Path) -> None:
         if i in mapped.start_unknown:
             record["note"] = ("a recovery that does not say when its problem began: the "
                               "engine gives it the start of the live alert it ends")
+        elif i in mapped.state_report:
+            record["note"] = ("a state report: the firing alert of its condition takes "
+                              "its severity and summary")
         click.echo(json.dumps(record))

@@ -2,11 +2,17 @@
 are no longer open resolve, at the time of their recovery event.
 
 For sites that cannot add a media type (docs/webhooks.md), or want what a failed
-notification would lose. Each poll asks which problems are open (``problem.get``, ids
-only), then the events of the new ones and the recoveries of the ones gone.
+notification would lose. Each poll asks which problems are open and their severity
+(``problem.get``), then the events of the new ones and the recoveries of the ones gone.
+A problem whose severity changed since it was sent (an operator's "change severity")
+is sent again with the new one. Every problem item is a state report
+(``event_update_status`` 1, the mapping's ``state_report``): it is the problem as
+Zabbix has it now, so the alert takes its severity, as from the media type's update
+notifications.
 
-The problems sent and open are kept in a state file, one per Zabbix URL, so a
-follower restarted after any time still resolves what recovered meanwhile. The file
+The problems sent and open (each as sent, with its severity) are kept in a state
+file, one per Zabbix URL, so a follower restarted after any time still resolves what
+recovered meanwhile, and knows the severity each open problem was sent with. The file
 is written only when the forwarder has delivered everything queued, so it never
 claims as sent what was still waiting for an engine that was away (a stop then
 discards the queue); and at start every open problem is sent again (the engine folds
@@ -34,6 +40,7 @@ from connectors.zabbix_api import (
     ZabbixRefused,
     problem_item,
     recovery_item,
+    updated_item,
 )
 
 log = logging.getLogger(__name__)
@@ -44,12 +51,14 @@ class PollStats:
     polls: int = 0
     problems: int = 0
     recoveries: int = 0
+    updates: int = 0  # problems sent again with a changed severity
     skipped: int = 0  # events that were not a host's trigger problem
     failures: int = 0
 
     def line(self) -> str:
         return (f"zabbix: {self.polls} polls, {self.problems} problems, {self.recoveries} "
-                f"recoveries sent, {self.skipped} skipped, {self.failures} failed polls")
+                f"recoveries, {self.updates} severity changes sent, {self.skipped} "
+                f"skipped, {self.failures} failed polls")
 
 
 class ZabbixFollower:
@@ -98,11 +107,11 @@ class ZabbixFollower:
 
     def poll(self) -> None:
         """One poll: new problems sent firing (all open ones on the first poll), problems
-        gone sent resolved."""
-        current = self.api.open_problem_ids()
+        gone sent resolved, problems whose severity changed sent again."""
+        current = self.api.open_problems()
         known = set() if not self._started else self.open.keys() | self.skipped
-        new = sorted(current - known, key=int)
-        gone = sorted(self.open.keys() - current, key=_order)
+        new = sorted(current.keys() - known, key=int)
+        gone = sorted(self.open.keys() - current.keys(), key=_order)
         # Recoveries first: a problem of the same trigger opened since is the same
         # condition firing again, and a recovery sent after it would end it.
         recovered = self.api.recoveries([e for e in gone if e.isdigit()])
@@ -112,11 +121,21 @@ class ZabbixFollower:
             at = recovered.get(eventid, self.clock())
             self.forwarder.add(recovery_item(self.open.pop(eventid), at))
             self.stats.recoveries += 1
+        changed = [e for e in sorted(self.open.keys() & current.keys(), key=int)
+                   if e not in new and current[e]
+                   and current[e] != str(self.open[e].get("severity", ""))]
+        for eventid in changed:
+            # Changed in Zabbix (event.acknowledge's "change severity"): the alert and its
+            # incident take the new one.
+            item = updated_item(self.open[eventid], current[eventid])
+            self.open[eventid] = item
+            self.forwarder.add(item)
+            self.stats.updates += 1
         events = self.api.events(new)
-        self.skipped &= current
+        self.skipped &= current.keys()
         for eventid in new:
             try:
-                item = problem_item(events[eventid])
+                item = problem_item(events[eventid], update=True)
             except (KeyError, ValueError) as exc:
                 self.skipped.add(eventid)
                 self.stats.skipped += 1
@@ -127,7 +146,7 @@ class ZabbixFollower:
             self.stats.problems += 1
         self._started = True
         self.stats.polls += 1
-        self._dirty = self._dirty or bool(new or gone)
+        self._dirty = self._dirty or bool(new or gone or changed)
 
     def finish(self) -> None:
         """At a stop, after the forwarder's last flush: the state, if all was sent."""

@@ -28,6 +28,10 @@ meets the same validation and deduplication as every other alert::
     ends_at: {value: "{recovery_date} {recovery_time}", format: "%Y.%m.%d %H:%M:%S"}
     resolved: {value: "{event_value}", equals: ["0"]}  # also ends it (at receipt when
                                                        # ends_at is empty)
+    state_report: {value: "{event_update_status}", equals: ["1"]}  # optional: the item
+                                      # is the sender's report of the problem as it is
+                                      # now (a severity changed since): its firing
+                                      # alert takes its severity and summary
     labels: {trigger_id: "{trigger_id}"}
     labels_from: {path: tags, name: tag, value: value}  # or a path to an object
 
@@ -61,7 +65,8 @@ LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time RFC 3339 can w
 MILLISECONDS_FROM = 1e11  # an epoch number this large is milliseconds (seconds: year 5138)
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEYS = ("source", "alerts", "id", "name", "entity", "summary", "description", "severity",
-        "starts_at", "fallback_start", "ends_at", "resolved", "labels", "labels_from")
+        "starts_at", "fallback_start", "ends_at", "resolved", "state_report", "labels",
+        "labels_from")
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
@@ -123,10 +128,16 @@ class Mapped:
     their ``starts_at`` is their end, or the time they arrived, until the engine gives
     them the start of their condition's firing alert (``Engine.ingest``'s
     ``start_unknown``), since it takes a start far from the recorded one for a new
-    episode."""
+    episode.
+
+    ``state_report``: the alerts that say their start and are their sender's report of
+    the problem as it is now (the mapping's ``state_report``: a Zabbix problem whose
+    severity was changed): a firing alert takes their severity and summary
+    (``Engine.ingest``'s ``state_reports``), which a mere re-send does not change."""
 
     alerts: list[Alert] = field(default_factory=list)
     start_unknown: list[int] = field(default_factory=list)
+    state_report: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +163,8 @@ class Mapping:
     ends_at: TimeSpec | None = None
     resolved: Template | None = None
     resolved_when: tuple[str, ...] = ()
+    state_report: Template | None = None
+    state_report_when: tuple[str, ...] = ()
     labels: dict[str, Template] = field(default_factory=dict)
     labels_from: tuple[tuple[str, ...], str | None, str | None] | None = None
 
@@ -188,6 +201,9 @@ class Mapping:
                 raise exc.located(where) from None
             if not start_known:
                 mapped.start_unknown.append(i)
+            elif (self.state_report is not None and self.state_report.render(item)[0]
+                    .strip() in self.state_report_when):
+                mapped.state_report.append(i)
         return mapped
 
     def _canonical(self, item: dict[str, Any], received: float) -> tuple[dict[str, Any], bool]:
@@ -477,17 +493,19 @@ def parse_mapping(doc: Any, name: str, origin: str) -> Mapping:
                        severity_map={_key(k, f"{where}: severity.map"): str(v)
                                      for k, v in mapped.items()},
                        severity_default=default)
-    if doc.get("resolved") is not None:
-        spec = _spec(doc["resolved"], f"{where}: resolved", ("value", "equals"))
+    for key, meaning in (("resolved", "resolved"), ("state_report", "a state report")):
+        if doc.get(key) is None:
+            continue
+        spec = _spec(doc[key], f"{where}: {key}", ("value", "equals"))
         equals = spec.get("equals")
         if isinstance(equals, (str, int)):
             equals = [equals]
         if not isinstance(equals, list) or not equals:
-            raise InputError(f"{where}: resolved.equals must list the values that mean "
-                             "resolved")
-        fields_.update(resolved=spec["value"],
-                       resolved_when=tuple(_key(e, f"{where}: resolved.equals")
-                                           for e in equals))
+            raise InputError(f"{where}: {key}.equals must list the values that mean "
+                             f"{meaning}")
+        fields_.update({key: spec["value"],
+                        f"{key}_when": tuple(_key(e, f"{where}: {key}.equals")
+                                             for e in equals)})
     labels = doc.get("labels") or {}
     if not isinstance(labels, dict):
         raise InputError(f"{where}: 'labels' must map label names to templates")

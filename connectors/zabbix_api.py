@@ -9,6 +9,11 @@ written in UTC), tags and event id. One exception: a trigger over several hosts 
 named by the host Zabbix lists first for the event (the lowest id), while the media
 type's ``{HOST.HOST}`` is the host of the expression's first item.
 
+A problem read here is as it is now (``event.get`` and ``problem.get`` give its
+current severity, which an operator may have changed since it opened), so the follower
+marks its problem items as state reports (``event_update_status`` 1, what the media
+type sends for an action's update operations): the alert takes their severity.
+
 Tested against a real Zabbix 6.0 (tests/integration/test_zabbix_real.py).
 """
 
@@ -44,10 +49,11 @@ def _utc(clock: float) -> tuple[str, str]:
     return moment.strftime("%Y.%m.%d"), moment.strftime("%H:%M:%S")
 
 
-def problem_item(event: dict[str, Any]) -> dict[str, Any]:
+def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
     """The item for a problem event of ``event.get`` (with ``selectHosts``,
-    ``selectRelatedObject`` and ``selectTags``). Raises ValueError naming what is
-    missing."""
+    ``selectRelatedObject`` and ``selectTags``); ``update``: a report of the problem as
+    it is now, as the media type sends for an update operation. Raises ValueError naming
+    what is missing."""
     try:
         clock = float(event["clock"])
         hosts, trigger = event["hosts"], event["relatedObject"]
@@ -73,13 +79,26 @@ def problem_item(event: dict[str, Any]) -> dict[str, Any]:
         "trigger_id": str(trigger.get("triggerid", event.get("objectid", ""))),
         "trigger_name": str(trigger["description"])[:MAX_TEXT],
         "host": str(hosts[0]["host"]), "host_ip": "",
+        "event_update_status": "1" if update else "0",
     }
 
 
 def recovery_item(problem: dict[str, Any], recovered_at: float) -> dict[str, Any]:
     """The recovery of a problem item sent before (``problem_item``)."""
     date, moment = _utc(recovered_at)
-    return {**problem, "event_value": "0", "recovery_date": date, "recovery_time": moment}
+    return {**problem, "event_value": "0", "recovery_date": date, "recovery_time": moment,
+            "event_update_status": "0"}
+
+
+def updated_item(problem: dict[str, Any], severity: str) -> dict[str, Any]:
+    """A problem item sent before (``problem_item``), its severity changed since: a
+    state report, so the alert takes it."""
+    return {**problem, "severity": severity, "event_update_status": "1"}
+
+
+def _severity(value: Any) -> str:
+    text = str(value if value is not None else "").strip()
+    return text if text in ("0", "1", "2", "3", "4", "5") else ""
 
 
 class ZabbixApi:
@@ -171,9 +190,14 @@ class ZabbixApi:
 
     def open_problem_ids(self) -> set[str]:
         """The event ids of the trigger problems open now."""
-        problems = self._list("problem.get", {"output": ["eventid"], "source": 0,
-                                              "object": 0})
-        return {str(p["eventid"]) for p in problems}
+        return set(self.open_problems())
+
+    def open_problems(self) -> dict[str, str]:
+        """The trigger problems open now: their current severity (0-5, as text; "" if
+        Zabbix gave none) by event id."""
+        problems = self._list("problem.get", {"output": ["eventid", "severity"],
+                                              "source": 0, "object": 0})
+        return {str(p["eventid"]): _severity(p.get("severity")) for p in problems}
 
     def events(self, eventids: list[str]) -> dict[str, dict[str, Any]]:
         """``event.get`` of these ids with what ``problem_item`` needs, by id, asked

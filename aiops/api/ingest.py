@@ -95,5 +95,5 @@ def post_mapped_webhook(name: str):
         raise RequestEntityTooLarge(str(exc)) from None
     runtime().follow_other_processes()
     result = runtime().engine.ingest(mapped.alerts, start_unknown=mapped.start_unknown,
-                                     live=True)
+                                     state_reports=mapped.state_report, live=True)
     return jsonify(result.to_dict())

@@ -55,11 +55,13 @@ class Deduplicator:
         """Fold ``event`` into the alert it belongs to; return it and what happened.
 
         ``reports_state``: the event is its sender's report of the condition's current
-        state (a Nagios or Icinga state change, which says no start): a firing alert
-        takes its severity and summary. A re-send with the start known (Alertmanager's
-        group notifications) does not: with ``severity`` a volatile label, a warning
-        and a critical rule on one metric are one condition, and the alert would
-        otherwise read whichever the group listed last."""
+        state (a Nagios or Icinga state change, which says no start; an event a
+        mapping's ``state_report`` marks, such as a Zabbix problem whose severity was
+        changed, which says its start): a firing alert takes its severity and summary.
+        A re-send with the start known (Alertmanager's group notifications) does not:
+        with ``severity`` a volatile label, a warning and a critical rule on one metric
+        are one condition, and the alert would otherwise read whichever the group
+        listed last."""
         fp = fingerprint(event, self.settings.volatile_labels)
         record = self.active.get(fp)
         if record is None or self._is_new_occurrence(record, event):
@@ -150,10 +152,10 @@ class Deduplicator:
 
     def _take_latest_state(self, record: AlertRecord, event: Alert) -> None:
         """A firing condition reported again with another severity or summary (Nagios
-        or Icinga going from WARNING to CRITICAL, a packet loss that grew), or firing
-        again after its clear, shows the latest: the alert is what an engineer reads,
-        and its incident's severity follows. The first event's id and time stay the
-        alert's."""
+        or Icinga going from WARNING to CRITICAL, a packet loss that grew, a Zabbix
+        problem whose severity an operator changed), or firing again after its clear,
+        shows the latest: the alert is what an engineer reads, and its incident's
+        severity follows. The first event's id and time stay the alert's."""
         first = record.event
         if (event.severity, event.summary) == (first.severity, first.summary):
             return

@@ -180,7 +180,8 @@ class Engine:
         return self._alert_seq
 
     def ingest(self, events: Sequence[Alert], received_at: float | None = None,
-               start_unknown: Collection[int] = (), live: bool = False) -> IngestResult:
+               start_unknown: Collection[int] = (), live: bool = False,
+               state_reports: Collection[int] = ()) -> IngestResult:
         """Process and store a batch; on a storage failure nothing of it is kept.
 
         ``start_unknown``: indexes of events whose sender did not say when their
@@ -192,6 +193,12 @@ class Engine:
         event with no alert, disposition ``unmatched_clear`` (``_keep_unmatched``).
         A clear that states its start (an Alertmanager resolution of a firing the
         engine missed) is a real episode and becomes an alert as before.
+
+        ``state_reports``: indexes of events that say their start and are their
+        sender's report of the condition as it is now (a Zabbix problem whose severity
+        was changed, ``Mapped.state_report``): like a start-unknown event, each gives
+        its condition's firing alert its severity and summary
+        (``Deduplicator.apply``'s ``reports_state``); any other re-send does not.
 
         ``live``: the events were sent just now (the HTTP API, ``aiops pull``), so none
         began or ended after ``received_at``. A time more than
@@ -219,14 +226,15 @@ class Engine:
                 self._batch_events = list(events)
                 self.correlator.prepare(self._batch_events)
                 clock = time.perf_counter
-                unknown = set(start_unknown)
+                unknown, reports = set(start_unknown), set(state_reports)
                 for i, event in enumerate(events):
                     started = clock()
                     if (i in unknown and not self.dedup.adopt_start(event)
                             and event.ends_at is not None):
                         self._keep_unmatched(event, batch, result, received)
                     else:
-                        self._step(event, batch, result, received, limit, i in unknown)
+                        self._step(event, batch, result, received, limit,
+                                   i in unknown or i in reports)
                     if sent and i in sent:
                         batch.events[-1]["payload"]["sent"] = sent[i]
                     self.placement_latency.record(clock() - started)
@@ -315,7 +323,8 @@ class Engine:
               limit: float, reports_state: bool = False) -> None:
         # ``limit``: a live batch's bound, which an adopted start (``adopt_start``) of
         # an alert stored before live times were bounded could still pass.
-        # ``reports_state``: the sender said no start (Deduplicator.apply).
+        # ``reports_state``: the sender said no start, or marked the event as its report
+        # of the condition's state now (Deduplicator.apply).
         self.clock = max(self.clock, min(event.starts_at, limit))
         self._since_expire += 1
         if self._since_expire >= EXPIRE_EVERY:

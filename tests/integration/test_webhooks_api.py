@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from aiops.runtime import Runtime
 from aiops.store.tables import alerts as alerts_table
+from aiops.store.tables import incidents as incidents_table
 from aiops.store.tables import raw_events
 from tests.integration.test_api import client, error_of, stored  # noqa: F401 (fixture)
 from tests.unit.test_webhook_mapping import ZABBIX_PROBLEM
@@ -21,6 +22,34 @@ def alert_rows(runtime: Runtime) -> list[dict]:
     with runtime.db.connect() as conn:
         rows = conn.execute(sa.select(alerts_table).order_by(alerts_table.c.id)).all()
     return [dict(r._mapping) for r in rows]
+
+
+def incident_rows(runtime: Runtime) -> list[dict]:
+    with runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(incidents_table).order_by(incidents_table.c.seq)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def test_a_zabbix_update_changes_the_severity_a_re_send_does_not(
+        client: FlaskClient, runtime: Runtime) -> None:  # noqa: F811
+    """A problem re-sent with its start (a retried notification, both Zabbix paths
+    reporting it) keeps the alert's severity; an update ({EVENT.UPDATE.STATUS} 1, an
+    operator changed the severity) gives it to the alert and its incident, stored."""
+    warning = {**ZABBIX_PROBLEM, "severity": "2"}
+    assert client.post("/api/v1/webhooks/zabbix", json=warning).get_json()[
+        "dispositions"] == {"new": 1}
+    resent = {**ZABBIX_PROBLEM, "severity": "5"}
+    assert client.post("/api/v1/webhooks/zabbix", json=resent).get_json()[
+        "dispositions"] == {"duplicate": 1}
+    assert [(a["severity"], i["severity"]) for a, i in zip(
+        alert_rows(runtime), incident_rows(runtime), strict=True)] == [("warning", "warning")]
+    update = {**resent, "event_update_status": "1"}
+    assert client.post("/api/v1/webhooks/zabbix", json=update).get_json()[
+        "dispositions"] == {"duplicate": 1}
+    (alert,), (incident,) = alert_rows(runtime), incident_rows(runtime)
+    assert (alert["severity"], alert["status"], alert["event_count"], incident["severity"]
+            ) == ("critical", "firing", 3, "critical")
+    assert alert["summary"] == ZABBIX_PROBLEM["event_name"]
 
 
 def test_a_nagios_recovery_ends_the_alert_its_problem_opened(

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import LiveServer
-from tests.integration.test_webhooks_api import alert_rows
+from tests.integration.test_webhooks_api import alert_rows, incident_rows
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (shutil.which("node") and shutil.which("curl")),
@@ -58,7 +58,7 @@ PROBLEM_MACROS = {
     "{EVENT.OPDATA}": "bgpPeerState: idle (1)",
     "{EVENT.TAGSJSON}": '[{"tag":"scope","value":"availability"}]', "{TRIGGER.ID}": "23001",
     "{TRIGGER.NAME.ORIG}": "BGP peer {#PEER} down", "{HOST.HOST}": "r1",
-    "{HOST.IP}": "10.0.0.1"}
+    "{HOST.IP}": "10.0.0.1", "{EVENT.UPDATE.STATUS}": "0"}
 
 
 def media_type() -> dict:
@@ -96,6 +96,22 @@ def test_the_media_type_sends_a_problem_and_its_recovery(live_server: LiveServer
     assert ended["status"] == "resolved" and ended["id"] == alert["id"]
     assert ended["ends_at"] - ended["starts_at"] == 655.0  # 16:20:05 to 16:31:00
     assert ended["starts_at"] == 1_795_364_405.0  # 2026-11-22T16:20:05Z: a UTC server
+
+
+def test_an_update_notification_gives_the_alert_its_changed_severity(
+        live_server: LiveServer) -> None:
+    """An action's update operation ({EVENT.UPDATE.STATUS} 1) after an operator changed
+    the problem's severity: the alert and its incident take it; a problem notification
+    sent again (Zabbix retrying it) does not change it back."""
+    url = f"{live_server.url}/api/v1/webhooks/zabbix"
+    assert notify(url, PROBLEM_MACROS).returncode == 0
+    assert notify(url, {**PROBLEM_MACROS, "{EVENT.NSEVERITY}": "5",
+                        "{EVENT.UPDATE.STATUS}": "1"}).returncode == 0
+    assert notify(url, PROBLEM_MACROS).returncode == 0
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["status"], alert["severity"], alert["event_count"]) == (
+        "firing", "critical", 3)
+    assert [i["severity"] for i in incident_rows(live_server.runtime)] == ["critical"]
 
 
 def test_the_server_s_local_time_is_read_with_its_offset(live_server: LiveServer) -> None:

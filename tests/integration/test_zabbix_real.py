@@ -1,7 +1,8 @@
 """The Zabbix media type (deploy/zabbix/aiops_media_type.yaml) inside a real Zabbix 6.0
 server (tests/zabbix_server.py): imported through Zabbix's API, given to a user with
-an action, and run by Zabbix's own alerter on a real problem and its recovery, against
-an engine served over real HTTP."""
+an action, and run by Zabbix's own alerter on a real problem, its severity change and
+its recovery, against an engine served over real HTTP; and ``aiops zabbix follow``
+polling the same Zabbix's API."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from aiops.runtime import Runtime
 from tests.conftest import LiveServer
-from tests.integration.test_webhooks_api import alert_rows
+from tests.integration.test_webhooks_api import alert_rows, incident_rows
 from tests.polling import wait_for
 from tests.zabbix_server import ZabbixServer, available
 
@@ -42,8 +45,8 @@ def zabbix(postgres_url: str) -> Iterator[ZabbixServer]:
 
 def _configure(zabbix: ZabbixServer) -> None:
     """What docs/webhooks.md tells an administrator to do, through the API: import the
-    media type, give Admin that media, an action that notifies Admin on problems and
-    recoveries; and a host with a trapper item and a trigger to fire."""
+    media type, give Admin that media, an action that notifies Admin on problems,
+    recoveries and updates; and a host with a trapper item and a trigger to fire."""
     assert zabbix.api("configuration.import", {
         "format": "yaml", "source": MEDIA_TYPE.read_text(encoding="utf-8"),
         "rules": {"mediaTypes": {"createMissing": True, "updateExisting": True}}}) is True
@@ -56,13 +59,18 @@ def _configure(zabbix: ZabbixServer) -> None:
         "name": "to the AIOps engine", "eventsource": 0, "status": 0, "esc_period": "1h",
         "operations": [{"operationtype": 0, "opmessage_usr": [{"userid": "1"}],
                         "opmessage": {"default_msg": 1, "mediatypeid": media["mediatypeid"]}}],
-        "recovery_operations": [{"operationtype": 11, "opmessage": {"default_msg": 1}}]})
+        "recovery_operations": [{"operationtype": 11, "opmessage": {"default_msg": 1}}],
+        "update_operations": [{"operationtype": 0, "opmessage_usr": [{"userid": "1"}],
+                               "opmessage": {"default_msg": 1,
+                                             "mediatypeid": media["mediatypeid"]}}]})
     _host(zabbix, HOST, "Link Gi0/1 down")
 
 
-def _host(zabbix: ZabbixServer, name: str, trigger: str, ip: str | None = None) -> None:
-    """A host with a trapper item (unsigned) and a trigger that fires on 0; with an
-    agent interface at ``ip`` if given ({HOST.IP} is then that address)."""
+def _host(zabbix: ZabbixServer, name: str, trigger: str, ip: str | None = None,
+          priority: int = 4) -> None:
+    """A host with a trapper item (unsigned) and a trigger that fires on 0 (``priority``
+    4: high); with an agent interface at ``ip`` if given ({HOST.IP} is then that
+    address)."""
     (group,) = zabbix.api("hostgroup.get", {"filter": {"name": "Linux servers"}})
     interfaces = [{"type": 1, "main": 1, "useip": 1, "ip": ip, "dns": "",
                    "port": "10050"}] if ip else []
@@ -70,7 +78,7 @@ def _host(zabbix: ZabbixServer, name: str, trigger: str, ip: str | None = None) 
         {"groupid": group["groupid"]}]})["hostids"]
     zabbix.api("item.create", {"hostid": host, "name": "link state", "key_": KEY,
                                "type": 2, "value_type": 3})
-    zabbix.api("trigger.create", {"description": trigger, "priority": 4,
+    zabbix.api("trigger.create", {"description": trigger, "priority": priority,
                                   "expression": f"last(/{name}/{KEY})=0",
                                   "opdata": "state {ITEM.LASTVALUE1}",
                                   "tags": [{"tag": "scope", "value": "availability"}]})
@@ -262,3 +270,110 @@ def test_the_media_type_and_the_follower_report_one_problem_as_one_alert(
     finally:
         _stop(follower)
     assert len(mine()) == 1
+
+
+def _change_severity(zabbix: ZabbixServer, alert: dict, severity: int,
+                     operator: str | None = None) -> None:
+    """What an operator's "Change severity" does (Zabbix 6.0: ``event.acknowledge``,
+    action 8): the problem of the alert's trigger gets ``severity``; done as Admin, or
+    as the session ``operator`` (Zabbix notifies no user of their own update)."""
+    (problem,) = zabbix.api("problem.get", {"objectids": [alert["labels"]["trigger_id"]],
+                                            "output": ["eventid", "severity"]})
+    params = {"eventids": [problem["eventid"]], "action": 8, "severity": severity}
+    if operator is None:
+        zabbix.api("event.acknowledge", params)
+        return
+    answer = requests.post(zabbix.url, timeout=30, json={
+        "jsonrpc": "2.0", "method": "event.acknowledge", "params": params, "id": 1,
+        "auth": operator}).json()
+    assert "result" in answer, answer
+
+
+def _operator(zabbix: ZabbixServer) -> str:
+    """A session of a second Super admin, ``operator``."""
+    zabbix.api("user.create", {"username": "operator", "passwd": "Shift-lead-7x",
+                               "roleid": "3", "usrgrps": [{"usrgrpid": "7"}]})
+    answer = requests.post(zabbix.url, timeout=30, json={
+        "jsonrpc": "2.0", "method": "user.login", "id": 1,
+        "params": {"username": "operator", "password": "Shift-lead-7x"}}).json()
+    return answer["result"]
+
+
+def _severities(runtime: Runtime, host: str) -> list[tuple[str, str, str]]:
+    """(alert severity, its status, its incident's severity) of the host's alerts, as
+    stored."""
+    incidents = {i["id"]: i for i in incident_rows(runtime)}
+    return [(a["severity"], a["status"], incidents[a["incident_id"]]["severity"])
+            for a in alert_rows(runtime) if a["entity"] == host]
+
+
+def test_the_follower_sends_a_changed_severity_to_the_alert_and_its_incident(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    host = "sw-sev-1"
+    _host(zabbix, host, "Packet loss high", priority=2)  # warning
+    secret = tmp_path / "pw"
+    secret.write_text("zabbix")
+    login = ("--user", "Admin", "--password-file", str(secret))
+    data = tmp_path / "follower"
+    follower = _follow(zabbix, live_server.url, data, *login)
+    try:
+        _send(zabbix, 0, host)
+        wait_for(lambda: _severities(live_server.runtime, host) == [
+            ("warning", "firing", "warning")], "the warning problem",
+            explain=lambda: _stop(follower))
+        (alert,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+        _change_severity(zabbix, alert, 5)  # disaster
+        wait_for(lambda: _severities(live_server.runtime, host) == [
+            ("critical", "firing", "critical")], "the changed severity",
+            explain=lambda: f"{_severities(live_server.runtime, host)}\n{_stop(follower)}")
+    finally:
+        _stop(follower)
+    # Changed again while the follower is stopped: its first poll sends every open
+    # problem as Zabbix has it now.
+    _change_severity(zabbix, alert, 3)  # average
+    follower = _follow(zabbix, live_server.url, data, *login)
+    try:
+        wait_for(lambda: _severities(live_server.runtime, host) == [
+            ("minor", "firing", "minor")], "the severity changed while away",
+            explain=lambda: f"{_severities(live_server.runtime, host)}\n{_stop(follower)}")
+        _send(zabbix, 1, host)
+        wait_for(lambda: _severities(live_server.runtime, host) == [
+            ("minor", "resolved", "minor")], "the recovery")
+    finally:
+        _stop(follower)
+    (final,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+    assert (final["id"], final["starts_at"]) == (alert["id"], alert["starts_at"])
+    assert final["event_count"] >= 4  # the problem, two changes, its recovery
+
+
+def test_the_media_type_sends_a_changed_severity_with_the_action_s_update_operation(
+        zabbix: ZabbixServer, live_server: LiveServer) -> None:
+    host = "sw-sev-2"
+    _host(zabbix, host, "Fan failed", priority=2)  # warning
+    _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/zabbix")
+    seen = len(_alerts(zabbix))
+    _send(zabbix, 0, host)
+    wait_for(lambda: _severities(live_server.runtime, host) == [
+        ("warning", "firing", "warning")], "the warning problem", timeout=60,
+        explain=zabbix.log)
+    (alert,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+    # By an operator: Zabbix does not notify Admin, who has the media, of Admin's own
+    # updates (a run as Admin sent nothing).
+    _change_severity(zabbix, alert, 4, operator=_operator(zabbix))  # high
+    wait_for(lambda: _severities(live_server.runtime, host) == [
+        ("major", "firing", "major")], "the update notification's severity", timeout=60,
+        explain=lambda: f"{_alerts(zabbix)[seen:]}\n{zabbix.log()}")
+    _send(zabbix, 1, host)
+    wait_for(lambda: _severities(live_server.runtime, host) == [
+        ("major", "resolved", "major")], "the recovery", timeout=60)
+    messages = wait_for(lambda: [a["message"] for a in _alerts(zabbix)[seen:]
+                                 if a["status"] == "1"] if sum(
+        a["status"] == "1" for a in _alerts(zabbix)[seen:]) >= 3 else None,
+        "Zabbix recording the three notifications as sent")
+    assert (messages[0], messages[2]) == ("Fan failed on sw-sev-2",
+                                          "Fan failed on sw-sev-2 resolved"), messages
+    assert messages[1].startswith("Fan failed on sw-sev-2 updated: changed severity"), \
+        messages
+    (final,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+    assert final["id"] == alert["id"] and final["event_count"] == 3

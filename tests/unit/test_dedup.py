@@ -160,6 +160,27 @@ def test_a_state_report_or_a_refire_gives_the_alert_its_severity_and_summary() -
         record, REFIRE, "warning", "down again")
 
 
+def test_a_state_report_with_its_start_changes_the_severity_of_the_firing_alert_only(
+        ) -> None:
+    """A Zabbix severity change says the problem's start: marked as a state report, the
+    firing alert takes it; the same event unmarked (a re-send) does not; after the
+    alert resolved it changes nothing and fires nothing."""
+    d = make()
+    record, _ = d.apply(event(1, 100.0))
+    raised = event(2, 100.0)
+    raised.severity = "critical"
+    assert d.apply(raised) == (record, DUPLICATE) and record.severity == "major"
+    assert d.take_changed() == []
+    assert d.apply(raised, reports_state=True) == (record, DUPLICATE)
+    assert (record.severity, record.status, record.starts_at, d.take_changed()) == (
+        "critical", FIRING, 100.0, [record])
+    d.apply(event(3, 100.0, end=200.0))
+    lowered = event(4, 100.0)
+    lowered.severity = "warning"
+    assert d.apply(lowered, reports_state=True) == (record, DUPLICATE)
+    assert (record.severity, record.status, d.take_changed()) == ("critical", RESOLVED, [])
+
+
 def test_a_late_clear_of_an_earlier_episode_does_not_end_the_condition_fired_again() -> None:
     d = make()
     record, _ = d.apply(event(1, 100.0))

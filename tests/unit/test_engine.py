@@ -251,3 +251,23 @@ def test_a_firing_alert_reported_again_with_another_severity_shows_the_latest(
     runtime.engine._restore()
     (record,) = [r for r in runtime.engine.dedup.active.values() if r.event.id == "a1"]
     assert record.severity == "critical"
+
+
+def test_an_event_marked_as_a_state_report_with_its_start_gives_its_severity(
+        runtime: Runtime) -> None:
+    """A Zabbix problem whose severity an operator changed says its start (the same as
+    the alert's) and is marked (``state_reports``): the alert and its incident take its
+    severity and summary; the same event unmarked is a re-send and does not."""
+    star(runtime)
+    warning = alert("z1", "l1", 0) | {"severity": "warning"}
+    ingest(runtime, warning)
+    changed = parse_alert(warning | {"severity": "critical", "summary": "raised"})
+    assert runtime.engine.ingest([changed]).dispositions == {"duplicate": 1}
+    assert [i["severity"] for i in incidents_of(runtime)] == ["warning"]
+    result = runtime.engine.ingest([changed], state_reports=[0])
+    assert result.dispositions == {"duplicate": 1}
+    assert [i["severity"] for i in incidents_of(runtime)] == ["critical"]
+    with runtime.db.connect() as conn:
+        row = conn.execute(sa.select(alerts).where(alerts.c.first_event_id == "z1")).one()
+    assert (row.severity, row.summary, row.status, row.starts_at) == (
+        "critical", "raised", "firing", T0)

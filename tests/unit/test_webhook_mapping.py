@@ -18,7 +18,7 @@ ZABBIX_PROBLEM = {  # what deploy/zabbix/aiops_media_type.yaml sends for a probl
     "recovery_time": "", "severity": "4", "timezone": "+00:00", "opdata": "ifOperStatus: down (2)",
     "tags": '[{"tag":"scope","value":"availability"},{"tag":"interface","value":"Gi0/1"}]',
     "trigger_id": "23001", "trigger_name": "Interface Gi0/1: link down", "host": "core-1",
-    "host_ip": "10.0.0.1"}
+    "host_ip": "10.0.0.1", "event_update_status": "0"}
 
 
 def builtin(name: str):
@@ -45,6 +45,28 @@ def test_zabbix_problem_and_recovery_become_one_alert_episode() -> None:
     assert (ended.starts_at, ended.ends_at) == (problem.starts_at,
                                                 parse_timestamp("2026-11-22T16:31:00Z", "t"))
     assert ended.labels == problem.labels and mapped.start_unknown == []
+    assert mapped.state_report == [] and zabbix.apply(ZABBIX_PROBLEM, NOW).state_report == []
+
+
+def test_an_item_the_mapping_marks_as_a_state_report_is_listed_as_one() -> None:
+    """Zabbix's update operation ({EVENT.UPDATE.STATUS} 1: a severity changed) says its
+    start, and is listed so the engine gives its alert the new severity; an item that
+    says no start is listed as start-unknown only (already a state report)."""
+    zabbix = builtin("zabbix")
+    update = {**ZABBIX_PROBLEM, "event_update_status": "1", "severity": "5"}
+    mapped = zabbix.apply([ZABBIX_PROBLEM, update], NOW)
+    assert (mapped.state_report, mapped.start_unknown) == ([1], [])
+    assert [a.severity for a in mapped.alerts] == ["major", "critical"]
+    assert mapped.alerts[0].id == mapped.alerts[1].id  # the same problem event
+    tool = mapping({"name": "{n}", "entity": "{e}", "starts_at": "{t}",
+                    "state_report": {"value": "{kind}", "equals": ["update", 2]}})
+    items = [{"n": "a", "e": "r1", "t": "1800000000", "kind": "update"},
+             {"n": "a", "e": "r1", "t": "1800000000", "kind": "2"},
+             {"n": "a", "e": "r1", "t": "1800000000", "kind": "problem"},
+             {"n": "a", "e": "r1", "t": "1800000000"},
+             {"n": "a", "e": "r1", "kind": "update"}]  # no start: start-unknown
+    mapped = tool.apply(items, NOW)
+    assert (mapped.state_report, mapped.start_unknown) == ([0, 1], [4])
 
 
 def test_nagios_problem_says_its_start_and_its_recovery_is_marked_to_take_the_live_one() -> None:
@@ -145,6 +167,10 @@ def test_labels_sent_as_text_that_is_not_json_and_alerts_missing_at_their_path_a
      "severity.map must map texts to one of critical, major"),
     ({"name": "{n}", "entity": "{e}", "resolved": {"value": "{s}"}},
      "resolved.equals must list the values that mean resolved"),
+    ({"name": "{n}", "entity": "{e}", "state_report": "{u}"},
+     "state_report.equals must list the values that mean a state report"),
+    ({"name": "{n}", "entity": "{e}", "state_report": {"value": "{u}", "map": {}}},
+     "state_report: unknown key 'map'; expected value, equals"),
     ({"name": "{n}", "entity": "{e}", "labels_from": {"name": "k"}},
      "labels_from takes path (required), name and value"),
     ({"name": "{n}", "entity": "{e}", "alerts": "a..b"}, "alerts must be a dotted path"),
@@ -193,6 +219,7 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
     preset = builtin("zabbix")
     read = {p.split(".")[0] for t in (preset.id, preset.name_of, preset.entity, preset.summary,
                                       preset.description, preset.severity, preset.resolved,
+                                      preset.state_report,
                                       preset.starts_at.value, preset.ends_at.value,
                                       *preset.labels.values()) for p in t.paths()}
     assert read | {"tags"} <= params

@@ -86,13 +86,17 @@ def test_a_session_that_ended_is_logged_in_again_and_a_bad_token_is_a_refusal() 
         "problem.get": lambda body: (
             {"error": {"code": -32602, "message": "Invalid params.",
                        "data": "Session terminated, re-login, please."}}
-            if body.get("auth") in ("s1", "t") else {"result": [{"eventid": "7"}]}),
+            if body.get("auth") in ("s1", "t")
+            else {"result": [{"eventid": "7", "severity": "4"}]}),
     }
     with serving(_Rpc) as url:
         api = ZabbixApi(url, user="Admin", password="zabbix")
         assert api.open_problem_ids() == {"7"}
+        assert api.open_problems() == {"7": "4"}
+        assert _Rpc.calls[-1]["params"]["output"] == ["eventid", "severity"]
         assert [c["method"] for c in _Rpc.calls] == [
-            "apiinfo.version", "user.login", "problem.get", "user.login", "problem.get"]
+            "apiinfo.version", "user.login", "problem.get", "user.login", "problem.get",
+            "problem.get"]
         with pytest.raises(ZabbixRefused, match="Session terminated"):
             ZabbixApi(url, token="t").open_problem_ids()
 
@@ -131,8 +135,10 @@ class _Api:
         self.known: dict[str, dict[str, Any]] = {}
         self.recovered: dict[str, float] = {}
 
-    def open_problem_ids(self) -> set[str]:
-        return set(self.open)
+    def open_problems(self) -> dict[str, str]:
+        """As Zabbix: the severity now, which event.get gives as well (a severity
+        change updates both the problem and its event)."""
+        return {i: str(self.known.get(i, {}).get("severity", "")) for i in self.open}
 
     def events(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.known[i] for i in ids if i in self.known}
@@ -185,6 +191,46 @@ def test_what_the_forwarder_still_holds_is_not_written_as_sent(tmp_path: Path) -
     assert [(i["event_id"], i["recovery_time"]) for i in ended.items] == [("5", "19:05:00")]
     # Another Zabbix's follower on the same data dir has a file of its own.
     assert state_file_for(tmp_path, "https://other/api_jsonrpc.php") != state
+
+
+def test_a_changed_severity_is_sent_again_as_a_state_report_across_restarts(
+        tmp_path: Path) -> None:
+    """problem.get shows a severity other than the one sent: the problem goes again
+    with it, marked as an update, which the zabbix mapping lists as a state report.
+    The severity sent is kept in the state file: a restarted follower sends only what
+    changed since."""
+    mapping = read_mapping(PRESETS / "zabbix.yml")
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    api.open, api.known = {"3"}, {"3": dict(EVENT)}
+    sent = _Forwarder()
+    follower = ZabbixFollower(api, sent, state_file=state)  # type: ignore[arg-type]
+    follower.poll()
+    follower.poll()  # nothing changed: nothing sent
+    api.known["3"]["severity"] = "5"  # event.acknowledge, action 8
+    follower.poll()
+    follower.poll()
+    follower.save_if_delivered()
+    assert [(i["event_id"], i["severity"], i["event_update_status"]) for i in sent.items
+            ] == [("3", "4", "1"), ("3", "5", "1")]
+    assert follower.stats.updates == 1 and "1 severity changes sent" in follower.stats.line()
+    mapped = mapping.apply(sent.items[-1], 1795374300.0)
+    assert (mapped.state_report, mapped.alerts[0].severity) == ([0], "critical")
+    assert mapped.alerts[0].id == mapping.apply(sent.items[0], 1795374300.0).alerts[0].id
+    # Restarted: every open problem is sent again (as it is now), then only changes.
+    again = _Forwarder()
+    restarted = ZabbixFollower(api, again, state_file=state)  # type: ignore[arg-type]
+    assert restarted.open["3"]["severity"] == "5"
+    restarted.poll()
+    restarted.poll()
+    api.known["3"]["severity"] = "2"
+    restarted.poll()
+    assert [(i["severity"], i["event_update_status"]) for i in again.items] == [
+        ("5", "1"), ("2", "1")]
+    # Its recovery is a recovery, not an update.
+    api.open, api.recovered = set(), {"3": 1795374400.0}
+    restarted.poll()
+    assert (again.items[-1]["event_value"], again.items[-1]["severity"],
+            again.items[-1]["event_update_status"]) == ("0", "2", "0")
 
 
 def test_a_malformed_answer_fails_the_poll_not_the_follower() -> None:
