@@ -12,7 +12,8 @@ Engineers describe one action in many ways. Three steps undo that:
 3. *Grouping*: keys are clustered by average linkage on
    ``cos(MiniLM embeddings) · (1 + w_context · (cos(contexts) − context_centre))``,
    merged while at least ``threshold``. A key's context is the fault kinds it was
-   used for (the distribution over root alert types of its cases): paraphrases fix
+   used for (what the caller passes: the remediation model gives each case's root
+   alert types and its fault classes, root type × role of the device): paraphrases fix
    the same faults, while alike wordings of different actions ("replaced the line
    card" / "reseated the line card", text cosine 0.83) are used for partly different
    ones. The context scales the text similarity rather than adding to it, because
@@ -23,7 +24,9 @@ Engineers describe one action in many ways. Three steps undo that:
    merge once their texts are 0.32 alike ("replaced the failed PSU" / "reset the
    tripped breaker", 0.42). A pair where either key has no context is compared by
    text alone. The settings were chosen on development scenarios (pairwise F1 of the
-   grouping against the simulator's actions 0.82, text alone at its best 0.74).
+   grouping against the simulator's actions 0.82, text alone at its best 0.74; counted
+   over the history tickets of those scenarios, contexts of root types alone give
+   precision 0.85 / recall 0.69, with the fault classes too 0.90 / 0.69: docs/tickets.md).
 
 Average linkage uses the nearest-neighbour-chain algorithm (O(n²) time and memory),
 so thousands of distinct wordings group in seconds; above ``max_keys`` distinct keys

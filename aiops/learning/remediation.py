@@ -5,8 +5,8 @@ alerts it was about), the cause the engineers wrote down, the root alert type (a
 distribution over root types, for when the evidence is not one type), the alert
 types present, the kind and role of the entity, and the action taken (its
 resolution text) with whether it worked. ``fit`` groups resolution texts into
-*actions* by wording and by the faults they were used for
-(:mod:`aiops.learning.actions`).
+*actions* by wording and by the faults they were used for, root alert types and
+fault classes (root type, role) (:mod:`aiops.learning.actions`).
 
 For an incident, every case gets a weight from a log-linear kernel::
 
@@ -39,15 +39,20 @@ vote over cases rather than a trained classifier because tickets are few (hundre
 not millions), actions are open-ended, and every recommendation must cite the
 tickets it comes from (the class vote changes the scores, never which cases are
 cited). The weights are round values chosen on development scenarios the benchmark
-does not use, not fitted (docs/tickets.md).
+does not use, not fitted (docs/tickets.md). With ``learn_vote`` (off by default: on
+the development scenarios it was level with the fixed values) ``fit`` instead
+chooses ``class_mix`` and ``kernel_scale`` (a factor on log K) from a small grid by
+exact leave-one-out MRR on the history itself: each ticket whose action worked is
+ranked by the others, its own count removed from the class distributions and the
+prior; the choice and the whole grid are kept in ``loo_`` and stored with the model.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Hashable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +67,12 @@ MODEL_NAME = "remediation"
 FAILED_MARKERS = ("not solved", "not fixed", "unresolved", "won't", "wont", "cannot reproduce",
                   "can't reproduce", "duplicate", "rejected", "failed", "did not help",
                   "no fix")
+
+# Leave-one-out choice of the vote's mix and kernel scale (``_learn_vote``).
+LOO_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)
+LOO_SCALES = (0.5, 0.75, 1.0, 1.5, 2.0)
+LOO_MIN_TICKETS = 50  # fewer labelled tickets: keep the defaults
+LOO_MAX_TICKETS = 2000  # more: leave out a fixed sample of them
 
 
 def ticket_worked(labels: dict[str, Any]) -> bool:
@@ -118,6 +129,10 @@ class RemediationParams:
     class_mix: float = 0.75
     class_alpha: float = 3.0  # pseudo-count backing P(a | type, role) off to P(a | type)
     type_beta: float = 3.0  # ... and P(a | type) off to P(a)
+    kernel_scale: float = 1.0  # multiplies log K: sharper (> 1) or flatter (< 1) kernel
+    # Choose class_mix and kernel_scale in ``fit`` by leave-one-out on the history's
+    # own tickets (the values above are then only the fallback, for few tickets).
+    learn_vote: bool = False
     neighbours: int = 25  # most similar cases counted in "worked"/"tried" ...
     min_weight: float = 0.05  # ... when they weigh at least this (the best weighs 1)
     top: int = 10
@@ -150,6 +165,13 @@ def _case_roots(case: RemediationCase) -> dict[str, float]:
     return {case.root_type: 1.0} if case.root_type else {}
 
 
+def _grouping_context(case: RemediationCase) -> dict[Hashable, float]:
+    """What a resolution was used for, to group resolutions into actions: each root
+    type, and each fault class (root type, role), with the case's share of it."""
+    roots = _case_roots(case)
+    return {**roots, **{(t, case.entity_role or ""): p for t, p in roots.items()}}
+
+
 class RemediationModel:
     """Estimator: ``fit(cases)`` groups actions, ``predict(query)`` ranks them."""
 
@@ -159,6 +181,7 @@ class RemediationModel:
         self.case_action_: list[int] = []
         self.actions_: list[str] = []
         self.version: int | None = None
+        self.loo_: dict[str, Any] = {}  # what the leave-one-out choice found (fit)
         self._ready = False  # the matrices below are built on first use
         self._symptoms = np.zeros((0, 0), dtype=np.float32)
         self._causes = np.zeros((0, 0), dtype=np.float32)
@@ -173,17 +196,109 @@ class RemediationModel:
         self._fixes = np.zeros(0, dtype=np.float64)
         self._class = np.zeros(0, dtype=np.int64)
         self._class_dist = np.zeros((0, 0), dtype=np.float64)
+        self._class_type = np.zeros(0, dtype=np.int64)  # root type index of each class
 
     # -- fitting ---------------------------------------------------------------------
     def fit(self, cases: Sequence[RemediationCase], embedder: TemplateEmbedder
             ) -> RemediationModel:
         usable = [c for c in cases if c.action.strip()]
         labels, names = group_actions([c.action for c in usable],
-                                      [_case_roots(c) for c in usable], embedder,
+                                      [_grouping_context(c) for c in usable], embedder,
                                       self.params.grouping)
         self.cases_, self.case_action_, self.actions_ = list(usable), labels, names
         self._ready = False
+        self.loo_ = {}
+        if self.params.learn_vote:
+            self._learn_vote(embedder)
         return self
+
+    def _loo_log_kernel(self, rows: np.ndarray, embedder: TemplateEmbedder) -> np.ndarray:
+        """log K (scale 1) of the cases ``rows``, each described as an incident would be,
+        against every case: what ``log_weights`` gives for them, without the cause term
+        (a ticket's cause note is not what an incident's cause is, its root alert)."""
+        p = self.params
+        dim = self._symptoms.shape[1]
+        queries = []
+        for i in rows:
+            case = self.cases_[int(i)]
+            queries.append(_unit([embedder.vector(t) for t in case.alert_texts], dim)
+                           if case.alert_texts else self._symptoms[int(i)])
+        q = np.array(queries, dtype=np.float32).reshape(len(rows), dim)
+        logs = p.b_text * np.clip(q @ self._symptoms.T, 0.0, 1.0).astype(np.float64)
+        for weight, name in ((p.b_type, "root_type"), (p.b_role, "entity_role"),
+                             (p.b_kind, "entity_kind")):
+            column = self._columns[name]
+            logs += weight * ((column[rows][:, None] == column[None, :])
+                              & (column[rows] != "")[:, None])
+        logs += p.b_root * (self._roots[rows] @ self._roots.T)
+        weighted = self._types * self._idf
+        inter = weighted[rows] @ self._types.T
+        union = weighted[rows].sum(axis=1)[:, None] + weighted.sum(axis=1)[None, :] - inter
+        jaccard = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        return logs + p.b_types * jaccard
+
+    def _learn_vote(self, embedder: TemplateEmbedder) -> None:
+        """Choose ``class_mix`` and ``kernel_scale`` on a small grid by leave-one-out MRR:
+        every ticket whose action worked is a labelled incident, ranked by all the other
+        tickets (its own left out of the cases and of its class's distribution)."""
+        self._prepare(embedder)
+        p = self.params
+        labelled = np.flatnonzero(self._worked)
+        if len(labelled) < LOO_MIN_TICKETS:
+            return
+        if len(labelled) > LOO_MAX_TICKETS:
+            rng = np.random.default_rng(0)
+            labelled = np.sort(rng.choice(labelled, LOO_MAX_TICKETS, replace=False))
+        n_actions = len(self.actions_)
+        n_classes = self._class_dist.shape[0]
+        y = np.zeros((len(self.cases_), n_actions))
+        y[self._worked, self._action[self._worked]] = 1.0
+        onehot = np.zeros((len(self.cases_), n_classes))
+        onehot[np.arange(len(self.cases_)), self._class] = 1.0
+        worked = self._worked
+        per_class = np.zeros((n_classes, n_actions))
+        np.add.at(per_class, (self._class[worked], self._action[worked]), 1.0)
+        per_type = np.zeros((int(self._class_type.max()) + 1, n_actions))
+        np.add.at(per_type, (self._class_type[self._class[worked]], self._action[worked]), 1.0)
+        base = self._loo_log_kernel(labelled, embedder)
+        base[np.arange(len(labelled)), labelled] = -np.inf  # leave the ticket out
+        truth = self._action[labelled]
+        fixed, by_class, total = [], [], []
+        for scale in LOO_SCALES:
+            logs = scale * base
+            weight = np.exp(logs - logs.max(axis=1, keepdims=True))
+            fixed.append(weight @ y)
+            by_class.append(weight @ onehot)
+            total.append(weight.sum(axis=1, keepdims=True))
+        votes = np.zeros((len(LOO_SCALES), len(labelled), n_actions))
+        prior = np.zeros((len(labelled), n_actions))
+        for row, i in enumerate(labelled):
+            # The counts without ticket i (only a ticket that worked is labelled).
+            a, c = self._action[i], self._class[i]
+            per_class[c, a] -= 1.0
+            per_type[self._class_type[c], a] -= 1.0
+            fixes = self._fixes.copy()
+            fixes[a] -= 1.0
+            prior[row] = fixes / fixes.sum() if fixes.sum() > 0 else 0.0
+            dist = self._backed_off(per_class, per_type, prior[row])
+            for k in range(len(LOO_SCALES)):
+                votes[k, row] = by_class[k][row] @ dist
+            per_class[c, a] += 1.0
+            per_type[self._class_type[c], a] += 1.0
+        results: dict[tuple[float, float], float] = {}
+        rows = np.arange(len(labelled))
+        for k, scale in enumerate(LOO_SCALES):
+            for mix in LOO_MIXES:
+                score = ((1.0 - mix) * fixed[k] + mix * votes[k] + p.prior * prior) / (
+                    total[k] + p.prior)
+                ranks = 1 + (score > score[rows, truth][:, None]).sum(axis=1)
+                results[(mix, scale)] = float(np.mean(1.0 / ranks))
+        default = (p.class_mix, p.kernel_scale)
+        best = max(results, key=lambda k: (results[k], k == default))
+        self.params = replace(p, class_mix=best[0], kernel_scale=best[1])
+        self.loo_ = {"class_mix": best[0], "kernel_scale": best[1],
+                     "mrr": round(results[best], 4), "tickets": int(len(labelled)),
+                     "grid": [[m, k, round(v, 4)] for (m, k), v in sorted(results.items())]}
 
     # -- predicting ------------------------------------------------------------------
     def _prepare(self, embedder: TemplateEmbedder) -> None:
@@ -234,29 +349,33 @@ class RemediationModel:
     def _class_distributions(self) -> tuple[np.ndarray, np.ndarray]:
         """Each case's fault class (root type, role) and every class's backed-off
         action distribution P(a | type, role) → P(a | type) → P(a)."""
-        p = self.params
         n_actions = len(self.actions_)
         keys = [(c.root_type or "", c.entity_role or "") for c in self.cases_]
         class_index = {k: i for i, k in enumerate(sorted(set(keys)))}
         type_index = {t: i for i, t in enumerate(sorted({k[0] for k in keys}))}
         case_class = np.array([class_index[k] for k in keys], dtype=np.int64)
-        case_type = np.array([type_index[k[0]] for k in keys], dtype=np.int64)
+        self._class_type = np.array([type_index[k[0]] for k in sorted(class_index,
+                                                                      key=class_index.get)],
+                                    dtype=np.int64).reshape(-1)
         worked = self._worked
         per_class = np.zeros((len(class_index), n_actions))
         np.add.at(per_class, (case_class[worked], self._action[worked]), 1.0)
         per_type = np.zeros((len(type_index), n_actions))
-        np.add.at(per_type, (case_type[worked], self._action[worked]), 1.0)
+        np.add.at(per_type, (self._class_type[case_class[worked]], self._action[worked]), 1.0)
         total = self._fixes.sum()
         overall = self._fixes / total if total > 0 else np.zeros(n_actions)
+        return case_class, self._backed_off(per_class, per_type, overall)
+
+    def _backed_off(self, per_class: np.ndarray, per_type: np.ndarray, overall: np.ndarray
+                    ) -> np.ndarray:
+        """P(a | type, role) per class from counts of fixes, backed off as in the module doc."""
+        p = self.params
         type_dist = (per_type + p.type_beta * overall) / (
             per_type.sum(axis=1, keepdims=True) + p.type_beta)
-        class_type = np.array([type_index[k[0]] for k in sorted(class_index,
-                                                                 key=class_index.get)],
-                              dtype=np.int64).reshape(-1)
-        backed = type_dist[class_type] if len(class_type) else np.zeros((0, n_actions))
-        class_dist = (per_class + p.class_alpha * backed) / (
+        backed = type_dist[self._class_type] if len(self._class_type) else np.zeros(
+            (0, per_class.shape[1]))
+        return (per_class + p.class_alpha * backed) / (
             per_class.sum(axis=1, keepdims=True) + p.class_alpha)
-        return case_class, class_dist
 
     def _alert_types(self, query: RemediationQuery) -> np.ndarray:
         """IDF-weighted Jaccard similarity of the query's alert types with each case's."""
@@ -294,7 +413,7 @@ class RemediationModel:
         score += p.b_root * (self._roots @ wanted)
         if query.alert_types:
             score += p.b_types * self._alert_types(query)
-        return score
+        return p.kernel_scale * score
 
     def _scores(self, query: RemediationQuery, embedder: TemplateEmbedder
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -339,7 +458,7 @@ class RemediationModel:
 
     # -- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"params": asdict(self.params), "actions": self.actions_,
+        return {"params": asdict(self.params), "actions": self.actions_, "loo": self.loo_,
                 "cases": [{**asdict(c), "action_id": a}
                           for c, a in zip(self.cases_, self.case_action_, strict=True)]}
 
@@ -347,6 +466,7 @@ class RemediationModel:
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> RemediationModel:
         model = cls(RemediationParams.from_dict(data.get("params", {})))
         model.actions_ = list(data.get("actions", []))
+        model.loo_ = dict(data.get("loo") or {})
         for raw in data.get("cases", []):
             raw = dict(raw)
             model.case_action_.append(int(raw.pop("action_id")))

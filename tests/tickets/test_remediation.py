@@ -79,6 +79,22 @@ def test_a_case_votes_with_its_fault_class_not_only_its_own_action() -> None:
     assert alone.predict(query, embedder)[0]["action"] == "Cleaned the fibre connectors"
 
 
+def test_actions_for_the_same_root_type_on_different_roles_stay_apart() -> None:
+    """Grouping compares what resolutions were used for by fault class (root type and
+    role) as well as by root type: two actions for power faults, one on core routers
+    and one on access switches, are not one action because their texts are 0.42 alike."""
+    def power(ticket_id: str, action: str, role: str) -> RemediationCase:
+        return RemediationCase(ticket_id, action, root_type="POWER_FAIL", entity_role=role,
+                               alert_types=["POWER_FAIL"])
+
+    cases = [power(f"P{i}", "Replaced the failed PSU", "core") for i in range(4)]
+    cases += [power(f"S{i}", "Swapped the faulty power supply unit", "core") for i in range(4)]
+    cases += [power(f"B{i}", "Reset the tripped breaker", "access") for i in range(4)]
+    model = RemediationModel().fit(cases, TemplateEmbedder())
+    label = dict(zip((c.ticket_id for c in model.cases_), model.case_action_, strict=True))
+    assert label["P0"] == label["S0"] != label["B0"]
+
+
 def test_models_stored_before_class_pooling_still_load() -> None:
     old = {"params": {"b_type": 1.0, "b_root": 2.0, "b_types": 5.0, "prior": 0.5,
                       "grouping": {"threshold": 0.6}},
@@ -87,6 +103,7 @@ def test_models_stored_before_class_pooling_still_load() -> None:
                       "action_id": 0}]}
     model = RemediationModel.from_dict(old)
     assert (model.params.b_types, model.params.class_mix) == (5.0, 0.75)
+    assert (model.params.kernel_scale, model.loo_) == (1.0, {})
     query = RemediationQuery(alert_texts=["power fail: on device"], alert_types=["POWER_FAIL"],
                              root_type="POWER_FAIL", entity_role="core")
     ranked = model.predict(query, TemplateEmbedder())
@@ -201,3 +218,69 @@ def test_tickets_import_links_to_replayed_incidents(trained: dict) -> None:
     bad = write_lines(tmp / "bad.jsonl", [{"id": "X", "title": "no opened_at"}])
     r = aiops(data, "tickets", "import", str(bad))
     assert r.returncode == 2 and "bad.jsonl:1: field 'opened_at' is required" in r.stderr
+
+
+def _loo_history() -> list[RemediationCase]:
+    """60 tickets of 3 root types × 2 roles; each class mostly takes one action."""
+    import random
+
+    rng = random.Random(7)
+    actions = ["Replaced the failed PSU", "Cleaned the fibre connectors",
+               "Rolled back the configuration", "Rebooted the router"]
+    types = ["POWER_FAIL", "LOS", "BGP_DOWN"]
+    out = []
+    for i in range(60):
+        root, role = rng.choice(types), rng.choice(["core", "access"])
+        favourite = actions[(types.index(root) + (role == "access")) % 4]
+        action = favourite if rng.random() < 0.6 else rng.choice(actions)
+        others = rng.sample(types, rng.randint(0, 2))
+        out.append(RemediationCase(
+            f"T{i}", action, rng.random() > 0.1, symptoms=f"{root.lower()} at {role} site",
+            alert_texts=[f"{t.lower()}: on device" for t in [root, *others]],
+            alert_types=sorted({root, *others}), root_type=root, entity_role=role,
+            entity_kind="router"))
+    return out
+
+
+def test_the_vote_mix_and_kernel_scale_are_chosen_by_leave_one_out() -> None:
+    """The vectorised leave-one-out equals refitting without each ticket, and the
+    chosen values are stored with the model."""
+    from dataclasses import replace
+
+    from aiops.learning import remediation
+
+    embedder = TemplateEmbedder()
+    cases = _loo_history()
+    model = RemediationModel(RemediationParams(learn_vote=True)).fit(cases, embedder)
+    assert model.loo_["tickets"] == sum(c.worked for c in model.cases_)
+    chosen = (model.params.class_mix, model.params.kernel_scale)
+    assert chosen == (model.loo_["class_mix"], model.loo_["kernel_scale"])
+    assert model.params.class_mix in remediation.LOO_MIXES
+    # Brute force: the same grouping, each labelled ticket left out of a refitted model.
+    mrr = {}
+    for mix, scale in [(0.0, 1.0), chosen, (1.0, 2.0)]:
+        reciprocal = []
+        for i, held in enumerate(model.cases_):
+            if not held.worked:
+                continue
+            other = RemediationModel(replace(model.params, class_mix=mix, kernel_scale=scale,
+                                             learn_vote=False))
+            other.cases_ = model.cases_[:i] + model.cases_[i + 1:]
+            other.case_action_ = model.case_action_[:i] + model.case_action_[i + 1:]
+            other.actions_ = model.actions_
+            query = RemediationQuery(held.alert_texts, held.alert_types, held.root_type,
+                                     held.root_types, None, held.entity_kind, held.entity_role)
+            score, _ = other._scores(query, embedder)
+            truth = model.case_action_[i]
+            reciprocal.append(1.0 / (1 + int((score > score[truth]).sum())))
+        mrr[(mix, scale)] = sum(reciprocal) / len(reciprocal)
+    grid = {(m, k): v for m, k, v in model.loo_["grid"]}
+    assert all(abs(grid[key] - value) < 1e-4 for key, value in mrr.items())
+    assert grid[chosen] == model.loo_["mrr"] == max(grid.values())
+    again = RemediationModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert (again.params.class_mix, again.params.kernel_scale) == chosen
+    assert again.loo_ == model.loo_
+    # Few tickets: the defaults stay.
+    few = RemediationModel(RemediationParams(learn_vote=True)).fit(cases[:20], embedder)
+    assert few.loo_ == {} and few.params == RemediationParams(learn_vote=True)
+    assert RemediationModel().fit(cases, embedder).loo_ == {}  # off by default
