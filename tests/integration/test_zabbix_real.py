@@ -187,14 +187,15 @@ def test_polling_the_api_fires_and_resolves_alerts_across_restarts(
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
         _send(zabbix, 0, host)
-        (alert,) = wait_for(mine, "the polled problem", explain=lambda: _stop(follower))
+        (alert,) = wait_for(mine, "the polled problem", timeout=60,
+                            explain=lambda: _stop(follower))
         # The trigger's name with its macro unresolved ({TRIGGER.NAME.ORIG}, as the
         # media type sends): the same alert whatever value the name quoted.
         assert (alert["source"], alert["name"], alert["status"], alert["severity"],
                 alert["summary"]) == ("zabbix", "Link {ITEM.LASTVALUE} down on Gi0/2",
                                       "firing", "major", "Link 0 down on Gi0/2")
         _send(zabbix, 1, host)
-        wait_for(lambda: mine()[0]["status"] == "resolved", "the polled recovery")
+        wait_for(lambda: mine()[0]["status"] == "resolved", "the polled recovery", timeout=60)
     finally:
         _stop(follower)
     first_end = mine()[0]["ends_at"]
@@ -206,14 +207,14 @@ def test_polling_the_api_fires_and_resolves_alerts_across_restarts(
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
         wait_for(lambda: mine()[0]["status"] == "firing", "the problem opened while away",
-                 explain=lambda: _stop(follower))
+                 timeout=60, explain=lambda: _stop(follower))
     finally:
         _stop(follower)
     _send(zabbix, 1, host)
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
         wait_for(lambda: mine()[0]["status"] == "resolved",
-                 "the recovery that happened while away")
+                 "the recovery that happened while away", timeout=60)
     finally:
         out = _stop(follower)
     # What it forwarded: this recovery, and maybe repeats of what the last run sent just
