@@ -133,6 +133,14 @@ class RemediationParams:
     # Choose class_mix and kernel_scale in ``fit`` by leave-one-out on the history's
     # own tickets (the values above are then only the fallback, for few tickets).
     learn_vote: bool = False
+
+    def __post_init__(self) -> None:
+        # Zero pseudo-counts divide 0 by 0 for a class or type with no fixes, and every
+        # score would be NaN (found by review).
+        for name in ("class_alpha", "type_beta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"RemediationParams.{name} must be above 0, "
+                                 f"got {getattr(self, name)!r}")
     neighbours: int = 25  # most similar cases counted in "worked"/"tried" ...
     min_weight: float = 0.05  # ... when they weigh at least this (the best weighs 1)
     top: int = 10
@@ -140,9 +148,13 @@ class RemediationParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RemediationParams:
-        """Stored parameters; ones an older version stored and this one lacks are ignored."""
+        """Stored parameters; ones an older version stored and this one lacks are ignored.
+
+        A model stored before the class vote had none (``class_mix`` 0): it keeps
+        ranking as it did when it was trained (found by review), until retrained."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and k != "grouping"}
+        values.setdefault("class_mix", 0.0)
         grouping = data.get("grouping")
         if isinstance(grouping, dict):
             names = {f.name for f in fields(ActionSettings)}

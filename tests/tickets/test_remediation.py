@@ -102,7 +102,8 @@ def test_models_stored_before_class_pooling_still_load() -> None:
            "cases": [{**vars(case("P1", "Replaced the failed PSU", "POWER_FAIL")),
                       "action_id": 0}]}
     model = RemediationModel.from_dict(old)
-    assert (model.params.b_types, model.params.class_mix) == (5.0, 0.75)
+    # It ranks as it did when stored: no class vote (found by review).
+    assert (model.params.b_types, model.params.class_mix) == (5.0, 0.0)
     assert (model.params.kernel_scale, model.loo_) == (1.0, {})
     query = RemediationQuery(alert_texts=["power fail: on device"], alert_types=["POWER_FAIL"],
                              root_type="POWER_FAIL", entity_role="core")
@@ -284,3 +285,10 @@ def test_the_vote_mix_and_kernel_scale_are_chosen_by_leave_one_out() -> None:
     few = RemediationModel(RemediationParams(learn_vote=True)).fit(cases[:20], embedder)
     assert few.loo_ == {} and few.params == RemediationParams(learn_vote=True)
     assert RemediationModel().fit(cases, embedder).loo_ == {}  # off by default
+
+
+@pytest.mark.parametrize("name", ["class_alpha", "type_beta"])
+def test_a_zero_pseudo_count_is_refused_by_name(name: str) -> None:
+    # Found by review: 0 divided 0 by 0 for a class with no fixes and every score was NaN.
+    with pytest.raises(ValueError, match=name):
+        RemediationParams(**{name: 0.0})
