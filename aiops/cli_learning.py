@@ -92,9 +92,12 @@ def _describe_time_scale(meta: dict[str, Any]) -> str:
     if meta["cascade_lag_seconds"] is None:
         return (f"time scale: 1 (too few nearby alarms in excess of chance to measure how "
                 f"fast cascades unfold: {meta['excess_pairs']})")
+    from aiops.learning.timescale import REFERENCE_LAG, SLACK
+
     return (f"time scale: {meta['scale']:g} (cascade lag {meta['cascade_lag_seconds']:g} s "
             f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
-            "were chosen at 16.5 s and are stretched beyond 20.6 s)")
+            f"were chosen at {REFERENCE_LAG:g} s and are stretched beyond "
+            f"{REFERENCE_LAG * SLACK:g} s)")
 
 
 def _describe_weights(meta: dict[str, Any]) -> str:
