@@ -118,6 +118,8 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
     except ValueError:
         raise ValueError(f"--seeds: {args.seeds!r} is not a comma-separated list of "
                          "integers") from None
+    if not 0 < args.delay_scale < math.inf:
+        raise ValueError(f"--delay-scale: {args.delay_scale!r} is not a number above 0")
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
             topologies, args.causal.split(","), seeds, args.noise.split(",")):
