@@ -39,6 +39,9 @@ class EngineSettings:
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     # Compare alert texts with the MiniLM sentence model. Env AIOPS_TEXT_SIMILARITY=off.
     text_similarity: bool = True
+    # With no trained model, correlate at the pace the alerts themselves show
+    # (``aiops.engine.pace``); off: at the reference pace until a model is trained.
+    live_time_scale: bool = True
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
@@ -217,6 +220,9 @@ class DataDir:
         text = os.environ.get("AIOPS_TEXT_SIMILARITY")
         if text:  # off: run without the text model (docs/architecture.md, "Text")
             settings = replace(settings, text_similarity=_switch("AIOPS_TEXT_SIMILARITY", text))
+        pace = os.environ.get("AIOPS_LIVE_TIME_SCALE")
+        if pace:  # docs/architecture.md, "Learned time scale"
+            settings = replace(settings, live_time_scale=_switch("AIOPS_LIVE_TIME_SCALE", pace))
         ahead = os.environ.get("AIOPS_MAX_CLOCK_AHEAD")
         if ahead:  # docs/architecture.md, "The engine's clock"
             settings = replace(settings, max_clock_ahead=_clock_ahead(ahead))

@@ -22,6 +22,9 @@ SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITI
 MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 8192
 MAX_LABELS = 64
+# The source of the alerts the engine raises about itself (``aiops.learning.drift_alert``):
+# left out wherever the network's own alerts are measured.
+OWN_SOURCE = "aiops"
 
 @dataclass(slots=True)
 class Alert:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from aiops.config import DataDir, EngineSettings
 from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory
+from aiops.engine.pace import LivePace, seed_from_store
 from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.errors import InputError
@@ -66,9 +67,11 @@ class Runtime:
         if priors is None:
             priors = load_promoted_priors(self.registry)
         self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
+        pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology)
         self.engine.set_factories(
-            correlator_factory(model, self.data_dir.settings, self.embedder),
+            correlator_factory(model, self.data_dir.settings, self.embedder, pace),
             ranker_factory(model, priors))
+        self.engine.use_pace(pace)
 
     def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
         """Switch to the promoted models if another process promoted other versions
@@ -202,16 +205,29 @@ def topology_timeline(store: GraphStore, settings: EngineSettings) -> TopologyTi
 
 
 def correlator_factory(model: CorrelationModel, settings: EngineSettings,
-                       embedder: TemplateEmbedder) -> CorrelatorFactory:
-    """Build correlators that use ``model`` (and the text model unless switched off)."""
+                       embedder: TemplateEmbedder, pace: LivePace | None = None
+                       ) -> CorrelatorFactory:
+    """Build correlators that use ``model`` (and the text model unless switched off),
+    at the time scale ``pace`` reads from the alerts at the time of building when given,
+    else at the model's."""
     text = embedder if settings.text_similarity else None
 
     def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
+        scale = pace.scale if pace is not None else model.time_scale
         return ScoredCorrelator(topology, engine_settings, relations=model.relations,
                                 embedder=text, weights=model.weights,
-                                offsets=model.clock_offsets, time_scale=model.time_scale)
+                                offsets=model.clock_offsets, time_scale=scale)
 
     return build
+
+
+def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
+              topology: TopologyGraph) -> LivePace | None:
+    """A pace read from the alerts (seeded from the stored ones) for an engine with no
+    trained model, unless switched off; None when the model sets the pace."""
+    if model.version is not None or not settings.live_time_scale:
+        return None
+    return seed_from_store(LivePace(), db, topology)
 
 
 def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None
@@ -238,8 +254,10 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
     revision = store.revision()
     timeline = topology_timeline(store, data_dir.settings)
+    pace = live_pace(model, data_dir.settings, db, timeline.current().graph)
     engine = Engine(db, timeline.current().graph, data_dir.settings,
-                    correlator_factory=correlator_factory(model, data_dir.settings, embedder),
+                    correlator_factory=correlator_factory(model, data_dir.settings, embedder,
+                                                          pace),
                     ranker_factory=ranker_factory(model, load_promoted_priors(registry)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
@@ -247,6 +265,7 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                       model_versions=(model.version, registry.promoted_version(PRIORS_NAME)),
                       models_checked_at=time.monotonic(), topology_revision=revision,
                       topology_checked_at=time.monotonic())
+    engine.use_pace(pace)
     # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
     engine.sinks.append(ticket_link_sink(runtime))
     return runtime

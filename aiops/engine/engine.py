@@ -35,6 +35,7 @@ from aiops.engine.feedback import (
 )
 from aiops.engine.index import IncidentIndex
 from aiops.engine.latency import LatencyHistogram
+from aiops.engine.pace import LivePace
 from aiops.engine.rank import CausalTopologyRanker, RootCauseRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
@@ -110,6 +111,9 @@ class Engine:
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
         self._batch_events: list[Alert] | None = None  # the batch being placed, if any
         self.timeline: TopologyTimeline | None = None
+        # The pace read from the alerts themselves while no trained model sets one
+        # (``aiops.engine.pace``); the correlator factory reads its scale.
+        self.pace: LivePace | None = None
         if timeline is None:
             self.set_topology(topology)
         else:
@@ -123,6 +127,24 @@ class Engine:
             self._ranker_factory = ranker
             self.correlator = correlator(self.topology, self.settings)
             self.ranker = ranker(self.topology)
+
+    def use_pace(self, pace: LivePace | None) -> None:
+        """Follow ``pace`` (the correlator factory must read ``pace.scale``); None: the
+        model's own scale, fixed."""
+        with self.lock:
+            self.pace = pace
+            self.correlator = self._correlator_factory(self.topology, self.settings)
+
+    def _refit_pace(self) -> None:
+        """On the pace's grid (checked at every event): re-estimate the scale; a changed
+        scale takes effect from the next event. Live incidents stay in the index: a
+        longer horizon keeps them longer from now on, a shorter one lets the oldest go
+        at the next expiry."""
+        assert self.pace is not None
+        if self.pace.refit(self.topology):
+            self.correlator = self._correlator_factory(self.topology, self.settings)
+            if self._batch_events is not None:
+                self.correlator.prepare(self._batch_events)
 
     def set_topology(self, topology: TopologyGraph) -> None:
         """Use one topology for alerts of every event time from now on (no history)."""
@@ -227,8 +249,11 @@ class Engine:
                 self.correlator.prepare(self._batch_events)
                 clock = time.perf_counter
                 unknown, reports = set(start_unknown), set(state_reports)
+                pace = self.pace
                 for i, event in enumerate(events):
                     started = clock()
+                    if pace is not None and pace.note(event):
+                        self._refit_pace()
                     if (i in unknown and not self.dedup.adopt_start(event)
                             and event.ends_at is not None):
                         self._keep_unmatched(event, batch, result, received)
@@ -588,4 +613,6 @@ class Engine:
             return {"live_alerts": len(self.dedup.active), "live_incidents": len(self.incidents),
                     "indexed_incidents": len(self.index),
                     "placement_latency": self.placement_latency.summary_ms(),
-                    "sink_failures": self.sink_failures}
+                    "sink_failures": self.sink_failures,
+                    "time_scale": getattr(self.correlator, "time_scale", 1.0),
+                    "live_pace": self.pace.describe() if self.pace is not None else None}

@@ -36,11 +36,10 @@ import sqlalchemy as sa
 
 from aiops.config import DriftSettings
 from aiops.errors import InputError
-from aiops.learning.drift_alert import OWN_SOURCE
 from aiops.learning.relations import TypeRelations
 from aiops.learning.timescale import CascadeTimescale
 from aiops.learning.training import MODEL_NAME
-from aiops.models import Alert
+from aiops.models import OWN_SOURCE, Alert
 from aiops.store.tables import alerts, feedback, raw_events
 from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph

@@ -23,9 +23,8 @@ from typing import Any
 from aiops.engine.dedup import fingerprint
 from aiops.engine.engine import Engine
 from aiops.engine.state import FIRING
-from aiops.models import Alert
+from aiops.models import OWN_SOURCE, Alert
 
-OWN_SOURCE = "aiops"  # alerts the engine raises about itself
 DRIFT_ALERT = "AIOPS_MODEL_DRIFT"
 DRIFT_ENTITY = "aiops/models/correlation"
 

@@ -44,13 +44,12 @@ from aiops.engine.regroup import compare, load_window, regroup
 from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
 from aiops.learning.drift import latest_start, measure_drift, window_stats
-from aiops.learning.drift_alert import OWN_SOURCE
 from aiops.learning.labels import WEAK_MODES, GroupLabels, read_labels
 from aiops.learning.pairwise import pair_score
 from aiops.learning.training import MODEL_NAME, CorrelationModel, train
 from aiops.learning.weights import FitStep, ScoringWeightsFitter
 from aiops.learning.windows import reach
-from aiops.models import Alert, parse_alert
+from aiops.models import OWN_SOURCE, Alert, parse_alert
 from aiops.runtime import Runtime, correlator_factory
 from aiops.store.tables import alerts, raw_events
 from aiops.timeutil import to_rfc3339

@@ -1,0 +1,156 @@
+"""The pace of an engine that has no trained model, read from the alerts it sees.
+
+Why: every time the correlator compares (window, prime, fade, merge onset gap,
+fan-out, skew) was chosen on cascades whose alarms follow their cause within seconds,
+and ``aiops train`` stretches them by the time scale it learns from history
+(``aiops.learning.timescale``). A new installation has no model, so until someone
+trains one it correlated at the reference pace; where monitoring polls (Zabbix and
+Icinga check every minute or so) its cascades arrive spread over minutes and it
+split them: on the slow-timing benchmark the untrained engine fell below OpenNMS
+ALEC's fixed parameters (docs/benchmarks.md, "Correlation when monitoring reports
+slowly").
+
+``LivePace`` keeps the onsets of the last ``span`` seconds of alerts (a day, by event
+time, as much as ``aiops train`` is usually given; at most ``max_alerts``: memory
+stays bounded however long it runs) and, each time event time crosses a multiple of
+``every`` seconds (half an hour, less often while the reading holds), estimates the time scale from
+them as ``aiops train`` does (``CascadeTimescale``: unlabelled, clamped to [1, 8]),
+but with no learned clock offsets and so wanting more evidence: 1 until
+``min_excess`` pairs (1,000, five times what training asks) stand out from the even
+background. Half an hour of alarms read at the default timing gave lags of 17–21 s
+(scale up to 1.27) on the 45-node Huawei topology, where a day gives 8–15 s; with
+1,000 pairs the first reading came later and at 1.0. The engine then
+correlates at that scale (``Engine``): a change of the scale by less than
+``min_change`` (15 %, relative) is not applied, and a fit with too little evidence
+leaves the scale as it was, so an estimate moving in its noise (1.6–2.1 from six-hour
+windows of one slow 45-node network) does not rebuild the correlator each time. The fits run on the event-time grid, checked at
+every alert, rather than on the wall clock or per batch, so a replay of the same
+alerts gives the same incidents however it is cut into batches. A trained
+model's scale always wins: this is only for an engine with no model, and switched off
+with ``EngineSettings.live_time_scale``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from aiops.learning.timescale import CascadeTimescale
+from aiops.models import OWN_SOURCE, Alert
+from aiops.store.tables import alerts
+from topology.graph import TopologyGraph
+
+
+class LivePace:
+    """Bounded recent alert onsets and the time scale they call for (module doc)."""
+
+    def __init__(self, span: float = 86400.0, every: float = 1800.0,
+                 max_every: float = 6 * 3600.0, max_alerts: int = 50_000,
+                 min_change: float = 0.15, min_excess: int = 1000):
+        if not (0 < every <= max_every <= span < math.inf):
+            raise ValueError(f"live pace: need 0 < every ({every}) <= max_every "
+                             f"({max_every}) <= span ({span})")
+        self.span = span
+        self.every = every
+        self.max_every = max_every
+        self.max_alerts = max_alerts
+        self.min_change = min_change
+        self.min_excess = min_excess
+        self.scale = 1.0  # the scale in use
+        self.lag: float | None = None  # the cascade lag of the last fit that read one
+        self.excess_pairs = 0
+        self.fits = 0
+        self._alerts: deque[Alert] = deque()
+        self._latest = -math.inf  # latest start seen (event time)
+        self._next_fit: float | None = None  # event time at which the next fit is due
+        self._interval = every  # doubles while the scale holds, back to ``every`` on a change
+
+    def observe(self, events: Iterable[Alert]) -> None:
+        """``note`` each of ``events`` (for seeding: due fits are left to the caller)."""
+        for event in events:
+            self.note(event)
+
+    def note(self, event: Alert) -> bool:
+        """Keep the start of ``event`` (not the engine's own alerts), forget what fell
+        out of ``span`` or beyond ``max_alerts``; True when a fit is due. Runs for
+        every event the engine places, so a fit falls at the same point of event time
+        whatever the batches (a re-sent event adds nothing: the estimate counts each
+        condition once per run)."""
+        if event.source == OWN_SOURCE:
+            return False
+        kept = self._alerts
+        kept.append(event)
+        at = event.starts_at
+        if at > self._latest:
+            self._latest = at
+            if self._next_fit is None:
+                self._next_fit = (math.floor(at / self.every) + 1) * self.every
+            oldest = at - self.span
+            while kept[0].starts_at < oldest:
+                kept.popleft()
+        if len(kept) > self.max_alerts:
+            kept.popleft()
+        return self._next_fit is not None and self._latest >= self._next_fit
+
+    @property
+    def due(self) -> bool:
+        """Whether event time has passed the next fit's point on the grid."""
+        return self._next_fit is not None and self._latest >= self._next_fit
+
+    def refit(self, topology: TopologyGraph) -> bool:
+        """Estimate the scale from the kept alerts; True when the scale in use changed.
+
+        The next fit is due ``every`` seconds of event time later, on the grid of its
+        multiples; each fit that reads a lag and leaves the scale as it was doubles
+        that interval, up to ``max_every`` (a fit of a day of a busy network's alerts
+        takes a fraction of a second, which a steady network need not pay every half
+        hour); a change, or too little evidence to read a lag, sets it back."""
+        # Arrival order is not start order (late reports); the estimator wants starts.
+        alerts = sorted(self._alerts, key=lambda a: (a.starts_at, a.id))
+        fitted = CascadeTimescale(min_excess=self.min_excess).fit(alerts, topology)
+        self.fits += 1
+        self.excess_pairs = fitted.excess_pairs_
+        if fitted.lag_ is not None:
+            self.lag = fitted.lag_
+        # Too little evidence says nothing: the scale in use stays.
+        read = fitted.lag_ is not None
+        changed = read and abs(fitted.scale_ - self.scale) > self.min_change * self.scale
+        if changed:
+            self.scale = fitted.scale_
+        steady = read and not changed
+        self._interval = min(2 * self._interval, self.max_every) if steady else self.every
+        self._next_fit = (math.floor(self._latest / self.every) * self.every
+                          + self._interval)
+        return changed
+
+    def describe(self) -> dict[str, object]:
+        """For ``Engine.stats``: the scale in use and what it was read from."""
+        return {"scale": self.scale, "cascade_lag_seconds": self.lag,
+                "excess_pairs": self.excess_pairs, "fits": self.fits,
+                "alerts_kept": len(self._alerts)}
+
+
+def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> LivePace:
+    """``pace`` given the stored alerts of its span before the latest stored start, and
+    fitted on them: after a restart the engine goes on at the pace it had rather than
+    starting again from 1 (the fit lands on the restart, not on the grid, so a replay
+    cut by a restart can differ slightly from one run through)."""
+    with db.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))
+                              .where(alerts.c.source != OWN_SOURCE)).scalar()
+        if latest is None:
+            return pace
+        rows = conn.execute(
+            sa.select(alerts.c.id, alerts.c.source, alerts.c.name, alerts.c.entity,
+                      alerts.c.starts_at)
+            .where(alerts.c.starts_at >= float(latest) - pace.span,
+                   alerts.c.source != OWN_SOURCE)
+            .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+            .limit(pace.max_alerts)).all()
+    pace.observe(Alert(str(i), source, name, entity, "info", "", float(at))
+                 for i, source, name, entity, at in reversed(rows))
+    pace.refit(topology)
+    return pace
