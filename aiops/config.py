@@ -36,6 +36,11 @@ class EngineSettings:
     # links as 0.65 instead of 0.5 (enough to join at once): a cascade fans out first,
     # and another fault starting two hops away within seconds is rare. 0: never.
     fan_out: float = 30.0
+    # An incident that settled (no alert for the correlation horizon) is split in two
+    # when two faults around two devices explain its alarms' places better than one by
+    # more than this log-likelihood (``aiops.engine.hindsight``; docs/architecture.md,
+    # "Hindsight split"); 0: never.
+    hindsight_split_gain: float = 25.0
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     # Compare alert texts with the MiniLM sentence model. Env AIOPS_TEXT_SIMILARITY=off.
     text_similarity: bool = True

@@ -33,13 +33,22 @@ from aiops.engine.feedback import (
     load_incidents,
     resettle,
 )
+from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.index import IncidentIndex
 from aiops.engine.latency import LatencyHistogram
 from aiops.engine.pace import LivePace
 from aiops.engine.rank import CausalTopologyRanker, RootCauseRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
-from aiops.engine.state import FIRING, MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
+from aiops.engine.state import (
+    FIRING,
+    MERGED,
+    OPEN,
+    RESOLVED,
+    AlertRecord,
+    IncidentRecord,
+    RootCause,
+)
 from aiops.errors import InputError
 from aiops.models import Alert
 from aiops.store.feedback import alerts_of_events, insert_feedback
@@ -166,6 +175,8 @@ class Engine:
         self.topology = topology
         self.correlator = self._correlator_factory(topology, self.settings)
         self.ranker = self._ranker_factory(topology)
+        gain = self.settings.hindsight_split_gain
+        self.splitter = HindsightSplitter(topology, gain) if gain > 0 else None
         if self._batch_events is not None:
             self.correlator.prepare(self._batch_events)  # a switch in mid-batch
 
@@ -267,7 +278,7 @@ class Engine:
                 for incident in batch.to_rank.values():
                     if incident.status != MERGED:
                         self._at(incident.updated_at)  # the topology of its latest alert
-                        incident.root_causes = self.ranker.rank(incident)
+                        incident.root_causes = self._rank(incident)
                 with self.db.begin() as conn:
                     write_batch(conn, batch.incidents.values(), batch.alerts.values(),
                                 batch.events)
@@ -356,7 +367,8 @@ class Engine:
             # Cheap (the index holds only recent incidents) and it keeps the correlator's
             # candidate walk short; counted in events, so batch boundaries do not matter.
             self._since_expire = 0
-            self.index.expire(self.clock - self.correlator.horizon)
+            for settled in self.index.expire(self.clock - self.correlator.horizon):
+                self._split_settled(settled, batch)
         record, disposition = self.dedup.apply(event, reports_state)
         for ended in self.dedup.take_superseded():
             self._end_superseded(ended, batch)
@@ -398,6 +410,43 @@ class Engine:
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
             result.incidents.add(record.incident_id)
+
+    def _split_settled(self, incident: IncidentRecord, batch: _Batch) -> None:
+        """Split an incident that just left the index in two if, with all its alerts
+        known, two faults explain it much better than one (``aiops.engine.hindsight``).
+        The engine's own decision, like placement: no feedback record, so no training
+        label. The part holding the earliest alert keeps the incident; both parts say
+        why in their top root cause's evidence (``split_note``)."""
+        if incident.status == MERGED:
+            return
+        self._at(incident.updated_at)
+        if self.splitter is None:
+            return
+        split = self.splitter.split(incident.alerts.values())
+        if split is None:
+            return
+        kept, moved = split.parts
+        new = self._open_incident(moved[0].starts_at)
+        for alert in moved:
+            del incident.alerts[alert.id]
+            alert.incident_id = new.id
+            new.alerts[alert.id] = alert
+            batch.alerts[alert.id] = alert
+        new.updated_at = max(a.starts_at for a in moved)
+        incident.started_at = kept[0].starts_at
+        incident.updated_at = max(a.starts_at for a in kept)
+        incident.split_note = self.splitter.explain(split, new.id, kept=True)
+        new.split_note = self.splitter.explain(split, incident.id, kept=False)
+        for part in (incident, new):
+            resettle(part)
+            batch.incidents[part.id] = part
+            batch.to_rank[part.id] = part
+
+    def _rank(self, incident: IncidentRecord) -> list[RootCause]:
+        causes = self.ranker.rank(incident)
+        if incident.split_note and causes:
+            causes[0].evidence.insert(0, incident.split_note)
+        return causes
 
     def _keep_unmatched(self, event: Alert, batch: _Batch, result: IngestResult,
                         received: float) -> None:
@@ -587,7 +636,7 @@ class Engine:
                 for alert in incident.alerts.values():
                     self.index.add(incident, alert)
             self._at(incident.updated_at)  # ranked on the topology of its time, as ingest does
-            incident.root_causes = self.ranker.rank(incident)
+            incident.root_causes = self._rank(incident)
             self.incidents[incident.id] = incident
         after = alert_sets(touched)
         record: dict[str, Any] = {

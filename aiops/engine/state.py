@@ -98,6 +98,9 @@ class IncidentRecord:
     root_causes: list[RootCause] = field(default_factory=list)
     firing: int = 0
     persisted: bool = False
+    # Why the engine split this incident in hindsight (``aiops.engine.hindsight``), if
+    # it did: put first in the evidence of its top root cause at every ranking.
+    split_note: str | None = None
 
     @property
     def node_ids(self) -> set[str]:
