@@ -22,13 +22,16 @@ F1 0.856 → 0.873, root-cause AC@1 0.613 → 0.623. Only the topology is used: 
 learned causal relations (tracing each part back to its own seed) did not tell a
 fault's far alarms from a second fault's on those scenarios.
 
-Pure and deterministic: the engine applies it (``Engine``'s hindsight splits), which
-never records it as operator feedback.
+Deterministic, and bounded: ring sizes and recent walks are kept in capped caches,
+and the pair is sought among the ``TOP_ORIGINS`` best single origins. The engine
+applies it when an incident leaves the correlator's index (``Engine._split_settled``)
+and never records it as operator feedback.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -47,7 +50,11 @@ MIN_PART = 3  # alerts each part must hold
 TOP_ORIGINS = 80
 MAX_CANDIDATES = 2000
 MAX_ALERTS = 1000
-RING_CACHE = 4096  # devices whose ring sizes are kept
+# Devices one walk out from a device visits (four hops from a hub of a large network can
+# be most of it); rings not finished count what was reached.
+MAX_REACH = 50_000
+RING_CACHE = 65_536  # devices whose ring sizes (five numbers each) are kept
+WALK_CACHE = 1_000_000  # hop counts kept from recent walks, in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +76,50 @@ class HindsightSplitter:
         self.radius = len(shares) - 1
         self.floor = math.log(floor)
         self._rings: dict[str, list[int]] = {}
+        self._walks: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._walked = 0  # hop counts in ``_walks``
 
-    def _ring_sizes(self, node: str) -> tuple[dict[str, int], list[int]]:
-        near = self.topology.neighbourhood(node, self.radius)
+    def _walk(self, source: str) -> dict[str, int]:
+        """Hops from ``source`` to the devices within the shares' reach (at most
+        ``MAX_REACH`` of them), the latest walks kept up to ``WALK_CACHE`` hop counts."""
+        hops = self._walks.get(source)
+        if hops is not None:
+            self._walks.move_to_end(source)
+            return hops
+        hops = self._walk_from(source)
+        self._walks[source] = hops
+        self._walked += len(hops)
+        while self._walked > WALK_CACHE and len(self._walks) > 1:
+            _, old = self._walks.popitem(last=False)
+            self._walked -= len(old)
+        return hops
+
+    def _walk_from(self, source: str) -> dict[str, int]:
+        adjacency = self.topology.graph.adj
+        hops = {source: 0}
+        frontier = [source]
+        for step in range(1, self.radius + 1):
+            reached: list[str] = []
+            for node in frontier:
+                for other in adjacency[node]:
+                    if other not in hops:
+                        hops[other] = step
+                        reached.append(other)
+                        if len(hops) >= MAX_REACH:
+                            return hops
+            frontier = reached
+        return hops
+
+    def _ring_sizes(self, node: str) -> list[int]:
         sizes = self._rings.get(node)
         if sizes is None:
             if len(self._rings) >= RING_CACHE:
                 self._rings.clear()
             sizes = [0] * (self.radius + 1)
-            for hops in near.values():
+            for hops in self._walk(node).values():
                 sizes[hops] += 1
             self._rings[node] = sizes
-        return near, sizes
+        return sizes
 
     def split(self, alerts: Iterable[AlertRecord]) -> Split | None:
         """The split of an incident's alerts, or None when one fault explains them."""
@@ -103,11 +142,12 @@ class HindsightSplitter:
         if len(ordered) > MAX_CANDIDATES:  # the alarming devices first, then silent ones
             silent = sorted(candidates.difference(nodes))
             ordered = sorted(nodes + silent[: max(0, MAX_CANDIDATES - len(nodes))])
+        around = [self._walk(node) for node in nodes]  # hops are symmetric
         loglik = np.empty((len(ordered), len(nodes)))
         for i, cand in enumerate(ordered):
-            near, sizes = self._ring_sizes(cand)
-            for j, node in enumerate(nodes):
-                hops = near.get(node)
+            sizes = self._ring_sizes(cand)
+            for j, near in enumerate(around):
+                hops = near.get(cand)
                 loglik[i, j] = (self.floor if hops is None
                                 else math.log(self.shares[hops] / max(sizes[hops], 1)))
         single = loglik @ weight

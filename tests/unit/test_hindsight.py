@@ -98,3 +98,12 @@ def test_engine_splits_a_settled_incident_without_a_feedback_record(runtime: Run
     assert sorted(i["alert_count"] for i in found) == [9, 10]
     for inc in found:
         assert "once settled" in inc["root_causes"][0]["evidence"][0]
+
+
+def test_kept_walks_stay_within_their_bound(monkeypatch) -> None:
+    from aiops.engine import hindsight
+    monkeypatch.setattr(hindsight, "WALK_CACHE", 20)
+    splitter = HindsightSplitter(TopologyGraph(*chain()), gain=5.0)
+    assert splitter.split(two_faults()) is not None
+    assert splitter._walked <= 20 or len(splitter._walks) == 1
+    assert splitter._walked == sum(len(w) for w in splitter._walks.values())
