@@ -13,21 +13,21 @@ slowly").
 ``LivePace`` keeps the onsets of the last ``span`` seconds of alerts (a day, by event
 time, as much as ``aiops train`` is usually given; at most ``max_alerts``: memory
 stays bounded however long it runs) and, each time event time crosses a multiple of
-``every`` seconds (half an hour, less often while the reading holds), estimates the time scale from
-them as ``aiops train`` does (``CascadeTimescale``: unlabelled, clamped to [1, 8]),
+``every`` seconds (half an hour, less often while the reading holds), estimates the
+time scale from them as ``aiops train`` does (``CascadeTimescale``: unlabelled, clamped to [1, 8]),
 but with no learned clock offsets and so wanting more evidence: 1 until
 ``min_excess`` pairs (1,000, five times what training asks) stand out from the even
 background. Half an hour of alarms read at the default timing gave lags of 17–21 s
 (scale up to 1.27) on the 45-node Huawei topology, where a day gives 8–15 s; with
-1,000 pairs the first reading came later and at 1.0. The engine then
-correlates at that scale (``Engine``): a change of the scale by less than
-``min_change`` (15 %, relative) is not applied, and a fit with too little evidence
-leaves the scale as it was, so an estimate moving in its noise (1.6–2.1 from six-hour
-windows of one slow 45-node network) does not rebuild the correlator each time. The fits run on the event-time grid, checked at
-every alert, rather than on the wall clock or per batch, so a replay of the same
-alerts gives the same incidents however it is cut into batches. A trained
-model's scale always wins: this is only for an engine with no model, and switched off
-with ``EngineSettings.live_time_scale``.
+1,000 pairs the first reading came later and at 1.0. The engine then correlates at
+that scale (``Engine``): a change of the scale by less than ``min_change`` (15 %,
+relative) is not applied, and a fit with too little evidence leaves the scale as it
+was, so an estimate moving in its noise (1.6–2.1 from six-hour windows of one slow
+45-node network) does not rebuild the correlator each time. The fits run on the
+event-time grid, checked at every alert, rather than on the wall clock or per batch,
+so a replay of the same alerts gives the same incidents however it is cut into
+batches. A trained model's scale always wins: this is only for an engine with no
+model, and switched off with ``EngineSettings.live_time_scale``.
 """
 
 from __future__ import annotations

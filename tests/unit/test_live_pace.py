@@ -82,8 +82,8 @@ def test_a_steady_pace_is_fitted_ever_more_rarely(usual) -> None:
             if read_at is None and pace.lag is not None:
                 read_at = len(fitted_at) - 1
     assert read_at is not None and pace.scale == 1.0
-    before = [round((b - a) / 1800.0) for a, b in zip(fitted_at, fitted_at[1:read_at + 1])]
-    after = [round((b - a) / 1800.0) for a, b in zip(fitted_at[read_at:], fitted_at[read_at + 1:])]
+    gaps = [round((b - a) / 1800.0) for a, b in zip(fitted_at, fitted_at[1:], strict=False)]
+    before, after = gaps[:read_at], gaps[read_at:]
     # Every half hour until the first reading, then 1 h, 2 h, 4 h and every 6 h.
     assert set(before) <= {1}, before
     assert after[:3] == [2, 4, 8] and set(after[3:]) == {12}, after
