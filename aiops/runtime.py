@@ -67,11 +67,12 @@ class Runtime:
         if priors is None:
             priors = load_promoted_priors(self.registry)
         self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
-        pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology)
-        self.engine.set_factories(
-            correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-            ranker_factory(model, priors))
-        self.engine.use_pace(pace)
+        with self.engine.lock:  # one switch: no batch sees the factories without the pace
+            pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology)
+            self.engine.set_factories(
+                correlator_factory(model, self.data_dir.settings, self.embedder, pace),
+                ranker_factory(model, priors))
+            self.engine.use_pace(pace)
 
     def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
         """Switch to the promoted models if another process promoted other versions

@@ -146,14 +146,19 @@ class Engine:
 
     def _refit_pace(self) -> None:
         """On the pace's grid (checked at every event): re-estimate the scale; a changed
-        scale takes effect from the next event. Live incidents stay in the index: a
+        scale takes effect from the event that crossed the grid on. Live incidents stay
+        in the index: a
         longer horizon keeps them longer from now on, a shorter one lets the oldest go
         at the next expiry."""
         assert self.pace is not None
         if self.pace.refit(self.topology):
-            self.correlator = self._correlator_factory(self.topology, self.settings)
-            if self._batch_events is not None:
-                self.correlator.prepare(self._batch_events)
+            self._rebuild_correlator()
+
+    def _rebuild_correlator(self) -> None:
+        """A new correlator for the current topology (the pace's scale changed)."""
+        self.correlator = self._correlator_factory(self.topology, self.settings)
+        if self._batch_events is not None:
+            self.correlator.prepare(self._batch_events)
 
     def set_topology(self, topology: TopologyGraph) -> None:
         """Use one topology for alerts of every event time from now on (no history)."""
@@ -201,7 +206,9 @@ class Engine:
         self.index = IncidentIndex()
         horizon = self.clock - self.correlator.horizon
         for incident in state.incidents:
-            if incident.updated_at >= horizon:
+            # Not yet settled (the restart came between it going quiet and the expiry
+            # that hands it to the hindsight split): indexed, so that expiry still comes.
+            if incident.updated_at >= horizon or not incident.settled:
                 for alert in incident.alerts.values():
                     self.index.add(incident, alert)
         self._since_evict = 0
@@ -261,6 +268,8 @@ class Engine:
                 clock = time.perf_counter
                 unknown, reports = set(start_unknown), set(state_reports)
                 pace = self.pace
+                if pace is not None:
+                    pace.begin()
                 for i, event in enumerate(events):
                     started = clock()
                     if pace is not None and pace.note(event):
@@ -287,9 +296,13 @@ class Engine:
                 # right now, so rebuild from it before the next batch rather than here.
                 self._stale = True
                 self._batch_events = None
+                if self.pace is not None and self.pace.rollback():
+                    self._rebuild_correlator()
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())
+            if self.pace is not None:
+                self.pace.commit()
             self._publish(batch)
             self._forget(batch)
         return result
@@ -412,29 +425,35 @@ class Engine:
             result.incidents.add(record.incident_id)
 
     def _split_settled(self, incident: IncidentRecord, batch: _Batch) -> None:
-        """Split an incident that just left the index in two if, with all its alerts
-        known, two faults explain it much better than one (``aiops.engine.hindsight``).
-        The engine's own decision, like placement: no feedback record, so no training
-        label. The part holding the earliest alert keeps the incident; both parts say
-        why in their top root cause's evidence (``split_note``)."""
-        if incident.status == MERGED:
+        """Split an incident that just left the index for the first time in two if, with
+        all its alerts known, two faults explain it much better than one
+        (``aiops.engine.hindsight``). Once only: an incident looked at before (it left
+        the index earlier, then an alert re-fired into it) or merged or split by an
+        operator (``settled``) is left as it is. The engine's own decision, like
+        placement: no feedback record. The part holding the earliest alert keeps the
+        incident; both parts say why in their top root cause's evidence
+        (``split_note``, stored with them)."""
+        if incident.status == MERGED or incident.settled:
             return
-        self._at(incident.updated_at)
+        incident.settled = True  # stored with the incident's next write
         if self.splitter is None:
             return
+        self._at(incident.updated_at)
         split = self.splitter.split(incident.alerts.values())
         if split is None:
             return
         kept, moved = split.parts
         new = self._open_incident(moved[0].starts_at)
+        new.settled = True
         for alert in moved:
             del incident.alerts[alert.id]
             alert.incident_id = new.id
             new.alerts[alert.id] = alert
             batch.alerts[alert.id] = alert
-        new.updated_at = max(a.starts_at for a in moved)
         incident.started_at = kept[0].starts_at
-        incident.updated_at = max(a.starts_at for a in kept)
+        # The latest start or re-fire of each part's alerts, as placement keeps it.
+        new.updated_at = max(a.episode_start or a.starts_at for a in moved)
+        incident.updated_at = max(a.episode_start or a.starts_at for a in kept)
         incident.split_note = self.splitter.explain(split, new.id, kept=True)
         new.split_note = self.splitter.explain(split, incident.id, kept=False)
         for part in (incident, new):
@@ -628,6 +647,9 @@ class Engine:
         horizon = self.clock - self.correlator.horizon
         for incident in touched:
             batch.incidents[incident.id] = incident
+            # The operator's grouping stands: never split in hindsight, and an earlier
+            # hindsight split's note no longer describes it.
+            incident.settled, incident.split_note = True, None
             if incident.status == MERGED:
                 continue
             resettle(incident)

@@ -67,33 +67,59 @@ class LivePace:
         self._latest = -math.inf  # latest start seen (event time)
         self._next_fit: float | None = None  # event time at which the next fit is due
         self._interval = every  # doubles while the scale holds, back to ``every`` on a change
+        self._pending: list[Alert] = []  # noted in the batch being placed
+        self._saved: tuple = (self.scale, self.lag, self.excess_pairs, self.fits,
+                              self._latest, self._next_fit, self._interval)
 
     def observe(self, events: Iterable[Alert]) -> None:
-        """``note`` each of ``events`` (for seeding: due fits are left to the caller)."""
+        """Keep ``events`` at once (seeding: a fit due is left to the caller)."""
+        self.begin()
         for event in events:
             self.note(event)
+        self.commit()
+
+    def begin(self) -> None:
+        """A batch starts: what it notes is pending until ``commit``, and ``rollback``
+        returns to this point (the engine's batch failed to store: memory must not run
+        ahead of the database, nor keep the retried batch's alerts twice)."""
+        self._pending = []
+        self._saved = (self.scale, self.lag, self.excess_pairs, self.fits, self._latest,
+                       self._next_fit, self._interval)
 
     def note(self, event: Alert) -> bool:
-        """Keep the start of ``event`` (not the engine's own alerts), forget what fell
-        out of ``span`` or beyond ``max_alerts``; True when a fit is due. Runs for
-        every event the engine places, so a fit falls at the same point of event time
-        whatever the batches (a re-sent event adds nothing: the estimate counts each
-        condition once per run)."""
+        """Take the start of ``event`` (not the engine's own alerts) into the pending
+        batch; True when a fit is due. Runs for every event the engine places, so a
+        fit falls at the same point of event time whatever the batches (a re-sent
+        event, or a clear, adds nothing: the estimate counts each condition once per
+        run)."""
         if event.source == OWN_SOURCE:
             return False
-        kept = self._alerts
-        kept.append(event)
+        self._pending.append(event)
         at = event.starts_at
         if at > self._latest:
             self._latest = at
             if self._next_fit is None:
                 self._next_fit = (math.floor(at / self.every) + 1) * self.every
-            oldest = at - self.span
-            while kept[0].starts_at < oldest:
-                kept.popleft()
-        if len(kept) > self.max_alerts:
-            kept.popleft()
         return self._next_fit is not None and self._latest >= self._next_fit
+
+    def commit(self) -> None:
+        """The batch was stored: keep its starts, forget what fell out of ``span`` or
+        beyond ``max_alerts``."""
+        kept = self._alerts
+        kept.extend(self._pending)
+        self._pending = []
+        oldest = self._latest - self.span
+        while kept and (len(kept) > self.max_alerts or kept[0].starts_at < oldest):
+            kept.popleft()
+
+    def rollback(self) -> bool:
+        """The batch was not stored: back to ``begin``; True when that changed the
+        scale in use (the caller rebuilds its correlator)."""
+        scale = self.scale
+        (self.scale, self.lag, self.excess_pairs, self.fits, self._latest,
+         self._next_fit, self._interval) = self._saved
+        self._pending = []
+        return self.scale != scale
 
     @property
     def due(self) -> bool:
@@ -108,8 +134,11 @@ class LivePace:
         that interval, up to ``max_every`` (a fit of a day of a busy network's alerts
         takes a fraction of a second, which a steady network need not pay every half
         hour); a change, or too little evidence to read a lag, sets it back."""
-        # Arrival order is not start order (late reports); the estimator wants starts.
-        alerts = sorted(self._alerts, key=lambda a: (a.starts_at, a.id))
+        # The kept starts and the batch's so far, within the span and the count; arrival
+        # order is not start order (late reports), and the estimator wants starts.
+        oldest = self._latest - self.span
+        recent = [a for a in (*self._alerts, *self._pending) if a.starts_at >= oldest]
+        alerts = sorted(recent[-self.max_alerts:], key=lambda a: (a.starts_at, a.id))
         fitted = CascadeTimescale(min_excess=self.min_excess).fit(alerts, topology)
         self.fits += 1
         self.excess_pairs = fitted.excess_pairs_
@@ -130,7 +159,7 @@ class LivePace:
         """For ``Engine.stats``: the scale in use and what it was read from."""
         return {"scale": self.scale, "cascade_lag_seconds": self.lag,
                 "excess_pairs": self.excess_pairs, "fits": self.fits,
-                "alerts_kept": len(self._alerts)}
+                "alerts_kept": len(self._alerts) + len(self._pending)}
 
 
 def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> LivePace:

@@ -47,6 +47,7 @@ def _incident_from_row(row: Any) -> IncidentRecord:
         id=row.id, seq=row.seq, started_at=row.started_at, updated_at=row.updated_at,
         status=row.status, resolved_at=row.resolved_at, merged_into=row.merged_into,
         root_causes=[RootCause(**rc) for rc in row.root_causes or []], persisted=True,
+        settled=bool(row.settled), split_note=row.split_note,
     )
 
 

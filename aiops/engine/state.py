@@ -101,6 +101,9 @@ class IncidentRecord:
     # Why the engine split this incident in hindsight (``aiops.engine.hindsight``), if
     # it did: put first in the evidence of its top root cause at every ranking.
     split_note: str | None = None
+    # Looked at by the hindsight split already, or pinned by an operator's merge or
+    # split: never split (again). Stored with the incident's next write.
+    settled: bool = False
 
     @property
     def node_ids(self) -> set[str]:
@@ -127,4 +130,5 @@ class IncidentRecord:
             "updated_at": self.updated_at, "resolved_at": self.resolved_at,
             "merged_into": self.merged_into, "alert_count": len(self.alerts),
             "root_causes": [rc.to_dict() for rc in self.root_causes],
+            "settled": self.settled, "split_note": self.split_note,
         }

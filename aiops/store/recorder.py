@@ -28,7 +28,7 @@ _INCIDENT_UPDATE = (
     .where(incidents.c.id == sa.bindparam("_id"))
     .values({c: sa.bindparam(c) for c in (
         "status", "title", "severity", "started_at", "updated_at", "resolved_at",
-        "merged_into", "alert_count", "root_causes")})
+        "merged_into", "alert_count", "root_causes", "settled", "split_note")})
 )
 
 

@@ -35,6 +35,9 @@ incidents = Table(
     Column("merged_into", String(32)),
     Column("alert_count", Integer, nullable=False),
     Column("root_causes", JSON, nullable=False),
+    # The hindsight split's state (aiops.engine.hindsight; migration 0010).
+    Column("settled", Boolean),
+    Column("split_note", Text),
     Index("ix_incidents_status_started", "status", "started_at"),
 )
 

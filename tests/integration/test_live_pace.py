@@ -98,3 +98,56 @@ def test_a_trained_models_scale_wins(slow: Scenario, tmp_path: Path) -> None:
         assert runtime.engine.stats()["time_scale"] == model.time_scale
     finally:
         runtime.close()
+
+
+def test_a_batch_that_was_not_stored_leaves_the_pace_as_it_was(slow: Scenario, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    # Found by review: a storage failure in a batch whose alerts moved the pace left
+    # the new scale in memory and kept the retried batch's alerts twice.
+    import sqlalchemy as sa
+
+    from aiops.engine import engine as engine_module
+    from aiops.store.tables import alerts as alerts_table
+
+    alerts = [parse_alert(a) for a in slow.eval.alerts]
+    real = engine_module.write_batch
+
+    def broken(*args, **kwargs):
+        raise OSError("disk went away")
+
+    def run(fail_at: int | None) -> tuple[dict, list[float], set[frozenset[str]]]:
+        runtime = _open(tmp_path / f"run-{fail_at}")
+        scales = []
+        try:
+            nodes, edges = parse_topology(slow.topology.document())
+            runtime.import_topology(nodes, edges, "test")
+            for n, start in enumerate(range(0, len(alerts), 100)):
+                chunk = alerts[start:start + 100]
+                if n == fail_at:
+                    before = runtime.engine.stats()
+                    monkeypatch.setattr(engine_module, "write_batch", broken)
+                    with pytest.raises(OSError):
+                        runtime.engine.ingest(chunk)
+                    monkeypatch.setattr(engine_module, "write_batch", real)
+                    after = runtime.engine.stats()
+                    # The batch moved the scale in memory; nothing of it was stored.
+                    assert after["time_scale"] == before["time_scale"] == 1.0
+                    assert after["live_pace"] == before["live_pace"]
+                runtime.engine.ingest(chunk)
+                scales.append(runtime.engine.stats()["time_scale"])
+            with runtime.db.connect() as conn:
+                rows = conn.execute(sa.select(alerts_table.c.incident_id,
+                                              alerts_table.c.first_event_id)).all()
+            groups: dict[str, set[str]] = {}
+            for incident, event in rows:
+                groups.setdefault(incident, set()).add(event)
+            return (runtime.engine.stats()["live_pace"], scales,
+                    {frozenset(g) for g in groups.values()})
+        finally:
+            runtime.close()
+
+    clean_pace, scales, clean_groups = run(None)
+    moved = next(n for n, scale in enumerate(scales) if scale != 1.0)  # the first reading
+    failed_pace, failed_scales, failed_groups = run(moved)
+    assert failed_pace == clean_pace and failed_scales == scales
+    assert failed_groups == clean_groups

@@ -124,6 +124,42 @@ def test_a_late_clear_after_a_restart_does_not_end_the_condition_fired_again(
         again.close()
 
 
+def test_incidents_stored_before_migration_0010_count_as_settled(db_url: str,
+                                                                   tmp_path) -> None:
+    """The hindsight split looks at an incident once, when it first settles; an
+    incident stored before its state was (0010) was forwarded long ago and is never
+    split after the fact: the upgrade marks it settled. A downgrade drops the state."""
+    from alembic import command
+
+    from aiops.store.db import alembic_config
+    from aiops.store.tables import incidents
+
+    data_dir = DataDir(path=tmp_path / "d", database_url=db_url)
+    rt = open_runtime(data_dir)
+    try:
+        down = {"id": "e1", "source": "nms", "name": "LINK_DOWN", "entity": "r1",
+                "severity": "major", "summary": "down", "starts_at": 1_800_000_000}
+        rt.engine.ingest([parse_alert(down)])
+    finally:
+        rt.close()
+
+    def state(engine: sa.Engine) -> list[tuple]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                sa.select(incidents.c.settled, incidents.c.split_note)).all()]
+
+    engine = open_database(db_url)
+    try:
+        assert state(engine) == [(False, None)]  # live, not yet looked at
+        command.downgrade(alembic_config(engine), "0009")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("incidents")}
+        assert not {"settled", "split_note"} & columns
+        migrate(engine)
+        assert state(engine) == [(True, None)]
+    finally:
+        engine.dispose()
+
+
 def test_topology_upsert_keeps_first_seen(db_url: str) -> None:
     engine = open_database(db_url)
     try:
