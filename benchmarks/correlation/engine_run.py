@@ -97,6 +97,8 @@ def run_variant(variant: str, topology: Path, history: Path, alerts_path: Path,
         started = time.perf_counter()
         document = replay_alerts(runtime, alerts, None)
         seconds = time.perf_counter() - started
+        if variant != "trained":  # the scale an untrained engine read from the alerts
+            stats["time_scale"] = runtime.engine.stats()["time_scale"]
     finally:
         runtime.close()
     write_json_atomically(output, document)
