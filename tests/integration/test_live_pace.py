@@ -35,10 +35,14 @@ def _open(path: Path, live: bool = True) -> Runtime:
     return open_runtime(dataclasses.replace(data_dir, settings=settings))
 
 
-def _replay(runtime: Runtime, scenario: Scenario, tmp_path: Path) -> float:
-    """Pair F1 of the engine's grouping of the eval period against the truth."""
+def _import(runtime: Runtime, scenario: Scenario) -> None:
     nodes, edges = parse_topology(scenario.topology.document())
     runtime.import_topology(nodes, edges, "test")
+
+
+def _replay(runtime: Runtime, scenario: Scenario, tmp_path: Path) -> float:
+    """Pair F1 of the engine's grouping of the eval period against the truth."""
+    _import(runtime, scenario)
     alerts = [parse_alert(a) for a in scenario.eval.alerts]
     output = tmp_path / "incidents.json"
     replay_alerts(runtime, alerts, output)
@@ -69,8 +73,7 @@ def test_an_untrained_engine_follows_the_pace_of_its_alerts(slow: Scenario,
 def test_a_restart_goes_on_at_the_pace_it_had(slow: Scenario, tmp_path: Path) -> None:
     runtime = _open(tmp_path / "data")
     try:
-        nodes, edges = parse_topology(slow.topology.document())
-        runtime.import_topology(nodes, edges, "test")
+        _import(runtime, slow)
         alerts = [parse_alert(a) for a in slow.eval.alerts]
         runtime.engine.ingest(alerts[: len(alerts) // 2])
         before = runtime.engine.stats()["time_scale"]
@@ -87,8 +90,7 @@ def test_a_restart_goes_on_at_the_pace_it_had(slow: Scenario, tmp_path: Path) ->
 def test_a_trained_models_scale_wins(slow: Scenario, tmp_path: Path) -> None:
     runtime = _open(tmp_path / "data")
     try:
-        nodes, edges = parse_topology(slow.topology.document())
-        runtime.import_topology(nodes, edges, "test")
+        _import(runtime, slow)
         history = [parse_alert(a) for a in slow.history.alerts]
         model, _ = train(runtime.registry, history, runtime.engine.topology, "history")
         runtime.use_model(model)
@@ -119,8 +121,7 @@ def test_a_batch_that_was_not_stored_leaves_the_pace_as_it_was(slow: Scenario, t
         runtime = _open(tmp_path / f"run-{fail_at}")
         scales = []
         try:
-            nodes, edges = parse_topology(slow.topology.document())
-            runtime.import_topology(nodes, edges, "test")
+            _import(runtime, slow)
             for n, start in enumerate(range(0, len(alerts), 100)):
                 chunk = alerts[start:start + 100]
                 if n == fail_at:

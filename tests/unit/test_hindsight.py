@@ -78,23 +78,10 @@ def alert(i: str, entity: str, at: float, name: str) -> dict:
 
 
 def test_engine_splits_a_settled_incident_without_a_feedback_record(runtime: Runtime) -> None:
-    runtime.import_topology(*chain(), "test")
-    # Alarms along the chain, each next to the last: placement chains them all into one
-    # incident; they bunch around n1-n2 and around n8-n9 (three types on each).
-    spec = [("n0", 0), ("n3", 6), ("n4", 8), ("n5", 10), ("n6", 12), ("n7", 14), ("n10", 19)]
-    spec += [(n, at + k / 2) for n, at in (("n1", 1), ("n2", 3), ("n8", 15), ("n9", 17))
-             for k in range(3)]
-    spec.sort(key=lambda s: s[1])
-    types = ("LINK_DOWN", "PORT_DOWN", "BGP_DOWN")
-    runtime.engine.ingest([parse_alert(alert(f"a{i}", n, at, types[round(2 * at) % 3]))
-                           for i, (n, at) in enumerate(spec)])
-    with runtime.db.connect() as conn:
-        assert len(queries.list_incidents(conn)) == 1
+    _chained_incident(runtime)
     # Much later, repeats of one alarm far off: the old incident leaves the index.
-    late = [parse_alert(alert("late", "n13", 7200, "LINK_DOWN"))] * EXPIRE_EVERY
-    runtime.engine.ingest(late)
+    found = _settle(runtime)
     with runtime.db.connect() as conn:
-        found = [i for i in queries.list_incidents(conn) if i["alert_count"] > 1]
         assert conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar() == 0
     assert sorted(i["alert_count"] for i in found) == [9, 10]
     for inc in found:
@@ -120,7 +107,9 @@ def test_an_incident_too_costly_to_look_at_is_left_alone(monkeypatch) -> None:
 
 
 def _chained_incident(runtime: Runtime) -> str:
-    """The incident of ``test_engine_splits_a_settled_incident...``, still live."""
+    """Alarms along the chain, each next to the last: placement chains them all into
+    one incident, still live; they bunch around n1-n2 and around n8-n9 (three types on
+    each), so once settled it is split."""
     runtime.import_topology(*chain(), "test")
     spec = [("n0", 0), ("n3", 6), ("n4", 8), ("n5", 10), ("n6", 12), ("n7", 14), ("n10", 19)]
     spec += [(n, at + k / 2) for n, at in (("n1", 1), ("n2", 3), ("n8", 15), ("n9", 17))
