@@ -147,9 +147,8 @@ class Engine:
     def _refit_pace(self) -> None:
         """On the pace's grid (checked at every event): re-estimate the scale; a changed
         scale takes effect from the event that crossed the grid on. Live incidents stay
-        in the index: a
-        longer horizon keeps them longer from now on, a shorter one lets the oldest go
-        at the next expiry."""
+        in the index: a longer horizon keeps them longer from now on, a shorter one lets
+        the oldest go at the next expiry."""
         assert self.pace is not None
         if self.pace.refit(self.topology):
             self._rebuild_correlator()
