@@ -68,7 +68,8 @@ class Runtime:
             priors = load_promoted_priors(self.registry)
         self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
         with self.engine.lock:  # one switch: no batch sees the factories without the pace
-            pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology)
+            pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology,
+                             current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
                 ranker_factory(model, priors))
@@ -223,12 +224,14 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
 
 
 def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
-              topology: TopologyGraph) -> LivePace | None:
-    """A pace read from the alerts (seeded from the stored ones) for an engine with no
-    trained model, unless switched off; None when the model sets the pace."""
+              topology: TopologyGraph, current: LivePace | None = None) -> LivePace | None:
+    """A pace read from the alerts for an engine with no trained model, unless switched
+    off; None when the model sets the pace. ``current``, the pace the engine follows
+    already, goes on (a promotion of ticket priors alone must not restart it off its
+    grid); else a new one, seeded from the stored alerts."""
     if model.version is not None or not settings.live_time_scale:
         return None
-    return seed_from_store(LivePace(), db, topology)
+    return current if current is not None else seed_from_store(LivePace(), db, topology)
 
 
 def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None

@@ -152,3 +152,21 @@ def test_a_batch_that_was_not_stored_leaves_the_pace_as_it_was(slow: Scenario, t
     failed_pace, failed_scales, failed_groups = run(moved)
     assert failed_pace == clean_pace and failed_scales == scales
     assert failed_groups == clean_groups
+
+
+def test_switching_to_another_untrained_model_keeps_the_pace(slow: Scenario,
+                                                             tmp_path: Path) -> None:
+    # Found by review: a promotion of ticket priors alone (``use_model`` with the same
+    # untrained model) started the pace again from the stored alerts, off its grid.
+    from aiops.learning.training import load_promoted
+
+    runtime = _open(tmp_path / "data")
+    try:
+        _import(runtime, slow)
+        runtime.engine.ingest([parse_alert(a) for a in slow.eval.alerts[:3000]])
+        pace = runtime.engine.pace
+        runtime.use_model(load_promoted(runtime.registry))
+        assert runtime.engine.pace is pace
+        assert runtime.engine.stats()["time_scale"] == pace.scale
+    finally:
+        runtime.close()
