@@ -58,7 +58,7 @@ MAX_REACH = 5_000
 # (review: on a 100,000-node Barabási–Albert graph one settled incident walked for four
 # minutes under the engine's lock with no bound but the per-walk one).
 WALK_BUDGET = 100_000
-RING_CACHE = 65_536  # devices whose ring sizes (five numbers each) are kept
+RING_CACHE = 65_536  # devices whose ring log-likelihoods (five numbers each) are kept
 WALK_CACHE = 1_000_000  # hop counts kept from recent walks, in all
 
 
@@ -80,7 +80,7 @@ class HindsightSplitter:
         self.shares = shares
         self.radius = len(shares) - 1
         self.floor = math.log(floor)
-        self._rings: dict[str, list[int]] = {}
+        self._rings: dict[str, list[float]] = {}
         self._walks: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._walked = 0  # hop counts in ``_walks``
         self._budget = WALK_BUDGET  # devices this split may still walk
@@ -122,16 +122,21 @@ class HindsightSplitter:
             frontier = reached
         return hops
 
-    def _ring_sizes(self, node: str) -> list[int]:
-        sizes = self._rings.get(node)
-        if sizes is None:
+    def _ring_logs(self, node: str) -> list[float]:
+        """Per hop count ``d`` from ``node``, log(share_d / devices at ``d`` hops): the
+        log-likelihood of one alarm there if ``node`` were the origin (cached, as it is
+        looked up for every alarming device of every incident near ``node``)."""
+        logs = self._rings.get(node)
+        if logs is None:
             if len(self._rings) >= RING_CACHE:
                 self._rings.clear()
             sizes = [0] * (self.radius + 1)
             for hops in self._walk(node).values():
                 sizes[hops] += 1
-            self._rings[node] = sizes
-        return sizes
+            logs = [math.log(share / max(size, 1))
+                    for share, size in zip(self.shares, sizes, strict=True)]
+            self._rings[node] = logs
+        return logs
 
     def split(self, alerts: Iterable[AlertRecord]) -> Split | None:
         """The split of an incident's alerts, or None when one fault explains them (or
@@ -163,22 +168,27 @@ class HindsightSplitter:
             silent = sorted(candidates.difference(nodes))
             ordered = sorted(nodes + silent[: max(0, MAX_CANDIDATES - len(nodes))])
         around = [self._walk(node) for node in nodes]  # hops are symmetric
-        loglik = np.empty((len(ordered), len(nodes)))
-        for i, cand in enumerate(ordered):
-            sizes = self._ring_sizes(cand)
-            for j, near in enumerate(around):
-                hops = near.get(cand)
-                loglik[i, j] = (self.floor if hops is None
-                                else math.log(self.shares[hops] / max(sizes[hops], 1)))
+        floor = self.floor
+        rows = []
+        for cand in ordered:
+            logs = self._ring_logs(cand)
+            rows.append([floor if (hops := near.get(cand)) is None else logs[hops]
+                         for near in around])
+        loglik = np.array(rows)
         single = loglik @ weight
         order = np.argsort(-single, kind="stable")[:TOP_ORIGINS]
         best_one = float(single[order[0]])
+        cost = len(members) * math.log(2.0)
+        # No pair beats every alert at its own best origin: most incidents stop here,
+        # before the pairs of origins are scored.
+        if float(loglik.max(axis=0) @ weight) - cost - best_one <= self.gain:
+            return None
         top = loglik[order]
         pairs = np.maximum(top[:, None, :], top[None, :, :]) @ weight
         np.fill_diagonal(pairs, -np.inf)
         i, j = (int(x) for x in np.unravel_index(int(np.argmax(pairs)), pairs.shape))
         i, j = min(i, j), max(i, j)  # ties go to the better single origin
-        gain = float(pairs[i, j]) - len(members) * math.log(2.0) - best_one
+        gain = float(pairs[i, j]) - cost - best_one
         if gain <= self.gain:
             return None
         first_side = {node: bool(top[i, k] >= top[j, k]) for k, node in enumerate(nodes)}

@@ -96,6 +96,7 @@ from aiops.models import Alert
 from topology.graph import TopologyGraph
 
 MAX_PAIRS_PER_EVENT = 2000  # earlier alarms considered per alarm: bounds the cost of a storm
+PAIR_QUERY_CHUNK = 500_000  # (nearby location, alarm) lookups at once: bounds their memory
 COOCCUR_SUPPORT = 3  # times seen together before two types count as related at all
 COOCCUR_LIFT = 2.0  # ... and how much more often than chance
 COOCCUR_FULL = 10.0  # lift at which relatedness is 1
@@ -160,39 +161,65 @@ class _Events:
 def _lag_pairs(ev: _Events, window: float) -> tuple[np.ndarray, ...]:
     """All (earlier, later) alarm pairs within ``window`` seconds on nearby locations.
 
-    Returns ``cause, effect, hops``: indexes into the time-sorted alarms. Alarms at
-    the same instant pair both ways (their order is unknown); an alarm never pairs
-    with itself.
+    Returns ``cause, effect, hops``: indexes into the time-sorted alarms, ordered by
+    the later alarm's location, then the earlier one's (ring order), then the later
+    alarm's time. Alarms at the same instant pair both ways (their order is unknown);
+    an alarm never pairs with itself; each alarm pairs with at most
+    ``MAX_PAIRS_PER_EVENT`` of the latest earlier alarms on each nearby location.
+
+    Why vectorised over (location, neighbour location) pairs rather than looping over
+    them: on a dense topology a day of alarms has thousands of such pairs, and the
+    live pace of an untrained engine (``aiops.engine.pace``) refits several times a
+    day of event time, so a replay of an export paid the loop's per-call overhead
+    again and again. Times are compared through their exact ranks (no float keys), so
+    the pairs are exactly those of a per-location ``searchsorted``.
     """
-    by_loc = _group(ev.locs, ev.n_locs)
+    empty = np.zeros(0, dtype=np.int64)
+    n = len(ev.times)
+    if n == 0:
+        return empty, empty, empty
+    # Alarms by (location, time): one sorted key per alarm, location-major, of integers.
+    by_loc = np.argsort(ev.locs, kind="stable")  # time order within a location
+    distinct = np.unique(ev.times)
+    rank = np.searchsorted(distinct, ev.times)  # exact: equal times, equal ranks
+    stride = len(distinct) + 1
+    keys = ev.locs[by_loc] * stride + rank[by_loc]
+    first = np.searchsorted(ev.locs[by_loc], np.arange(ev.n_locs + 1))  # segment bounds
+    # Flattened rings: (later alarm's location, earlier one's location, hops).
+    ring_v = np.array([v for v, ring in enumerate(ev.rings) for _ in ring], dtype=np.int64)
+    ring_u = np.array([u for ring in ev.rings for u, _ in ring], dtype=np.int64)
+    ring_h = np.array([h for ring in ev.rings for _, h in ring], dtype=np.int64)
+    targets = first[ring_v + 1] - first[ring_v]  # later alarms per ring entry
     causes, effects, hops = [], [], []
-    for v, targets in enumerate(by_loc):
-        if len(targets) == 0:
+    # Chunks of ring entries: the queries (ring entry x later alarm) stay bounded.
+    chunk = (np.cumsum(targets) - targets) // PAIR_QUERY_CHUNK
+    edges = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(ring_v)]
+    for lo_entry, hi_entry in zip(edges[:-1], edges[1:], strict=True):
+        rep = targets[lo_entry:hi_entry]
+        total = int(rep.sum())
+        if total == 0:
             continue
-        t_target = ev.times[targets]
-        for u, h in ev.rings[v]:
-            sources = by_loc[u]
-            if len(sources) == 0:
-                continue
-            t_source = ev.times[sources]
-            lo = np.searchsorted(t_source, t_target - window, "left")
-            hi = np.searchsorted(t_source, t_target, "right")
-            lo = np.maximum(lo, hi - MAX_PAIRS_PER_EVENT)
-            counts = hi - lo
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            # positions lo[k] .. hi[k]-1 for every target k, flattened without a loop
-            starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-            pos = starts + np.arange(total)
-            effect = np.repeat(targets, counts)
-            cause = sources[pos]
-            keep = cause != effect
-            causes.append(cause[keep])
-            effects.append(effect[keep])
-            hops.append(np.full(int(keep.sum()), h, dtype=np.int64))
+        entry = np.repeat(np.arange(lo_entry, hi_entry), rep)
+        within = np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep)
+        effect = by_loc[first[ring_v[entry]] + within]
+        base = ring_u[entry] * stride
+        start = np.searchsorted(distinct, ev.times[effect] - window, "left")
+        lo = np.searchsorted(keys, base + start, "left")
+        hi = np.searchsorted(keys, base + rank[effect], "right")
+        lo = np.maximum(lo, hi - MAX_PAIRS_PER_EVENT)
+        counts = hi - lo
+        pairs = int(counts.sum())
+        if pairs == 0:
+            continue
+        # positions lo[k] .. hi[k]-1 for every query k, flattened without a loop
+        pos = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(pairs)
+        cause = by_loc[pos]
+        effect = np.repeat(effect, counts)
+        keep = cause != effect
+        causes.append(cause[keep])
+        effects.append(effect[keep])
+        hops.append(np.repeat(ring_h[entry], counts)[keep])
     if not causes:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     return np.concatenate(causes), np.concatenate(effects), np.concatenate(hops)
 
