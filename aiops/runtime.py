@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from aiops.config import DataDir, EngineSettings
 from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory
+from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.pace import LivePace, seed_from_store
 from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.regroup import regroup
 from aiops.engine.scored_correlator import ScoredCorrelator
+from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
 from aiops.learning.drift import model_drift
 from aiops.learning.drift_alert import drift_transition
@@ -74,6 +78,24 @@ class Runtime:
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
                 ranker_factory(model, priors))
             self.engine.use_pace(pace)
+
+    def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
+                topology: TopologyGraph) -> dict[int, str]:
+        """Alert id → group id: how this engine would group ``records`` (stored alerts,
+        in start order) with ``model``, in memory (shadow mode, retraining trials).
+
+        As live ingestion would: the settings' hindsight split, and, for the untrained
+        default while the engine follows a pace read from the alerts, that pace's scale
+        (as it stands now, not as it stood over the window; at scale 1 the untrained
+        default split the slow cascades the live engine keeps whole, and a trial then
+        compared a candidate with a baseline worse than what ran)."""
+        settings = self.data_dir.settings
+        pace = self.engine.pace if model.version is None else None
+        correlator = correlator_factory(model, settings, self.embedder, pace)(topology, settings)
+        gain = settings.hindsight_split_gain
+        splitter = HindsightSplitter(topology, gain) if gain > 0 else None
+        with self.engine.lock:  # the text model's cache is shared with live ingestion
+            return regroup(records, correlator, splitter)
 
     def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
         """Switch to the promoted models if another process promoted other versions

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops.engine.regroup import compare, load_window, regroup
+from aiops.engine.regroup import compare, load_window
 from aiops.errors import InputError
 from aiops.learning.training import MODEL_NAME, CorrelationModel
-from aiops.runtime import Runtime, correlator_factory
+from aiops.runtime import Runtime
 
 
 def _model(runtime: Runtime, version: int | None) -> CorrelationModel:
@@ -41,14 +41,11 @@ def shadow(runtime: Runtime, since: float, until: float, version: int | None) ->
     engine = runtime.engine
     topology = engine.timeline.at(since).graph if engine.timeline is not None \
         else engine.topology
-    settings = runtime.data_dir.settings
     stored = {r.id: r.incident_id for r in records if r.incident_id is not None}
     report: dict[str, Any] = {"since": since, "until": until, "alerts": len(records)}
     for label, chosen in (("promoted", None), ("candidate", version)):
         model = _model(runtime, chosen)
-        correlator = correlator_factory(model, settings, runtime.embedder)(topology, settings)
-        with engine.lock:  # the text model's cache is shared with live ingestion
-            groups = regroup(records, correlator)
+        groups = runtime.regroup(model, records, topology)
         report[label] = {"version": model.version, **compare(stored, groups).to_dict()}
         report[f"_{label}_groups"] = groups
     promoted, candidate = report.pop("_promoted_groups"), report.pop("_candidate_groups")

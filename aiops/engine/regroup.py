@@ -5,7 +5,10 @@ wants to know how the same alerts *would* group with another model (a freshly
 trained or fitted one, before promoting it: shadow mode) or with the current model
 after a bad hour. ``regroup`` runs the correlator's own placement (join the best
 incident, open one, merge the incidents an alert links) over the window's alerts in
-start order, in memory; nothing stored changes. ``compare`` scores the result
+start order, in memory, and, given the engine's hindsight splitter, splits each
+incident as it leaves the index, as the engine does (``Engine._split_settled``;
+incidents still open at the window's end stay whole there too); nothing stored
+changes. ``compare`` scores the result
 against the stored grouping pair by pair and lists the incidents it would split or
 merge.
 """
@@ -13,7 +16,7 @@ merge.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +24,7 @@ import sqlalchemy as sa
 
 from aiops.engine.correlate import Correlator
 from aiops.engine.engine import EXPIRE_EVERY
+from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.index import IncidentIndex
 from aiops.engine.restore import alert_from_row
 from aiops.engine.state import AlertRecord, IncidentRecord
@@ -42,16 +46,26 @@ def load_window(conn: sa.Connection, since: float, until: float) -> list[AlertRe
     return [alert_from_row(row) for row in rows]
 
 
-def regroup(records: Sequence[AlertRecord], correlator: Correlator) -> dict[int, str]:
-    """Alert id → group id, placing ``records`` (in start order) as the engine would."""
+def regroup(records: Sequence[AlertRecord], correlator: Correlator,
+            splitter: HindsightSplitter | None = None) -> dict[int, str]:
+    """Alert id → group id, placing ``records`` (in start order) as the engine would,
+    and splitting in hindsight with ``splitter`` when given."""
     index = IncidentIndex()
     group_of: dict[int, str] = {}
     members: dict[str, list[int]] = defaultdict(list)
     seq = 0
+
+    def open_group(at: float) -> IncidentRecord:
+        nonlocal seq
+        seq += 1
+        return IncidentRecord(id=f"g{seq}", seq=seq, started_at=at, updated_at=at)
+
     correlator.prepare([record.event for record in records])
     for position, record in enumerate(records):
         if position % EXPIRE_EVERY == 0:  # as the engine does, counted in alerts
-            index.expire(record.starts_at - correlator.horizon)
+            for settled in index.expire(record.starts_at - correlator.horizon):
+                if splitter is not None:
+                    _split_settled(settled, splitter, open_group, group_of, members)
         copy = AlertRecord(id=record.id, fingerprint=record.fingerprint, event=record.event,
                            node_id=record.node_id, starts_at=record.starts_at)
         matches = correlator.place(copy, index)
@@ -68,15 +82,31 @@ def regroup(records: Sequence[AlertRecord], correlator: Correlator) -> dict[int,
                 incident.started_at = min(incident.started_at, other.started_at)
                 incident.updated_at = max(incident.updated_at, other.updated_at)
         else:
-            seq += 1
-            incident = IncidentRecord(id=f"g{seq}", seq=seq, started_at=copy.starts_at,
-                                      updated_at=copy.starts_at)
+            incident = open_group(copy.starts_at)
         incident.alerts[copy.id] = copy
         incident.updated_at = max(incident.updated_at, copy.starts_at)
         index.add(incident, copy)
         group_of[copy.id] = incident.id
         members[incident.id].append(copy.id)
     return group_of
+
+
+def _split_settled(incident: IncidentRecord, splitter: HindsightSplitter,
+                   open_group: Callable[[float], IncidentRecord], group_of: dict[int, str],
+                   members: dict[str, list[int]]) -> None:
+    """Move the alerts of the second fault ``splitter`` finds in ``incident`` (if it
+    finds one) to a group of their own; the part with the earliest alert keeps the id."""
+    split = splitter.split(incident.alerts.values())
+    if split is None:
+        return
+    moved = split.parts[1]
+    group = open_group(moved[0].starts_at)
+    leaving = {alert.id for alert in moved}
+    members[incident.id] = [a for a in members[incident.id] if a not in leaving]
+    for alert in moved:
+        del incident.alerts[alert.id]
+        group_of[alert.id] = group.id
+        members[group.id].append(alert.id)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aiops.engine.regroup import compare, load_window, regroup
+from aiops.engine.regroup import compare, load_window
 from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
 from aiops.learning.drift import latest_start, measure_drift, window_stats
@@ -50,7 +50,7 @@ from aiops.learning.training import MODEL_NAME, CorrelationModel, train
 from aiops.learning.weights import FitStep, ScoringWeightsFitter
 from aiops.learning.windows import reach
 from aiops.models import OWN_SOURCE, Alert, parse_alert
-from aiops.runtime import Runtime, correlator_factory
+from aiops.runtime import Runtime
 from aiops.store.tables import alerts, raw_events
 from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph
@@ -81,10 +81,7 @@ def trial(runtime: Runtime, model: CorrelationModel, records: Sequence[AlertReco
           topology: TopologyGraph, corrected: GroupLabels) -> dict[str, Any]:
     """How ``model`` regroups ``records``: agreement with the stored grouping and, when
     operators corrected some of them, with the incidents as they left them."""
-    settings = runtime.data_dir.settings
-    correlator = correlator_factory(model, settings, runtime.embedder)(topology, settings)
-    with runtime.engine.lock:  # the text model's cache is shared with live ingestion
-        groups = regroup(records, correlator)
+    groups = runtime.regroup(model, records, topology)
     stored = {r.id: r.incident_id for r in records if r.incident_id is not None}
     seen = compare(stored, groups)
     out: dict[str, Any] = {"version": model.version, "stored_incidents": seen.stored_incidents,
