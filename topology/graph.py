@@ -31,6 +31,7 @@ class TopologyGraph:
                 self.dependencies.add_edge(edge.source, edge.target, kind=edge.kind)
         self.resolver = EntityResolver(self.nodes.values())
         self._neighbourhood = lru_cache(maxsize=65536)(self._compute_neighbourhood)
+        self._neighbours: dict[str, frozenset[str]] = {}  # at most one per node
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -41,10 +42,16 @@ class TopologyGraph:
     def resolve(self, entity: str) -> str | None:
         return self.resolver.resolve(entity)
 
-    def neighbours(self, node_id: str) -> set[str]:
-        if node_id not in self.graph:
-            return set()
-        return set(self.graph.adj[node_id])
+    def neighbours(self, node_id: str) -> frozenset[str]:
+        """The nodes one hop from ``node_id`` (none for an unknown node). Kept per node
+        once asked (the view is read-only): ranking and the hindsight split ask for the
+        same devices' neighbours for every incident, and copying networkx's adjacency
+        view each time was a visible share of a replay."""
+        found = self._neighbours.get(node_id)
+        if found is None:
+            found = frozenset(self.graph.adj[node_id]) if node_id in self.graph else frozenset()
+            self._neighbours[node_id] = found
+        return found
 
     def _compute_neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
         if node_id not in self.graph:
