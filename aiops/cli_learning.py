@@ -132,19 +132,29 @@ def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Ale
 
 def _train_root_priors(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
                        source: str) -> None:
-    """Learn where faults were (per alert type, and how often silent) from tickets."""
-    from aiops.learning.root_priors import train_root_priors
+    """Learn where faults were (per alert type, and how often silent) from tickets, and
+    the root-cause ranking on the incidents the promoted model forms of ``alerts``."""
+    from aiops.learning.rank_training import train_root_ranking
     from aiops.learning.training import load_promoted
+    from aiops.runtime import correlator_factory
 
-    priors, meta = train_root_priors(runtime.registry, tickets, alerts,
-                                     runtime.engine.topology, source)
-    runtime.use_model(load_promoted(runtime.registry), priors)
+    model = load_promoted(runtime.registry)
+    settings = runtime.data_dir.settings
+    priors, learned, meta = train_root_ranking(
+        runtime.registry, tickets, alerts, runtime.engine.topology, model.relations,
+        settings, correlator_factory(model, settings, runtime.embedder), source)
+    runtime.use_model(model, priors)
     used = "used by root-cause ranking" if meta["usable"] else (
         f"not used yet: fewer than {priors.min_tickets} tickets name a known device and "
         "match past alerts")
     click.echo(f"learned root-cause priors from {meta['tickets']} tickets "
                f"({meta['silent']} with a silent faulty device, {meta['types']} alert types); "
                f"{used}")
+    fitted = meta["ranker"]
+    used = "replaces the hand-weighted ranking" if learned.usable else (
+        f"not used yet: fewer than {learned.min_tickets} tickets")
+    click.echo(f"learned a root-cause ranking from {fitted['tickets_fitted']} tickets matched "
+               f"to {fitted['incidents_replayed']} past incidents; {used}")
 
 
 @main.group()

@@ -22,6 +22,8 @@ from aiops.errors import InputError
 from aiops.learning.drift import model_drift
 from aiops.learning.drift_alert import drift_transition
 from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.learned_rank import LearnedRanker
+from aiops.learning.rank_training import load_promoted_ranker
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.root_priors import MODEL_NAME as PRIORS_NAME
 from aiops.learning.root_priors import RootCausePriors, load_promoted_priors
@@ -67,16 +69,18 @@ class Runtime:
     def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
                   ) -> None:
         """Correlate with ``model`` from now on (after training); rank root causes with
-        it and with ``priors`` (the promoted ones when not given)."""
+        it and with ``priors`` (the promoted ones when not given), and with the ranking
+        learned from tickets stored with the promoted priors, if any."""
         if priors is None:
             priors = load_promoted_priors(self.registry)
+        learned = load_promoted_ranker(self.registry)
         self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
         with self.engine.lock:  # one switch: no batch sees the factories without the pace
             pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology,
                              current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-                ranker_factory(model, priors))
+                ranker_factory(model, priors, learned))
             self.engine.use_pace(pace)
 
     def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
@@ -256,13 +260,14 @@ def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
     return current if current is not None else seed_from_store(LivePace(), db, topology)
 
 
-def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None
-                   ) -> RankerFactory:
+def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None,
+                   learned: LearnedRanker | None = None) -> RankerFactory:
     """Rank root causes with the model's learned relations between alert types and,
-    once trained, the priors learned from resolved tickets."""
+    once trained, the priors and the ranking learned from resolved tickets."""
 
     def build(topology: TopologyGraph) -> CausalTopologyRanker:
-        return CausalTopologyRanker(topology, relations=model.relations, priors=priors)
+        return CausalTopologyRanker(topology, relations=model.relations, priors=priors,
+                                    learned=learned)
 
     return build
 
@@ -284,7 +289,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     engine = Engine(db, timeline.current().graph, data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder,
                                                           pace),
-                    ranker_factory=ranker_factory(model, load_promoted_priors(registry)),
+                    ranker_factory=ranker_factory(model, load_promoted_priors(registry),
+                                                  load_promoted_ranker(registry)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,

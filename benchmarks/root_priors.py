@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from aiops.config import DataDir
+from aiops.learning.rank_training import train_root_ranking
 from aiops.learning.root_priors import train_root_priors
 from aiops.learning.training import train as train_correlation
 from aiops.models import parse_alert, parse_ticket
 from aiops.replay import replay_alerts
-from aiops.runtime import open_runtime
+from aiops.runtime import correlator_factory, open_runtime
 from benchmarks.correlation.metrics import Prediction, evaluate
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.remediation import scenario_main
@@ -36,19 +37,28 @@ from topology.model import parse_topology
 
 START, END = "<!-- root-priors:start -->", "<!-- root-priors:end -->"
 DEFAULT_SCENARIOS = "tree:1,tree:2,huawei:1,huawei:2,ba:1"
-METHODS = ("engine with ticket priors", "engine without", "earliest alert")
-KEYS = ("ac1", "ac3", "ac1_silent")
+METHODS = ("engine with learned ranking", "engine with ticket priors", "engine without",
+           "earliest alert")
+KEYS = ("ac1", "ac3", "ac1_silent", "ac1_alarmed")
 
 
-def _replay(work: Path, scenario: Any, tickets: list[Any] | None) -> dict[str, Any]:
-    """Train (priors only when ``tickets``) and replay the eval period; the document."""
+def _replay(work: Path, scenario: Any, tickets: list[Any] | None,
+            learned: bool = False) -> dict[str, Any]:
+    """Train (priors only when ``tickets``, and the learned ranking too when
+    ``learned``) and replay the eval period; the document."""
     runtime = open_runtime(DataDir.from_env(work))
     try:
         nodes, edges = parse_topology(scenario.topology.document())
         runtime.import_topology(nodes, edges, source="benchmark")
         past = [parse_alert(a) for a in scenario.history.alerts]
         model, _ = train_correlation(runtime.registry, past, runtime.engine.topology, "history")
-        if tickets is not None:
+        if tickets is not None and learned:
+            settings = runtime.data_dir.settings
+            train_root_ranking(runtime.registry, tickets, past, runtime.engine.topology,
+                               model.relations, settings,
+                               correlator_factory(model, settings, runtime.embedder),
+                               "history tickets")
+        elif tickets is not None:
             train_root_priors(runtime.registry, tickets, past, runtime.engine.topology,
                               "history tickets")
         runtime.use_model(model)
@@ -68,6 +78,13 @@ def _earliest(document: dict[str, Any], alerts: dict[str, dict[str, Any]]) -> li
     return out
 
 
+def _with_alarmed(scores: dict[str, Any]) -> dict[str, Any]:
+    """Add AC@1 over the faults whose root raised an alarm (the rest are silent)."""
+    alarmed = scores["faults"] - scores["silent_faults"]
+    hits = scores["ac1"] * scores["faults"] - scores["ac1_silent"] * scores["silent_faults"]
+    return {**scores, "ac1_alarmed": hits / alarmed if alarmed else 0.0}
+
+
 def run_scenario(topology: str, seed: int, work: Path, log: Any) -> dict[str, Any]:
     scenario = generate(ScenarioConfig(topology=topology, seed=seed, faults=288.0, hours=48.0,
                                        history_hours=240.0))
@@ -79,17 +96,19 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> dict[str, An
     log(f"{name}: {len(scenario.history.alerts)} history alerts, {len(tickets)} tickets; "
         f"{len(scenario.eval.alerts)} eval alerts")
     truth = scenario.eval.truth()
+    learned = _replay(work / f"{name}-learned", scenario, tickets, learned=True)
     with_priors = _replay(work / f"{name}-priors", scenario, tickets)
     without = _replay(work / f"{name}-none", scenario, None)
     alerts = {a["id"]: a for a in scenario.eval.alerts}
     rows = {}
     for method, document, roots in (
-            (METHODS[0], with_priors, None), (METHODS[1], without, None),
-            (METHODS[2], without, _earliest(without, alerts))):
+            (METHODS[0], learned, None), (METHODS[1], with_priors, None),
+            (METHODS[2], without, None), (METHODS[3], without, _earliest(without, alerts))):
         groups = [i["alert_ids"] for i in document["incidents"]]
         if roots is None:
             roots = [[r["entity"] for r in i["root_causes"]] for i in document["incidents"]]
-        rows[method] = evaluate(Prediction(groups=groups, root_causes=roots), truth)
+        rows[method] = _with_alarmed(evaluate(Prediction(groups=groups, root_causes=roots),
+                                              truth))
     faults = sum(1 for g in truth["groups"].values() if g["kind"] == "fault")
     log("  AC@1 " + ", ".join(f"{m} {r['ac1']:.3f}" for m, r in rows.items()))
     return {"name": name, "tickets": len(tickets), "faults": faults, "rows": rows}
@@ -116,11 +135,17 @@ def report(results: list[dict[str, Any]], seconds: float, command: str) -> str:
     for r in results:
         lines.append(f"| {r['name']} | {r['tickets']} | {r['faults']} | " + " | ".join(
             f"{r['rows'][m]['ac1']:.3f}" for m in METHODS) + " |")
-    lines += ["", "| method | AC@1 | AC@3 | AC@1 silent root |", "|---|---:|---:|---:|"]
+    lines += ["", "| method | AC@1 | AC@3 | AC@1 silent root | AC@1 alarmed root |",
+              "|---|---:|---:|---:|---:|"]
     for method in METHODS:
         mean = {k: sum(r["rows"][method][k] for r in results) / len(results) for k in KEYS}
         lines.append(f"| {method} | {mean['ac1']:.3f} | {mean['ac3']:.3f} | "
-                     f"{mean['ac1_silent']:.3f} |")
+                     f"{mean['ac1_silent']:.3f} | {mean['ac1_alarmed']:.3f} |")
+    lines += ["", "Per scenario, AC@1 / AC@3 / AC@1 silent / AC@1 alarmed:", "",
+              "| scenario | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
+    for r in results:
+        lines.append(f"| {r['name']} | " + " | ".join(
+            " / ".join(f"{r['rows'][m][k]:.3f}" for k in KEYS) for m in METHODS) + " |")
     lines += ["", "Means over scenarios. The ticket-prior weight (0.5) was chosen on other "
               "seeds (huawei 7 and 4, tree 3, ba 5), where it raised AC@1 with true groups "
               "from 0.626 to 0.659."]

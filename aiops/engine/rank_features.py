@@ -1,0 +1,113 @@
+"""What a learned root-cause ranking sees of each candidate of an incident.
+
+The hand-weighted ranker (``aiops.engine.rank``) adds fixed multiples of a few
+signals, which cannot say when a device that raised nothing is the likelier root: a
+silent device next to one alarming device always loses to that device's own alarms.
+Resolved tickets name the device at fault, silent or not, so a ranking can be learned
+from them (``aiops.learning.learned_rank``) over richer features: the hand score's
+own components, where the candidate sits among the alarms, and, for a silent device,
+what the incident looks like as a whole (how many devices and types alarm, whether
+any alarm type is learned to start cascades, whether the neighbours' alarms look
+like effects). Alarming and silent candidates get separate feature blocks (zeros in
+the other), so the estimator weighs each kind on its own terms and a linear model
+can still use incident-wide facts to choose between the kinds.
+
+Training and use compute the features with this one function, so they agree.
+"""
+
+from __future__ import annotations
+
+from math import log, log1p
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from aiops.engine.rank import CausalTopologyRanker, HandRanking
+
+ALARMING = ("rootness", "rootness_gap", "share", "share_gap", "precedence", "dependency",
+            "untraced", "ticket_prior", "unled_types", "placement_gap", "degree", "hand_rank",
+            "hand_score", "earliest", "types")
+SILENT = ("neighbours", "coverage", "placement_gap", "best_placed", "second_placed", "degree",
+          "neighbour_rootness", "neighbour_unled_types", "hand_rank", "hand_score",
+          "dependency", "bias", "incident_devices", "incident_alerts", "incident_types",
+          "incident_one_type", "incident_best_rootness", "incident_traced",
+          "incident_unled_types", "incident_top_share")
+# Saved with a fitted model: a model trained on other features is not used.
+FEATURE_NAMES = tuple(f"alarming_{n}" for n in ALARMING) + tuple(f"silent_{n}" for n in SILENT)
+
+
+def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
+                       ) -> tuple[list[str], np.ndarray]:
+    """The candidates (every alarming device and every silent neighbour of one, sorted)
+    and one row of ``FEATURE_NAMES`` each."""
+    inc, topology = hand.inc, ranker.topology
+    alarming = set(inc.first)
+    rank_of = {(rc.node_id or rc.entity): i for i, rc in enumerate(hand.ranked)}
+    score_of = {(rc.node_id or rc.entity): rc.score for rc in hand.ranked}
+    # A type is "led" when another type here usually starts before it nearby: what
+    # is left unled is where the cascade seems to start.
+    leads = ranker._leads
+    led = {t for a in inc.types for t in leads.get(a, ()) if t != a and t in inc.types}
+    unled = {t: float(t not in led) for t in inc.types}
+    rootness = {c: max(hand.roots[t][0] for t in inc.types_at[c]) for c in alarming}
+    share = {c: inc.count[c] / inc.total for c in alarming}
+    best_rootness, best_share = max(rootness.values()), max(share.values())
+    untraced = inc.untraced
+    best_untraced = min(untraced.values(), default=0.0)
+    worst_untraced = max(untraced.values(), default=0.0)
+    precedence = hand.precedence
+    fits = {c: _placement(ranker, c, alarming) for c in (*alarming, *hand.near)}
+    best_fit = max(fits.values())
+    placed = {c: i for i, c in enumerate(sorted(hand.near, key=lambda c: (-fits[c], c)))}
+    incident = [log(len(alarming)), log(inc.total), log(len(inc.types)),
+                float(len(inc.types) == 1), best_rootness,
+                float(bool(untraced) and best_untraced == 0.0),
+                sum(unled.values()) / len(unled), best_share]
+    keys: list[str] = []
+    rows: list[list[float]] = []
+    for cand in sorted((*alarming, *hand.near)):
+        known = cand in topology.nodes
+        neighbours = topology.neighbours(cand) & alarming if known else set()
+        degree = log1p(len(topology.neighbours(cand))) if known else 0.0
+        depending = (sum(1 for a in neighbours if ranker._depends(a, cand)) / len(neighbours)
+                     if neighbours else 0.0)
+        position = rank_of.get(cand)
+        hand_rank = 1.0 / (1 + position) if position is not None else 0.0
+        hand_score = score_of.get(cand, 0.0)
+        if cand in alarming:
+            own = inc.types_at[cand]
+            prior = (max(ranker.priors.type_root_share(t)[0] for t in own)
+                     if ranker.priors is not None else 0.5)
+            row = [rootness[cand], rootness[cand] - best_rootness, share[cand],
+                   share[cand] - best_share, precedence[cand], depending,
+                   untraced.get(cand, worst_untraced) - best_untraced, prior,
+                   sum(unled[t] for t in own) / len(own), fits[cand] - best_fit, degree,
+                   hand_rank, hand_score, float(hand.order[0] == cand), log(len(own))]
+            row += [0.0] * len(SILENT)
+        else:
+            if not neighbours:
+                continue
+            types = set().union(*(inc.types_at[n] for n in neighbours))
+            row = [0.0] * len(ALARMING)
+            row += [log1p(len(neighbours)), len(neighbours) / len(alarming),
+                    fits[cand] - best_fit, float(placed[cand] == 0), float(placed[cand] == 1),
+                    degree, max(rootness[n] for n in neighbours),
+                    sum(unled[t] for t in types) / len(types), hand_rank, hand_score,
+                    depending, 1.0, *incident]
+        keys.append(cand)
+        rows.append(row)
+    return keys, np.asarray(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+
+
+def _placement(ranker: CausalTopologyRanker, cand: str, alarming: set[str]) -> float:
+    """How well a failure of ``cand`` explains where the other alarming devices are
+    (the log-likelihood of ``Placement``, as the silent slots use it)."""
+    if cand not in ranker.topology.nodes:
+        return 0.0
+    others = alarming - {cand}
+    one = len(ranker.topology.neighbours(cand) & others)
+    two = ranker._alarming_at_two_hops(cand, others)
+    near_log, far_log = ranker._ring_logs(cand)
+    return one * near_log + two * far_log + (len(others) - one - two) * log(
+        ranker.placement.floor)

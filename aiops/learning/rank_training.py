@@ -1,0 +1,152 @@
+"""Training the ticket-learned root-cause ranking: past incidents, their tickets, a fit.
+
+A ticket is matched to an incident *as the engine groups alerts*, not to the alerts
+around its device: the latter are centred on the device at fault, so features read
+from them would give the answer away (a silent device would always sit amid the
+alarms) and the model would learn a picture it never sees at run time. So the past
+alerts are replayed through a fresh in-memory engine with the correlator being
+trained (as the scoring-weight fit does, ``aiops.learning.weights``), and each ticket
+goes to the incident holding most of its alerts: the ones it lists, else those
+around its device (``aiops.tickets.cases.ticket_alerts``, the priors' reading).
+
+The ranking is stored with the root-cause priors, as one version of the
+``root_priors`` model: both are what tickets taught the ranker, they are trained
+together and promoted together, and the priors are features of the ranking.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.config import EngineSettings
+from aiops.engine.engine import CorrelatorFactory, Engine
+from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.rank_features import candidate_features
+from aiops.engine.state import AlertRecord, IncidentRecord, RootCause
+from aiops.learning.learned_rank import Choice, LearnedRanker
+from aiops.learning.registry import ModelRegistry
+from aiops.learning.relations import TypeRelations
+from aiops.learning.root_priors import MODEL_NAME, RootCausePriors
+from aiops.models import Alert, Ticket
+from aiops.store.metadata import metadata
+from aiops.store.tables import alerts as alerts_table
+from aiops.store.tables import incidents as incidents_table
+from aiops.store.tables import raw_events
+from aiops.tickets.cases import ticket_alerts
+from topology.graph import TopologyGraph
+
+BATCH_SIZE = 2000  # as replay feeds the engine
+
+
+class _NoRanking:
+    """Grouping is all the replay is for; features are read from the final groups."""
+
+    def rank(self, incident: IncidentRecord) -> list[RootCause]:
+        return []
+
+
+def past_incidents(alerts: Sequence[Alert], topology: TopologyGraph,
+                   settings: EngineSettings, correlator: CorrelatorFactory
+                   ) -> tuple[dict[str, IncidentRecord], dict[str, str]]:
+    """Replay ``alerts`` through an in-memory engine; the final incidents by id (with
+    their alert records, as the ranker sees them) and each event id's incident."""
+    db = sa.create_engine("sqlite://")
+    try:
+        metadata.create_all(db, tables=[incidents_table, alerts_table, raw_events])
+        engine = Engine(db, topology, settings, correlator_factory=correlator,
+                        ranker_factory=lambda _topology: _NoRanking())
+        ordered = sorted(alerts, key=lambda a: a.starts_at)
+        for start in range(0, len(ordered), BATCH_SIZE):
+            engine.ingest(ordered[start:start + BATCH_SIZE])
+        by_id = {a.id: a for a in alerts}
+        with db.connect() as conn:
+            records = conn.execute(sa.select(
+                alerts_table.c.id, alerts_table.c.fingerprint, alerts_table.c.first_event_id,
+                alerts_table.c.node_id, alerts_table.c.starts_at,
+                alerts_table.c.incident_id)).all()
+            events = conn.execute(sa.select(raw_events.c.event_id, alerts_table.c.incident_id)
+                                  .join(alerts_table, alerts_table.c.id == raw_events.c.alert_id)
+                                  ).all()
+    finally:
+        db.dispose()
+    members: dict[str, dict[int, AlertRecord]] = defaultdict(dict)
+    for row in records:
+        if row.incident_id is None or row.first_event_id not in by_id:
+            continue
+        members[row.incident_id][row.id] = AlertRecord(
+            id=row.id, fingerprint=row.fingerprint, event=by_id[row.first_event_id],
+            node_id=row.node_id, starts_at=row.starts_at, incident_id=row.incident_id)
+    incidents = {i: IncidentRecord(id=i, seq=0, started_at=0.0, updated_at=0.0, alerts=a)
+                 for i, a in members.items()}
+    return incidents, {e: i for e, i in events if i is not None}
+
+
+def ticket_choices(tickets: Sequence[Ticket], alerts: Sequence[Alert],
+                   topology: TopologyGraph, incidents: dict[str, IncidentRecord],
+                   incident_of: dict[str, str]) -> list[tuple[IncidentRecord, str]]:
+    """(incident, device at fault) per ticket whose entity resolves to a node: the
+    incident holding most of the ticket's listed alerts, else of the alerts around
+    its device."""
+    out: list[tuple[IncidentRecord, str]] = []
+    for found in ticket_alerts(tickets, alerts, topology):
+        if found.node is None:
+            continue
+        ids = list(found.ticket.alert_ids) or [a.id for a in found.linked]
+        votes = Counter(incident_of[i] for i in ids if i in incident_of)
+        if votes:
+            out.append((incidents[votes.most_common(1)[0][0]], found.node))
+    return out
+
+
+def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
+                       ranker: CausalTopologyRanker,
+                       model: LearnedRanker | None = None) -> LearnedRanker:
+    """Fit on the incidents whose device at fault is among the candidates (the others
+    say nothing about ordering candidates)."""
+    choices: list[Choice] = []
+    features: dict[str, tuple[list[str], Any]] = {}
+    for incident, node in pairs:
+        if incident.id not in features:
+            hand = ranker.hand_ranking(incident)
+            features[incident.id] = candidate_features(ranker, hand) if hand else ([], None)
+        keys, rows = features[incident.id]
+        if node in keys:
+            choices.append((rows, keys.index(node)))
+    return (model or LearnedRanker()).fit(choices)
+
+
+def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
+                       alerts: Sequence[Alert], topology: TopologyGraph,
+                       relations: TypeRelations | None, settings: EngineSettings,
+                       correlator: CorrelatorFactory, source: str
+                       ) -> tuple[RootCausePriors, LearnedRanker, dict[str, Any]]:
+    """Fit the priors, then the learned ranking on top of them; save both as a new
+    ``root_priors`` version and promote it."""
+    started = time.perf_counter()
+    priors = RootCausePriors().fit(tickets, alerts, topology)
+    incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
+    pairs = ticket_choices(tickets, alerts, topology, incidents, incident_of)
+    hand = CausalTopologyRanker(topology, relations=relations, priors=priors)
+    learned = fit_learned_ranker(pairs, hand)
+    meta = {"trained_on": source, "tickets": priors.tickets_, "silent": priors.silent_,
+            "types": len(priors.present_), "usable": priors.usable,
+            "ranker": {"incidents_replayed": len(incidents), "tickets_matched": len(pairs),
+                       "tickets_fitted": learned.tickets_, "usable": learned.usable},
+            "seconds": round(time.perf_counter() - started, 3)}
+    version = registry.save(MODEL_NAME, {**priors.to_dict(), "ranker": learned.to_dict()},
+                            meta)
+    registry.promote(MODEL_NAME, version)
+    return priors, learned, meta
+
+
+def load_promoted_ranker(registry: ModelRegistry) -> LearnedRanker | None:
+    """The learned ranking stored with the promoted priors, or None (no tickets trained
+    on, or priors trained without it)."""
+    stored = registry.load(MODEL_NAME)
+    ranker = None if stored is None else stored["model"].get("ranker")
+    return None if ranker is None else LearnedRanker.from_dict(ranker)

@@ -1,0 +1,148 @@
+"""The root-cause ranking learned from resolved tickets: fit, storage, use, training."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from aiops.config import EngineSettings
+from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.scored_correlator import ScoredCorrelator
+from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.learning.learned_rank import LearnedRanker
+from aiops.learning.rank_training import (
+    fit_learned_ranker,
+    load_promoted_ranker,
+    past_incidents,
+    ticket_choices,
+    train_root_ranking,
+)
+from aiops.learning.registry import ModelRegistry
+from aiops.learning.root_priors import load_promoted_priors
+from aiops.models import Alert, Ticket
+from topology.graph import TopologyGraph
+from topology.model import Edge, Node
+
+HUBS = 12
+
+
+def comb() -> TopologyGraph:
+    """Hubs h0..h11 in a ring, each with one leaf l0..l11."""
+    nodes = [Node(f"h{i}", "device", f"h{i}") for i in range(HUBS)]
+    nodes += [Node(f"l{i}", "device", f"l{i}") for i in range(HUBS)]
+    edges = [Edge(f"h{i}", f"h{(i + 1) % HUBS}") for i in range(HUBS)]
+    edges += [Edge(f"h{i}", f"l{i}") for i in range(HUBS)]
+    return TopologyGraph(nodes, edges)
+
+
+def ticketed_history(faults: int = 240, seed: int = 3) -> tuple[list[Alert], list[Ticket]]:
+    """A failing leaf raises POWER_FAIL itself and LINK_DOWN twice on its hub, except
+    half the time it is dead and silent: then only its hub's LINK_DOWN alarms show. A
+    failing hub raises POWER_FAIL and LINK_DOWN on both neighbouring hubs. Every fault
+    has a ticket naming the device at fault and listing its first alert."""
+    rng = random.Random(seed)
+    alerts: list[Alert] = []
+    tickets: list[Ticket] = []
+    for k in range(faults):
+        t = 3600.0 * (k + 1)
+        i = rng.randrange(HUBS)
+        if rng.random() < 0.5:
+            root = f"l{i}"
+            raised = [("LINK_DOWN", f"h{i}", 0.0), ("LINK_DOWN", f"h{i}", 9.0)]
+            if rng.random() < 0.5:
+                raised.append(("POWER_FAIL", root, 2.0))
+        else:
+            root = f"h{i}"
+            raised = [("POWER_FAIL", root, 0.0), ("LINK_DOWN", f"h{(i + 1) % HUBS}", 4.0),
+                      ("LINK_DOWN", f"h{(i - 1) % HUBS}", 5.0)]
+        ids = []
+        for n, (name, entity, lag) in enumerate(raised):
+            ids.append(f"a{k}-{n}")
+            alerts.append(Alert(ids[-1], "s", name, entity, "major", "", t + lag))
+        tickets.append(Ticket(f"T{k}", opened_at=t + 60, title="outage", entity=root,
+                              resolution="replaced", alert_ids=ids[:1]))
+    return alerts, tickets
+
+
+def incident(alarms: list[tuple[str, str, float]]) -> IncidentRecord:
+    out = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    for k, (name, node, at) in enumerate(alarms):
+        out.alerts[k] = AlertRecord(id=k, fingerprint=str(k),
+                                    event=Alert(f"x{k}", "s", name, node, "major", "", at),
+                                    node_id=node, starts_at=at)
+    return out
+
+
+SILENT_LEAF = [("LINK_DOWN", "h4", 100.0), ("LINK_DOWN", "h4", 109.0)]
+LOUD_LEAF = [("LINK_DOWN", "h7", 100.0), ("POWER_FAIL", "l7", 102.0),
+             ("LINK_DOWN", "h7", 109.0)]
+
+
+def fitted(faults: int = 240) -> tuple[TopologyGraph, LearnedRanker]:
+    alerts, tickets = ticketed_history(faults)
+    topo = comb()
+    incidents, incident_of = past_incidents(alerts, topo, EngineSettings(), ScoredCorrelator)
+    pairs = ticket_choices(tickets, alerts, topo, incidents, incident_of)
+    assert len(pairs) == faults  # each fault its own incident, each ticket matched
+    return topo, fit_learned_ranker(pairs, CausalTopologyRanker(topo))
+
+
+def test_a_learned_ranking_names_a_silent_device_the_hand_score_cannot() -> None:
+    topo, learned = fitted()
+    assert learned.usable and learned.tickets_ == 240
+    # by hand, the hub holding every alarm comes first
+    assert CausalTopologyRanker(topo).rank(incident(SILENT_LEAF))[0].entity == "h4"
+    ranked = CausalTopologyRanker(topo, learned=learned).rank(incident(SILENT_LEAF))
+    assert ranked[0].entity == "l4"  # learned: a lone hub's LINK_DOWN is its dead leaf
+    assert ranked[0].score > 0.5
+    assert "ranked by a model learned from 240 past tickets" in ranked[0].evidence[0]
+    assert "raised no alarm itself: implicated by the topology" in ranked[0].evidence
+    # an alarming leaf is still named when it alarmed
+    assert CausalTopologyRanker(topo, learned=learned).rank(
+        incident(LOUD_LEAF))[0].entity == "l7"
+
+
+def test_too_few_tickets_or_other_features_keep_the_hand_ranking() -> None:
+    topo, learned = fitted(faults=60)
+    assert learned.tickets_ == 60 and not learned.usable  # fewer than 200
+    assert CausalTopologyRanker(topo, learned=learned).rank(
+        incident(SILENT_LEAF))[0].entity == "h4"
+    _, learned = fitted()
+    data = learned.to_dict()
+    data["features"] = data["features"][:-1]  # saved by a version with other features
+    assert not LearnedRanker.from_dict(data).usable
+
+
+def test_the_fit_prefers_the_chosen_candidates() -> None:
+    # the candidate at fault is the one with the highest first feature
+    rng = np.random.default_rng(0)
+    choices = []
+    for _ in range(150):
+        rows = rng.normal(size=(5, 35))
+        choices.append((rows, int(np.argmax(rows[:, 0]))))
+    learned = LearnedRanker(min_tickets=10).fit(choices)
+    assert np.argmax(np.abs(learned.coef_)) == 0 and learned.coef_[0] > 0
+    fresh = [rng.normal(size=(4, 35)) for _ in range(200)]
+    right = sum(np.argmax(learned.probabilities(r)) == np.argmax(r[:, 0]) for r in fresh)
+    assert right > 150  # chance: 50
+    rows = fresh[0]
+    again = LearnedRanker.from_dict(learned.to_dict())
+    assert np.allclose(again.probabilities(rows), learned.probabilities(rows))
+
+
+def test_the_ranking_is_trained_and_stored_with_the_priors(tmp_path) -> None:
+    alerts, tickets = ticketed_history()
+    registry = ModelRegistry(tmp_path)
+    assert load_promoted_ranker(registry) is None
+    priors, learned, meta = train_root_ranking(
+        registry, tickets, alerts, comb(), None, EngineSettings(), ScoredCorrelator,
+        "tickets.jsonl")
+    assert meta["ranker"] == {"incidents_replayed": 240, "tickets_matched": 240,
+                              "tickets_fitted": 240, "usable": True}
+    loaded, stored_priors = load_promoted_ranker(registry), load_promoted_priors(registry)
+    assert loaded is not None and loaded.usable and stored_priors is not None
+    assert stored_priors.tickets_ == priors.tickets_ == 240
+    ranked = CausalTopologyRanker(comb(), priors=stored_priors, learned=loaded).rank(
+        incident(SILENT_LEAF))
+    assert ranked[0].entity == "l4"
