@@ -23,18 +23,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from aiops.engine.rank_features import FEATURE_NAMES
 
 # One incident: its candidates' feature rows and the row of the device at fault.
 Choice = tuple[np.ndarray, int]
+NEWTON_STEPS = 50  # at most; the penalised likelihood is concave, so a few usually do
+NEWTON_TOLERANCE = 1e-8  # stop when a step gains less log-likelihood than this
 
 
 class LearnedRanker:
     """Estimator (fit / get_params / to_dict / from_dict) of the learned ranking."""
 
     def __init__(self, l2: float = 0.1, min_tickets: int = 200):
+        if not l2 > 0:
+            raise ValueError(f"learned ranking: l2 must be positive (got {l2}): without it "
+                             "features that move together leave the fit undetermined")
         self.l2 = l2
         self.min_tickets = min_tickets
         self.names_: tuple[str, ...] = FEATURE_NAMES
@@ -58,19 +62,7 @@ class LearnedRanker:
         self.mean_ = rows.mean(axis=0)
         self.scale_ = np.where(rows.std(axis=0) > 1e-9, rows.std(axis=0), 1.0)
         standard = [((x - self.mean_) / self.scale_, y) for x, y in choices]
-        dim = rows.shape[1]
-
-        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-            total, grad = 0.5 * self.l2 * float(w @ w), self.l2 * w
-            for x, y in standard:
-                s = x @ w
-                p = np.exp(s - s.max())
-                p /= p.sum()
-                total -= float(np.log(p[y]))
-                grad = grad - (x[y] - p @ x)
-            return total, grad
-
-        self.coef_ = minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B").x
+        self.coef_ = _newton(standard, rows.shape[1], self.l2)
         return self
 
     @property
@@ -99,3 +91,46 @@ class LearnedRanker:
         model.scale_ = np.array([float(f[2]) for f in features])
         model.coef_ = np.array([float(f[3]) for f in features])
         return model
+
+
+def _penalised(choices: Sequence[Choice], w: np.ndarray, l2: float
+               ) -> tuple[float, np.ndarray, np.ndarray]:
+    """The L2-penalised log-likelihood of the choices at ``w``, its gradient and its
+    Hessian (a softmax over each incident's candidates)."""
+    dim = len(w)
+    value, grad, hess = -0.5 * l2 * float(w @ w), -l2 * w, -l2 * np.eye(dim)
+    for x, y in choices:
+        s = x @ w
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        mean = p @ x
+        value += float(s[y] - s.max() - np.log(np.exp(s - s.max()).sum()))
+        grad += x[y] - mean
+        hess -= (x * p[:, None]).T @ x - np.outer(mean, mean)
+    return value, grad, hess
+
+
+def _newton(choices: Sequence[Choice], dim: int, l2: float) -> np.ndarray:
+    """Maximise the penalised likelihood by Newton steps with step halving.
+
+    Why not a library optimiser: the problem is small (about 35 weights) and concave,
+    so exact Newton steps converge in a handful of iterations, and numpy alone keeps
+    the core install free of scipy (which only the text-model extra brings)."""
+    w = np.zeros(dim)
+    value, grad, hess = _penalised(choices, w, l2)
+    for _ in range(NEWTON_STEPS):
+        step = np.linalg.solve(hess, -grad)  # hess is negative definite (l2 > 0)
+        size = 1.0
+        while size > 1e-6:
+            trial = w + size * step
+            new_value, new_grad, new_hess = _penalised(choices, trial, l2)
+            if new_value >= value:
+                break
+            size /= 2.0
+        else:
+            break
+        gained = new_value - value
+        w, value, grad, hess = trial, new_value, new_grad, new_hess
+        if gained < NEWTON_TOLERANCE:
+            break
+    return w

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from aiops.config import EngineSettings
 from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import AlertRecord, IncidentRecord
-from aiops.learning.learned_rank import LearnedRanker
+from aiops.learning.learned_rank import LearnedRanker, _newton, _penalised
 from aiops.learning.rank_training import (
     fit_learned_ranker,
     load_promoted_ranker,
@@ -146,3 +147,22 @@ def test_the_ranking_is_trained_and_stored_with_the_priors(tmp_path) -> None:
     ranked = CausalTopologyRanker(comb(), priors=stored_priors, learned=loaded).rank(
         incident(SILENT_LEAF))
     assert ranked[0].entity == "l4"
+
+
+def test_the_fit_reaches_the_penalised_maximum_even_with_features_that_move_together(
+        ) -> None:
+    rng = np.random.default_rng(7)
+    planted = rng.normal(size=6)
+    choices = []
+    for _ in range(300):
+        x = rng.normal(size=(int(rng.integers(2, 12)), 6))
+        x[:, 5] = x[:, 4]  # collinear: only the penalty decides how to share weight
+        p = np.exp(x @ planted)
+        choices.append((x, int(rng.choice(len(x), p=p / p.sum()))))
+    w = _newton(choices, 6, 0.1)
+    _, grad, _ = _penalised(choices, w, 0.1)
+    assert np.abs(grad).max() < 1e-4
+    assert abs(w[4] - w[5]) < 1e-6  # shared evenly
+    assert np.corrcoef(w[:4], planted[:4])[0, 1] > 0.9
+    with pytest.raises(ValueError, match="l2 must be positive"):
+        LearnedRanker(l2=0.0)
