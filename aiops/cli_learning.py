@@ -75,8 +75,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
     click.echo(_describe_time_scale(meta["time_scale"]))
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
-        _train_remediation(runtime, tickets, alerts, str(tickets_path), model.relations)
-        _train_root_priors(runtime, tickets, alerts, str(tickets_path))
+        _train_from_tickets(runtime, tickets, alerts, str(tickets_path))
 
 
 def _show_fit_step(step: Any) -> None:
@@ -113,48 +112,46 @@ def _describe_weights(meta: dict[str, Any]) -> str:
             + (f"changed {changed}" if changed else "defaults kept, no change helped"))
 
 
-def _train_remediation(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
-                       source: str, relations: Any) -> None:
-    """Learn remediations from resolved tickets; versioned and promoted like correlation."""
-    from aiops.learning.remediation import train_remediation
-    from aiops.tickets.cases import cases_from_history
-
-    cases = cases_from_history(tickets, alerts, runtime.engine.topology, relations)
-    if not cases:
-        click.echo(f"aiops: warning: none of the {len(tickets)} tickets says how it was "
-                   "resolved (field 'resolution'); no remediation model trained", err=True)
-        return
-    model, meta = train_remediation(runtime.registry, cases, runtime.embedder, source)
-    click.echo(f"trained remediation model v{model.version} on {meta['cases']} resolved "
-               f"tickets of {len(tickets)} ({meta['actions']} distinct actions, "
-               f"{meta['with_alerts']} matched to past alerts), in {meta['seconds']} s; promoted")
-
-
-def _train_root_priors(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
-                       source: str) -> None:
-    """Learn where faults were (per alert type, and how often silent) from tickets, and
-    the root-cause ranking on the incidents the promoted model forms of ``alerts``."""
-    from aiops.learning.rank_training import train_root_ranking
+def _train_from_tickets(runtime: Runtime, tickets: list[Ticket], alerts: list[Alert],
+                        source: str) -> None:
+    """Learn remediations, root-cause priors and the ranking from resolved tickets
+    (``aiops.learning.ticket_training``, as scheduled retraining does), against the
+    correlation model that runs (the one just trained unless --no-promote); promoted."""
+    from aiops.learning.ticket_training import train_ticket_models
     from aiops.learning.training import load_promoted
-    from aiops.runtime import correlator_factory
 
-    model = load_promoted(runtime.registry)
-    settings = runtime.data_dir.settings
-    priors, learned, meta = train_root_ranking(
-        runtime.registry, tickets, alerts, runtime.engine.topology, model.relations,
-        settings, correlator_factory(model, settings, runtime.embedder), source)
-    runtime.use_model(model, priors)
-    used = "used by root-cause ranking" if meta["usable"] else (
-        f"not used yet: fewer than {priors.min_tickets} tickets name a known device and "
+    learned = train_ticket_models(runtime, tickets, alerts, load_promoted(runtime.registry),
+                                  source)
+    for line in describe_ticket_models(learned):
+        click.echo(line, err=line.startswith("aiops: warning"))
+
+
+def describe_ticket_models(learned: dict[str, Any]) -> list[str]:
+    """What ``train_ticket_models`` learned, one line per model."""
+    total, fate = learned["tickets"], "promoted" if learned["promoted"] else "saved"
+    remediation = learned["remediation"]
+    if remediation is None:
+        lines = [f"aiops: warning: none of the {total} tickets says how it was resolved "
+                 "(field 'resolution'); no remediation model trained"]
+    else:
+        lines = [f"trained remediation model v{remediation['version']} on "
+                 f"{remediation['cases']} resolved tickets of {total} "
+                 f"({remediation['actions']} distinct actions, {remediation['with_alerts']} "
+                 f"matched to past alerts), in {remediation['seconds']} s; {fate}"]
+    priors = learned["root_priors"]
+    used = "used by root-cause ranking" if priors["usable"] else (
+        f"not used yet: fewer than {priors['min_tickets']} tickets name a known device and "
         "match past alerts")
-    click.echo(f"learned root-cause priors from {meta['tickets']} tickets "
-               f"({meta['silent']} with a silent faulty device, {meta['types']} alert types); "
-               f"{used}")
-    fitted = meta["ranker"]
-    used = "replaces the hand-weighted ranking" if learned.usable else (
-        f"not used yet: fewer than {learned.min_tickets} tickets")
-    click.echo(f"learned a root-cause ranking from {fitted['tickets_fitted']} tickets matched "
-               f"to {fitted['incidents_replayed']} past incidents; {used}")
+    lines.append(f"learned root-cause priors from {priors['tickets']} tickets "
+                 f"({priors['silent']} with a silent faulty device, {priors['types']} alert "
+                 f"types); {used}")
+    fitted = priors["ranker"]
+    used = "replaces the hand-weighted ranking" if fitted["usable"] else (
+        f"not used yet: fewer than {priors['ranker_min_tickets']} tickets")
+    lines.append(f"learned a root-cause ranking from {fitted['tickets_fitted']} tickets "
+                 f"matched to {fitted['incidents_replayed']} past incidents; {used} "
+                 f"(root_priors v{priors['version']}, {fate})")
+    return lines
 
 
 @main.group()

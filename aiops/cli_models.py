@@ -172,6 +172,13 @@ def _describe_retrain(report: dict[str, Any]) -> str:
                      f"{part['agreement']['f1']:.3f}{told}")
     verdict = "promoted" if report["promoted"] else "not promoted"
     lines.append(f"{verdict} (policy {report['policy']}): " + "; ".join(report["reasons"]))
+    tickets = report["tickets"]
+    if "skipped" in tickets:
+        lines.append(f"tickets: nothing learned ({tickets['skipped']})")
+    else:
+        from aiops.cli_learning import describe_ticket_models
+
+        lines.extend(describe_ticket_models(tickets))
     return "\n".join(lines)
 
 

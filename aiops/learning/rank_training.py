@@ -123,10 +123,10 @@ def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
 def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
                        alerts: Sequence[Alert], topology: TopologyGraph,
                        relations: TypeRelations | None, settings: EngineSettings,
-                       correlator: CorrelatorFactory, source: str
+                       correlator: CorrelatorFactory, source: str, promote: bool = True
                        ) -> tuple[RootCausePriors, LearnedRanker, dict[str, Any]]:
     """Fit the priors, then the learned ranking on top of them; save both as a new
-    ``root_priors`` version and promote it."""
+    ``root_priors`` version and promote it (unless not ``promote``)."""
     started = time.perf_counter()
     priors = RootCausePriors().fit(tickets, alerts, topology)
     incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
@@ -140,7 +140,9 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
             "seconds": round(time.perf_counter() - started, 3)}
     version = registry.save(MODEL_NAME, {**priors.to_dict(), "ranker": learned.to_dict()},
                             meta)
-    registry.promote(MODEL_NAME, version)
+    if promote:
+        registry.promote(MODEL_NAME, version)
+    meta["version"] = version
     return priors, learned, meta
 
 

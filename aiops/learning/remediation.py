@@ -497,9 +497,10 @@ def load_promoted_remediation(registry: ModelRegistry) -> RemediationModel | Non
 
 def train_remediation(registry: ModelRegistry, cases: list[RemediationCase],
                       embedder: TemplateEmbedder, source: str,
-                      params: RemediationParams | None = None
+                      params: RemediationParams | None = None, promote: bool = True
                       ) -> tuple[RemediationModel, dict[str, Any]]:
-    """Fit on ``cases``, save as a new version of ``remediation`` and promote it."""
+    """Fit on ``cases``, save as a new version of ``remediation`` and promote it
+    (unless not ``promote``: saved for review)."""
     started = time.perf_counter()
     model = RemediationModel(params).fit(cases, embedder)
     meta = {"trained_on": source, "cases": len(model.cases_), "actions": len(model.actions_),
@@ -507,6 +508,7 @@ def train_remediation(registry: ModelRegistry, cases: list[RemediationCase],
             "with_alerts": sum(bool(c.alert_texts) for c in model.cases_),
             "seconds": round(time.perf_counter() - started, 3)}
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
-    registry.promote(MODEL_NAME, version)
+    if promote:
+        registry.promote(MODEL_NAME, version)
     model.version = version
     return model, meta

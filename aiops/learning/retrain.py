@@ -16,7 +16,11 @@ blind. So a retrain:
    promoted model (as ``aiops model shadow``) and scores both against the stored
    grouping and against the incidents operators corrected in that window;
 4. promotes it only when the policy says so, and records the decision, the reasons
-   and the comparison in the version's metadata.
+   and the comparison in the version's metadata;
+5. refits what resolved tickets teach (remediations, root-cause priors and ranking:
+   ``aiops.learning.ticket_training``, as ``aiops train --tickets``) from the stored
+   tickets opened in those days, against the correlation model that runs after 4;
+   promoted unless the policy is ``never`` (no shadow test can judge them).
 
 Policies: ``never`` (save for review), ``always``, and ``auto``:
 
@@ -224,8 +228,36 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
     if chosen:
         runtime.registry.promote(MODEL_NAME, model.version)
         runtime.use_model(model)
+    tickets = _retrain_from_tickets(runtime, history, since, now, model if chosen else promoted,
+                                    policy, source)
     return {"version": model.version, "promoted": chosen, "policy": policy,
-            "reasons": reasons, "previous": promoted.version, "meta": meta}
+            "reasons": reasons, "previous": promoted.version, "meta": meta,
+            "tickets": tickets}
+
+
+def _retrain_from_tickets(runtime: Runtime, history: Sequence[Alert], since: float,
+                          now: float, running: CorrelationModel, policy: str, source: str
+                          ) -> dict[str, Any]:
+    """Refit what tickets teach (remediations, root-cause priors and ranking) from the
+    stored tickets opened in the history's days, against the correlation model that
+    runs after this retrain, as ``aiops train --tickets`` does; None-like report
+    (``skipped``) without such tickets.
+
+    Promoted unless the policy is ``never``: there is no shadow test for them (the
+    stored grouping says nothing about which device was at fault), and they are learned
+    from the operators' own resolutions of the same days, which replace what older
+    and fewer tickets taught. Why here at all: tickets keep arriving from the ITSM
+    connectors, and a ranking learned once from an export would otherwise be read
+    with features of newer correlation models until someone trained by hand."""
+    from aiops.learning.ticket_training import train_ticket_models
+    from aiops.tickets.store import load_tickets
+
+    with runtime.db.connect() as conn:
+        stored = [t for t in load_tickets(conn) if since <= t.opened_at <= now]
+    if not stored:
+        return {"skipped": "no stored tickets were opened in the days trained on"}
+    return train_ticket_models(runtime, stored, history, running, f"stored tickets, {source}",
+                               promote=policy != "never")
 
 
 def _drift_summary(drift: dict[str, Any] | None) -> dict[str, Any] | None:

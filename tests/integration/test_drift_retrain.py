@@ -206,6 +206,62 @@ def test_corrections_of_the_last_day_judge_the_candidate(same_mix: Runtime) -> N
     assert not weights["fitted"] and "held out" in weights["reason"]
 
 
+def _store_tickets_of_recent_incidents(runtime: Runtime, count: int) -> int:
+    """Resolved tickets for the ``count`` latest multi-alert incidents, each naming the
+    entity of the incident's first alert and listing its alerts, as a connector stores
+    them; how many were stored."""
+    from aiops.models import Ticket
+    from aiops.tickets.store import store_tickets
+
+    with runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(alerts.c.incident_id, alerts.c.first_event_id,
+                                      alerts.c.entity, alerts.c.starts_at)
+                            .order_by(alerts.c.starts_at.desc(), alerts.c.id)).all()
+    members: dict[str, list] = {}
+    for row in rows:
+        members.setdefault(row.incident_id, []).append(row)
+    chosen = [m[::-1] for m in members.values() if len(m) >= 3][:count]
+    items = [Ticket(f"INC{k}", opened_at=m[0].starts_at + 60, title="outage",
+                    entity=m[0].entity, resolution=("replaced the power supply" if k % 2
+                                                    else "restarted the line card"),
+                    resolved_at=m[0].starts_at + 3600, alert_ids=[r.first_event_id for r in m])
+             for k, m in enumerate(chosen)]
+    with runtime.db.begin() as conn:
+        store_tickets(conn, items, "test", runtime.engine.topology.resolve)
+    return len(items)
+
+
+def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime) -> None:
+    """Tickets a connector stored teach the scheduled retrain too (CONTRACTS.md §4: the
+    same code as 'aiops train --tickets'); 'never' saves without promoting."""
+    from aiops.cli_models import _describe_retrain
+    from aiops.learning.remediation import MODEL_NAME as REMEDIATION
+    from aiops.learning.root_priors import MODEL_NAME as PRIORS
+
+    registry = other_mix_runtime.registry
+    none = retrain(other_mix_runtime, days=2, promote="never", fit_seconds=5)
+    assert none["tickets"] == {"skipped": "no stored tickets were opened in the days "
+                                          "trained on"}
+    assert registry.versions(PRIORS) == [] and registry.versions(REMEDIATION) == []
+    stored = _store_tickets_of_recent_incidents(other_mix_runtime, 30)
+    assert stored == 30
+    never = retrain(other_mix_runtime, days=2, promote="never", fit_seconds=5)
+    learned = never["tickets"]
+    assert learned["tickets"] == stored and learned["promoted"] is False
+    assert learned["remediation"]["cases"] == stored
+    assert learned["root_priors"]["tickets"] == stored and learned["root_priors"]["usable"]
+    assert registry.versions(PRIORS) == [1] and registry.promoted_version(PRIORS) is None
+    assert registry.promoted_version(REMEDIATION) is None
+    always = retrain(other_mix_runtime, days=2, promote="always", fit_seconds=5)
+    assert registry.promoted_version(PRIORS) == always["tickets"]["root_priors"]["version"] == 2
+    assert registry.promoted_version(REMEDIATION) == 2
+    assert other_mix_runtime.model_versions == (always["version"], 2)  # in use at once
+    text = _describe_retrain(always)
+    assert "trained remediation model v2 on 30 resolved tickets of 30" in text
+    assert "(root_priors v2, promoted)" in text
+    json.dumps(always["tickets"])  # the Celery task's result is JSON
+
+
 def test_retrain_bad_input(same_mix: Runtime, runtime: Runtime) -> None:
     for kwargs, words in (({"days": 0}, "'days' must be a positive number"),
                           ({"days": float("nan")}, "'days' must be a positive number"),
