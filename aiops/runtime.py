@@ -23,10 +23,10 @@ from aiops.learning.drift import model_drift
 from aiops.learning.drift_alert import drift_transition
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.learned_rank import LearnedRanker
-from aiops.learning.rank_training import load_promoted_ranker
+from aiops.learning.rank_training import load_ticket_models
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.root_priors import MODEL_NAME as PRIORS_NAME
-from aiops.learning.root_priors import RootCausePriors, load_promoted_priors
+from aiops.learning.root_priors import RootCausePriors
 from aiops.learning.training import MODEL_NAME, CorrelationModel, load_promoted
 from aiops.models import Alert
 from aiops.sinks.graph import IncidentGraphSink
@@ -66,21 +66,19 @@ class Runtime:
     drift_check: threading.Thread | None = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def use_model(self, model: CorrelationModel, priors: RootCausePriors | None = None
-                  ) -> None:
+    def use_model(self, model: CorrelationModel) -> None:
         """Correlate with ``model`` from now on (after training); rank root causes with
-        it and with ``priors`` (the promoted ones when not given), and with the ranking
-        learned from tickets stored with the promoted priors, if any."""
-        if priors is None:
-            priors = load_promoted_priors(self.registry)
-        learned = load_promoted_ranker(self.registry)
-        self.model_versions = (model.version, self.registry.promoted_version(PRIORS_NAME))
+        it and with what the promoted ``root_priors`` version learned from tickets (the
+        priors, and the learned ranking if it was read with ``model``'s version)."""
+        tickets = load_ticket_models(self.registry)
+        learned = ranking_for(model, tickets.ranker)
+        self.model_versions = (model.version, tickets.version)
         with self.engine.lock:  # one switch: no batch sees the factories without the pace
             pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology,
                              current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-                ranker_factory(model, priors, learned))
+                ranker_factory(model, tickets.priors, learned))
             self.engine.use_pace(pace)
 
     def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
@@ -260,6 +258,21 @@ def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
     return current if current is not None else seed_from_store(LivePace(), db, topology)
 
 
+def ranking_for(model: CorrelationModel, ranker: LearnedRanker | None) -> LearnedRanker | None:
+    """``ranker`` if it was learned with ``model``'s version, else None (the hand-weighted
+    order): its features (rootness, tracing, the hand ranking) come from the relations
+    of the correlation model it was read with, so after a roll-back or a retrain
+    without tickets its weights would misread them (review). Retraining refits it
+    from the stored tickets (``aiops.learning.retrain``)."""
+    if ranker is None or ranker.fits(model.version):
+        return ranker
+    log.warning("the root-cause ranking learned from tickets was read with correlation "
+                "model v%s, not v%s: the hand-weighted order is used until it is trained "
+                "again ('aiops train --tickets' or a retrain with stored tickets)",
+                ranker.correlation_version_, model.version)
+    return None
+
+
 def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None,
                    learned: LearnedRanker | None = None) -> RankerFactory:
     """Rank root causes with the model's learned relations between alert types and,
@@ -282,6 +295,7 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     sink = IncidentGraphSink.for_store(store)
     registry = ModelRegistry(data_dir.path / "models")
     model = load_promoted(registry)
+    tickets = load_ticket_models(registry)
     embedder = TemplateEmbedder(cache_file=data_dir.path / "cache" / "embeddings.npz")
     revision = store.revision()
     timeline = topology_timeline(store, data_dir.settings)
@@ -289,12 +303,12 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     engine = Engine(db, timeline.current().graph, data_dir.settings,
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder,
                                                           pace),
-                    ranker_factory=ranker_factory(model, load_promoted_priors(registry),
-                                                  load_promoted_ranker(registry)),
+                    ranker_factory=ranker_factory(model, tickets.priors,
+                                                  ranking_for(model, tickets.ranker)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,
-                      model_versions=(model.version, registry.promoted_version(PRIORS_NAME)),
+                      model_versions=(model.version, tickets.version),
                       models_checked_at=time.monotonic(), topology_revision=revision,
                       topology_checked_at=time.monotonic())
     engine.use_pace(pace)

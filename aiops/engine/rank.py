@@ -40,6 +40,7 @@ the model learns when "the root is silent here", which fixed weights could not.
 
 from __future__ import annotations
 
+import logging
 from bisect import insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -53,6 +54,8 @@ from aiops.learning.learned_rank import LearnedRanker
 from aiops.learning.relations import TypeRelations
 from aiops.learning.root_priors import RootCausePriors
 from topology.graph import TopologyGraph
+
+logger = logging.getLogger(__name__)
 
 
 class RootCauseRanker(Protocol):
@@ -187,6 +190,10 @@ class HandRanking:
     near: dict[str, set[str]]  # silent candidate -> its alarming neighbours
     roots: _Roots
     order: list[str]  # alarming candidates by their first alarm
+    # candidate key (as the incident's alerts name it) -> its cause: a device gone from
+    # the topology since its alerts came keeps their node id as key, while its cause
+    # is named by the raw entity (``_key`` would not find it again)
+    causes: dict[str, RootCause] = field(default_factory=dict)
 
     @property
     def precedence(self) -> dict[str, float]:
@@ -271,6 +278,7 @@ class CausalTopologyRanker:
             candidates.update(self.topology.neighbours(key))
 
         ranked: list[RootCause] = []
+        causes: dict[str, RootCause] = {}
         near: dict[str, set[str]] = {}  # silent candidate -> its alarming neighbours
         for cand in candidates:
             neighbours = self.topology.neighbours(cand) & alarming
@@ -281,13 +289,16 @@ class CausalTopologyRanker:
                 if len(neighbours) < 2:  # a silent node is only implicated by several
                     continue
                 cause = self._silent(cand, inc, neighbours, roots, precedence)
-            ranked.append(self._with_dependency(cause, cand, neighbours))
+            causes[cand] = self._with_dependency(cause, cand, neighbours)
+            ranked.append(causes[cand])
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
             ranked = self._by_tracing(ranked, inc, alarming)
         if self.weights.silent_slots:
             ranked = self._reserve_silent_slots(ranked, inc, near, roots, precedence)
-        return HandRanking(inc, ranked, near, roots, order)
+            for cause in ranked:  # the slots' silent devices are topology nodes
+                causes.setdefault(_key(cause), cause)
+        return HandRanking(inc, ranked, near, roots, order, causes)
 
     def _learned_order(self, hand: HandRanking) -> list[RootCause]:
         """All candidates, silent ones next to a single alarming device included, in the
@@ -300,27 +311,31 @@ class CausalTopologyRanker:
         Above ``MAX_TRACED_ALERTS`` alerts the hand order stays (an incident that large
         is several faults, and its features cost the most)."""
         assert self.learned is not None
-        keys, features = candidate_features(self, hand)
-        if not keys:
+        try:
+            keys, features = candidate_features(self, hand)
+            if not keys:
+                return hand.ranked
+            probability = self.learned.probabilities(features)
+            out: list[RootCause] = []
+            for i in sorted(range(len(keys)), key=lambda i: (-probability[i], keys[i])):
+                key = keys[i]
+                cause = hand.causes.get(key)
+                if cause is None:
+                    near = hand.near[key]
+                    cause = self._with_dependency(self._silent(
+                        key, hand.inc, near, hand.roots, hand.precedence), key, near)
+                cause.score = float(probability[i])
+                cause.evidence.insert(0, f"ranked by a model learned from "
+                                         f"{self.learned.tickets_} past tickets: "
+                                         f"{round(100 * probability[i])}% likely the device "
+                                         "at fault")
+                out.append(cause)
+                if len(out) == self.top_k:
+                    break
+            return out
+        except Exception:  # ranking runs inside ingestion: never fail a batch over it
+            logger.exception("learned root-cause ranking failed; the hand-weighted order stands")
             return hand.ranked
-        probability = self.learned.probabilities(features)
-        by_key = {_key(rc): rc for rc in hand.ranked}
-        out: list[RootCause] = []
-        for i in sorted(range(len(keys)), key=lambda i: (-probability[i], keys[i])):
-            key = keys[i]
-            cause = by_key.get(key)
-            if cause is None:
-                near = hand.near[key]
-                cause = self._with_dependency(self._silent(
-                    key, hand.inc, near, hand.roots, hand.precedence), key, near)
-            cause.score = float(probability[i])
-            cause.evidence.insert(0, f"ranked by a model learned from {self.learned.tickets_} "
-                                     f"past tickets: {round(100 * probability[i])}% likely "
-                                     "the device at fault")
-            out.append(cause)
-            if len(out) == self.top_k:
-                break
-        return out
 
     def _alarming(self, cand: str, inc: _Incident, roots: dict[str, tuple[float, list[str],
                   str | None]], precedence: dict[str, float], earliest: str) -> RootCause:

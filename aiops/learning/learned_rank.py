@@ -46,6 +46,10 @@ class LearnedRanker:
         self.scale_ = np.ones(len(FEATURE_NAMES))
         self.coef_ = np.zeros(len(FEATURE_NAMES))
         self.tickets_ = 0  # incidents (with the device at fault among them) fitted on
+        # The correlation model version whose incidents and relations the features were
+        # read with (set by training): rootness, tracing and the hand ranking all come
+        # from its relations, so under another version the weights mean something else.
+        self.correlation_version_: int | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {"l2": self.l2, "min_tickets": self.min_tickets}
@@ -67,8 +71,18 @@ class LearnedRanker:
 
     @property
     def usable(self) -> bool:
-        """Enough tickets, and fitted on the features this version computes."""
-        return self.tickets_ >= self.min_tickets and self.names_ == FEATURE_NAMES
+        """Enough tickets, fitted on the features this version computes, every weight a
+        finite number (a damaged file must not rank anything)."""
+        arrays = (self.mean_, self.scale_, self.coef_)
+        return (self.tickets_ >= self.min_tickets and self.names_ == FEATURE_NAMES
+                and all(len(a) == len(FEATURE_NAMES) and bool(np.isfinite(a).all())
+                        for a in arrays)
+                and bool((self.scale_ > 0).all()))
+
+    def fits(self, correlation_version: int | None) -> bool:
+        """Whether it was fitted with the incidents and relations of that correlation
+        model version (``correlation_version_``)."""
+        return self.correlation_version_ == correlation_version
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Per candidate row of one incident, the fitted chance it is the one at fault."""
@@ -78,13 +92,23 @@ class LearnedRanker:
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.get_params(), "tickets": self.tickets_,
+                "correlation_version": self.correlation_version_,
                 "features": [[name, float(m), float(s), float(c)] for name, m, s, c in zip(
                     self.names_, self.mean_, self.scale_, self.coef_, strict=True)]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LearnedRanker:
-        model = cls(**data.get("params", {}))
+        params = data.get("params") or {}
+        known = {k: params[k] for k in ("l2", "min_tickets") if k in params}
+        try:
+            model = cls(**known)
+        except (TypeError, ValueError):  # damaged parameters: a model never usable
+            model = cls()
+            model.tickets_ = 0
+            return model
         model.tickets_ = int(data.get("tickets", 0))
+        version = data.get("correlation_version")
+        model.correlation_version_ = int(version) if version is not None else None
         features = data.get("features", [])
         model.names_ = tuple(str(f[0]) for f in features)
         model.mean_ = np.array([float(f[1]) for f in features])

@@ -19,13 +19,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.engine import CorrelatorFactory, Engine
-from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.rank import MAX_TRACED_ALERTS, CausalTopologyRanker
 from aiops.engine.rank_features import candidate_features
 from aiops.engine.state import AlertRecord, IncidentRecord, RootCause
 from aiops.learning.learned_rank import Choice, LearnedRanker
@@ -96,8 +97,11 @@ def ticket_choices(tickets: Sequence[Ticket], alerts: Sequence[Alert],
     for found in ticket_alerts(tickets, alerts, topology):
         if found.node is None:
             continue
-        ids = list(found.ticket.alert_ids) or [a.id for a in found.linked]
-        votes = Counter(incident_of[i] for i in ids if i in incident_of)
+        # The alerts it lists that arrived, else (none did, or it lists none) those
+        # around its device.
+        votes = Counter(incident_of[i] for i in found.ticket.alert_ids if i in incident_of)
+        if not votes:
+            votes = Counter(incident_of[a.id] for a in found.linked if a.id in incident_of)
         if votes:
             out.append((incidents[votes.most_common(1)[0][0]], found.node))
     return out
@@ -111,6 +115,8 @@ def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
     choices: list[Choice] = []
     features: dict[str, tuple[list[str], Any]] = {}
     for incident, node in pairs:
+        if len(incident.alerts) > MAX_TRACED_ALERTS:
+            continue  # ranked by hand at run time: its features are never read there
         if incident.id not in features:
             hand = ranker.hand_ranking(incident)
             features[incident.id] = candidate_features(ranker, hand) if hand else ([], None)
@@ -123,20 +129,25 @@ def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
 def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
                        alerts: Sequence[Alert], topology: TopologyGraph,
                        relations: TypeRelations | None, settings: EngineSettings,
-                       correlator: CorrelatorFactory, source: str, promote: bool = True
+                       correlator: CorrelatorFactory, source: str, promote: bool = True,
+                       correlation_version: int | None = None
                        ) -> tuple[RootCausePriors, LearnedRanker, dict[str, Any]]:
     """Fit the priors, then the learned ranking on top of them; save both as a new
-    ``root_priors`` version and promote it (unless not ``promote``)."""
+    ``root_priors`` version and promote it (unless not ``promote``). The ranking is
+    used only under the correlation model version it was read with
+    (``correlation_version``: that of ``relations`` and ``correlator``)."""
     started = time.perf_counter()
     priors = RootCausePriors().fit(tickets, alerts, topology)
     incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
     pairs = ticket_choices(tickets, alerts, topology, incidents, incident_of)
     hand = CausalTopologyRanker(topology, relations=relations, priors=priors)
     learned = fit_learned_ranker(pairs, hand)
+    learned.correlation_version_ = correlation_version
     meta = {"trained_on": source, "tickets": priors.tickets_, "silent": priors.silent_,
             "types": len(priors.present_), "usable": priors.usable,
             "ranker": {"incidents_replayed": len(incidents), "tickets_matched": len(pairs),
-                       "tickets_fitted": learned.tickets_, "usable": learned.usable},
+                       "tickets_fitted": learned.tickets_, "usable": learned.usable,
+                       "correlation_version": correlation_version},
             "seconds": round(time.perf_counter() - started, 3)}
     version = registry.save(MODEL_NAME, {**priors.to_dict(), "ranker": learned.to_dict()},
                             meta)
@@ -146,9 +157,29 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
     return priors, learned, meta
 
 
+@dataclass(frozen=True)
+class TicketModels:
+    """The promoted ``root_priors`` version: priors and learned ranking, read at once
+    (two reads could straddle a promotion and pair one version's priors with another's
+    ranking)."""
+
+    version: int | None
+    priors: RootCausePriors | None
+    ranker: LearnedRanker | None
+
+
+def load_ticket_models(registry: ModelRegistry) -> TicketModels:
+    """What tickets taught the ranker, from the promoted ``root_priors`` version (all
+    None when no tickets were trained on; no ranking in versions trained before it)."""
+    stored = registry.load(MODEL_NAME)
+    if stored is None:
+        return TicketModels(None, None, None)
+    ranker = stored["model"].get("ranker")
+    return TicketModels(stored["version"], RootCausePriors.from_dict(stored["model"]),
+                        LearnedRanker.from_dict(ranker) if ranker is not None else None)
+
+
 def load_promoted_ranker(registry: ModelRegistry) -> LearnedRanker | None:
     """The learned ranking stored with the promoted priors, or None (no tickets trained
     on, or priors trained without it)."""
-    stored = registry.load(MODEL_NAME)
-    ranker = None if stored is None else stored["model"].get("ranker")
-    return None if ranker is None else LearnedRanker.from_dict(ranker)
+    return load_ticket_models(registry).ranker

@@ -42,9 +42,10 @@ def train_ticket_models(runtime: Runtime, tickets: Sequence[Ticket], alerts: Seq
     settings = runtime.data_dir.settings
     priors, learned, meta = train_root_ranking(
         runtime.registry, tickets, alerts, topology, model.relations, settings,
-        correlator_factory(model, settings, runtime.embedder), source, promote=promote)
+        correlator_factory(model, settings, runtime.embedder), source, promote=promote,
+        correlation_version=model.version)
     out["root_priors"] = {**meta, "min_tickets": priors.min_tickets,
                           "ranker_min_tickets": learned.min_tickets}
     if promote:
-        runtime.use_model(model, priors)
+        runtime.use_model(model)
     return out
