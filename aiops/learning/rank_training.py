@@ -42,6 +42,7 @@ from aiops.tickets.cases import ticket_alerts
 from topology.graph import TopologyGraph
 
 BATCH_SIZE = 2000  # as replay feeds the engine
+PRIOR_FOLDS = 2  # the priors a ticket's features are read with leave its fold out
 
 
 class _NoRanking:
@@ -107,11 +108,11 @@ def ticket_choices(tickets: Sequence[Ticket], alerts: Sequence[Alert],
     return out
 
 
-def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
-                       ranker: CausalTopologyRanker,
-                       model: LearnedRanker | None = None) -> LearnedRanker:
-    """Fit on the incidents whose device at fault is among the candidates (the others
-    say nothing about ordering candidates)."""
+def ranking_choices(pairs: Sequence[tuple[IncidentRecord, str]],
+                    ranker: CausalTopologyRanker) -> list[Choice]:
+    """The choices to fit on: the incidents whose device at fault is among the
+    candidates (the others say nothing about ordering candidates), with their features
+    as ``ranker`` reads them."""
     choices: list[Choice] = []
     features: dict[str, tuple[list[str], Any]] = {}
     for incident, node in pairs:
@@ -123,7 +124,39 @@ def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
         keys, rows = features[incident.id]
         if node in keys:
             choices.append((rows, keys.index(node)))
-    return (model or LearnedRanker()).fit(choices)
+    return choices
+
+
+def fit_learned_ranker(pairs: Sequence[tuple[IncidentRecord, str]],
+                       ranker: CausalTopologyRanker,
+                       model: LearnedRanker | None = None) -> LearnedRanker:
+    """Fit on ``ranking_choices`` of ``pairs``."""
+    return (model or LearnedRanker()).fit(ranking_choices(pairs, ranker))
+
+
+def cross_fitted_choices(tickets: Sequence[Ticket], alerts: Sequence[Alert],
+                         topology: TopologyGraph, relations: TypeRelations | None,
+                         incidents: dict[str, IncidentRecord], incident_of: dict[str, str],
+                         folds: int = PRIOR_FOLDS) -> tuple[list[Choice], int]:
+    """The choices of every ticket, each read with root-cause priors fitted on the
+    *other* folds of the tickets, and how many tickets matched an incident.
+
+    Why: the ticket prior (and the hand score holding it) is a feature, and priors
+    fitted on all tickets would include each ticket's own answer (for a rare alert
+    type, nearly all of its share): the model would learn to trust them more than it
+    should at run time, where the ticket of the incident being ranked is not yet in
+    them (review)."""
+    choices: list[Choice] = []
+    matched = 0
+    for fold in range(folds):
+        held = [t for k, t in enumerate(tickets) if k % folds == fold]
+        others = [t for k, t in enumerate(tickets) if k % folds != fold]
+        priors = RootCausePriors().fit(others, alerts, topology)
+        ranker = CausalTopologyRanker(topology, relations=relations, priors=priors)
+        pairs = ticket_choices(held, alerts, topology, incidents, incident_of)
+        matched += len(pairs)
+        choices.extend(ranking_choices(pairs, ranker))
+    return choices, matched
 
 
 def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
@@ -139,13 +172,13 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
     started = time.perf_counter()
     priors = RootCausePriors().fit(tickets, alerts, topology)
     incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
-    pairs = ticket_choices(tickets, alerts, topology, incidents, incident_of)
-    hand = CausalTopologyRanker(topology, relations=relations, priors=priors)
-    learned = fit_learned_ranker(pairs, hand)
+    choices, matched = cross_fitted_choices(tickets, alerts, topology, relations, incidents,
+                                            incident_of)
+    learned = LearnedRanker().fit(choices)
     learned.correlation_version_ = correlation_version
     meta = {"trained_on": source, "tickets": priors.tickets_, "silent": priors.silent_,
             "types": len(priors.present_), "usable": priors.usable,
-            "ranker": {"incidents_replayed": len(incidents), "tickets_matched": len(pairs),
+            "ranker": {"incidents_replayed": len(incidents), "tickets_matched": matched,
                        "tickets_fitted": learned.tickets_, "usable": learned.usable,
                        "correlation_version": correlation_version},
             "seconds": round(time.perf_counter() - started, 3)}
