@@ -39,13 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from aiops.config import DataDir
-from aiops.learning.embeddings import TemplateEmbedder
-from aiops.learning.remediation import train_remediation
+from aiops.learning.remediation import load_promoted_remediation
+from aiops.learning.ticket_training import train_ticket_models
 from aiops.learning.training import train as train_correlation
 from aiops.models import parse_alert, parse_ticket
 from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
-from aiops.tickets.cases import cases_from_history
 from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.remediation_sim import TicketSimulator
@@ -123,14 +122,16 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         started = time.perf_counter()
         tickets = [parse_ticket(t) for t in history.tickets]
         past = [parse_alert(a) for a in scenario.history.alerts]
-        # What `aiops train --alerts --tickets` does: correlation model, then remediation.
+        # What `aiops train --alerts --tickets` does: the correlation model, then what
+        # tickets teach (remediations, root-cause priors and the ranking learned from
+        # them: the ranking picks the root whose alert type the recommendations key on).
         correlation, _ = train_correlation(runtime.registry, past, runtime.engine.topology,
                                            f"{name} history")
         runtime.use_model(correlation)
-        cases = cases_from_history(tickets, past, runtime.engine.topology,
-                                   correlation.relations)
-        model, _ = train_remediation(runtime.registry, cases, TemplateEmbedder(),
-                                     f"{name} history")
+        train_ticket_models(runtime, tickets, past, correlation, f"{name} history")
+        model = load_promoted_remediation(runtime.registry)
+        assert model is not None
+        cases = model.cases_  # as trained on, for the baselines
         seconds_train = time.perf_counter() - started
         started = time.perf_counter()
         alerts = sorted((parse_alert(a) for a in scenario.eval.alerts),

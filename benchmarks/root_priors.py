@@ -57,7 +57,7 @@ def _replay(work: Path, scenario: Any, tickets: list[Any] | None,
             train_root_ranking(runtime.registry, tickets, past, runtime.engine.topology,
                                model.relations, settings,
                                correlator_factory(model, settings, runtime.embedder),
-                               "history tickets")
+                               "history tickets", correlation_version=model.version)
         elif tickets is not None:
             train_root_priors(runtime.registry, tickets, past, runtime.engine.topology,
                               "history tickets")
