@@ -124,10 +124,15 @@ def report(results: list[dict[str, Any]], seconds: float, command: str) -> str:
         f"Command: `{command}`", "",
         "Scenarios as in the remediation section (240 h of history with simulated resolved "
         "tickets, 48 h of eval; ~25 % silent roots). The engine trains its correlation model "
-        "and the root-cause priors (`aiops/learning/root_priors.py`) on the history, then "
-        "replays the eval period; the same replay without priors, and the earliest-alert "
-        "rule on those groups, are the comparisons. AC@k: share of eval faults whose root "
-        "device is in the first k candidates of the incident holding most of their alerts.",
+        "on the history, then what the history's tickets teach, and replays the eval period: "
+        "`engine with learned ranking` as `aiops train --tickets` does (the root-cause priors, "
+        "`aiops/learning/root_priors.py`, and the ranking learned from the tickets, "
+        "`aiops/learning/learned_rank.py`); `engine with ticket priors` the priors alone "
+        "(the hand-weighted ranking, as before the learned one); `engine without` no tickets; "
+        "the earliest-alert rule on the groups of that last replay. AC@k: share of eval "
+        "faults whose root device is in the first k candidates of the incident holding most "
+        "of their alerts; silent / alarmed: over the faults whose root device raised nothing "
+        "/ something.",
         "", "| scenario | tickets | faults | " + " | ".join(
             f"AC@1 {m}" for m in METHODS) + " |",
         "|---|---:|---:|" + "---:|" * len(METHODS),

@@ -503,7 +503,9 @@ class TypeRelations:
         others = [b for b in types if b != name]
         if not others:
             return 0.5
-        return sum(self.precedes(name, b)[0] for b in others) / len(others)
+        # fsum: the same value whatever order a set of types iterates in (a plain sum
+        # differed in the last bit between processes, which flipped ties downstream)
+        return math.fsum(self.precedes(name, b)[0] for b in others) / len(others)
 
     def leads(self, min_share: float = 0.55, min_seen: int = 5) -> dict[str, frozenset[str]]:
         """Per type, the types it started before nearby in more than ``min_share`` of
