@@ -48,7 +48,13 @@ from dataclasses import dataclass, field
 from math import log
 from typing import Protocol
 
-from aiops.engine.rank_features import candidate_features
+from aiops.engine.rank_features import (
+    ALARMING_COLUMNS,
+    FEATURE_NAMES,
+    LABELS,
+    SILENT_COLUMNS,
+    candidate_features,
+)
 from aiops.engine.state import AlertRecord, IncidentRecord, RootCause
 from aiops.learning.learned_rank import LearnedRanker
 from aiops.learning.relations import TypeRelations
@@ -325,10 +331,17 @@ class CausalTopologyRanker:
                     cause = self._with_dependency(self._silent(
                         key, hand.inc, near, hand.roots, hand.precedence), key, near)
                 cause.score = float(probability[i])
-                cause.evidence.insert(0, f"ranked by a model learned from "
-                                         f"{self.learned.tickets_} past tickets: "
-                                         f"{round(100 * probability[i])}% likely the device "
-                                         "at fault")
+                lines = [f"ranked by a model learned from {self.learned.tickets_} past "
+                         f"tickets: {round(100 * probability[i])}% likely the device at "
+                         "fault"]
+                weighed = [f"{LABELS[FEATURE_NAMES[k]]} {features[i, k]:.2f} (the "
+                           f"candidates' mean {features[:, k].mean():.2f})"
+                           for k in self.learned.reasons(
+                               features, i, ALARMING_COLUMNS if key in hand.inc.first
+                               else SILENT_COLUMNS)]
+                if weighed:
+                    lines.append("what weighed most for it: " + "; ".join(weighed))
+                cause.evidence[:0] = lines
                 out.append(cause)
                 if len(out) == self.top_k:
                     break

@@ -34,9 +34,53 @@ SILENT = ("neighbours", "coverage", "placement_gap", "best_placed", "second_plac
           "dependency", "bias", "incident_devices", "incident_alerts", "incident_types",
           "incident_one_type", "incident_best_rootness", "incident_traced",
           "incident_unled_types", "incident_top_share")
+# What each feature is, for the evidence of a learned ranking (``reasons``).
+LABELS = {
+    "alarming_rootness": "how often its alarm types started first nearby",
+    "alarming_rootness_gap": "that, against the incident's most root-like device",
+    "alarming_share": "its share of the alarms",
+    "alarming_share_gap": "its share of the alarms against the largest",
+    "alarming_precedence": "how early its first alarm came",
+    "alarming_dependency": "share of alarming neighbours that depend on it",
+    "alarming_untraced": "share of the alarms its own cannot be traced to (over the best)",
+    "alarming_ticket_prior": "how often past tickets found its alarm types at the fault",
+    "alarming_unled_types": "share of its alarm types no other type here usually precedes",
+    "alarming_placement_gap": "how well a failure here explains where the alarms are, "
+                              "against the best",
+    "alarming_degree": "its number of neighbours (log)",
+    "alarming_hand_rank": "its place in the hand-weighted order (1 / rank)",
+    "alarming_hand_score": "its hand-weighted score",
+    "alarming_earliest": "whether it alarmed first",
+    "alarming_types": "how many alarm types it raised (log)",
+    "silent_neighbours": "its alarming neighbours (log)",
+    "silent_coverage": "share of the alarming devices that are its neighbours",
+    "silent_placement_gap": "how well its failure explains where the alarms are, against "
+                            "the best",
+    "silent_best_placed": "whether it is the silent device that explains them best",
+    "silent_second_placed": "whether it is the second best",
+    "silent_degree": "its number of neighbours (log)",
+    "silent_neighbour_rootness": "how root-like its alarming neighbours' alarms are",
+    "silent_neighbour_unled_types": "share of its neighbours' alarm types no other "
+                                    "precedes",
+    "silent_hand_rank": "its place in the hand-weighted order (1 / rank)",
+    "silent_hand_score": "its hand-weighted score",
+    "silent_dependency": "share of alarming neighbours that depend on it",
+    "silent_bias": "that it raised no alarm",
+    "silent_incident_devices": "alarming devices in the incident (log)",
+    "silent_incident_alerts": "alarms in the incident (log)",
+    "silent_incident_types": "alarm types in the incident (log)",
+    "silent_incident_one_type": "whether the incident holds one alarm type only",
+    "silent_incident_best_rootness": "how root-like the incident's most root-like alarm is",
+    "silent_incident_traced": "whether some alarming device traces every alarm",
+    "silent_incident_unled_types": "share of the incident's types no other precedes",
+    "silent_incident_top_share": "the largest share of the alarms on one device",
+}
 MAX_SILENT_CANDIDATES = 30  # silent devices given features per incident (``_silent_candidates``)
 # Saved with a fitted model: a model trained on other features is not used.
 FEATURE_NAMES = tuple(f"alarming_{n}" for n in ALARMING) + tuple(f"silent_{n}" for n in SILENT)
+assert set(LABELS) == set(FEATURE_NAMES)
+ALARMING_COLUMNS = tuple(range(len(ALARMING)))  # of FEATURE_NAMES
+SILENT_COLUMNS = tuple(range(len(ALARMING), len(FEATURE_NAMES)))
 
 
 def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking

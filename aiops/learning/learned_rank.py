@@ -28,6 +28,7 @@ from aiops.engine.rank_features import FEATURE_NAMES
 
 # One incident: its candidates' feature rows and the row of the device at fault.
 Choice = tuple[np.ndarray, int]
+REASON_MIN_LIFT = 0.05  # log-odds a feature must add to be named as a reason
 NEWTON_STEPS = 50  # at most; the penalised likelihood is concave, so a few usually do
 NEWTON_TOLERANCE = 1e-8  # stop when a step gains less log-likelihood than this
 
@@ -89,6 +90,19 @@ class LearnedRanker:
         s = ((features - self.mean_) / self.scale_) @ self.coef_
         p = np.exp(s - s.max())
         return p / p.sum()
+
+    def reasons(self, features: np.ndarray, row: int, among: Sequence[int],
+                count: int = 2) -> list[int]:
+        """Of the feature columns ``among`` (the candidate's own kind: a silent device's
+        alarming block is all zeros), those that raised candidate ``row`` most over the
+        incident's average candidate (weight times the standardised difference), at
+        most ``count``, only those that raised it: why the model put it where it is,
+        for its evidence."""
+        columns = np.asarray(among, dtype=int)
+        lift = (self.coef_[columns] * (features[row, columns] - features[:, columns].mean(axis=0))
+                / self.scale_[columns])
+        best = np.argsort(-lift, kind="stable")[:count]
+        return [int(columns[k]) for k in best if lift[k] > REASON_MIN_LIFT]
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.get_params(), "tickets": self.tickets_,

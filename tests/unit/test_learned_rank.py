@@ -98,6 +98,9 @@ def test_a_learned_ranking_names_a_silent_device_the_hand_score_cannot() -> None
     assert ranked[0].entity == "l4"  # learned: a lone hub's LINK_DOWN is its dead leaf
     assert ranked[0].score > 0.5
     assert "ranked by a model learned from 240 past tickets" in ranked[0].evidence[0]
+    # and why: the features of its own kind that lifted it most, with their values
+    assert ranked[0].evidence[1].startswith("what weighed most for it: whether it is the "
+                                            "silent device that explains them best 1.00")
     assert "raised no alarm itself: implicated by the topology" in ranked[0].evidence
     # an alarming leaf is still named when it alarmed
     assert CausalTopologyRanker(topo, learned=learned).rank(
