@@ -126,9 +126,16 @@ def _train_from_tickets(runtime: Runtime, tickets: list[Ticket], alerts: list[Al
         click.echo(line, err=line.startswith("aiops: warning"))
 
 
+def _fate(part: dict[str, Any]) -> str:
+    if part["promoted"]:
+        return "promoted"
+    why = part.get("kept_because")
+    return f"saved, not promoted: {why}" if why else "saved, not promoted"
+
+
 def describe_ticket_models(learned: dict[str, Any]) -> list[str]:
     """What ``train_ticket_models`` learned, one line per model."""
-    total, fate = learned["tickets"], "promoted" if learned["promoted"] else "saved"
+    total = learned["tickets"]
     remediation = learned["remediation"]
     if remediation is None:
         lines = [f"aiops: warning: none of the {total} tickets says how it was resolved "
@@ -137,8 +144,10 @@ def describe_ticket_models(learned: dict[str, Any]) -> list[str]:
         lines = [f"trained remediation model v{remediation['version']} on "
                  f"{remediation['cases']} resolved tickets of {total} "
                  f"({remediation['actions']} distinct actions, {remediation['with_alerts']} "
-                 f"matched to past alerts), in {remediation['seconds']} s; {fate}"]
+                 f"matched to past alerts), in {remediation['seconds']} s; "
+                 f"{_fate(remediation)}"]
     priors = learned["root_priors"]
+    fate = _fate(priors)
     used = "used by root-cause ranking" if priors["usable"] else (
         f"not used yet: fewer than {priors['min_tickets']} tickets name a known device and "
         "match past alerts")
@@ -146,6 +155,11 @@ def describe_ticket_models(learned: dict[str, Any]) -> list[str]:
                  f"({priors['silent']} with a silent faulty device, {priors['types']} alert "
                  f"types); {used}")
     fitted = priors["ranker"]
+    if fitted["incidents_replayed"] == 0:
+        lines.append(f"no root-cause ranking learned: it needs {priors['ranker_min_tickets']} "
+                     f"tickets that name a known device and match past alerts, "
+                     f"{priors['tickets']} do (root_priors v{priors['version']}, {fate})")
+        return lines
     used = "replaces the hand-weighted ranking" if fitted["usable"] else (
         f"not used yet: fewer than {priors['ranker_min_tickets']} tickets")
     lines.append(f"learned a root-cause ranking from {fitted['tickets_fitted']} tickets "

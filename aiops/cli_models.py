@@ -173,8 +173,8 @@ def _describe_retrain(report: dict[str, Any]) -> str:
     verdict = "promoted" if report["promoted"] else "not promoted"
     lines.append(f"{verdict} (policy {report['policy']}): " + "; ".join(report["reasons"]))
     tickets = report["tickets"]
-    if "skipped" in tickets:
-        lines.append(f"tickets: nothing learned ({tickets['skipped']})")
+    if "skipped" in tickets or "error" in tickets:
+        lines.append(f"tickets: nothing learned ({tickets.get('skipped') or tickets['error']})")
     else:
         from aiops.cli_learning import describe_ticket_models
 

@@ -49,8 +49,9 @@ class TopologyGraph:
         view each time was a visible share of a replay."""
         found = self._neighbours.get(node_id)
         if found is None:
-            found = frozenset(self.graph.adj[node_id]) if node_id in self.graph else frozenset()
-            self._neighbours[node_id] = found
+            if node_id not in self.graph:
+                return frozenset()  # not kept: unresolved entities are unbounded
+            found = self._neighbours[node_id] = frozenset(self.graph.adj[node_id])
         return found
 
     def _compute_neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:

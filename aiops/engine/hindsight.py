@@ -181,7 +181,8 @@ class HindsightSplitter:
         cost = len(members) * math.log(2.0)
         # No pair beats every alert at its own best origin: most incidents stop here,
         # before the pairs of origins are scored.
-        if float(loglik.max(axis=0) @ weight) - cost - best_one <= self.gain:
+        bound = float(loglik.max(axis=0) @ weight) - cost - best_one
+        if bound <= self.gain - 1e-9 * (1.0 + abs(best_one)):  # margin: sums' rounding
             return None
         top = loglik[order]
         pairs = np.maximum(top[:, None, :], top[None, :, :]) @ weight

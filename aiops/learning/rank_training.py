@@ -171,10 +171,16 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
     (``correlation_version``: that of ``relations`` and ``correlator``)."""
     started = time.perf_counter()
     priors = RootCausePriors().fit(tickets, alerts, topology)
-    incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
-    choices, matched = cross_fitted_choices(tickets, alerts, topology, relations, incidents,
-                                            incident_of)
-    learned = LearnedRanker().fit(choices)
+    learned = LearnedRanker()
+    incidents: dict[str, IncidentRecord] = {}
+    matched = 0
+    # Fewer tickets than the ranking needs could not make it usable: the replay of the
+    # whole history it would take is skipped (review: days of alerts, every retrain).
+    if priors.tickets_ >= learned.min_tickets:
+        incidents, incident_of = past_incidents(alerts, topology, settings, correlator)
+        choices, matched = cross_fitted_choices(tickets, alerts, topology, relations,
+                                                incidents, incident_of)
+        learned.fit(choices)
     learned.correlation_version_ = correlation_version
     meta = {"trained_on": source, "tickets": priors.tickets_, "silent": priors.silent_,
             "types": len(priors.present_), "usable": priors.usable,

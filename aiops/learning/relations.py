@@ -96,7 +96,7 @@ from aiops.models import Alert
 from topology.graph import TopologyGraph
 
 MAX_PAIRS_PER_EVENT = 2000  # earlier alarms considered per alarm: bounds the cost of a storm
-PAIR_QUERY_CHUNK = 500_000  # (nearby location, alarm) lookups at once: bounds their memory
+PAIR_CHUNK = 2_000_000  # pairs (at most) built at once: bounds the memory of a pass
 COOCCUR_SUPPORT = 3  # times seen together before two types count as related at all
 COOCCUR_LIFT = 2.0  # ... and how much more often than chance
 COOCCUR_FULL = 10.0  # lift at which relatedness is 1
@@ -191,8 +191,12 @@ def _lag_pairs(ev: _Events, window: float) -> tuple[np.ndarray, ...]:
     ring_h = np.array([h for ring in ev.rings for _, h in ring], dtype=np.int64)
     targets = first[ring_v + 1] - first[ring_v]  # later alarms per ring entry
     causes, effects, hops = [], [], []
-    # Chunks of ring entries: the queries (ring entry x later alarm) stay bounded.
-    chunk = (np.cumsum(targets) - targets) // PAIR_QUERY_CHUNK
+    # Chunks of ring entries whose queries (ring entry x later alarm) and pairs stay
+    # bounded: each query yields at most the cap, and at most the earlier location's
+    # alarms (review: bounding queries alone let one chunk hold ~18M pairs).
+    sources = np.diff(first)[ring_u]
+    estimate = targets * np.maximum(1, np.minimum(MAX_PAIRS_PER_EVENT, sources))
+    chunk = (np.cumsum(estimate) - estimate) // PAIR_CHUNK
     edges = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(ring_v)]
     for lo_entry, hi_entry in zip(edges[:-1], edges[1:], strict=True):
         rep = targets[lo_entry:hi_entry]

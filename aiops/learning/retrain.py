@@ -19,8 +19,9 @@ blind. So a retrain:
    and the comparison in the version's metadata;
 5. refits what resolved tickets teach (remediations, root-cause priors and ranking:
    ``aiops.learning.ticket_training``, as ``aiops train --tickets``) from the stored
-   tickets opened in those days, against the correlation model that runs after 4;
-   promoted unless the policy is ``never`` (no shadow test can judge them).
+   tickets opened since those days began, against the correlation model that runs
+   after 4; promoted unless the policy is ``never`` or the promoted ones learned from
+   more tickets (no shadow test can judge them).
 
 Policies: ``never`` (save for review), ``always``, and ``auto``:
 
@@ -37,6 +38,7 @@ Policies: ``never`` (save for review), ``always``, and ``auto``:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +62,7 @@ from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph
 
 POLICIES = ("auto", "never", "always")
+log = logging.getLogger(__name__)
 DAY = 86400.0
 
 
@@ -228,7 +231,7 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
     if chosen:
         runtime.registry.promote(MODEL_NAME, model.version)
         runtime.use_model(model)
-    tickets = _retrain_from_tickets(runtime, history, since, now, model if chosen else promoted,
+    tickets = _retrain_from_tickets(runtime, history, since, model if chosen else promoted,
                                     policy, source)
     return {"version": model.version, "promoted": chosen, "policy": policy,
             "reasons": reasons, "previous": promoted.version, "meta": meta,
@@ -236,28 +239,37 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
 
 
 def _retrain_from_tickets(runtime: Runtime, history: Sequence[Alert], since: float,
-                          now: float, running: CorrelationModel, policy: str, source: str
+                          running: CorrelationModel, policy: str, source: str
                           ) -> dict[str, Any]:
     """Refit what tickets teach (remediations, root-cause priors and ranking) from the
-    stored tickets opened in the history's days, against the correlation model that
-    runs after this retrain, as ``aiops train --tickets`` does; None-like report
-    (``skipped``) without such tickets.
+    stored tickets opened since the history's start (later ones too: a ticket is opened
+    after its alerts), against the correlation model that runs after this retrain, as
+    ``aiops train --tickets`` does; a report with ``skipped`` without such tickets, or
+    ``error`` when it failed (the correlation step above stands either way).
 
-    Promoted unless the policy is ``never``: there is no shadow test for them (the
-    stored grouping says nothing about which device was at fault), and they are learned
-    from the operators' own resolutions of the same days, which replace what older
-    and fewer tickets taught. Why here at all: tickets keep arriving from the ITSM
-    connectors, and a ranking learned once from an export would otherwise be read
-    with features of newer correlation models until someone trained by hand."""
-    from aiops.learning.ticket_training import train_ticket_models
+    Saved, then promoted model by model unless the policy is ``never`` or the promoted
+    version learned from more tickets (``promote_if_not_weaker``): there is no shadow
+    test for them (the stored grouping says nothing about which device was at fault).
+    Why here at all: tickets keep arriving from the ITSM connectors, and a ranking
+    learned once is not used under a newer correlation model (its features come from
+    that model's relations) until it is learned again."""
+    from aiops.learning.ticket_training import promote_if_not_weaker, train_ticket_models
     from aiops.tickets.store import load_tickets
 
-    with runtime.db.connect() as conn:
-        stored = [t for t in load_tickets(conn) if since <= t.opened_at <= now]
-    if not stored:
-        return {"skipped": "no stored tickets were opened in the days trained on"}
-    return train_ticket_models(runtime, stored, history, running, f"stored tickets, {source}",
-                               promote=policy != "never")
+    try:
+        with runtime.db.connect() as conn:
+            stored = load_tickets(conn, opened_since=since)
+        if not stored:
+            return {"skipped": "no stored tickets were opened in the days trained on"}
+        learned = train_ticket_models(runtime, stored, history, running,
+                                      f"stored tickets, {source}", promote=False)
+        if policy != "never":
+            promote_if_not_weaker(runtime, learned, running)
+        return learned
+    except Exception as exc:  # the correlation model is already saved (and maybe promoted)
+        log.exception("retrain: learning from the stored tickets failed")
+        return {"error": f"learning from the stored tickets failed: "
+                         f"{type(exc).__name__}: {exc}"}
 
 
 def _drift_summary(drift: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -80,9 +80,13 @@ def store_tickets(conn: sa.Connection, items: list[Ticket], source: str,
     return StoreResult(inserted=len(new), updated=len(changed))
 
 
-def load_tickets(conn: sa.Connection, ids: list[str] | None = None) -> list[Ticket]:
-    """Stored tickets (all, or those of ``ids``), oldest first."""
+def load_tickets(conn: sa.Connection, ids: list[str] | None = None,
+                 opened_since: float | None = None) -> list[Ticket]:
+    """Stored tickets (all, or those of ``ids``; opened at ``opened_since`` or later
+    when given), oldest first."""
     query = sa.select(tickets).order_by(tickets.c.opened_at, tickets.c.id)
+    if opened_since is not None:
+        query = query.where(tickets.c.opened_at >= opened_since)
     if ids is None:
         return [row_ticket(r) for r in conn.execute(query)]
     out: list[Ticket] = []

@@ -231,10 +231,14 @@ def _store_tickets_of_recent_incidents(runtime: Runtime, count: int) -> int:
     return len(items)
 
 
-def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime) -> None:
+def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Tickets a connector stored teach the scheduled retrain too (CONTRACTS.md §4: the
-    same code as 'aiops train --tickets'); 'never' saves without promoting."""
+    same code as 'aiops train --tickets'); 'never' saves without promoting; fewer
+    tickets never replace what more taught; a failure there leaves the correlation
+    step standing."""
     from aiops.cli_models import _describe_retrain
+    from aiops.learning import rank_training
     from aiops.learning.remediation import MODEL_NAME as REMEDIATION
     from aiops.learning.root_priors import MODEL_NAME as PRIORS
 
@@ -247,9 +251,10 @@ def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime) -> N
     assert stored == 30
     never = retrain(other_mix_runtime, days=2, promote="never", fit_seconds=5)
     learned = never["tickets"]
-    assert learned["tickets"] == stored and learned["promoted"] is False
-    assert learned["remediation"]["cases"] == stored
+    assert learned["tickets"] == stored
+    assert learned["remediation"]["cases"] == stored and not learned["remediation"]["promoted"]
     assert learned["root_priors"]["tickets"] == stored and learned["root_priors"]["usable"]
+    assert not learned["root_priors"]["promoted"]
     assert registry.versions(PRIORS) == [1] and registry.promoted_version(PRIORS) is None
     assert registry.promoted_version(REMEDIATION) is None
     always = retrain(other_mix_runtime, days=2, promote="always", fit_seconds=5)
@@ -260,6 +265,21 @@ def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime) -> N
     assert "trained remediation model v2 on 30 resolved tickets of 30" in text
     assert "(root_priors v2, promoted)" in text
     json.dumps(always["tickets"])  # the Celery task's result is JSON
+    # A shorter window sees fewer of the tickets: saved, the larger lesson kept.
+    fewer = retrain(other_mix_runtime, days=0.1, promote="always", fit_seconds=5)
+    assert 0 < fewer["tickets"]["root_priors"]["tickets"] < stored
+    assert registry.promoted_version(PRIORS) == 2 and registry.promoted_version(REMEDIATION) == 2
+    assert "the promoted v2 learned from 30 tickets" in _describe_retrain(fewer)
+    # A failure while learning from tickets is reported; the correlation step stands.
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError("out of memory")
+    monkeypatch.setattr(rank_training, "past_incidents", broken)
+    monkeypatch.setattr(rank_training.RootCausePriors, "fit", broken)
+    failed = retrain(other_mix_runtime, days=2, promote="always", fit_seconds=5)
+    assert failed["promoted"] and promoted(other_mix_runtime) == failed["version"]
+    assert failed["tickets"]["error"].startswith("learning from the stored tickets failed: "
+                                                 "MemoryError")
+    assert registry.promoted_version(PRIORS) == 2
 
 
 def test_retrain_bad_input(same_mix: Runtime, runtime: Runtime) -> None:

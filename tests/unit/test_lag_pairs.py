@@ -63,7 +63,7 @@ def test_the_cap_keeps_the_latest_and_chunking_changes_nothing(
     ev = _Events(alarms(5, 8, 500), network(5, 8), 1)
     monkeypatch.setattr(relations, "MAX_PAIRS_PER_EVENT", 3)
     whole = _lag_pairs(ev, 300.0)
-    monkeypatch.setattr(relations, "PAIR_QUERY_CHUNK", 7)
+    monkeypatch.setattr(relations, "PAIR_CHUNK", 7)
     chunked = _lag_pairs(ev, 300.0)
     expected = by_definition(ev, 300.0, 3)
     for got in (whole, chunked):
