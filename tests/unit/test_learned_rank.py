@@ -22,6 +22,7 @@ from aiops.learning.rank_training import (
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.root_priors import load_promoted_priors
 from aiops.models import Alert, Ticket
+from tests.unit.test_rank import incident as incident_of
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -67,12 +68,7 @@ def ticketed_history(faults: int = 240, seed: int = 3) -> tuple[list[Alert], lis
 
 
 def incident(alarms: list[tuple[str, str, float]]) -> IncidentRecord:
-    out = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
-    for k, (name, node, at) in enumerate(alarms):
-        out.alerts[k] = AlertRecord(id=k, fingerprint=str(k),
-                                    event=Alert(f"x{k}", "s", name, node, "major", "", at),
-                                    node_id=node, starts_at=at)
-    return out
+    return incident_of(*alarms)
 
 
 SILENT_LEAF = [("LINK_DOWN", "h4", 100.0), ("LINK_DOWN", "h4", 109.0)]
