@@ -20,40 +20,63 @@ from aiops.cli_learning import model
 from aiops.errors import InputError
 from aiops.timeutil import parse_timestamp, to_rfc3339
 
+KINDS = ("correlation", "root_priors", "remediation")  # the registry's model names
+
+
+def _kind_option(function: Any) -> Any:
+    return click.option("--model", "kind", type=click.Choice(KINDS), default="correlation",
+                        show_default=True,
+                        help="which model: correlation, root_priors (the root-cause priors "
+                             "and the ranking learned from tickets) or remediation")(function)
+
+
+def _summary(kind: str, meta: dict[str, Any]) -> str:
+    """One line on what a version learned from."""
+    if kind == "correlation":
+        return f"alerts {meta.get('alerts', '?')}"
+    if kind == "remediation":
+        return f"resolved tickets {meta.get('cases', '?')}, actions {meta.get('actions', '?')}"
+    ranker = meta.get("ranker") or {}
+    return (f"tickets {meta.get('tickets', '?')}, ranking learned from "
+            f"{ranker.get('tickets_fitted', 0)} (correlation "
+            f"v{ranker.get('correlation_version', '?')})")
+
 
 @model.command("versions")
+@_kind_option
 @click.pass_context
 @reports_bad_input
-def versions(ctx: click.Context) -> None:
-    """List the correlation model versions; * marks the promoted one."""
-    from aiops.learning.training import MODEL_NAME
-
+def versions(ctx: click.Context, kind: str) -> None:
+    """List the versions of a model (correlation by default); * marks the promoted one."""
     registry = runtime_of(ctx).registry
-    promoted = registry.promoted_version(MODEL_NAME)
-    found = registry.versions(MODEL_NAME)
+    promoted = registry.promoted_version(kind)
+    found = registry.versions(kind)
     if not found:
-        click.echo("no correlation model trained yet ('aiops train')")
+        click.echo(f"no {kind} model trained yet ('aiops train'"
+                   + (" --tickets)" if kind != "correlation" else ")"))
     for version in found:
-        meta = (registry.load(MODEL_NAME, version) or {}).get("meta", {})
+        meta = (registry.load(kind, version) or {}).get("meta", {})
         mark = "*" if version == promoted else " "
         click.echo(f"{mark} v{version}  trained on {meta.get('trained_on', '?')}  "
-                   f"alerts {meta.get('alerts', '?')}")
+                   f"{_summary(kind, meta)}")
 
 
 @model.command("promote")
 @click.argument("version", type=int)
+@_kind_option
 @click.pass_context
 @reports_bad_input
-def promote(ctx: click.Context, version: int) -> None:
-    """Make VERSION the model live ingestion and replay use (also a roll-back)."""
-    from aiops.learning.training import MODEL_NAME, load_promoted
+def promote(ctx: click.Context, version: int, kind: str) -> None:
+    """Make VERSION of a model (correlation by default) the one live ingestion and replay
+    use: also a roll-back, of the ranking learned from tickets too."""
+    from aiops.learning.training import load_promoted
 
     runtime = runtime_of(ctx)
-    if version not in runtime.registry.versions(MODEL_NAME):
-        raise InputError(f"no correlation model version {version}")
-    runtime.registry.promote(MODEL_NAME, version)
+    if version not in runtime.registry.versions(kind):
+        raise InputError(f"no {kind} model version {version}", field="version")
+    runtime.registry.promote(kind, version)
     runtime.use_model(load_promoted(runtime.registry))
-    click.echo(f"promoted correlation model v{version}")
+    click.echo(f"promoted {kind.replace('_', ' ')} model v{version}")
 
 
 @model.command("shadow")

@@ -47,6 +47,10 @@ class EngineSettings:
     # With no trained model, correlate at the pace the alerts themselves show
     # (``aiops.engine.pace``); off: at the reference pace until a model is trained.
     live_time_scale: bool = True
+    # Rank root causes with the ranking learned from resolved tickets once one is
+    # promoted (``aiops.learning.learned_rank``); off: the hand-weighted order.
+    # Env AIOPS_LEARNED_RANKING=off.
+    learned_ranking: bool = True
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
@@ -228,6 +232,10 @@ class DataDir:
         pace = os.environ.get("AIOPS_LIVE_TIME_SCALE")
         if pace:  # docs/architecture.md, "Learned time scale"
             settings = replace(settings, live_time_scale=_switch("AIOPS_LIVE_TIME_SCALE", pace))
+        learned = os.environ.get("AIOPS_LEARNED_RANKING")
+        if learned:  # docs/architecture.md, "A ranking learned from tickets"
+            settings = replace(settings,
+                               learned_ranking=_switch("AIOPS_LEARNED_RANKING", learned))
         ahead = os.environ.get("AIOPS_MAX_CLOCK_AHEAD")
         if ahead:  # docs/architecture.md, "The engine's clock"
             settings = replace(settings, max_clock_ahead=_clock_ahead(ahead))

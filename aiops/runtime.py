@@ -71,7 +71,7 @@ class Runtime:
         it and with what the promoted ``root_priors`` version learned from tickets (the
         priors, and the learned ranking if it was read with ``model``'s version)."""
         tickets = load_ticket_models(self.registry)
-        learned = ranking_for(model, tickets.ranker)
+        learned = ranking_for(model, tickets.ranker, self.data_dir.settings)
         self.model_versions = (model.version, tickets.version)
         with self.engine.lock:  # one switch: no batch sees the factories without the pace
             pace = live_pace(model, self.data_dir.settings, self.db, self.engine.topology,
@@ -258,13 +258,17 @@ def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
     return current if current is not None else seed_from_store(LivePace(), db, topology)
 
 
-def ranking_for(model: CorrelationModel, ranker: LearnedRanker | None) -> LearnedRanker | None:
-    """``ranker`` if it was learned with ``model``'s version, else None (the hand-weighted
-    order): its features (rootness, tracing, the hand ranking) come from the relations
-    of the correlation model it was read with, so after a roll-back or a retrain
-    without tickets its weights would misread them (review). Retraining refits it
-    from the stored tickets (``aiops.learning.retrain``)."""
-    if ranker is None or ranker.fits(model.version):
+def ranking_for(model: CorrelationModel, ranker: LearnedRanker | None,
+                settings: EngineSettings | None = None) -> LearnedRanker | None:
+    """``ranker`` if it was learned with ``model``'s version (and the settings do not
+    switch learned ranking off), else None (the hand-weighted order): its features
+    (rootness, tracing, the hand ranking) come from the relations of the correlation
+    model it was read with, so after a roll-back or a retrain without tickets its
+    weights would misread them (review). Retraining refits it from the stored tickets
+    (``aiops.learning.retrain``)."""
+    if ranker is None or (settings is not None and not settings.learned_ranking):
+        return None
+    if ranker.fits(model.version):
         return ranker
     log.warning("the root-cause ranking learned from tickets was read with correlation "
                 "model v%s, not v%s: the hand-weighted order is used until it is trained "
@@ -304,7 +308,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                     correlator_factory=correlator_factory(model, data_dir.settings, embedder,
                                                           pace),
                     ranker_factory=ranker_factory(model, tickets.priors,
-                                                  ranking_for(model, tickets.ranker)),
+                                                  ranking_for(model, tickets.ranker,
+                                                              data_dir.settings)),
                     sinks=[sink] if sink else [], timeline=timeline)
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,

@@ -270,6 +270,16 @@ def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime,
     assert 0 < fewer["tickets"]["root_priors"]["tickets"] < stored
     assert registry.promoted_version(PRIORS) == 2 and registry.promoted_version(REMEDIATION) == 2
     assert "the promoted v2 learned from 30 tickets" in _describe_retrain(fewer)
+    # An operator lists and rolls back what tickets taught, as for correlation.
+    data = other_mix_runtime.data_dir.path
+    listed = aiops(data, "model", "versions", "--model", "root_priors")
+    assert listed.returncode == 0 and "* v2" in listed.stdout and "tickets 30" in listed.stdout
+    rolled = aiops(data, "model", "promote", "1", "--model", "root_priors")
+    assert rolled.returncode == 0 and "promoted root priors model v1" in rolled.stdout
+    assert registry.promoted_version(PRIORS) == 1
+    bad = aiops(data, "model", "promote", "9", "--model", "root_priors")
+    assert bad.returncode == 2 and "no root_priors model version 9" in bad.stderr
+    assert registry.promoted_version(PRIORS) == 1
     # A failure while learning from tickets is reported; the correlation step stands.
     def broken(*args: object, **kwargs: object) -> None:
         raise MemoryError("out of memory")
@@ -279,7 +289,7 @@ def test_retrain_learns_from_the_stored_tickets(other_mix_runtime: Runtime,
     assert failed["promoted"] and promoted(other_mix_runtime) == failed["version"]
     assert failed["tickets"]["error"].startswith("learning from the stored tickets failed: "
                                                  "MemoryError")
-    assert registry.promoted_version(PRIORS) == 2
+    assert registry.promoted_version(PRIORS) == 1
 
 
 def test_retrain_bad_input(same_mix: Runtime, runtime: Runtime) -> None:

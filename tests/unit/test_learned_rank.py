@@ -193,6 +193,21 @@ def test_a_ranking_read_with_another_correlation_model_is_not_used() -> None:
     assert ranking_for(CorrelationModel(version=3), learned) is learned
     assert ranking_for(CorrelationModel(version=4), learned) is None  # rolled back / newer
     assert ranking_for(CorrelationModel(version=4), None) is None
+    # an operator can switch it off (AIOPS_LEARNED_RANKING=off)
+    assert ranking_for(CorrelationModel(version=3), learned, EngineSettings()) is learned
+    off = EngineSettings(learned_ranking=False)
+    assert ranking_for(CorrelationModel(version=3), learned, off) is None
+
+
+def test_learned_ranking_is_switched_off_from_the_environment(monkeypatch, tmp_path) -> None:
+    from aiops.config import DataDir
+
+    assert DataDir.from_env(tmp_path).settings.learned_ranking
+    monkeypatch.setenv("AIOPS_LEARNED_RANKING", "off")
+    assert not DataDir.from_env(tmp_path).settings.learned_ranking
+    monkeypatch.setenv("AIOPS_LEARNED_RANKING", "sometimes")
+    with pytest.raises(ValueError, match="AIOPS_LEARNED_RANKING"):
+        DataDir.from_env(tmp_path)
 
 
 def test_a_damaged_stored_ranking_is_never_used() -> None:
