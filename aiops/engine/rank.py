@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from math import log
 from typing import Protocol
 
+import numpy as np
+
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -322,33 +324,45 @@ class CausalTopologyRanker:
             if not keys:
                 return hand.ranked
             probability = self.learned.probabilities(features)
-            out: list[RootCause] = []
-            for i in sorted(range(len(keys)), key=lambda i: (-probability[i], keys[i])):
-                key = keys[i]
-                cause = hand.causes.get(key)
-                if cause is None:
-                    near = hand.near[key]
-                    cause = self._with_dependency(self._silent(
-                        key, hand.inc, near, hand.roots, hand.precedence), key, near)
-                cause.score = float(probability[i])
-                lines = [f"ranked by a model learned from {self.learned.tickets_} past "
-                         f"tickets: {round(100 * probability[i])}% likely the device at "
-                         "fault"]
-                weighed = [f"{LABELS[FEATURE_NAMES[k]]} {features[i, k]:.2f} (the "
-                           f"candidates' mean {features[:, k].mean():.2f})"
-                           for k in self.learned.reasons(
-                               features, i, ALARMING_COLUMNS if key in hand.inc.first
-                               else SILENT_COLUMNS)]
-                if weighed:
-                    lines.append("what weighed most for it: " + "; ".join(weighed))
-                cause.evidence[:0] = lines
-                out.append(cause)
-                if len(out) == self.top_k:
-                    break
-            return out
+            best = sorted(range(len(keys)), key=lambda i: (-probability[i], keys[i]))
+            chosen = [(self._learned_cause(hand, keys[i]), float(probability[i]),
+                       self._learned_lines(features, i, probability[i],
+                                           keys[i] in hand.inc.first))
+                      for i in best[: self.top_k]]
         except Exception:  # ranking runs inside ingestion: never fail a batch over it
             logger.exception("learned root-cause ranking failed; the hand-weighted order stands")
             return hand.ranked
+        # Changed only once all of it was computed: a failure above leaves the hand
+        # ranking as it was.
+        for cause, score, lines in chosen:
+            cause.score = score
+            cause.evidence[:0] = lines
+        return [cause for cause, _, _ in chosen]
+
+    def _learned_cause(self, hand: HandRanking, key: str) -> RootCause:
+        """The hand ranking's cause for ``key``, or a new one for a silent device the
+        hand ranking left out (next to a single alarming device)."""
+        cause = hand.causes.get(key)
+        if cause is None:
+            near = hand.near[key]
+            cause = self._with_dependency(self._silent(
+                key, hand.inc, near, hand.roots, hand.precedence), key, near)
+        return cause
+
+    def _learned_lines(self, features: np.ndarray, row: int, probability: float,
+                       alarming: bool) -> list[str]:
+        """The evidence the learned ranking puts first: its probability, and the features
+        of the candidate's own kind that lifted it most."""
+        assert self.learned is not None
+        lines = [f"ranked by a model learned from {self.learned.tickets_} past tickets: "
+                 f"{round(100 * probability)}% likely the device at fault"]
+        columns = ALARMING_COLUMNS if alarming else SILENT_COLUMNS
+        weighed = [f"{LABELS[FEATURE_NAMES[k]]} {features[row, k]:.2f} (the candidates' "
+                   f"mean {features[:, k].mean():.2f})"
+                   for k in self.learned.reasons(features, row, columns)]
+        if weighed:
+            lines.append("what weighed most for it: " + "; ".join(weighed))
+        return lines
 
     def _alarming(self, cand: str, inc: _Incident, roots: dict[str, tuple[float, list[str],
                   str | None]], precedence: dict[str, float], earliest: str) -> RootCause:
