@@ -217,8 +217,3 @@ def load_ticket_models(registry: ModelRegistry) -> TicketModels:
     return TicketModels(stored["version"], RootCausePriors.from_dict(stored["model"]),
                         LearnedRanker.from_dict(ranker) if ranker is not None else None)
 
-
-def load_promoted_ranker(registry: ModelRegistry) -> LearnedRanker | None:
-    """The learned ranking stored with the promoted priors, or None (no tickets trained
-    on, or priors trained without it)."""
-    return load_ticket_models(registry).ranker

@@ -14,13 +14,12 @@ from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.learned_rank import LearnedRanker, _newton, _penalised
 from aiops.learning.rank_training import (
     fit_learned_ranker,
-    load_promoted_ranker,
+    load_ticket_models,
     past_incidents,
     ticket_choices,
     train_root_ranking,
 )
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.root_priors import load_promoted_priors
 from aiops.models import Alert, Ticket
 from tests.unit.test_rank import incident as incident_of
 from topology.graph import TopologyGraph
@@ -134,14 +133,15 @@ def test_the_fit_prefers_the_chosen_candidates() -> None:
 def test_the_ranking_is_trained_and_stored_with_the_priors(tmp_path) -> None:
     alerts, tickets = ticketed_history()
     registry = ModelRegistry(tmp_path)
-    assert load_promoted_ranker(registry) is None
+    assert load_ticket_models(registry).ranker is None
     priors, learned, meta = train_root_ranking(
         registry, tickets, alerts, comb(), None, EngineSettings(), ScoredCorrelator,
         "tickets.jsonl")
     assert meta["ranker"] == {"incidents_replayed": 240, "tickets_matched": 240,
                               "tickets_fitted": 240, "usable": True,
                               "correlation_version": None}
-    loaded, stored_priors = load_promoted_ranker(registry), load_promoted_priors(registry)
+    stored = load_ticket_models(registry)
+    loaded, stored_priors = stored.ranker, stored.priors
     assert loaded is not None and loaded.usable and stored_priors is not None
     assert stored_priors.tickets_ == priors.tickets_ == 240
     ranked = CausalTopologyRanker(comb(), priors=stored_priors, learned=loaded).rank(
