@@ -15,9 +15,8 @@ from typing import Any
 import click
 
 from aiops.config import DataDir
-from aiops.errors import InputError, NotFound
+from aiops.errors import BrokerUnavailable, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable, text_backend
-from aiops.playbooks.request import BrokerUnavailable
 from aiops.runtime import Runtime, open_runtime
 from topology.store import GraphStoreError
 

@@ -13,13 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from aiops.cli_base import EXIT_BAD_INPUT
 from aiops.errors import InputError
-from aiops.forwarder import Forwarder
+
+if TYPE_CHECKING:  # imported when a forwarder is made: HTTP is no part of other commands
+    from aiops.forwarder import Forwarder
 
 FORWARD = click.option("--forward", required=True,
                        help="The engine's base URL, e.g. http://127.0.0.1:8080.")
@@ -33,6 +35,8 @@ def engine_forwarder(forward: str, mapping: str) -> Forwarder:
     webhook mapping ``mapping``."""
     if not forward.startswith(("http://", "https://")):
         raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
+    from aiops.forwarder import Forwarder
+
     return Forwarder(forward.rstrip("/") + f"/api/v1/webhooks/{mapping}")
 
 

@@ -24,3 +24,9 @@ class InputError(ValueError):
 
 class NotFound(LookupError):
     """A named thing (incident, node) does not exist; the message names it."""
+
+
+class BrokerUnavailable(RuntimeError):
+    """The Celery broker refused or did not answer; the playbook run is recorded as
+    failed. Defined here rather than with the playbooks so that the CLI can report it
+    without importing them (and YAML, HTTP and Celery with them) at every start."""

@@ -6,9 +6,8 @@ import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from aiops.errors import InputError, NotFound
+from aiops.errors import BrokerUnavailable, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable
-from aiops.playbooks.request import BrokerUnavailable
 from topology.store import GraphStoreError
 
 

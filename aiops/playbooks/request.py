@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiops.errors import InputError, NotFound
+from aiops.errors import BrokerUnavailable, InputError, NotFound
 from aiops.playbooks import runs
 from aiops.playbooks.definition import Playbook, load_playbooks
 from aiops.playbooks.execute import execute_run
@@ -28,10 +28,6 @@ from aiops.tickets.recommend import incident_detail
 
 BROKER_TIMEOUT = 5.0  # seconds to reach the broker before a run request fails
 MAX_REQUESTER = 256  # characters of ``requested_by`` (the column's size)
-
-
-class BrokerUnavailable(RuntimeError):
-    """The Celery broker refused or did not answer; the run is recorded as failed."""
 
 
 def playbooks_dir(runtime: Runtime) -> Path:

@@ -11,7 +11,7 @@ from aiops.config import DataDir
 from aiops.models import parse_alert
 from aiops.runtime import open_runtime
 from aiops.store import queries
-from aiops.store.db import migrate, open_database
+from aiops.store.db import HEAD_REVISION, alembic_config, migrate, open_database, stored_revision
 from aiops.store.metadata import metadata
 from aiops.store.tables import alerts, raw_events
 from tests.conftest import load_demo
@@ -26,6 +26,20 @@ def test_migrations_match_the_tables(db_url: str) -> None:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_head_revision_is_the_newest_migration(db_url: str) -> None:
+    """``migrate`` skips Alembic when the database is at ``HEAD_REVISION``: a new
+    migration must move that constant too, or databases would never reach it."""
+    from alembic.script import ScriptDirectory
+
+    engine = open_database(db_url)
+    try:
+        assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() \
+            == HEAD_REVISION
+        assert stored_revision(engine) == HEAD_REVISION
     finally:
         engine.dispose()
 
