@@ -23,6 +23,8 @@ from connectors.ticket_fields import split_ids
 
 CANONICAL = ("id", "opened_at", "resolved_at", "title", "description", "entity", "root_cause",
              "resolution", "alert_ids")
+# The only fields that may be epoch seconds; every other cell is text, even "1001".
+TIMESTAMPS = ("opened_at", "resolved_at")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
@@ -65,8 +67,10 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
         name = column.strip()
         if name == "alert_ids":
             out[name] = json.loads(value) if value.startswith("[") else split_ids(value)
-        elif name in CANONICAL:
+        elif name in TIMESTAMPS:
             out[name] = float(value) if _is_number(value) else value
+        elif name in CANONICAL:
+            out[name] = value  # CSV has no types: a numeric ticket id or title is text
         else:
             labels[name.removeprefix("labels.")] = value
     if labels:

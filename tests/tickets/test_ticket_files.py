@@ -71,3 +71,15 @@ def test_not_utf8_and_missing_file(tmp_path: Path) -> None:
         read_ticket_file(path)
     with pytest.raises(InputError, match="cannot read"):
         read_ticket_file(tmp_path / "missing.json")
+
+
+def test_csv_numeric_looking_text_stays_text(tmp_path: Path) -> None:
+    """CSV has no types: ticket ids like RT's "1001", a title "404" or an entity "7" are
+    strings (CONTRACTS.md §5); only the timestamp columns may be epoch seconds."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,opened_at,resolved_at,title,entity,root_cause\n"
+                    "1001,1767607200,1767610800,404,7,1e3\n", encoding="utf-8")
+    (ticket,) = read_ticket_file(path)
+    assert (ticket.id, ticket.title, ticket.entity, ticket.root_cause) == \
+        ("1001", "404", "7", "1e3")
+    assert (ticket.opened_at, ticket.resolved_at) == (1767607200.0, 1767610800.0)
