@@ -81,6 +81,12 @@ class JsonClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None,
             what: str = "") -> Any:
         """The decoded JSON body of ``GET path``; TicketSourceError on any failure."""
+        return self.get_with_links(path, params, what)[0]
+
+    def get_with_links(self, path: str, params: Mapping[str, Any] | None = None,
+                       what: str = "") -> tuple[Any, dict[str, str]]:
+        """``get`` with the answer's ``Link`` header as rel → URL (empty without one):
+        the pager a server such as ServiceNow says its paging through."""
         url = self.url(path)
         where = f"{self.system} {url}" + (f" ({what})" if what else "")
         try:
@@ -98,8 +104,10 @@ class JsonClient:
             hint = _STATUS_HINTS.get(response.status_code, "the server refused the request")
             raise TicketSourceError(f"{where}: HTTP {response.status_code}: {hint}"
                                     f"{_server_says(body)}")
+        links = {str(rel): str(link.get("url", ""))
+                 for rel, link in response.links.items()}
         try:
-            return json.loads(body)
+            return json.loads(body), links
         except UnicodeDecodeError:
             raise TicketSourceError(f"{where}: the answer is not UTF-8 JSON") from None
         except json.JSONDecodeError as exc:
