@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -59,6 +60,7 @@ class JsonClient:
     def __init__(self, system: str, base_url: str, credentials: Credentials | None = None,
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  verify: bool | str = True):
+        base_url, url_auth = split_userinfo(base_url)
         if not base_url.startswith(("http://", "https://")):
             raise TicketSourceError(f"{system}: base URL must start with http:// or https://, "
                                     f"got {base_url!r}")
@@ -71,6 +73,9 @@ class JsonClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.verify = verify
         (credentials or Credentials()).apply(self.session)
+        if url_auth and self.session.auth is None \
+                and "Authorization" not in self.session.headers:
+            self.session.auth = url_auth  # as requests would take them from the URL
 
     def url(self, path: str) -> str:
         """``path`` relative to the base URL; absolute URLs (next-page links) pass through."""
@@ -204,6 +209,17 @@ class TicketConnector(ABC):
                                         f"{words.matches} match; narrow {words.query} or "
                                         "use --since")
         return list(found.values())
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without a ``user:password@`` part, and that user and password (None
+    without one). Why: requests authenticates with credentials written in the URL,
+    and every error message names the URL, so they would be printed with it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    clean = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def _short(what: object) -> str:
