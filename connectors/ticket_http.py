@@ -115,6 +115,9 @@ class JsonClient:
             return json.loads(body), links
         except UnicodeDecodeError:
             raise TicketSourceError(f"{where}: the answer is not UTF-8 JSON") from None
+        except RecursionError:  # the decoder recurses per nesting level
+            raise TicketSourceError(f"{where}: the answer is not valid JSON (nested too "
+                                    "deeply)") from None
         except json.JSONDecodeError as exc:
             kind = response.headers.get("Content-Type", "unknown type")
             raise TicketSourceError(f"{where}: the answer is not valid JSON ({exc.msg} at "
@@ -232,7 +235,7 @@ def _server_says(body: bytes) -> str:
     """The error text of a JSON error body, if there is one (ServiceNow, Jira, RT all send one)."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     message: Any = None
     if isinstance(doc, dict):

@@ -119,6 +119,8 @@ def read_tickets_json(path: str | Path) -> list[Ticket]:
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                          where=str(path)) from None
+    except RecursionError:  # the decoder recurses per nesting level
+        raise InputError("malformed JSON: nested too deeply", where=str(path)) from None
     items = doc.get("tickets") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise InputError("expected an array of tickets or an object with a 'tickets' array",

@@ -52,6 +52,17 @@ def test_malformed_json_and_html_are_refused() -> None:
         pull_sn(server.url)
 
 
+def test_json_nested_too_deeply_is_refused() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with fake_server({SN_PATH: lambda r: reply(200, deep)}) as server, \
+            pytest.raises(TicketSourceError, match=r"\(offset 0\): the answer is not valid "
+                                                   r"JSON \(nested too deeply\)"):
+        pull_sn(server.url)
+    with fake_server({SN_PATH: lambda r: reply(500, deep)}) as server, \
+            pytest.raises(TicketSourceError, match=r"HTTP 500: the server refused the request$"):
+        pull_sn(server.url)
+
+
 def test_wrong_shape_is_refused() -> None:
     with fake_server({SN_PATH: lambda r: {"records": []}}) as server, \
             pytest.raises(TicketSourceError, match="expected an object with a 'result' array"):

@@ -51,6 +51,7 @@ def test_json_array_and_object_and_jsonl(tmp_path: Path) -> None:
     ("bad.json", '[{"id": "T1", "opened_at": 1, "title": "x", "alert_ids": "a1"}]',
      r"bad.json: tickets\[0\]: field 'alert_ids' must be an array of strings"),
     ("bad.json", '{"tickets": [', r"bad.json: malformed JSON: Expecting value at line 1"),
+    ("bad.json", "[" * 100_000 + "]" * 100_000, r"bad.json: malformed JSON: nested too deeply"),
     ("bad.json", '{"items": []}', r"expected an array of tickets"),
     ("bad.json", "[]", r"bad.json: no tickets in file"),
     ("bad.jsonl", '{"id": "T1", "opened_at": 1, "title": "x"}\n{"id": "T2"',
