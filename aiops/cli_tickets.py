@@ -83,7 +83,7 @@ def tickets() -> None:
 @reports_bad_input
 def pull(ctx: click.Context, source: str, url: str, **options: Any) -> None:
     """Pull resolved tickets from SOURCE (servicenow, jira, rt) at URL; store and link them."""
-    from connectors.ticket_http import TicketSourceError
+    from connectors.ticket_http import TicketSourceError, split_userinfo
 
     cls = _connector_class(source)
     kwargs = {k: v for k, v in options.items() if v is not None}
@@ -107,7 +107,7 @@ def pull(ctx: click.Context, source: str, url: str, **options: Any) -> None:
         click.echo(f"aiops: error: {exc}", err=True)
         sys.exit(1)
     if not items:
-        click.echo(f"no tickets matched at {url}; nothing stored")
+        click.echo(f"no tickets matched at {split_userinfo(url)[0]}; nothing stored")
         return
     result, links = _store_and_link(runtime_of(ctx), items, source)
     click.echo(f"pulled {len(items)} tickets from {source}: {result.inserted} new, "

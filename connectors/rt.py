@@ -146,18 +146,29 @@ class RTConnector(TicketConnector):
                         "root_cause_field": root_cause_field, "alert_ids_field": alert_ids_field}
 
     def collection(self, path: str, params: dict[str, Any], what: str) -> Iterator[Any]:
-        """Every item of a paged REST2 collection."""
+        """Every item of a paged REST2 collection.
+
+        RT sends ``total`` and ``pages`` as null, and no ``next_page``, to a user who may
+        not see every record (its usual service accounts: ShowTicket on some queues,
+        and anyone but a superuser for history and attachments); RT also drops the
+        records such a user may not see after paging, so a page can be short before the
+        end. Without a page count, pages are therefore read until an empty one. A page
+        of nothing but items already read means the server ignores ``page``: refused
+        rather than looped on."""
         page = 1
+        seen: set[str] = set()
         while True:
             doc = self.client.get(path, {**params, "page": page, "per_page": self.page_size},
                                   what=f"{what}, page {page}")
+            where = f"RT {self.client.url(path)} ({what}, page {page})"
             require(isinstance(doc, dict) and isinstance(doc.get("items"), list),
-                    f"RT {self.client.url(path)} ({what}, page {page}): expected an object "
-                    "with an 'items' array")
-            yield from doc["items"]
-            pages = doc.get("pages")
-            more = doc.get("next_page") or (isinstance(pages, int) and page < pages)
-            if not doc["items"] or not more:
+                    f"{where}: expected an object with an 'items' array")
+            items = doc["items"]
+            if not items:
+                return
+            _check_advances(items, seen, where)
+            yield from items
+            if not _more_pages(doc, page):
                 return
             page += 1
 
@@ -188,3 +199,25 @@ class RTConnector(TicketConnector):
     def fetch(self) -> list[Ticket]:
         """Every matching ticket with its texts, validated."""
         return [self.fetch_one(ticket_id) for ticket_id in self.ticket_ids()]
+
+
+def _more_pages(doc: dict[str, Any], page: int) -> bool:
+    """Whether a REST2 collection has pages after ``page``: ``next_page`` or the page
+    count say so when RT sends them; when it hides the total (null ``pages``), only an
+    empty page ends the collection."""
+    if doc.get("next_page"):
+        return True
+    pages = doc.get("pages")
+    if isinstance(pages, int) and not isinstance(pages, bool):
+        return page < pages
+    return pages is None
+
+
+def _check_advances(items: list[Any], seen: set[str], where: str) -> None:
+    """Refuse a page whose items (by id) were all read already, and remember its ids."""
+    ids = [str(item["id"]) for item in items
+           if isinstance(item, dict) and item.get("id") is not None]
+    if ids and seen.issuperset(ids):
+        raise TicketSourceError(f"{where}: the page repeats items already read; the server "
+                                "ignores the page parameter")
+    seen.update(ids)

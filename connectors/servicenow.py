@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiops.models import Ticket
 from connectors.ticket_fields import canonical_ticket, clip, split_ids, text_or_none
@@ -24,6 +25,7 @@ from connectors.ticket_http import (
     Credentials,
     PagingWords,
     TicketConnector,
+    TicketSourceError,
     require,
 )
 
@@ -77,6 +79,28 @@ def parse_incident(record: Any, where: str, entity_field: str = "cmdb_ci",
     }, where)
 
 
+def next_offset(links: dict[str, str], offset: int, count: int, limit: int,
+                where: str) -> int | None:
+    """The offset of the page after the one at ``offset`` (``count`` records of at most
+    ``limit``), or None after the last.
+
+    ServiceNow applies read ACLs to a page after the query's limit, so a page may hold
+    fewer records than ``sysparm_limit`` (or none) while more follow; its ``Link``
+    header (``rel="next"`` while there are more pages) is what tells, and its next
+    offset is the previous one plus the limit, not plus the records shown. Without a
+    Link header (a proxy, an older instance) a short page is taken as the last."""
+    if not links:
+        return offset + count if count >= limit else None
+    if "next" not in links:
+        return None
+    values = parse_qs(urlsplit(links["next"]).query).get("sysparm_offset", [])
+    following = int(values[-1]) if values and values[-1].isdigit() else offset + limit
+    if following <= offset:
+        raise TicketSourceError(f"{where}: the Link header's next page (offset {following}) "
+                                "does not advance; the server ignores sysparm_offset")
+    return following
+
+
 PAGING = PagingWords(position="offset", records="records", parameter="sysparm_offset",
                      matches="tickets", query="the query")
 
@@ -103,22 +127,22 @@ class ServiceNowConnector(TicketConnector):
                        "alert_ids_field": alert_ids_field}
 
     def pages(self) -> Iterator[tuple[int, list[Any]]]:
-        """Yield (offset, result list) until a short or empty page."""
-        offset = 0
-        while True:
+        """Yield (offset, result list) for every page: while the ``Link`` header has a
+        ``rel="next"``, or without a Link header until a short or empty page."""
+        offset: int | None = 0
+        while offset is not None:
             params = {"sysparm_query": self.query, "sysparm_limit": self.page_size,
                       "sysparm_offset": offset, "sysparm_display_value": "all",
                       "sysparm_exclude_reference_link": "true"}
-            doc = self.client.get(f"api/now/table/{self.table}", params,
-                                  what=f"offset {offset}")
+            doc, links = self.client.get_with_links(f"api/now/table/{self.table}", params,
+                                                    what=f"offset {offset}")
+            where = f"ServiceNow {self.client.url('api/now/table/' + self.table)} (offset " \
+                    f"{offset})"
             require(isinstance(doc, dict) and isinstance(doc.get("result"), list),
-                    f"ServiceNow {self.client.url('api/now/table/' + self.table)} (offset "
-                    f"{offset}): expected an object with a 'result' array")
+                    f"{where}: expected an object with a 'result' array")
             result = doc["result"]
             yield offset, result
-            if len(result) < self.page_size:
-                return
-            offset += len(result)
+            offset = next_offset(links, offset, len(result), self.page_size, where)
 
     def fetch(self) -> list[Ticket]:
         """Every matching incident, validated."""

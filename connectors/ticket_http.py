@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -59,6 +60,7 @@ class JsonClient:
     def __init__(self, system: str, base_url: str, credentials: Credentials | None = None,
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  verify: bool | str = True):
+        base_url, url_auth = split_userinfo(base_url)
         if not base_url.startswith(("http://", "https://")):
             raise TicketSourceError(f"{system}: base URL must start with http:// or https://, "
                                     f"got {base_url!r}")
@@ -71,6 +73,9 @@ class JsonClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.verify = verify
         (credentials or Credentials()).apply(self.session)
+        if url_auth and self.session.auth is None \
+                and "Authorization" not in self.session.headers:
+            self.session.auth = url_auth  # as requests would take them from the URL
 
     def url(self, path: str) -> str:
         """``path`` relative to the base URL; absolute URLs (next-page links) pass through."""
@@ -81,6 +86,12 @@ class JsonClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None,
             what: str = "") -> Any:
         """The decoded JSON body of ``GET path``; TicketSourceError on any failure."""
+        return self.get_with_links(path, params, what)[0]
+
+    def get_with_links(self, path: str, params: Mapping[str, Any] | None = None,
+                       what: str = "") -> tuple[Any, dict[str, str]]:
+        """``get`` with the answer's ``Link`` header as rel → URL (empty without one):
+        the pager a server such as ServiceNow says its paging through."""
         url = self.url(path)
         where = f"{self.system} {url}" + (f" ({what})" if what else "")
         try:
@@ -98,10 +109,15 @@ class JsonClient:
             hint = _STATUS_HINTS.get(response.status_code, "the server refused the request")
             raise TicketSourceError(f"{where}: HTTP {response.status_code}: {hint}"
                                     f"{_server_says(body)}")
+        links = {str(rel): str(link.get("url", ""))
+                 for rel, link in response.links.items()}
         try:
-            return json.loads(body)
+            return json.loads(body), links
         except UnicodeDecodeError:
             raise TicketSourceError(f"{where}: the answer is not UTF-8 JSON") from None
+        except RecursionError:  # the decoder recurses per nesting level
+            raise TicketSourceError(f"{where}: the answer is not valid JSON (nested too "
+                                    "deeply)") from None
         except json.JSONDecodeError as exc:
             kind = response.headers.get("Content-Type", "unknown type")
             raise TicketSourceError(f"{where}: the answer is not valid JSON ({exc.msg} at "
@@ -198,6 +214,17 @@ class TicketConnector(ABC):
         return list(found.values())
 
 
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without a ``user:password@`` part, and that user and password (None
+    without one). Why: requests authenticates with credentials written in the URL,
+    and every error message names the URL, so they would be printed with it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    clean = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def _short(what: object) -> str:
     """At most 200 characters of an error or a server's message."""
     text = str(what)
@@ -208,7 +235,7 @@ def _server_says(body: bytes) -> str:
     """The error text of a JSON error body, if there is one (ServiceNow, Jira, RT all send one)."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     message: Any = None
     if isinstance(doc, dict):

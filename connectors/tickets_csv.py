@@ -23,6 +23,8 @@ from connectors.ticket_fields import split_ids
 
 CANONICAL = ("id", "opened_at", "resolved_at", "title", "description", "entity", "root_cause",
              "resolution", "alert_ids")
+# The only fields that may be epoch seconds; every other cell is text, even "1001".
+TIMESTAMPS = ("opened_at", "resolved_at")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
@@ -65,8 +67,10 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
         name = column.strip()
         if name == "alert_ids":
             out[name] = json.loads(value) if value.startswith("[") else split_ids(value)
-        elif name in CANONICAL:
+        elif name in TIMESTAMPS:
             out[name] = float(value) if _is_number(value) else value
+        elif name in CANONICAL:
+            out[name] = value  # CSV has no types: a numeric ticket id or title is text
         else:
             labels[name.removeprefix("labels.")] = value
     if labels:
@@ -115,6 +119,8 @@ def read_tickets_json(path: str | Path) -> list[Ticket]:
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                          where=str(path)) from None
+    except RecursionError:  # the decoder recurses per nesting level
+        raise InputError("malformed JSON: nested too deeply", where=str(path)) from None
     items = doc.get("tickets") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise InputError("expected an array of tickets or an object with a 'tickets' array",

@@ -37,9 +37,11 @@ class FakeServer:
     requests: list[Request] = field(default_factory=list)
 
 
-def reply(status: int, body: Any, content_type: str = "application/json") -> tuple:
-    """An explicit answer: status, body (JSON-encoded unless bytes), content type."""
-    return (status, body, content_type)
+def reply(status: int, body: Any, content_type: str = "application/json",
+          headers: dict[str, str] | None = None) -> tuple:
+    """An explicit answer: status, body (JSON-encoded unless bytes), content type, and
+    any further headers (``Link``, ``X-Total-Count``)."""
+    return (status, body, content_type, headers or {})
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -60,11 +62,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        status, body, content_type = result if isinstance(result, tuple) \
-            else (200, result, "application/json")
+        status, body, content_type, headers = result if isinstance(result, tuple) \
+            else (200, result, "application/json", {})
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

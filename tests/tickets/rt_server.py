@@ -3,7 +3,8 @@
 ``rt-setup-database-5`` creates a fresh SQLite database from a site config in a
 temporary directory (``RT_SITE_CONFIG``, with ``RT_SITE_CONFIG_DIR`` pointed at an
 empty folder so the system's debconf settings do not apply), adds the custom
-fields the connector reads, and RT's standalone server ``rt-server`` serves it on
+fields the connector reads and a service account with rights on the General queue
+only (``SERVICE_AUTH``), and RT's standalone server ``rt-server`` serves it on
 127.0.0.1. The default ``root``/``password`` account is used over REST2 basic auth.
 """
 
@@ -23,12 +24,22 @@ import requests
 RT_SERVER = Path("/usr/share/request-tracker5/libexec/rt-server")
 SETUP = "rt-setup-database-5"
 AUTH = ("root", "password")
+# A service account as sites give one to an integration: rights on the queue, not
+# global ShowTicket nor SuperUser, so RT hides collection totals from it.
+SERVICE_AUTH = ("svc-aiops", "svc-password")
 _CF = ("    {{ Name => '{name}', Type => '{kind}', LookupType => 'RT::Queue-RT::Ticket', "
        "Queue => 0 }},\n")
 CUSTOM_FIELDS = ("@CustomFields = (\n"
                  + _CF.format(name="Entity", kind="FreeformSingle")
                  + _CF.format(name="Root Cause", kind="FreeformSingle")
-                 + _CF.format(name="Alert IDs", kind="FreeformMultiple") + ");\n1;\n")
+                 + _CF.format(name="Alert IDs", kind="FreeformMultiple") + ");\n"
+                 f"@Users = ({{ Name => '{SERVICE_AUTH[0]}', Password => '{SERVICE_AUTH[1]}', "
+                 "Privileged => 1 });\n@ACL = (\n"
+                 + "".join(f"    {{ UserId => '{SERVICE_AUTH[0]}', Right => '{right}', "
+                           "Queue => 'General' },\n"
+                           for right in ("SeeQueue", "ShowTicket", "ShowTicketComments"))
+                 + f"    {{ UserId => '{SERVICE_AUTH[0]}', Right => 'SeeCustomField' }},\n"
+                 ");\n1;\n")
 
 
 def rt_available() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -48,6 +49,17 @@ def test_malformed_json_and_html_are_refused() -> None:
     html = b"<html><body>Instance hibernating</body></html>"
     with fake_server({SN_PATH: lambda r: reply(200, html, "text/html")}) as server, \
             pytest.raises(TicketSourceError, match="Content-Type text/html"):
+        pull_sn(server.url)
+
+
+def test_json_nested_too_deeply_is_refused() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with fake_server({SN_PATH: lambda r: reply(200, deep)}) as server, \
+            pytest.raises(TicketSourceError, match=r"\(offset 0\): the answer is not valid "
+                                                   r"JSON \(nested too deeply\)"):
+        pull_sn(server.url)
+    with fake_server({SN_PATH: lambda r: reply(500, deep)}) as server, \
+            pytest.raises(TicketSourceError, match=r"HTTP 500: the server refused the request$"):
         pull_sn(server.url)
 
 
@@ -145,3 +157,24 @@ def test_cli_pull_stores_and_is_idempotent(tmp_path: Path) -> None:
     listed = [json.loads(line) for line in aiops(data, "tickets", "list", "--json")
               .stdout.splitlines()]
     assert sorted(t["id"] for t in listed) == ["INC0010001", "INC0010002", "INC0010003"]
+
+
+def test_credentials_in_the_url_authenticate_but_are_never_printed(tmp_path: Path) -> None:
+    """requests authenticates with ``user:password@`` in a URL; error messages and the
+    CLI's output name the URL, and must not carry the password with it."""
+    with fake_server({SN_PATH: lambda r: reply(401, {"error": {"message": "no"}})}) as server:
+        url = server.url.replace("http://", "http://admin:s3cr%40t@")
+        with pytest.raises(TicketSourceError) as err:
+            ServiceNowConnector(url).pull()
+        auth = server.requests[0].headers["authorization"]
+    assert auth == "Basic " + base64.b64encode(b"admin:s3cr@t").decode()
+    assert "s3cr" not in str(err.value) and "admin" not in str(err.value)
+    assert str(err.value).startswith(f"ServiceNow {server.url}{SN_PATH} (offset 0): HTTP 401")
+    with pytest.raises(TicketSourceError) as err:
+        pull_sn(f"http://admin:s3cret@127.0.0.1:{free_port()}")
+    assert "s3cret" not in str(err.value)
+    with fake_server({SN_PATH: lambda r: {"result": []}}) as server:
+        r = aiops(tmp_path / "d", "tickets", "pull", "servicenow",
+                  server.url.replace("http://", "http://admin:s3cret@"))
+    assert r.returncode == 0, r.stderr
+    assert "s3cret" not in r.stdout + r.stderr and "no tickets matched" in r.stdout

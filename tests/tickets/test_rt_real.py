@@ -13,7 +13,7 @@ import requests
 from connectors.rt import RTConnector
 from connectors.ticket_http import TicketSourceError
 from tests.conftest import free_port
-from tests.tickets.rt_server import AUTH, rt_available, rt_server
+from tests.tickets.rt_server import AUTH, SERVICE_AUTH, rt_available, rt_server
 
 pytestmark = pytest.mark.skipif(rt_available() is not None, reason=str(rt_available()))
 
@@ -65,6 +65,23 @@ def test_pull_resolved_tickets_from_real_rt(rt: str) -> None:
     assert psu.labels["status"] == "resolved" and psu.labels["system"] == "rt"
     fibre = by_title["Uplink flapping on ne-07"]
     assert fibre.resolution == "Cleaned the fibre connectors" and fibre.alert_ids == []
+
+
+def test_pull_as_a_service_account_reads_every_page(rt: str) -> None:
+    """RT hides the totals of history and attachments (null ``pages``, no
+    ``next_page``) from anyone but a superuser; the whole history must still be read."""
+    psu = requests.get(f"{rt}/REST/2.0/tickets", auth=AUTH, timeout=30, params={
+        "query": "Subject = 'Power failure at ne-12'"}).json()["items"][0]["id"]
+    history = requests.get(f"{rt}/REST/2.0/ticket/{psu}/history", auth=SERVICE_AUTH,
+                           timeout=30, params={"per_page": 1}).json()
+    assert history["pages"] is None and "next_page" not in history  # what RT sends it
+    tickets = RTConnector(rt, user=SERVICE_AUTH[0], password=SERVICE_AUTH[1],
+                          page_size=1).pull()
+    by_title = {t.title: t for t in tickets}
+    assert sorted(by_title) == ["Power failure at ne-12", "Uplink flapping on ne-07"]
+    psu = by_title["Power failure at ne-12"]
+    assert psu.resolution == "Replaced the failed PSU" and psu.entity == "ne-12"
+    assert psu.description == "PSU alarm on ne-12; neighbours report LINK_DOWN"
 
 
 def test_wrong_password_and_query(rt: str) -> None:

@@ -10,7 +10,7 @@ from aiops.timeutil import parse_timestamp
 from connectors.jira import JiraConnector, adf_text
 from connectors.servicenow import ServiceNowConnector, parse_incident
 from connectors.ticket_http import TicketSourceError
-from tests.tickets.fake_itsm import Request, fake_server
+from tests.tickets.fake_itsm import Request, fake_server, reply
 from tests.tickets.payloads import adf, jira_issue, sn_field, sn_incident
 
 SN_PATH = "/api/now/table/incident"
@@ -71,6 +71,51 @@ def test_servicenow_server_ignoring_offset_is_caught() -> None:
     records = [sn_incident(1), sn_incident(2)]
     with fake_server({SN_PATH: lambda r: {"result": records}}) as server, \
             pytest.raises(TicketSourceError, match="ignores sysparm_offset"):
+        ServiceNowConnector(server.url, page_size=2).pull()
+
+
+def sn_acl_pages(records: list[dict], hidden: set[str]) -> object:
+    """The Table API as ServiceNow answers it: a ``Link`` header with ``rel="next"``
+    while pages follow, and read ACLs applied after the limit, so the records of
+    ``hidden`` leave their page short (ServiceNow KB3047115)."""
+    def handler(request: Request) -> tuple:
+        offset, limit = int(request.query["sysparm_offset"]), int(request.query["sysparm_limit"])
+        page = [r for r in records[offset:offset + limit]
+                if r["number"]["value"] not in hidden]
+
+        def link(at: int, rel: str) -> str:
+            return (f'<https://example.service-now.com{SN_PATH}?sysparm_limit={limit}'
+                    f'&sysparm_offset={at}>;rel="{rel}"')
+
+        last = (len(records) - 1) // limit * limit
+        rels = [link(0, "first"), link(last, "last")]
+        if offset + limit < len(records):
+            rels.append(link(offset + limit, "next"))
+        return reply(200, {"result": page}, headers={"Link": ",".join(rels),
+                                                     "X-Total-Count": str(len(records))})
+    return handler
+
+
+def test_servicenow_follows_the_link_header_past_pages_shortened_by_acls() -> None:
+    records = [sn_incident(i) for i in range(1, 8)]
+    hidden = {"INC0010002", "INC0010003", "INC0010004"}  # a whole page is invisible too
+    with fake_server({SN_PATH: sn_acl_pages(records, hidden)}) as server:
+        tickets = ServiceNowConnector(server.url, page_size=2).pull()
+        offsets = [r.query["sysparm_offset"] for r in server.requests]
+    assert offsets == ["0", "2", "4", "6"]  # the limit, not the records shown, advances
+    assert [t.id for t in tickets] == ["INC0010001", "INC0010005", "INC0010006",
+                                       "INC0010007"]
+
+
+def test_servicenow_link_header_that_does_not_advance_is_refused() -> None:
+    def handler(request: Request) -> tuple:
+        link = f'<https://x{SN_PATH}?sysparm_offset=0&sysparm_limit=2>;rel="next"'
+        return reply(200, {"result": [sn_incident(1), sn_incident(2)]},
+                     headers={"Link": link})
+
+    with fake_server({SN_PATH: handler}) as server, pytest.raises(
+            TicketSourceError, match=r"\(offset 0\): the Link header's next page \(offset 0\) "
+                                     "does not advance"):
         ServiceNowConnector(server.url, page_size=2).pull()
 
 

@@ -51,6 +51,7 @@ def test_json_array_and_object_and_jsonl(tmp_path: Path) -> None:
     ("bad.json", '[{"id": "T1", "opened_at": 1, "title": "x", "alert_ids": "a1"}]',
      r"bad.json: tickets\[0\]: field 'alert_ids' must be an array of strings"),
     ("bad.json", '{"tickets": [', r"bad.json: malformed JSON: Expecting value at line 1"),
+    ("bad.json", "[" * 100_000 + "]" * 100_000, r"bad.json: malformed JSON: nested too deeply"),
     ("bad.json", '{"items": []}', r"expected an array of tickets"),
     ("bad.json", "[]", r"bad.json: no tickets in file"),
     ("bad.jsonl", '{"id": "T1", "opened_at": 1, "title": "x"}\n{"id": "T2"',
@@ -71,3 +72,15 @@ def test_not_utf8_and_missing_file(tmp_path: Path) -> None:
         read_ticket_file(path)
     with pytest.raises(InputError, match="cannot read"):
         read_ticket_file(tmp_path / "missing.json")
+
+
+def test_csv_numeric_looking_text_stays_text(tmp_path: Path) -> None:
+    """CSV has no types: ticket ids like RT's "1001", a title "404" or an entity "7" are
+    strings (CONTRACTS.md §5); only the timestamp columns may be epoch seconds."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,opened_at,resolved_at,title,entity,root_cause\n"
+                    "1001,1767607200,1767610800,404,7,1e3\n", encoding="utf-8")
+    (ticket,) = read_ticket_file(path)
+    assert (ticket.id, ticket.title, ticket.entity, ticket.root_cause) == \
+        ("1001", "404", "7", "1e3")
+    assert (ticket.opened_at, ticket.resolved_at) == (1767607200.0, 1767610800.0)
