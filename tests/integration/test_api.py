@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -181,3 +183,79 @@ def test_a_text_model_that_cannot_load_is_a_503_that_stores_nothing(
     monkeypatch.undo()
     r = client.post("/api/v1/alerts", json=[alert("a2", "r2", 5, name="FAN_FAIL")])
     assert r.status_code == 200 and stored(runtime) == (2, 2)
+
+
+def test_a_number_longer_than_python_reads_is_a_400(client: FlaskClient,
+                                                     runtime: Runtime) -> None:
+    """json.loads raises a plain ValueError past sys.get_int_max_str_digits(): it was a 500."""
+    body = json.dumps(alert("a1")).replace(f"{T0}", "9" * 5000).encode()
+    for path in ("/api/v1/alerts", "/api/v1/webhooks/nagios"):
+        r = client.post(path, data=body, content_type="application/json")
+        assert r.status_code == 400 and "JSON number with more than 4300 digits" in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
+def test_a_lone_surrogate_escape_is_a_400_naming_where(client: FlaskClient,
+                                                       runtime: Runtime) -> None:
+    """"\\ud800" is valid JSON but no character: the database refused the write (a 500)."""
+    escaped = '"\\ud800 down"'
+    body = json.dumps([alert("a1"), alert("a2", summary="X")]).replace('"X"', escaped)
+    r = client.post("/api/v1/alerts", data=body.encode(), content_type="application/json")
+    assert r.status_code == 400
+    assert error_of(r).startswith("string at [1].summary holds a lone UTF-16 surrogate")
+    assert r.get_json()["error"]["field"] == "[1].summary"
+    label_key = json.dumps(alert("a3", labels={"K": "v"})).replace('"K"', '"\\udc00"')
+    r = client.post("/api/v1/alerts", data=label_key.encode(), content_type="application/json")
+    assert r.status_code == 400 and "lone UTF-16 surrogate" in error_of(r)
+    assert stored(runtime) == (0, 0)
+    # a pair is one character and is kept
+    pair = json.dumps(alert("a4", summary="X")).replace('"X"', '"\\ud83d\\ude00"')
+    r = client.post("/api/v1/alerts", data=pair.encode(), content_type="application/json")
+    assert r.status_code == 200
+    assert client.get("/api/v1/incidents").get_json()["counts"] == {"open": 1}
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(runtime: Runtime) -> None:
+    """Without Content-Length werkzeug cuts the body at the limit: it was refused as
+    malformed JSON at the limit's column, or accepted when the cut fell in spaces."""
+    from werkzeug.serving import make_server
+
+    from tests.conftest import free_port
+
+    limit = 4096
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app({"MAX_CONTENT_LENGTH": limit},
+                                                       runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def send_chunked(body: bytes) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.putrequest("POST", "/api/v1/alerts")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for i in range(0, len(body), 1000):
+                part = body[i:i + 1000]
+                conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+            conn.send(b"0\r\n\r\n")
+            answer = conn.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            conn.close()
+
+    try:
+        padded = json.dumps(alert("a1")).encode() + b" " * limit  # valid once cut
+        status, body = send_chunked(padded)
+        assert status == 413, body
+        assert "larger than the limit of 4096 bytes" in body["error"]["message"]
+        status, body = send_chunked(json.dumps([alert(f"a{i}") for i in range(40)]).encode())
+        assert status == 413, body
+        assert stored(runtime) == (0, 0)
+        exact = json.dumps(alert("a1")).encode()
+        status, body = send_chunked(exact + b" " * (limit - len(exact)))  # at the limit
+        assert status == 200 and body["accepted"] == 1
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
