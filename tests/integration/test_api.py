@@ -215,6 +215,17 @@ def test_a_lone_surrogate_escape_is_a_400_naming_where(client: FlaskClient,
     assert client.get("/api/v1/incidents").get_json()["counts"] == {"open": 1}
 
 
+def test_an_alerts_field_that_is_not_an_array_is_named(client: FlaskClient,
+                                                       runtime: Runtime) -> None:
+    """{"alerts": null} was read as one alert and refused for a missing 'severity'."""
+    for value in (None, {"id": "a1"}, "a1"):
+        r = client.post("/api/v1/alerts", json={"alerts": value})
+        assert r.status_code == 400
+        assert error_of(r) == "field 'alerts' must be an array of alerts"
+        assert r.get_json()["error"]["field"] == "alerts"
+    assert stored(runtime) == (0, 0)
+
+
 def test_a_chunked_body_over_the_limit_is_a_413(runtime: Runtime) -> None:
     """Without Content-Length werkzeug cuts the body at the limit: it was refused as
     malformed JSON at the limit's column, or accepted when the cut fell in spaces."""
