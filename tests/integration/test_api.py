@@ -226,6 +226,21 @@ def test_an_alerts_field_that_is_not_an_array_is_named(client: FlaskClient,
     assert stored(runtime) == (0, 0)
 
 
+@pytest.mark.parametrize("starts_at", [1e12, 1e20, "0001-01-01T00:00:00+14:00",
+                                       "9999-12-31T23:59:59-05:00"])
+def test_times_no_rfc_3339_can_write_are_a_400(client: FlaskClient, runtime: Runtime,
+                                               starts_at: object) -> None:
+    """Past year 9999 or before year 1 in UTC: accepted, then failed writing the raw
+    event's RFC 3339 copy (a 500)."""
+    r = client.post("/api/v1/alerts", json=[alert("a1"), alert("a2", starts_at=starts_at)])
+    assert r.status_code == 400
+    assert error_of(r).startswith("alerts[1]: field 'starts_at' must be from "
+                                  "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
+    r = client.post("/api/v1/alerts", json=alert("a3", ends_at=starts_at))
+    assert r.status_code == 400 and "field 'ends_at' must be from" in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
 def test_a_chunked_body_over_the_limit_is_a_413(runtime: Runtime) -> None:
     """Without Content-Length werkzeug cuts the body at the limit: it was refused as
     malformed JSON at the limit's column, or accepted when the cut fell in spaces."""
