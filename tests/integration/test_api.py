@@ -285,3 +285,10 @@ def test_a_chunked_body_over_the_limit_is_a_413(runtime: Runtime) -> None:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def test_playbook_run_ids_past_the_database_integer_are_404(client: FlaskClient) -> None:
+    """SQLite raised OverflowError (a 500), PostgreSQL 'integer out of range' (a 503)."""
+    for run_id in ("2147483648", "99999999999999999999999"):
+        r = client.get(f"/api/v1/playbook-runs/{run_id}")
+        assert r.status_code == 404 and f"no playbook run with id {run_id}" in error_of(r)
