@@ -292,3 +292,13 @@ def test_playbook_run_ids_past_the_database_integer_are_404(client: FlaskClient)
     for run_id in ("2147483648", "99999999999999999999999"):
         r = client.get(f"/api/v1/playbook-runs/{run_id}")
         assert r.status_code == 404 and f"no playbook run with id {run_id}" in error_of(r)
+
+
+@pytest.mark.parametrize("version", ["\u00b2", "9" * 5000])
+def test_a_model_version_int_cannot_read_is_a_400(client: FlaskClient, version: str) -> None:
+    """str.isdigit passed '²' (and any length) on to int(): a 500."""
+    for path in ("/api/v1/models/correlation/shadow?since=0&until=1&version=",
+                 "/api/v1/models/correlation/drift?version="):
+        r = client.get(path + version)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "version"
+        assert "query parameter 'version' must be an integer" in error_of(r)
