@@ -302,3 +302,22 @@ def test_a_model_version_int_cannot_read_is_a_400(client: FlaskClient, version: 
         r = client.get(path + version)
         assert r.status_code == 400 and r.get_json()["error"]["field"] == "version"
         assert "query parameter 'version' must be an integer" in error_of(r)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"labels": {"alertname": "x" * 300}}, "name"),
+    ({"fingerprint": "f" * 300}, "id"),
+    ({"labels": {"alertname": "x", "port": "a\u0000b"}}, "labels.port"),
+    ({"annotations": {"summary": "s" * 9000}}, "summary"),
+])
+def test_alertmanager_alerts_meet_the_canonical_limits(client: FlaskClient, runtime: Runtime,
+                                                       change: dict, field: str) -> None:
+    """The connector built alerts without the canonical checks: PostgreSQL refused a
+    long one as a 503 'storage unavailable'; SQLite kept it."""
+    payload = json.loads((DATA / "webhook-firing.json").read_text())
+    payload["alerts"][0].update(change)
+    r = client.post("/api/v1/webhooks/alertmanager", json=payload)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == field
+    assert error_of(r).startswith("alerts[0]: ")
+    assert "canonical alert made of this Alertmanager alert" in error_of(r)
+    assert stored(runtime) == (0, 0)
