@@ -11,6 +11,20 @@ from datetime import UTC, datetime
 
 # Alertmanager uses Go's zero time for "not set".
 _GO_ZERO_PREFIX = "0001-01-01"
+# The instants ``to_rfc3339`` can write: years 1 to 9999 in UTC (to the whole second
+# at the end: a float a hair below year 10000 rounds up into it).
+_EARLIEST = datetime.min.replace(tzinfo=UTC).timestamp()
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+def _in_range(ts: float, field: str, value: object) -> float:
+    """``ts`` if every time format can show it; a stamp past year 9999 in UTC (epoch
+    1e12, or ``9999-12-31T23:00:00-05:00``) or before year 1 would be taken in and
+    then fail where it is written back as RFC 3339 (the raw event, the API, replay)."""
+    if not _EARLIEST <= ts <= _LATEST:
+        raise ValueError(f"field '{field}' must be from 0001-01-01T00:00:00Z to "
+                         f"9999-12-31T23:59:59Z, got {value!r}")
+    return ts
 
 
 def parse_timestamp(value: object, field: str) -> float:
@@ -22,7 +36,7 @@ def parse_timestamp(value: object, field: str) -> float:
         ts = float(value)
         if not math.isfinite(ts) or ts < 0:
             raise ValueError(f"field '{field}' must be a non-negative finite number, got {value!r}")
-        return ts
+        return _in_range(ts, field, value)
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -31,7 +45,7 @@ def parse_timestamp(value: object, field: str) -> float:
             raise ValueError(f"field '{field}' is not an RFC 3339 timestamp: {value!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+        return _in_range(parsed.timestamp(), field, value)
     raise ValueError(
         f"field '{field}' must be an RFC 3339 string or epoch seconds, got {type(value).__name__}"
     )

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from aiops.errors import InputError
-from aiops.models import SEVERITY_RANK, Alert
+from aiops.models import SEVERITY_RANK, Alert, parse_alert
 from aiops.timeutil import is_go_zero_time, parse_timestamp
 
 SOURCE = "alertmanager"
@@ -81,22 +81,34 @@ def alert_from_am(obj: Any, where: str, resolved: bool | None = None) -> Alert:
         if resolved and ends_raw and not is_go_zero_time(ends_raw):
             ends_at = max(parse_timestamp(ends_raw, "endsAt"), starts_at)
         elif resolved:
-            ends_at = time.time()
+            ends_at = max(time.time(), starts_at)
     except ValueError as exc:
         raise InputError(str(exc), where=where) from None
     fingerprint = obj.get("fingerprint") or _labels_fingerprint(labels)
-    return Alert(
-        id=f"am-{fingerprint}-{int(starts_at)}",
-        source=SOURCE,
-        name=name,
-        entity=_entity(labels),
-        severity=_severity(labels),
-        summary=annotations.get("summary") or annotations.get("description") or name,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        labels=labels,
-        description=annotations.get("description"),
-    )
+    return _canonical({
+        "id": f"am-{fingerprint}-{int(starts_at)}",
+        "source": SOURCE,
+        "name": name,
+        "entity": _entity(labels),
+        "severity": _severity(labels),
+        "summary": annotations.get("summary") or annotations.get("description") or name,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "labels": labels,
+        "description": annotations.get("description"),
+    }, where)
+
+
+def _canonical(fields: dict[str, Any], where: str) -> Alert:
+    """The alert after the canonical checks every other source's alerts pass (length
+    limits, no NUL, at most 64 labels): Alertmanager's labels and annotations are
+    free text, and one too long for its column was refused by PostgreSQL as a 503
+    "storage unavailable" (and kept whole by SQLite) instead of a 400 naming it."""
+    try:
+        return parse_alert(fields)
+    except InputError as exc:
+        raise InputError(f"{exc.detail} (in the canonical alert made of this "
+                         "Alertmanager alert)", field=exc.field, where=where) from None
 
 
 def parse_webhook(payload: Any) -> list[Alert]:

@@ -31,9 +31,15 @@ def _check_batch_size(count: int) -> None:
 
 
 def parse_alert_batch(body: Any) -> list[Alert]:
-    """One alert object, an array of them, or ``{"alerts": [...]}``."""
-    if isinstance(body, dict) and isinstance(body.get("alerts"), list):
+    """One alert object, an array of them, or ``{"alerts": [...]}``.
+
+    An object with an ``alerts`` field is the wrapped form whatever that field holds
+    (no canonical alert has one): taken as one alert, ``{"alerts": null}`` would be
+    refused for a missing ``severity``, which is not what was wrong."""
+    if isinstance(body, dict) and "alerts" in body:
         items = body["alerts"]
+        if not isinstance(items, list):
+            raise InputError("field 'alerts' must be an array of alerts", field="alerts")
     elif isinstance(body, list):
         items = body
     elif isinstance(body, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from aiops.api.util import runtime
+from aiops.api.util import int_arg, runtime
 from aiops.errors import InputError
 from aiops.timeutil import parse_timestamp
 
@@ -37,12 +37,7 @@ def correlation_shadow():
             window[name] = parse_timestamp(float(raw) if _is_number(raw) else raw, name)
         except ValueError as exc:
             raise InputError(str(exc), field=name) from None
-    version = request.args.get("version")
-    if version is not None and not version.isdigit():
-        raise InputError(f"query parameter 'version' must be an integer, got {version!r}",
-                         field="version")
-    return jsonify(shadow(runtime(), window["since"], window["until"],
-                          int(version) if version is not None else None))
+    return jsonify(shadow(runtime(), window["since"], window["until"], _version_arg()))
 
 
 @blueprint.get("/correlation/drift")
@@ -51,12 +46,17 @@ def correlation_drift():
     from aiops.learning.drift import model_drift, parse_window
 
     window = request.args.get("window")
-    version = request.args.get("version")
-    if version is not None and not version.isdigit():
-        raise InputError(f"query parameter 'version' must be an integer, got {version!r}",
-                         field="version")
     return jsonify(model_drift(runtime(), parse_window(window) if window is not None else None,
-                               int(version) if version is not None else None))
+                               _version_arg()))
+
+
+def _version_arg() -> int | None:
+    """The ``version`` query parameter, None when absent. Checked as ``int`` reads it:
+    ``str.isdigit`` also passes digits ``int`` refuses (``²``) and numbers too long
+    for it, which failed as 500s."""
+    if request.args.get("version") is None:
+        return None
+    return int_arg("version", 0, 0, 2**31 - 1)
 
 
 def _is_number(text: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from aiops.api.util import int_arg, json_object, runtime
-from aiops.errors import InputError
+from aiops.errors import InputError, NotFound
 from aiops.playbooks import runs
 from aiops.playbooks.match import matching
 from aiops.playbooks.request import dispatch, load, playbooks_dir, request_run
@@ -15,6 +15,9 @@ from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("playbooks", __name__, url_prefix="/api/v1")
 RUN_FIELDS = ("requested_by", "dry_run")
+# Run ids are the database's INTEGER key: PostgreSQL's is 32 bits and SQLite cannot
+# even compare with more than 64; a larger number in the path names no run.
+MAX_RUN_ID = 2**31 - 1
 
 
 @blueprint.get("/playbooks")
@@ -68,4 +71,6 @@ def list_runs():
 
 @blueprint.get("/playbook-runs/<int:run_id>")
 def get_run(run_id: int):
+    if run_id > MAX_RUN_ID:  # else the database refuses the query: a 500 or a 503
+        raise NotFound(f"no playbook run with id {run_id}")
     return jsonify(runs.current_run(runtime().db, run_id, runtime().data_dir.playbook))

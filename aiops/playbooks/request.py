@@ -78,13 +78,21 @@ def fill_steps(playbook: Playbook, values: dict[str, str | None]) -> list[dict[s
     return steps
 
 
+def _check_requester(requested_by: str | None) -> None:
+    """Refuse a name the ``requested_by`` column cannot hold: longer than it, or with a
+    NUL, which PostgreSQL refuses in text (the API answered 503 "storage unavailable")
+    and SQLite stored, unlike every other text the engine takes in."""
+    if requested_by is not None and (len(requested_by) > MAX_REQUESTER
+                                     or "\x00" in requested_by):
+        raise InputError(f"'requested_by' must be at most {MAX_REQUESTER} characters, "
+                         "no NUL", field="requested_by")
+
+
 def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str | None = None,
                 dry_run: bool = False) -> dict[str, Any]:
     """Record a run of playbook ``name`` for the incident; a dry run is recorded with
     its filled steps and nothing executes. Returns the stored record."""
-    if requested_by is not None and len(requested_by) > MAX_REQUESTER:
-        raise InputError(f"'requested_by' must be at most {MAX_REQUESTER} characters",
-                         field="requested_by")
+    _check_requester(requested_by)
     playbook = find(runtime, name)
     with runtime.db.connect() as conn:
         incident = incident_detail(conn, runtime, incident_id)

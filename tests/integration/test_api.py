@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -181,3 +183,141 @@ def test_a_text_model_that_cannot_load_is_a_503_that_stores_nothing(
     monkeypatch.undo()
     r = client.post("/api/v1/alerts", json=[alert("a2", "r2", 5, name="FAN_FAIL")])
     assert r.status_code == 200 and stored(runtime) == (2, 2)
+
+
+def test_a_number_longer_than_python_reads_is_a_400(client: FlaskClient,
+                                                     runtime: Runtime) -> None:
+    """json.loads raises a plain ValueError past sys.get_int_max_str_digits(): it was a 500."""
+    body = json.dumps(alert("a1")).replace(f"{T0}", "9" * 5000).encode()
+    for path in ("/api/v1/alerts", "/api/v1/webhooks/nagios"):
+        r = client.post(path, data=body, content_type="application/json")
+        assert r.status_code == 400 and "JSON number with more than 4300 digits" in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
+def test_a_lone_surrogate_escape_is_a_400_naming_where(client: FlaskClient,
+                                                       runtime: Runtime) -> None:
+    """"\\ud800" is valid JSON but no character: the database refused the write (a 500)."""
+    escaped = '"\\ud800 down"'
+    body = json.dumps([alert("a1"), alert("a2", summary="X")]).replace('"X"', escaped)
+    r = client.post("/api/v1/alerts", data=body.encode(), content_type="application/json")
+    assert r.status_code == 400
+    assert error_of(r).startswith("string at [1].summary holds a lone UTF-16 surrogate")
+    assert r.get_json()["error"]["field"] == "[1].summary"
+    label_key = json.dumps(alert("a3", labels={"K": "v"})).replace('"K"', '"\\udc00"')
+    r = client.post("/api/v1/alerts", data=label_key.encode(), content_type="application/json")
+    assert r.status_code == 400 and "lone UTF-16 surrogate" in error_of(r)
+    assert stored(runtime) == (0, 0)
+    # a pair is one character and is kept
+    pair = json.dumps(alert("a4", summary="X")).replace('"X"', '"\\ud83d\\ude00"')
+    r = client.post("/api/v1/alerts", data=pair.encode(), content_type="application/json")
+    assert r.status_code == 200
+    assert client.get("/api/v1/incidents").get_json()["counts"] == {"open": 1}
+
+
+def test_an_alerts_field_that_is_not_an_array_is_named(client: FlaskClient,
+                                                       runtime: Runtime) -> None:
+    """{"alerts": null} was read as one alert and refused for a missing 'severity'."""
+    for value in (None, {"id": "a1"}, "a1"):
+        r = client.post("/api/v1/alerts", json={"alerts": value})
+        assert r.status_code == 400
+        assert error_of(r) == "field 'alerts' must be an array of alerts"
+        assert r.get_json()["error"]["field"] == "alerts"
+    assert stored(runtime) == (0, 0)
+
+
+@pytest.mark.parametrize("starts_at", [1e12, 1e20, "0001-01-01T00:00:00+14:00",
+                                       "9999-12-31T23:59:59-05:00"])
+def test_times_no_rfc_3339_can_write_are_a_400(client: FlaskClient, runtime: Runtime,
+                                               starts_at: object) -> None:
+    """Past year 9999 or before year 1 in UTC: accepted, then failed writing the raw
+    event's RFC 3339 copy (a 500)."""
+    r = client.post("/api/v1/alerts", json=[alert("a1"), alert("a2", starts_at=starts_at)])
+    assert r.status_code == 400
+    assert error_of(r).startswith("alerts[1]: field 'starts_at' must be from "
+                                  "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
+    r = client.post("/api/v1/alerts", json=alert("a3", ends_at=starts_at))
+    assert r.status_code == 400 and "field 'ends_at' must be from" in error_of(r)
+    assert stored(runtime) == (0, 0)
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(runtime: Runtime) -> None:
+    """Without Content-Length werkzeug cuts the body at the limit: it was refused as
+    malformed JSON at the limit's column, or accepted when the cut fell in spaces."""
+    from werkzeug.serving import make_server
+
+    from tests.conftest import free_port
+
+    limit = 4096
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app({"MAX_CONTENT_LENGTH": limit},
+                                                       runtime=runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def send_chunked(body: bytes) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.putrequest("POST", "/api/v1/alerts")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for i in range(0, len(body), 1000):
+                part = body[i:i + 1000]
+                conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+            conn.send(b"0\r\n\r\n")
+            answer = conn.getresponse()
+            return answer.status, json.loads(answer.read())
+        finally:
+            conn.close()
+
+    try:
+        padded = json.dumps(alert("a1")).encode() + b" " * limit  # valid once cut
+        status, body = send_chunked(padded)
+        assert status == 413, body
+        assert "larger than the limit of 4096 bytes" in body["error"]["message"]
+        status, body = send_chunked(json.dumps([alert(f"a{i}") for i in range(40)]).encode())
+        assert status == 413, body
+        assert stored(runtime) == (0, 0)
+        exact = json.dumps(alert("a1")).encode()
+        status, body = send_chunked(exact + b" " * (limit - len(exact)))  # at the limit
+        assert status == 200 and body["accepted"] == 1
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_playbook_run_ids_past_the_database_integer_are_404(client: FlaskClient) -> None:
+    """SQLite raised OverflowError (a 500), PostgreSQL 'integer out of range' (a 503)."""
+    for run_id in ("2147483648", "99999999999999999999999"):
+        r = client.get(f"/api/v1/playbook-runs/{run_id}")
+        assert r.status_code == 404 and f"no playbook run with id {run_id}" in error_of(r)
+
+
+@pytest.mark.parametrize("version", ["\u00b2", "9" * 5000])
+def test_a_model_version_int_cannot_read_is_a_400(client: FlaskClient, version: str) -> None:
+    """str.isdigit passed '²' (and any length) on to int(): a 500."""
+    for path in ("/api/v1/models/correlation/shadow?since=0&until=1&version=",
+                 "/api/v1/models/correlation/drift?version="):
+        r = client.get(path + version)
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "version"
+        assert "query parameter 'version' must be an integer" in error_of(r)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"labels": {"alertname": "x" * 300}}, "name"),
+    ({"fingerprint": "f" * 300}, "id"),
+    ({"labels": {"alertname": "x", "port": "a\u0000b"}}, "labels.port"),
+    ({"annotations": {"summary": "s" * 9000}}, "summary"),
+])
+def test_alertmanager_alerts_meet_the_canonical_limits(client: FlaskClient, runtime: Runtime,
+                                                       change: dict, field: str) -> None:
+    """The connector built alerts without the canonical checks: PostgreSQL refused a
+    long one as a 503 'storage unavailable'; SQLite kept it."""
+    payload = json.loads((DATA / "webhook-firing.json").read_text())
+    payload["alerts"][0].update(change)
+    r = client.post("/api/v1/webhooks/alertmanager", json=payload)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == field
+    assert error_of(r).startswith("alerts[0]: ")
+    assert "canonical alert made of this Alertmanager alert" in error_of(r)
+    assert stored(runtime) == (0, 0)

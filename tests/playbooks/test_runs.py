@@ -220,6 +220,9 @@ def test_a_run_is_executed_once_even_if_delivered_twice(
     ("{inc}/playbooks/call/runs", [1], 400, "expected a JSON object"),
     ("{inc}/playbooks/call/runs", "text/plain", 415, "Content-Type: application/json"),
     ("{inc}/playbooks/call/runs", {"requested_by": "x" * 257}, 400, "at most 256 characters"),
+    # a NUL was stored by SQLite and refused by PostgreSQL as a 503 "storage unavailable"
+    pytest.param("{inc}/playbooks/call/runs", {"requested_by": "ann\u0000"}, 400, "no NUL",
+                 id="requested_by-with-NUL"),
 ])
 def test_bad_run_requests_are_refused_by_name_and_record_nothing(
         client: FlaskClient, runtime: Runtime, incident: dict, receiver: str, path: str,
