@@ -7,12 +7,12 @@ the line and the field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiops.errors import InputError
+from aiops.jsontext import parse_json
 from aiops.models import Alert, Ticket, parse_alert, parse_ticket
 
 T = TypeVar("T")
@@ -47,12 +47,7 @@ def _read(path: Path, parse: Callable[[Any], T], what: str) -> list[T]:
             if not text:
                 continue
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
-                                 where=f"{path}:{lineno}") from None
-            try:
-                item = parse(obj)
+                item = parse(parse_json(text, one_line=True))
             except InputError as exc:
                 raise exc.located(f"{path}:{lineno}") from None
             item_id = item.id  # type: ignore[attr-defined]

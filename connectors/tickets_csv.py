@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.errors import InputError
+from aiops.jsontext import parse_json
 from aiops.models import Ticket, parse_ticket
 from connectors.jsonl import read_tickets as read_tickets_jsonl
 from connectors.ticket_fields import split_ids
@@ -115,12 +116,9 @@ def read_tickets_json(path: str | Path) -> list[Ticket]:
     """All tickets of a JSON export (an array, or ``{"tickets": [...]}``)."""
     path = Path(path)
     try:
-        doc = json.loads(_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                         where=str(path)) from None
-    except RecursionError:  # the decoder recurses per nesting level
-        raise InputError("malformed JSON: nested too deeply", where=str(path)) from None
+        doc = parse_json(_text(path))
+    except InputError as exc:
+        raise exc.located(str(path)) from None
     items = doc.get("tickets") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise InputError("expected an array of tickets or an object with a 'tickets' array",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
-import sys
 from typing import Any
 
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from aiops.errors import InputError
+from aiops.jsontext import parse_json
 from aiops.runtime import Runtime
 
 
@@ -34,32 +32,6 @@ def _body_bytes() -> bytes:
     return raw
 
 
-# A UTF-16 surrogate on its own: JSON may write one (``"\ud800"``) but it is no
-# character, so no database can store it and no page can show it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _lone_surrogate_at(value: Any) -> str | None:
-    """Where in a parsed JSON value a string (or an object key) holds a lone
-    surrogate, as ``[3].labels.port``; None when there is none. Iterative: the value
-    may be nested as deeply as the parser allows."""
-    stack: list[tuple[Any, str]] = [(value, "")]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if _LONE_SURROGATE.search(item):
-                return where or "the body"
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                here = f"{where}.{key}" if where else str(key)
-                if _LONE_SURROGATE.search(key):
-                    return here
-                stack.append((inner, here))
-        elif isinstance(item, list):
-            stack.extend((inner, f"{where}[{i}]") for i, inner in enumerate(item))
-    return None
-
-
 def json_body() -> Any:
     """The request body as JSON; InputError says whether it was empty, not UTF-8,
     malformed, or held text that is not Unicode (a lone surrogate escape)."""
@@ -70,21 +42,7 @@ def json_body() -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"request body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-                         ) from None
-    except RecursionError:  # "[[[[..." deeper than the parser goes
-        raise InputError("JSON nested too deeply") from None
-    except ValueError:  # an integer longer than Python converts (int_max_str_digits)
-        raise InputError(f"JSON number with more than {sys.get_int_max_str_digits()} "
-                         "digits") from None
-    if "\\u" in text and (where := _lone_surrogate_at(body)) is not None:
-        raise InputError(f"string at {where} holds a lone UTF-16 surrogate escape "
-                         "(\\ud800-\\udfff without its pair): not Unicode text",
-                         field=where)
-    return body
+    return parse_json(text)
 
 
 def json_object(allowed: tuple[str, ...], optional: bool = False) -> dict[str, Any]:

@@ -79,6 +79,12 @@ def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
         (b"", "bad.jsonl: no alerts in file"),
         (json.dumps({**alert("a1", "ne-01", 0), "starts_at": "soon"}).encode(),
          "bad.jsonl:1: field 'starts_at' is not an RFC 3339 timestamp"),
+        # Valid JSON, but no text: the text model's tokenizer raised a TypeError on it.
+        (json.dumps({**alert("a1", "ne-01", 0), "summary": "port \ud800 down"}).encode(),
+         "bad.jsonl:1: string at summary holds a lone UTF-16 surrogate"),
+        # The decoder recursed until RecursionError, a traceback.
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", "bad.jsonl:1: malformed JSON: nested too deeply"),
+        (b'{"id": 1' + b"1" * 5000 + b"}\n", "bad.jsonl:1: malformed JSON: a number with more"),
     ],
 )
 def test_bad_replay_input_exits_2_and_writes_nothing(tmp_path: Path, content: bytes,

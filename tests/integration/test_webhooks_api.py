@@ -250,5 +250,5 @@ def test_too_many_alerts_and_json_nested_without_end_are_refused_cheaply(
     assert r.status_code == 413 and "batch of 10001 alerts is over the limit" in error_of(r)
     r = client.post("/api/v1/webhooks/nagios", data="[" * 100_000,
                     content_type="application/json")
-    assert r.status_code == 400 and error_of(r) == "JSON nested too deeply"
+    assert r.status_code == 400 and error_of(r) == "malformed JSON: nested too deeply"
     assert stored(runtime) == (0, 0)
