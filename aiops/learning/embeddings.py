@@ -152,6 +152,11 @@ class TemplateEmbedder:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
+    def sizes(self) -> dict[str, int]:
+        """How full the bounded caches are (templates, remembered pairs): for the
+        memory benchmark, which shows what grows with a stream's length."""
+        return {"templates": len(self._cache), "pairs": len(self._pairs)}
+
     def vector(self, text: str) -> np.ndarray:
         cached = self._cache.get(text)
         if cached is None:
