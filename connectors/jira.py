@@ -1,12 +1,15 @@
 """Resolved issues from Jira Service Management through Jira's search REST API.
 
-``GET /rest/api/2/search`` (Data Center, plain-text descriptions) or
-``/rest/api/3/search`` (Cloud, descriptions and comments in the Atlassian Document
-Format, flattened to text here) with a JQL query, paged by ``startAt`` /
-``maxResults`` / ``total``; Cloud's newer ``/rest/api/3/search/jql`` pages with
-``nextPageToken`` / ``isLast`` instead and is handled by the same loop. Where the
-resolution text lives differs per site (a custom field, or the last comment), so
-the fields are parameters; docs/tickets.md shows the mapping.
+Cloud (``--api-version 3``, the default): ``GET /rest/api/3/search/jql``, the
+enhanced search, paged by ``nextPageToken`` / ``isLast``. Atlassian removed the
+older ``/rest/api/{2,3}/search`` from Jira Cloud in 2025 (CHANGE-2046: it answers
+410 Gone), so that is no longer the default there. Data Center (``--api-version 2``):
+``GET /rest/api/2/search``, paged by ``startAt`` / ``maxResults`` / ``total``, with
+plain-text descriptions. Both shapes go through the same loop, and ``search_path``
+picks another. Cloud's descriptions and comments are Atlassian Document Format,
+flattened to text here. Where the resolution text lives differs per site (a custom
+field, or the last comment), so the fields are parameters; docs/tickets.md shows
+the mapping.
 """
 
 from __future__ import annotations
@@ -135,6 +138,10 @@ def parse_issue(issue: Any, where: str, entity_field: str | None = None,
     }, where)
 
 
+# Per REST API version, where the search lives: Cloud's enhanced search for v3 (the
+# only one Cloud still serves), Data Center's search for v2.
+SEARCH_PATHS = {3: "rest/api/3/search/jql", 2: "rest/api/2/search"}
+
 PAGING = PagingWords(position="startAt", records="issues", parameter="startAt",
                      matches="issues", query="the JQL")
 
@@ -161,7 +168,8 @@ class JiraConnector(TicketConnector):
         if since:
             jql = _with_since(jql, since)
         self.jql = jql
-        self.search_path = search_path or f"rest/api/{api_version}/search"
+        self.search_path = search_path or SEARCH_PATHS.get(api_version,
+                                                           f"rest/api/{api_version}/search")
         self.custom = {"entity_field": entity_field, "root_cause_field": root_cause_field,
                        "resolution_field": resolution_field, "alert_ids_field": alert_ids_field}
 
@@ -177,8 +185,8 @@ class JiraConnector(TicketConnector):
                                       "fields": self.fields()}
             if token is not None:
                 params["nextPageToken"] = token
-            else:
-                params["startAt"] = start
+            elif not self.search_path.rstrip("/").endswith("/jql"):
+                params["startAt"] = start  # the enhanced search pages by token only
             doc = self.client.get(self.search_path, params, what=f"issue {start}")
             require(isinstance(doc, dict) and isinstance(doc.get("issues"), list),
                     f"Jira {self.client.url(self.search_path)} (issue {start}): expected an "

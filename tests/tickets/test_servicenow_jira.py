@@ -133,6 +133,7 @@ def test_adf_is_flattened_to_text() -> None:
 
 @pytest.mark.parametrize("v3", [True, False])
 def test_jira_search_pages_by_start_at(v3: bool) -> None:
+    """Data Center's search (v2), and v3's where a site still serves it (search_path)."""
     issues = [jira_issue(i, v3=v3) for i in range(1, 6)]
     path = f"/rest/api/{3 if v3 else 2}/search"
 
@@ -144,6 +145,7 @@ def test_jira_search_pages_by_start_at(v3: bool) -> None:
     with fake_server({path: search}) as server:
         tickets = JiraConnector(server.url, user="me@example.com", token="api-token",
                                 api_version=3 if v3 else 2, page_size=2,
+                                search_path=path.lstrip("/"),
                                 entity_field="customfield_10050",
                                 root_cause_field="customfield_10051").pull()
         starts = [r.query["startAt"] for r in server.requests]
@@ -174,9 +176,10 @@ def test_jira_next_page_token_and_resolution_field() -> None:
     with fake_server({"/rest/api/3/search/jql": search}) as server:
         issue = jira_issue(3)
         issue["fields"]["customfield_10060"] = adf("Swapped SFP")
-        tickets = JiraConnector(server.url, token="pat", search_path="rest/api/3/search/jql",
-                                since="2026-01-01").pull()
+        # v3 is Cloud, whose only search is the enhanced one: the default path.
+        tickets = JiraConnector(server.url, token="pat", since="2026-01-01").pull()
         jql = server.requests[0].query["jql"]
+        assert all("startAt" not in r.query for r in server.requests)
         auth = server.requests[0].headers["authorization"]
     assert [t.id for t in tickets] == ["OPS-1", "OPS-2"]
     assert jql == ('(resolution IS NOT EMPTY) AND resolutiondate >= "2026-01-01" '
@@ -194,8 +197,17 @@ def test_jira_last_token_page_leaves_the_token_out() -> None:
         assert [t.id for t in tickets] == ["OPS-1"] and len(server.requests) == 1
 
 
+def test_jira_cloud_removed_search_is_a_clear_error() -> None:
+    """Cloud answers 410 Gone on the old search (CHANGE-2046); the error says so."""
+    gone = {"errorMessages": ["The requested API has been removed. Please migrate to the "
+                              "/rest/api/3/search/jql API."]}
+    with fake_server({"/rest/api/2/search": lambda r: reply(410, gone)}) as server, \
+            pytest.raises(TicketSourceError, match=r"410.*migrate to the /rest/api/3/search/jql"):
+        JiraConnector(server.url, api_version=2).pull()
+
+
 def test_jira_issue_without_fields_is_named() -> None:
-    with fake_server({"/rest/api/3/search": lambda r: {"total": 1, "issues": [{"key": "OPS-9"}]}}
+    with fake_server({"/rest/api/3/search/jql": lambda r: {"issues": [{"key": "OPS-9"}]}}
                      ) as server, \
             pytest.raises(TicketSourceError, match=r"issues\[0\] \(OPS-9\): the issue has no"):
         JiraConnector(server.url).pull()
