@@ -73,6 +73,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
                f"types, in {meta['seconds']} s; "
                + ("saved, not promoted" if no_promote else "promoted"))
     click.echo(_describe_time_scale(meta["time_scale"]))
+    click.echo(_describe_ring_shares(meta["ring_shares"]))
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_from_tickets(runtime, tickets, alerts, str(tickets_path))
@@ -97,6 +98,18 @@ def _describe_time_scale(meta: dict[str, Any]) -> str:
             f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
             f"were chosen at {REFERENCE_LAG:g} s and are stretched beyond "
             f"{REFERENCE_LAG * SLACK:g} s)")
+
+
+def _describe_ring_shares(meta: dict[str, Any]) -> str:
+    """What the hindsight split will take as a fault's alarms around its origin, and
+    from how many faults it was read, in one line."""
+    shares = ", ".join(f"{round(100 * s):d} %" for s in meta["shares"])
+    if not meta["learned"]:
+        return (f"hindsight split: alarms by hops from a fault's origin {shares} (the "
+                f"defaults: {meta['faults']} incidents of 6 or more alerts in the history, "
+                f"{meta['min_faults']} needed)")
+    return (f"hindsight split: alarms by hops from a fault's origin {shares} (read from "
+            f"{meta['faults']} incidents of 6 or more alerts, {meta['alarms']} alarms)")
 
 
 def _describe_weights(meta: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from aiops.config import DataDir, EngineSettings
-from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory
+from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory, SplitterFactory
 from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.pace import LivePace, seed_from_store
 from aiops.engine.rank import CausalTopologyRanker
@@ -78,7 +78,7 @@ class Runtime:
                              current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-                ranker_factory(model, tickets.priors, learned))
+                ranker_factory(model, tickets.priors, learned), splitter_factory(model))
             self.engine.use_pace(pace)
 
     def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
@@ -86,7 +86,8 @@ class Runtime:
         """Alert id → group id: how this engine would group ``records`` (stored alerts,
         in start order) with ``model``, in memory (shadow mode, retraining trials).
 
-        As live ingestion would: the settings' hindsight split, and, for the untrained
+        As live ingestion would: the settings' hindsight split with the model's shares,
+        and, for the untrained
         default while the engine follows a pace read from the alerts, that pace's scale
         (as it stands now, not as it stood over the window; at scale 1 the untrained
         default split the slow cascades the live engine keeps whole, and a trial then
@@ -95,7 +96,7 @@ class Runtime:
         pace = self.engine.pace if model.version is None else None
         correlator = correlator_factory(model, settings, self.embedder, pace)(topology, settings)
         gain = settings.hindsight_split_gain
-        splitter = HindsightSplitter(topology, gain) if gain > 0 else None
+        splitter = splitter_factory(model)(topology, gain) if gain > 0 else None
         with self.engine.lock:  # the text model's cache is shared with live ingestion
             return regroup(records, correlator, splitter)
 
@@ -247,6 +248,17 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
     return build
 
 
+def splitter_factory(model: CorrelationModel) -> SplitterFactory:
+    """Build hindsight splitters that score alarms with the shares ``model`` learned
+    from history (``RING_SHARES`` for an untrained model or one saved before)."""
+    shares = model.ring_shares
+
+    def build(topology: TopologyGraph, gain: float) -> HindsightSplitter:
+        return HindsightSplitter(topology, gain, shares=shares)
+
+    return build
+
+
 def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
               topology: TopologyGraph, current: LivePace | None = None) -> LivePace | None:
     """A pace read from the alerts for an engine with no trained model, unless switched
@@ -310,7 +322,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                     ranker_factory=ranker_factory(model, tickets.priors,
                                                   ranking_for(model, tickets.ranker,
                                                               data_dir.settings)),
-                    sinks=[sink] if sink else [], timeline=timeline)
+                    sinks=[sink] if sink else [], timeline=timeline,
+                    splitter_factory=splitter_factory(model))
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,
                       model_versions=(model.version, tickets.version),

@@ -98,6 +98,9 @@ class _Batch:
 
 CorrelatorFactory = Callable[[TopologyGraph, EngineSettings], Correlator]
 RankerFactory = Callable[[TopologyGraph], RootCauseRanker]
+# Builds the hindsight splitter for a topology and the settings' gain: a trained model's
+# factory gives it the shares learned from history (``aiops.learning.ring_shares``).
+SplitterFactory = Callable[[TopologyGraph, float], HindsightSplitter]
 
 
 class Engine:
@@ -108,7 +111,8 @@ class Engine:
                  correlator_factory: CorrelatorFactory = ScoredCorrelator,
                  ranker_factory: RankerFactory = CausalTopologyRanker,
                  sinks: Sequence[IncidentSink] = (),
-                 timeline: TopologyTimeline | None = None):
+                 timeline: TopologyTimeline | None = None,
+                 splitter_factory: SplitterFactory = HindsightSplitter):
         self.db = db
         # Told about every stored batch (aiops.sinks); none in the embedded default.
         self.sinks = list(sinks)
@@ -116,6 +120,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self._correlator_factory = correlator_factory
         self._ranker_factory = ranker_factory
+        self._splitter_factory = splitter_factory
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
         self._batch_events: list[Alert] | None = None  # the batch being placed, if any
@@ -129,13 +134,18 @@ class Engine:
             self.set_timeline(timeline)
         self._restore()
 
-    def set_factories(self, correlator: CorrelatorFactory, ranker: RankerFactory) -> None:
-        """Swap correlator and ranker (a newly promoted model); live incidents are kept."""
+    def set_factories(self, correlator: CorrelatorFactory, ranker: RankerFactory,
+                      splitter: SplitterFactory | None = None) -> None:
+        """Swap correlator and ranker, and the splitter when given (a newly promoted
+        model); live incidents are kept."""
         with self.lock:
             self._correlator_factory = correlator
             self._ranker_factory = ranker
             self.correlator = correlator(self.topology, self.settings)
             self.ranker = ranker(self.topology)
+            if splitter is not None:
+                self._splitter_factory = splitter
+                self.splitter = self._new_splitter(self.topology)
 
     def use_pace(self, pace: LivePace | None) -> None:
         """Follow ``pace`` (the correlator factory must read ``pace.scale``); None: the
@@ -179,10 +189,14 @@ class Engine:
         self.topology = topology
         self.correlator = self._correlator_factory(topology, self.settings)
         self.ranker = self._ranker_factory(topology)
-        gain = self.settings.hindsight_split_gain
-        self.splitter = HindsightSplitter(topology, gain) if gain > 0 else None
+        self.splitter = self._new_splitter(topology)
         if self._batch_events is not None:
             self.correlator.prepare(self._batch_events)  # a switch in mid-batch
+
+    def _new_splitter(self, topology: TopologyGraph) -> HindsightSplitter | None:
+        """The hindsight splitter for ``topology``; None when the settings switch it off."""
+        gain = self.settings.hindsight_split_gain
+        return self._splitter_factory(topology, gain) if gain > 0 else None
 
     def _at(self, t: float) -> None:
         """Switch to the topology of event time ``t``. Hot path: while ``t`` stays in the

@@ -3,19 +3,20 @@
 Placement decides as each alert arrives. When a second fault starts within seconds of
 a first one, a few hops from one of its alarms, its first alarm joins the first
 fault's incident, and its later alarms follow it there: at that moment nothing tells
-the two apart. Once the incident has settled (it left the correlator's index: no
-alert for the correlation horizon) all its alarms are known, and where they are
-tells: a fault's alarms lie around its origin, 26 % on the faulty device, 34 % one
-hop away, 28 % two, 10 % three, 2 % four (the shares on the development scenarios'
-true faults, ``RING_SHARES``). So each alert at ``d`` hops from a candidate origin
-has the likelihood ``share_d / devices at d hops`` (as the root-cause ranker's
-``Placement`` scores a silent device; a hub's many neighbours make any one of them
-less telling), ``FLOOR`` beyond four hops. The incident is split in two when the
-best pair of origins (alarming devices and their neighbours), each alert counted
-with the nearer one, explains its alerts better than the best single origin by more
-than ``gain`` in log-likelihood after paying log 2 per alert for naming one of two
-origins. Each alert goes to the origin it is likelier from (ties: the better single
-origin); both parts must hold ``MIN_PART`` alerts.
+the two apart. Once the incident has settled (it left the correlator's index: no alert
+for the correlation horizon) all its alarms are known, and where they are tells: a
+fault's alarms lie around its origin, 26 % on the faulty device, 34 % one hop away,
+28 % two, 10 % three, 2 % four (the shares on the development scenarios' true faults,
+``RING_SHARES``; a trained model carries the shares ``aiops train`` read from its
+history instead, ``aiops.learning.ring_shares``). So each alert at ``d`` hops from a
+candidate origin has the likelihood ``share_d / devices at d hops`` (as the root-cause
+ranker's ``Placement`` scores a silent device; a hub's many neighbours make any one of
+them less telling), ``FLOOR`` beyond four hops. The incident is split in two when the
+best pair of origins (alarming devices and their neighbours), each alert counted with
+the nearer one, explains its alerts better than the best single origin by more than
+``gain`` in log-likelihood after paying log 2 per alert for naming one of two origins.
+Each alert goes to the origin it is likelier from (ties: the better single origin);
+both parts must hold ``MIN_PART`` alerts.
 
 Chosen on the development scenarios (docs/architecture.md, "Hindsight split"): pair
 F1 0.856 → 0.873, root-cause AC@1 0.613 → 0.623. Only the topology is used: the
@@ -72,7 +73,25 @@ class Split:
     gain: float  # log-likelihood of two origins over one, the per-alert cost paid
 
 
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """One incident scored against its candidate origins."""
+
+    members: list[AlertRecord]  # its alerts in start order
+    nodes: list[str]  # their distinct devices, sorted
+    weight: np.ndarray  # alerts per device
+    candidates: list[str]  # candidate origins, sorted
+    loglik: np.ndarray  # candidates × devices: log-likelihood of one alarm there
+    single: np.ndarray  # per candidate, the log-likelihood of all the alerts
+
+
 class HindsightSplitter:
+    """Splits settled incidents that two faults explain better than one (module doc).
+
+    ``shares``: a fault's share of alarms 0, 1, … hops from its origin (their count sets
+    how far the walks reach); the engine passes its model's (``Runtime`` builds the
+    splitter through ``splitter_factory``), else ``RING_SHARES``."""
+
     def __init__(self, topology: TopologyGraph, gain: float,
                  shares: tuple[float, ...] = RING_SHARES, floor: float = FLOOR):
         self.topology = topology
@@ -84,6 +103,16 @@ class HindsightSplitter:
         self._walks: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._walked = 0  # hop counts in ``_walks``
         self._budget = WALK_BUDGET  # devices this split may still walk
+
+    def use_shares(self, shares: tuple[float, ...]) -> None:
+        """Score with ``shares`` from now on, keeping the walks already made when the
+        reach is the same (learning the shares re-scores one history per round)."""
+        if len(shares) != len(self.shares):
+            self._walks.clear()
+            self._walked = 0
+        self.shares = shares
+        self.radius = len(shares) - 1
+        self._rings = {}
 
     class _OverBudget(Exception):
         """This incident would cost more walking than ``WALK_BUDGET``."""
@@ -147,7 +176,27 @@ class HindsightSplitter:
         except self._OverBudget:
             return None
 
-    def _split(self, alerts: Iterable[AlertRecord]) -> Split | None:
+    def origin_hops(self, alerts: Iterable[AlertRecord]) -> list[int | None] | None:
+        """Per alert (in start order), its hops from the most likely single origin under
+        these shares (None: further than the shares reach); None when the incident is
+        not one the split looks at (too small or too large, an unplaced alert, one
+        device) or walking it is over budget. Learning the shares
+        (``aiops.learning.ring_shares``) counts these hops."""
+        self._budget = WALK_BUDGET
+        try:
+            scored = self._score(alerts)
+            if scored is None:
+                return None
+            # Ties: the first candidate by node id. Every candidate was walked to score
+            # it, so this walk is cached.
+            hops = self._walk(scored.candidates[int(np.argmax(scored.single))])
+        except self._OverBudget:
+            return None
+        return [hops.get(a.node_id) for a in scored.members]  # type: ignore[arg-type]
+
+    def _score(self, alerts: Iterable[AlertRecord]) -> _Scored | None:
+        """How likely each candidate origin makes the alerts (``_Scored``); None when the
+        incident is not one to split (see ``split``)."""
         members = sorted(alerts, key=lambda a: (a.starts_at, a.id))
         if not MIN_ALERTS <= len(members) <= MAX_ALERTS:
             return None
@@ -175,7 +224,14 @@ class HindsightSplitter:
             rows.append([floor if (hops := near.get(cand)) is None else logs[hops]
                          for near in around])
         loglik = np.array(rows)
-        single = loglik @ weight
+        return _Scored(members, nodes, weight, ordered, loglik, loglik @ weight)
+
+    def _split(self, alerts: Iterable[AlertRecord]) -> Split | None:
+        scored = self._score(alerts)
+        if scored is None:
+            return None
+        members, nodes, weight = scored.members, scored.nodes, scored.weight
+        ordered, loglik, single = scored.candidates, scored.loglik, scored.single
         order = np.argsort(-single, kind="stable")[:TOP_ORIGINS]
         best_one = float(single[order[0]])
         cost = len(members) * math.log(2.0)

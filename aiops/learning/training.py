@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.config import EngineSettings
-from aiops.engine.scored_correlator import ScoringWeights
+from aiops.engine.hindsight import RING_SHARES
+from aiops.engine.scored_correlator import ScoredCorrelator, ScoringWeights
 from aiops.learning.clock import ClockOffsets
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.labels import GroupLabels
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import AlarmPairs, TypeRelations
+from aiops.learning.ring_shares import RingSharesEstimator, valid_shares
 from aiops.learning.templates import alert_text
 from aiops.learning.timescale import CascadeTimescale
 from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
@@ -33,7 +35,8 @@ MODEL_NAME = "correlation"
 
 @dataclass
 class CorrelationModel:
-    """What the correlator uses: learned type relations and the scoring weights."""
+    """What the correlator uses: learned type relations and the scoring weights (and
+    what the engine's hindsight split uses: where a fault's alarms lie around it)."""
 
     relations: TypeRelations | None = None
     weights: ScoringWeights = field(default_factory=ScoringWeights)
@@ -46,11 +49,16 @@ class CorrelationModel:
     # How much slower than the settings assume this network's cascades unfold
     # (``aiops.learning.timescale``); models saved before it was learned load with 1.0.
     time_scale: float = 1.0
+    # A fault's share of alarms 0, 1, … hops from its origin, for the hindsight split
+    # (``aiops.learning.ring_shares``); models saved before they were learned, or with
+    # a damaged profile, load with the simulator's ``RING_SHARES``.
+    ring_shares: tuple[float, ...] = RING_SHARES
 
     def to_dict(self) -> dict[str, Any]:
         return {"relations": self.relations.to_dict() if self.relations else None,
                 "weights": self.weights.to_dict(), "weights_fit": self.weights_fit,
-                "clock_offsets": self.clock_offsets, "time_scale": self.time_scale}
+                "clock_offsets": self.clock_offsets, "time_scale": self.time_scale,
+                "ring_shares": list(self.ring_shares)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> CorrelationModel:
@@ -59,7 +67,8 @@ class CorrelationModel:
                    weights=weights_from_dict(data.get("weights", {})), version=version,
                    weights_fit=data.get("weights_fit"),
                    clock_offsets=dict(data.get("clock_offsets") or {}),
-                   time_scale=float(data.get("time_scale") or 1.0))
+                   time_scale=float(data.get("time_scale") or 1.0),
+                   ring_shares=valid_shares(data.get("ring_shares")))
 
 
 def _offset_summary(offsets: dict[str, float]) -> dict[str, float]:
@@ -144,9 +153,20 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
                                                 settings, fitter, progress, offsets,
                                                 timescale.scale_)
+    # Last, with the correlator just learned: where a fault's alarms lie around its
+    # origin, read from the incidents it makes of the history (the hindsight split's
+    # likelihood; ``aiops.learning.ring_shares``).
+    engine_settings = settings or EngineSettings()
+    correlator = ScoredCorrelator(
+        topology, engine_settings, relations=relations,
+        embedder=embedder if engine_settings.text_similarity else None, weights=weights,
+        offsets=offsets, time_scale=timescale.scale_)
+    shares = RingSharesEstimator(gain=engine_settings.hindsight_split_gain).fit(
+        alerts, topology, correlator, engine_settings)
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
-                             clock_offsets=offsets, time_scale=timescale.scale_)
+                             clock_offsets=offsets, time_scale=timescale.scale_,
+                             ring_shares=shares.shares_)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
@@ -156,6 +176,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
                        "excess_pairs": timescale.excess_pairs_},
         "seconds": round(time.perf_counter() - started, 3),
         "templates_embedded": embedder is not None, "weights": weights_meta,
+        "ring_shares": shares.summary(),
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
     if promote:
