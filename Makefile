@@ -38,6 +38,7 @@ lint: setup
 # Each writes its section of docs/benchmarks.md; the quality ones take minutes to half an hour.
 bench: setup test-deps
 	$(BIN)/python benchmarks/ingest.py --write-docs
+	$(BIN)/python benchmarks/memory.py --write-docs
 	$(BIN)/python -m benchmarks.text_model --write-docs
 	$(BIN)/python -m benchmarks.sources --write-docs
 
