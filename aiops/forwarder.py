@@ -4,11 +4,12 @@ A listener (``aiops syslog listen``) must not lose what devices sent because the
 engine restarts or a network blips: events wait in a bounded queue and are posted in
 batches; an engine that does not answer, or answers 5xx or 404 (an older server
 without the mapping), is retried with a growing pause, the events kept in order. A
-batch the engine refuses because of one event (400 naming ``alerts[i]``) loses only
-that event, which is logged; the rest are sent again at once. Any other refusal (a
-broken mapping on the engine's side, say) is the engine's to fix: the events are kept
-and retried like an outage. Only when the queue is full are the oldest
-events dropped, and counted, so memory stays bounded through a long outage.
+batch the engine refuses because of one event (400 naming ``alerts[i]`` in its
+message, or ``[i]`` in its field) loses only that event, which is logged; the rest are
+sent again at once. Any other refusal (a broken mapping on the engine's side, say) is
+the engine's to fix: the events are kept and retried like an outage. Only when the
+queue is full are the oldest events dropped, and counted, so memory stays bounded
+through a long outage.
 """
 
 from __future__ import annotations
