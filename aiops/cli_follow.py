@@ -51,7 +51,11 @@ def read_secret(path: Path | None, env: str, what: str, option: str) -> str:
     """From a file (a password file, a token file), else the environment: never from
     the command line, which every user of the machine can read in the process list."""
     if path is not None:
-        secret = path.read_text(encoding="utf-8").strip()
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text
+            raise InputError(f"{option} {path} cannot be read: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
         if not secret:
             raise InputError(f"{option} {path} is empty")
         return secret

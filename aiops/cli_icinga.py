@@ -64,7 +64,8 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
                        err=True)
         return func(*args, api=api, **kwargs)
 
-    return wrapper
+    # Its own checks fail before the command's ``reports_bad_input`` is reached.
+    return reports_bad_input(wrapper)
 
 
 @main.group()

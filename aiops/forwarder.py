@@ -4,11 +4,12 @@ A listener (``aiops syslog listen``) must not lose what devices sent because the
 engine restarts or a network blips: events wait in a bounded queue and are posted in
 batches; an engine that does not answer, or answers 5xx or 404 (an older server
 without the mapping), is retried with a growing pause, the events kept in order. A
-batch the engine refuses because of one event (400 naming ``alerts[i]``) loses only
-that event, which is logged; the rest are sent again at once. Any other refusal (a
-broken mapping on the engine's side, say) is the engine's to fix: the events are kept
-and retried like an outage. Only when the queue is full are the oldest
-events dropped, and counted, so memory stays bounded through a long outage.
+batch the engine refuses because of one event (400 naming ``alerts[i]`` in its
+message, or ``[i]`` in its field) loses only that event, which is logged; the rest are
+sent again at once. Any other refusal (a broken mapping on the engine's side, say) is
+the engine's to fix: the events are kept and retried like an outage. Only when the
+queue is full are the oldest events dropped, and counted, so memory stays bounded
+through a long outage.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import requests
 
 log = logging.getLogger(__name__)
-_REFUSED_ITEM = re.compile(r"^alerts\[(\d+)\]")
+_REFUSED_ITEM = re.compile(r"^alerts\[(\d+)\]")  # in the message: a mapping's refusal
+_REFUSED_FIELD = re.compile(r"^\[(\d+)\]")  # in the field: text that is not Unicode
 
 
 @dataclass(slots=True)
@@ -54,6 +56,7 @@ class Forwarder:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pause = 0.0
+        self._in_flight = 0  # events of the batch being posted: taken, not yet delivered
         self.stats = ForwardStats()
         self.last_error = ""
 
@@ -94,16 +97,27 @@ class Forwarder:
         return self.stats.line(self.pending())
 
     def pending(self) -> int:
+        """Events not yet delivered: queued, or in the batch being posted. A follower
+        that writes its state "once the forwarder holds nothing" must not take a batch
+        on its way (which may yet fail and be kept) for one delivered."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + self._in_flight
 
     def flush_once(self) -> bool:
         """Post one batch; True when the engine took it (or refused one event of it),
         False when it should be tried again later."""
         with self._lock:
             batch = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+            self._in_flight = len(batch)
         if not batch:
             return True
+        try:
+            return self._post(batch)
+        finally:
+            with self._lock:
+                self._in_flight = 0
+
+    def _post(self, batch: list[dict[str, Any]]) -> bool:
         try:
             response = requests.post(self.url, json=batch, timeout=self.timeout)
         except Exception as exc:  # noqa: BLE001 - the network, or anything else: keep them
@@ -112,11 +126,11 @@ class Forwarder:
             self._pause = 0.0
             with self._lock:
                 self.stats.forwarded += len(batch)
+                self._in_flight = 0
             return True
-        message = _message(response)
-        refused = _REFUSED_ITEM.match(message)
-        if response.status_code == 400 and refused and int(refused.group(1)) < len(batch):
-            index = int(refused.group(1))
+        message, field = _error(response)
+        index = _refused_index(message, field) if response.status_code == 400 else None
+        if index is not None and index < len(batch):
             log.error("the engine refused an event (dropped): %s; event: %s", message,
                       batch[index])
             with self._lock:
@@ -136,6 +150,7 @@ class Forwarder:
     def _requeue(self, batch: list[dict[str, Any]]) -> bool:
         with self._lock:
             self._queue.extendleft(reversed(batch))
+            self._in_flight = 0  # back in the queue: counted there
             while len(self._queue) > self._max_pending:
                 self._queue.popleft()
                 self.stats.dropped += 1
@@ -152,9 +167,22 @@ class Forwarder:
         return False
 
 
-def _message(response: requests.Response) -> str:
+def _error(response: requests.Response) -> tuple[str, str]:
+    """The engine's error message and field (``{"error": {"message", "field"}}``), or
+    the start of a body that is not the engine's JSON (a proxy's page) and no field."""
     try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:500]
+        error = response.json()["error"]
+        return str(error["message"]), str(error.get("field") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return response.text[:500], ""
 
+
+def _refused_index(message: str, field: str) -> int | None:
+    """Which event of the batch a 400 blames, or None when it blames none. The engine
+    names it at the start of the message when an event does not map or is not a valid
+    alert (``alerts[2]: field 'entity' is empty``), and in the field alone when the body
+    was refused as read (``[2].output``: a lone surrogate escape, text that is not
+    Unicode): a batch refused for that is one event's fault too, and kept whole it
+    would be retried for ever, holding back everything queued behind it."""
+    found = _REFUSED_ITEM.match(message) or _REFUSED_FIELD.match(field)
+    return int(found.group(1)) if found else None

@@ -4,10 +4,12 @@ changed while the follower was away is asked for when it (re)connects.
 On every (re)connect the follower opens the event stream, then asks what is wrong now
 and what recovered since the stream was last known alive (less a margin for the two
 machines' clocks). That time is kept in a small state file, so a follower restarted
-after an hour, or a week, still ends the alerts of what recovered meanwhile. What it
-already sent in this run, in the same state, is not sent again: a quiet Icinga's
-stream is reopened every few minutes, and re-sending every problem each time would
-only store duplicates. Events go through ``aiops.forwarder`` (kept while the engine
+after an hour, or a week, still ends the alerts of what recovered meanwhile. The file
+keeps it as of the last time the forwarder held nothing: a change still waiting for
+an engine that was away is gone at a stop, and the next start must ask for it again.
+What it already sent in this run, in the same state, is not sent again: a quiet
+Icinga's stream is reopened every few minutes, and re-sending every problem each time
+would only store duplicates. Events go through ``aiops.forwarder`` (kept while the engine
 is away).
 
 Not recovered by a query: a problem that began and ended while the stream was away
@@ -80,6 +82,7 @@ class IcingaFollower:
         # Recoveries since then are asked for at the next connect: the saved time of the
         # last run, else the last ``lookback`` seconds.
         self.alive_at = self._saved_alive_at() or clock() - lookback
+        self._delivered_at = self.alive_at  # what the state file says: see ``save``
         self._saved_at = 0.0
         self.refused: IcingaRefused | None = None
         self.failed: BaseException | None = None
@@ -139,6 +142,7 @@ class IcingaFollower:
             log.info("icinga: connected to %s; %d problems and recoveries sent (%d already "
                      "sent in this state)", self.api.url, len(fresh), len(items) - len(fresh))
             for doc in stream:
+                self._note_delivered()  # what was queued before this event
                 self.alive_at = self.clock()
                 with self.stats.lock:
                     self.stats.events += 1
@@ -177,10 +181,25 @@ class IcingaFollower:
         self.save()
 
     def save(self) -> None:
-        """Write when the stream was last alive."""
+        """Write when the stream was last alive, as of the last time the forwarder held
+        nothing: what it still holds (a recovery waiting for an engine that is away) is
+        gone at a stop, so the file must not say it was seen, or a restart would not ask
+        for it again. Read before the forwarder is: a change read meanwhile, not yet
+        queued, is within ``CLOCK_MARGIN``."""
+        alive_at = self._note_delivered()
         if self.state_file is not None and write_state(self.state_file, self.api.url,
-                                                       {"alive_at": self.alive_at}):
-            self._saved_at = self.alive_at
+                                                       {"alive_at": self._delivered_at}):
+            self._saved_at = alive_at
+
+    def _note_delivered(self) -> float:
+        """When the stream was last alive (returned), and, if the forwarder holds
+        nothing, that everything read until then reached the engine. Also checked as
+        each event arrives, before it is queued: checked only after, with the event
+        just queued, a steady stream would keep the file at the time it opened."""
+        alive_at = self.alive_at
+        if self.forwarder.pending() == 0:
+            self._delivered_at = alive_at
+        return alive_at
 
     def _saved_alive_at(self) -> float | None:
         saved = read_state(self.state_file, self.api.url) if self.state_file else None

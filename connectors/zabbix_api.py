@@ -120,9 +120,7 @@ class ZabbixApi:
 
     def call(self, method: str, params: Any) -> Any:
         if self._in_header is None:
-            version = self._rpc("apiinfo.version", [], auth=False)
-            major, minor = (int(part) for part in str(version).split(".")[:2])
-            self._in_header = (major, minor) >= (6, 4)
+            self._in_header = self._version() >= (6, 4)
         if self._auth is None:
             self._login()
         try:
@@ -132,6 +130,18 @@ class ZabbixApi:
                 raise
             self._login()  # the session ended (Zabbix's timeout, a restart): once more
             return self._rpc(method, params)
+
+    def _version(self) -> tuple[int, int]:
+        """Zabbix's major and minor version; ZabbixError naming the answer when it is
+        none (a proxy or another JSON-RPC service at the URL): this poll fails and the
+        next tries again, as for an answer that is not JSON."""
+        version = self._rpc("apiinfo.version", [], auth=False)
+        try:
+            major, minor = (int(part) for part in version.split(".")[:2])
+        except (AttributeError, ValueError):  # not text; not two numbers
+            raise ZabbixError(f"{self.url}: apiinfo.version answered {str(version)[:100]!r}, "
+                              "not a version (is this Zabbix's api_jsonrpc.php?)") from None
+        return major, minor
 
     def _login(self) -> None:
         """A session for the user (Zabbix 6.0+ names the parameter ``username``)."""

@@ -144,3 +144,57 @@ def test_the_pause_after_a_failure_holds_while_events_keep_coming(engine: str) -
     stop.set()
     worker.join(timeout=10)
     assert answered <= 2  # the first try, perhaps one more: not one per event
+
+
+def test_an_event_the_engine_refuses_as_not_unicode_is_dropped_and_the_others_sent(
+        live_server) -> None:
+    """The engine refuses a lone surrogate escape as it reads the body, naming the item
+    in the error's field (``[1].output``), not in the message: that batch was kept and
+    retried for ever, and everything queued behind it with it."""
+    forwarder = Forwarder(f"{live_server.url}/api/v1/webhooks/icinga", batch=10)
+    good = {"host": "h1", "check": "ping", "service": "ping", "state": "CRITICAL",
+            "output": "no answer", "since": time.time() - 60}
+    for item in (good, {**good, "host": "h2", "output": "bad \udc80 byte"},
+                 {**good, "host": "h3"}):
+        forwarder.add(item)
+    assert forwarder.flush_once() and forwarder.flush_once()
+    assert forwarder.pending() == 0
+    assert (forwarder.stats.forwarded, forwarder.stats.refused) == (2, 1)
+
+
+class SlowEngine(BaseHTTPRequestHandler):
+    """Holds each request until ``release`` is set, then answers 503."""
+
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+        self.rfile.read(int(self.headers["Content-Length"]))
+        SlowEngine.arrived.set()
+        SlowEngine.release.wait(10)
+        data = b'{"error": {"message": "restarting"}}'
+        self.send_response(503)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_batch_on_its_way_is_still_pending() -> None:
+    """A follower writes its state once the forwarder holds nothing: a batch being
+    posted, which the engine may yet refuse (and the forwarder keep), is not delivered."""
+    SlowEngine.arrived.clear()
+    SlowEngine.release.clear()
+    with serving(SlowEngine) as url:
+        forwarder = Forwarder(f"{url}/api/v1/webhooks/zabbix")
+        for event in events(3):
+            forwarder.add(event)
+        posting = threading.Thread(target=forwarder.flush_once)
+        posting.start()
+        assert SlowEngine.arrived.wait(10)
+        assert forwarder.pending() == 3
+        SlowEngine.release.set()
+        posting.join(timeout=10)
+    assert forwarder.pending() == 3 and forwarder.stats.forwarded == 0

@@ -172,11 +172,15 @@ def test_a_server_that_is_not_there_is_an_outage() -> None:
 
 
 class _Forwarder:
-    def __init__(self) -> None:
+    def __init__(self, holding: bool = False) -> None:
         self.items: list[dict[str, Any]] = []
+        self.holding = holding  # an engine that is away: what was added is pending
 
     def add(self, item: dict[str, Any]) -> None:
         self.items.append(item)
+
+    def pending(self) -> int:
+        return len(self.items) if self.holding else 0
 
 
 class _Api:
@@ -239,6 +243,32 @@ def test_the_follower_asks_for_recoveries_since_the_stream_was_last_alive(
     state.write_text("{not json")
     assert IcingaFollower(api, _Forwarder(), lookback=60, state_file=state,  # type: ignore[arg-type]
                           clock=lambda: now[0]).alive_at == now[0] - 60
+
+
+def test_the_state_file_does_not_pass_what_the_forwarder_still_holds(
+        tmp_path: Path) -> None:
+    """A recovery waiting in the forwarder for an engine that is away is gone at a
+    stop; the state file said the stream was alive after it, so the next start did not
+    ask for it again and its alert fired for ever."""
+    now = [10_000.0]
+    # The recovery, then ten minutes of soft changes (each doc 50 s later).
+    api = _Api(now, [change(0, end=10_040.0)] + [change(1, state_type=0)] * 12, [])
+    forwarder = _Forwarder(holding=True)
+    state = tmp_path / "icinga" / "aiops.json"
+    follower = IcingaFollower(api, forwarder, lookback=3600, state_file=state,  # type: ignore[arg-type]
+                              clock=lambda: now[0])
+    with pytest.raises(IcingaError):
+        follower.follow_once(threading.Event())
+    follower.finish()  # the stop: the recovery is still held
+    assert [i["state"] for i in forwarder.items] == ["OK"]
+    restarted = IcingaFollower(api, _Forwarder(), state_file=state,  # type: ignore[arg-type]
+                               clock=lambda: now[0])
+    # When the stream opened (nothing was held then): the recovery is asked for again.
+    assert restarted.alive_at == 10_000 and restarted.alive_at - CLOCK_MARGIN <= 10_040
+    forwarder.holding = False  # the engine took it: the file may say so
+    follower.save()
+    assert IcingaFollower(api, _Forwarder(), state_file=state,  # type: ignore[arg-type]
+                          clock=lambda: now[0]).alive_at == 10_650
 
 
 def test_a_stream_that_breaks_after_a_good_connection_is_reopened_at_once(

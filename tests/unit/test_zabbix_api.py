@@ -115,6 +115,15 @@ def test_an_answer_that_is_not_json_rpc_is_an_outage_naming_it() -> None:
         ZabbixApi(url, token="t").open_problem_ids()
 
 
+@pytest.mark.parametrize("version", [None, "abc", "7", {"major": 7}])
+def test_a_version_that_is_not_one_is_an_outage_naming_it(version: Any) -> None:
+    """It was a ValueError: the follower stopped with exit 1 as if it had failed
+    unforeseen, naming no answer, and ``aiops zabbix check`` ended in a traceback."""
+    _Rpc.answers = {"apiinfo.version": {"result": version}}
+    with serving(_Rpc) as url, pytest.raises(ZabbixError, match="apiinfo.version answered"):
+        ZabbixApi(url, token="t").open_problem_ids()
+
+
 class _Forwarder:
     def __init__(self, pending: int = 0) -> None:
         self.items: list[dict[str, Any]] = []
