@@ -122,7 +122,7 @@ class Forwarder:
             response = requests.post(self.url, json=batch, timeout=self.timeout)
         except Exception as exc:  # noqa: BLE001 - the network, or anything else: keep them
             return self._later(batch, f"{type(exc).__name__}: {exc}")
-        if response.status_code == 200:
+        if 200 <= response.status_code < 300:  # a proxy in front may answer 202 or 204
             self._pause = 0.0
             with self._lock:
                 self.stats.forwarded += len(batch)

@@ -24,7 +24,7 @@ class Engine(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the http.server interface
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         status, payload = Engine.answers.pop(0) if Engine.answers else (200, {})
-        if status == 200:
+        if 200 <= status < 300:
             Engine.batches.append(body)
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -64,6 +64,18 @@ def test_an_engine_that_fails_keeps_the_events_in_order_until_it_takes_them(
         assert forwarder.flush_once()
     assert sent() == [0, 1, 2, 3, 4]
     assert (forwarder.stats.forwarded, forwarder.stats.failures) == (5, 1)
+
+
+def test_any_success_status_delivers(engine: str) -> None:
+    """A proxy in front of the engine may answer 202 or 204: that is delivery, not a
+    failure to send again (which re-sent the batch for ever, holding the queue)."""
+    forwarder = Forwarder(engine, batch=2)
+    for event in events(4):
+        forwarder.add(event)
+    Engine.answers = [(202, {}), (204, {})]
+    assert forwarder.flush_once() and forwarder.flush_once()
+    assert forwarder.pending() == 0 and sent() == [0, 1, 2, 3]
+    assert (forwarder.stats.forwarded, forwarder.stats.failures) == (4, 0)
 
 
 def test_an_engine_that_is_not_there_keeps_the_events(engine: str) -> None:
