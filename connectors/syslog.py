@@ -62,7 +62,10 @@ def parse_syslog(data: bytes, peer: str, received: float) -> SyslogMessage:
                          f"(0-191), got {data[:40]!r}")
     facility, severity = divmod(int(pri.group(1)), 8)
     text = data[pri.end():MAX_MESSAGE_BYTES].decode("utf-8", errors="replace")
-    text = text.removeprefix("\ufeff").rstrip("\r\n\x00")
+    # A NUL inside the message (some devices pad fields with them) is no text the
+    # engine stores (PostgreSQL cannot); it becomes U+FFFD as an undecodable byte does,
+    # rather than the whole event being refused and lost.
+    text = text.removeprefix("\ufeff").rstrip("\r\n\x00").replace("\x00", "\ufffd")
     peer = sender_address(peer)
     modern = _RFC5424.match(text)
     if modern:

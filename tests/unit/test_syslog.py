@@ -56,6 +56,13 @@ def test_rfc3164_and_cisco_headers_and_a_message_with_no_header() -> None:
     assert odd.text.endswith("bytes")
 
 
+def test_a_nul_inside_a_message_is_replaced_not_refused() -> None:
+    """The engine refuses text with NUL (PostgreSQL cannot store it), so such an event
+    was lost; now a NUL becomes U+FFFD, as an undecodable byte does."""
+    msg = parse_syslog(b"<187>Oct  3 10:00:00 edge-1 LINK: port\x00 7 down\x00\n", PEER, NOW)
+    assert msg.text == "port\ufffd 7 down"
+
+
 @pytest.mark.parametrize("line", [b"no pri", b"<192>too high", b"", b"<x>1 - - -"])
 def test_what_does_not_start_with_a_pri_is_not_syslog(line: bytes) -> None:
     with pytest.raises(ValueError, match=f"not a syslog message from {PEER}"):
