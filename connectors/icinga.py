@@ -26,7 +26,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -151,7 +151,7 @@ class IcingaApi:
 
     url: str
     user: str
-    password: str
+    password: str = field(repr=False)  # a repr in a log or traceback must not show it
     verify: str | bool = True
     timeout: float = 10.0
 

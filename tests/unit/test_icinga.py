@@ -297,3 +297,11 @@ def test_a_follower_that_fails_unforeseen_says_so() -> None:
     follower = IcingaFollower(Broken([0.0], [], []), _Forwarder())  # type: ignore[arg-type]
     follower.run(threading.Event())
     assert isinstance(follower.failed, OverflowError)
+
+
+def test_the_api_client_repr_does_not_show_the_password() -> None:
+    """A repr lands in logs and tracebacks; the password must not go with it."""
+    from connectors.icinga import IcingaApi
+
+    shown = repr(IcingaApi("https://icinga.example.net:5665", "aiops", "s3cret-pw"))
+    assert "s3cret-pw" not in shown and "aiops" in shown
