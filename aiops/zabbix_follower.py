@@ -79,6 +79,11 @@ class ZabbixFollower:
         self.refused: ZabbixRefused | None = None
         self.failed: BaseException | None = None
         self.last_error = ""
+        # A stop writes the state from the main thread; a poll that outlived the stop's
+        # grace is still changing ``open`` on its own. The lock and the flag keep the two
+        # apart (``finish``).
+        self._lock = threading.Lock()
+        self._polling = False
 
     def run(self, stop: threading.Event) -> None:
         """Poll every ``interval`` until ``stop``, a refusal (``self.refused``) or an
@@ -86,7 +91,7 @@ class ZabbixFollower:
         try:
             while not stop.is_set():
                 try:
-                    self.poll()
+                    self._guarded_poll()
                     self.last_error = ""
                 except ZabbixRefused as exc:
                     self.refused = exc
@@ -97,13 +102,25 @@ class ZabbixFollower:
                     if str(exc) != self.last_error:
                         log.warning("zabbix: %s; trying again in %g s", exc, self.interval)
                     self.last_error = str(exc)
-                self.save_if_delivered()
+                with self._lock:
+                    self.save_if_delivered()
                 stop.wait(self.interval)
         except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
             self.failed = exc
             log.exception("zabbix: the follower failed")
         finally:
             self.api.logout()
+
+    def _guarded_poll(self) -> None:
+        """``poll``, marked as under way so that a stop does not write ``open`` while it
+        changes (``finish``)."""
+        with self._lock:
+            self._polling = True
+        try:
+            self.poll()
+        finally:
+            with self._lock:
+                self._polling = False
 
     def poll(self) -> None:
         """One poll: new problems sent firing (all open ones on the first poll), problems
@@ -149,8 +166,20 @@ class ZabbixFollower:
         self._dirty = self._dirty or bool(new or gone or changed)
 
     def finish(self) -> None:
-        """At a stop, after the forwarder's last flush: the state, if all was sent."""
-        self.save_if_delivered()
+        """At a stop, after the forwarder's last flush: the state, if all was sent.
+
+        A poll still under way (it outlived the stop's grace, in a slow API call) may
+        have taken a problem out of ``open`` without its recovery in the forwarder yet,
+        and it changes ``open`` as it goes: written now, the file could say a problem is
+        over whose recovery was never sent (the alert would fire for ever), or the write
+        could fail half-way. Then the file written after the last whole poll stays: the
+        next start at worst sends some recoveries again, which the engine folds."""
+        with self._lock:
+            if self._polling:
+                log.warning("zabbix: a poll was still under way at the stop; the state "
+                            "file keeps what the last whole poll delivered")
+                return
+            self.save_if_delivered()
 
     def save_if_delivered(self) -> None:
         """Write the state file once the forwarder holds nothing: what the file says was

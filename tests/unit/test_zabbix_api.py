@@ -6,6 +6,7 @@ shape it answered there."""
 from __future__ import annotations
 
 import json
+import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,44 @@ def test_what_the_forwarder_still_holds_is_not_written_as_sent(tmp_path: Path) -
     assert [(i["event_id"], i["recovery_time"]) for i in ended.items] == [("5", "19:05:00")]
     # Another Zabbix's follower on the same data dir has a file of its own.
     assert state_file_for(tmp_path, "https://other/api_jsonrpc.php") != state
+
+
+def test_a_stop_during_a_poll_keeps_the_last_whole_state(tmp_path: Path) -> None:
+    """A poll that outlived the stop's grace had taken a recovered problem out of
+    ``open`` but not yet handed its recovery to the forwarder when the stop wrote the
+    state: the file said the problem was over, the recovery was lost with the process,
+    and the alert fired for ever. Now the stop leaves the file alone then."""
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    api.open, api.known = {"5"}, {"5": {**EVENT, "eventid": "5"}}
+
+    class _SlowForwarder(_Forwarder):
+        entered, release = threading.Event(), threading.Event()
+
+        def add(self, item: dict[str, Any]) -> None:
+            if item.get("event_value") == "0":  # the recovery: the poll stalls here
+                self.entered.set()
+                self.release.wait(10)
+            super().add(item)
+
+    forwarder = _SlowForwarder(pending=1)  # the problem is not delivered yet
+    follower = ZabbixFollower(api, forwarder, state_file=state, interval=0.01)  # type: ignore[arg-type]
+    follower.poll()
+    follower.save_if_delivered()
+    assert not state.exists()
+    forwarder.held = 0  # delivered now; then the problem recovers
+    api.open, api.recovered = set(), {"5": 1795374221.0}
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop,))
+    thread.start()
+    try:
+        assert forwarder.entered.wait(10)
+        follower.finish()  # the stop, while the poll is inside
+        assert not state.exists()
+    finally:
+        stop.set()
+        forwarder.release.set()
+        thread.join(10)
+    assert [i["event_value"] for i in forwarder.items] == ["1", "0"]
 
 
 def test_a_changed_severity_is_sent_again_as_a_state_report_across_restarts(
