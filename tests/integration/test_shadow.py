@@ -169,3 +169,18 @@ def test_a_running_engine_keeps_its_model_when_the_pointer_is_damaged(
     assert listing.status_code == 500
     assert "PROMOTED: holds 'latest\\n', not a version number" in (
         listing.get_json()["error"]["message"])
+
+
+def test_shadow_refuses_a_window_without_alerts(demo_runtime: Runtime) -> None:
+    """An empty window reported both models in perfect agreement with what is stored
+    (pairwise F1 1.000 on no alerts): an operator would promote on no evidence."""
+    version = _save_strict_model(demo_runtime)
+    client = create_app(runtime=demo_runtime).test_client()
+    answer = client.get(f"/api/v1/models/correlation/shadow?since=0&until=3600"
+                        f"&version={version}")
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["field"] == "since"
+    assert error["message"] == ("no stored alerts started from 1970-01-01T00:00:00Z to "
+                                "1970-01-01T01:00:00Z: nothing to compare the models on; "
+                                "choose another window")
