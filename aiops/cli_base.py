@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from aiops.config import DataDir
-from aiops.errors import BrokerUnavailable, InputError, NotFound
+from aiops.errors import BrokerUnavailable, DamagedFile, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable, text_backend
 from aiops.runtime import Runtime, open_runtime
 from topology.store import GraphStoreError
@@ -37,9 +37,10 @@ def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (InputError, NotFound) as exc:
             _fail(str(exc))
-        except (GraphStoreError, EmbeddingsUnavailable, BrokerUnavailable) as exc:
-            # the graph server or the broker is down, the text model is not installed:
-            # not the input's fault
+        except (GraphStoreError, EmbeddingsUnavailable, BrokerUnavailable,
+                DamagedFile) as exc:
+            # the graph server or the broker is down, the text model is not installed,
+            # a model file in the data dir is damaged: not the input's fault
             click.echo(f"aiops: error: {exc}", err=True)
             sys.exit(1)
 
@@ -61,7 +62,8 @@ def runtime_of(ctx: click.Context) -> Runtime:
     if "runtime" not in ctx.obj:
         try:
             ctx.obj["runtime"] = open_runtime(ctx.obj["data_dir"])
-        except GraphStoreError as exc:  # --graph-url names a server that does not answer
+        except (GraphStoreError, DamagedFile) as exc:  # --graph-url names a server that
+            # does not answer; the promoted model's files are damaged
             click.echo(f"aiops: error: {exc}", err=True)
             sys.exit(1)
         ctx.call_on_close(ctx.obj["runtime"].close)

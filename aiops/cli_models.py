@@ -17,7 +17,8 @@ import click
 
 from aiops.cli_base import reports_bad_input, runtime_of
 from aiops.cli_learning import model
-from aiops.errors import InputError
+from aiops.errors import DamagedFile, InputError
+from aiops.learning.registry import ModelRegistry
 from aiops.timeutil import parse_timestamp, to_rfc3339
 
 KINDS = ("correlation", "root_priors", "remediation")  # the registry's model names
@@ -42,21 +43,38 @@ def _summary(kind: str, meta: dict[str, Any]) -> str:
             f"v{ranker.get('correlation_version', '?')})")
 
 
+def _registry(ctx: click.Context) -> ModelRegistry:
+    """The data dir's model registry alone, without opening the runtime (which loads
+    the promoted models): listing and promoting must still work when a promoted
+    version is damaged, since promoting another one is how that is repaired."""
+    from aiops.learning.registry import ModelRegistry
+
+    return ModelRegistry(ctx.obj["data_dir"].path / "models")
+
+
 @model.command("versions")
 @_kind_option
 @click.pass_context
 @reports_bad_input
 def versions(ctx: click.Context, kind: str) -> None:
     """List the versions of a model (correlation by default); * marks the promoted one."""
-    registry = runtime_of(ctx).registry
-    promoted = registry.promoted_version(kind)
+    registry = _registry(ctx)
+    try:
+        promoted = registry.promoted_version(kind)
+    except DamagedFile as exc:  # still list the versions: one of them is the repair
+        click.echo(f"aiops: warning: {exc}", err=True)
+        promoted = None
     found = registry.versions(kind)
     if not found:
         click.echo(f"no {kind} model trained yet ('aiops train'"
                    + (" --tickets)" if kind != "correlation" else ")"))
     for version in found:
-        meta = (registry.load(kind, version) or {}).get("meta", {})
         mark = "*" if version == promoted else " "
+        try:
+            meta = (registry.load(kind, version) or {}).get("meta", {})
+        except DamagedFile as exc:
+            click.echo(f"{mark} v{version}  damaged: {exc}")
+            continue
         click.echo(f"{mark} v{version}  trained on {meta.get('trained_on', '?')}  "
                    f"{_summary(kind, meta)}")
 
@@ -68,14 +86,12 @@ def versions(ctx: click.Context, kind: str) -> None:
 @reports_bad_input
 def promote(ctx: click.Context, version: int, kind: str) -> None:
     """Make VERSION of a model (correlation by default) the one live ingestion and replay
-    use: also a roll-back, of the ranking learned from tickets too."""
-    from aiops.learning.training import load_promoted
-
-    runtime = runtime_of(ctx)
-    if version not in runtime.registry.versions(kind):
+    use: also a roll-back, of the ranking learned from tickets too. A running
+    'aiops serve' switches within seconds (it looks at the registry on requests)."""
+    registry = _registry(ctx)
+    if version not in registry.versions(kind):
         raise InputError(f"no {kind} model version {version}", field="version")
-    runtime.registry.promote(kind, version)
-    runtime.use_model(load_promoted(runtime.registry))
+    registry.promote(kind, version)  # reads the version back first: DamagedFile, exit 1
     click.echo(f"promoted {kind.replace('_', ' ')} model v{version}")
 
 

@@ -110,6 +110,21 @@ def _clock_ahead(text: str) -> float | None:
     return value
 
 
+def _check_ranges(settings: Any, prefix: str,
+                  ranges: dict[str, tuple[float, float, bool]]) -> None:
+    """Refuse a field outside its range, naming its environment setting: ``ranges``
+    maps a field to (low, high, low_included). A value that makes a policy contradict
+    itself (a shadow window of no time, an agreement threshold above 1, a quantile of
+    2) otherwise ran and either crashed deep inside or decided on nothing."""
+    for name, (low, high, low_included) in ranges.items():
+        value = getattr(settings, name)
+        above = value >= low if low_included else value > low
+        if not (above and value <= high and math.isfinite(value)):  # NaN fails too
+            bound = f"a number at least {low:g}" if low_included else f"a number above {low:g}"
+            upper = "" if high == math.inf else f" and at most {high:g}"
+            raise ValueError(f"{prefix}{name.upper()} must be {bound}{upper}, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class DriftSettings:
     """When the promoted correlation model counts as drifting (aiops/learning/drift.py).
@@ -140,6 +155,18 @@ class DriftSettings:
     # at on ingest requests) and raises/resolves the alert AIOPS_MODEL_DRIFT; 0: never.
     check_every: float = 3600.0
 
+    def __post_init__(self) -> None:
+        _check_ranges(self, "AIOPS_DRIFT_", {
+            "window": (0.0, math.inf, False), "min_alerts": (1, math.inf, True),
+            "max_unseen_share": (0.0, 1.0, True), "max_divergence": (0.0, 1.0, True),
+            "chance_quantile": (0.0, 1.0, True),
+            "max_unresolved_increase": (0.0, 1.0, True),
+            "max_unresolved_share": (0.0, 1.0, True),
+            "max_noise_reduction_drop": (0.0, 1.0, True),
+            "max_corrected_share": (0.0, 1.0, True),
+            "max_time_scale_change": (1.0, math.inf, True),
+            "check_every": (0.0, math.inf, True)})
+
 
 @dataclass(frozen=True, slots=True)
 class RetrainSettings:
@@ -159,6 +186,12 @@ class RetrainSettings:
     min_stored_agreement: float = 0.5
     weak_labels: str = "near"  # as `aiops train --weak-labels`
     fit_seconds: float = 300.0  # as `aiops train --fit-seconds`
+
+    def __post_init__(self) -> None:
+        _check_ranges(self, "AIOPS_RETRAIN_", {
+            "days": (0.0, math.inf, False), "shadow_window": (0.0, math.inf, False),
+            "min_alerts": (1, math.inf, True), "min_stored_agreement": (0.0, 1.0, True),
+            "fit_seconds": (1.0, 86_400.0, True)})
 
 
 MAX_PLAYBOOK_WAIT = 7 * 86400.0

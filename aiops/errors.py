@@ -30,3 +30,10 @@ class BrokerUnavailable(RuntimeError):
     """The Celery broker refused or did not answer; the playbook run is recorded as
     failed. Defined here rather than with the playbooks so that the CLI can report it
     without importing them (and YAML, HTTP and Celery with them) at every start."""
+
+
+class DamagedFile(RuntimeError):
+    """A file the engine keeps in its data dir (a model version, a model's PROMOTED
+    pointer) cannot be read or was edited into something it cannot use; the message
+    names the file, what is wrong and how to repair it. Not the request's fault: the
+    CLI exits 1, the API answers 500, and nothing falls back silently to defaults."""

@@ -18,7 +18,7 @@ from aiops.engine.rank import CausalTopologyRanker
 from aiops.engine.regroup import regroup
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import AlertRecord
-from aiops.errors import InputError
+from aiops.errors import DamagedFile, InputError
 from aiops.learning.drift import model_drift
 from aiops.learning.drift_alert import drift_transition
 from aiops.learning.embeddings import TemplateEmbedder
@@ -108,11 +108,16 @@ class Runtime:
         if now - self.models_checked_at < every:
             return False
         self.models_checked_at = now
-        promoted = (self.registry.promoted_version(MODEL_NAME),
-                    self.registry.promoted_version(PRIORS_NAME))
-        if promoted == self.model_versions:
+        try:
+            promoted = (self.registry.promoted_version(MODEL_NAME),
+                        self.registry.promoted_version(PRIORS_NAME))
+            if promoted == self.model_versions:
+                return False
+            self.use_model(load_promoted(self.registry))
+        except DamagedFile as exc:  # keep what runs rather than fail every request
+            log.error("not switching models: %s; still running correlation v%s, root "
+                      "priors v%s", exc, *self.model_versions)
             return False
-        self.use_model(load_promoted(self.registry))
         return True
 
     def follow_topology(self, every: float = MODEL_CHECK_SECONDS) -> bool:

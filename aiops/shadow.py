@@ -16,6 +16,7 @@ from aiops.engine.regroup import compare, load_window
 from aiops.errors import InputError
 from aiops.learning.training import MODEL_NAME, CorrelationModel
 from aiops.runtime import Runtime
+from aiops.timeutil import to_rfc3339
 
 
 def _model(runtime: Runtime, version: int | None) -> CorrelationModel:
@@ -38,6 +39,10 @@ def shadow(runtime: Runtime, since: float, until: float, version: int | None) ->
             records = load_window(conn, since, until)
         except ValueError as exc:
             raise InputError(str(exc), field="since") from None
+    if not records:  # else both models "agree" with F1 1.000 on nothing
+        raise InputError(f"no stored alerts started from {to_rfc3339(since)} to "
+                         f"{to_rfc3339(until)}: nothing to compare the models on; choose "
+                         "another window", field="since")
     engine = runtime.engine
     topology = engine.timeline.at(since).graph if engine.timeline is not None \
         else engine.topology

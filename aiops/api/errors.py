@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from aiops.errors import BrokerUnavailable, InputError, NotFound
+from aiops.errors import BrokerUnavailable, DamagedFile, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable
 from topology.store import GraphStoreError
 
@@ -57,6 +57,13 @@ def register_error_handlers(app: Flask) -> None:
         # The run is recorded as failed with the reason; nothing executed.
         app.logger.error("broker unavailable: %s", err)
         return error_response(503, str(err))
+
+    @app.errorhandler(DamagedFile)
+    def _damaged_file(err: DamagedFile):
+        # A model file in the data dir was damaged or edited by hand: the message says
+        # which and how to repair it, rather than a bare 500.
+        app.logger.error("damaged data: %s", err)
+        return error_response(500, str(err))
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

@@ -86,6 +86,16 @@ class Playbook:
                 "steps": [{"name": s.name, "kind": s.kind} for s in self.steps]}
 
 
+def _unknown(keys: Any, known: set[str] | tuple[str, ...]) -> str | None:
+    """The first key of a mapping that is not in ``known``, as text, or None.
+
+    YAML keys need not be strings (``1:``, ``yes:``); ordering them by their text keeps
+    a file mixing such a key with a misspelt one refused by name, where ``sorted`` of
+    an int and a str raised TypeError and took every playbook's listing down with it."""
+    unknown = sorted((k for k in keys if k not in known), key=str)
+    return str(unknown[0]) if unknown else None
+
+
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -122,9 +132,9 @@ def _timeout(raw: dict[str, Any], default: float, where: str) -> float:
 def _http(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError(f"{where}.http must be a mapping with a 'url'")
-    unknown = sorted(set(raw) - {"url", "method", "headers", "json"})
-    if unknown:
-        raise InputError(f"{where}.http: unknown key '{unknown[0]}'")
+    unknown = _unknown(raw, ("url", "method", "headers", "json"))
+    if unknown is not None:
+        raise InputError(f"{where}.http: unknown key '{unknown}'")
     url = raw.get("url")
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not (
             urlsplit(url).netloc):
@@ -153,9 +163,9 @@ def _step(raw: Any, index: int, where: str) -> Step:
     here = f"{where}: steps[{index}]"
     if not isinstance(raw, dict):
         raise InputError(f"{here} must be a mapping")
-    unknown = sorted(set(raw) - {"name", "http", "command", "timeout", "continue_on_error"})
-    if unknown:
-        raise InputError(f"{here}: unknown key '{unknown[0]}'")
+    unknown = _unknown(raw, ("name", "http", "command", "timeout", "continue_on_error"))
+    if unknown is not None:
+        raise InputError(f"{here}: unknown key '{unknown}'")
     if ("http" in raw) == ("command" in raw):
         raise InputError(f"{here} needs exactly one of 'http' or 'command'")
     name = raw.get("name", f"step {index + 1}")
@@ -182,9 +192,9 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
     where = path.name
     if not isinstance(doc, dict):
         raise InputError(f"{where}: expected a mapping with 'steps'")
-    unknown = sorted(set(doc) - {"name", "description", "match", "steps"})
-    if unknown:
-        raise InputError(f"{where}: unknown key '{unknown[0]}'")
+    unknown = _unknown(doc, ("name", "description", "match", "steps"))
+    if unknown is not None:
+        raise InputError(f"{where}: unknown key '{unknown}'")
     name = doc.get("name", path.stem)
     if not isinstance(name, str) or not _NAME.match(name):
         raise InputError(f"{where}: 'name' must be 1-64 letters, digits, '.', '_' or '-', "
@@ -196,9 +206,9 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
     match = {} if match is None else match
     if not isinstance(match, dict):
         raise InputError(f"{where}: 'match' must be a mapping of {', '.join(MATCH_KEYS)}")
-    bad = sorted(set(match) - set(MATCH_KEYS))
-    if bad:
-        raise InputError(f"{where}: match: unknown key '{bad[0]}'; expected "
+    bad = _unknown(match, MATCH_KEYS)
+    if bad is not None:
+        raise InputError(f"{where}: match: unknown key '{bad}'; expected "
                          f"{', '.join(MATCH_KEYS)}")
     criteria = {key: _strings(value, f"{where}: match.{key}") for key, value in match.items()}
     steps = doc.get("steps")

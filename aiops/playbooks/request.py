@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiops.errors import BrokerUnavailable, InputError, NotFound
 from aiops.playbooks import runs
@@ -55,7 +55,26 @@ def _url(url: str, values: dict[str, str | None], where: str) -> str:
     """The URL with placeholder values percent-encoded, so an entity name holding '/',
     '?' or '#' stays one path segment or parameter."""
     quoted = {k: (quote(v, safe="") if v else v) for k, v in values.items()}
-    return render(url, quoted, where)
+    filled = render(url, quoted, where)
+    _refuse_dot_segments(url, filled, where)
+    return filled
+
+
+def _refuse_dot_segments(template: str, filled: str, where: str) -> None:
+    """Refuse a filled URL whose path gained a '.' or '..' segment from a value.
+
+    Percent-encoding leaves dots alone, and the HTTP client resolves dot segments
+    before sending (``/devices/../reset`` goes out as ``/reset``): an alert whose
+    entity is ``..`` would move the request to another endpoint of the same server.
+    Values hold no '/' once encoded, so the template's segments and the filled ones
+    line up one to one."""
+    before = urlsplit(template).path.split("/")
+    after = urlsplit(filled).path.split("/")
+    for old, new in zip(before, after, strict=False):
+        if new in (".", "..") and old != new:
+            raise InputError(f"{where}: the URL's path segment '{old}' would be '{new}' for "
+                             "this incident, which moves the request to another path; "
+                             "refused")
 
 
 def fill_steps(playbook: Playbook, values: dict[str, str | None]) -> list[dict[str, Any]]:

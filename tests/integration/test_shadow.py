@@ -123,3 +123,64 @@ def test_a_running_engine_follows_a_promotion_made_elsewhere(demo_runtime: Runti
     assert demo_runtime.engine.correlator.weights.threshold == 1.01
     assert demo_runtime.model_versions[0] == version
     assert demo_runtime.follow_promotions(every=0) is False
+
+
+def test_a_damaged_promoted_pointer_is_named_and_repaired_by_promoting(tmp_path: Path) -> None:
+    """A hand-edited PROMOTED read as "nothing promoted": commands and a serving engine
+    ran the untrained defaults without a word. Now every command names the file, and
+    listing and promoting (the repair) still work."""
+    data = tmp_path / "data"
+    runtime = open_runtime(DataDir.from_env(data))
+    try:
+        load_demo(runtime)
+        version = _save_strict_model(runtime)
+        runtime.registry.promote(MODEL_NAME, version)
+    finally:
+        runtime.close()
+    pointer = data / "models" / MODEL_NAME / "PROMOTED"
+    pointer.write_text(f"v{version}\n")
+    export = aiops(data, "model", "export-causal-graph", "--output", str(tmp_path / "g.json"))
+    assert export.returncode == 1
+    assert f"{pointer}: holds 'v{version}\\n', not a version number" in export.stderr
+    listed = aiops(data, "model", "versions")
+    assert listed.returncode == 0 and f"  v{version}  trained on test" in listed.stdout
+    assert "not a version number" in listed.stderr
+    promoted = aiops(data, "model", "promote", str(version))
+    assert promoted.returncode == 0, promoted.stderr
+    assert f"* v{version} " in aiops(data, "model", "versions").stdout
+
+
+def test_a_running_engine_keeps_its_model_when_the_pointer_is_damaged(
+        demo_runtime: Runtime) -> None:
+    version = _save_strict_model(demo_runtime)
+    demo_runtime.registry.promote(MODEL_NAME, version)
+    assert demo_runtime.follow_promotions(every=0) is True
+    assert demo_runtime.engine.correlator.weights.threshold == 1.01
+    (demo_runtime.registry.root / MODEL_NAME / "PROMOTED").write_text("latest\n")
+    client = create_app(runtime=demo_runtime).test_client()
+    demo_runtime.models_checked_at = 0.0
+    answer = client.post("/api/v1/alerts", json={
+        "id": "after-damage", "source": "nms", "name": "LINK_DOWN", "entity": "ne-01",
+        "severity": "major", "summary": "down", "starts_at": time.time()})
+    assert answer.status_code == 200  # ingestion goes on, with the model it ran
+    assert demo_runtime.engine.correlator.weights.threshold == 1.01
+    assert demo_runtime.model_versions[0] == version
+    listing = client.get("/api/v1/models/correlation")
+    assert listing.status_code == 500
+    assert "PROMOTED: holds 'latest\\n', not a version number" in (
+        listing.get_json()["error"]["message"])
+
+
+def test_shadow_refuses_a_window_without_alerts(demo_runtime: Runtime) -> None:
+    """An empty window reported both models in perfect agreement with what is stored
+    (pairwise F1 1.000 on no alerts): an operator would promote on no evidence."""
+    version = _save_strict_model(demo_runtime)
+    client = create_app(runtime=demo_runtime).test_client()
+    answer = client.get(f"/api/v1/models/correlation/shadow?since=0&until=3600"
+                        f"&version={version}")
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["field"] == "since"
+    assert error["message"] == ("no stored alerts started from 1970-01-01T00:00:00Z to "
+                                "1970-01-01T01:00:00Z: nothing to compare the models on; "
+                                "choose another window")

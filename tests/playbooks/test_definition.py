@@ -111,6 +111,25 @@ def test_bad_files_are_listed_without_hiding_the_good_ones(tmp_path: Path) -> No
     assert len(errors) == 4
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("steps: [{command: [a]}]\n1: x\nrun_as: root", "bad.yml: unknown key '1'"),
+    ("steps: [{command: [a], 2: x, sudo: true}]", "bad.yml: steps[0]: unknown key '2'"),
+    ("steps: [{http: {url: 'http://x', yes: 1, proxy: p}}]",
+     "steps[0].http: unknown key 'True'"),
+    ("match: {3: [x], severity: [y]}\nsteps: [{command: [a]}]", "match: unknown key '3'"),
+])
+def test_keys_that_are_not_text_are_refused_by_name_without_hiding_the_others(
+        tmp_path: Path, text: str, message: str) -> None:
+    """YAML keys may be numbers or booleans: one such key beside a misspelt one
+    raised TypeError, so listing or checking the folder failed for every playbook."""
+    folder = tmp_path / "playbooks"
+    write(folder, "bgp.yml", GOOD)
+    write(folder, "bad.yml", text)
+    found, errors = load_playbooks(folder)
+    assert list(found) == ["bounce-bgp"]
+    assert len(errors) == 1 and message in errors[0]
+
+
 def test_a_missing_folder_is_no_playbooks(tmp_path: Path) -> None:
     assert load_playbooks(tmp_path / "nowhere") == ({}, [])
 

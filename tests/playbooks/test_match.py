@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,25 @@ def test_url_values_are_percent_encoded() -> None:
     (filled,) = fill_steps(book(steps=(step,)), values)
     assert filled["request"]["url"] == "http://h/api/site%2Fa%20b%231?q=BGP%20down%20on%20pe-3"
     assert filled["status"] == "pending" and filled["timeout"] == 5.0
+
+
+@pytest.mark.parametrize("entity", ["..", "."])
+def test_a_url_value_cannot_be_a_dot_segment(entity: str) -> None:
+    """Dots are not percent-encoded, and the HTTP client resolves '..' before sending:
+    an alert's entity '..' would send the request to another endpoint."""
+    step = Step("reset", 5.0, http={"url": "http://h/api/devices/{root.entity}/reset",
+                                    "method": "POST", "headers": {}})
+    values = context({**INCIDENT, "root_causes": [{"entity": entity}]}, "")
+    with pytest.raises(InputError, match=rf"steps\[0\] \(reset\).url: the URL's path segment "
+                       rf"'\{{root.entity\}}' would be '{re.escape(entity)}'"):
+        fill_steps(book(steps=(step,)), values)
+    dotted = context({**INCIDENT, "root_causes": [{"entity": "..pe.3"}]}, "")
+    (filled,) = fill_steps(book(steps=(step,)), dotted)  # dots inside a name are fine
+    assert filled["request"]["url"] == "http://h/api/devices/..pe.3/reset"
+    literal = Step("up", 5.0, http={"url": "http://h/a/../b/{root.entity}", "method": "GET",
+                                    "headers": {}})  # the author's own '..' is theirs
+    assert fill_steps(book(steps=(literal,)), dotted)[0]["request"]["url"] == (
+        "http://h/a/../b/..pe.3")
 
 
 def test_environment_values_are_read_when_the_step_runs(monkeypatch: pytest.MonkeyPatch,

@@ -182,3 +182,30 @@ def test_a_change_of_pace_is_drift_and_says_both_scales() -> None:
     same = assess(base(), window(TRAINED), DriftSettings(), {**timing, "drifting": False})
     assert same["verdict"] == "ok"
     assert "time_scale" not in assess(base(), window(TRAINED), DriftSettings())["measures"]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("AIOPS_RETRAIN_SHADOW_WINDOW", "-1",
+     "AIOPS_RETRAIN_SHADOW_WINDOW must be a number above 0, got -1.0"),
+    ("AIOPS_RETRAIN_MIN_STORED_AGREEMENT", "3",
+     "AIOPS_RETRAIN_MIN_STORED_AGREEMENT must be a number at least 0 and at most 1, got 3.0"),
+    ("AIOPS_RETRAIN_DAYS", "0", "AIOPS_RETRAIN_DAYS must be a number above 0"),
+    ("AIOPS_RETRAIN_MIN_ALERTS", "0", "AIOPS_RETRAIN_MIN_ALERTS must be a number at least 1"),
+    ("AIOPS_RETRAIN_FIT_SECONDS", "nan", "AIOPS_RETRAIN_FIT_SECONDS must be a number at least 1"),
+    ("AIOPS_DRIFT_CHANCE_QUANTILE", "2",
+     "AIOPS_DRIFT_CHANCE_QUANTILE must be a number at least 0 and at most 1, got 2.0"),
+    ("AIOPS_DRIFT_WINDOW", "-5", "AIOPS_DRIFT_WINDOW must be a number above 0"),
+    ("AIOPS_DRIFT_MAX_TIME_SCALE_CHANGE", "0.5",
+     "AIOPS_DRIFT_MAX_TIME_SCALE_CHANGE must be a number at least 1"),
+    ("AIOPS_DRIFT_CHECK_EVERY", "inf", "AIOPS_DRIFT_CHECK_EVERY must be a number at least 0"),
+])
+def test_settings_that_contradict_the_policy_are_refused_by_name(
+        monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    """A retraining policy with a shadow window of no time tried the candidate on no
+    alerts and reported F1 1.000; an agreement threshold over 1 kept every candidate
+    out as 'very different' at F1 0.975; a chance quantile of 2 crashed drift with a
+    numpy traceback. Each is now refused when the data dir is opened."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as err:
+        DataDir.from_env("somewhere")
+    assert message in str(err.value)
