@@ -19,6 +19,7 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
+from aiops.filemode import as_created
 from aiops.models import Alert
 from aiops.runtime import Runtime
 from aiops.store.queries import replay_incidents
@@ -139,6 +140,7 @@ def write_json_atomically(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        as_created(fd)  # mkstemp makes it 0600: others could not read the output
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json_text(document))
         os.replace(tmp, path)

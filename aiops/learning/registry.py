@@ -17,6 +17,7 @@ from typing import Any
 
 from aiops import __version__
 from aiops.errors import DamagedFile
+from aiops.filemode import as_created
 
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
 
@@ -27,6 +28,8 @@ def _temp_file(folder: Path, prefix: str, text: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
     try:
+        as_created(fd)  # mkstemp makes it 0600: a server running as another user
+        # than the worker that trained and promoted could not read the model
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
     except BaseException:
