@@ -167,6 +167,11 @@ def test_a_500_on_page_3_changes_nothing(netbox: FakeSource, store) -> None:
 @pytest.mark.parametrize(("reply", "error", "message"), [
     (Reply(raw=b'{"count": 3, "results": [{"id": '), InputError, "returned invalid JSON"),
     (Reply(raw=b"<html>502 Bad Gateway</html>"), InputError, "returned invalid JSON"),
+    (Reply(raw=b"[" * 100_000 + b"]" * 100_000), InputError,
+     "returned invalid JSON: nested too deeply"),  # was a RecursionError traceback
+    (Reply(raw=b'{"next": null, "results": [{"id": 1, "name": "eth\\ud800", '
+               b'"device": {"id": 1}}]}'), InputError,
+     r"results\[0\]\.name holds a lone UTF-16 surrogate"),  # was a UnicodeEncodeError
     (Reply({"detail": "Invalid token"}, status=403), InputError, "HTTP 403 .check the token"),
     (Reply({"count": 1, "results": "nope"}), InputError, "is not a NetBox list"),
     (Reply(DEVICES, truncate=True), SourceUnreachable, "reading .* failed"),

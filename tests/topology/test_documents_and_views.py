@@ -1,0 +1,51 @@
+"""Topology documents refused by name rather than with a traceback, and the views of a
+node (API, ``aiops topology show``) that must show every relation it has."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiops.errors import InputError
+from topology.discovery.http import read_json_file
+from topology.loader import read_topology
+
+DOC_HEAD = '{"nodes": [{"id": "a", "attrs": {"x": '
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("[" * 100_000 + "]" * 100_000, "malformed JSON: nested too deeply"),
+    ("1" * 5000, "malformed JSON: a number with more than"),
+    ('"\\ud800"', r"string at nodes\[0\]\.attrs\.x holds a lone UTF-16 surrogate"),
+])
+def test_json_the_decoder_or_the_store_cannot_take_is_refused_naming_the_file(
+        tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "topo.json"
+    path.write_text(DOC_HEAD + body + "}}], \"edges\": []}")
+    with pytest.raises(InputError, match=message) as err:
+        read_topology(path)
+    assert str(err.value).startswith(f"{path}: ")
+    with pytest.raises(InputError, match=message):
+        read_json_file(str(path), "kubectl")
+
+
+def test_a_malformed_document_still_names_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "topo.json"
+    path.write_text('{"nodes": [\n  {"id": "a",}\n]}')
+    with pytest.raises(InputError, match=r"topo.json: malformed JSON: .* at line 2 column"):
+        read_topology(path)
+
+
+def test_a_lone_surrogate_import_exits_2_and_stores_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "topo.json"
+    path.write_text('{"nodes": [{"id": "a"}, {"id": "b\\udc00"}], "edges": []}')
+    r = subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"),
+                        "topology", "import", str(path)], capture_output=True, text=True,
+                       timeout=120, env={**os.environ})
+    assert r.returncode == 2, r.stderr
+    assert "nodes[1].id holds a lone UTF-16 surrogate" in r.stderr
+    assert "Traceback" not in r.stderr
