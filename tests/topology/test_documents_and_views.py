@@ -13,6 +13,7 @@ import pytest
 from aiops.errors import InputError
 from topology.discovery.http import read_json_file
 from topology.loader import read_topology
+from topology.model import parse_topology
 
 DOC_HEAD = '{"nodes": [{"id": "a", "attrs": {"x": '
 
@@ -49,3 +50,22 @@ def test_a_lone_surrogate_import_exits_2_and_stores_nothing(tmp_path: Path) -> N
     assert r.returncode == 2, r.stderr
     assert "nodes[1].id holds a lone UTF-16 surrogate" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_self_loop_in_a_document_is_refused_naming_the_edge() -> None:
+    doc = {"nodes": [{"id": "a"}, {"id": "b"}],
+           "edges": [{"source": "a", "target": "b"}, {"source": "a", "target": "a"}]}
+    with pytest.raises(InputError, match=r"edges\[1\]: edge a-connected_to->a joins a node "
+                                         "to itself"):
+        parse_topology(doc)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("id", "x" * 257, r"nodes\[0\]: field 'id' is longer than 256 characters"),
+    ("name", "a\x00b", r"nodes\[0\]: field 'name' contains a NUL character"),
+    ("kind", "k" * 65, r"nodes\[0\]: field 'kind' is longer than 64 characters"),
+])
+def test_text_no_store_can_hold_is_refused_naming_node_and_field(
+        field: str, value: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_topology({"nodes": [{"id": "a", field: value}], "edges": []})
