@@ -3,6 +3,7 @@ node (API, ``aiops topology show``) that must show every relation it has."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 
 from aiops.errors import InputError
 from topology.discovery.http import read_json_file
+from topology.graph import TopologyGraph
 from topology.loader import read_topology
-from topology.model import parse_topology
+from topology.model import Edge, Node, parse_topology
 
 DOC_HEAD = '{"nodes": [{"id": "a", "attrs": {"x": '
 
@@ -69,3 +71,42 @@ def test_text_no_store_can_hold_is_refused_naming_node_and_field(
         field: str, value: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_topology({"nodes": [{"id": "a", field: value}], "edges": []})
+
+
+def two_relations() -> TopologyGraph:
+    """A service that depends on a host it is also cabled to, and an interface."""
+    nodes = [Node("svc", "service", "billing"), Node("h1", "host", "h1"),
+             Node("h1:eth0", "interface", "h1:eth0", {"device": "h1", "ifname": "eth0"})]
+    edges = [Edge("svc", "h1", "depends_on"), Edge("h1", "svc", "connected_to", {"lag": 1}),
+             Edge("h1:eth0", "h1", "part_of")]
+    return TopologyGraph(nodes, edges)
+
+
+def test_a_subgraph_keeps_every_relation_between_two_nodes() -> None:
+    graph = two_relations()
+    _, edges = graph.subgraph(["svc"], 1)
+    assert sorted(e.to_dict().items() for e in edges) == sorted(
+        e.to_dict().items() for e in graph.edges if e.kind != "part_of")
+    assert {e.key for e in graph.relations("svc", "h1")} == {
+        ("svc", "h1", "depends_on"), ("h1", "svc", "connected_to")}
+    assert graph.relations("svc", "nowhere") == []
+
+
+def test_show_lists_each_relation_with_its_direction(tmp_path: Path) -> None:
+    graph = two_relations()
+    path = tmp_path / "topo.json"
+    path.write_text(json.dumps({"nodes": [n.to_dict() for n in graph.nodes.values()],
+                                "edges": [e.to_dict() for e in graph.edges]}))
+
+    def aiops(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "aiops", "--data-dir",
+                               str(tmp_path / "d"), *args], capture_output=True, text=True,
+                              timeout=120, env={**os.environ})
+
+    assert aiops("topology", "import", str(path)).returncode == 0
+    shown = json.loads(aiops("topology", "show", "svc", "--json").stdout)
+    assert sorted((n["id"], n["edge"], n["direction"]) for n in shown["neighbours"]) == [
+        ("h1", "connected_to", "connected_to"), ("h1", "depends_on", "depends_on ->")]
+    text = aiops("topology", "show", "h1").stdout
+    assert "neighbours (2):" in text
+    assert "<- depends_on  svc" in text and "connected_to   svc" in text
