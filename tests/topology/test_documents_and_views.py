@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from aiops.api import create_app
 from aiops.errors import InputError
+from aiops.runtime import Runtime
 from topology.discovery.http import read_json_file
 from topology.graph import TopologyGraph
 from topology.loader import read_topology
@@ -90,6 +92,19 @@ def test_a_subgraph_keeps_every_relation_between_two_nodes() -> None:
     assert {e.key for e in graph.relations("svc", "h1")} == {
         ("svc", "h1", "depends_on"), ("h1", "svc", "connected_to")}
     assert graph.relations("svc", "nowhere") == []
+
+
+def test_the_node_endpoint_answers_the_node_asked_for(runtime: Runtime) -> None:
+    graph = two_relations()
+    runtime.import_topology(list(graph.nodes.values()), graph.edges, "test")
+    client = create_app(runtime=runtime).test_client()
+    body = client.get("/api/v1/topology/nodes/h1:eth0").get_json()
+    assert body["node"]["id"] == "h1:eth0"  # was its device, h1
+    body = client.get("/api/v1/topology/nodes/h1:eth9").get_json()
+    assert body["node"]["id"] == "h1"  # a port the topology does not list: its device
+    body = client.get("/api/v1/topology/nodes/svc").get_json()
+    assert {(e["source"], e["target"], e["kind"]) for e in body["neighbourhood"]["edges"]} \
+        == {("svc", "h1", "depends_on"), ("h1", "svc", "connected_to")}
 
 
 def test_show_lists_each_relation_with_its_direction(tmp_path: Path) -> None:
