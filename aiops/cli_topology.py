@@ -300,18 +300,17 @@ def topology_show(ctx: click.Context, node: str, as_json: bool) -> None:
     edges_seen = {edge.key: seen for edge, seen in history.edges}
     neighbours = []
     for other in sorted(graph.neighbours(node_id)):
-        data = graph.graph.edges[node_id, other]
-        kind = data.get("kind")
-        attrs = dict(data.get("attrs") or {})
-        seen = edges_seen.get((node_id, other, kind)) or edges_seen.get((other, node_id, kind))
-        neighbours.append({"id": other, "kind": graph.nodes[other].kind,
-                           "name": graph.nodes[other].name, "edge": kind,
-                           "direction": _direction(graph, node_id, other, kind),
-                           "inferred": bool(attrs.get("inferred")),
-                           "confidence": attrs.get("confidence"),
-                           "in_use": in_use.graph.has_edge(node_id, other),
-                           "last_seen": seen.last if seen else None,
-                           "source": seen.source if seen else None})
+        used = {e.key for e in in_use.relations(node_id, other)}
+        for edge in sorted(graph.relations(node_id, other), key=lambda e: e.key):
+            seen = edges_seen.get(edge.key)
+            neighbours.append({"id": other, "kind": graph.nodes[other].kind,
+                               "name": graph.nodes[other].name, "edge": edge.kind,
+                               "direction": _direction(edge, node_id),
+                               "inferred": bool(edge.attrs.get("inferred")),
+                               "confidence": edge.attrs.get("confidence"),
+                               "in_use": edge.key in used,
+                               "last_seen": seen.last if seen else None,
+                               "source": seen.source if seen else None})
     node_seen = next((seen for n, seen in history.nodes if n.id == node_id), None)
     if as_json:
         click.echo(json.dumps({"node": found.to_dict(), "aliases": found.aliases(),
@@ -325,7 +324,7 @@ def topology_show(ctx: click.Context, node: str, as_json: bool) -> None:
     seen_by = found.attrs.get("seen_by")
     if seen_by:
         click.echo(f"seen by: {', '.join(seen_by)}")
-    click.echo(f"neighbours ({len(neighbours)}):")
+    click.echo(f"neighbours ({len({n['id'] for n in neighbours})}):")
     for n in neighbours:
         mark = f"  [inferred, confidence {n['confidence']}]" if n["inferred"] else ""
         if not n["in_use"]:
@@ -337,13 +336,13 @@ def _last_seen(seen: Any) -> str:
     return "-" if seen is None else f"last seen {to_rfc3339(seen.last)} by {seen.source}"
 
 
-def _direction(graph: Any, node_id: str, other: str, kind: str | None) -> str:
+def _direction(edge: Any, node_id: str) -> str:
     """``part_of ->`` when this node points at the other, ``<- part_of`` the reverse."""
     from topology.model import DIRECTED_EDGE_KINDS
 
-    if kind not in DIRECTED_EDGE_KINDS:
-        return str(kind)
-    return f"{kind} ->" if graph.dependencies.has_edge(node_id, other) else f"<- {kind}"
+    if edge.kind not in DIRECTED_EDGE_KINDS:
+        return str(edge.kind)
+    return f"{edge.kind} ->" if edge.source == node_id else f"<- {edge.kind}"
 
 
 @topology.command("conflicts")

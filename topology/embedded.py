@@ -58,7 +58,7 @@ class EmbeddedGraphStore:
         now = time.time() if seen_at is None else seen_at
         try:
             with self.db.begin() as conn:
-                check_upsert(nodes, edges, lambda ids: self._existing(conn, ids))
+                check_upsert(nodes, edges, lambda ids: self._existing(conn, ids), source)
                 self._write(conn, nodes, edges, source, now)
         except sa.exc.DBAPIError as exc:
             raise GraphStoreError(f"topology not stored: {exc.orig or exc}") from exc

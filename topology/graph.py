@@ -32,6 +32,7 @@ class TopologyGraph:
         self.resolver = EntityResolver(self.nodes.values())
         self._neighbourhood = lru_cache(maxsize=65536)(self._compute_neighbourhood)
         self._neighbours: dict[str, frozenset[str]] = {}  # at most one per node
+        self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -69,16 +70,31 @@ class TopologyGraph:
             return 0 if a in self.graph else None
         return self._neighbourhood(a, cutoff).get(b)
 
+    def relations(self, a: str, b: str) -> list[Edge]:
+        """Every stored edge between ``a`` and ``b``, in either direction.
+
+        The undirected graph keeps one edge per pair of nodes, with the kind and attrs
+        of the last stored one, so a service that ``depends_on`` a host it is also
+        ``connected_to`` showed one of the two. The index is built on first use (the
+        API and ``topology show`` ask; the engine does not) and then kept: the view is
+        read-only, and a race only builds the same index twice.
+        """
+        index = self._relations
+        if index is None:
+            index = {}
+            for edge in self.edges:
+                pair = (edge.source, edge.target) if edge.source <= edge.target \
+                    else (edge.target, edge.source)
+                index.setdefault(pair, []).append(edge)
+            self._relations = index
+        return index.get((a, b) if a <= b else (b, a), [])
+
     def subgraph(self, node_ids: Iterable[str], radius: int = 1) -> tuple[list[Node], list[Edge]]:
         """Nodes within ``radius`` of any of ``node_ids``, and the edges among them."""
         keep: set[str] = set()
         for node_id in node_ids:
             keep.update(self.neighbourhood(node_id, radius))
         nodes = [self.nodes[n] for n in sorted(keep) if n in self.nodes]
-        edges = []
-        for u, v, data in self.graph.subgraph(keep).edges(data=True):
-            kind = data.get("kind", "connected_to")
-            if kind in DIRECTED_EDGE_KINDS and not self.dependencies.has_edge(u, v):
-                u, v = v, u  # the undirected graph forgets which end depends on which
-            edges.append(Edge(u, v, kind, dict(data.get("attrs") or {})))
+        edges = [Edge(e.source, e.target, e.kind, dict(e.attrs))
+                 for u, v in self.graph.subgraph(keep).edges() for e in self.relations(u, v)]
         return nodes, edges

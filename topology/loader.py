@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aiops.errors import InputError
+from aiops.jsontext import parse_json
 from topology.model import Edge, Node, parse_topology
 
 
@@ -23,11 +23,9 @@ def read_topology(path: str | Path) -> tuple[list[Node], list[Edge]]:
     if not text.strip():
         raise InputError("file is empty; expected a topology JSON document", where=str(path))
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
-                         where=f"{path}:{exc.lineno}") from None
-    try:
-        return parse_topology(doc)
+        # parse_json, not json.loads: a document nested too deeply or a 5,000-digit
+        # number was a traceback, and a lone UTF-16 surrogate escape (valid JSON, not
+        # text) got as far as the store, which failed with a traceback encoding it.
+        return parse_topology(parse_json(text))
     except InputError as exc:
         raise exc.located(str(path)) from None

@@ -11,6 +11,11 @@ EDGE_KINDS: tuple[str, ...] = ("connected_to", "depends_on", "runs_on", "part_of
 # Edge kinds whose direction carries meaning: source needs / sits on / belongs to target.
 DIRECTED_EDGE_KINDS: frozenset[str] = frozenset({"depends_on", "runs_on", "part_of"})
 MAX_SHOWN_IDS = 20
+# Widest text every backend stores: the embedded tables' columns (topology/tables.py),
+# which PostgreSQL enforces and SQLite does not; Neo4j would take more, but the
+# backends must refuse the same batches.
+MAX_ID_LENGTH = 256  # a node id or name, an edge end
+MAX_KIND_LENGTH = 64  # a node or edge kind, a source name
 
 
 @dataclass(slots=True)
@@ -65,10 +70,30 @@ def _name_ids(ids: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _text(obj: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = obj.get(key, default)
+def text_problem(value: object, limit: int) -> str | None:
+    """Why ``value`` cannot be stored as an id, name, kind or source; None when it can.
+
+    One rule for every backend, checked before anything is written: text wider than
+    the embedded tables' column failed on PostgreSQL only (as a server failure naming
+    no node), and NUL, which PostgreSQL and FalkorDB cannot store, failed on those
+    two only, FalkorDB half-way through staging an import.
+    """
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: field '{key}' must be a non-empty string", field=key)
+        return "must be a non-empty string"
+    if len(value) > limit:
+        return f"is longer than {limit} characters"
+    if "\x00" in value:
+        return "contains a NUL character"
+    return None
+
+
+def _text(obj: dict[str, Any], key: str, where: str, default: str | None = None,
+          limit: int = MAX_ID_LENGTH) -> str:
+    value = obj.get(key, default)
+    problem = text_problem(value, limit)
+    if problem is not None:
+        raise InputError(f"{where}: field '{key}' {problem}", field=key)
+    assert isinstance(value, str)
     return value
 
 
@@ -106,7 +131,7 @@ def parse_topology(doc: Any) -> tuple[list[Node], list[Edge]]:
         if node_id in seen:
             duplicates.append(node_id)
         seen.add(node_id)
-        nodes.append(Node(node_id, _text(raw, "kind", where, "device"),
+        nodes.append(Node(node_id, _text(raw, "kind", where, "device", MAX_KIND_LENGTH),
                           _text(raw, "name", where, node_id), _attrs(raw, where)))
     if duplicates:
         raise InputError(f"duplicate node ids: {_name_ids(duplicates)}", field="nodes")
@@ -120,7 +145,11 @@ def parse_topology(doc: Any) -> tuple[list[Node], list[Edge]]:
         if not isinstance(raw, dict):
             raise InputError(f"{where}: an edge must be an object")
         edge = Edge(_text(raw, "source", where), _text(raw, "target", where),
-                    _text(raw, "kind", where, "connected_to"), _attrs(raw, where))
+                    _text(raw, "kind", where, "connected_to", MAX_KIND_LENGTH),
+                    _attrs(raw, where))
+        if edge.source == edge.target:  # see topology.store.check_fields
+            raise InputError(f"{where}: edge {edge.source}-{edge.kind}->{edge.target} joins "
+                             "a node to itself", field="target")
         for end in (edge.source, edge.target):
             if end not in seen:
                 dangling.append(f"{where}->{end}")

@@ -169,7 +169,7 @@ class Neo4jGraphStore:
 
     def upsert(self, nodes: list[Node], edges: list[Edge], source: str = "import",
                seen_at: float | None = None) -> tuple[int, int]:
-        check_upsert(nodes, edges, self._stored_ids)
+        check_upsert(nodes, edges, self._stored_ids, source)
         if not nodes and not edges:
             return 0, 0
         now = time.time()

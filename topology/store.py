@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiops.errors import InputError
 from topology.graph import TopologyGraph
-from topology.model import MAX_SHOWN_IDS, Edge, Node
+from topology.model import (
+    MAX_ID_LENGTH,
+    MAX_KIND_LENGTH,
+    MAX_SHOWN_IDS,
+    Edge,
+    Node,
+    text_problem,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -140,14 +147,49 @@ def name_ids(ids: Iterable[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _shown(text: object) -> str:
+    """An id for a message: its repr, cut when it is the very thing that is too long."""
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def check_fields(nodes: list[Node], edges: list[Edge], source: str | None = None) -> None:
+    """Refuse text no backend may store (:func:`topology.model.text_problem`) and edges
+    from a node to itself, naming the item and the field.
+
+    A self-loop makes a node its own neighbour, so the ranker would count a device's
+    own alarm as an alarming neighbour's; discovery never makes one (GraphBuilder and
+    the identity merge drop them), and an import or a plug-in source must not either.
+    """
+    if source is not None and (problem := text_problem(source, MAX_KIND_LENGTH)):
+        raise InputError(f"source name {_shown(source)} {problem}", field="source")
+    node_limits = (("id", MAX_ID_LENGTH), ("kind", MAX_KIND_LENGTH), ("name", MAX_ID_LENGTH))
+    for i, node in enumerate(nodes):
+        for name, limit in node_limits:
+            if problem := text_problem(getattr(node, name), limit):
+                raise InputError(f"nodes[{i}] {_shown(node.id)}: field '{name}' {problem}",
+                                 field=name)
+    edge_limits = (("source", MAX_ID_LENGTH), ("target", MAX_ID_LENGTH),
+                   ("kind", MAX_KIND_LENGTH))
+    for i, edge in enumerate(edges):
+        for name, limit in edge_limits:
+            if problem := text_problem(getattr(edge, name), limit):
+                raise InputError(f"edges[{i}]: field '{name}' {problem}", field=name)
+        if edge.source == edge.target:
+            raise InputError(f"edges[{i}]: edge {_shown(edge.source)}-{edge.kind}->"
+                             f"{_shown(edge.target)} joins a node to itself", field="target")
+
+
 def check_upsert(nodes: list[Node], edges: list[Edge],
-                 stored_ids: Callable[[set[str]], set[str]]) -> None:
-    """Refuse a batch the way every backend must: duplicates, then dangling edges.
+                 stored_ids: Callable[[set[str]], set[str]], source: str | None = None) -> None:
+    """Refuse a batch the way every backend must: text no backend stores and self-loops
+    (:func:`check_fields`), duplicates, then dangling edges.
 
     ``stored_ids(candidates)`` returns which of ``candidates`` the backend already
     holds; it is only asked about edge ends that are not in ``nodes``, so a full
     import costs no look-up and a discovery run that links known devices costs one.
     """
+    check_fields(nodes, edges, source)
     seen: set[str] = set()
     duplicates = []
     for node in nodes:

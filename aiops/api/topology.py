@@ -20,7 +20,11 @@ def summary():
 @blueprint.get("/nodes/<path:node>")
 def node_neighbourhood(node: str):
     topology = runtime().current_topology()
-    node_id = topology.resolve(node)
+    # The node the name denotes first (an interface by its id is that interface, as in
+    # `aiops topology show`); resolve() places alerts, so it answered an interface's
+    # device. Only a name that denotes no node falls back to where its alerts land
+    # (a port the topology does not list: its device; a replaced pod: its deployment).
+    node_id = topology.resolver.lookup(node) or topology.resolve(node)
     if node_id is None:
         raise NotFound(f"no topology node matches '{node}' (by id, name or alias)")
     radius = int_arg("radius", 1, 0, 3)

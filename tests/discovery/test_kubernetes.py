@@ -16,6 +16,8 @@ from tests.discovery.k8s_objects import (
     SERVICES,
     api_page,
     kubectl_list,
+    node,
+    pod,
 )
 from topology.discovery.base import SourceUnreachable
 from topology.discovery.kubernetes import KubernetesConnector
@@ -126,3 +128,16 @@ def test_bad_files_are_named(tmp_path: Path, doc: object, message: str) -> None:
     with pytest.raises(InputError, match=message) as err:
         KubernetesConnector(files=[str(path)]).collect()
     assert "bad.json" in str(err.value)
+
+
+def test_optional_lists_of_the_wrong_shape_count_as_absent(tmp_path: Path) -> None:
+    odd_node = node("odd-node", "172.18.0.9")
+    odd_node["status"]["addresses"] = 5  # was a TypeError traceback
+    odd_pod = pod("shop", "lone", "lone", "odd-node", "10.244.9.9")
+    odd_pod["metadata"]["ownerReferences"] = 5
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(kubectl_list([odd_node], [odd_pod])))
+    found = KubernetesConnector(files=[str(path)]).collect()
+    nodes = {n.id: n for n in found.nodes}
+    assert "ips" not in nodes["odd-node"].attrs
+    assert {e.key for e in found.edges} == {("pod/shop/lone", "odd-node", "runs_on")}

@@ -167,6 +167,11 @@ def test_a_500_on_page_3_changes_nothing(netbox: FakeSource, store) -> None:
 @pytest.mark.parametrize(("reply", "error", "message"), [
     (Reply(raw=b'{"count": 3, "results": [{"id": '), InputError, "returned invalid JSON"),
     (Reply(raw=b"<html>502 Bad Gateway</html>"), InputError, "returned invalid JSON"),
+    (Reply(raw=b"[" * 100_000 + b"]" * 100_000), InputError,
+     "returned invalid JSON: nested too deeply"),  # was a RecursionError traceback
+    (Reply(raw=b'{"next": null, "results": [{"id": 1, "name": "eth\\ud800", '
+               b'"device": {"id": 1}}]}'), InputError,
+     r"results\[0\]\.name holds a lone UTF-16 surrogate"),  # was a UnicodeEncodeError
     (Reply({"detail": "Invalid token"}, status=403), InputError, "HTTP 403 .check the token"),
     (Reply({"count": 1, "results": "nope"}), InputError, "is not a NetBox list"),
     (Reply(DEVICES, truncate=True), SourceUnreachable, "reading .* failed"),
@@ -192,3 +197,30 @@ def test_a_looping_next_link_is_refused(fake_source: FakeSource, store) -> None:
         "count": 9, "next": f"{fake_source.url}/api/dcim/devices/?limit=2", "results": []})
     with pytest.raises(InputError, match="pagination loops"):
         sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+
+
+def test_references_of_the_wrong_shape_are_skipped_not_a_traceback(
+        fake_source: FakeSource, store) -> None:
+    odd = {**device(4, "odd-1", None), "device_type": 7}  # an id where an object belongs
+    serve_list(fake_source, "devices", [*DEVICES, odd])
+    serve_list(fake_source, "interfaces", [*IFACES, {**interface(41, 4, "odd-1", "e0"),
+                                                     "device": 4}])
+    serve_list(fake_source, "cables", [cable(1, IFACES[0], IFACES[2]),
+                                       {**cable(2, IFACES[1], IFACES[3]),
+                                        "b_terminations": [{"object_type": "dcim.interface",
+                                                            "object_id": [31], "object": 5}]}])
+    report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    graph = store.load()
+    assert "model" not in graph.nodes["odd-1"].attrs
+    assert graph.neighbours("core-1") == {"access-1", "core-1:Gi1/0/1"}
+    assert "cable #2 skipped: not between two interfaces" in report.warnings
+
+
+def test_an_id_that_is_no_integer_is_refused_naming_the_item(
+        fake_source: FakeSource, store) -> None:
+    serve_list(fake_source, "devices", [DEVICES[0], {**DEVICES[1], "id": [2]}])
+    serve_list(fake_source, "interfaces", [])  # a list id was an unhashable-type traceback
+    serve_list(fake_source, "cables", [])
+    with pytest.raises(InputError, match=r"results\[1\] is not an object with an integer 'id'"):
+        sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    assert store.counts() == (0, 0)

@@ -142,6 +142,16 @@ def test_negative_max_age_is_refused(store: GraphStore) -> None:
     (nodes_of("a", "b"), [Edge("a", "b"), Edge("a", "b")], "duplicate edges: 'a-connected_to->b'"),
     (nodes_of("a", "b"), [Edge("a", "b"), Edge("b", "zz"), Edge("yy", "a")],
      r"edges refer to unknown nodes: 'edges\[1\]->zz', 'edges\[2\]->yy'"),
+    # Each backend used to answer these differently (stored, a GraphStoreError naming no
+    # node, an InputError half-way through staging); now all refuse them, by name.
+    (nodes_of("a", "b"), [Edge("a", "b"), Edge("b", "b", "depends_on")],
+     r"edges\[1\]: edge 'b'-depends_on->'b' joins a node to itself"),
+    ([Node("a\x00b", "device", "ab")], [],
+     r"nodes\[0\] 'a\\x00b': field 'id' contains a NUL character"),
+    (nodes_of("x" * 257), [], r"nodes\[0\] 'xxx.*\.\.\.: field 'id' is longer than 256"),
+    ([Node("a", "device", "n" * 257)], [], r"nodes\[0\] 'a': field 'name' is longer than 256"),
+    ([Node("a", "d" * 65, "a")], [], r"nodes\[0\] 'a': field 'kind' is longer than 64"),
+    (nodes_of("a", "b"), [Edge("a", "b", "k" * 65)], r"edges\[0\]: field 'kind' is longer"),
 ])
 def test_bad_batches_are_refused_naming_ids_and_write_nothing(
         store: GraphStore, nodes: list[Node], edges: list[Edge], message: str) -> None:
@@ -150,6 +160,12 @@ def test_bad_batches_are_refused_naming_ids_and_write_nothing(
         store.upsert(nodes, edges, source="t")
     assert store.counts() == (1, 0)
     assert set(store.load().nodes) == {"keep"}
+
+
+def test_a_source_name_no_backend_stores_is_refused(store: GraphStore) -> None:
+    with pytest.raises(InputError, match="source name 'sss.*is longer than 64 characters"):
+        store.upsert(nodes_of("a"), [], source="s" * 65)
+    assert store.counts() == (0, 0)
 
 
 def test_edges_may_join_nodes_stored_earlier(store: GraphStore) -> None:

@@ -8,13 +8,13 @@ deadline for the whole request and a size cap. Every failure becomes an
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import requests
 
 from aiops.errors import InputError
+from aiops.jsontext import parse_json
 from topology.discovery.base import SourceUnreachable
 
 MAX_BODY = 256 * 1024 * 1024  # bytes; a topology page larger than this is not a page
@@ -52,9 +52,15 @@ class JsonHttp:
             hint = " (check the token)" if status in (401, 403) else ""
             raise InputError(f"{self.source}: {url} answered HTTP {status}{hint}")
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = body.decode("utf-8-sig")  # what json.loads(bytes) accepted, minus UTF-16/32
+        except UnicodeDecodeError as exc:
             raise InputError(f"{self.source}: {url} returned invalid JSON: {exc}") from None
+        try:
+            return parse_json(text)  # see read_json_file
+        except InputError as exc:
+            detail = exc.detail.removeprefix("malformed JSON: ")
+            raise InputError(f"{self.source}: {url} returned invalid JSON: {detail}",
+                             field=exc.field) from None
 
     def _read(self, response: requests.Response, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
@@ -85,7 +91,9 @@ def read_json_file(path: str, source: str) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError("not valid UTF-8", where=f"{path}:{line}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
-                         where=f"{path}:{exc.lineno}") from None
+        # parse_json, not json.loads: a document nested too deeply or a 5,000-digit
+        # number was a traceback, and a lone UTF-16 surrogate escape (valid JSON, not
+        # text) got as far as the store, which failed with a traceback encoding it.
+        return parse_json(text)
+    except InputError as exc:
+        raise exc.located(path) from None

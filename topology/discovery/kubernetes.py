@@ -52,6 +52,12 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    """An optional list field; anything else (a number, an object) counts as absent,
+    as ``_dict`` does for objects, rather than failing with a TypeError traceback."""
+    return value if isinstance(value, list) else []
+
+
 class KubernetesConnector:
     """Reads saved ``kubectl get -o json`` files and/or a cluster's API server."""
 
@@ -153,7 +159,7 @@ class KubernetesConnector:
 
     def _node(self, builder: GraphBuilder, obj: dict[str, Any], where: str) -> None:
         _, name = _meta(obj, where)
-        addresses = _dict(obj.get("status")).get("addresses") or []
+        addresses = _list(_dict(obj.get("status")).get("addresses"))
         ips = [a.get("address") for a in addresses if isinstance(a, dict)
                and a.get("type") in ("InternalIP", "ExternalIP") and a.get("address")]
         roles = sorted(k.split("/", 1)[1] for k in _labels(obj)
@@ -187,7 +193,7 @@ class KubernetesConnector:
     @staticmethod
     def _owner_deployment(obj: dict[str, Any], ns: str,
                           deployments: dict[tuple[str, str], str]) -> str | None:
-        refs = _dict(obj.get("metadata")).get("ownerReferences") or []
+        refs = _list(_dict(obj.get("metadata")).get("ownerReferences"))
         template_hash = _labels(obj).get("pod-template-hash")
         for ref in refs:
             if not isinstance(ref, dict) or ref.get("kind") != "ReplicaSet":

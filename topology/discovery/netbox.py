@@ -36,6 +36,18 @@ def _ref_name(obj: Any, key: str = "name") -> str | None:
     return None
 
 
+def _ref_id(obj: Any) -> int | None:
+    """``id`` of a nested reference (``{"id": 1, ...}``), None for anything else: an
+    answer with a number or a list in its place failed with a traceback
+    (AttributeError, or TypeError as a dict key) instead of being skipped."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _address(ip_ref: Any) -> str | None:
     """``10.0.0.1`` from a nested IP reference with ``address: 10.0.0.1/24``."""
     address = _ref_name(ip_ref, "address")
@@ -76,8 +88,9 @@ class NetboxConnector:
                 raise InputError(f"netbox: {url} (page {page} of {endpoint}) is not a "
                                  "NetBox list: expected an object with 'results'")
             for i, item in enumerate(results):
-                if not isinstance(item, dict) or "id" not in item:
-                    raise InputError(f"netbox: {url} results[{i}] is not an object with 'id'")
+                if _ref_id(item) is None:  # ids are dict keys below: must be NetBox's ints
+                    raise InputError(f"netbox: {url} results[{i}] is not an object with "
+                                     "an integer 'id'")
             items.extend(results)
             url = self._next(body.get("next"))
         return items
@@ -99,7 +112,7 @@ class NetboxConnector:
         device_ids = {d["id"]: self._device(builder, d) for d in devices}
         ports: dict[Any, tuple[str, str, dict[str, Any]]] = {}
         for iface in interfaces:
-            device = device_ids.get((iface.get("device") or {}).get("id"))
+            device = device_ids.get(_ref_id(iface.get("device")))
             name = iface.get("name")
             if device and name:
                 ports[iface["id"]] = (device, str(name), iface)
@@ -111,7 +124,7 @@ class NetboxConnector:
         name = d.get("name") or f"netbox-device-{d['id']}"
         ip = _address(d.get("primary_ip")) or _address(d.get("primary_ip4"))
         role = d.get("role") or d.get("device_role")
-        device_type = d.get("device_type") or {}
+        device_type = _dict(d.get("device_type"))
         status = d.get("status")
         builder.node(
             str(name), "device", str(name),
@@ -141,11 +154,12 @@ class NetboxConnector:
               device_ids: dict[Any, str]) -> tuple[str, str] | None:
         if term.get("object_type") != "dcim.interface":
             return None
-        known = ports.get(term.get("object_id"))
+        object_id = term.get("object_id")
+        known = ports.get(object_id) if isinstance(object_id, int) else None
         if known:
             return known[0], known[1]
-        obj = term.get("object") or {}
-        device = device_ids.get((obj.get("device") or {}).get("id"))
+        obj = _dict(term.get("object"))
+        device = device_ids.get(_ref_id(obj.get("device")))
         return (device, str(obj["name"])) if device and obj.get("name") else None
 
     def _cable(self, builder: GraphBuilder, cable: dict[str, Any],
