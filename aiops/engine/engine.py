@@ -536,6 +536,8 @@ class Engine:
             batch.alerts[alert.id] = alert
             self.index.add(into, alert)
         into.firing += other.firing
+        if into.resolved_at is not None and other.resolved_at is not None:
+            into.resolved_at = max(into.resolved_at, other.resolved_at)
         into.started_at = min(into.started_at, other.started_at)
         into.updated_at = max(into.updated_at, other.updated_at)
         other.alerts = {}
@@ -551,10 +553,15 @@ class Engine:
         """An incident is open while any of its alerts fires, resolved when none does."""
         if incident.firing > 0:
             incident.status, incident.resolved_at = OPEN, None
+        elif incident.resolved_at is None:
+            # It was open until now: the alerts that ended while it was open may have
+            # ended after this one (their clears came first), so the latest end of all.
+            incident.status = RESOLVED
+            incident.resolved_at = max(a.ends_at or a.starts_at
+                                       for a in incident.alerts.values())
         else:
             incident.status = RESOLVED
-            ends = record.ends_at or record.starts_at
-            incident.resolved_at = max(incident.resolved_at or 0.0, ends)
+            incident.resolved_at = max(incident.resolved_at, record.ends_at or record.starts_at)
         batch.incidents[incident.id] = incident
 
     def _forget(self, batch: _Batch) -> None:
