@@ -100,3 +100,17 @@ def test_a_restart_does_not_move_the_expiry_of_the_index(
               alert("late", "l2", 5)]  # next to a1, reported late
     whole = replay_cut(tmp_path / "whole", events, [])
     assert replay_cut(tmp_path / "restarted", events, [3], restart_after=3) == whole
+
+
+def test_a_restart_keeps_a_condition_flapping(tmp_path: Path) -> None:
+    """A condition's recent state changes decide whether it flaps (4 in 15 minutes);
+    they were kept in memory only, so after a restart a flapping condition counted from
+    nothing, stopped flapping at its next change, and its next start (more than
+    max_incident_span after its onset) became a new alert instead of folding."""
+    events = [alert("x", "l1", 0), alert("x-c1", "l1", 0, end=20),
+              alert("x-f2", "l1", 40), alert("x-c2", "l1", 40, end=60),
+              alert("x-f3", "l1", 80), alert("x-c3", "l1", 80, end=100),  # flapping
+              alert("x-f4", "l1", 400)]
+    whole = replay_cut(tmp_path / "whole", events, [])
+    assert whole["x-f4"] == ("refired", whole["x"][1])
+    assert replay_cut(tmp_path / "restarted", events, [4], restart_after=4) == whole
