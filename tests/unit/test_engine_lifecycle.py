@@ -114,3 +114,16 @@ def test_a_restart_keeps_a_condition_flapping(tmp_path: Path) -> None:
     whole = replay_cut(tmp_path / "whole", events, [])
     assert whole["x-f4"] == ("refired", whole["x"][1])
     assert replay_cut(tmp_path / "restarted", events, [4], restart_after=4) == whole
+
+
+def test_a_condition_that_began_before_1970_can_be_cleared(runtime: Runtime) -> None:
+    """Times before the epoch are accepted (RFC 3339 from year 1); the start of a
+    condition's current episode defaulted to 0.0, so every clear that ended before
+    1970 read as the late clear of an earlier episode and the alert fired for ever."""
+    first = {"id": "a", "source": "nms", "name": "N", "entity": "e", "severity": "major",
+             "summary": "down", "starts_at": "1969-12-31T23:00:00Z"}
+    ingest(runtime, first)
+    result = ingest(runtime, {**first, "id": "a-clear", "ends_at": "1969-12-31T23:30:00Z"})
+    assert dict(result.dispositions) == {"resolved": 1}
+    [inc] = incidents_of(runtime)
+    assert inc["status"] == "resolved"
