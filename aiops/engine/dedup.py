@@ -35,6 +35,12 @@ def fingerprint(alert: Alert, volatile_labels: tuple[str, ...]) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
 
 
+def _episode_start(record: AlertRecord) -> float:
+    """When the alert's current episode began: its last re-fire, else its start (0.0 is
+    "not re-fired", not a time: a start before 1970 is negative)."""
+    return record.episode_start or record.starts_at
+
+
 class Deduplicator:
     """Holds the live alerts by fingerprint; memory is bounded by live conditions."""
 
@@ -66,8 +72,7 @@ class Deduplicator:
         record = self.active.get(fp)
         if record is None or self._is_new_occurrence(record, event):
             return self._start(fp, event), NEW
-        if event.ends_at is not None and event.ends_at < max(record.starts_at,
-                                                             record.episode_start):
+        if event.ends_at is not None and event.ends_at < _episode_start(record):
             # The clear of an earlier episode, delivered after this one began (or
             # fired again): it must not end this one, nor, read as a new onset, make
             # an alert of its own.
@@ -144,8 +149,7 @@ class Deduplicator:
             return False
         if record.status != FIRING and event.ends_at is None:
             return True  # the condition is back: a new start
-        if event.ends_at is not None and event.ends_at < max(record.starts_at,
-                                                             record.episode_start):
+        if event.ends_at is not None and event.ends_at < _episode_start(record):
             return True
         event.starts_at = record.starts_at
         return True

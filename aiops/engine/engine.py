@@ -60,7 +60,10 @@ if TYPE_CHECKING:
     from aiops.sinks import IncidentSink
     from topology.timeline import TopologyTimeline
 
-EVICT_EVERY = 1024  # events between sweeps of resolved alerts out of memory
+# Events between sweeps of resolved alerts out of memory; like the index expiry below,
+# due at multiples of the raw event sequence number, so where batches are cut, and a
+# restart (which goes on from the stored sequence), do not move them.
+EVICT_EVERY = 1024
 
 log = logging.getLogger(__name__)
 EXPIRE_EVERY = 64  # events between drops of old incidents from the correlation index
@@ -224,8 +227,8 @@ class Engine:
             if incident.updated_at >= horizon or not incident.settled:
                 for alert in incident.alerts.values():
                     self.index.add(incident, alert)
-        self._since_evict = 0
-        self._since_expire = 0
+        # Sequence numbers up to which the sweeps (``_sweep``) are done.
+        self._expired_to = self._evicted_to = self._event_seq
         self._stale = False
 
     def _new_alert_id(self) -> int:
@@ -317,7 +320,6 @@ class Engine:
             if self.pace is not None:
                 self.pace.commit()
             self._publish(batch)
-            self._forget(batch)
         return result
 
     def _restore_if_needed(self, limit: float) -> None:
@@ -388,13 +390,7 @@ class Engine:
         # ``reports_state``: the sender said no start, or marked the event as its report
         # of the condition's state now (Deduplicator.apply).
         self.clock = max(self.clock, min(event.starts_at, limit))
-        self._since_expire += 1
-        if self._since_expire >= EXPIRE_EVERY:
-            # Cheap (the index holds only recent incidents) and it keeps the correlator's
-            # candidate walk short; counted in events, so batch boundaries do not matter.
-            self._since_expire = 0
-            for settled in self.index.expire(self.clock - self.correlator.horizon):
-                self._split_settled(settled, batch)
+        self._sweep(batch)
         record, disposition = self.dedup.apply(event, reports_state)
         for ended in self.dedup.take_superseded():
             self._end_superseded(ended, batch)
@@ -436,6 +432,21 @@ class Engine:
                 self._settle(incident, record, batch)
         if record.incident_id is not None:
             result.incidents.add(record.incident_id)
+
+    def _sweep(self, batch: _Batch) -> None:
+        """Before the event that takes the next sequence number: drop old incidents from
+        the index every EXPIRE_EVERY events (cheap: the index holds only recent
+        incidents, and it keeps the correlator's candidate walk short) and what can no
+        longer change from memory every EVICT_EVERY (``_forget``). Due by sequence
+        number, so neither where batches end nor a restart changes when."""
+        seq = self._event_seq + 1
+        if seq // EXPIRE_EVERY > self._expired_to // EXPIRE_EVERY:
+            self._expired_to = seq
+            for settled in self.index.expire(self.clock - self.correlator.horizon):
+                self._split_settled(settled, batch)
+        if seq // EVICT_EVERY > self._evicted_to // EVICT_EVERY:
+            self._evicted_to = seq
+            self._forget()
 
     def _split_settled(self, incident: IncidentRecord, batch: _Batch) -> None:
         """Split an incident that just left the index for the first time in two if, with
@@ -484,6 +495,7 @@ class Engine:
                         received: float) -> None:
         """Store a clear that ends no alert as a raw event of no alert: nothing accepted
         is lost, and nothing of it reaches alerts, incidents or the clock."""
+        self._sweep(batch)
         self._event_seq += 1
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,
@@ -536,6 +548,8 @@ class Engine:
             batch.alerts[alert.id] = alert
             self.index.add(into, alert)
         into.firing += other.firing
+        if into.resolved_at is not None and other.resolved_at is not None:
+            into.resolved_at = max(into.resolved_at, other.resolved_at)
         into.started_at = min(into.started_at, other.started_at)
         into.updated_at = max(into.updated_at, other.updated_at)
         other.alerts = {}
@@ -551,18 +565,19 @@ class Engine:
         """An incident is open while any of its alerts fires, resolved when none does."""
         if incident.firing > 0:
             incident.status, incident.resolved_at = OPEN, None
+        elif incident.resolved_at is None:
+            # It was open until now: the alerts that ended while it was open may have
+            # ended after this one (their clears came first), so the latest end of all.
+            incident.status = RESOLVED
+            incident.resolved_at = max(a.ends_at or a.starts_at
+                                       for a in incident.alerts.values())
         else:
             incident.status = RESOLVED
-            ends = record.ends_at or record.starts_at
-            incident.resolved_at = max(incident.resolved_at or 0.0, ends)
+            incident.resolved_at = max(incident.resolved_at, record.ends_at or record.starts_at)
         batch.incidents[incident.id] = incident
 
-    def _forget(self, batch: _Batch) -> None:
+    def _forget(self) -> None:
         """Bound memory: drop what can no longer change (merged, old resolved)."""
-        self._since_evict += len(batch.events)
-        if self._since_evict < EVICT_EVERY:
-            return
-        self._since_evict = 0
         self.dedup.evict(self.clock)
         # A resolved incident still changes if one of its alerts re-fires (up to
         # refire_window after that alert's end); forgetting it sooner would send the

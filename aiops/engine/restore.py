@@ -8,6 +8,7 @@ older stays in the database only, which keeps memory bounded by live state.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,7 @@ def alert_from_row(row: Any) -> AlertRecord:
         last_event_at=row.last_event_at, event_count=row.event_count,
         episode_start=row.episode_start or 0.0,
         transitions=row.transitions, flapping=row.flapping, incident_id=row.incident_id,
-        persisted=True,
+        recent_transitions=deque(row.recent_transitions or ()), persisted=True,
     )
 
 

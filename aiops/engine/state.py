@@ -63,6 +63,7 @@ class AlertRecord:
             "status": self.status, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "last_event_at": self.last_event_at, "event_count": self.event_count,
             "episode_start": self.episode_start or None,
+            "recent_transitions": list(self.recent_transitions) or None,
             "transitions": self.transitions, "flapping": self.flapping,
             "incident_id": self.incident_id,
         }

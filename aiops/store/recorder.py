@@ -21,7 +21,8 @@ _ALERT_UPDATE = (
     .where(alerts.c.id == sa.bindparam("_id"))
     .values({c: sa.bindparam(c) for c in (
         "node_id", "status", "ends_at", "last_event_at", "event_count", "transitions",
-        "flapping", "incident_id", "severity", "summary", "episode_start")})
+        "flapping", "incident_id", "severity", "summary", "episode_start",
+        "recent_transitions")})
 )
 _INCIDENT_UPDATE = (
     incidents.update()

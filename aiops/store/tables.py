@@ -61,6 +61,9 @@ alerts = Table(
     Column("last_event_at", Float, nullable=False),
     # When the current episode began (its last re-fire); NULL: at starts_at.
     Column("episode_start", Float),
+    # Times of its state changes within the flap window (flapping is read from them);
+    # NULL: none.
+    Column("recent_transitions", JSON(none_as_null=True)),
     Column("event_count", Integer, nullable=False),
     Column("transitions", Integer, nullable=False),
     Column("flapping", Boolean, nullable=False),

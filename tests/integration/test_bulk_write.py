@@ -121,7 +121,8 @@ INCIDENT = {"id": "inc-1", "seq": 1, "status": "open", "title": "t", "severity":
 ALERT = {"id": 1, "fingerprint": "f", "first_event_id": "a1", "source": "nms", "name": "n",
          "entity": "r1", "node_id": "r1", "severity": "major", "summary": "s",
          "description": None, "labels": {"k": "v"}, "status": "firing", "starts_at": T0,
-         "ends_at": None, "last_event_at": T0, "episode_start": None, "event_count": 1,
+         "ends_at": None, "last_event_at": T0, "episode_start": None,
+         "recent_transitions": None, "event_count": 1,
          "transitions": 0, "flapping": False, "incident_id": "inc-1"}
 
 
