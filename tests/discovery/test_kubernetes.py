@@ -141,3 +141,18 @@ def test_optional_lists_of_the_wrong_shape_count_as_absent(tmp_path: Path) -> No
     nodes = {n.id: n for n in found.nodes}
     assert "ips" not in nodes["odd-node"].attrs
     assert {e.key for e in found.edges} == {("pod/shop/lone", "odd-node", "runs_on")}
+
+
+def test_a_pod_whose_id_no_store_holds_is_skipped_not_the_whole_run(tmp_path: Path,
+                                                                      store) -> None:
+    """``pod/NS/NAME`` can pass the stores' 256 characters (a pod name may have 253);
+    the stores refuse a whole batch for one such node, so the run lost everything."""
+    long_name = "batch-" + "x" * 247  # 253 characters, as Kubernetes allows
+    long_pod = pod("shop", long_name, long_name, "kind-worker", "10.244.1.99")
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps(kubectl_list(NODES, DEPLOYMENTS, [*PODS, long_pod], SERVICES)))
+    report = sync(KubernetesConnector(files=[str(path)]), store)
+    graph = store.load()
+    _check_cluster(graph)
+    assert not any(n.startswith("pod/shop/batch-") for n in graph.nodes)
+    assert any("pod/shop/batch-" in w and "longer than 256" in w for w in report.warnings)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from topology.graph import TopologyGraph
-from topology.model import Edge, Node
+from topology.model import MAX_ID_LENGTH, Edge, Node, text_problem
 
 # Kinds whose names only mean something inside a parent (a device, a namespace): they
 # are never merged with another source's node by name or address, only by id.
@@ -99,8 +99,24 @@ class GraphBuilder:
             self.edges[key] = Edge(source, target, kind, clean)
 
     def result(self) -> Discovered:
-        return Discovered(self.source, list(self.nodes.values()), list(self.edges.values()),
-                          list(self.warnings))
+        """What was found, less nodes no store can hold (an id or name over
+        ``MAX_ID_LENGTH``, NUL: a Kubernetes ``pod/NS/NAME`` can pass 256 characters)
+        and their edges, each said in a warning. The stores refuse a whole batch for one
+        such node, so one odd object would otherwise lose everything else found."""
+        unstorable = {}
+        for node in self.nodes.values():
+            problem = text_problem(node.id, MAX_ID_LENGTH) or text_problem(node.name,
+                                                                        MAX_ID_LENGTH)
+            if problem is not None:
+                unstorable[node.id] = problem
+        warnings = list(self.warnings)
+        for node_id, problem in unstorable.items():
+            shown = node_id if len(node_id) <= 80 else node_id[:80] + "…"
+            warnings.append(f"node {shown!r} skipped: its id or name {problem}")
+        edges = [e for e in self.edges.values()
+                 if e.source not in unstorable and e.target not in unstorable]
+        nodes = [n for n in self.nodes.values() if n.id not in unstorable]
+        return Discovered(self.source, nodes, edges, warnings)
 
 
 def interface_id(device_id: str, ifname: str) -> str:
