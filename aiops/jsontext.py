@@ -43,6 +43,18 @@ def lone_surrogate_at(value: Any) -> str | None:
     return None
 
 
+class MalformedJson(InputError):
+    """``parse_json``'s refusal. ``reason`` is the fault without where it is, and
+    ``position`` the character offset of a decode error (None for the other faults),
+    for callers that say where in their own words (a server's answer)."""
+
+    def __init__(self, message: str, reason: str, position: int | None = None,
+                 field: str | None = None):
+        super().__init__(message, field=field)
+        self.reason = reason
+        self.position = position
+
+
 def parse_json(text: str, *, one_line: bool = False) -> Any:
     """``text`` as a JSON value; InputError naming the fault otherwise. ``one_line``:
     the text is one line of a file whose caller names the line, so a decode error
@@ -51,14 +63,15 @@ def parse_json(text: str, *, one_line: bool = False) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         at = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"
-        raise InputError(f"malformed JSON: {exc.msg} at {at}") from None
+        raise MalformedJson(f"malformed JSON: {exc.msg} at {at}",
+                            f"{exc.msg} at character {exc.pos}", exc.pos) from None
     except RecursionError:  # "[[[[..." deeper than the decoder recurses
-        raise InputError("malformed JSON: nested too deeply") from None
+        raise MalformedJson("malformed JSON: nested too deeply", "nested too deeply") from None
     except ValueError:  # an integer longer than Python converts (int_max_str_digits)
-        raise InputError(f"malformed JSON: a number with more than "
-                         f"{sys.get_int_max_str_digits()} digits") from None
+        reason = f"a number with more than {sys.get_int_max_str_digits()} digits"
+        raise MalformedJson(f"malformed JSON: {reason}", reason) from None
     if "\\u" in text and (where := lone_surrogate_at(value)) is not None:
-        raise InputError(f"string at {where} holds a lone UTF-16 surrogate escape "
-                         "(\\ud800-\\udfff without its pair): not Unicode text",
-                         field=where)
+        reason = (f"string at {where} holds a lone UTF-16 surrogate escape "
+                  "(\\ud800-\\udfff without its pair): not Unicode text")
+        raise MalformedJson(reason, reason, field=where)
     return value

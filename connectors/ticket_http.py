@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from aiops.jsontext import MalformedJson, parse_json
 from aiops.models import Ticket
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connect and read)
@@ -112,16 +113,17 @@ class JsonClient:
         links = {str(rel): str(link.get("url", ""))
                  for rel, link in response.links.items()}
         try:
-            return json.loads(body), links
+            # parse_json: besides decode errors, an answer nested too deeply or holding a
+            # 5,000-digit number was a traceback, and a lone surrogate escape reached the
+            # ticket store, which failed encoding it.
+            return parse_json(body.decode("utf-8-sig")), links
         except UnicodeDecodeError:
             raise TicketSourceError(f"{where}: the answer is not UTF-8 JSON") from None
-        except RecursionError:  # the decoder recurses per nesting level
-            raise TicketSourceError(f"{where}: the answer is not valid JSON (nested too "
-                                    "deeply)") from None
-        except json.JSONDecodeError as exc:
+        except MalformedJson as exc:
             kind = response.headers.get("Content-Type", "unknown type")
-            raise TicketSourceError(f"{where}: the answer is not valid JSON ({exc.msg} at "
-                                    f"character {exc.pos}; Content-Type {kind})") from None
+            said = f"; Content-Type {kind}" if exc.position is not None else ""
+            raise TicketSourceError(f"{where}: the answer is not valid JSON ({exc.reason}"
+                                    f"{said})") from None
 
     def _read_body(self, response: requests.Response, where: str) -> bytes:
         declared = response.headers.get("Content-Length")

@@ -178,3 +178,17 @@ def test_credentials_in_the_url_authenticate_but_are_never_printed(tmp_path: Pat
                   server.url.replace("http://", "http://admin:s3cret@"))
     assert r.returncode == 0, r.stderr
     assert "s3cret" not in r.stdout + r.stderr and "no tickets matched" in r.stdout
+
+
+def test_an_answer_no_store_can_take_is_refused_naming_the_fault() -> None:
+    """A lone surrogate escape is valid JSON but no text (the ticket store failed on it
+    with a traceback); a 5,000-digit number was a ValueError traceback."""
+    sur = b'{"result": [{"number": "INC1", "short_description": "bad \\ud800"}]}'
+    with fake_server({SN_PATH: lambda r: reply(200, sur)}) as server, \
+            pytest.raises(TicketSourceError, match=r"not valid JSON \(string at "
+                                                   r"result\[0\]\.short_description holds"):
+        pull_sn(server.url)
+    big = b'{"result": [], "n": ' + b"1" * 5000 + b"}"
+    with fake_server({SN_PATH: lambda r: reply(200, big)}) as server, \
+            pytest.raises(TicketSourceError, match=r"a number with more than \d+ digits"):
+        pull_sn(server.url)
