@@ -115,6 +115,25 @@ def test_root_cause_accuracy_uses_the_group_holding_most_of_a_fault() -> None:
     assert scores["ac1_silent"] == 0.0 and scores["ac3_silent"] == 1.0
 
 
+
+def test_root_cause_accuracy_does_not_depend_on_the_order_a_method_lists_its_groups() -> None:
+    # A fault split 1:1 over two groups, each naming its own device: which piece "holds
+    # most" is a tie. Scoring the first-listed piece rewarded a method for listing the
+    # root's piece first (the engine lists incidents by start; alertmanager by when a
+    # group closed); now each tied piece counts an equal share.
+    labels = {"a": "f1", "b": "f1"}
+    truth = truth_of(labels, {"f1": ("root", False)})
+    root_first = Prediction(groups=[["a"], ["b"]], root_causes=[["root"], ["leaf"]])
+    root_last = Prediction(groups=[["b"], ["a"]], root_causes=[["leaf"], ["root"]])
+    first, last = evaluate(root_first, truth), evaluate(root_last, truth)
+    assert first["ac1"] == last["ac1"] == pytest.approx(0.5)
+    assert first["ac3"] == last["ac3"] == pytest.approx(0.5)
+    # A unique holder is still judged alone, wherever it is listed.
+    labels3 = {"a": "f1", "b": "f1", "c": "f1"}
+    truth3 = truth_of(labels3, {"f1": ("root", False)})
+    late = Prediction(groups=[["c"], ["a", "b"]], root_causes=[["root"], ["leaf", "root"]])
+    assert evaluate(late, truth3)["ac1"] == 0.0 and evaluate(late, truth3)["ac3"] == 1.0
+
 def test_background_groups_do_not_count_for_root_cause_and_missing_ids_are_counted() -> None:
     truth = truth_of({"a": "f1", "b": "f1", "n": "bg"}, {"f1": ("r1", False)})
     truth["groups"]["bg"]["kind"] = "background"
