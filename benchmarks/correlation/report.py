@@ -278,7 +278,7 @@ Mean over scenarios ({summary['overall'][methods[0]].get('faults', 0)} faults,
 
 ![Grouping and root-cause scores per method]({chart_path})
 
-By topology and noise level (mean over seeds):
+By topology and noise level (pair F1: mean over seeds; AC@1: pooled over their faults):
 
 {slice_table(summary, methods)}
 

@@ -331,6 +331,22 @@ def test_docs_splice_touches_only_our_section() -> None:
     assert second.startswith(other.rstrip("\n")) and second.endswith("tail\n")
 
 
+def test_slice_table_says_that_ac1_is_pooled_over_faults_and_f1_averaged() -> None:
+    def scenario(seed: int, faults: int, f1: float, ac1: float) -> dict:
+        row = {k: 0.0 for k in report.MEAN_KEYS} | {
+            "f1": f1, "ac1": ac1, "ac3": ac1, "ac1_silent": 0.0, "ac3_silent": 0.0,
+            "faults": faults, "silent_faults": 0}
+        return {"facts": {"topology": "huawei", "causal": "neurips", "noise_level": "low",
+                          "seed": seed, "alerts": 1}, "results": {"engine": row}}
+    document = {"methods": ["engine"], "scenarios": [scenario(1, 10, 0.5, 1.0),
+                                                      scenario(2, 30, 0.7, 0.0)]}
+    cell = report.summarise(document)["by_slice"]["huawei/neurips/noise low"]["engine"]
+    assert cell["f1"] == pytest.approx(0.6)  # the mean of the seeds
+    assert cell["ac1"] == pytest.approx(0.25)  # 10 hits of 40 faults, not the mean 0.5
+    template = Path(report.__file__).read_text(encoding="utf-8")
+    assert "AC@1: pooled over their faults" in template
+
+
 def test_a_second_section_leaves_the_main_one_alone() -> None:
     start, end = report.marks("correlation-rings")
     main = report.splice("# Benchmarks\n", f"{report.START_MARK}\nmain\n{report.END_MARK}")
