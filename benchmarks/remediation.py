@@ -67,6 +67,17 @@ class ScenarioResult:
     ranks: dict[str, list[int | None]] = field(default_factory=lambda: defaultdict(list))
 
 
+def fresh_data_dir(path: Path) -> DataDir:
+    """A data dir at ``path`` with the engine's default settings, whatever the shell says.
+
+    ``DataDir.from_env`` honours ``AIOPS_DATABASE_URL`` and the settings switches: with a
+    database URL in the environment every run of a benchmark would share one database
+    (a method "without" tickets would see what an earlier run learned from them), and a
+    switch would change the engine measured without the report saying so.
+    """
+    return DataDir(path=path)
+
+
 def _rank(order: Sequence[str], truth: str) -> int | None:
     for i, action in enumerate(order, start=1):
         if action == truth:
@@ -115,7 +126,7 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         f"history tickets; {len(scenario.eval.alerts)} eval alerts, "
         f"{len(evaluation.tickets)} eval tickets")
 
-    runtime = open_runtime(DataDir.from_env(work / name))
+    runtime = open_runtime(fresh_data_dir(work / name))
     try:
         nodes, edges = parse_topology(scenario.topology.document())
         runtime.import_topology(nodes, edges, source="benchmark")

@@ -425,3 +425,22 @@ def test_text_model_benchmark_refuses_zero_runs_and_reports_both_backends(capsys
         "cmd")
     assert "| `numpy` (engine default) | 0.30 |" in section
     assert "| `sentence-transformers` | 6.00 |" in section and "| yes |" in section
+
+
+def test_ticket_benchmarks_open_fresh_default_data_dirs_whatever_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With AIOPS_DATABASE_URL set, DataDir.from_env pointed every replay of the root-priors
+    # benchmark at one database: "engine without" tickets then ran on what the runs with
+    # tickets had learned; a settings switch changed the engine measured, unreported.
+    import inspect
+
+    from aiops.config import EngineSettings
+    from benchmarks import remediation, root_priors
+
+    monkeypatch.setenv("AIOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    monkeypatch.setenv("AIOPS_LEARNED_RANKING", "off")
+    data_dir = remediation.fresh_data_dir(tmp_path / "run")
+    assert data_dir.url() == f"sqlite:///{(tmp_path / 'run' / 'aiops.db').resolve()}"
+    assert data_dir.settings == EngineSettings()
+    for module in (remediation, root_priors):
+        assert "from_env(" not in inspect.getsource(module)
