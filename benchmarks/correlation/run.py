@@ -118,8 +118,10 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
     except ValueError:
         raise ValueError(f"--seeds: {args.seeds!r} is not a comma-separated list of "
                          "integers") from None
-    if not 0 < args.delay_scale < math.inf:
-        raise ValueError(f"--delay-scale: {args.delay_scale!r} is not a number above 0")
+    for option, value in (("--delay-scale", args.delay_scale), ("--hours", args.hours),
+                          ("--history-hours", args.history_hours)):
+        if not 0 < value < math.inf:  # 0 hours divided by zero deep in the generator
+            raise ValueError(f"{option}: {value!r} is not a number above 0")
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
             topologies, args.causal.split(","), seeds, args.noise.split(",")):

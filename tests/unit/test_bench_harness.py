@@ -359,7 +359,8 @@ def test_a_second_section_leaves_the_main_one_alone() -> None:
 @pytest.mark.parametrize(("argv", "named"), [
     (["--topologies", "rings:x"], "'rings:x'"), (["--topologies", "ring"], "'ring'"),
     (["--seeds", "1,a"], "'1,a'"), (["--noise", "mid"], "'mid'"),
-    (["--delay-scale", "0"], "--delay-scale: 0.0")])
+    (["--delay-scale", "0"], "--delay-scale: 0.0"), (["--hours", "0"], "--hours: 0.0"),
+    (["--history-hours", "nan"], "--history-hours: nan"), (["--hours", "-2"], "--hours: -2.0")])
 def test_a_bad_scenario_spec_is_refused_by_name_before_any_work(
         argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.correlation.run import main
