@@ -47,6 +47,7 @@ from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
+from benchmarks.correlation.topologies import TOPOLOGIES
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -291,8 +292,12 @@ def scenario_main(argv: Sequence[str] | None, *, doc: str, module: str, default:
     args = parser.parse_args(argv)
     pairs = []
     for item in args.scenarios.split(","):
-        topology, _, seed = item.partition(":")
-        pairs.append((topology.strip(), int(seed or 1)))
+        topology, _, seed = item.strip().partition(":")
+        # Checked before any scenario runs: a typo in the last one must not cost the others.
+        if topology not in TOPOLOGIES or not (seed or "1").isdigit():
+            parser.error(f"--scenarios: {item.strip()!r} is not TOPOLOGY[:SEED] with TOPOLOGY "
+                         f"one of {', '.join(TOPOLOGIES)} and SEED a whole number")
+        pairs.append((topology, int(seed or 1)))
     started = time.perf_counter()
 
     def log(message: str) -> None:

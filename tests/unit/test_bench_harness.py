@@ -445,3 +445,16 @@ def test_ticket_benchmarks_open_fresh_default_data_dirs_whatever_the_environment
     assert data_dir.settings == EngineSettings()
     for module in (remediation, root_priors):
         assert "from_env(" not in inspect.getsource(module)
+
+
+@pytest.mark.parametrize("spec", ["tree:x", "bogus:1", "huawei:1,tree:-3"])
+def test_ticket_benchmarks_refuse_a_bad_scenario_by_name_before_any_work(
+        spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import remediation, root_priors
+
+    for module in (remediation, root_priors):
+        with pytest.raises(SystemExit) as exited:
+            module.main(["--scenarios", spec])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "--scenarios" in err and repr(spec.split(",")[-1]) in err
