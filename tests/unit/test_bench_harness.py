@@ -458,3 +458,14 @@ def test_ticket_benchmarks_refuse_a_bad_scenario_by_name_before_any_work(
         assert exited.value.code == 2
         err = capsys.readouterr().err
         assert "--scenarios" in err and repr(spec.split(",")[-1]) in err
+
+
+def test_a_topology_without_a_size_fails_at_the_rate_of_the_size_it_is_built_at() -> None:
+    from benchmarks.correlation.run import HUAWEI_FAULTS_PER_HOUR, faults_per_hour
+    from benchmarks.correlation.topologies import DEFAULT_NODES
+
+    for name, size in DEFAULT_NODES.items():
+        assert faults_per_hour(name, None) == pytest.approx(faults_per_hour(name, size))
+    assert faults_per_hour("tree", 600) == pytest.approx(
+        HUAWEI_FAULTS_PER_HOUR * (600 / 45) ** 0.5)
+    assert faults_per_hour("huawei", None) == HUAWEI_FAULTS_PER_HOUR
