@@ -469,3 +469,17 @@ def test_a_topology_without_a_size_fails_at_the_rate_of_the_size_it_is_built_at(
     assert faults_per_hour("tree", 600) == pytest.approx(
         HUAWEI_FAULTS_PER_HOUR * (600 / 45) ** 0.5)
     assert faults_per_hour("huawei", None) == HUAWEI_FAULTS_PER_HOUR
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--faults", "nan"], "--faults"), (["--hours", "inf"], "--hours"),
+    (["--history-hours", "0"], "--history-hours"), (["--noise", "nan"], "--noise"),
+    (["--skew", "-1"], "--skew"), (["--topology", "tree", "--nodes", "0"], "--nodes")])
+def test_the_generator_refuses_bad_knobs_by_name(argv: list[str], named: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.correlation.scenario import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--out", str(tmp_path / "out")])
+    assert exited.value.code == 2 and named in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
