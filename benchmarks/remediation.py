@@ -47,6 +47,7 @@ from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
+from benchmarks.correlation.topologies import TOPOLOGIES
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -65,6 +66,17 @@ class ScenarioResult:
     seconds_train: float
     seconds_replay: float
     ranks: dict[str, list[int | None]] = field(default_factory=lambda: defaultdict(list))
+
+
+def fresh_data_dir(path: Path) -> DataDir:
+    """A data dir at ``path`` with the engine's default settings, whatever the shell says.
+
+    ``DataDir.from_env`` honours ``AIOPS_DATABASE_URL`` and the settings switches: with a
+    database URL in the environment every run of a benchmark would share one database
+    (a method "without" tickets would see what an earlier run learned from them), and a
+    switch would change the engine measured without the report saying so.
+    """
+    return DataDir(path=path)
 
 
 def _rank(order: Sequence[str], truth: str) -> int | None:
@@ -115,7 +127,7 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         f"history tickets; {len(scenario.eval.alerts)} eval alerts, "
         f"{len(evaluation.tickets)} eval tickets")
 
-    runtime = open_runtime(DataDir.from_env(work / name))
+    runtime = open_runtime(fresh_data_dir(work / name))
     try:
         nodes, edges = parse_topology(scenario.topology.document())
         runtime.import_topology(nodes, edges, source="benchmark")
@@ -280,8 +292,12 @@ def scenario_main(argv: Sequence[str] | None, *, doc: str, module: str, default:
     args = parser.parse_args(argv)
     pairs = []
     for item in args.scenarios.split(","):
-        topology, _, seed = item.partition(":")
-        pairs.append((topology.strip(), int(seed or 1)))
+        topology, _, seed = item.strip().partition(":")
+        # Checked before any scenario runs: a typo in the last one must not cost the others.
+        if topology not in TOPOLOGIES or not (seed or "1").isdigit():
+            parser.error(f"--scenarios: {item.strip()!r} is not TOPOLOGY[:SEED] with TOPOLOGY "
+                         f"one of {', '.join(TOPOLOGIES)} and SEED a whole number")
+        pairs.append((topology, int(seed or 1)))
     started = time.perf_counter()
 
     def log(message: str) -> None:

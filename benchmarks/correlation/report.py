@@ -255,7 +255,8 @@ Methods, all on the same eval events:
 The baselines name root causes by the earliest-alert rule (entities in the order of their
 first alert). Pair F1/precision/recall and ARI score the grouping over pairs of alert events;
 noise reduction is 1 − groups / events; AC@k counts a fault as found when the predicted group
-holding most of its events ranks its root device in the first k (pooled over all faults;
+holding most of its events ranks its root device in the first k (groups tied for most
+share the fault equally, whatever order a method lists them in; pooled over all faults;
 "silent root" over faults whose root device raised nothing). Definitions:
 `benchmarks/correlation/metrics.py`. Speed: alerts/s of the grouping step (the engine's
 includes deduplication, ranking and writing every event to SQLite); memory: peak RSS growth of
@@ -277,7 +278,7 @@ Mean over scenarios ({summary['overall'][methods[0]].get('faults', 0)} faults,
 
 ![Grouping and root-cause scores per method]({chart_path})
 
-By topology and noise level (mean over seeds):
+By topology and noise level (pair F1: mean over seeds; AC@1: pooled over their faults):
 
 {slice_table(summary, methods)}
 
