@@ -125,6 +125,8 @@ def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | N
             refused = f", {stats.refused} of other communities" if stats.refused else ""
             if stats.tls_refused:
                 refused += f", {stats.tls_refused} TLS connections refused"
+            if stats.v3_refused:
+                refused += f", {stats.v3_refused} SNMPv3 refused (see the log)"
             click.echo(f"{what}: {stats.messages} messages, {stats.matched} matched a rule, "
                        f"{stats.unreadable} not {what}{refused}; {forwarder.progress()}",
                        err=True)

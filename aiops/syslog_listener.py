@@ -34,6 +34,7 @@ class ListenStats:
     unreadable: int = 0  # not syslog (or not a trap): counted, not forwarded
     refused: int = 0  # a trap whose community is not one of those accepted
     tls_refused: int = 0  # TLS connections whose handshake failed (no syslog read)
+    v3_refused: int = 0  # SNMPv3 messages USM refused (wrong passphrase, unknown user...)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
