@@ -172,3 +172,34 @@ def test_timeline_draws_at_most_the_cap(page: Page, live_server: LiveServer) -> 
     expect(page.locator("svg.timeline rect.alert-bar")).to_have_count(MAX_TIMELINE_ROWS)
     expect(page.locator("#timeline-card .note")).to_have_text("10 more alerts not drawn.")
     expect(page.locator("#alerts tbody tr.alert-row")).to_have_count(storm)
+
+
+def test_the_open_list_pages_past_its_first_rows(page: Page, live_server: LiveServer) -> None:
+    """205 open incidents: the table stopped at 200 with nothing saying so, and the
+    five oldest (the start of the outage) could not be reached from the page."""
+    names = [f"dev-{i:03d}" for i in range(205)]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names], [], "test")
+    now = time.time()
+    ingest(live_server.runtime, [alert(f"o-{i:03d}", n, now - 86_400 + 400 * i,
+                                       f"CHECK_{i:03d}") for i, n in enumerate(names)])
+    everything = api(page, live_server, "/incidents?status=open&limit=1000")["incidents"]
+    assert len(everything) == 205
+
+    page.goto(live_server.url + "/")
+    expect(page.locator("#open-incidents tr.incident-row")).to_have_count(200)
+    expect(page.locator("#open-incidents-pager")).to_have_text(
+        "1–200 of 205, newest first · older")
+    page.locator("#open-incidents-pager a[rel=next]").click()
+    page.wait_for_url("**/?open_offset=200")
+    assert row_ids(page, "open-incidents") == [inc["id"] for inc in everything[200:]]
+    expect(page.locator("#open-incidents-pager")).to_have_text(
+        "201–205 of 205, newest first · newer")
+    page.locator("#open-incidents-pager a[rel=prev]").click()
+    page.wait_for_url(live_server.url + "/")
+    assert row_ids(page, "open-incidents") == [inc["id"] for inc in everything[:200]]
+
+    response = page.goto(live_server.url + "/?open_offset=-3")
+    assert response is not None and response.status == 400
+    expect(page.locator("#not-found-message")).to_have_text(
+        "query parameter 'open_offset' must be a whole number of rows from 0 to 999999999, "
+        "got '-3'")
