@@ -203,3 +203,36 @@ def test_the_open_list_pages_past_its_first_rows(page: Page, live_server: LiveSe
     expect(page.locator("#not-found-message")).to_have_text(
         "query parameter 'open_offset' must be a whole number of rows from 0 to 999999999, "
         "got '-3'")
+
+
+LONG_NAME = "core-router-" + "x" * 150 + ".datacenter.example.net"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+def test_long_and_hostile_names_stay_text_inside_the_page(page: Page,
+                                                          live_server: LiveServer) -> None:
+    """Device names and alert text come from syslog and webhooks: a 170-character name
+    without a space pushed the title, the root-cause list and both tables past the
+    right edge of the window; markup in them must stay text."""
+    names = ["hub", LONG_NAME, HOSTILE, "leaf"]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names],
+                                        [Edge("hub", n) for n in names[1:]], "test")
+    now = time.time()
+    raw = [alert(f"a{i}", n, now - 60 + i, HOSTILE if i == 1 else "LINK_DOWN")
+           for i, n in enumerate(names[1:])]
+    raw[0]["summary"] = "y" * 400
+    ingest(live_server.runtime, raw)
+    incidents = api(page, live_server, "/incidents")["incidents"]
+    assert sum(inc["alert_count"] for inc in incidents) == 3, incidents
+    (incident,) = [inc for inc in incidents
+                   if any(rc["entity"] == LONG_NAME for rc in inc["root_causes"])]
+    for url in ("/", f"/incidents/{incident['id']}"):
+        page.goto(live_server.url + url)
+        expect(page.locator("h1")).to_be_visible()
+        assert page.evaluate("window.pwned") is None
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url}: {overflow}px past the right edge"
+    expect(page.locator(f"#root-causes li[data-entity='{LONG_NAME}'] strong")).to_have_text(
+        LONG_NAME)
+    expect(page.locator("#alerts tbody tr[data-alert-id='a0'] td").nth(8)).to_have_text(
+        "y" * 400)
