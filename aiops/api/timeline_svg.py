@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from aiops.api.display import visible_controls
+
 SEVERITY_COLOURS = {"critical": "#c0392b", "major": "#e67e22", "minor": "#f1c40f",
                     "warning": "#3498db", "info": "#95a5a6"}
 MAX_TIMELINE_ROWS = 60
@@ -94,7 +96,7 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
         is_root = alert["id"] in root_alerts
         outline = ' stroke="#000" stroke-width="2"' if is_root else ""
         weight = ' font-weight="700"' if is_root else ""
-        full = f"{alert['name']} @ {alert['entity']}"
+        full = visible_controls(f"{alert['name']} @ {alert['entity']}")
         classes = "alert-bar firing" if firing else "alert-bar"
         parts.append(f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" '
                      f'text-anchor="end"{weight}>{escape(shorten(full))}'

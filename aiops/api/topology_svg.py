@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 from markupsafe import Markup, escape
 
+from aiops.api.display import visible_controls
 from aiops.api.timeline_svg import shorten
 
 # Beyond this many nodes a ring picture is unreadable; silent bystanders go first.
@@ -43,7 +44,8 @@ def _centre(g: nx.Graph, nodes: Sequence[Mapping[str, Any]]) -> str:
 def _named(node: Mapping[str, Any]) -> str:
     """The node's name and, when they differ, its id: what its tooltip says."""
     name, node_id = str(node.get("name") or node["id"]), str(node["id"])
-    return node_id if name == node_id else f"{name} ({node_id})"
+    named = node_id if name == node_id else f"{name} ({node_id})"
+    return visible_controls(named)
 
 
 def _circular_mean(angles: Sequence[float]) -> float:
@@ -245,8 +247,8 @@ def topology_svg(graph: dict[str, Any], root_causes: Sequence[Mapping[str, Any]]
          place[n["id"]][0] + radius(n), place[n["id"]][1] + radius(n)) for n in nodes])
     label_at: dict[str, tuple[str, float, tuple[float, float, str] | None]] = {}
     for n in sorted(nodes, key=priority):
-        text = shorten(n["name"], MAX_LABEL_CHARS) + (f" #{rank[n['id']]}" if n["id"] in rank
-                                                      else "")
+        text = shorten(visible_controls(n["name"]), MAX_LABEL_CHARS)
+        text += f" #{rank[n['id']]}" if n["id"] in rank else ""
         size = 11.0 if n["id"] in important else 9.0
         x, y = place[n["id"]]
         spots = _spots(x, y, radius(n), size, cx0, cy0, n["id"] == centre)

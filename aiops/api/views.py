@@ -10,6 +10,7 @@ from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from aiops.api.display import visible_controls
 from aiops.api.incidents import incident_subgraph
 from aiops.api.timeline_svg import timeline_svg
 from aiops.api.topology_svg import topology_svg
@@ -22,6 +23,13 @@ from aiops.store import queries
 from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("views", __name__, template_folder="templates")
+
+
+@blueprint.app_template_filter("shown")
+def shown(value: object) -> str:
+    """Text from outside (alerts, names, tickets) with its bidi controls made visible;
+    still escaped by the template (aiops.api.display says why)."""
+    return visible_controls(value)
 
 
 @blueprint.app_template_filter("when")

@@ -236,3 +236,30 @@ def test_long_and_hostile_names_stay_text_inside_the_page(page: Page,
         LONG_NAME)
     expect(page.locator("#alerts tbody tr[data-alert-id='a0'] td").nth(8)).to_have_text(
         "y" * 400)
+
+
+def test_a_bidi_override_in_a_name_is_shown_not_obeyed(page: Page,
+                                                       live_server: LiveServer) -> None:
+    """A device named with an unpaired right-to-left override (U+202E) reversed the
+    rest of its line: the other names of the incident's title, the root cause's score."""
+    spoof = "\u202eevil"
+    names = ["hub", spoof, "ne-22", "ne-23"]
+    edges = [Edge("hub", n) for n in names[1:]] + [Edge(spoof, "ne-22"), Edge("ne-22", "ne-23")]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names], edges, "test")
+    now = time.time()
+    ingest(live_server.runtime, [alert(f"a{i}", n, now - 60 + 2 * i)
+                                 for i, n in enumerate(names[1:])])
+    (incident,) = api(page, live_server, "/incidents")["incidents"]
+    assert spoof in incident["title"]  # the API keeps the text as it came
+    shown = "⟨U+202E⟩evil"
+    page.goto(live_server.url + "/")
+    expect(page.locator("#open-incidents tr.incident-row td").nth(5)).to_have_text(
+        incident["title"].replace(spoof, shown))
+    page.goto(f"{live_server.url}/incidents/{incident['id']}")
+    expect(page.locator("#incident-title")).to_contain_text(shown)
+    expect(page.locator(f"#root-causes li[data-entity='{spoof}'] strong")).to_have_text(shown)
+    expect(page.locator("#alerts tr[data-alert-id='a0'] td").nth(6)).to_have_text(shown)
+    expect(page.locator("#alerts tr[data-alert-id='a0'] td").nth(8)).to_have_text(
+        f"LINK_DOWN on {shown}")
+    assert shown in page.locator("svg.timeline").inner_html()
+    assert not page.evaluate("document.body.innerText.includes('\\u202e')")
