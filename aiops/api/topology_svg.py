@@ -212,8 +212,14 @@ def topology_svg(graph: dict[str, Any], root_causes: Sequence[Mapping[str, Any]]
     silent root cause is ``node silent candidate root-cause``.
     """
     all_nodes = graph["nodes"]
-    if not all_nodes:
-        return Markup("<p>None of this incident's entities is in the topology.</p>")
+    if not all_nodes:  # a merged incident has no alerts left: it has no entities at all
+        outside = graph.get("unresolved_entities") or []
+        if not outside:
+            return Markup("<p>No alerts, so no entity to draw.</p>")
+        shown = ", ".join(visible_controls(e) for e in outside[:20])
+        more = f" and {len(outside) - 20} more" if len(outside) > 20 else ""
+        return Markup("<p>None of this incident's entities is in the topology: "
+                      f"{escape(shown)}{more}.</p>")
     nodes = _keep_readable(all_nodes, graph["edges"], MAX_TOPOLOGY_NODES)
     kept = {n["id"] for n in nodes}
     edges = [e for e in graph["edges"] if e["source"] in kept and e["target"] in kept]

@@ -56,6 +56,9 @@ def test_split_and_merge_from_the_incident_view(page: Page, live_server: LiveSer
     assert api(page, live_server, f"/incidents/{b}")["merged_into"] == a
     page.goto(f"{live_server.url}/incidents/{b}")
     expect(page.locator("#feedback-card")).to_have_count(0)  # a merged incident has no alerts
+    expect(page.locator("#topology-card > p").first).to_have_text(
+        "No alerts, so no entity to draw.")
+    expect(page.locator("#incident-title + p.meta a")).to_have_attribute("href", f"/incidents/{a}")
 
 
 def test_a_server_gone_away_is_said_on_the_page(page: Page, runtime: Runtime) -> None:

@@ -70,3 +70,16 @@ def test_markup_in_names_is_text() -> None:
     svg = str(topology_svg(graph, [{"node_id": "hub"}]))
     assert "<script>" not in svg
     assert 'data-node-id="&lt;script&gt;alert(1)&lt;/script&gt;&#34;"' in svg
+
+
+def test_an_incident_without_alerts_is_not_said_to_be_outside_the_topology() -> None:
+    """A merged incident has no alerts left; the picture said its entities were not in
+    the topology, which sent the operator looking for a topology problem."""
+    assert str(topology_svg({"nodes": [], "edges": [], "unresolved_entities": []})) == (
+        "<p>No alerts, so no entity to draw.</p>")
+
+
+def test_entities_outside_the_topology_are_named() -> None:
+    graph = {"nodes": [], "edges": [], "unresolved_entities": ["db-<7>", "web-1"]}
+    assert str(topology_svg(graph)) == (
+        "<p>None of this incident's entities is in the topology: db-&lt;7&gt;, web-1.</p>")
