@@ -11,6 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from aiops.api import display
 from aiops.api.display import visible_controls
 
 SEVERITY_COLOURS = {"critical": "#c0392b", "major": "#e67e22", "minor": "#f1c40f",
@@ -46,7 +47,9 @@ def _offset(seconds: float) -> str:
 
 
 def shorten(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A label cut to ``limit`` Latin character widths (a Chinese character counts two:
+    forty of them ran past the picture's left edge)."""
+    return display.shorten(text, limit)
 
 
 def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:

@@ -14,7 +14,7 @@ from typing import Any
 import networkx as nx
 from markupsafe import Markup, escape
 
-from aiops.api.display import visible_controls
+from aiops.api.display import columns, visible_controls
 from aiops.api.timeline_svg import shorten
 
 # Beyond this many nodes a ring picture is unreadable; silent bystanders go first.
@@ -151,7 +151,7 @@ class _Labels:
 
     @staticmethod
     def _box(x: float, y: float, anchor: str, text: str, size: float) -> Box:
-        w = 0.62 * size * len(text)
+        w = 0.62 * size * columns(text)
         x0 = {"start": x, "end": x - w}.get(anchor, x - w / 2)
         return (x0, y - 0.8 * size, x0 + w, y + 0.25 * size)
 

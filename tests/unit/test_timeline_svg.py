@@ -45,3 +45,14 @@ def test_the_root_cause_alarm_is_drawn_even_past_the_cap() -> None:
     assert drawn == [a["id"] for a in alerts[:MAX_TIMELINE_ROWS - 1]] + [root]
     assert re.search(rf'data-alert-id="{root}"[^>]* stroke="#000"', svg)
     assert '<p class="note">20 more alerts not drawn.</p>' in svg
+
+
+def test_a_label_of_wide_characters_is_cut_to_the_same_width() -> None:
+    """Forty Chinese characters passed the 40-character cut and, twice as wide as
+    Latin ones, ran past the picture's left edge."""
+    wide = dict(alert("a", T0), name="链路中断" * 10, entity="核心路由器")
+    svg = str(timeline_svg({"alerts": [wide], "root_causes": []}))
+    label = re.search(r'<text x="264" y="\d+" font-size="11" text-anchor="end">([^<]*)<title>',
+                      svg).group(1)
+    assert label == "链路中断" * 4 + "链路中" + "…"
+    assert f"<title>{'链路中断' * 10} @ 核心路由器</title>" in svg
