@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveSe
     record = page.locator("#playbook-runs li.playbook-run-record")
     expect(record).to_have_count(1)
     expect(record.first).to_contain_text("dry-run")
+    expect(record.first).to_contain_text(re.compile(r"\d\d:\d\d:\d\d UTC"))  # says its zone
     assert not out.exists()
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Run playbook note against ...?"
