@@ -46,7 +46,8 @@ def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveSe
     expect(offered).to_contain_text("the incident has LINK_DOWN alerts")
     expect(page.locator("#playbook-errors")).to_contain_text("unknown placeholder '{root.nam}'")
 
-    offered.locator(".playbook-dry-run").click()
+    # a screen reader names each button with its playbook, not a list of bare "Run"s
+    page.get_by_role("button", name="Dry run note", exact=True).click()
     record = page.locator("#playbook-runs li.playbook-run-record")
     expect(record).to_have_count(1)
     expect(record.first).to_contain_text("dry-run")
@@ -55,7 +56,7 @@ def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveSe
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Run playbook note against ...?"
     page.locator("#playbook-author").fill("ana")
-    page.locator("#playbooks li.playbook .playbook-run").click()
+    page.get_by_role("button", name="Run note", exact=True).click()
     expect(record).to_have_count(2)
     expect(record.first).to_contain_text("succeeded (by ana)", timeout=20_000)
     assert out.read_text() == incident["root_causes"][0]["entity"]
