@@ -225,7 +225,9 @@ def _run_case(case: Case, out_dir: Path, worker: EngineWorker, timeout: float) -
     runs = run_engine(worker, paths, out, timeout, case)
     for method, error in case.errors.items():
         log(f"  {method} FAILED on {case.name}: {error}")
-    events = [Event(a.id, a.entity, a.starts_at) for a in read_alerts(paths["eval"])]
+    events = [Event(a.id, a.entity, a.starts_at,
+                    "\x1f".join([a.name, a.entity, *map("=".join, sorted(a.labels.items()))]),
+                    a.ends_at) for a in read_alerts(paths["eval"])]
     for name in BASELINES:
         runs[name] = run_baseline(name, events, scenario.topology.graph)
     for name, (prediction, perf) in runs.items():

@@ -483,3 +483,18 @@ def test_the_generator_refuses_bad_knobs_by_name(argv: list[str], named: str, tm
         main([*argv, "--out", str(tmp_path / "out")])
     assert exited.value.code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_alec_folded_puts_a_repeat_where_its_alarm_is_and_plain_alec_does_not() -> None:
+    """A condition re-sent 5 minutes on (beyond ALEC's 75 s at 0 hops) while uncleared is
+    one OpenNMS alarm: folded, it joins its alarm's cluster; a new episode after the
+    clear is an alarm of its own."""
+    from benchmarks.correlation.baselines import alec, alec_folded
+
+    graph = nx.Graph([("a", "b")])
+    events = [Event("1", "a", 0.0, "LINK|a", 400.0), Event("2", "b", 20.0, "X|b", None),
+              Event("3", "a", 300.0, "LINK|a", 400.0),  # a re-send, uncleared
+              Event("4", "a", 1000.0, "LINK|a", None)]  # after the clear: new
+    assert sorted(map(sorted, alec(events, graph).groups)) == [["1", "2"], ["3"], ["4"]]
+    assert sorted(map(sorted, alec_folded(events, graph).groups)) == [["1", "2", "3"],
+                                                                     ["4"]]
