@@ -19,7 +19,6 @@ from aiops.engine.state import FIRING, OPEN, AlertRecord, IncidentRecord, RootCa
 from aiops.models import Alert
 from aiops.store.tables import alerts, incidents, raw_events
 
-
 # The clock before any event: below every time, so that the first event sets it
 # whatever its sign (a stream before 1970 has negative epoch times; a clock that
 # started at 0 never moved for it and expired every incident at each event).
