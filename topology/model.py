@@ -14,7 +14,7 @@ MAX_SHOWN_IDS = 20
 # Widest text every backend stores: the embedded tables' columns (topology/tables.py),
 # which PostgreSQL enforces and SQLite does not; Neo4j would take more, but the
 # backends must refuse the same batches.
-MAX_ID_LENGTH = 256  # a node id or name, an edge end
+MAX_ID_LENGTH = 512  # a node id or name, an edge end (migration 0012: a Kubernetes pod/NS/NAME)
 MAX_KIND_LENGTH = 64  # a node or edge kind, a source name
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 
 from aiops.store.metadata import metadata
+from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
 
 incidents = Table(
     "incidents",
@@ -50,7 +51,7 @@ alerts = Table(
     Column("source", String(256), nullable=False),
     Column("name", String(256), nullable=False),
     Column("entity", String(256), nullable=False),
-    Column("node_id", String(256)),
+    Column("node_id", String(MAX_NODE_ID)),
     Column("severity", String(16), nullable=False),
     Column("summary", Text, nullable=False),
     Column("description", Text),

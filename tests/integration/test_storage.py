@@ -205,3 +205,22 @@ def test_unicode_and_large_labels_survive(db_url: str, tmp_path) -> None:
         assert row.summary == "Überlast 温度 🔥" and len(row.labels["k"]) == 8000
     finally:
         rt.close()
+
+
+def test_an_alert_on_a_node_id_past_256_characters_is_stored(db_url: str,
+                                                              tmp_path) -> None:
+    """alerts.node_id was VARCHAR(256): on PostgreSQL an alert that resolved to a
+    Kubernetes pod ``pod/NS/NAME`` of more than 256 characters failed its whole batch
+    (and the topology tables refused the pod itself). Migration 0012 widens both."""
+    name = "batch-" + "x" * 247
+    pod = f"pod/{'n' * 63}/{name}"
+    rt = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
+    try:
+        rt.import_topology([Node(pod, "pod", name)], [], "kubernetes")
+        rt.engine.ingest([parse_alert({"id": "p1", "source": "k8s", "name": "CrashLoop",
+                                       "entity": name, "severity": "major",
+                                       "summary": "restarting", "starts_at": 1000.0})])
+        with rt.db.connect() as conn:
+            assert conn.execute(sa.select(alerts.c.node_id)).scalar_one() == pod
+    finally:
+        rt.close()
