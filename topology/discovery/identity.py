@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.errors import InputError
-from topology.discovery.base import SCOPED_KINDS, Discovered, interface_id
+from topology.discovery.base import SCOPED_KINDS, SHARED_NAME, Discovered, interface_id
 from topology.discovery.lldp_model import is_ip
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -72,7 +72,9 @@ def _short(name: str) -> str | None:
 
 
 def _names(node: Node) -> set[str]:
-    raw = [node.id, node.name, node.attrs.get("hostname"), node.attrs.get("fqdn")]
+    # A name its source gives several things (``SHARED_NAME``) identifies none of them.
+    shown = None if node.attrs.get(SHARED_NAME) else node.name
+    raw = [node.id, shown, node.attrs.get("hostname"), node.attrs.get("fqdn")]
     aliases = node.attrs.get("aliases")
     if isinstance(aliases, list):
         raw.extend(aliases)
@@ -166,12 +168,31 @@ class IdentityMerge:
     def run(self, batch: Discovered) -> Merged:
         boxes = [n for n in batch.nodes if n.kind not in SCOPED_KINDS]
         scoped = [n for n in batch.nodes if n.kind in SCOPED_KINDS]
+        self._report_shared_names(boxes)
         for node in boxes:
             self._place_box(node)
         for node in scoped:
             self._place_scoped(node)
         edges = self._edges(batch.edges)
         return Merged(list(self.out.values()), edges, self.conflicts, self.renamed)
+
+    def _report_shared_names(self, boxes: list[Node]) -> None:
+        """One conflict per node whose source gives its name to several things: an
+        alert that names it so resolves to none of them (``EntityResolver`` does not
+        guess), and the operator should know why and what to name instead."""
+        groups: dict[str, list[Node]] = defaultdict(list)
+        for node in boxes:
+            if node.attrs.get(SHARED_NAME):
+                groups[node.name.lower()].append(node)
+        for nodes in groups.values():
+            ids = sorted(n.id for n in nodes)
+            for node in nodes:
+                self.conflicts.append(Conflict(
+                    node.id, "shared-name",
+                    f"{self.source} names {len(ids)} things '{node.name}' "
+                    f"({', '.join(ids)}); an alert naming '{node.name}' resolves to none "
+                    f"of them: name '{node.id}' (or its address) instead",
+                    {"name": node.name, "ids": ids}))
 
     def _known(self, node_id: str) -> Node | None:
         return self.out.get(node_id) or self.current.nodes.get(node_id)
