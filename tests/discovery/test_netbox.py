@@ -276,3 +276,26 @@ def test_devices_of_one_name_in_two_sites_stay_two_nodes(fake_source: FakeSource
     again = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     assert again.new_nodes == 0 and again.merged == {}
     assert sorted(c.what for c in again.conflicts) == ["shared-name"] * 3
+
+
+def test_a_node_stored_under_a_shared_name_by_an_earlier_run_takes_no_device(
+        fake_source: FakeSource, store) -> None:
+    """A run before the fix stored both ``edge-1`` devices as one node ``edge-1``.
+    Merged into by serial, it would be refreshed by every run and keep taking the
+    plain name's alerts for good; it is left to age out, and reported."""
+    from topology.model import Node
+
+    store.upsert([Node("edge-1", "device", "edge-1", {"serial": "FOC0002", "netbox_id": 2})],
+                 [], source="netbox", seen_at=1.0)
+    devices = [{**device(2, "edge-1", "10.0.1.1", "FOC0002"), "site": site(1, "DC1")},
+               {**device(3, "edge-1", "10.0.2.1", "FOC0003"), "site": site(2, "DC2")}]
+    serve_list(fake_source, "devices", devices)
+    serve_list(fake_source, "interfaces", [])
+    serve_list(fake_source, "cables", [])
+    report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    assert report.merged == {}
+    graph = store.load()
+    assert sorted(graph.nodes) == ["dc1/edge-1", "dc2/edge-1", "edge-1"]
+    assert graph.nodes["edge-1"].attrs.get("by_source") is None  # not refreshed
+    (stale,) = [c for c in report.conflicts if c.node == "edge-1"]
+    assert stale.what == "shared-name" and "it is none of them" in stale.message

@@ -184,8 +184,17 @@ class IdentityMerge:
         for node in boxes:
             if node.attrs.get(SHARED_NAME):
                 groups[node.name.lower()].append(node)
-        for nodes in groups.values():
+        stored = {node_id.lower(): node_id for node_id in self.current.nodes} if groups else {}
+        for name, nodes in groups.items():
             ids = sorted(n.id for n in nodes)
+            stale = stored.get(name)
+            if stale is not None and stale not in ids:
+                self.conflicts.append(Conflict(
+                    stale, "shared-name",
+                    f"'{stale}' is stored under a name {self.source} now gives "
+                    f"{len(ids)} things ({', '.join(ids)}); it is none of them and is not "
+                    "refreshed, so it ages out, but until then alerts naming "
+                    f"'{stale}' land on it", {"name": stale, "ids": ids}))
             for node in nodes:
                 self.conflicts.append(Conflict(
                     node.id, "shared-name",
@@ -217,9 +226,15 @@ class IdentityMerge:
     def _match(self, node: Node) -> str | None:
         """Id of the node ``node`` is, or None for a new node (see the module doc)."""
         decisive: list[tuple[int, str, set[str]]] = []
+        # A node stored under a name its source now says is shared (the devices it
+        # merged, before their ids were qualified) is none of them: merged into, it
+        # would be refreshed by every run and keep taking alerts of either.
+        shared = node.name.lower() if node.attrs.get(SHARED_NAME) else None
         for strength, key, ids in self.index.matches(node):
             if strength == ADDRESS:
                 continue  # an address alone never merges; checked below
+            if shared is not None:
+                ids = {i for i in ids if i.lower() != shared}
             if strength == STRONG:
                 twins = {i for i in ids if i in self.fresh and not self._unnamed(i)}
                 if twins and not node.attrs.get("unnamed"):
