@@ -181,38 +181,55 @@ def submit_run(runtime: Runtime, incident_id: str, name: str, requested_by: str 
         # A run nothing will finish must not block the next request for good.
         runs.expire_stale(runtime.db, runtime.data_dir.playbook)
     now = time.time()
-    record = {"incident_id": incident_id, "playbook": name,
-              "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
-              "requested_by": requested_by, "requested_at": now,
-              "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
-              "action": action or None, "reasons": reasons, "steps": steps,
-              "idempotency_key": idempotency_key, "forced": force and not dry_run}
+    return _store(runtime, {
+        "incident_id": incident_id, "playbook": name,
+        "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
+        "requested_by": requested_by, "requested_at": now,
+        "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
+        "action": action or None, "reasons": reasons, "steps": steps,
+        "idempotency_key": idempotency_key, "forced": force and not dry_run}, check)
+
+
+def _store(runtime: Runtime, record: dict[str, Any],
+           check: bool) -> tuple[dict[str, Any], bool]:
+    """Insert ``record`` unless its key's run or (``check``) another run in flight is
+    there by now: (the stored run, whether it is new), or ``Conflict``."""
+    incident_id, name = record["incident_id"], record["playbook"]
     try:
         with runtime.db.begin() as conn:
-            if idempotency_key is not None and (  # stored since the look-up above
-                    existing := runs.find_by_key(conn, incident_id, name, idempotency_key)):
-                return _same_request(existing, dry_run, idempotency_key), False
+            if (ours := _run_of_key(conn, record)) is not None:  # stored since the look-up
+                return ours, False
             if check and (running := runs.in_flight_runs(conn, incident_id, name)):
-                # On PostgreSQL a run of the same key can be committed between the two
-                # reads: it is this request's run, not another.
-                ours = [r for r in running if idempotency_key is not None
-                        and r["idempotency_key"] == idempotency_key]
-                if ours:
-                    return _same_request(ours[0], dry_run, idempotency_key), False
+                # On PostgreSQL the key's run can be committed between the two reads.
+                if (ours := _run_of_key(conn, record, running)) is not None:
+                    return ours, False
                 raise _conflict(running[0])
-            run_id = runs.insert_run(conn, record)
-            return runs.get_run(conn, run_id), True
+            return runs.get_run(conn, runs.insert_run(conn, record)), True
     except sa.exc.IntegrityError:
         # Another request got in between the checks and the insert (the unique indexes
         # of migration 0013): the same key, or a run of the playbook now in flight.
         with runtime.db.connect() as conn:
-            if idempotency_key is not None and (
-                    existing := runs.find_by_key(conn, incident_id, name, idempotency_key)):
-                return _same_request(existing, dry_run, idempotency_key), False
+            if (ours := _run_of_key(conn, record)) is not None:
+                return ours, False
             running = runs.in_flight_runs(conn, incident_id, name)
         if running:
             raise _conflict(running[0]) from None
         raise
+
+
+def _run_of_key(conn: sa.Connection, record: dict[str, Any],
+                among: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The run already stored for ``record``'s idempotency key (looked for ``among``
+    the runs given, else in the database), checked by ``_same_request``; None when
+    the record has no key or the key no run."""
+    key = record["idempotency_key"]
+    if key is None:
+        return None
+    if among is None:
+        found = runs.find_by_key(conn, record["incident_id"], record["playbook"], key)
+    else:
+        found = next((r for r in among if r["idempotency_key"] == key), None)
+    return None if found is None else _same_request(found, bool(record["dry_run"]), key)
 
 
 def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:
