@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from aiops.errors import BrokerUnavailable, DamagedFile, InputError, NotFound
+from aiops.errors import BrokerUnavailable, Conflict, DamagedFile, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable
 from topology.store import GraphStoreError
 
@@ -40,6 +40,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(err: NotFound):
         return error_response(404, str(err))
+
+    @app.errorhandler(Conflict)
+    def _conflict(err: Conflict):
+        # Something already under way (a run of the same playbook): nothing was stored.
+        body: dict[str, object] = {"status": 409, "message": str(err)}
+        if err.run_id is not None:
+            body["run_id"] = err.run_id
+        return jsonify({"error": body}), 409
 
     @app.errorhandler(sa.exc.DBAPIError)
     def _storage_error(err: sa.exc.DBAPIError):
