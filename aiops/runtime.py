@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -64,6 +65,9 @@ class Runtime:
     # in the background if any. Starts "just checked": not on the first request.
     drift_checked_at: float = field(default_factory=time.monotonic)
     drift_check: threading.Thread | None = None
+    # Looks for playbooks to run unasked (``aiops.playbooks.auto``), when a serving
+    # process started them.
+    auto_runs: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel) -> None:
@@ -226,6 +230,8 @@ class Runtime:
         return self.engine.topology if timeline is None else timeline.at(at).graph
 
     def close(self) -> None:
+        if self.auto_runs is not None:
+            self.auto_runs.stop()
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()

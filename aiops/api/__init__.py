@@ -23,9 +23,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
-    if runtime is None:
+    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies too
+        from aiops.playbooks.auto import start_auto_runs
+
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))
+        start_auto_runs(runtime)
     app.extensions["aiops"] = runtime
 
     from aiops.api import incidents, ingest, meta, models, playbooks, topology, views
