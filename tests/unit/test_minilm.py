@@ -119,3 +119,19 @@ def test_the_sentence_transformers_backend_gives_the_same_vector(tmp_path: Path)
     assert done.stdout.split()[-1] == "True"
     ours = embeddings.TemplateEmbedder().vector("link down on <num>")
     assert float(np.dot(np.load(out), ours)) > 0.99999
+
+
+def test_a_vector_does_not_depend_on_the_blas_thread_count(encoder: MiniLMEncoder) -> None:
+    """The products run on one BLAS thread whatever the process set (faster for passes
+    this small, and the same last bit on every machine); the caller's setting is back
+    afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    texts = TEXTS * 3  # several passes, some of them full
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = encoder.encode(texts)
+    with threadpool_limits(limits=4, user_api="blas"):
+        four = encoder.encode(texts)
+        assert {lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "blas"} == {4}
+    assert np.array_equal(one, four)
