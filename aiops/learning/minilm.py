@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,6 +115,32 @@ class _Layer:
         self.out_norm = (get("output.LayerNorm.weight"), get("output.LayerNorm.bias"))
 
 
+def _mapped_float32(path: Path) -> dict[str, np.ndarray]:
+    """The file's float32 tensors as read-only views of the file, mapped into memory.
+
+    Why: copying the 91 MB of weights out of the file was most of loading the model
+    (0.08 s of CPU, 0.24 s of wall clock on the loaded 2-core machine here), paid by
+    the first alert of every process. Mapped, a page is read when first used and
+    then shared with the OS's file cache: the forward pass touches the layers, the
+    word table only the rows of the word pieces met. The layout is safetensors'
+    (8-byte little-endian header length, JSON header, data); a tensor of another
+    type, or not aligned for float32, is left out and read by ``safetensors``.
+    """
+    with path.open("rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(size))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
+    views: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__" or info.get("dtype") != "F32":
+            continue
+        start, end = info["data_offsets"]
+        view = np.asarray(data[start:end]).view("<f4").reshape(info["shape"])
+        if view.flags.aligned:
+            views[name] = np.asarray(view, dtype=np.float32)
+    return views
+
+
 class MiniLMEncoder:
     """Unit sentence vectors of texts, as sentence-transformers' ``encode`` gives them
     for this model (BERT, mean pooling over the word pieces, L2 normalisation)."""
@@ -139,10 +166,13 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
-        # Tensor by tensor from the memory-mapped file into the arrays the encoder keeps
-        # (its pages are the OS's file cache, released when the file is closed).
-        with safe_open(str(model_dir / "model.safetensors"), framework="numpy") as stored:
+        weights = model_dir / "model.safetensors"
+        mapped = _mapped_float32(weights)
+        with safe_open(str(weights), framework="numpy") as stored:
             def tensor(name: str) -> np.ndarray:
+                view = mapped.get(name)
+                if view is not None:
+                    return view
                 return np.asarray(stored.get_tensor(name), dtype=np.float32)
 
             self.words = tensor("embeddings.word_embeddings.weight")
