@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from aiops.store.json_column import column_json
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -44,10 +46,11 @@ def create_db_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False},
+                                  json_serializer=column_json)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=column_json)
 
 def alembic_config(engine: sa.Engine) -> Config:
     from alembic.config import Config
