@@ -38,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiops.config import DataDir
 from aiops.learning.remediation import load_promoted_remediation
 from aiops.learning.ticket_training import train_ticket_models
 from aiops.learning.training import train as train_correlation
@@ -48,6 +47,7 @@ from aiops.runtime import open_runtime
 from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.correlation.topologies import TOPOLOGIES
+from benchmarks.machine import fresh_data_dir
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -66,17 +66,6 @@ class ScenarioResult:
     seconds_train: float
     seconds_replay: float
     ranks: dict[str, list[int | None]] = field(default_factory=lambda: defaultdict(list))
-
-
-def fresh_data_dir(path: Path) -> DataDir:
-    """A data dir at ``path`` with the engine's default settings, whatever the shell says.
-
-    ``DataDir.from_env`` honours ``AIOPS_DATABASE_URL`` and the settings switches: with a
-    database URL in the environment every run of a benchmark would share one database
-    (a method "without" tickets would see what an earlier run learned from them), and a
-    switch would change the engine measured without the report saying so.
-    """
-    return DataDir(path=path)
 
 
 def _rank(order: Sequence[str], truth: str) -> int | None:

@@ -428,7 +428,7 @@ def test_text_model_benchmark_refuses_zero_runs_and_reports_both_backends(capsys
     assert "| `sentence-transformers` | 6.00 |" in section and "| yes |" in section
 
 
-def test_ticket_benchmarks_open_fresh_default_data_dirs_whatever_the_environment(
+def test_benchmarks_open_fresh_default_data_dirs_whatever_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # With AIOPS_DATABASE_URL set, DataDir.from_env pointed every replay of the root-priors
     # benchmark at one database: "engine without" tickets then ran on what the runs with
@@ -436,15 +436,18 @@ def test_ticket_benchmarks_open_fresh_default_data_dirs_whatever_the_environment
     import inspect
 
     from aiops.config import EngineSettings
-    from benchmarks import remediation, root_priors
+    from benchmarks import feedback, ingest, machine, memory, remediation, root_priors
 
     monkeypatch.setenv("AIOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
     monkeypatch.setenv("AIOPS_LEARNED_RANKING", "off")
-    data_dir = remediation.fresh_data_dir(tmp_path / "run")
+    data_dir = machine.fresh_data_dir(tmp_path / "run")
     assert data_dir.url() == f"sqlite:///{(tmp_path / 'run' / 'aiops.db').resolve()}"
     assert data_dir.settings == EngineSettings()
-    for module in (remediation, root_priors):
+    for module in (remediation, root_priors, feedback, ingest, memory):
         assert "from_env(" not in inspect.getsource(module)
+    # The CLI and server subprocesses the ingestion benchmark times see no AIOPS_* either.
+    assert not [k for k in machine.engine_env() if k.startswith("AIOPS_")]
+    assert inspect.getsource(ingest).count("env=engine_env()") == 2
 
 
 @pytest.mark.parametrize("spec", ["tree:x", "bogus:1", "huawei:1,tree:-3"])
