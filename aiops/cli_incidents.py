@@ -38,7 +38,19 @@ def incidents_list(ctx: click.Context, status: str | None, limit: int, as_json: 
     for inc in items:
         cause = inc["root_causes"][0]["entity"] if inc["root_causes"] else "-"
         click.echo(f"{inc['id']:<10} {inc['status']:<9} {inc['severity']:<9} "
-                   f"{inc['alert_count']:>5} alerts  cause: {cause:<14} {inc['title']}")
+                   f"{inc['alert_count']:>5} alerts  cause: {cause:<14} {inc['title']}"
+                   f"{_status_note(inc)}")
+
+
+def _status_note(inc: dict) -> str:
+    """What the monitoring systems' operators said of the incident's alerts
+    (``aiops.engine.alert_status``), or nothing."""
+    if inc.get("suppressed"):
+        return "  [suppressed]"
+    notes = [f"{inc[key]} {word}" for key, word in (
+        ("acknowledged_alerts", "acknowledged"), ("suppressed_alerts", "suppressed"))
+        if inc.get(key)]
+    return f"  [{', '.join(notes)}]" if notes else ""
 
 
 @incidents.command("show")
@@ -55,7 +67,8 @@ def incidents_show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(inc, indent=1))
         return
-    click.echo(f"{inc['id']}  {inc['status']}  {inc['severity']}  {inc['title']}")
+    click.echo(f"{inc['id']}  {inc['status']}  {inc['severity']}  {inc['title']}"
+               f"{_status_note(inc)}")
     click.echo(f"started {inc['started_at']}, updated {inc['updated_at']}, "
                f"resolved {inc['resolved_at'] or '-'}")
     click.echo("root causes:")
@@ -65,7 +78,15 @@ def incidents_show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     click.echo(f"alerts ({len(inc['alerts'])}):")
     for a in inc["alerts"]:
         click.echo(f"  {a['starts_at']}  {a['status']:<8} {a['severity']:<8} {a['name']:<20} "
-                   f"{a['entity']}  (x{a['event_count']})")
+                   f"{a['entity']}  (x{a['event_count']}){_alert_note(a['labels'])}")
+
+
+def _alert_note(labels: dict) -> str:
+    from aiops.engine.alert_status import SUPPRESSED, is_acknowledged, is_suppressed
+
+    notes = (["acknowledged"] if is_acknowledged(labels) else []) + (
+        [f"suppressed: {labels[SUPPRESSED]}"] if is_suppressed(labels) else [])
+    return f"  [{', '.join(notes)}]" if notes else ""
 
 
 def _author(author: str | None) -> str | None:

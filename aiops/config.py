@@ -54,8 +54,10 @@ class EngineSettings:
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
-    # Labels that change between events of one condition and so must not split it.
-    volatile_labels: tuple[str, ...] = ("severity", "value")
+    # Labels that change between events of one condition and so must not split it:
+    # also an operator's acknowledgement, maintenance, downtime or silence
+    # (``aiops.engine.alert_status``).
+    volatile_labels: tuple[str, ...] = ("severity", "value", "acknowledged", "suppressed")
     # Seconds after which a topology item that its source has stopped reporting (while
     # reporting other things) is no longer used; 0 or None: never. Env
     # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").

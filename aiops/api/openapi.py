@@ -99,6 +99,17 @@ SCHEMAS: dict[str, Any] = {
             "merged_into": {"type": ["string", "null"]}, "alert_count": {"type": "integer"},
             "root_causes": {"type": "array", "items": _ref("RootCause")},
             "alerts": {"type": "array", "items": {"type": "object"}},
+            "acknowledged_alerts": {"type": "integer", "description": "alerts whose label "
+                                    "acknowledged is \"true\" (docs/contracts.md)"},
+            "suppressed_alerts": {"type": "integer", "description": "alerts whose label "
+                                  "suppressed is maintenance, downtime, silence or inhibited"},
+            "firing_alerts": {"type": "integer"},
+            "firing_acknowledged": {"type": "integer"},
+            "firing_suppressed": {"type": "integer"},
+            "acknowledged": {"type": "boolean",
+                             "description": "it has firing alerts, all acknowledged"},
+            "suppressed": {"type": "boolean",
+                           "description": "it has firing alerts, all suppressed"},
         },
     },
     "Feedback": {

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from aiops.config import EngineSettings
+from aiops.engine.alert_status import take_latest
 from aiops.engine.state import FIRING, RESOLVED, AlertRecord
 from aiops.models import Alert
 
@@ -95,6 +96,7 @@ class Deduplicator:
         record.event_count += 1
         record.last_event_at = max(record.last_event_at, event.ends_at or event.starts_at)
         if record.status == FIRING:
+            self._take_status(record, event)
             if event.ends_at is None:
                 if reports_state:
                     self._take_latest_state(record, event)
@@ -110,6 +112,7 @@ class Deduplicator:
         record.ends_at = None
         record.episode_start = event.starts_at
         self._take_latest_state(record, event)  # the new episode's, not the last one's
+        self._take_status(record, event)
         if event.ends_at is not None:
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
@@ -165,6 +168,15 @@ class Deduplicator:
             return
         record.event = replace(first, severity=event.severity, summary=event.summary)
         self._changed.append(record)
+
+    @staticmethod
+    def _take_status(record: AlertRecord, event: Alert) -> None:
+        """An acknowledgement, maintenance, downtime or silence the event reports
+        (``aiops.engine.alert_status``) becomes the alert's, whatever else the event
+        says: it is not an identifying label, and the latest word of the source wins."""
+        labels = take_latest(record.event.labels, event.labels)
+        if labels is not None:
+            record.event = replace(record.event, labels=labels)
 
     def take_changed(self) -> list[AlertRecord]:
         """The firing alerts whose severity or summary changed since last asked."""

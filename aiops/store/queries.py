@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aiops.engine.alert_status import incident_status
 from aiops.errors import NotFound
 from aiops.store.tables import alerts, incidents, raw_events
 from aiops.timeutil import to_rfc3339
@@ -42,7 +43,23 @@ def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 
         query = sa.select(incidents).where(incidents.c.status == status)
     query = query.order_by(incidents.c.started_at.desc(), incidents.c.seq.desc())
     rows = conn.execute(query.limit(limit).offset(offset)).all()
-    return [incident_summary(r) for r in rows]
+    return with_alert_status(conn, [incident_summary(r) for r in rows])
+
+
+def with_alert_status(conn: sa.Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` (incident summaries) with what their alerts' acknowledgements and
+    suppressions say (``alert_status.incident_status``), read from the alerts' latest
+    labels in one query: an acknowledgement changes no incident row."""
+    if not items:
+        return items
+    pairs: dict[str, list[tuple[str, dict[str, str]]]] = {item["id"]: [] for item in items}
+    rows = conn.execute(sa.select(alerts.c.incident_id, alerts.c.status, alerts.c.labels)
+                        .where(alerts.c.incident_id.in_(list(pairs))))
+    for incident_id, status, labels in rows:
+        pairs[incident_id].append((status, labels or {}))
+    for item in items:
+        item.update(incident_status(pairs[item["id"]]))
+    return items
 
 
 def incident_rows(conn: sa.Connection, ids: list[str]) -> list[Any]:
@@ -67,6 +84,7 @@ def get_incident(conn: sa.Connection, incident_id: str) -> dict[str, Any]:
         sa.select(alerts).where(alerts.c.incident_id == incident_id)
         .order_by(alerts.c.starts_at, alerts.c.id)).all()
     out["alerts"] = [alert_view(a) for a in alert_rows]
+    out.update(incident_status((a["status"], a["labels"]) for a in out["alerts"]))
     return out
 
 

@@ -22,7 +22,7 @@ _ALERT_UPDATE = (
     .values({c: sa.bindparam(c) for c in (
         "node_id", "status", "ends_at", "last_event_at", "event_count", "transitions",
         "flapping", "incident_id", "severity", "summary", "episode_start",
-        "recent_transitions")})
+        "recent_transitions", "labels")})
 )
 _INCIDENT_UPDATE = (
     incidents.update()
@@ -133,7 +133,8 @@ def write_batch(conn: sa.Connection, dirty_incidents: Iterable[IncidentRecord],
 
     Incidents first, then alerts, then events: each refers to the one before. An
     update sets only the columns its statement binds, so an alert's identity columns
-    (fingerprint, first event, labels, ...) and an incident's ``seq`` never change.
+    (fingerprint, first event, ...) and an incident's ``seq`` never change; its labels
+    do, for the labels that do not identify it (an acknowledgement: ``alert_status``).
     """
     new_inc, changed_inc = _split(dirty_incidents)
     new_al, changed_al = _split(dirty_alerts)

@@ -1,0 +1,74 @@
+"""What an operator did about an alert in the monitoring system it came from:
+acknowledged it, or put its object in a maintenance window, a downtime or a silence.
+
+Every source that knows says it in the same two labels (CONTRACTS §1: labels are
+"everything else the source said"):
+
+- ``acknowledged``: ``"true"`` or ``"false"``;
+- ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2), ``"silence"``
+  or ``"inhibited"`` (Alertmanager), or ``"false"``.
+
+They are not identifying labels (``EngineSettings.volatile_labels``): an acknowledged
+problem is the same condition as before. A firing alert takes the values of the latest
+event of its condition that carries them (``take_latest``); a sender that knows nothing
+of them (a webhook of Alertmanager, Zabbix's media type) sends neither and changes
+nothing. Correlation and root-cause ranking ignore them (a suppressed alert is still
+evidence of a fault); they change only what an incident tells an operator
+(``incident_status``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+ACKNOWLEDGED = "acknowledged"
+SUPPRESSED = "suppressed"
+STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED)
+SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
+NOT = "false"
+
+
+def is_acknowledged(labels: Mapping[str, str]) -> bool:
+    return labels.get(ACKNOWLEDGED) == "true"
+
+
+def is_suppressed(labels: Mapping[str, str]) -> bool:
+    return labels.get(SUPPRESSED) in SUPPRESSIONS
+
+
+def take_latest(current: Mapping[str, str], event: Mapping[str, str]) -> dict[str, str] | None:
+    """``current`` labels with the status labels ``event`` carries, or None when that
+    changes nothing (the common case: no copy). A label the event does not carry keeps
+    its value: a sender that does not know (a media type's notification) must not
+    clear what a follower that does read."""
+    changed: dict[str, str] | None = None
+    for name in STATUS_LABELS:
+        value = event.get(name)
+        if value is not None and current.get(name) != value:
+            if changed is None:
+                changed = dict(current)
+            changed[name] = value
+    return changed
+
+
+def incident_status(alerts: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, object]:
+    """What an incident tells an operator of its alerts (``(status, labels)`` pairs):
+    how many are acknowledged and how many suppressed, of those firing and of all, and
+    ``suppressed``: it has firing alerts and every one of them is suppressed (someone
+    declared the work; nobody need be woken)."""
+    acknowledged = suppressed = firing = firing_acknowledged = firing_suppressed = 0
+    for status, labels in alerts:
+        ack, sup = is_acknowledged(labels), is_suppressed(labels)
+        acknowledged += ack
+        suppressed += sup
+        if status == "firing":
+            firing += 1
+            firing_acknowledged += ack
+            firing_suppressed += sup
+    return {
+        "acknowledged_alerts": acknowledged, "suppressed_alerts": suppressed,
+        "firing_alerts": firing, "firing_acknowledged": firing_acknowledged,
+        "firing_suppressed": firing_suppressed,
+        "acknowledged": firing > 0 and firing_acknowledged == firing,
+        "suppressed": firing > 0 and firing_suppressed == firing,
+    }
