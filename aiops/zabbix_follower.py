@@ -4,8 +4,9 @@ are no longer open resolve, at the time of their recovery event.
 For sites that cannot add a media type (docs/webhooks.md), or want what a failed
 notification would lose. Each poll asks which problems are open and their severity
 (``problem.get``), then the events of the new ones and the recoveries of the ones gone.
-A problem whose severity changed since it was sent (an operator's "change severity")
-is sent again with the new one. Every problem item is a state report
+A problem whose severity changed since it was sent (an operator's "change severity"),
+or that was acknowledged, unacknowledged, or went into or out of a maintenance, is
+sent again as it is now. Every problem item is a state report
 (``event_update_status`` 1, the mapping's ``state_report``): it is the problem as
 Zabbix has it now, so the alert takes its severity, as from the media type's update
 notifications.
@@ -40,6 +41,7 @@ from connectors.zabbix_api import (
     ZabbixRefused,
     problem_item,
     recovery_item,
+    status_changed,
     updated_item,
 )
 
@@ -51,13 +53,13 @@ class PollStats:
     polls: int = 0
     problems: int = 0
     recoveries: int = 0
-    updates: int = 0  # problems sent again with a changed severity
+    updates: int = 0  # problems sent again: severity, acknowledgement or maintenance changed
     skipped: int = 0  # events that were not a host's trigger problem
     failures: int = 0
 
     def line(self) -> str:
         return (f"zabbix: {self.polls} polls, {self.problems} problems, {self.recoveries} "
-                f"recoveries, {self.updates} severity changes sent, {self.skipped} "
+                f"recoveries, {self.updates} changes sent, {self.skipped} "
                 f"skipped, {self.failures} failed polls")
 
 
@@ -125,7 +127,8 @@ class ZabbixFollower:
     def poll(self) -> None:
         """One poll: new problems sent firing (all open ones on the first poll), problems
         gone sent resolved, problems whose severity changed sent again."""
-        current = self.api.open_problems()
+        states = self.api.problem_states()
+        current = {eventid: severity for eventid, (severity, _) in states.items()}
         known = set() if not self._started else self.open.keys() | self.skipped
         new = sorted(current.keys() - known, key=int)
         gone = sorted(self.open.keys() - current.keys(), key=_order)
@@ -139,12 +142,14 @@ class ZabbixFollower:
             self.forwarder.add(recovery_item(self.open.pop(eventid), at))
             self.stats.recoveries += 1
         changed = [e for e in sorted(self.open.keys() & current.keys(), key=int)
-                   if e not in new and current[e]
-                   and current[e] != str(self.open[e].get("severity", ""))]
+                   if e not in new and (
+                       (current[e] and current[e] != str(self.open[e].get("severity", "")))
+                       or status_changed(self.open[e], states[e][1]))]
         for eventid in changed:
-            # Changed in Zabbix (event.acknowledge's "change severity"): the alert and its
-            # incident take the new one.
-            item = updated_item(self.open[eventid], current[eventid])
+            # Changed in Zabbix (event.acknowledge's "change severity", "acknowledge",
+            # "unacknowledge"; a maintenance that began or ended): the alert and its
+            # incident take the new state.
+            item = updated_item(self.open[eventid], current[eventid], states[eventid][1])
             self.open[eventid] = item
             self.forwarder.add(item)
             self.stats.updates += 1
@@ -152,7 +157,8 @@ class ZabbixFollower:
         self.skipped &= current.keys()
         for eventid in new:
             try:
-                item = problem_item(events[eventid], update=True)
+                # As problem.get has it now (event.get's copy may be older by a call).
+                item = {**problem_item(events[eventid], update=True), **states[eventid][1]}
             except (KeyError, ValueError) as exc:
                 self.skipped.add(eventid)
                 self.stats.skipped += 1

@@ -12,7 +12,13 @@ type's ``{HOST.HOST}`` is the host of the expression's first item.
 A problem read here is as it is now (``event.get`` and ``problem.get`` give its
 current severity, which an operator may have changed since it opened), so the follower
 marks its problem items as state reports (``event_update_status`` 1, what the media
-type sends for an action's update operations): the alert takes their severity.
+type sends for an action's update operations): the alert takes their severity. Items
+also say whether the problem is acknowledged (``acknowledged`` "true"/"false") and
+suppressed by a maintenance (``suppressed`` "maintenance"/"false"), from
+``problem.get``'s ``acknowledged`` and ``suppressed`` (0/1); the mapping makes them the
+labels every source uses for these (``aiops.engine.alert_status``). A value other than
+0 or 1 is not guessed at: the item leaves it out (the alert keeps what it had) and the
+follower logs it by name.
 
 Tested against a real Zabbix 6.0 (tests/integration/test_zabbix_real.py).
 """
@@ -21,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
+log = logging.getLogger(__name__)
 MAX_TEXT = 1024
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 BATCH = 200  # event ids per event.get: Zabbix resolves macros in memory (PHP's limit)
@@ -47,6 +55,21 @@ class ZabbixRefused(ZabbixError):
 def _utc(clock: float) -> tuple[str, str]:
     moment = datetime.fromtimestamp(clock, UTC)
     return moment.strftime("%Y.%m.%d"), moment.strftime("%H:%M:%S")
+
+
+def problem_status(problem: dict[str, Any]) -> dict[str, str]:
+    """``acknowledged`` and ``suppressed`` item fields of a ``problem.get`` (or
+    ``event.get``) object, each left out when Zabbix gave no 0 or 1 for it (logged with
+    the field's name and value: not a reason to drop the problem)."""
+    out: dict[str, str] = {}
+    for name, yes in (("acknowledged", "true"), ("suppressed", "maintenance")):
+        value = str(problem.get(name, "")).strip()
+        if value in ("0", "1"):
+            out[name] = yes if value == "1" else "false"
+        else:
+            log.warning("zabbix: problem %s: %s %s is neither 0 nor 1; ignored",
+                        problem.get("eventid", "?"), name, str(problem.get(name))[:50])
+    return out
 
 
 def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
@@ -80,7 +103,7 @@ def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
         "trigger_name": str(trigger["description"])[:MAX_TEXT],
         "host": str(hosts[0]["host"]), "host_ip": "",
         "event_update_status": "1" if update else "0",
-    }
+    } | problem_status(event)
 
 
 def recovery_item(problem: dict[str, Any], recovered_at: float) -> dict[str, Any]:
@@ -90,10 +113,18 @@ def recovery_item(problem: dict[str, Any], recovered_at: float) -> dict[str, Any
             "event_update_status": "0"}
 
 
-def updated_item(problem: dict[str, Any], severity: str) -> dict[str, Any]:
-    """A problem item sent before (``problem_item``), its severity changed since: a
-    state report, so the alert takes it."""
-    return {**problem, "severity": severity, "event_update_status": "1"}
+def updated_item(problem: dict[str, Any], severity: str,
+                 status: dict[str, str] | None = None) -> dict[str, Any]:
+    """A problem item sent before (``problem_item``), its severity (or acknowledgement,
+    or suppression: ``problem_status``) changed since: a state report, so the alert
+    takes it."""
+    return {**problem, **(status or {}), "severity": severity or problem.get("severity", ""),
+            "event_update_status": "1"}
+
+
+def status_changed(sent: dict[str, Any], status: dict[str, str]) -> bool:
+    """Whether ``status`` (``problem_status``) says something other than the item sent."""
+    return any(sent.get(name) != value for name, value in status.items())
 
 
 def _severity(value: Any) -> str:
@@ -205,9 +236,18 @@ class ZabbixApi:
     def open_problems(self) -> dict[str, str]:
         """The trigger problems open now: their current severity (0-5, as text; "" if
         Zabbix gave none) by event id."""
-        problems = self._list("problem.get", {"output": ["eventid", "severity"],
-                                              "source": 0, "object": 0})
-        return {str(p["eventid"]): _severity(p.get("severity")) for p in problems}
+        return {eventid: severity for eventid, (severity, _) in self.problem_states().items()}
+
+    def problem_states(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """The trigger problems open now, by event id: their current severity (as
+        ``open_problems``) and whether they are acknowledged and suppressed by a
+        maintenance (``problem_status``). ``problem.get`` lists suppressed problems
+        too (``suppressed`` unset: both)."""
+        problems = self._list("problem.get", {
+            "output": ["eventid", "severity", "acknowledged", "suppressed"],
+            "source": 0, "object": 0})
+        return {str(p["eventid"]): (_severity(p.get("severity")), problem_status(p))
+                for p in problems}
 
     def events(self, eventids: list[str]) -> dict[str, dict[str, Any]]:
         """``event.get`` of these ids with what ``problem_item`` needs, by id, asked

@@ -408,3 +408,72 @@ def test_the_media_type_sends_a_changed_severity_with_the_action_s_update_operat
         messages
     (final,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
     assert final["id"] == alert["id"] and final["event_count"] == 3
+
+
+def _incident_of(live_server: LiveServer, alert: dict) -> dict:
+    """The alert's incident as ``GET /api/v1/incidents/{id}`` answers."""
+    return requests.get(f"{live_server.url}/api/v1/incidents/{alert['incident_id']}",
+                        timeout=10).json()
+
+
+def test_the_follower_sends_an_acknowledgement_and_a_maintenance_to_the_alert(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    """A problem first sent unacknowledged is acknowledged through the API (what an
+    operator's "Acknowledge" does: ``event.acknowledge``, action 2), then its host goes
+    into a maintenance (Zabbix's timer suppresses its problems within a minute): the
+    one stored alert reads ``acknowledged: true``, then ``suppressed: maintenance``,
+    and its incident counts it, until the recovery."""
+    host = "sw-ack-1"
+    _host(zabbix, host, "Fan failed")
+    secret = tmp_path / "pw"
+    secret.write_text("zabbix")
+    login = ("--user", "Admin", "--password-file", str(secret))
+
+    def mine() -> list[dict]:
+        return [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+
+    def status() -> list[tuple[str | None, str | None, str]]:
+        return [(a["labels"].get("acknowledged"), a["labels"].get("suppressed"), a["status"])
+                for a in mine()]
+
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", *login)
+    maintenance: list[str] = []
+    try:
+        _send(zabbix, 0, host)
+        wait_for(lambda: status() == [("false", "false", "firing")], "the problem",
+                 timeout=60, explain=lambda: f"{status()}\n{_stop(follower)}")
+        (alert,) = mine()
+        assert _incident_of(live_server, alert)["acknowledged_alerts"] == 0
+        (problem,) = zabbix.api("problem.get", {"objectids": [alert["labels"]["trigger_id"]],
+                                                "output": ["eventid"]})
+        zabbix.api("event.acknowledge", {"eventids": [problem["eventid"]], "action": 2})
+        wait_for(lambda: status() == [("true", "false", "firing")], "the acknowledgement",
+                 timeout=60, explain=lambda: f"{status()}\n{_stop(follower)}")
+        incident = _incident_of(live_server, alert)
+        assert (incident["acknowledged_alerts"], incident["firing_acknowledged"]) == (1, 1)
+        (hostid,) = [h["hostid"] for h in zabbix.api("host.get", {"filter": {"host": host}})]
+        now = int(time.time()) // 60 * 60
+        maintenance = zabbix.api("maintenance.create", {
+            "name": "fan swap", "active_since": now - 60, "active_till": now + 3600,
+            "hostids": [hostid], "maintenance_type": 0,
+            "timeperiods": [{"timeperiod_type": 0, "start_date": now - 60,
+                             "period": 3600}]})["maintenanceids"]
+        # Zabbix's timer process applies maintenances at the start of each minute.
+        wait_for(lambda: status() == [("true", "maintenance", "firing")], "the maintenance",
+                 timeout=150, explain=lambda: f"{status()}\n{_stop(follower)}")
+        incident = _incident_of(live_server, alert)
+        assert incident["suppressed_alerts"] == incident["firing_suppressed"] == 1
+        assert incident["suppressed"] is (incident["firing_alerts"] == 1)
+        listed = requests.get(f"{live_server.url}/api/v1/incidents", timeout=10).json()
+        assert [i["suppressed_alerts"] for i in listed["incidents"]
+                if i["id"] == alert["incident_id"]] == [1]
+        _send(zabbix, 1, host)
+        wait_for(lambda: status() == [("true", "maintenance", "resolved")], "the recovery",
+                 timeout=60, explain=lambda: f"{status()}\n{_stop(follower)}")
+    finally:
+        _stop(follower)
+        if maintenance:
+            zabbix.api("maintenance.delete", maintenance)
+    (final,) = mine()
+    assert (final["id"], final["starts_at"]) == (alert["id"], alert["starts_at"])

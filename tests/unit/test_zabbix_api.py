@@ -20,6 +20,7 @@ from connectors.zabbix_api import (
     ZabbixError,
     ZabbixRefused,
     problem_item,
+    problem_status,
     recovery_item,
 )
 from tests.http_server import serving
@@ -94,7 +95,8 @@ def test_a_session_that_ended_is_logged_in_again_and_a_bad_token_is_a_refusal() 
         api = ZabbixApi(url, user="Admin", password="zabbix")
         assert api.open_problem_ids() == {"7"}
         assert api.open_problems() == {"7": "4"}
-        assert _Rpc.calls[-1]["params"]["output"] == ["eventid", "severity"]
+        assert _Rpc.calls[-1]["params"]["output"] == ["eventid", "severity", "acknowledged",
+                                                      "suppressed"]
         assert [c["method"] for c in _Rpc.calls] == [
             "apiinfo.version", "user.login", "problem.get", "user.login", "problem.get",
             "problem.get"]
@@ -149,6 +151,10 @@ class _Api:
         """As Zabbix: the severity now, which event.get gives as well (a severity
         change updates both the problem and its event)."""
         return {i: str(self.known.get(i, {}).get("severity", "")) for i in self.open}
+
+    def problem_states(self) -> dict[str, tuple[str, dict[str, str]]]:
+        return {i: (severity, problem_status(self.known.get(i, {})))
+                for i, severity in self.open_problems().items()}
 
     def events(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.known[i] for i in ids if i in self.known}
@@ -260,7 +266,7 @@ def test_a_changed_severity_is_sent_again_as_a_state_report_across_restarts(
     follower.save_if_delivered()
     assert [(i["event_id"], i["severity"], i["event_update_status"]) for i in sent.items
             ] == [("3", "4", "1"), ("3", "5", "1")]
-    assert follower.stats.updates == 1 and "1 severity changes sent" in follower.stats.line()
+    assert follower.stats.updates == 1 and "1 changes sent" in follower.stats.line()
     mapped = mapping.apply(sent.items[-1], 1795374300.0)
     assert (mapped.state_report, mapped.alerts[0].severity) == ([0], "critical")
     assert mapped.alerts[0].id == mapping.apply(sent.items[0], 1795374300.0).alerts[0].id
@@ -301,3 +307,33 @@ def test_an_expired_token_is_a_refusal() -> None:
 def test_an_event_with_an_impossible_time_or_host_is_refused(change: dict) -> None:
     with pytest.raises(ValueError, match="no usable time|no host"):
         problem_item({**EVENT, **change})
+
+
+def test_an_acknowledgement_or_maintenance_is_sent_again_as_labels(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """problem.get's acknowledged and suppressed (0/1) go as the labels acknowledged and
+    suppressed, again whenever they change; a value that is neither 0 nor 1 is left out
+    (the alert keeps what it had) and logged by name."""
+    mapping = read_mapping(PRESETS / "zabbix.yml")
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    api.open = {"3"}
+    api.known = {"3": {**EVENT, "acknowledged": "0", "suppressed": "0"}}
+    sent = _Forwarder()
+    follower = ZabbixFollower(api, sent, state_file=state)  # type: ignore[arg-type]
+    follower.poll()
+    api.known["3"]["acknowledged"] = "1"
+    follower.poll()
+    follower.poll()  # nothing changed
+    api.known["3"]["suppressed"] = "1"
+    follower.poll()
+    api.known["3"]["acknowledged"] = "7"  # not a value Zabbix documents
+    follower.poll()
+    labels = [mapping.apply(i, 1795374300.0).alerts[0].labels for i in sent.items]
+    assert [(x.get("acknowledged"), x.get("suppressed")) for x in labels] == [
+        ("false", "false"), ("true", "false"), ("true", "maintenance")]
+    assert "acknowledged 7 is neither 0 nor 1; ignored" in caplog.text
+    # The media type's items carry neither: no label, so the alert keeps the follower's.
+    assert "acknowledged" not in mapping.apply(
+        {**sent.items[0], "acknowledged": None, "suppressed": None}, 1795374300.0
+    ).alerts[0].labels
+    assert problem_status({"eventid": "3", "acknowledged": "1"}) == {"acknowledged": "true"}
