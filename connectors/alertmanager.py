@@ -7,12 +7,19 @@ and a resolved notification carries the id of the episode it ends.
 
 Entity: the first present label of ENTITY_LABELS; severity: the ``severity``
 label mapped onto the canonical scale (see docs/contracts.md).
+
+A silenced or inhibited alert is not sent to webhooks, but the v2 API lists it with
+``status.state`` "suppressed" and the ids in ``silencedBy`` / ``inhibitedBy``: the
+puller gives every alert it reads the label ``suppressed`` ("silence", "inhibited",
+or "false" for an active one), the label every source uses for this
+(``aiops.engine.alert_status``); it replaces a label of that name the alert had.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -22,7 +29,9 @@ from aiops.errors import InputError
 from aiops.models import SEVERITY_RANK, Alert, parse_alert
 from aiops.timeutil import is_go_zero_time, parse_timestamp
 
+log = logging.getLogger(__name__)
 SOURCE = "alertmanager"
+SUPPRESSED = "suppressed"  # the label (aiops.engine.alert_status)
 ENTITY_LABELS = ("entity", "device", "host", "hostname", "node", "instance", "pod", "service",
                  "job")
 FALLBACK_ENTITY = "global"
@@ -125,6 +134,28 @@ def parse_webhook(payload: Any) -> list[Alert]:
     return [alert_from_am(a, f"alerts[{i}]") for i, a in enumerate(alerts)]
 
 
+def suppression(obj: dict[str, Any], where: str) -> str | None:
+    """The ``suppressed`` label of an alert of the v2 API, from its ``status``: None
+    (and a warning naming it) when the state is not one Alertmanager documents
+    (``active``, ``suppressed``, ``unprocessed``), so the alert keeps what it had."""
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    state = status.get("state")
+    if state in ("active", "unprocessed"):
+        return "false"
+    if state == "suppressed" and status.get("silencedBy"):
+        return "silence"
+    if state == "suppressed" and status.get("inhibitedBy"):
+        return "inhibited"
+    log.warning("%s: status %s is not active, unprocessed, or suppressed by a silence or "
+                "an inhibition; suppression ignored", where, str(status)[:200])
+    return None
+
+
+def _episode_key(labels: dict[str, str]) -> str:
+    """The labels' fingerprint without the ``suppressed`` label the puller sets."""
+    return _labels_fingerprint({k: v for k, v in labels.items() if k != SUPPRESSED})
+
+
 class AlertmanagerPuller:
     """Pulls ``GET /api/v2/alerts``; alerts that disappear are reported resolved.
 
@@ -162,8 +193,12 @@ class AlertmanagerPuller:
         episode_starts: dict[str, float] = {}  # labels fingerprint -> start of current episode
         for i, obj in enumerate(body):
             alert = alert_from_am(obj, f"{url}[{i}]", resolved=False)
+            suppressed = suppression(obj, f"{url}[{i}]")
+            if suppressed is not None:
+                alert = dataclasses.replace(alert, labels={**alert.labels,
+                                                           SUPPRESSED: suppressed})
             current[alert.id] = alert
-            key = _labels_fingerprint(alert.labels)
+            key = _episode_key(alert.labels)
             episode_starts[key] = min(alert.starts_at, episode_starts.get(key, alert.starts_at))
         now = time.time()
         events: list[Alert] = []
@@ -171,7 +206,7 @@ class AlertmanagerPuller:
             if alert_id in current:
                 continue
             ends_at = now
-            successor = episode_starts.get(_labels_fingerprint(old.labels))
+            successor = episode_starts.get(_episode_key(old.labels))
             if successor is not None:
                 ends_at = min(ends_at, successor - EPISODE_GAP)
             events.append(dataclasses.replace(old, ends_at=max(ends_at, old.starts_at)))

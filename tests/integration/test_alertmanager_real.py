@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from aiops.runtime import Runtime
@@ -323,3 +324,41 @@ def test_puller_alert_that_resolved_and_fired_again_between_pulls_stays_firing(
     assert alert["starts_at_epoch"] == pytest.approx(now - 20, abs=1e-3)
     [incident] = incidents(runtime)
     assert incident["status"] == "open"
+
+
+def test_puller_reads_a_silence_into_the_suppressed_label(
+        bare_alertmanager: AlertmanagerProcess, runtime: Runtime) -> None:
+    """A silenced alert is sent to no webhook, but the v2 API lists it with
+    ``status.state`` suppressed and ``silencedBy``: the puller gives it the label
+    ``suppressed: silence`` (``false`` while active), the engine folds the change into
+    the same alert, and the incident reads suppressed; an expired silence clears it."""
+    now = time.time()
+    bare_alertmanager.post_alerts([am_alert("LinkDown", "edge-a", now - 5)])
+    puller = AlertmanagerPuller(bare_alertmanager.url)
+    (active,) = puller.pull()
+    assert active.labels["suppressed"] == "false"
+    runtime.engine.ingest([active])
+    answer = requests.post(f"{bare_alertmanager.url}/api/v2/silences", timeout=10, json={
+        "matchers": [{"name": "device", "value": "edge-a", "isRegex": False,
+                      "isEqual": True}],
+        "startsAt": rfc3339(now - 1), "endsAt": rfc3339(now + 3600),
+        "createdBy": "ann", "comment": "fibre work"})
+    assert answer.status_code == 200, answer.text
+    silenced = wait_for(lambda: [a for a in puller.pull()
+                                 if a.labels["suppressed"] == "silence"] or None,
+                        DELIVERY_TIMEOUT, "the silence in the v2 API")
+    assert [a.id for a in silenced] == [active.id]  # the same episode
+    result = runtime.engine.ingest(silenced)
+    assert dict(result.dispositions) == {"duplicate": 1}
+    (stored,) = stored_alerts(runtime)
+    assert stored["labels"]["suppressed"] == "silence"
+    (incident,) = incidents(runtime)
+    assert (incident["suppressed_alerts"], incident["suppressed"]) == (1, True)
+    requests.delete(f"{bare_alertmanager.url}/api/v2/silence/{answer.json()['silenceID']}",
+                    timeout=10).raise_for_status()
+    active_again = wait_for(lambda: [a for a in puller.pull()
+                                     if a.labels["suppressed"] == "false"] or None,
+                            DELIVERY_TIMEOUT, "the expired silence in the v2 API")
+    runtime.engine.ingest(active_again)
+    assert stored_alerts(runtime)[0]["labels"]["suppressed"] == "false"
+    assert incidents(runtime)[0]["suppressed"] is False
