@@ -42,6 +42,7 @@ from connectors.icinga import (
     StreamIdle,
     key_of,
     state_change_item,
+    status_event_key,
 )
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ SAVE_EVERY = 5.0  # seconds between writes of the state file while events flow
 class FollowStats:
     events: int = 0  # stream lines read
     changes: int = 0  # hard state changes forwarded
+    status_changes: int = 0  # acknowledgements and downtimes forwarded
     synced: int = 0  # items the object queries forwarded
     connects: int = 0
     unreadable: int = 0  # stream lines or events that could not be read
@@ -61,7 +63,8 @@ class FollowStats:
 
     def line(self) -> str:
         return (f"icinga: {self.connects} connects, {self.events} events, {self.changes} "
-                f"hard state changes, {self.synced} from state queries, {self.unreadable} "
+                f"hard state changes, {self.status_changes} acknowledgement or downtime "
+                f"changes, {self.synced} from state queries, {self.unreadable} "
                 "unreadable")
 
 
@@ -78,7 +81,11 @@ class IcingaFollower:
         self.clock = clock
         self.state_file = state_file
         self.stats = FollowStats()
-        self.sent: dict[Key, str] = {}  # the state last sent per host and service
+        # What was last sent per host and service: its state, acknowledgement, downtime.
+        self.sent: dict[Key, tuple[str, str | None, str | None]] = {}
+        # The stream also brings acknowledgements and downtimes, unless the API user may
+        # not read them (then they are read only by the state query at each connect).
+        self.status_events = True
         # Recoveries since then are asked for at the next connect: the saved time of the
         # last run, else the last ``lookback`` seconds.
         self.alive_at = self._saved_alive_at() or clock() - lookback
@@ -126,11 +133,11 @@ class IcingaFollower:
     def follow_once(self, stop: threading.Event) -> None:
         """One connection: open the stream, forward the state queries' items, then the
         stream's until it breaks (IcingaError) or ``stop`` is set."""
-        stream = self.api.events(self.queue, self.idle_timeout)
+        stream = self._open_stream()
         try:
             opened = self.clock()
             items = self.api.problems(self.alive_at - CLOCK_MARGIN)
-            fresh = [item for item in items if self.sent.get(key_of(item)) != item["state"]]
+            fresh = [item for item in items if self._is_news(item)]
             self.alive_at = opened
             with self.stats.lock:
                 self.stats.connects += 1
@@ -156,9 +163,29 @@ class IcingaFollower:
                 self.stats.unreadable += stream.unreadable
             stream.close()
 
+    def _open_stream(self) -> Any:
+        """The event stream with acknowledgements and downtimes; without them, said once,
+        when the API user may not read them (a user set up before they were read):
+        the follower goes on with state changes, and the state query at each connect
+        (every ``idle_timeout`` at the latest) still reads them."""
+        if self.status_events:
+            try:
+                return self.api.events(self.queue, self.idle_timeout)
+            except IcingaRefused as exc:
+                stream = self.api.events(self.queue, self.idle_timeout, status=False)
+                self.status_events = False
+                log.warning("icinga: acknowledgements and downtimes are read only when the "
+                            "follower (re)connects: %s", exc)
+                return stream
+        return self.api.events(self.queue, self.idle_timeout, status=False)
+
     def handle(self, doc: Any) -> None:
         """One event of the stream. Never raises on a bad event: it is logged and
         counted, and the stream goes on."""
+        key = status_event_key(doc)
+        if key is not None:
+            self._status_changed(key)
+            return
         try:
             item = state_change_item(doc)
         except ValueError as exc:
@@ -172,8 +199,44 @@ class IcingaFollower:
             self.stats.changes += 1
         self._forward(item)
 
+    def _status_changed(self, key: Key) -> None:
+        """An acknowledgement or downtime of ``key`` was set, started or removed: its
+        problem as Icinga has it now is sent if that differs from what was sent (an
+        object that is fine has no alert to change). A query that fails is said; the
+        next connect's state query sends it."""
+        try:
+            item = self.api.problem(key)
+        except IcingaRefused:
+            raise
+        except IcingaError as exc:
+            log.warning("icinga: %s: could not read its acknowledgement and downtime: %s",
+                        "!".join(filter(None, key)), exc)
+            return
+        if item is not None and self._is_news(item):
+            with self.stats.lock:
+                self.stats.status_changes += 1
+            self._forward(item)
+
+    def _is_news(self, item: dict[str, Any]) -> bool:
+        """Whether ``item`` says something not sent yet in this run: another state, or
+        an acknowledgement or downtime it gives (an item that gives none, such as a
+        recovery, changes neither) other than the one sent."""
+        sent = self.sent.get(key_of(item))
+        if sent is None or sent[0] != item["state"]:
+            return True
+        return any(item.get(name) is not None and item.get(name) != sent[i]
+                   for i, name in ((1, "acknowledged"), (2, "suppressed")))
+
     def _forward(self, item: dict[str, Any]) -> None:
-        self.sent[key_of(item)] = item["state"]
+        key = key_of(item)
+        before = self.sent.get(key)
+        if before is not None and before[0] == item["state"]:
+            # The same state: what the item does not give stays what was sent.
+            item_sent = _sent(item)
+            self.sent[key] = (item_sent[0], item_sent[1] or before[1],
+                              item_sent[2] or before[2])
+        else:
+            self.sent[key] = _sent(item)
         self.forwarder.add(item)
 
     def finish(self) -> None:
@@ -207,3 +270,8 @@ class IcingaFollower:
             return float(saved["alive_at"]) if saved else None
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _sent(item: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """What of an item, once sent, makes the same item not worth sending again."""
+    return item["state"], item.get("acknowledged"), item.get("suppressed")

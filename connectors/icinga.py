@@ -40,7 +40,13 @@ HARD = 1  # state_type
 NO_PREVIOUS_STATE = 99  # previous_hard_state of an object's first check result
 MAX_OUTPUT = 1024  # of the plugin output's first line, the alert's summary
 MAX_LINE = 1024 * 1024  # one event; a longer line is skipped, not buffered
-OBJECT_ATTRS = ["name", "last_hard_state", "last_hard_state_change", "last_check_result"]
+OBJECT_ATTRS = ["name", "last_hard_state", "last_hard_state_change", "last_check_result",
+                "acknowledgement", "downtime_depth"]
+# Events that change an object's acknowledgement or downtime, not its state: the follower
+# reads the object again and sends its problem with the new labels.
+STATUS_EVENTS = ["AcknowledgementSet", "AcknowledgementCleared", "DowntimeStarted",
+                 "DowntimeTriggered", "DowntimeRemoved"]
+ACKNOWLEDGEMENTS = {0: "false", 1: "true", 2: "true"}  # none, normal, sticky
 
 
 class IcingaError(Exception):
@@ -63,8 +69,47 @@ def key_of(item: dict[str, Any]) -> Key:
     return item["host"], item.get("service", "")
 
 
+def status_of(attrs: dict[str, Any], where: str) -> dict[str, str]:
+    """The ``acknowledged`` and ``suppressed`` item fields of an object's (or a
+    StateChange event's) ``acknowledgement`` (0 none, 1 normal, 2 sticky; the event's
+    may be a boolean) and ``downtime_depth`` (active downtimes). A value Icinga does not
+    document is left out, and logged naming it: the alert keeps what it had."""
+    out: dict[str, str] = {}
+    ack = attrs.get("acknowledgement")
+    if isinstance(ack, bool):
+        out["acknowledged"] = "true" if ack else "false"
+    elif isinstance(ack, int | float) and ack in ACKNOWLEDGEMENTS:
+        out["acknowledged"] = ACKNOWLEDGEMENTS[int(ack)]
+    elif ack is not None:
+        log.warning("icinga: %s: acknowledgement %s is not 0, 1 or 2; ignored", where,
+                    str(ack)[:50])
+    depth = _number(attrs.get("downtime_depth"))
+    if depth is not None and depth >= 0:
+        out["suppressed"] = "downtime" if depth > 0 else "false"
+    elif "downtime_depth" in attrs:
+        log.warning("icinga: %s: downtime_depth %s is not a count; ignored", where,
+                    str(attrs.get("downtime_depth"))[:50])
+    return out
+
+
+def status_event_key(doc: Any) -> Key | None:
+    """The host and service whose acknowledgement or downtime an event of the stream
+    changed (``STATUS_EVENTS``), or None for any other event or one that names none."""
+    if not isinstance(doc, dict) or doc.get("type") not in STATUS_EVENTS:
+        return None
+    if str(doc["type"]).startswith("Downtime"):
+        downtime = doc.get("downtime") if isinstance(doc.get("downtime"), dict) else {}
+        host, service = downtime.get("host_name"), downtime.get("service_name", "")
+    else:
+        host, service = doc.get("host"), doc.get("service", "")
+    if not isinstance(host, str) or not host or not isinstance(service, str):
+        return None
+    return host, service
+
+
 def _item(host: str, service: str, state: int, output: Any, *, since: float | None = None,
-          state_since: float | None = None, ended: float | None = None) -> dict[str, Any]:
+          state_since: float | None = None, ended: float | None = None,
+          status: dict[str, str] | None = None) -> dict[str, Any]:
     names = SERVICE_STATES if service else HOST_STATES
     text = output if isinstance(output, str) else ""
     item: dict[str, Any] = {
@@ -77,7 +122,7 @@ def _item(host: str, service: str, state: int, output: Any, *, since: float | No
     for key, value in (("since", since), ("state_since", state_since), ("ended", ended)):
         if value is not None:
             item[key] = value
-    return item
+    return item | (status or {})
 
 
 def _number(value: Any) -> float | None:
@@ -106,10 +151,12 @@ def state_change_item(doc: Any) -> dict[str, Any] | None:
     output = result.get("output")
     if state == 0:
         return _item(host, service, state, output, ended=at)
+    status = status_of(doc, f"{host}!{service}" if service else host)
     previous = result.get("previous_hard_state")
     if isinstance(previous, int) and previous not in (0, NO_PREVIOUS_STATE):
-        return _item(host, service, state, output)  # WARNING to CRITICAL: same problem
-    return _item(host, service, state, output, since=at)
+        # WARNING to CRITICAL: the same problem
+        return _item(host, service, state, output, status=status)
+    return _item(host, service, state, output, since=at, status=status)
 
 
 def object_item(result: Any, recovered_since: float) -> dict[str, Any] | None:
@@ -139,7 +186,8 @@ def object_item(result: Any, recovered_since: float) -> dict[str, Any] | None:
     if state == 0:
         return _item(host, service, 0, output, ended=changed) if changed >= recovered_since \
             else None
-    return _item(host, service, int(state), output, state_since=changed)
+    return _item(host, service, int(state), output, state_since=changed,
+                 status=status_of(attrs, f"{host}!{service}" if service else host))
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,16 +271,42 @@ class IcingaApi:
                         items.append(item)
         return items
 
-    def events(self, queue: str, idle_timeout: float) -> EventStream:
+    def problem(self, key: Key) -> dict[str, Any] | None:
+        """The item of one host or service as it is now if it is in a hard problem state
+        (``object_item``), else None: read when its acknowledgement or downtime changed,
+        since those events do not all say the object's state."""
+        host, service = key
+        kind, type_name = ("services", "Service") if service else ("hosts", "Host")
+        body = {"attrs": OBJECT_ATTRS + (["host_name"] if service else []),
+                "filter": ("host.name == h && service.name == s" if service
+                           else "host.name == h"),
+                "filter_vars": {"h": host, "s": service} if service else {"h": host}}
+        with self._session() as session:
+            response = self._post(session, f"/v1/objects/{kind}", body, method="GET",
+                                  permission=f"objects/query/{type_name}")
+            try:
+                results = response.json()["results"]
+            except (ValueError, KeyError, TypeError):
+                raise IcingaError(f"{self.url}: the {kind} query did not answer JSON "
+                                  "results") from None
+        for result in results if isinstance(results, list) else []:
+            item = object_item(result, math.inf)
+            if item is not None:
+                return item
+        return None
+
+    def events(self, queue: str, idle_timeout: float,
+               status: bool = True) -> EventStream:
         """Open the event stream of hard and soft state changes (``queue`` names this
-        follower's queue in Icinga). Opened before the object query on a (re)connect, so
-        a change between the two is in one or the other."""
+        follower's queue in Icinga) and, with ``status``, of acknowledgements and
+        downtimes (``STATUS_EVENTS``). Opened before the object query on a (re)connect,
+        so a change between the two is in one or the other."""
+        types = ["StateChange"] + (STATUS_EVENTS if status else [])
         session = self._session()
         try:
-            response = self._post(session, "/v1/events",
-                                  {"queue": queue, "types": ["StateChange"]},
-                                  permission="events/StateChange", stream=True,
-                                  read_timeout=idle_timeout)
+            response = self._post(session, "/v1/events", {"queue": queue, "types": types},
+                                  permission=", ".join(f"events/{t}" for t in types),
+                                  stream=True, read_timeout=idle_timeout)
         except BaseException:
             session.close()
             raise

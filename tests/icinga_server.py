@@ -33,7 +33,15 @@ object ApiListener "api" {{
 object ApiUser "{user}" {{
   password = "{password}"
   permissions = [ "objects/query/Host", "objects/query/Service", "events/StateChange",
-                  "actions/process-check-result" ]
+                  "events/AcknowledgementSet", "events/AcknowledgementCleared",
+                  "events/DowntimeStarted", "events/DowntimeTriggered",
+                  "events/DowntimeRemoved", "actions/process-check-result",
+                  "actions/acknowledge-problem", "actions/remove-acknowledgement",
+                  "actions/schedule-downtime", "actions/remove-downtime" ]
+}}
+object ApiUser "legacy" {{
+  password = "{password}"
+  permissions = [ "objects/query/Host", "objects/query/Service", "events/StateChange" ]
 }}
 object ApiUser "nobody" {{
   password = "{password}"
@@ -143,11 +151,17 @@ class IcingaServer:
     def set_state(self, host: str, service: str | None, exit_status: int,
                   output: str) -> None:
         """A passive check result, as a monitored device's agent would submit it."""
-        body = {"type": "Service" if service else "Host", "exit_status": exit_status,
-                "plugin_output": output,
+        self.action("process-check-result", host, service, exit_status=exit_status,
+                    plugin_output=output)
+
+    def action(self, name: str, host: str, service: str | None, **params: object) -> dict:
+        """An API action (``/v1/actions/NAME``) on one host or service, as an operator's
+        Icinga Web does it (acknowledge-problem, schedule-downtime, ...); its answer."""
+        body = {"type": "Service" if service else "Host", **params,
                 "filter": (f'host.name=="{host}" && service.name=="{service}"' if service
                            else f'host.name=="{host}"')}
-        response = requests.post(f"{self.url}/v1/actions/process-check-result", json=body,
+        response = requests.post(f"{self.url}/v1/actions/{name}", json=body,
                                  auth=(USER, PASSWORD), verify=str(self.ca), timeout=10,
                                  headers={"Accept": "application/json"})
         assert response.status_code == 200, response.text
+        return response.json()

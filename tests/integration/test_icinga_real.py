@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from aiops.config import DataDir
 from aiops.runtime import open_runtime
@@ -38,12 +39,12 @@ def icinga() -> Iterator[IcingaServer]:
 
 
 def _follow(icinga: IcingaServer, engine_url: str, tmp_path: Path, *extra: str,
-            password: str = PASSWORD) -> subprocess.Popen[str]:
+            password: str = PASSWORD, user: str = USER) -> subprocess.Popen[str]:
     secret = tmp_path / "icinga-password"
     secret.write_text(password + "\n")
     return subprocess.Popen(
         [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "icinga", "follow",
-         "--url", icinga.url, "--user", USER, "--password-file", str(secret),
+         "--url", icinga.url, "--user", user, "--password-file", str(secret),
          "--ca", str(icinga.ca), "--forward", engine_url, "--stats-every", "0", *extra],
         stderr=subprocess.PIPE, text=True)
 
@@ -60,12 +61,15 @@ def _alert(live_server: LiveServer, name: str, entity: str = "router1") -> dict 
     return found[0] if found else None
 
 
-def _connected(follower: subprocess.Popen[str]) -> None:
-    """Wait for the line that says the stream is open and the state query sent."""
+def _connected(follower: subprocess.Popen[str]) -> str:
+    """Wait for the line that says the stream is open and the state query sent; what
+    the follower said until then."""
+    said = ""
     for _ in range(20):
         line = follower.stderr.readline()
+        said += line
         if "connected to" in line:
-            return
+            return said
         assert line, "the follower ended before it connected"
     raise AssertionError("no 'connected' line from the follower")
 
@@ -204,3 +208,68 @@ def test_a_restarted_follower_keeps_an_escalated_problem_one_alert(
     again = _alert(short_span_server, "ping")
     assert (again["status"], again["starts_at"], again["severity"]) == (
         "firing", alert["starts_at"], "critical")
+
+
+def _status(live_server: LiveServer, name: str) -> tuple[str | None, str | None, str] | None:
+    alert = _alert(live_server, name)
+    return alert and (alert["labels"].get("acknowledged"), alert["labels"].get("suppressed"),
+                      alert["status"])
+
+
+def test_acknowledgements_and_downtimes_reach_the_alert_and_its_incident(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """A problem first sent unacknowledged is acknowledged, put in a downtime, then both
+    are removed, through Icinga's API as an operator's Icinga Web does: the stream's
+    AcknowledgementSet/Cleared and DowntimeStarted/Removed events bring each change to
+    the one stored alert's labels, and its incident counts them."""
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer down")
+        wait_for(lambda: _status(live_server, "bgp") == ("false", "false", "firing"),
+                 "the problem", explain=lambda: f"{_status(live_server, 'bgp')}")
+        first = _alert(live_server, "bgp")
+        icinga.action("acknowledge-problem", "router1", "bgp", author="ann",
+                      comment="on it", sticky=True)
+        wait_for(lambda: _status(live_server, "bgp") == ("true", "false", "firing"),
+                 "the acknowledgement", explain=lambda: f"{_status(live_server, 'bgp')}")
+        now = time.time()
+        icinga.action("schedule-downtime", "router1", "bgp", author="ann",
+                      comment="peer maintenance", start_time=now - 5, end_time=now + 3600,
+                      fixed=True)
+        wait_for(lambda: _status(live_server, "bgp") == ("true", "downtime", "firing"),
+                 "the downtime", explain=lambda: f"{_status(live_server, 'bgp')}")
+        detail = requests.get(f"{live_server.url}/api/v1/incidents/{first['incident_id']}",
+                              timeout=10).json()
+        assert (detail["acknowledged_alerts"], detail["suppressed_alerts"],
+                detail["suppressed"]) == (1, 1, detail["firing_alerts"] == 1)
+        icinga.action("remove-downtime", "router1", "bgp")
+        icinga.action("remove-acknowledgement", "router1", "bgp")
+        wait_for(lambda: _status(live_server, "bgp") == ("false", "false", "firing"),
+                 "the removals", explain=lambda: f"{_status(live_server, 'bgp')}")
+    finally:
+        out = _stop(follower)
+    assert "acknowledgements and downtimes are read only" not in out, out
+    final = _alert(live_server, "bgp")
+    assert (final["id"], final["starts_at"], final["severity"]) == (
+        first["id"], first["starts_at"], "critical")
+
+
+def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_connect(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """An API user set up before acknowledgements were read (StateChange only): the
+    follower says so once and goes on; the state query at its connect reads them."""
+    icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer down")
+    icinga.action("acknowledge-problem", "router1", "bgp", author="ann", comment="on it")
+    follower = _follow(icinga, live_server.url, tmp_path, user="legacy")
+    try:
+        said = _connected(follower)
+        wait_for(lambda: _status(live_server, "bgp") == ("true", "false", "firing"),
+                 "the acknowledged problem", explain=lambda: f"{_status(live_server, 'bgp')}")
+        icinga.set_state("router1", "bgp", 0, "BGP OK")
+        wait_for(lambda: (_status(live_server, "bgp") or ("",))[-1] == "resolved",
+                 "the recovery")
+    finally:
+        said += _stop(follower)
+    assert "acknowledgements and downtimes are read only when the follower (re)connects" \
+        in said and "events/AcknowledgementSet" in said, said

@@ -21,6 +21,8 @@ from connectors.icinga import (
     IcingaRefused,
     object_item,
     state_change_item,
+    status_event_key,
+    status_of,
 )
 from connectors.webhook_mapping import PRESETS, read_mapping
 from tests.http_server import serving
@@ -41,7 +43,8 @@ def change(state: int, *, service: str | None = "ping", state_type: int = 1,
 def test_a_hard_problem_starts_when_its_check_ended() -> None:
     assert state_change_item(change(2, previous=99)) == {
         "host": "router1", "check": "ping", "service": "ping", "state": "CRITICAL",
-        "output": "PING CRITICAL", "since": 1795372061.79}
+        "output": "PING CRITICAL", "since": 1795372061.79, "acknowledged": "false",
+        "suppressed": "false"}
 
 
 def test_soft_states_and_other_events_are_not_items() -> None:
@@ -305,3 +308,58 @@ def test_the_api_client_repr_does_not_show_the_password() -> None:
 
     shown = repr(IcingaApi("https://icinga.example.net:5665", "aiops", "s3cret-pw"))
     assert "s3cret-pw" not in shown and "aiops" in shown
+
+
+def test_acknowledgements_and_downtimes_become_the_status_labels(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Icinga's acknowledgement (0 none, 1 normal, 2 sticky; a StateChange's may be a
+    boolean) and downtime_depth become the labels acknowledged and suppressed; a value
+    Icinga does not document is left out, and logged by name."""
+    mapping = read_mapping(PRESETS / "icinga.yml")
+    acked = service(2, 500.0)
+    acked["attrs"] |= {"acknowledgement": 2, "downtime_depth": 1}
+    item = object_item(acked, 0.0)
+    assert (item["acknowledged"], item["suppressed"]) == ("true", "downtime")
+    labels = mapping.apply([item], received=1795372101.0).alerts[0].labels
+    assert labels == {"acknowledged": "true", "suppressed": "downtime"}
+    assert status_of({"acknowledgement": 0, "downtime_depth": 0}, "x") == {
+        "acknowledged": "false", "suppressed": "false"}
+    assert status_of({"acknowledgement": True}, "x") == {"acknowledged": "true"}
+    assert status_of({"acknowledgement": 3, "downtime_depth": "two"}, "router1!ping") == {}
+    assert "router1!ping: acknowledgement 3 is not 0, 1 or 2; ignored" in caplog.text
+    assert "router1!ping: downtime_depth two is not a count; ignored" in caplog.text
+    # A recovery says neither: the alert keeps what it had.
+    recovery = state_change_item(change(0, previous=2))
+    assert "acknowledged" not in mapping.apply([recovery], 1795372101.0).alerts[0].labels
+
+
+def test_acknowledgement_and_downtime_events_name_their_object() -> None:
+    """The shapes of Icinga 2.13's AcknowledgementSet and DowntimeStarted events."""
+    assert status_event_key({"type": "AcknowledgementSet", "host": "router1",
+                             "service": "bgp", "state": 2, "state_type": 1,
+                             "author": "ann", "acknowledgement_type": 2}) == ("router1", "bgp")
+    assert status_event_key({"type": "DowntimeStarted", "downtime": {
+        "host_name": "router1", "service_name": ""}}) == ("router1", "")
+    assert status_event_key({"type": "DowntimeRemoved", "downtime": None}) is None
+    assert status_event_key(change(2)) is None
+
+
+def test_the_follower_sends_an_acknowledged_problem_again_once() -> None:
+    """An AcknowledgementSet: the object is read again and its problem sent with the new
+    labels, once; an acknowledgement of an object that is fine sends nothing."""
+    now = [10_000.0]
+    acked = object_item(service(2, 500.0), 0.0) | {"acknowledged": "true",
+                                                    "suppressed": "false"}
+    api = _Api(now, [], [])
+    answers = {("router1", "ping"): acked, ("router1", ""): None}
+    api.problem = lambda key: answers[key]  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    follower.handle(change(2, previous=0))
+    ack = {"type": "AcknowledgementSet", "host": "router1", "service": "ping"}
+    follower.handle(ack)
+    follower.handle(ack)  # the same again: nothing new
+    follower.handle({"type": "DowntimeStarted", "downtime": {"host_name": "router1"}})
+    assert [(i["state"], i["acknowledged"]) for i in forwarder.items] == [
+        ("CRITICAL", "false"), ("CRITICAL", "true")]
+    assert follower.stats.status_changes == 1
