@@ -59,11 +59,14 @@ def _utc(clock: float) -> tuple[str, str]:
 
 def problem_status(problem: dict[str, Any]) -> dict[str, str]:
     """``acknowledged`` and ``suppressed`` item fields of a ``problem.get`` (or
-    ``event.get``) object, each left out when Zabbix gave no 0 or 1 for it (logged with
-    the field's name and value: not a reason to drop the problem)."""
+    ``event.get``) object, each left out when Zabbix gave none, or gave something other
+    than 0 or 1 (then logged with the field's name and value: not a reason to drop the
+    problem)."""
     out: dict[str, str] = {}
     for name, yes in (("acknowledged", "true"), ("suppressed", "maintenance")):
-        value = str(problem.get(name, "")).strip()
+        if problem.get(name) is None:
+            continue
+        value = str(problem[name]).strip()
         if value in ("0", "1"):
             out[name] = yes if value == "1" else "false"
         else:

@@ -336,4 +336,9 @@ def test_an_acknowledgement_or_maintenance_is_sent_again_as_labels(
     assert "acknowledged" not in mapping.apply(
         {**sent.items[0], "acknowledged": None, "suppressed": None}, 1795374300.0
     ).alerts[0].labels
+    caplog.clear()
     assert problem_status({"eventid": "3", "acknowledged": "1"}) == {"acknowledged": "true"}
+    assert caplog.text == ""  # a field Zabbix did not give is not a fault
+    assert problem_status({"eventid": "3", "acknowledged": 0, "suppressed": "yes"}) == {
+        "acknowledged": "false"}
+    assert "problem 3: suppressed yes is neither 0 nor 1; ignored" in caplog.text
