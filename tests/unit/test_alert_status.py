@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from aiops.api import create_app
 from aiops.engine.alert_status import incident_status, take_latest
 from aiops.runtime import Runtime, open_runtime
 from aiops.store import queries
@@ -67,6 +68,13 @@ def test_suppressed_alerts_still_count_for_correlation_and_root_cause(
     [inc] = incidents_of(runtime)
     assert inc["alert_count"] == 4 and inc["suppressed"] is True
     assert inc["root_causes"][0]["entity"] == "h1"
+    # What an operator reads: the API, the list and the incident page say it.
+    client = create_app(runtime=runtime).test_client()
+    listed = client.get("/api/v1/incidents").get_json()["incidents"][0]
+    assert (listed["suppressed"], listed["suppressed_alerts"]) == (True, 4)
+    assert 'class="badge suppressed"' in client.get("/").get_data(as_text=True)
+    page = client.get(f"/incidents/{inc['id']}").get_data(as_text=True)
+    assert 'id="incident-suppressed"' in page and page.count(">maintenance</span>") == 4
 
 
 def test_take_latest_and_incident_status() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from aiops.errors import InputError
-from connectors.alertmanager import parse_webhook
+from connectors.alertmanager import parse_webhook, suppression
 from tests.conftest import DATA
 
 
@@ -57,3 +57,18 @@ def test_severity_mapping_and_entity_fallback() -> None:
     alert["labels"] = {"alertname": "Watchdog", "severity": "none"}
     [a] = parse_webhook(payload)
     assert a.severity == "info" and a.entity == "global"
+
+
+def test_the_v2_status_becomes_the_suppressed_label_and_an_unknown_one_is_ignored(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The shapes Alertmanager 0.25's v2 API gives (tests/integration: a real silence);
+    a state it does not document adds nothing and is logged naming the alert."""
+    assert suppression({"status": {"state": "active", "silencedBy": [],
+                                   "inhibitedBy": []}}, "a[0]") == "false"
+    assert suppression({"status": {"state": "suppressed", "silencedBy": ["5c1e"],
+                                   "inhibitedBy": []}}, "a[0]") == "silence"
+    assert suppression({"status": {"state": "suppressed", "silencedBy": [],
+                                   "inhibitedBy": ["f00d"]}}, "a[0]") == "inhibited"
+    assert suppression({"status": {"state": "muted"}}, "http://am/api/v2/alerts[3]") is None
+    assert suppression({}, "a[4]") is None
+    assert "http://am/api/v2/alerts[3]: status {'state': 'muted'} is not active" in caplog.text
