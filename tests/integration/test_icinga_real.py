@@ -273,3 +273,12 @@ def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_conn
         said += _stop(follower)
     assert "acknowledgements and downtimes are read only when the follower (re)connects" \
         in said and "events/AcknowledgementSet" in said, said
+    # aiops icinga check says the same, and passes.
+    secret = tmp_path / "icinga-password"
+    checked = subprocess.run(
+        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "icinga", "check",
+         "--url", icinga.url, "--user", "legacy", "--password-file", str(secret),
+         "--ca", str(icinga.ca)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "event stream: ok, state changes only" in checked.stdout
+    assert "events/DowntimeRemoved" in checked.stdout
