@@ -48,7 +48,7 @@ def sqlalchemy_write_batch(conn: sa.Connection, dirty_incidents: Any, dirty_aler
     new_al, changed_al = split(dirty_alerts)
     for row in changed_al:
         for key in ("fingerprint", "first_event_id", "source", "name", "entity",
-                    "description", "labels", "starts_at"):
+                    "description", "starts_at"):
             row.pop(key, None)
     if new_inc:
         conn.execute(incidents.insert(), new_inc)
@@ -157,15 +157,19 @@ def test_update_sets_only_its_columns(db: sa.Engine) -> None:
     with db.begin() as conn:
         recorder.write_batch(conn, [Stored(INCIDENT)], [Stored(ALERT)], [event(1)])
     changed = {**ALERT, "status": "resolved", "ends_at": T0 + 5, "flapping": True,
-               "summary": "the latest", "labels": {"not": "stored"}}
+               "summary": "the latest", "labels": {"k": "v", "acknowledged": "true"},
+               "fingerprint": "not-stored", "first_event_id": "not-stored"}
     with db.begin() as conn:
         recorder.write_batch(conn, [], [Stored(changed, persisted=True)], [event(2)])
     with db.connect() as conn:
         row = conn.execute(sa.select(alerts)).one()
     assert (row.status, row.ends_at, row.flapping) == ("resolved", T0 + 5, True)
-    # The summary follows the latest event (Dedup._take_latest_state); labels identify
-    # the condition and never change.
-    assert (row.summary, row.labels) == ("the latest", {"k": "v"})
+    # The summary follows the latest event (Dedup._take_latest_state), and so do the
+    # labels that do not identify the condition (an acknowledgement: alert_status);
+    # the fingerprint and first event never change.
+    assert (row.summary, row.labels) == ("the latest", {"k": "v", "acknowledged": "true"})
+    assert (row.fingerprint, row.first_event_id) == (ALERT["fingerprint"],
+                                                     ALERT["first_event_id"])
     assert counts(db) == [1, 1, 2]
 
 
