@@ -11,8 +11,9 @@ label mapped onto the canonical scale (see docs/contracts.md).
 A silenced or inhibited alert is not sent to webhooks, but the v2 API lists it with
 ``status.state`` "suppressed" and the ids in ``silencedBy`` / ``inhibitedBy``: the
 puller gives every alert it reads the label ``suppressed`` ("silence", "inhibited",
-or "false" for an active one), the label every source uses for this
-(``aiops.engine.alert_status``); it replaces a label of that name the alert had.
+or "false" for an active one) and, when suppressed, ``suppressed_by`` (the silences'
+ids, the inhibiting alerts' fingerprints): the labels every source uses for this
+(``aiops.engine.alert_status``); they replace labels of those names the alert had.
 """
 
 from __future__ import annotations
@@ -134,26 +135,30 @@ def parse_webhook(payload: Any) -> list[Alert]:
     return [alert_from_am(a, f"alerts[{i}]") for i, a in enumerate(alerts)]
 
 
-def suppression(obj: dict[str, Any], where: str) -> str | None:
-    """The ``suppressed`` label of an alert of the v2 API, from its ``status``: None
-    (and a warning naming it) when the state is not one Alertmanager documents
-    (``active``, ``suppressed``, ``unprocessed``), so the alert keeps what it had."""
+def suppression(obj: dict[str, Any], where: str) -> dict[str, str]:
+    """The ``suppressed`` label of an alert of the v2 API, from its ``status``, and
+    ``suppressed_by`` (the silences' ids, or the inhibiting alerts' fingerprints) when
+    it is suppressed; nothing (and a warning naming it) when the state is not one
+    Alertmanager documents (``active``, ``suppressed``, ``unprocessed``), so the alert
+    keeps what it had."""
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
     state = status.get("state")
     if state in ("active", "unprocessed"):
-        return "false"
-    if state == "suppressed" and status.get("silencedBy"):
-        return "silence"
-    if state == "suppressed" and status.get("inhibitedBy"):
-        return "inhibited"
+        return {SUPPRESSED: "false"}
+    for key, kind, says in (("silencedBy", "silence", "silence"),
+                            ("inhibitedBy", "inhibited", "inhibited by")):
+        ids = status.get(key)
+        if state == "suppressed" and isinstance(ids, list) and ids:
+            return {SUPPRESSED: kind, "suppressed_by": f"{says} {','.join(map(str, ids))}"}
     log.warning("%s: status %s is not active, unprocessed, or suppressed by a silence or "
                 "an inhibition; suppression ignored", where, str(status)[:200])
-    return None
+    return {}
 
 
 def _episode_key(labels: dict[str, str]) -> str:
-    """The labels' fingerprint without the ``suppressed`` label the puller sets."""
-    return _labels_fingerprint({k: v for k, v in labels.items() if k != SUPPRESSED})
+    """The labels' fingerprint without the labels the puller sets."""
+    return _labels_fingerprint({k: v for k, v in labels.items()
+                                if k not in (SUPPRESSED, "suppressed_by")})
 
 
 class AlertmanagerPuller:
@@ -193,10 +198,10 @@ class AlertmanagerPuller:
         episode_starts: dict[str, float] = {}  # labels fingerprint -> start of current episode
         for i, obj in enumerate(body):
             alert = alert_from_am(obj, f"{url}[{i}]", resolved=False)
-            suppressed = suppression(obj, f"{url}[{i}]")
-            if suppressed is not None:
-                alert = dataclasses.replace(alert, labels={**alert.labels,
-                                                           SUPPRESSED: suppressed})
+            status = suppression(obj, f"{url}[{i}]")
+            if status:
+                labels = {k: v for k, v in alert.labels.items() if k != "suppressed_by"}
+                alert = dataclasses.replace(alert, labels=labels | status)
             current[alert.id] = alert
             key = _episode_key(alert.labels)
             episode_starts[key] = min(alert.starts_at, episode_starts.get(key, alert.starts_at))

@@ -14,8 +14,9 @@ current severity, which an operator may have changed since it opened), so the fo
 marks its problem items as state reports (``event_update_status`` 1, what the media
 type sends for an action's update operations): the alert takes their severity. Items
 also say whether the problem is acknowledged (``acknowledged`` "true"/"false") and
-suppressed by a maintenance (``suppressed`` "maintenance"/"false"), from
-``problem.get``'s ``acknowledged`` and ``suppressed`` (0/1); the mapping makes them the
+suppressed by a maintenance (``suppressed`` "maintenance"/"false", and
+``suppressed_by`` "maintenance ID,..."), from ``problem.get``'s ``acknowledged``,
+``suppressed`` (0/1) and ``suppression_data``; the mapping makes them the
 labels every source uses for these (``aiops.engine.alert_status``). A value other than
 0 or 1 is not guessed at: the item leaves it out (the alert keeps what it had) and the
 follower logs it by name.
@@ -72,7 +73,24 @@ def problem_status(problem: dict[str, Any]) -> dict[str, str]:
         else:
             log.warning("zabbix: problem %s: %s %s is neither 0 nor 1; ignored",
                         problem.get("eventid", "?"), name, str(problem.get(name))[:50])
+    if out.get("suppressed") == "maintenance":
+        ids = _maintenance_ids(problem.get("suppression_data"))
+        out["suppressed_by"] = f"maintenance {','.join(ids)}" if ids else ""
+    elif "suppressed" in out:
+        # Said even when empty, so that the end of a maintenance is a change and the
+        # label goes (the mapping leaves an empty label out; the engine drops it).
+        out["suppressed_by"] = ""
     return out
+
+
+def _maintenance_ids(data: Any) -> list[str]:
+    """The ids of the maintenances in ``suppression_data`` (``selectSuppressionData``),
+    in number order; 0 (Zabbix 6.4's manual suppression by a user) and anything that is
+    not an id left out."""
+    if not isinstance(data, list):
+        return []
+    ids = {str(d.get("maintenanceid")) for d in data if isinstance(d, dict)}
+    return sorted((i for i in ids if i.isdigit() and i != "0"), key=int)
 
 
 def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
@@ -248,7 +266,7 @@ class ZabbixApi:
         too (``suppressed`` unset: both)."""
         problems = self._list("problem.get", {
             "output": ["eventid", "severity", "acknowledged", "suppressed"],
-            "source": 0, "object": 0})
+            "selectSuppressionData": "extend", "source": 0, "object": 0})
         return {str(p["eventid"]): (_severity(p.get("severity")), problem_status(p))
                 for p in problems}
 

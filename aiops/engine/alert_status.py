@@ -6,7 +6,11 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 
 - ``acknowledged``: ``"true"`` or ``"false"``;
 - ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2), ``"silence"``
-  or ``"inhibited"`` (Alertmanager), or ``"false"``.
+  or ``"inhibited"`` (Alertmanager), or ``"false"``;
+- ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
+  ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
+  ``"inhibited by FINGERPRINT,..."`` (Alertmanager). It belongs to ``suppressed``: an
+  event that carries ``suppressed`` without it removes it.
 
 They are not identifying labels (``EngineSettings.volatile_labels``): an acknowledged
 problem is the same condition as before. A firing alert takes the values of the latest
@@ -23,9 +27,9 @@ from collections.abc import Iterable, Mapping
 
 ACKNOWLEDGED = "acknowledged"
 SUPPRESSED = "suppressed"
-STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED)
+SUPPRESSED_BY = "suppressed_by"
+STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED, SUPPRESSED_BY)
 SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
-NOT = "false"
 
 
 def is_acknowledged(labels: Mapping[str, str]) -> bool:
@@ -48,6 +52,11 @@ def take_latest(current: Mapping[str, str], event: Mapping[str, str]) -> dict[st
             if changed is None:
                 changed = dict(current)
             changed[name] = value
+    if SUPPRESSED in event and SUPPRESSED_BY not in event and SUPPRESSED_BY in current:
+        # What suppressed it is no longer said: it is over (or the source cannot say).
+        if changed is None:
+            changed = dict(current)
+        del changed[SUPPRESSED_BY]
     return changed
 
 

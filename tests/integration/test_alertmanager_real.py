@@ -352,6 +352,7 @@ def test_puller_reads_a_silence_into_the_suppressed_label(
     assert dict(result.dispositions) == {"duplicate": 1}
     (stored,) = stored_alerts(runtime)
     assert stored["labels"]["suppressed"] == "silence"
+    assert stored["labels"]["suppressed_by"] == f"silence {answer.json()['silenceID']}"
     (incident,) = incidents(runtime)
     assert (incident["suppressed_alerts"], incident["suppressed"]) == (1, True)
     requests.delete(f"{bare_alertmanager.url}/api/v2/silence/{answer.json()['silenceID']}",
@@ -361,4 +362,5 @@ def test_puller_reads_a_silence_into_the_suppressed_label(
                             DELIVERY_TIMEOUT, "the expired silence in the v2 API")
     runtime.engine.ingest(active_again)
     assert stored_alerts(runtime)[0]["labels"]["suppressed"] == "false"
+    assert "suppressed_by" not in stored_alerts(runtime)[0]["labels"]
     assert incidents(runtime)[0]["suppressed"] is False

@@ -462,6 +462,7 @@ def test_the_follower_sends_an_acknowledgement_and_a_maintenance_to_the_alert(
         # Zabbix's timer process applies maintenances at the start of each minute.
         wait_for(lambda: status() == [("true", "maintenance", "firing")], "the maintenance",
                  timeout=150, explain=lambda: f"{status()}\n{_stop(follower)}")
+        assert mine()[0]["labels"]["suppressed_by"] == f"maintenance {maintenance[0]}"
         incident = _incident_of(live_server, alert)
         assert incident["suppressed_alerts"] == incident["firing_suppressed"] == 1
         assert incident["suppressed"] is (incident["firing_alerts"] == 1)

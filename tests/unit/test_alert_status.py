@@ -81,6 +81,10 @@ def test_take_latest_and_incident_status() -> None:
     assert take_latest({"a": "1"}, {"a": "2"}) is None  # not a status label
     assert take_latest({"acknowledged": "true"}, {"acknowledged": "true"}) is None
     assert take_latest({}, {"suppressed": "silence"}) == {"suppressed": "silence"}
+    # suppressed_by belongs to suppressed: an event saying suppressed without it ends it.
+    during = {"k": "v", "suppressed": "maintenance", "suppressed_by": "maintenance 4"}
+    assert take_latest(during, {"suppressed": "false"}) == {"k": "v", "suppressed": "false"}
+    assert take_latest(during, {"acknowledged": "true"}) == during | {"acknowledged": "true"}
     status = incident_status([("resolved", {"suppressed": "maintenance"}),
                               ("firing", {"acknowledged": "true"}),
                               ("firing", {"acknowledged": "yes", "suppressed": "bogus"})])

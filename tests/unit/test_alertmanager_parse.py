@@ -64,11 +64,13 @@ def test_the_v2_status_becomes_the_suppressed_label_and_an_unknown_one_is_ignore
     """The shapes Alertmanager 0.25's v2 API gives (tests/integration: a real silence);
     a state it does not document adds nothing and is logged naming the alert."""
     assert suppression({"status": {"state": "active", "silencedBy": [],
-                                   "inhibitedBy": []}}, "a[0]") == "false"
-    assert suppression({"status": {"state": "suppressed", "silencedBy": ["5c1e"],
-                                   "inhibitedBy": []}}, "a[0]") == "silence"
+                                   "inhibitedBy": []}}, "a[0]") == {"suppressed": "false"}
+    assert suppression({"status": {"state": "suppressed", "silencedBy": ["5c1e", "77"],
+                                   "inhibitedBy": []}}, "a[0]") == {
+        "suppressed": "silence", "suppressed_by": "silence 5c1e,77"}
     assert suppression({"status": {"state": "suppressed", "silencedBy": [],
-                                   "inhibitedBy": ["f00d"]}}, "a[0]") == "inhibited"
-    assert suppression({"status": {"state": "muted"}}, "http://am/api/v2/alerts[3]") is None
-    assert suppression({}, "a[4]") is None
+                                   "inhibitedBy": ["f00d"]}}, "a[0]") == {
+        "suppressed": "inhibited", "suppressed_by": "inhibited by f00d"}
+    assert suppression({"status": {"state": "muted"}}, "http://am/api/v2/alerts[3]") == {}
+    assert suppression({}, "a[4]") == {}
     assert "http://am/api/v2/alerts[3]: status {'state': 'muted'} is not active" in caplog.text

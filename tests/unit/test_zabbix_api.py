@@ -324,13 +324,18 @@ def test_an_acknowledgement_or_maintenance_is_sent_again_as_labels(
     api.known["3"]["acknowledged"] = "1"
     follower.poll()
     follower.poll()  # nothing changed
-    api.known["3"]["suppressed"] = "1"
+    api.known["3"] |= {"suppressed": "1", "suppression_data": [
+        {"maintenanceid": "12", "suppress_until": "0"}, {"maintenanceid": "4"}]}
     follower.poll()
     api.known["3"]["acknowledged"] = "7"  # not a value Zabbix documents
     follower.poll()
+    api.known["3"] |= {"acknowledged": "1", "suppressed": "0", "suppression_data": []}
+    follower.poll()  # the maintenance ended
     labels = [mapping.apply(i, 1795374300.0).alerts[0].labels for i in sent.items]
-    assert [(x.get("acknowledged"), x.get("suppressed")) for x in labels] == [
-        ("false", "false"), ("true", "false"), ("true", "maintenance")]
+    assert [(x.get("acknowledged"), x.get("suppressed"), x.get("suppressed_by"))
+            for x in labels] == [
+        ("false", "false", None), ("true", "false", None),
+        ("true", "maintenance", "maintenance 4,12"), ("true", "false", None)]
     assert "acknowledged 7 is neither 0 nor 1; ignored" in caplog.text
     # The media type's items carry neither: no label, so the alert keeps the follower's.
     assert "acknowledged" not in mapping.apply(
