@@ -254,14 +254,8 @@ class IcingaApi:
                 body = {"attrs": OBJECT_ATTRS + (["host_name"] if var == "service" else []),
                         "filter": f"{var}.last_hard_state != 0 || "
                                   f"{var}.last_hard_state_change >= {recovered_since:.3f}"}
-                response = self._post(session, f"/v1/objects/{kind}", body, method="GET",
-                                      permission=f"objects/query/{type_name}")
-                try:
-                    results = response.json()["results"]
-                except (ValueError, KeyError, TypeError):
-                    raise IcingaError(f"{self.url}: the {kind} query did not answer JSON "
-                                      "results") from None
-                for result in results if isinstance(results, list) else []:
+                results = self._query(session, kind, type_name, body)
+                for result in results:
                     try:
                         item = object_item(result, recovered_since)
                     except ValueError as exc:
@@ -270,6 +264,19 @@ class IcingaApi:
                     if item is not None:
                         items.append(item)
         return items
+
+    def _query(self, session: Any, kind: str, type_name: str,
+               body: dict[str, Any]) -> list[Any]:
+        """The ``results`` of an objects query (``kind``: hosts or services); an answer
+        without them is an ``IcingaError`` naming the query."""
+        response = self._post(session, f"/v1/objects/{kind}", body, method="GET",
+                              permission=f"objects/query/{type_name}")
+        try:
+            results = response.json()["results"]
+        except (ValueError, KeyError, TypeError):
+            raise IcingaError(f"{self.url}: the {kind} query did not answer JSON "
+                              "results") from None
+        return results if isinstance(results, list) else []
 
     def problem(self, key: Key) -> dict[str, Any] | None:
         """The item of one host or service as it is now if it is in a hard problem state
@@ -282,14 +289,8 @@ class IcingaApi:
                            else "host.name == h"),
                 "filter_vars": {"h": host, "s": service} if service else {"h": host}}
         with self._session() as session:
-            response = self._post(session, f"/v1/objects/{kind}", body, method="GET",
-                                  permission=f"objects/query/{type_name}")
-            try:
-                results = response.json()["results"]
-            except (ValueError, KeyError, TypeError):
-                raise IcingaError(f"{self.url}: the {kind} query did not answer JSON "
-                                  "results") from None
-        for result in results if isinstance(results, list) else []:
+            results = self._query(session, kind, type_name, body)
+        for result in results:
             item = object_item(result, math.inf)
             if item is not None:
                 return item
