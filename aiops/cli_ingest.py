@@ -41,6 +41,15 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
             click.echo(f"aiops: error: {exc}; or set AIOPS_TEXT_SIMILARITY=off to serve "
                        "without text similarity", err=True)
             sys.exit(1)
+    from aiops.sinks.setup import start_delivery
+
+    try:
+        delivery = start_delivery(runtime, f"http://{host}:{port}")
+    except ValueError as exc:  # a secret file of AIOPS_SINK_* that cannot be read
+        click.echo(f"aiops: error: {exc}", err=True)
+        sys.exit(2)
+    if delivery is not None:
+        click.echo(f"aiops: delivering incidents to {', '.join(delivery.targets)}", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)

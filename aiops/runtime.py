@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,6 +31,7 @@ from aiops.learning.root_priors import RootCausePriors
 from aiops.learning.training import MODEL_NAME, CorrelationModel, load_promoted
 from aiops.models import Alert
 from aiops.sinks.graph import IncidentGraphSink
+from aiops.sinks.setup import outbox_sink
 from aiops.store.db import open_database
 from aiops.tickets.autolink import ticket_link_sink
 from topology.graph import TopologyGraph
@@ -64,6 +66,9 @@ class Runtime:
     # in the background if any. Starts "just checked": not on the first request.
     drift_checked_at: float = field(default_factory=time.monotonic)
     drift_check: threading.Thread | None = None
+    # Drains the outbox to webhooks and ServiceNow (``aiops.sinks.delivery``), when
+    # ``aiops serve`` or the WSGI app started it.
+    delivery: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel) -> None:
@@ -226,6 +231,8 @@ class Runtime:
         return self.engine.topology if timeline is None else timeline.at(at).graph
 
     def close(self) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()
@@ -337,4 +344,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     engine.use_pace(pace)
     # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
     engine.sinks.append(ticket_link_sink(runtime))
+    # Changed incidents queued for webhooks and ServiceNow (docs/sinks.md).
+    outbox = outbox_sink(runtime)
+    if outbox is not None:
+        engine.sinks.append(outbox)
     return runtime

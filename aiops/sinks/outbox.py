@@ -1,0 +1,157 @@
+"""The publishing half of outbound incident delivery: queue what changed.
+
+``OutboxSink`` is an engine sink (``aiops.sinks``). After a batch is stored it
+queues, in one transaction of its own, every incident of the batch that changed in
+a way an ITSM cares about (opened, alerts added, root causes or severity changed,
+merged, resolved, re-opened), one row per incident and receiver in
+``sink_deliveries``. Nothing is sent here: the ingestion path pays one indexed read
+and a few row writes per batch, never a request to a receiver. The delivery loop
+(``aiops.sinks.delivery``) sends each row's latest state.
+
+What the receiver cares about is a small ``fingerprint`` of the incident; a batch
+that only folded duplicates into known alerts changes none and costs no write. The
+fingerprints last queued are kept in memory (bounded) so that an unchanged incident
+costs no read either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.engine.state import MERGED, RESOLVED, AlertRecord, IncidentRecord
+from aiops.sinks.tables import PENDING, sink_deliveries
+
+log = logging.getLogger(__name__)
+
+ROOT_CAUSES_COMPARED = 3
+_CACHE_LIMIT = 100_000  # incidents whose last queued fingerprint is remembered
+
+
+def fingerprint(status: str, severity: str, alert_count: int,
+                root_causes: Sequence[str], merged_into: str | None) -> dict[str, Any]:
+    """What a receiver is told about when it changes (and nothing else is)."""
+    return {"status": status, "severity": severity, "alert_count": alert_count,
+            "root_causes": list(root_causes[:ROOT_CAUSES_COMPARED]),
+            "merged_into": merged_into}
+
+
+def record_fingerprint(incident: IncidentRecord) -> dict[str, Any]:
+    return fingerprint(incident.status, incident.severity, len(incident.alerts),
+                       [rc.entity for rc in incident.root_causes], incident.merged_into)
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    """What changed between two fingerprints, in words a receiver can branch on."""
+    if before is None:
+        return ["opened"]
+    out = []
+    if after["status"] != before["status"]:
+        out.append({RESOLVED: "resolved", MERGED: "merged"}.get(after["status"], "reopened"))
+    if after["alert_count"] > before["alert_count"]:
+        out.append("alerts_added")
+    elif after["alert_count"] < before["alert_count"]:
+        out.append("alerts_removed")
+    if after["root_causes"][:1] != before["root_causes"][:1]:
+        out.append("root_cause_changed")
+    elif after["root_causes"] != before["root_causes"]:
+        out.append("root_causes_reordered")
+    if after["severity"] != before["severity"]:
+        out.append("severity_changed")
+    return out
+
+
+class OutboxSink:
+    """Queues changed incidents for every configured receiver (see the module doc)."""
+
+    def __init__(self, db: sa.Engine, sinks: Sequence[str], min_interval: float = 30.0,
+                 clock: Callable[[], float] = time.time,
+                 wake: Callable[[], None] | None = None):
+        self.db = db
+        self.sinks = list(sinks)
+        self.min_interval = min_interval
+        self.clock = clock
+        self.wake = wake  # tells the delivery loop there is work
+        self._queued: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.queued = 0  # changes queued so far (for tests and the benchmark)
+
+    def publish(self, incidents: Iterable[IncidentRecord],
+                alerts: Iterable[AlertRecord]) -> int:
+        """Queue the batch's incidents that changed; returns how many."""
+        if not self.sinks:
+            return 0
+        with self._lock:
+            changed = {}
+            for incident in incidents:
+                fp = record_fingerprint(incident)
+                if self._queued.get(incident.id) != fp:
+                    changed[incident.id] = fp
+            if not changed:
+                return 0
+            count = self._queue(changed)
+            if len(self._queued) > _CACHE_LIMIT:
+                self._queued.clear()
+            self._queued.update(changed)
+        if count and self.wake is not None:
+            self.wake()
+        return count
+
+    def _queue(self, changed: dict[str, dict[str, Any]]) -> int:
+        now = self.clock()
+        t = sink_deliveries.c
+        queued = 0
+        with self.db.begin() as conn:
+            rows = {(r.sink, r.incident_id): r for r in conn.execute(
+                sa.select(t.sink, t.incident_id, t.version, t.fingerprint, t.status,
+                          t.attempts, t.next_attempt_at, t.delivered_at)
+                .where(t.sink.in_(self.sinks), t.incident_id.in_(list(changed))))}
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for incident_id, fp in changed.items():
+                final = fp["status"] in (RESOLVED, MERGED)
+                for sink in self.sinks:
+                    row = rows.get((sink, incident_id))
+                    if row is None:
+                        inserts.append({
+                            "sink": sink, "incident_id": incident_id, "version": 1,
+                            "fingerprint": fp, "status": PENDING, "changed_at": now,
+                            "next_attempt_at": now, "attempts": 0, "delivered_version": 0})
+                        queued += 1
+                        continue
+                    if row.fingerprint == fp:
+                        continue  # known already (a restart, a re-publish)
+                    updates.append({
+                        "k_sink": sink, "k_incident": incident_id,
+                        "version": row.version + 1, "fingerprint": fp, "status": PENDING,
+                        "changed_at": now,
+                        "next_attempt_at": self._next_attempt(row, final, now),
+                        "attempts": row.attempts if row.status == PENDING else 0})
+                    queued += 1
+            if inserts:
+                conn.execute(sink_deliveries.insert(), inserts)
+            if updates:
+                conn.execute(
+                    sink_deliveries.update()
+                    .where(t.sink == sa.bindparam("k_sink"),
+                           t.incident_id == sa.bindparam("k_incident")),
+                    updates)
+        self.queued += queued
+        return queued
+
+    def _next_attempt(self, row: Any, final: bool, now: float) -> float:
+        """When the delivery loop may send the new state. Already pending: as planned
+        (a retry's back-off stands; a resolution skips only the rate limit). Else at
+        most one send per ``min_interval`` per incident, except a resolution."""
+        if row.status == PENDING:
+            if final and row.attempts == 0:
+                return min(row.next_attempt_at, now)
+            return row.next_attempt_at
+        if final or row.delivered_at is None:
+            return now
+        return max(now, row.delivered_at + self.min_interval)
