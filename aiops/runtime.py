@@ -348,4 +348,5 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     outbox = outbox_sink(runtime)
     if outbox is not None:
         engine.sinks.append(outbox)
+        outbox.reconcile(engine.incidents.values())
     return runtime

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aiops.engine.state import MERGED, RESOLVED, AlertRecord, IncidentRecord
+from aiops.engine.state import MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
 from aiops.sinks.tables import PENDING, sink_deliveries
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,20 @@ class OutboxSink:
         if count and self.wake is not None:
             self.wake()
         return count
+
+    def reconcile(self, incidents: Iterable[IncidentRecord]) -> int:
+        """Queue what a crash between a batch's commit and its publish left unqueued:
+        at start-up, the restored live incidents whose state differs from the one last
+        queued. Resolved ones never queued (before a receiver was configured) are left
+        alone; open ones are queued, so a new receiver learns what is open now."""
+        live = list(incidents)
+        if not self.sinks or not live:
+            return 0
+        t = sink_deliveries.c
+        with self.db.connect() as conn:
+            known = set(conn.execute(sa.select(t.incident_id).distinct()
+                                     .where(t.incident_id.in_([i.id for i in live]))).scalars())
+        return self.publish([i for i in live if i.id in known or i.status == OPEN], ())
 
     def _queue(self, changed: dict[str, dict[str, Any]]) -> int:
         now = self.clock()

@@ -5,6 +5,7 @@ coalesced."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Clock:
     """The wall clock the outbox and the loop read, moved by the test."""
 
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = time.time()  # what a restart's outbox sink reads before a test swaps it
 
     def __call__(self) -> float:
         return self.now
@@ -282,3 +283,24 @@ def test_the_served_app_delivers_in_the_background(
     assert status["sinks"][0]["delivered"] == 1
     rt.close()
     assert not loop._thread.is_alive()
+
+
+def test_a_change_stored_but_never_queued_is_queued_at_restart(
+        tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
+    """The outbox is written after the batch commits: a crash in between (here: the
+    sink left out) must not lose the change; the next start queues it."""
+    got, url = receiver
+    clock = Clock()
+    rt = open_with(tmp_path, env, url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    loop.run_once()
+    outbox = next(s for s in rt.engine.sinks if isinstance(s, OutboxSink))
+    rt.engine.sinks.remove(outbox)  # as if the process died before publishing
+    rt.engine.ingest([alert("a2", "r2", 5)])
+    rt.close()
+    rt = open_with(tmp_path, env, url)  # queued at the wall clock of this start
+    clock.now = time.time() + 1
+    loop_for(rt, clock).run_once()
+    assert [(d["version"], d["alert_count"]) for d in got.documents()] == [(1, 1), (2, 2)]
+    rt.close()
