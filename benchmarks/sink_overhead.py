@@ -14,8 +14,12 @@ fresh data dir:
 
 Runs alternate (none, outbox, delivery, none, ...) and the best of ``--repeat`` is
 reported for each, with the spread, the changes queued and the requests the
-receiver got. Text similarity is off by default (``--text on`` loads MiniLM first),
-so the numbers are the engine's and the sink's, not the text model's.
+receiver got. Wall-clock rates move with whatever else the machine runs, so the
+script also reports the process's CPU seconds (every thread: the delivery loop's
+too) and the seconds spent inside the outbox sink's ``publish``, which is what the
+sink adds to the ingestion path itself. Text similarity is off by default
+(``--text on`` loads MiniLM first), so the numbers are the engine's and the
+sink's, not the text model's.
 
 Usage: .venv/bin/python benchmarks/sink_overhead.py [--alerts 20000] [--batch 500]
        [--repeat 3] [--seed 1] [--text off]
@@ -75,12 +79,28 @@ def run(mode: str, work: Path, topology: dict[str, Any], batches: list[list[Any]
         runtime.import_topology(nodes, edges, source="bench")
         if mode == "outbox + delivery":
             start_delivery(runtime, "http://127.0.0.1:8080")
+        outbox = [s for s in runtime.engine.sinks if isinstance(s, OutboxSink)]
+        in_publish = 0.0
+        for sink in outbox:
+            publish = sink.publish
+
+            def timed(incidents: Any, alerts: Any, publish: Any = publish) -> int:
+                nonlocal in_publish
+                t0 = time.perf_counter()
+                try:
+                    return publish(incidents, alerts)
+                finally:
+                    in_publish += time.perf_counter() - t0
+
+            sink.publish = timed  # type: ignore[method-assign]
         before = Counter.received
+        cpu = time.process_time()
         started = time.perf_counter()
         for batch in batches:
             runtime.engine.ingest(batch)
         seconds = time.perf_counter() - started
-        queued = sum(s.queued for s in runtime.engine.sinks if isinstance(s, OutboxSink))
+        cpu = time.process_time() - cpu
+        queued = sum(s.queued for s in outbox)
         if runtime.delivery is not None:  # what is due now, sent outside the timing
             while runtime.delivery.run_once():
                 pass
@@ -88,6 +108,7 @@ def run(mode: str, work: Path, topology: dict[str, Any], batches: list[list[Any]
         runtime.close()
     alerts = sum(len(b) for b in batches)
     return {"mode": mode, "seconds": seconds, "alerts_per_s": alerts / seconds,
+            "cpu_seconds": cpu, "publish_seconds": in_publish,
             "queued": queued, "requests": Counter.received - before,
             "sink_failures": runtime.engine.sink_failures}
 
@@ -120,21 +141,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                              workload.topology, batches, url)
                 results[mode].append(result)
                 print(f"[bench] run {r + 1} {mode}: {result['alerts_per_s']:,.0f} alerts/s, "
-                      f"{result['queued']} changes queued, {result['requests']} requests",
+                      f"CPU {result['cpu_seconds']:.2f} s, publish "
+                      f"{result['publish_seconds']:.3f} s, {result['queued']} changes "
+                      f"queued, {result['requests']} requests",
                       file=sys.stderr, flush=True)
     server.shutdown()
     base = max(r["alerts_per_s"] for r in results["none"])
     print(f"{args.alerts} alerts in batches of {args.batch}, text similarity {args.text}, "
           f"best of {args.repeat}:")
-    print("| sink | alerts/s (best) | all runs | vs none | changes queued | requests |")
-    print("|---|---:|---|---:|---:|---:|")
+    cpu_base = min(r["cpu_seconds"] for r in results["none"])
+    print("| sink | alerts/s (best) | all runs | vs none | CPU s (least) | vs none | "
+          "in publish s | changes queued | requests |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     summary = []
     for mode in MODES:
         runs = results[mode]
         best = max(runs, key=lambda r: r["alerts_per_s"])
         every = ", ".join(f"{r['alerts_per_s']:,.0f}" for r in runs)
+        cpu = min(r["cpu_seconds"] for r in runs)
+        publish = min(r["publish_seconds"] for r in runs)
         print(f"| {mode} | {best['alerts_per_s']:,.0f} | {every} | "
-              f"{best['alerts_per_s'] / base - 1:+.1%} | {best['queued']} | {best['requests']} |")
+              f"{best['alerts_per_s'] / base - 1:+.1%} | {cpu:.2f} | {cpu / cpu_base - 1:+.1%} | "
+              f"{publish:.3f} | {best['queued']} | {best['requests']} |")
         summary.append({"mode": mode, "best": best, "runs": runs})
     out = ROOT / "benchmarks" / "out" / "sink_overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
