@@ -108,3 +108,24 @@ def test_a_resolved_incident_deleted_in_servicenow_is_a_recorded_failure(
     assert row.status == "failed" and "HTTP 404" in row.last_error
     assert "No Record found" in row.last_error
     rt.close()
+
+
+def test_an_incident_merged_by_an_operator_is_resolved_as_a_duplicate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        rt.engine.ingest([alert("b1", "r2", 4000)])  # another incident, much later
+        loop.run_once()
+        assert len(table.records) == 2
+        rt.engine.merge_incidents("inc-1", ["inc-2"])
+        loop.run_once()
+    by_id = {r["correlation_id"]: r for r in table.records.values()}
+    merged, kept = by_id["inc-2"], by_id["inc-1"]
+    assert (merged["state"], merged["close_code"]) == ("6", "Duplicate")
+    assert "into inc-1" in merged["close_notes"]
+    assert kept["state"] != "6" and "alerts_added" in kept["work_notes"]
+    rt.close()
