@@ -32,6 +32,16 @@ log = logging.getLogger(__name__)
 ROOT_CAUSES_COMPARED = 3
 _CACHE_LIMIT = 100_000  # incidents whose last queued fingerprint is remembered
 
+# Built once: building a statement per batch cost more than running it (profiled).
+_t = sink_deliveries.c
+_EXISTING = sa.select(_t.sink, _t.incident_id, _t.version, _t.fingerprint, _t.status,
+                      _t.attempts, _t.next_attempt_at, _t.delivered_at).where(
+    _t.sink.in_(sa.bindparam("sinks", expanding=True)),
+    _t.incident_id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT = sink_deliveries.insert()
+_UPDATE = sink_deliveries.update().where(_t.sink == sa.bindparam("k_sink"),
+                                         _t.incident_id == sa.bindparam("k_incident"))
+
 
 def fingerprint(status: str, severity: str, alert_count: int,
                 root_causes: Sequence[str], merged_into: str | None) -> dict[str, Any]:
@@ -118,13 +128,10 @@ class OutboxSink:
 
     def _queue(self, changed: dict[str, dict[str, Any]]) -> int:
         now = self.clock()
-        t = sink_deliveries.c
         queued = 0
         with self.db.begin() as conn:
             rows = {(r.sink, r.incident_id): r for r in conn.execute(
-                sa.select(t.sink, t.incident_id, t.version, t.fingerprint, t.status,
-                          t.attempts, t.next_attempt_at, t.delivered_at)
-                .where(t.sink.in_(self.sinks), t.incident_id.in_(list(changed))))}
+                _EXISTING, {"sinks": self.sinks, "ids": list(changed)})}
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for incident_id, fp in changed.items():
@@ -148,13 +155,9 @@ class OutboxSink:
                         "attempts": row.attempts if row.status == PENDING else 0})
                     queued += 1
             if inserts:
-                conn.execute(sink_deliveries.insert(), inserts)
+                conn.execute(_INSERT, inserts)
             if updates:
-                conn.execute(
-                    sink_deliveries.update()
-                    .where(t.sink == sa.bindparam("k_sink"),
-                           t.incident_id == sa.bindparam("k_incident")),
-                    updates)
+                conn.execute(_UPDATE, updates)
         self.queued += queued
         return queued
 
