@@ -304,3 +304,30 @@ def test_a_change_stored_but_never_queued_is_queued_at_restart(
     loop_for(rt, clock).run_once()
     assert [(d["version"], d["alert_count"]) for d in got.documents()] == [(1, 1), (2, 2)]
     rt.close()
+
+
+def test_the_outbox_on_each_database(tmp_path: Path, env: pytest.MonkeyPatch,
+                                     db_url: str) -> None:
+    """Queue, fail, retry, deliver and collapse on SQLite and on a real PostgreSQL."""
+    port = free_port()
+    clock = Clock()
+    env.setenv("AIOPS_SINK_WEBHOOK_URLS", f"http://127.0.0.1:{port}/hook")
+    rt = open_runtime(DataDir.from_env(tmp_path / "data", db_url))
+    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
+                       [Edge("r1", "r2")], "test")
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    loop.run_once()  # down
+    rt.engine.ingest([alert("a2", "r2", 5)])
+    rt.engine.ingest([alert("a1-end", ends=30), alert("a2-end", "r2", 5, ends=31)])
+    (row,) = rows(rt)
+    assert (row.status, row.version, row.attempts) == ("pending", 3, 1)
+    got = Receiver()
+    with serving_on(webhook_handler(got), port):
+        clock.now += 1
+        loop.run_once()
+    assert [(d["event"], d["version"], d["status"]) for d in got.documents()] == \
+        [("opened", 3, "resolved")]  # three changes collapsed into the latest state
+    (row,) = rows(rt)
+    assert (row.status, row.delivered_version, row.last_error) == ("delivered", 3, None)
+    rt.close()
