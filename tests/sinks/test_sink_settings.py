@@ -44,3 +44,16 @@ def test_secret_files_are_read_and_named_when_they_cannot_be(tmp_path: Path,
 def test_no_sink_configured_queues_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "sinks", "status"])
     assert result.exit_code == 0 and "no sinks configured" in result.output
+
+
+def test_serve_refuses_an_unreadable_secret_before_binding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_TEXT_SIMILARITY", "off")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_URL", "https://x.service-now.com")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_USER", "aiops")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_PASSWORD_FILE", str(tmp_path / "nothing"))
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "d"), "serve",
+                                       "--port", "1"])
+    assert result.exit_code == 2, result.output
+    assert "AIOPS_SINK_SERVICENOW_PASSWORD_FILE" in result.output
+    assert "cannot be read" in result.output
