@@ -88,6 +88,10 @@ class OutboxSink:
         self.clock = clock
         self.wake = wake  # tells the delivery loop there is work
         self._queued: dict[str, dict[str, Any]] = {}
+        # Changes whose outbox write failed (the database away for a moment): queued
+        # with the next batch, so a change of an incident that changes no more (its
+        # resolution) is not left out until a restart.
+        self._unwritten: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.queued = 0  # changes queued so far (for tests and the benchmark)
 
@@ -97,14 +101,19 @@ class OutboxSink:
         if not self.sinks:
             return 0
         with self._lock:
-            changed = {}
+            changed = dict(self._unwritten)
             for incident in incidents:
                 fp = record_fingerprint(incident)
                 if self._queued.get(incident.id) != fp:
                     changed[incident.id] = fp
             if not changed:
                 return 0
-            count = self._queue(changed)
+            try:
+                count = self._queue(changed)
+            except Exception:
+                self._unwritten = changed  # the engine logs and counts the failure
+                raise
+            self._unwritten = {}
             if len(self._queued) > _CACHE_LIMIT:
                 self._queued.clear()
             self._queued.update(changed)

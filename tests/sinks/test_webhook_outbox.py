@@ -331,3 +331,29 @@ def test_the_outbox_on_each_database(tmp_path: Path, env: pytest.MonkeyPatch,
     (row,) = rows(rt)
     assert (row.status, row.delivered_version, row.last_error) == ("delivered", 3, None)
     rt.close()
+
+
+def test_a_failed_outbox_write_is_queued_with_the_next_batch(
+        tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
+    """The outbox table unreachable for one batch (here: renamed away, a real database
+    error) fails the sink, not the batch; the next batch queues the change it missed,
+    though that batch is of another incident."""
+    got, url = receiver
+    clock = Clock()
+    rt = open_with(tmp_path, env, url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    loop.run_once()
+    with rt.db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE sink_deliveries RENAME TO sink_deliveries_away"))
+    rt.engine.ingest([alert("a1-end", ends=30)])  # resolves inc-1: its last change
+    assert rt.engine.sink_failures == 1
+    with rt.db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE sink_deliveries_away RENAME TO sink_deliveries"))
+    rt.engine.ingest([alert("b1", "r2", 4000)])  # another incident
+    clock.now += 1
+    while loop.run_once():
+        pass
+    assert sorted((d["incident_id"], d["event"]) for d in got.documents()) == \
+        [("inc-1", "opened"), ("inc-1", "resolved"), ("inc-2", "opened")]
+    rt.close()
