@@ -175,8 +175,8 @@ class DeliveryLoop:
                                   "last_error": outcome.detail}
         if outcome.external_id:
             values["external_id"] = outcome.external_id
-        if outcome.kind == FAILED:
-            values["status"] = ROW_FAILED
+        failed = outcome.kind == FAILED
+        if failed:
             log.error("sink %s refused incident %s for good: %s", row.sink,
                       row.incident_id, outcome.detail)
         else:
@@ -189,3 +189,6 @@ class DeliveryLoop:
                         "%s", row.sink, row.incident_id, attempts, delay, outcome.detail)
         with self.db.begin() as conn:
             conn.execute(sink_deliveries.update().where(key).values(**values))
+            if failed:  # this state, refused; a newer one queued meanwhile is still tried
+                conn.execute(sink_deliveries.update().where(key, t.version == row.version)
+                             .values(status=ROW_FAILED))

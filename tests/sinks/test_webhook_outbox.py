@@ -357,3 +357,32 @@ def test_a_failed_outbox_write_is_queued_with_the_next_batch(
     assert sorted((d["incident_id"], d["event"]) for d in got.documents()) == \
         [("inc-1", "opened"), ("inc-1", "resolved"), ("inc-2", "opened")]
     rt.close()
+
+
+def test_a_refusal_of_a_state_does_not_hide_a_newer_one(
+        tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
+    """The incident changes while the receiver is refusing its previous state: the
+    refusal is recorded, and the newer state is still sent."""
+    got, url = receiver
+    clock = Clock()
+    rt = open_with(tmp_path, env, url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    target = next(iter(loop.targets.values()))
+    send = target.send
+
+    def change_while_sending(document: dict, external_id: str | None):
+        if document["version"] == 1:
+            rt.engine.ingest([alert("a2", "r2", 5)])  # queued while v1 is on the wire
+        return send(document, external_id)
+
+    target.send = change_while_sending  # type: ignore[method-assign]
+    got.answers = [(422, {}, "version 1 refused")]
+    loop.run_once()
+    (row,) = rows(rt)
+    assert row.status == "pending" and "version 1 refused" in row.last_error
+    loop.run_once()
+    assert [(d["version"], d["alert_count"]) for d in got.documents()] == [(1, 1), (2, 2)]
+    (row,) = rows(rt)
+    assert row.status == "delivered"
+    rt.close()
