@@ -42,6 +42,28 @@ _INSERT = sink_deliveries.insert()
 _UPDATE = sink_deliveries.update().where(_t.sink == sa.bindparam("k_sink"),
                                          _t.incident_id == sa.bindparam("k_incident"))
 
+# The next state of an incident whose row this process wrote (so it exists), decided
+# by the database from the row as it is: no read first. The rules of
+# ``OutboxSink._next_attempt``: pending keeps its plan (a resolution skips only the
+# rate limit), else at most one send per interval, a resolution at once.
+_NOW = sa.bindparam("now", type_=sa.Float)
+_FINAL = sa.bindparam("final", type_=sa.Boolean)
+_NEXT = sa.case(
+    (_t.status == PENDING, sa.case(
+        (sa.and_(_FINAL, _t.attempts == 0, _t.next_attempt_at > _NOW), _NOW),
+        else_=_t.next_attempt_at)),
+    (sa.or_(_FINAL, _t.delivered_at.is_(None)), _NOW),
+    (_t.delivered_at + sa.bindparam("interval", type_=sa.Float) > _NOW,
+     _t.delivered_at + sa.bindparam("interval", type_=sa.Float)),
+    else_=_NOW)
+_ADVANCE = (sink_deliveries.update()
+            .where(_t.sink == sa.bindparam("k_sink"),
+                   _t.incident_id == sa.bindparam("k_incident"))
+            .values(version=_t.version + 1, fingerprint=sa.bindparam("fp", type_=sa.JSON),
+                    changed_at=_NOW, next_attempt_at=_NEXT,
+                    attempts=sa.case((_t.status == PENDING, _t.attempts), else_=0),
+                    status=PENDING))
+
 
 def fingerprint(status: str, severity: str, alert_count: int,
                 root_causes: Sequence[str], merged_into: str | None) -> dict[str, Any]:
@@ -74,6 +96,10 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
     if after["severity"] != before["severity"]:
         out.append("severity_changed")
     return out
+
+
+class _RowMissing(Exception):
+    """A row this process wrote is gone (deleted by hand)."""
 
 
 class OutboxSink:
@@ -136,38 +162,66 @@ class OutboxSink:
         return self.publish([i for i in live if i.id in known or i.status == OPEN], ())
 
     def _queue(self, changed: dict[str, dict[str, Any]]) -> int:
+        """Write the changes in one transaction: the incidents whose rows this process
+        wrote are advanced by one statement without reading them first; the others
+        (new incidents, or after a restart) are read, then inserted or updated."""
+        known = {i: fp for i, fp in changed.items() if i in self._queued}
+        try:
+            with self.db.begin() as conn:
+                queued = self._advance(conn, known)
+                queued += self._read_and_queue(
+                    conn, {i: fp for i, fp in changed.items() if i not in known})
+        except _RowMissing:  # rows deleted by hand: read them all
+            with self.db.begin() as conn:
+                queued = self._read_and_queue(conn, changed)
+        self.queued += queued
+        return queued
+
+    def _advance(self, conn: sa.Connection, changed: dict[str, dict[str, Any]]) -> int:
+        if not changed:
+            return 0
+        now = self.clock()
+        params = [{"k_sink": sink, "k_incident": incident_id, "fp": fp, "now": now,
+                   "final": fp["status"] in (RESOLVED, MERGED),
+                   "interval": self.min_interval}
+                  for incident_id, fp in changed.items() for sink in self.sinks]
+        if conn.execute(_ADVANCE, params).rowcount != len(params):
+            raise _RowMissing
+        return len(params)
+
+    def _read_and_queue(self, conn: sa.Connection,
+                        changed: dict[str, dict[str, Any]]) -> int:
+        if not changed:
+            return 0
         now = self.clock()
         queued = 0
-        with self.db.begin() as conn:
-            rows = {(r.sink, r.incident_id): r for r in conn.execute(
-                _EXISTING, {"sinks": self.sinks, "ids": list(changed)})}
-            inserts: list[dict[str, Any]] = []
-            updates: list[dict[str, Any]] = []
-            for incident_id, fp in changed.items():
-                final = fp["status"] in (RESOLVED, MERGED)
-                for sink in self.sinks:
-                    row = rows.get((sink, incident_id))
-                    if row is None:
-                        inserts.append({
-                            "sink": sink, "incident_id": incident_id, "version": 1,
-                            "fingerprint": fp, "status": PENDING, "changed_at": now,
-                            "next_attempt_at": now, "attempts": 0, "delivered_version": 0})
-                        queued += 1
-                        continue
-                    if row.fingerprint == fp:
-                        continue  # known already (a restart, a re-publish)
-                    updates.append({
-                        "k_sink": sink, "k_incident": incident_id,
-                        "version": row.version + 1, "fingerprint": fp, "status": PENDING,
-                        "changed_at": now,
-                        "next_attempt_at": self._next_attempt(row, final, now),
-                        "attempts": row.attempts if row.status == PENDING else 0})
+        rows = {(r.sink, r.incident_id): r for r in conn.execute(
+            _EXISTING, {"sinks": self.sinks, "ids": list(changed)})}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for incident_id, fp in changed.items():
+            final = fp["status"] in (RESOLVED, MERGED)
+            for sink in self.sinks:
+                row = rows.get((sink, incident_id))
+                if row is None:
+                    inserts.append({
+                        "sink": sink, "incident_id": incident_id, "version": 1,
+                        "fingerprint": fp, "status": PENDING, "changed_at": now,
+                        "next_attempt_at": now, "attempts": 0, "delivered_version": 0})
                     queued += 1
-            if inserts:
-                conn.execute(_INSERT, inserts)
-            if updates:
-                conn.execute(_UPDATE, updates)
-        self.queued += queued
+                    continue
+                if row.fingerprint == fp:
+                    continue  # known already (a restart, a re-publish)
+                updates.append({
+                    "k_sink": sink, "k_incident": incident_id,
+                    "version": row.version + 1, "fingerprint": fp, "status": PENDING,
+                    "changed_at": now, "next_attempt_at": self._next_attempt(row, final, now),
+                    "attempts": row.attempts if row.status == PENDING else 0})
+                queued += 1
+        if inserts:
+            conn.execute(_INSERT, inserts)
+        if updates:
+            conn.execute(_UPDATE, updates)
         return queued
 
     def _next_attempt(self, row: Any, final: bool, now: float) -> float:

@@ -386,3 +386,23 @@ def test_a_refusal_of_a_state_does_not_hide_a_newer_one(
     (row,) = rows(rt)
     assert row.status == "delivered"
     rt.close()
+
+
+def test_rows_deleted_by_hand_are_written_again(
+        tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
+    """An operator clearing the outbox (DELETE FROM sink_deliveries) under a running
+    engine: the next change of an incident it had queued is queued again, as new."""
+    got, url = receiver
+    clock = Clock()
+    rt = open_with(tmp_path, env, url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    loop.run_once()
+    with rt.db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM sink_deliveries"))
+    rt.engine.ingest([alert("a2", "r2", 5)])
+    assert rt.engine.sink_failures == 0
+    loop.run_once()
+    assert [(d["event"], d["alert_count"]) for d in got.documents()] == \
+        [("opened", 1), ("opened", 2)]
+    rt.close()
