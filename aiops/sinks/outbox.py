@@ -134,6 +134,11 @@ class OutboxSink:
                     changed[incident.id] = fp
             if not changed:
                 return 0
+            # Due at once: a new incident's first send, an end. Other updates wait out
+            # the rate limit anyway; the loop's poll finds them without a wake-up
+            # (a round per batch of a storm cost the delivery thread a query each).
+            urgent = any(i not in self._queued or fp["status"] in (RESOLVED, MERGED)
+                         for i, fp in changed.items())
             try:
                 count = self._queue(changed)
             except Exception:
@@ -143,7 +148,7 @@ class OutboxSink:
             if len(self._queued) > _CACHE_LIMIT:
                 self._queued.clear()
             self._queued.update(changed)
-        if count and self.wake is not None:
+        if count and urgent and self.wake is not None:
             self.wake()
         return count
 
