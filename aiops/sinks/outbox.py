@@ -4,8 +4,9 @@
 queues, in one transaction of its own, every incident of the batch that changed in
 a way an ITSM cares about (opened, alerts added, root causes or severity changed,
 merged, resolved, re-opened), one row per incident and receiver in
-``sink_deliveries``. Nothing is sent here: the ingestion path pays one indexed read
-and a few row writes per batch, never a request to a receiver. The delivery loop
+``sink_deliveries``. Nothing is sent here: the ingestion path pays a few row writes
+per batch (and a read of the rows of incidents not queued by this process yet),
+never a request to a receiver. The delivery loop
 (``aiops.sinks.delivery``) sends each row's latest state.
 
 What the receiver cares about is a small ``fingerprint`` of the incident; a batch
