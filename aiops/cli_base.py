@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from aiops.config import DataDir
-from aiops.errors import BrokerUnavailable, DamagedFile, InputError, NotFound
+from aiops.errors import BrokerUnavailable, Conflict, DamagedFile, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable, text_backend
 from aiops.runtime import Runtime, open_runtime
 from topology.store import GraphStoreError
@@ -29,13 +29,13 @@ def _fail(message: str) -> None:
 
 
 def reports_bad_input(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError/NotFound into exit status 2 with the message on stderr."""
+    """Turn InputError/NotFound/Conflict into exit status 2 with the message on stderr."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (InputError, NotFound) as exc:
+        except (InputError, NotFound, Conflict) as exc:
             _fail(str(exc))
         except (GraphStoreError, EmbeddingsUnavailable, BrokerUnavailable,
                 DamagedFile) as exc:

@@ -50,6 +50,9 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
         sys.exit(2)
     if delivery is not None:
         click.echo(f"aiops: delivering incidents to {', '.join(delivery.targets)}", err=True)
+    from aiops.playbooks.auto import start_auto_runs
+
+    start_auto_runs(runtime)  # playbooks whose policy says to run unasked (docs/playbooks.md)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -91,20 +91,32 @@ def _print_run(run: dict[str, Any]) -> None:
 @click.option("--queue", is_flag=True,
               help="Send it to a Celery worker (AIOPS_BROKER_URL) instead of running here.")
 @click.option("--by", "requested_by", default=None, help="Who asks (default: $USER).")
+@click.option("--idempotency-key", "key", default=None,
+              help="Name this request: asking again with the same key shows the run it "
+                   "made instead of running the playbook again.")
+@click.option("--force", is_flag=True,
+              help="Run even while another run of the playbook on the incident is "
+                   "queued or running.")
 @click.pass_context
 @reports_bad_input
 def playbooks_run(ctx: click.Context, incident_id: str, name: str, dry_run: bool,
-                  queue: bool, requested_by: str | None) -> None:
+                  queue: bool, requested_by: str | None, key: str | None,
+                  force: bool) -> None:
     """Run playbook NAME for INCIDENT_ID; exit 1 if the run failed."""
     from aiops.playbooks import runs
-    from aiops.playbooks.request import dispatch, request_run
+    from aiops.playbooks.request import dispatch, submit_run
 
     if queue and not os.environ.get("AIOPS_BROKER_URL"):
         raise InputError("--queue sends the run to a Celery worker and needs "
                          "AIOPS_BROKER_URL (without it, leave --queue out to run it here)")
     runtime = runtime_of(ctx)
-    record = request_run(runtime, incident_id, name, requested_by or getpass.getuser(), dry_run)
-    if not dry_run:
+    record, created = submit_run(runtime, incident_id, name,
+                                 requested_by or getpass.getuser(), dry_run,
+                                 idempotency_key=key, force=force)
+    if not created:
+        click.echo(f"run {record['id']} was already asked for with this key; "
+                   "not run again", err=True)
+    elif not dry_run:
         if queue:
             dispatch(runtime, record["id"])
             click.echo(f"run {record['id']} sent to a worker; follow it with "

@@ -12,13 +12,16 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from aiops.cli_base import check_files, main, reports_bad_input
 from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder, stopped_line
 from aiops.errors import InputError
+
+if TYPE_CHECKING:  # ssl is imported where TLS is used: the CLI starts without it
+    import ssl
 
 
 def _rules_dir(ctx: click.Context, given: Path | None) -> Path:
@@ -46,37 +49,66 @@ RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=P
 @syslog.command("listen")
 @click.option("--udp", default=None, help="HOST:PORT to receive UDP syslog on (e.g. 0.0.0.0:514).")
 @click.option("--tcp", default=None, help="HOST:PORT to receive TCP syslog on.")
+@click.option("--tls", default=None,
+              help="HOST:PORT to receive syslog over TLS on (RFC 5425, e.g. 0.0.0.0:6514).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate (and chain) the TLS listener presents.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key of --tls-cert (if not in the same file).")
+@click.option("--tls-client-ca", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="PEM CA certificates: senders must present a certificate "
+                                 "one of them signed (mutual TLS).")
 @FORWARD
 @RULES
 @STATS_EVERY
 @click.pass_context
 @reports_bad_input
-def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, forward: str,
-                  rules_dir: Path | None, stats_every: float) -> None:
+def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str | None,
+                  tls_cert: Path | None, tls_key: Path | None, tls_client_ca: Path | None,
+                  forward: str, rules_dir: Path | None, stats_every: float) -> None:
     """Receive syslog and forward the alert events its rules make to an engine."""
     from aiops.syslog_listener import SyslogHandler
     from connectors.syslog_rules import load_rules
 
-    if udp is None and tcp is None:
-        raise InputError("give --udp HOST:PORT, --tcp HOST:PORT or both")
+    if udp is None and tcp is None and tls is None:
+        raise InputError("give --udp HOST:PORT, --tcp HOST:PORT, --tls HOST:PORT or several")
+    secure = _tls_endpoint(tls, tls_cert, tls_key, tls_client_ca)
     forwarder = engine_forwarder(forward, "syslog")
     rules, errors = load_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
         click.echo(f"aiops: refused rule file: {error}", err=True)
     handler = SyslogHandler(rules, forwarder)
     serve_listener("syslog", handler, len(rules.rules), address(udp, "--udp"),
-                   address(tcp, "--tcp"), stats_every)
+                   address(tcp, "--tcp"), stats_every, secure)
+
+
+def _tls_endpoint(tls: str | None, cert: Path | None, key: Path | None,
+                  client_ca: Path | None) -> tuple[tuple[str, int], ssl.SSLContext] | None:
+    """``--tls`` and its files, all checked before anything listens."""
+    from aiops.syslog_tls import server_context
+
+    if tls is None:
+        given = [name for name, value in (("--tls-cert", cert), ("--tls-key", key),
+                                          ("--tls-client-ca", client_ca)) if value]
+        if given:
+            raise InputError(f"{', '.join(given)} given without --tls HOST:PORT")
+        return None
+    where = address(tls, "--tls")
+    if cert is None:
+        raise InputError("--tls needs --tls-cert (the listener's PEM certificate)")
+    return where, server_context(cert, key, client_ca)
 
 
 def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | None,
-                   tcp: tuple[str, int] | None, stats_every: float) -> None:
+                   tcp: tuple[str, int] | None, stats_every: float,
+                   tls: tuple[tuple[str, int], ssl.SSLContext] | None = None) -> None:
     """Listen until SIGTERM or Ctrl-C with progress lines on stderr, then send what is
     held (``aiops syslog listen``, ``aiops traps listen``)."""
     from aiops.syslog_listener import SyslogListener
 
     forwarder = handler.forwarder
     try:
-        listener = SyslogListener(handler, udp, tcp)
+        listener = SyslogListener(handler, udp, tcp, tls)
     except OSError as exc:
         raise InputError(f"cannot listen: {exc.strerror or exc}") from None
     stopping = threading.Event()
@@ -91,6 +123,10 @@ def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | N
             last = time.monotonic()
             stats = handler.stats
             refused = f", {stats.refused} of other communities" if stats.refused else ""
+            if stats.tls_refused:
+                refused += f", {stats.tls_refused} TLS connections refused"
+            if stats.v3_refused:
+                refused += f", {stats.v3_refused} SNMPv3 refused (see the log)"
             click.echo(f"{what}: {stats.messages} messages, {stats.matched} matched a rule, "
                        f"{stats.unreadable} not {what}{refused}; {forwarder.progress()}",
                        err=True)

@@ -211,6 +211,9 @@ class PlaybookSettings:
     # A running run with no outcome this long after its steps' timeouts add up is
     # taken as abandoned: the process running it stopped.
     grace: float = 60.0
+    # How often ``aiops serve`` looks for incidents a playbook's ``auto`` policy fits
+    # (aiops/playbooks/auto.py); 0: never, whatever the playbook files say.
+    auto_every: float = 15.0
 
     def __post_init__(self) -> None:
         for name in ("start_within", "grace"):
@@ -218,6 +221,9 @@ class PlaybookSettings:
                 raise ValueError(f"AIOPS_PLAYBOOK_{name.upper()} must be seconds above 0 and "
                                  f"at most {MAX_PLAYBOOK_WAIT:g} (a week), got "
                                  f"{getattr(self, name)!r}")
+        if not 0 <= self.auto_every <= 86_400:
+            raise ValueError("AIOPS_PLAYBOOK_AUTO_EVERY must be seconds from 0 (off) to "
+                             f"86400, got {self.auto_every!r}")
 
 
 @dataclass(frozen=True, slots=True)

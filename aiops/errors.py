@@ -26,6 +26,16 @@ class NotFound(LookupError):
     """A named thing (incident, node) does not exist; the message names it."""
 
 
+class Conflict(RuntimeError):
+    """The request clashes with something already under way (a playbook run of the same
+    playbook on the same incident still queued or running); the message names it and
+    how to go ahead anyway. The API answers 409, the CLI exits 2; nothing is stored."""
+
+    def __init__(self, message: str, *, run_id: int | None = None):
+        self.run_id = run_id
+        super().__init__(message)
+
+
 class BrokerUnavailable(RuntimeError):
     """The Celery broker refused or did not answer; the playbook run is recorded as
     failed. Defined here rather than with the playbooks so that the CLI can report it

@@ -66,6 +66,9 @@ class Runtime:
     # in the background if any. Starts "just checked": not on the first request.
     drift_checked_at: float = field(default_factory=time.monotonic)
     drift_check: threading.Thread | None = None
+    # Looks for playbooks to run unasked (``aiops.playbooks.auto``), when a serving
+    # process started them.
+    auto_runs: Any = None
     # Drains the outbox to webhooks and ServiceNow (``aiops.sinks.delivery``), when
     # ``aiops serve`` or the WSGI app started it.
     delivery: Any = None
@@ -231,6 +234,8 @@ class Runtime:
         return self.engine.topology if timeline is None else timeline.at(at).graph
 
     def close(self) -> None:
+        if self.auto_runs is not None:
+            self.auto_runs.stop()
         if self.delivery is not None:
             self.delivery.stop()
         self.topology_store.close()

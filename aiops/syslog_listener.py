@@ -1,4 +1,4 @@
-"""Receiving syslog (UDP and TCP) and forwarding the messages rules make alerts of.
+"""Receiving syslog (UDP, TCP and TLS) and forwarding the messages rules make alerts of.
 
 One process per listener, separate from ``aiops serve``: devices keep sending while
 the engine restarts, and the forwarder keeps what they sent until it is back
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -32,6 +33,8 @@ class ListenStats:
     matched: int = 0
     unreadable: int = 0  # not syslog (or not a trap): counted, not forwarded
     refused: int = 0  # a trap whose community is not one of those accepted
+    tls_refused: int = 0  # TLS connections whose handshake failed (no syslog read)
+    v3_refused: int = 0  # SNMPv3 messages USM refused (wrong passphrase, unknown user...)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -163,33 +166,83 @@ class _Tcp6(_Tcp):
     address_family = socket.AF_INET6
 
 
-def _servers(handler: Any, udp: tuple[str, int] | None,
-             tcp: tuple[str, int] | None) -> list[Any]:
+class _Tls(_Tcp):
+    """TCP whose connections are TLS (RFC 5425): the handshake runs on the connection's
+    own thread, bounded in time, so a slow or silent client never holds the accept loop."""
+
+    def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext):
+        super().__init__(address, handler)
+        self.context = context
+
+
+class _Tls6(_Tls):
+    address_family = socket.AF_INET6
+
+
+def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | None,
+             tls: tuple[tuple[str, int], ssl.SSLContext] | None = None) -> list[Any]:
     class Stream(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             framer = TcpFramer()
+            peer = self.client_address[0]
             # No idle timeout: a quiet device keeps its connection (a sender that missed
             # the close would lose its next message, often the rare link-down);
             # keepalives find the peers that are gone.
             self.request.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            connection = self.request
+            context = getattr(self.server, "context", None)
+            if context is not None:
+                connection = _handshake(context, self.request, peer, handler.stats)
+                if connection is None:
+                    return
             try:
                 while True:
-                    chunk = self.request.recv(65536)
+                    chunk = connection.recv(65536)
                     if not chunk:
                         break
                     for frame in framer.feed(chunk):
-                        handler.handle(frame, self.client_address[0])
-            except OSError:
+                        handler.handle(frame, peer)
+            except OSError:  # ssl.SSLError too: a sender that broke off mid-record
                 pass
+            finally:
+                if connection is not self.request:  # the TLS socket took over the fd
+                    connection.close()
             for frame in framer.close():
-                handler.handle(frame, self.client_address[0])
+                handler.handle(frame, peer)
 
     servers: list[Any] = []
     if udp is not None:
         servers.append(_UdpReceiver(udp, handler))
     if tcp is not None:
         servers.append((_Tcp6 if _family(tcp[0]) == socket.AF_INET6 else _Tcp)(tcp, Stream))
+    if tls is not None:
+        where, context = tls
+        servers.append((_Tls6 if _family(where[0]) == socket.AF_INET6 else _Tls)(
+            where, Stream, context))
     return servers
+
+
+def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
+               stats: ListenStats) -> ssl.SSLSocket | None:
+    """The server side of the TLS handshake; None (logged, counted) when it fails: a
+    plain-TCP sender, an unknown or missing client certificate, a timeout."""
+    from aiops.syslog_tls import HANDSHAKE_SECONDS, peer_subject
+
+    try:
+        connection = context.wrap_socket(raw, server_side=True,
+                                         do_handshake_on_connect=False)
+        connection.settimeout(HANDSHAKE_SECONDS)
+        connection.do_handshake()
+        connection.settimeout(None)
+    except (OSError, ValueError) as exc:
+        with stats.lock:
+            stats.tls_refused += 1
+        reason = getattr(exc, "reason", None) or exc
+        log.warning("refused a TLS syslog connection from %s: %s", peer, reason)
+        return None
+    log.info("TLS syslog connection from %s (%s, certificate %s)", peer,
+             connection.version(), peer_subject(connection) or "none")
+    return connection
 
 
 class SyslogListener:
@@ -198,16 +251,18 @@ class SyslogListener:
     receiver uses it with UDP only)."""
 
     def __init__(self, handler: Any, udp: tuple[str, int] | None,
-                 tcp: tuple[str, int] | None):
+                 tcp: tuple[str, int] | None,
+                 tls: tuple[tuple[str, int], ssl.SSLContext] | None = None):
         self.handler = handler
-        self.servers = _servers(handler, udp, tcp)
+        self.servers = _servers(handler, udp, tcp, tls)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def addresses(self) -> list[str]:
         out = []
         for server in self.servers:
-            kind = "udp" if server.socket.type == socket.SOCK_DGRAM else "tcp"
+            kind = ("udp" if server.socket.type == socket.SOCK_DGRAM
+                    else "tls" if isinstance(server, _Tls) else "tcp")
             host, port = server.server_address[:2]
             shown = f"[{host}]" if ":" in host else host
             buffer = getattr(server, "buffer_bytes", None)

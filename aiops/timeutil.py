@@ -51,6 +51,16 @@ def parse_timestamp(value: object, field: str) -> float:
     )
 
 
+def epoch_or_text(text: str) -> float | str:
+    """A timestamp written as text (a query parameter, a CSV cell), typed for
+    ``parse_timestamp``: epoch seconds when it reads as a number, else the text (RFC
+    3339): neither a URL nor a CSV file says which it is."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def is_go_zero_time(value: object) -> bool:
     """True for Go's zero time, which Alertmanager sends for an unset ``endsAt``."""
     return isinstance(value, str) and value.startswith(_GO_ZERO_PREFIX)

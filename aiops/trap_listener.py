@@ -11,7 +11,8 @@ import time
 
 from aiops.forwarder import Forwarder
 from aiops.syslog_listener import ListenStats, pass_on
-from connectors.snmp_traps import TrapRuleSet, decode_trap
+from connectors.snmp_traps import TrapRuleSet, decode_trap, is_snmpv3, v3_trap
+from connectors.snmp_v3 import V3Receiver, V3Refused
 
 log = logging.getLogger(__name__)
 
@@ -19,27 +20,47 @@ log = logging.getLogger(__name__)
 class TrapHandler:
     """Datagram in, event (if a rule says so) to the forwarder. ``communities``: the
     v1/v2c communities accepted (None: any; SNMPv1/v2c communities are sent in clear,
-    so this filters mistakes, it does not authenticate)."""
+    so this filters mistakes, it does not authenticate). ``v3``: the SNMPv3 users'
+    receiver (None: SNMPv3 datagrams are counted unreadable), which does authenticate."""
 
     def __init__(self, rules: TrapRuleSet, forwarder: Forwarder,
-                 communities: frozenset[str] | None = None):
+                 communities: frozenset[str] | None = None, v3: V3Receiver | None = None):
         self.rules = rules
         self.forwarder = forwarder
         self.communities = communities
+        self.v3 = v3
         self.stats = ListenStats()
+        self._warned: set[str] = set()
 
     def handle(self, data: bytes, peer: str) -> bytes | None:
         """Never raises: one odd datagram must not stop the receiving loop. Returns an
-        inform's acknowledgement for the receiver to send back (after the community
-        check: an inform of another community is not acknowledged)."""
+        inform's acknowledgement (or an SNMPv3 engine-id Report) for the receiver to send
+        back (after the community check: an inform of another community is not
+        acknowledged)."""
         try:
-            trap = decode_trap(data, peer)
+            if self.v3 is not None and is_snmpv3(data):
+                message = self.v3.receive(data, (peer, 0))
+                if message.varbinds is None:  # a sender discovering our engine id
+                    return message.answer
+                trap = v3_trap(message, peer)
+            else:
+                trap = decode_trap(data, peer)
+        except V3Refused as exc:
+            with self.stats.lock:
+                self.stats.v3_refused += 1
+            # Said once per sender and reason: a device with a wrong passphrase sends
+            # every trap so, and the operator needs to hear it once, not per trap.
+            if len(self._warned) < 1000 and str(exc) not in self._warned:
+                self._warned.add(str(exc))
+                log.warning("%s", exc)
+            return None
         except ValueError as exc:
             with self.stats.lock:
                 self.stats.unreadable += 1
             log.debug("%s", exc)
             return None
-        if self.communities is not None and trap.community not in self.communities:
+        if trap.version != "3" and self.communities is not None \
+                and trap.community not in self.communities:
             with self.stats.lock:
                 self.stats.refused += 1
             return None

@@ -47,7 +47,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.api import create_app
-from aiops.config import DataDir
 from aiops.engine.scored_correlator import ScoringWeights
 from aiops.learning.labels import WEAK_MODES, read_labels
 from aiops.learning.training import CorrelationModel, train
@@ -63,6 +62,7 @@ from benchmarks.correlation.report import markdown_table
 from benchmarks.correlation.run import machine
 from benchmarks.correlation.scenario import ScenarioConfig, generate, write_scenario
 from benchmarks.correlation.topologies import TOPOLOGIES
+from benchmarks.machine import fresh_data_dir
 from benchmarks.remediation import write_section
 from topology.loader import read_topology
 
@@ -147,7 +147,7 @@ def train_like_cli(rt: Runtime, history: list[Alert], weak: str, fit_seconds: fl
 def score_eval(work: Path, paths: dict[str, Path], truth: dict[str, Any],
                model: CorrelationModel) -> dict[str, Any]:
     """Replay the eval period with ``model`` in a fresh data dir; the benchmark's scores."""
-    rt = open_runtime(DataDir.from_env(work))
+    rt = open_runtime(fresh_data_dir(work))
     try:
         import_topology(rt, paths["topology"])
         rt.use_model(model)
@@ -169,7 +169,7 @@ def run_seed(config: ScenarioConfig, review: float, weak: str, fit_seconds: floa
     paths = write_scenario(generate(config), work / name / "scenario")
     truth = json.loads(paths["truth"].read_text(encoding="utf-8"))["periods"]
     history = load_alerts(paths["history"])
-    rt = open_runtime(DataDir.from_env(work / name / "live"))
+    rt = open_runtime(fresh_data_dir(work / name / "live"))
     try:
         import_topology(rt, paths["topology"])
         replay_alerts(rt, history, None)

@@ -49,7 +49,6 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from aiops.config import DataDir
 from aiops.demo.generate import alarm_type_names, demo_topology
 from aiops.learning.embeddings import load_text_model
 from aiops.replay import replay_file
@@ -65,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the Alertmanager helper lives with the integration tests
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import cpu_model  # noqa: E402
+from benchmarks.machine import cpu_model, engine_env, fresh_data_dir  # noqa: E402
 from tests.integration.alertmanager_server import (  # noqa: E402
     alertmanager_binary,
     config_document,
@@ -219,7 +218,7 @@ class Outcome:
 
 
 def outcome_of(data_dir: Path) -> Outcome:
-    engine = create_db_engine(DataDir.from_env(data_dir).url())
+    engine = create_db_engine(fresh_data_dir(data_dir).url())
     try:
         with engine.connect() as conn:
             events = conn.execute(sa.select(sa.func.count()).select_from(raw_events)).scalar()
@@ -247,7 +246,7 @@ def aiops_command() -> Path:
 def run_cli(args: Sequence[str | Path]) -> subprocess.CompletedProcess[str]:
     command = [str(aiops_command()), *map(str, args)]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=CLI_TIMEOUT,
-                          stdin=subprocess.DEVNULL, check=False)
+                          stdin=subprocess.DEVNULL, check=False, env=engine_env())
     if proc.returncode != 0:
         raise SystemExit(f"bench: {shlex.join(command)} failed ({proc.returncode}):\n"
                          f"{proc.stderr[-2000:]}")
@@ -268,7 +267,7 @@ def phase_replay(work: Path, topo_path: Path, alerts_path: Path,
     log(f"  CLI replay: {wall:.2f} s wall clock, {own:.2f} s by its own timer")
 
     log("phase a: replay_file in-process")
-    runtime = open_runtime(DataDir.from_env(work / "replay-inproc"))
+    runtime = open_runtime(fresh_data_dir(work / "replay-inproc"))
     try:
         nodes, edges = parse_topology(json.loads(topo_path.read_text()))
         runtime.import_topology(nodes, edges, source="bench")
@@ -280,7 +279,7 @@ def phase_replay(work: Path, topo_path: Path, alerts_path: Path,
     log(f"  in-process replay: {inproc:.2f} s")
     log("phase a: replay_file in-process, text model loaded beforehand")
     load_text_model()  # what a running `aiops serve` has done long before
-    runtime = open_runtime(DataDir.from_env(work / "replay-warm"))
+    runtime = open_runtime(fresh_data_dir(work / "replay-warm"))
     try:
         nodes, edges = parse_topology(json.loads(topo_path.read_text()))
         runtime.import_topology(nodes, edges, source="bench")
@@ -315,7 +314,8 @@ def aiops_server(data_dir: Path, log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(
             [str(aiops_command()), "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1",
              "--port", str(port)],
-            stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT)
+            stdin=subprocess.DEVNULL, stdout=server_log, stderr=subprocess.STDOUT,
+            env=engine_env())
     try:
         def healthy() -> bool:
             if process.poll() is not None:

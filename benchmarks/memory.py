@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.ingest import command_line, generate, machine  # noqa: E402
+from benchmarks.machine import fresh_data_dir  # noqa: E402
 from benchmarks.remediation import write_section  # noqa: E402
 
 START, END = "<!-- memory:start -->", "<!-- memory:end -->"
@@ -76,7 +77,6 @@ def batches(path: Path, size: int) -> Iterator[list[Any]]:
 
 def measure_one(topology_path: Path, alerts_path: Path, data_dir: Path) -> dict[str, Any]:
     """Feed one stream to a fresh engine; the peaks of its live state and of RSS."""
-    from aiops.config import DataDir
     from aiops.learning.embeddings import load_text_model
     from aiops.learning.templates import alert_text
     from aiops.replay import BATCH_SIZE
@@ -84,7 +84,7 @@ def measure_one(topology_path: Path, alerts_path: Path, data_dir: Path) -> dict[
     from topology.model import parse_topology
 
     load_text_model()
-    runtime = open_runtime(DataDir.from_env(data_dir))
+    runtime = open_runtime(fresh_data_dir(data_dir))
     try:
         nodes, edges = parse_topology(json.loads(topology_path.read_text()))
         runtime.import_topology(nodes, edges, source="bench")

@@ -38,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiops.config import DataDir
 from aiops.learning.remediation import load_promoted_remediation
 from aiops.learning.ticket_training import train_ticket_models
 from aiops.learning.training import train as train_correlation
@@ -47,6 +46,8 @@ from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from aiops.tickets.root_type import pick_root_type
 from benchmarks.correlation.scenario import ScenarioConfig, generate
+from benchmarks.correlation.topologies import TOPOLOGIES
+from benchmarks.machine import fresh_data_dir
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -115,7 +116,7 @@ def run_scenario(topology: str, seed: int, work: Path, log: Any) -> ScenarioResu
         f"history tickets; {len(scenario.eval.alerts)} eval alerts, "
         f"{len(evaluation.tickets)} eval tickets")
 
-    runtime = open_runtime(DataDir.from_env(work / name))
+    runtime = open_runtime(fresh_data_dir(work / name))
     try:
         nodes, edges = parse_topology(scenario.topology.document())
         runtime.import_topology(nodes, edges, source="benchmark")
@@ -280,8 +281,12 @@ def scenario_main(argv: Sequence[str] | None, *, doc: str, module: str, default:
     args = parser.parse_args(argv)
     pairs = []
     for item in args.scenarios.split(","):
-        topology, _, seed = item.partition(":")
-        pairs.append((topology.strip(), int(seed or 1)))
+        topology, _, seed = item.strip().partition(":")
+        # Checked before any scenario runs: a typo in the last one must not cost the others.
+        if topology not in TOPOLOGIES or not (seed or "1").isdigit():
+            parser.error(f"--scenarios: {item.strip()!r} is not TOPOLOGY[:SEED] with TOPOLOGY "
+                         f"one of {', '.join(TOPOLOGIES)} and SEED a whole number")
+        pairs.append((topology, int(seed or 1)))
     started = time.perf_counter()
 
     def log(message: str) -> None:

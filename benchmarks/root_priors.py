@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiops.config import DataDir
 from aiops.learning.rank_training import train_root_ranking
 from aiops.learning.root_priors import train_root_priors
 from aiops.learning.training import train as train_correlation
@@ -31,7 +30,7 @@ from aiops.replay import replay_alerts
 from aiops.runtime import correlator_factory, open_runtime
 from benchmarks.correlation.metrics import Prediction, evaluate
 from benchmarks.correlation.scenario import ScenarioConfig, generate
-from benchmarks.remediation import scenario_main
+from benchmarks.remediation import fresh_data_dir, scenario_main
 from benchmarks.remediation_sim import TicketSimulator
 from topology.model import parse_topology
 
@@ -46,7 +45,7 @@ def _replay(work: Path, scenario: Any, tickets: list[Any] | None,
             learned: bool = False) -> dict[str, Any]:
     """Train (priors only when ``tickets``, and the learned ranking too when
     ``learned``) and replay the eval period; the document."""
-    runtime = open_runtime(DataDir.from_env(work))
+    runtime = open_runtime(fresh_data_dir(work))
     try:
         nodes, edges = parse_topology(scenario.topology.document())
         runtime.import_topology(nodes, edges, source="benchmark")

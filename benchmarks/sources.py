@@ -18,6 +18,9 @@ parser and the rules before the forwarder; neither may become the bottleneck.
   ``aiops syslog listen`` (forwarding to a local HTTP sink that counts events) and to
   rsyslog 8 (Debian ``rsyslog``, ``imudp`` to a file), the peer; what each received,
   and how fast.
+- *Syslog over TLS*: the same lines, octet-counted, down one TLS connection with a
+  client certificate to ``aiops syslog listen --tls`` and to rsyslog's ``imtcp`` with
+  its OpenSSL driver (Debian ``rsyslog-openssl``).
 
 Usage: .venv/bin/python -m benchmarks.sources [--messages 20000] [--write-docs]
 """
@@ -25,16 +28,20 @@ Usage: .venv/bin/python -m benchmarks.sources [--messages 20000] [--write-docs]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
 import os
 import platform
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,11 +50,14 @@ from aiops.models import parse_alert
 from benchmarks.machine import cpu_model
 from benchmarks.remediation import write_section
 from connectors.icinga import state_change_item
-from connectors.snmp_traps import SNMP_TRAP_OID, decode_trap, load_trap_rules
+from connectors.snmp_traps import SNMP_TRAP_OID, decode_trap, load_trap_rules, v3_trap
 from connectors.syslog import parse_syslog
 from connectors.syslog_rules import load_rules
 from connectors.webhook_mapping import find_mapping
 from connectors.zabbix_api import problem_item
+
+# The throw-away certificates of the TLS tests: the benchmark needs the same kind.
+from tests.tls_certs import OPENSSL, Certificates, close_after_read, make_certificates
 
 START, END = "<!-- sources:start -->", "<!-- sources:end -->"
 RSYSLOGD = "/usr/sbin/rsyslogd"
@@ -180,6 +190,35 @@ def trap_rate(n: int) -> dict[str, float]:
     return {"traps": n / seconds}
 
 
+def v3_trap_rate(n: int) -> dict[str, float]:
+    """SNMPv3 authPriv (SHA-256, AES-128) traps as Net-SNMP's snmptrap sends them, 48
+    distinct ones cycled (a process per datagram is too slow to make ``n``), each read by
+    ``V3Receiver`` (USM: HMAC check, decryption) and the built-in rules."""
+    from connectors.snmp_v3 import V3Receiver, V3Settings, V3User
+
+    if shutil.which("snmptrap") is None:
+        return {}
+    datagrams = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(10)
+        for i in range(48):
+            subprocess.run(["snmptrap", "-v3", "-u", "netops", "-l", "authPriv", "-a",
+                            "SHA-256", "-A", "authpass123", "-x", "AES", "-X", "privpass123",
+                            "-e", "0x8000000001020304",
+                            f"127.0.0.1:{receiver.getsockname()[1]}", "",
+                            f"1.3.6.1.6.3.1.1.5.{3 + i % 2}", f"1.3.6.1.2.1.2.2.1.2.{i}", "s",
+                            f"GigabitEthernet0/{i}"], check=True, timeout=30)
+            datagrams.append(receiver.recvfrom(65535)[0])
+    v3 = V3Receiver(V3Settings((V3User("netops", "SHA-256", "authpass123", "AES",
+                                       "privpass123", None),), None))
+    rules, _ = load_trap_rules(None)
+    cycled = [datagrams[i % len(datagrams)] for i in range(n)]
+    seconds = best_of(lambda: [rules.event(v3_trap(v3.receive(d, ("192.0.2.1", 0)),
+                                                   "192.0.2.1"), 1.8e9) for d in cycled])
+    return {"traps_v3": n / seconds, "traps_v3_n": n}
+
+
 def rule_rate(n: int) -> dict[str, float]:
     rules, _ = load_rules(None)
     lines = syslog_lines(n)
@@ -233,20 +272,40 @@ def _settle(count, expected: int, timeout: float = 60.0) -> float:
     return last_change
 
 
-def listener_udp(lines: list[bytes], matching: int) -> dict[str, float]:
+def _octet_counted(lines: list[bytes]) -> bytes:
+    """RFC 5425's framing (``MSG-LEN SP SYSLOG-MSG``), what TLS senders use."""
+    return b"".join(b"%d %s" % (len(line), line) for line in lines)
+
+
+def _send_tls(port: int, stream: bytes, certs: Certificates) -> float:
+    """One TLS connection with a client certificate, the stream written as fast as the
+    receiver takes it; seconds until the last byte is written."""
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    context.load_cert_chain(str(certs.client_cert), str(certs.client_key))
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as raw, \
+            context.wrap_socket(raw, server_hostname="aiops.test") as tls:
+        tls.sendall(stream)
+        sent = time.perf_counter() - started
+        close_after_read(tls)
+        return sent
+
+
+def _our_listener(receive: list[str], send: Callable[[], float],
+                  matching: int) -> dict[str, float]:
+    """``aiops syslog listen`` with ``receive`` options, forwarding to a counting sink."""
     _Sink.events = 0
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
-    port = _free_udp_port()
     with tempfile.TemporaryDirectory(prefix="aiops-bench-syslog-") as tmp:
         process = subprocess.Popen(
-            [sys.executable, "-m", "aiops", "--data-dir", tmp, "syslog", "listen", "--udp",
-             f"127.0.0.1:{port}", "--forward", f"http://127.0.0.1:{sink.server_address[1]}",
+            [sys.executable, "-m", "aiops", "--data-dir", tmp, "syslog", "listen", *receive,
+             "--forward", f"http://127.0.0.1:{sink.server_address[1]}",
              "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
         process.stderr.readline()  # "listening on ..."
         try:
             started = time.perf_counter()
-            sent = _blast(port, lines)
+            sent = send()
             done = _settle(lambda: _Sink.events, matching)
         finally:
             process.terminate()
@@ -256,16 +315,29 @@ def listener_udp(lines: list[bytes], matching: int) -> dict[str, float]:
             "seconds": done - started}
 
 
-def rsyslog_udp(lines: list[bytes]) -> dict[str, float] | None:
-    if not os.access(RSYSLOGD, os.X_OK):
-        return None
+def listener_udp(lines: list[bytes], matching: int) -> dict[str, float]:
     port = _free_udp_port()
+    return _our_listener(["--udp", f"127.0.0.1:{port}"], lambda: _blast(port, lines),
+                         matching)
+
+
+def listener_tls(lines: list[bytes], matching: int,
+                 certs: Certificates) -> dict[str, float]:
+    port = _free_tcp_port()
+    stream = _octet_counted(lines)
+    return _our_listener(["--tls", f"127.0.0.1:{port}", "--tls-cert", str(certs.server_cert),
+                          "--tls-key", str(certs.server_key), "--tls-client-ca", str(certs.ca)],
+                         lambda: _send_tls(port, stream, certs), matching)
+
+
+def _rsyslog(settings: str, inputs: str, send: Callable[[], float], warm_up: Callable[[], None],
+             expected: int) -> dict[str, float]:
+    """rsyslogd with ``inputs`` writing every message to a file; ``send`` once it wrote
+    its own start-up line."""
     with tempfile.TemporaryDirectory(prefix="aiops-bench-rsyslog-") as tmp:
         out = Path(tmp) / "out.log"
         conf = Path(tmp) / "rsyslog.conf"
-        conf.write_text(f'global(workDirectory="{tmp}")\nmodule(load="imudp")\n'
-                        f'input(type="imudp" address="127.0.0.1" port="{port}" '
-                        'rcvbufSize="32m")\n'
+        conf.write_text(f'global(workDirectory="{tmp}"{settings})\n{inputs}'
                         f'*.* action(type="omfile" file="{out}")\n', encoding="utf-8")
         process = subprocess.Popen([RSYSLOGD, "-n", "-f", str(conf), "-i",
                                     str(Path(tmp) / "pid")], stdout=subprocess.DEVNULL,
@@ -273,18 +345,56 @@ def rsyslog_udp(lines: list[bytes]) -> dict[str, float] | None:
         try:
             deadline = time.time() + 10
             while not out.exists() and time.time() < deadline:  # its own start-up line
-                _blast(port, [b"<13>warm-up"])
+                warm_up()
                 time.sleep(0.2)
             base = _lines(out)
             started = time.perf_counter()
-            sent = _blast(port, lines)
-            done = _settle(lambda: _lines(out) - base, len(lines))
+            sent = send()
+            done = _settle(lambda: _lines(out) - base, expected)
             received = _lines(out) - base
         finally:
             process.terminate()
             process.wait(timeout=30)
-    return {"sent_s": sent, "received": received, "expected": len(lines),
+    return {"sent_s": sent, "received": received, "expected": expected,
             "seconds": done - started}
+
+
+def rsyslog_udp(lines: list[bytes]) -> dict[str, float] | None:
+    if not os.access(RSYSLOGD, os.X_OK):
+        return None
+    port = _free_udp_port()
+    return _rsyslog("", 'module(load="imudp")\n'
+                    f'input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="32m")\n',
+                    lambda: _blast(port, lines), lambda: _blast(port, [b"<13>warm-up"]),
+                    len(lines))
+
+
+def rsyslog_tls(lines: list[bytes], certs: Certificates) -> dict[str, float] | None:
+    """rsyslog's ``imtcp`` with its OpenSSL driver, client certificates required."""
+    if not (os.access(RSYSLOGD, os.X_OK) and glob.glob("/usr/lib/*/rsyslog/lmnsd_ossl.so")):
+        return None
+    port = _free_tcp_port()
+    stream = _octet_counted(lines)
+    return _rsyslog(f' defaultNetstreamDriver="ossl" defaultNetstreamDriverCAFile="{certs.ca}"'
+                    f' defaultNetstreamDriverCertFile="{certs.server_cert}"'
+                    f' defaultNetstreamDriverKeyFile="{certs.server_key}"',
+                    'module(load="imtcp" streamDriver.name="ossl" streamDriver.mode="1" '
+                    'streamDriver.authMode="x509/certvalid")\n'
+                    f'input(type="imtcp" address="127.0.0.1" port="{port}")\n',
+                    lambda: _send_tls(port, stream, certs),
+                    lambda: _try_send_tls(port, _octet_counted([b"<13>warm-up"]), certs),
+                    len(lines))
+
+
+def _try_send_tls(port: int, stream: bytes, certs: Certificates) -> None:
+    with contextlib.suppress(OSError):  # not listening yet
+        _send_tls(port, stream, certs)
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _lines(path: Path) -> int:
@@ -296,7 +406,8 @@ def _lines(path: Path) -> int:
 
 
 def report(n: int, rates: dict[str, float], ours: dict[str, float],
-           peer: dict[str, float] | None, command: str) -> str:
+           peer: dict[str, float] | None, ours_tls: dict[str, float] | None,
+           peer_tls: dict[str, float] | None, command: str) -> str:
     load = os.getloadavg()[0]
     lines = [
         "## Alert sources: webhook mappings, syslog, SNMP traps, Icinga and Zabbix's API",
@@ -315,6 +426,10 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         f"chatter | {rates['rules']:,.0f} lines/s |",
         f"| `decode_trap` + built-in trap rules | {n:,} SNMPv2c linkDown/linkUp traps | "
         f"{rates['traps']:,.0f} traps/s |",
+        (f"| `V3Receiver` (pysnmp's USM) + `v3_trap` + built-in trap rules | "
+         f"{rates['traps_v3_n']:,} SNMPv3 authPriv traps (SHA-256, AES), Net-SNMP's | "
+         f"{rates['traps_v3']:,.0f} traps/s |" if "traps_v3" in rates else
+         "| SNMPv3 traps | not measured: Net-SNMP's snmptrap missing | |"),
         f"| Icinga event stream: JSON + `state_change_item` + `Mapping.apply` (icinga) | "
         f"{n:,} StateChange lines (2 problems to 1 recovery) | {rates['icinga']:,.0f} "
         "events/s |",
@@ -332,16 +447,33 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         "*Rate*: handled per second, from the first datagram sent to the last one "
         "handled.", "",
         "| receiver | sent in s | received | rate lines/s |", "|---|---:|---:|---:|"]
-    for name, result, per in (("`aiops syslog listen` → HTTP sink", ours, 2),
-                              ("peer: rsyslog 8 `imudp` → file", peer, 1)):
+    lines += _receiver_rows((("`aiops syslog listen` → HTTP sink", ours, 2),
+                             ("peer: rsyslog 8 `imudp` → file", peer, 1)),
+                            "rsyslogd not installed (Debian `rsyslog`)")
+    lines += [
+        "", f"Syslog over TLS (RFC 5425): the same {n:,} lines, octet-counted, written "
+        "down one TLS connection from one Python process, which presents a client "
+        "certificate both receivers require (ours: `--tls-client-ca`; rsyslog: `imtcp` "
+        "with its OpenSSL driver, `x509/certvalid`). Same columns.", "",
+        "| receiver | sent in s | received | rate lines/s |", "|---|---:|---:|---:|"]
+    lines += _receiver_rows((("`aiops syslog listen --tls` → HTTP sink", ours_tls, 2),
+                             ("peer: rsyslog 8 `imtcp` (ossl) → file", peer_tls, 1)),
+                            "not measured (needs openssl, rsyslogd and Debian "
+                            "`rsyslog-openssl`)")
+    return "\n".join(lines) + "\n"
+
+
+def _receiver_rows(results: tuple, missing: str) -> list[str]:
+    rows = []
+    for name, result, per in results:
         if result is None:
-            lines.append(f"| {name} | rsyslogd not installed (Debian `rsyslog`) | | |")
+            rows.append(f"| {name} | {missing} | | |")
             continue
         handled = result["received"] * per  # ours forwards only the half that matches
-        lines.append(f"| {name} | {result['sent_s']:.2f} | {result['received']:,} of "
-                     f"{result['expected']:,} ({result['received'] / result['expected']:.1%})"
-                     f" | {handled / max(result['seconds'], 1e-9):,.0f} |")
-    return "\n".join(lines) + "\n"
+        rows.append(f"| {name} | {result['sent_s']:.2f} | {result['received']:,} of "
+                    f"{result['expected']:,} ({result['received'] / result['expected']:.1%})"
+                    f" | {handled / max(result['seconds'], 1e-9):,.0f} |")
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -353,23 +485,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.messages < 100:
         parser.error(f"--messages must be at least 100, got {args.messages}")
     n = args.messages
-    print("[1/4] webhook mapping …", file=sys.stderr, flush=True)
+    print("[1/6] webhook mapping …", file=sys.stderr, flush=True)
     rates = mapping_rates(n)
-    print("[2/4] syslog parsing and rules, trap decoding and rules, Icinga events …",
+    print("[2/6] syslog parsing and rules, trap decoding and rules, Icinga events …",
           file=sys.stderr,
           flush=True)
     rates.update(rule_rate(n))
     rates.update(trap_rate(n))
+    rates.update(v3_trap_rate(max(n // 10, 100)))
     rates.update(icinga_rate(n))
     rates.update(zabbix_api_rate(n))
     lines = syslog_lines(n)
-    print("[3/4] aiops syslog listen over UDP …", file=sys.stderr, flush=True)
+    print("[3/6] aiops syslog listen over UDP …", file=sys.stderr, flush=True)
     ours = listener_udp(lines, n // 2)
-    print("[4/4] rsyslog over UDP …", file=sys.stderr, flush=True)
+    print("[4/6] rsyslog over UDP …", file=sys.stderr, flush=True)
     peer = rsyslog_udp(lines)
+    ours_tls = peer_tls = None
+    if OPENSSL is not None:
+        with tempfile.TemporaryDirectory(prefix="aiops-bench-tls-") as tmp:
+            certs = make_certificates(Path(tmp))
+            print("[5/6] aiops syslog listen over TLS …", file=sys.stderr, flush=True)
+            ours_tls = listener_tls(lines, n // 2, certs)
+            print("[6/6] rsyslog over TLS …", file=sys.stderr, flush=True)
+            peer_tls = rsyslog_tls(lines, certs)
     command = ".venv/bin/python -m benchmarks.sources" + (
         f" --messages {n}" if n != 20_000 else "") + (" --write-docs" if args.write_docs else "")
-    section = report(n, rates, ours, peer, command)
+    section = report(n, rates, ours, peer, ours_tls, peer_tls, command)
     print(section)
     if args.write_docs:
         write_section(section, START, END)

@@ -167,3 +167,43 @@ def _trap(data: bytes) -> tuple[str, dict[str, str]]:
         variables[_oid(data, name_start, name_end)] = _value(data, tag, value_start,
                                                              value_end)
     return community, variables
+
+
+VERSION_3 = 3
+
+
+def v3_security_names(data: bytes) -> tuple[bytes, bytes] | None:
+    """(msgAuthoritativeEngineID, msgUserName) of an SNMPv3 message (RFC 3412 §6, RFC
+    3414 §2.4), read without pyasn1, or None when unsure (then: pyasn1). The SNMPv3
+    receiver needs only these two before pysnmp reads the message in full; a misread
+    costs nothing but a refusal, since USM then authenticates the whole message."""
+    try:
+        tag, at, end = _element(data, 0, len(data))
+        if tag != SEQUENCE:
+            raise _Unsure
+        tag, start, stop = _element(data, at, end)
+        if tag != INTEGER or _integer(data, start, stop) != VERSION_3:
+            raise _Unsure
+        tag, _, at = _element(data, stop, end)  # msgGlobalData
+        if tag != SEQUENCE:
+            raise _Unsure
+        tag, start, stop = _element(data, at, end)  # msgSecurityParameters
+        if tag != OCTET_STRING:
+            raise _Unsure
+        tag, at, inner = _element(data, start, stop)
+        if tag != SEQUENCE:
+            raise _Unsure
+        tag, start, at = _element(data, at, inner)
+        if tag != OCTET_STRING:
+            raise _Unsure
+        engine_id = data[start:at]
+        for _ in range(2):  # msgAuthoritativeEngineBoots, msgAuthoritativeEngineTime
+            tag, start, at = _element(data, at, inner)
+            if tag != INTEGER:
+                raise _Unsure
+        tag, start, at = _element(data, at, inner)
+        if tag != OCTET_STRING:
+            raise _Unsure
+        return engine_id, data[start:at]
+    except _Unsure:
+        return None

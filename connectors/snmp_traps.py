@@ -1,4 +1,4 @@
-"""SNMP traps (v1 and v2c) from network devices, and the rules that make alert
+"""SNMP traps (v1, v2c and v3) from network devices, and the rules that make alert
 conditions of them: linkDown fires, linkUp clears.
 
 A trap is decoded with pysnmp's protocol modules (no SNMP engine: a trap receiver only
@@ -6,7 +6,9 @@ reads). An SNMPv1 trap is put in SNMPv2 terms (RFC 3584 section 3.1): its generi
 trap number becomes ``snmpTraps.(n+1)`` (linkDown is 1.3.6.1.6.3.1.1.5.3 in both), an
 enterprise-specific one ``ENTERPRISE.0.SPECIFIC``, and its agent address is the
 device. A v2c trap's device is ``snmpTrapAddress.0`` when a proxy forwarded it, else
-the sender.
+the sender. An SNMPv3 trap or inform (connectors/snmp_v3.py, users given by the
+operator) is read as a v2c one once USM has authenticated and decrypted it
+(``v3_trap``).
 
 A rule names a trap OID, the alert it fires or clears, and where its labels are: the
 value of the first variable binding under one of some OID prefixes (``ifName``, else
@@ -21,7 +23,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
@@ -35,6 +37,9 @@ from connectors.snmp_ber import v2c_trap
 from connectors.syslog import sender_address
 from connectors.syslog_rules import rule_head
 
+if TYPE_CHECKING:  # pysnmp's SNMP engine is loaded only by a listener with v3 users
+    from connectors.snmp_v3 import V3Message
+
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -47,8 +52,8 @@ _OID = re.compile(r"^\d+(?:\.\d+)+$")
 
 @dataclass(frozen=True, slots=True)
 class Trap:
-    version: str  # "1" or "2c"
-    community: str
+    version: str  # "1", "2c" or "3"
+    community: str  # "" for SNMPv3
     oid: str  # the trap's identity, in SNMPv2 terms
     device: str  # who it is about: agent address, snmpTrapAddress, or the sender
     varbinds: dict[str, str]  # OID -> value as text, in the order sent
@@ -57,11 +62,13 @@ class Trap:
     # to the sender: unanswered, it retries, and a late repeat of a linkDown would
     # re-fire an alert its linkUp had cleared. None for a trap.
     answer: bytes | None = None
+    user: str | None = None  # the SNMPv3 user USM authenticated
 
 
 def decode_trap(data: bytes, peer: str) -> Trap:
-    """One trap or inform datagram; ``ValueError`` naming the sender for anything else
-    (not SNMP, SNMPv3, a GET, a response, BER that pysnmp cannot read)."""
+    """One v1 or v2c trap or inform datagram; ``ValueError`` naming the sender for
+    anything else (not SNMP, a GET, a response, BER that pysnmp cannot read; SNMPv3 is
+    read by ``v3_trap`` when users are configured)."""
     peer = sender_address(peer)
     try:
         return _decode(data, peer)
@@ -75,7 +82,27 @@ def _decode(data: bytes, peer: str) -> Trap:
     fast = v2c_trap(data)  # the common SNMPv2c trap, read directly (connectors/snmp_ber.py)
     if fast is not None:
         return _v2_trap(*fast, peer)
+    if is_snmpv3(data):
+        raise ValueError(f"an SNMPv3 message from {peer}: no SNMPv3 users are configured "
+                         "(--v3-users)")
     return decode_with_pysnmp(data, peer)
+
+
+def is_snmpv3(data: bytes) -> bool:
+    """Whether the datagram says it is SNMPv3 (its msgVersion), read or not."""
+    try:
+        return int(api.decodeMessageVersion(data)) == 3
+    except Exception:  # noqa: BLE001 - pyasn1 raises many kinds on crafted BER
+        return False
+
+
+def v3_trap(message: V3Message, peer: str) -> Trap:
+    """An SNMPv3 notification USM let through, as a trap: its variables as a v2c
+    trap's (RFC 3416's PDU is the same), the user who sent it, its answer if an inform."""
+    peer = sender_address(peer)
+    varbinds = {oid: _value(value) for oid, value in (message.varbinds or {}).items()}
+    return replace(_v2_trap("", varbinds, peer), version="3", answer=message.answer,
+                   user=message.user)
 
 
 def decode_with_pysnmp(data: bytes, peer: str) -> Trap:

@@ -19,6 +19,7 @@ from typing import Any
 from aiops.errors import InputError
 from aiops.jsontext import parse_json
 from aiops.models import Ticket, parse_ticket
+from aiops.timeutil import epoch_or_text
 from connectors.jsonl import read_tickets as read_tickets_jsonl
 from connectors.ticket_fields import split_ids
 
@@ -69,7 +70,7 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
         if name == "alert_ids":
             out[name] = json.loads(value) if value.startswith("[") else split_ids(value)
         elif name in TIMESTAMPS:
-            out[name] = float(value) if _is_number(value) else value
+            out[name] = epoch_or_text(value)
         elif name in CANONICAL:
             out[name] = value  # CSV has no types: a numeric ticket id or title is text
         else:
@@ -78,13 +79,6 @@ def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
         out["labels"] = labels
     return out
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_tickets_csv(path: str | Path) -> list[Ticket]:

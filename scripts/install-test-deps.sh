@@ -27,6 +27,8 @@ command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 lean=()
 [ -x /usr/sbin/nagios4 ] || lean+=(nagios4-core)
 [ -x /usr/sbin/rsyslogd ] || lean+=(rsyslog)
+# rsyslog's OpenSSL driver: the TLS peer of tests/integration/test_syslog_tls.py.
+ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || lean+=(rsyslog-openssl)
 [ -x /usr/sbin/icinga2 ] || lean+=(icinga2-bin)
 [ -x /usr/sbin/zabbix_server ] && [ -e /usr/share/zabbix/api_jsonrpc.php ] && \
   command -v php >/dev/null 2>&1 || \

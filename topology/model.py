@@ -14,7 +14,7 @@ MAX_SHOWN_IDS = 20
 # Widest text every backend stores: the embedded tables' columns (topology/tables.py),
 # which PostgreSQL enforces and SQLite does not; Neo4j would take more, but the
 # backends must refuse the same batches.
-MAX_ID_LENGTH = 256  # a node id or name, an edge end
+MAX_ID_LENGTH = 512  # a node id or name, an edge end (migration 0012: a Kubernetes pod/NS/NAME)
 MAX_KIND_LENGTH = 64  # a node or edge kind, a source name
 
 
@@ -73,7 +73,8 @@ def _name_ids(ids: list[str]) -> str:
 def text_problem(value: object, limit: int) -> str | None:
     """Why ``value`` cannot be stored as an id, name, kind or source; None when it can.
 
-    One rule for every backend, checked before anything is written: text wider than
+    One rule for every backend, checked before anything is written (at most ``limit``
+    characters and twice as many bytes in UTF-8): text wider than
     the embedded tables' column failed on PostgreSQL only (as a server failure naming
     no node), and NUL, which PostgreSQL and FalkorDB cannot store, failed on those
     two only, FalkorDB half-way through staging an import.
@@ -82,6 +83,10 @@ def text_problem(value: object, limit: int) -> str | None:
         return "must be a non-empty string"
     if len(value) > limit:
         return f"is longer than {limit} characters"
+    if len(value.encode("utf-8", "surrogatepass")) > 2 * limit:
+        # PostgreSQL's B-tree entries hold at most 2,704 bytes: an edge's key (two
+        # ends and a kind) of 512 four-byte characters each failed as a server error.
+        return f"is longer than {2 * limit} bytes in UTF-8"
     if "\x00" in value:
         return "contains a NUL character"
     return None

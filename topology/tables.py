@@ -8,13 +8,14 @@ topology) can age edges out without a data migration.
 from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
 
 from aiops.store.metadata import metadata
+from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
 
 topo_nodes = Table(
     "topo_nodes",
     metadata,
-    Column("id", String(256), primary_key=True),
+    Column("id", String(MAX_NODE_ID), primary_key=True),
     Column("kind", String(64), nullable=False),
-    Column("name", String(256), nullable=False),
+    Column("name", String(MAX_NODE_ID), nullable=False),
     Column("attrs", JSON, nullable=False),
     Column("source", String(64), nullable=False),
     Column("first_seen", Float, nullable=False),
@@ -24,8 +25,8 @@ topo_nodes = Table(
 topo_edges = Table(
     "topo_edges",
     metadata,
-    Column("source_id", String(256), primary_key=True),
-    Column("target_id", String(256), primary_key=True),
+    Column("source_id", String(MAX_NODE_ID), primary_key=True),
+    Column("target_id", String(MAX_NODE_ID), primary_key=True),
     Column("kind", String(64), primary_key=True),
     Column("attrs", JSON, nullable=False),
     Column("source", String(64), nullable=False),
@@ -53,7 +54,7 @@ topo_conflicts = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("source", String(64), nullable=False),
-    Column("node", String(256), nullable=False),
+    Column("node", String(MAX_NODE_ID), nullable=False),
     Column("what", String(64), nullable=False),
     Column("message", Text, nullable=False),
     Column("details", JSON, nullable=False),

@@ -24,9 +24,13 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
-    if runtime is None:  # a WSGI server's app (deploy/systemd): it delivers incidents too
+    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies and
+        # delivers incidents too
+        from aiops.playbooks.auto import start_auto_runs
+
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))
+        start_auto_runs(runtime)
         start_delivery(runtime, "http://127.0.0.1:8080")
     app.extensions["aiops"] = runtime
 

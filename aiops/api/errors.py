@@ -1,17 +1,27 @@
-"""Every API error is JSON ``{"error": {"status", "message"}}`` with the right code."""
+"""Every API error is JSON ``{"error": {"status", "message"}}`` with the right code; the
+same errors on the incident view's pages are pages."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from aiops.errors import BrokerUnavailable, DamagedFile, InputError, NotFound
+from aiops.errors import BrokerUnavailable, Conflict, DamagedFile, InputError, NotFound
 from aiops.learning.embeddings import EmbeddingsUnavailable
 from topology.store import GraphStoreError
 
+HEADINGS = {400: "Bad request", 404: "Not found", 405: "Method not allowed",
+            413: "Too large", 500: "Something went wrong", 503: "Unavailable"}
 
-def error_response(status: int, message: str, field: str | None = None) -> tuple[Response, int]:
+
+def error_response(status: int, message: str,
+                   field: str | None = None) -> tuple[Response | str, int]:
+    """JSON under /api/; for the pages people open, a page saying the same (a browser
+    that opens an incident while the database is away should not show raw JSON)."""
+    if not _wants_json():
+        heading = HEADINGS.get(status, "Error")
+        return render_template("not_found.html", heading=heading, message=message), status
     body: dict[str, object] = {"status": status, "message": message}
     if field:
         body["field"] = field
@@ -30,6 +40,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def _not_found(err: NotFound):
         return error_response(404, str(err))
+
+    @app.errorhandler(Conflict)
+    def _conflict(err: Conflict):
+        # Something already under way (a run of the same playbook): nothing was stored.
+        body: dict[str, object] = {"status": 409, "message": str(err)}
+        if err.run_id is not None:
+            body["run_id"] = err.run_id
+        return jsonify({"error": body}), 409
 
     @app.errorhandler(sa.exc.DBAPIError)
     def _storage_error(err: sa.exc.DBAPIError):
@@ -67,8 +85,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        if not _wants_json():
-            return err
+        if not _wants_json():  # an unknown page: ours, with the way back, not werkzeug's
+            return error_response(err.code or 500, err.description or err.name)
         message = err.description or err.name
         if err.code == 413 and message == RequestEntityTooLarge.description:
             limit = app.config.get("MAX_CONTENT_LENGTH")

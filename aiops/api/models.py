@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from aiops.api.util import int_arg, runtime
 from aiops.errors import InputError
-from aiops.timeutil import parse_timestamp
+from aiops.timeutil import epoch_or_text, parse_timestamp
 
 blueprint = Blueprint("models", __name__, url_prefix="/api/v1/models")
 
@@ -34,7 +34,7 @@ def correlation_shadow():
         if raw is None:
             raise InputError(f"query parameter '{name}' is required", field=name)
         try:
-            window[name] = parse_timestamp(float(raw) if _is_number(raw) else raw, name)
+            window[name] = parse_timestamp(epoch_or_text(raw), name)
         except ValueError as exc:
             raise InputError(str(exc), field=name) from None
     return jsonify(shadow(runtime(), window["since"], window["until"], _version_arg()))
@@ -58,10 +58,3 @@ def _version_arg() -> int | None:
         return None
     return int_arg("version", 0, 0, 2**31 - 1)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

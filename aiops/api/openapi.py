@@ -193,6 +193,7 @@ SCHEMAS: dict[str, Any] = {
             "playbook": {"type": "string"},
             "status": {"enum": ["queued", "running", "succeeded", "failed", "dry-run"]},
             "dry_run": {"type": "boolean"}, "requested_by": {"type": ["string", "null"]},
+            "idempotency_key": {"type": ["string", "null"]}, "forced": {"type": "boolean"},
             "requested_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
             "finished_at": {"type": ["string", "null"]},
             "action": {"type": ["string", "null"]},
@@ -350,17 +351,33 @@ PATHS: dict[str, Any] = {
         "summary": "Run a playbook for the incident (a Celery worker with AIOPS_BROKER_URL, "
                    "else a thread of the server); dry_run records the filled steps only",
         "parameters": [_INCIDENT_ID, {"name": "name", "in": "path", "required": True,
-                                      "schema": {"type": "string"}}],
+                                      "schema": {"type": "string"}},
+                       {"name": "Idempotency-Key", "in": "header", "required": False,
+                        "description": "names the request: the same key for the same "
+                                       "incident and playbook returns the run it made",
+                        "schema": {"type": "string", "maxLength": 256}}],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False,
             "properties": {"requested_by": {"type": "string", "maxLength": 256},
-                           "dry_run": {"type": "boolean"}}}}}},
+                           "dry_run": {"type": "boolean"},
+                           "idempotency_key": {"type": "string", "maxLength": 256},
+                           "force": {"type": "boolean", "description": "run even while "
+                                     "another run of the playbook on the incident is "
+                                     "queued or running"}}}}}},
         "responses": {
             "202": _json({"type": "object", "properties": {
-                "run": _ref("PlaybookRun"), "dispatched": {"enum": ["celery", "thread"]}}},
-                "Queued"),
+                "run": _ref("PlaybookRun"), "dispatched": {"enum": ["celery", "thread"]},
+                "replayed": {"const": False}}}, "Queued"),
             "201": _json({"type": "object", "properties": {"run": _ref("PlaybookRun")}},
                          "Dry run recorded"),
+            "200": _json({"type": "object", "properties": {
+                "run": _ref("PlaybookRun"), "dispatched": {"type": "null"},
+                "replayed": {"const": True}}},
+                "Asked for before with this idempotency key: that run as it is now; "
+                "nothing new recorded or run"),
+            "409": _json(_ref("Error"), "Another run of the playbook on the incident is "
+                                        "queued or running (error.run_id names it); send "
+                                        "force to run anyway; nothing recorded"),
             "400": _json(_ref("Error"), "Bad body, a playbook file that was refused, a "
                                         "playbook that does not fit, a placeholder with no "
                                         "value; nothing recorded"),

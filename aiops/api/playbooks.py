@@ -10,11 +10,12 @@ from aiops.api.util import int_arg, json_object, runtime
 from aiops.errors import InputError, NotFound
 from aiops.playbooks import runs
 from aiops.playbooks.match import matching
-from aiops.playbooks.request import dispatch, load, playbooks_dir, request_run
+from aiops.playbooks.request import dispatch, load, playbooks_dir, submit_run
 from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("playbooks", __name__, url_prefix="/api/v1")
-RUN_FIELDS = ("requested_by", "dry_run")
+RUN_FIELDS = ("requested_by", "dry_run", "idempotency_key", "force")
+KEY_HEADER = "Idempotency-Key"
 # Run ids are the database's INTEGER key: PostgreSQL's is 32 bits and SQLite cannot
 # even compare with more than 64; a larger number in the path names no run.
 MAX_RUN_ID = 2**31 - 1
@@ -40,13 +41,24 @@ def incident_playbooks(incident_id: str):
 
 def _run_body() -> dict[str, Any]:
     """The optional JSON object of a run request (``json_object``: sent as JSON even
-    when empty, so no web page can send it cross-site); fields checked by name."""
+    when empty, so no web page can send it cross-site); fields checked by name. The
+    idempotency key may come as the ``Idempotency-Key`` header (what HTTP clients and
+    proxies that retry know) or the ``idempotency_key`` field, not as two different
+    ones."""
     body = json_object(RUN_FIELDS, optional=True)
-    by = body.get("requested_by")
-    if by is not None and not isinstance(by, str):
-        raise InputError("'requested_by' must be a string", field="requested_by")
-    if not isinstance(body.get("dry_run", False), bool):
-        raise InputError("'dry_run' must be true or false", field="dry_run")
+    for name in ("requested_by", "idempotency_key"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"'{name}' must be a string", field=name)
+    for name in ("dry_run", "force"):
+        if not isinstance(body.get(name, False), bool):
+            raise InputError(f"'{name}' must be true or false", field=name)
+    header = request.headers.get(KEY_HEADER)
+    if header is not None:
+        if body.get("idempotency_key") not in (None, header):
+            raise InputError(f"the {KEY_HEADER} header and 'idempotency_key' differ; send "
+                             "one", field="idempotency_key")
+        body["idempotency_key"] = header
     return body
 
 
@@ -54,11 +66,17 @@ def _run_body() -> dict[str, Any]:
 def run_playbook(incident_id: str, name: str):
     body = _run_body()
     dry_run = bool(body.get("dry_run", False))
-    record = request_run(runtime(), incident_id, name, body.get("requested_by"), dry_run)
+    record, created = submit_run(runtime(), incident_id, name, body.get("requested_by"),
+                                 dry_run, idempotency_key=body.get("idempotency_key"),
+                                 force=bool(body.get("force", False)))
+    if not created:  # asked for before with this key: the run as it is now, nothing new
+        view = runs.current_run(runtime().db, record["id"], runtime().data_dir.playbook)
+        return jsonify({"run": view, "dispatched": None, "replayed": True}), 200
     if dry_run:
-        return jsonify({"run": runs.run_view(record), "dispatched": None}), 201
+        return jsonify({"run": runs.run_view(record), "dispatched": None,
+                        "replayed": False}), 201
     where = dispatch(runtime(), record["id"])
-    return jsonify({"run": runs.run_view(record), "dispatched": where}), 202
+    return jsonify({"run": runs.run_view(record), "dispatched": where, "replayed": False}), 202
 
 
 @blueprint.get("/playbook-runs")

@@ -11,14 +11,29 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from aiops.api import display
+from aiops.api.display import visible_controls
+
 SEVERITY_COLOURS = {"critical": "#c0392b", "major": "#e67e22", "minor": "#f1c40f",
                     "warning": "#3498db", "info": "#95a5a6"}
 MAX_TIMELINE_ROWS = 60
 MAX_LABEL_CHARS = 40
 
 
-def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
+def _clock(ts: float, dated: bool = False) -> str:
+    """A tick's time in UTC; with its date when the axis crosses midnight, since ticks
+    of an incident three days long read "08:21:25, 23:21:25, 14:21:25" with no day."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%m-%d %H:%M" if dated else "%H:%M:%S")
+
+
+def _drawn(alerts: list[dict[str, Any]], root_alerts: set[Any]) -> list[dict[str, Any]]:
+    """The first ``MAX_TIMELINE_ROWS`` alerts by onset, with the top root cause's alarm
+    in its place among them even when it started later (it was left out of a storm)."""
+    drawn = alerts[:MAX_TIMELINE_ROWS]
+    if any(a["id"] in root_alerts for a in drawn):
+        return drawn
+    root = [a for a in alerts[MAX_TIMELINE_ROWS:] if a["id"] in root_alerts]
+    return drawn[: MAX_TIMELINE_ROWS - len(root)] + root if root else drawn
 
 
 def _offset(seconds: float) -> str:
@@ -32,7 +47,9 @@ def _offset(seconds: float) -> str:
 
 
 def shorten(text: str, limit: int = MAX_LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A label cut to ``limit`` Latin character widths (a Chinese character counts two:
+    forty of them ran past the picture's left edge)."""
+    return display.shorten(text, limit)
 
 
 def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
@@ -42,10 +59,10 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
     time axis their onsets are indistinguishable; the ``+Ns`` column next to each
     label carries the order that matters for finding the root cause.
     """
-    alerts = incident["alerts"][:MAX_TIMELINE_ROWS]
+    root_alerts = {rc.get("alert_id") for rc in incident["root_causes"][:1]}
+    alerts = _drawn(incident["alerts"], root_alerts)
     if not alerts:
         return Markup("<p>No alerts.</p>")
-    root_alerts = {rc.get("alert_id") for rc in incident["root_causes"][:1]}
     starts = [a["starts_at_epoch"] for a in alerts]
     ends = [a["ends_at_epoch"] or a["starts_at_epoch"] for a in alerts]
     t0 = min(starts)
@@ -65,13 +82,14 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
              'text-anchor="end">onset</text>']
     parts.extend(f'<rect x="0" y="{top + row * row_h}" width="{width}" height="{row_h}" '
                  'fill="#f7f7f7"/>' for row in range(1, len(alerts), 2))
+    dated = _clock(t0, True)[:5] != _clock(t1, True)[:5]
     for i in range(5):
         ts = t0 + (t1 - t0) * i / 4
         anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         parts.append(f'<line x1="{x(ts):.1f}" y1="{top - 6}" x2="{x(ts):.1f}" y2="{height}" '
                      'stroke="#e5e5e5"/>')
         parts.append(f'<text x="{x(ts):.1f}" y="14" font-size="10" fill="#555" '
-                     f'text-anchor="{anchor}">{_clock(ts)}</text>')
+                     f'text-anchor="{anchor}">{_clock(ts, dated)}</text>')
     for row, alert in enumerate(alerts):
         y = top + row * row_h
         start = alert["starts_at_epoch"]
@@ -81,7 +99,7 @@ def timeline_svg(incident: dict[str, Any], width: int = 900) -> Markup:
         is_root = alert["id"] in root_alerts
         outline = ' stroke="#000" stroke-width="2"' if is_root else ""
         weight = ' font-weight="700"' if is_root else ""
-        full = f"{alert['name']} @ {alert['entity']}"
+        full = visible_controls(f"{alert['name']} @ {alert['entity']}")
         classes = "alert-bar firing" if firing else "alert-bar"
         parts.append(f'<text x="{label_w - 6}" y="{y + 13}" font-size="11" '
                      f'text-anchor="end"{weight}>{escape(shorten(full))}'

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup, escape
-from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.exceptions import HTTPException
 
+from aiops.api.display import visible_controls
 from aiops.api.incidents import incident_subgraph
 from aiops.api.timeline_svg import timeline_svg
 from aiops.api.topology_svg import topology_svg
@@ -20,6 +23,13 @@ from aiops.store import queries
 from aiops.tickets.recommend import incident_detail
 
 blueprint = Blueprint("views", __name__, template_folder="templates")
+
+
+@blueprint.app_template_filter("shown")
+def shown(value: object) -> str:
+    """Text from outside (alerts, names, tickets) with its bidi controls made visible;
+    still escaped by the template (aiops.api.display says why)."""
+    return visible_controls(value)
 
 
 @blueprint.app_template_filter("when")
@@ -38,15 +48,57 @@ def when(value: str | None) -> Markup:
     return Markup(f'<time datetime="{escape(value)}" title="{escape(value)}">{short}</time>')
 
 
+OPEN_PAGE, RESOLVED_PAGE = 200, 50  # rows per table of the incident list
+
+
+def _offset_arg(name: str) -> int:
+    """A table's first row from the query string; a bad value is a 400 page naming it."""
+    raw = request.args.get(name, "0")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        abort(400, description=f"query parameter '{name}' must be a whole number of rows "
+                               f"from 0 to 999999999, got {raw!r}")
+    return int(raw)
+
+
 @blueprint.get("/")
 def index():
+    """Open and recently resolved incidents, newest first, a page of each.
+
+    The open table stopped at 200 rows with nothing saying so: the 201st open incident
+    and older (the start of a long outage) were out of sight while the counts above
+    said there were more. Each table now says which rows it shows and links the rest.
+    """
+    open_from, resolved_from = _offset_arg("open_offset"), _offset_arg("resolved_offset")
     with runtime().db.connect() as conn:
-        open_items = queries.list_incidents(conn, "open", 200)
-        resolved = queries.list_incidents(conn, "resolved", 50)
+        open_items = queries.list_incidents(conn, "open", OPEN_PAGE, open_from)
+        resolved = queries.list_incidents(conn, "resolved", RESOLVED_PAGE, resolved_from)
         counts = queries.count_incidents(conn)
         unresolved_count, _ = queries.unresolved_alerts(conn, 1)
+    pages = {
+        "open": _page("open", open_from, OPEN_PAGE, counts.get("open", 0), resolved_from),
+        "resolved": _page("resolved", resolved_from, RESOLVED_PAGE,
+                          counts.get("resolved", 0), open_from),
+    }
     return render_template("index.html", open_items=open_items, resolved=resolved,
-                           counts=counts, unresolved_count=unresolved_count)
+                           counts=counts, unresolved_count=unresolved_count, pages=pages)
+
+
+def _page(status: str, first: int, size: int, total: int, other_from: int) -> dict[str, Any]:
+    """Which rows of ``total`` one table shows and the links to its other pages (the
+    other table's page is kept in the links)."""
+    other = "resolved" if status == "open" else "open"
+
+    def link(start: int) -> str:
+        query = {f"{status}_offset": start, f"{other}_offset": other_from}
+        kept = urlencode({k: v for k, v in sorted(query.items()) if v})
+        return f"/?{kept}" if kept else "/"
+
+    if first >= total > 0:  # past the end (the list shrank since the link was made)
+        return {"first": first + 1, "last": first, "total": total,
+                "newer": link((total - 1) // size * size), "older": None}
+    return {"first": first + 1, "last": min(first + size, total), "total": total,
+            "newer": link(max(0, first - size)) if first > 0 else None,
+            "older": link(first + size) if first + size < total else None}
 
 
 @blueprint.get("/incidents/<incident_id>")
@@ -69,7 +121,9 @@ def incident(incident_id: str):
                            runs_pending=any(in_flight(r) for r in playbook_runs))
 
 
+@blueprint.errorhandler(400)
 @blueprint.errorhandler(404)
-def not_found(err: HTTPNotFound):
-    """A page for people (the API keeps its JSON errors): what was missing, and a way back."""
-    return render_template("not_found.html", message=err.description), 404
+def error_page(err: HTTPException):
+    """A page for people (the API keeps its JSON errors): what was wrong, and a way back."""
+    heading = "Not found" if err.code == 404 else "Bad request"
+    return render_template("not_found.html", heading=heading, message=err.description), err.code

@@ -19,10 +19,15 @@ from aiops.engine.state import FIRING, OPEN, AlertRecord, IncidentRecord, RootCa
 from aiops.models import Alert
 from aiops.store.tables import alerts, incidents, raw_events
 
+# The clock before any event: below every time, so that the first event sets it
+# whatever its sign (a stream before 1970 has negative epoch times; a clock that
+# started at 0 never moved for it and expired every incident at each event).
+NO_CLOCK = -math.inf
+
 
 @dataclass(slots=True)
 class LiveState:
-    clock: float = 0.0
+    clock: float = NO_CLOCK
     counters: tuple[int, int, int] = (0, 0, 0)  # last alert id, event seq, incident seq
     incidents: list[IncidentRecord] = field(default_factory=list)
     active_alerts: list[AlertRecord] = field(default_factory=list)
@@ -52,6 +57,14 @@ def _incident_from_row(row: Any) -> IncidentRecord:
     )
 
 
+def _not_before(column: sa.ColumnElement[Any], bound: float) -> sa.ColumnElement[bool]:
+    """``column >= bound``; with no clock yet (``NO_CLOCK``) every set value is, and an
+    infinite bound is not sent to the database (PostgreSQL and SQLite differ on it)."""
+    if math.isfinite(bound):
+        return column >= bound
+    return column.is_not(None)
+
+
 def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
                until: float = math.inf) -> LiveState:
     """The live state as of the latest stored start, or the latest not after ``until``:
@@ -64,8 +77,8 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
         latest = sa.select(sa.func.max(alerts.c.starts_at))
         if until < math.inf:
             latest = latest.where(alerts.c.starts_at <= until)
-        clock = conn.execute(latest).scalar() or 0.0
-        state.clock = float(clock)
+        stored = conn.execute(latest).scalar()
+        clock = state.clock = NO_CLOCK if stored is None else float(stored)
         state.counters = (
             int(conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0),
             int(conn.execute(sa.select(sa.func.max(raw_events.c.seq))).scalar() or 0),
@@ -73,9 +86,10 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
         )
         live = conn.execute(
             sa.select(incidents).where(
-                sa.or_(incidents.c.status == OPEN, incidents.c.updated_at >= clock - horizon,
+                sa.or_(incidents.c.status == OPEN,
+                       _not_before(incidents.c.updated_at, clock - horizon),
                        # resolved, but an alert of it may still re-fire into it
-                       incidents.c.resolved_at >= clock - settings.refire_window)
+                       _not_before(incidents.c.resolved_at, clock - settings.refire_window))
             ).where(incidents.c.merged_into.is_(None))
         ).all()
         by_id = {row.id: _incident_from_row(row) for row in live}
@@ -84,7 +98,7 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
             sa.select(alerts).where(sa.or_(
                 alerts.c.incident_id.in_(list(by_id)) if by_id else sa.false(),
                 alerts.c.status == FIRING,
-                alerts.c.ends_at >= recent,
+                _not_before(alerts.c.ends_at, recent),
             )).order_by(alerts.c.id)  # a later occurrence of a fingerprint wins
         ).all()
     for row in rows:

@@ -83,7 +83,8 @@ def _load_model() -> _Encoder:
                     _MODEL = MiniLMEncoder(model_dir)
                 except ImportError as exc:
                     raise EmbeddingsUnavailable(
-                        "the numpy text model needs 'tokenizers' and 'safetensors': "
+                        "the numpy text model needs 'tokenizers', 'safetensors' and "
+                        "'threadpoolctl': "
                         f"pip install 'aiops-engine[ml]' ({exc})") from exc
             else:
                 _MODEL = _SentenceTransformersEncoder(model_dir)

@@ -9,6 +9,12 @@ A playbook is a YAML file in the data dir's ``playbooks/`` folder (``*.yml`` or
       actions: [clear bgp, reset the bgp session]   # in a recommended remediation
       alert_types: [BGP_DOWN]                        # raised in the incident
       entities: ["pe-*"]                             # the top root cause (glob)
+    auto:                             # optional: run it unasked (docs/playbooks.md)
+      min_score: 0.7                  # the top root cause's score (as shown), at least
+      min_alerts: 3                   # the incident's alerts, at least
+      after: 120                      # seconds since the incident began, at least
+      max_per_hour: 5                 # runs of this playbook started unasked, at most
+      dry_run: false                  # true: record the filled steps, run nothing
     steps:
       - name: open a change
         http:
@@ -72,18 +78,41 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoPolicy:
+    """When a playbook runs without an operator asking (aiops/playbooks/auto.py): every
+    condition must hold, once per incident. The defaults are cautious: a cause the
+    engine is fairly sure of, on an incident that is more than one alert and has had
+    two minutes to gather its alarms, a handful of runs an hour at most."""
+
+    min_score: float = 0.7  # the top root cause's score as the view shows it (not a
+    # probability: the hand-weighted ranking's scores pass 1; a learned ranking's do not)
+    min_alerts: int = 2
+    after: float = 120.0
+    max_per_hour: int = 5
+    severities: tuple[str, ...] = ()  # the incident's severity among these (all if empty)
+    dry_run: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {"min_score": self.min_score, "min_alerts": self.min_alerts,
+                "after": self.after, "max_per_hour": self.max_per_hour,
+                "severities": list(self.severities), "dry_run": self.dry_run}
+
+
+@dataclass(frozen=True, slots=True)
 class Playbook:
     name: str
     path: str
     description: str = ""
     match: dict[str, tuple[str, ...]] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
+    auto: AutoPolicy | None = None
 
     def summary(self) -> dict[str, Any]:
         """What the API and the CLI show of a playbook (no secrets: ``${}`` stay unread)."""
         return {"name": self.name, "description": self.description, "file": self.path,
                 "match": {k: list(v) for k, v in self.match.items()},
-                "steps": [{"name": s.name, "kind": s.kind} for s in self.steps]}
+                "steps": [{"name": s.name, "kind": s.kind} for s in self.steps],
+                "auto": self.auto.summary() if self.auto else None}
 
 
 def _unknown(keys: Any, known: set[str] | tuple[str, ...]) -> str | None:
@@ -187,12 +216,59 @@ def _step(raw: Any, index: int, where: str) -> Step:
                 continue_on_error=keep_going)
 
 
+def _number(raw: dict[str, Any], key: str, default: float, low: float, high: float,
+            where: str, whole: bool = False) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            low <= value <= high) or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise InputError(f"{where}: auto.{key} must be {kind} in [{low:g}, {high:g}], "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _auto(raw: Any, where: str, criteria: dict[str, tuple[str, ...]]) -> AutoPolicy:
+    """The ``auto`` block. A playbook that runs unasked must say what it is for: one
+    without match criteria would run on every incident, so it is refused."""
+    if raw is True or raw == {}:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: 'auto' must be a mapping of conditions (or true for "
+                         "the defaults)")
+    unknown = _unknown(raw, ("min_score", "min_alerts", "after", "max_per_hour",
+                             "severities", "dry_run"))
+    if unknown is not None:
+        raise InputError(f"{where}: auto: unknown key '{unknown}'")
+    if not criteria:
+        raise InputError(f"{where}: 'auto' needs 'match' criteria: a playbook that runs "
+                         "unasked must not fit every incident")
+    default = AutoPolicy()
+    severities = _strings(raw["severities"], f"{where}: auto.severities") \
+        if "severities" in raw else ()
+    known = ("critical", "major", "minor", "warning", "info")
+    wrong = [s for s in severities if s not in known]
+    if wrong:
+        raise InputError(f"{where}: auto.severities: {wrong[0]!r} is not one of "
+                         f"{', '.join(known)}")
+    dry_run = raw.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise InputError(f"{where}: auto.dry_run must be true or false")
+    return AutoPolicy(
+        min_score=_number(raw, "min_score", default.min_score, 0.0, 1_000.0, where),
+        min_alerts=int(_number(raw, "min_alerts", default.min_alerts, 1, 1_000_000, where,
+                               whole=True)),
+        after=_number(raw, "after", default.after, 0.0, 86_400.0, where),
+        max_per_hour=int(_number(raw, "max_per_hour", default.max_per_hour, 1, 1000, where,
+                                 whole=True)),
+        severities=tuple(severities), dry_run=dry_run)
+
+
 def parse_playbook(doc: Any, path: Path) -> Playbook:
     """One playbook document; every problem is an InputError naming the file and key."""
     where = path.name
     if not isinstance(doc, dict):
         raise InputError(f"{where}: expected a mapping with 'steps'")
-    unknown = _unknown(doc, ("name", "description", "match", "steps"))
+    unknown = _unknown(doc, ("name", "description", "match", "steps", "auto"))
     if unknown is not None:
         raise InputError(f"{where}: unknown key '{unknown}'")
     name = doc.get("name", path.stem)
@@ -214,8 +290,11 @@ def parse_playbook(doc: Any, path: Path) -> Playbook:
     steps = doc.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InputError(f"{where}: 'steps' must be a non-empty list")
+    auto = None
+    if doc.get("auto") not in (None, False):
+        auto = _auto(doc["auto"], where, criteria)
     return Playbook(name, str(path), description.strip(), criteria,
-                    tuple(_step(raw, i, where) for i, raw in enumerate(steps)))
+                    tuple(_step(raw, i, where) for i, raw in enumerate(steps)), auto)
 
 
 def read_playbook(path: Path) -> Playbook:

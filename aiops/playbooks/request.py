@@ -18,16 +18,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from aiops.errors import BrokerUnavailable, InputError, NotFound
+import sqlalchemy as sa
+
+from aiops.errors import BrokerUnavailable, Conflict, InputError, NotFound
 from aiops.playbooks import runs
 from aiops.playbooks.definition import Playbook, load_playbooks
 from aiops.playbooks.execute import execute_run
 from aiops.playbooks.match import context, match, render
 from aiops.runtime import Runtime
 from aiops.tickets.recommend import incident_detail
+from aiops.timeutil import to_rfc3339
 
 BROKER_TIMEOUT = 5.0  # seconds to reach the broker before a run request fails
 MAX_REQUESTER = 256  # characters of ``requested_by`` (the column's size)
+MAX_KEY = 256  # characters of an idempotency key (the column's size)
 
 
 def playbooks_dir(runtime: Runtime) -> Path:
@@ -107,11 +111,56 @@ def _check_requester(requested_by: str | None) -> None:
                          "no NUL", field="requested_by")
 
 
+def _check_key(key: str | None) -> None:
+    """Refuse an idempotency key the column cannot hold (as ``requested_by``)."""
+    if key is not None and (not key.strip() or len(key) > MAX_KEY or "\x00" in key):
+        raise InputError(f"'idempotency_key' must be 1 to {MAX_KEY} characters, no NUL",
+                         field="idempotency_key")
+
+
+def _same_request(existing: dict[str, Any], dry_run: bool, key: str) -> dict[str, Any]:
+    """The run stored for ``key``, when the request asks for the same kind of run; a
+    key reused for a real run after a dry run (or the reverse) is a client's mistake,
+    not a retry, and returning the other run would hide it."""
+    if bool(existing["dry_run"]) != dry_run:
+        kind = "a dry run" if existing["dry_run"] else "a real run"
+        raise InputError(f"idempotency key '{key}' was used for run {existing['id']}, {kind}; "
+                         "use another key for this request", field="idempotency_key")
+    return existing
+
+
+def _conflict(running: dict[str, Any]) -> Conflict:
+    by = f" by {running['requested_by']}" if running["requested_by"] else ""
+    return Conflict(f"playbook '{running['playbook']}' is already {running['status']} on "
+                    f"incident '{running['incident_id']}': run {running['id']}, asked for{by} "
+                    f"at {to_rfc3339(running['requested_at'])}; follow it, or ask again "
+                    "with force to run it once more", run_id=running["id"])
+
+
 def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str | None = None,
-                dry_run: bool = False) -> dict[str, Any]:
+                dry_run: bool = False, *, idempotency_key: str | None = None,
+                force: bool = False) -> dict[str, Any]:
     """Record a run of playbook ``name`` for the incident; a dry run is recorded with
-    its filled steps and nothing executes. Returns the stored record."""
+    its filled steps and nothing executes. Returns the stored record (``submit_run``)."""
+    return submit_run(runtime, incident_id, name, requested_by, dry_run,
+                      idempotency_key=idempotency_key, force=force)[0]
+
+
+def submit_run(runtime: Runtime, incident_id: str, name: str, requested_by: str | None = None,
+               dry_run: bool = False, *, idempotency_key: str | None = None,
+               force: bool = False) -> tuple[dict[str, Any], bool]:
+    """(the stored run, whether this request stored it). Asking again is not running
+    again: with ``idempotency_key`` the run already stored for that key on this
+    incident and playbook is returned (False) and nothing new is recorded; without
+    ``force`` a real run is refused (``Conflict``) while another of the same playbook
+    on the same incident is queued or running. Dry runs never conflict."""
     _check_requester(requested_by)
+    _check_key(idempotency_key)
+    if idempotency_key is not None:
+        with runtime.db.connect() as conn:
+            existing = runs.find_by_key(conn, incident_id, name, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, dry_run, idempotency_key), False
     playbook = find(runtime, name)
     with runtime.db.connect() as conn:
         incident = incident_detail(conn, runtime, incident_id)
@@ -127,15 +176,60 @@ def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str
     if dry_run:
         for step in steps:
             step["status"] = "not run"
+    check = not dry_run and not force
+    if check:
+        # A run nothing will finish must not block the next request for good.
+        runs.expire_stale(runtime.db, runtime.data_dir.playbook)
     now = time.time()
-    record = {"incident_id": incident_id, "playbook": name,
-              "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
-              "requested_by": requested_by, "requested_at": now,
-              "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
-              "action": action or None, "reasons": reasons, "steps": steps}
-    with runtime.db.begin() as conn:
-        run_id = runs.insert_run(conn, record)
-        return runs.get_run(conn, run_id)
+    return _store(runtime, {
+        "incident_id": incident_id, "playbook": name,
+        "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
+        "requested_by": requested_by, "requested_at": now,
+        "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
+        "action": action or None, "reasons": reasons, "steps": steps,
+        "idempotency_key": idempotency_key, "forced": force and not dry_run}, check)
+
+
+def _store(runtime: Runtime, record: dict[str, Any],
+           check: bool) -> tuple[dict[str, Any], bool]:
+    """Insert ``record`` unless its key's run or (``check``) another run in flight is
+    there by now: (the stored run, whether it is new), or ``Conflict``."""
+    incident_id, name = record["incident_id"], record["playbook"]
+    try:
+        with runtime.db.begin() as conn:
+            if (ours := _run_of_key(conn, record)) is not None:  # stored since the look-up
+                return ours, False
+            if check and (running := runs.in_flight_runs(conn, incident_id, name)):
+                # On PostgreSQL the key's run can be committed between the two reads.
+                if (ours := _run_of_key(conn, record, running)) is not None:
+                    return ours, False
+                raise _conflict(running[0])
+            return runs.get_run(conn, runs.insert_run(conn, record)), True
+    except sa.exc.IntegrityError:
+        # Another request got in between the checks and the insert (the unique indexes
+        # of migration 0013): the same key, or a run of the playbook now in flight.
+        with runtime.db.connect() as conn:
+            if (ours := _run_of_key(conn, record)) is not None:
+                return ours, False
+            running = runs.in_flight_runs(conn, incident_id, name)
+        if running:
+            raise _conflict(running[0]) from None
+        raise
+
+
+def _run_of_key(conn: sa.Connection, record: dict[str, Any],
+                among: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The run already stored for ``record``'s idempotency key (looked for ``among``
+    the runs given, else in the database), checked by ``_same_request``; None when
+    the record has no key or the key no run."""
+    key = record["idempotency_key"]
+    if key is None:
+        return None
+    if among is None:
+        found = runs.find_by_key(conn, record["incident_id"], record["playbook"], key)
+    else:
+        found = next((r for r in among if r["idempotency_key"] == key), None)
+    return None if found is None else _same_request(found, bool(record["dry_run"]), key)
 
 
 def dispatch(runtime: Runtime, run_id: int, wait: bool = False) -> str:

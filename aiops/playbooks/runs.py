@@ -33,9 +33,30 @@ log = logging.getLogger(__name__)
 def insert_run(conn: sa.Connection, record: dict[str, Any]) -> int:
     """Store a new run in the caller's transaction; return its id."""
     columns = ("incident_id", "playbook", "status", "dry_run", "requested_by", "requested_at",
-               "start_by", "action", "reasons", "steps")
+               "start_by", "action", "reasons", "steps", "idempotency_key", "forced")
     result = conn.execute(playbook_runs.insert().values({c: record.get(c) for c in columns}))
     return int(result.inserted_primary_key[0])
+
+
+def find_by_key(conn: sa.Connection, incident_id: str, playbook: str,
+                key: str) -> dict[str, Any] | None:
+    """The run stored for idempotency ``key`` on this incident and playbook, if any."""
+    row = conn.execute(sa.select(playbook_runs)
+                       .where(playbook_runs.c.incident_id == incident_id)
+                       .where(playbook_runs.c.playbook == playbook)
+                       .where(playbook_runs.c.idempotency_key == key)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def in_flight_runs(conn: sa.Connection, incident_id: str,
+                   playbook: str) -> list[dict[str, Any]]:
+    """Runs of ``playbook`` on the incident still queued or running, oldest first."""
+    rows = conn.execute(sa.select(playbook_runs)
+                        .where(playbook_runs.c.incident_id == incident_id)
+                        .where(playbook_runs.c.playbook == playbook)
+                        .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))
+                        .order_by(playbook_runs.c.id)).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def run_view(stored: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from aiops.store.json_column import column_json
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -20,7 +22,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration's revision. A database already there needs no Alembic at all,
 # and importing Alembic (with the dialects it loads) took ~0.25 s of every CLI
 # command's start; tests/integration/test_storage.py checks this against Alembic's head.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0014"
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     """Settings for every new SQLite connection of the data dir.
@@ -44,10 +46,11 @@ def create_db_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False},
+                                  json_serializer=column_json)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=column_json)
 
 def alembic_config(engine: sa.Engine) -> Config:
     from alembic.config import Config

@@ -17,9 +17,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    text,
 )
 
 from aiops.store.metadata import metadata
+from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
+
+# Where a playbook run is still to run or running and was not forced (migration 0013).
+IN_FLIGHT = text("status IN ('queued', 'running') AND NOT forced")
 
 incidents = Table(
     "incidents",
@@ -50,7 +56,7 @@ alerts = Table(
     Column("source", String(256), nullable=False),
     Column("name", String(256), nullable=False),
     Column("entity", String(256), nullable=False),
-    Column("node_id", String(256)),
+    Column("node_id", String(MAX_NODE_ID)),
     Column("severity", String(16), nullable=False),
     Column("summary", Text, nullable=False),
     Column("description", Text),
@@ -133,5 +139,17 @@ playbook_runs = Table(
     Column("reasons", JSON, nullable=False),
     Column("steps", JSON, nullable=False),
     Column("error", Text),
+    # What the client named the request by (``Idempotency-Key``): asking again with
+    # the same key for the same incident and playbook returns this run (a retry, a
+    # double click) rather than running the playbook twice.
+    Column("idempotency_key", String(256)),
+    # Asked for with ``force`` while another run of the playbook on the incident was
+    # queued or running; every other such run is one of a kind (the index below).
+    Column("forced", Boolean, nullable=False, server_default=false()),
     Index("ix_playbook_runs_incident", "incident_id"),
+    Index("ix_playbook_runs_key", "incident_id", "playbook", "idempotency_key", unique=True),
+    # At most one unforced run of a playbook per incident in flight: two requests at the
+    # same moment cannot both pass the check before either is stored.
+    Index("ix_playbook_runs_in_flight", "incident_id", "playbook", unique=True,
+          sqlite_where=IN_FLIGHT, postgresql_where=IN_FLIGHT),
 )

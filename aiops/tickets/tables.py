@@ -9,6 +9,7 @@ incident, and a re-link replaces a ticket's links rather than adding to them.
 from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text
 
 from aiops.store.metadata import metadata
+from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
 
 tickets = Table(
     "tickets",
@@ -20,7 +21,7 @@ tickets = Table(
     Column("title", Text, nullable=False),
     Column("description", Text),
     Column("entity", String(256)),
-    Column("node_id", String(256)),
+    Column("node_id", String(MAX_NODE_ID)),
     Column("root_cause", Text),
     Column("resolution", Text),
     Column("alert_ids", JSON, nullable=False),

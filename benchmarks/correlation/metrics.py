@@ -19,10 +19,15 @@ operator is spared compared with one per event.
 
 Root cause, AC@k: for each *fault* of the truth (background alarms are excluded:
 their root is trivially their own entity), take the predicted group holding the
-most of its events (ties: the group listed first). The fault is a hit@k when that
-group's first k ranked root-cause entities contain the fault's root entity. AC@k is
-hits / faults. A method that splits a fault is judged on the piece with most of its
-alarms; one that merges faults can hit only the fault whose root it ranks first.
+most of its events. The fault is a hit@k when that group's first k ranked
+root-cause entities contain the fault's root entity. AC@k is hits / faults. When
+several groups hold the same largest share, each of them counts 1/(number tied) of
+the fault (the expected score of a random pick among them): taking the group
+*listed first* made the score depend on the order a method writes its groups in,
+which differs between methods (the engine lists incidents by start, the
+Alertmanager baseline by when a group closed) and so favoured some of them. A
+method that splits a fault is judged on the piece with most of its alarms; one that
+merges faults can hit only the fault whose root it ranks first.
 The same figures restricted to faults with a silent root (``ac1_silent``,
 ``ac3_silent``) show whether a method can name a device that raised nothing.
 """
@@ -130,23 +135,27 @@ def contingency(predicted: Sequence[int], true: Sequence[str]) -> Counter[tuple[
 def root_cause_accuracy(table: Mapping[tuple[int, str], int], prediction: Prediction,
                         groups: Mapping[str, Mapping[str, Any]]) -> dict[str, float | int]:
     """AC@1 / AC@3 over faults (and over silent-root faults), as the module doc defines."""
-    holder: dict[str, tuple[int, int]] = {}  # true group -> (events, predicted index)
+    holders: dict[str, tuple[int, list[int]]] = {}  # true group -> (events, tied rows)
     for (row, col), n in table.items():
-        best = holder.get(col)
-        if best is None or n > best[0] or (n == best[0] and row < best[1]):
-            holder[col] = (n, row)
-    hits = Counter[str]()
-    for col, (_, row) in holder.items():
+        best = holders.get(col)
+        if best is None or n > best[0]:
+            holders[col] = (n, [row])
+        elif n == best[0]:
+            best[1].append(row)
+    hits: Counter[str] = Counter()
+    for col, (_, rows) in holders.items():
         info = groups.get(col, {})
         if info.get("kind") != "fault":
             continue
-        ranked = prediction.root_causes[row] if row < len(prediction.root_causes) else []
         root = info["root_entity"]
         tags = ("", "_silent") if info.get("silent") else ("",)
+        for row in rows:
+            ranked = prediction.root_causes[row] if row < len(prediction.root_causes) else []
+            for tag in tags:
+                hits["hit1" + tag] += (root in ranked[:1]) / len(rows)
+                hits["hit3" + tag] += (root in ranked[:3]) / len(rows)
         for tag in tags:
             hits["faults" + tag] += 1
-            hits["hit1" + tag] += root in ranked[:1]
-            hits["hit3" + tag] += root in ranked[:3]
 
     def share(key: str, tag: str) -> float:
         return hits[key + tag] / hits["faults" + tag] if hits["faults" + tag] else 0.0

@@ -49,7 +49,7 @@ from benchmarks.correlation.scenario import (
     summary,
     write_scenario,
 )
-from benchmarks.correlation.topologies import TOPOLOGIES
+from benchmarks.correlation.topologies import DEFAULT_NODES, TOPOLOGIES
 from benchmarks.correlation.worker import EngineWorker, WorkerError
 from benchmarks.machine import cpu_model
 from connectors.jsonl import read_alerts
@@ -90,9 +90,12 @@ def faults_per_hour(topology: str, nodes: int | None) -> float:
     Bigger networks have more concurrent faults, but their many edge devices fail
     less often each; sqrt keeps the huawei rate at 45 devices and gives ~29/h at 600.
     """
-    if topology == "huawei" or not nodes:
+    if topology == "huawei":
         return HUAWEI_FAULTS_PER_HOUR
-    return HUAWEI_FAULTS_PER_HOUR * math.sqrt(nodes / 45.0)
+    # No size given: the size the generator builds (``tree`` alone is a 600-node tree, and
+    # must fail as often as ``tree:600``, not at the 45-device rate).
+    size = nodes or DEFAULT_NODES.get(topology)
+    return HUAWEI_FAULTS_PER_HOUR * math.sqrt(size / 45.0) if size else HUAWEI_FAULTS_PER_HOUR
 
 
 def noise_value(level: str) -> float:
@@ -118,8 +121,10 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
     except ValueError:
         raise ValueError(f"--seeds: {args.seeds!r} is not a comma-separated list of "
                          "integers") from None
-    if not 0 < args.delay_scale < math.inf:
-        raise ValueError(f"--delay-scale: {args.delay_scale!r} is not a number above 0")
+    for option, value in (("--delay-scale", args.delay_scale), ("--hours", args.hours),
+                          ("--history-hours", args.history_hours)):
+        if not 0 < value < math.inf:  # 0 hours divided by zero deep in the generator
+            raise ValueError(f"{option}: {value!r} is not a number above 0")
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
             topologies, args.causal.split(","), seeds, args.noise.split(",")):
@@ -220,7 +225,9 @@ def _run_case(case: Case, out_dir: Path, worker: EngineWorker, timeout: float) -
     runs = run_engine(worker, paths, out, timeout, case)
     for method, error in case.errors.items():
         log(f"  {method} FAILED on {case.name}: {error}")
-    events = [Event(a.id, a.entity, a.starts_at) for a in read_alerts(paths["eval"])]
+    events = [Event(a.id, a.entity, a.starts_at,
+                    "\x1f".join([a.name, a.entity, *map("=".join, sorted(a.labels.items()))]),
+                    a.ends_at) for a in read_alerts(paths["eval"])]
     for name in BASELINES:
         runs[name] = run_baseline(name, events, scenario.topology.graph)
     for name, (prediction, perf) in runs.items():

@@ -369,10 +369,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ScenarioConfig, Path]:
                         help="max clock skew per device, seconds")
     parser.add_argument("--p-duplicate", type=float, default=defaults.p_duplicate)
     args = parser.parse_args(argv)
-    if args.faults <= 0 or args.hours <= 0 or args.history_hours <= 0:
-        parser.error("--faults, --hours and --history-hours must be positive")
-    if args.noise < 0 or args.skew < 0:
-        parser.error("--noise and --skew must not be negative")
+    # Finite too: nan faults looped forever drawing arrivals, inf hours divided by zero.
+    for name in ("faults", "hours", "history_hours"):
+        value = getattr(args, name)
+        if not 0 < value < math.inf:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    for name in ("noise", "skew"):
+        value = getattr(args, name)
+        if not 0 <= value < math.inf:
+            parser.error(f"--{name} must be a number not below 0, got {value}")
+    if args.nodes is not None and args.nodes < 1:  # 0 silently built the default size
+        parser.error(f"--nodes must be at least 1, got {args.nodes}")
     for name in ("p_silent", "p_duplicate"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")

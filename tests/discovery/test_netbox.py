@@ -224,3 +224,78 @@ def test_an_id_that_is_no_integer_is_refused_naming_the_item(
     with pytest.raises(InputError, match=r"results\[1\] is not an object with an integer 'id'"):
         sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     assert store.counts() == (0, 0)
+
+
+def site(obj_id: int, name: str) -> dict[str, Any]:
+    return {"id": obj_id, "url": f"http://netbox.example/api/dcim/sites/{obj_id}/",
+            "display": name, "name": name, "slug": name.lower()}
+
+
+def test_devices_of_one_name_in_two_sites_stay_two_nodes(fake_source: FakeSource,
+                                                          store) -> None:
+    """NetBox allows a device name once per site (and tenant), not overall: both
+    ``edge-1`` became one node ``edge-1``, with both cables, and every alert of either
+    landed on it. Now each is ``SITE/NAME``, a unique name stays as it was, the shared
+    one is reported, and an alert naming just ``edge-1`` resolves to neither."""
+    from topology.resolve import EntityResolver
+
+    tenant = {"id": 5, "url": "http://netbox.example/api/tenancy/tenants/5/",
+              "display": "Blue", "name": "Blue", "slug": "blue"}
+    devices = [device(1, "core-1", "10.0.0.1", "FOC0001"),
+               {**device(2, "edge-1", "10.0.1.1", "FOC0002"), "site": site(1, "DC1")},
+               {**device(3, "edge-1", "10.0.2.1", "FOC0003"), "site": site(2, "DC2")},
+               # the same name twice in DC2, as two tenants may
+               {**device(4, "EDGE-1", None), "site": site(2, "DC2"), "tenant": tenant}]
+    ifaces = [interface(11, 1, "core-1", "Gi1/0/1"), interface(12, 1, "core-1", "Gi1/0/2"),
+              interface(21, 2, "edge-1", "Gi0/1"), interface(31, 3, "edge-1", "Gi0/1")]
+    serve_list(fake_source, "devices", devices)
+    serve_list(fake_source, "interfaces", ifaces)
+    serve_list(fake_source, "cables", [cable(1, ifaces[0], ifaces[2]),
+                                       cable(2, ifaces[1], ifaces[3])])
+    report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    graph = store.load()
+    devices_stored = sorted(n.id for n in graph.nodes.values() if n.kind == "device")
+    assert devices_stored == ["core-1", "dc1/edge-1", "dc2/blue/EDGE-1", "dc2/edge-1"]
+    assert graph.nodes["dc1/edge-1"].name == "edge-1"
+    assert graph.nodes["dc2/edge-1"].attrs["netbox_id"] == 3
+    assert graph.nodes["dc1/edge-1"].attrs["serial"] == "FOC0002"
+    assert graph.neighbours("dc1/edge-1:Gi0/1") == {"dc1/edge-1", "core-1:Gi1/0/1"}
+    assert graph.neighbours("dc2/edge-1:Gi0/1") == {"dc2/edge-1", "core-1:Gi1/0/2"}
+    shared = {c.node: c for c in report.conflicts if c.what == "shared-name"}
+    assert set(shared) == {"dc1/edge-1", "dc2/edge-1", "dc2/blue/EDGE-1"}
+    assert ("netbox names 3 things 'edge-1' (dc1/edge-1, dc2/blue/EDGE-1, dc2/edge-1); an "
+            "alert naming 'edge-1' resolves to none of them: name 'dc1/edge-1'"
+            in shared["dc1/edge-1"].message)
+    assert [c for c in report.conflicts if c.what != "shared-name"] == []
+    resolver = EntityResolver(graph.nodes.values())
+    assert resolver.resolve("edge-1") is None  # ambiguous: never a guess
+    assert resolver.resolve("core-1") == "core-1"  # a unique name resolves as before
+    assert resolver.resolve("dc2/edge-1") == "dc2/edge-1"
+    assert resolver.resolve("10.0.1.1") == "dc1/edge-1"
+    # The next run finds the same nodes: nothing merged, nothing new.
+    again = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    assert again.new_nodes == 0 and again.merged == {}
+    assert sorted(c.what for c in again.conflicts) == ["shared-name"] * 3
+
+
+def test_a_node_stored_under_a_shared_name_by_an_earlier_run_takes_no_device(
+        fake_source: FakeSource, store) -> None:
+    """A run before the fix stored both ``edge-1`` devices as one node ``edge-1``.
+    Merged into by serial, it would be refreshed by every run and keep taking the
+    plain name's alerts for good; it is left to age out, and reported."""
+    from topology.model import Node
+
+    store.upsert([Node("edge-1", "device", "edge-1", {"serial": "FOC0002", "netbox_id": 2})],
+                 [], source="netbox", seen_at=1.0)
+    devices = [{**device(2, "edge-1", "10.0.1.1", "FOC0002"), "site": site(1, "DC1")},
+               {**device(3, "edge-1", "10.0.2.1", "FOC0003"), "site": site(2, "DC2")}]
+    serve_list(fake_source, "devices", devices)
+    serve_list(fake_source, "interfaces", [])
+    serve_list(fake_source, "cables", [])
+    report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    assert report.merged == {}
+    graph = store.load()
+    assert sorted(graph.nodes) == ["dc1/edge-1", "dc2/edge-1", "edge-1"]
+    assert graph.nodes["edge-1"].attrs.get("by_source") is None  # not refreshed
+    (stale,) = [c for c in report.conflicts if c.node == "edge-1"]
+    assert stale.what == "shared-name" and "it is none of them" in stale.message

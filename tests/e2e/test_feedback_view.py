@@ -7,8 +7,9 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from aiops.runtime import Runtime
 from aiops.store.queries import get_incident, list_incidents
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, serving_app
 from tests.e2e.test_incident_view import alert, api, ingest
 from topology.model import Edge, Node
 
@@ -55,3 +56,21 @@ def test_split_and_merge_from_the_incident_view(page: Page, live_server: LiveSer
     assert api(page, live_server, f"/incidents/{b}")["merged_into"] == a
     page.goto(f"{live_server.url}/incidents/{b}")
     expect(page.locator("#feedback-card")).to_have_count(0)  # a merged incident has no alerts
+    expect(page.locator("#topology-card > p").first).to_have_text(
+        "No alerts, so no entity to draw.")
+    expect(page.locator("#incident-title + p.meta a")).to_have_attribute("href", f"/incidents/{a}")
+
+
+def test_a_server_gone_away_is_said_on_the_page(page: Page, runtime: Runtime) -> None:
+    """The click's request fails outright: the page said nothing at all (an unhandled
+    promise rejection in the console) and the operator waited for a reload."""
+    with serving_app(runtime) as server:
+        a, _ = two_incidents(server)
+        page.goto(f"{server.url}/incidents/{a}")
+    page.locator("input.split-alert[value='a3']").check()
+    page.locator("#split-button").click()
+    expect(page.locator("#feedback-message")).to_have_class("error")
+    expect(page.locator("#feedback-message")).to_contain_text(
+        "No answer from the server (")
+    expect(page.locator("#feedback-message")).to_contain_text(
+        "reload the page to see whether it was done.")

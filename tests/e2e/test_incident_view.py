@@ -172,3 +172,94 @@ def test_timeline_draws_at_most_the_cap(page: Page, live_server: LiveServer) -> 
     expect(page.locator("svg.timeline rect.alert-bar")).to_have_count(MAX_TIMELINE_ROWS)
     expect(page.locator("#timeline-card .note")).to_have_text("10 more alerts not drawn.")
     expect(page.locator("#alerts tbody tr.alert-row")).to_have_count(storm)
+
+
+def test_the_open_list_pages_past_its_first_rows(page: Page, live_server: LiveServer) -> None:
+    """205 open incidents: the table stopped at 200 with nothing saying so, and the
+    five oldest (the start of the outage) could not be reached from the page."""
+    names = [f"dev-{i:03d}" for i in range(205)]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names], [], "test")
+    now = time.time()
+    ingest(live_server.runtime, [alert(f"o-{i:03d}", n, now - 86_400 + 400 * i,
+                                       f"CHECK_{i:03d}") for i, n in enumerate(names)])
+    everything = api(page, live_server, "/incidents?status=open&limit=1000")["incidents"]
+    assert len(everything) == 205
+
+    page.goto(live_server.url + "/")
+    expect(page.locator("#open-incidents tr.incident-row")).to_have_count(200)
+    expect(page.locator("#open-incidents-pager")).to_have_text(
+        "1–200 of 205, newest first · older")
+    page.locator("#open-incidents-pager a[rel=next]").click()
+    page.wait_for_url("**/?open_offset=200")
+    assert row_ids(page, "open-incidents") == [inc["id"] for inc in everything[200:]]
+    expect(page.locator("#open-incidents-pager")).to_have_text(
+        "201–205 of 205, newest first · newer")
+    page.locator("#open-incidents-pager a[rel=prev]").click()
+    page.wait_for_url(live_server.url + "/")
+    assert row_ids(page, "open-incidents") == [inc["id"] for inc in everything[:200]]
+
+    response = page.goto(live_server.url + "/?open_offset=-3")
+    assert response is not None and response.status == 400
+    expect(page.locator("#not-found-message")).to_have_text(
+        "query parameter 'open_offset' must be a whole number of rows from 0 to 999999999, "
+        "got '-3'")
+
+
+LONG_NAME = "core-router-" + "x" * 150 + ".datacenter.example.net"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+def test_long_and_hostile_names_stay_text_inside_the_page(page: Page,
+                                                          live_server: LiveServer) -> None:
+    """Device names and alert text come from syslog and webhooks: a 170-character name
+    without a space pushed the title, the root-cause list and both tables past the
+    right edge of the window; markup in them must stay text."""
+    names = ["hub", LONG_NAME, HOSTILE, "leaf"]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names],
+                                        [Edge("hub", n) for n in names[1:]], "test")
+    now = time.time()
+    raw = [alert(f"a{i}", n, now - 60 + i, HOSTILE if i == 1 else "LINK_DOWN")
+           for i, n in enumerate(names[1:])]
+    raw[0]["summary"] = "y" * 400
+    ingest(live_server.runtime, raw)
+    incidents = api(page, live_server, "/incidents")["incidents"]
+    assert sum(inc["alert_count"] for inc in incidents) == 3, incidents
+    (incident,) = [inc for inc in incidents
+                   if any(rc["entity"] == LONG_NAME for rc in inc["root_causes"])]
+    for url in ("/", f"/incidents/{incident['id']}"):
+        page.goto(live_server.url + url)
+        expect(page.locator("h1")).to_be_visible()
+        assert page.evaluate("window.pwned") is None
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url}: {overflow}px past the right edge"
+    expect(page.locator(f"#root-causes li[data-entity='{LONG_NAME}'] strong")).to_have_text(
+        LONG_NAME)
+    expect(page.locator("#alerts tbody tr[data-alert-id='a0'] td").nth(8)).to_have_text(
+        "y" * 400)
+
+
+def test_a_bidi_override_in_a_name_is_shown_not_obeyed(page: Page,
+                                                       live_server: LiveServer) -> None:
+    """A device named with an unpaired right-to-left override (U+202E) reversed the
+    rest of its line: the other names of the incident's title, the root cause's score."""
+    spoof = "\u202eevil"
+    names = ["hub", spoof, "ne-22", "ne-23"]
+    edges = [Edge("hub", n) for n in names[1:]] + [Edge(spoof, "ne-22"), Edge("ne-22", "ne-23")]
+    live_server.runtime.import_topology([Node(n, "device", n) for n in names], edges, "test")
+    now = time.time()
+    ingest(live_server.runtime, [alert(f"a{i}", n, now - 60 + 2 * i)
+                                 for i, n in enumerate(names[1:])])
+    (incident,) = api(page, live_server, "/incidents")["incidents"]
+    assert spoof in incident["title"]  # the API keeps the text as it came
+    shown = "⟨U+202E⟩evil"
+    page.goto(live_server.url + "/")
+    expect(page.locator("#open-incidents tr.incident-row td").nth(5)).to_have_text(
+        incident["title"].replace(spoof, shown))
+    page.goto(f"{live_server.url}/incidents/{incident['id']}")
+    expect(page.locator("#incident-title")).to_contain_text(shown)
+    expect(page.locator(f"#root-causes li[data-entity='{spoof}'] strong")).to_have_text(shown)
+    expect(page.locator("#alerts tr[data-alert-id='a0'] td").nth(6)).to_have_text(shown)
+    expect(page.locator("#alerts tr[data-alert-id='a0'] td").nth(8)).to_have_text(
+        f"LINK_DOWN on {shown}")
+    assert shown in page.locator("svg.timeline").inner_html()
+    assert not page.evaluate("document.body.innerText.includes('\\u202e')")

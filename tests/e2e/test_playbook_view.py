@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -45,15 +46,55 @@ def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveSe
     expect(offered).to_contain_text("the incident has LINK_DOWN alerts")
     expect(page.locator("#playbook-errors")).to_contain_text("unknown placeholder '{root.nam}'")
 
-    offered.locator(".playbook-dry-run").click()
+    # a screen reader names each button with its playbook, not a list of bare "Run"s
+    page.get_by_role("button", name="Dry run note", exact=True).click()
     record = page.locator("#playbook-runs li.playbook-run-record")
     expect(record).to_have_count(1)
     expect(record.first).to_contain_text("dry-run")
+    expect(record.first).to_contain_text(re.compile(r"\d\d:\d\d:\d\d UTC"))  # says its zone
     assert not out.exists()
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Run playbook note against ...?"
     page.locator("#playbook-author").fill("ana")
-    page.locator("#playbooks li.playbook .playbook-run").click()
+    page.get_by_role("button", name="Run note", exact=True).click()
     expect(record).to_have_count(2)
     expect(record.first).to_contain_text("succeeded (by ana)", timeout=20_000)
     assert out.read_text() == incident["root_causes"][0]["entity"]
+
+
+def test_following_a_run_never_wipes_what_the_operator_is_doing(page: Page,
+                                                                live_server: LiveServer) -> None:
+    """While a run was in flight the page reloaded every 2 s: ticked alerts, a
+    half-typed merge and comment were wiped before the operator could send them."""
+    runtime = live_server.runtime
+    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
+                            [Edge("r1", "r2")], "test")
+    now = time.time()
+    ingest(runtime, [alert("a1", "r1", now - 20), alert("a2", "r2", now - 18)])
+    with runtime.db.connect() as conn:
+        (incident,) = list_incidents(conn)
+    folder = runtime.data_dir.path / "playbooks"
+    folder.mkdir()
+    (folder / "slow.yml").write_text(
+        "match: {alert_types: [LINK_DOWN]}\n"
+        f'steps: [{{name: wait, command: [{sys.executable}, -c, "import time; '
+        'time.sleep(3)"]}]\n')
+    page.goto(f"{live_server.url}/incidents/{incident['id']}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#playbooks li.playbook .playbook-run").click()
+    record = page.locator("#playbook-runs li.playbook-run-record")
+    expect(record).to_have_attribute("data-status", "running")
+    page.locator("input.split-alert[value='a2']").check()
+    page.locator("#feedback-comment").fill("half typed")
+    page.locator("#merge-ids").fill("inc-9")
+    expect(page.locator("#playbook-message")).to_contain_text("A playbook run is in flight")
+    time.sleep(4.5)  # the run is over; a reload would have come every 2 s
+    assert page.locator("input.split-alert[value='a2']").is_checked()
+    assert page.locator("#feedback-comment").input_value() == "half typed"
+    assert page.locator("#merge-ids").input_value() == "inc-9"
+
+    page.locator("input.split-alert[value='a2']").uncheck()
+    page.locator("#feedback-comment").fill("")
+    page.locator("#merge-ids").fill("")
+    page.locator("h1").click()  # the operator is done here: the page follows the run again
+    expect(record).to_have_attribute("data-status", "succeeded", timeout=10_000)

@@ -321,3 +321,23 @@ def test_alertmanager_alerts_meet_the_canonical_limits(client: FlaskClient, runt
     assert error_of(r).startswith("alerts[0]: ")
     assert "canonical alert made of this Alertmanager alert" in error_of(r)
     assert stored(runtime) == (0, 0)
+
+
+def test_the_pages_say_errors_as_pages_and_the_api_as_json(
+        client: FlaskClient, runtime: Runtime) -> None:
+    """An unknown page is our page with the way back (it was werkzeug's bare 404), and a
+    database gone bad while an engineer opens the list is a 503 page, not raw JSON."""
+    r = client.get("/no-such-page")
+    assert r.status_code == 404 and r.mimetype == "text/html"
+    assert b"Back to the incident list" in r.data
+    assert client.get("/api/v1/no-such-thing").get_json()["error"]["status"] == 404
+    assert client.post("/api/v1/alerts", json=alert("a1")).status_code == 200
+    database = runtime.data_dir.path / "aiops.db"
+    runtime.db.dispose()
+    with open(database, "r+b") as handle:  # the same file, its header overwritten
+        handle.write(b"\xff" * 4096)
+    r = client.get("/")
+    assert r.status_code == 503 and r.mimetype == "text/html"
+    assert b"storage unavailable" in r.data and b"Back to the incident list" in r.data
+    r = client.get("/api/v1/incidents")
+    assert r.status_code == 503 and "storage unavailable" in r.get_json()["error"]["message"]

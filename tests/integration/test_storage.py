@@ -205,3 +205,54 @@ def test_unicode_and_large_labels_survive(db_url: str, tmp_path) -> None:
         assert row.summary == "Überlast 温度 🔥" and len(row.labels["k"]) == 8000
     finally:
         rt.close()
+
+
+def test_an_alert_on_a_node_id_past_256_characters_is_stored(db_url: str,
+                                                              tmp_path) -> None:
+    """alerts.node_id was VARCHAR(256): on PostgreSQL an alert that resolved to a
+    Kubernetes pod ``pod/NS/NAME`` of more than 256 characters failed its whole batch
+    (and the topology tables refused the pod itself). Migration 0012 widens both."""
+    name = "batch-" + "x" * 247
+    pod = f"pod/{'n' * 63}/{name}"
+    rt = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
+    try:
+        rt.import_topology([Node(pod, "pod", name)], [], "kubernetes")
+        rt.engine.ingest([parse_alert({"id": "p1", "source": "k8s", "name": "CrashLoop",
+                                       "entity": name, "severity": "major",
+                                       "summary": "restarting", "starts_at": 1000.0})])
+        with rt.db.connect() as conn:
+            assert conn.execute(sa.select(alerts.c.node_id)).scalar_one() == pod
+    finally:
+        rt.close()
+
+
+def test_migration_0012_widens_node_ids_keeping_what_is_stored(db_url: str) -> None:
+    """A database at 0011 with a node, an edge and an alert on it: the upgrade keeps
+    them (SQLite's schema text is rewritten in place, PostgreSQL's columns altered),
+    and ids up to 512 characters fit afterwards."""
+    from alembic import command
+
+    from aiops.store.db import alembic_config, create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0011")
+    with old.begin() as conn:
+        for node in ("r1", "r2"):
+            conn.execute(sa.text("INSERT INTO topo_nodes VALUES (:id, 'device', :id, '{}', "
+                                 "'t', 1.0, 1.0)"), {"id": node})
+        conn.execute(sa.text("INSERT INTO topo_edges VALUES ('r1', 'r2', 'connected_to', '{}',"
+                             " 't', 1.0, 1.0)"))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        long_id = "pod/" + "n" * 63 + "/" + "p" * 253
+        store = EmbeddedGraphStore(engine)
+        assert store.counts() == (2, 1)
+        store.upsert([Node(long_id, "pod", long_id)], [Edge(long_id, "r1", "runs_on")],
+                     source="t", seen_at=2.0)
+        assert store.load().neighbours(long_id) == {"r1"}
+        widths = {c["name"]: getattr(c["type"], "length", None)
+                  for c in sa.inspect(engine).get_columns("alerts")}
+        assert widths["node_id"] == 512
+    finally:
+        engine.dispose()

@@ -29,15 +29,19 @@ pytestmark = pytest.mark.skipif(shutil.which("logger") is None,
 
 
 class Listener:
-    def __init__(self, data_dir: Path, forward: str):
+    """``aiops syslog listen`` on UDP and TCP at one free port, or on what ``receive``
+    names (``--tls ...`` and its files)."""
+
+    def __init__(self, data_dir: Path, forward: str, receive: list[str] | None = None):
         self.port = free_port()
+        receive = receive or ["--udp", f"127.0.0.1:{self.port}",
+                              "--tcp", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "aiops", "--data-dir", str(data_dir), "syslog", "listen",
-             "--udp", f"127.0.0.1:{self.port}", "--tcp", f"127.0.0.1:{self.port}",
-             "--forward", forward, "--stats-every", "0.5"],
+             *receive, "--forward", forward, "--stats-every", "0.5"],
             stderr=subprocess.PIPE, text=True, env={**os.environ})
         first = self.process.stderr.readline()
-        assert first.startswith("listening on udp 127.0.0.1:"), first
+        assert first.startswith(f"listening on {receive[0][2:]} 127.0.0.1:"), first
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -116,7 +120,8 @@ def test_listen_refuses_bad_options_by_name(tmp_path: Path) -> None:
                               timeout=60)
 
     r = run("--forward", "http://127.0.0.1:1")
-    assert r.returncode == 2 and "give --udp HOST:PORT, --tcp HOST:PORT or both" in r.stderr
+    assert r.returncode == 2 and "give --udp HOST:PORT, --tcp HOST:PORT, --tls HOST:PORT" \
+        in r.stderr
     r = run("--udp", "localhost", "--forward", "http://127.0.0.1:1")
     assert r.returncode == 2 and "--udp must be HOST:PORT" in r.stderr
     r = run("--udp", "127.0.0.1:0", "--forward", "127.0.0.1:8080")

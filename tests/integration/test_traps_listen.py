@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,50 @@ def test_link_down_and_up_traps_fire_and_resolve_one_alert(
         listener.send_signal(signal.SIGTERM)
         out = listener.communicate(timeout=30)[1]
     assert "traps: stopped; received 2, forwarded 2, pending 0" in out
+
+
+def test_snmpv3_trap_and_inform_fire_and_resolve_and_a_wrong_passphrase_is_reported(
+        tmp_path: Path, live_server: LiveServer) -> None:
+    """authPriv (SHA-256, AES) as Net-SNMP sends it: a trap localised to the device's
+    engine id (learned on first sight), an inform to the listener's (discovered by
+    snmpinform through the listener's Report, then acknowledged)."""
+    port = free_port()
+    users = tmp_path / "v3.yml"
+    users.write_text("users:\n  - {name: netops, auth: SHA-256, auth_passphrase: authpass123,"
+                     " priv: AES, priv_passphrase: privpass123}\n", encoding="utf-8")
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "traps", "listen",
+         "--udp", f"127.0.0.1:{port}", "--forward", live_server.url, "--v3-users",
+         str(users), "--community", "public", "--stats-every", "0.5"],
+        stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        assert listener.stderr.readline().startswith("SNMPv3: 1 users; our engine id 0x")
+        assert listener.stderr.readline().startswith("listening on udp 127.0.0.1:")
+        threading.Thread(target=lambda: lines.extend(listener.stderr), daemon=True).start()
+
+        def v3(tool: str, oid: str, auth_pass: str = "authpass123") -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [tool, "-v3", "-u", "netops", "-l", "authPriv", "-a", "SHA-256", "-A",
+                 auth_pass, "-x", "AES", "-X", "privpass123", "-r", "0", "-t", "10",
+                 *(["-e", "0x8000000001020304"] if tool == "snmptrap" else []),
+                 f"127.0.0.1:{port}", "", oid, IF_DESCR, "s", "TenGigE0/0/0/7"],
+                capture_output=True, text=True, timeout=60)
+
+        assert v3("snmptrap", "1.3.6.1.6.3.1.1.5.3", auth_pass="wrong-pass1").returncode == 0
+        assert v3("snmptrap", "1.3.6.1.6.3.1.1.5.3").returncode == 0
+        (alert,) = wait_for(lambda: alert_rows(live_server.runtime), "the v3 linkDown alert")
+        assert (alert["name"], alert["status"], alert["labels"]) == (
+            "LINK_DOWN", "firing", {"ifindex": "7"})
+        informed = v3("snmpinform", "1.3.6.1.6.3.1.1.5.4")
+        assert informed.returncode == 0, informed.stderr  # acknowledged, not "Timeout"
+        wait_for(lambda: alert_rows(live_server.runtime)[0]["status"] == "resolved",
+                 "the v3 linkUp clear")
+        wait_for(lambda: any("1 SNMPv3 refused" in line for line in lines),
+                 "the refused trap counted")
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        listener.wait(timeout=30)
+    out = "".join(lines)
+    assert "traps: stopped; received 2, forwarded 2, pending 0" in out
+    assert "(user 'netops') refused: a wrong digest" in out

@@ -148,8 +148,12 @@ def test_negative_max_age_is_refused(store: GraphStore) -> None:
      r"edges\[1\]: edge 'b'-depends_on->'b' joins a node to itself"),
     ([Node("a\x00b", "device", "ab")], [],
      r"nodes\[0\] 'a\\x00b': field 'id' contains a NUL character"),
-    (nodes_of("x" * 257), [], r"nodes\[0\] 'xxx.*\.\.\.: field 'id' is longer than 256"),
-    ([Node("a", "device", "n" * 257)], [], r"nodes\[0\] 'a': field 'name' is longer than 256"),
+    (nodes_of("x" * 513), [], r"nodes\[0\] 'xxx.*\.\.\.: field 'id' is longer than 512"),
+    ([Node("a", "device", "n" * 513)], [], r"nodes\[0\] 'a': field 'name' is longer than 512"),
+    # 512 characters of four bytes each: on PostgreSQL the edge's key passed the B-tree
+    # limit (2,704 bytes), a server error naming nothing; now refused alike everywhere.
+    (nodes_of("a", "\U0001F600" * 512), [Edge("a", "\U0001F600" * 512)],
+     r"nodes\[1\] .*: field 'id' is longer than 1024 bytes in UTF-8"),
     ([Node("a", "d" * 65, "a")], [], r"nodes\[0\] 'a': field 'kind' is longer than 64"),
     (nodes_of("a", "b"), [Edge("a", "b", "k" * 65)], r"edges\[0\]: field 'kind' is longer"),
 ])
@@ -160,6 +164,20 @@ def test_bad_batches_are_refused_naming_ids_and_write_nothing(
         store.upsert(nodes, edges, source="t")
     assert store.counts() == (1, 0)
     assert set(store.load().nodes) == {"keep"}
+
+
+def test_a_kubernetes_pod_id_past_256_characters_is_stored(store: GraphStore) -> None:
+    """``pod/NS/NAME`` reaches 321 characters (a namespace of 63, a pod name of 253):
+    every backend refused ids past 256 (PostgreSQL's VARCHAR(256) columns) before
+    migration 0012; now each stores, finds and links them like any other."""
+    name = "batch-" + "x" * 247
+    pod = f"pod/{'n' * 63}/{name}"
+    assert len(pod) == 321
+    store.upsert([Node(pod, "pod", name), Node("kind-worker", "host", "kind-worker")],
+                 [Edge(pod, "kind-worker", "runs_on")], source="kubernetes", seen_at=1.0)
+    graph = store.load()
+    assert graph.nodes[pod].name == name
+    assert store.neighbourhood(pod, 1) == {pod: 0, "kind-worker": 1}
 
 
 def test_a_source_name_no_backend_stores_is_refused(store: GraphStore) -> None:

@@ -65,7 +65,7 @@ def test_a_self_loop_in_a_document_is_refused_naming_the_edge() -> None:
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("id", "x" * 257, r"nodes\[0\]: field 'id' is longer than 256 characters"),
+    ("id", "x" * 513, r"nodes\[0\]: field 'id' is longer than 512 characters"),
     ("name", "a\x00b", r"nodes\[0\]: field 'name' contains a NUL character"),
     ("kind", "k" * 65, r"nodes\[0\]: field 'kind' is longer than 64 characters"),
 ])

@@ -115,6 +115,25 @@ def test_root_cause_accuracy_uses_the_group_holding_most_of_a_fault() -> None:
     assert scores["ac1_silent"] == 0.0 and scores["ac3_silent"] == 1.0
 
 
+
+def test_root_cause_accuracy_does_not_depend_on_the_order_a_method_lists_its_groups() -> None:
+    # A fault split 1:1 over two groups, each naming its own device: which piece "holds
+    # most" is a tie. Scoring the first-listed piece rewarded a method for listing the
+    # root's piece first (the engine lists incidents by start; alertmanager by when a
+    # group closed); now each tied piece counts an equal share.
+    labels = {"a": "f1", "b": "f1"}
+    truth = truth_of(labels, {"f1": ("root", False)})
+    root_first = Prediction(groups=[["a"], ["b"]], root_causes=[["root"], ["leaf"]])
+    root_last = Prediction(groups=[["b"], ["a"]], root_causes=[["leaf"], ["root"]])
+    first, last = evaluate(root_first, truth), evaluate(root_last, truth)
+    assert first["ac1"] == last["ac1"] == pytest.approx(0.5)
+    assert first["ac3"] == last["ac3"] == pytest.approx(0.5)
+    # A unique holder is still judged alone, wherever it is listed.
+    labels3 = {"a": "f1", "b": "f1", "c": "f1"}
+    truth3 = truth_of(labels3, {"f1": ("root", False)})
+    late = Prediction(groups=[["c"], ["a", "b"]], root_causes=[["root"], ["leaf", "root"]])
+    assert evaluate(late, truth3)["ac1"] == 0.0 and evaluate(late, truth3)["ac3"] == 1.0
+
 def test_background_groups_do_not_count_for_root_cause_and_missing_ids_are_counted() -> None:
     truth = truth_of({"a": "f1", "b": "f1", "n": "bg"}, {"f1": ("r1", False)})
     truth["groups"]["bg"]["kind"] = "background"
@@ -312,6 +331,22 @@ def test_docs_splice_touches_only_our_section() -> None:
     assert second.startswith(other.rstrip("\n")) and second.endswith("tail\n")
 
 
+def test_slice_table_says_that_ac1_is_pooled_over_faults_and_f1_averaged() -> None:
+    def scenario(seed: int, faults: int, f1: float, ac1: float) -> dict:
+        row = {k: 0.0 for k in report.MEAN_KEYS} | {
+            "f1": f1, "ac1": ac1, "ac3": ac1, "ac1_silent": 0.0, "ac3_silent": 0.0,
+            "faults": faults, "silent_faults": 0}
+        return {"facts": {"topology": "huawei", "causal": "neurips", "noise_level": "low",
+                          "seed": seed, "alerts": 1}, "results": {"engine": row}}
+    document = {"methods": ["engine"], "scenarios": [scenario(1, 10, 0.5, 1.0),
+                                                      scenario(2, 30, 0.7, 0.0)]}
+    cell = report.summarise(document)["by_slice"]["huawei/neurips/noise low"]["engine"]
+    assert cell["f1"] == pytest.approx(0.6)  # the mean of the seeds
+    assert cell["ac1"] == pytest.approx(0.25)  # 10 hits of 40 faults, not the mean 0.5
+    template = Path(report.__file__).read_text(encoding="utf-8")
+    assert "AC@1: pooled over their faults" in template
+
+
 def test_a_second_section_leaves_the_main_one_alone() -> None:
     start, end = report.marks("correlation-rings")
     main = report.splice("# Benchmarks\n", f"{report.START_MARK}\nmain\n{report.END_MARK}")
@@ -324,7 +359,8 @@ def test_a_second_section_leaves_the_main_one_alone() -> None:
 @pytest.mark.parametrize(("argv", "named"), [
     (["--topologies", "rings:x"], "'rings:x'"), (["--topologies", "ring"], "'ring'"),
     (["--seeds", "1,a"], "'1,a'"), (["--noise", "mid"], "'mid'"),
-    (["--delay-scale", "0"], "--delay-scale: 0.0")])
+    (["--delay-scale", "0"], "--delay-scale: 0.0"), (["--hours", "0"], "--hours: 0.0"),
+    (["--history-hours", "nan"], "--history-hours: nan"), (["--hours", "-2"], "--hours: -2.0")])
 def test_a_bad_scenario_spec_is_refused_by_name_before_any_work(
         argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.correlation.run import main
@@ -390,3 +426,78 @@ def test_text_model_benchmark_refuses_zero_runs_and_reports_both_backends(capsys
         "cmd")
     assert "| `numpy` (engine default) | 0.30 |" in section
     assert "| `sentence-transformers` | 6.00 |" in section and "| yes |" in section
+
+
+def test_benchmarks_open_fresh_default_data_dirs_whatever_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With AIOPS_DATABASE_URL set, DataDir.from_env pointed every replay of the root-priors
+    # benchmark at one database: "engine without" tickets then ran on what the runs with
+    # tickets had learned; a settings switch changed the engine measured, unreported.
+    import inspect
+
+    from aiops.config import EngineSettings
+    from benchmarks import feedback, ingest, machine, memory, remediation, root_priors
+
+    monkeypatch.setenv("AIOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    monkeypatch.setenv("AIOPS_LEARNED_RANKING", "off")
+    data_dir = machine.fresh_data_dir(tmp_path / "run")
+    assert data_dir.url() == f"sqlite:///{(tmp_path / 'run' / 'aiops.db').resolve()}"
+    assert data_dir.settings == EngineSettings()
+    for module in (remediation, root_priors, feedback, ingest, memory):
+        assert "from_env(" not in inspect.getsource(module)
+    # The CLI and server subprocesses the ingestion benchmark times see no AIOPS_* either.
+    assert not [k for k in machine.engine_env() if k.startswith("AIOPS_")]
+    assert inspect.getsource(ingest).count("env=engine_env()") == 2
+
+
+@pytest.mark.parametrize("spec", ["tree:x", "bogus:1", "huawei:1,tree:-3"])
+def test_ticket_benchmarks_refuse_a_bad_scenario_by_name_before_any_work(
+        spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import remediation, root_priors
+
+    for module in (remediation, root_priors):
+        with pytest.raises(SystemExit) as exited:
+            module.main(["--scenarios", spec])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "--scenarios" in err and repr(spec.split(",")[-1]) in err
+
+
+def test_a_topology_without_a_size_fails_at_the_rate_of_the_size_it_is_built_at() -> None:
+    from benchmarks.correlation.run import HUAWEI_FAULTS_PER_HOUR, faults_per_hour
+    from benchmarks.correlation.topologies import DEFAULT_NODES
+
+    for name, size in DEFAULT_NODES.items():
+        assert faults_per_hour(name, None) == pytest.approx(faults_per_hour(name, size))
+    assert faults_per_hour("tree", 600) == pytest.approx(
+        HUAWEI_FAULTS_PER_HOUR * (600 / 45) ** 0.5)
+    assert faults_per_hour("huawei", None) == HUAWEI_FAULTS_PER_HOUR
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--faults", "nan"], "--faults"), (["--hours", "inf"], "--hours"),
+    (["--history-hours", "0"], "--history-hours"), (["--noise", "nan"], "--noise"),
+    (["--skew", "-1"], "--skew"), (["--topology", "tree", "--nodes", "0"], "--nodes")])
+def test_the_generator_refuses_bad_knobs_by_name(argv: list[str], named: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.correlation.scenario import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--out", str(tmp_path / "out")])
+    assert exited.value.code == 2 and named in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_alec_folded_puts_a_repeat_where_its_alarm_is_and_plain_alec_does_not() -> None:
+    """A condition re-sent 5 minutes on (beyond ALEC's 75 s at 0 hops) while uncleared is
+    one OpenNMS alarm: folded, it joins its alarm's cluster; a new episode after the
+    clear is an alarm of its own."""
+    from benchmarks.correlation.baselines import alec, alec_folded
+
+    graph = nx.Graph([("a", "b")])
+    events = [Event("1", "a", 0.0, "LINK|a", 400.0), Event("2", "b", 20.0, "X|b", None),
+              Event("3", "a", 300.0, "LINK|a", 400.0),  # a re-send, uncleared
+              Event("4", "a", 1000.0, "LINK|a", None)]  # after the clear: new
+    assert sorted(map(sorted, alec(events, graph).groups)) == [["1", "2"], ["3"], ["4"]]
+    assert sorted(map(sorted, alec_folded(events, graph).groups)) == [["1", "2", "3"],
+                                                                     ["4"]]

@@ -23,7 +23,7 @@ T0 = 1_800_000_000.0  # "now" for the live batches below (received_at)
 FAR = T0 + 3 * 365 * 86400.0  # a device whose clock is three years ahead
 
 
-def alert(i: str, entity: str, at: float, end: float | None = None) -> dict:
+def alert(i: str, entity: str, at: float | str, end: float | None = None) -> dict:
     return {"id": i, "source": "nms", "name": "LINK_DOWN", "entity": entity,
             "severity": "major", "summary": f"down on {entity}", "starts_at": at,
             "ends_at": end}
@@ -150,3 +150,27 @@ def test_no_bound_when_it_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert result.clock_ahead == [] and rt.engine.clock == FAR
     finally:
         rt.close()
+
+
+PRE_1970 = -1_000_000_000.0  # 1938: a historical stream replayed at event time
+
+
+def test_a_stream_all_before_1970_moves_the_clock_and_groups_its_alerts(
+        bounded: Runtime) -> None:
+    """(Epoch numbers below 0 are refused at parsing; RFC 3339 times before 1970 are
+    taken.) The clock once started at 0 and took the max with each start, so events with
+    negative epoch times never moved it: the index then expired every incident at
+    each event (all older than 0 minus the horizon) and neighbours 10 s apart landed
+    in separate incidents."""
+    items = [parse_alert(alert("a1", "r1", to_rfc3339(PRE_1970))),
+             parse_alert(alert("a2", "r2", to_rfc3339(PRE_1970 + 10)))]
+    replay_alerts(bounded, items, None)
+    assert bounded.engine.clock == PRE_1970 + 10
+    assert stored_alert(bounded, "a1")[2] == stored_alert(bounded, "a2")[2]
+    again = open_runtime(bounded.data_dir)
+    try:
+        assert again.engine.clock == PRE_1970 + 10  # restored, not taken as unset
+        after = again.engine.ingest([parse_alert(alert("a3", "r2", to_rfc3339(PRE_1970 + 20)))])
+        assert after.incidents == {stored_alert(bounded, "a1")[2]}
+    finally:
+        again.close()

@@ -24,6 +24,32 @@ def test_templates_mask_variable_parts() -> None:
     assert alert_text("ALM_12", "x") != alert_text("ALM_13", "x")
 
 
+
+def test_skipping_a_mask_the_text_cannot_match_changes_no_template() -> None:
+    """``template`` skips a pattern when the text lacks its separators; every text
+    must come out as running all patterns in turn would make it."""
+    import re
+
+    from aiops.learning import templates
+
+    def every_pattern(text: str) -> str:
+        out = text.lower()
+        for pattern, mask, _, _ in templates._MASKS:
+            out = pattern.sub(mask, out)
+        return re.sub(r"\s+", " ", out).strip()
+
+    rng = random.Random(7)
+    pieces = ["0", "7", "12", "255", "a", "f", "3f2a9c1e", "-", ":", ".", "/", " ", "x",
+              "ne", "ge", "00:1b:44:11:3a:b7", "00-1b-44-11-3a-b7", "10.2.3.4", "fe80::1",
+              "123e4567-e89b-12d3-a456-426614174000", "2001:db8:0:0:8:800:200c:417a",
+              "\u0661\u0662", "Ünï", "\t"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+             for _ in range(5000)]
+    texts += ["ber_high on ne-08 ge-0/0/12", "ab:cd:ef", "1.2.3", "1.2.3.4", "a-b-c-d"]
+    for text in texts:
+        assert template.__wrapped__(text) == every_pattern(text), text
+
+
 def test_a_storm_costs_one_embedding_and_similarity_means_something() -> None:
     embedder = TemplateEmbedder()
     storm = [alert_text("LINK_DOWN", f"Interface Gi0/{i} down on sw-{i}") for i in range(500)]

@@ -119,3 +119,35 @@ def test_the_sentence_transformers_backend_gives_the_same_vector(tmp_path: Path)
     assert done.stdout.split()[-1] == "True"
     ours = embeddings.TemplateEmbedder().vector("link down on <num>")
     assert float(np.dot(np.load(out), ours)) > 0.99999
+
+
+def test_a_vector_does_not_depend_on_the_blas_thread_count(encoder: MiniLMEncoder) -> None:
+    """The products run on one BLAS thread whatever the process set (faster for passes
+    this small, and the same last bit on every machine); the caller's setting is back
+    afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    texts = TEXTS * 3  # several passes, some of them full
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = encoder.encode(texts)
+    with threadpool_limits(limits=4, user_api="blas"):
+        four = encoder.encode(texts)
+        assert {lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "blas"} == {4}
+    assert np.array_equal(one, four)
+
+
+def test_weights_are_read_in_place_from_the_mapped_file(encoder: MiniLMEncoder) -> None:
+    """The float32 tensors are views of the mapped file (no 91 MB copy at load), and
+    each holds exactly what safetensors reads from it."""
+    from safetensors.numpy import load_file
+
+    from aiops.learning.minilm import _mapped_float32
+
+    stored = load_file(str(MODEL_DIR / "model.safetensors"))
+    mapped = _mapped_float32(MODEL_DIR / "model.safetensors")
+    assert set(mapped) == {k for k, v in stored.items() if v.dtype == np.float32}
+    for name, view in mapped.items():
+        assert not view.flags.writeable and np.array_equal(view, stored[name]), name
+    assert not encoder.words.flags.owndata and not encoder.words.flags.writeable
+    assert np.array_equal(encoder.words, stored["embeddings.word_embeddings.weight"])

@@ -22,6 +22,11 @@ from topology.model import MAX_ID_LENGTH, Edge, Node, text_problem
 # are never merged with another source's node by name or address, only by id.
 SCOPED_KINDS: frozenset[str] = frozenset(
     {"interface", "pod", "service", "deployment", "container", "namespace"})
+# Node attribute a source sets when it names several different things alike (NetBox:
+# a device name is unique per site, not overall). Such a node's id is qualified
+# (``SITE/NAME``) and its name is no identity key: it merges with no other node by
+# that name, and the identity merge reports the shared name as a conflict.
+SHARED_NAME = "shared_name"
 
 
 class SourceUnreachable(RuntimeError):

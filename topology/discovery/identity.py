@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.errors import InputError
-from topology.discovery.base import SCOPED_KINDS, Discovered, interface_id
+from topology.discovery.base import SCOPED_KINDS, SHARED_NAME, Discovered, interface_id
 from topology.discovery.lldp_model import is_ip
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -72,7 +72,9 @@ def _short(name: str) -> str | None:
 
 
 def _names(node: Node) -> set[str]:
-    raw = [node.id, node.name, node.attrs.get("hostname"), node.attrs.get("fqdn")]
+    # A name its source gives several things (``SHARED_NAME``) identifies none of them.
+    shown = None if node.attrs.get(SHARED_NAME) else node.name
+    raw = [node.id, shown, node.attrs.get("hostname"), node.attrs.get("fqdn")]
     aliases = node.attrs.get("aliases")
     if isinstance(aliases, list):
         raw.extend(aliases)
@@ -166,12 +168,40 @@ class IdentityMerge:
     def run(self, batch: Discovered) -> Merged:
         boxes = [n for n in batch.nodes if n.kind not in SCOPED_KINDS]
         scoped = [n for n in batch.nodes if n.kind in SCOPED_KINDS]
+        self._report_shared_names(boxes)
         for node in boxes:
             self._place_box(node)
         for node in scoped:
             self._place_scoped(node)
         edges = self._edges(batch.edges)
         return Merged(list(self.out.values()), edges, self.conflicts, self.renamed)
+
+    def _report_shared_names(self, boxes: list[Node]) -> None:
+        """One conflict per node whose source gives its name to several things: an
+        alert that names it so resolves to none of them (``EntityResolver`` does not
+        guess), and the operator should know why and what to name instead."""
+        groups: dict[str, list[Node]] = defaultdict(list)
+        for node in boxes:
+            if node.attrs.get(SHARED_NAME):
+                groups[node.name.lower()].append(node)
+        stored = {node_id.lower(): node_id for node_id in self.current.nodes} if groups else {}
+        for name, nodes in groups.items():
+            ids = sorted(n.id for n in nodes)
+            stale = stored.get(name)
+            if stale is not None and stale not in ids:
+                self.conflicts.append(Conflict(
+                    stale, "shared-name",
+                    f"'{stale}' is stored under a name {self.source} now gives "
+                    f"{len(ids)} things ({', '.join(ids)}); it is none of them and is not "
+                    "refreshed, so it ages out, but until then alerts naming "
+                    f"'{stale}' land on it", {"name": stale, "ids": ids}))
+            for node in nodes:
+                self.conflicts.append(Conflict(
+                    node.id, "shared-name",
+                    f"{self.source} names {len(ids)} things '{node.name}' "
+                    f"({', '.join(ids)}); an alert naming '{node.name}' resolves to none "
+                    f"of them: name '{node.id}' (or its address) instead",
+                    {"name": node.name, "ids": ids}))
 
     def _known(self, node_id: str) -> Node | None:
         return self.out.get(node_id) or self.current.nodes.get(node_id)
@@ -196,9 +226,15 @@ class IdentityMerge:
     def _match(self, node: Node) -> str | None:
         """Id of the node ``node`` is, or None for a new node (see the module doc)."""
         decisive: list[tuple[int, str, set[str]]] = []
+        # A node stored under a name its source now says is shared (the devices it
+        # merged, before their ids were qualified) is none of them: merged into, it
+        # would be refreshed by every run and keep taking alerts of either.
+        shared = node.name.lower() if node.attrs.get(SHARED_NAME) else None
         for strength, key, ids in self.index.matches(node):
             if strength == ADDRESS:
                 continue  # an address alone never merges; checked below
+            if shared is not None:
+                ids = {i for i in ids if i.lower() != shared}
             if strength == STRONG:
                 twins = {i for i in ids if i in self.fresh and not self._unnamed(i)}
                 if twins and not node.attrs.get("unnamed"):

@@ -16,11 +16,12 @@ Payload shapes follow NetBox's documented API: cables with ``a_terminations`` /
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from aiops.errors import InputError
-from topology.discovery.base import Discovered, GraphBuilder, add_link
+from topology.discovery.base import SHARED_NAME, Discovered, GraphBuilder, add_link
 from topology.discovery.http import JsonHttp
 from topology.graph import TopologyGraph
 
@@ -52,6 +53,37 @@ def _address(ip_ref: Any) -> str | None:
     """``10.0.0.1`` from a nested IP reference with ``address: 10.0.0.1/24``."""
     address = _ref_name(ip_ref, "address")
     return address.split("/", 1)[0] if address else None
+
+
+def _device_name(d: dict[str, Any]) -> str:
+    name = d.get("name")
+    return str(name) if name not in (None, "") else f"netbox-device-{d['id']}"
+
+
+def _slug(obj: Any) -> str | None:
+    return _ref_name(obj, "slug") or _ref_name(obj)
+
+
+def device_node_ids(devices: list[dict[str, Any]]) -> dict[int, str]:
+    """NetBox device id -> topology node id: the device's name where no other device
+    has it (alerts name devices so), else qualified by its site, ``SITE/NAME``, and
+    where two devices of one site share it (NetBox allows that across tenants) by
+    its tenant too, ``SITE/TENANT/NAME``; NetBox's id ends any clash left. Names
+    compare case-insensitively, as alerts resolve. One node id for two devices
+    merged them into one node, and every alert of either landed on it."""
+    names = {d["id"]: _device_name(d) for d in devices}
+    ids = dict(names)
+    for qualify in (lambda d: f"{_slug(d.get('site')) or 'no-site'}/{names[d['id']]}",
+                    lambda d: "/".join(p for p in (_slug(d.get("site")) or "no-site",
+                                                   _slug(d.get("tenant")), names[d["id"]]) if p),
+                    lambda d: f"{ids[d['id']]}#{d['id']}"):
+        taken = Counter(i.lower() for i in ids.values())
+        clashing = [d for d in devices if taken[ids[d["id"]].lower()] > 1]
+        if not clashing:
+            break
+        for d in clashing:
+            ids[d["id"]] = qualify(d)
+    return ids
 
 
 class NetboxConnector:
@@ -109,7 +141,8 @@ class NetboxConnector:
         interfaces = self._list("interfaces")
         cables = self._list("cables")
         builder = GraphBuilder(NAME)
-        device_ids = {d["id"]: self._device(builder, d) for d in devices}
+        node_ids = device_node_ids(devices)
+        device_ids = {d["id"]: self._device(builder, d, node_ids[d["id"]]) for d in devices}
         ports: dict[Any, tuple[str, str, dict[str, Any]]] = {}
         for iface in interfaces:
             device = device_ids.get(_ref_id(iface.get("device")))
@@ -120,14 +153,14 @@ class NetboxConnector:
             self._cable(builder, cable, ports, device_ids)
         return builder.result()
 
-    def _device(self, builder: GraphBuilder, d: dict[str, Any]) -> str:
-        name = d.get("name") or f"netbox-device-{d['id']}"
+    def _device(self, builder: GraphBuilder, d: dict[str, Any], node_id: str) -> str:
+        name = _device_name(d)
         ip = _address(d.get("primary_ip")) or _address(d.get("primary_ip4"))
         role = d.get("role") or d.get("device_role")
         device_type = _dict(d.get("device_type"))
         status = d.get("status")
         builder.node(
-            str(name), "device", str(name),
+            node_id, "device", name,
             netbox_id=d["id"], serial=d.get("serial") or None, mgmt_ip=ip,
             ips=[a for a in (_address(d.get("primary_ip6")), _address(d.get("oob_ip"))) if a],
             site=_ref_name(d.get("site")), role=_ref_name(role),
@@ -135,8 +168,9 @@ class NetboxConnector:
             manufacturer=_ref_name(device_type.get("manufacturer")),
             platform=_ref_name(d.get("platform")),
             status=status.get("value") if isinstance(status, dict) else status,
+            **{SHARED_NAME: node_id != name or None},
         )
-        return str(name)
+        return node_id
 
     def _ends(self, cable: dict[str, Any], side: str) -> list[dict[str, Any]]:
         """Terminations of one cable end as ``{"object_type", "object_id", "object"}``."""

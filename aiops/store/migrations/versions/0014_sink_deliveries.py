@@ -1,7 +1,7 @@
 """sink_deliveries: the durable outbox of incidents pushed to ITSM sinks
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 
 Incidents go out to webhooks and ServiceNow (docs/sinks.md) through this table: a
 batch's changes are queued here when the batch is published, and the delivery loop
@@ -12,8 +12,8 @@ outage of the receiver loses nothing. One row per (sink, incident).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

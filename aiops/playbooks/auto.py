@@ -1,0 +1,182 @@
+"""Playbooks that run without an operator asking, when their ``auto`` policy holds.
+
+Why a periodic look and not a step of ingestion: a policy waits (``after``: the
+incident must have had time to gather its alarms and settle its root cause), and an
+incident that has gone quiet sends no batch that could wake a sink. So ``aiops serve``
+looks every ``check_every`` seconds (``AIOPS_PLAYBOOK_AUTO_EVERY``, 0 = off) at the open
+incidents; a replay, a training run or a CLI command never runs anything.
+
+Once per incident and playbook: the run is asked for with the idempotency key
+``auto``, so a look that overlaps another (two servers on one database, a restart)
+returns the run already stored instead of running it again, and an operator's own run
+of the playbook in flight makes it wait (the 409 of ``submit_run``). A failed automatic
+run is not retried: the operator sees it on the incident and decides. ``max_per_hour``
+bounds the runs of each playbook started this way, whatever the incidents, so a storm
+of look-alike incidents cannot turn into a storm of remediations.
+
+Cost: the cheap conditions (status, age, alert count, severity, the top root cause's
+score) are read from the incidents table; only an incident that passes them and has
+changed since it was last found not to fit is matched in full (its alerts and
+recommended remediations, as the incident view shows them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.errors import BrokerUnavailable, Conflict, InputError
+from aiops.playbooks import runs
+from aiops.playbooks.definition import Playbook
+from aiops.playbooks.request import dispatch, load, submit_run
+from aiops.runtime import Runtime
+from aiops.store.tables import incidents, playbook_runs
+
+log = logging.getLogger(__name__)
+
+KEY = "auto"  # the idempotency key of every automatic run
+REQUESTER = "aiops auto-run"
+HORIZON = 7 * 86_400.0  # incidents last changed longer ago are not looked at
+MAX_INCIDENTS = 500  # per look, the most recently changed first
+
+
+def requester(playbook: Playbook) -> str:
+    """Who asked, as the run records it: the policy and the file it is in."""
+    return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
+
+
+class AutoRuns:
+    """The looks of one process; remembers which incidents did not fit at which
+    ``updated_at``, so an unchanged incident is not matched again."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._unfit: dict[tuple[str, str], float] = {}
+        self._said_budget: set[tuple[str, int]] = set()
+
+    def look(self, now: float | None = None) -> list[dict[str, Any]]:
+        """One look: the runs it started (or recorded, for a dry-run policy)."""
+        now = time.time() if now is None else now
+        books, _errors = load(self.runtime)
+        policies = [b for b in books.values() if b.auto is not None]
+        if not policies:
+            return []
+        started: list[dict[str, Any]] = []
+        for row in self._open_incidents(now, policies):
+            for playbook in policies:
+                run = self._consider(row, playbook, now)
+                if run is not None:
+                    started.append(run)
+        if len(self._unfit) > 50_000:  # incidents long gone; a look re-learns the rest
+            self._unfit.clear()
+        return started
+
+    def _open_incidents(self, now: float, policies: list[Playbook]) -> list[Any]:
+        youngest = now - min(p.auto.after for p in policies if p.auto)
+        query = (sa.select(incidents.c.id, incidents.c.severity, incidents.c.started_at,
+                           incidents.c.updated_at, incidents.c.alert_count,
+                           incidents.c.root_causes)
+                 .where(incidents.c.status == "open", incidents.c.started_at <= youngest,
+                        incidents.c.updated_at >= now - HORIZON)
+                 .order_by(incidents.c.updated_at.desc()).limit(MAX_INCIDENTS))
+        with self.runtime.db.connect() as conn:
+            return conn.execute(query).all()
+
+    def _consider(self, row: Any, playbook: Playbook, now: float) -> dict[str, Any] | None:
+        policy = playbook.auto
+        assert policy is not None
+        causes = row.root_causes or []
+        score = float(causes[0].get("score") or 0.0) if causes else 0.0
+        if (now - row.started_at < policy.after or row.alert_count < policy.min_alerts
+                or score < policy.min_score
+                or (policy.severities and row.severity not in policy.severities)):
+            return None
+        key = (row.id, playbook.name)
+        if self._unfit.get(key) == row.updated_at:
+            return None
+        with self.runtime.db.connect() as conn:
+            if runs.find_by_key(conn, row.id, playbook.name, KEY) is not None:
+                return None
+            # Runs are stamped with this host's clock (``requested_at``), whatever the
+            # alerts' times the incident ages were read on.
+            clock = time.time()
+            if self._started_last_hour(conn, playbook, clock) >= policy.max_per_hour:
+                self._say_budget(playbook, clock)
+                return None
+        try:
+            run, new = submit_run(self.runtime, row.id, playbook.name, requester(playbook),
+                                  dry_run=policy.dry_run, idempotency_key=KEY)
+        except InputError:  # does not match (or no longer: merged): until it changes
+            self._unfit[key] = row.updated_at
+            return None
+        except Conflict:  # an operator's run of it is in flight: look again later
+            return None
+        if not new:
+            return None
+        log.warning("playbook %s started unasked on incident %s (run %d; policy: score "
+                    "%.2f >= %.2f, %d alerts, %s)", playbook.name, row.id, run["id"], score,
+                    policy.min_score, row.alert_count,
+                    "dry run" if policy.dry_run else "real run")
+        if not policy.dry_run:
+            try:
+                dispatch(self.runtime, run["id"])
+            except BrokerUnavailable as exc:  # recorded failed; the operator sees it
+                log.error("%s", exc)
+        return run
+
+    @staticmethod
+    def _started_last_hour(conn: sa.Connection, playbook: Playbook, now: float) -> int:
+        return int(conn.execute(
+            sa.select(sa.func.count()).select_from(playbook_runs)
+            .where(playbook_runs.c.playbook == playbook.name,
+                   playbook_runs.c.idempotency_key == KEY,
+                   playbook_runs.c.requested_at >= now - 3600.0)).scalar_one())
+
+    def _say_budget(self, playbook: Playbook, now: float) -> None:
+        hour = int(now // 3600)
+        if (playbook.name, hour) not in self._said_budget:
+            self._said_budget.add((playbook.name, hour))
+            log.warning("playbook %s: %d runs started unasked in the last hour, its "
+                        "max_per_hour; the next incidents wait", playbook.name,
+                        playbook.auto.max_per_hour if playbook.auto else 0)
+
+
+class AutoRunLoop:
+    """``AutoRuns.look`` every ``every`` seconds on a daemon thread, until ``stop``. A
+    look that fails (the database away) is logged and the next one tries again."""
+
+    def __init__(self, runtime: Runtime, every: float):
+        self.auto = AutoRuns(runtime)
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="playbook-auto-runs")
+
+    def start(self) -> AutoRunLoop:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.auto.look()
+            except Exception:  # noqa: BLE001 - the next look tries again; say why
+                log.exception("automatic playbook look failed")
+
+
+def start_auto_runs(runtime: Runtime) -> AutoRunLoop | None:
+    """Start the looks for a serving process (``aiops serve``, a WSGI server's app) unless
+    ``AIOPS_PLAYBOOK_AUTO_EVERY`` is 0; ``Runtime.close`` stops them."""
+    every = runtime.data_dir.playbook.auto_every
+    if not every or runtime.auto_runs is not None:
+        return runtime.auto_runs
+    runtime.auto_runs = AutoRunLoop(runtime, every).start()
+    return runtime.auto_runs

@@ -1,0 +1,72 @@
+"""The TLS side of ``aiops syslog listen --tls``: syslog over TLS (RFC 5425).
+
+Why here and not a relay in front: devices and relays (rsyslog, syslog-ng, Cisco IOS
+XE, Junos) send syslog over TLS to port 6514 when the path crosses networks that must
+not read it, and a plain-TCP hop on the listener's host would be the weak link. The
+listener terminates TLS itself and then reads the stream as it reads plain TCP
+(RFC 5425 §4.3 frames with octet counting, which ``TcpFramer`` reads).
+
+What is checked: the server presents ``--tls-cert`` (with its chain) and
+``--tls-key``; TLS 1.2 is the least accepted (RFC 9662 updates RFC 5425 to require
+it). With ``--tls-client-ca`` every sender must present a certificate that CA signed
+(RFC 5425 §5.2 mutual authentication) or its connection is refused before a byte
+of syslog is read. Every file is read at start, and a bad one is refused by name.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from aiops.errors import InputError
+
+HANDSHAKE_SECONDS = 10.0  # a sender that connects and says nothing holds no thread longer
+
+
+def server_context(cert: Path, key: Path | None = None,
+                   client_ca: Path | None = None) -> ssl.SSLContext:
+    """A server-side context from PEM files; ``InputError`` names the file that is
+    missing, unreadable or not what it should be."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _readable(cert, "--tls-cert")
+    if key is not None:
+        _readable(key, "--tls-key")
+    try:
+        context.load_cert_chain(str(cert), str(key) if key is not None else None)
+    except ssl.SSLError as exc:
+        named = f"--tls-cert {cert}" + (f" with --tls-key {key}" if key else "")
+        raise InputError(f"{named}: not a PEM certificate and its private key "
+                         f"({exc.reason or exc})") from None
+    if client_ca is not None:
+        _readable(client_ca, "--tls-client-ca")
+        try:
+            context.load_verify_locations(cafile=str(client_ca))
+        except ssl.SSLError as exc:
+            raise InputError(f"--tls-client-ca {client_ca}: no PEM certificate in it "
+                             f"({exc.reason or exc})") from None
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _readable(path: Path, option: str) -> None:
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def peer_subject(connection: ssl.SSLSocket) -> str | None:
+    """The sender certificate's first DNS name or common name, for the logs."""
+    certificate = connection.getpeercert()
+    if not certificate:
+        return None
+    for kind, value in certificate.get("subjectAltName", ()):
+        if kind == "DNS":
+            return str(value)
+    for rdn in certificate.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return None

@@ -1,0 +1,76 @@
+"""Throw-away X.509 certificates for TLS tests, made by the openssl command line.
+
+Why generated and not checked in: a committed key is a key someone will reuse, and a
+committed certificate expires. A CA signs a server certificate for ``aiops.test``
+(and 127.0.0.1) and a client certificate; a second CA signs a client certificate the
+listener must not trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import ssl
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+OPENSSL = shutil.which("openssl")
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    stranger_cert: Path  # signed by another CA
+    stranger_key: Path
+
+
+def _run(*args: str, cwd: Path) -> None:
+    subprocess.run([OPENSSL, *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _ca(folder: Path, name: str) -> tuple[Path, Path]:
+    key, cert = folder / f"{name}.key", folder / f"{name}.pem"
+    _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         f"/CN={name}", "-keyout", str(key), "-out", str(cert), cwd=folder)
+    return cert, key
+
+
+def _signed(folder: Path, name: str, ca: tuple[Path, Path], extensions: str) -> tuple[Path, Path]:
+    key, request, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.pem"
+    ext = folder / f"{name}.ext"
+    ext.write_text(extensions, encoding="ascii")
+    _run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key),
+         "-out", str(request), cwd=folder)
+    _run("x509", "-req", "-in", str(request), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert), cwd=folder)
+    return cert, key
+
+
+def make_certificates(folder: Path) -> Certificates:
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = _ca(folder, "test-ca")
+    server = _signed(folder, "aiops.test", ca, "subjectAltName=DNS:aiops.test,IP:127.0.0.1\n"
+                     "extendedKeyUsage=serverAuth\n")
+    client = _signed(folder, "edge-router-1", ca, "subjectAltName=DNS:edge-router-1\n"
+                     "extendedKeyUsage=clientAuth\n")
+    other_ca = _ca(folder, "other-ca")
+    stranger = _signed(folder, "stranger", other_ca, "extendedKeyUsage=clientAuth\n")
+    return Certificates(ca=ca[0], server_cert=server[0], server_key=server[1],
+                        client_cert=client[0], client_key=client[1],
+                        stranger_cert=stranger[0], stranger_key=stranger[1])
+
+
+def close_after_read(tls: ssl.SSLSocket) -> None:
+    """Half-close, then read to the receiver's close. Closing at once would drop the
+    stream: a TLS 1.3 server's session tickets sit unread, and a socket closed with
+    unread data sends a reset, on which the receiver throws away what it had not read."""
+    tls.shutdown(socket.SHUT_WR)
+    with contextlib.suppress(OSError):
+        while tls.recv(65536):
+            pass

@@ -1,0 +1,134 @@
+"""SNMPv3 traps as Net-SNMP's snmptrap sends them, read by ``V3Receiver``: every
+authentication and privacy protocol, and each way a message must be refused."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aiops.errors import InputError
+from connectors.snmp_traps import is_snmpv3, v3_trap
+from connectors.snmp_v3 import AUTH, PRIV, V3Receiver, V3Refused, V3Settings, V3User, read_v3_users
+
+pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None,
+                                reason="needs Net-SNMP's snmptrap (Debian snmp)")
+
+DEVICE_ENGINE = "0x8000000001020304"
+IF_NAME = "1.3.6.1.31.1.1.1.1.3"
+LINK_DOWN = "1.3.6.1.6.3.1.1.5.3"
+
+
+def snmptrap(*security: str, engine: str = DEVICE_ENGINE) -> bytes:
+    """The datagram Net-SNMP's snmptrap sends for a linkDown with ifName Gi0/3."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(10)
+        subprocess.run(["snmptrap", "-v3", *security, "-e", engine,
+                        f"127.0.0.1:{receiver.getsockname()[1]}", "", LINK_DOWN,
+                        IF_NAME, "s", "Gi0/3"], check=True, timeout=30, capture_output=True)
+        return receiver.recvfrom(65535)[0]
+
+
+def user(auth: str | None = "SHA", priv: str | None = "AES", name: str = "netops",
+         engine_ids: frozenset[bytes] | None = None) -> V3User:
+    return V3User(name, auth, "authpass123" if auth else None, priv,
+                  "privpass123" if priv else None, engine_ids)
+
+
+def security(auth: str | None = "SHA", priv: str | None = "AES", name: str = "netops",
+             auth_pass: str = "authpass123", priv_pass: str = "privpass123") -> list[str]:
+    if auth is None:
+        return ["-u", name, "-l", "noAuthNoPriv"]
+    args = ["-u", name, "-l", "authPriv" if priv else "authNoPriv", "-a", auth, "-A", auth_pass]
+    return args + (["-x", priv, "-X", priv_pass] if priv else [])
+
+
+def receive(receiver: V3Receiver, data: bytes):
+    assert is_snmpv3(data)
+    return v3_trap(receiver.receive(data, ("192.0.2.7", 50000)), "192.0.2.7")
+
+
+@pytest.mark.parametrize(("auth", "priv"), [*((a, "AES") for a in AUTH),
+                                            *(("SHA", p) for p in PRIV),
+                                            ("SHA-256", "AES-256-C"), ("MD5", None)])
+def test_every_protocol_net_snmp_sends_is_read(auth: str, priv: str | None) -> None:
+    receiver = V3Receiver(V3Settings((user(auth, priv),), None))
+    trap = receive(receiver, snmptrap(*security(auth, priv)))
+    assert (trap.version, trap.user, trap.oid, trap.device) == ("3", "netops", LINK_DOWN,
+                                                                "192.0.2.7")
+    assert trap.varbinds[IF_NAME] == "Gi0/3" and trap.answer is None
+
+
+def test_wrong_passphrases_unknown_users_and_lower_levels_are_refused_by_reason() -> None:
+    receiver = V3Receiver(V3Settings((user(),), None))
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(receiver, snmptrap(*security(auth_pass="another-pass")))
+    with pytest.raises(V3Refused, match="decryption error"):
+        receive(receiver, snmptrap(*security(priv_pass="another-pass")))
+    with pytest.raises(V3Refused, match="unknown user 'intruder'"):
+        receive(receiver, snmptrap(*security(name="intruder")))
+    # USM alone would let these through: the user is authPriv.
+    with pytest.raises(V3Refused, match="noAuthNoPriv message .* who is authPriv"):
+        receive(receiver, snmptrap(*security(auth=None)))
+    with pytest.raises(V3Refused, match="authNoPriv message .* who is authPriv"):
+        receive(receiver, snmptrap(*security(priv=None)))
+    assert receive(receiver, snmptrap(*security())).user == "netops"  # still reads
+
+
+def test_engine_ids_listed_are_the_only_ones_and_learned_ones_are_bounded() -> None:
+    listed = V3Receiver(V3Settings((user(engine_ids=frozenset({bytes.fromhex(
+        DEVICE_ENGINE[2:])})),), None))
+    assert receive(listed, snmptrap(*security())).user == "netops"
+    with pytest.raises(V3Refused, match="engine id 0x8000000001020305, not one of its"):
+        receive(listed, snmptrap(*security(), engine="0x8000000001020305"))
+    bounded = V3Receiver(V3Settings((user(),), None), max_engines=1)
+    assert receive(bounded, snmptrap(*security())).user == "netops"
+    assert receive(bounded, snmptrap(*security())).user == "netops"  # known: no new one
+    with pytest.raises(V3Refused, match="1 already known"):
+        receive(bounded, snmptrap(*security(), engine="0x8000000001020305"))
+
+
+def test_garbage_that_says_snmpv3_is_refused_as_unreadable() -> None:
+    receiver = V3Receiver(V3Settings((user(),), None))
+    data = snmptrap(*security())
+    with pytest.raises(ValueError, match="cannot be read|refused"):
+        receiver.receive(data[:40] + b"\x00" * 10 + data[50:], ("192.0.2.7", 1))
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("users: []", "no users"),
+    ("[]", "expected a mapping with a list 'users'"),
+    ("users: [{name: a, auth: SHA1, auth_passphrase: longenough}]", "auth 'SHA1' is not one of"),
+    ("users: [{name: a, auth: SHA, auth_passphrase: short}]", "at least 8 characters"),
+    ("users: [{name: a, priv: AES, priv_passphrase: longenough}]", "priv needs auth"),
+    ("users: [{name: a}, {name: a}]", "users named twice: ['a']"),
+    ("users: [{name: a, engine_ids: [0xZZ]}]", "is not hex"),
+    ("users: [{name: a, engine_ids: ['0x01']}]", "1 octets, not 5-32"),
+    ("users: [{name: a, password: x}]", "unknown keys ['password']"),
+    ("users: [{name: a}]\nengine_id: 12", "an engine id must be hex text"),
+])
+def test_a_bad_users_file_is_refused_naming_what(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "v3.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=None) as refused:
+        read_v3_users(path)
+    assert error in str(refused.value) and "v3.yml" in str(refused.value)
+
+
+def test_a_users_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "v3.yml"
+    path.write_text("engine_id: '0x80001f8880aabbccdd'\nusers:\n"
+                    "  - {name: netops, auth: SHA-256, auth_passphrase: authpass123,\n"
+                    "     priv: AES, priv_passphrase: privpass123,\n"
+                    "     engine_ids: ['80:00:00:00:01:02:03:04']}\n"
+                    "  - {name: monitor}\n", encoding="utf-8")
+    settings = read_v3_users(path)
+    assert settings.engine_id == bytes.fromhex("80001f8880aabbccdd")
+    netops, monitor = settings.users
+    assert (netops.level, monitor.level) == (3, 1)
+    assert netops.engine_ids == frozenset({bytes.fromhex("8000000001020304")})
+    assert V3Receiver(settings).engine_id == settings.engine_id
