@@ -41,6 +41,15 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
             click.echo(f"aiops: error: {exc}; or set AIOPS_TEXT_SIMILARITY=off to serve "
                        "without text similarity", err=True)
             sys.exit(1)
+    from aiops.sinks.setup import start_delivery
+
+    try:
+        delivery = start_delivery(runtime, f"http://{host}:{port}")
+    except ValueError as exc:  # a secret file of AIOPS_SINK_* that cannot be read
+        click.echo(f"aiops: error: {exc}", err=True)
+        sys.exit(2)
+    if delivery is not None:
+        click.echo(f"aiops: delivering incidents to {', '.join(delivery.targets)}", err=True)
     from aiops.playbooks.auto import start_auto_runs
 
     start_auto_runs(runtime)  # playbooks whose policy says to run unasked (docs/playbooks.md)

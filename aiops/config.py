@@ -229,6 +229,54 @@ class PlaybookSettings:
                              f"86400, got {self.auto_every!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """Where incidents are pushed (docs/sinks.md) and how hard the outbox tries.
+
+    Env ``AIOPS_SINK_<FIELD>`` overrides a field (``AIOPS_SINK_WEBHOOK_URLS=https://a,
+    https://b``). Secrets are read from the files named here, never from the value of
+    a setting that ``ps`` or a unit file shows.
+    """
+
+    # Comma-separated URLs, each POSTed a JSON document per incident change.
+    webhook_urls: str = ""
+    # A file whose content is sent as ``Authorization: Bearer ...`` to the webhooks.
+    webhook_token_file: str = ""
+    # A ServiceNow instance (``https://example.service-now.com``); empty: none.
+    servicenow_url: str = ""
+    servicenow_user: str = ""
+    servicenow_password_file: str = ""
+    servicenow_close_code: str = "Solution provided"
+    # Where the incident view is reached from the receiver (links in what is sent);
+    # empty: ``http://HOST:PORT`` of ``aiops serve``.
+    public_url: str = ""
+    # An incident is sent at most once per this many seconds: a storm's updates of
+    # one incident collapse into its latest state. Resolving is never held back.
+    min_interval: float = 30.0
+    # Retries back off 1, 2, 4, ... seconds up to this (a Retry-After is honoured).
+    backoff_max: float = 600.0
+    timeout: float = 10.0  # seconds per request
+
+    def __post_init__(self) -> None:
+        _check_ranges(self, "AIOPS_SINK_", {
+            "min_interval": (0.0, 86400.0, True), "backoff_max": (1.0, 86400.0, True),
+            "timeout": (0.0, 600.0, False)})
+        for url in self.webhook_list() + ([self.servicenow_url] if self.servicenow_url else []):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"AIOPS_SINK_WEBHOOK_URLS and AIOPS_SINK_SERVICENOW_URL take "
+                                 f"http:// or https:// URLs, got {url!r}")
+        if self.servicenow_url and not (self.servicenow_user and self.servicenow_password_file):
+            raise ValueError("AIOPS_SINK_SERVICENOW_URL needs AIOPS_SINK_SERVICENOW_USER and "
+                             "AIOPS_SINK_SERVICENOW_PASSWORD_FILE")
+
+    def webhook_list(self) -> list[str]:
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.webhook_list() or self.servicenow_url)
+
+
 def settings_from_env(settings: Any, prefix: str) -> Any:
     """``settings`` with every field that ``PREFIX<FIELD>`` names in the environment."""
     changes: dict[str, Any] = {}
@@ -257,6 +305,7 @@ class DataDir:
     drift: DriftSettings = field(default_factory=DriftSettings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
     playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
+    sinks: SinkSettings = field(default_factory=SinkSettings)
 
     @classmethod
     def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
@@ -284,7 +333,8 @@ class DataDir:
         return cls(path=chosen, database_url=url, graph_url=graph, settings=settings,
                    drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
                    retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"),
-                   playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"))
+                   playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"),
+                   sinks=settings_from_env(SinkSettings(), "AIOPS_SINK_"))
 
     def url(self) -> str:
         if self.database_url:

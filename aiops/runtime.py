@@ -31,6 +31,7 @@ from aiops.learning.root_priors import RootCausePriors
 from aiops.learning.training import MODEL_NAME, CorrelationModel, load_promoted
 from aiops.models import Alert
 from aiops.sinks.graph import IncidentGraphSink
+from aiops.sinks.setup import outbox_sink
 from aiops.store.db import open_database
 from aiops.tickets.autolink import ticket_link_sink
 from topology.graph import TopologyGraph
@@ -68,6 +69,9 @@ class Runtime:
     # Looks for playbooks to run unasked (``aiops.playbooks.auto``), when a serving
     # process started them.
     auto_runs: Any = None
+    # Drains the outbox to webhooks and ServiceNow (``aiops.sinks.delivery``), when
+    # ``aiops serve`` or the WSGI app started it.
+    delivery: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel) -> None:
@@ -232,6 +236,8 @@ class Runtime:
     def close(self) -> None:
         if self.auto_runs is not None:
             self.auto_runs.stop()
+        if self.delivery is not None:
+            self.delivery.stop()
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()
@@ -343,4 +349,9 @@ def open_runtime(data_dir: DataDir) -> Runtime:
     engine.use_pace(pace)
     # Stored tickets are linked to incidents as these resolve (docs/tickets.md).
     engine.sinks.append(ticket_link_sink(runtime))
+    # Changed incidents queued for webhooks and ServiceNow (docs/sinks.md).
+    outbox = outbox_sink(runtime)
+    if outbox is not None:
+        engine.sinks.append(outbox)
+        outbox.reconcile(engine.incidents.values())
     return runtime

@@ -9,6 +9,7 @@ from flask import Flask
 from aiops.api.errors import register_error_handlers
 from aiops.config import DataDir
 from aiops.runtime import Runtime, open_runtime
+from aiops.sinks.setup import start_delivery
 
 DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # bytes per request body
@@ -23,17 +24,19 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
-    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies too
+    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies and
+        # delivers incidents too
         from aiops.playbooks.auto import start_auto_runs
 
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))
         start_auto_runs(runtime)
+        start_delivery(runtime, "http://127.0.0.1:8080")
     app.extensions["aiops"] = runtime
 
-    from aiops.api import incidents, ingest, meta, models, playbooks, topology, views
+    from aiops.api import incidents, ingest, meta, models, playbooks, sinks, topology, views
 
-    for module in (ingest, incidents, playbooks, topology, models, meta, views):
+    for module in (ingest, incidents, playbooks, topology, models, meta, sinks, views):
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)
     return app

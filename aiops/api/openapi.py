@@ -406,6 +406,18 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "run_id", "in": "path", "required": True,
                         "schema": {"type": "integer"}}],
         "responses": {"200": _json(_ref("PlaybookRun"), "The run"), **_NOT_FOUND}}},
+    "/api/v1/sinks": {"get": {
+        "summary": "The outbox of incidents pushed to webhooks and ServiceNow, per sink",
+        "responses": {"200": _json({"type": "object", "properties": {
+            "sinks": {"type": "array", "items": {"type": "object", "properties": {
+                "sink": {"type": "string"}, "configured": {"type": "boolean"},
+                "pending": {"type": "integer"}, "delivered": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "oldest_pending_seconds": {"type": ["number", "null"]},
+                "last_delivered_at": {"type": ["string", "null"]},
+                "last_error": {"type": ["object", "null"]},
+                "failures": {"type": "array", "items": {"type": "object"}}}}}}},
+            "Per sink: pending, delivered, failed, the last error"), **_ERRORS}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     "/api/v1/health": {"get": {

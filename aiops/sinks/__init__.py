@@ -2,8 +2,9 @@
 
 A sink receives the incidents and alerts that one ``Engine.ingest`` batch changed,
 after the database committed them. The database stays the record; a sink is a
-projection of it (the topology graph today, tickets and chat later), so a failing
-sink is logged and never fails ingestion.
+projection of it (the topology graph, ticket links, and the outbox of incidents
+pushed to webhooks and ServiceNow: ``aiops.sinks.outbox``, docs/sinks.md), so a
+failing sink is logged and never fails ingestion.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from alembic import context
 
 import topology.tables  # noqa: F401  (registers the topology tables on the metadata)
+from aiops.sinks import tables as sink_tables  # noqa: F401
 from aiops.store import tables  # noqa: F401
 from aiops.store.metadata import metadata
 from aiops.tickets import tables as ticket_tables  # noqa: F401

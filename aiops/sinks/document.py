@@ -1,0 +1,80 @@
+"""The JSON document a receiver gets for an incident change (docs/sinks.md).
+
+Built when the delivery loop sends, from the incident as stored then: a receiver
+always gets the latest state, however many changes were queued while it waited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiops.sinks.outbox import changes, fingerprint
+from aiops.store import queries
+from aiops.timeutil import to_rfc3339
+
+SCHEMA = "aiops.incident.v1"
+ROOT_CAUSES_SENT = 3
+REMEDIATIONS_SENT = 3
+
+# (conn, incident dict with alerts) -> ranked remediations; None: no trained model
+Remediations = Callable[[sa.Connection, dict[str, Any]], list[dict[str, Any]]]
+
+
+def stored_fingerprint(incident: dict[str, Any]) -> dict[str, Any]:
+    """The fingerprint (``aiops.sinks.outbox``) of a stored incident."""
+    return fingerprint(incident["status"], incident["severity"], incident["alert_count"],
+                       [rc["entity"] for rc in incident["root_causes"]],
+                       incident["merged_into"])
+
+
+def event_of(incident: dict[str, Any], delivered_version: int,
+             delivered: dict[str, Any] | None) -> tuple[str, list[str]]:
+    """(event, changes): what this send tells the receiver, against what it last got."""
+    if delivered_version == 0:
+        return "opened", ["opened"]
+    changed = changes(delivered, stored_fingerprint(incident))
+    for event in ("resolved", "merged", "reopened"):
+        if event in changed:
+            return event, changed
+    return "updated", changed
+
+
+def incident_document(conn: sa.Connection, incident_id: str, version: int,
+                      delivered_version: int, delivered: dict[str, Any] | None,
+                      public_url: str, remediations: Remediations | None,
+                      now: float) -> dict[str, Any]:
+    """The document for ``incident_id`` at ``version``; NotFound when not stored."""
+    incident = queries.get_incident(conn, incident_id)
+    event, changed = event_of(incident, delivered_version, delivered)
+    fixes = remediations(conn, incident) if remediations is not None else []
+    alerts = incident.pop("alerts")
+    firing = sum(1 for a in alerts if a["status"] == "firing")
+    base = public_url.rstrip("/")
+    return {
+        "schema": SCHEMA,
+        "event": event,
+        "changes": changed,
+        "incident_id": incident_id,  # the stable key to deduplicate and correlate on
+        "version": version,  # grows with every change of this incident
+        "status": incident["status"],
+        "title": incident["title"],
+        "severity": incident["severity"],
+        "alert_count": incident["alert_count"],
+        "firing_alerts": firing,
+        "started_at": incident["started_at"],
+        "updated_at": incident["updated_at"],
+        "resolved_at": incident["resolved_at"],
+        "merged_into": incident["merged_into"],
+        "root_causes": [{"entity": rc["entity"], "score": rc["score"],
+                         "node_id": rc.get("node_id"), "alert_id": rc.get("alert_id"),
+                         "evidence": rc.get("evidence", [])}
+                        for rc in incident["root_causes"][:ROOT_CAUSES_SENT]],
+        "remediations": fixes[:REMEDIATIONS_SENT],
+        "entities": sorted({a["node_id"] or a["entity"] for a in alerts})[:20],
+        "url": f"{base}/incidents/{incident_id}",
+        "api_url": f"{base}/api/v1/incidents/{incident_id}",
+        "sent_at": to_rfc3339(now),
+    }

@@ -1,0 +1,76 @@
+"""Outbound incident delivery from the settings: which receivers, the outbox sink the
+engine publishes to, and the delivery loop ``aiops serve`` runs (docs/sinks.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiops.config import SinkSettings
+from aiops.sinks.delivery import DeliveryLoop, DeliverySettings
+from aiops.sinks.http import Target, read_secret_file
+from aiops.sinks.outbox import OutboxSink
+from aiops.sinks.servicenow import ServiceNowTarget
+from aiops.sinks.webhook import WebhookTarget, webhook_name
+
+
+def sink_names(settings: SinkSettings) -> list[str]:
+    """The outbox names of the configured receivers (no secrets read)."""
+    names = [webhook_name(url) for url in settings.webhook_list()]
+    if settings.servicenow_url:
+        names.append(ServiceNowTarget.name)
+    return names
+
+
+def build_targets(settings: SinkSettings) -> list[Target]:
+    """The receivers, with their secrets read; ValueError names an unreadable file."""
+    token = read_secret_file(settings.webhook_token_file, "AIOPS_SINK_WEBHOOK_TOKEN_FILE") \
+        if settings.webhook_token_file else None
+    targets: list[Target] = [WebhookTarget(url, token, settings.timeout)
+                             for url in settings.webhook_list()]
+    if settings.servicenow_url:
+        password = read_secret_file(settings.servicenow_password_file,
+                                    "AIOPS_SINK_SERVICENOW_PASSWORD_FILE")
+        targets.append(ServiceNowTarget(settings.servicenow_url, settings.servicenow_user,
+                                        password, settings.timeout,
+                                        settings.servicenow_close_code))
+    return targets
+
+
+def outbox_sink(runtime: Any) -> OutboxSink | None:
+    """The engine sink queuing changed incidents, when any receiver is configured."""
+    settings: SinkSettings = runtime.data_dir.sinks
+    if not settings.configured:
+        return None
+    return OutboxSink(runtime.db, sink_names(settings), settings.min_interval)
+
+
+def delivery_loop(runtime: Any, public_url: str) -> DeliveryLoop | None:
+    """The loop that drains the outbox of ``runtime``, woken by its outbox sink; None
+    when no receiver is configured."""
+    from aiops.tickets.recommend import recommender
+
+    settings: SinkSettings = runtime.data_dir.sinks
+    if not settings.configured:
+        return None
+
+    def remediations(conn: Any, incident: dict[str, Any]) -> list[dict[str, Any]]:
+        chosen = recommender(runtime)
+        return chosen.for_incident(incident, runtime.engine.topology) if chosen else []
+
+    loop = DeliveryLoop(runtime.db, build_targets(settings), DeliverySettings(
+        public_url=settings.public_url or public_url, min_interval=settings.min_interval,
+        backoff_max=settings.backoff_max), remediations)
+    for sink in runtime.engine.sinks:
+        if isinstance(sink, OutboxSink):
+            sink.wake = loop.wake
+    return loop
+
+
+def start_delivery(runtime: Any, public_url: str) -> DeliveryLoop | None:
+    """Start draining the outbox in a background thread (``aiops serve`` and the WSGI
+    app); stopped when the runtime closes."""
+    loop = delivery_loop(runtime, public_url)
+    if loop is not None:
+        loop.start()
+        runtime.delivery = loop
+    return loop

@@ -1,0 +1,131 @@
+"""The ServiceNow sink against a local server answering with the Table API's
+documented payloads (ServiceNow is SaaS and cannot run here): create, update with
+work notes, resolve; a create whose answer was lost is found by correlation_id."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from aiops.config import DataDir
+from aiops.runtime import Runtime, open_runtime
+from aiops.sinks.tables import sink_deliveries
+from tests.sinks.receiver import ServiceNowTable, servicenow_handler, serving_on
+from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
+from topology.model import Edge, Node
+
+
+def open_servicenow(path: Path, env: pytest.MonkeyPatch, url: str) -> Runtime:
+    secret = path / "sn-password"
+    secret.write_text("pa55word\n")
+    env.setenv("AIOPS_TEXT_SIMILARITY", "off")
+    env.setenv("AIOPS_SINK_MIN_INTERVAL", "0")
+    env.setenv("AIOPS_SINK_SERVICENOW_URL", url)
+    env.setenv("AIOPS_SINK_SERVICENOW_USER", "aiops.integration")
+    env.setenv("AIOPS_SINK_SERVICENOW_PASSWORD_FILE", str(secret))
+    rt = open_runtime(DataDir.from_env(path / "data"))
+    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
+                       [Edge("r1", "r2")], "test")
+    return rt
+
+
+def test_create_update_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        rt.engine.ingest([alert("a2", "r2", 5)])
+        loop.run_once()
+        rt.engine.ingest([alert("a1-end", ends=30), alert("a2-end", "r2", 5, ends=31)])
+        loop.run_once()
+    methods = [(m, p.split("?")[0]) for m, p, _ in table.calls]
+    (record,) = table.records.values()
+    sys_id = record["sys_id"]
+    assert methods == [("GET", "/api/now/table/incident"),
+                       ("POST", "/api/now/table/incident"),
+                       ("PATCH", f"/api/now/table/incident/{sys_id}"),
+                       ("PATCH", f"/api/now/table/incident/{sys_id}")]
+    assert "correlation_id%3Dinc-1" in table.calls[0][1] or \
+        "correlation_id=inc-1" in table.calls[0][1]
+    create = table.calls[1][2]
+    assert create["correlation_id"] == "inc-1" and create["correlation_display"] == "aiops"
+    assert (create["urgency"], create["impact"]) == ("1", "2")  # major
+    assert create["short_description"].startswith("[aiops] LINK_DOWN on r1")
+    assert "Probable root causes:" in create["description"]
+    assert "/incidents/inc-1" in create["description"]
+    update = table.calls[2][2]
+    assert "alerts_added" in update["work_notes"] and "state" not in update
+    resolve = table.calls[3][2]
+    assert (resolve["state"], resolve["close_code"]) == ("6", "Solution provided")
+    assert "cleared" in resolve["close_notes"]
+    assert record["state"] == "6"
+    expected = "Basic " + base64.b64encode(b"aiops.integration:pa55word").decode()
+    assert set(table.auth) == {expected}
+    with rt.db.connect() as conn:
+        row = conn.execute(sa.select(sink_deliveries)).one()
+    assert (row.sink, row.external_id, row.status) == ("servicenow", sys_id, "delivered")
+    rt.close()
+
+
+def test_a_lost_create_answer_makes_no_second_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        with rt.db.begin() as conn:  # as if the POST's answer never arrived
+            conn.execute(sink_deliveries.update().values(external_id=None))
+        rt.engine.ingest([alert("a2", "r2", 5)])
+        loop.run_once()
+    assert [m for m, _, _ in table.calls] == ["GET", "POST", "GET", "PATCH"]
+    assert len(table.records) == 1
+    rt.close()
+
+
+def test_a_resolved_incident_deleted_in_servicenow_is_a_recorded_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        table.records.clear()  # someone deleted the record
+        rt.engine.ingest([alert("a1-end", ends=30)])
+        loop.run_once()
+    with rt.db.connect() as conn:
+        row = conn.execute(sa.select(sink_deliveries)).one()
+    assert row.status == "failed" and "HTTP 404" in row.last_error
+    assert "No Record found" in row.last_error
+    rt.close()
+
+
+def test_an_incident_merged_by_an_operator_is_resolved_as_a_duplicate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        rt.engine.ingest([alert("b1", "r2", 4000)])  # another incident, much later
+        loop.run_once()
+        assert len(table.records) == 2
+        rt.engine.merge_incidents("inc-1", ["inc-2"])
+        loop.run_once()
+    by_id = {r["correlation_id"]: r for r in table.records.values()}
+    merged, kept = by_id["inc-2"], by_id["inc-1"]
+    assert (merged["state"], merged["close_code"]) == ("6", "Duplicate")
+    assert "into inc-1" in merged["close_notes"]
+    assert kept["state"] != "6" and "alerts_added" in kept["work_notes"]
+    rt.close()
