@@ -242,6 +242,9 @@ class SinkSettings:
     webhook_urls: str = ""
     # A file whose content is sent as ``Authorization: Bearer ...`` to the webhooks.
     webhook_token_file: str = ""
+    # A file whose content keys the HMAC-SHA256 signature of every webhook request
+    # (``X-Aiops-Signature``, aiops/sinks/webhook.py); empty: not signed.
+    webhook_signing_secret_file: str = ""
     # A ServiceNow instance (``https://example.service-now.com``); empty: none.
     servicenow_url: str = ""
     servicenow_user: str = ""

@@ -25,7 +25,11 @@ def build_targets(settings: SinkSettings) -> list[Target]:
     """The receivers, with their secrets read; ValueError names an unreadable file."""
     token = read_secret_file(settings.webhook_token_file, "AIOPS_SINK_WEBHOOK_TOKEN_FILE") \
         if settings.webhook_token_file else None
-    targets: list[Target] = [WebhookTarget(url, token, settings.timeout)
+    secret = read_secret_file(settings.webhook_signing_secret_file,
+                              "AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE") \
+        if settings.webhook_signing_secret_file else None
+    targets: list[Target] = [WebhookTarget(url, token, settings.timeout,
+                                           secret.encode("utf-8") if secret else None)
                              for url in settings.webhook_list()]
     if settings.servicenow_url:
         password = read_secret_file(settings.servicenow_password_file,

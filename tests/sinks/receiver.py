@@ -31,7 +31,7 @@ def webhook_handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": json.loads(body)})
+                                          "body": json.loads(body), "raw": body})
                 status, headers, text = receiver.answers.pop(0) if receiver.answers \
                     else (200, {}, "{}")
             self.send_response(status)

@@ -406,3 +406,39 @@ def test_rows_deleted_by_hand_are_written_again(
     assert [(d["event"], d["alert_count"]) for d in got.documents()] == \
         [("opened", 1), ("opened", 2)]
     rt.close()
+
+
+def test_a_signing_secret_signs_every_request_as_documented(
+        tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
+    """The receiver's check from docs/sinks.md, on the bytes a real server got: the
+    HMAC of timestamp, '.', body verifies with the secret and fails with another; an
+    unreadable secret file stops start-up naming the setting."""
+    import hashlib
+    import hmac
+
+    got, url = receiver
+    secret = tmp_path / "signing.secret"
+    secret.write_text("correct horse battery staple\n", encoding="utf-8")
+    env.setenv("AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE", str(secret))
+    clock = Clock()
+    rt = open_with(tmp_path / "d", env, url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    assert loop.run_once() == 1
+    (request,) = got.requests
+    headers, body = request["headers"], request["raw"]
+    stamp = headers["X-Aiops-Timestamp"]
+    assert abs(int(stamp) - time.time()) < 60
+
+    def verifies(key: bytes) -> bool:
+        expected = "sha256=" + hmac.new(key, stamp.encode() + b"." + body,
+                                        hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, headers["X-Aiops-Signature"])
+
+    assert verifies(b"correct horse battery staple") and not verifies(b"another secret")
+    assert not verifies(b"correct horse battery staple"[:-1])
+    rt.close()
+    env.setenv("AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE .* cannot "
+                                         "be read"):
+        build_targets(DataDir.from_env(tmp_path / "d").sinks)
