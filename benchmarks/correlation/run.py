@@ -173,7 +173,8 @@ def run_engine(worker: EngineWorker, paths: dict[str, Path], out: Path, timeout:
             log(stats.get("traceback", ""))
             continue
         perf = {k: stats[k] for k in ("seconds", "alerts_per_second", "memory_mb",
-                                      "peak_rss_mb", "train_seconds", "relations", "time_scale")
+                                      "peak_rss_mb", "train_seconds", "relations", "time_scale",
+                                      "p99_ms")
                 if k in stats}
         runs[method] = (engine_prediction(Path(stats["output"])), perf)
     return runs

@@ -501,3 +501,20 @@ def test_alec_folded_puts_a_repeat_where_its_alarm_is_and_plain_alec_does_not() 
     assert sorted(map(sorted, alec(events, graph).groups)) == [["1", "2"], ["3"], ["4"]]
     assert sorted(map(sorted, alec_folded(events, graph).groups)) == [["1", "2", "3"],
                                                                      ["4"]]
+
+
+def test_p99_placement_is_a_column_for_the_methods_that_measure_it() -> None:
+    """The issue's metrics include p99 placement latency: the engine's is averaged over
+    scenarios; a baseline (no per-alert placement) shows '–', not 0."""
+    def row(p99: float | None) -> dict:
+        out = {k: 0.5 for k in report.MEAN_KEYS} | {
+            "ac1": 0.5, "ac3": 0.5, "ac1_silent": 0.0, "ac3_silent": 0.0, "faults": 4,
+            "silent_faults": 1}
+        return out if p99 is None else out | {"p99_ms": p99}
+
+    scenarios = [{"results": {"engine": row(0.4), "alec": row(None)}},
+                 {"results": {"engine": row(0.8), "alec": row(None)}}]
+    engine, alec = (report.aggregate(scenarios, m) for m in ("engine", "alec"))
+    assert engine["p99_ms"] == pytest.approx(0.6) and "p99_ms" not in alec
+    column = [title for _, title, _ in report.COLUMNS].index("p99 placement ms")
+    assert report._cells(engine)[column] == "0.60" and report._cells(alec)[column] == "–"
