@@ -250,6 +250,13 @@ class SinkSettings:
     servicenow_user: str = ""
     servicenow_password_file: str = ""
     servicenow_close_code: str = "Solution provided"
+    # A Request Tracker 5 (``https://rt.example``, REST2 beneath it); empty: none. Auth
+    # by a token file (RT::Authen::Token) or a user and a password file.
+    rt_url: str = ""
+    rt_queue: str = "General"
+    rt_user: str = ""
+    rt_password_file: str = ""
+    rt_token_file: str = ""
     # Where the incident view is reached from the receiver (links in what is sent);
     # empty: ``http://HOST:PORT`` of ``aiops serve``.
     public_url: str = ""
@@ -264,10 +271,16 @@ class SinkSettings:
         _check_ranges(self, "AIOPS_SINK_", {
             "min_interval": (0.0, 86400.0, True), "backoff_max": (1.0, 86400.0, True),
             "timeout": (0.0, 600.0, False)})
-        for url in self.webhook_list() + ([self.servicenow_url] if self.servicenow_url else []):
+        for url in self.webhook_list() + [u for u in (self.servicenow_url, self.rt_url) if u]:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"AIOPS_SINK_WEBHOOK_URLS and AIOPS_SINK_SERVICENOW_URL take "
-                                 f"http:// or https:// URLs, got {url!r}")
+                raise ValueError(f"AIOPS_SINK_WEBHOOK_URLS, AIOPS_SINK_SERVICENOW_URL and "
+                                 f"AIOPS_SINK_RT_URL take http:// or https:// URLs, got {url!r}")
+        if self.rt_url and not (self.rt_token_file
+                                or (self.rt_user and self.rt_password_file)):
+            raise ValueError("AIOPS_SINK_RT_URL needs AIOPS_SINK_RT_TOKEN_FILE, or "
+                             "AIOPS_SINK_RT_USER and AIOPS_SINK_RT_PASSWORD_FILE")
+        if self.rt_url and not self.rt_queue.strip():
+            raise ValueError("AIOPS_SINK_RT_QUEUE must name a queue")
         if self.servicenow_url and not (self.servicenow_user and self.servicenow_password_file):
             raise ValueError("AIOPS_SINK_SERVICENOW_URL needs AIOPS_SINK_SERVICENOW_USER and "
                              "AIOPS_SINK_SERVICENOW_PASSWORD_FILE")
@@ -277,7 +290,7 @@ class SinkSettings:
 
     @property
     def configured(self) -> bool:
-        return bool(self.webhook_list() or self.servicenow_url)
+        return bool(self.webhook_list() or self.servicenow_url or self.rt_url)
 
 
 def settings_from_env(settings: Any, prefix: str) -> Any:

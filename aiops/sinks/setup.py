@@ -9,6 +9,7 @@ from aiops.config import SinkSettings
 from aiops.sinks.delivery import DeliveryLoop, DeliverySettings
 from aiops.sinks.http import Target, read_secret_file
 from aiops.sinks.outbox import OutboxSink
+from aiops.sinks.rt import RequestTrackerTarget
 from aiops.sinks.servicenow import ServiceNowTarget
 from aiops.sinks.webhook import WebhookTarget, webhook_name
 
@@ -18,6 +19,8 @@ def sink_names(settings: SinkSettings) -> list[str]:
     names = [webhook_name(url) for url in settings.webhook_list()]
     if settings.servicenow_url:
         names.append(ServiceNowTarget.name)
+    if settings.rt_url:
+        names.append(RequestTrackerTarget.name)
     return names
 
 
@@ -37,6 +40,17 @@ def build_targets(settings: SinkSettings) -> list[Target]:
         targets.append(ServiceNowTarget(settings.servicenow_url, settings.servicenow_user,
                                         password, settings.timeout,
                                         settings.servicenow_close_code))
+    if settings.rt_url:
+        if settings.rt_token_file:
+            token = read_secret_file(settings.rt_token_file, "AIOPS_SINK_RT_TOKEN_FILE")
+            targets.append(RequestTrackerTarget(settings.rt_url, settings.rt_queue,
+                                                token=token, timeout=settings.timeout))
+        else:
+            password = read_secret_file(settings.rt_password_file,
+                                        "AIOPS_SINK_RT_PASSWORD_FILE")
+            targets.append(RequestTrackerTarget(settings.rt_url, settings.rt_queue,
+                                                user=settings.rt_user, password=password,
+                                                timeout=settings.timeout))
     return targets
 
 

@@ -18,6 +18,8 @@ from aiops.sinks.setup import build_targets, sink_names
     ("AIOPS_SINK_WEBHOOK_URLS", "ftp://x/hook", "http:// or https:// URLs, got 'ftp://x/hook'"),
     ("AIOPS_SINK_SERVICENOW_URL", "https://x.service-now.com",
      "needs AIOPS_SINK_SERVICENOW_USER"),
+    ("AIOPS_SINK_RT_URL", "https://rt.example", "AIOPS_SINK_RT_URL needs AIOPS_SINK_RT_TOKEN_FILE"),
+    ("AIOPS_SINK_RT_URL", "rt.example", "AIOPS_SINK_RT_URL take http:// or https:// URLs"),
 ])
 def test_bad_settings_exit_2_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          name: str, value: str, says: str) -> None:

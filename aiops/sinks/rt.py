@@ -1,0 +1,157 @@
+"""A Request Tracker ticket per aiops incident, through RT 5's REST2 API.
+
+Why RT beside ServiceNow: network operators (ISPs, universities, NOCs) run RT as their
+ticket system, and the engine already pulls RT's resolved tickets to learn
+remediations (connectors/rt.py); pushing its incidents there closes the loop.
+
+* first send: look for a ticket whose subject carries the tag ``[aiops ID]`` (``GET
+  /REST/2.0/tickets?query=...``: a create whose answer was lost must not make a second
+  ticket; RT has no correlation field without a custom one a site would have to add),
+  then ``POST /REST/2.0/ticket`` with ``Queue``, ``Subject`` (the tag and the
+  incident's title), ``Content`` (root causes with evidence, remediations, the link)
+  and ``Priority`` from the severity; the answer's ``id`` is kept in the outbox row;
+* later sends: ``POST /REST/2.0/ticket/{id}/comment`` saying what changed;
+* resolved (or merged into another incident): the comment, then ``PUT
+  /REST/2.0/ticket/{id}`` with ``Status: resolved``; re-opened: ``Status: open``.
+
+Tested against a real RT 5 (Debian's ``request-tracker5``, tests/sinks/test_rt_sink.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from aiops.sinks.http import DELIVERED, FAILED, USER_AGENT, Outcome, outcome_of, unreachable
+from aiops.sinks.servicenow import describe, work_note
+
+NAME = "rt"
+# RT's priority is a number, 0..99 by default; higher is more urgent.
+PRIORITY = {"critical": 90, "major": 70, "minor": 50, "warning": 30, "info": 10}
+SUBJECT_CHARS = 200
+
+
+def tag(incident_id: str) -> str:
+    """The subject's tag: ``[aiops inc-1]`` is no substring of ``[aiops inc-17]``."""
+    return f"[aiops {incident_id}]"
+
+
+class RequestTrackerTarget:
+    name = NAME
+
+    def __init__(self, url: str, queue: str = "General", *, user: str | None = None,
+                 password: str | None = None, token: str | None = None,
+                 timeout: float = 10.0):
+        self.base = url.rstrip("/") + "/REST/2.0"
+        self.queue = queue
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json",
+                                     "Content-Type": "application/json"})
+        if token:  # RT::Authen::Token, RT 5's own
+            self.session.headers["Authorization"] = f"token {token}"
+        else:
+            self.session.auth = (user or "", password or "")
+
+    def send(self, document: dict[str, Any], external_id: str | None) -> Outcome:
+        ticket = external_id
+        if ticket is None:
+            found = self._find(document["incident_id"])
+            if isinstance(found, Outcome):
+                return found
+            ticket = found
+            if ticket is None:
+                created = self._create(document)
+                if created.kind != DELIVERED or (document["event"] == "opened"
+                                                 and document["status"] == "open"):
+                    return created
+                ticket = created.external_id
+                assert ticket is not None
+        return self._update(document, ticket)
+
+    def _find(self, incident_id: str) -> str | None | Outcome:
+        url = f"{self.base}/tickets"
+        what = f"GET {url}"
+        query = (f"Queue = '{_quoted(self.queue)}' AND "
+                 f"Subject LIKE '{_quoted(tag(incident_id))}'")
+        try:
+            response = self.session.get(url, timeout=self.timeout,
+                                        params={"query": query, "fields": "Subject",
+                                                "per_page": "20"})
+        except requests.RequestException as exc:
+            return unreachable(what, exc)
+        outcome = outcome_of(response, what)
+        if outcome.kind != DELIVERED:
+            return outcome
+        try:
+            items = response.json()["items"]
+            for item in items:  # LIKE is a substring match: check the tag is the start
+                if str(item.get("Subject", "")).startswith(tag(incident_id)):
+                    return str(item["id"])
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return Outcome(FAILED, f"{what}: the answer is not an RT ticket collection: "
+                                   f"{response.text[:200]}")
+
+    def _create(self, document: dict[str, Any]) -> Outcome:
+        url = f"{self.base}/ticket"
+        what = f"POST {url}"
+        body = {"Queue": self.queue,
+                "Subject": f"{tag(document['incident_id'])} {document['title']}"[
+                    :SUBJECT_CHARS],
+                "Content": describe(document), "ContentType": "text/plain",
+                "Priority": PRIORITY.get(document["severity"], 10)}
+        try:
+            response = self.session.post(url, data=json.dumps(body), timeout=self.timeout)
+        except requests.RequestException as exc:
+            return unreachable(what, exc)
+        outcome = outcome_of(response, what)
+        if outcome.kind != DELIVERED:
+            return outcome
+        try:
+            ticket = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            return Outcome(FAILED, f"{what}: HTTP {response.status_code} without the "
+                                   f"ticket's id: {response.text[:200]}")
+        return Outcome(DELIVERED, f"{what}: created ticket {ticket}", external_id=str(ticket))
+
+    def _update(self, document: dict[str, Any], ticket: str) -> Outcome:
+        outcome = self._comment(document, ticket)
+        if outcome.kind == DELIVERED:
+            status = None
+            if document["status"] in ("resolved", "merged"):
+                status = "resolved"
+            elif "reopened" in document["changes"]:
+                status = "open"
+            if status is not None:
+                outcome = self._set_status(ticket, status)
+        # The ticket's id is kept whatever happened: a retry must not create again.
+        return Outcome(outcome.kind, outcome.detail, outcome.retry_after, ticket)
+
+    def _comment(self, document: dict[str, Any], ticket: str) -> Outcome:
+        url = f"{self.base}/ticket/{ticket}/comment"
+        text = work_note(document)
+        if document["status"] == "merged" and document["merged_into"]:
+            text += f" Merged into {document['merged_into']}."
+        try:
+            response = self.session.post(url, data=json.dumps(
+                {"Content": text, "ContentType": "text/plain"}), timeout=self.timeout)
+        except requests.RequestException as exc:
+            return unreachable(f"POST {url}", exc)
+        return outcome_of(response, f"POST {url}")
+
+    def _set_status(self, ticket: str, status: str) -> Outcome:
+        url = f"{self.base}/ticket/{ticket}"
+        try:
+            response = self.session.put(url, data=json.dumps({"Status": status}),
+                                        timeout=self.timeout)
+        except requests.RequestException as exc:
+            return unreachable(f"PUT {url}", exc)
+        return outcome_of(response, f"PUT {url}")
+
+
+def _quoted(text: str) -> str:
+    """A value inside TicketSQL's single quotes."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
