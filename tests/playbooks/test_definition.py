@@ -137,5 +137,7 @@ def test_a_missing_folder_is_no_playbooks(tmp_path: Path) -> None:
 def test_the_shipped_examples_load() -> None:
     folder = Path(__file__).resolve().parents[2] / "deploy" / "playbooks"
     found, errors = load_playbooks(folder)
-    assert errors == [] and sorted(found) == ["bounce-port", "servicenow-change"]
+    assert errors == [] and sorted(found) == ["bounce-port", "gather-facts",
+                                              "servicenow-change"]
+    assert found["gather-facts"].auto is not None and found["bounce-port"].auto is None
 
