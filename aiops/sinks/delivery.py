@@ -45,6 +45,15 @@ class DeliverySettings:
     poll: float = 1.0  # seconds between looks at the outbox when nothing wakes the loop
 
 
+def backoff(attempts: int, longest: float, asked: float | None) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: 1, 2, 4, ... up to
+    ``longest``, or longer when the receiver asked (``Retry-After``). Never less: a
+    ``Retry-After: 0`` would have the loop send again at once, as fast as it answers.
+    The exponent is bounded: ``2.0 ** 1024`` overflows (a week of 600 s steps)."""
+    delay = min(longest, 2.0 ** min(attempts - 1, 62))
+    return max(delay, asked) if asked is not None else delay
+
+
 class DeliveryLoop:
     """Sends due outbox rows to their targets (see the module doc)."""
 
@@ -180,9 +189,7 @@ class DeliveryLoop:
             log.error("sink %s refused incident %s for good: %s", row.sink,
                       row.incident_id, outcome.detail)
         else:
-            delay = min(self.settings.backoff_max, 2.0 ** (attempts - 1))
-            if outcome.retry_after is not None:
-                delay = outcome.retry_after
+            delay = backoff(attempts, self.settings.backoff_max, outcome.retry_after)
             values["next_attempt_at"] = now + delay
             self._blocked[row.sink] = now + delay
             log.warning("sink %s: incident %s not delivered (attempt %d), again in %.0f s: "

@@ -11,8 +11,10 @@ with the receiver's answer, for an operator to see (``aiops sinks status``).
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Protocol
 
 import requests
@@ -22,6 +24,7 @@ RETRY = "retry"
 FAILED = "failed"
 MAX_RETRY_AFTER = 3600.0
 ANSWER_KEPT = 500  # characters of a receiver's answer recorded with a failure
+ANSWER_READ = 64 * 1024  # bytes of an answer read at most (it may be gigabytes)
 USER_AGENT = "aiops-engine incident sink"
 
 
@@ -42,7 +45,9 @@ class Target(Protocol):
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), between 0
+    and ``MAX_RETRY_AFTER``; None when it says none (``nan`` parses as a float, and
+    a NaN wait stored as the next attempt made the row never due again)."""
     if not value:
         return None
     value = value.strip()
@@ -55,8 +60,31 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
             return None
         if when is None:
             return None
+        if when.tzinfo is None:  # "-0000": UTC with no zone said (RFC 5322 3.3)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def answer_text(response: requests.Response, limit: int = ANSWER_READ) -> str:
+    """At most ``limit`` bytes of an answer's body, as text: a receiver answering a
+    huge body (sent streamed, ``stream=True``) is not read whole for the few
+    characters kept of it."""
+    if response.raw is None or getattr(response, "_content_consumed", False):
+        return response.text[:limit]
+    body = b""
+    try:
+        for chunk in response.iter_content(8192):
+            body += chunk
+            if len(body) >= limit:
+                break
+    except requests.RequestException:
+        pass  # what was read is still worth keeping
+    finally:
+        response.close()
+    return body[:limit].decode(response.encoding or "utf-8", errors="replace")
 
 
 def outcome_of(response: requests.Response, what: str) -> Outcome:
@@ -65,14 +93,20 @@ def outcome_of(response: requests.Response, what: str) -> Outcome:
     if 200 <= code < 300:
         return Outcome(DELIVERED, f"{what}: HTTP {code}")
     detail = f"{what}: HTTP {code} {response.reason or ''}".rstrip() + \
-        f": {response.text[:ANSWER_KEPT]}"
+        f": {answer_text(response)[:ANSWER_KEPT]}"
     if code in (408, 429) or code >= 500:
         return Outcome(RETRY, detail, retry_after(response.headers.get("Retry-After")))
     return Outcome(FAILED, detail)
 
 
-def unreachable(what: str, exc: requests.RequestException) -> Outcome:
-    return Outcome(RETRY, f"{what}: {type(exc).__name__}: {exc}"[:ANSWER_KEPT])
+def unreachable(what: str, exc: requests.RequestException, hide: str = "") -> Outcome:
+    """A receiver not reached: try again. ``hide``: text of the URL the error must not
+    repeat (requests names the URL, query and all, in its connection errors; a query
+    may hold a token, and the error is logged and served by ``/api/v1/sinks``)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if hide:
+        detail = detail.replace(hide, "?[hidden]")
+    return Outcome(RETRY, f"{what}: {detail}"[:ANSWER_KEPT])
 
 
 def read_secret_file(path: str, setting: str) -> str:
