@@ -159,3 +159,39 @@ def test_a_retry_after_date_without_zone_is_utc(monkeypatch: pytest.MonkeyPatch)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_an_incident_whose_document_cannot_be_built_holds_up_no_other(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
+    """A row whose document raised (here: the remediation ranker failing on one
+    incident) aborted the round before the others; due first again next round, it
+    held up every other incident's delivery for good."""
+    from aiops.sinks.delivery import DeliveryLoop
+
+    got, url = receiver
+    clock = Clock()
+    rt = open_with(tmp_path, env, url)
+    plain = loop_for(rt, clock)
+
+    def ranker(conn: object, incident: dict) -> list:
+        if any(a["entity"] == "r1" for a in incident["alerts"]):
+            raise RuntimeError("model file truncated")
+        return []
+
+    loop = DeliveryLoop(rt.db, list(plain.targets.values()), plain.settings,
+                        remediations=ranker, clock=clock)
+    env.setenv("AIOPS_CORRELATION_WINDOW", "1")
+    rt.engine.ingest([alert("a1", "r1")])
+    clock.now += 1
+    rt.engine.ingest([alert("a2", "r2", 3600)])
+    ids = {r.incident_id for r in rows(rt)}
+    assert len(ids) == 2, ids
+    for _ in range(3):
+        loop.run_once()
+    assert [d["alert_count"] for d in got.documents()] == [1]
+    assert {d["entities"][0] for d in got.documents()} == {"r2"}
+    bad = next(r for r in rows(rt) if r.status == "pending")
+    assert "model file truncated" in bad.last_error and bad.attempts == 1
+    assert bad.next_attempt_at == clock.now + 1  # backs off, as a refused send does
+    rt.close()
