@@ -68,32 +68,39 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def answer_text(response: requests.Response, limit: int = ANSWER_READ) -> str:
-    """At most ``limit`` bytes of an answer's body, as text: a receiver answering a
-    huge body (sent streamed, ``stream=True``) is not read whole for the few
-    characters kept of it."""
+def answer_text(response: requests.Response, limit: int = ANSWER_READ,
+                timeout: float | None = None) -> str:
+    """At most ``limit`` bytes of an answer's body, read for at most ``timeout``
+    seconds, as text. A receiver answering a huge body (sent streamed,
+    ``stream=True``) is not read whole for the few characters kept of it; one
+    dribbling it a byte at a time, each in time for the per-read timeout, does not
+    hold the delivery thread (and every other receiver) for as long as it likes."""
     if response.raw is None or getattr(response, "_content_consumed", False):
         return response.text[:limit]
+    deadline = None if timeout is None else time.monotonic() + timeout
     body = b""
     try:
-        for chunk in response.iter_content(8192):
-            body += chunk
-            if len(body) >= limit:
+        while len(body) < limit and (deadline is None or time.monotonic() < deadline):
+            chunk = response.raw.read1(min(8192, limit - len(body)), decode_content=True)
+            if not chunk:
                 break
-    except requests.RequestException:
-        pass  # what was read is still worth keeping
+            body += chunk
+    except Exception:  # a reset, a bad encoding: what was read is kept
+        pass
     finally:
         response.close()
     return body[:limit].decode(response.encoding or "utf-8", errors="replace")
 
 
-def outcome_of(response: requests.Response, what: str) -> Outcome:
-    """The outcome of an answer that is not known to be a success."""
+def outcome_of(response: requests.Response, what: str,
+               timeout: float | None = None) -> Outcome:
+    """The outcome of an answer that is not known to be a success; ``timeout``: how
+    long its body may take to read (a streamed answer)."""
     code = response.status_code
     if 200 <= code < 300:
         return Outcome(DELIVERED, f"{what}: HTTP {code}")
     detail = f"{what}: HTTP {code} {response.reason or ''}".rstrip() + \
-        f": {answer_text(response)[:ANSWER_KEPT]}"
+        f": {answer_text(response, timeout=timeout)[:ANSWER_KEPT]}"
     if code in (408, 429) or code >= 500:
         return Outcome(RETRY, detail, retry_after(response.headers.get("Retry-After")))
     return Outcome(FAILED, detail)

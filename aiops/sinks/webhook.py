@@ -79,4 +79,4 @@ class WebhookTarget:
         except requests.RequestException as exc:
             return unreachable(what, exc, self._hidden)
         with response:
-            return outcome_of(response, what)
+            return outcome_of(response, what, self.timeout)

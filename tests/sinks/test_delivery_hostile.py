@@ -195,3 +195,48 @@ def test_an_incident_whose_document_cannot_be_built_holds_up_no_other(
     assert "model file truncated" in bad.last_error and bad.attempts == 1
     assert bad.next_attempt_at == clock.now + 1  # backs off, as a refused send does
     rt.close()
+
+
+def dribbling_handler(length: int, pause: float) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            import time
+
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(503)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            try:
+                for _ in range(length):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def test_an_answer_dribbled_byte_by_byte_holds_the_loop_no_longer_than_the_timeout(
+        tmp_path: Path, env: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The timeout bounds each read, not the answer: a receiver sending its error body
+    a byte every 0.4 s (each read in time) held the one delivery thread, and every
+    other receiver with it, for as long as it liked (here 16 s; 500 bytes: 200 s)."""
+    import time
+
+    env.setenv("AIOPS_SINK_TIMEOUT", "1")
+    with serving_on(dribbling_handler(40, 0.4)) as base:
+        clock = Clock()
+        rt = open_with(tmp_path, env, base + "/hook")
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        started = time.monotonic()
+        assert loop.run_once() == 1
+        took = time.monotonic() - started
+        (row,) = rows(rt)
+        assert row.status == "pending" and "HTTP 503" in row.last_error
+        assert took < 4, took
+        rt.close()
