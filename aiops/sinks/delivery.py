@@ -10,7 +10,9 @@ Retries back off exponentially per row (1, 2, 4, ... s up to ``backoff_max``, or
 what ``Retry-After`` asked for); while one of a receiver's rows waits, the loop
 leaves that receiver's other rows alone too, so an outage costs one request per
 back-off step rather than one per pending incident. A row whose incident changed
-while it was being sent stays pending and is sent again with the newer state.
+while it was being sent stays pending and is sent again with the newer state. A row
+whose document cannot be built (a ranker's bug) backs off alone and holds up no
+other.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sqlalchemy as sa
 
 from aiops.errors import NotFound
 from aiops.sinks.document import Remediations, incident_document, stored_fingerprint
-from aiops.sinks.http import DELIVERED, FAILED, Outcome, Target
+from aiops.sinks.http import DELIVERED, FAILED, RETRY, Outcome, Target
 from aiops.sinks.tables import DELIVERED as ROW_DELIVERED
 from aiops.sinks.tables import FAILED as ROW_FAILED
 from aiops.sinks.tables import PENDING, sink_deliveries
@@ -43,6 +45,15 @@ class DeliverySettings:
     min_interval: float = 30.0
     backoff_max: float = 600.0
     poll: float = 1.0  # seconds between looks at the outbox when nothing wakes the loop
+
+
+def backoff(attempts: int, longest: float, asked: float | None) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: 1, 2, 4, ... up to
+    ``longest``, or longer when the receiver asked (``Retry-After``). Never less: a
+    ``Retry-After: 0`` would have the loop send again at once, as fast as it answers.
+    The exponent is bounded: ``2.0 ** 1024`` overflows (a week of 600 s steps)."""
+    delay = min(longest, 2.0 ** min(attempts - 1, 62))
+    return max(delay, asked) if asked is not None else delay
 
 
 class DeliveryLoop:
@@ -135,6 +146,15 @@ class DeliveryLoop:
         except NotFound:
             self._record_failure(row, Outcome(FAILED, "the incident is not stored"), now)
             return
+        except Exception as exc:  # a ranker's bug, a bad stored row
+            # Raised on, this row (due first again) would stop every round before the
+            # others. It backs off as a refused send does; the receiver, not at fault,
+            # is not held back.
+            log.exception("incident %s: its document cannot be built", row.incident_id)
+            self._record_failure(row, Outcome(RETRY, f"the document cannot be built: "
+                                                     f"{type(exc).__name__}: {exc}"),
+                                 now, block=False)
+            return
         try:
             outcome = target.send(document, row.external_id)
         except Exception as exc:  # a target's own bug must not stop the others
@@ -167,7 +187,8 @@ class DeliveryLoop:
         self._blocked.pop(row.sink, None)
         self.sent += 1
 
-    def _record_failure(self, row: Any, outcome: Outcome, now: float) -> None:
+    def _record_failure(self, row: Any, outcome: Outcome, now: float,
+                        block: bool = True) -> None:
         t = sink_deliveries.c
         key = (t.sink == row.sink) & (t.incident_id == row.incident_id)
         attempts = row.attempts + 1
@@ -180,11 +201,10 @@ class DeliveryLoop:
             log.error("sink %s refused incident %s for good: %s", row.sink,
                       row.incident_id, outcome.detail)
         else:
-            delay = min(self.settings.backoff_max, 2.0 ** (attempts - 1))
-            if outcome.retry_after is not None:
-                delay = outcome.retry_after
+            delay = backoff(attempts, self.settings.backoff_max, outcome.retry_after)
             values["next_attempt_at"] = now + delay
-            self._blocked[row.sink] = now + delay
+            if block:
+                self._blocked[row.sink] = now + delay
             log.warning("sink %s: incident %s not delivered (attempt %d), again in %.0f s: "
                         "%s", row.sink, row.incident_id, attempts, delay, outcome.detail)
         with self.db.begin() as conn:

@@ -11,8 +11,10 @@ with the receiver's answer, for an operator to see (``aiops sinks status``).
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Protocol
 
 import requests
@@ -22,6 +24,7 @@ RETRY = "retry"
 FAILED = "failed"
 MAX_RETRY_AFTER = 3600.0
 ANSWER_KEPT = 500  # characters of a receiver's answer recorded with a failure
+ANSWER_READ = 64 * 1024  # bytes of an answer read at most (it may be gigabytes)
 USER_AGENT = "aiops-engine incident sink"
 
 
@@ -42,7 +45,9 @@ class Target(Protocol):
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), between 0
+    and ``MAX_RETRY_AFTER``; None when it says none (``nan`` parses as a float, and
+    a NaN wait stored as the next attempt made the row never due again)."""
     if not value:
         return None
     value = value.strip()
@@ -55,24 +60,60 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
             return None
         if when is None:
             return None
+        if when.tzinfo is None:  # "-0000": UTC with no zone said (RFC 5322 3.3)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def outcome_of(response: requests.Response, what: str) -> Outcome:
-    """The outcome of an answer that is not known to be a success."""
+def answer_text(response: requests.Response, limit: int = ANSWER_READ,
+                timeout: float | None = None) -> str:
+    """At most ``limit`` bytes of an answer's body, read for at most ``timeout``
+    seconds, as text. A receiver answering a huge body (sent streamed,
+    ``stream=True``) is not read whole for the few characters kept of it; one
+    dribbling it a byte at a time, each in time for the per-read timeout, does not
+    hold the delivery thread (and every other receiver) for as long as it likes."""
+    if response.raw is None or getattr(response, "_content_consumed", False):
+        return response.text[:limit]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    body = b""
+    try:
+        while len(body) < limit and (deadline is None or time.monotonic() < deadline):
+            chunk = response.raw.read1(min(8192, limit - len(body)), decode_content=True)
+            if not chunk:
+                break
+            body += chunk
+    except Exception:  # a reset, a bad encoding: what was read is kept
+        pass
+    finally:
+        response.close()
+    return body[:limit].decode(response.encoding or "utf-8", errors="replace")
+
+
+def outcome_of(response: requests.Response, what: str,
+               timeout: float | None = None) -> Outcome:
+    """The outcome of an answer that is not known to be a success; ``timeout``: how
+    long its body may take to read (a streamed answer)."""
     code = response.status_code
     if 200 <= code < 300:
         return Outcome(DELIVERED, f"{what}: HTTP {code}")
     detail = f"{what}: HTTP {code} {response.reason or ''}".rstrip() + \
-        f": {response.text[:ANSWER_KEPT]}"
+        f": {answer_text(response, timeout=timeout)[:ANSWER_KEPT]}"
     if code in (408, 429) or code >= 500:
         return Outcome(RETRY, detail, retry_after(response.headers.get("Retry-After")))
     return Outcome(FAILED, detail)
 
 
-def unreachable(what: str, exc: requests.RequestException) -> Outcome:
-    return Outcome(RETRY, f"{what}: {type(exc).__name__}: {exc}"[:ANSWER_KEPT])
+def unreachable(what: str, exc: requests.RequestException, hide: str = "") -> Outcome:
+    """A receiver not reached: try again. ``hide``: text of the URL the error must not
+    repeat (requests names the URL, query and all, in its connection errors; a query
+    may hold a token, and the error is logged and served by ``/api/v1/sinks``)."""
+    detail = f"{type(exc).__name__}: {exc}"
+    if hide:
+        detail = detail.replace(hide, "?[hidden]")
+    return Outcome(RETRY, f"{what}: {detail}"[:ANSWER_KEPT])
 
 
 def read_secret_file(path: str, setting: str) -> str:

@@ -51,6 +51,8 @@ class WebhookTarget:
                  clock: Callable[[], float] = time.time):
         self.url = url
         self.name = webhook_name(url)
+        query = urlsplit(url).query
+        self._hidden = f"?{query}" if query else ""  # kept out of errors as out of names
         self.timeout = timeout
         self.signing_secret = signing_secret
         self.clock = clock
@@ -71,8 +73,10 @@ class WebhookTarget:
             headers["X-Aiops-Signature"] = signature(self.signing_secret, stamp, body)
         what = f"POST {self.name[len('webhook '):]}"
         try:
+            # Streamed: an error answer's body is read only as far as it is kept.
             response = self.session.post(self.url, data=body, headers=headers,
-                                         timeout=self.timeout)
+                                         timeout=self.timeout, stream=True)
         except requests.RequestException as exc:
-            return unreachable(what, exc)
-        return outcome_of(response, what)
+            return unreachable(what, exc, self._hidden)
+        with response:
+            return outcome_of(response, what, self.timeout)
