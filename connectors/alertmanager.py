@@ -138,13 +138,17 @@ def parse_webhook(payload: Any) -> list[Alert]:
 def suppression(obj: dict[str, Any], where: str) -> dict[str, str]:
     """The ``suppressed`` label of an alert of the v2 API, from its ``status``, and
     ``suppressed_by`` (the silences' ids, or the inhibiting alerts' fingerprints) when
-    it is suppressed; nothing (and a warning naming it) when the state is not one
-    Alertmanager documents (``active``, ``suppressed``, ``unprocessed``), so the alert
-    keeps what it had."""
+    it is suppressed; nothing when it is ``unprocessed`` (Alertmanager has not yet
+    matched it against its silences: reading that as "not suppressed" would flip a
+    silenced alert's label at every Alertmanager restart), and nothing (with a warning
+    naming it) when the state is not one Alertmanager documents, so the alert keeps
+    what it had."""
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
     state = status.get("state")
-    if state in ("active", "unprocessed"):
+    if state == "active":
         return {SUPPRESSED: "false"}
+    if state == "unprocessed":  # not yet matched against silences (a new alert, or
+        return {}  # every alert after Alertmanager restarts): keep what it had
     for key, kind, says in (("silencedBy", "silence", "silence"),
                             ("inhibitedBy", "inhibited", "inhibited by")):
         ids = status.get(key)

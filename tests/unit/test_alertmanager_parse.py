@@ -72,5 +72,9 @@ def test_the_v2_status_becomes_the_suppressed_label_and_an_unknown_one_is_ignore
                                    "inhibitedBy": ["f00d"]}}, "a[0]") == {
         "suppressed": "inhibited", "suppressed_by": "inhibited by f00d"}
     assert suppression({"status": {"state": "muted"}}, "http://am/api/v2/alerts[3]") == {}
+    # Not yet matched against the silences (a new alert, or all of them after an
+    # Alertmanager restart): a silenced alert must not read as unsilenced meanwhile.
+    assert suppression({"status": {"state": "unprocessed", "silencedBy": [],
+                                   "inhibitedBy": []}}, "a[5]") == {}
     assert suppression({}, "a[4]") == {}
     assert "http://am/api/v2/alerts[3]: status {'state': 'muted'} is not active" in caplog.text
