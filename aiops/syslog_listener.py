@@ -10,6 +10,7 @@ events go to the engine's ``/api/v1/webhooks/syslog``.
 from __future__ import annotations
 
 import logging
+import selectors
 import socket
 import socketserver
 import ssl
@@ -228,13 +229,15 @@ def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
     plain-TCP sender, an unknown or missing client certificate, a timeout."""
     from aiops.syslog_tls import HANDSHAKE_SECONDS, peer_subject
 
+    connection = None
     try:
         connection = context.wrap_socket(raw, server_side=True,
                                          do_handshake_on_connect=False)
-        connection.settimeout(HANDSHAKE_SECONDS)
-        connection.do_handshake()
-        connection.settimeout(None)
+        _handshake_within(connection, time.monotonic() + HANDSHAKE_SECONDS)
     except (OSError, ValueError) as exc:
+        # The TLS socket took the descriptor over: closing the raw one (socketserver's
+        # shutdown_request) would leave the connection open until garbage collection.
+        (connection or raw).close()
         with stats.lock:
             stats.tls_refused += 1
         reason = getattr(exc, "reason", None) or exc
@@ -243,6 +246,32 @@ def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
     log.info("TLS syslog connection from %s (%s, certificate %s)", peer,
              connection.version(), peer_subject(connection) or "none")
     return connection
+
+
+def _handshake_within(connection: ssl.SSLSocket, deadline: float) -> None:
+    """``do_handshake`` bounded by ``deadline`` in all: a socket timeout bounds each
+    read, so a sender dripping its ClientHello a byte at a time within it would hold the
+    connection's thread (and one of the ``MAX_TCP_CONNECTIONS`` slots) for hours.
+    TimeoutError at the deadline; the socket is left blocking, as the stream reads it."""
+    connection.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        while True:
+            try:
+                connection.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                wanted = selectors.EVENT_READ
+            except ssl.SSLWantWriteError:
+                wanted = selectors.EVENT_WRITE
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the TLS handshake took too long")
+            selector.register(connection, wanted)
+            try:
+                selector.select(remaining)
+            finally:
+                selector.unregister(connection)
+    connection.setblocking(True)
 
 
 class SyslogListener:
