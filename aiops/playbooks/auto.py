@@ -44,6 +44,12 @@ HORIZON = 7 * 86_400.0  # incidents last changed longer ago are not looked at
 MAX_INCIDENTS = 500  # per look, the most recently changed first
 
 
+def _criteria(playbook: Playbook) -> str:
+    """What the full match reads of a playbook: a file edited to match differently
+    must be matched again against incidents it was found not to fit."""
+    return repr(sorted(playbook.match.items()))
+
+
 def requester(playbook: Playbook) -> str:
     """Who asked, as the run records it: the policy and the file it is in."""
     return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
@@ -51,11 +57,12 @@ def requester(playbook: Playbook) -> str:
 
 class AutoRuns:
     """The looks of one process; remembers which incidents did not fit at which
-    ``updated_at``, so an unchanged incident is not matched again."""
+    ``updated_at`` and under which match criteria, so an unchanged incident is not
+    matched again by an unchanged playbook (an edited playbook file may now match)."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self._unfit: dict[tuple[str, str], float] = {}
+        self._unfit: dict[tuple[str, str], tuple[float, str]] = {}
         self._said_budget: set[tuple[str, int]] = set()
 
     def look(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -96,7 +103,8 @@ class AutoRuns:
                 or (policy.severities and row.severity not in policy.severities)):
             return None
         key = (row.id, playbook.name)
-        if self._unfit.get(key) == row.updated_at:
+        unfit = (row.updated_at, _criteria(playbook))
+        if self._unfit.get(key) == unfit:
             return None
         with self.runtime.db.connect() as conn:
             if runs.find_by_key(conn, row.id, playbook.name, KEY) is not None:
@@ -111,7 +119,7 @@ class AutoRuns:
             run, new = submit_run(self.runtime, row.id, playbook.name, requester(playbook),
                                   dry_run=policy.dry_run, idempotency_key=KEY)
         except InputError:  # does not match (or no longer: merged): until it changes
-            self._unfit[key] = row.updated_at
+            self._unfit[key] = unfit
             return None
         except Conflict:  # an operator's run of it is in flight: look again later
             return None

@@ -164,3 +164,16 @@ def _up(url: str) -> bool:
         return requests.get(f"{url}/health", timeout=2).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_a_playbook_edited_to_match_runs_on_an_incident_it_did_not_fit(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The memory of incidents that did not fit is of the criteria too: the operator
+    who fixes the playbook's match needs no restart (nor a new alert on the incident)."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}",
+                                       match="{alert_types: [BGP_DOWN]}"))
+    auto = AutoRuns(runtime)
+    assert auto.look(now=NOW) == []
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    (run,) = auto.look(now=NOW + 60)
+    assert run["playbook"] == "fix-link" and run["incident_id"] == incident["id"]
