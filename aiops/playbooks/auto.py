@@ -50,6 +50,11 @@ def _criteria(playbook: Playbook) -> str:
     return repr(sorted(playbook.match.items()))
 
 
+def _status(conn: sa.Connection, incident_id: str) -> str | None:
+    return conn.execute(sa.select(incidents.c.status)
+                        .where(incidents.c.id == incident_id)).scalar_one_or_none()
+
+
 def requester(playbook: Playbook) -> str:
     """Who asked, as the run records it: the policy and the file it is in."""
     return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
@@ -108,6 +113,11 @@ class AutoRuns:
             return None
         with self.runtime.db.connect() as conn:
             if runs.find_by_key(conn, row.id, playbook.name, KEY) is not None:
+                return None
+            # The rows were read at the start of the look, which matching hundreds of
+            # incidents makes long: one resolved (or merged) since must not get a
+            # remediation now (submit_run refuses merged incidents, not resolved ones).
+            if _status(conn, row.id) != "open":
                 return None
             # Runs are stamped with this host's clock (``requested_at``), whatever the
             # alerts' times the incident ages were read on.

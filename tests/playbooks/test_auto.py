@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from aiops.api import create_app
 from aiops.errors import InputError
 from aiops.playbooks.auto import KEY, AutoRuns, requester
 from aiops.playbooks.definition import parse_playbook
-from aiops.playbooks.request import request_run
+from aiops.playbooks.request import load, request_run
 from aiops.runtime import Runtime
+from aiops.store.tables import incidents
 from tests.conftest import free_port
 from tests.playbooks.test_runs import T0, Receiver, finished, incident, playbook, receiver
 from tests.polling import wait_for
@@ -177,3 +179,18 @@ def test_a_playbook_edited_to_match_runs_on_an_incident_it_did_not_fit(
     playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
     (run,) = auto.look(now=NOW + 60)
     assert run["playbook"] == "fix-link" and run["incident_id"] == incident["id"]
+
+
+def test_an_incident_resolved_during_the_look_gets_no_run(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The look reads the open incidents first and matches them one by one after: one
+    the engine resolves in between must not get a remediation."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    auto = AutoRuns(runtime)
+    policies = [b for b in load(runtime)[0].values() if b.auto is not None]
+    (row,) = auto._open_incidents(NOW, policies)
+    with runtime.db.begin() as conn:  # as the engine does when the alerts clear
+        conn.execute(sa.update(incidents).where(incidents.c.id == incident["id"])
+                     .values(status="resolved"))
+    assert auto._consider(row, policies[0], NOW) is None
+    assert auto.look(now=NOW) == []
