@@ -92,6 +92,25 @@ def test_engine_ids_listed_are_the_only_ones_and_learned_ones_are_bounded() -> N
         receive(bounded, snmptrap(*security(), engine="0x8000000001020305"))
 
 
+def test_messages_refused_do_not_use_up_the_learned_engine_ids() -> None:
+    """User names travel in clear: made-up engine ids with a wrong digest, or below the
+    user's level (which USM alone lets through), must not fill the table and shut out
+    the next real device."""
+    bounded = V3Receiver(V3Settings((user(),), None), max_engines=1)
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(bounded, snmptrap(*security(auth_pass="another-pass"),
+                                  engine="0x8000000001020305"))
+    with pytest.raises(V3Refused, match="noAuthNoPriv message"):
+        receive(bounded, snmptrap(*security(auth=None), engine="0x8000000001020306"))
+    assert receive(bounded, snmptrap(*security())).user == "netops"
+    with pytest.raises(V3Refused, match="1 already known"):  # the bound still holds
+        receive(bounded, snmptrap(*security(), engine="0x8000000001020305"))
+    again = V3Receiver(V3Settings((user(),), None), max_engines=1)
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(again, snmptrap(*security(auth_pass="another-pass")))
+    assert receive(again, snmptrap(*security())).user == "netops"  # forgotten, relearned
+
+
 def test_garbage_that_says_snmpv3_is_refused_as_unreadable() -> None:
     receiver = V3Receiver(V3Settings((user(),), None))
     data = snmptrap(*security())
