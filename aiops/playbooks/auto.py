@@ -61,13 +61,13 @@ def requester(playbook: Playbook) -> str:
 
 
 class AutoRuns:
-    """The looks of one process; remembers which incidents did not fit at which
-    ``updated_at`` and under which match criteria, so an unchanged incident is not
-    matched again by an unchanged playbook (an edited playbook file may now match)."""
+    """The looks of one process; remembers which incidents did not fit as they were
+    (``updated_at``, alert count, root causes) and under which match criteria, so an
+    unchanged incident is not matched again by an unchanged playbook."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self._unfit: dict[tuple[str, str], tuple[float, str]] = {}
+        self._unfit: dict[tuple[str, str], tuple[float, int, str, str]] = {}
         self._said_budget: set[tuple[str, int]] = set()
 
     def look(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -108,7 +108,10 @@ class AutoRuns:
                 or (policy.severities and row.severity not in policy.severities)):
             return None
         key = (row.id, playbook.name)
-        unfit = (row.updated_at, _criteria(playbook))
+        # ``updated_at`` is the latest alert's start (event time): an alert that comes
+        # late, with an earlier start, joins the incident without moving it, and a
+        # re-ranking changes the causes (and so the remediations matched) alone.
+        unfit = (row.updated_at, row.alert_count, repr(causes), _criteria(playbook))
         if self._unfit.get(key) == unfit:
             return None
         with self.runtime.db.connect() as conn:

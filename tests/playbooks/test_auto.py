@@ -194,3 +194,21 @@ def test_an_incident_resolved_during_the_look_gets_no_run(
                      .values(status="resolved"))
     assert auto._consider(row, policies[0], NOW) is None
     assert auto.look(now=NOW) == []
+
+
+def test_an_alert_arriving_late_makes_an_unfit_incident_fit(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """An alert that started before the incident's latest one (a forwarder's backlog, a
+    slow poller) joins it without moving ``updated_at``: it must still be matched."""
+    playbook(runtime, "fix-bgp", book(receiver, "{min_score: 0.0, after: 60}",
+                                      match="{alert_types: [BGP_DOWN]}"))
+    auto = AutoRuns(runtime)
+    assert auto.look(now=NOW) == []
+    client = create_app(runtime=runtime).test_client()
+    late = {"id": "late", "source": "nms", "name": "BGP_DOWN", "entity": "r1",
+            "severity": "major", "summary": "bgp down", "starts_at": T0 + 1}
+    assert client.post("/api/v1/alerts", json=[late]).status_code == 200
+    (found,) = client.get("/api/v1/incidents").get_json()["incidents"]
+    assert found["id"] == incident["id"] and found["updated_at"] == incident["updated_at"]
+    (run,) = auto.look(now=NOW + 60)
+    assert run["playbook"] == "fix-bgp" and run["incident_id"] == incident["id"]
