@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from aiops import syslog_tls
-from aiops.syslog_listener import ListenStats, _servers
+from aiops.forwarder import Forwarder
+from aiops.syslog_listener import ListenStats, SyslogListener, _servers
 from tests.polling import wait_for
 from tests.tls_certs import OPENSSL, Certificates, make_certificates
 
@@ -33,6 +34,7 @@ class Frames:
     def __init__(self) -> None:
         self.stats = ListenStats()
         self.frames: list[bytes] = []
+        self.forwarder: Forwarder | None = None
 
     def handle(self, data: bytes, peer: str) -> None:
         self.frames.append(data)
@@ -109,3 +111,30 @@ def test_a_completed_handshake_is_still_read(server: tuple[Any, Frames],
         conn.sendall(str(len(message)).encode() + b" " + message)
         wait_for(lambda: frames.frames == [message], "the message read", timeout=5)
     assert frames.stats.tls_refused == 0
+
+
+def test_stop_ends_open_connections_after_handing_on_what_they_sent(
+        certs: Certificates) -> None:
+    """A sender's connection open at stop is closed (it reconnects elsewhere) and what
+    it sent before is handed on before the forwarder's last send, not read afterwards
+    into a queue nobody empties. Plain TCP and TLS alike."""
+    frames = Frames()
+    frames.forwarder = Forwarder("http://127.0.0.1:9/unreachable", max_pause=0.1,
+                                 timeout=1.0)
+    context = syslog_tls.server_context(certs.server_cert, certs.server_key, certs.ca)
+    listener = SyslogListener(frames, None, ("127.0.0.1", 0), (("127.0.0.1", 0), context))
+    listener.start()
+    tcp, tls = (server.server_address[:2] for server in listener.servers)
+    message = b"<187>1 2026-11-23T08:00:00Z edge-router-1 ios - - - link down"
+    framed = str(len(message)).encode() + b" " + message
+    with socket.create_connection(tcp, timeout=5) as plain, \
+            socket.create_connection(tls, timeout=5) as raw, \
+            client_context(certs).wrap_socket(raw, server_hostname="aiops.test") as secure:
+        plain.sendall(framed)
+        secure.sendall(framed)
+        wait_for(lambda: len(frames.frames) == 2, "both messages read")
+        started = time.monotonic()
+        listener.stop(timeout=5)
+        assert time.monotonic() - started < 5
+        assert plain.recv(1) == b""  # closed by the listener, not left hanging
+        assert secure.recv(1) == b""
