@@ -55,6 +55,25 @@ def _status(conn: sa.Connection, incident_id: str) -> str | None:
                         .where(incidents.c.id == incident_id)).scalar_one_or_none()
 
 
+def _ran_on_merged(conn: sa.Connection, incident_id: str, name: str) -> bool:
+    """Whether an incident merged into this one (or into one merged into it, and so
+    on) had its automatic run of the playbook."""
+    seen: set[str] = set()
+    frontier = {incident_id}
+    while frontier and len(seen) < 10_000:
+        merged = set(conn.execute(sa.select(incidents.c.id)
+                                  .where(incidents.c.merged_into.in_(frontier))).scalars())
+        frontier = merged - seen
+        seen |= frontier
+        if frontier and conn.execute(
+                sa.select(playbook_runs.c.id)
+                .where(playbook_runs.c.incident_id.in_(frontier),
+                       playbook_runs.c.playbook == name,
+                       playbook_runs.c.idempotency_key == KEY).limit(1)).first():
+            return True
+    return False
+
+
 def requester(playbook: Playbook) -> str:
     """Who asked, as the run records it: the policy and the file it is in."""
     return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
@@ -121,6 +140,11 @@ class AutoRuns:
             # incidents makes long: one resolved (or merged) since must not get a
             # remediation now (submit_run refuses merged incidents, not resolved ones).
             if _status(conn, row.id) != "open":
+                return None
+            # An incident that absorbed others (a merge) is the same fault they were: a
+            # run on one of them is this playbook's run for it, not to be repeated.
+            if _ran_on_merged(conn, row.id, playbook.name):
+                self._unfit[key] = unfit
                 return None
             # Runs are stamped with this host's clock (``requested_at``), whatever the
             # alerts' times the incident ages were read on.

@@ -21,7 +21,7 @@ from aiops.playbooks.auto import KEY, AutoRuns, requester
 from aiops.playbooks.definition import parse_playbook
 from aiops.playbooks.request import load, request_run
 from aiops.runtime import Runtime
-from aiops.store.tables import incidents
+from aiops.store.tables import alerts, incidents
 from tests.conftest import free_port
 from tests.playbooks.test_runs import T0, Receiver, finished, incident, playbook, receiver
 from tests.polling import wait_for
@@ -212,3 +212,26 @@ def test_an_alert_arriving_late_makes_an_unfit_incident_fit(
     assert found["id"] == incident["id"] and found["updated_at"] == incident["updated_at"]
     (run,) = auto.look(now=NOW + 60)
     assert run["playbook"] == "fix-bgp" and run["incident_id"] == incident["id"]
+
+
+def test_an_incident_that_absorbed_one_already_run_on_is_not_run_on_again(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The engine folds an incident into another when an alert shows they are one
+    fault: the automatic run on the first is that fault's run, not to be repeated on
+    the incident that absorbed it (the state below is what the engine records)."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    auto = AutoRuns(runtime)
+    (first,) = auto.look(now=NOW)
+    assert first["incident_id"] == incident["id"]
+    with runtime.db.begin() as conn:
+        row = conn.execute(sa.select(incidents).where(incidents.c.id == incident["id"])
+                           ).mappings().one()
+        seq = conn.execute(sa.select(sa.func.max(incidents.c.seq))).scalar_one() + 1
+        conn.execute(sa.insert(incidents).values(
+            {**row, "id": "absorber", "seq": seq, "updated_at": row["updated_at"] + 1}))
+        conn.execute(sa.update(alerts).where(alerts.c.incident_id == incident["id"])
+                     .values(incident_id="absorber"))
+        conn.execute(sa.update(incidents).where(incidents.c.id == incident["id"])
+                     .values(status="merged", merged_into="absorber"))
+    assert auto.look(now=NOW + 60) == []
+    assert AutoRuns(runtime).look(now=NOW + 120) == []  # another process: the same
