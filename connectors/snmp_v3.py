@@ -230,10 +230,13 @@ class V3Receiver:
             self._add(user, self.engine_id)
 
     def _add(self, user: V3User, engine_id: bytes) -> None:
+        # As bytes in UTF-8, as Net-SNMP and devices take a passphrase: given text,
+        # pyasn1 would encode it in Latin-1, and a passphrase with an "ä" would derive
+        # another key (every message refused as "a wrong digest").
         config.add_v3_user(
             self.engine, user.name,
-            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE, user.auth_passphrase,
-            PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, user.priv_passphrase,
+            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE, _utf8(user.auth_passphrase),
+            PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, _utf8(user.priv_passphrase),
             securityEngineId=engine_id)
         self._localised.add((user.name, engine_id))
 
@@ -318,6 +321,10 @@ class V3Receiver:
         self._seen = after
         reasons = [text for name, text in _REASONS.items() if after[name] > before[name]]
         return "; ".join(reasons) or "not a notification"
+
+
+def _utf8(passphrase: str | None) -> bytes | None:
+    return passphrase.encode("utf-8") if passphrase is not None else None
 
 
 def _security_names(data: bytes, who: str) -> tuple[bytes, bytes]:

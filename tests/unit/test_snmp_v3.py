@@ -63,6 +63,17 @@ def test_every_protocol_net_snmp_sends_is_read(auth: str, priv: str | None) -> N
     assert trap.varbinds[IF_NAME] == "Gi0/3" and trap.answer is None
 
 
+def test_a_passphrase_beyond_ascii_derives_the_key_net_snmp_does() -> None:
+    """Net-SNMP keys a passphrase's bytes as given (UTF-8): the users file's text must
+    be read the same way, not as pyasn1's default Latin-1."""
+    passphrase = "pässwört-123"
+    receiver = V3Receiver(V3Settings((V3User("netops", "SHA", passphrase, "AES", passphrase,
+                                             None),), None))
+    sent = snmptrap("-u", "netops", "-l", "authPriv", "-a", "SHA", "-A", passphrase,
+                    "-x", "AES", "-X", passphrase)
+    assert receive(receiver, sent).user == "netops"
+
+
 def test_wrong_passphrases_unknown_users_and_lower_levels_are_refused_by_reason() -> None:
     receiver = V3Receiver(V3Settings((user(),), None))
     with pytest.raises(V3Refused, match="wrong digest"):
