@@ -88,6 +88,7 @@ class AutoRuns:
         self.runtime = runtime
         self._unfit: dict[tuple[str, str], tuple[float, int, str, str]] = {}
         self._said_budget: set[tuple[str, int]] = set()
+        self._failed: set[tuple[str, str, float]] = set()
 
     def look(self, now: float | None = None) -> list[dict[str, Any]]:
         """One look: the runs it started (or recorded, for a dry-run policy)."""
@@ -99,11 +100,26 @@ class AutoRuns:
         started: list[dict[str, Any]] = []
         for row in self._open_incidents(now, policies):
             for playbook in policies:
-                run = self._consider(row, playbook, now)
+                try:
+                    run = self._consider(row, playbook, now)
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise  # the database away: the whole look fails, the next retries
+                except Exception:  # noqa: BLE001 - one incident must not stop the rest
+                    # An incident the look cannot read (a row an older version wrote,
+                    # one deleted meanwhile) would otherwise end every look at the same
+                    # place, and the incidents after it would never be looked at.
+                    failed = (row.id, playbook.name, row.updated_at)
+                    (log.debug if failed in self._failed else log.exception)(
+                        "automatic playbook %s on incident %s failed; the next look "
+                        "tries again", playbook.name, row.id, exc_info=True)
+                    self._failed.add(failed)  # said once, not every look
+                    continue
                 if run is not None:
                     started.append(run)
         if len(self._unfit) > 50_000:  # incidents long gone; a look re-learns the rest
             self._unfit.clear()
+        if len(self._failed) > 10_000:
+            self._failed.clear()
         return started
 
     def _open_incidents(self, now: float, policies: list[Playbook]) -> list[Any]:

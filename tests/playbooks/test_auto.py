@@ -235,3 +235,19 @@ def test_an_incident_that_absorbed_one_already_run_on_is_not_run_on_again(
                      .values(status="merged", merged_into="absorber"))
     assert auto.look(now=NOW + 60) == []
     assert AutoRuns(runtime).look(now=NOW + 120) == []  # another process: the same
+
+
+def test_an_incident_the_look_cannot_read_does_not_stop_the_others(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """Looked at first (the latest changed), an incident whose root causes are not what
+    this version writes fails alone: the fitting incident after it still runs."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    with runtime.db.begin() as conn:
+        row = conn.execute(sa.select(incidents).where(incidents.c.id == incident["id"])
+                           ).mappings().one()
+        seq = conn.execute(sa.select(sa.func.max(incidents.c.seq))).scalar_one() + 1
+        conn.execute(sa.insert(incidents).values(
+            {**row, "id": "odd", "seq": seq, "updated_at": row["updated_at"] + 1,
+             "root_causes": ["r1"]}))
+    (run,) = AutoRuns(runtime).look(now=NOW)
+    assert run["incident_id"] == incident["id"]
