@@ -9,14 +9,16 @@ events go to the engine's ``/api/v1/webhooks/syslog``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import selectors
 import socket
 import socketserver
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +149,33 @@ class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.slots = threading.BoundedSemaphore(MAX_TCP_CONNECTIONS)
+        self._streams: set[socket.socket] = set()  # the connections being read
+        self._streams_changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def reading(self, connection: socket.socket) -> Iterator[None]:
+        """While a connection's stream is read: ``close_streams`` can end it."""
+        with self._streams_changed:
+            self._streams.add(connection)
+        try:
+            yield
+        finally:
+            with self._streams_changed:
+                self._streams.discard(connection)
+                self._streams_changed.notify_all()
+
+    def close_streams(self, timeout: float) -> None:
+        """End the reads of open connections and wait (up to ``timeout``) for what they
+        had read to be handled: on stop, nothing may be read (and acknowledged by TCP)
+        after the forwarder's last send, to be lost when the process exits. Senders see
+        the close and connect again to the next listener."""
+        with self._streams_changed:
+            for connection in self._streams:
+                # The socket's own shutdown: a TLS socket's would drop its state under
+                # the thread reading it.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
+            self._streams_changed.wait_for(lambda: not self._streams, timeout)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.slots.acquire(blocking=False):
@@ -195,20 +224,21 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
                 connection = _handshake(context, self.request, peer, handler.stats)
                 if connection is None:
                     return
-            try:
-                while True:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    for frame in framer.feed(chunk):
-                        handler.handle(frame, peer)
-            except OSError:  # ssl.SSLError too: a sender that broke off mid-record
-                pass
-            finally:
-                if connection is not self.request:  # the TLS socket took over the fd
-                    connection.close()
-            for frame in framer.close():
-                handler.handle(frame, peer)
+            with self.server.reading(connection):
+                try:
+                    while True:
+                        chunk = connection.recv(65536)
+                        if not chunk:
+                            break
+                        for frame in framer.feed(chunk):
+                            handler.handle(frame, peer)
+                except OSError:  # ssl.SSLError too: a sender that broke off mid-record
+                    pass
+                finally:
+                    if connection is not self.request:  # the TLS socket took the fd over
+                        connection.close()
+                for frame in framer.close():
+                    handler.handle(frame, peer)
 
     servers: list[Any] = []
     if udp is not None:
@@ -228,13 +258,15 @@ def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
     plain-TCP sender, an unknown or missing client certificate, a timeout."""
     from aiops.syslog_tls import HANDSHAKE_SECONDS, peer_subject
 
+    connection = None
     try:
         connection = context.wrap_socket(raw, server_side=True,
                                          do_handshake_on_connect=False)
-        connection.settimeout(HANDSHAKE_SECONDS)
-        connection.do_handshake()
-        connection.settimeout(None)
+        _handshake_within(connection, time.monotonic() + HANDSHAKE_SECONDS)
     except (OSError, ValueError) as exc:
+        # The TLS socket took the descriptor over: closing the raw one (socketserver's
+        # shutdown_request) would leave the connection open until garbage collection.
+        (connection or raw).close()
         with stats.lock:
             stats.tls_refused += 1
         reason = getattr(exc, "reason", None) or exc
@@ -243,6 +275,32 @@ def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
     log.info("TLS syslog connection from %s (%s, certificate %s)", peer,
              connection.version(), peer_subject(connection) or "none")
     return connection
+
+
+def _handshake_within(connection: ssl.SSLSocket, deadline: float) -> None:
+    """``do_handshake`` bounded by ``deadline`` in all: a socket timeout bounds each
+    read, so a sender dripping its ClientHello a byte at a time within it would hold the
+    connection's thread (and one of the ``MAX_TCP_CONNECTIONS`` slots) for hours.
+    TimeoutError at the deadline; the socket is left blocking, as the stream reads it."""
+    connection.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        while True:
+            try:
+                connection.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                wanted = selectors.EVENT_READ
+            except ssl.SSLWantWriteError:
+                wanted = selectors.EVENT_WRITE
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the TLS handshake took too long")
+            selector.register(connection, wanted)
+            try:
+                selector.select(remaining)
+            finally:
+                selector.unregister(connection)
+    connection.setblocking(True)
 
 
 class SyslogListener:
@@ -285,6 +343,8 @@ class SyslogListener:
         for server in self.servers:
             server.shutdown()
             server.server_close()
+            if isinstance(server, _Tcp):
+                server.close_streams(timeout=5.0)
         self._stop.set()
         self.handler.forwarder.wake()
         for thread in self._threads:

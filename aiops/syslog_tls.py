@@ -33,7 +33,13 @@ def server_context(cert: Path, key: Path | None = None,
     if key is not None:
         _readable(key, "--tls-key")
     try:
-        context.load_cert_chain(str(cert), str(key) if key is not None else None)
+        # A password callback that refuses: without one OpenSSL asks for the passphrase
+        # on the terminal (a service start hangs on it) or, with none, fails as EINVAL.
+        context.load_cert_chain(str(cert), str(key) if key is not None else None,
+                                password=_no_passphrase)
+    except _Encrypted:
+        raise InputError(f"--tls-key {key or cert}: the private key is encrypted; give "
+                         "it unencrypted, in a file only the listener can read") from None
     except ssl.SSLError as exc:
         named = f"--tls-cert {cert}" + (f" with --tls-key {key}" if key else "")
         raise InputError(f"{named}: not a PEM certificate and its private key "
@@ -47,6 +53,14 @@ def server_context(cert: Path, key: Path | None = None,
                              f"({exc.reason or exc})") from None
         context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+class _Encrypted(Exception):
+    """The private key asks for a passphrase."""
+
+
+def _no_passphrase() -> str:
+    raise _Encrypted
 
 
 def _readable(path: Path, option: str) -> None:

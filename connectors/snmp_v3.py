@@ -15,7 +15,9 @@ wrong; here a user may list ``engine_ids`` (only those are accepted), or list no
 and then the keys are localised to each engine id the first time a message names it
 (from the master key derived once from the passphrase; at most ``MAX_ENGINES``, so a
 flood of made-up engine ids cannot grow the table without bound). A message must
-pass authentication either way: a made-up engine id only costs a localisation.
+pass authentication either way: a made-up engine id only costs a localisation, undone
+when its message is refused (user names travel in clear, so refused messages must not
+use up the bound).
 
 The security level a user is configured with is the least accepted: USM itself
 lets a message of a lower level through (RFC 3414 §3.2.5 refuses only higher), and a
@@ -228,10 +230,13 @@ class V3Receiver:
             self._add(user, self.engine_id)
 
     def _add(self, user: V3User, engine_id: bytes) -> None:
+        # As bytes in UTF-8, as Net-SNMP and devices take a passphrase: given text,
+        # pyasn1 would encode it in Latin-1, and a passphrase with an "ä" would derive
+        # another key (every message refused as "a wrong digest").
         config.add_v3_user(
             self.engine, user.name,
-            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE, user.auth_passphrase,
-            PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, user.priv_passphrase,
+            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE, _utf8(user.auth_passphrase),
+            PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, _utf8(user.priv_passphrase),
             securityEngineId=engine_id)
         self._localised.add((user.name, engine_id))
 
@@ -256,6 +261,19 @@ class V3Receiver:
         if user is not None and engine_id and engine_id != self.engine_id \
                 and (user.name, engine_id) not in self._localised:
             self._learn(user, engine_id, who)
+            try:
+                return self._read(data, peer, who, user, user_name)
+            except Exception:
+                # Kept only for a message it let through: user names travel in clear,
+                # and messages that fail authentication (or come below the user's
+                # level, which USM alone accepts) must not fill the table of learned
+                # engine ids, which would shut out the devices that come next.
+                self._forget(user, engine_id)
+                raise
+        return self._read(data, peer, who, user, user_name)
+
+    def _read(self, data: bytes, peer: tuple[str, int], who: str, user: V3User | None,
+              user_name: str) -> V3Message:
         self._received.clear()
         self._outbox.sent.clear()
         self.engine.message_dispatcher.receive_message(self.engine, udp.DOMAIN_NAME, peer,
@@ -287,6 +305,10 @@ class V3Receiver:
                              f"0x{engine_id.hex()}: {self.max_engines} already known")
         self._add(user, engine_id)
 
+    def _forget(self, user: V3User, engine_id: bytes) -> None:
+        config.delete_v3_user(self.engine, user.name, securityEngineId=engine_id)
+        self._localised.discard((user.name, engine_id))
+
     def _counters(self) -> dict[str, int]:
         builder = self.engine.get_mib_builder()
         return {name: int(builder.import_symbols("__SNMP-USER-BASED-SM-MIB", name)[0].syntax)
@@ -299,6 +321,10 @@ class V3Receiver:
         self._seen = after
         reasons = [text for name, text in _REASONS.items() if after[name] > before[name]]
         return "; ".join(reasons) or "not a notification"
+
+
+def _utf8(passphrase: str | None) -> bytes | None:
+    return passphrase.encode("utf-8") if passphrase is not None else None
 
 
 def _security_names(data: bytes, who: str) -> tuple[bytes, bytes]:

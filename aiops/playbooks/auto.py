@@ -44,19 +44,51 @@ HORIZON = 7 * 86_400.0  # incidents last changed longer ago are not looked at
 MAX_INCIDENTS = 500  # per look, the most recently changed first
 
 
+def _criteria(playbook: Playbook) -> str:
+    """What the full match reads of a playbook: a file edited to match differently
+    must be matched again against incidents it was found not to fit."""
+    return repr(sorted(playbook.match.items()))
+
+
+def _status(conn: sa.Connection, incident_id: str) -> str | None:
+    return conn.execute(sa.select(incidents.c.status)
+                        .where(incidents.c.id == incident_id)).scalar_one_or_none()
+
+
+def _ran_on_merged(conn: sa.Connection, incident_id: str, name: str) -> bool:
+    """Whether an incident merged into this one (or into one merged into it, and so
+    on) had its automatic run of the playbook."""
+    seen: set[str] = set()
+    frontier = {incident_id}
+    while frontier and len(seen) < 10_000:
+        merged = set(conn.execute(sa.select(incidents.c.id)
+                                  .where(incidents.c.merged_into.in_(frontier))).scalars())
+        frontier = merged - seen
+        seen |= frontier
+        if frontier and conn.execute(
+                sa.select(playbook_runs.c.id)
+                .where(playbook_runs.c.incident_id.in_(frontier),
+                       playbook_runs.c.playbook == name,
+                       playbook_runs.c.idempotency_key == KEY).limit(1)).first():
+            return True
+    return False
+
+
 def requester(playbook: Playbook) -> str:
     """Who asked, as the run records it: the policy and the file it is in."""
     return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
 
 
 class AutoRuns:
-    """The looks of one process; remembers which incidents did not fit at which
-    ``updated_at``, so an unchanged incident is not matched again."""
+    """The looks of one process; remembers which incidents did not fit as they were
+    (``updated_at``, alert count, root causes) and under which match criteria, so an
+    unchanged incident is not matched again by an unchanged playbook."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self._unfit: dict[tuple[str, str], float] = {}
+        self._unfit: dict[tuple[str, str], tuple[float, int, str, str]] = {}
         self._said_budget: set[tuple[str, int]] = set()
+        self._failed: set[tuple[str, str, float]] = set()
 
     def look(self, now: float | None = None) -> list[dict[str, Any]]:
         """One look: the runs it started (or recorded, for a dry-run policy)."""
@@ -68,11 +100,26 @@ class AutoRuns:
         started: list[dict[str, Any]] = []
         for row in self._open_incidents(now, policies):
             for playbook in policies:
-                run = self._consider(row, playbook, now)
+                try:
+                    run = self._consider(row, playbook, now)
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise  # the database away: the whole look fails, the next retries
+                except Exception:  # noqa: BLE001 - one incident must not stop the rest
+                    # An incident the look cannot read (a row an older version wrote,
+                    # one deleted meanwhile) would otherwise end every look at the same
+                    # place, and the incidents after it would never be looked at.
+                    failed = (row.id, playbook.name, row.updated_at)
+                    (log.debug if failed in self._failed else log.exception)(
+                        "automatic playbook %s on incident %s failed; the next look "
+                        "tries again", playbook.name, row.id, exc_info=True)
+                    self._failed.add(failed)  # said once, not every look
+                    continue
                 if run is not None:
                     started.append(run)
         if len(self._unfit) > 50_000:  # incidents long gone; a look re-learns the rest
             self._unfit.clear()
+        if len(self._failed) > 10_000:
+            self._failed.clear()
         return started
 
     def _open_incidents(self, now: float, policies: list[Playbook]) -> list[Any]:
@@ -96,10 +143,24 @@ class AutoRuns:
                 or (policy.severities and row.severity not in policy.severities)):
             return None
         key = (row.id, playbook.name)
-        if self._unfit.get(key) == row.updated_at:
+        # ``updated_at`` is the latest alert's start (event time): an alert that comes
+        # late, with an earlier start, joins the incident without moving it, and a
+        # re-ranking changes the causes (and so the remediations matched) alone.
+        unfit = (row.updated_at, row.alert_count, repr(causes), _criteria(playbook))
+        if self._unfit.get(key) == unfit:
             return None
         with self.runtime.db.connect() as conn:
             if runs.find_by_key(conn, row.id, playbook.name, KEY) is not None:
+                return None
+            # The rows were read at the start of the look, which matching hundreds of
+            # incidents makes long: one resolved (or merged) since must not get a
+            # remediation now (submit_run refuses merged incidents, not resolved ones).
+            if _status(conn, row.id) != "open":
+                return None
+            # An incident that absorbed others (a merge) is the same fault they were: a
+            # run on one of them is this playbook's run for it, not to be repeated.
+            if _ran_on_merged(conn, row.id, playbook.name):
+                self._unfit[key] = unfit
                 return None
             # Runs are stamped with this host's clock (``requested_at``), whatever the
             # alerts' times the incident ages were read on.
@@ -111,7 +172,7 @@ class AutoRuns:
             run, new = submit_run(self.runtime, row.id, playbook.name, requester(playbook),
                                   dry_run=policy.dry_run, idempotency_key=KEY)
         except InputError:  # does not match (or no longer: merged): until it changes
-            self._unfit[key] = row.updated_at
+            self._unfit[key] = unfit
             return None
         except Conflict:  # an operator's run of it is in flight: look again later
             return None

@@ -140,6 +140,23 @@ def test_listen_refuses_bad_tls_options_by_name(tmp_path: Path, certs: Certifica
     assert r.returncode == 2 and "--tls must be HOST:PORT" in r.stderr
 
 
+def test_an_encrypted_key_is_refused_by_name_not_asked_for(tmp_path: Path,
+                                                           certs: Certificates) -> None:
+    """A key with a passphrase: OpenSSL would ask on the terminal (a service start
+    hangs) or, with none, fail as "Invalid argument" naming nothing."""
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run([OPENSSL, "pkey", "-in", str(certs.server_key), "-aes256", "-passout",
+                    "pass:a-passphrase", "-out", str(encrypted)], check=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(tmp_path), "syslog",
+                        "listen", "--tls", f"127.0.0.1:{free_port()}", "--tls-cert",
+                        str(certs.server_cert), "--tls-key", str(encrypted), "--forward",
+                        "http://127.0.0.1:1"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, start_new_session=True)  # as a service
+    assert r.returncode == 2, r.stderr
+    assert f"--tls-key {encrypted}: the private key is encrypted" in r.stderr
+    assert "pass phrase" not in r.stderr
+
+
 @pytest.mark.skipif(not (os.access(RSYSLOGD, os.X_OK) and RSYSLOG_OSSL
                          and shutil.which("logger")),
                     reason="needs rsyslog with its OpenSSL driver (rsyslog-openssl) and logger")

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from aiops.api import create_app
 from aiops.errors import InputError
 from aiops.playbooks.auto import KEY, AutoRuns, requester
 from aiops.playbooks.definition import parse_playbook
-from aiops.playbooks.request import request_run
+from aiops.playbooks.request import load, request_run
 from aiops.runtime import Runtime
+from aiops.store.tables import alerts, incidents
 from tests.conftest import free_port
 from tests.playbooks.test_runs import T0, Receiver, finished, incident, playbook, receiver
 from tests.polling import wait_for
@@ -164,3 +166,88 @@ def _up(url: str) -> bool:
         return requests.get(f"{url}/health", timeout=2).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_a_playbook_edited_to_match_runs_on_an_incident_it_did_not_fit(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The memory of incidents that did not fit is of the criteria too: the operator
+    who fixes the playbook's match needs no restart (nor a new alert on the incident)."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}",
+                                       match="{alert_types: [BGP_DOWN]}"))
+    auto = AutoRuns(runtime)
+    assert auto.look(now=NOW) == []
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    (run,) = auto.look(now=NOW + 60)
+    assert run["playbook"] == "fix-link" and run["incident_id"] == incident["id"]
+
+
+def test_an_incident_resolved_during_the_look_gets_no_run(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The look reads the open incidents first and matches them one by one after: one
+    the engine resolves in between must not get a remediation."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    auto = AutoRuns(runtime)
+    policies = [b for b in load(runtime)[0].values() if b.auto is not None]
+    (row,) = auto._open_incidents(NOW, policies)
+    with runtime.db.begin() as conn:  # as the engine does when the alerts clear
+        conn.execute(sa.update(incidents).where(incidents.c.id == incident["id"])
+                     .values(status="resolved"))
+    assert auto._consider(row, policies[0], NOW) is None
+    assert auto.look(now=NOW) == []
+
+
+def test_an_alert_arriving_late_makes_an_unfit_incident_fit(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """An alert that started before the incident's latest one (a forwarder's backlog, a
+    slow poller) joins it without moving ``updated_at``: it must still be matched."""
+    playbook(runtime, "fix-bgp", book(receiver, "{min_score: 0.0, after: 60}",
+                                      match="{alert_types: [BGP_DOWN]}"))
+    auto = AutoRuns(runtime)
+    assert auto.look(now=NOW) == []
+    client = create_app(runtime=runtime).test_client()
+    late = {"id": "late", "source": "nms", "name": "BGP_DOWN", "entity": "r1",
+            "severity": "major", "summary": "bgp down", "starts_at": T0 + 1}
+    assert client.post("/api/v1/alerts", json=[late]).status_code == 200
+    (found,) = client.get("/api/v1/incidents").get_json()["incidents"]
+    assert found["id"] == incident["id"] and found["updated_at"] == incident["updated_at"]
+    (run,) = auto.look(now=NOW + 60)
+    assert run["playbook"] == "fix-bgp" and run["incident_id"] == incident["id"]
+
+
+def test_an_incident_that_absorbed_one_already_run_on_is_not_run_on_again(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The engine folds an incident into another when an alert shows they are one
+    fault: the automatic run on the first is that fault's run, not to be repeated on
+    the incident that absorbed it (the state below is what the engine records)."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    auto = AutoRuns(runtime)
+    (first,) = auto.look(now=NOW)
+    assert first["incident_id"] == incident["id"]
+    with runtime.db.begin() as conn:
+        row = conn.execute(sa.select(incidents).where(incidents.c.id == incident["id"])
+                           ).mappings().one()
+        seq = conn.execute(sa.select(sa.func.max(incidents.c.seq))).scalar_one() + 1
+        conn.execute(sa.insert(incidents).values(
+            {**row, "id": "absorber", "seq": seq, "updated_at": row["updated_at"] + 1}))
+        conn.execute(sa.update(alerts).where(alerts.c.incident_id == incident["id"])
+                     .values(incident_id="absorber"))
+        conn.execute(sa.update(incidents).where(incidents.c.id == incident["id"])
+                     .values(status="merged", merged_into="absorber"))
+    assert auto.look(now=NOW + 60) == []
+    assert AutoRuns(runtime).look(now=NOW + 120) == []  # another process: the same
+
+
+def test_an_incident_the_look_cannot_read_does_not_stop_the_others(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """Looked at first (the latest changed), an incident whose root causes are not what
+    this version writes fails alone: the fitting incident after it still runs."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    with runtime.db.begin() as conn:
+        row = conn.execute(sa.select(incidents).where(incidents.c.id == incident["id"])
+                           ).mappings().one()
+        seq = conn.execute(sa.select(sa.func.max(incidents.c.seq))).scalar_one() + 1
+        conn.execute(sa.insert(incidents).values(
+            {**row, "id": "odd", "seq": seq, "updated_at": row["updated_at"] + 1,
+             "root_causes": ["r1"]}))
+    (run,) = AutoRuns(runtime).look(now=NOW)
+    assert run["incident_id"] == incident["id"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -437,8 +438,25 @@ def test_a_signing_secret_signs_every_request_as_documented(
 
     assert verifies(b"correct horse battery staple") and not verifies(b"another secret")
     assert not verifies(b"correct horse battery staple"[:-1])
+    genuine = documented_check()
+    key = b"correct horse battery staple"
+    assert genuine(key, headers, body) and not genuine(b"another secret", headers, body)
+    # What a receiver gets from anyone: refused, not an exception (a 500 to the sender).
+    assert not genuine(key, {}, body)
+    assert not genuine(key, {**headers, "X-Aiops-Timestamp": "soon"}, body)
+    assert not genuine(key, {**headers, "X-Aiops-Signature": "sha256=\u00e9"}, body)
     rt.close()
     env.setenv("AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE", str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE .* cannot "
                                          "be read"):
         build_targets(DataDir.from_env(tmp_path / "d").sinks)
+
+
+def documented_check() -> Any:
+    """The receiver's ``genuine`` exactly as docs/sinks.md "Signed requests" gives it."""
+    text = (Path(__file__).parents[2] / "docs" / "sinks.md").read_text(encoding="utf-8")
+    section = text.split("## Signed requests", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "docs/sinks.md", "exec"), scope)  # noqa: S102 - our own docs
+    return scope["genuine"]

@@ -63,6 +63,17 @@ def test_every_protocol_net_snmp_sends_is_read(auth: str, priv: str | None) -> N
     assert trap.varbinds[IF_NAME] == "Gi0/3" and trap.answer is None
 
 
+def test_a_passphrase_beyond_ascii_derives_the_key_net_snmp_does() -> None:
+    """Net-SNMP keys a passphrase's bytes as given (UTF-8): the users file's text must
+    be read the same way, not as pyasn1's default Latin-1."""
+    passphrase = "pässwört-123"
+    receiver = V3Receiver(V3Settings((V3User("netops", "SHA", passphrase, "AES", passphrase,
+                                             None),), None))
+    sent = snmptrap("-u", "netops", "-l", "authPriv", "-a", "SHA", "-A", passphrase,
+                    "-x", "AES", "-X", passphrase)
+    assert receive(receiver, sent).user == "netops"
+
+
 def test_wrong_passphrases_unknown_users_and_lower_levels_are_refused_by_reason() -> None:
     receiver = V3Receiver(V3Settings((user(),), None))
     with pytest.raises(V3Refused, match="wrong digest"):
@@ -90,6 +101,25 @@ def test_engine_ids_listed_are_the_only_ones_and_learned_ones_are_bounded() -> N
     assert receive(bounded, snmptrap(*security())).user == "netops"  # known: no new one
     with pytest.raises(V3Refused, match="1 already known"):
         receive(bounded, snmptrap(*security(), engine="0x8000000001020305"))
+
+
+def test_messages_refused_do_not_use_up_the_learned_engine_ids() -> None:
+    """User names travel in clear: made-up engine ids with a wrong digest, or below the
+    user's level (which USM alone lets through), must not fill the table and shut out
+    the next real device."""
+    bounded = V3Receiver(V3Settings((user(),), None), max_engines=1)
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(bounded, snmptrap(*security(auth_pass="another-pass"),
+                                  engine="0x8000000001020305"))
+    with pytest.raises(V3Refused, match="noAuthNoPriv message"):
+        receive(bounded, snmptrap(*security(auth=None), engine="0x8000000001020306"))
+    assert receive(bounded, snmptrap(*security())).user == "netops"
+    with pytest.raises(V3Refused, match="1 already known"):  # the bound still holds
+        receive(bounded, snmptrap(*security(), engine="0x8000000001020305"))
+    again = V3Receiver(V3Settings((user(),), None), max_engines=1)
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(again, snmptrap(*security(auth_pass="another-pass")))
+    assert receive(again, snmptrap(*security())).user == "netops"  # forgotten, relearned
 
 
 def test_garbage_that_says_snmpv3_is_refused_as_unreadable() -> None:
