@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,13 +80,47 @@ def requester(playbook: Playbook) -> str:
     return f"{REQUESTER} ({playbook.path.rsplit('/', 1)[-1]})"
 
 
+class LiveIncidents:
+    """The incidents this process's engine changed since it started: an engine sink
+    (aiops/sinks), so only what the serving process itself ingested is looked at.
+
+    Why: incidents are read from the database, which other processes write too. An
+    ``aiops replay`` of last week's export into the data dir a server uses would
+    otherwise hand its incidents, whose alert times are recent enough, to the policies,
+    and a remediation would run on a fault that is long over. A server restarted looks
+    at an incident again once it changes. Bounded: the oldest ids leave first."""
+
+    def __init__(self, limit: int = 50_000):
+        self.limit = limit
+        self._ids: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, incidents: Iterable[Any], alerts: Iterable[Any]) -> None:
+        with self._lock:
+            for incident in incidents:
+                self._ids.pop(incident.id, None)
+                self._ids[incident.id] = None
+            while len(self._ids) > self.limit:
+                del self._ids[next(iter(self._ids))]
+
+    def snapshot(self) -> list[str]:
+        with self._lock:
+            return list(self._ids)
+
+    def __contains__(self, incident_id: object) -> bool:
+        with self._lock:
+            return incident_id in self._ids
+
+
 class AutoRuns:
     """The looks of one process; remembers which incidents did not fit as they were
     (``updated_at``, alert count, root causes) and under which match criteria, so an
-    unchanged incident is not matched again by an unchanged playbook."""
+    unchanged incident is not matched again by an unchanged playbook. With ``live``,
+    only the incidents it holds are looked at (a serving process: ``LiveIncidents``)."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, live: LiveIncidents | None = None):
         self.runtime = runtime
+        self.live = live
         self._unfit: dict[tuple[str, str], tuple[float, int, str, str]] = {}
         self._said_budget: set[tuple[str, int]] = set()
         self._failed: set[tuple[str, str, float]] = set()
@@ -99,6 +134,8 @@ class AutoRuns:
             return []
         started: list[dict[str, Any]] = []
         for row in self._open_incidents(now, policies):
+            if self.live is not None and row.id not in self.live:
+                continue  # written by another process (a replay): not this server's
             for playbook in policies:
                 try:
                     run = self._consider(row, playbook, now)
@@ -131,7 +168,15 @@ class AutoRuns:
                         incidents.c.updated_at >= now - HORIZON)
                  .order_by(incidents.c.updated_at.desc()).limit(MAX_INCIDENTS))
         with self.runtime.db.connect() as conn:
-            return conn.execute(query).all()
+            if self.live is None:
+                return conn.execute(query).all()
+            # Only this server's incidents, so another process's (a replay's) cannot
+            # crowd them out of the look; in chunks a database takes as parameters.
+            ids, rows = self.live.snapshot(), []
+            for at in range(0, len(ids), 900):
+                rows += conn.execute(query.where(incidents.c.id.in_(ids[at:at + 900]))).all()
+        rows.sort(key=lambda r: r.updated_at, reverse=True)
+        return rows[:MAX_INCIDENTS]
 
     def _consider(self, row: Any, playbook: Playbook, now: float) -> dict[str, Any] | None:
         policy = playbook.auto
@@ -210,8 +255,8 @@ class AutoRunLoop:
     """``AutoRuns.look`` every ``every`` seconds on a daemon thread, until ``stop``. A
     look that fails (the database away) is logged and the next one tries again."""
 
-    def __init__(self, runtime: Runtime, every: float):
-        self.auto = AutoRuns(runtime)
+    def __init__(self, runtime: Runtime, every: float, live: LiveIncidents | None = None):
+        self.auto = AutoRuns(runtime, live)
         self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
@@ -239,5 +284,7 @@ def start_auto_runs(runtime: Runtime) -> AutoRunLoop | None:
     every = runtime.data_dir.playbook.auto_every
     if not every or runtime.auto_runs is not None:
         return runtime.auto_runs
-    runtime.auto_runs = AutoRunLoop(runtime, every).start()
+    live = LiveIncidents()
+    runtime.engine.sinks.append(live)
+    runtime.auto_runs = AutoRunLoop(runtime, every, live).start()
     return runtime.auto_runs

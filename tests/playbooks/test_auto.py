@@ -251,3 +251,27 @@ def test_an_incident_the_look_cannot_read_does_not_stop_the_others(
              "root_causes": ["r1"]}))
     (run,) = AutoRuns(runtime).look(now=NOW)
     assert run["incident_id"] == incident["id"]
+
+
+def test_a_serving_process_runs_policies_only_on_incidents_it_saw_change(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """The fixture's incident was stored before the server's tracker existed, as an
+    `aiops replay` by another process into the same database would store it: no run.
+    Once this engine changes it, it is the server's, and the policy runs."""
+    from aiops.playbooks.auto import LiveIncidents
+
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    live = LiveIncidents()
+    runtime.engine.sinks.append(live)
+    assert AutoRuns(runtime, live).look(now=NOW) == []
+    client = create_app(runtime=runtime).test_client()
+    more = {"id": "a9", "source": "nms", "name": "LINK_DOWN", "entity": "r2",
+            "severity": "major", "summary": "down", "labels": {"port": "9"},
+            "starts_at": T0 + 20}
+    assert client.post("/api/v1/alerts", json=[more]).status_code == 200
+    assert incident["id"] in live
+    (run,) = AutoRuns(runtime, live).look(now=NOW)
+    assert run["incident_id"] == incident["id"]
+    small = LiveIncidents(limit=2)
+    small.publish([type("I", (), {"id": f"inc-{i}"})() for i in range(5)], ())
+    assert small.snapshot() == ["inc-3", "inc-4"]
