@@ -78,3 +78,30 @@ def incident_document(conn: sa.Connection, incident_id: str, version: int,
         "api_url": f"{base}/api/v1/incidents/{incident_id}",
         "sent_at": to_rfc3339(now),
     }
+
+
+def describe(document: dict[str, Any]) -> str:
+    """A ticket's description (ServiceNow's, RT's first message): root causes with
+    evidence, remediations, the link to the incident view."""
+    lines = [f"aiops incident {document['incident_id']}: {document['title']}",
+             f"Severity {document['severity']}, {document['alert_count']} alerts, "
+             f"started {document['started_at']}.", "", "Probable root causes:"]
+    for i, rc in enumerate(document["root_causes"], 1):
+        lines.append(f"{i}. {rc['entity']} (score {rc['score']})")
+        lines.extend(f"   - {e}" for e in rc["evidence"])
+    if not document["root_causes"]:
+        lines.append("(none ranked yet)")
+    if document["remediations"]:
+        lines += ["", "Remediations that worked before:"]
+        lines.extend(f"- {r.get('action')} (score {r.get('score')}, tickets "
+                     f"{', '.join(r.get('ticket_ids', []))})" for r in document["remediations"])
+    lines += ["", f"Incident view: {document['url']}"]
+    return "\n".join(lines)
+
+
+def work_note(document: dict[str, Any]) -> str:
+    top = document["root_causes"][0]["entity"] if document["root_causes"] else "none"
+    return (f"aiops v{document['version']}: {', '.join(document['changes']) or 'updated'}; "
+            f"status {document['status']}, severity {document['severity']}, "
+            f"{document['alert_count']} alerts ({document['firing_alerts']} firing), "
+            f"top root cause {top}. {document['url']}")

@@ -116,6 +116,18 @@ def unreachable(what: str, exc: requests.RequestException, hide: str = "") -> Ou
     return Outcome(RETRY, f"{what}: {detail}"[:ANSWER_KEPT])
 
 
+def call(session: requests.Session, method: str, url: str, timeout: float,
+         **kwargs: Any) -> tuple[requests.Response | None, Outcome]:
+    """One request of a ticket system's sink: its answer and what the answer means (no
+    answer, and a retry, when the receiver was not reached)."""
+    what = f"{method} {url}"
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.RequestException as exc:
+        return None, unreachable(what, exc)
+    return response, outcome_of(response, what)
+
+
 def read_secret_file(path: str, setting: str) -> str:
     """A secret from the file a setting names; ValueError naming the setting."""
     try:

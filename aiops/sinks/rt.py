@@ -24,8 +24,8 @@ from typing import Any
 
 import requests
 
-from aiops.sinks.http import DELIVERED, FAILED, USER_AGENT, Outcome, outcome_of, unreachable
-from aiops.sinks.servicenow import describe, work_note
+from aiops.sinks.document import describe, work_note
+from aiops.sinks.http import DELIVERED, FAILED, USER_AGENT, Outcome, call
 
 NAME = "rt"
 # RT's priority is a number, 0..99 by default; higher is more urgent.
@@ -76,14 +76,9 @@ class RequestTrackerTarget:
         what = f"GET {url}"
         query = (f"Queue = '{_quoted(self.queue)}' AND "
                  f"Subject LIKE '{_quoted(tag(incident_id))}'")
-        try:
-            response = self.session.get(url, timeout=self.timeout,
-                                        params={"query": query, "fields": "Subject",
-                                                "per_page": "20"})
-        except requests.RequestException as exc:
-            return unreachable(what, exc)
-        outcome = outcome_of(response, what)
-        if outcome.kind != DELIVERED:
+        response, outcome = call(self.session, "GET", url, self.timeout, params={
+            "query": query, "fields": "Subject", "per_page": "20"})
+        if response is None or outcome.kind != DELIVERED:
             return outcome
         try:
             items = response.json()["items"]
@@ -103,12 +98,9 @@ class RequestTrackerTarget:
                     :SUBJECT_CHARS],
                 "Content": describe(document), "ContentType": "text/plain",
                 "Priority": PRIORITY.get(document["severity"], 10)}
-        try:
-            response = self.session.post(url, data=json.dumps(body), timeout=self.timeout)
-        except requests.RequestException as exc:
-            return unreachable(what, exc)
-        outcome = outcome_of(response, what)
-        if outcome.kind != DELIVERED:
+        response, outcome = call(self.session, "POST", url, self.timeout,
+                                 data=json.dumps(body))
+        if response is None or outcome.kind != DELIVERED:
             return outcome
         try:
             ticket = response.json()["id"]
@@ -135,21 +127,13 @@ class RequestTrackerTarget:
         text = work_note(document)
         if document["status"] == "merged" and document["merged_into"]:
             text += f" Merged into {document['merged_into']}."
-        try:
-            response = self.session.post(url, data=json.dumps(
-                {"Content": text, "ContentType": "text/plain"}), timeout=self.timeout)
-        except requests.RequestException as exc:
-            return unreachable(f"POST {url}", exc)
-        return outcome_of(response, f"POST {url}")
+        return call(self.session, "POST", url, self.timeout,
+                    data=json.dumps({"Content": text, "ContentType": "text/plain"}))[1]
 
     def _set_status(self, ticket: str, status: str) -> Outcome:
         url = f"{self.base}/ticket/{ticket}"
-        try:
-            response = self.session.put(url, data=json.dumps({"Status": status}),
-                                        timeout=self.timeout)
-        except requests.RequestException as exc:
-            return unreachable(f"PUT {url}", exc)
-        return outcome_of(response, f"PUT {url}")
+        return call(self.session, "PUT", url, self.timeout,
+                    data=json.dumps({"Status": status}))[1]
 
 
 def _quoted(text: str) -> str:

@@ -23,14 +23,8 @@ from typing import Any
 
 import requests
 
-from aiops.sinks.http import (
-    DELIVERED,
-    FAILED,
-    USER_AGENT,
-    Outcome,
-    outcome_of,
-    unreachable,
-)
+from aiops.sinks.document import describe, work_note
+from aiops.sinks.http import DELIVERED, FAILED, USER_AGENT, Outcome, call
 
 NAME = "servicenow"
 CORRELATION_DISPLAY = "aiops"
@@ -40,32 +34,6 @@ LEVELS = {"critical": ("1", "1"), "major": ("1", "2"), "minor": ("2", "2"),
 STATE_RESOLVED = "6"
 STATE_IN_PROGRESS = "2"
 SHORT_DESCRIPTION_CHARS = 160
-
-
-def describe(document: dict[str, Any]) -> str:
-    """The ServiceNow description: root causes with evidence, remediations, link."""
-    lines = [f"aiops incident {document['incident_id']}: {document['title']}",
-             f"Severity {document['severity']}, {document['alert_count']} alerts, "
-             f"started {document['started_at']}.", "", "Probable root causes:"]
-    for i, rc in enumerate(document["root_causes"], 1):
-        lines.append(f"{i}. {rc['entity']} (score {rc['score']})")
-        lines.extend(f"   - {e}" for e in rc["evidence"])
-    if not document["root_causes"]:
-        lines.append("(none ranked yet)")
-    if document["remediations"]:
-        lines += ["", "Remediations that worked before:"]
-        lines.extend(f"- {r.get('action')} (score {r.get('score')}, tickets "
-                     f"{', '.join(r.get('ticket_ids', []))})" for r in document["remediations"])
-    lines += ["", f"Incident view: {document['url']}"]
-    return "\n".join(lines)
-
-
-def work_note(document: dict[str, Any]) -> str:
-    top = document["root_causes"][0]["entity"] if document["root_causes"] else "none"
-    return (f"aiops v{document['version']}: {', '.join(document['changes']) or 'updated'}; "
-            f"status {document['status']}, severity {document['severity']}, "
-            f"{document['alert_count']} alerts ({document['firing_alerts']} firing), "
-            f"top root cause {top}. {document['url']}")
 
 
 class ServiceNowTarget:
@@ -103,14 +71,10 @@ class ServiceNowTarget:
 
     def _find(self, incident_id: str) -> str | None | Outcome:
         what = f"GET {self.table}"
-        try:
-            response = self.session.get(self.table, timeout=self.timeout, params={
-                "sysparm_query": f"correlation_id={incident_id}",
-                "sysparm_fields": "sys_id", "sysparm_limit": "1"})
-        except requests.RequestException as exc:
-            return unreachable(what, exc)
-        outcome = outcome_of(response, what)
-        if outcome.kind != DELIVERED:
+        response, outcome = call(self.session, "GET", self.table, self.timeout, params={
+            "sysparm_query": f"correlation_id={incident_id}",
+            "sysparm_fields": "sys_id", "sysparm_limit": "1"})
+        if response is None or outcome.kind != DELIVERED:
             return outcome
         try:
             result = response.json()["result"]
@@ -126,13 +90,9 @@ class ServiceNowTarget:
                 "correlation_id": document["incident_id"],
                 "correlation_display": CORRELATION_DISPLAY}
         what = f"POST {self.table}"
-        try:
-            response = self.session.post(self.table, data=json.dumps(body),
-                                         timeout=self.timeout)
-        except requests.RequestException as exc:
-            return unreachable(what, exc)
-        outcome = outcome_of(response, what)
-        if outcome.kind != DELIVERED:
+        response, outcome = call(self.session, "POST", self.table, self.timeout,
+                                 data=json.dumps(body))
+        if response is None or outcome.kind != DELIVERED:
             return outcome
         try:
             sys_id = response.json()["result"]["sys_id"]
@@ -156,13 +116,7 @@ class ServiceNowTarget:
                                          f"cleared; resolved at {document['resolved_at']}")})
         elif "reopened" in document["changes"]:
             body["state"] = STATE_IN_PROGRESS
-        url = f"{self.table}/{sys_id}"
-        what = f"PATCH {url}"
-        try:
-            response = self.session.patch(url, data=json.dumps(body), timeout=self.timeout)
-        except requests.RequestException as exc:
-            outcome = unreachable(what, exc)
-        else:
-            outcome = outcome_of(response, what)
+        _, outcome = call(self.session, "PATCH", f"{self.table}/{sys_id}", self.timeout,
+                          data=json.dumps(body))
         # The sys_id is kept whatever the PATCH did: a retry must not create again.
         return Outcome(outcome.kind, outcome.detail, outcome.retry_after, sys_id)
