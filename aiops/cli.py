@@ -13,6 +13,7 @@ from aiops import (  # noqa: F401
     cli_sinks,
     cli_syslog,
     cli_tickets,
+    cli_tokens,
     cli_topology,
     cli_traps,
     cli_webhooks,

@@ -37,7 +37,10 @@ def engine_forwarder(forward: str, mapping: str) -> Forwarder:
         raise InputError(f"--forward must be an http(s) URL, got {forward!r}")
     from aiops.forwarder import Forwarder
 
-    return Forwarder(forward.rstrip("/") + f"/api/v1/webhooks/{mapping}")
+    token_file = os.environ.get("AIOPS_FORWARD_TOKEN_FILE")
+    token = read_secret(Path(token_file), "AIOPS_FORWARD_TOKEN_FILE", "token",
+                        "AIOPS_FORWARD_TOKEN_FILE") if token_file else None
+    return Forwarder(forward.rstrip("/") + f"/api/v1/webhooks/{mapping}", token=token)
 
 
 def stopped_line(name: str, forwarder: Forwarder) -> str:

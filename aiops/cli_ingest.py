@@ -29,7 +29,11 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
 
     from aiops.api import create_app
 
-    app = create_app(runtime=runtime)
+    try:
+        app = create_app(runtime=runtime)
+    except ValueError as exc:  # AIOPS_API_TOKENS_FILE that cannot be read or is wrong
+        click.echo(f"aiops: error: {exc}", err=True)
+        sys.exit(2)
     if runtime.data_dir.settings.text_similarity:
         from aiops.learning.embeddings import EmbeddingsUnavailable, load_text_model
 
@@ -55,6 +59,9 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     start_auto_runs(runtime)  # playbooks whose policy says to run unasked (docs/playbooks.md)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
+    if runtime.data_dir.api_tokens_file:
+        click.echo(f"aiops: every request but /api/v1/health needs a token of "
+                   f"{runtime.data_dir.api_tokens_file}", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

@@ -129,6 +129,59 @@ def playbooks_run(ctx: click.Context, incident_id: str, name: str, dry_run: bool
         sys.exit(1)
 
 
+@playbooks.command("approve")
+@click.argument("run_id", type=int)
+@click.option("--by", default=None, help="Who approves (default: $USER).")
+@click.option("--comment", default=None, help="Why, for the record.")
+@click.option("--queue", is_flag=True,
+              help="Send it to a Celery worker (AIOPS_BROKER_URL) instead of running here.")
+@click.pass_context
+@reports_bad_input
+def playbooks_approve(ctx: click.Context, run_id: int, by: str | None, comment: str | None,
+                      queue: bool) -> None:
+    """Say yes to RUN_ID, a run a policy asked for with approval, and run it; exit 1 if
+    it failed."""
+    _decide(ctx, run_id, True, by, comment, queue)
+
+
+@playbooks.command("reject")
+@click.argument("run_id", type=int)
+@click.option("--by", default=None, help="Who rejects (default: $USER).")
+@click.option("--comment", default=None, help="Why, for the record.")
+@click.pass_context
+@reports_bad_input
+def playbooks_reject(ctx: click.Context, run_id: int, by: str | None,
+                     comment: str | None) -> None:
+    """Say no to RUN_ID, a run waiting for approval: nothing of it runs."""
+    _decide(ctx, run_id, False, by, comment, False)
+
+
+def _decide(ctx: click.Context, run_id: int, approve: bool, by: str | None,
+            comment: str | None, queue: bool) -> None:
+    from aiops.engine.feedback import check_text
+    from aiops.playbooks import runs
+    from aiops.playbooks.request import dispatch
+
+    if queue and not os.environ.get("AIOPS_BROKER_URL"):
+        raise InputError("--queue sends the run to a Celery worker and needs "
+                         "AIOPS_BROKER_URL (without it, leave --queue out to run it here)")
+    runtime = runtime_of(ctx)
+    record = runs.decide(runtime.db, run_id, approve,
+                         check_text(by or getpass.getuser(), "author", "--by"),
+                         check_text(comment, "comment", "--comment"),
+                         runtime.data_dir.playbook)
+    if approve:
+        if queue:
+            dispatch(runtime, run_id)
+            click.echo(f"run {run_id} approved and sent to a worker", err=True)
+            return
+        dispatch(runtime, run_id, wait=True)
+    view = runs.current_run(runtime.db, record["id"], runtime.data_dir.playbook)
+    _print_run(view)
+    if view["status"] == runs.FAILED:
+        sys.exit(1)
+
+
 @playbooks.command("runs")
 @click.option("--incident", "incident_id", default=None, help="Only this incident's runs.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))

@@ -1,4 +1,4 @@
-"""``aiops sinks status``: the outbox of incidents pushed to webhooks and ServiceNow,
+"""``aiops sinks status``: the outbox of incidents pushed to webhooks, ServiceNow, RT and Jira,
 so that an operator sees an integration that is stuck (docs/sinks.md)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiops.cli_base import main, runtime_of
 
 @main.group()
 def sinks() -> None:
-    """Outbound incident delivery (AIOPS_SINK_*): webhooks and ServiceNow."""
+    """Outbound incident delivery (AIOPS_SINK_*): webhooks, ServiceNow, RT and Jira."""
 
 
 @sinks.command("status")
@@ -32,7 +32,8 @@ def sinks_status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status, indent=1))
     elif not status["sinks"]:
-        click.echo("no sinks configured (AIOPS_SINK_WEBHOOK_URLS, AIOPS_SINK_SERVICENOW_URL) "
+        click.echo("no sinks configured (AIOPS_SINK_WEBHOOK_URLS, AIOPS_SINK_SERVICENOW_URL, "
+                   "AIOPS_SINK_RT_URL, AIOPS_SINK_JIRA_URL) "
                    "and nothing in the outbox")
     for s in [] if as_json else status["sinks"]:
         waiting = "" if s["oldest_pending_seconds"] is None else \
@@ -47,4 +48,25 @@ def sinks_status(ctx: click.Context, as_json: bool) -> None:
         for f in s["failures"]:
             click.echo(f"  failed: {f['incident_id']} v{f['version']}: {f['error']}")
     if any(s["failed"] or (s["pending"] and not s["configured"]) for s in status["sinks"]):
+        sys.exit(1)
+
+
+@sinks.command("retry")
+@click.option("--sink", "sink", default=None,
+              help="Only this sink's failures (its name as `aiops sinks status` shows it).")
+@click.option("--incident", "incident_id", default=None, help="Only this incident's.")
+@click.pass_context
+def sinks_retry(ctx: click.Context, sink: str | None, incident_id: str | None) -> None:
+    """Send again what a receiver refused for good (a failure in `aiops sinks status`),
+    once the cause is fixed (a credential, a required field, a workflow): the rows go
+    back to pending and the delivery loop of `aiops serve` sends them within a second.
+    Exit 1 when there was nothing failed to retry."""
+    from aiops.sinks.outbox import retry_failed
+
+    runtime = runtime_of(ctx)
+    count = retry_failed(runtime.db, time.time(), sink, incident_id)
+    click.echo(f"{count} failed deliveries pending again"
+               + (f" for {sink}" if sink else "") + (f" of {incident_id}" if incident_id
+                                                     else ""))
+    if not count:
         sys.exit(1)

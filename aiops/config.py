@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from aiops.models import SEVERITY_RANK
+
 DEFAULT_DATA_DIR = "aiops-data"
 CLOCK_AHEAD_RULE = "AIOPS_MAX_CLOCK_AHEAD must be seconds (0 or more) or off"
 
@@ -257,6 +259,24 @@ class SinkSettings:
     rt_user: str = ""
     rt_password_file: str = ""
     rt_token_file: str = ""
+    # A Jira site (``https://example.atlassian.net`` or a Data Center URL); empty: none.
+    # Auth: JIRA_USER (the account's e-mail) and an API token file on Cloud, the token
+    # file alone (a personal access token, sent as Bearer) on Data Center.
+    jira_url: str = ""
+    jira_project: str = ""
+    jira_issue_type: str = "Task"
+    jira_user: str = ""
+    jira_token_file: str = ""
+    # Which search the site has: 3 (Cloud's /rest/api/3/search/jql), 2 (Data Center).
+    jira_api_version: str = "3"
+    # Priority names per severity, ``critical=Highest,major=High``; empty: none sent
+    # (sites name their priorities differently, and a wrong name fails the create).
+    jira_priorities: str = ""
+    # Transitions by name, tried before any other into / out of a done status.
+    jira_resolve_transition: str = ""
+    jira_reopen_transition: str = ""
+    # The resolution set with the resolving transition (a workflow's screen may ask).
+    jira_resolution: str = ""
     # Where the incident view is reached from the receiver (links in what is sent);
     # empty: ``http://HOST:PORT`` of ``aiops serve``.
     public_url: str = ""
@@ -265,32 +285,61 @@ class SinkSettings:
     min_interval: float = 30.0
     # Retries back off 1, 2, 4, ... seconds up to this (a Retry-After is honoured).
     backoff_max: float = 600.0
-    timeout: float = 10.0  # seconds per request
+    timeout: float = 10.0  # seconds for one request, the whole exchange (deadline.py)
+    # Outbox rows of resolved or merged incidents, delivered (or failed for good) this
+    # many seconds ago, are deleted by the delivery loop (hourly); 0: kept for ever.
+    retention: float = 7 * 86400.0
+    # A JSON object of extra fields for a ServiceNow create (caller_id,
+    # assignment_group, category, cmdb_ci: what an instance's data policies require).
+    servicenow_fields_file: str = ""
 
     def __post_init__(self) -> None:
         _check_ranges(self, "AIOPS_SINK_", {
             "min_interval": (0.0, 86400.0, True), "backoff_max": (1.0, 86400.0, True),
-            "timeout": (0.0, 600.0, False)})
-        for url in self.webhook_list() + [u for u in (self.servicenow_url, self.rt_url) if u]:
+            "timeout": (0.0, 600.0, False), "retention": (0.0, math.inf, True)})
+        named = [("AIOPS_SINK_WEBHOOK_URLS", url) for url in self.webhook_list()] + [
+            (setting, url) for setting, url in (("AIOPS_SINK_SERVICENOW_URL", self.servicenow_url),
+                                                ("AIOPS_SINK_RT_URL", self.rt_url),
+                                                ("AIOPS_SINK_JIRA_URL", self.jira_url)) if url]
+        for setting, url in named:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"AIOPS_SINK_WEBHOOK_URLS, AIOPS_SINK_SERVICENOW_URL and "
-                                 f"AIOPS_SINK_RT_URL take http:// or https:// URLs, got {url!r}")
+                raise ValueError(f"{setting} takes http:// or https:// URLs, got {url!r}")
         if self.rt_url and not (self.rt_token_file
                                 or (self.rt_user and self.rt_password_file)):
             raise ValueError("AIOPS_SINK_RT_URL needs AIOPS_SINK_RT_TOKEN_FILE, or "
                              "AIOPS_SINK_RT_USER and AIOPS_SINK_RT_PASSWORD_FILE")
         if self.rt_url and not self.rt_queue.strip():
             raise ValueError("AIOPS_SINK_RT_QUEUE must name a queue")
+        if self.jira_url and not (self.jira_project.strip() and self.jira_token_file):
+            raise ValueError("AIOPS_SINK_JIRA_URL needs AIOPS_SINK_JIRA_PROJECT and "
+                             "AIOPS_SINK_JIRA_TOKEN_FILE")
+        if self.jira_api_version not in ("2", "3"):
+            raise ValueError("AIOPS_SINK_JIRA_API_VERSION must be 3 (Jira Cloud) or 2 "
+                             f"(Data Center), got {self.jira_api_version!r}")
+        self.jira_priority_names()  # a wrong value is refused before anything runs
         if self.servicenow_url and not (self.servicenow_user and self.servicenow_password_file):
             raise ValueError("AIOPS_SINK_SERVICENOW_URL needs AIOPS_SINK_SERVICENOW_USER and "
                              "AIOPS_SINK_SERVICENOW_PASSWORD_FILE")
+
+    def jira_priority_names(self) -> dict[str, str]:
+        """``AIOPS_SINK_JIRA_PRIORITIES`` as severity -> priority name."""
+        names: dict[str, str] = {}
+        for item in (i.strip() for i in self.jira_priorities.split(",") if i.strip()):
+            severity, sep, name = (part.strip() for part in item.partition("="))
+            if not sep or severity not in SEVERITY_RANK or not name:
+                raise ValueError("AIOPS_SINK_JIRA_PRIORITIES takes SEVERITY=NAME pairs "
+                                 f"separated by commas (severities: "
+                                 f"{', '.join(SEVERITY_RANK)}), got {item!r}")
+            names[severity] = name
+        return names
 
     def webhook_list(self) -> list[str]:
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
 
     @property
     def configured(self) -> bool:
-        return bool(self.webhook_list() or self.servicenow_url or self.rt_url)
+        return bool(self.webhook_list() or self.servicenow_url or self.rt_url
+                    or self.jira_url)
 
 
 def settings_from_env(settings: Any, prefix: str) -> Any:
@@ -322,6 +371,9 @@ class DataDir:
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
     playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
     sinks: SinkSettings = field(default_factory=SinkSettings)
+    # A file of access tokens the API and the view ask for (aiops/api/access.py);
+    # empty: no authentication of its own (a proxy in front, or 127.0.0.1 only).
+    api_tokens_file: str = ""
 
     @classmethod
     def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
@@ -350,7 +402,8 @@ class DataDir:
                    drift=settings_from_env(DriftSettings(), "AIOPS_DRIFT_"),
                    retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"),
                    playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"),
-                   sinks=settings_from_env(SinkSettings(), "AIOPS_SINK_"))
+                   sinks=settings_from_env(SinkSettings(), "AIOPS_SINK_"),
+                   api_tokens_file=os.environ.get("AIOPS_API_TOKENS_FILE") or "")
 
     def url(self) -> str:
         if self.database_url:

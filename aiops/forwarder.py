@@ -45,8 +45,11 @@ class ForwardStats:
 class Forwarder:
     def __init__(self, url: str, batch: int = 500, interval: float = 1.0,
                  max_pending: int = 100_000, timeout: float = 10.0,
-                 max_pause: float = 30.0):
+                 max_pause: float = 30.0, token: str | None = None):
         self.url = url
+        # The engine's access token (AIOPS_API_TOKENS_FILE on its side), sent as Bearer;
+        # a 401 or 403 keeps the events and retries, like an engine that is down.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.batch = batch
         self.interval = interval
         self.timeout = timeout
@@ -119,7 +122,8 @@ class Forwarder:
 
     def _post(self, batch: list[dict[str, Any]]) -> bool:
         try:
-            response = requests.post(self.url, json=batch, timeout=self.timeout)
+            response = requests.post(self.url, json=batch, timeout=self.timeout,
+                                     headers=self._headers)
         except Exception as exc:  # noqa: BLE001 - the network, or anything else: keep them
             return self._later(batch, f"{type(exc).__name__}: {exc}")
         if 200 <= response.status_code < 300:  # a proxy in front may answer 202 or 204

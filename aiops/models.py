@@ -14,12 +14,16 @@ from typing import Any
 
 from aiops.errors import InputError
 from aiops.timeutil import parse_timestamp, to_rfc3339
+from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
 
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
 SEVERITY_RANK: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 # Limits that keep one bad producer from exhausting memory or the database.
 MAX_ID_LENGTH = 256
+# An alert's or ticket's ``entity`` names a topology node (a Kubernetes ``pod/NS/NAME``
+# passes 256 characters), so it holds as much as a node id (migration 0015).
+MAX_ENTITY_LENGTH = MAX_NODE_ID
 MAX_TEXT_LENGTH = 8192
 MAX_LABELS = 64
 # The source of the alerts the engine raises about itself (``aiops.learning.drift_alert``):
@@ -173,7 +177,7 @@ def parse_alert(obj: Any) -> Alert:
         id=_identifier(obj, "id"),
         source=_identifier(obj, "source"),
         name=_identifier(obj, "name"),
-        entity=_identifier(obj, "entity"),
+        entity=_identifier(obj, "entity", MAX_ENTITY_LENGTH),
         severity=severity,
         summary=_text(obj, "summary", required=True),
         starts_at=starts_at,
@@ -198,13 +202,13 @@ def _severity(obj: dict[str, Any]) -> str:
     return severity
 
 
-def _identifier(obj: dict[str, Any], name: str) -> str:
-    """A required, non-blank string of at most MAX_ID_LENGTH characters without NUL."""
+def _identifier(obj: dict[str, Any], name: str, max_len: int = MAX_ID_LENGTH) -> str:
+    """A required, non-blank string of at most ``max_len`` characters without NUL."""
     value = obj.get(name)
-    if (type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
+    if (type(value) is str and 0 < len(value) <= max_len and "\x00" not in value
             and not value.isspace()):  # isspace() is True exactly when strip() leaves ""
         return value
-    return _required_str(obj, name)
+    return _required_str(obj, name, max_len)
 
 
 def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:
@@ -256,7 +260,7 @@ def parse_ticket(obj: Any) -> Ticket:
         title=_required_str(obj, "title", MAX_TEXT_LENGTH),
         resolved_at=_timestamp(obj, "resolved_at", required=False),
         description=_optional_str(obj, "description"),
-        entity=_optional_str(obj, "entity", MAX_ID_LENGTH),
+        entity=_optional_str(obj, "entity", MAX_ENTITY_LENGTH),
         root_cause=_optional_str(obj, "root_cause"),
         resolution=_optional_str(obj, "resolution"),
         alert_ids=list(alert_ids),

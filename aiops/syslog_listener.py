@@ -122,7 +122,11 @@ class _UdpReceiver:
                     break  # closed by stop
                 log.warning("udp receive failed (%s); going on", exc)
                 continue
-            answer = handle(data, peer[0])
+            try:
+                answer = handle(data, peer[0])
+            except Exception:  # noqa: BLE001 - a handler's bug must not end the receiving
+                log.exception("a datagram from %s could not be handled; going on", peer[0])
+                continue
             if answer:  # an SNMP inform's acknowledgement
                 try:
                     self.socket.sendto(answer, peer)
@@ -137,6 +141,11 @@ class _UdpReceiver:
 
 
 MAX_TCP_CONNECTIONS = 512
+# With every slot taken, a new connection takes the slot of the connection that has
+# sent nothing for longest, if that is at least this many seconds: peers that connect
+# and stay silent must not shut real senders out for the hours keepalive takes.
+EVICT_IDLE_SECONDS = 60.0
+EVICT_WAIT_SECONDS = 1.0  # for the evicted connection's thread to give its slot back
 
 
 class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -149,20 +158,35 @@ class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.slots = threading.BoundedSemaphore(MAX_TCP_CONNECTIONS)
-        self._streams: set[socket.socket] = set()  # the connections being read
+        # The connections being read, with when each last sent something (or began).
+        self._streams: dict[socket.socket, float] = {}
         self._streams_changed = threading.Condition()
+        self._closed = False  # close_streams ran: no stream is read from then on
 
     @contextlib.contextmanager
-    def reading(self, connection: socket.socket) -> Iterator[None]:
-        """While a connection's stream is read: ``close_streams`` can end it."""
+    def reading(self, connection: socket.socket) -> Iterator[bool]:
+        """While a connection's stream is read: ``close_streams`` can end it. False
+        after ``close_streams``: a connection accepted just before the stop, or whose
+        TLS handshake ended after it, must not be read, since what it sent would go
+        to a forwarder that has sent its last batch (the sender sees the close)."""
         with self._streams_changed:
-            self._streams.add(connection)
+            readable = not self._closed
+            if readable:
+                self._streams[connection] = time.monotonic()
+        if not readable:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             with self._streams_changed:
-                self._streams.discard(connection)
+                self._streams.pop(connection, None)
                 self._streams_changed.notify_all()
+
+    def touch(self, connection: socket.socket) -> None:
+        """The connection sent something (not idle); a dict write per chunk read."""
+        if connection in self._streams:
+            self._streams[connection] = time.monotonic()
 
     def close_streams(self, timeout: float) -> None:
         """End the reads of open connections and wait (up to ``timeout``) for what they
@@ -170,6 +194,7 @@ class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
         after the forwarder's last send, to be lost when the process exits. Senders see
         the close and connect again to the next listener."""
         with self._streams_changed:
+            self._closed = True
             for connection in self._streams:
                 # The socket's own shutdown: a TLS socket's would drop its state under
                 # the thread reading it.
@@ -180,9 +205,29 @@ class _Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.slots.acquire(blocking=False):
             return True
+        idle = self._evict_idlest()
+        if idle is not None and self.slots.acquire(timeout=EVICT_WAIT_SECONDS):
+            log.warning("syslog connections all taken: closed one silent for %.0f s to "
+                        "take one from %s", idle, client_address[0])
+            return True
         log.warning("refused a syslog connection from %s: %d already open",
                     client_address[0], MAX_TCP_CONNECTIONS)
         return False
+
+    def _evict_idlest(self) -> float | None:
+        """End the read of the connection silent for longest, if for at least
+        ``EVICT_IDLE_SECONDS``; its idle seconds, or None when none was."""
+        now = time.monotonic()
+        with self._streams_changed:
+            if not self._streams:
+                return None
+            connection, since = min(self._streams.items(), key=lambda item: item[1])
+            if now - since < EVICT_IDLE_SECONDS:
+                return None
+            self._streams[connection] = now  # not chosen twice while it closes
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
+        return now - since
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -216,7 +261,8 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
             peer = self.client_address[0]
             # No idle timeout: a quiet device keeps its connection (a sender that missed
             # the close would lose its next message, often the rare link-down);
-            # keepalives find the peers that are gone.
+            # keepalives find the peers that are gone, and with every slot taken the
+            # longest-silent connection gives its slot up (``verify_request``).
             self.request.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             connection = self.request
             context = getattr(self.server, "context", None)
@@ -224,12 +270,13 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
                 connection = _handshake(context, self.request, peer, handler.stats)
                 if connection is None:
                     return
-            with self.server.reading(connection):
+            with self.server.reading(connection) as readable:
                 try:
-                    while True:
+                    while readable:
                         chunk = connection.recv(65536)
                         if not chunk:
                             break
+                        self.server.touch(connection)
                         for frame in framer.feed(chunk):
                             handler.handle(frame, peer)
                 except OSError:  # ssl.SSLError too: a sender that broke off mid-record

@@ -7,6 +7,7 @@ comparisons in the hot path to plain float arithmetic.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 # Alertmanager uses Go's zero time for "not set".
@@ -15,6 +16,34 @@ _GO_ZERO_PREFIX = "0001-01-01"
 # at the end: a float a hair below year 10000 rounds up into it).
 _EARLIEST = datetime.min.replace(tzinfo=UTC).timestamp()
 _LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+# Texts that ``to_rfc3339`` writes for their own instant: UTC, 'Z', six digits of
+# microseconds unless there are none. ASCII digits only ('\d' takes any script's).
+_CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
+# Up to this instant (2106) a float's spacing is under half a microsecond, so the text
+# ``to_rfc3339`` writes for a parsed canonical text is that text (``_remember``).
+_EXACT_UNTIL = float(2 ** 32)
+_MEMO_SIZE = 1 << 16  # about 10 MB when full; a replay of 30,000 alerts fits
+_formatted: dict[float, str] = {}  # instant -> its text, filled by parse_timestamp
+
+
+def _remember(ts: float, text: str) -> None:
+    """Keep ``text`` as the RFC 3339 form of ``ts`` when it is what ``to_rfc3339`` would
+    write, so formatting it again (a raw event's payload, the replay's output) is a
+    dictionary look-up: formatting was a twentieth of a replay.
+
+    Why it is exact: ``datetime.timestamp`` rounds the text's whole microseconds to the
+    nearest float, off by at most half a float's spacing (under 0.25 µs up to 2106), and
+    ``datetime.fromtimestamp`` rounds the fraction back to the nearest microsecond, so it
+    finds the text's date, time and microseconds again; ``isoformat`` writes them with
+    six digits unless they are zero, as ``_CANONICAL`` (and the '.000000' test) demand.
+    """
+    if 0.0 <= ts < _EXACT_UNTIL and _CANONICAL.fullmatch(text) and not text.endswith(
+            ".000000Z"):
+        if len(_formatted) >= _MEMO_SIZE:
+            _formatted.clear()  # bounded; refilled as stamps are parsed
+        _formatted[ts] = text
 
 
 def _in_range(ts: float, field: str, value: object) -> float:
@@ -45,7 +74,9 @@ def parse_timestamp(value: object, field: str) -> float:
             raise ValueError(f"field '{field}' is not an RFC 3339 timestamp: {value!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return _in_range(parsed.timestamp(), field, value)
+        ts = _in_range(parsed.timestamp(), field, value)
+        _remember(ts, text)
+        return ts
     raise ValueError(
         f"field '{field}' must be an RFC 3339 string or epoch seconds, got {type(value).__name__}"
     )
@@ -70,4 +101,7 @@ def to_rfc3339(ts: float | None) -> str | None:
     """Format epoch seconds as RFC 3339 UTC with a ``Z`` suffix (None stays None)."""
     if ts is None:
         return None
+    known = _formatted.get(ts)
+    if known is not None:
+        return known
     return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -11,6 +11,7 @@ import time
 
 from aiops.forwarder import Forwarder
 from aiops.syslog_listener import ListenStats, pass_on
+from aiops.warn_limit import WarnLimit
 from connectors.snmp_traps import TrapRuleSet, decode_trap, is_snmpv3, v3_trap
 from connectors.snmp_v3 import V3Receiver, V3Refused
 
@@ -30,7 +31,7 @@ class TrapHandler:
         self.communities = communities
         self.v3 = v3
         self.stats = ListenStats()
-        self._warned: set[str] = set()
+        self._warnings = WarnLimit()
 
     def handle(self, data: bytes, peer: str) -> bytes | None:
         """Never raises: one odd datagram must not stop the receiving loop. Returns an
@@ -48,11 +49,11 @@ class TrapHandler:
         except V3Refused as exc:
             with self.stats.lock:
                 self.stats.v3_refused += 1
-            # Said once per sender and reason: a device with a wrong passphrase sends
-            # every trap so, and the operator needs to hear it once, not per trap.
-            if len(self._warned) < 1000 and str(exc) not in self._warned:
-                self._warned.add(str(exc))
-                log.warning("%s", exc)
+            # Said once an hour per sender and reason, never a flood (WarnLimit): a
+            # device with a wrong passphrase sends every trap so.
+            said = self._warnings.check(str(exc))
+            if said is not None:
+                log.warning("%s", said)
             return None
         except ValueError as exc:
             with self.stats.lock:

@@ -172,11 +172,12 @@ def _trap(data: bytes) -> tuple[str, dict[str, str]]:
 VERSION_3 = 3
 
 
-def v3_security_names(data: bytes) -> tuple[bytes, bytes] | None:
-    """(msgAuthoritativeEngineID, msgUserName) of an SNMPv3 message (RFC 3412 §6, RFC
-    3414 §2.4), read without pyasn1, or None when unsure (then: pyasn1). The SNMPv3
-    receiver needs only these two before pysnmp reads the message in full; a misread
-    costs nothing but a refusal, since USM then authenticates the whole message."""
+def v3_security_parameters(data: bytes) -> tuple[bytes, int, int, bytes] | None:
+    """(msgAuthoritativeEngineID, msgAuthoritativeEngineBoots, msgAuthoritativeEngineTime,
+    msgUserName) of an SNMPv3 message (RFC 3412 §6, RFC 3414 §2.4), read without pyasn1,
+    or None when unsure (then: pyasn1). The SNMPv3 receiver needs only these before
+    pysnmp reads the message in full; a misread costs nothing but a refusal, since USM
+    then authenticates the whole message."""
     try:
         tag, at, end = _element(data, 0, len(data))
         if tag != SEQUENCE:
@@ -197,13 +198,15 @@ def v3_security_names(data: bytes) -> tuple[bytes, bytes] | None:
         if tag != OCTET_STRING:
             raise _Unsure
         engine_id = data[start:at]
-        for _ in range(2):  # msgAuthoritativeEngineBoots, msgAuthoritativeEngineTime
+        clock = []  # msgAuthoritativeEngineBoots, msgAuthoritativeEngineTime
+        for _ in range(2):
             tag, start, at = _element(data, at, inner)
             if tag != INTEGER:
                 raise _Unsure
+            clock.append(_integer(data, start, at))
         tag, start, at = _element(data, at, inner)
         if tag != OCTET_STRING:
             raise _Unsure
-        return engine_id, data[start:at]
+        return engine_id, clock[0], clock[1], data[start:at]
     except _Unsure:
         return None

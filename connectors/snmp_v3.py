@@ -17,12 +17,18 @@ and then the keys are localised to each engine id the first time a message names
 flood of made-up engine ids cannot grow the table without bound). A message must
 pass authentication either way: a made-up engine id only costs a localisation, undone
 when its message is refused (user names travel in clear, so refused messages must not
-use up the bound).
+use up the bound). A ``noAuthNoPriv`` user has nothing to pass, so anyone may send
+as it: its engine ids are kept apart, the oldest giving way to a new one (localising
+them derives nothing), and never use up the authenticated users' bound.
 
 The security level a user is configured with is the least accepted: USM itself
 lets a message of a lower level through (RFC 3414 §3.2.5 refuses only higher), and a
 trap receiver has no VACM behind it, so a ``noAuthNoPriv`` trap naming an ``authPriv``
 user would otherwise be read.
+
+Replays: an inform's time is checked by pysnmp against ours; a trap's, against the
+sender's latest authenticated time, is checked here (``V3Receiver._timely``): pysnmp
+takes every authenticated trap's time as the sender's latest, so it refuses none.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
 from aiops.errors import InputError
 from aiops.yamlfile import read_yaml
-from connectors.snmp_ber import v3_security_names
+from connectors.snmp_ber import v3_security_parameters
 
 MAX_ENGINES = 4096
 MAX_FILE_BYTES = 256 * 1024
+WINDOW = 150  # seconds: RFC 3414 §2.2.3's time window
+MAX_BOOTS = 2147483647  # an engine at its last boot count (RFC 3414 §2.2.2)
 MIN_PASSPHRASE = 8  # RFC 3414 §11.2: shorter ones are refused by agents too
 
 AUTH = {"MD5": config.USM_AUTH_HMAC96_MD5, "SHA": config.USM_AUTH_HMAC96_SHA,
@@ -223,6 +231,11 @@ class V3Receiver:
         self.engine.register_transport_dispatcher(self._outbox)
         self.engine_id = bytes(self.engine.snmpEngineID)
         self._localised: set[tuple[str, bytes]] = set()
+        # The learned engine ids of noAuthNoPriv users, oldest first (see the module's
+        # docstring): at most max_engines, apart from the bound of the others.
+        self._unauthenticated: dict[tuple[str, bytes], None] = {}
+        # Senders' (boots, time, when received) by engine id, from authenticated traps.
+        self._timeline: dict[bytes, tuple[int, int, float]] = {}
         self._received: list[tuple[Any, int, str, bool]] = []
         ntfrcv.NotificationReceiver(self.engine, self._notification)
         self._seen = self._counters()
@@ -239,6 +252,8 @@ class V3Receiver:
             PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, _utf8(user.priv_passphrase),
             securityEngineId=engine_id)
         self._localised.add((user.name, engine_id))
+        if user.auth is None and engine_id != self.engine_id:
+            self._unauthenticated[(user.name, engine_id)] = None
 
     def _notification(self, snmp_engine: Any, state: Any, context_engine: Any,
                       context_name: Any, varbinds: Any, callback: Any) -> None:
@@ -253,7 +268,8 @@ class V3Receiver:
         """One datagram; ``ValueError`` naming the sender and why, for one that is not
         an SNMPv3 notification of a configured user at its level."""
         who = peer[0]
-        engine_id, raw_name = v3_security_names(data) or _security_names(data, who)
+        engine_id, boots, clock, raw_name = (v3_security_parameters(data)
+                                             or _security_parameters(data, who))
         user_name = raw_name.decode("utf-8", "replace")
         user = self.users.get(user_name)
         if user_name and user is None:
@@ -262,7 +278,7 @@ class V3Receiver:
                 and (user.name, engine_id) not in self._localised:
             self._learn(user, engine_id, who)
             try:
-                return self._read(data, peer, who, user, user_name)
+                message = self._read(data, peer, who, user, user_name)
             except Exception:
                 # Kept only for a message it let through: user names travel in clear,
                 # and messages that fail authentication (or come below the user's
@@ -270,14 +286,51 @@ class V3Receiver:
                 # engine ids, which would shut out the devices that come next.
                 self._forget(user, engine_id)
                 raise
-        return self._read(data, peer, who, user, user_name)
+        else:
+            message = self._read(data, peer, who, user, user_name)
+        if message.varbinds is not None and message.level != LEVELS[1] \
+                and engine_id != self.engine_id:
+            self._timely(engine_id, boots, clock, who, user_name)
+        return message
+
+    def _timely(self, engine_id: bytes, boots: int, clock: int, who: str,
+                user_name: str) -> None:
+        """RFC 3414 §3.2.7 b for an authenticated trap (its sender is the authoritative
+        engine), which pysnmp skips: it takes each authenticated message's boots and
+        time as the sender's latest, so a trap recorded and sent again later (a linkUp
+        that clears an alert of a link still down) was read as new. Refused, as Net-SNMP's
+        snmptrapd refuses it: a trap from fewer boots than the sender's latest (from
+        before a reboot), or from the same boots with a time before the latest one's and
+        more than 150 s behind what we estimate the sender's time to be now. A time that
+        does not advance (devices that send 0) is not refused. The estimate is kept only
+        from authenticated messages, so at most one per engine id we hold keys for."""
+        now = time.monotonic()
+        latest = self._timeline.get(engine_id)
+        if latest is None or boots > latest[0] or (boots == latest[0]
+                                                   and clock > latest[1]):
+            self._timeline[engine_id] = (boots, clock, now)
+        if latest is None:
+            return
+        latest_boots, latest_clock, seen = latest
+        if latest_boots == MAX_BOOTS or boots < latest_boots or (
+                boots == latest_boots and clock < latest_clock
+                and latest_clock + (now - seen) - clock > WINDOW):
+            # The same text for every such trap of a sender: it is logged once.
+            raise V3Refused(f"an SNMPv3 message from {who} (user {user_name!r}) refused: "
+                            f"{_REASONS['usmStatsNotInTimeWindows']}: its engine boots "
+                            "and time are behind those of a trap already read")
 
     def _read(self, data: bytes, peer: tuple[str, int], who: str, user: V3User | None,
               user_name: str) -> V3Message:
         self._received.clear()
         self._outbox.sent.clear()
-        self.engine.message_dispatcher.receive_message(self.engine, udp.DOMAIN_NAME, peer,
-                                                       data)
+        try:
+            self.engine.message_dispatcher.receive_message(self.engine, udp.DOMAIN_NAME,
+                                                           peer, data)
+        except Exception:  # noqa: BLE001 - pysnmp/pyasn1 raise many kinds on crafted BER
+            # (a length of 2^63 in the privacy parameters: OverflowError), which would
+            # otherwise leave the receiver's loop as something other than ValueError.
+            raise ValueError(f"an SNMPv3 message from {who} that cannot be read") from None
         answer = b"".join(self._outbox.sent[-1:]) or None
         if not self._received:
             why = self._why()
@@ -300,7 +353,12 @@ class V3Receiver:
                 raise V3Refused(f"an SNMPv3 message from {who} for user {user.name!r} "
                                  f"from engine id 0x{engine_id.hex()}, not one of its "
                                  "engine_ids")
-        elif len(self._localised) >= self.max_engines + len(self.users):
+        elif user.auth is None:  # anyone may send as this user: the oldest gives way
+            if len(self._unauthenticated) >= self.max_engines:
+                name, oldest = next(iter(self._unauthenticated))
+                self._forget(self.users[name], oldest)
+        elif len(self._localised) - len(self._unauthenticated) \
+                >= self.max_engines + len(self.users):
             raise V3Refused(f"an SNMPv3 message from {who} from a new engine id "
                              f"0x{engine_id.hex()}: {self.max_engines} already known")
         self._add(user, engine_id)
@@ -308,6 +366,7 @@ class V3Receiver:
     def _forget(self, user: V3User, engine_id: bytes) -> None:
         config.delete_v3_user(self.engine, user.name, securityEngineId=engine_id)
         self._localised.discard((user.name, engine_id))
+        self._unauthenticated.pop((user.name, engine_id), None)
 
     def _counters(self) -> dict[str, int]:
         builder = self.engine.get_mib_builder()
@@ -327,13 +386,16 @@ def _utf8(passphrase: str | None) -> bytes | None:
     return passphrase.encode("utf-8") if passphrase is not None else None
 
 
-def _security_names(data: bytes, who: str) -> tuple[bytes, bytes]:
-    """The slow way of ``v3_security_names``, through pyasn1, for what it is unsure of."""
+def _security_parameters(data: bytes, who: str) -> tuple[bytes, int, int, bytes]:
+    """The slow way of ``v3_security_parameters``, through pyasn1, for what it is unsure
+    of."""
     try:
         message, _ = decoder.decode(data, asn1Spec=SNMPv3Message())
         security, _ = decoder.decode(bytes(message.getComponentByPosition(2)),
                                      asn1Spec=UsmSecurityParameters())
-        return bytes(security.getComponentByPosition(0)), bytes(
-            security.getComponentByPosition(3))
+        return (bytes(security.getComponentByPosition(0)),
+                int(security.getComponentByPosition(1)),
+                int(security.getComponentByPosition(2)),
+                bytes(security.getComponentByPosition(3)))
     except Exception:  # noqa: BLE001 - pyasn1 raises many kinds on crafted BER
         raise ValueError(f"an SNMPv3 message from {who} that cannot be read") from None

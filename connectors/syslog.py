@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a datagram can't be larger; a TCP frame is cut here
+# An octet count (RFC 6587 §3.4.1: MSG-LEN SP), up to 9 digits: a frame longer than
+# MAX_MESSAGE_BYTES is still a frame, cut, and the stream stays in step after it.
+_COUNT = re.compile(rb"^(\d{1,9}) (?=<|$)")
+_COUNT_PREFIX = 11  # 9 digits, the space and the "<"
 _PRI = re.compile(rb"^<(\d{1,3})>")
 _RFC5424 = re.compile(
     r"^1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) "
@@ -121,26 +125,40 @@ def _rfc5424_time(text: str, received: float) -> float:
 
 
 class TcpFramer:
-    """Splits a TCP stream into messages: RFC 6587 octet counting (``LEN SP <PRI>...``,
-    a length up to ``MAX_MESSAGE_BYTES``) or one message per line, decided per frame. A
-    line longer than ``MAX_MESSAGE_BYTES`` is cut there."""
+    """Splits a TCP stream into messages: RFC 6587 octet counting (``LEN SP <PRI>...``)
+    or one message per line, decided per frame. A counted frame longer than
+    ``MAX_MESSAGE_BYTES`` is cut there and the rest of it skipped as it arrives (not
+    held), so the frames after it are read where they start; a line longer than
+    ``MAX_MESSAGE_BYTES`` is cut there."""
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._skip = 0  # bytes of a cut frame still to come, to be dropped
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
         self._buffer += data
         frames: list[bytes] = []
         while self._buffer:
             # RFC 6587: "LEN SP <PRI>...": the "<" keeps a line that merely starts with
             # digits and a space from being read as a length.
-            counted = re.match(rb"^(\d{1,6}) (?=<|$)", self._buffer[:8])
-            if counted and int(counted.group(1)) <= MAX_MESSAGE_BYTES:
-                size = int(counted.group(1))
-                end = counted.end() + size
+            counted = _COUNT.match(self._buffer[:_COUNT_PREFIX])
+            if counted:
+                start = counted.end()
+                end = start + int(counted.group(1))
+                if end - start > MAX_MESSAGE_BYTES:  # longer than we keep: cut it
+                    if len(self._buffer) < start + MAX_MESSAGE_BYTES:
+                        break
+                    frames.append(self._buffer[start:start + MAX_MESSAGE_BYTES])
+                    self._skip = max(0, end - len(self._buffer))
+                    self._buffer = self._buffer[end:]
+                    continue
                 if len(self._buffer) < end:
                     break
-                frames.append(self._buffer[counted.end():end][:MAX_MESSAGE_BYTES])
+                frames.append(self._buffer[start:end])
                 self._buffer = self._buffer[end:]
                 continue
             newline = self._buffer.find(b"\n")

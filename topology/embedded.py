@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from topology.graph import TopologyGraph
 from topology.history import Seen, TopologyHistory
-from topology.model import Edge, Node
+from topology.model import Edge, Node, canonical_edges
 from topology.store import GraphStoreError, TimeWindow, check_radius, check_upsert
 from topology.tables import topo_edges, topo_nodes, topo_revision
 
@@ -56,6 +56,7 @@ class EmbeddedGraphStore:
     def upsert(self, nodes: list[Node], edges: list[Edge], source: str = "import",
                seen_at: float | None = None) -> tuple[int, int]:
         now = time.time() if seen_at is None else seen_at
+        edges = canonical_edges(edges)
         try:
             with self.db.begin() as conn:
                 check_upsert(nodes, edges, lambda ids: self._existing(conn, ids), source)

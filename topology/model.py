@@ -64,6 +64,34 @@ class Edge:
                 "attrs": dict(self.attrs)}
 
 
+def canonical_edges(edges: list[Edge]) -> list[Edge]:
+    """``edges`` as every store keeps them: a ``connected_to`` edge with its ends in
+    sorted order, as discovery builds it, so that ``a -> b`` imported and ``b -> a``
+    discovered (or both ends' statements in one document) are one stored edge, not two
+    (they were two, shown twice and counted twice). The two statements of one link in
+    one call become one edge, the later one's attrs over the earlier's; a statement made
+    twice in the same direction is kept twice, so the duplicate check still refuses it.
+    """
+    out: list[Edge] = []
+    # canonical key -> (position in out, whether it was given reversed; None once both
+    # directions were folded into it)
+    index: dict[tuple[str, str, str], tuple[int, bool | None]] = {}
+    for edge in edges:
+        flipped = edge.kind == "connected_to" and edge.target < edge.source
+        if flipped:
+            edge = Edge(edge.target, edge.source, edge.kind, edge.attrs)
+        prior = index.get(edge.key)
+        if prior is not None and prior[1] is not None and prior[1] != flipped:
+            position = prior[0]
+            out[position] = Edge(edge.source, edge.target, edge.kind,
+                                 {**out[position].attrs, **edge.attrs})
+            index[edge.key] = (position, None)
+            continue
+        index[edge.key] = (len(out), flipped)
+        out.append(edge)
+    return out
+
+
 def _name_ids(ids: list[str]) -> str:
     shown = ", ".join(repr(i) for i in ids[:MAX_SHOWN_IDS])
     more = len(ids) - MAX_SHOWN_IDS

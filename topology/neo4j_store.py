@@ -28,7 +28,7 @@ from typing import Any
 from topology.cypher import BoltGraph, Index
 from topology.graph import TopologyGraph
 from topology.history import Seen, TopologyHistory
-from topology.model import Edge, Node
+from topology.model import Edge, Node, canonical_edges
 from topology.store import GraphStoreError, TimeWindow, check_radius, check_upsert
 
 STALE_STAGING = 3600.0  # seconds after which another upsert removes a failed import's rows
@@ -169,6 +169,7 @@ class Neo4jGraphStore:
 
     def upsert(self, nodes: list[Node], edges: list[Edge], source: str = "import",
                seen_at: float | None = None) -> tuple[int, int]:
+        edges = canonical_edges(edges)
         check_upsert(nodes, edges, self._stored_ids, source)
         if not nodes and not edges:
             return 0, 0

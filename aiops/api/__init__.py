@@ -33,6 +33,12 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         start_auto_runs(runtime)
         start_delivery(runtime, "http://127.0.0.1:8080")
     app.extensions["aiops"] = runtime
+    if runtime.data_dir.api_tokens_file:
+        # ValueError naming the file and line: nothing is served with fewer tokens
+        # than the operator meant (docs/contracts.md, "Access tokens").
+        from aiops.api.access import install, load_tokens
+
+        install(app, load_tokens(runtime.data_dir.api_tokens_file))
 
     from aiops.api import incidents, ingest, meta, models, playbooks, sinks, topology, views
 

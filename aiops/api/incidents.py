@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from aiops.api.access import acting_as
 from aiops.api.util import int_arg, json_object, runtime
 from aiops.engine.feedback import FeedbackOutcome
 from aiops.errors import InputError
@@ -81,7 +82,7 @@ def merge_incidents(incident_id: str):
         raise InputError("field 'incident_ids' is required: the incidents to fold into "
                          f"'{incident_id}'", field="incident_ids")
     outcome = runtime().engine.merge_incidents(
-        incident_id, body["incident_ids"], author=body.get("author"),
+        incident_id, body["incident_ids"], author=acting_as(body.get("author")),
         comment=body.get("comment"))
     return _feedback_answer(outcome)
 
@@ -93,7 +94,7 @@ def split_incident(incident_id: str):
         raise InputError("field 'alert_ids' is required: the alerts to move to a new "
                          "incident", field="alert_ids")
     outcome = runtime().engine.split_incident(
-        incident_id, body["alert_ids"], author=body.get("author"),
+        incident_id, body["alert_ids"], author=acting_as(body.get("author")),
         comment=body.get("comment"))
     return _feedback_answer(outcome)
 

@@ -39,6 +39,11 @@ _INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True,
                 "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                      "maximum": 1000}}
+_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DECISION = {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": False,
+    "properties": {"by": {"type": "string", "maxLength": 256},
+                   "comment": {"type": "string", "maxLength": 8192}}}}}}
 _RADIUS = {"name": "radius", "in": "query", "schema": {"type": "integer", "minimum": 0,
                                                        "maximum": 3}}
 
@@ -202,11 +207,18 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"}, "incident_id": {"type": "string"},
             "playbook": {"type": "string"},
-            "status": {"enum": ["queued", "running", "succeeded", "failed", "dry-run"]},
+            "status": {"enum": ["needs-approval", "queued", "running", "succeeded", "failed",
+                                "dry-run", "rejected"]},
             "dry_run": {"type": "boolean"}, "requested_by": {"type": ["string", "null"]},
             "idempotency_key": {"type": ["string", "null"]}, "forced": {"type": "boolean"},
             "requested_at": {"type": "string"}, "started_at": {"type": ["string", "null"]},
             "finished_at": {"type": ["string", "null"]},
+            "start_by": {"type": ["string", "null"], "description": "queued: the time by "
+                         "which a worker must start it; needs-approval: the time by which "
+                         "an operator must approve it"},
+            "decided_by": {"type": ["string", "null"]},
+            "decided_at": {"type": ["string", "null"]},
+            "decision_note": {"type": ["string", "null"]},
             "action": {"type": ["string", "null"]},
             "reasons": {"type": "array", "items": {"type": "string"}},
             "steps": {"type": "array", "items": {"type": "object", "properties": {
@@ -406,6 +418,27 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "run_id", "in": "path", "required": True,
                         "schema": {"type": "integer"}}],
         "responses": {"200": _json(_ref("PlaybookRun"), "The run"), **_NOT_FOUND}}},
+    "/api/v1/playbook-runs/{run_id}/approve": {"post": {
+        "summary": "An operator's yes to a run a policy asked for with approval: it is "
+                   "queued and dispatched",
+        "parameters": [_RUN_ID],
+        "requestBody": _DECISION,
+        "responses": {
+            "202": _json({"type": "object", "properties": {
+                "run": _ref("PlaybookRun"), "dispatched": {"enum": ["celery", "thread"]}}},
+                "Approved and dispatched"),
+            "409": _json(_ref("Error"), "Not waiting for approval (decided, or past its "
+                                        "deadline); error.run_id names it"),
+            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND}}},
+    "/api/v1/playbook-runs/{run_id}/reject": {"post": {
+        "summary": "An operator's no to a run waiting for approval: rejected, nothing runs",
+        "parameters": [_RUN_ID],
+        "requestBody": _DECISION,
+        "responses": {
+            "200": _json({"type": "object", "properties": {"run": _ref("PlaybookRun")}},
+                         "Rejected"),
+            "409": _json(_ref("Error"), "Not waiting for approval; error.run_id names it"),
+            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND}}},
     "/api/v1/sinks": {"get": {
         "summary": "The outbox of incidents pushed to webhooks and ServiceNow, per sink",
         "responses": {"200": _json({"type": "object", "properties": {
@@ -426,7 +459,20 @@ PATHS: dict[str, Any] = {
 }
 
 
+# Only when the server has AIOPS_API_TOKENS_FILE (aiops/api/access.py); otherwise no
+# credentials are asked for, hence the empty requirement first.
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "A token of AIOPS_API_TOKENS_FILE; scopes read (GET), ingest "
+                              "(alerts, webhooks), operate (merge, split, playbook runs)."},
+    "basic": {"type": "http", "scheme": "basic",
+              "description": "The same token as the password, any user name."},
+}
+
+
 def openapi_document() -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "aiops engine API", "version": __version__},
-            "paths": PATHS, "components": {"schemas": SCHEMAS}}
+            "paths": PATHS,
+            "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
+            "security": [{}, {"bearer": []}, {"basic": []}]}

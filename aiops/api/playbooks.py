@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from aiops.api.access import acting_as
 from aiops.api.util import int_arg, json_object, runtime
+from aiops.engine.feedback import check_text
 from aiops.errors import InputError, NotFound
 from aiops.playbooks import runs
 from aiops.playbooks.match import matching
@@ -66,7 +68,8 @@ def _run_body() -> dict[str, Any]:
 def run_playbook(incident_id: str, name: str):
     body = _run_body()
     dry_run = bool(body.get("dry_run", False))
-    record, created = submit_run(runtime(), incident_id, name, body.get("requested_by"),
+    record, created = submit_run(runtime(), incident_id, name,
+                                 acting_as(body.get("requested_by")),
                                  dry_run, idempotency_key=body.get("idempotency_key"),
                                  force=bool(body.get("force", False)))
     if not created:  # asked for before with this key: the run as it is now, nothing new
@@ -92,3 +95,27 @@ def get_run(run_id: int):
     if run_id > MAX_RUN_ID:  # else the database refuses the query: a 500 or a 503
         raise NotFound(f"no playbook run with id {run_id}")
     return jsonify(runs.current_run(runtime().db, run_id, runtime().data_dir.playbook))
+
+
+@blueprint.post("/playbook-runs/<int:run_id>/approve")
+def approve_run(run_id: int):
+    """An operator's yes to a run a policy asked for with ``approval``: it runs now."""
+    record = _decide(run_id, approve=True)
+    where = dispatch(runtime(), run_id)
+    return jsonify({"run": runs.run_view(record), "dispatched": where}), 202
+
+
+@blueprint.post("/playbook-runs/<int:run_id>/reject")
+def reject_run(run_id: int):
+    """An operator's no: the run ends ``rejected``, nothing executes."""
+    return jsonify({"run": runs.run_view(_decide(run_id, approve=False))}), 200
+
+
+def _decide(run_id: int, approve: bool) -> dict[str, Any]:
+    body = json_object(("by", "comment"), optional=True)
+    by = check_text(body.get("by"), "author", "by")
+    note = check_text(body.get("comment"), "comment")
+    if run_id > MAX_RUN_ID:
+        raise NotFound(f"no playbook run with id {run_id}")
+    return runs.decide(runtime().db, run_id, approve, acting_as(by), note,
+                       runtime().data_dir.playbook)

@@ -52,6 +52,7 @@ from aiops.engine.state import (
 from aiops.errors import InputError
 from aiops.models import Alert
 from aiops.store.feedback import alerts_of_events, insert_feedback
+from aiops.store.json_column import alert_json
 from aiops.store.recorder import mark_persisted, write_batch
 from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph
@@ -297,7 +298,7 @@ class Engine:
                         self._step(event, batch, result, received, limit,
                                    i in unknown or i in reports)
                     if sent and i in sent:
-                        batch.events[-1]["payload"]["sent"] = sent[i]
+                        batch.events[-1]["payload"] = {**event.to_dict(), "sent": sent[i]}
                     self.placement_latency.record(clock() - started)
                 self._batch_events = None
                 for incident in batch.to_rank.values():
@@ -402,7 +403,7 @@ class Engine:
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,
             "received_at": received, "alert_id": record.id, "disposition": disposition,
-            "payload": event.to_dict(),
+            "payload": alert_json(event),
         })
         batch.alerts[record.id] = record
         result.accepted += 1
@@ -500,7 +501,7 @@ class Engine:
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,
             "received_at": received, "alert_id": None, "disposition": UNMATCHED_CLEAR,
-            "payload": event.to_dict(),
+            "payload": alert_json(event),
         })
         result.accepted += 1
         result.dispositions[UNMATCHED_CLEAR] += 1

@@ -49,15 +49,17 @@ def check_ids(values: object, name: str) -> list[str]:
     return list(values)
 
 
-def check_text(value: object, name: str) -> str | None:
-    """An optional ``author`` or ``comment``: a string within MAX_TEXT, or None."""
+def check_text(value: object, name: str, field: str | None = None) -> str | None:
+    """An optional ``author`` or ``comment``: a string within MAX_TEXT, or None.
+    ``field``: the request's name for it, when that is another (a decision's ``by``)."""
+    field = field or name
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError(f"field '{name}' must be a string", field=name)
+        raise InputError(f"field '{field}' must be a string", field=field)
     if len(value) > MAX_TEXT[name] or "\x00" in value:
-        raise InputError(f"field '{name}' must be at most {MAX_TEXT[name]} characters, "
-                         "no NUL", field=name)
+        raise InputError(f"field '{field}' must be at most {MAX_TEXT[name]} characters, "
+                         "no NUL", field=field)
     return value
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from operator import attrgetter
 
 import sqlalchemy as sa
 
@@ -42,6 +43,10 @@ from aiops.learning.timescale import CascadeTimescale
 from aiops.models import OWN_SOURCE, Alert
 from aiops.store.tables import alerts
 from topology.graph import TopologyGraph
+
+# Sort key of the fits' alerts: (start, id), by C attribute look-ups rather than a
+# lambda per alert (a fit sorts a day of alerts, dozens of times per replay).
+_START_THEN_ID = attrgetter("starts_at", "id")
 
 
 class LivePace:
@@ -138,7 +143,7 @@ class LivePace:
         # order is not start order (late reports), and the estimator wants starts.
         oldest = self._latest - self.span
         recent = [a for a in (*self._alerts, *self._pending) if a.starts_at >= oldest]
-        alerts = sorted(recent[-self.max_alerts:], key=lambda a: (a.starts_at, a.id))
+        alerts = sorted(recent[-self.max_alerts:], key=_START_THEN_ID)
         fitted = CascadeTimescale(min_excess=self.min_excess).fit(alerts, topology)
         self.fits += 1
         self.excess_pairs = fitted.excess_pairs_

@@ -26,7 +26,9 @@ scenarios' faults, this ranker in 54–56 % (docs/architecture.md).
 
 A dead device raises nothing, and when a single neighbour of it alarms, that
 neighbour's own alarms outscore any silent candidate. So ranks 2 and 3 are kept for
-the silent devices that best explain *where* the alarms are (``Placement``): rank 3
+the silent devices that best explain *where* the alarms are (``Placement``: each
+distinct alarm counted where it landed, devices one hop from an alarming one and,
+in incidents of one or two alarming devices, two hops out as candidates): rank 3
 unless the candidate it would displace has learned signs of starting the cascade,
 rank 2 only if its candidate has learned signs of following. Rank 1 never changes,
 and AC@3 gains the silent roots the scoring cannot reach.
@@ -43,7 +45,7 @@ from __future__ import annotations
 import logging
 from bisect import insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from math import log
 from typing import Protocol
@@ -85,8 +87,9 @@ class RankWeights:
     precedence: float = 0.02  # tie-breaker
     # Per share of the incident's alarms that cannot be traced back to an alarming
     # candidate (module doc), relative to the best traced candidate; silent candidates
-    # are not traced and lose nothing.
-    untraced: float = 1.0
+    # are not traced and lose nothing. 1.5 rather than 1.0 since the per-alarm slots
+    # (dev seeds 401-402, engine groups: AC@1 0.664 -> 0.668, AC@3 0.825 either way).
+    untraced: float = 1.5
     traced_candidates: int = 5  # the best-scored alarming candidates that are traced
     ticket_prior: float = 0.5  # weight of priors learned from resolved tickets, if any
     silent_slots: int = 2  # ranks 2-3 kept for the best-placed silent devices (module doc)
@@ -98,15 +101,32 @@ class Placement:
 
     An effect lands on a neighbour more often than two hops away, and a given device
     among a hub's many neighbours is less telling than the one neighbour of a leaf,
-    so each alarming device at ``d`` hops from a candidate adds log(share_d / devices
-    at d hops); a device further out adds log(``floor``). Chosen on development
-    scenarios (rank of the true silent root among silent candidates); halving or
-    doubling ``two_hops`` moved the result by under 1 %.
+    so each alarm at ``d`` hops from a candidate adds log(share_d / devices at d
+    hops); an alarm further out adds log(``floor``). Chosen on development scenarios
+    (rank of the true silent root among silent candidates); halving or doubling
+    ``two_hops`` moved the result by under 1 %.
+
+    Each distinct alarm (type on a device) counts, not each alarming device: every
+    effect of a cascade lands somewhere on its own, so a device showing three alarm
+    types says three times where the failure is. Counting devices once made a device
+    with one stray alarm weigh as much as the one the cascade keeps hitting (dev seeds
+    401-402, engine groups: silent-root AC@3 0.407 -> 0.446).
+
+    Candidates are the silent devices next to an alarming one and, in an incident
+    of at most ``two_hop_devices`` alarming devices, those two hops from one (unless
+    it has more than ``two_hop_reach`` devices within two hops, a hub of a large
+    network): a silent root's effects land one or two hops away, and when the
+    correlator keeps only a few of them in one incident, the root can be next to
+    none. Larger incidents gained nothing from it on the development scenarios and
+    cost the most (40 scattered alarming devices of a 100,000-node graph: 43 ms a
+    ranking instead of 1).
     """
 
     one_hop: float = 0.35
     two_hops: float = 0.15
     floor: float = 1e-3
+    two_hop_reach: int = 200
+    two_hop_devices: int = 2
 
 
 @dataclass(slots=True)
@@ -399,7 +419,8 @@ class CausalTopologyRanker:
         best_rootness = max(r[0] for r in roots.values())
         coverage = len(neighbours) / len(inc.first)
         score = (w.silent_coverage * coverage + w.silent_missing_root * (1.0 - best_rootness)
-                 + w.silent_bias + w.precedence * max(precedence[a] for a in neighbours))
+                 + w.silent_bias + w.precedence * max((precedence[a] for a in neighbours),
+                                                      default=0.0))
         evidence = ["raised no alarm itself: implicated by the topology",
                     f"{len(neighbours)} of {len(inc.first)} alarming devices are its neighbours"]
         if self.priors is not None and w.ticket_prior:
@@ -474,8 +495,10 @@ class CausalTopologyRanker:
         """
         slots = min(self.weights.silent_slots, 2)  # rank 1 stays as scored
         top = {_key(rc) for rc in ranked[:3]}
+        pool = self._slot_pool(near, set(inc.first))
+        alarms = {key: len(names) for key, names in inc.types_at.items()}
         placed = [(i, *p) for i, p in enumerate(self._best_placed_silent(
-            near, set(inc.first), slots)) if p[0] not in top]
+            pool, alarms, slots)) if p[0] not in top]
         out = list(ranked)
         for position in range(3 - slots, 3):
             if not placed:
@@ -487,7 +510,7 @@ class CausalTopologyRanker:
             cause = next((rc for rc in out if _key(rc) == cand), None)
             if cause is None:
                 cause = self._with_dependency(
-                    self._silent(cand, inc, near[cand], roots, precedence), cand, near[cand])
+                    self._silent(cand, inc, pool[cand], roots, precedence), cand, pool[cand])
             which = ("it best explains", "it is the second best to explain")[nth]
             cause.evidence.append(
                 f"kept in the top 3: of the silent devices {which} where the alarms are "
@@ -495,6 +518,25 @@ class CausalTopologyRanker:
             rest = [rc for rc in out if rc is not cause]
             out = [*rest[:position], cause, *rest[position:]]
         return out
+
+    def _slot_pool(self, near: dict[str, set[str]], alarming: set[str]) -> dict[str, set[str]]:
+        """The silent devices the slots choose from, each with its alarming neighbours:
+        ``near`` and, in an incident of at most ``two_hop_devices`` alarming devices,
+        those two hops from one (``Placement``)."""
+        p = self.placement
+        if len(alarming) > p.two_hop_devices:
+            return near
+        pool = dict(near)
+        for key in alarming:
+            if key not in self.topology.nodes:
+                continue
+            hops = self.topology.neighbourhood(key, 2)
+            if len(hops) > p.two_hop_reach:
+                continue
+            for node, h in hops.items():
+                if h == 2 and node not in alarming and node not in pool:
+                    pool[node] = set()
+        return pool
 
     @staticmethod
     def _yields_slot(inc: _Incident, key: str, position: int) -> bool:
@@ -506,35 +548,38 @@ class CausalTopologyRanker:
         rootness = inc.rootness.get(key, 0.0)  # silent candidates: 0.0
         return rootness <= 0.5 if position == 2 else rootness < 0.5
 
-    def _best_placed_silent(self, near: dict[str, set[str]], alarming: set[str], count: int
-                            ) -> list[tuple[str, int, int]]:
+    def _best_placed_silent(self, near: dict[str, set[str]], alarms: dict[str, int],
+                            count: int) -> list[tuple[str, int, int]]:
         """Of the silent candidates (``near``: each with its alarming neighbours), the
-        ``count`` whose surroundings best explain the ``alarming`` devices
-        (``Placement``), best first, each with how many of them are at 1 and at 2 hops
-        from it; ties go to the first name.
+        ``count`` whose surroundings best explain the incident's alarms (``alarms``:
+        alarming device -> its distinct alarms; ``Placement``), best first, each with
+        how many alarming devices are at 1 and at 2 hops from it; ties go to the first
+        name.
 
-        A candidate is skipped unseen when even all its other alarming devices at 2
-        hops could not beat the ``count``-th best so far (most of them, in a large
-        incident)."""
+        A candidate is skipped unseen when even all its other alarms at 2 hops could
+        not beat the ``count``-th best so far (most of them, in a large incident)."""
         floor = log(self.placement.floor)
+        total = sum(alarms.values())
         best: list[tuple[float, str, int, int]] = []  # (-fit, name, one, two), sorted
         for cand, neighbours in near.items():
-            one = len(neighbours)
+            one = sum(alarms[a] for a in neighbours)
             near_log, far_log = self._ring_logs(cand)
-            rest = len(alarming) - one
+            rest = total - one
             if len(best) == count and one * near_log + rest * max(far_log, floor) < -best[-1][0]:
                 continue
-            two = self._alarming_at_two_hops(cand, alarming)
+            at_two = self._alarming_at_two_hops(cand, alarms)
+            two = sum(alarms[a] for a in at_two)
             fit = one * near_log + two * far_log + (rest - two) * floor
-            insort(best, (-fit, cand, one, two))
+            insort(best, (-fit, cand, len(neighbours), len(at_two)))
             del best[count:]
         return [(cand, one, two) for _, cand, one, two in best]
 
-    def _alarming_at_two_hops(self, cand: str, alarming: set[str]) -> int:
+    def _alarming_at_two_hops(self, cand: str, alarming: Collection[str]) -> list[str]:
+        """The ``alarming`` devices exactly two hops from ``cand``."""
         hops = self.topology.neighbourhood(cand, 2)
         if len(hops) < len(alarming):
-            return sum(1 for node, h in hops.items() if h == 2 and node in alarming)
-        return sum(1 for a in alarming if hops.get(a) == 2)
+            return [node for node, h in hops.items() if h == 2 and node in alarming]
+        return [a for a in alarming if hops.get(a) == 2]
 
     def _ring_logs(self, node: str) -> tuple[float, float]:
         """log(share / devices) at 1 and at 2 hops from ``node``: the chance that an

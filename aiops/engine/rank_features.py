@@ -176,7 +176,7 @@ def _placement(ranker: CausalTopologyRanker, cand: str, alarming: set[str]) -> f
         return 0.0
     others = alarming - {cand}
     one = len(ranker.topology.neighbours(cand) & others)
-    two = ranker._alarming_at_two_hops(cand, others)
+    two = len(ranker._alarming_at_two_hops(cand, others))
     near_log, far_log = ranker._ring_logs(cand)
     return one * near_log + two * far_log + (len(others) - one - two) * log(
         ranker.placement.floor)

@@ -87,6 +87,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from statistics import NormalDist
 from typing import Any
 
@@ -127,7 +128,7 @@ class _Events:
     """The alarms as arrays, sorted by time: type, location and start."""
 
     def __init__(self, alerts: Sequence[Alert], topology: TopologyGraph, hops: int):
-        ordered = sorted(alerts, key=lambda e: e.starts_at)
+        ordered = sorted(alerts, key=attrgetter("starts_at"))
         self.names: list[str] = sorted({e.name for e in ordered})
         type_index = {name: k for k, name in enumerate(self.names)}
         # A location is a topology node, or the entity itself when it resolves to none:

@@ -9,7 +9,8 @@ incidents; a replay, a training run or a CLI command never runs anything.
 Once per incident and playbook: the run is asked for with the idempotency key
 ``auto``, so a look that overlaps another (two servers on one database, a restart)
 returns the run already stored instead of running it again, and an operator's own run
-of the playbook in flight makes it wait (the 409 of ``submit_run``). A failed automatic
+of the playbook, in flight or finished, is its run for the incident: the policy does
+not repeat it (an operator's dry run ran nothing and does not count). A failed automatic
 run is not retried: the operator sees it on the incident and decides. ``max_per_hour``
 bounds the runs of each playbook started this way, whatever the incidents, so a storm
 of look-alike incidents cannot turn into a storm of remediations.
@@ -56,9 +57,26 @@ def _status(conn: sa.Connection, incident_id: str) -> str | None:
                         .where(incidents.c.id == incident_id)).scalar_one_or_none()
 
 
+def _ran(name: str) -> sa.ColumnElement[bool]:
+    """The runs that make the policy's run a repeat: its own (dry or not), and any
+    real run an operator asked for, in flight or finished (a failed one is the
+    operator's to decide on, as a failed automatic run is)."""
+    return sa.and_(playbook_runs.c.playbook == name,
+                   sa.or_(playbook_runs.c.idempotency_key == KEY,
+                          playbook_runs.c.dry_run.is_(False)))
+
+
+def _ran_on(conn: sa.Connection, incident_id: str, name: str) -> bool:
+    """Whether the playbook already ran on the incident: by its policy, or for real
+    by an operator (whose run, once finished, the policy would otherwise repeat)."""
+    return conn.execute(sa.select(playbook_runs.c.id)
+                        .where(playbook_runs.c.incident_id == incident_id, _ran(name))
+                        .limit(1)).first() is not None
+
+
 def _ran_on_merged(conn: sa.Connection, incident_id: str, name: str) -> bool:
     """Whether an incident merged into this one (or into one merged into it, and so
-    on) had its automatic run of the playbook."""
+    on) had the playbook run on it (``_ran``)."""
     seen: set[str] = set()
     frontier = {incident_id}
     while frontier and len(seen) < 10_000:
@@ -68,9 +86,8 @@ def _ran_on_merged(conn: sa.Connection, incident_id: str, name: str) -> bool:
         seen |= frontier
         if frontier and conn.execute(
                 sa.select(playbook_runs.c.id)
-                .where(playbook_runs.c.incident_id.in_(frontier),
-                       playbook_runs.c.playbook == name,
-                       playbook_runs.c.idempotency_key == KEY).limit(1)).first():
+                .where(playbook_runs.c.incident_id.in_(frontier), _ran(name))
+                .limit(1)).first():
             return True
     return False
 
@@ -195,7 +212,7 @@ class AutoRuns:
         if self._unfit.get(key) == unfit:
             return None
         with self.runtime.db.connect() as conn:
-            if runs.find_by_key(conn, row.id, playbook.name, KEY) is not None:
+            if _ran_on(conn, row.id, playbook.name):
                 return None
             # The rows were read at the start of the look, which matching hundreds of
             # incidents makes long: one resolved (or merged) since must not get a
@@ -215,19 +232,23 @@ class AutoRuns:
                 return None
         try:
             run, new = submit_run(self.runtime, row.id, playbook.name, requester(playbook),
-                                  dry_run=policy.dry_run, idempotency_key=KEY)
+                                  dry_run=policy.dry_run, idempotency_key=KEY,
+                                  approve_within=policy.approve_within if policy.approval
+                                  else None)
         except InputError:  # does not match (or no longer: merged): until it changes
             self._unfit[key] = unfit
             return None
-        except Conflict:  # an operator's run of it is in flight: look again later
+        except Conflict:  # an operator's run of it came in meanwhile: look again later
             return None
         if not new:
             return None
-        log.warning("playbook %s started unasked on incident %s (run %d; policy: score "
-                    "%.2f >= %.2f, %d alerts, %s)", playbook.name, row.id, run["id"], score,
-                    policy.min_score, row.alert_count,
+        waits = run["status"] == runs.NEEDS_APPROVAL
+        log.warning("playbook %s %s on incident %s (run %d; policy: score "
+                    "%.2f >= %.2f, %d alerts, %s)", playbook.name,
+                    "asks an operator's approval" if waits else "started unasked", row.id,
+                    run["id"], score, policy.min_score, row.alert_count,
                     "dry run" if policy.dry_run else "real run")
-        if not policy.dry_run:
+        if not policy.dry_run and not waits:
             try:
                 dispatch(self.runtime, run["id"])
             except BrokerUnavailable as exc:  # recorded failed; the operator sees it

@@ -15,6 +15,8 @@ A playbook is a YAML file in the data dir's ``playbooks/`` folder (``*.yml`` or
       after: 120                      # seconds since the incident began, at least
       max_per_hour: 5                 # runs of this playbook started unasked, at most
       dry_run: false                  # true: record the filled steps, run nothing
+      approval: false                 # true: wait for an operator's yes (the view, the API)
+      approve_within: 3600            # seconds to wait for it; then the run is rejected
     steps:
       - name: open a change
         http:
@@ -91,11 +93,16 @@ class AutoPolicy:
     max_per_hour: int = 5
     severities: tuple[str, ...] = ()  # the incident's severity among these (all if empty)
     dry_run: bool = False
+    # Ask an operator first: the run waits ``needs-approval`` until one says yes (then it
+    # runs) or no, or ``approve_within`` seconds pass (then it is rejected).
+    approval: bool = False
+    approve_within: float = 3600.0
 
     def summary(self) -> dict[str, Any]:
         return {"min_score": self.min_score, "min_alerts": self.min_alerts,
                 "after": self.after, "max_per_hour": self.max_per_hour,
-                "severities": list(self.severities), "dry_run": self.dry_run}
+                "severities": list(self.severities), "dry_run": self.dry_run,
+                "approval": self.approval, "approve_within": self.approve_within}
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +243,7 @@ def _auto(raw: Any, where: str, criteria: dict[str, tuple[str, ...]]) -> AutoPol
         raise InputError(f"{where}: 'auto' must be a mapping of conditions (or true for "
                          "the defaults)")
     unknown = _unknown(raw, ("min_score", "min_alerts", "after", "max_per_hour",
-                             "severities", "dry_run"))
+                             "severities", "dry_run", "approval", "approve_within"))
     if unknown is not None:
         raise InputError(f"{where}: auto: unknown key '{unknown}'")
     if not criteria:
@@ -253,6 +260,11 @@ def _auto(raw: Any, where: str, criteria: dict[str, tuple[str, ...]]) -> AutoPol
     dry_run = raw.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise InputError(f"{where}: auto.dry_run must be true or false")
+    approval = raw.get("approval", False)
+    if not isinstance(approval, bool):
+        raise InputError(f"{where}: auto.approval must be true or false")
+    if "approve_within" in raw and not approval:
+        raise InputError(f"{where}: auto.approve_within is only read with approval: true")
     return AutoPolicy(
         min_score=_number(raw, "min_score", default.min_score, 0.0, 1_000.0, where),
         min_alerts=int(_number(raw, "min_alerts", default.min_alerts, 1, 1_000_000, where,
@@ -260,7 +272,9 @@ def _auto(raw: Any, where: str, criteria: dict[str, tuple[str, ...]]) -> AutoPol
         after=_number(raw, "after", default.after, 0.0, 86_400.0, where),
         max_per_hour=int(_number(raw, "max_per_hour", default.max_per_hour, 1, 1000, where,
                                  whole=True)),
-        severities=tuple(severities), dry_run=dry_run)
+        severities=tuple(severities), dry_run=dry_run, approval=approval,
+        approve_within=_number(raw, "approve_within", default.approve_within, 60.0,
+                               7 * 86_400.0, where))
 
 
 def parse_playbook(doc: Any, path: Path) -> Playbook:

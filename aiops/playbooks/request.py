@@ -131,9 +131,12 @@ def _same_request(existing: dict[str, Any], dry_run: bool, key: str) -> dict[str
 
 def _conflict(running: dict[str, Any]) -> Conflict:
     by = f" by {running['requested_by']}" if running["requested_by"] else ""
-    return Conflict(f"playbook '{running['playbook']}' is already {running['status']} on "
+    waiting = running["status"] == runs.NEEDS_APPROVAL
+    state = "waits for approval" if waiting else f"is already {running['status']}"
+    follow = "approve or reject it" if waiting else "follow it"
+    return Conflict(f"playbook '{running['playbook']}' {state} on "
                     f"incident '{running['incident_id']}': run {running['id']}, asked for{by} "
-                    f"at {to_rfc3339(running['requested_at'])}; follow it, or ask again "
+                    f"at {to_rfc3339(running['requested_at'])}; {follow}, or ask again "
                     "with force to run it once more", run_id=running["id"])
 
 
@@ -148,12 +151,16 @@ def request_run(runtime: Runtime, incident_id: str, name: str, requested_by: str
 
 def submit_run(runtime: Runtime, incident_id: str, name: str, requested_by: str | None = None,
                dry_run: bool = False, *, idempotency_key: str | None = None,
-               force: bool = False) -> tuple[dict[str, Any], bool]:
+               force: bool = False,
+               approve_within: float | None = None) -> tuple[dict[str, Any], bool]:
     """(the stored run, whether this request stored it). Asking again is not running
     again: with ``idempotency_key`` the run already stored for that key on this
     incident and playbook is returned (False) and nothing new is recorded; without
     ``force`` a real run is refused (``Conflict``) while another of the same playbook
-    on the same incident is queued or running. Dry runs never conflict."""
+    on the same incident waits for approval, is queued or is running. Dry runs never
+    conflict. With ``approve_within`` (a policy's ``approval``) the run is stored
+    ``needs-approval`` and waits that many seconds for an operator's yes
+    (``runs.decide``); the caller does not dispatch it."""
     _check_requester(requested_by)
     _check_key(idempotency_key)
     if idempotency_key is not None:
@@ -181,11 +188,14 @@ def submit_run(runtime: Runtime, incident_id: str, name: str, requested_by: str 
         # A run nothing will finish must not block the next request for good.
         runs.expire_stale(runtime.db, runtime.data_dir.playbook)
     now = time.time()
+    waits = approve_within is not None and not dry_run
+    status = runs.DRY_RUN if dry_run else runs.NEEDS_APPROVAL if waits else runs.QUEUED
+    wait = approve_within if waits else runtime.data_dir.playbook.start_within
     return _store(runtime, {
         "incident_id": incident_id, "playbook": name,
-        "status": runs.DRY_RUN if dry_run else runs.QUEUED, "dry_run": dry_run,
+        "status": status, "dry_run": dry_run,
         "requested_by": requested_by, "requested_at": now,
-        "start_by": None if dry_run else now + runtime.data_dir.playbook.start_within,
+        "start_by": None if dry_run else now + wait,
         "action": action or None, "reasons": reasons, "steps": steps,
         "idempotency_key": idempotency_key, "forced": force and not dry_run}, check)
 

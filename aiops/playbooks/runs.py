@@ -21,12 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.config import PlaybookSettings
-from aiops.errors import NotFound
+from aiops.errors import Conflict, NotFound
 from aiops.store.tables import playbook_runs
 from aiops.timeutil import to_rfc3339
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN = "queued", "running", "succeeded", "failed", "dry-run"
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN)
+# A run a policy asked for that waits for an operator's yes (``auto.approval``), and one
+# an operator said no to, or nobody said yes to in time.
+NEEDS_APPROVAL, REJECTED = "needs-approval", "rejected"
+STATUSES = (NEEDS_APPROVAL, QUEUED, RUNNING, SUCCEEDED, FAILED, DRY_RUN, REJECTED)
+# Runs that hold the playbook on their incident: another unforced run of it is refused.
+IN_FLIGHT = (NEEDS_APPROVAL, QUEUED, RUNNING)
 log = logging.getLogger(__name__)
 
 
@@ -50,11 +55,12 @@ def find_by_key(conn: sa.Connection, incident_id: str, playbook: str,
 
 def in_flight_runs(conn: sa.Connection, incident_id: str,
                    playbook: str) -> list[dict[str, Any]]:
-    """Runs of ``playbook`` on the incident still queued or running, oldest first."""
+    """Runs of ``playbook`` on the incident waiting for approval, queued or running,
+    oldest first."""
     rows = conn.execute(sa.select(playbook_runs)
                         .where(playbook_runs.c.incident_id == incident_id)
                         .where(playbook_runs.c.playbook == playbook)
-                        .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))
+                        .where(playbook_runs.c.status.in_(IN_FLIGHT))
                         .order_by(playbook_runs.c.id)).all()
     return [dict(r._mapping) for r in rows]
 
@@ -62,7 +68,8 @@ def in_flight_runs(conn: sa.Connection, incident_id: str,
 def run_view(stored: dict[str, Any]) -> dict[str, Any]:
     """A run as the API and the CLI show it (RFC 3339 times)."""
     record = dict(stored)
-    for key in ("requested_at", "start_by", "started_at", "give_up_at", "finished_at"):
+    for key in ("requested_at", "start_by", "started_at", "give_up_at", "finished_at",
+                "decided_at"):
         record[key] = to_rfc3339(record[key])
     return record
 
@@ -161,18 +168,28 @@ def record_late(db: sa.Engine, run_id: int, steps: list[dict[str, Any]]) -> list
         return late
 
 
+# A run that never started, by status: its steps' status once given up, and why.
+_WAITING = {
+    NEEDS_APPROVAL: ("not run", "not approved: no operator approved it within {waited:g} s "
+                                "(auto.approve_within)"),
+    QUEUED: ("skipped", "not started: no worker took it within {waited:g} s of the request "
+                        "(AIOPS_PLAYBOOK_START_WITHIN)"),
+}
+
+
 def _given_up(record: dict[str, Any], settings: PlaybookSettings,
               now: float) -> tuple[str, list[dict[str, Any]]] | None:
     """(reason, steps as they end) if ``record`` (stored form) is past its deadline."""
     steps = [dict(s) for s in record["steps"]]
-    if record["status"] == QUEUED:
+    waited_for = _WAITING.get(record["status"])
+    if waited_for is not None:  # never started: past its deadline, its steps never run
         if record["start_by"] is None or now <= record["start_by"]:
             return None
+        step_status, why = waited_for
         for step in steps:
-            step["status"] = "skipped"
+            step["status"] = step_status
         waited = record["start_by"] - record["requested_at"]
-        return (f"not started: no worker took it within {waited:g} s of the request "
-                "(AIOPS_PLAYBOOK_START_WITHIN); a run that late could act on an incident "
+        return (why.format(waited=waited) + "; a run that late could act on an incident "
                 "that has moved on", steps)
     started = record["started_at"] or record["requested_at"]
     deadline = record["give_up_at"] or started + step_budget(steps) + settings.grace
@@ -201,7 +218,7 @@ def stale_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
     now = time.time() if now is None else now
     with db.connect() as conn:
         rows = conn.execute(sa.select(playbook_runs)
-                            .where(playbook_runs.c.status.in_((QUEUED, RUNNING)))
+                            .where(playbook_runs.c.status.in_(IN_FLIGHT))
                             .order_by(playbook_runs.c.id)).all()
     found = []
     for row in rows:
@@ -218,12 +235,14 @@ def give_up(db: sa.Engine, record: dict[str, Any], error: str, steps: list[dict[
     conditional on its status and revision, so an outcome stored in between is never
     overwritten with the older steps, and a claim at the same moment wins or loses
     cleanly. One transaction per run, so two readers never wait on each other."""
+    # A run nobody approved in time was never going to run: rejected, not failed.
+    ended = REJECTED if record["status"] == NEEDS_APPROVAL else FAILED
     with db.begin() as conn:
         result = conn.execute(playbook_runs.update()
                               .where(playbook_runs.c.id == record["id"])
                               .where(playbook_runs.c.status == record["status"])
                               .where(playbook_runs.c.revision == record["revision"])
-                              .values(status=FAILED, steps=steps, error=error,
+                              .values(status=ended, steps=steps, error=error,
                                       finished_at=time.time() if now is None else now,
                                       revision=playbook_runs.c.revision + 1))
         return result.rowcount == 1
@@ -236,12 +255,13 @@ def expire_stale(db: sa.Engine, settings: PlaybookSettings | None = None,
                for record, error, steps in stale_runs(db, settings, now))
 
 
-def _expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None) -> None:
+def _expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None,
+                       now: float | None = None) -> None:
     """``expire_stale`` for someone who only wants to read: a database that cannot take
     the write now (locked, read-only) leaves the runs as stored rather than failing the
     read; the next reader tries again."""
     try:
-        expire_stale(db, settings)
+        expire_stale(db, settings, now)
     except sa.exc.DBAPIError as exc:
         log.warning("could not give up stale playbook runs now: %s", exc)
 
@@ -266,3 +286,45 @@ def in_flight(view: dict[str, Any]) -> bool:
     """Whether a run (as ``run_view`` shows it, read after ``expire_stale``) may still
     move, so a page showing it should look again."""
     return view["status"] in (QUEUED, RUNNING)
+
+
+def decide(db: sa.Engine, run_id: int, approve: bool, by: str | None, note: str | None,
+           settings: PlaybookSettings | None = None, now: float | None = None
+           ) -> dict[str, Any]:
+    """An operator's yes or no to a run waiting for approval (stored form). Yes makes it
+    ``queued`` with a fresh ``start_by`` (the caller dispatches it); no ends it
+    ``rejected``, its steps not run. Conditional on the run still waiting and within its
+    deadline, so two operators deciding at once, or a decision after the deadline, find
+    it decided (``Conflict``, naming what it is now) instead of overwriting it."""
+    settings = settings or PlaybookSettings()
+    now = time.time() if now is None else now
+    with db.begin() as conn:
+        record = get_run(conn, run_id)
+        waiting = record["status"] == NEEDS_APPROVAL and (
+            record["start_by"] is None or now <= record["start_by"])
+        if waiting:
+            values: dict[str, Any] = {"decided_by": by, "decided_at": now,
+                                      "decision_note": note,
+                                      "revision": playbook_runs.c.revision + 1}
+            if approve:
+                values.update(status=QUEUED, start_by=now + settings.start_within)
+            else:
+                steps = [{**s, "status": "not run"} for s in record["steps"]]
+                who = f" by {by}" if by else ""
+                values.update(status=REJECTED, steps=steps, finished_at=now,
+                              error=f"rejected{who}" + (f": {note}" if note else ""))
+            updated = conn.execute(playbook_runs.update()
+                                   .where(playbook_runs.c.id == run_id)
+                                   .where(playbook_runs.c.revision == record["revision"])
+                                   .values(values))
+            if updated.rowcount == 1:
+                return get_run(conn, run_id)
+    _expire_for_reader(db, settings, now)
+    with db.connect() as conn:
+        current = get_run(conn, run_id)
+    if current["status"] == NEEDS_APPROVAL:  # another writer got in between: ask again
+        raise Conflict(f"playbook run {run_id} changed while it was decided; ask again",
+                       run_id=run_id)
+    raise Conflict(f"playbook run {run_id} is {current['status']}, not waiting for "
+                   f"approval" + (f" ({current['error']})" if current.get("error") else ""),
+                   run_id=run_id)

@@ -32,9 +32,13 @@ def stored_fingerprint(incident: dict[str, Any]) -> dict[str, Any]:
 
 def event_of(incident: dict[str, Any], delivered_version: int,
              delivered: dict[str, Any] | None) -> tuple[str, list[str]]:
-    """(event, changes): what this send tells the receiver, against what it last got."""
+    """(event, changes): what this send tells the receiver, against what it last got.
+    The first send is ``opened``, unless the incident ended before it went out: then the
+    receiver's one document is its end (``resolved``, ``merged``), changes ``opened``
+    and the end, so that it files the incident as over, not as open."""
     if delivered_version == 0:
-        return "opened", ["opened"]
+        end = {"resolved": "resolved", "merged": "merged"}.get(incident["status"])
+        return (end, ["opened", end]) if end else ("opened", ["opened"])
     changed = changes(delivered, stored_fingerprint(incident))
     for event in ("resolved", "merged", "reopened"):
         if event in changed:

@@ -11,13 +11,17 @@ with the receiver's answer, for an operator to see (``aiops sinks status``).
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Protocol
 
 import requests
+
+from aiops.sinks.deadline import Deadline, late
 
 DELIVERED = "delivered"
 RETRY = "retry"
@@ -119,12 +123,16 @@ def unreachable(what: str, exc: requests.RequestException, hide: str = "") -> Ou
 def call(session: requests.Session, method: str, url: str, timeout: float,
          **kwargs: Any) -> tuple[requests.Response | None, Outcome]:
     """One request of a ticket system's sink: its answer and what the answer means (no
-    answer, and a retry, when the receiver was not reached)."""
+    answer, and a retry, when the receiver was not reached or took longer than
+    ``timeout`` for the whole exchange; ``session`` from ``deadline_session``)."""
     what = f"{method} {url}"
-    try:
-        response = session.request(method, url, timeout=timeout, **kwargs)
-    except requests.RequestException as exc:
-        return None, unreachable(what, exc)
+    with Deadline(timeout) as deadline:
+        try:
+            response = session.request(method, url, timeout=timeout, **kwargs)
+        except requests.RequestException as exc:
+            if deadline.expired:
+                return None, Outcome(RETRY, late(what, timeout))
+            return None, unreachable(what, exc)
     return response, outcome_of(response, what)
 
 
@@ -139,3 +147,20 @@ def read_secret_file(path: str, setting: str) -> str:
     if not secret:
         raise ValueError(f"{setting} {path} is empty")
     return secret
+
+
+def create_call(session: requests.Session, url: str, timeout: float, body: dict[str, Any],
+                pick: Callable[[Any], Any], field: str) -> Outcome:
+    """POST ``body`` to create the receiver's record of an incident: DELIVERED with its
+    id (``pick`` reads it from the JSON answer, ``field`` names it in the error), or
+    FAILED when a 2xx answer lacks it (sending again would make a second record)."""
+    what = f"POST {url}"
+    response, outcome = call(session, "POST", url, timeout, data=json.dumps(body))
+    if response is None or outcome.kind != DELIVERED:
+        return outcome
+    try:
+        created = pick(response.json())
+    except (ValueError, KeyError, IndexError, TypeError):
+        return Outcome(FAILED, f"{what}: HTTP {response.status_code} without {field}: "
+                               f"{response.text[:200]}")
+    return Outcome(DELIVERED, f"{what}: created {created}", external_id=str(created))

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.engine.state import MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
-from aiops.sinks.tables import PENDING, sink_deliveries
+from aiops.sinks.tables import FAILED, PENDING, sink_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ _CACHE_LIMIT = 100_000  # incidents whose last queued fingerprint is remembered
 # Built once: building a statement per batch cost more than running it (profiled).
 _t = sink_deliveries.c
 _EXISTING = sa.select(_t.sink, _t.incident_id, _t.version, _t.fingerprint, _t.status,
-                      _t.attempts, _t.next_attempt_at, _t.delivered_at).where(
+                      _t.attempts, _t.next_attempt_at, _t.delivered_at,
+                      _t.pending_since).where(
     _t.sink.in_(sa.bindparam("sinks", expanding=True)),
     _t.incident_id.in_(sa.bindparam("ids", expanding=True)))
 _INSERT = sink_deliveries.insert()
@@ -63,6 +64,10 @@ _ADVANCE = (sink_deliveries.update()
             .values(version=_t.version + 1, fingerprint=sa.bindparam("fp", type_=sa.JSON),
                     changed_at=_NOW, next_attempt_at=_NEXT,
                     attempts=sa.case((_t.status == PENDING, _t.attempts), else_=0),
+                    # Pending already: since when it still is; else from now on.
+                    pending_since=sa.case(
+                        (_t.status == PENDING, sa.func.coalesce(_t.pending_since, _NOW)),
+                        else_=_NOW),
                     status=PENDING))
 
 
@@ -213,7 +218,8 @@ class OutboxSink:
                     inserts.append({
                         "sink": sink, "incident_id": incident_id, "version": 1,
                         "fingerprint": fp, "status": PENDING, "changed_at": now,
-                        "next_attempt_at": now, "attempts": 0, "delivered_version": 0})
+                        "next_attempt_at": now, "attempts": 0, "delivered_version": 0,
+                        "pending_since": now})
                     queued += 1
                     continue
                 if row.fingerprint == fp:
@@ -222,7 +228,9 @@ class OutboxSink:
                     "k_sink": sink, "k_incident": incident_id,
                     "version": row.version + 1, "fingerprint": fp, "status": PENDING,
                     "changed_at": now, "next_attempt_at": self._next_attempt(row, final, now),
-                    "attempts": row.attempts if row.status == PENDING else 0})
+                    "attempts": row.attempts if row.status == PENDING else 0,
+                    "pending_since": (row.pending_since or now) if row.status == PENDING
+                    else now})
                 queued += 1
         if inserts:
             conn.execute(_INSERT, inserts)
@@ -241,3 +249,21 @@ class OutboxSink:
         if final or row.delivered_at is None:
             return now
         return max(now, row.delivered_at + self.min_interval)
+
+
+def retry_failed(db: sa.Engine, now: float, sink: str | None = None,
+                 incident_id: str | None = None) -> int:
+    """Make the failed rows (of ``sink``, of ``incident_id``) pending and due now, their
+    attempts counted from zero; return how many. Why by hand: a failure is a
+    receiver's refusal that sending again cannot fix (a 4xx), so only an operator who
+    fixed its cause knows when to send again. A row sent since it failed, or claimed by
+    a loop, is not failed any more and is left alone (the update is conditional)."""
+    t = sink_deliveries
+    query = t.update().where(t.c.status == FAILED)
+    if sink is not None:
+        query = query.where(t.c.sink == sink)
+    if incident_id is not None:
+        query = query.where(t.c.incident_id == incident_id)
+    with db.begin() as conn:
+        return conn.execute(query.values(status=PENDING, next_attempt_at=now, attempts=0,
+                                         pending_since=now)).rowcount

@@ -8,9 +8,10 @@ from typing import Any
 from aiops.config import SinkSettings
 from aiops.sinks.delivery import DeliveryLoop, DeliverySettings
 from aiops.sinks.http import Target, read_secret_file
+from aiops.sinks.jira import JiraTarget
 from aiops.sinks.outbox import OutboxSink
 from aiops.sinks.rt import RequestTrackerTarget
-from aiops.sinks.servicenow import ServiceNowTarget
+from aiops.sinks.servicenow import ServiceNowTarget, read_create_fields
 from aiops.sinks.webhook import WebhookTarget, webhook_name
 
 
@@ -21,6 +22,8 @@ def sink_names(settings: SinkSettings) -> list[str]:
         names.append(ServiceNowTarget.name)
     if settings.rt_url:
         names.append(RequestTrackerTarget.name)
+    if settings.jira_url:
+        names.append(JiraTarget.name)
     return names
 
 
@@ -37,9 +40,11 @@ def build_targets(settings: SinkSettings) -> list[Target]:
     if settings.servicenow_url:
         password = read_secret_file(settings.servicenow_password_file,
                                     "AIOPS_SINK_SERVICENOW_PASSWORD_FILE")
+        fields = read_create_fields(settings.servicenow_fields_file) \
+            if settings.servicenow_fields_file else {}
         targets.append(ServiceNowTarget(settings.servicenow_url, settings.servicenow_user,
                                         password, settings.timeout,
-                                        settings.servicenow_close_code))
+                                        settings.servicenow_close_code, fields))
     if settings.rt_url:
         if settings.rt_token_file:
             token = read_secret_file(settings.rt_token_file, "AIOPS_SINK_RT_TOKEN_FILE")
@@ -51,6 +56,16 @@ def build_targets(settings: SinkSettings) -> list[Target]:
             targets.append(RequestTrackerTarget(settings.rt_url, settings.rt_queue,
                                                 user=settings.rt_user, password=password,
                                                 timeout=settings.timeout))
+    if settings.jira_url:
+        targets.append(JiraTarget(
+            settings.jira_url, settings.jira_project.strip(),
+            token=read_secret_file(settings.jira_token_file, "AIOPS_SINK_JIRA_TOKEN_FILE"),
+            user=settings.jira_user, issue_type=settings.jira_issue_type,
+            api_version=settings.jira_api_version,
+            priorities=settings.jira_priority_names(),
+            resolve_transition=settings.jira_resolve_transition,
+            reopen_transition=settings.jira_reopen_transition,
+            resolution=settings.jira_resolution, timeout=settings.timeout))
     return targets
 
 
@@ -77,7 +92,8 @@ def delivery_loop(runtime: Any, public_url: str) -> DeliveryLoop | None:
 
     loop = DeliveryLoop(runtime.db, build_targets(settings), DeliverySettings(
         public_url=settings.public_url or public_url, min_interval=settings.min_interval,
-        backoff_max=settings.backoff_max), remediations)
+        backoff_max=settings.backoff_max, timeout=settings.timeout,
+        retention=settings.retention), remediations)
     for sink in runtime.engine.sinks:
         if isinstance(sink, OutboxSink):
             sink.wake = loop.wake

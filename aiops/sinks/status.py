@@ -16,7 +16,8 @@ FAILURES_LISTED = 20
 
 def outbox_status(conn: sa.Connection, configured: Sequence[str], now: float
                   ) -> dict[str, Any]:
-    """Per sink: counts by status, the oldest pending change, the latest error and the
+    """Per sink: counts by status, how long the longest-pending row has been pending
+    (since it became pending: ``pending_since``), the latest error and the
     incidents that failed for good (newest first). Sinks with rows but no longer
     configured are listed too (``configured: false``): their rows wait for them."""
     t = sink_deliveries.c
@@ -27,7 +28,10 @@ def outbox_status(conn: sa.Connection, configured: Sequence[str], now: float
     out = []
     for sink in list(configured) + sorted(set(counts) - set(configured)):
         by = counts.get(sink, {})
-        oldest = conn.execute(sa.select(sa.func.min(t.changed_at))
+        # Since the row became pending, not its latest change: an incident that keeps
+        # changing and is never delivered must look as stuck as it is.
+        oldest = conn.execute(sa.select(sa.func.min(sa.func.coalesce(t.pending_since,
+                                                                     t.changed_at)))
                               .where(t.sink == sink, t.status == PENDING)).scalar()
         last = conn.execute(
             sa.select(t.incident_id, t.last_error, t.last_attempt_at, t.attempts, t.status)

@@ -2,7 +2,8 @@
 
 A row is both the outbox entry and what the sink knows of the incident on the
 other side: the version last queued, the version last delivered, the receiver's own
-id for it (ServiceNow's ``sys_id``) and the last error. One row per incident per sink
+id for it (ServiceNow's ``sys_id``), the last error, since when it waits and which
+delivery loop is sending it. One row per incident per sink
 keeps the outbox bounded: an incident's pending updates collapse into its latest
 state, which the delivery loop reads from the incidents table when it sends, and
 with a single row the updates of one incident cannot overtake each other.
@@ -33,5 +34,12 @@ sink_deliveries = Table(
     Column("external_id", String(256)),  # the receiver's id of the incident
     Column("last_attempt_at", Float),
     Column("last_error", Text),
+    # When the row last became pending (new, or changed after a delivery or a final
+    # failure): what ``aiops sinks status`` measures a stuck receiver from (0018).
+    Column("pending_since", Float),
+    # The delivery loop's lease on the row while it sends it (0018): which loop, and
+    # until when; another loop leaves the row alone until then.
+    Column("claimed_by", String(128)),
+    Column("claimed_until", Float),
     Index("ix_sink_deliveries_due", "status", "next_attempt_at"),
 )

@@ -26,7 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from aiops.sinks.http import USER_AGENT, Outcome, outcome_of, unreachable
+from aiops.sinks.deadline import Deadline, deadline_session, late
+from aiops.sinks.http import RETRY, USER_AGENT, Outcome, outcome_of, unreachable
 
 
 def webhook_name(url: str) -> str:
@@ -56,7 +57,7 @@ class WebhookTarget:
         self.timeout = timeout
         self.signing_secret = signing_secret
         self.clock = clock
-        self.session = requests.Session()
+        self.session = deadline_session()
         self.session.headers["User-Agent"] = USER_AGENT
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
@@ -72,11 +73,16 @@ class WebhookTarget:
             headers["X-Aiops-Timestamp"] = stamp
             headers["X-Aiops-Signature"] = signature(self.signing_secret, stamp, body)
         what = f"POST {self.name[len('webhook '):]}"
-        try:
-            # Streamed: an error answer's body is read only as far as it is kept.
-            response = self.session.post(self.url, data=body, headers=headers,
-                                         timeout=self.timeout, stream=True)
-        except requests.RequestException as exc:
-            return unreachable(what, exc, self._hidden)
-        with response:
-            return outcome_of(response, what, self.timeout)
+        started = time.monotonic()
+        with Deadline(self.timeout) as deadline:
+            try:
+                # Streamed: an error answer's body is read only as far as it is kept.
+                response = self.session.post(self.url, data=body, headers=headers,
+                                             timeout=self.timeout, stream=True)
+            except requests.RequestException as exc:
+                if deadline.expired:
+                    return Outcome(RETRY, late(what, self.timeout))
+                return unreachable(what, exc, self._hidden)
+            with response:
+                left = max(0.0, self.timeout - (time.monotonic() - started))
+                return outcome_of(response, what, left)

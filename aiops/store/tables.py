@@ -24,8 +24,9 @@ from sqlalchemy import (
 from aiops.store.metadata import metadata
 from topology.model import MAX_ID_LENGTH as MAX_NODE_ID
 
-# Where a playbook run is still to run or running and was not forced (migration 0013).
-IN_FLIGHT = text("status IN ('queued', 'running') AND NOT forced")
+# Where a playbook run waits for approval, is still to run or is running, and was not
+# forced (migrations 0013 and 0017).
+IN_FLIGHT = text("status IN ('needs-approval', 'queued', 'running') AND NOT forced")
 
 incidents = Table(
     "incidents",
@@ -55,7 +56,7 @@ alerts = Table(
     Column("first_event_id", String(256), nullable=False),
     Column("source", String(256), nullable=False),
     Column("name", String(256), nullable=False),
-    Column("entity", String(256), nullable=False),
+    Column("entity", String(MAX_NODE_ID), nullable=False),
     Column("node_id", String(MAX_NODE_ID)),
     Column("severity", String(16), nullable=False),
     Column("summary", Text, nullable=False),
@@ -146,6 +147,11 @@ playbook_runs = Table(
     # Asked for with ``force`` while another run of the playbook on the incident was
     # queued or running; every other such run is one of a kind (the index below).
     Column("forced", Boolean, nullable=False, server_default=false()),
+    # An operator's yes or no to a run a policy asked for with ``approval`` (migration
+    # 0017): who, when, and what they said.
+    Column("decided_by", String(256)),
+    Column("decided_at", Float),
+    Column("decision_note", Text),
     Index("ix_playbook_runs_incident", "incident_id"),
     Index("ix_playbook_runs_key", "incident_id", "playbook", "idempotency_key", unique=True),
     # At most one unforced run of a playbook per incident in flight: two requests at the

@@ -20,7 +20,7 @@ tickets = Table(
     Column("resolved_at", Float),
     Column("title", Text, nullable=False),
     Column("description", Text),
-    Column("entity", String(256)),
+    Column("entity", String(MAX_NODE_ID)),
     Column("node_id", String(MAX_NODE_ID)),
     Column("root_cause", Text),
     Column("resolution", Text),

@@ -98,3 +98,47 @@ def test_following_a_run_never_wipes_what_the_operator_is_doing(page: Page,
     page.locator("#merge-ids").fill("")
     page.locator("h1").click()  # the operator is done here: the page follows the run again
     expect(record).to_have_attribute("data-status", "succeeded", timeout=10_000)
+
+
+def test_a_run_waiting_for_approval_is_approved_or_rejected_from_the_view(
+        page: Page, live_server: LiveServer, tmp_path: Path) -> None:
+    """A policy with ``approval`` asked for two runs; the operator approves one (it runs
+    and writes its file) and rejects the other with a reason, each from its buttons."""
+    from aiops.playbooks.auto import AutoRuns
+
+    runtime = live_server.runtime
+    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
+                            [Edge("r1", "r2")], "test")
+    now = time.time()
+    ingest(runtime, [alert("a1", "r1", now - 20), alert("a2", "r2", now - 18)])
+    with runtime.db.connect() as conn:
+        (incident,) = list_incidents(conn)
+    out = tmp_path / "ran.txt"
+    folder = runtime.data_dir.path / "playbooks"
+    folder.mkdir()
+    for name in ("note", "other"):
+        (folder / f"{name}.yml").write_text(
+            "match: {alert_types: [LINK_DOWN]}\n"
+            "auto: {min_score: 0, after: 0, approval: true}\n"
+            f'steps: [{{name: write, command: [{sys.executable}, -c, "{WRITE}", "{out}", '
+            '"{root.entity}"]}]\n')
+    first, second = AutoRuns(runtime).look()
+    assert {first["status"], second["status"]} == {"needs-approval"}
+
+    page.goto(f"{live_server.url}/incidents/{incident['id']}")
+    waiting = page.locator("#playbook-runs li[data-status='needs-approval']")
+    expect(waiting).to_have_count(2)
+    expect(waiting.first).to_contain_text("Waits for an operator's approval until")
+    page.locator("#playbook-author").fill("ana")
+    page.once("dialog", lambda dialog: dialog.accept("change freeze"))  # "Why not?"
+    page.get_by_role("button", name=f"Reject run {second['id']} of other").click()
+    expect(page.locator(f"li[data-run='{second['id']}']")).to_contain_text(
+        "rejected by ana: change freeze")
+    assert not out.exists()
+    page.locator("#playbook-author").fill("ana")  # the reload emptied it
+    page.once("dialog", lambda dialog: dialog.accept())  # "Run playbook run #N now?"
+    page.get_by_role("button", name=f"Approve run {first['id']} of note").click()
+    expect(page.locator(f"li[data-run='{first['id']}']")).to_contain_text(
+        "succeeded", timeout=20_000)
+    expect(page.locator(f"li[data-run='{first['id']}']")).to_contain_text("decided by ana")
+    assert out.read_text() == "r1"

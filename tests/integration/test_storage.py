@@ -256,3 +256,152 @@ def test_migration_0012_widens_node_ids_keeping_what_is_stored(db_url: str) -> N
         assert widths["node_id"] == 512
     finally:
         engine.dispose()
+
+
+def test_an_alert_and_a_ticket_naming_a_long_pod_id_as_entity_are_stored(db_url: str,
+                                                                        tmp_path) -> None:
+    """An alert's and a ticket's ``entity`` held 256 characters while a node id holds
+    512: an alert naming a Kubernetes pod by its id ``pod/NS/NAME`` past 256 was refused
+    at the edge ("field 'entity' is 257 characters long"), though the pod was in the
+    topology. Migration 0015 widens both columns; the alert resolves to the pod."""
+    from aiops.models import MAX_ENTITY_LENGTH, parse_ticket
+    from aiops.tickets.store import load_tickets, store_tickets
+
+    pod = f"pod/{'n' * 63}/{'p' * 253}"
+    assert len(pod) > 256 and MAX_ENTITY_LENGTH == 512
+    rt = open_runtime(DataDir(path=tmp_path / "data", database_url=db_url))
+    try:
+        rt.import_topology([Node(pod, "pod", pod)], [], "kubernetes")
+        rt.engine.ingest([parse_alert({"id": "p1", "source": "k8s", "name": "CrashLoop",
+                                       "entity": pod, "severity": "major",
+                                       "summary": "restarting", "starts_at": 1000.0})])
+        ticket = parse_ticket({"id": "INC1", "opened_at": 1000.0, "title": "pod restarts",
+                               "entity": pod})
+        with rt.db.begin() as conn:
+            store_tickets(conn, [ticket], "csv", lambda entity: entity)
+        with rt.db.connect() as conn:
+            row = conn.execute(sa.select(alerts.c.entity, alerts.c.node_id)).one()
+            assert load_tickets(conn)[0].entity == pod
+        assert (row.entity, row.node_id) == (pod, pod)
+    finally:
+        rt.close()
+
+
+def test_an_entity_past_512_characters_is_refused_naming_the_field() -> None:
+    import pytest
+
+    from aiops.errors import InputError
+
+    with pytest.raises(InputError, match="field 'entity' is 513 characters long, the limit "
+                                         "is 512") as info:
+        parse_alert({"id": "p1", "source": "k8s", "name": "CrashLoop", "entity": "e" * 513,
+                     "severity": "major", "summary": "", "starts_at": 1000.0})
+    assert info.value.field == "entity"
+
+
+def test_migration_0015_widens_entities_keeping_what_is_stored(db_url: str) -> None:
+    """A database at 0014 with an alert and a ticket: the upgrade keeps them, the
+    entity columns are 512 wide afterwards, and the downgrade narrows them again."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0014")
+    with old.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
+            "severity, summary, labels, status, starts_at, last_event_at, event_count, "
+            "transitions, flapping) VALUES (1, 'f', 'e1', 's', 'n', 'ne-1', 'major', '', "
+            "'{}', 'firing', 1.0, 1.0, 1, 0, false)"))
+        conn.execute(sa.text("INSERT INTO tickets (id, source, opened_at, title, entity, "
+                             "alert_ids, labels, stored_at) VALUES ('T1', 'csv', 1.0, 't', "
+                             "'ne-1', '[]', '{}', 1.0)"))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        def widths() -> tuple[int, int]:
+            inspector = sa.inspect(engine)
+            return tuple(next(c["type"].length for c in inspector.get_columns(t)
+                              if c["name"] == "entity") for t in ("alerts", "tickets"))
+
+        assert widths() == (512, 512)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT entity FROM alerts")).scalar_one() == "ne-1"
+            assert conn.execute(sa.text("SELECT entity FROM tickets")).scalar_one() == "ne-1"
+        command.downgrade(alembic_config(engine), "0014")
+        engine.dispose()
+        assert widths() == (256, 256)
+    finally:
+        engine.dispose()
+
+
+def test_migration_0016_folds_reversed_connected_to_edges(db_url: str) -> None:
+    """A database at 0015 where an import stored ``edge-9 -> core-1`` beside discovery's
+    ``core-1 -> edge-9`` (one link, two rows) and ``b -> a`` alone: the upgrade keeps one
+    row per link, ends sorted, with both rows' sightings; directed kinds are untouched."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0015")
+    with old.begin() as conn:
+        for node in ("core-1", "edge-9", "a", "b"):
+            conn.execute(sa.text("INSERT INTO topo_nodes VALUES (:id, 'device', :id, '{}', "
+                                 "'t', 1.0, 1.0)"), {"id": node})
+        for row in (("edge-9", "core-1", "connected_to", '{"speed": "10G"}', "import", 1.0, 5.0),
+                    ("core-1", "edge-9", "connected_to", '{"port": "1"}', "lldp", 2.0, 3.0),
+                    ("b", "a", "connected_to", "{}", "import", 4.0, 4.0),
+                    ("b", "a", "depends_on", "{}", "import", 4.0, 4.0)):
+            conn.execute(sa.text("INSERT INTO topo_edges VALUES (:s, :t, :k, :a, :src, :f, "
+                                 ":l)"), dict(zip(("s", "t", "k", "a", "src", "f", "l"), row,
+                                                  strict=True)))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT source_id, target_id, kind, source, first_seen, last_seen "
+                "FROM topo_edges ORDER BY source_id, target_id, kind")).all()
+        assert [tuple(r) for r in rows] == [
+            ("a", "b", "connected_to", "import", 4.0, 4.0),
+            ("b", "a", "depends_on", "import", 4.0, 4.0),
+            ("core-1", "edge-9", "connected_to", "import", 1.0, 5.0)]
+        assert EmbeddedGraphStore(engine).load().relations("core-1", "edge-9")[0].attrs == {
+            "speed": "10G"}
+    finally:
+        engine.dispose()
+
+
+def test_migration_0018_dates_pending_outbox_rows_and_adds_the_claim(db_url: str) -> None:
+    """A database at 0017 with a pending and a delivered outbox row: the pending one is
+    dated from its latest change (all the table knew), the delivered one waits for
+    nothing, neither is claimed; the downgrade drops the columns again."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0017")
+    with old.begin() as conn:
+        for incident, status in (("inc-1", "pending"), ("inc-2", "delivered")):
+            conn.execute(sa.text(
+                "INSERT INTO sink_deliveries (sink, incident_id, version, fingerprint, "
+                "status, changed_at, next_attempt_at, attempts, delivered_version) VALUES "
+                "('rt', :i, 2, '{}', :s, 1000.0, 1000.0, 0, 1)"), {"i": incident, "s": status})
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(sa.text(
+                "SELECT incident_id, pending_since, claimed_by, claimed_until "
+                "FROM sink_deliveries ORDER BY incident_id")).all()
+        assert [tuple(r) for r in got] == [("inc-1", 1000.0, None, None),
+                                           ("inc-2", None, None, None)]
+        command.downgrade(alembic_config(engine), "0017")
+        engine.dispose()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("sink_deliveries")}
+        assert not columns & {"pending_since", "claimed_by", "claimed_until"}
+    finally:
+        engine.dispose()

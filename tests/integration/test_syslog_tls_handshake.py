@@ -19,7 +19,7 @@ import pytest
 
 from aiops import syslog_tls
 from aiops.forwarder import Forwarder
-from aiops.syslog_listener import ListenStats, SyslogListener, _servers
+from aiops.syslog_listener import MAX_TCP_CONNECTIONS, ListenStats, SyslogListener, _servers
 from tests.polling import wait_for
 from tests.tls_certs import OPENSSL, Certificates, make_certificates
 
@@ -138,3 +138,33 @@ def test_stop_ends_open_connections_after_handing_on_what_they_sent(
         assert time.monotonic() - started < 5
         assert plain.recv(1) == b""  # closed by the listener, not left hanging
         assert secure.recv(1) == b""
+
+
+def test_a_connection_still_in_its_handshake_at_stop_is_not_read_after_it(
+        certs: Certificates) -> None:
+    """A sender accepted before the stop whose handshake ends after it (up to 10 s
+    later) must not have its messages read then: the forwarder has sent its last batch,
+    so they would be acknowledged by TCP and lost with the process. It sees the close."""
+    frames = Frames()
+    frames.forwarder = Forwarder("http://127.0.0.1:9/unreachable", max_pause=0.1,
+                                 timeout=1.0)
+    context = syslog_tls.server_context(certs.server_cert, certs.server_key, certs.ca)
+    listener = SyslogListener(frames, None, None, (("127.0.0.1", 0), context))
+    listener.start()
+    (tls,) = listener.servers
+    message = b"<187>1 2026-11-23T08:00:00Z edge-router-1 ios - - - link down"
+    with socket.create_connection(tls.server_address[:2], timeout=5) as raw:
+        # Accepted: its thread holds a slot and waits for the ClientHello.
+        wait_for(lambda: tls.slots._value == MAX_TCP_CONNECTIONS - 1, "the accept")
+        listener.stop(timeout=5)
+        sent = False
+        try:
+            with client_context(certs).wrap_socket(raw, server_hostname="aiops.test") \
+                    as secure:
+                secure.sendall(str(len(message)).encode() + b" " + message)
+                sent = True
+                assert secure.recv(1) == b""  # closed, not read
+        except OSError:  # reset or refused: the sender knows
+            pass
+    time.sleep(0.5)
+    assert frames.frames == [], f"read after the stop (sent: {sent})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -104,3 +105,74 @@ def test_snmpv3_trap_and_inform_fire_and_resolve_and_a_wrong_passphrase_is_repor
     out = "".join(lines)
     assert "traps: stopped; received 2, forwarded 2, pending 0" in out
     assert "(user 'netops') refused: a wrong digest" in out
+
+
+def test_an_snmpv3_datagram_pysnmp_chokes_on_does_not_stop_the_receiver() -> None:
+    """One unauthenticated datagram whose privacy parameters claim a length of 2^63
+    made pysnmp raise OverflowError, not ValueError: it went through the handler and
+    ended the UDP receiving thread, and every trap after it was lost while the process
+    went on running. It must be counted as unreadable and the next trap read."""
+    from aiops.forwarder import Forwarder
+    from aiops.syslog_listener import SyslogListener
+    from aiops.trap_listener import TrapHandler
+    from connectors.snmp_traps import load_trap_rules
+    from connectors.snmp_v3 import V3Receiver, V3Settings
+    from tests.unit.test_snmp_v3 import security, snmptrap, user
+
+    sent = snmptrap(*security())
+    auth = sent.index(b"\x04\x06netops\x04\x0c") + 10 + 12  # past the user and its digest
+    assert sent[auth:auth + 2] == b"\x04\x08"  # the privacy parameters: 8 octets of salt
+    # Now a length in 8 octets, 2^63, in place of the salt. (Reading the random salt
+    # itself as the length, as this test once did, gave 2^63 or more only when its top
+    # bit was set: CI drew one below, which pysnmp reads past the datagram's end as a
+    # message it drops, counted refused instead.)
+    crafted = sent[:auth + 1] + b"\x88\x80" + bytes(7) + sent[auth + 10:]
+
+    rules, _ = load_trap_rules(Path("/nonexistent"))
+    handler = TrapHandler(rules, Forwarder("http://127.0.0.1:9/unreachable", max_pause=0.1,
+                                           timeout=1.0), None,
+                          V3Receiver(V3Settings((user(),), None)))
+    listener = SyslogListener(handler, ("127.0.0.1", 0), None)
+    listener.start()
+    try:
+        port = listener.servers[0].server_address[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as device:
+            device.sendto(crafted, ("127.0.0.1", port))
+            wait_for(lambda: handler.stats.unreadable == 1, "the datagram counted unreadable")
+        subprocess.run(["snmptrap", "-v", "2c", "-c", "public", f"127.0.0.1:{port}", "",
+                        "1.3.6.1.6.3.1.1.5.3", IF_DESCR, "s", "TenGigE0/0/0/7"],
+                       check=True, timeout=30)
+        wait_for(lambda: handler.stats.messages == 1, "the next trap read")
+    finally:
+        listener.stop(timeout=2)
+
+
+def test_a_handler_that_raises_on_one_datagram_does_not_end_the_receiving() -> None:
+    """The UDP loop's own guard: whatever a handler lets through on one datagram (the
+    bug above, or the next one) is logged, and the datagrams after it are read."""
+    from aiops.forwarder import Forwarder
+    from aiops.syslog_listener import ListenStats, SyslogListener
+
+    class Raising:
+        def __init__(self) -> None:
+            self.stats = ListenStats()
+            self.forwarder = Forwarder("http://127.0.0.1:9/unreachable", max_pause=0.1,
+                                       timeout=1.0)
+            self.read: list[bytes] = []
+
+        def handle(self, data: bytes, peer: str) -> None:
+            if data == b"boom":
+                raise OverflowError("as pysnmp did")
+            self.read.append(data)
+
+    handler = Raising()
+    listener = SyslogListener(handler, ("127.0.0.1", 0), None)
+    listener.start()
+    try:
+        port = listener.servers[0].server_address[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as device:
+            device.sendto(b"boom", ("127.0.0.1", port))
+            device.sendto(b"after", ("127.0.0.1", port))
+            wait_for(lambda: handler.read == [b"after"], "the datagram after it read")
+    finally:
+        listener.stop(timeout=2)

@@ -128,7 +128,7 @@ def test_a_policy_without_match_criteria_is_refused_and_true_takes_the_defaults(
                          tmp_path / "fix.yml")
     assert fix.auto is not None and fix.summary()["auto"] == {
         "min_score": 0.7, "min_alerts": 2, "after": 120.0, "max_per_hour": 5,
-        "severities": [], "dry_run": False}
+        "severities": [], "dry_run": False, "approval": False, "approve_within": 3600.0}
     assert requester(fix) == "aiops auto-run (fix.yml)"
 
 
@@ -275,3 +275,22 @@ def test_a_serving_process_runs_policies_only_on_incidents_it_saw_change(
     small = LiveIncidents(limit=2)
     small.publish([type("I", (), {"id": f"inc-{i}"})() for i in range(5)], ())
     assert small.snapshot() == ["inc-3", "inc-4"]
+
+
+def test_a_playbook_an_operator_already_ran_on_the_incident_is_not_run_again(
+        runtime: Runtime, incident: dict, receiver: str) -> None:
+    """An operator's real run of the playbook on the incident (or on one it absorbed)
+    is the fault's run: once it has finished, the policy must not send the same
+    change again. An operator's dry run ran nothing and holds nothing back."""
+    playbook(runtime, "fix-link", book(receiver, "{min_score: 0.0, after: 60}"))
+    client = create_app(runtime=runtime).test_client()
+    tried = request_run(runtime, incident["id"], "fix-link", "ana", dry_run=True)
+    assert tried["status"] == "dry-run"
+    response = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/fix-link/runs",
+                           json={"requested_by": "ana"})
+    assert response.status_code == 202, response.get_json()
+    assert finished(client, response.get_json()["run"]["id"])["status"] == "succeeded"
+    assert len(Receiver.seen) == 1
+    assert AutoRuns(runtime).look(now=NOW) == []
+    time.sleep(0.3)
+    assert len(Receiver.seen) == 1, "the policy sent the operator's change again"

@@ -14,7 +14,7 @@ from aiops.api import create_app
 from aiops.sinks.http import retry_after
 from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port
-from tests.sinks.receiver import Receiver, serving_on
+from tests.sinks.receiver import Receiver, dripping, serving_on
 from tests.sinks.test_webhook_outbox import (  # noqa: F401 (fixtures)
     Clock,
     alert,
@@ -239,4 +239,64 @@ def test_an_answer_dribbled_byte_by_byte_holds_the_loop_no_longer_than_the_timeo
         (row,) = rows(rt)
         assert row.status == "pending" and "HTTP 503" in row.last_error
         assert took < 4, took
+        rt.close()
+
+
+DRIPPED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" \
+    + b'{"result": {"sys_id": "0123456789abcd"}}'
+
+
+@pytest.mark.parametrize("fast", [0, DRIPPED.index(b"\r\n\r\n") + 4],
+                         ids=["headers", "body"])
+def test_a_webhook_dripping_its_answer_is_cut_at_the_timeout(
+        tmp_path: Path, env: pytest.MonkeyPatch, fast: int) -> None:  # noqa: F811
+    """Socket timeouts bound each read: a receiver sending its status line and headers
+    a byte every 0.3 s (every read in time) held the delivery thread for the whole
+    answer, here 36 s, and would for ever with a longer one. AIOPS_SINK_TIMEOUT bounds
+    the whole exchange."""
+    import time
+
+    env.setenv("AIOPS_SINK_TIMEOUT", "1")
+    with dripping(DRIPPED, fast) as base:
+        clock = Clock()
+        rt = open_with(tmp_path, env, base + "/hook")
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        started = time.monotonic()
+        assert loop.run_once() == 1
+        took = time.monotonic() - started
+        (row,) = rows(rt)
+        if fast:  # a 2xx is delivered once its headers are in: the body is not read
+            assert row.status == "delivered"
+        else:
+            assert row.status == "pending" and "no complete answer within 1 s" in \
+                row.last_error, row.last_error
+        assert took < 3, took
+        rt.close()
+
+
+@pytest.mark.parametrize("fast", [0, DRIPPED.index(b"\r\n\r\n") + 4],
+                         ids=["headers", "body"])
+def test_servicenow_dripping_its_answer_is_cut_at_the_timeout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: int) -> None:
+    """The ticket sinks read their answers whole (a sys_id is in the body): a body
+    dripped a byte at a time held the thread as long as headers dripped did."""
+    import time
+
+    from tests.sinks.test_servicenow_sink import open_servicenow
+
+    monkeypatch.setenv("AIOPS_SINK_TIMEOUT", "1")
+    with dripping(DRIPPED, fast) as base:
+        clock = Clock()
+        rt = open_servicenow(tmp_path, monkeypatch, base)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        started = time.monotonic()
+        assert loop.run_once() == 1
+        took = time.monotonic() - started
+        (row,) = rows(rt)
+        assert row.status == "pending" and "no complete answer within 1 s" in \
+            row.last_error, row.last_error
+        assert row.last_error.startswith("GET ")  # the look-up by correlation_id
+        assert took < 3, took
         rt.close()

@@ -117,3 +117,38 @@ def test_an_unknown_queue_is_a_failure_with_rts_answer(
         row = conn.execute(sa.select(sink_deliveries)).one()
     assert row.status == "failed" and "POST" in row.last_error and "ticket" in row.last_error
     runtime.close()
+
+
+def test_an_ended_incident_and_a_reopening_after_pruning_on_a_real_rt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rt_url: str) -> None:
+    """Resolved before its first send: a ticket created and resolved at once. Merged
+    before it: no ticket. Re-opened after its outbox row was pruned: the ticket is
+    found by its tag and opened again (it stayed resolved)."""
+    created = requests.post(f"{rt_url}/REST/2.0/queue", auth=AUTH, timeout=30,
+                            json={"Name": "aiops-lifecycle"})
+    assert created.status_code == 201, created.text
+    clock = Clock()
+    runtime = open_rt(tmp_path / "d", monkeypatch, rt_url, queue="aiops-lifecycle")
+    loop = loop_for(runtime, clock)
+    runtime.engine.ingest([alert("d1", "r1", 300)])
+    runtime.engine.ingest([alert("d1-end", "r1", 300, ends=330)])
+    runtime.engine.ingest([alert("e1", "r2", 4300)])
+    runtime.engine.ingest([alert("f1", "r1", 8300, port="f")])
+    runtime.engine.merge_incidents("inc-2", ["inc-3"])
+    assert loop.run_once() == 3
+
+    def in_queue(incident_id: str) -> list[dict]:
+        return [t for t in tickets_of(rt_url, incident_id)
+                if t["Queue"]["id"] in ("aiops-lifecycle", str(queue_id))]
+
+    queue_id = rest(rt_url, "queue/aiops-lifecycle")["id"]
+    (ended,) = in_queue("inc-1")
+    assert ended["Status"] == "resolved"
+    assert in_queue("inc-3") == [] and len(in_queue("inc-2")) == 1
+    clock.now += 8 * 86400
+    assert loop.maybe_prune() == 2  # inc-1 and the merged inc-3
+    runtime.engine.ingest([alert("d1-again", "r1", 400)])  # re-fires: inc-1 re-opens
+    loop.run_once()
+    (again,) = in_queue("inc-1")
+    assert again["id"] == ended["id"] and again["Status"] == "open"
+    runtime.close()

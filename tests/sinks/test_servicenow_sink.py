@@ -5,13 +5,17 @@ work notes, resolve; a create whose answer was lost is found by correlation_id."
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from aiops.cli import main
 from aiops.config import DataDir
 from aiops.runtime import Runtime, open_runtime
+from aiops.sinks.setup import build_targets
 from aiops.sinks.tables import sink_deliveries
 from tests.sinks.receiver import ServiceNowTable, servicenow_handler, serving_on
 from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
@@ -19,6 +23,7 @@ from topology.model import Edge, Node
 
 
 def open_servicenow(path: Path, env: pytest.MonkeyPatch, url: str) -> Runtime:
+    path.mkdir(parents=True, exist_ok=True)
     secret = path / "sn-password"
     secret.write_text("pa55word\n")
     env.setenv("AIOPS_TEXT_SIMILARITY", "off")
@@ -129,3 +134,73 @@ def test_an_incident_merged_by_an_operator_is_resolved_as_a_duplicate(
     assert "into inc-1" in merged["close_notes"]
     assert kept["state"] != "6" and "alerts_added" in kept["work_notes"]
     rt.close()
+
+
+def test_fields_an_instance_requires_come_from_the_fields_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance whose data policy requires a caller and an assignment group refused
+    every create (400, recorded as failed); AIOPS_SINK_SERVICENOW_FIELDS_FILE adds them
+    to the create, and to nothing else."""
+    table = ServiceNowTable()
+    table.required = ("caller_id", "assignment_group")
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_servicenow(tmp_path / "without", monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        with rt.db.connect() as conn:
+            row = conn.execute(sa.select(sink_deliveries)).one()
+        assert row.status == "failed" and "mandatory: caller_id, assignment_group" in \
+            row.last_error
+        rt.close()
+        fields = {"caller_id": "6816f79cc0a8016401c5a33be04be441",
+                  "assignment_group": "Network Operations", "category": "network",
+                  "cmdb_ci": "ne-0197"}
+        path = tmp_path / "fields.json"
+        path.write_text(json.dumps(fields))
+        monkeypatch.setenv("AIOPS_SINK_SERVICENOW_FIELDS_FILE", str(path))
+        rt = open_servicenow(tmp_path / "with", monkeypatch, url)
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        rt.engine.ingest([alert("a1-end", ends=30)])
+        loop.run_once()
+    (record,) = table.records.values()
+    assert {k: record[k] for k in fields} == fields and record["state"] == "6"
+    create, resolve = [c[2] for c in table.calls if c[0] in ("POST", "PATCH")][-2:]
+    assert create["correlation_id"] == "inc-1" and "caller_id" in create
+    assert not set(fields) & set(resolve)  # for the create only
+    rt.close()
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("[1, 2]", "must hold a JSON object of field names to strings, got list"),
+    ('{"caller_id": ', "is not JSON"),
+    ('{"caller_id": 42}', "field 'caller_id' must be a string"),
+    ('{"cmdb_ci": {"value": "x"}}', "field 'cmdb_ci' must be a string"),
+    ('{"correlation_id": "x"}', "field 'correlation_id' is set by aiops itself"),
+    ('{"": "x"}', "a field name is empty"),
+    (None, "cannot be read"),
+])
+def test_a_bad_fields_file_is_refused_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None,
+        says: str) -> None:
+    path = tmp_path / "fields.json"
+    if content is not None:
+        path.write_text(content)
+    secret = tmp_path / "sn-password"
+    secret.write_text("pa55word\n")
+    monkeypatch.setenv("AIOPS_TEXT_SIMILARITY", "off")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_URL", "https://x.service-now.com")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_USER", "aiops")
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("AIOPS_SINK_SERVICENOW_FIELDS_FILE", str(path))
+    with pytest.raises(ValueError) as raised:
+        build_targets(DataDir.from_env(tmp_path / "d").sinks)
+    assert f"AIOPS_SINK_SERVICENOW_FIELDS_FILE {path}" in str(raised.value)
+    assert says in str(raised.value), raised.value
+    # and ``aiops serve`` stops before binding, saying the same (exit 2)
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "d"), "serve",
+                                       "--port", "1"])
+    assert result.exit_code == 2 and says in result.output, result.output

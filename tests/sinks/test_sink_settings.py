@@ -15,11 +15,16 @@ from aiops.sinks.setup import build_targets, sink_names
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("AIOPS_SINK_MIN_INTERVAL", "-1", "AIOPS_SINK_MIN_INTERVAL must be a number at least 0"),
     ("AIOPS_SINK_BACKOFF_MAX", "soon", "AIOPS_SINK_BACKOFF_MAX must be a number"),
+    ("AIOPS_SINK_RETENTION", "-1", "AIOPS_SINK_RETENTION must be a number at least 0"),
+    ("AIOPS_SINK_RETENTION", "nan", "AIOPS_SINK_RETENTION must be a number at least 0"),
     ("AIOPS_SINK_WEBHOOK_URLS", "ftp://x/hook", "http:// or https:// URLs, got 'ftp://x/hook'"),
     ("AIOPS_SINK_SERVICENOW_URL", "https://x.service-now.com",
      "needs AIOPS_SINK_SERVICENOW_USER"),
     ("AIOPS_SINK_RT_URL", "https://rt.example", "AIOPS_SINK_RT_URL needs AIOPS_SINK_RT_TOKEN_FILE"),
-    ("AIOPS_SINK_RT_URL", "rt.example", "AIOPS_SINK_RT_URL take http:// or https:// URLs"),
+    ("AIOPS_SINK_RT_URL", "rt.example", "AIOPS_SINK_RT_URL takes http:// or https:// URLs"),
+    ("AIOPS_SINK_JIRA_URL", "https://x.atlassian.net", "AIOPS_SINK_JIRA_URL needs "
+                                                       "AIOPS_SINK_JIRA_PROJECT"),
+    ("AIOPS_SINK_JIRA_PRIORITIES", "major:High", "AIOPS_SINK_JIRA_PRIORITIES takes"),
 ])
 def test_bad_settings_exit_2_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          name: str, value: str, says: str) -> None:

@@ -200,7 +200,10 @@ def random_topology(seed: int, n: int, m: int, prefix: str = "n") -> tuple[list[
     kinds = ["connected_to", "connected_to", "connected_to", "depends_on", "part_of"]
     while len(keys) < m:
         a, b = rnd.sample(range(n), 2)
-        keys.add((f"{prefix}{a:04d}", f"{prefix}{b:04d}", rnd.choice(kinds)))
+        kind = rnd.choice(kinds)
+        if kind == "connected_to":  # no direction: one edge per pair, ends sorted
+            a, b = min(a, b), max(a, b)
+        keys.add((f"{prefix}{a:04d}", f"{prefix}{b:04d}", kind))
     return nodes, [Edge(*k) for k in sorted(keys)]
 
 
@@ -275,3 +278,31 @@ def test_revision_changes_with_every_write_and_only_then(store: GraphStore) -> N
     assert store.revision() == first  # a refused upsert wrote nothing
     store.upsert(nodes_of("a"), [], source="t")  # a refresh of a known node counts
     assert store.revision() not in (start, first)
+
+
+def test_a_connected_pair_is_one_edge_whichever_end_states_it(store: GraphStore) -> None:
+    """``connected_to`` has no direction: an imported ``b -> a`` beside a discovered
+    ``a -> b`` (or both ends' statements in one batch) was stored as two edges, shown
+    and counted twice. Every store keeps one, ends sorted, its sightings widened."""
+    store.upsert(nodes_of("core-1", "edge-9"), [Edge("core-1", "edge-9", "connected_to",
+                                                     {"port": "xe-0/0/1"})],
+                 source="lldp", seen_at=1000.0)
+    store.upsert([], [Edge("edge-9", "core-1", "connected_to", {"speed": "10G"})],
+                 source="inventory", seen_at=2000.0)
+    assert store.counts() == (2, 1)
+    graph = store.load()
+    assert [e.to_dict() for e in graph.edges] == [
+        {"source": "core-1", "target": "edge-9", "kind": "connected_to",
+         "attrs": {"speed": "10G"}}]
+    assert len(graph.relations("edge-9", "core-1")) == 1
+    (edge, seen), = store.history().edges
+    assert (seen.first, seen.last, seen.source) == (1000.0, 2000.0, "inventory")
+
+    assert store.upsert(nodes_of("a", "b"), [Edge("b", "a", "connected_to", {"x": "1"}),
+                                             Edge("a", "b", "connected_to", {"y": "2"}),
+                                             Edge("b", "a", "depends_on")],
+                        source="t", seen_at=3000.0) == (2, 2)
+    assert {e.key: e.attrs for e in store.load().relations("a", "b")} == {
+        ("a", "b", "connected_to"): {"x": "1", "y": "2"}, ("b", "a", "depends_on"): {}}
+    with pytest.raises(InputError, match="duplicate edges"):
+        store.upsert([], [Edge("b", "a"), Edge("b", "a")], source="t")

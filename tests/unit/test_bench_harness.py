@@ -518,3 +518,22 @@ def test_p99_placement_is_a_column_for_the_methods_that_measure_it() -> None:
     assert engine["p99_ms"] == pytest.approx(0.6) and "p99_ms" not in alec
     column = [title for _, title, _ in report.COLUMNS].index("p99 placement ms")
     assert report._cells(engine)[column] == "0.60" and report._cells(alec)[column] == "–"
+
+
+def test_rank_breakdown_classes_each_fault_by_where_its_root_was_ranked() -> None:
+    from benchmarks.rank_breakdown import Replayed, breakdown
+
+    truth = {"alerts": {"a1": "f1", "a2": "f1", "a3": "f2", "a4": "f2", "a5": "f3",
+                        "a6": "n1"},
+             "groups": {"f1": {"kind": "fault", "root_entity": "r", "silent": True},
+                        "f2": {"kind": "fault", "root_entity": "x", "silent": False},
+                        "f3": {"kind": "fault", "root_entity": "q", "silent": True},
+                        "n1": {"kind": "background", "root_entity": "n", "silent": False}}}
+    replayed = Replayed("tiny", {}, None, [], [], truth)  # type: ignore[arg-type]
+    # f1's root third; f2's root scored but fifth; f3's root nowhere; f2's group also
+    # holds the background alarm, which is not a fault and not counted.
+    prediction = Prediction(groups=[["a1", "a2"], ["a3", "a4", "a6"], ["a5"]],
+                            root_causes=[["y", "z", "r"], ["a", "b", "c", "d", "x"], ["w"]])
+    counts = breakdown(replayed, prediction, {0: {"y", "z", "r"}, 1: {"a", "x"}, 2: {"w"}})
+    assert counts == {("silent", "rank 2-3"): 1, ("alarmed", "rank 4+"): 1,
+                      ("silent", "not a candidate"): 1}

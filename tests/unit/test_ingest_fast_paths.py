@@ -17,6 +17,7 @@ import pytest
 from aiops import models
 from aiops.errors import InputError
 from aiops.models import (
+    MAX_ENTITY_LENGTH,
     MAX_ID_LENGTH,
     MAX_LABELS,
     MAX_TEXT_LENGTH,
@@ -36,6 +37,7 @@ SPACES = [" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\u2028", "\ufe
 
 VALUES: list[Any] = [
     None, "", "a", " a ", "x" * MAX_ID_LENGTH, "x" * (MAX_ID_LENGTH + 1),
+    "x" * MAX_ENTITY_LENGTH, "x" * (MAX_ENTITY_LENGTH + 1),
     "x" * MAX_TEXT_LENGTH, "x" * (MAX_TEXT_LENGTH + 1), "a\x00b", "\x00", "ü-1 温度 🔥",
     Text("sub"), Text(""), Text(" "), 0, 1.5, True, [], {}, ["a"], {"a": "b"},
     *SPACES, *(s * 3 for s in SPACES), *(f"{s}id{s}" for s in SPACES),
@@ -54,6 +56,13 @@ def outcome(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
 def test_identifier_matches_required_str(value: Any) -> None:
     obj = {"id": value}
     assert outcome(models._identifier, obj, "id") == outcome(models._required_str, obj, "id")
+
+
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_entity_identifier_matches_required_str_at_its_own_limit(value: Any) -> None:
+    obj = {"entity": value}
+    assert outcome(models._identifier, obj, "entity", MAX_ENTITY_LENGTH) == outcome(
+        models._required_str, obj, "entity", MAX_ENTITY_LENGTH)
 
 
 def test_missing_identifier_is_refused_the_same_way() -> None:
@@ -121,7 +130,8 @@ def reference_parse(obj: Any) -> Alert:
         raise InputError("field 'ends_at' is before 'starts_at'", field="ends_at")
     return Alert(
         id=models._required_str(obj, "id"), source=models._required_str(obj, "source"),
-        name=models._required_str(obj, "name"), entity=models._required_str(obj, "entity"),
+        name=models._required_str(obj, "name"),
+        entity=models._required_str(obj, "entity", MAX_ENTITY_LENGTH),
         severity=severity, summary=models._required_text(obj, "summary"),
         starts_at=starts_at, ends_at=ends_at, labels=models._labels(obj),
         description=models._optional_str(obj, "description"),

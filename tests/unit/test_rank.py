@@ -3,7 +3,7 @@ for silent devices."""
 
 from __future__ import annotations
 
-from aiops.engine.rank import CausalTopologyRanker, RankWeights
+from aiops.engine.rank import CausalTopologyRanker, Placement, RankWeights
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
 from aiops.models import Alert
@@ -127,3 +127,37 @@ def test_leads_need_enough_past_co_occurrences() -> None:
                              ("C", "D"): 6, ("D", "C"): 5}  # 7/13: not clearly first
     assert relations.leads() == {}
     assert relations.leads(min_seen=4) == {"A": {"B"}}
+
+
+def graph(*links: tuple[str, str]) -> TopologyGraph:
+    names = sorted({n for link in links for n in link})
+    return TopologyGraph([Node(n, "device", n) for n in names], [Edge(a, b) for a, b in links])
+
+
+def test_the_slot_goes_where_most_alarms_are_not_where_most_devices_are() -> None:
+    # `p` shows three alarm types, `q` one; the leaf `za` hangs off `p`, the leaf `ab`
+    # off `q`. Counted by devices the two leaves explain the alarms equally well (and
+    # `ab` would win on its name); counted by alarms, a failure at `za` explains
+    # three of them at one hop.
+    topo = graph(("p", "q"), ("za", "p"), ("ab", "q"))
+    inc = incident(("LINK_DOWN", "p", 100.0), ("LOS", "p", 101.0), ("CRC", "p", 102.0),
+                   ("LINK_DOWN", "q", 103.0))
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert [rc.entity for rc in ranked][:3] == ["p", "q", "za"]
+    assert any(line.startswith("kept in the top 3: of the silent devices it best explains")
+               and "(1 alarming at 1 hop, 1 at 2 hops)" in line for line in ranked[2].evidence)
+
+
+def test_a_dead_device_two_hops_from_every_alarm_can_take_the_slot() -> None:
+    # `r` died; its effects landed two hops away, on `a1` and `a2`, and none on the
+    # devices between. Only devices next to an alarming one were candidates before,
+    # and `m1` (next to `a1`, three hops from `a2`) took the slot.
+    topo = graph(("r", "m1"), ("r", "m2"), ("m1", "a1"), ("m2", "a2"))
+    inc = incident(("LINK_DOWN", "a1", 100.0), ("LINK_DOWN", "a2", 101.0))
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert [rc.entity for rc in ranked][2] == "r"
+    assert "raised no alarm itself: implicated by the topology" in ranked[2].evidence
+    # Around a hub of a large network the two-hop ring is not searched.
+    hub = CausalTopologyRanker(topo)
+    hub.placement = Placement(two_hop_reach=2)  # a1 and a2 each see 3 devices
+    assert [rc.entity for rc in hub.rank(inc)][2] == "m1"

@@ -162,3 +162,62 @@ def test_a_users_file_is_read(tmp_path: Path) -> None:
     assert (netops.level, monitor.level) == (3, 1)
     assert netops.engine_ids == frozenset({bytes.fromhex("8000000001020304")})
     assert V3Receiver(settings).engine_id == settings.engine_id
+
+
+def test_a_no_auth_user_cannot_use_up_the_engine_ids_of_the_authenticated_ones() -> None:
+    """Anyone may send as a noAuthNoPriv user (its name travels in clear, and there is
+    nothing to pass): made-up engine ids in its name must not fill the table and shut
+    out a real device of an authPriv user; its own engine ids give way, oldest first."""
+    monitor = V3User("monitor", None, None, None, None, None)
+    receiver = V3Receiver(V3Settings((user(), monitor), None), max_engines=2)
+    for device in range(3):
+        assert receive(receiver, snmptrap(*security(auth=None, name="monitor"),
+                                          engine=f"0x80000000010203{device:02x}")
+                       ).user == "monitor"
+    assert receive(receiver, snmptrap(*security(), engine="0x8000000001020399")
+                   ).user == "netops"
+    # The first made-up one gave way, and is simply learned again.
+    assert receive(receiver, snmptrap(*security(auth=None, name="monitor"),
+                                      engine="0x8000000001020300")).user == "monitor"
+    assert receive(receiver, snmptrap(*security(), engine="0x8000000001020398")
+                   ).user == "netops"
+    with pytest.raises(V3Refused, match="2 already known"):  # the bound still holds
+        receive(receiver, snmptrap(*security(), engine="0x8000000001020397"))
+
+
+def test_a_trap_sent_again_later_is_refused_as_a_replay() -> None:
+    """RFC 3414 §3.2.7 b: the device is the authoritative engine of its traps, and a
+    recorded authPriv trap sent again (a linkUp clearing the alert of a link still
+    down) must be refused once the device has rebooted since, or its time has moved on
+    by more than 150 s; pysnmp alone read every such copy as new."""
+    receiver = V3Receiver(V3Settings((user(),), None))
+    first = snmptrap(*security(), "-Z", "5,1000")
+    assert receive(receiver, first).user == "netops"
+    assert receive(receiver, first).user == "netops"  # within the window: RFC 3414 allows
+    assert receive(receiver, snmptrap(*security(), "-Z", "5,1200")).user == "netops"
+    with pytest.raises(V3Refused, match="time outside the window"):
+        receive(receiver, first)  # 200 s behind the device's time now
+    assert receive(receiver, snmptrap(*security(), "-Z", "6,3")).user == "netops"  # rebooted
+    later = snmptrap(*security(), "-Z", "6,20")
+    assert receive(receiver, later).user == "netops"
+    with pytest.raises(V3Refused, match="time outside the window") as refused:
+        receive(receiver, snmptrap(*security(), "-Z", "5,1300"))  # from before the reboot
+    with pytest.raises(V3Refused) as again:
+        receive(receiver, first)
+    assert str(again.value) == str(refused.value)  # one text per sender: logged once
+    # Unauthenticated messages cannot move the estimate: a wrong digest with a later
+    # time changes nothing, and the device's next trap is still read.
+    with pytest.raises(V3Refused, match="wrong digest"):
+        receive(receiver, snmptrap(*security(auth_pass="another-pass"), "-Z", "9,99999"))
+    assert receive(receiver, snmptrap(*security(), "-Z", "6,40")).user == "netops"
+
+
+def test_a_device_whose_engine_time_does_not_advance_is_still_read() -> None:
+    """Some devices send the same time in every trap: as for Net-SNMP's snmptrapd,
+    only a time before the latest one read (and 150 s behind the estimate) is a replay."""
+    receiver = V3Receiver(V3Settings((user(),), None))
+    assert receive(receiver, snmptrap(*security(), "-Z", "3,1")).user == "netops"
+    engine = bytes.fromhex(DEVICE_ENGINE[2:])
+    boots, clock, seen = receiver._timeline[engine]
+    receiver._timeline[engine] = (boots, clock, seen - 1000)  # read 1000 s ago
+    assert receive(receiver, snmptrap(*security(), "-Z", "3,1")).user == "netops"

@@ -84,8 +84,14 @@ def test_tcp_framing_by_octet_count_and_by_line() -> None:
         b"12 monkeys and a syslog line"]
     assert TcpFramer().feed(b"500 Internal Server Error\n<13>next\n") == [
         b"500 Internal Server Error", b"<13>next"]
-    assert TcpFramer().feed(b"999999 <13>too long to be a length\n") == [
-        b"999999 <13>too long to be a length"]
+    # A count larger than a frame is kept: the first MAX_MESSAGE_BYTES, the rest skipped
+    # as it comes (not held), and the next frame read where it starts.
+    framer = TcpFramer()
+    big = b"<13>" + b"z" * (3 * MAX_MESSAGE_BYTES)
+    stream = b"%d %s" % (len(big), big) + b"5 <13>x<13>line\n"
+    out = [f for at in range(0, len(stream), 40_000) for f in framer.feed(
+        stream[at:at + 40_000])]
+    assert out == [big[:MAX_MESSAGE_BYTES], b"<13>x", b"<13>line"]
     long = TcpFramer().feed(b"<13>" + b"x" * (MAX_MESSAGE_BYTES + 10))
     assert len(long) == 1 and len(long[0]) == MAX_MESSAGE_BYTES
 

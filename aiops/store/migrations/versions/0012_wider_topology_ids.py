@@ -16,10 +16,7 @@ of ``alerts`` or ``tickets`` cannot be dropped under the foreign keys that point
 them (and ``tickets``' cascade would delete every ticket's incident links).
 """
 
-import re
-
-import sqlalchemy as sa
-from alembic import op
+from aiops.store.widen_columns import retype_varchar
 
 revision = '0012'
 down_revision = '0011'
@@ -35,40 +32,10 @@ COLUMNS = {
 }
 
 
-def _sqlite_retype(old: int, new: int) -> None:
-    """Rewrite ``COLUMN VARCHAR(old)`` as ``VARCHAR(new)`` in the tables' schema text."""
-    conn = op.get_bind()
-    version = conn.exec_driver_sql('PRAGMA schema_version').scalar()
-    conn.exec_driver_sql('PRAGMA writable_schema=ON')
-    try:
-        for table, columns in COLUMNS.items():
-            sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE type='table' "
-                                       "AND name=:t"), {'t': table}).scalar()
-            for column, _nullable in columns:
-                sql, count = re.subn(rf'(\b{column}\s+VARCHAR)\({old}\)', rf'\g<1>({new})', sql)
-                if count != 1:
-                    raise RuntimeError(f'{table}.{column}: no VARCHAR({old}) in its schema')
-            conn.execute(sa.text("UPDATE sqlite_master SET sql=:sql WHERE type='table' "
-                                 "AND name=:t"), {'sql': sql, 't': table})
-        conn.exec_driver_sql(f'PRAGMA schema_version={int(version) + 1}')
-    finally:
-        conn.exec_driver_sql('PRAGMA writable_schema=OFF')
-
-
-def _retype(old: int, new: int) -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        _sqlite_retype(old, new)
-        return
-    for table, columns in COLUMNS.items():
-        for column, nullable in columns:
-            op.alter_column(table, column, type_=sa.String(length=new),
-                            existing_type=sa.String(length=old), existing_nullable=nullable)
-
-
 def upgrade() -> None:
-    _retype(256, 512)
+    retype_varchar(COLUMNS, 256, 512)
 
 
 def downgrade() -> None:
     # Fails on PostgreSQL while a stored id is longer than 256 characters: nothing is cut.
-    _retype(512, 256)
+    retype_varchar(COLUMNS, 512, 256)
