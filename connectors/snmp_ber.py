@@ -210,3 +210,52 @@ def v3_security_parameters(data: bytes) -> tuple[bytes, int, int, bytes] | None:
         return engine_id, clock[0], clock[1], data[start:at]
     except _Unsure:
         return None
+
+
+def _claimed(data: bytes, at: int, end: int) -> tuple[int, int] | None:
+    """(start, claimed end) of the content of the element at ``at``, its length read in
+    any definite form (long forms not in their shortest form included: BER allows
+    them); None when the header itself runs past ``end`` or the length is indefinite."""
+    if at + 2 > end:
+        return None
+    first = data[at + 1]
+    at += 2
+    if first < 0x80:
+        return at, at + first
+    size = first & 0x7F
+    if size == 0 or at + size > end:
+        return None
+    return at + size, at + size + int.from_bytes(data[at:at + size], "big")
+
+
+def v3_overruns(data: bytes) -> bool:
+    """True when a length in an SNMPv3 message's outer structure (the message, its four
+    parts, the USM security parameters and their six fields) claims more octets than
+    what holds it: a message no engine can read, which pysnmp drops without a word
+    or a counter (or, for a length of 2^63 or more, with an OverflowError). The
+    receiver then calls it unreadable, not refused: a refusal says a setting is to be
+    fixed, and this is line noise or an attack."""
+    outer = _claimed(data, 0, len(data))
+    if outer is None or outer[1] > len(data):
+        return True
+    at, end = outer
+    parts = []
+    while at < end:
+        element = _claimed(data, at, end)
+        if element is None or element[1] > end:
+            return True
+        parts.append(element)
+        at = element[1]
+    if len(parts) < 3:
+        return False  # not the shape of an SNMPv3 message: pysnmp says what it is
+    start, stop = parts[2]  # msgSecurityParameters: an OCTET STRING holding a SEQUENCE
+    usm = _claimed(data, start, stop)
+    if usm is None or usm[1] > stop:
+        return True
+    at, end = usm
+    while at < end:
+        element = _claimed(data, at, end)
+        if element is None or element[1] > end:
+            return True
+        at = element[1]
+    return False

@@ -47,7 +47,7 @@ from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
 from aiops.errors import InputError
 from aiops.yamlfile import read_yaml
-from connectors.snmp_ber import v3_security_parameters
+from connectors.snmp_ber import v3_overruns, v3_security_parameters
 
 MAX_ENGINES = 4096
 MAX_FILE_BYTES = 256 * 1024
@@ -268,6 +268,8 @@ class V3Receiver:
         """One datagram; ``ValueError`` naming the sender and why, for one that is not
         an SNMPv3 notification of a configured user at its level."""
         who = peer[0]
+        if v3_overruns(data):
+            raise ValueError(f"an SNMPv3 message from {who} that cannot be read")
         engine_id, boots, clock, raw_name = (v3_security_parameters(data)
                                              or _security_parameters(data, who))
         user_name = raw_name.decode("utf-8", "replace")

@@ -129,6 +129,35 @@ def test_garbage_that_says_snmpv3_is_refused_as_unreadable() -> None:
         receiver.receive(data[:40] + b"\x00" * 10 + data[50:], ("192.0.2.7", 1))
 
 
+@pytest.mark.parametrize("length", [b"\x40" + bytes(7), bytes(7) + b"\x50",
+                                    b"\x80" + bytes(7)])
+def test_a_length_past_the_datagram_is_unreadable_not_a_refusal(length: bytes) -> None:
+    """The privacy parameters' length made 8 octets long, past the datagram's end.
+    pysnmp dropped such a message without a word or a counter below 2^63 (and raised
+    OverflowError from 2^63), so it was told as "refused: not a notification", a
+    setting to fix; it is line noise, and the same message names it so at any length."""
+    receiver = V3Receiver(V3Settings((user(),), None))
+    sent = snmptrap(*security())
+    auth = sent.index(b"\x04\x06netops\x04\x0c") + 10 + 12
+    assert sent[auth:auth + 2] == b"\x04\x08"
+    crafted = sent[:auth + 1] + b"\x88" + length + sent[auth + 10:]
+    with pytest.raises(ValueError, match="cannot be read") as raised:
+        receiver.receive(crafted, ("192.0.2.7", 1))
+    assert not isinstance(raised.value, V3Refused)
+    assert receive(receiver, snmptrap(*security())).oid == LINK_DOWN  # and the next read
+
+
+def test_a_long_form_length_that_fits_is_no_overrun() -> None:
+    """BER allows a length in more octets than needed (X.690 8.1.3.5); one that fits
+    its container is no overrun, one a single octet longer is."""
+    from connectors.snmp_ber import v3_overruns
+
+    version = b"\x02\x01\x03"
+    assert not v3_overruns(b"\x30\x84\x00\x00\x00\x03" + version)
+    assert v3_overruns(b"\x30\x84\x00\x00\x00\x04" + version)
+    assert not v3_overruns(snmptrap(*security()))
+
+
 @pytest.mark.parametrize(("text", "error"), [
     ("users: []", "no users"),
     ("[]", "expected a mapping with a list 'users'"),
