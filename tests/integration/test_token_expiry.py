@@ -125,3 +125,31 @@ def test_tokens_check_lists_every_expiry_and_warns_of_the_expired(
     assert refused.returncode == 2
     assert (f"AIOPS_API_TOKENS_FILE {wrong}, line 1: the fourth field must be "
             "expires=") in refused.stderr
+
+
+def test_the_server_reads_the_file_again_when_it_changes_and_keeps_the_last_good_one(
+        guarded: LiveServer, tokens_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Renewing or revoking a token needs no restart; a broken save is logged and the
+    tokens read before stay, as at start nothing is served from a wrong file."""
+    def status(token: str) -> int:
+        return requests.get(f"{guarded.url}/api/v1/incidents", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}).status_code
+
+    renewed = "renewed-token-0123456789"
+    assert status(renewed) == 401
+    with tokens_file.open("a", encoding="utf-8") as out:
+        out.write(token_line("renewed", ["read"], renewed, expires="2999-01-01") + "\n")
+    assert status(renewed) == 200
+
+    tokens_file.write_text(token_line("renewed", ["read"], renewed) + "\n", encoding="utf-8")
+    assert (status(renewed), status(PLAIN)) == (200, 401)  # plain's line was removed
+
+    # Another size than the file before: a same-size save in the clock tick of the
+    # last one would be missed (TokensFile compares time, size and inode).
+    tokens_file.write_text(f"renewed read {'A' * 64}  # typo\n", encoding="utf-8")
+    assert status(renewed) == 200
+    assert f"AIOPS_API_TOKENS_FILE {tokens_file}, line 1: the third field" in caplog.text
+    assert "still using the 1 token read before" in caplog.text
+    tokens_file.unlink()
+    assert status(renewed) == 200
+    assert f"AIOPS_API_TOKENS_FILE {tokens_file}: cannot be read" in caplog.text
