@@ -149,9 +149,10 @@ def drift_command(ctx: click.Context, window: str | None, version: int | None,
                   as_json: bool) -> None:
     """How far the most recent stored alerts moved from what the model was trained on:
     a verdict (ok or drifting) and the reasons."""
-    from aiops.learning.drift import model_drift, parse_window
+    from aiops.learning.drift import model_drift
+    from aiops.timeutil import parse_duration
 
-    span = parse_window(window) if window is not None else None
+    span = parse_duration(window) if window is not None else None
     report = model_drift(runtime_of(ctx), span, version)
     if as_json:
         click.echo(json.dumps(report, indent=1))

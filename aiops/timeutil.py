@@ -10,6 +10,8 @@ import math
 import re
 from datetime import UTC, datetime
 
+from aiops.errors import InputError
+
 # Alertmanager uses Go's zero time for "not set".
 _GO_ZERO_PREFIX = "0001-01-01"
 # The instants ``to_rfc3339`` can write: years 1 to 9999 in UTC (to the whole second
@@ -26,6 +28,8 @@ _CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(
 _EXACT_UNTIL = float(2 ** 32)
 _MEMO_SIZE = 1 << 16  # about 10 MB when full; a replay of 30,000 alerts fits
 _formatted: dict[float, str] = {}  # instant -> its text, filled by parse_timestamp
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def _remember(ts: float, text: str) -> None:
@@ -105,3 +109,15 @@ def to_rfc3339(ts: float | None) -> str | None:
     if known is not None:
         return known
     return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_duration(text: str | float, name: str = "window") -> float:
+    """``24h``, ``90m``, ``7d`` or seconds; an error naming ``name`` otherwise. Here
+    rather than in the drift module so a light command (``aiops tokens new
+    --expires 90d``) need not import the learning code."""
+    match = _DURATION.match(str(text))
+    seconds = float(match[1]) * _UNIT[match[2]] if match else 0.0
+    if seconds <= 0 or not math.isfinite(seconds):
+        raise InputError(f"'{name}' must be a duration such as 24h, 90m, 7d or seconds, "
+                         f"got {text!r}", field=name)
+    return seconds

@@ -36,9 +36,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     if runtime.data_dir.api_tokens_file:
         # ValueError naming the file and line: nothing is served with fewer tokens
         # than the operator meant (docs/contracts.md, "Access tokens").
-        from aiops.api.access import install, load_tokens
+        from aiops.api.access import TokensFile, install
 
-        install(app, load_tokens(runtime.data_dir.api_tokens_file))
+        install(app, TokensFile(runtime.data_dir.api_tokens_file))
 
     from aiops.api import incidents, ingest, meta, models, playbooks, sinks, topology, views
 

@@ -43,10 +43,11 @@ def correlation_shadow():
 @blueprint.get("/correlation/drift")
 def correlation_drift():
     """How far the most recent stored alerts moved from what a model was trained on."""
-    from aiops.learning.drift import model_drift, parse_window
+    from aiops.learning.drift import model_drift
+    from aiops.timeutil import parse_duration
 
     window = request.args.get("window")
-    return jsonify(model_drift(runtime(), parse_window(window) if window is not None else None,
+    return jsonify(model_drift(runtime(), parse_duration(window) if window is not None else None,
                                _version_arg()))
 
 

@@ -24,8 +24,6 @@ quiet hour is not called drift.
 
 from __future__ import annotations
 
-import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,20 +47,6 @@ if TYPE_CHECKING:
 
 CHANCE_DRAWS = 400  # Monte Carlo draws for the chance level of the divergence
 MOST_CHANGED = 5  # types listed in a reason and the report
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_window(text: str | float, name: str = "window") -> float:
-    """``24h``, ``90m``, ``7d`` or seconds; an error naming ``name`` otherwise."""
-    match = _DURATION.match(str(text))
-    seconds = float(match[1]) * _UNIT[match[2]] if match else 0.0
-    if seconds <= 0 or not math.isfinite(seconds):
-        raise InputError(f"'{name}' must be a duration such as 24h, 90m, 7d or seconds, "
-                         f"got {text!r}", field=name)
-    return seconds
-
-
 @dataclass(frozen=True)
 class WindowStats:
     """What the stored alerts that started in [since, until] look like."""

@@ -15,9 +15,9 @@ from aiops.learning.drift import (
     assess,
     chance_divergence,
     jensen_shannon,
-    parse_window,
 )
 from aiops.learning.retrain import decide
+from aiops.timeutil import parse_duration
 
 TRAINED = {"LINK_DOWN": 400, "LOS": 300, "BER_HIGH": 200, "FAN_FAIL": 100}
 
@@ -108,14 +108,14 @@ def test_noise_reduction_drop_and_corrections() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("24h", 86400), ("90m", 5400), ("7d", 604800),
                                                ("3600", 3600), (" 1.5h ", 5400)])
-def test_parse_window(text: str, seconds: float) -> None:
-    assert parse_window(text) == seconds
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "soon", "-1h", "0", "0h", "5w", "1e400"])
-def test_parse_window_refuses(text: str) -> None:
+def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(InputError, match="duration such as 24h") as err:
-        parse_window(text)
+        parse_duration(text)
     assert err.value.field == "window"
 
 

@@ -1,0 +1,155 @@
+"""Access tokens that expire (docs/contracts.md, "Access tokens"): over real HTTP an
+expired token is refused saying which token expired and when, never the token; lines
+without an expiry work as before; `aiops tokens new --expires` writes the field and
+`aiops tokens check` lists every token's expiry, warning of the expired ones."""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+
+from aiops.api.access import load_tokens, token_line
+from aiops.config import DataDir
+from aiops.runtime import open_runtime
+from aiops.timeutil import to_rfc3339
+from tests.conftest import LiveServer, serving_app
+
+OLD, LATER, PLAIN = "old-token-0123456789", "later-token-0123456789", "plain-token-0123456789"
+
+
+@pytest.fixture
+def tokens_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tokens"
+    path.write_text("\n".join([
+        token_line("old", ["read"], OLD, expires="2020-01-01"),
+        token_line("later", ["read"], LATER, expires="2999-12-31T23:00:00+01:00"),
+        token_line("plain", ["read", "ingest"], PLAIN) + "  # three fields: never expires",
+    ]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, tokens_file: Path) -> Iterator[LiveServer]:
+    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
+                              api_tokens_file=str(tokens_file)))
+    try:
+        with serving_app(rt) as served:
+            yield served
+    finally:
+        rt.close()
+
+
+def test_an_expired_token_is_refused_naming_it_and_when_it_expired(
+        guarded: LiveServer) -> None:
+    said = "token 'old' expired at 2020-01-01T00:00:00Z"
+    answer = requests.get(f"{guarded.url}/api/v1/incidents", timeout=10,
+                          headers={"Authorization": f"Bearer {OLD}"})
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"].startswith(said)
+    challenges = answer.headers["WWW-Authenticate"]
+    assert 'Basic realm="aiops", charset="UTF-8"' in challenges
+    assert (f'Bearer realm="aiops", error="invalid_token", error_description="{said}'
+            in challenges)
+    assert OLD not in answer.text and OLD not in str(answer.headers)
+
+    page = requests.get(f"{guarded.url}/", auth=("anyone", OLD), timeout=10)
+    assert page.status_code == 401 and page.headers["Content-Type"].startswith("text/html")
+    assert said in html.unescape(page.text) and OLD not in page.text
+
+
+def test_tokens_not_yet_expired_and_lines_without_an_expiry_are_taken(
+        guarded: LiveServer) -> None:
+    for token in (LATER, PLAIN):
+        answer = requests.get(f"{guarded.url}/api/v1/incidents", timeout=10,
+                              headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.text
+    shown = requests.get(f"{guarded.url}/", auth=("anyone", PLAIN), timeout=10)
+    assert shown.status_code == 200
+
+
+def aiops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiops", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_tokens_new_writes_the_expiry_as_a_duration_or_a_date(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    before = int(time.time())
+    made = aiops("tokens", "new", "ci", "--scopes", "ingest", "--expires", "90d",
+                 "--append", str(path))
+    after = int(time.time())
+    assert made.returncode == 0, made.stderr
+    ci = load_tokens(path).find(made.stdout.strip())
+    assert ci is not None and ci.expires is not None
+    assert before + 90 * 86400 <= ci.expires <= after + 90 * 86400
+    assert f"expires={to_rfc3339(ci.expires)}" in path.read_text(encoding="utf-8")
+    assert f"expires at {to_rfc3339(ci.expires)}" in made.stderr
+
+    dated = aiops("tokens", "new", "wall", "--expires", "2030-06-01", "--append", str(path))
+    assert dated.returncode == 0, dated.stderr
+    assert path.read_text(encoding="utf-8").splitlines()[-1].endswith(" expires=2030-06-01")
+
+    kept = path.read_text(encoding="utf-8")
+    past = aiops("tokens", "new", "late", "--expires", "2020-01-01", "--append", str(path))
+    assert past.returncode == 2
+    assert "--expires: 2020-01-01T00:00:00Z is already past" in past.stderr
+    wrong = aiops("tokens", "new", "late", "--expires", "soon")
+    assert wrong.returncode == 2 and "--expires must be" in wrong.stderr
+    assert path.read_text(encoding="utf-8") == kept
+
+
+def test_tokens_check_lists_every_expiry_and_warns_of_the_expired(
+        tmp_path: Path, tokens_file: Path) -> None:
+    checked = aiops("tokens", "check", str(tokens_file))
+    assert checked.returncode == 0, checked.stderr  # an expired token is no malformed file
+    assert checked.stdout.splitlines() == [
+        "old\tread\t2020-01-01T00:00:00Z (expired)",
+        "later\tread\t2999-12-31T22:00:00Z",
+        "plain\tingest,read\tnever",
+        f"{tokens_file}: 3 tokens, 1 expired",
+    ]
+    assert "warning: token 'old' expired at 2020-01-01T00:00:00Z" in checked.stderr
+
+    wrong = tmp_path / "wrong"
+    wrong.write_text(token_line("ci", ["read"], "x", expires="2027-02-30") + "\n",
+                     encoding="utf-8")
+    refused = aiops("tokens", "check", str(wrong))
+    assert refused.returncode == 2
+    assert (f"AIOPS_API_TOKENS_FILE {wrong}, line 1: the fourth field must be "
+            "expires=") in refused.stderr
+
+
+def test_the_server_reads_the_file_again_when_it_changes_and_keeps_the_last_good_one(
+        guarded: LiveServer, tokens_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Renewing or revoking a token needs no restart; a broken save is logged and the
+    tokens read before stay, as at start nothing is served from a wrong file."""
+    def status(token: str) -> int:
+        return requests.get(f"{guarded.url}/api/v1/incidents", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}).status_code
+
+    renewed = "renewed-token-0123456789"
+    assert status(renewed) == 401
+    with tokens_file.open("a", encoding="utf-8") as out:
+        out.write(token_line("renewed", ["read"], renewed, expires="2999-01-01") + "\n")
+    assert status(renewed) == 200
+
+    tokens_file.write_text(token_line("renewed", ["read"], renewed) + "\n", encoding="utf-8")
+    assert (status(renewed), status(PLAIN)) == (200, 401)  # plain's line was removed
+
+    # Another size than the file before: a same-size save in the clock tick of the
+    # last one would be missed (TokensFile compares time, size and inode).
+    tokens_file.write_text(f"renewed read {'A' * 64}  # typo\n", encoding="utf-8")
+    assert status(renewed) == 200
+    assert f"AIOPS_API_TOKENS_FILE {tokens_file}, line 1: the third field" in caplog.text
+    assert "still using the 1 token read before" in caplog.text
+    tokens_file.unlink()
+    assert status(renewed) == 200
+    assert f"AIOPS_API_TOKENS_FILE {tokens_file}: cannot be read" in caplog.text
