@@ -5,6 +5,10 @@ carry the webhook URL's secret query into status pages, and a huge answer."""
 from __future__ import annotations
 
 import math
+import socket
+import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -300,3 +304,72 @@ def test_servicenow_dripping_its_answer_is_cut_at_the_timeout(
         assert row.last_error.startswith("GET ")  # the look-up by correlation_id
         assert took < 3, took
         rt.close()
+
+
+def resolver_of(name: str, answer: Callable[[], object]) -> Callable[..., object]:
+    """``socket.getaddrinfo`` with ``name`` answered by ``answer`` (DNS cannot be set up
+    here); any other name as the system resolves it."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> object:
+        return answer() if host == name else real(host, *args, **kwargs)  # type: ignore[arg-type]
+    return getaddrinfo
+
+
+def test_a_name_look_up_that_hangs_is_cut_at_the_timeout(
+        tmp_path: Path, env: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """``getaddrinfo`` takes no timeout: a receiver whose name the resolver does not
+    answer for held the delivery thread until the resolver gave up (here 6 s; with a
+    stuck NSS module, for ever), before any socket the deadline could cut existed. It
+    is cut at AIOPS_SINK_TIMEOUT, and a retry while the look-up still hangs waits on
+    that look-up rather than starting another thread."""
+    asked: list[float] = []
+    release = threading.Event()
+
+    def hang() -> object:
+        asked.append(time.monotonic())
+        release.wait(6)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    env.setattr(socket, "getaddrinfo", resolver_of("hook.example", hang))
+    env.setenv("AIOPS_SINK_TIMEOUT", "1")
+    clock = Clock()
+    rt = open_with(tmp_path, env, "http://hook.example:9/hook")
+    loop = loop_for(rt, clock)
+    try:
+        rt.engine.ingest([alert("a1")])
+        for _ in range(2):
+            started = time.monotonic()
+            assert loop.run_once() == 1
+            took = time.monotonic() - started
+            (row,) = rows(rt)
+            assert row.status == "pending" and "no complete answer within 1 s" in \
+                row.last_error, row.last_error
+            assert took < 3, took
+            clock.now += 600  # past the back-off
+        assert len(asked) == 1
+    finally:
+        release.set()
+        rt.close()
+
+
+def test_a_name_looked_up_within_the_deadline_is_connected_to_by_its_address(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
+    """The look-up's addresses are what the request connects to, the name what it
+    says it asks for (the Host header; TLS verifies it)."""
+    got, url = receiver
+    port = url.split(":")[2].split("/")[0]
+    env.setattr(socket, "getaddrinfo", resolver_of(
+        "hook.example", lambda: socket.getaddrinfo("127.0.0.1", int(port), 0,
+                                                   socket.SOCK_STREAM)))
+    clock = Clock()
+    rt = open_with(tmp_path, env, f"http://hook.example:{port}/hook")
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    assert loop.run_once() == 1
+    (row,) = rows(rt)
+    assert row.status == "delivered", row.last_error
+    (request,) = got.requests
+    assert request["headers"]["Host"] == f"hook.example:{port}"
+    rt.close()
