@@ -15,13 +15,13 @@ from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port
 from tests.sinks.receiver import Receiver, ServiceNowTable, servicenow_handler, serving_on
 from tests.sinks.receiver import webhook_handler as webhook
-from tests.sinks.test_servicenow_sink import open_servicenow
+from tests.sinks.runtimes import open_sink_runtime
+from tests.sinks.test_servicenow_sink import servicenow_settings
 from tests.sinks.test_webhook_outbox import (  # noqa: F401 (fixtures)
     Clock,
     alert,
     env,
     loop_for,
-    open_with,
     receiver,
     rows,
 )
@@ -42,7 +42,7 @@ def test_oldest_pending_counts_from_when_the_row_became_pending(
     long as it kept changing)."""
     port = free_port()
     clock = Clock()
-    rt = open_with(tmp_path, env, f"http://127.0.0.1:{port}/hook")
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://127.0.0.1:{port}/hook")
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     for i in range(10):
@@ -69,7 +69,7 @@ def test_the_first_send_of_an_incident_that_ended_says_so(
     end (it said "opened", so a receiver opened a ticket that nothing would close)."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])
@@ -91,7 +91,7 @@ def test_servicenow_creates_and_resolves_an_ended_incident_and_skips_a_merged_on
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         rt.engine.ingest([alert("a1-end", ends=30)])
@@ -122,7 +122,7 @@ def test_the_outbox_is_pruned_of_ended_incidents_after_the_retention(
     SQLite and PostgreSQL (the queued state's status is read from its JSON)."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path / "data", env, url, db_url)
+    rt = open_sink_runtime(tmp_path / "data", env, db_url, webhook_urls=url)
     loop = loop_for(rt, clock)
     start = clock.now
     rt.engine.ingest([alert("a1")])
@@ -162,7 +162,7 @@ def test_an_incident_reopening_after_its_row_was_pruned(
     tombstone's place, and a second prune leaves a new one. On SQLite and PostgreSQL."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path / "data", env, url, db_url)
+    rt = open_sink_runtime(tmp_path / "data", env, db_url, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])
@@ -193,7 +193,7 @@ def test_servicenow_reopens_its_record_when_the_incident_reopens_after_pruning(
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -233,7 +233,7 @@ def test_the_running_loop_prunes_at_its_start(
 
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])
