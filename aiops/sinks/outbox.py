@@ -5,7 +5,8 @@ queues, in one transaction of its own, every incident of the batch that changed 
 a way an ITSM cares about (opened, alerts added, root causes or severity changed,
 merged, resolved, re-opened), one row per incident and receiver in
 ``sink_deliveries``. Nothing is sent here: the ingestion path pays a few row writes
-per batch (and a read of the rows of incidents not queued by this process yet),
+per batch (and a read of the rows of incidents not queued by this process yet, and of the
+tombstones of those it inserts a row for),
 never a request to a receiver. The delivery loop
 (``aiops.sinks.delivery``) sends each row's latest state.
 
