@@ -184,6 +184,29 @@ def test_an_incident_reopening_after_its_row_was_pruned(
     rt.close()
 
 
+def test_an_incident_never_delivered_before_its_prune_is_news_when_it_reopens(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
+    """Refused for good at its one send, then pruned: the receiver never had it, so
+    it hears of it as opened, at a version that still goes on from the pruned row's."""
+    got, url = receiver
+    got.answers = [(400, {}, "refused")]
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    rt.engine.ingest([alert("a1-end", ends=30)])
+    loop.run_once()
+    assert [r.status for r in rows(rt)] == ["failed"]
+    clock.now += 8 * DAY
+    assert loop.maybe_prune() == 1
+    rt.engine.ingest([alert("a1-again", at=100)])
+    loop.run_once()
+    last = got.documents()[-1]
+    assert (last["event"], last["changes"], last["version"]) == ("opened", ["opened"], 3)
+    rt.close()
+
+
 def test_servicenow_reopens_its_record_when_the_incident_reopens_after_pruning(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new row has no sys_id: the record is found by correlation_id, as after a
