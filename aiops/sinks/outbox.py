@@ -5,10 +5,9 @@ queues, in one transaction of its own, every incident of the batch that changed 
 a way an ITSM cares about (opened, alerts added, root causes or severity changed,
 merged, resolved, re-opened), one row per incident and receiver in
 ``sink_deliveries``. Nothing is sent here: the ingestion path pays a few row writes
-per batch (and a read of the rows of incidents not queued by this process yet, and of the
-tombstones of those it inserts a row for),
-never a request to a receiver. The delivery loop
-(``aiops.sinks.delivery``) sends each row's latest state.
+per batch (and a read of the rows of incidents not queued by this process yet, and of
+the tombstones of those it inserts a row for), never a request to a receiver. The
+delivery loop (``aiops.sinks.delivery``) sends each row's latest state.
 
 What the receiver cares about is a small ``fingerprint`` of the incident; a batch
 that only folded duplicates into known alerts changes none and costs no write. The
@@ -268,18 +267,20 @@ def _resume_pruned(conn: sa.Connection, sinks: list[str],
     tombs = {(t.sink, t.incident_id): t for t in found}
     if not tombs:
         return [inserts]
-    fresh, resumed = [], []
+    fresh, resumed, used = [], [], []
     for row in inserts:
-        tomb = tombs.get((row["sink"], row["incident_id"]))
+        key = (row["sink"], row["incident_id"])
+        tomb = tombs.get(key)
         if tomb is None:
             fresh.append(row)
             continue
         resumed.append({**row, "version": tomb.version + 1,
                         "delivered_version": tomb.delivered_version,
                         "delivered_fingerprint": tomb.delivered_fingerprint})
-    t = sink_tombstones.c
-    conn.execute(sink_tombstones.delete().where(
-        sa.tuple_(t.sink, t.incident_id).in_(list(tombs))))
+        used.append(key)
+    if used:
+        t = sink_tombstones.c
+        conn.execute(sink_tombstones.delete().where(sa.tuple_(t.sink, t.incident_id).in_(used)))
     return [batch for batch in (fresh, resumed) if batch]
 
 
