@@ -6,7 +6,10 @@ few seconds answers every read in time and holds the one delivery thread, and ev
 other receiver behind it, for as long as it likes. Here every socket a sink's session
 opens or reuses during a request is registered with the request's ``Deadline``; when
 the deadline passes, a timer shuts those sockets down, the blocked read returns, and
-``requests`` raises, which the sink reads as "try again later".
+``requests`` raises, which the sink reads as "try again later". Before a connection
+is opened, its host name is looked up within what is left of the deadline
+(``aiops.sinks.resolve``): ``getaddrinfo`` takes no timeout, and a resolver that does
+not answer would hold the thread before any socket exists to shut down.
 
 Only the sessions of ``deadline_session`` take part: they carry an adapter whose
 connections register their sockets with the deadline of the calling thread.
@@ -17,12 +20,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+from aiops.sinks.resolve import is_literal, resolve
 
 _local = threading.local()
 
@@ -38,8 +47,10 @@ class Deadline:
         self._lock = threading.Lock()
         self._done = False
         self._timer: threading.Timer | None = None
+        self._end = 0.0  # time.monotonic() when it passes
 
     def __enter__(self) -> Deadline:
+        self._end = time.monotonic() + self.seconds
         self._timer = threading.Timer(self.seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
@@ -68,6 +79,15 @@ class Deadline:
             else:
                 self._sockets.append(sock)
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline passes (0 once it has)."""
+        return max(0.0, self._end - time.monotonic())
+
+    def lapse(self) -> None:
+        """The deadline ran out while the calling thread waited on something it bounds
+        (a name look-up), maybe a moment before the timer fired: expired from now."""
+        self._expire()
+
     def _expire(self) -> None:
         with self._lock:
             if self._done:
@@ -91,7 +111,40 @@ def _watch(sock: Any) -> None:
         current.watch(sock)
 
 
+def _resolved_conn(conn: HTTPConnection, connect: Callable[[], socket.socket]) -> socket.socket:
+    """``connect`` (urllib3's ``_new_conn``) to the addresses of the connection's host
+    as looked up within the calling thread's deadline, each in turn as urllib3 tries
+    them; as urllib3 alone without a deadline or for an IP address. The host name stays
+    the connection's own (TLS verifies it, the Host header names it)."""
+    deadline: Deadline | None = getattr(_local, "current", None)
+    host = conn._dns_host
+    if deadline is None or is_literal(host):
+        return connect()
+    try:
+        addresses = resolve(host, conn.port or 0, allowed_gai_family(), deadline.remaining())
+    except TimeoutError:
+        deadline.lapse()
+        raise ConnectTimeoutError(conn, f"looking up {conn.host} took longer than the "
+                                        f"deadline of {deadline.seconds:g} s") from None
+    except socket.gaierror as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc
+    failed: Exception = NameResolutionError(conn.host, conn,
+                                            socket.gaierror(f"no address for {host}"))
+    for *_, sockaddr in addresses:
+        conn._dns_host = sockaddr[0]
+        try:
+            return connect()
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            failed = exc
+        finally:
+            conn._dns_host = host
+    raise failed
+
+
 class _WatchedHTTP(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _resolved_conn(self, super()._new_conn)
+
     def connect(self) -> None:
         super().connect()
         _watch(self.sock)
@@ -102,6 +155,9 @@ class _WatchedHTTP(HTTPConnection):
 
 
 class _WatchedHTTPS(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _resolved_conn(self, super()._new_conn)
+
     def connect(self) -> None:
         super().connect()
         _watch(self.sock)

@@ -25,7 +25,9 @@ at most ``REQUESTS_PER_SEND`` requests.
 
 From time to time (``prune_every``, not per round) the loop deletes the rows of
 resolved or merged incidents delivered, or failed for good, longer than
-``retention`` ago (docs/sinks.md, "Retention"); a pending row is never deleted.
+``retention`` ago (docs/sinks.md, "Retention"); a pending row is never deleted. A
+pruned row leaves a tombstone (``sink_tombstones``: its version and what was last
+delivered), from which the incident's row goes on should it re-open.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from aiops.sinks.document import Remediations, incident_document, stored_fingerp
 from aiops.sinks.http import DELIVERED, FAILED, RETRY, Outcome, Target
 from aiops.sinks.tables import DELIVERED as ROW_DELIVERED
 from aiops.sinks.tables import FAILED as ROW_FAILED
-from aiops.sinks.tables import PENDING, sink_deliveries
+from aiops.sinks.tables import PENDING, sink_deliveries, sink_tombstones
 from aiops.store.tables import incidents
 
 log = logging.getLogger(__name__)
@@ -312,7 +314,8 @@ class DeliveryLoop:
         retention: delivered or failed for good, with a resolved or merged state queued
         and the incident still resolved or merged (an incident re-opened, whose change
         is not queued yet, keeps its row); never a pending or claimed row. In batches
-        of ``PRUNED_PER_STATEMENT``, each batch its own short transaction."""
+        of ``PRUNED_PER_STATEMENT``, each batch its own short transaction, which also
+        writes the deleted rows' tombstones."""
         now = self.clock()
         cutoff = now - self.settings.retention
         t = sink_deliveries.c
@@ -332,8 +335,12 @@ class DeliveryLoop:
                     .limit(PRUNED_PER_STATEMENT))]
                 if keys:
                     # The conditions again: a row that changed since the look stays.
-                    pruned += conn.execute(sink_deliveries.delete().where(
-                        prunable, sa.tuple_(t.sink, t.incident_id).in_(keys))).rowcount
+                    gone = conn.execute(sink_deliveries.delete().where(
+                        prunable, sa.tuple_(t.sink, t.incident_id).in_(keys)).returning(
+                        t.sink, t.incident_id, t.version, t.delivered_version,
+                        t.delivered_fingerprint)).all()
+                    _bury(conn, gone)
+                    pruned += len(gone)
             if len(keys) < PRUNED_PER_STATEMENT:
                 break
         if pruned:
@@ -341,6 +348,20 @@ class DeliveryLoop:
                      pruned, self.settings.retention)
         self.pruned += pruned
         return pruned
+
+
+def _bury(conn: sa.Connection, rows: Sequence[Any]) -> None:
+    """Keep a tombstone of each pruned row: its version and what its receiver was last
+    sent, so that the incident, should it re-open, goes on from there (a receiver that
+    keeps the highest version per incident would drop a re-opening back at 1). A
+    tombstone left by an earlier prune is replaced (a new row takes its place, so there
+    is none unless a row was inserted past the outbox sink)."""
+    if not rows:
+        return
+    t = sink_tombstones.c
+    conn.execute(sink_tombstones.delete().where(
+        sa.tuple_(t.sink, t.incident_id).in_([(r.sink, r.incident_id) for r in rows])))
+    conn.execute(sink_tombstones.insert(), [r._asdict() for r in rows])
 
 
 def _unclaimed(now: float) -> Any:

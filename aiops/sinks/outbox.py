@@ -5,9 +5,9 @@ queues, in one transaction of its own, every incident of the batch that changed 
 a way an ITSM cares about (opened, alerts added, root causes or severity changed,
 merged, resolved, re-opened), one row per incident and receiver in
 ``sink_deliveries``. Nothing is sent here: the ingestion path pays a few row writes
-per batch (and a read of the rows of incidents not queued by this process yet),
-never a request to a receiver. The delivery loop
-(``aiops.sinks.delivery``) sends each row's latest state.
+per batch (and a read of the rows of incidents not queued by this process yet, and of
+the tombstones of those it inserts a row for), never a request to a receiver. The
+delivery loop (``aiops.sinks.delivery``) sends each row's latest state.
 
 What the receiver cares about is a small ``fingerprint`` of the incident; a batch
 that only folded duplicates into known alerts changes none and costs no write. The
@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.engine.state import MERGED, OPEN, RESOLVED, AlertRecord, IncidentRecord
-from aiops.sinks.tables import FAILED, PENDING, sink_deliveries
+from aiops.sinks.tables import FAILED, PENDING, sink_deliveries, sink_tombstones
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ _EXISTING = sa.select(_t.sink, _t.incident_id, _t.version, _t.fingerprint, _t.st
     _t.sink.in_(sa.bindparam("sinks", expanding=True)),
     _t.incident_id.in_(sa.bindparam("ids", expanding=True)))
 _INSERT = sink_deliveries.insert()
+_TOMBSTONES = sa.select(sink_tombstones).where(
+    sink_tombstones.c.sink.in_(sa.bindparam("sinks", expanding=True)),
+    sink_tombstones.c.incident_id.in_(sa.bindparam("ids", expanding=True)))
 _UPDATE = sink_deliveries.update().where(_t.sink == sa.bindparam("k_sink"),
                                          _t.incident_id == sa.bindparam("k_incident"))
 
@@ -233,7 +236,8 @@ class OutboxSink:
                     else now})
                 queued += 1
         if inserts:
-            conn.execute(_INSERT, inserts)
+            for batch in _resume_pruned(conn, self.sinks, inserts):
+                conn.execute(_INSERT, batch)
         if updates:
             conn.execute(_UPDATE, updates)
         return queued
@@ -249,6 +253,35 @@ class OutboxSink:
         if final or row.delivered_at is None:
             return now
         return max(now, row.delivered_at + self.min_interval)
+
+
+def _resume_pruned(conn: sa.Connection, sinks: list[str],
+                   inserts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The new rows, those of incidents whose row retention deleted made to go on from
+    their tombstone (version, what was delivered), and those tombstones deleted: the
+    receiver's versions keep growing across the prune, and its next document says
+    ``reopened`` rather than ``opened`` (docs/sinks.md, "Retention"). Returned as two
+    batches (fresh rows, resumed rows): one executemany needs one set of columns."""
+    found = conn.execute(_TOMBSTONES, {"sinks": sinks,
+                                       "ids": sorted({r["incident_id"] for r in inserts})})
+    tombs = {(t.sink, t.incident_id): t for t in found}
+    if not tombs:
+        return [inserts]
+    fresh, resumed, used = [], [], []
+    for row in inserts:
+        key = (row["sink"], row["incident_id"])
+        tomb = tombs.get(key)
+        if tomb is None:
+            fresh.append(row)
+            continue
+        resumed.append({**row, "version": tomb.version + 1,
+                        "delivered_version": tomb.delivered_version,
+                        "delivered_fingerprint": tomb.delivered_fingerprint})
+        used.append(key)
+    if used:
+        t = sink_tombstones.c
+        conn.execute(sink_tombstones.delete().where(sa.tuple_(t.sink, t.incident_id).in_(used)))
+    return [batch for batch in (fresh, resumed) if batch]
 
 
 def retry_failed(db: sa.Engine, now: float, sink: str | None = None,

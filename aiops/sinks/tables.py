@@ -43,3 +43,16 @@ sink_deliveries = Table(
     Column("claimed_until", Float),
     Index("ix_sink_deliveries_due", "status", "next_attempt_at"),
 )
+
+# What a receiver last knew of an incident whose row retention deleted (0019): the
+# row queued again when the incident re-opens goes on from here (its version grows
+# on, its first document says ``reopened``) and takes the tombstone's place.
+sink_tombstones = Table(
+    "sink_tombstones",
+    metadata,
+    Column("sink", String(256), primary_key=True),
+    Column("incident_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("delivered_version", Integer, nullable=False),
+    Column("delivered_fingerprint", JSON),
+)

@@ -9,23 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from aiops.config import DataDir
-from aiops.runtime import open_runtime
 from aiops.sinks.delivery import DeliveryLoop, DeliverySettings
 from aiops.sinks.setup import build_targets
 from aiops.sinks.tables import sink_deliveries
 from aiops.store.db import open_database
 from tests.sinks.receiver import Receiver, serving_on, webhook_handler
+from tests.sinks.runtimes import open_sink_runtime
 from tests.sinks.test_webhook_outbox import (  # noqa: F401 (fixtures)
     Clock,
     alert,
     env,
     loop_for,
-    open_with,
     receiver,
     rows,
 )
-from topology.model import Edge, Node
 
 INCIDENTS = 8
 
@@ -37,10 +34,7 @@ def test_two_loops_on_one_database_send_each_change_once(
     got = Receiver()
     got.delay = 0.2
     with serving_on(webhook_handler(got)) as base:
-        env.setenv("AIOPS_SINK_WEBHOOK_URLS", base + "/hook")
-        rt = open_runtime(DataDir.from_env(tmp_path / "data", db_url))
-        rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                           [Edge("r1", "r2")], "test")
+        rt = open_sink_runtime(tmp_path / "data", env, db_url, webhook_urls=base + "/hook")
         for i in range(INCIDENTS):  # far apart: one incident each
             rt.engine.ingest([alert(f"a{i}", "r1" if i % 2 else "r2", i * 4000,
                                     port=str(i))])
@@ -73,7 +67,7 @@ def test_a_claim_left_by_a_dead_loop_expires(
         receiver: tuple[Receiver, str]) -> None:  # noqa: F811
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     with rt.db.begin() as conn:  # a loop claimed it, then its process was killed
@@ -94,7 +88,7 @@ def test_a_send_whose_claim_was_taken_over_records_nothing(
     learnt is not written over the other loop's claim."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     target = next(iter(loop.targets.values()))

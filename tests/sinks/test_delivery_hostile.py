@@ -5,22 +5,29 @@ carry the webhook URL's secret query into status pages, and a huge answer."""
 from __future__ import annotations
 
 import math
+import socket
+import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aiops.api import create_app
+from aiops.runtime import Runtime
+from aiops.sinks.delivery import DeliveryLoop
 from aiops.sinks.http import retry_after
 from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port
 from tests.sinks.receiver import Receiver, dripping, serving_on
+from tests.sinks.runtimes import open_sink_runtime
 from tests.sinks.test_webhook_outbox import (  # noqa: F401 (fixtures)
     Clock,
     alert,
     env,
     loop_for,
-    open_with,
     receiver,
     rows,
 )
@@ -43,7 +50,7 @@ def test_a_retry_after_of_nan_zero_or_negative_neither_blocks_nor_hammers(
     got, url = receiver
     got.answers = [(503, {"Retry-After": header}, "busy")] * 3
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     assert loop.run_once() == 1
@@ -71,7 +78,7 @@ def test_a_week_long_outage_keeps_backing_off(
     got, url = receiver
     got.answers = [(503, {}, "down")]
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     with rt.db.begin() as conn:
@@ -89,7 +96,7 @@ def test_a_connection_error_does_not_reveal_the_query_secret(
     the receiver without it, and so must the error kept, logged and served."""
     url = f"http://127.0.0.1:{free_port()}/hook?token=s3cret"
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     assert loop.run_once() == 1
@@ -129,7 +136,7 @@ def test_a_huge_answer_is_not_read_whole(tmp_path: Path,
 
     with serving_on(huge_answer_handler()) as base:
         clock = Clock()
-        rt = open_with(tmp_path, env, base + "/hook")
+        rt = open_sink_runtime(tmp_path, env, webhook_urls=base + "/hook")
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         tracemalloc.start()
@@ -171,7 +178,7 @@ def test_an_incident_whose_document_cannot_be_built_holds_up_no_other(
 
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     plain = loop_for(rt, clock)
 
     def ranker(conn: object, incident: dict) -> list:
@@ -225,21 +232,32 @@ def test_an_answer_dribbled_byte_by_byte_holds_the_loop_no_longer_than_the_timeo
     """The timeout bounds each read, not the answer: a receiver sending its error body
     a byte every 0.4 s (each read in time) held the one delivery thread, and every
     other receiver with it, for as long as it liked (here 16 s; 500 bytes: 200 s)."""
-    import time
-
     env.setenv("AIOPS_SINK_TIMEOUT", "1")
     with serving_on(dribbling_handler(40, 0.4)) as base:
         clock = Clock()
-        rt = open_with(tmp_path, env, base + "/hook")
+        rt = open_sink_runtime(tmp_path, env, webhook_urls=base + "/hook")
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
-        started = time.monotonic()
-        assert loop.run_once() == 1
-        took = time.monotonic() - started
+        took = timed_round(loop)
         (row,) = rows(rt)
         assert row.status == "pending" and "HTTP 503" in row.last_error
         assert took < 4, took
         rt.close()
+
+
+def timed_round(loop: DeliveryLoop) -> float:
+    """Seconds one round of ``loop`` took, a round that sent one row."""
+    started = time.monotonic()
+    assert loop.run_once() == 1
+    return time.monotonic() - started
+
+
+def cut_at_the_timeout(rt: Runtime) -> Any:
+    """The one outbox row, pending again after a request the 1 s deadline cut short."""
+    (row,) = rows(rt)
+    assert row.status == "pending" and "no complete answer within 1 s" in \
+        row.last_error, row.last_error
+    return row
 
 
 DRIPPED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" \
@@ -254,23 +272,18 @@ def test_a_webhook_dripping_its_answer_is_cut_at_the_timeout(
     a byte every 0.3 s (every read in time) held the delivery thread for the whole
     answer, here 36 s, and would for ever with a longer one. AIOPS_SINK_TIMEOUT bounds
     the whole exchange."""
-    import time
-
     env.setenv("AIOPS_SINK_TIMEOUT", "1")
     with dripping(DRIPPED, fast) as base:
         clock = Clock()
-        rt = open_with(tmp_path, env, base + "/hook")
+        rt = open_sink_runtime(tmp_path, env, webhook_urls=base + "/hook")
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
-        started = time.monotonic()
-        assert loop.run_once() == 1
-        took = time.monotonic() - started
-        (row,) = rows(rt)
+        took = timed_round(loop)
         if fast:  # a 2xx is delivered once its headers are in: the body is not read
+            (row,) = rows(rt)
             assert row.status == "delivered"
         else:
-            assert row.status == "pending" and "no complete answer within 1 s" in \
-                row.last_error, row.last_error
+            cut_at_the_timeout(rt)
         assert took < 3, took
         rt.close()
 
@@ -281,22 +294,82 @@ def test_servicenow_dripping_its_answer_is_cut_at_the_timeout(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: int) -> None:
     """The ticket sinks read their answers whole (a sys_id is in the body): a body
     dripped a byte at a time held the thread as long as headers dripped did."""
-    import time
-
-    from tests.sinks.test_servicenow_sink import open_servicenow
+    from tests.sinks.test_servicenow_sink import servicenow_settings
 
     monkeypatch.setenv("AIOPS_SINK_TIMEOUT", "1")
     with dripping(DRIPPED, fast) as base:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, base)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch,
+                               **servicenow_settings(tmp_path, base))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
-        started = time.monotonic()
-        assert loop.run_once() == 1
-        took = time.monotonic() - started
-        (row,) = rows(rt)
-        assert row.status == "pending" and "no complete answer within 1 s" in \
-            row.last_error, row.last_error
+        took = timed_round(loop)
+        row = cut_at_the_timeout(rt)
         assert row.last_error.startswith("GET ")  # the look-up by correlation_id
         assert took < 3, took
         rt.close()
+
+
+def resolver_of(name: str, answer: Callable[[], object]) -> Callable[..., object]:
+    """``socket.getaddrinfo`` with ``name`` answered by ``answer`` (DNS cannot be set up
+    here); any other name as the system resolves it."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> object:
+        return answer() if host == name else real(host, *args, **kwargs)  # type: ignore[arg-type]
+    return getaddrinfo
+
+
+def test_a_name_look_up_that_hangs_is_cut_at_the_timeout(
+        tmp_path: Path, env: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """``getaddrinfo`` takes no timeout: a receiver whose name the resolver does not
+    answer for held the delivery thread until the resolver gave up (here 6 s; with a
+    stuck NSS module, for ever), before any socket the deadline could cut existed. It
+    is cut at AIOPS_SINK_TIMEOUT, and a retry while the look-up still hangs waits on
+    that look-up rather than starting another thread."""
+    asked: list[float] = []
+    release = threading.Event()
+
+    def hang() -> object:
+        asked.append(time.monotonic())
+        release.wait(6)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    env.setattr(socket, "getaddrinfo", resolver_of("hook.example", hang))
+    env.setenv("AIOPS_SINK_TIMEOUT", "1")
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path, env, webhook_urls="http://hook.example:9/hook")
+    loop = loop_for(rt, clock)
+    try:
+        rt.engine.ingest([alert("a1")])
+        for _ in range(2):
+            took = timed_round(loop)
+            cut_at_the_timeout(rt)
+            assert took < 3, took
+            clock.now += 600  # past the back-off
+        assert len(asked) == 1
+    finally:
+        release.set()
+        rt.close()
+
+
+def test_a_name_looked_up_within_the_deadline_is_connected_to_by_its_address(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
+    """The look-up's addresses are what the request connects to, the name what it
+    says it asks for (the Host header; TLS verifies it)."""
+    got, url = receiver
+    port = url.split(":")[2].split("/")[0]
+    env.setattr(socket, "getaddrinfo", resolver_of(
+        "hook.example", lambda: socket.getaddrinfo("127.0.0.1", int(port), 0,
+                                                   socket.SOCK_STREAM)))
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://hook.example:{port}/hook")
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    assert loop.run_once() == 1
+    (row,) = rows(rt)
+    assert row.status == "delivered", row.last_error
+    (request,) = got.requests
+    assert request["headers"]["Host"] == f"hook.example:{port}"
+    rt.close()

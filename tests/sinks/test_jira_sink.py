@@ -13,30 +13,23 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aiops.config import DataDir, SinkSettings
-from aiops.runtime import Runtime, open_runtime
+from aiops.config import SinkSettings
+from aiops.runtime import Runtime
 from aiops.sinks.tables import sink_deliveries
 from tests.sinks.jira_standin import JiraSite, jira_handler
 from tests.sinks.receiver import serving_on
+from tests.sinks.runtimes import open_sink_runtime, secret_file
 from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
-from topology.model import Edge, Node
 
 
-def open_jira(path: Path, env: pytest.MonkeyPatch, url: str, **settings: str) -> Runtime:
-    token = path / "jira-token"
-    path.mkdir(parents=True, exist_ok=True)
-    token.write_text("api-token-123\n")
-    env.setenv("AIOPS_TEXT_SIMILARITY", "off")
-    env.setenv("AIOPS_SINK_MIN_INTERVAL", "0")
-    env.setenv("AIOPS_SINK_JIRA_URL", url)
-    env.setenv("AIOPS_SINK_JIRA_PROJECT", "OPS")
-    env.setenv("AIOPS_SINK_JIRA_TOKEN_FILE", str(token))
-    for name, value in settings.items():
-        env.setenv(f"AIOPS_SINK_JIRA_{name.upper()}", value)
-    rt = open_runtime(DataDir.from_env(path / "data"))
-    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                       [Edge("r1", "r2")], "test")
-    return rt
+def jira_settings(path: Path, url: str, **settings: str) -> dict[str, str]:
+    """The settings of the Jira sink at ``url`` (project OPS), its token file in
+    ``path``, and ``settings`` (``AIOPS_SINK_JIRA_*`` in lower case without the prefix),
+    for ``open_sink_runtime``."""
+    return {"jira_url": url, "jira_project": "OPS",
+            "jira_token_file": secret_file(path, "jira-token", "api-token-123"),
+            **{f"jira_{name}": value for name, value in settings.items()}}
+
 
 
 def the_row(rt: Runtime):
@@ -50,8 +43,9 @@ def test_create_comment_resolve_and_reopen(tmp_path: Path, monkeypatch: pytest.M
     site = JiraSite()
     with serving_on(jira_handler(site)) as url:
         clock = Clock()
-        rt = open_jira(tmp_path, monkeypatch, url, user="ops@example.com",
-                       api_version=api_version)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch,
+                               **jira_settings(tmp_path, url, user="ops@example.com",
+                                               api_version=api_version))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -91,8 +85,10 @@ def test_a_personal_access_token_is_sent_as_bearer_and_priorities_by_name(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = JiraSite(issue_types=("Incident",))
     with serving_on(jira_handler(site)) as url:
-        rt = open_jira(tmp_path, monkeypatch, url, api_version="2", issue_type="Incident",
-                       priorities="critical=Highest, major=High")
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch,
+                               **jira_settings(tmp_path, url, api_version="2",
+                                               issue_type="Incident",
+                                               priorities="critical=Highest, major=High"))
         loop_for(rt, Clock()).run_once()
         rt.engine.ingest([alert("a1")])
         loop_for(rt, Clock()).run_once()
@@ -106,7 +102,7 @@ def test_a_lost_create_answer_makes_no_second_issue(tmp_path: Path,
     site = JiraSite()
     with serving_on(jira_handler(site)) as url:
         clock = Clock()
-        rt = open_jira(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **jira_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -127,7 +123,8 @@ def test_refusals_are_recorded_with_jiras_words(tmp_path: Path,
     incident's next changes go through."""
     site = JiraSite(resolution_required=True)
     with serving_on(jira_handler(site)) as url:
-        rt = open_jira(tmp_path / "a", monkeypatch, url, priorities="major=Urgent")
+        rt = open_sink_runtime(tmp_path / "a" / "data", monkeypatch,
+                               **jira_settings(tmp_path / "a", url, priorities="major=Urgent"))
         rt.engine.ingest([alert("a1")])
         loop_for(rt, Clock()).run_once()
         row = the_row(rt)
@@ -135,7 +132,8 @@ def test_refusals_are_recorded_with_jiras_words(tmp_path: Path,
         assert "'Urgent' is not valid" in row.last_error and not site.issues
         rt.close()
 
-        rt = open_jira(tmp_path / "b", monkeypatch, url, priorities="")
+        rt = open_sink_runtime(tmp_path / "b" / "data", monkeypatch,
+                               **jira_settings(tmp_path / "b", url, priorities=""))
         loop = loop_for(rt, Clock())
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -146,7 +144,8 @@ def test_refusals_are_recorded_with_jiras_words(tmp_path: Path,
         assert row.external_id == "OPS-1" and site.status_of("OPS-1") == "To Do"
         rt.close()
 
-        rt = open_jira(tmp_path / "b", monkeypatch, url, resolution="Done")
+        rt = open_sink_runtime(tmp_path / "b" / "data", monkeypatch,
+                               **jira_settings(tmp_path / "b", url, resolution="Done"))
         loop = loop_for(rt, Clock())
         rt.engine.ingest([alert("a1-again", at=60)])  # fires again, and clears: the
         loop.run_once()  # next changes go through
@@ -162,7 +161,7 @@ def test_an_issue_an_operator_already_closed_is_left_as_it_is(
     site = JiraSite()
     with serving_on(jira_handler(site)) as url:
         clock = Clock()
-        rt = open_jira(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **jira_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -179,7 +178,7 @@ def test_an_ended_incident_is_created_done_and_a_merged_one_not_at_all(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = JiraSite()
     with serving_on(jira_handler(site)) as url:
-        rt = open_jira(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **jira_settings(tmp_path, url))
         loop = loop_for(rt, Clock())
         rt.engine.ingest([alert("a1")])
         rt.engine.ingest([alert("a1-end", ends=30)])
@@ -201,7 +200,7 @@ def test_an_incident_reopening_after_its_row_was_pruned_reopens_its_issue(
     site = JiraSite()
     with serving_on(jira_handler(site)) as url:
         clock = Clock()
-        rt = open_jira(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **jira_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -242,7 +241,7 @@ def test_sinks_retry_sends_a_refused_delivery_again_once_its_cause_is_fixed(
 
     site = JiraSite(resolution_required=True)
     with serving_on(jira_handler(site)) as url:
-        rt = open_jira(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **jira_settings(tmp_path, url))
         loop = loop_for(rt, Clock())
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -250,7 +249,8 @@ def test_sinks_retry_sends_a_refused_delivery_again_once_its_cause_is_fixed(
         loop.run_once()
         assert the_row(rt).status == "failed"
         rt.close()
-        rt = open_jira(tmp_path, monkeypatch, url, resolution="Done")
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch,
+                               **jira_settings(tmp_path, url, resolution="Done"))
         cli = ["--data-dir", str(tmp_path / "data"), "sinks", "retry"]
         assert CliRunner().invoke(main, [*cli, "--sink", "webhook x"]).exit_code == 1
         done = CliRunner().invoke(main, [*cli, "--sink", "jira"])

@@ -15,13 +15,13 @@ from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port
 from tests.sinks.receiver import Receiver, ServiceNowTable, servicenow_handler, serving_on
 from tests.sinks.receiver import webhook_handler as webhook
-from tests.sinks.test_servicenow_sink import open_servicenow
+from tests.sinks.runtimes import open_sink_runtime
+from tests.sinks.test_servicenow_sink import servicenow_settings
 from tests.sinks.test_webhook_outbox import (  # noqa: F401 (fixtures)
     Clock,
     alert,
     env,
     loop_for,
-    open_with,
     receiver,
     rows,
 )
@@ -42,7 +42,7 @@ def test_oldest_pending_counts_from_when_the_row_became_pending(
     long as it kept changing)."""
     port = free_port()
     clock = Clock()
-    rt = open_with(tmp_path, env, f"http://127.0.0.1:{port}/hook")
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://127.0.0.1:{port}/hook")
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     for i in range(10):
@@ -69,7 +69,7 @@ def test_the_first_send_of_an_incident_that_ended_says_so(
     end (it said "opened", so a receiver opened a ticket that nothing would close)."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])
@@ -91,7 +91,7 @@ def test_servicenow_creates_and_resolves_an_ended_incident_and_skips_a_merged_on
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         rt.engine.ingest([alert("a1-end", ends=30)])
@@ -122,7 +122,7 @@ def test_the_outbox_is_pruned_of_ended_incidents_after_the_retention(
     SQLite and PostgreSQL (the queued state's status is read from its JSON)."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path / "data", env, url, db_url)
+    rt = open_sink_runtime(tmp_path / "data", env, db_url, webhook_urls=url)
     loop = loop_for(rt, clock)
     start = clock.now
     rt.engine.ingest([alert("a1")])
@@ -154,24 +154,56 @@ def test_the_outbox_is_pruned_of_ended_incidents_after_the_retention(
 
 def test_an_incident_reopening_after_its_row_was_pruned(
         tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
-        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
-    """The row is gone: the incident is queued as new, and the webhook hears of it as
-    opened again (version 1 again: docs/sinks.md, "Retention")."""
+        receiver: tuple[Receiver, str], db_url: str) -> None:  # noqa: F811
+    """The row is gone, its tombstone is not: the webhook hears of the incident as
+    re-opened, its version going on from the last one sent (it started again at 1 as
+    ``opened``, and a receiver keeping the highest version per incident dropped it, or
+    took ``inc-1:1`` for a repeat of the first delivery). Twice: the row takes its
+    tombstone's place, and a second prune leaves a new one. On SQLite and PostgreSQL."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path / "data", env, db_url, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])
     loop.run_once()
-    clock.now += 8 * DAY
-    assert loop.maybe_prune() == 1 and rows(rt) == []
-    rt.engine.ingest([alert("a1-again", at=100)])  # re-fires within the re-fire window
-    assert rt.engine.sink_failures == 0
+    for again in (100, 200):
+        clock.now += 8 * DAY
+        assert loop.maybe_prune() == 1 and rows(rt) == []
+        rt.engine.ingest([alert(f"a1-again-{again}", at=again)])  # re-fires
+        assert rt.engine.sink_failures == 0
+        loop.run_once()
+        rt.engine.ingest([alert(f"a1-end-{again}", at=again, ends=again + 30)])
+        loop.run_once()
+    sent = [(r["body"]["event"], r["body"]["version"], r["body"]["status"],
+             r["headers"]["Idempotency-Key"]) for r in got.requests]
+    assert sent == [("resolved", 2, "resolved", "inc-1:2"),
+                    ("reopened", 3, "open", "inc-1:3"), ("resolved", 4, "resolved", "inc-1:4"),
+                    ("reopened", 5, "open", "inc-1:5"), ("resolved", 6, "resolved", "inc-1:6")]
+    assert got.documents()[1]["changes"] == ["reopened"]
+    rt.close()
+
+
+def test_an_incident_never_delivered_before_its_prune_is_news_when_it_reopens(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        receiver: tuple[Receiver, str]) -> None:  # noqa: F811
+    """Refused for good at its one send, then pruned: the receiver never had it, so
+    it hears of it as opened, at a version that still goes on from the pruned row's."""
+    got, url = receiver
+    got.answers = [(400, {}, "refused")]
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1")])
+    rt.engine.ingest([alert("a1-end", ends=30)])
     loop.run_once()
-    docs = got.documents()
-    assert [(d["incident_id"], d["event"], d["version"], d["status"]) for d in docs] == \
-        [("inc-1", "resolved", 2, "resolved"), ("inc-1", "opened", 1, "open")]
+    assert [r.status for r in rows(rt)] == ["failed"]
+    clock.now += 8 * DAY
+    assert loop.maybe_prune() == 1
+    rt.engine.ingest([alert("a1-again", at=100)])
+    loop.run_once()
+    last = got.documents()[-1]
+    assert (last["event"], last["changes"], last["version"]) == ("opened", ["opened"], 3)
     rt.close()
 
 
@@ -184,7 +216,7 @@ def test_servicenow_reopens_its_record_when_the_incident_reopens_after_pruning(
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -197,7 +229,8 @@ def test_servicenow_reopens_its_record_when_the_incident_reopens_after_pruning(
         rt.engine.ingest([alert("a1-again", at=100)])
         loop.run_once()
         assert len(table.records) == 1 and record["state"] == "2"
-        assert table.calls[-1][0] == "PATCH" and "opened" in table.calls[-1][2]["work_notes"]
+        assert table.calls[-1][0] == "PATCH"
+        assert table.calls[-1][2]["work_notes"].startswith("aiops v3: reopened")
         # resolved, closed by ServiceNow's own workflow, pruned, re-opened: a new record
         rt.engine.ingest([alert("a1-end2", at=100, ends=130)])
         loop.run_once()
@@ -223,7 +256,7 @@ def test_the_running_loop_prunes_at_its_start(
 
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("a1-end", ends=30)])

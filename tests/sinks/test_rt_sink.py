@@ -12,13 +12,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from aiops.config import DataDir
-from aiops.runtime import Runtime, open_runtime
 from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port
+from tests.sinks.runtimes import open_sink_runtime, secret_file
 from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
 from tests.tickets.rt_server import AUTH, rt_available, rt_server
-from topology.model import Edge, Node
 
 pytestmark = pytest.mark.skipif(rt_available() is not None, reason=str(rt_available()))
 
@@ -35,20 +33,11 @@ def rest(url: str, path: str) -> dict:
     return response.json()
 
 
-def open_rt(path: Path, env: pytest.MonkeyPatch, url: str, queue: str = "General") -> Runtime:
-    secret = path / "rt-password"
-    secret.parent.mkdir(parents=True, exist_ok=True)
-    secret.write_text(AUTH[1] + "\n")
-    env.setenv("AIOPS_TEXT_SIMILARITY", "off")
-    env.setenv("AIOPS_SINK_MIN_INTERVAL", "0")
-    env.setenv("AIOPS_SINK_RT_URL", url)
-    env.setenv("AIOPS_SINK_RT_QUEUE", queue)
-    env.setenv("AIOPS_SINK_RT_USER", AUTH[0])
-    env.setenv("AIOPS_SINK_RT_PASSWORD_FILE", str(secret))
-    runtime = open_runtime(DataDir.from_env(path / "data"))
-    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                            [Edge("r1", "r2")], "test")
-    return runtime
+def rt_settings(path: Path, url: str, queue: str = "General") -> dict[str, str]:
+    """The settings of the RT sink at ``url`` and ``queue``, its password file in
+    ``path`` (for ``open_sink_runtime``)."""
+    return {"rt_url": url, "rt_queue": queue, "rt_user": AUTH[0],
+            "rt_password_file": secret_file(path, "rt-password", AUTH[1])}
 
 
 def tickets_of(url: str, incident_id: str) -> list[dict]:
@@ -65,7 +54,8 @@ def history(url: str, ticket: str) -> list[str]:
 def test_create_comment_resolve_on_a_real_rt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              rt_url: str) -> None:
     clock = Clock()
-    runtime = open_rt(tmp_path / "a", monkeypatch, rt_url)
+    runtime = open_sink_runtime(tmp_path / "a" / "data", monkeypatch,
+                                **rt_settings(tmp_path / "a", rt_url))
     loop = loop_for(runtime, clock)
     runtime.engine.ingest([alert("a1")])
     loop.run_once()
@@ -89,7 +79,8 @@ def test_create_comment_resolve_on_a_real_rt(tmp_path: Path, monkeypatch: pytest
 def test_a_lost_create_answer_makes_no_second_ticket(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rt_url: str) -> None:
     clock = Clock()
-    runtime = open_rt(tmp_path / "b", monkeypatch, rt_url)
+    runtime = open_sink_runtime(tmp_path / "b" / "data", monkeypatch,
+                                **rt_settings(tmp_path / "b", rt_url))
     loop = loop_for(runtime, clock)
     # Another data dir's incident ids start at inc-1 too: this one's is found by tag,
     # and the RT of the other test already holds an "[aiops inc-1]" ticket, so the
@@ -109,7 +100,8 @@ def test_a_lost_create_answer_makes_no_second_ticket(
 def test_an_unknown_queue_is_a_failure_with_rts_answer(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rt_url: str) -> None:
     clock = Clock()
-    runtime = open_rt(tmp_path / "c", monkeypatch, rt_url, queue="No Such Queue")
+    runtime = open_sink_runtime(tmp_path / "c" / "data", monkeypatch,
+                                **rt_settings(tmp_path / "c", rt_url, queue="No Such Queue"))
     loop = loop_for(runtime, clock)
     runtime.engine.ingest([alert("c1", "r1", 200)])
     loop.run_once()
@@ -128,7 +120,8 @@ def test_an_ended_incident_and_a_reopening_after_pruning_on_a_real_rt(
                             json={"Name": "aiops-lifecycle"})
     assert created.status_code == 201, created.text
     clock = Clock()
-    runtime = open_rt(tmp_path / "d", monkeypatch, rt_url, queue="aiops-lifecycle")
+    runtime = open_sink_runtime(tmp_path / "d" / "data", monkeypatch,
+                                **rt_settings(tmp_path / "d", rt_url, queue="aiops-lifecycle"))
     loop = loop_for(runtime, clock)
     runtime.engine.ingest([alert("d1", "r1", 300)])
     runtime.engine.ingest([alert("d1-end", "r1", 300, ends=330)])

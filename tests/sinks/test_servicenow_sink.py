@@ -14,34 +14,25 @@ from click.testing import CliRunner
 
 from aiops.cli import main
 from aiops.config import DataDir
-from aiops.runtime import Runtime, open_runtime
 from aiops.sinks.setup import build_targets
 from aiops.sinks.tables import sink_deliveries
 from tests.sinks.receiver import ServiceNowTable, servicenow_handler, serving_on
+from tests.sinks.runtimes import open_sink_runtime, secret_file
 from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
-from topology.model import Edge, Node
 
 
-def open_servicenow(path: Path, env: pytest.MonkeyPatch, url: str) -> Runtime:
-    path.mkdir(parents=True, exist_ok=True)
-    secret = path / "sn-password"
-    secret.write_text("pa55word\n")
-    env.setenv("AIOPS_TEXT_SIMILARITY", "off")
-    env.setenv("AIOPS_SINK_MIN_INTERVAL", "0")
-    env.setenv("AIOPS_SINK_SERVICENOW_URL", url)
-    env.setenv("AIOPS_SINK_SERVICENOW_USER", "aiops.integration")
-    env.setenv("AIOPS_SINK_SERVICENOW_PASSWORD_FILE", str(secret))
-    rt = open_runtime(DataDir.from_env(path / "data"))
-    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                       [Edge("r1", "r2")], "test")
-    return rt
+def servicenow_settings(path: Path, url: str) -> dict[str, str]:
+    """The settings of the ServiceNow sink at ``url``, its password file in ``path``
+    (for ``open_sink_runtime``)."""
+    return {"servicenow_url": url, "servicenow_user": "aiops.integration",
+            "servicenow_password_file": secret_file(path, "sn-password", "pa55word")}
 
 
 def test_create_update_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -83,7 +74,7 @@ def test_a_lost_create_answer_makes_no_second_record(
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -101,7 +92,7 @@ def test_a_resolved_incident_deleted_in_servicenow_is_a_recorded_failure(
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -120,7 +111,7 @@ def test_an_incident_merged_by_an_operator_is_resolved_as_a_duplicate(
     table = ServiceNowTable()
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path, monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch, **servicenow_settings(tmp_path, url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         rt.engine.ingest([alert("b1", "r2", 4000)])  # another incident, much later
@@ -145,7 +136,8 @@ def test_fields_an_instance_requires_come_from_the_fields_file(
     table.required = ("caller_id", "assignment_group")
     with serving_on(servicenow_handler(table)) as url:
         clock = Clock()
-        rt = open_servicenow(tmp_path / "without", monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "without" / "data", monkeypatch,
+                               **servicenow_settings(tmp_path / "without", url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()
@@ -160,7 +152,8 @@ def test_fields_an_instance_requires_come_from_the_fields_file(
         path = tmp_path / "fields.json"
         path.write_text(json.dumps(fields))
         monkeypatch.setenv("AIOPS_SINK_SERVICENOW_FIELDS_FILE", str(path))
-        rt = open_servicenow(tmp_path / "with", monkeypatch, url)
+        rt = open_sink_runtime(tmp_path / "with" / "data", monkeypatch,
+                               **servicenow_settings(tmp_path / "with", url))
         loop = loop_for(rt, clock)
         rt.engine.ingest([alert("a1")])
         loop.run_once()

@@ -19,7 +19,7 @@ from aiops.api import create_app
 from aiops.cli import main
 from aiops.config import DataDir
 from aiops.models import parse_alert
-from aiops.runtime import Runtime, open_runtime
+from aiops.runtime import Runtime
 from aiops.sinks.delivery import DeliveryLoop, DeliverySettings
 from aiops.sinks.outbox import OutboxSink
 from aiops.sinks.setup import build_targets, start_delivery
@@ -27,7 +27,7 @@ from aiops.sinks.tables import sink_deliveries
 from tests.conftest import free_port, serving_app
 from tests.polling import wait_for
 from tests.sinks.receiver import Receiver, serving_on, webhook_handler
-from topology.model import Edge, Node
+from tests.sinks.runtimes import open_sink_runtime
 
 T0 = 1_800_000_000
 
@@ -56,15 +56,6 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def open_with(path: Path, env: pytest.MonkeyPatch, url: str,
-              db_url: str | None = None) -> Runtime:
-    env.setenv("AIOPS_SINK_WEBHOOK_URLS", url)
-    rt = open_runtime(DataDir.from_env(path, db_url) if db_url else DataDir.from_env(path))
-    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                       [Edge("r1", "r2")], "test")  # an upsert: a restart imports again
-    return rt
-
-
 def loop_for(rt: Runtime, clock: Clock) -> DeliveryLoop:
     outbox = next(s for s in rt.engine.sinks if isinstance(s, OutboxSink))
     outbox.clock = clock
@@ -91,7 +82,7 @@ def test_changes_are_delivered_in_order_with_growing_versions(
         tmp_path: Path, env: pytest.MonkeyPatch, receiver: tuple[Receiver, str]) -> None:
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     assert loop.run_once() == 1
@@ -126,7 +117,7 @@ def test_receiver_down_then_back_loses_nothing(tmp_path: Path,
                                                env: pytest.MonkeyPatch) -> None:
     port = free_port()
     clock = Clock()
-    rt = open_with(tmp_path, env, f"http://127.0.0.1:{port}/hook")
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://127.0.0.1:{port}/hook")
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     rt.engine.ingest([alert("b1", "r1", 4000)])  # a second incident, much later
@@ -159,7 +150,7 @@ def test_5xx_and_429_are_retried_honouring_retry_after(
     got.answers = [(503, {}, "maintenance"), (429, {"Retry-After": "7"}, "slow down"),
                    (200, {}, "ok")]
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()
@@ -187,7 +178,7 @@ def test_a_4xx_is_recorded_as_failed_with_the_answer(
     got, url = receiver
     got.answers = [(400, {}, '{"error": "field severity refused"}')]
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()
@@ -206,7 +197,7 @@ def test_a_4xx_is_recorded_as_failed_with_the_answer(
     assert result.exit_code == 1, result.output
     assert "1 failed" in result.output and "field severity refused" in result.output
     # a later change of the incident is queued again and delivered
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a2", "r2", 5)])
     loop.run_once()
@@ -219,14 +210,14 @@ def test_a_4xx_is_recorded_as_failed_with_the_answer(
 def test_a_restart_resumes_the_outbox(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
     port = free_port()
     clock = Clock()
-    rt = open_with(tmp_path, env, f"http://127.0.0.1:{port}/hook")
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://127.0.0.1:{port}/hook")
     loop_for(rt, clock).run_once()
     rt.engine.ingest([alert("a1"), alert("a2", "r2", 3)])
     loop_for(rt, clock).run_once()  # the receiver is down
     rt.close()
     got = Receiver()
     with serving_on(webhook_handler(got), port):
-        rt = open_with(tmp_path, env, f"http://127.0.0.1:{port}/hook")
+        rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://127.0.0.1:{port}/hook")
         rt.engine.ingest([alert("a2-dup", "r2", 4)])  # restored state: not a change
         loop = loop_for(rt, clock)
         clock.now += 5
@@ -241,9 +232,8 @@ def test_a_storm_is_coalesced(tmp_path: Path, env: pytest.MonkeyPatch,
     """300 alerts of one fault in 30 requests: the receiver gets the incident opened,
     at most one update per min_interval, and its final state; not 300 requests."""
     got, url = receiver
-    env.setenv("AIOPS_SINK_MIN_INTERVAL", "30")
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, min_interval="30", webhook_urls=url)
     loop = loop_for(rt, clock)
     for batch in range(30):
         rt.engine.ingest([alert(f"s{batch}-{i}", "r1" if i % 2 else "r2", batch + i / 10,
@@ -270,7 +260,7 @@ def test_the_served_app_delivers_in_the_background(
     """``aiops serve``'s path: alerts posted over HTTP, the delivery thread woken by
     the outbox sink, the document at the receiver, the outbox status over HTTP."""
     got, url = receiver
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = start_delivery(rt, "http://engine.example")
     assert loop is not None and rt.delivery is loop
     with serving_app(rt) as served:
@@ -293,7 +283,7 @@ def test_a_change_stored_but_never_queued_is_queued_at_restart(
     sink left out) must not lose the change; the next start queues it."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()
@@ -301,7 +291,8 @@ def test_a_change_stored_but_never_queued_is_queued_at_restart(
     rt.engine.sinks.remove(outbox)  # as if the process died before publishing
     rt.engine.ingest([alert("a2", "r2", 5)])
     rt.close()
-    rt = open_with(tmp_path, env, url)  # queued at the wall clock of this start
+    # queued at the wall clock of this start
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     clock.now = time.time() + 1
     loop_for(rt, clock).run_once()
     assert [(d["version"], d["alert_count"]) for d in got.documents()] == [(1, 1), (2, 2)]
@@ -313,10 +304,8 @@ def test_the_outbox_on_each_database(tmp_path: Path, env: pytest.MonkeyPatch,
     """Queue, fail, retry, deliver and collapse on SQLite and on a real PostgreSQL."""
     port = free_port()
     clock = Clock()
-    env.setenv("AIOPS_SINK_WEBHOOK_URLS", f"http://127.0.0.1:{port}/hook")
-    rt = open_runtime(DataDir.from_env(tmp_path / "data", db_url))
-    rt.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                       [Edge("r1", "r2")], "test")
+    rt = open_sink_runtime(tmp_path / "data", env, db_url,
+                           webhook_urls=f"http://127.0.0.1:{port}/hook")
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()  # down
@@ -344,7 +333,7 @@ def test_a_failed_outbox_write_is_queued_with_the_next_batch(
     though that batch is of another incident."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()
@@ -369,7 +358,7 @@ def test_a_refusal_of_a_state_does_not_hide_a_newer_one(
     refusal is recorded, and the newer state is still sent."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     target = next(iter(loop.targets.values()))
@@ -398,7 +387,7 @@ def test_rows_deleted_by_hand_are_written_again(
     engine: the next change of an incident it had queued is queued again, as new."""
     got, url = receiver
     clock = Clock()
-    rt = open_with(tmp_path, env, url)
+    rt = open_sink_runtime(tmp_path, env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     loop.run_once()
@@ -425,7 +414,7 @@ def test_a_signing_secret_signs_every_request_as_documented(
     secret.write_text("correct horse battery staple\n", encoding="utf-8")
     env.setenv("AIOPS_SINK_WEBHOOK_SIGNING_SECRET_FILE", str(secret))
     clock = Clock()
-    rt = open_with(tmp_path / "d", env, url)
+    rt = open_sink_runtime(tmp_path / "d", env, webhook_urls=url)
     loop = loop_for(rt, clock)
     rt.engine.ingest([alert("a1")])
     assert loop.run_once() == 1
