@@ -15,6 +15,10 @@ run is not retried: the operator sees it on the incident and decides. ``max_per_
 bounds the runs of each playbook started this way, whatever the incidents, so a storm
 of look-alike incidents cannot turn into a storm of remediations.
 
+Each look first gives up the runs past their deadline (``runs.expire_for_reader``): a
+run that waited for an approval nobody gave is rejected then even if nobody reads runs,
+and its incident's receivers hear that it no longer waits (docs/sinks.md).
+
 Cost: the cheap conditions (status, age, alert count, severity, the top root cause's
 score) are read from the incidents table; only an incident that passes them and has
 changed since it was last found not to fit is matched in full (its alerts and
@@ -145,6 +149,10 @@ class AutoRuns:
     def look(self, now: float | None = None) -> list[dict[str, Any]]:
         """One look: the runs it started (or recorded, for a dry-run policy)."""
         now = time.time() if now is None else now
+        # Runs past their deadline (a run nobody approved in time) are given up here
+        # too, not only when someone reads runs: a receiver told that a run waits for
+        # approval hears that it no longer does within a look (``runs`` module doc).
+        runs.expire_for_reader(self.runtime.db, self.runtime.data_dir.playbook)
         books, _errors = load(self.runtime)
         policies = [b for b in books.values() if b.auto is not None]
         if not policies:

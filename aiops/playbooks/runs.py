@@ -10,6 +10,11 @@ claim failed) expires them first, so nothing needs a scheduler, and a worker nev
 starts a run past its ``start_by``. Every write of a worker bumps ``revision``, and
 giving up is conditional on the revision it read, so it never overwrites an outcome
 stored in between.
+
+A run that starts or ends waiting for an operator's approval (asked for, approved,
+rejected, given up) also queues a new version of its incident for the receivers of
+outbound delivery (``aiops.sinks.outbox.queue_again``), in the same transaction, so
+that whoever must decide is told whichever process wrote it (docs/sinks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sqlalchemy as sa
 
 from aiops.config import PlaybookSettings
 from aiops.errors import Conflict, NotFound
+from aiops.sinks.outbox import queue_again
 from aiops.store.tables import playbook_runs
 from aiops.timeutil import to_rfc3339
 
@@ -40,7 +46,35 @@ def insert_run(conn: sa.Connection, record: dict[str, Any]) -> int:
     columns = ("incident_id", "playbook", "status", "dry_run", "requested_by", "requested_at",
                "start_by", "action", "reasons", "steps", "idempotency_key", "forced")
     result = conn.execute(playbook_runs.insert().values({c: record.get(c) for c in columns}))
+    if record.get("status") == NEEDS_APPROVAL:
+        _tell_receivers(conn, record["incident_id"])
     return int(result.inserted_primary_key[0])
+
+
+def _tell_receivers(conn: sa.Connection, incident_id: str) -> None:
+    """A run of the incident started or ended waiting for approval: a change of the
+    incident its receivers hear of (module docstring). On the wall clock, as the
+    outbox's times are, whatever ``now`` a caller decided on."""
+    queue_again(conn, incident_id, time.time())
+
+
+# Built once: it runs for every document sent (aiops.sinks.document), where building
+# the statement took longer than running it (SQLite: 0.22-0.35 ms a call, then 0.03 ms).
+_t = playbook_runs.c
+_WAITING_RUNS = (sa.select(_t.id, _t.playbook, _t.requested_by, _t.requested_at, _t.start_by)
+                 .where(_t.incident_id == sa.bindparam("incident"),
+                        _t.status == NEEDS_APPROVAL,
+                        sa.or_(_t.start_by.is_(None),
+                               _t.start_by >= sa.bindparam("now", type_=sa.Float)))
+                 .order_by(_t.id))
+
+
+def waiting_runs(conn: sa.Connection, incident_id: str, now: float) -> list[dict[str, Any]]:
+    """The incident's runs waiting for an operator's approval whose deadline has not
+    passed by ``now`` (one past it can no longer be approved, even before a reader has
+    given it up), oldest first: what the incident's receivers are told waits."""
+    rows = conn.execute(_WAITING_RUNS, {"incident": incident_id, "now": now}).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def find_by_key(conn: sa.Connection, incident_id: str, playbook: str,
@@ -245,7 +279,11 @@ def give_up(db: sa.Engine, record: dict[str, Any], error: str, steps: list[dict[
                               .values(status=ended, steps=steps, error=error,
                                       finished_at=time.time() if now is None else now,
                                       revision=playbook_runs.c.revision + 1))
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        if ended == REJECTED:
+            _tell_receivers(conn, record["incident_id"])
+        return True
 
 
 def expire_stale(db: sa.Engine, settings: PlaybookSettings | None = None,
@@ -255,7 +293,7 @@ def expire_stale(db: sa.Engine, settings: PlaybookSettings | None = None,
                for record, error, steps in stale_runs(db, settings, now))
 
 
-def _expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None,
+def expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None,
                        now: float | None = None) -> None:
     """``expire_stale`` for someone who only wants to read: a database that cannot take
     the write now (locked, read-only) leaves the runs as stored rather than failing the
@@ -269,7 +307,7 @@ def _expire_for_reader(db: sa.Engine, settings: PlaybookSettings | None,
 def current_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
                  incident_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """``list_runs`` after ``expire_stale``: what a reader should be shown."""
-    _expire_for_reader(db, settings)
+    expire_for_reader(db, settings)
     with db.connect() as conn:
         return list_runs(conn, incident_id, limit)
 
@@ -277,7 +315,7 @@ def current_runs(db: sa.Engine, settings: PlaybookSettings | None = None,
 def current_run(db: sa.Engine, run_id: int,
                 settings: PlaybookSettings | None = None) -> dict[str, Any]:
     """One run as ``run_view`` shows it, after ``expire_stale``."""
-    _expire_for_reader(db, settings)
+    expire_for_reader(db, settings)
     with db.connect() as conn:
         return run_view(get_run(conn, run_id))
 
@@ -318,8 +356,9 @@ def decide(db: sa.Engine, run_id: int, approve: bool, by: str | None, note: str 
                                    .where(playbook_runs.c.revision == record["revision"])
                                    .values(values))
             if updated.rowcount == 1:
+                _tell_receivers(conn, record["incident_id"])
                 return get_run(conn, run_id)
-    _expire_for_reader(db, settings, now)
+    expire_for_reader(db, settings, now)
     with db.connect() as conn:
         current = get_run(conn, run_id)
     if current["status"] == NEEDS_APPROVAL:  # another writer got in between: ask again

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aiops.sinks.outbox import changes, fingerprint
+from aiops.playbooks.runs import waiting_runs
+from aiops.sinks.outbox import WAITING, changes, fingerprint
 from aiops.store import queries
 from aiops.timeutil import to_rfc3339
 
@@ -24,10 +25,28 @@ Remediations = Callable[[sa.Connection, dict[str, Any]], list[dict[str, Any]]]
 
 
 def stored_fingerprint(incident: dict[str, Any]) -> dict[str, Any]:
-    """The fingerprint (``aiops.sinks.outbox``) of a stored incident."""
+    """The fingerprint (``aiops.sinks.outbox``) of a stored incident, or of a document:
+    with the runs waiting for approval when it lists them."""
     return fingerprint(incident["status"], incident["severity"], incident["alert_count"],
                        [rc["entity"] for rc in incident["root_causes"]],
-                       incident["merged_into"])
+                       incident["merged_into"],
+                       [run["run_id"] for run in incident.get(WAITING, ())])
+
+
+def waiting_for_approval(conn: sa.Connection, incident_id: str, base: str,
+                         now: float) -> list[dict[str, Any]]:
+    """The incident's playbook runs waiting for an operator's yes, as a receiver gets
+    them: what waits, since when, until when, and where to say yes or no (the API; the
+    incident view, ``url``, has the buttons). Why they are sent at all: a run nobody
+    decides on is rejected at its deadline, and the view pages nobody."""
+    return [{"run_id": run["id"], "playbook": run["playbook"],
+             "requested_by": run["requested_by"],
+             "requested_at": to_rfc3339(run["requested_at"]),
+             "approve_by": to_rfc3339(run["start_by"]),
+             "api_url": f"{base}/api/v1/playbook-runs/{run['id']}",
+             "approve_url": f"{base}/api/v1/playbook-runs/{run['id']}/approve",
+             "reject_url": f"{base}/api/v1/playbook-runs/{run['id']}/reject"}
+            for run in waiting_runs(conn, incident_id, now)]
 
 
 def event_of(incident: dict[str, Any], delivered_version: int,
@@ -52,11 +71,12 @@ def incident_document(conn: sa.Connection, incident_id: str, version: int,
                       now: float) -> dict[str, Any]:
     """The document for ``incident_id`` at ``version``; NotFound when not stored."""
     incident = queries.get_incident(conn, incident_id)
+    base = public_url.rstrip("/")
+    incident[WAITING] = waiting_for_approval(conn, incident_id, base, now)
     event, changed = event_of(incident, delivered_version, delivered)
     fixes = remediations(conn, incident) if remediations is not None else []
     alerts = incident.pop("alerts")
     firing = sum(1 for a in alerts if a["status"] == "firing")
-    base = public_url.rstrip("/")
     return {
         "schema": SCHEMA,
         "event": event,
@@ -77,6 +97,7 @@ def incident_document(conn: sa.Connection, incident_id: str, version: int,
                          "evidence": rc.get("evidence", [])}
                         for rc in incident["root_causes"][:ROOT_CAUSES_SENT]],
         "remediations": fixes[:REMEDIATIONS_SENT],
+        WAITING: incident[WAITING],
         "entities": sorted({a["node_id"] or a["entity"] for a in alerts})[:20],
         "url": f"{base}/incidents/{incident_id}",
         "api_url": f"{base}/api/v1/incidents/{incident_id}",
@@ -99,13 +120,32 @@ def describe(document: dict[str, Any]) -> str:
         lines += ["", "Remediations that worked before:"]
         lines.extend(f"- {r.get('action')} (score {r.get('score')}, tickets "
                      f"{', '.join(r.get('ticket_ids', []))})" for r in document["remediations"])
+    if document[WAITING]:
+        lines += ["", *waiting_text(document)]
     lines += ["", f"Incident view: {document['url']}"]
     return "\n".join(lines)
 
 
+def waiting_text(document: dict[str, Any]) -> list[str]:
+    """One sentence per run waiting for approval: which playbook waits for an
+    operator's yes, asked by whom, until when, and where to give it."""
+    return [f"Playbook {run['playbook']} (run {run['run_id']}, asked by "
+            f"{run['requested_by'] or 'an operator'}) waits for an operator's approval "
+            f"until {run['approve_by']}; nobody deciding by then rejects it. Approve or "
+            f"reject it in the incident view, {document['url']}, or POST "
+            f"{run['approve_url']} (or {run['reject_url']})."
+            for run in document[WAITING]]
+
+
 def work_note(document: dict[str, Any]) -> str:
+    """A change in a few words (a ServiceNow work note, an RT or Jira comment), with
+    the runs waiting for an operator's approval, so the ticket's people see them."""
     top = document["root_causes"][0]["entity"] if document["root_causes"] else "none"
-    return (f"aiops v{document['version']}: {', '.join(document['changes']) or 'updated'}; "
+    note = (f"aiops v{document['version']}: {', '.join(document['changes']) or 'updated'}; "
             f"status {document['status']}, severity {document['severity']}, "
             f"{document['alert_count']} alerts ({document['firing_alerts']} firing), "
             f"top root cause {top}. {document['url']}")
+    if "playbook_run_decided" in document["changes"] and not document[WAITING]:
+        note += " No playbook run waits for approval any more (approved, rejected or " \
+                "past its deadline: the incident view says which)."
+    return " ".join([note, *waiting_text(document)])

@@ -13,6 +13,10 @@ What the receiver cares about is a small ``fingerprint`` of the incident; a batc
 that only folded duplicates into known alerts changes none and costs no write. The
 fingerprints last queued are kept in memory (bounded) so that an unchanged incident
 costs no read either.
+
+One change is not the engine's: a playbook run of the incident starting or ending its
+wait for an operator's approval. The write that moves the run queues it
+(``queue_again``), whichever process makes it.
 """
 
 from __future__ import annotations
@@ -61,25 +65,39 @@ _NEXT = sa.case(
     (_t.delivered_at + sa.bindparam("interval", type_=sa.Float) > _NOW,
      _t.delivered_at + sa.bindparam("interval", type_=sa.Float)),
     else_=_NOW)
+_NEXT_VERSION: dict[str, Any] = {
+    "version": _t.version + 1, "changed_at": _NOW, "next_attempt_at": _NEXT,
+    "attempts": sa.case((_t.status == PENDING, _t.attempts), else_=0),
+    # Pending already: since when it still is; else from now on.
+    "pending_since": sa.case(
+        (_t.status == PENDING, sa.func.coalesce(_t.pending_since, _NOW)), else_=_NOW),
+    "status": PENDING}
 _ADVANCE = (sink_deliveries.update()
             .where(_t.sink == sa.bindparam("k_sink"),
                    _t.incident_id == sa.bindparam("k_incident"))
-            .values(version=_t.version + 1, fingerprint=sa.bindparam("fp", type_=sa.JSON),
-                    changed_at=_NOW, next_attempt_at=_NEXT,
-                    attempts=sa.case((_t.status == PENDING, _t.attempts), else_=0),
-                    # Pending already: since when it still is; else from now on.
-                    pending_since=sa.case(
-                        (_t.status == PENDING, sa.func.coalesce(_t.pending_since, _NOW)),
-                        else_=_NOW),
-                    status=PENDING))
+            .values(fingerprint=sa.bindparam("fp", type_=sa.JSON), **_NEXT_VERSION))
+# Every receiver's row of one incident, its queued fingerprint kept (``queue_again``).
+_AGAIN = (sink_deliveries.update().where(_t.incident_id == sa.bindparam("k_incident"))
+          .values(**_NEXT_VERSION))
+# The fingerprint's key for the runs waiting for an operator's approval (run ids).
+WAITING = "playbook_runs_waiting"
 
 
 def fingerprint(status: str, severity: str, alert_count: int,
-                root_causes: Sequence[str], merged_into: str | None) -> dict[str, Any]:
-    """What a receiver is told about when it changes (and nothing else is)."""
-    return {"status": status, "severity": severity, "alert_count": alert_count,
-            "root_causes": list(root_causes[:ROOT_CAUSES_COMPARED]),
-            "merged_into": merged_into}
+                root_causes: Sequence[str], merged_into: str | None,
+                waiting: Sequence[int] = ()) -> dict[str, Any]:
+    """What a receiver is told about when it changes (and nothing else is). ``waiting``:
+    the ids of the incident's playbook runs waiting for an operator's approval, a key
+    only when there are some, so that a fingerprint stored before runs were part of it
+    still equals the incident's (no version is sent for nothing after an upgrade). The
+    engine's fingerprints (``record_fingerprint``) never have it: the runs are not the
+    engine's; their changes are queued where they are written (``queue_again``)."""
+    found = {"status": status, "severity": severity, "alert_count": alert_count,
+             "root_causes": list(root_causes[:ROOT_CAUSES_COMPARED]),
+             "merged_into": merged_into}
+    if waiting:
+        found[WAITING] = sorted(waiting)
+    return found
 
 
 def record_fingerprint(incident: IncidentRecord) -> dict[str, Any]:
@@ -104,7 +122,30 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
         out.append("root_causes_reordered")
     if after["severity"] != before["severity"]:
         out.append("severity_changed")
+    waiting, waited = set(after.get(WAITING, ())), set(before.get(WAITING, ()))
+    if waiting - waited:
+        out.append("playbook_run_waiting")
+    if waited - waiting:
+        out.append("playbook_run_decided")
     return out
+
+
+def queue_again(conn: sa.Connection, incident_id: str, now: float) -> int:
+    """Queue a new version of ``incident_id`` for every receiver that has a row of it,
+    due at once, in the caller's transaction; returns how many rows. For a change the
+    engine does not see: a playbook run of the incident starting or ending its wait for
+    an operator's approval (``aiops.playbooks.runs``), written by whichever process
+    made it (``aiops serve``, the CLI, a worker). The delivery loop of the server finds
+    the row at its next look at the table, and the document it builds then lists the
+    runs waiting (``aiops.sinks.document``), so nothing is kept in memory here.
+
+    The rows, not the configured receivers: a process such as the CLI may run without
+    the ``AIOPS_SINK_*`` settings, and a receiver with a row is one that was told of the
+    incident. An incident no receiver was told of (none configured) gets nothing. Not
+    held back by ``min_interval``: someone must be paged before the run's deadline, and
+    there are few such changes. The queued fingerprint stays: it is the engine's."""
+    return conn.execute(_AGAIN, {"k_incident": incident_id, "now": now, "final": True,
+                                 "interval": 0.0}).rowcount
 
 
 class _RowMissing(Exception):
