@@ -139,7 +139,8 @@ def run_stream(size: int, seed: int, work: Path) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["| alerts | simulated hours | alerts/s | peak alerts in memory (firing, or "
-             "resolved within the re-fire window) | peak incidents in memory | peak indexed incidents | peak pace alerts | RSS before, MB "
+             "resolved within the re-fire window) | peak incidents in memory "
+             "| peak indexed incidents | peak pace alerts | RSS before, MB "
              "| RSS growth, MB | cached texts / pairs |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
