@@ -28,6 +28,7 @@ from aiops.learning.training import train as train_correlation
 from aiops.models import parse_alert, parse_ticket
 from aiops.replay import replay_alerts
 from aiops.runtime import correlator_factory, open_runtime
+from benchmarks.correlation.engine_source import describe_worktree
 from benchmarks.correlation.metrics import Prediction, evaluate
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.remediation import fresh_data_dir, scenario_main
@@ -125,7 +126,7 @@ def report(results: list[dict[str, Any]], seconds: float, command: str) -> str:
         "## Root-cause priors from resolved tickets", "",
         f"Measured {when} on {cpu}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; the whole run took {seconds:.0f} s.", "",
-        f"Command: `{command}`", "",
+        f"Command: `{command}`; engine code: {describe_worktree()}.", "",
         "Scenarios as in the remediation section (240 h of history with simulated resolved "
         "tickets, 48 h of eval; ~25 % silent roots). The engine trains its correlation model "
         "on the history, then what the history's tickets teach, and replays the eval period: "
