@@ -140,7 +140,7 @@ def test_the_ranking_is_trained_and_stored_with_the_priors(tmp_path) -> None:
         "tickets.jsonl")
     assert meta["ranker"] == {"incidents_replayed": 240, "tickets_matched": 240,
                               "tickets_fitted": 240, "usable": True,
-                              "correlation_version": None}
+                              "correlation_version": None, "feature_schema": 2}
     stored = load_ticket_models(registry)
     loaded, stored_priors = stored.ranker, stored.priors
     assert loaded is not None and loaded.usable and stored_priors is not None
@@ -312,3 +312,12 @@ def test_a_stored_ranking_fitted_on_features_of_another_meaning_is_not_used(capl
     assert "fitted on features of an earlier version" in caplog.text
     data["feature_schema"] = "two"  # damaged
     assert not LearnedRanker.from_dict(data).usable
+    # and `aiops model versions --model root_priors` says which versions are stale
+    from aiops.cli_models import _summary
+
+    meta = {"tickets": 240, "ranker": {"tickets_fitted": 240, "correlation_version": 3}}
+    assert "features of an earlier version: not used until trained again" in _summary(
+        "root_priors", meta)
+    meta["ranker"]["feature_schema"] = 2
+    assert _summary("root_priors", meta) == ("tickets 240, ranking learned from 240 "
+                                             "(correlation v3)")
