@@ -37,10 +37,16 @@ def _summary(kind: str, meta: dict[str, Any]) -> str:
         return f"alerts {meta.get('alerts', '?')}"
     if kind == "remediation":
         return f"resolved tickets {meta.get('cases', '?')}, actions {meta.get('actions', '?')}"
+    from aiops.engine.rank_features import FEATURE_SCHEMA
+
     ranker = meta.get("ranker") or {}
+    # Versions saved before the schema was recorded are schema 1 (LearnedRanker).
+    stale = ranker.get("tickets_fitted", 0) and ranker.get("feature_schema", 1) != FEATURE_SCHEMA
     return (f"tickets {meta.get('tickets', '?')}, ranking learned from "
             f"{ranker.get('tickets_fitted', 0)} (correlation "
-            f"v{ranker.get('correlation_version', '?')})")
+            f"v{ranker.get('correlation_version', '?')}"
+            + ("; features of an earlier version: not used until trained again" if stale
+               else "") + ")")
 
 
 def _registry(ctx: click.Context) -> ModelRegistry:

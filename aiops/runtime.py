@@ -16,6 +16,7 @@ from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory, Splitt
 from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.pace import LivePace, seed_from_store
 from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.rank_features import FEATURE_SCHEMA
 from aiops.engine.regroup import regroup
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import AlertRecord
@@ -296,6 +297,12 @@ def ranking_for(model: CorrelationModel, ranker: LearnedRanker | None,
     weights would misread them (review). Retraining refits it from the stored tickets
     (``aiops.learning.retrain``)."""
     if ranker is None or (settings is not None and not settings.learned_ranking):
+        return None
+    if not ranker.current:
+        log.warning("the root-cause ranking learned from tickets was fitted on features "
+                    "of an earlier version (schema %s, now %s): the hand-weighted order is "
+                    "used until it is trained again ('aiops train --tickets' or a retrain "
+                    "with stored tickets)", ranker.schema_, FEATURE_SCHEMA)
         return None
     if ranker.fits(model.version):
         return ranker

@@ -35,9 +35,11 @@ and AC@3 gains the silent roots the scoring cannot reach.
 
 Once enough resolved tickets taught it (``aiops.learning.learned_rank``), a ranking
 learned from them orders the candidates instead, silent devices next to a single
-alarming one included, from features of the hand-weighted ranking and of the
-incident (``aiops.engine.rank_features``): tickets name silent devices at fault, so
-the model learns when "the root is silent here", which fixed weights could not.
+alarming one included (and those two hops out, where the slots take them), from
+features of the hand-weighted ranking and of the incident (``aiops.engine.
+rank_features``, placing silent devices as the slots do): tickets name silent devices
+at fault, so the model learns when "the root is silent here", which fixed weights
+could not.
 """
 
 from __future__ import annotations
@@ -216,6 +218,10 @@ class HandRanking:
     inc: _Incident
     ranked: list[RootCause]  # every scored candidate, best first
     near: dict[str, set[str]]  # silent candidate -> its alarming neighbours
+    # ``near`` and, in an incident of at most ``Placement.two_hop_devices`` alarming
+    # devices, the silent devices two hops from one (with no alarming neighbour): the
+    # devices placement chooses from, for the slots and the learned ranking alike
+    pool: dict[str, set[str]]
     roots: _Roots
     order: list[str]  # alarming candidates by their first alarm
     # candidate key (as the incident's alerts name it) -> its cause: a device gone from
@@ -322,16 +328,18 @@ class CausalTopologyRanker:
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
             ranked = self._by_tracing(ranked, inc, alarming)
+        pool = self._slot_pool(near, alarming)
         if self.weights.silent_slots:
-            ranked = self._reserve_silent_slots(ranked, inc, near, roots, precedence)
+            ranked = self._reserve_silent_slots(ranked, inc, pool, roots, precedence)
             for cause in ranked:  # the slots' silent devices are topology nodes
                 causes.setdefault(_key(cause), cause)
-        return HandRanking(inc, ranked, near, roots, order, causes)
+        return HandRanking(inc, ranked, near, pool, roots, order, causes)
 
     def _learned_order(self, hand: HandRanking) -> list[RootCause]:
-        """All candidates, silent ones next to a single alarming device included, in the
-        order of the ranking learned from tickets; each keeps its hand-weighted evidence
-        and gets the learned probability as its score.
+        """All candidates, silent ones next to a single alarming device or two hops out
+        (``HandRanking.pool``) included, in the order of the ranking learned from
+        tickets; each keeps its hand-weighted evidence and gets the learned probability
+        as its score.
 
         Why: on the development scenarios (docs/architecture.md, "A ranking learned
         from tickets") it named the root first in 0.735 of the faults instead of 0.705
@@ -361,10 +369,10 @@ class CausalTopologyRanker:
 
     def _learned_cause(self, hand: HandRanking, key: str) -> RootCause:
         """The hand ranking's cause for ``key``, or a new one for a silent device the
-        hand ranking left out (next to a single alarming device)."""
+        hand ranking left out (next to a single alarming device, or two hops from one)."""
         cause = hand.causes.get(key)
         if cause is None:
-            near = hand.near[key]
+            near = hand.pool[key]
             cause = self._with_dependency(self._silent(
                 key, hand.inc, near, hand.roots, hand.precedence), key, near)
         return cause
@@ -479,7 +487,7 @@ class CausalTopologyRanker:
         return ranked
 
     def _reserve_silent_slots(self, ranked: list[RootCause], inc: _Incident,
-                              near: dict[str, set[str]], roots: _Roots,
+                              pool: dict[str, set[str]], roots: _Roots,
                               precedence: dict[str, float]) -> list[RootCause]:
         """Put the best-placed silent devices at ranks 2 and 3 (``silent_slots``, at
         most 2, of them, ending at rank 3), each unless it is in the top 3 already or the
@@ -495,7 +503,6 @@ class CausalTopologyRanker:
         """
         slots = min(self.weights.silent_slots, 2)  # rank 1 stays as scored
         top = {_key(rc) for rc in ranked[:3]}
-        pool = self._slot_pool(near, set(inc.first))
         alarms = {key: len(names) for key, names in inc.types_at.items()}
         placed = [(i, *p) for i, p in enumerate(self._best_placed_silent(
             pool, alarms, slots)) if p[0] not in top]
@@ -567,12 +574,25 @@ class CausalTopologyRanker:
             rest = total - one
             if len(best) == count and one * near_log + rest * max(far_log, floor) < -best[-1][0]:
                 continue
-            at_two = self._alarming_at_two_hops(cand, alarms)
-            two = sum(alarms[a] for a in at_two)
-            fit = one * near_log + two * far_log + (rest - two) * floor
+            fit, at_two = self.placement_fit(cand, alarms, neighbours, total)
             insort(best, (-fit, cand, len(neighbours), len(at_two)))
             del best[count:]
         return [(cand, one, two) for _, cand, one, two in best]
+
+    def placement_fit(self, cand: str, alarms: dict[str, int], at_one: Collection[str],
+                      total: int) -> tuple[float, list[str]]:
+        """The log-likelihood that a failure of ``cand`` put the alarms where they are
+        (``Placement``: each distinct alarm counts; ``alarms``: alarming device -> its
+        distinct alarms, ``total`` of them; ``at_one``: those of the devices next to
+        ``cand``), and the alarming devices two hops from it. The slots and the learned
+        ranking's features (``aiops.engine.rank_features``) both read it, so the two
+        place silent devices alike."""
+        near_log, far_log = self._ring_logs(cand)
+        at_two = self._alarming_at_two_hops(cand, alarms)
+        one = sum(alarms[a] for a in at_one)
+        two = sum(alarms[a] for a in at_two)
+        return (one * near_log + two * far_log
+                + (total - one - two) * log(self.placement.floor)), at_two
 
     def _alarming_at_two_hops(self, cand: str, alarming: Collection[str]) -> list[str]:
         """The ``alarming`` devices exactly two hops from ``cand``."""

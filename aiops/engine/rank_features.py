@@ -12,7 +12,16 @@ like effects). Alarming and silent candidates get separate feature blocks (zeros
 the other), so the estimator weighs each kind on its own terms and a linear model
 can still use incident-wide facts to choose between the kinds.
 
-Training and use compute the features with this one function, so they agree.
+Silent devices are placed as the hand ranking's slots place them: the same
+placement likelihood, each distinct alarm counted where it landed
+(``CausalTopologyRanker.placement_fit``), over the same devices (``HandRanking.pool``:
+next to an alarming device, and two hops from one in an incident of one or two
+alarming devices). Otherwise the learned order, which replaces the hand order, would
+drop the two-hop devices the slots keep and judge placement by another count
+(docs/architecture.md, "The learned ranking places silent devices as the slots do").
+
+Training and use compute the features with this one function, so they agree; a
+model fitted on features of another meaning is not used (``FEATURE_SCHEMA``).
 """
 
 from __future__ import annotations
@@ -45,8 +54,8 @@ LABELS = {
     "alarming_untraced": "share of the alarms its own cannot be traced to (over the best)",
     "alarming_ticket_prior": "how often past tickets found its alarm types at the fault",
     "alarming_unled_types": "share of its alarm types no other type here usually precedes",
-    "alarming_placement_gap": "how well a failure here explains where the alarms are, "
-                              "against the best",
+    "alarming_placement_gap": "how well a failure here explains where the other alarms "
+                              "are, against the best",
     "alarming_degree": "its number of neighbours (log)",
     "alarming_hand_rank": "its place in the hand-weighted order (1 / rank)",
     "alarming_hand_score": "its hand-weighted score",
@@ -59,9 +68,10 @@ LABELS = {
     "silent_best_placed": "whether it is the silent device that explains them best",
     "silent_second_placed": "whether it is the second best",
     "silent_degree": "its number of neighbours (log)",
-    "silent_neighbour_rootness": "how root-like its alarming neighbours' alarms are",
+    "silent_neighbour_rootness": "how root-like its alarming neighbours' alarms are "
+                                 "(two hops out if none is next to it)",
     "silent_neighbour_unled_types": "share of its neighbours' alarm types no other "
-                                    "precedes",
+                                    "precedes (two hops out if none is next to it)",
     "silent_hand_rank": "its place in the hand-weighted order (1 / rank)",
     "silent_hand_score": "its hand-weighted score",
     "silent_dependency": "share of alarming neighbours that depend on it",
@@ -76,7 +86,11 @@ LABELS = {
     "silent_incident_top_share": "the largest share of the alarms on one device",
 }
 MAX_SILENT_CANDIDATES = 30  # silent devices given features per incident (``_silent_candidates``)
-# Saved with a fitted model: a model trained on other features is not used.
+# Saved with a fitted model, with the names: a model fitted on features of another
+# meaning is not used. 1: placement counted each alarming device once, silent
+# candidates only next to an alarming device; 2: placement per distinct alarm and
+# silent candidates two hops out as the hand ranking's slots have them.
+FEATURE_SCHEMA = 2
 FEATURE_NAMES = tuple(f"alarming_{n}" for n in ALARMING) + tuple(f"silent_{n}" for n in SILENT)
 assert set(LABELS) == set(FEATURE_NAMES)
 ALARMING_COLUMNS = tuple(range(len(ALARMING)))  # of FEATURE_NAMES
@@ -85,8 +99,8 @@ SILENT_COLUMNS = tuple(range(len(ALARMING), len(FEATURE_NAMES)))
 
 def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
                        ) -> tuple[list[str], np.ndarray]:
-    """The candidates (every alarming device and every silent neighbour of one, sorted)
-    and one row of ``FEATURE_NAMES`` each."""
+    """The candidates (every alarming device and the silent devices the hand ranking
+    places, ``_silent_candidates``; sorted) and one row of ``FEATURE_NAMES`` each."""
     inc, topology = hand.inc, ranker.topology
     alarming = set(inc.first)
     rank_of = {(rc.node_id or rc.entity): i for i, rc in enumerate(hand.ranked)}
@@ -109,7 +123,7 @@ def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
     # worst fit of the known candidates.
     known = {c for c in alarming if c in topology.nodes}
     silent = _silent_candidates(hand, topology)
-    fits = {c: _placement(ranker, c, known) for c in (*known, *silent)}
+    fits, far = _placements(ranker, hand, known, silent)
     worst_fit = min(fits.values(), default=0.0)
     fits.update((c, worst_fit) for c in alarming - known)
     best_fit = max(fits.values())
@@ -140,13 +154,16 @@ def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
                    hand_rank, hand_score, float(hand.order[0] == cand), log(len(own))]
             row += [0.0] * len(SILENT)
         else:
-            if not neighbours:
+            # The alarming devices nearest to it: its neighbours, else (a candidate two
+            # hops out, ``HandRanking.pool``) those two hops from it.
+            nearest = neighbours or far[cand]
+            if not nearest:
                 continue
-            types = set().union(*(inc.types_at[n] for n in neighbours))
+            types = set().union(*(inc.types_at[n] for n in nearest))
             row = [0.0] * len(ALARMING)
             row += [log1p(len(neighbours)), len(neighbours) / len(alarming),
                     fits[cand] - best_fit, float(placed[cand] == 0), float(placed[cand] == 1),
-                    degree, max(rootness[n] for n in neighbours),
+                    degree, max(rootness[n] for n in nearest),
                     sum(unled[t] for t in types) / len(types), hand_rank, hand_score,
                     depending, 1.0, *incident]
         keys.append(cand)
@@ -155,28 +172,37 @@ def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
 
 
 def _silent_candidates(hand: HandRanking, topology: TopologyGraph) -> list[str]:
-    """The silent candidates given features: at most ``MAX_SILENT_CANDIDATES``, those
-    next to the most alarming devices, then of the fewest neighbours (a failure there
-    explains the alarms best), then by name.
+    """The silent candidates given features: of the devices the hand ranking places
+    (``HandRanking.pool``: those next to an alarming device and, in an incident of one
+    or two alarming devices, those two hops from one), at most
+    ``MAX_SILENT_CANDIDATES``, those next to the most alarming devices, then of the
+    fewest neighbours (a failure there explains the alarms best), then by name.
 
     Why a cap: an alarm on a hub of a large network makes each of its hundreds of
     neighbours a silent candidate, and the placement of each walks two hops (review:
     a 40-alert hub incident of a 100,000-node Barabási–Albert graph took 49 ms to
     rank instead of 6); the devices left out are those least placed to be the root."""
     def order(cand: str) -> tuple[int, int, str]:
-        return (-len(hand.near[cand]), len(topology.neighbours(cand)), cand)
+        return (-len(hand.pool[cand]), len(topology.neighbours(cand)), cand)
 
-    return sorted(hand.near, key=order)[:MAX_SILENT_CANDIDATES]
+    return sorted(hand.pool, key=order)[:MAX_SILENT_CANDIDATES]
 
 
-def _placement(ranker: CausalTopologyRanker, cand: str, alarming: set[str]) -> float:
-    """How well a failure of ``cand`` explains where the other alarming devices are
-    (the log-likelihood of ``Placement``, as the silent slots use it)."""
-    if cand not in ranker.topology.nodes:
-        return 0.0
-    others = alarming - {cand}
-    one = len(ranker.topology.neighbours(cand) & others)
-    two = len(ranker._alarming_at_two_hops(cand, others))
-    near_log, far_log = ranker._ring_logs(cand)
-    return one * near_log + two * far_log + (len(others) - one - two) * log(
-        ranker.placement.floor)
+def _placements(ranker: CausalTopologyRanker, hand: HandRanking, known: set[str],
+                silent: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """How well a failure of each candidate explains where the alarms of the other
+    ``known`` devices are, counted per distinct alarm as the slots count them
+    (``CausalTopologyRanker.placement_fit``), and for each silent one the alarming
+    devices two hops from it."""
+    alarms = {c: len(hand.inc.types_at[c]) for c in known}
+    total = sum(alarms.values())
+    neighbours = ranker.topology.neighbours
+    fits: dict[str, float] = {}
+    far: dict[str, list[str]] = {}
+    for cand in known:  # its own alarms are neither one nor two hops from it
+        fits[cand], _ = ranker.placement_fit(cand, alarms, neighbours(cand) & known,
+                                             total - alarms[cand])
+    for cand in silent:
+        fits[cand], far[cand] = ranker.placement_fit(cand, alarms, neighbours(cand) & known,
+                                                     total)
+    return fits, far

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from aiops.engine.rank_features import FEATURE_NAMES
+from aiops.engine.rank_features import FEATURE_NAMES, FEATURE_SCHEMA
 
 # One incident: its candidates' feature rows and the row of the device at fault.
 Choice = tuple[np.ndarray, int]
@@ -43,6 +43,11 @@ class LearnedRanker:
         self.l2 = l2
         self.min_tickets = min_tickets
         self.names_: tuple[str, ...] = FEATURE_NAMES
+        # What the features meant when fitted (``FEATURE_SCHEMA``): a change of meaning
+        # under the same names (placement counted per alarm instead of per device)
+        # would otherwise leave old weights reading new numbers. Stored rankings from
+        # before it was saved are schema 1.
+        self.schema_ = FEATURE_SCHEMA
         self.mean_ = np.zeros(len(FEATURE_NAMES))
         self.scale_ = np.ones(len(FEATURE_NAMES))
         self.coef_ = np.zeros(len(FEATURE_NAMES))
@@ -60,6 +65,7 @@ class LearnedRanker:
         candidates (features standardised over all candidates, so ``l2`` treats every
         feature alike)."""
         self.names_ = FEATURE_NAMES
+        self.schema_ = FEATURE_SCHEMA
         self.tickets_ = len(choices)
         if not choices:
             return self
@@ -72,13 +78,20 @@ class LearnedRanker:
 
     @property
     def usable(self) -> bool:
-        """Enough tickets, fitted on the features this version computes, every weight a
-        finite number (a damaged file must not rank anything)."""
+        """Enough tickets, fitted on the features this version computes (names and
+        meaning, ``current``), every weight a finite number (a damaged file must not
+        rank anything)."""
         arrays = (self.mean_, self.scale_, self.coef_)
-        return (self.tickets_ >= self.min_tickets and self.names_ == FEATURE_NAMES
+        return (self.tickets_ >= self.min_tickets and self.current
                 and all(len(a) == len(FEATURE_NAMES) and bool(np.isfinite(a).all())
                         for a in arrays)
                 and bool((self.scale_ > 0).all()))
+
+    @property
+    def current(self) -> bool:
+        """Whether it was fitted on the features this version computes: the same names
+        with the same meaning (``FEATURE_SCHEMA``)."""
+        return self.names_ == FEATURE_NAMES and self.schema_ == FEATURE_SCHEMA
 
     def fits(self, correlation_version: int | None) -> bool:
         """Whether it was fitted with the incidents and relations of that correlation
@@ -107,6 +120,7 @@ class LearnedRanker:
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.get_params(), "tickets": self.tickets_,
                 "correlation_version": self.correlation_version_,
+                "feature_schema": self.schema_,
                 "features": [[name, float(m), float(s), float(c)] for name, m, s, c in zip(
                     self.names_, self.mean_, self.scale_, self.coef_, strict=True)]}
 
@@ -123,6 +137,10 @@ class LearnedRanker:
         model.tickets_ = int(data.get("tickets", 0))
         version = data.get("correlation_version")
         model.correlation_version_ = int(version) if version is not None else None
+        try:
+            model.schema_ = int(data.get("feature_schema", 1))
+        except (TypeError, ValueError):  # damaged: never current
+            model.schema_ = 0
         features = data.get("features", [])
         model.names_ = tuple(str(f[0]) for f in features)
         model.mean_ = np.array([float(f[1]) for f in features])

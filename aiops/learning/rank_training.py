@@ -192,7 +192,8 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
             "types": len(priors.present_), "usable": priors.usable,
             "ranker": {"incidents_replayed": len(incidents), "tickets_matched": matched,
                        "tickets_fitted": learned.tickets_, "usable": learned.usable,
-                       "correlation_version": correlation_version},
+                       "correlation_version": correlation_version,
+                       "feature_schema": learned.schema_},
             "seconds": round(time.perf_counter() - started, 3)}
     version = registry.save(MODEL_NAME, {**priors.to_dict(), "ranker": learned.to_dict()},
                             meta)
