@@ -23,12 +23,21 @@ from topology.model import parse_topology
 
 DATA = Path(__file__).parent / "data"
 
+# The engine and its CLI read their settings from AIOPS_* variables (aiops/config.py),
+# so one left exported in the shell that runs the tests (AIOPS_API_TOKENS_FILE or
+# AIOPS_DATABASE_URL from setting up `make run`, AIOPS_SINK_WEBHOOK_URLS, ...) reached
+# every runtime they open and every `aiops` process they start, and decided outcomes
+# that CI's clean environment does not. Each test sets what it needs (monkeypatch or a
+# subprocess's env); AIOPS_TEST_* name the tests' own servers (tests/pg_server.py).
+for _name in [n for n in os.environ if n.startswith("AIOPS_") and not n.startswith("AIOPS_TEST_")]:
+    del os.environ[_name]
+
 # Tests stamp alerts at fixed times, many after today (T0 = 2027-01-15): like a lab that
 # feeds simulated time through the API, they run without the live bound on times
 # ahead of the wall clock (EngineSettings.max_clock_ahead). The tests of that bound
 # (tests/unit/test_engine_clock.py, tests/integration/test_clock_api.py) lift this;
 # a runtime built from DataDir(...) rather than from the environment has the bound.
-os.environ.setdefault("AIOPS_MAX_CLOCK_AHEAD", "off")
+os.environ["AIOPS_MAX_CLOCK_AHEAD"] = "off"
 
 
 def free_port() -> int:

@@ -21,13 +21,13 @@ from topology.discovery.base import SourceUnreachable
 from topology.discovery.jobs import run_discovery
 from topology.discovery.schedule import load_schedule, parse_schedule
 
-INVENTORY = "nodes:\n  - {id: %s, mgmt_ip: 10.9.9.9}\n  - {id: peer}\nedges:\n" \
-            "  - {source: %s, target: peer}\n"
+INVENTORY = "nodes:\n  - {id: %s, mgmt_ip: %s}\n  - {id: %s}\nedges:\n" \
+            "  - {source: %s, target: %s}\n"
 
 
-def inventory(tmp: Path, node: str) -> Path:
+def inventory(tmp: Path, node: str, peer: str = "peer", mgmt_ip: str = "10.9.9.9") -> Path:
     path = tmp / f"{node}.yaml"
-    path.write_text(INVENTORY % (node, node))
+    path.write_text(INVENTORY % (node, mgmt_ip, peer, node, peer))
     return path
 
 
@@ -187,8 +187,10 @@ def celery_worker(broker: str, data_dir: Path, log_path: Path, name: str) -> Ite
 
 def test_a_real_worker_runs_discovery(broker: str, worker: Path, tmp_path: Path) -> None:
     client = make_app(broker_url=broker)
-    result = client.send_task("aiops.discover.inventory",
-                              kwargs={"options": {"path": str(inventory(tmp_path, "w1"))}})
+    # Nodes of this test's own: the worker's data dir is the module's, and the beat test
+    # writes "from-beat" and its peer (10.9.9.9) there; run after it, "peer" was not new.
+    path = inventory(tmp_path, "w1", peer="w1-peer", mgmt_ip="10.9.9.11")
+    result = client.send_task("aiops.discover.inventory", kwargs={"options": {"path": str(path)}})
     report = result.get(timeout=90)
     assert report["new_nodes"] == 2 and counts(worker)[0] >= 2
     failed = client.send_task("aiops.discover.netbox",

@@ -40,9 +40,19 @@ def rt_settings(path: Path, url: str, queue: str = "General") -> dict[str, str]:
             "rt_password_file": secret_file(path, "rt-password", AUTH[1])}
 
 
-def tickets_of(url: str, incident_id: str) -> list[dict]:
-    found = rest(url, f"tickets?query=Subject LIKE '[aiops {incident_id}]'&fields=Subject,"
-                      "Status,Priority,Queue")
+def own_queue(url: str, name: str) -> str:
+    """A queue for one test. The RT server is the module's, and every data dir numbers
+    its incidents from inc-1: in one queue a test found (and its sink commented on) the
+    "[aiops inc-1]" tickets of whichever tests ran before it."""
+    created = requests.post(f"{url}/REST/2.0/queue", auth=AUTH, timeout=30,
+                            json={"Name": name})
+    assert created.status_code == 201, created.text
+    return name
+
+
+def tickets_of(url: str, incident_id: str, queue: str) -> list[dict]:
+    found = rest(url, f"tickets?query=Queue = '{queue}' AND Subject LIKE "
+                      f"'[aiops {incident_id}]'&fields=Subject,Status,Priority,Queue")
     return found["items"]
 
 
@@ -53,20 +63,21 @@ def history(url: str, ticket: str) -> list[str]:
 
 def test_create_comment_resolve_on_a_real_rt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              rt_url: str) -> None:
+    queue = own_queue(rt_url, "aiops-create")
     clock = Clock()
     runtime = open_sink_runtime(tmp_path / "a" / "data", monkeypatch,
-                                **rt_settings(tmp_path / "a", rt_url))
+                                **rt_settings(tmp_path / "a", rt_url, queue))
     loop = loop_for(runtime, clock)
     runtime.engine.ingest([alert("a1")])
     loop.run_once()
-    (ticket,) = tickets_of(rt_url, "inc-1")
+    (ticket,) = tickets_of(rt_url, "inc-1", queue)
     assert ticket["Subject"].startswith("[aiops inc-1] LINK_DOWN on r1")
     assert ticket["Status"] == "new" and int(ticket["Priority"]) == 70  # major
     runtime.engine.ingest([alert("a2", "r2", 5)])
     loop.run_once()
     runtime.engine.ingest([alert("a1-end", ends=30), alert("a2-end", "r2", 5, ends=31)])
     loop.run_once()
-    (ticket,) = tickets_of(rt_url, "inc-1")
+    (ticket,) = tickets_of(rt_url, "inc-1", queue)
     assert ticket["Status"] == "resolved"
     kinds = history(rt_url, ticket["id"])
     assert kinds.count("Comment") == 2 and "Create" in kinds and "Status" in kinds
@@ -78,22 +89,22 @@ def test_create_comment_resolve_on_a_real_rt(tmp_path: Path, monkeypatch: pytest
 
 def test_a_lost_create_answer_makes_no_second_ticket(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rt_url: str) -> None:
+    queue = own_queue(rt_url, "aiops-lost-answer")
     clock = Clock()
     runtime = open_sink_runtime(tmp_path / "b" / "data", monkeypatch,
-                                **rt_settings(tmp_path / "b", rt_url))
+                                **rt_settings(tmp_path / "b", rt_url, queue))
     loop = loop_for(runtime, clock)
-    # Another data dir's incident ids start at inc-1 too: this one's is found by tag,
-    # and the RT of the other test already holds an "[aiops inc-1]" ticket, so the
-    # first send here must find that one, not make a second. The engine cannot tell the
-    # two data dirs apart in one RT queue: one queue per engine (docs/sinks.md).
+    # The second send has no ticket id: it must find the ticket by its tag, not make a
+    # second. (The engine cannot tell two data dirs apart in one RT queue, as their
+    # incident ids both start at inc-1: one queue per engine, docs/sinks.md.)
     runtime.engine.ingest([alert("b1", "r1", 100)])
     loop.run_once()
-    before = tickets_of(rt_url, "inc-1")
+    before = tickets_of(rt_url, "inc-1", queue)
     with runtime.db.begin() as conn:  # as if the POST's answer never arrived
         conn.execute(sink_deliveries.update().values(external_id=None))
     runtime.engine.ingest([alert("b2", "r2", 105)])
     loop.run_once()
-    assert tickets_of(rt_url, "inc-1") == before and len(before) == 1
+    assert tickets_of(rt_url, "inc-1", queue) == before and len(before) == 1
     runtime.close()
 
 
@@ -116,12 +127,10 @@ def test_an_ended_incident_and_a_reopening_after_pruning_on_a_real_rt(
     """Resolved before its first send: a ticket created and resolved at once. Merged
     before it: no ticket. Re-opened after its outbox row was pruned: the ticket is
     found by its tag and opened again (it stayed resolved)."""
-    created = requests.post(f"{rt_url}/REST/2.0/queue", auth=AUTH, timeout=30,
-                            json={"Name": "aiops-lifecycle"})
-    assert created.status_code == 201, created.text
+    queue = own_queue(rt_url, "aiops-lifecycle")
     clock = Clock()
     runtime = open_sink_runtime(tmp_path / "d" / "data", monkeypatch,
-                                **rt_settings(tmp_path / "d", rt_url, queue="aiops-lifecycle"))
+                                **rt_settings(tmp_path / "d", rt_url, queue))
     loop = loop_for(runtime, clock)
     runtime.engine.ingest([alert("d1", "r1", 300)])
     runtime.engine.ingest([alert("d1-end", "r1", 300, ends=330)])
@@ -131,10 +140,8 @@ def test_an_ended_incident_and_a_reopening_after_pruning_on_a_real_rt(
     assert loop.run_once() == 3
 
     def in_queue(incident_id: str) -> list[dict]:
-        return [t for t in tickets_of(rt_url, incident_id)
-                if t["Queue"]["id"] in ("aiops-lifecycle", str(queue_id))]
+        return tickets_of(rt_url, incident_id, queue)
 
-    queue_id = rest(rt_url, "queue/aiops-lifecycle")["id"]
     (ended,) = in_queue("inc-1")
     assert ended["Status"] == "resolved"
     assert in_queue("inc-3") == [] and len(in_queue("inc-2")) == 1

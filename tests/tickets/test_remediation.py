@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,8 +208,11 @@ def test_api_and_view_show_remediations(trained: dict, tmp_path: Path) -> None:
         runtime.close()
 
 
-def test_tickets_import_links_to_replayed_incidents(trained: dict) -> None:
-    data, tmp = trained["data"], trained["tmp"]
+def test_tickets_import_links_to_replayed_incidents(trained: dict, tmp_path: Path) -> None:
+    # On a copy: the module's data dir is shared, and a ticket imported into it showed
+    # in test_api_and_view_show_remediations' incident whenever that ran after this.
+    data, tmp = tmp_path / "data", tmp_path
+    shutil.copytree(trained["data"], data)
     later = T0 + 30 * 7200
     write_lines(tmp / "new.jsonl", [{"id": "NEW1", "opened_at": later + 120,
                                      "title": "Power failure at ne-05", "entity": "ne-05",
