@@ -146,15 +146,35 @@ def _alerts(zabbix: ZabbixServer) -> list[dict]:
 def trigger_left_ok(zabbix: ZabbixServer) -> Iterator[None]:
     """The main host's trigger OK after every test, passed or failed: a test that
     stopped with its problem open made the next one's ``_send(zabbix, 0)`` open no
-    event, and so fail too."""
+    event, and so fail too.
+
+    When it was in PROBLEM, the teardown also waits for the recovery's notification to
+    be settled (sent or failed, none pending): Zabbix retries it every 2 s at whatever
+    URL the media type holds then, and the next test points that at its own engine,
+    which got the recovery of a problem it never saw (its one alert read ``resolved``:
+    shown by running the module in reverse order)."""
     yield
+    (trigger,) = zabbix.api("trigger.get", {"host": HOST, "output": ["value"]})
+    if trigger["value"] != "1":  # already OK: no event, no notification to wait for
+        return
+    seen, sent_at = len(_alerts(zabbix)), time.monotonic()
     _send(zabbix, 1)
+
+    def settled() -> bool:
+        alerts = _alerts(zabbix)
+        # The recovery's notification exists (or 15 s passed without one: an action
+        # turned off makes none), and Zabbix has nothing left to send.
+        made = len(alerts) > seen or time.monotonic() - sent_at > 15
+        return made and all(a["status"] != "0" for a in alerts)
+
+    wait_for(settled, "the recovery's notification settled", timeout=90,
+             explain=lambda: _explain(zabbix))
 
 
 def test_zabbix_runs_the_media_type_on_a_problem_and_its_recovery(
         zabbix: ZabbixServer, live_server: LiveServer) -> None:
     _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/zabbix")
-    before = time.time()
+    before, seen = time.time(), len(_alerts(zabbix))
     _send(zabbix, 0)
     # 120 s: the first notification of a freshly started server (escalator, alerter,
     # the webhook's script) once took over 60 s on a host running at half speed.
@@ -175,9 +195,10 @@ def test_zabbix_runs_the_media_type_on_a_problem_and_its_recovery(
              "the recovery", timeout=60, explain=lambda: _explain(zabbix))
     rows = alert_rows(live_server.runtime)
     assert len(rows) == 1 and rows[0]["ends_at"] >= rows[0]["starts_at"]
-    sent = wait_for(lambda: [a for a in _alerts(zabbix) if a["status"] == "1"][-2:]
-                    if sum(a["status"] == "1" for a in _alerts(zabbix)) >= 2 else None,
-                    "Zabbix recording both notifications as sent")
+    # This test's notifications only: earlier tests' (other hosts') come before them.
+    sent = wait_for(lambda: [a for a in _alerts(zabbix)[seen:] if a["status"] == "1"][-2:]
+                    if sum(a["status"] == "1" for a in _alerts(zabbix)[seen:]) >= 2
+                    else None, "Zabbix recording both notifications as sent")
     assert [a["message"] for a in sent] == ["Link Gi0/1 down on sw-core-1",
                                             "Link Gi0/1 down on sw-core-1 resolved"]
 
