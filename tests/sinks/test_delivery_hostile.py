@@ -8,7 +8,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -373,3 +373,62 @@ def test_a_name_looked_up_within_the_deadline_is_connected_to_by_its_address(
     (request,) = got.requests
     assert request["headers"]["Host"] == f"hook.example:{port}"
     rt.close()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, int, Path]]:
+    """A webhook receiver over HTTPS on 127.0.0.1 with a certificate for ``aiops.test``
+    and 127.0.0.1 (tests/tls_certs.py): the receiver, its port and the CA to trust."""
+    import ssl
+    from http.server import ThreadingHTTPServer
+
+    from tests.sinks.receiver import webhook_handler
+    from tests.tls_certs import OPENSSL, make_certificates
+
+    if OPENSSL is None:
+        pytest.skip("needs the openssl command")
+    certs = make_certificates(tmp_path / "certs")
+    got = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), webhook_handler(got))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs.server_cert, certs.server_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield got, server.server_address[1], certs.ca
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("name", "delivered"), [("aiops.test", True),
+                                                 ("other.test", False)])
+def test_over_https_the_certificate_is_checked_against_the_name_not_the_address(
+        tmp_path: Path, env: pytest.MonkeyPatch,  # noqa: F811
+        tls_receiver: tuple[Receiver, int, Path], name: str, delivered: bool) -> None:
+    """The request connects to the address the deadline-bound look-up gave, and TLS
+    must still verify the receiver's *name*: the certificate also holds IP 127.0.0.1,
+    so a connection that verified the address it reached would accept a server that
+    is not the one named (``other.test`` here)."""
+    got, port, ca = tls_receiver
+    env.setattr(socket, "getaddrinfo", resolver_of(
+        name, lambda: socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_STREAM)))
+    env.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path / "data", env, webhook_urls=f"https://{name}:{port}/hook")
+    loop = loop_for(rt, clock)
+    try:
+        rt.engine.ingest([alert("a1")])
+        loop.run_once()
+        (row,) = rows(rt)
+        if delivered:
+            assert row.status == "delivered", row.last_error
+            (request,) = got.requests
+            assert request["headers"]["Host"] == f"{name}:{port}"
+        else:
+            assert row.status != "delivered" and got.requests == []
+            assert "certificate" in row.last_error.lower(), row.last_error
+            assert name in row.last_error or "hostname" in row.last_error.lower(), \
+                row.last_error
+    finally:
+        rt.close()
