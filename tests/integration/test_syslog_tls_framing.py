@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from aiops import syslog_tls
-from aiops.syslog_listener import _servers
 from connectors.syslog import MAX_MESSAGE_BYTES
-from tests.integration.test_syslog_tls_handshake import Frames, client_context
+from tests.integration.test_syslog_tls_handshake import Frames, client_context, serving_tls
 from tests.polling import wait_for
 from tests.tls_certs import OPENSSL, Certificates, close_after_read, make_certificates
 
@@ -32,15 +29,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 @pytest.fixture
 def server(certs: Certificates) -> Iterator[tuple[Any, Frames]]:
-    frames = Frames()
-    context = syslog_tls.server_context(certs.server_cert, certs.server_key, certs.ca)
-    (tls,) = _servers(frames, None, None, (("127.0.0.1", 0), context))
-    thread = threading.Thread(target=tls.serve_forever, daemon=True)
-    thread.start()
-    yield tls, frames
-    tls.shutdown()
-    tls.server_close()
-    thread.join(timeout=5)
+    yield from serving_tls(certs)
 
 
 def counted(message: bytes) -> bytes:

@@ -45,9 +45,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.fixture
-def server(certs: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Frames]]:
-    monkeypatch.setattr(syslog_tls, "HANDSHAKE_SECONDS", DEADLINE)
+def serving_tls(certs: Certificates) -> Iterator[tuple[Any, Frames]]:
+    """A TLS syslog server on 127.0.0.1 that records the frames it reads, served in a
+    thread until the generator is closed (the body of the modules' ``server``
+    fixtures)."""
     frames = Frames()
     context = syslog_tls.server_context(certs.server_cert, certs.server_key, certs.ca)
     (tls,) = _servers(frames, None, None, (("127.0.0.1", 0), context))
@@ -57,6 +58,12 @@ def server(certs: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     tls.shutdown()
     tls.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def server(certs: Certificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Frames]]:
+    monkeypatch.setattr(syslog_tls, "HANDSHAKE_SECONDS", DEADLINE)
+    yield from serving_tls(certs)
 
 
 def client_context(certs: Certificates) -> ssl.SSLContext:
