@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from aiops.runtime import Runtime
 from aiops.store.queries import list_incidents
 from tests.conftest import LiveServer
 from tests.e2e.test_incident_view import alert, ingest
@@ -19,15 +20,22 @@ from topology.model import Edge, Node
 pytestmark = pytest.mark.browser
 
 
-def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveServer,
-                                                 tmp_path: Path) -> None:
-    runtime = live_server.runtime
+def link_down_incident(runtime: Runtime) -> dict:
+    """One incident of two LINK_DOWN alarms on two linked devices, started 20 s ago:
+    what each test here runs its playbooks on."""
     runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
                             [Edge("r1", "r2")], "test")
     now = time.time()
     ingest(runtime, [alert("a1", "r1", now - 20), alert("a2", "r2", now - 18)])
     with runtime.db.connect() as conn:
         (incident,) = list_incidents(conn)
+    return incident
+
+
+def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveServer,
+                                                 tmp_path: Path) -> None:
+    runtime = live_server.runtime
+    incident = link_down_incident(runtime)
     out = tmp_path / "ran.txt"
     folder = runtime.data_dir.path / "playbooks"
     folder.mkdir()
@@ -67,12 +75,7 @@ def test_following_a_run_never_wipes_what_the_operator_is_doing(page: Page,
     """While a run was in flight the page reloaded every 2 s: ticked alerts, a
     half-typed merge and comment were wiped before the operator could send them."""
     runtime = live_server.runtime
-    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                            [Edge("r1", "r2")], "test")
-    now = time.time()
-    ingest(runtime, [alert("a1", "r1", now - 20), alert("a2", "r2", now - 18)])
-    with runtime.db.connect() as conn:
-        (incident,) = list_incidents(conn)
+    incident = link_down_incident(runtime)
     folder = runtime.data_dir.path / "playbooks"
     folder.mkdir()
     (folder / "slow.yml").write_text(
@@ -107,12 +110,7 @@ def test_a_run_waiting_for_approval_is_approved_or_rejected_from_the_view(
     from aiops.playbooks.auto import AutoRuns
 
     runtime = live_server.runtime
-    runtime.import_topology([Node("r1", "device", "r1"), Node("r2", "device", "r2")],
-                            [Edge("r1", "r2")], "test")
-    now = time.time()
-    ingest(runtime, [alert("a1", "r1", now - 20), alert("a2", "r2", now - 18)])
-    with runtime.db.connect() as conn:
-        (incident,) = list_incidents(conn)
+    incident = link_down_incident(runtime)
     out = tmp_path / "ran.txt"
     folder = runtime.data_dir.path / "playbooks"
     folder.mkdir()
