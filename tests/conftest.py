@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from aiops.config import DataDir
 from aiops.demo.generate import SPAN, demo_alerts
 from aiops.models import parse_alert
 from aiops.runtime import Runtime, open_runtime
+from tests.ports import free_port
 from topology.model import parse_topology
 
 DATA = Path(__file__).parent / "data"
@@ -38,12 +38,6 @@ for _name in [n for n in os.environ if n.startswith("AIOPS_") and not n.startswi
 # (tests/unit/test_engine_clock.py, tests/integration/test_clock_api.py) lift this;
 # a runtime built from DataDir(...) rather than from the environment has the bound.
 os.environ["AIOPS_MAX_CLOCK_AHEAD"] = "off"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -28,6 +27,8 @@ from typing import Any
 import psycopg
 import requests
 
+from tests.ports import free_port  # under 32768, as Zabbix's ListenPort must be
+
 ZABBIX_SERVER = "/usr/sbin/zabbix_server"
 FRONTEND = Path("/usr/share/zabbix")
 SCHEMA = Path("/usr/share/zabbix-server-pgsql")
@@ -39,19 +40,6 @@ def available() -> bool:
             and shutil.which("php") is not None and (SCHEMA / "data.sql.gz").exists())
 
 
-def _free_port(below: int | None = None) -> int:
-    """A port nothing listens on; ``below``: under it (Zabbix's ListenPort must be
-    1024-32767, under the kernel's range for ephemeral ports)."""
-    for _ in range(200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", random.randrange(20000, below) if below else 0))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free port")
-
-
 class ZabbixServer:
     """``start()`` loads the schema (about 10 s: Zabbix's templates), starts the server
     and the frontend; ``api(method, params)`` calls the API as Admin."""
@@ -59,8 +47,8 @@ class ZabbixServer:
     def __init__(self, database_url: str):
         self.db = database_url  # an empty database of its own
         self.root = Path(tempfile.mkdtemp(prefix="aiops-zabbix-"))
-        self.trapper_port = _free_port(below=32768)
-        self.web_port = _free_port()
+        self.trapper_port = free_port()
+        self.web_port = free_port()
         self.url = f"http://127.0.0.1:{self.web_port}/api_jsonrpc.php"
         self._processes: list[subprocess.Popen[bytes]] = []
         self._token: str | None = None

@@ -17,6 +17,7 @@ import pytest
 
 from aiops.errors import InputError
 from aiops.tasks import beat_schedule, discover_inventory, make_app, run_schedule_inline
+from tests.ports import free_port
 from topology.discovery.base import SourceUnreachable
 from topology.discovery.jobs import run_discovery
 from topology.discovery.schedule import load_schedule, parse_schedule
@@ -112,12 +113,6 @@ def test_inline_scheduler_runs_each_entry(tmp_path: Path) -> None:
 
 # --- the real thing --------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _redis_server() -> str | None:
     return shutil.which("redis-server")
 
@@ -138,7 +133,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.skip("needs redis-server (scripts/install-test-deps.sh installs it)")
     tmp = tmp_path_factory.mktemp("redis")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(tmp)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

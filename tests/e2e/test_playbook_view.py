@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from aiops.playbooks.runs import IN_FLIGHT, list_runs
 from aiops.runtime import Runtime
 from aiops.store.queries import list_incidents
 from tests.conftest import LiveServer
@@ -70,37 +71,69 @@ def test_dry_run_then_run_from_the_incident_view(page: Page, live_server: LiveSe
     assert out.read_text() == incident["root_causes"][0]["entity"]
 
 
-def test_following_a_run_never_wipes_what_the_operator_is_doing(page: Page,
-                                                                live_server: LiveServer) -> None:
+def test_following_a_run_never_wipes_what_the_operator_is_doing(
+        page: Page, live_server: LiveServer, tmp_path: Path) -> None:
     """While a run was in flight the page reloaded every 2 s: ticked alerts, a
-    half-typed merge and comment were wiped before the operator could send them."""
+    half-typed merge and comment were wiped before the operator could send them.
+
+    The page's timers run on Playwright's clock, moved by the test: on a loaded machine
+    a real 2 s timer could fire before the inputs below were filled (a reload then
+    wiped them, and the test read a wipe the page did not cause), or after the sleep
+    meant to cover two of them."""
     runtime = live_server.runtime
     incident = link_down_incident(runtime)
     folder = runtime.data_dir.path / "playbooks"
     folder.mkdir()
+    release = tmp_path / "release"  # the run ends when the test says, not after a guess
     (folder / "slow.yml").write_text(
         "match: {alert_types: [LINK_DOWN]}\n"
-        f'steps: [{{name: wait, command: [{sys.executable}, -c, "import time; '
-        'time.sleep(3)"]}]\n')
-    page.goto(f"{live_server.url}/incidents/{incident['id']}")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("#playbooks li.playbook .playbook-run").click()
-    record = page.locator("#playbook-runs li.playbook-run-record")
-    expect(record).to_have_attribute("data-status", "running")
-    page.locator("input.split-alert[value='a2']").check()
-    page.locator("#feedback-comment").fill("half typed")
-    page.locator("#merge-ids").fill("inc-9")
-    expect(page.locator("#playbook-message")).to_contain_text("A playbook run is in flight")
-    time.sleep(4.5)  # the run is over; a reload would have come every 2 s
-    assert page.locator("input.split-alert[value='a2']").is_checked()
-    assert page.locator("#feedback-comment").input_value() == "half typed"
-    assert page.locator("#merge-ids").input_value() == "inc-9"
+        "steps:\n"
+        "  - name: wait\n"
+        f"    command: [{sys.executable}, -c, \"import os, time; [time.sleep(0.05) for _ in "
+        f"iter(lambda: os.path.exists('{release}'), True)]\"]\n")
+    try:
+        page.clock.install()
+        page.clock.pause_at(time.time() + 1)  # from here the page's timers wait for the test
+        page.goto(f"{live_server.url}/incidents/{incident['id']}")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#playbooks li.playbook .playbook-run").click()
+        record = page.locator("#playbook-runs li.playbook-run-record")
+        # in flight as the page loaded (queued still, or running: the worker's pace)
+        expect(record).to_have_attribute("data-status", re.compile(r"^(queued|running)$"))
+        loaded_with = record.get_attribute("data-status")
+        page.locator("input.split-alert[value='a2']").check()
+        page.locator("#feedback-comment").fill("half typed")
+        page.locator("#merge-ids").fill("inc-9")
+        page.clock.run_for(2_000)
+        expect(page.locator("#playbook-message")).to_contain_text("A playbook run is in flight")
+        release.touch()
+        wait_until_run_ended(runtime, incident["id"])
+        page.clock.run_for(6_000)  # three more looks at the page, the run over: no reload
+        assert page.locator("input.split-alert[value='a2']").is_checked()
+        assert page.locator("#feedback-comment").input_value() == "half typed"
+        assert page.locator("#merge-ids").input_value() == "inc-9"
+        assert record.get_attribute("data-status") == loaded_with  # not reloaded
 
-    page.locator("input.split-alert[value='a2']").uncheck()
-    page.locator("#feedback-comment").fill("")
-    page.locator("#merge-ids").fill("")
-    page.locator("h1").click()  # the operator is done here: the page follows the run again
-    expect(record).to_have_attribute("data-status", "succeeded", timeout=10_000)
+        page.locator("input.split-alert[value='a2']").uncheck()
+        page.locator("#feedback-comment").fill("")
+        page.locator("#merge-ids").fill("")
+        page.locator("h1").click()  # the operator is done here: the page follows the run again
+        page.clock.run_for(2_000)
+        expect(record).to_have_attribute("data-status", "succeeded")
+    finally:
+        release.touch()  # a failure above must not leave the step waiting its 60 s
+
+
+def wait_until_run_ended(runtime: Runtime, incident_id: str, timeout: float = 20.0) -> None:
+    """Wait, in real time, until the incident's playbook runs are all over."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime.db.connect() as conn:
+            statuses = [run["status"] for run in list_runs(conn, incident_id)]
+        if statuses and not set(IN_FLIGHT) & set(statuses):
+            return
+        assert time.monotonic() < deadline, f"the runs stayed {statuses}"
+        time.sleep(0.1)
 
 
 def test_a_run_waiting_for_approval_is_approved_or_rejected_from_the_view(

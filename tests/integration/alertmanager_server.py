@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+
+from tests.ports import free_port
 
 BINARY_ENV = "ALERTMANAGER_BIN"
 BINARY_NAME = "prometheus-alertmanager"
@@ -38,13 +39,6 @@ def alertmanager_binary() -> str | None:
     if configured:
         return configured if os.access(configured, os.X_OK) else None
     return shutil.which(BINARY_NAME)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str,

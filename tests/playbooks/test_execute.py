@@ -3,7 +3,6 @@ and what a step's odd outcome becomes."""
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aiops.playbooks.definition import Playbook, Step
 from aiops.playbooks.execute import OUTPUT_LIMIT, _run_step
 from aiops.playbooks.match import context, expand_env, render
 from aiops.playbooks.request import fill_steps
+from tests.ports import free_port
 
 INCIDENT = {"id": "INC-1", "title": "t", "severity": "major", "alerts": [],
             "root_causes": [{"entity": "r1${PB_SECRET}", "node_id": None, "alert_id": None}],
@@ -22,12 +22,6 @@ INCIDENT = {"id": "INC-1", "title": "t", "severity": "major", "alerts": [],
 def filled(step: Step, incident: dict = INCIDENT) -> dict:
     (out,) = fill_steps(Playbook("p", "p.yml", "", {}, (step,)), context(incident, ""))
     return out
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_value_from_an_alert_cannot_read_the_environment(
@@ -48,7 +42,7 @@ def test_a_value_from_an_alert_cannot_read_the_environment(
 def test_a_secret_never_reaches_the_step_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PB_SECRET", "hunter2")
     step = filled(Step("s", 2.0, http={
-        "url": f"http://127.0.0.1:{closed_port()}/x?token=${{PB_SECRET}}", "method": "GET",
+        "url": f"http://127.0.0.1:{free_port()}/x?token=${{PB_SECRET}}", "method": "GET",
         "headers": {}}))
     ok, detail = _run_step(step, "s")
     assert not ok and "ConnectionError" in detail
@@ -69,7 +63,7 @@ def test_odd_outcomes_are_the_step_failing_not_the_run_stopping() -> None:
                                            "print('x' * 20000); raise SystemExit(4)")))
     ok, detail = _run_step(long, "s")
     assert not ok and detail.startswith("exit 4: …") and len(detail) < OUTPUT_LIMIT + 20
-    header = filled(Step("s", 2.0, http={"url": f"http://127.0.0.1:{closed_port()}/",
+    header = filled(Step("s", 2.0, http={"url": f"http://127.0.0.1:{free_port()}/",
                                          "method": "GET", "headers": {"X-Note": "a → b"}}))
     ok, detail = _run_step(header, "s")
     assert not ok and detail.startswith("UnicodeEncodeError")

@@ -4,7 +4,6 @@ that stop a run, dry runs, and every kind of bad request."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from aiops.config import PlaybookSettings
 from aiops.playbooks.execute import execute_run
 from aiops.runtime import Runtime
 from tests.http_server import serving
+from tests.ports import free_port
 from topology.model import Edge, Node
 
 T0 = 1_800_000_000
@@ -55,12 +55,6 @@ def receiver() -> Iterator[str]:
     Receiver.seen = []
     with serving(Receiver) as url:
         yield url
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def playbook(runtime: Runtime, name: str, text: str) -> None:
@@ -143,7 +137,7 @@ def test_a_step_that_fails_stops_the_run_and_later_steps_are_skipped(
     playbook(runtime, "gone", f"""
 steps:
   - name: a server that is not there
-    http: {{url: "http://127.0.0.1:{closed_port()}/x"}}
+    http: {{url: "http://127.0.0.1:{free_port()}/x"}}
   - command: [{sys.executable}, -c, "{WRITE}", "{out}", x]
 """)
     playbook(runtime, "refused", f"""
@@ -305,7 +299,7 @@ def test_runs_are_stored_and_claimed_once_on_sqlite_and_postgresql(
     with one_incident(db_url, tmp_path) as (runtime, incident_id):
         playbook(runtime, "two", f"""
 steps:
-  - {{name: nobody there, http: {{url: "http://127.0.0.1:{closed_port()}/"}},
+  - {{name: nobody there, http: {{url: "http://127.0.0.1:{free_port()}/"}},
      continue_on_error: true}}
   - {{name: ok, command: [{sys.executable}, -c, "print('done {{root.entity}}')"]}}
 """)

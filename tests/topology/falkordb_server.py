@@ -22,7 +22,6 @@ Things learnt the hard way, which this module works around:
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import socket
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.ports import free_port  # under 32768: FalkorDB reads BOLT_PORT as a signed 16-bit number
+
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 START_ATTEMPTS = 3  # a port picked free can be taken before the server binds it
@@ -39,24 +40,6 @@ BOLT_READY = b"Bolt protocol initialized"
 GRAPH = "falkordb"  # the graph FalkorDB's Bolt transactions use (it ignores database names)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_bolt_port() -> int:
-    """A free port FalkorDB accepts for Bolt (it reads BOLT_PORT as a signed 16-bit
-    number: anything above 32767 is dropped without a word)."""
-    for _ in range(200):
-        port = random.randint(20000, 32767)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port below 32768 for FalkorDB's Bolt listener")
 
 
 def binaries() -> tuple[str, str]:
@@ -116,7 +99,7 @@ class FalkorDBServer:
         self._server, self._module = binaries()
         self.root = Path(root or tempfile.mkdtemp(prefix="aiops-falkordb-"))
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port, self.bolt_port = free_port(), free_bolt_port()
+        self.port, self.bolt_port = free_port(), free_port()
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -141,7 +124,7 @@ class FalkorDBServer:
             except PortTaken:
                 if attempt == START_ATTEMPTS - 1:
                     raise
-                self.port, self.bolt_port = free_port(), free_bolt_port()
+                self.port, self.bolt_port = free_port(), free_port()
 
     def _start_once(self) -> None:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0

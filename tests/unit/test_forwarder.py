@@ -5,7 +5,6 @@ too large halved, the queue bounded."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 
 from aiops.forwarder import Forwarder
 from tests.http_server import serving
+from tests.ports import free_port
 
 
 class Engine(BaseHTTPRequestHandler):
@@ -79,9 +79,7 @@ def test_any_success_status_delivers(engine: str) -> None:
 
 
 def test_an_engine_that_is_not_there_keeps_the_events(engine: str) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    closed = free_port()
     forwarder = Forwarder(f"http://127.0.0.1:{closed}/api/v1/webhooks/syslog", timeout=2)
     forwarder.add({"n": 0})
     assert not forwarder.flush_once()
