@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyasn1.codec.ber import decoder
@@ -45,26 +44,17 @@ from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
 from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
-from aiops.errors import InputError
-from aiops.yamlfile import read_yaml
 from connectors.snmp_ber import v3_overruns, v3_security_parameters
+from connectors.snmp_v3_users import AUTH, PRIV, V3Settings, V3User, read_v3_users
+
+# The users file is read by connectors/snmp_v3_users.py; its names stay importable here.
+__all__ = ["AUTH", "PRIV", "MAX_ENGINES", "V3Message", "V3Receiver", "V3Refused",
+           "V3Settings", "V3User", "read_v3_users"]
 
 MAX_ENGINES = 4096
-MAX_FILE_BYTES = 256 * 1024
 WINDOW = 150  # seconds: RFC 3414 §2.2.3's time window
 MAX_BOOTS = 2147483647  # an engine at its last boot count (RFC 3414 §2.2.2)
-MIN_PASSPHRASE = 8  # RFC 3414 §11.2: shorter ones are refused by agents too
 
-AUTH = {"MD5": config.USM_AUTH_HMAC96_MD5, "SHA": config.USM_AUTH_HMAC96_SHA,
-        "SHA-224": config.USM_AUTH_HMAC128_SHA224, "SHA-256": config.USM_AUTH_HMAC192_SHA256,
-        "SHA-384": config.USM_AUTH_HMAC256_SHA384, "SHA-512": config.USM_AUTH_HMAC384_SHA512}
-# Net-SNMP's names. AES-192/AES-256 extend the key as draft-blumenthal-aes-usm does;
-# the "-C" ones as Cisco does (draft-reeder-snmpv3-usm-3desede). Checked against
-# Net-SNMP's snmptrap with every auth protocol (tests/unit/test_snmp_v3.py).
-PRIV = {"DES": config.USM_PRIV_CBC56_DES, "AES": config.USM_PRIV_CFB128_AES,
-        "AES-192": config.USM_PRIV_CFB192_AES_BLUMENTHAL,
-        "AES-256": config.USM_PRIV_CFB256_AES_BLUMENTHAL,
-        "AES-192-C": config.USM_PRIV_CFB192_AES, "AES-256-C": config.USM_PRIV_CFB256_AES}
 LEVELS = {1: "noAuthNoPriv", 2: "authNoPriv", 3: "authPriv"}
 # USM's counters (SNMP-USER-BASED-SM-MIB), read to say why a message was not taken.
 _REASONS = {"usmStatsUnknownUserNames": "an unknown user",
@@ -83,26 +73,6 @@ class V3Refused(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class V3User:
-    name: str
-    auth: str | None  # a key of AUTH, None: noAuthNoPriv
-    auth_passphrase: str | None
-    priv: str | None  # a key of PRIV
-    priv_passphrase: str | None
-    engine_ids: frozenset[bytes] | None  # None: any, localised on first sight
-
-    @property
-    def level(self) -> int:
-        return 3 if self.priv else 2 if self.auth else 1
-
-
-@dataclass(frozen=True, slots=True)
-class V3Settings:
-    users: tuple[V3User, ...]
-    engine_id: bytes | None  # ours (what informs are localised to); None: pysnmp's
-
-
-@dataclass(frozen=True, slots=True)
 class V3Message:
     """What one datagram gave: the notification's variables (None when it was a
     discovery probe or was refused), what to send back, and who sent it."""
@@ -111,81 +81,6 @@ class V3Message:
     user: str
     level: str
     inform: bool
-
-
-def read_v3_users(path: Path) -> V3Settings:
-    """The ``--v3-users`` YAML file; ``InputError`` naming the file, user and field."""
-    document = read_yaml(path, MAX_FILE_BYTES)
-    where = path.name
-    if not isinstance(document, dict) or not isinstance(document.get("users"), list):
-        raise InputError(f"{where}: expected a mapping with a list 'users'")
-    unknown = set(document) - {"users", "engine_id"}
-    if unknown:
-        raise InputError(f"{where}: unknown keys {sorted(unknown)} (users, engine_id)")
-    ours = _engine_id(document.get("engine_id"), f"{where}: engine_id") \
-        if document.get("engine_id") is not None else None
-    users: list[V3User] = []
-    for number, raw in enumerate(document["users"], start=1):
-        users.append(_user(raw, f"{where}: user {number}"))
-    names = [u.name for u in users]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InputError(f"{where}: users named twice: {twice}")
-    if not users:
-        raise InputError(f"{where}: no users")
-    return V3Settings(tuple(users), ours)
-
-
-def _user(raw: Any, where: str) -> V3User:
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}: expected a mapping")
-    unknown = set(raw) - {"name", "auth", "auth_passphrase", "priv", "priv_passphrase",
-                          "engine_ids"}
-    if unknown:
-        raise InputError(f"{where}: unknown keys {sorted(unknown)}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 32:
-        raise InputError(f"{where}: 'name' must be text of 1-32 characters")
-    where = f"{where} ({name})"
-    auth, priv = raw.get("auth"), raw.get("priv")
-    if auth is not None and auth not in AUTH:
-        raise InputError(f"{where}: auth {auth!r} is not one of {', '.join(AUTH)}")
-    if priv is not None and priv not in PRIV:
-        raise InputError(f"{where}: priv {priv!r} is not one of {', '.join(PRIV)}")
-    if priv is not None and auth is None:
-        raise InputError(f"{where}: priv needs auth (SNMPv3 has no privacy without it)")
-    passphrases = {}
-    for field, wanted in (("auth_passphrase", auth), ("priv_passphrase", priv)):
-        value = raw.get(field)
-        if wanted is None:
-            if value is not None:
-                raise InputError(f"{where}: {field} given without {field[:4]}")
-            continue
-        if not isinstance(value, str) or len(value) < MIN_PASSPHRASE:
-            raise InputError(f"{where}: {field} must be text of at least "
-                             f"{MIN_PASSPHRASE} characters")
-        passphrases[field] = value
-    engine_ids = raw.get("engine_ids")
-    if engine_ids is not None:
-        if not isinstance(engine_ids, list) or not engine_ids:
-            raise InputError(f"{where}: engine_ids must be a list of hex engine ids")
-        engine_ids = frozenset(_engine_id(e, f"{where}: engine_ids") for e in engine_ids)
-    return V3User(name, auth, passphrases.get("auth_passphrase"), priv,
-                  passphrases.get("priv_passphrase"), engine_ids)
-
-
-def _engine_id(text: Any, where: str) -> bytes:
-    """An engine id as Net-SNMP writes it: hex, with or without ``0x``, 5-32 octets."""
-    if not isinstance(text, str):
-        raise InputError(f"{where}: an engine id must be hex text, got {text!r}")
-    digits = text[2:] if text.lower().startswith("0x") else text
-    try:
-        octets = bytes.fromhex(digits.replace(":", ""))
-    except ValueError:
-        raise InputError(f"{where}: {text!r} is not hex") from None
-    if not 5 <= len(octets) <= 32:
-        raise InputError(f"{where}: {text!r} is {len(octets)} octets, not 5-32 (RFC 3411)")
-    return octets
 
 
 class _Outbox:
@@ -240,17 +135,15 @@ class V3Receiver:
         ntfrcv.NotificationReceiver(self.engine, self._notification)
         self._seen = self._counters()
         for user in settings.users:  # informs: keys localised to our engine id
-            self._add(user, self.engine_id)
+            if not user.localized:  # (keys given localised serve their device only)
+                self._add(user, self.engine_id)
 
     def _add(self, user: V3User, engine_id: bytes) -> None:
-        # As bytes in UTF-8, as Net-SNMP and devices take a passphrase: given text,
-        # pyasn1 would encode it in Latin-1, and a passphrase with an "ä" would derive
-        # another key (every message refused as "a wrong digest").
         config.add_v3_user(
             self.engine, user.name,
-            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE, _utf8(user.auth_passphrase),
-            PRIV[user.priv] if user.priv else config.USM_PRIV_NONE, _utf8(user.priv_passphrase),
-            securityEngineId=engine_id)
+            AUTH[user.auth] if user.auth else config.USM_AUTH_NONE,
+            privProtocol=PRIV[user.priv] if user.priv else config.USM_PRIV_NONE,
+            securityEngineId=engine_id, **user.secrets())
         self._localised.add((user.name, engine_id))
         if user.auth is None and engine_id != self.engine_id:
             self._unauthenticated[(user.name, engine_id)] = None
@@ -276,6 +169,10 @@ class V3Receiver:
         user = self.users.get(user_name)
         if user_name and user is None:
             raise V3Refused(f"an SNMPv3 message from {who} for unknown user {user_name!r}")
+        if user is not None and user.localized and engine_id == self.engine_id:
+            raise V3Refused(f"an SNMPv3 inform from {who} for user {user_name!r}, whose keys "
+                            "are given localised to its device's engine id: informs are "
+                            "keyed to ours (give the user's master key or passphrase)")
         if user is not None and engine_id and engine_id != self.engine_id \
                 and (user.name, engine_id) not in self._localised:
             self._learn(user, engine_id, who)
@@ -382,10 +279,6 @@ class V3Receiver:
         self._seen = after
         reasons = [text for name, text in _REASONS.items() if after[name] > before[name]]
         return "; ".join(reasons) or "not a notification"
-
-
-def _utf8(passphrase: str | None) -> bytes | None:
-    return passphrase.encode("utf-8") if passphrase is not None else None
 
 
 def _security_parameters(data: bytes, who: str) -> tuple[bytes, int, int, bytes]:
