@@ -77,6 +77,28 @@ def waiting_runs(conn: sa.Connection, incident_id: str, now: float) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
+_LAST_RUN = sa.select(sa.func.coalesce(sa.func.max(_t.id), 0)).where(
+    _t.incident_id == sa.bindparam("incident"))
+# Runs that waited for approval at some point: waiting, decided, or given up waiting
+# (only such a run ends ``rejected``).
+_ASKED_AFTER = sa.select(_t.id).where(
+    _t.incident_id == sa.bindparam("incident"), _t.id > sa.bindparam("after"),
+    sa.or_(_t.status.in_((NEEDS_APPROVAL, REJECTED)), _t.decided_at.is_not(None)))
+
+
+def last_run_id(conn: sa.Connection, incident_id: str) -> int:
+    """The id of the incident's newest run (0 when none): runs asked for later have a
+    higher one."""
+    return int(conn.execute(_LAST_RUN, {"incident": incident_id}).scalar_one())
+
+
+def asked_after(conn: sa.Connection, incident_id: str, run_id: int) -> set[int]:
+    """Ids of the incident's runs after ``run_id`` that waited for approval at some
+    point, whether they still do or were decided since."""
+    return set(conn.execute(_ASKED_AFTER, {"incident": incident_id,
+                                           "after": run_id}).scalars())
+
+
 def find_by_key(conn: sa.Connection, incident_id: str, playbook: str,
                 key: str) -> dict[str, Any] | None:
     """The run stored for idempotency ``key`` on this incident and playbook, if any."""

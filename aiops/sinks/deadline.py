@@ -9,7 +9,12 @@ the deadline passes, a timer shuts those sockets down, the blocked read returns,
 ``requests`` raises, which the sink reads as "try again later". Before a connection
 is opened, its host name is looked up within what is left of the deadline
 (``aiops.sinks.resolve``): ``getaddrinfo`` takes no timeout, and a resolver that does
-not answer would hold the thread before any socket exists to shut down.
+not answer would hold the thread before any socket exists to shut down. Then each of
+the name's addresses is tried in turn with what is left (none once the deadline has
+passed), not with the whole timeout each: two addresses that drop the connection took
+twice the timeout. A new socket is watched from its connect on, so the TLS handshake
+is cut at the deadline too. The deadline knows the step the request is in, and says
+which one it cut (``late``).
 
 Only the sessions of ``deadline_session`` take part: they carry an adapter whose
 connections register their sockets with the deadline of the calling thread.
@@ -31,7 +36,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
-from aiops.sinks.resolve import is_literal, resolve
+from aiops.sinks.resolve import LookUpsBusy, is_literal, resolve
 
 _local = threading.local()
 
@@ -48,6 +53,11 @@ class Deadline:
         self._done = False
         self._timer: threading.Timer | None = None
         self._end = 0.0  # time.monotonic() when it passes
+        self._held: list[socket.socket] = []  # copies of new sockets (``hold``)
+        # What the request is doing now (set by the connection), and what it was
+        # doing when the deadline passed: the error kept says where it was stuck.
+        self.step = "sending the request"
+        self.cut_while = ""
 
     def __enter__(self) -> Deadline:
         self._end = time.monotonic() + self.seconds
@@ -63,8 +73,11 @@ class Deadline:
             # shut one down from here on.
             self._done = True
             self._sockets.clear()
+            held, self._held = self._held, []
         if self._timer is not None:
             self._timer.cancel()
+        for copy in held:
+            copy.close()
         _local.current = None
 
     def watch(self, sock: socket.socket | None) -> None:
@@ -79,6 +92,22 @@ class Deadline:
             else:
                 self._sockets.append(sock)
 
+    def hold(self, sock: socket.socket) -> None:
+        """Cut a new connection when the deadline passes, whatever wraps ``sock`` later:
+        TLS takes the descriptor over (``sock`` is detached) and shakes hands before
+        the connection has a socket to ``watch``. A copy of the descriptor is watched
+        (shutting it down shuts the connection down) and closed when the request ends."""
+        copy = sock.dup()
+        with self._lock:
+            if self._done:
+                copy.close()
+                return
+            self._held.append(copy)
+            if self.expired:
+                _cut(copy)
+            else:
+                self._sockets.append(copy)
+
     def remaining(self) -> float:
         """Seconds left before the deadline passes (0 once it has)."""
         return max(0.0, self._end - time.monotonic())
@@ -92,6 +121,8 @@ class Deadline:
         with self._lock:
             if self._done:
                 return
+            if not self.expired:
+                self.cut_while = self.step
             self.expired = True
             for sock in self._sockets:
                 _cut(sock)
@@ -112,33 +143,68 @@ def _watch(sock: Any) -> None:
 
 
 def _resolved_conn(conn: HTTPConnection, connect: Callable[[], socket.socket]) -> socket.socket:
-    """``connect`` (urllib3's ``_new_conn``) to the addresses of the connection's host
-    as looked up within the calling thread's deadline, each in turn as urllib3 tries
-    them; as urllib3 alone without a deadline or for an IP address. The host name stays
-    the connection's own (TLS verifies it, the Host header names it)."""
+    """``connect`` (urllib3's ``_new_conn``) within the calling thread's deadline: the
+    connection's host looked up within what is left of it, then each address in turn
+    given what is left (at most the connection's own timeout), none tried once it has
+    passed; as urllib3 alone without a deadline. The host name stays the connection's
+    own (TLS verifies it, the Host header names it)."""
     deadline: Deadline | None = getattr(_local, "current", None)
-    host = conn._dns_host
-    if deadline is None or is_literal(host):
+    if deadline is None:
         return connect()
+    host = conn._dns_host
+    if is_literal(host):
+        addresses = [host]
+    else:
+        deadline.step = f"looking up {conn.host}"
+        addresses = _look_up(conn, deadline)
+    own_timeout = conn.timeout
+    failed: Exception = NameResolutionError(conn.host, conn,
+                                            socket.gaierror(f"no address for {host}"))
     try:
-        addresses = resolve(host, conn.port or 0, allowed_gai_family(), deadline.remaining())
+        for i, address in enumerate(addresses, 1):
+            left = deadline.remaining()
+            if left <= 0:
+                break
+            deadline.step = f"connecting to {address}:{conn.port}" + (
+                f" (address {i} of {len(addresses)} of {conn.host})" if len(addresses) > 1
+                else "")
+            conn._dns_host = address
+            conn.timeout = min(own_timeout, left) if isinstance(own_timeout, (int, float)) \
+                else left
+            try:
+                sock = connect()
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                failed = exc
+                continue
+            deadline.hold(sock)
+            return sock
+    finally:
+        conn._dns_host, conn.timeout = host, own_timeout
+    if deadline.remaining() <= 0:  # the deadline, not the receiver, ended the attempts
+        deadline.lapse()
+        raise ConnectTimeoutError(conn, f"the deadline of {deadline.seconds:g} s passed "
+                                        f"while {deadline.cut_while}")
+    raise failed
+
+
+def _look_up(conn: HTTPConnection, deadline: Deadline) -> list[str]:
+    """The addresses of the connection's host, looked up within what is left of
+    ``deadline``."""
+    try:
+        found = resolve(conn._dns_host, allowed_gai_family(), deadline.remaining())
     except TimeoutError:
         deadline.lapse()
         raise ConnectTimeoutError(conn, f"looking up {conn.host} took longer than the "
                                         f"deadline of {deadline.seconds:g} s") from None
-    except socket.gaierror as exc:
-        raise NameResolutionError(conn.host, conn, exc) from exc
-    failed: Exception = NameResolutionError(conn.host, conn,
-                                            socket.gaierror(f"no address for {host}"))
-    for *_, sockaddr in addresses:
-        conn._dns_host = sockaddr[0]
-        try:
-            return connect()
-        except (NewConnectionError, ConnectTimeoutError) as exc:
-            failed = exc
-        finally:
-            conn._dns_host = host
-    raise failed
+    except (socket.gaierror, LookUpsBusy) as exc:
+        raise NameResolutionError(conn.host, conn, exc) from exc  # type: ignore[arg-type]
+    return list(dict.fromkeys(sockaddr[0] for *_, sockaddr in found))
+
+
+def _step(step: str) -> None:
+    current: Deadline | None = getattr(_local, "current", None)
+    if current is not None:
+        current.step = step
 
 
 class _WatchedHTTP(HTTPConnection):
@@ -148,22 +214,28 @@ class _WatchedHTTP(HTTPConnection):
     def connect(self) -> None:
         super().connect()
         _watch(self.sock)
+        _step("sending the request")
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # a reused connection too
         _watch(self.sock)
+        _step("reading the answer")
         return super().getresponse(*args, **kwargs)
 
 
 class _WatchedHTTPS(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
-        return _resolved_conn(self, super()._new_conn)
+        sock = _resolved_conn(self, super()._new_conn)
+        _step(f"in the TLS handshake with {self.host}")  # what ``connect`` does next
+        return sock
 
     def connect(self) -> None:
         super().connect()
         _watch(self.sock)
+        _step("sending the request")
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self.sock)
+        _step("reading the answer")
         return super().getresponse(*args, **kwargs)
 
 
@@ -199,7 +271,8 @@ def deadline_session() -> requests.Session:
     return session
 
 
-def late(what: str, seconds: float) -> str:
-    """The error kept for a request the deadline cut short."""
-    return (f"{what}: no complete answer within {seconds:g} s (AIOPS_SINK_TIMEOUT, "
-            f"the whole exchange)")
+def late(what: str, deadline: Deadline) -> str:
+    """The error kept for a request the deadline cut short, with the step it cut."""
+    return (f"{what}: no complete answer within {deadline.seconds:g} s "
+            f"(AIOPS_SINK_TIMEOUT, the whole exchange): the deadline passed while "
+            f"{deadline.cut_while}")

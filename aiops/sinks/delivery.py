@@ -45,7 +45,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.errors import NotFound
-from aiops.sinks.document import Remediations, incident_document, stored_fingerprint
+from aiops.playbooks.runs import last_run_id
+from aiops.sinks.document import (
+    RUNS_SEEN,
+    Remediations,
+    incident_document,
+    stored_fingerprint,
+)
 from aiops.sinks.http import DELIVERED, FAILED, RETRY, Outcome, Target
 from aiops.sinks.tables import DELIVERED as ROW_DELIVERED
 from aiops.sinks.tables import FAILED as ROW_FAILED
@@ -201,6 +207,8 @@ class DeliveryLoop:
         now = self.clock()
         try:
             with self.db.connect() as conn:
+                # Read before the document: a run asked for after it is news next time.
+                seen = last_run_id(conn, row.incident_id)
                 document = incident_document(
                     conn, row.incident_id, row.version, row.delivered_version,
                     row.delivered_fingerprint, self.settings.public_url,
@@ -224,7 +232,7 @@ class DeliveryLoop:
             outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
         started, now = now, self.clock()
         if outcome.kind == DELIVERED:
-            self._record_delivery(row, document, outcome, now, started)
+            self._record_delivery(row, document, seen, outcome, now, started)
         else:
             self._record_failure(row, outcome, now)
 
@@ -239,8 +247,10 @@ class DeliveryLoop:
                     "(longer than the lease of %.0f s); another loop sends it again",
                     row.sink, row.incident_id, self.settings.lease)
 
-    def _record_delivery(self, row: Any, document: dict[str, Any], outcome: Outcome,
-                         now: float, started: float) -> None:
+    def _record_delivery(self, row: Any, document: dict[str, Any], seen: int,
+                         outcome: Outcome, now: float, started: float) -> None:
+        """Record ``document`` as delivered; ``seen``: the incident's newest run when it
+        was built, kept with what was delivered (``RUNS_SEEN``)."""
         t = sink_deliveries.c
         key = (t.sink == row.sink) & (t.incident_id == row.incident_id)
         with self.db.begin() as conn:
@@ -250,7 +260,7 @@ class DeliveryLoop:
             final = latest is not None and latest.fingerprint["status"] in FINAL
             done = conn.execute(sink_deliveries.update().where(self._mine(row)).values(
                 delivered_version=row.version,
-                delivered_fingerprint=stored_fingerprint(document),
+                delivered_fingerprint={**stored_fingerprint(document), RUNS_SEEN: seen},
                 delivered_at=now, last_attempt_at=now, attempts=0, last_error=None,
                 external_id=outcome.external_id or row.external_id,
                 next_attempt_at=now if final else now + self.settings.min_interval,

@@ -7,11 +7,12 @@ always gets the latest state, however many changes were queued while it waited.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import sqlalchemy as sa
 
-from aiops.playbooks.runs import waiting_runs
+from aiops.playbooks.runs import asked_after, waiting_runs
 from aiops.sinks.outbox import WAITING, changes, fingerprint
 from aiops.store import queries
 from aiops.timeutil import to_rfc3339
@@ -19,6 +20,9 @@ from aiops.timeutil import to_rfc3339
 SCHEMA = "aiops.incident.v1"
 ROOT_CAUSES_SENT = 3
 REMEDIATIONS_SENT = 3
+# Key of a delivered fingerprint: the incident's newest run id when it was sent.
+RUNS_SEEN = "playbook_runs_seen"
+RUN_CHANGES = ("playbook_run_waiting", "playbook_run_decided")
 
 # (conn, incident dict with alerts) -> ranked remediations; None: no trained model
 Remediations = Callable[[sa.Connection, dict[str, Any]], list[dict[str, Any]]]
@@ -50,15 +54,20 @@ def waiting_for_approval(conn: sa.Connection, incident_id: str, base: str,
 
 
 def event_of(incident: dict[str, Any], delivered_version: int,
-             delivered: dict[str, Any] | None) -> tuple[str, list[str]]:
+             delivered: dict[str, Any] | None,
+             unseen: AbstractSet[int] = frozenset()) -> tuple[str, list[str]]:
     """(event, changes): what this send tells the receiver, against what it last got.
     The first send is ``opened``, unless the incident ended before it went out: then the
     receiver's one document is its end (``resolved``, ``merged``), changes ``opened``
-    and the end, so that it files the incident as over, not as open."""
+    and the end, so that it files the incident as over, not as open. ``unseen``: the
+    runs asked for since the last send: one no longer waiting was asked for and decided
+    in between, both changes the receiver has not heard of."""
     if delivered_version == 0:
         end = {"resolved": "resolved", "merged": "merged"}.get(incident["status"])
         return (end, ["opened", end]) if end else ("opened", ["opened"])
     changed = changes(delivered, stored_fingerprint(incident))
+    if unseen - {run["run_id"] for run in incident.get(WAITING, ())}:
+        changed = [c for c in changed if c not in RUN_CHANGES] + list(RUN_CHANGES)
     for event in ("resolved", "merged", "reopened"):
         if event in changed:
             return event, changed
@@ -73,7 +82,9 @@ def incident_document(conn: sa.Connection, incident_id: str, version: int,
     incident = queries.get_incident(conn, incident_id)
     base = public_url.rstrip("/")
     incident[WAITING] = waiting_for_approval(conn, incident_id, base, now)
-    event, changed = event_of(incident, delivered_version, delivered)
+    seen = (delivered or {}).get(RUNS_SEEN)  # none: sent before runs were counted
+    unseen = asked_after(conn, incident_id, seen) if seen is not None else set()
+    event, changed = event_of(incident, delivered_version, delivered, unseen)
     fixes = remediations(conn, incident) if remediations is not None else []
     alerts = incident.pop("alerts")
     firing = sum(1 for a in alerts if a["status"] == "firing")

@@ -131,7 +131,7 @@ def call(session: requests.Session, method: str, url: str, timeout: float,
             response = session.request(method, url, timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             if deadline.expired:
-                return None, Outcome(RETRY, late(what, timeout))
+                return None, Outcome(RETRY, late(what, deadline))
             return None, unreachable(what, exc)
     return response, outcome_of(response, what)
 

@@ -81,7 +81,7 @@ class WebhookTarget:
                                              timeout=self.timeout, stream=True)
             except requests.RequestException as exc:
                 if deadline.expired:
-                    return Outcome(RETRY, late(what, self.timeout))
+                    return Outcome(RETRY, late(what, deadline))
                 return unreachable(what, exc, self._hidden)
             with response:
                 left = max(0.0, self.timeout - (time.monotonic() - started))

@@ -1,8 +1,10 @@
 """A playbook run waiting for an operator's approval is a change of its incident that
 its receivers hear of: a webhook gets a version listing the run when a policy asks, and
 another when the run is approved (over the API), rejected (by the CLI, another process
-without the receiver's settings) or given up at its deadline; a Jira issue gets a
-comment naming the playbook; with no receiver configured nothing is queued."""
+without the receiver's settings) or given up at its deadline, and one naming both
+changes when the run was asked for and decided between two sends; a ServiceNow record
+gets a work note, a Jira issue a comment, naming the playbook (RT: test_rt_sink.py);
+with no receiver configured nothing is queued."""
 
 from __future__ import annotations
 
@@ -31,9 +33,16 @@ from tests.playbooks.test_runs import Receiver as Endpoint
 from tests.playbooks.test_runs import playbook
 from tests.polling import wait_for
 from tests.sinks.jira_standin import JiraSite, jira_handler
-from tests.sinks.receiver import Receiver, serving_on, webhook_handler
+from tests.sinks.receiver import (
+    Receiver,
+    ServiceNowTable,
+    servicenow_handler,
+    serving_on,
+    webhook_handler,
+)
 from tests.sinks.runtimes import open_sink_runtime
 from tests.sinks.test_jira_sink import jira_settings
+from tests.sinks.test_servicenow_sink import servicenow_settings
 from tests.sinks.test_webhook_outbox import T0, Clock, alert, loop_for
 
 LOOKED_AT = T0 + 600  # the incident's age when the policy looks: past its ``after``
@@ -187,6 +196,74 @@ def test_a_jira_issue_gets_a_comment_naming_the_playbook_that_waits(
     assert decided.startswith("aiops v3: playbook_run_decided;")
     assert "No playbook run waits for approval any more" in decided
     assert "fix-link" not in decided
+    rt.close()
+
+
+def test_a_run_asked_for_and_decided_between_two_sends_is_named_in_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: tuple[Receiver, str],
+        endpoint: str) -> None:
+    """Asked for and rejected while the receiver waited for its next send (down, or
+    the loop busy): the version it got compared the runs waiting at its last send
+    (none) with those waiting now (none) and named no change at all."""
+    got, url = webhook
+    clock = Clock()
+    rt = open_sink_runtime(tmp_path / "data", monkeypatch, webhook_urls=url)
+    loop = loop_for(rt, clock)
+    rt.engine.ingest([alert("a1"), alert("a2", "r2", 5)])
+    assert send(loop, clock) == 1
+    run = ask(rt, endpoint)
+    runs.decide(rt.db, run["id"], False, "ana", "change freeze", rt.data_dir.playbook)
+    assert send(loop, clock) == 1
+    both = got.documents()[-1]
+    assert (both["event"], both["version"]) == ("updated", 3)
+    assert both["changes"] == ["playbook_run_waiting", "playbook_run_decided"]
+    assert both["playbook_runs_waiting"] == []
+    assert send(loop, clock) == 0
+    # Told once: the incident's next change names only itself.
+    rt.engine.ingest([alert("a3", "r1", 9, port="x")])
+    assert send(loop, clock) == 1
+    grown = got.documents()[-1]
+    assert (grown["version"], grown["changes"]) == (4, ["alerts_added"])
+    rt.close()
+
+
+def test_a_servicenow_record_gets_work_notes_of_a_run_asked_for_and_approved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Against the Table API stand-in: the PATCH after the run is asked for carries a
+    work note naming the playbook, who asked and until when, and where to decide; the
+    one after its approval (over the API, as the incident view's button does) says that
+    no run waits any more."""
+    table = ServiceNowTable()
+    with serving_on(servicenow_handler(table)) as url:
+        clock = Clock()
+        rt = open_sink_runtime(tmp_path / "data", monkeypatch,
+                               **servicenow_settings(tmp_path, url))
+        loop = loop_for(rt, clock)
+        rt.engine.ingest([alert("a1"), alert("a2", "r2", 5)])
+        assert send(loop, clock) == 1
+        run = ask(rt, endpoint)
+        assert send(loop, clock) == 1
+        client = create_app(runtime=rt).test_client()
+        answer = client.post(f"/api/v1/playbook-runs/{run['id']}/approve",
+                             json={"by": "ana"})
+        assert answer.status_code == 202, answer.get_json()
+        assert send(loop, clock) == 1
+        wait_for(lambda: Endpoint.seen, "the approved run's step", timeout=20)
+    (record,) = table.records.values()
+    patches = [(path, body) for method, path, body in table.calls if method == "PATCH"]
+    assert [path for path, _ in patches] == \
+        [f"/api/now/table/incident/{record['sys_id']}"] * 2
+    (_, asked), (_, decided) = patches
+    deadline = runs.run_view(run)["start_by"]
+    assert asked["work_notes"].startswith("aiops v2: playbook_run_waiting;")
+    assert (f"Playbook fix-link (run {run['id']}, asked by {run['requested_by']}) waits "
+            f"for an operator's approval until {deadline}") in asked["work_notes"]
+    assert (f"POST http://aiops.example:8080/api/v1/playbook-runs/{run['id']}/approve"
+            in asked["work_notes"])
+    assert "state" not in asked  # the record stays as it is: only the note is added
+    assert decided["work_notes"].startswith("aiops v3: playbook_run_decided;")
+    assert "No playbook run waits for approval any more" in decided["work_notes"]
+    assert "fix-link" not in decided["work_notes"]
     rt.close()
 
 

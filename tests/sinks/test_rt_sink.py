@@ -1,10 +1,12 @@
 """The Request Tracker sink against a real RT 5 (Debian's request-tracker5 on SQLite):
 a ticket created, commented on as the incident grows, resolved when it clears; a create
 whose answer was lost is found by its subject tag, not made twice; a refusal (an
-unknown queue) is recorded with RT's answer."""
+unknown queue) is recorded with RT's answer; a playbook run waiting for approval is
+named in the ticket, and its end in a comment."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +14,18 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from aiops.playbooks import runs
+from aiops.playbooks.auto import AutoRuns
 from aiops.sinks.tables import sink_deliveries
+from aiops.store.tables import playbook_runs
 from tests.conftest import free_port
 from tests.sinks.runtimes import open_sink_runtime, secret_file
+from tests.sinks.test_approval_announced import (  # noqa: F401 (the endpoint fixture)
+    LOOKED_AT,
+    ask,
+    endpoint,
+    send,
+)
 from tests.sinks.test_webhook_outbox import Clock, alert, loop_for
 from tests.tickets.rt_server import AUTH, rt_available, rt_server
 
@@ -151,4 +162,57 @@ def test_an_ended_incident_and_a_reopening_after_pruning_on_a_real_rt(
     loop.run_once()
     (again,) = in_queue("inc-1")
     assert again["id"] == ended["id"] and again["Status"] == "open"
+    runtime.close()
+
+
+def texts(url: str, ticket: str) -> list[tuple[str, str]]:
+    """(transaction type, its text) of the ticket's transactions that have one, oldest
+    first: what RT shows in the ticket's history."""
+    kinds = {str(i["id"]): i.get("Type") for i in rest(
+        url, f"ticket/{ticket}/history?fields=Type&per_page=100")["items"]}
+    found = rest(url, f"ticket/{ticket}/attachments?fields=TransactionId,ContentType,"
+                      f"Content&per_page=100")["items"]
+    out = []
+    for attachment in found:
+        if not str(attachment.get("ContentType", "")).startswith("text/plain"):
+            continue
+        # RT 5 here: the id as a string, the text as it was sent
+        out.append((kinds.get(str(attachment["TransactionId"])),
+                    str(attachment.get("Content") or "")))
+    return out
+
+
+def test_a_run_waiting_for_approval_on_a_real_rt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rt_url: str,
+        endpoint: str) -> None:  # noqa: F811
+    """Asked for before the incident's first send: the new ticket's first message names
+    the playbook, who asked, until when and where to decide. Given up at its deadline
+    (nobody decided): a comment says no run waits any more."""
+    queue = own_queue(rt_url, "aiops-approval")
+    clock = Clock()
+    runtime = open_sink_runtime(tmp_path / "e" / "data", monkeypatch,
+                                **rt_settings(tmp_path / "e", rt_url, queue))
+    loop = loop_for(runtime, clock)
+    run = ask(runtime, endpoint)
+    assert send(loop, clock) == 1
+    (ticket,) = tickets_of(rt_url, "inc-1", queue)
+    ((kind, created),) = texts(rt_url, ticket["id"])
+    deadline = runs.run_view(run)["start_by"]
+    assert kind == "Create"
+    assert (f"Playbook fix-link (run {run['id']}, asked by {run['requested_by']}) waits "
+            f"for an operator's approval until {deadline}") in created
+    assert f"/api/v1/playbook-runs/{run['id']}/reject" in created
+
+    with runtime.db.begin() as conn:  # its deadline passes (approve_within >= 60 s)
+        conn.execute(playbook_runs.update().where(playbook_runs.c.id == run["id"])
+                     .values(start_by=time.time() - 1))
+    assert AutoRuns(runtime).look(now=LOOKED_AT + 60) == []
+    assert send(loop, clock) == 1
+    (_, created), (kind, expired) = texts(rt_url, ticket["id"])
+    assert kind == "Comment"
+    assert expired.startswith("aiops v3: playbook_run_decided;")
+    assert "No playbook run waits for approval any more" in expired
+    assert "fix-link" not in expired
+    (ticket,) = tickets_of(rt_url, "inc-1", queue)
+    assert ticket["Status"] == "new"  # a decision is a comment, not a status
     runtime.close()
