@@ -41,11 +41,14 @@ class Revocations:
     def revoke(self, cert: Path) -> None:
         self._ca("-revoke", str(cert))
 
-    def publish(self, to: Path | None = None) -> Path:
+    def publish(self, to: Path | None = None, expired: bool = False) -> Path:
         """The CRL of what is revoked so far, written whole to ``to`` (default ``crl``)
-        by a rename, as a publisher replaces a file that is being read."""
+        by a rename, as a publisher replaces a file that is being read; ``expired``:
+        one whose next update was in 2020, as a CA that stopped publishing leaves."""
         target = to or self.crl
         fresh = target.with_name(target.name + ".new")
-        self._ca("-gencrl", "-out", str(fresh))
+        dates = ["-crl_lastupdate", "20200101000000Z", "-crl_nextupdate",
+                 "20200102000000Z"] if expired else []
+        self._ca("-gencrl", *dates, "-out", str(fresh))
         fresh.replace(target)
         return target

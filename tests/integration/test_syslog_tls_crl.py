@@ -9,6 +9,7 @@ once the CRL is republished, while its connection already open is still read; a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from aiops.syslog_listener import _servers
-from aiops.syslog_tls import tls_gate
+from aiops.syslog_tls import TlsGate, tls_gate
 from tests.conftest import LiveServer, free_port
 from tests.integration.test_syslog_listen import Listener
 from tests.integration.test_syslog_tls import (
@@ -157,6 +158,21 @@ def test_bad_crl_files_are_refused_by_option_and_file(tmp_path: Path,
     assert r.returncode == 2 and "--tls-crl needs --tls-client-ca" in r.stderr
 
 
+@contextlib.contextmanager
+def serving(gate: TlsGate) -> Iterator[tuple[int, Frames]]:
+    """The TLS server in process on a free port, recording the frames it reads."""
+    frames = Frames()
+    (server,) = _servers(frames, None, None, (("127.0.0.1", 0), gate))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], frames
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 def test_with_crls_a_ca_that_has_none_has_its_certificates_refused(
         tmp_path: Path, certs: Certificates, revocations: Revocations,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -170,18 +186,29 @@ def test_with_crls_a_ca_that_has_none_has_its_certificates_refused(
     assert [r.getMessage() for r in caplog.records] == [
         f"--tls-client-ca {bundle}: no --tls-crl holds a CRL of CN=other-ca, so every "
         "client certificate it issued is refused"]
-    frames = Frames()
-    (server,) = _servers(frames, None, None, (("127.0.0.1", 0), gate))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(gate) as (port, frames):
         assert_refused(port, client_context(certs, certs.stranger_cert, certs.stranger_key))
         send_tls(port, client_context(certs, certs.client_cert, certs.client_key),
                  [octet_counted(LINK_DOWN.format(port=1))])
         wait_for(lambda: len(frames.frames) == 1, "the CA with a CRL: its sender read")
         assert frames.stats.tls_refused == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+
+
+def test_an_expired_crl_refuses_its_cas_certificates_and_is_warned_about(
+        certs: Certificates, revocations: Revocations,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A CRL past its next update (a CA that stopped publishing): OpenSSL refuses every
+    certificate of that CA ("CRL has expired"); the start says so."""
+    crl = revocations.publish(expired=True)
+    with caplog.at_level(logging.WARNING, logger="aiops.syslog_listener"):
+        gate = tls_gate(certs.server_cert, certs.server_key, certs.ca, [crl])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"--tls-crl {crl}: the CRL of CN=test-ca expired at 2020-01-02 00:00 UTC: every "
+        "certificate that CA issued is refused until it is republished"]
+    caplog.clear()
+    with serving(gate) as (port, frames):
+        assert_refused(port, client_context(certs, certs.client_cert, certs.client_key))
+        wait_for(lambda: frames.stats.tls_refused == 1, "the refusal counted")
+    assert frames.frames == []
+    assert "refused a TLS syslog connection from 127.0.0.1: CERTIFICATE_VERIFY_FAILED " \
+        "(CRL has expired)" in caplog.text
