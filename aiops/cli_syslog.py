@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -21,7 +21,7 @@ from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder, stopped_lin
 from aiops.errors import InputError
 
 if TYPE_CHECKING:  # ssl is imported where TLS is used: the CLI starts without it
-    import ssl
+    from aiops.syslog_listener import TlsEndpoint
 
 
 def _rules_dir(ctx: click.Context, given: Path | None) -> Path:
@@ -58,6 +58,19 @@ RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=P
 @click.option("--tls-client-ca", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="PEM CA certificates: senders must present a certificate "
                                  "one of them signed (mutual TLS).")
+@click.option("--tls-permitted-peer", multiple=True, metavar="PATTERN",
+              help="Accept only client certificates with a DNS name (else common name) "
+                   "matching PATTERN (*.example.net: one label); repeatable. Needs "
+                   "--tls-client-ca.")
+@click.option("--tls-bind-hostname", is_flag=True, default=False,
+              help="Drop (count, log) a message whose host its TLS certificate does not "
+                   "name. Needs --tls-client-ca.")
+@click.option("--tls-relay-peer", multiple=True, metavar="PATTERN",
+              help="With --tls-bind-hostname: certificates matching PATTERN (relays) may "
+                   "send for any host; they are permitted peers too. Repeatable.")
+@click.option("--tls-crl", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PEM certificate revocation list(s) of the --tls-client-ca CAs: a revoked "
+                   "client certificate is refused. Re-read when the file changes. Repeatable.")
 @FORWARD
 @RULES
 @STATS_EVERY
@@ -65,6 +78,8 @@ RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=P
 @reports_bad_input
 def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str | None,
                   tls_cert: Path | None, tls_key: Path | None, tls_client_ca: Path | None,
+                  tls_permitted_peer: tuple[str, ...], tls_bind_hostname: bool,
+                  tls_relay_peer: tuple[str, ...], tls_crl: tuple[Path, ...],
                   forward: str, rules_dir: Path | None, stats_every: float) -> None:
     """Receive syslog and forward the alert events its rules make to an engine."""
     from aiops.syslog_listener import SyslogHandler
@@ -72,7 +87,9 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str
 
     if udp is None and tcp is None and tls is None:
         raise InputError("give --udp HOST:PORT, --tcp HOST:PORT, --tls HOST:PORT or several")
-    secure = _tls_endpoint(tls, tls_cert, tls_key, tls_client_ca)
+    secure = _tls_endpoint(tls, tls_cert, tls_key, tls_client_ca,
+                           _TlsPeers(tls_permitted_peer, tls_relay_peer, tls_bind_hostname,
+                                     tls_crl))
     forwarder = engine_forwarder(forward, "syslog")
     rules, errors = load_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
@@ -82,26 +99,51 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str
                    address(tcp, "--tcp"), stats_every, secure)
 
 
+class _TlsPeers(NamedTuple):
+    """The options that judge client certificates (they all need --tls-client-ca)."""
+
+    permitted: tuple[str, ...]
+    relays: tuple[str, ...]
+    bind_hostname: bool
+    crls: tuple[Path, ...]
+
+    def given(self) -> list[str]:
+        return [name for name, value in (
+            ("--tls-permitted-peer", self.permitted), ("--tls-bind-hostname", self.bind_hostname),
+            ("--tls-relay-peer", self.relays), ("--tls-crl", self.crls)) if value]
+
+
 def _tls_endpoint(tls: str | None, cert: Path | None, key: Path | None,
-                  client_ca: Path | None) -> tuple[tuple[str, int], ssl.SSLContext] | None:
+                  client_ca: Path | None, peers: _TlsPeers) -> TlsEndpoint | None:
     """``--tls`` and its files, all checked before anything listens."""
-    from aiops.syslog_tls import server_context
+    from aiops.syslog_tls import tls_gate
+    from aiops.syslog_tls_peers import PeerPolicy
 
     if tls is None:
         given = [name for name, value in (("--tls-cert", cert), ("--tls-key", key),
                                           ("--tls-client-ca", client_ca)) if value]
+        given += peers.given()
         if given:
             raise InputError(f"{', '.join(given)} given without --tls HOST:PORT")
         return None
     where = address(tls, "--tls")
     if cert is None:
         raise InputError("--tls needs --tls-cert (the listener's PEM certificate)")
-    return where, server_context(cert, key, client_ca)
+    if client_ca is None and peers.given():
+        raise InputError(f"{', '.join(peers.given())} needs --tls-client-ca: only a client "
+                         "certificate has names to check and can be revoked")
+    if peers.relays and not peers.bind_hostname:
+        raise InputError("--tls-relay-peer needs --tls-bind-hostname: without it every "
+                         "certificate may send for any host")
+    policy = None
+    if peers.permitted or peers.bind_hostname:
+        policy = PeerPolicy(peers.permitted, peers.relays, peers.bind_hostname)
+    return where, tls_gate(cert, key, client_ca, peers.crls, policy)
 
 
 def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | None,
                    tcp: tuple[str, int] | None, stats_every: float,
-                   tls: tuple[tuple[str, int], ssl.SSLContext] | None = None) -> None:
+                   tls: TlsEndpoint | None = None) -> None:
     """Listen until SIGTERM or Ctrl-C with progress lines on stderr, then send what is
     held (``aiops syslog listen``, ``aiops traps listen``)."""
     from aiops.syslog_listener import SyslogListener
@@ -125,6 +167,9 @@ def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | N
             refused = f", {stats.refused} of other communities" if stats.refused else ""
             if stats.tls_refused:
                 refused += f", {stats.tls_refused} TLS connections refused"
+            if stats.tls_unbound:
+                refused += (f", {stats.tls_unbound} for a host their TLS certificate "
+                            "does not name")
             if stats.v3_refused:
                 refused += f", {stats.v3_refused} SNMPv3 refused (see the log)"
             click.echo(f"{what}: {stats.messages} messages, {stats.matched} matched a rule, "

@@ -10,6 +10,7 @@ events go to the engine's ``/api/v1/webhooks/syslog``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import selectors
 import socket
@@ -20,11 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiops.forwarder import Forwarder
 from connectors.syslog import MAX_MESSAGE_BYTES, TcpFramer, parse_syslog
 from connectors.syslog_rules import RuleSet
+
+if TYPE_CHECKING:
+    from aiops.syslog_tls import TlsGate
+    from aiops.syslog_tls_peers import HostBinding
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ class ListenStats:
     refused: int = 0  # a trap whose community is not one of those accepted
     tls_refused: int = 0  # TLS connections whose handshake failed (no syslog read)
     v3_refused: int = 0  # SNMPv3 messages USM refused (wrong passphrase, unknown user...)
+    tls_unbound: int = 0  # TLS messages for a host their certificate does not name
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -48,14 +54,21 @@ class SyslogHandler:
         self.forwarder = forwarder
         self.stats = ListenStats()
 
-    def handle(self, data: bytes, peer: str) -> None:
-        """Never raises: one odd message must not stop the receiving loop."""
+    def handle(self, data: bytes, peer: str, hosts: HostBinding | None = None) -> None:
+        """Never raises: one odd message must not stop the receiving loop. ``hosts``:
+        the hosts a TLS sender's certificate may send for (``--tls-bind-hostname``);
+        a message for another is dropped, counted and logged."""
         try:
             message = parse_syslog(data, peer, time.time())
         except ValueError as exc:
             with self.stats.lock:
                 self.stats.unreadable += 1
             log.debug("%s", exc)
+            return
+        if hosts is not None and not hosts.allows(message.host):
+            with self.stats.lock:
+                self.stats.tls_unbound += 1
+            hosts.dropped(message.host)
             return
         pass_on(self.stats, self.forwarder, lambda: self.rules.event(message), peer)
 
@@ -244,17 +257,23 @@ class _Tls(_Tcp):
     """TCP whose connections are TLS (RFC 5425): the handshake runs on the connection's
     own thread, bounded in time, so a slow or silent client never holds the accept loop."""
 
-    def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext):
+    def __init__(self, address: tuple[str, int], handler: Any,
+                 gate: TlsGate | ssl.SSLContext):
+        from aiops.syslog_tls import TlsGate
+
         super().__init__(address, handler)
-        self.context = context
+        self.gate = TlsGate.fixed(gate) if isinstance(gate, ssl.SSLContext) else gate
 
 
 class _Tls6(_Tls):
     address_family = socket.AF_INET6
 
 
+TlsEndpoint = tuple[tuple[str, int], "TlsGate | ssl.SSLContext"]  # address, what it checks
+
+
 def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | None,
-             tls: tuple[tuple[str, int], ssl.SSLContext] | None = None) -> list[Any]:
+             tls: TlsEndpoint | None = None) -> list[Any]:
     class Stream(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             framer = TcpFramer()
@@ -264,12 +283,15 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
             # keepalives find the peers that are gone, and with every slot taken the
             # longest-silent connection gives its slot up (``verify_request``).
             self.request.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            connection = self.request
-            context = getattr(self.server, "context", None)
-            if context is not None:
-                connection = _handshake(context, self.request, peer, handler.stats)
-                if connection is None:
+            connection, deliver = self.request, handler.handle
+            gate = getattr(self.server, "gate", None)
+            if gate is not None:
+                admitted = _handshake(gate, self.request, peer, handler.stats)
+                if admitted is None:
                     return
+                connection, hosts = admitted
+                if hosts is not None:
+                    deliver = functools.partial(handler.handle, hosts=hosts)
             with self.server.reading(connection) as readable:
                 try:
                     while readable:
@@ -278,14 +300,14 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
                             break
                         self.server.touch(connection)
                         for frame in framer.feed(chunk):
-                            handler.handle(frame, peer)
+                            deliver(frame, peer)
                 except OSError:  # ssl.SSLError too: a sender that broke off mid-record
                     pass
                 finally:
                     if connection is not self.request:  # the TLS socket took the fd over
                         connection.close()
                 for frame in framer.close():
-                    handler.handle(frame, peer)
+                    deliver(frame, peer)
 
     servers: list[Any] = []
     if udp is not None:
@@ -293,35 +315,44 @@ def _servers(handler: Any, udp: tuple[str, int] | None, tcp: tuple[str, int] | N
     if tcp is not None:
         servers.append((_Tcp6 if _family(tcp[0]) == socket.AF_INET6 else _Tcp)(tcp, Stream))
     if tls is not None:
-        where, context = tls
+        where, gate = tls
         servers.append((_Tls6 if _family(where[0]) == socket.AF_INET6 else _Tls)(
-            where, Stream, context))
+            where, Stream, gate))
     return servers
 
 
-def _handshake(context: ssl.SSLContext, raw: socket.socket, peer: str,
-               stats: ListenStats) -> ssl.SSLSocket | None:
-    """The server side of the TLS handshake; None (logged, counted) when it fails: a
-    plain-TCP sender, an unknown or missing client certificate, a timeout."""
+def _handshake(gate: TlsGate, raw: socket.socket, peer: str,
+               stats: ListenStats) -> tuple[ssl.SSLSocket, HostBinding | None] | None:
+    """The server side of the TLS handshake, and the hosts the sender may send for
+    (None: any); None (logged, counted) when it fails: a plain-TCP sender, an unknown,
+    revoked or missing client certificate, one no ``--tls-permitted-peer`` matches,
+    a timeout. Nothing the sender wrote has been read then."""
     from aiops.syslog_tls import HANDSHAKE_SECONDS, peer_subject
+    from aiops.syslog_tls_peers import NotPermitted
 
     connection = None
+    hosts = None
     try:
-        connection = context.wrap_socket(raw, server_side=True,
-                                         do_handshake_on_connect=False)
+        connection = gate.context().wrap_socket(raw, server_side=True,
+                                                do_handshake_on_connect=False)
         _handshake_within(connection, time.monotonic() + HANDSHAKE_SECONDS)
-    except (OSError, ValueError) as exc:
+        if gate.peers is not None:
+            hosts = gate.peers.admit(connection.getpeercert() or {}, peer)
+    except (OSError, ValueError, NotPermitted) as exc:
         # The TLS socket took the descriptor over: closing the raw one (socketserver's
         # shutdown_request) would leave the connection open until garbage collection.
         (connection or raw).close()
         with stats.lock:
             stats.tls_refused += 1
         reason = getattr(exc, "reason", None) or exc
+        verify = getattr(exc, "verify_message", None)  # what was wrong with the certificate
+        if verify:
+            reason = f"{reason} ({verify})"
         log.warning("refused a TLS syslog connection from %s: %s", peer, reason)
         return None
     log.info("TLS syslog connection from %s (%s, certificate %s)", peer,
              connection.version(), peer_subject(connection) or "none")
-    return connection
+    return connection, hosts
 
 
 def _handshake_within(connection: ssl.SSLSocket, deadline: float) -> None:
@@ -357,7 +388,7 @@ class SyslogListener:
 
     def __init__(self, handler: Any, udp: tuple[str, int] | None,
                  tcp: tuple[str, int] | None,
-                 tls: tuple[tuple[str, int], ssl.SSLContext] | None = None):
+                 tls: TlsEndpoint | None = None):
         self.handler = handler
         self.servers = _servers(handler, udp, tcp, tls)
         self._stop = threading.Event()

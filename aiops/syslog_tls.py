@@ -11,14 +11,18 @@ What is checked: the server presents ``--tls-cert`` (with its chain) and
 it). With ``--tls-client-ca`` every sender must present a certificate that CA signed
 (RFC 5425 §5.2 mutual authentication) or its connection is refused before a byte
 of syslog is read. Every file is read at start, and a bad one is refused by name.
+Which of those certificates may send, and for which hosts: aiops/syslog_tls_peers.py;
+revocation lists, re-read when they change: aiops/syslog_tls_crl.py.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiops.errors import InputError
+from aiops.syslog_tls_peers import PeerPolicy, certificate_names
 
 HANDSHAKE_SECONDS = 10.0  # a sender that connects and says nothing holds no thread longer
 
@@ -72,15 +76,41 @@ def _readable(path: Path, option: str) -> None:
 
 
 def peer_subject(connection: ssl.SSLSocket) -> str | None:
-    """The sender certificate's first DNS name or common name, for the logs."""
+    """The sender certificate's names (DNS names, else common names), for the logs."""
     certificate = connection.getpeercert()
     if not certificate:
         return None
-    for kind, value in certificate.get("subjectAltName", ()):
-        if kind == "DNS":
-            return str(value)
-    for rdn in certificate.get("subject", ()):
-        for name, value in rdn:
-            if name == "commonName":
-                return str(value)
-    return None
+    return ", ".join(certificate_names(certificate)) or None
+
+
+class TlsGate:
+    """What the TLS listener asks for each connection: the context to shake hands
+    with (made anew when a revocation list changes) and, after the handshake, whether
+    the certificate may send and for which hosts (``peers``; None: any it has)."""
+
+    def __init__(self, contexts: Callable[[], ssl.SSLContext],
+                 peers: PeerPolicy | None = None):
+        self.context = contexts
+        self.peers = peers
+
+    @classmethod
+    def fixed(cls, context: ssl.SSLContext) -> TlsGate:
+        return cls(lambda: context)
+
+
+def tls_gate(cert: Path, key: Path | None, client_ca: Path | None,
+             crls: Sequence[Path] = (), peers: PeerPolicy | None = None) -> TlsGate:
+    """The listener's gate from its options; ``InputError`` for a bad file."""
+    if not crls:
+        context = server_context(cert, key, client_ca)
+        return TlsGate(lambda: context, peers)
+    from aiops.syslog_tls_crl import CrlReload, load_crls
+
+    if client_ca is None:
+        raise InputError("--tls-crl needs --tls-client-ca (CRLs revoke client certificates)")
+
+    def build() -> tuple[ssl.SSLContext, list[str]]:
+        context = server_context(cert, key, client_ca)
+        return context, load_crls(context, crls, client_ca)
+
+    return TlsGate(CrlReload(build, crls).current, peers)

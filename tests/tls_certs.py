@@ -28,6 +28,7 @@ class Certificates:
     client_key: Path
     stranger_cert: Path  # signed by another CA
     stranger_key: Path
+    ca_key: Path  # to sign more certificates (``signed``) and CRLs (tests/tls_crl.py)
 
 
 def _run(*args: str, cwd: Path) -> None:
@@ -41,11 +42,15 @@ def _ca(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def _signed(folder: Path, name: str, ca: tuple[Path, Path], extensions: str) -> tuple[Path, Path]:
+def signed(folder: Path, name: str, ca: tuple[Path, Path], extensions: str,
+           subject: str | None = None) -> tuple[Path, Path]:
+    """A certificate (and its key) for ``subject`` (default ``/CN=name``), signed by
+    ``ca`` (certificate, key), with ``extensions`` in ``openssl x509 -extfile`` form."""
     key, request, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.pem"
     ext = folder / f"{name}.ext"
     ext.write_text(extensions, encoding="ascii")
-    _run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key),
+    _run("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject or f"/CN={name}",
+         "-keyout", str(key),
          "-out", str(request), cwd=folder)
     _run("x509", "-req", "-in", str(request), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
          "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert), cwd=folder)
@@ -55,15 +60,15 @@ def _signed(folder: Path, name: str, ca: tuple[Path, Path], extensions: str) -> 
 def make_certificates(folder: Path) -> Certificates:
     folder.mkdir(parents=True, exist_ok=True)
     ca = _ca(folder, "test-ca")
-    server = _signed(folder, "aiops.test", ca, "subjectAltName=DNS:aiops.test,IP:127.0.0.1\n"
+    server = signed(folder, "aiops.test", ca, "subjectAltName=DNS:aiops.test,IP:127.0.0.1\n"
                      "extendedKeyUsage=serverAuth\n")
-    client = _signed(folder, "edge-router-1", ca, "subjectAltName=DNS:edge-router-1\n"
+    client = signed(folder, "edge-router-1", ca, "subjectAltName=DNS:edge-router-1\n"
                      "extendedKeyUsage=clientAuth\n")
     other_ca = _ca(folder, "other-ca")
-    stranger = _signed(folder, "stranger", other_ca, "extendedKeyUsage=clientAuth\n")
+    stranger = signed(folder, "stranger", other_ca, "extendedKeyUsage=clientAuth\n")
     return Certificates(ca=ca[0], server_cert=server[0], server_key=server[1],
                         client_cert=client[0], client_key=client[1],
-                        stranger_cert=stranger[0], stranger_key=stranger[1])
+                        stranger_cert=stranger[0], stranger_key=stranger[1], ca_key=ca[1])
 
 
 def close_after_read(tls: ssl.SSLSocket) -> None:

@@ -43,13 +43,14 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 
 @pytest.fixture
-def tls_listener(tmp_path: Path, live_server: LiveServer,
-                 certs: Certificates) -> Iterator[Listener]:
+def tls_listener(tmp_path: Path, live_server: LiveServer, certs: Certificates,
+                 request: pytest.FixtureRequest) -> Iterator[Listener]:
+    """The listener; a test's indirect parameter adds options."""
     port = free_port()
     running = Listener(tmp_path / "listener", live_server.url,
                        ["--tls", f"127.0.0.1:{port}", "--tls-cert", str(certs.server_cert),
                         "--tls-key", str(certs.server_key),
-                        "--tls-client-ca", str(certs.ca)])
+                        "--tls-client-ca", str(certs.ca), *getattr(request, "param", ())])
     running.port = port
     yield running
     if running.process.poll() is None:
@@ -160,11 +161,18 @@ def test_an_encrypted_key_is_refused_by_name_not_asked_for(tmp_path: Path,
 @pytest.mark.skipif(not (os.access(RSYSLOGD, os.X_OK) and RSYSLOG_OSSL
                          and shutil.which("logger")),
                     reason="needs rsyslog with its OpenSSL driver (rsyslog-openssl) and logger")
+@pytest.mark.parametrize("tls_listener", [
+    (),
+    # Its certificate (edge-router-1) permitted, as a relay: logger's host is not its name.
+    ("--tls-permitted-peer", "edge-router-1", "--tls-bind-hostname",
+     "--tls-relay-peer", "edge-router-1"),
+], indirect=True, ids=["any-certificate", "permitted-relay"])
 def test_rsyslog_relays_over_tls_to_the_listener(tmp_path: Path, tls_listener: Listener,
                                                  live_server: LiveServer,
                                                  certs: Certificates) -> None:
     """rsyslog takes plain UDP from ``logger`` and relays it over TLS, checking that the
-    listener's certificate names ``aiops.test`` and presenting its own."""
+    listener's certificate names ``aiops.test`` and presenting its own, which the
+    listener matches against ``--tls-permitted-peer`` when given."""
     udp_port = free_port()
     conf = tmp_path / "rsyslog.conf"
     conf.write_text(
