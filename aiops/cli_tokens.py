@@ -94,26 +94,37 @@ def tokens_new(name: str, scopes: str, expires: str | None, append_to: Path | No
 
 @tokens.command("check")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def tokens_check(path: Path) -> None:
+@click.option("--warn-within", default="14d", show_default=True, metavar="DURATION",
+              help="Warn of tokens expiring within this long (7d, 36h, seconds).")
+def tokens_check(path: Path, warn_within: str) -> None:
     """Read a tokens file as `aiops serve` will and list its tokens (name, scopes,
-    expiry: tab-separated); exit 2 naming the line that is wrong. An expired token is a
-    warning on stderr, not an error (exit 0): the file is as the server will read it,
-    and that token is refused while the others work."""
-    from aiops.api.access import load_tokens
-    from aiops.timeutil import to_rfc3339
+    expiry: tab-separated); exit 2 naming the line that is wrong. An expired token, or
+    one expiring within --warn-within, is a warning on stderr, not an error (exit 0):
+    the file is as the server will read it. In cron, `aiops tokens check FILE
+    >/dev/null` mails only the warnings, so no exit status of its own is needed."""
+    from aiops.api.access import load_tokens, time_left
+    from aiops.timeutil import parse_duration, to_rfc3339
 
     try:
+        window = parse_duration(warn_within, "--warn-within")
         found = load_tokens(path)
     except ValueError as exc:
         click.echo(f"aiops: error: {exc}", err=True)
         sys.exit(2)
     now = time.time()
+    left = {token.name: token.expires - now for token in found if token.expires is not None}
     expired = [token for token in found if token.expired(now)]
+    soon = [token for token in found if 0 < left.get(token.name, window + 1) <= window]
     for token in found:
         expiry = "never" if token.expires is None else to_rfc3339(token.expires)
-        note = " (expired)" if token in expired else ""
+        note = (" (expired)" if token in expired else
+                f" (expires in {time_left(left[token.name])})" if token in soon else "")
         click.echo(f"{token.name}\t{','.join(sorted(token.scopes))}\t{expiry}{note}")
     click.echo(f"{path}: {len(found)} tokens, {len(expired)} expired")
     for token in expired:
         click.echo(f"aiops: warning: token {token.name!r} expired at "
                    f"{to_rfc3339(token.expires)}; requests with it are refused", err=True)
+    for token in soon:
+        click.echo(f"aiops: warning: token {token.name!r} expires at "
+                   f"{to_rfc3339(token.expires)} (in {time_left(left[token.name])}); "
+                   "give its holder a new one (aiops tokens new) before then", err=True)

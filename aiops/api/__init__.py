@@ -36,7 +36,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     if runtime.data_dir.api_tokens_file:
         # ValueError naming the file and line: nothing is served with fewer tokens
         # than the operator meant (docs/contracts.md, "Access tokens").
-        from aiops.api.access import TokensFile, install
+        from aiops.api.access import install
+        from aiops.api.tokens_reload import TokensFile
 
         install(app, TokensFile(runtime.data_dir.api_tokens_file))
 

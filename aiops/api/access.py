@@ -14,8 +14,12 @@ has no offset). Only the SHA-256 of a token is stored, so the file does not give
 tokens away; ``aiops tokens new`` makes a token and prints its line. A token that
 expires limits the harm of one that leaked unnoticed and makes rotation a date rather
 than a chore remembered; a line without the field never expires, as before. The
-server reads the file again when it changes (``TokensFile``), so adding, renewing or
-revoking a token needs no restart.
+server reads the file again when it changes (``tokens_reload.TokensFile``), so adding,
+renewing or revoking a token needs no restart; a save with a wrong line still applies
+the revocations it makes (``read_tokens`` returns the good lines and the errors
+apart). Tokens that expire within 7 days are logged at each read of the file, or at
+their first request once they get that close, and answers to them carry
+``Aiops-Token-Expires``: an expiry nobody hears of is an outage on a date.
 
 A request carries the token as ``Authorization: Bearer TOKEN`` or as the password of
 HTTP Basic (any user name), which is what a browser asks for when it opens the incident
@@ -39,10 +43,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, jsonify, render_template, request
 
 from aiops.timeutil import to_rfc3339
+
+if TYPE_CHECKING:
+    from aiops.api.tokens_reload import TokensFile
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +82,18 @@ class Token:
         return self.expires is not None and now >= self.expires
 
 
+EXPIRY_WARNING_SECONDS = 7 * 86400  # the server warns of a token expiring this soon
+
+
 class AccessTokens:
-    """The tokens of one file, looked up by the SHA-256 of what a request presents."""
+    """The tokens of one read of the file, looked up by the SHA-256 of what a request
+    presents; it also remembers which tokens it has warned of as expiring soon, so
+    the warning comes once per token and read of the file."""
 
     def __init__(self, tokens: dict[str, Token]):
         self._by_hash = tokens
+        self._warned: set[str] = set()  # names: a token's warning, once per read
+        self._warn_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -86,6 +101,10 @@ class AccessTokens:
     def __iter__(self) -> Iterator[Token]:
         """The tokens in the file's order."""
         return iter(self._by_hash.values())
+
+    def by_hash(self) -> dict[str, Token]:
+        """A copy of the tokens by their SHA-256 (what a changed file is compared with)."""
+        return dict(self._by_hash)
 
     def find(self, presented: str) -> Token | None:
         """The token ``presented`` is, or None, by a dict look-up of its digest. Its
@@ -97,6 +116,46 @@ class AccessTokens:
         cost each request one comparison per token (73 us at 1,000 tokens)."""
         digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
         return self._by_hash.get(digest)
+
+    def warn_of_expiry(self, now: float) -> None:
+        """Log a warning for every token expired or expiring within
+        ``EXPIRY_WARNING_SECONDS`` (at start and after each read of the file)."""
+        for token in self._by_hash.values():
+            if token.expires is not None and token.expires - now <= EXPIRY_WARNING_SECONDS:
+                self._warn(token, now)
+
+    def note_use(self, token: Token, now: float) -> None:
+        """Warn, once, that a token a request was let in with expires soon: for a token
+        that entered the window since the file was read. Two comparisons and a set
+        look-up per request; nothing is read."""
+        if (token.expires is not None and token.expires - now <= EXPIRY_WARNING_SECONDS
+                and token.name not in self._warned):
+            self._warn(token, now)
+
+    def _warn(self, token: Token, now: float) -> None:
+        with self._warn_lock:
+            if token.name in self._warned:
+                return
+            self._warned.add(token.name)
+        # Its name and instant, never the token (nor its digest).
+        if token.expired(now):
+            log.warning("AIOPS_API_TOKENS_FILE: token %r expired at %s; requests with it "
+                        "are refused", token.name, to_rfc3339(token.expires))
+        else:
+            log.warning("AIOPS_API_TOKENS_FILE: token %r expires at %s (in %s); give its "
+                        "holder a new one (aiops tokens new) before then", token.name,
+                        to_rfc3339(token.expires), time_left(token.expires - now))
+
+
+def time_left(seconds: float) -> str:
+    """``12 days``, ``30 hours`` (under two days), ``less than an hour``: how soon a
+    token expires, whole units rounded down so it never reads later than it is."""
+    if seconds >= 2 * 86400:
+        return f"{int(seconds // 86400)} days"
+    if seconds >= 3600:
+        hours = int(seconds // 3600)
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    return "less than an hour"
 
 
 def token_hash(token: str) -> str:
@@ -149,94 +208,103 @@ def check_name(name: str, where: str) -> str:
     return name
 
 
-def load_tokens(path: str | Path) -> AccessTokens:
-    """The tokens of ``path``; ValueError naming the file and line of anything wrong
-    (so ``aiops serve`` stops before serving with fewer tokens than meant)."""
+@dataclass(frozen=True, slots=True)
+class TokensRead:
+    """What a tokens file says: the tokens of its well-formed lines, and one message per
+    wrong line (or one for a file that cannot be read at all), naming file and line.
+    Why both rather than the first error: at start any error stops the server
+    (``load_tokens``), but on a change the server still applies what the wrong lines
+    cannot undo, so a revocation saved with a typo elsewhere takes effect
+    (``tokens_reload.carry_over``)."""
+
+    tokens: dict[str, Token]  # by SHA-256, in the file's order
+    errors: tuple[str, ...]
+    absent: bool = False  # no such file, it cannot be opened, or it is empty (0 bytes)
+
+
+def read_tokens(path: str | Path) -> TokensRead:
+    """Every line of ``path`` read: the good ones as tokens, the wrong ones as errors.
+    Two lines naming one token, or one name twice, are errors on the later line and
+    hold no token at all, neither line's: which of them the operator meant cannot be
+    known, and a token nobody can vouch for is refused (fail closed). A file without
+    any token is an error too."""
     file = Path(path)
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"AIOPS_API_TOKENS_FILE {file}: larger than "
-                             f"{MAX_FILE_BYTES} bytes")
-        text = file.read_text(encoding="utf-8")
+            return TokensRead({}, (f"AIOPS_API_TOKENS_FILE {file}: larger than "
+                                   f"{MAX_FILE_BYTES} bytes",))
+        # surrogateescape: a byte that is not UTF-8 makes its own line wrong, not all.
+        text = file.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
-        raise ValueError(f"AIOPS_API_TOKENS_FILE {file}: cannot be read "
-                         f"({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"AIOPS_API_TOKENS_FILE {file}: not UTF-8 text") from None
+        return TokensRead({}, (f"AIOPS_API_TOKENS_FILE {file}: cannot be read "
+                               f"({exc.strerror or exc})",), absent=True)
     tokens: dict[str, Token] = {}
-    line_of_name: dict[str, int] = {}
-    line_of_hash: dict[str, int] = {}
+    errors: list[str] = []
+    line_of_name: dict[str, tuple[int, str]] = {}  # name -> (line, digest)
+    line_of_hash: dict[str, tuple[int, str]] = {}  # digest -> (line, name)
+    doubtful: set[str] = set()  # digests of lines in conflict with another line
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
         where = f"AIOPS_API_TOKENS_FILE {file}, line {number}"
-        parts = line.split()
-        if len(parts) not in (3, 4):
-            raise ValueError(f"{where}: expected {_FIELDS}, got {len(parts)} fields")
-        name, scopes, digest = parts[:3]
-        check_name(name, where)
-        if not _HASH.match(digest):
-            raise ValueError(f"{where}: the third field must be the token's SHA-256 in "
-                             "64 lower-case hex digits (aiops tokens new prints the line)")
-        expires = parse_expiry(parts[3], where) if len(parts) == 4 else None
-        if name in line_of_name:
-            raise ValueError(f"{where}: token name {name!r} is on line "
-                             f"{line_of_name[name]} already")
+        try:
+            entry = _parse_line(raw, where)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if entry is None:
+            continue
+        digest, token = entry
+        if token.name in line_of_name:
+            first, first_digest = line_of_name[token.name]
+            errors.append(f"{where}: token name {token.name!r} is on line {first} already")
+            doubtful.update((first_digest, digest))
+            continue
         if digest in line_of_hash:
             # Two names for one token: which one a request acts as would be arbitrary.
-            raise ValueError(f"{where}: the same token (SHA-256) as line "
-                             f"{line_of_hash[digest]} ({tokens[digest].name!r})")
-        line_of_name[name] = line_of_hash[digest] = number
-        tokens[digest] = Token(name, parse_scopes(scopes, where), expires)
-    if not tokens:
-        raise ValueError(f"AIOPS_API_TOKENS_FILE {file}: holds no token; every request "
-                         "would be refused")
-    return AccessTokens(tokens)
+            first, first_name = line_of_hash[digest]
+            errors.append(f"{where}: the same token (SHA-256) as line {first} "
+                          f"({first_name!r})")
+            doubtful.add(digest)
+            continue
+        line_of_name[token.name] = (number, digest)
+        line_of_hash[digest] = (number, token.name)
+        tokens[digest] = token
+    kept = {digest: token for digest, token in tokens.items() if digest not in doubtful}
+    if not kept and not errors:
+        errors.append(f"AIOPS_API_TOKENS_FILE {file}: holds no token; every request "
+                      "would be refused")
+    return TokensRead(kept, tuple(errors), absent=not text)
 
 
-class TokensFile:
-    """The tokens of a file as it is now: read again at the first request after its
-    modification time, size or inode changed (one ``stat`` per request), so adding,
-    renewing or revoking a token needs no restart.
+def _parse_line(raw: str, where: str) -> tuple[str, Token] | None:
+    """One line's digest and token; None for a blank or comment line; ValueError
+    naming ``where`` and the field otherwise."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: not UTF-8 text") from None
+    line = raw.split("#", 1)[0].strip()
+    if not line:
+        return None
+    parts = line.split()
+    if len(parts) not in (3, 4):
+        raise ValueError(f"{where}: expected {_FIELDS}, got {len(parts)} fields")
+    name, scopes, digest = parts[:3]
+    check_name(name, where)
+    if not _HASH.match(digest):
+        raise ValueError(f"{where}: the third field must be the token's SHA-256 in "
+                         "64 lower-case hex digits (aiops tokens new prints the line)")
+    expires = parse_expiry(parts[3], where) if len(parts) == 4 else None
+    return digest, Token(name, parse_scopes(scopes, where), expires)
 
-    Why a file that fails to read keeps the tokens read before: an editor saving in
-    place can be caught half-written, and a typo should not lock every client out; the
-    error is logged once per change and the next save is read again. At start there is
-    nothing read before, so a wrong file stops the server (``load_tokens`` raises).
-    A save of the same size within the file system's timestamp tick (milliseconds) of
-    the change read last is seen at the next change: ``touch`` the file to be sure."""
 
-    def __init__(self, path: str | Path):
-        self._path = Path(path)
-        self._lock = threading.Lock()
-        self._seen = self._stamp()  # before reading: a change during the read is seen
-        self._tokens = load_tokens(self._path)
-
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            status = self._path.stat()
-        except OSError:
-            return None
-        return status.st_mtime_ns, status.st_size, status.st_ino
-
-    def current(self) -> AccessTokens:
-        """The tokens to check a request against, read again if the file changed."""
-        stamp = self._stamp()
-        if stamp == self._seen:
-            return self._tokens
-        with self._lock:  # one reader per change, however many requests wait
-            if stamp != self._seen:
-                self._seen = stamp
-                try:
-                    self._tokens = load_tokens(self._path)
-                    log.info("AIOPS_API_TOKENS_FILE %s changed: %d tokens now",
-                             self._path, len(self._tokens))
-                except ValueError as exc:
-                    count = len(self._tokens)
-                    log.error("%s; still using the %d token%s read before", exc, count,
-                              "" if count == 1 else "s")
-        return self._tokens
+def load_tokens(path: str | Path) -> AccessTokens:
+    """The tokens of ``path``; ValueError naming the file and the first line that is
+    wrong (so ``aiops serve`` stops before serving with fewer tokens than meant, and
+    ``aiops tokens check`` refuses the file)."""
+    read = read_tokens(path)
+    if read.errors:
+        raise ValueError(read.errors[0])
+    return AccessTokens(read.tokens)
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -292,13 +360,15 @@ def install(app: Flask, tokens: TokensFile) -> None:
         if scope is None:
             return None
         presented = presented_token()
-        token = tokens.current().find(presented) if presented else None
+        current = tokens.current()
+        token = current.find(presented) if presented else None
         if token is None:
             reason = ("no token given: send Authorization: Bearer TOKEN (or the token as "
                       "the password of HTTP Basic)" if presented is None
                       else "the token given is not one of AIOPS_API_TOKENS_FILE's")
             return _refusal(401, reason)
-        if token.expired(time.time()):
+        now = time.time()
+        if token.expired(now):
             # Its name and instant, never the token: the holder learns what to renew.
             return _refusal(401, f"token {token.name!r} expired at "
                                  f"{to_rfc3339(token.expires)}; ask for a new one "
@@ -306,8 +376,21 @@ def install(app: Flask, tokens: TokensFile) -> None:
         if scope not in token.scopes:
             return _refusal(403, f"token {token.name!r} may {', '.join(sorted(token.scopes))}"
                                  f"; this request needs the scope {scope!r}")
+        current.note_use(token, now)
         g.aiops_token = token
         return None
+
+    @app.after_request
+    def _say_when_the_token_expires(response: Response) -> Response:
+        """``Aiops-Token-Expires`` on a successful answer to a request whose token
+        expires within ``EXPIRY_WARNING_SECONDS``: a client that logs headers tells
+        its owner before the 401s start, where the server's log reaches only the
+        engine's operator."""
+        token = g.get("aiops_token")
+        if (token is not None and token.expires is not None and response.status_code < 400
+                and token.expires - time.time() <= EXPIRY_WARNING_SECONDS):
+            response.headers["Aiops-Token-Expires"] = str(to_rfc3339(token.expires))
+        return response
 
 
 def _refusal(status: int, message: str,

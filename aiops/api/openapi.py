@@ -464,7 +464,9 @@ PATHS: dict[str, Any] = {
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
                "description": "A token of AIOPS_API_TOKENS_FILE; scopes read (GET), ingest "
-                              "(alerts, webhooks), operate (merge, split, playbook runs)."},
+                              "(alerts, webhooks), operate (merge, split, playbook runs). "
+                              "A successful answer to a token expiring within 7 days "
+                              "carries Aiops-Token-Expires: the instant, RFC 3339."},
     "basic": {"type": "http", "scheme": "basic",
               "description": "The same token as the password, any user name."},
 }

@@ -127,10 +127,12 @@ def test_tokens_check_lists_every_expiry_and_warns_of_the_expired(
             "expires=") in refused.stderr
 
 
-def test_the_server_reads_the_file_again_when_it_changes_and_keeps_the_last_good_one(
+def test_the_server_reads_the_file_again_when_it_changes(
         guarded: LiveServer, tokens_file: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Renewing or revoking a token needs no restart; a broken save is logged and the
-    tokens read before stay, as at start nothing is served from a wrong file."""
+    """Renewing or revoking a token needs no restart; a save whose only line is broken
+    leaves no token (that line no longer says what the token may do); a file that
+    disappears keeps the tokens in use for the grace an editor's save needs
+    (tests/integration/test_token_revocation.py has the rest)."""
     def status(token: str) -> int:
         return requests.get(f"{guarded.url}/api/v1/incidents", timeout=10,
                             headers={"Authorization": f"Bearer {token}"}).status_code
@@ -144,12 +146,87 @@ def test_the_server_reads_the_file_again_when_it_changes_and_keeps_the_last_good
     tokens_file.write_text(token_line("renewed", ["read"], renewed) + "\n", encoding="utf-8")
     assert (status(renewed), status(PLAIN)) == (200, 401)  # plain's line was removed
 
+    tokens_file.unlink()
+    assert status(renewed) == 200
+    assert (f"AIOPS_API_TOKENS_FILE {tokens_file}: cannot be read (No such file or "
+            "directory); the 1 token in use stays 2 s in case it is being saved") in caplog.text
+
     # Another size than the file before: a same-size save in the clock tick of the
     # last one would be missed (TokensFile compares time, size and inode).
     tokens_file.write_text(f"renewed read {'A' * 64}  # typo\n", encoding="utf-8")
-    assert status(renewed) == 200
-    assert f"AIOPS_API_TOKENS_FILE {tokens_file}, line 1: the third field" in caplog.text
-    assert "still using the 1 token read before" in caplog.text
-    tokens_file.unlink()
-    assert status(renewed) == 200
-    assert f"AIOPS_API_TOKENS_FILE {tokens_file}: cannot be read" in caplog.text
+    assert status(renewed) == 401
+    assert (f"AIOPS_API_TOKENS_FILE {tokens_file}, line 1: the third field must be the "
+            "token's SHA-256 in 64 lower-case hex digits (aiops tokens new prints the "
+            "line); applied 1 removal ('renewed'); no token in use: every request but "
+            "/api/v1/health is refused until the file reads again") in caplog.text
+    assert renewed not in caplog.text
+
+
+SOON = "soon-token-0123456789"
+
+
+def expiring_in_3_days(path: Path) -> str:
+    """Write a file whose 'soon' token expires in 3 days and an hour; its instant."""
+    instant = str(to_rfc3339(float(int(time.time()) + 3 * 86400 + 3600)))
+    path.write_text("\n".join([
+        token_line("soon", ["read"], SOON, expires=instant),
+        token_line("later", ["read"], LATER, expires="2999-12-31T23:00:00+01:00"),
+    ]) + "\n", encoding="utf-8")
+    return instant
+
+
+def test_the_server_warns_of_a_token_expiring_within_7_days_and_tells_its_client(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """At start (and again after each read of the file) the log names every token that
+    expires within 7 days and when, never the token; answers to it carry the instant."""
+    path = tmp_path / "tokens"
+    instant = expiring_in_3_days(path)
+    warning = (f"AIOPS_API_TOKENS_FILE: token 'soon' expires at {instant} (in 3 days); "
+               "give its holder a new one (aiops tokens new) before then")
+    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
+                              api_tokens_file=str(path)))
+    try:
+        with serving_app(rt) as served:
+            assert caplog.text.count(warning) == 1
+            assert "'later'" not in caplog.text
+
+            def get(token: str) -> requests.Response:
+                return requests.get(f"{served.url}/api/v1/incidents", timeout=10,
+                                    headers={"Authorization": f"Bearer {token}"})
+
+            for _ in range(3):
+                answer = get(SOON)
+                assert answer.status_code == 200
+                assert answer.headers["Aiops-Token-Expires"] == instant
+            assert "Aiops-Token-Expires" not in get(LATER).headers
+            assert caplog.text.count(warning) == 1  # once per token and read of the file
+
+            with path.open("a", encoding="utf-8") as out:
+                out.write(token_line("plain", ["read"], PLAIN) + "\n")
+            assert get(SOON).status_code == 200
+            assert caplog.text.count(warning) == 2
+    finally:
+        rt.close()
+    assert SOON not in caplog.text
+
+
+def test_tokens_check_warns_of_tokens_expiring_within_the_window(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    instant = expiring_in_3_days(path)
+    checked = aiops("tokens", "check", str(path))  # the window: 14 days
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines() == [
+        f"soon\tread\t{instant} (expires in 3 days)",
+        "later\tread\t2999-12-31T22:00:00Z",
+        f"{path}: 2 tokens, 0 expired",
+    ]
+    assert checked.stderr == (f"aiops: warning: token 'soon' expires at {instant} (in 3 "
+                              "days); give its holder a new one (aiops tokens new) before "
+                              "then\n")
+
+    narrow = aiops("tokens", "check", "--warn-within", "2d", str(path))
+    assert narrow.returncode == 0 and narrow.stderr == ""
+    assert narrow.stdout.splitlines()[0] == f"soon\tread\t{instant}"
+    wrong = aiops("tokens", "check", "--warn-within", "soon", str(path))
+    assert wrong.returncode == 2
+    assert "'--warn-within' must be a duration" in wrong.stderr
