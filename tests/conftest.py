@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -80,6 +80,18 @@ def serving_app(runtime: Runtime) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serving_with_tokens(data: Path, tokens_file: Path) -> Iterator[LiveServer]:
+    """A new engine on the data dir ``data``, served over real HTTP with
+    ``AIOPS_API_TOKENS_FILE`` naming ``tokens_file``: what the access-token tests run."""
+    rt = open_runtime(replace(DataDir.from_env(data), api_tokens_file=str(tokens_file)))
+    try:
+        with serving_app(rt) as served:
+            yield served
+    finally:
+        rt.close()
 
 
 @pytest.fixture

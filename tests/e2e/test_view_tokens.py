@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from aiops.api.access import token_line
-from aiops.config import DataDir
-from aiops.runtime import open_runtime
-from tests.conftest import LiveServer, serving_app
+from tests.conftest import LiveServer, serving_with_tokens
 from tests.e2e.test_feedback_view import two_incidents
 
 pytestmark = pytest.mark.browser
@@ -28,13 +25,8 @@ def guarded(tmp_path: Path) -> Iterator[LiveServer]:
     tokens = tmp_path / "tokens"
     tokens.write_text(token_line("ann", ["read", "operate"], OPERATOR) + "\n"
                       + token_line("wall", ["read"], VIEWER) + "\n", encoding="utf-8")
-    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
-                              api_tokens_file=str(tokens)))
-    try:
-        with serving_app(rt) as served:
-            yield served
-    finally:
-        rt.close()
+    with serving_with_tokens(tmp_path / "data", tokens) as served:
+        yield served
 
 
 @contextmanager

@@ -10,17 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
 from aiops.api.access import load_tokens, token_line
-from aiops.config import DataDir
-from aiops.runtime import open_runtime
 from aiops.timeutil import to_rfc3339
-from tests.conftest import LiveServer, serving_app
+from tests.conftest import LiveServer, serving_with_tokens
 
 OLD, LATER, PLAIN = "old-token-0123456789", "later-token-0123456789", "plain-token-0123456789"
 
@@ -38,13 +35,8 @@ def tokens_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def guarded(tmp_path: Path, tokens_file: Path) -> Iterator[LiveServer]:
-    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
-                              api_tokens_file=str(tokens_file)))
-    try:
-        with serving_app(rt) as served:
-            yield served
-    finally:
-        rt.close()
+    with serving_with_tokens(tmp_path / "data", tokens_file) as served:
+        yield served
 
 
 def test_an_expired_token_is_refused_naming_it_and_when_it_expired(
@@ -183,30 +175,25 @@ def test_the_server_warns_of_a_token_expiring_within_7_days_and_tells_its_client
     instant = expiring_in_3_days(path)
     warning = (f"AIOPS_API_TOKENS_FILE: token 'soon' expires at {instant} (in 3 days); "
                "give its holder a new one (aiops tokens new) before then")
-    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
-                              api_tokens_file=str(path)))
-    try:
-        with serving_app(rt) as served:
-            assert caplog.text.count(warning) == 1
-            assert "'later'" not in caplog.text
+    with serving_with_tokens(tmp_path / "data", path) as served:
+        assert caplog.text.count(warning) == 1
+        assert "'later'" not in caplog.text
 
-            def get(token: str) -> requests.Response:
-                return requests.get(f"{served.url}/api/v1/incidents", timeout=10,
-                                    headers={"Authorization": f"Bearer {token}"})
+        def get(token: str) -> requests.Response:
+            return requests.get(f"{served.url}/api/v1/incidents", timeout=10,
+                                headers={"Authorization": f"Bearer {token}"})
 
-            for _ in range(3):
-                answer = get(SOON)
-                assert answer.status_code == 200
-                assert answer.headers["Aiops-Token-Expires"] == instant
-            assert "Aiops-Token-Expires" not in get(LATER).headers
-            assert caplog.text.count(warning) == 1  # once per token and read of the file
+        for _ in range(3):
+            answer = get(SOON)
+            assert answer.status_code == 200
+            assert answer.headers["Aiops-Token-Expires"] == instant
+        assert "Aiops-Token-Expires" not in get(LATER).headers
+        assert caplog.text.count(warning) == 1  # once per token and read of the file
 
-            with path.open("a", encoding="utf-8") as out:
-                out.write(token_line("plain", ["read"], PLAIN) + "\n")
-            assert get(SOON).status_code == 200
-            assert caplog.text.count(warning) == 2
-    finally:
-        rt.close()
+        with path.open("a", encoding="utf-8") as out:
+            out.write(token_line("plain", ["read"], PLAIN) + "\n")
+        assert get(SOON).status_code == 200
+        assert caplog.text.count(warning) == 2
     assert SOON not in caplog.text
 
 

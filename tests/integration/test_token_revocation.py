@@ -7,16 +7,13 @@ refused."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
 from aiops.api.access import token_line
-from aiops.config import DataDir
-from aiops.runtime import open_runtime
-from tests.conftest import LiveServer, serving_app
+from tests.conftest import LiveServer, serving_with_tokens
 
 LEAKED, KEPT, OTHER, ADDED = ("leaked-token-0123456789", "kept-token-0123456789",
                               "other-token-0123456789", "added-token-0123456789")
@@ -38,13 +35,8 @@ def tokens_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def guarded(tmp_path: Path, tokens_file: Path) -> Iterator[LiveServer]:
-    rt = open_runtime(replace(DataDir.from_env(tmp_path / "data"),
-                              api_tokens_file=str(tokens_file)))
-    try:
-        with serving_app(rt) as served:
-            yield served
-    finally:
-        rt.close()
+    with serving_with_tokens(tmp_path / "data", tokens_file) as served:
+        yield served
 
 
 def status(served: LiveServer, token: str) -> int:
