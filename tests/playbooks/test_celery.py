@@ -14,11 +14,11 @@ from aiops.runtime import Runtime
 from tests.discovery.test_tasks import broker, celery_worker  # noqa: F401 (a fixture)
 from tests.playbooks.test_runs import (  # noqa: F401 (fixtures)
     WRITE,
-    closed_port,
     finished,
     incident,
     playbook,
 )
+from tests.ports import free_port
 
 
 def test_a_real_worker_runs_the_playbook(broker: str, runtime: Runtime,  # noqa: F811
@@ -42,7 +42,7 @@ steps:
 def test_a_broker_that_is_down_is_a_503_and_the_run_is_recorded_failed(
         runtime: Runtime, incident: dict, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     playbook(runtime, "act", "steps: [{command: ['true']}]")
-    monkeypatch.setenv("AIOPS_BROKER_URL", f"redis://127.0.0.1:{closed_port()}/0")
+    monkeypatch.setenv("AIOPS_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
     client = create_app(runtime=runtime).test_client()
     started = time.monotonic()
     r = client.post(f"/api/v1/incidents/{incident['id']}/playbooks/act/runs", json={})
