@@ -20,7 +20,8 @@ parser and the rules before the forwarder; neither may become the bottleneck.
   and how fast.
 - *Syslog over TLS*: the same lines, octet-counted, down one TLS connection with a
   client certificate to ``aiops syslog listen --tls`` and to rsyslog's ``imtcp`` with
-  its OpenSSL driver (Debian ``rsyslog-openssl``).
+  its OpenSSL driver (Debian ``rsyslog-openssl``); the sender keeps the connection
+  open until the receiver has handled the stream.
 
 Usage: .venv/bin/python -m benchmarks.sources [--messages 20000] [--write-docs]
 """
@@ -61,6 +62,7 @@ from tests.tls_certs import OPENSSL, Certificates, close_after_read, make_certif
 
 START, END = "<!-- sources:start -->", "<!-- sources:end -->"
 RSYSLOGD = "/usr/sbin/rsyslogd"
+HOLD_LIMIT = 30.0  # seconds a TLS sender waits for the receiver to handle its stream
 
 
 def zabbix_payloads(n: int) -> list[dict[str, str]]:
@@ -258,8 +260,27 @@ def _blast(port: int, lines: list[bytes]) -> float:
         return time.perf_counter() - started
 
 
-def _settle(count, expected: int, timeout: float = 60.0) -> float:
-    """Wait until ``count()`` stops growing (or reaches ``expected``); when it last grew."""
+class _Reached:
+    """Whether a receiver's count reached what was sent, and when it was first seen to:
+    a TLS sender that holds its connection open polls it (``_send_tls``), and that
+    moment, not the later one after the close, is when the receiver was done."""
+
+    def __init__(self, count: Callable[[], int], expected: int):
+        self.count, self.expected = count, expected
+        self.at: float | None = None
+
+    def __call__(self) -> bool:
+        if self.at is None and self.count() >= self.expected:
+            self.at = time.perf_counter()
+        return self.at is not None
+
+
+def _settle(count, expected: int, timeout: float = 60.0,
+            reached: _Reached | None = None) -> float:
+    """Wait until ``count()`` stops growing (or reaches ``expected``); when it last grew
+    (when ``reached`` first saw it complete, if it did)."""
+    if reached is not None and reached.at is not None:
+        return reached.at
     last, last_change = -1, time.perf_counter()
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
@@ -277,9 +298,16 @@ def _octet_counted(lines: list[bytes]) -> bytes:
     return b"".join(b"%d %s" % (len(line), line) for line in lines)
 
 
-def _send_tls(port: int, stream: bytes, certs: Certificates) -> float:
+def _send_tls(port: int, stream: bytes, certs: Certificates,
+              handled: _Reached | None = None) -> float:
     """One TLS connection with a client certificate, the stream written as fast as the
-    receiver takes it; seconds until the last byte is written."""
+    receiver takes it; seconds until the last byte is written.
+
+    With ``handled``, the connection stays open until it says the receiver handled the
+    stream (at most ``HOLD_LIMIT`` s), as a device's long-lived connection would: with
+    the connection half-closed at once, rsyslog 8.2302's OpenSSL driver wrote only part
+    of the stream on some runs (169 or 1,455 of 20,000 lines; all 20,000 on others; held
+    open, all on every run tried), which measured its handling of the close, not a rate."""
     context = ssl.create_default_context(cafile=str(certs.ca))
     context.load_cert_chain(str(certs.client_cert), str(certs.client_key))
     started = time.perf_counter()
@@ -287,11 +315,14 @@ def _send_tls(port: int, stream: bytes, certs: Certificates) -> float:
             context.wrap_socket(raw, server_hostname="aiops.test") as tls:
         tls.sendall(stream)
         sent = time.perf_counter() - started
+        hold_until = time.perf_counter() + HOLD_LIMIT
+        while handled is not None and not handled() and time.perf_counter() < hold_until:
+            time.sleep(0.005)
         close_after_read(tls)
         return sent
 
 
-def _our_listener(receive: list[str], send: Callable[[], float],
+def _our_listener(receive: list[str], send: Callable[[_Reached], float],
                   matching: int) -> dict[str, float]:
     """``aiops syslog listen`` with ``receive`` options, forwarding to a counting sink."""
     _Sink.events = 0
@@ -304,9 +335,10 @@ def _our_listener(receive: list[str], send: Callable[[], float],
              "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
         process.stderr.readline()  # "listening on ..."
         try:
+            reached = _Reached(lambda: _Sink.events, matching)
             started = time.perf_counter()
-            sent = send()
-            done = _settle(lambda: _Sink.events, matching)
+            sent = send(reached)
+            done = _settle(lambda: _Sink.events, matching, reached=reached)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -317,7 +349,7 @@ def _our_listener(receive: list[str], send: Callable[[], float],
 
 def listener_udp(lines: list[bytes], matching: int) -> dict[str, float]:
     port = _free_udp_port()
-    return _our_listener(["--udp", f"127.0.0.1:{port}"], lambda: _blast(port, lines),
+    return _our_listener(["--udp", f"127.0.0.1:{port}"], lambda _reached: _blast(port, lines),
                          matching)
 
 
@@ -327,13 +359,13 @@ def listener_tls(lines: list[bytes], matching: int,
     stream = _octet_counted(lines)
     return _our_listener(["--tls", f"127.0.0.1:{port}", "--tls-cert", str(certs.server_cert),
                           "--tls-key", str(certs.server_key), "--tls-client-ca", str(certs.ca)],
-                         lambda: _send_tls(port, stream, certs), matching)
+                         lambda reached: _send_tls(port, stream, certs, reached), matching)
 
 
-def _rsyslog(settings: str, inputs: str, send: Callable[[], float], warm_up: Callable[[], None],
-             expected: int) -> dict[str, float]:
+def _rsyslog(settings: str, inputs: str, send: Callable[[_Reached], float],
+             warm_up: Callable[[], None], expected: int) -> dict[str, float]:
     """rsyslogd with ``inputs`` writing every message to a file; ``send`` once it wrote
-    its own start-up line."""
+    its own start-up line, given whether the file holds all that was sent."""
     with tempfile.TemporaryDirectory(prefix="aiops-bench-rsyslog-") as tmp:
         out = Path(tmp) / "out.log"
         conf = Path(tmp) / "rsyslog.conf"
@@ -348,9 +380,10 @@ def _rsyslog(settings: str, inputs: str, send: Callable[[], float], warm_up: Cal
                 warm_up()
                 time.sleep(0.2)
             base = _lines(out)
+            reached = _Reached(lambda: _lines(out) - base, expected)
             started = time.perf_counter()
-            sent = send()
-            done = _settle(lambda: _lines(out) - base, expected)
+            sent = send(reached)
+            done = _settle(lambda: _lines(out) - base, expected, reached=reached)
             received = _lines(out) - base
         finally:
             process.terminate()
@@ -365,7 +398,8 @@ def rsyslog_udp(lines: list[bytes]) -> dict[str, float] | None:
     port = _free_udp_port()
     return _rsyslog("", 'module(load="imudp")\n'
                     f'input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="32m")\n',
-                    lambda: _blast(port, lines), lambda: _blast(port, [b"<13>warm-up"]),
+                    lambda _reached: _blast(port, lines),
+                    lambda: _blast(port, [b"<13>warm-up"]),
                     len(lines))
 
 
@@ -381,7 +415,7 @@ def rsyslog_tls(lines: list[bytes], certs: Certificates) -> dict[str, float] | N
                     'module(load="imtcp" streamDriver.name="ossl" streamDriver.mode="1" '
                     'streamDriver.authMode="x509/certvalid")\n'
                     f'input(type="imtcp" address="127.0.0.1" port="{port}")\n',
-                    lambda: _send_tls(port, stream, certs),
+                    lambda reached: _send_tls(port, stream, certs, reached),
                     lambda: _try_send_tls(port, _octet_counted([b"<13>warm-up"]), certs),
                     len(lines))
 
@@ -454,17 +488,18 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         "", f"Syslog over TLS (RFC 5425): the same {n:,} lines, octet-counted, written "
         "down one TLS connection from one Python process, which presents a client "
         "certificate both receivers require (ours: `--tls-client-ca`; rsyslog: `imtcp` "
-        "with its OpenSSL driver, `x509/certvalid`). Same columns.", "",
+        "with its OpenSSL driver, `x509/certvalid`), and keeps the connection open "
+        "until the receiver has handled the stream (then closes it), as a device's "
+        "long-lived connection does. Same columns.", "",
         "| receiver | sent in s | received | rate lines/s |", "|---|---:|---:|---:|"]
     lines += _receiver_rows((("`aiops syslog listen --tls` → HTTP sink", ours_tls, 2),
                              ("peer: rsyslog 8 `imtcp` (ossl) → file", peer_tls, 1)),
                             "not measured (needs openssl, rsyslogd and Debian "
                             "`rsyslog-openssl`)")
     if peer_tls is not None and peer_tls["received"] < peer_tls["expected"]:
-        lines += ["", "rsyslog's TLS input wrote only part of the stream to its file in "
-                  "this harness (its OpenSSL driver, after the sender's half-close; kept "
-                  "open instead, it wrote none within the wait), so its row is no rate "
-                  "to compare with: why is not found yet."]
+        lines += ["", f"rsyslog's TLS input wrote {peer_tls['received']:,} of "
+                  f"{peer_tls['expected']:,} lines within {HOLD_LIMIT:g} s of the "
+                  "connection held open, so its row is no rate to compare with."]
     return "\n".join(lines) + "\n"
 
 
