@@ -469,7 +469,8 @@ def report(n: int, rates: dict[str, float], ours: dict[str, float],
         "events/s |",
         f"| Zabbix API problems: `problem_item` + `Mapping.apply` (zabbix) | {n:,} "
         f"`event.get` problem events | {rates['zabbix_api']:,.0f} events/s |", "",
-        "For scale: the engine itself ingests about 10,000 alerts/s on this host (Ingestion, above), "
+        "For scale: the engine itself ingests about 10,000 alerts/s on this host "
+        "(Ingestion, above), "
         "so a mapping costs a fraction of an alert's way through it. SNMPv2c traps of "
         "the common value types are read by `connectors/snmp_ber.py`; other traps "
         "(SNMPv1, informs, rarer types) go through pysnmp's decoder, about 3,000/s "
