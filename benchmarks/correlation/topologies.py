@@ -189,8 +189,10 @@ def clos(nodes: int, seed: int) -> Topology:
     other leaf of its pod (through any spine), every spine two hops from every server
     of its pod, so the 2-hop neighbourhoods the simulator spreads effects over, and
     that the engine's two-hop rules (the ranker's ``two_hop_reach``, the hindsight
-    split's walks) read, are large and overlap across concurrent faults; and dual
-    homing gives every server two parents, so "the device upstream" is ambiguous.
+    split's walks) read, are large and overlap across concurrent faults (600 nodes,
+    seeds 1–3: 80–117 devices within two hops of a spine, 38–56 of a leaf, against
+    at most 31 for any node of ``rings``; none reaches ``two_hop_reach``'s 200); and
+    dual homing gives every server two parents, so "the device upstream" is ambiguous.
     """
     rng = random.Random(f"clos-{seed}")
     topo = Topology("clos", nx.Graph())
