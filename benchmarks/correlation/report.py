@@ -25,6 +25,8 @@ CHART = ROOT / "docs" / "img" / "correlation.svg"
 SECTIONS = {
     "correlation": "Correlation and root-cause quality",
     "correlation-rings": "Correlation on a topology family nothing was tuned on: telecom rings",
+    "correlation-clos": ("Correlation on a second family nothing was tuned on: a leaf-spine "
+                         "fabric"),
     "correlation-slow": "Correlation when monitoring reports slowly: delays three times as long",
     "correlation-fresh": "Correlation on seeds no decision was made on: a clean held-out set",
 }

@@ -261,7 +261,8 @@ def machine() -> dict[str, str]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--topologies", default=DEFAULT_TOPOLOGIES,
-                        help="comma list of huawei, tree[:NODES], ba[:NODES]")
+                        help="comma list of huawei, tree[:NODES], ba[:NODES], "
+                             "rings[:NODES], clos[:NODES]")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--noise", default="low,high",
                         help="comma list of low, high or background alarms per fault")
@@ -288,8 +289,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="replace the correlation section of docs/benchmarks.md")
     parser.add_argument("--docs-section", choices=sorted(report.SECTIONS),
                         default="correlation",
-                        help="which section --write-docs replaces (correlation-rings: the "
-                             "family kept apart from the main table)")
+                        help="which section --write-docs replaces (correlation-rings, "
+                             "correlation-clos: families kept apart from the main table)")
     return parser.parse_args(argv)
 
 

@@ -24,7 +24,8 @@ Output (into ``--out``): ``topology.json``, ``history.jsonl`` (training period),
 ``eval.jsonl`` (a later, disjoint period), ``truth.json`` (per period: alert id →
 group id, group id → root entity, root alarm type, silent or not).
 
-Usage: python -m benchmarks.correlation.scenario --topology huawei|tree|ba --seed N --out DIR
+Usage: python -m benchmarks.correlation.scenario --topology huawei|tree|ba|rings|clos --seed N
+           --out DIR
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ScenarioConfig, Path]:
     parser.add_argument("--topology", choices=TOPOLOGIES, default=defaults.topology)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", type=Path, required=True, help="directory for the four files")
-    parser.add_argument("--nodes", type=int, default=None, help="size of tree / ba topologies")
+    parser.add_argument("--nodes", type=int, default=None, help="size of a synthetic topology")
     parser.add_argument("--causal", choices=("neurips", "wireless"), default=defaults.causal)
     parser.add_argument("--faults", type=float, default=defaults.faults,
                         help="expected faults in the eval period")

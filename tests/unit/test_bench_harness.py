@@ -258,7 +258,7 @@ def test_the_delay_scale_names_the_scenarios() -> None:
     assert case.name.startswith("huawei-delay3x-") and case.config.delay_scale == 3.0
 
 
-@pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings"])
+@pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings", "clos"])
 def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
                                                                topology: str) -> None:
     config = ScenarioConfig(topology=topology, seed=2, nodes=300, faults=15, hours=1.5,
@@ -308,6 +308,39 @@ def test_rings_are_connected_rings_that_survive_one_cut() -> None:
         assert nx.has_path(cut, node, core)
 
 
+def test_clos_is_a_leaf_spine_fabric_with_mlag_pairs_and_dual_homed_servers() -> None:
+    topo = build_topology("clos", seed=4, nodes=300)
+    graph = topo.graph
+    assert graph.number_of_nodes() == 300 and nx.is_connected(graph)
+    assert build_topology("clos", seed=4, nodes=300).graph.edges == graph.edges
+    role = {n: topo.attrs[n]["role"] for n in graph.nodes}
+    assert set(role.values()) == {"super_spine", "spine", "leaf", "server", "vm"}
+    spines = {n for n in graph.nodes if role[n] == "spine"}
+    supers = {n for n in graph.nodes if role[n] == "super_spine"}
+    assert len(supers) == 2 and all(set(graph.neighbors(s)) == spines for s in supers)
+    pods: dict[str, set[str]] = {}
+    for spine in spines:
+        pods.setdefault(topo.attrs[spine]["pod"], set()).add(spine)
+    assert len(pods) >= 2 and {len(p) for p in pods.values()} <= set(range(4, 9))
+    leaves = [n for n in graph.nodes if role[n] == "leaf"]
+    for leaf in leaves:
+        up = {m for m in graph.neighbors(leaf) if role[m] == "spine"}
+        peers = [m for m in graph.neighbors(leaf) if role[m] == "leaf"]
+        assert up == pods[topo.attrs[leaf]["pod"]] and len(peers) == 1
+        assert leaf in set(graph.neighbors(peers[0]))  # an MLAG pair, both ways
+    # Every leaf of a pod is two hops from every other through the spines.
+    first = [n for n in leaves if topo.attrs[n]["pod"] == "01"]
+    assert len(first) >= 12
+    assert all(nx.shortest_path_length(graph, first[0], other) <= 2 for other in first)
+    servers = [n for n in graph.nodes if role[n] == "server"]
+    for server in servers:
+        parents = [m for m in graph.neighbors(server) if role[m] == "leaf"]
+        assert len(parents) == 2 and parents[1] in set(graph.neighbors(parents[0]))
+    vms = [n for n in graph.nodes if role[n] == "vm"]
+    assert len(vms) > len(servers)
+    assert all([role[m] for m in graph.neighbors(vm)] == ["server"] for vm in vms)
+    assert {topo.kinds[n] for n in vms} == {"vm"} and {topo.kinds[n] for n in servers} == {"host"}
+
 def test_root_holds_most_counts_faults_whose_root_alarmed() -> None:
     period = Period("eval", 0.0, 1.0)
     layout = {"f1": ["r", "r", "x"], "f2": ["y", "y", "r2"], "f3": ["z"], "bg": ["q"]}
@@ -354,6 +387,19 @@ def test_a_second_section_leaves_the_main_one_alone() -> None:
     again = report.splice(both, f"{start}\nrings v2\n{end}", "correlation-rings")
     assert "main" in again and "rings v2" in again and "rings v1" not in again
     assert again.index(report.START_MARK) < again.index(start)
+
+
+
+def test_the_clos_section_lands_in_its_place_after_the_rings_one() -> None:
+    text = report.DOCS.read_text(encoding="utf-8")
+    rings_end = text.index(report.marks("correlation-rings")[1])
+    start, end = report.marks("correlation-clos")
+    assert "correlation-clos" in report.SECTIONS
+    assert rings_end < text.index(start) < text.index(end) < text.index(
+        report.marks("correlation-slow")[0])
+    spliced = report.splice(text, f"{start}\nclos v1\n{end}", "correlation-clos")
+    assert spliced.index("clos v1") > rings_end
+    assert spliced.count(start) == 1
 
 
 @pytest.mark.parametrize(("argv", "named"), [
