@@ -17,9 +17,19 @@ recovered meanwhile, and knows the severity each open problem was sent with. The
 is written only when the forwarder has delivered everything queued, so it never
 claims as sent what was still waiting for an engine that was away (a stop then
 discards the queue); and at start every open problem is sent again (the engine folds
-a repeat into its alert), so nothing queued and lost at a stop stays unsent. A problem
-that opened and closed between two polls (or while the follower was away) is not
-seen. Events go through ``aiops.forwarder`` (kept while the engine is away).
+a repeat into its alert), so nothing queued and lost at a stop stays unsent.
+
+A problem that opened and closed between two polls (a link down for 20 s), or while
+the follower was away, is in no ``problem.get``: the file also keeps the highest
+problem event id accounted for (``last_eventid``), and each poll first lists the
+problem events after it (``SCAN_LIMIT`` at most, oldest first: a follower back after
+a week catches up over several polls rather than in one huge call). Those not open
+now and not sent before opened and closed in between: each is sent firing, then
+resolved at its recovery event's time, in that order, so the engine sees the episode
+as Zabbix had it. A first run (no file, or one written before ``last_eventid``
+existed) starts from Zabbix's newest problem event, not from the open problems' ids:
+with none open, that would replay every closed problem of Zabbix's history. Events go
+through ``aiops.forwarder`` (kept while the engine is away).
 """
 
 from __future__ import annotations
@@ -46,25 +56,29 @@ from connectors.zabbix_api import (
 )
 
 log = logging.getLogger(__name__)
+SCAN_LIMIT = 1000  # problem events listed per poll after ``last_eventid``
 
 
 @dataclass(slots=True)
 class PollStats:
     polls: int = 0
     problems: int = 0
+    missed: int = 0  # problems that opened and closed between polls: sent fired, resolved
     recoveries: int = 0
     updates: int = 0  # problems sent again: severity, acknowledgement or maintenance changed
     skipped: int = 0  # events that were not a host's trigger problem
     failures: int = 0
 
     def line(self) -> str:
-        return (f"zabbix: {self.polls} polls, {self.problems} problems, {self.recoveries} "
+        return (f"zabbix: {self.polls} polls, {self.problems} problems, {self.missed} "
+                f"opened and closed between polls, {self.recoveries} "
                 f"recoveries, {self.updates} changes sent, {self.skipped} "
                 f"skipped, {self.failures} failed polls")
 
 
 class ZabbixFollower:
     stop_grace = 10.0  # seconds a stop waits for a poll in progress
+    scan_limit = SCAN_LIMIT
 
     def __init__(self, api: ZabbixApi, forwarder: Forwarder, *, interval: float = 30.0,
                  state_file: Path | None = None, clock: Callable[[], float] = time.time):
@@ -74,10 +88,13 @@ class ZabbixFollower:
         self.state_file = state_file
         self.clock = clock
         self.stats = PollStats()
-        self.open: dict[str, dict[str, Any]] = self._load()  # event id -> item sent
+        saved = read_state(state_file, api.url) if state_file else None
+        self.open: dict[str, dict[str, Any]] = _open_problems(saved)  # event id -> item
+        # The highest problem event id sent, skipped or seen open; None: a first run.
+        self.last_eventid: int | None = _last_eventid(saved)
         self.skipped: set[str] = set()  # open events that are no host's trigger problem
         self._started = False  # the first poll sends every open problem again
-        self._dirty = False  # ``open`` changed since the state file was written
+        self._dirty = False  # the state changed since the state file was written
         self.refused: ZabbixRefused | None = None
         self.failed: BaseException | None = None
         self.last_error = ""
@@ -126,15 +143,27 @@ class ZabbixFollower:
 
     def poll(self) -> None:
         """One poll: new problems sent firing (all open ones on the first poll), problems
-        gone sent resolved, problems whose severity changed sent again."""
+        gone sent resolved, problems that opened and closed since the last sent firing
+        then resolved, problems whose severity changed sent again."""
+        if self.last_eventid is None:
+            self.last_eventid = self.api.newest_problem_eventid()
+            self._dirty = True  # written even if nothing is sent: a restart resumes here
+        # Listed before problem.get: a problem opening after this call is open in it (or,
+        # closed by then, in the next poll's list); one listed here and not open there
+        # closed in between, and ``recoveries``, asked after, finds its recovery.
+        scanned = self.api.problem_eventids_after(self.last_eventid, self.scan_limit)
         states = self.api.problem_states()
         current = {eventid: severity for eventid, (severity, _) in states.items()}
         known = set() if not self._started else self.open.keys() | self.skipped
         new = sorted(current.keys() - known, key=int)
         gone = sorted(self.open.keys() - current.keys(), key=_order)
+        # Open now: the new or known ones' path; in ``open``: sent, and ``gone`` if over.
+        missed = [e for e in scanned
+                  if e not in current and e not in self.open and e not in self.skipped]
         # Recoveries first: a problem of the same trigger opened since is the same
-        # condition firing again, and a recovery sent after it would end it.
-        recovered = self.api.recoveries([e for e in gone if e.isdigit()])
+        # condition firing again, and a recovery sent after it would end it. So the
+        # problems missed go before the new ones too.
+        recovered = self.api.recoveries([e for e in gone if e.isdigit()] + missed)
         for eventid in gone:
             # No recovery event: the problem went with its trigger or host (deleted),
             # or its event was cleaned up; it ended by now at the latest.
@@ -153,7 +182,9 @@ class ZabbixFollower:
             self.open[eventid] = item
             self.forwarder.add(item)
             self.stats.updates += 1
-        events = self.api.events(new)
+        events = self.api.events(missed + new)
+        for eventid in missed:
+            self._send_missed(eventid, events, recovered)
         self.skipped &= current.keys()
         for eventid in new:
             try:
@@ -169,7 +200,27 @@ class ZabbixFollower:
             self.stats.problems += 1
         self._started = True
         self.stats.polls += 1
+        # Only now, all of it handed to the forwarder: a poll that failed half-way lists
+        # the same events again (what it had sent goes twice; the engine folds repeats).
+        if scanned and int(scanned[-1]) > self.last_eventid:
+            self.last_eventid = int(scanned[-1])
+            self._dirty = True
         self._dirty = self._dirty or bool(new or gone or changed)
+
+    def _send_missed(self, eventid: str, events: dict[str, dict[str, Any]],
+                     recovered: dict[str, float]) -> None:
+        """A problem that opened and closed since the last poll (or while the follower
+        was away): its problem, then its recovery (now, if it has no recovery event: it
+        went with its trigger or host, as for a problem gone)."""
+        try:
+            item = problem_item(events[eventid], update=True)
+        except (KeyError, ValueError) as exc:
+            self.stats.skipped += 1
+            log.debug("zabbix: skipped event %s: %s", eventid, exc)
+            return
+        self.forwarder.add(item)
+        self.forwarder.add(recovery_item(item, recovered.get(eventid, self.clock())))
+        self.stats.missed += 1
 
     def finish(self) -> None:
         """At a stop, after the forwarder's last flush: the state, if all was sent.
@@ -194,18 +245,29 @@ class ZabbixFollower:
             self.save()
 
     def save(self) -> None:
-        """The problems sent and open."""
-        if self.state_file is not None and write_state(self.state_file, self.api.url,
-                                                       {"open": self.open}):
+        """The problems sent and open, and the last problem event accounted for."""
+        state: dict[str, Any] = {"open": self.open}
+        if self.last_eventid is not None:
+            state["last_eventid"] = self.last_eventid
+        if self.state_file is not None and write_state(self.state_file, self.api.url, state):
             self._dirty = False
 
-    def _load(self) -> dict[str, dict[str, Any]]:
-        saved = read_state(self.state_file, self.api.url) if self.state_file else None
-        open_ = saved.get("open") if saved else None
-        if not isinstance(open_, dict):
-            return {}
-        return {str(k): dict(v) for k, v in open_.items()
-                if str(k).isdigit() and isinstance(v, dict)}
+
+def _open_problems(saved: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    open_ = saved.get("open") if saved else None
+    if not isinstance(open_, dict):
+        return {}
+    return {str(k): dict(v) for k, v in open_.items()
+            if str(k).isdigit() and isinstance(v, dict)}
+
+
+def _last_eventid(saved: dict[str, Any] | None) -> int | None:
+    """The file's ``last_eventid``; None (start as a first run) when it has none: no
+    file, or one written before it was kept."""
+    value = saved.get("last_eventid") if saved else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _order(eventid: str) -> tuple[int, str]:

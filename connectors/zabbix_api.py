@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 1024
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 BATCH = 200  # event ids per event.get: Zabbix resolves macros in memory (PHP's limit)
+# Trigger problem events (source 0: triggers, object 0: a trigger, value 1: PROBLEM).
+PROBLEM_EVENTS = {"source": 0, "object": 0, "value": 1}
 # What Zabbix says when it refuses the credentials (codes vary: 6.0 answers an expired
 # token with -32500 "Application error.", a bad one with -32602 "Not authorized.").
 REFUSALS = ("not authorized", "not authorised", "session terminated", "api token expired",
@@ -269,6 +271,22 @@ class ZabbixApi:
             "selectSuppressionData": "extend", "source": 0, "object": 0})
         return {str(p["eventid"]): (_severity(p.get("severity")), problem_status(p))
                 for p in problems}
+
+    def newest_problem_eventid(self) -> int:
+        """The id of Zabbix's newest trigger problem event (0: none yet), where a
+        follower with no state starts: everything up to it is history, not news."""
+        newest = self._list("event.get", {**PROBLEM_EVENTS, "output": ["eventid"],
+                                          "sortfield": "eventid", "sortorder": "DESC",
+                                          "limit": 1})
+        return int(newest[0]["eventid"]) if newest else 0
+
+    def problem_eventids_after(self, eventid: int, limit: int) -> list[str]:
+        """The ids of the trigger problem events after ``eventid``, oldest first, at most
+        ``limit`` (ids only: the follower asks details of the few it sends, ``events``,
+        which keeps one call over thousands of events within PHP's memory)."""
+        return [str(e["eventid"]) for e in self._list("event.get", {
+            **PROBLEM_EVENTS, "output": ["eventid"], "eventid_from": str(eventid + 1),
+            "sortfield": "eventid", "sortorder": "ASC", "limit": limit})]
 
     def events(self, eventids: list[str]) -> dict[str, dict[str, Any]]:
         """``event.get`` of these ids with what ``problem_item`` needs, by id, asked

@@ -295,6 +295,133 @@ def test_polling_the_api_fires_and_resolves_alerts_across_restarts(
     assert (again["transitions"], again["ends_at"] > first_end) == (3, True)  # off, on, off
 
 
+def _episodes(zabbix: ZabbixServer, host: str) -> list[tuple[float, float | None]]:
+    """Zabbix's problems of the host's trigger, oldest first: (the problem event's
+    clock, its recovery event's clock or None while open)."""
+    (found,) = zabbix.api("host.get", {"filter": {"host": host}, "output": ["hostid"]})
+    problems = zabbix.api("event.get", {"hostids": [found["hostid"]], "source": 0, "object": 0,
+                                        "value": 1, "output": ["eventid", "clock", "r_eventid"],
+                                        "sortfield": "eventid", "sortorder": "ASC"})
+    ends = [p["r_eventid"] for p in problems if p["r_eventid"] != "0"]
+    clocks = {e["eventid"]: float(e["clock"]) for e in zabbix.api(
+        "event.get", {"eventids": ends, "output": ["eventid", "clock"]})} if ends else {}
+    return [(float(p["clock"]), clocks.get(p["r_eventid"])) for p in problems]
+
+
+def _flap(zabbix: ZabbixServer, host: str) -> tuple[float, float]:
+    """The host's link down and up again (a problem opened and closed): Zabbix's times
+    of both."""
+    _send(zabbix, 0, host)
+    _send(zabbix, 1, host)
+    start, end = _episodes(zabbix, host)[-1]
+    assert end is not None
+    return start, end
+
+
+def _in_sync(zabbix: ZabbixServer, live_server: LiveServer, host: str,
+             follower: subprocess.Popen[str]) -> None:
+    """A problem of ``host`` opened and seen by the engine: the follower has polled
+    since it started (what happens next is after its first poll)."""
+    _send(zabbix, 0, host)
+    wait_for(lambda: [a for a in alert_rows(live_server.runtime)
+                      if a["entity"] == host and a["status"] == "firing"],
+             f"the problem of {host}", timeout=60, explain=lambda: _stop(follower))
+
+
+def _fired_and_resolved(live_server: LiveServer, host: str) -> list[tuple[float, float | None,
+                                                                        int, str]]:
+    return [(a["starts_at"], a["ends_at"], a["transitions"], a["status"])
+            for a in alert_rows(live_server.runtime) if a["entity"] == host]
+
+
+def test_the_follower_sends_a_problem_that_opened_and_closed_between_two_polls(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    """The follower frozen (SIGSTOP) between two polls while a link goes down and up:
+    no problem.get ever lists the problem, and the engine still gets it, fired and
+    resolved at Zabbix's times (one transition: firing, then resolved)."""
+    host, sync = "sw-miss-1", "sw-miss-sync-1"
+    _host(zabbix, host, "Link flapped on Gi0/3")
+    _host(zabbix, sync, "Link down on Gi0/4")
+    secret = tmp_path / "pw"
+    secret.write_text("zabbix")
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", "--user", "Admin",
+                       "--password-file", str(secret))
+    try:
+        _in_sync(zabbix, live_server, sync, follower)
+        follower.send_signal(signal.SIGSTOP)
+        try:
+            start, end = _flap(zabbix, host)
+        finally:
+            follower.send_signal(signal.SIGCONT)
+        wait_for(lambda: _fired_and_resolved(live_server, host) == [
+            (start, end, 1, "resolved")], "the problem opened and closed between polls",
+            timeout=60, explain=lambda: f"{_fired_and_resolved(live_server, host)}\n"
+                                        f"{_stop(follower)}")
+    finally:
+        _stop(follower)
+        _send(zabbix, 1, sync)
+
+
+def test_the_follower_sends_at_its_restart_a_problem_that_opened_and_closed_while_away(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    host, sync = "sw-miss-2", "sw-miss-sync-2"
+    _host(zabbix, host, "Link flapped on Gi0/5")
+    _host(zabbix, sync, "Link down on Gi0/6")
+    secret = tmp_path / "pw"
+    secret.write_text("zabbix")
+    login = ("--user", "Admin", "--password-file", str(secret))
+    data = tmp_path / "follower"
+    follower = _follow(zabbix, live_server.url, data, *login)
+    try:
+        _in_sync(zabbix, live_server, sync, follower)
+    finally:
+        _stop(follower)
+    assert list((data / "zabbix").glob("*.json"))  # the state of the run before
+    start, end = _flap(zabbix, host)
+    follower = _follow(zabbix, live_server.url, data, *login)
+    try:
+        wait_for(lambda: _fired_and_resolved(live_server, host) == [
+            (start, end, 1, "resolved")], "the problem opened and closed while away",
+            timeout=60, explain=lambda: f"{_fired_and_resolved(live_server, host)}\n"
+                                        f"{_stop(follower)}")
+    finally:
+        _stop(follower)
+        _send(zabbix, 1, sync)
+
+
+def test_a_follower_s_first_run_does_not_replay_problems_closed_before_it(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    """Zabbix's history is not news: a problem closed before the first run is not sent
+    (sent, it would be the alert's first episode and the later one a re-fire: three
+    transitions, an earlier start); one closed between its first two polls is."""
+    host, sync = "sw-miss-3", "sw-miss-sync-3"
+    _host(zabbix, host, "Link flapped on Gi0/7")
+    _host(zabbix, sync, "Link down on Gi0/8")
+    _flap(zabbix, host)
+    secret = tmp_path / "pw"
+    secret.write_text("zabbix")
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", "--user", "Admin",
+                       "--password-file", str(secret))
+    try:
+        _in_sync(zabbix, live_server, sync, follower)
+        follower.send_signal(signal.SIGSTOP)
+        try:
+            start, end = _flap(zabbix, host)
+        finally:
+            follower.send_signal(signal.SIGCONT)
+        wait_for(lambda: _fired_and_resolved(live_server, host), "the second problem",
+                 timeout=60, explain=lambda: _stop(follower))
+        time.sleep(3)  # three more polls: anything else the follower would send
+        assert _fired_and_resolved(live_server, host) == [(start, end, 1, "resolved")]
+        assert len(_episodes(zabbix, host)) == 2
+    finally:
+        _stop(follower)
+        _send(zabbix, 1, sync)
+
+
 def test_check_with_a_token_and_a_refused_password(
         tmp_path: Path, zabbix: ZabbixServer) -> None:
     (token_id,) = zabbix.api("token.create", {"name": "aiops", "userid": "1"})["tokenids"]

@@ -146,6 +146,7 @@ class _Api:
         self.open: set[str] = set()
         self.known: dict[str, dict[str, Any]] = {}
         self.recovered: dict[str, float] = {}
+        self.scans: list[tuple[int, int]] = []  # (after, limit) of each listing
 
     def open_problems(self) -> dict[str, str]:
         """As Zabbix: the severity now, which event.get gives as well (a severity
@@ -155,6 +156,13 @@ class _Api:
     def problem_states(self) -> dict[str, tuple[str, dict[str, str]]]:
         return {i: (severity, problem_status(self.known.get(i, {})))
                 for i, severity in self.open_problems().items()}
+
+    def newest_problem_eventid(self) -> int:
+        return max((int(i) for i in self.known), default=0)
+
+    def problem_eventids_after(self, eventid: int, limit: int) -> list[str]:
+        self.scans.append((eventid, limit))
+        return sorted((i for i in self.known if int(i) > eventid), key=int)[:limit]
 
     def events(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.known[i] for i in ids if i in self.known}
@@ -347,3 +355,99 @@ def test_an_acknowledgement_or_maintenance_is_sent_again_as_labels(
     assert problem_status({"eventid": "3", "acknowledged": 0, "suppressed": "yes"}) == {
         "acknowledged": "false"}
     assert "problem 3: suppressed yes is neither 0 nor 1; ignored" in caplog.text
+
+
+def _closed(eventid: int, api: _Api, recovered_at: float | None = None) -> None:
+    """A problem event that opened and is closed (not in problem.get)."""
+    api.known[str(eventid)] = {**EVENT, "eventid": str(eventid),
+                               "clock": str(1795374000 + eventid)}
+    if recovered_at is not None:
+        api.recovered[str(eventid)] = recovered_at
+
+
+def test_problems_that_opened_and_closed_between_polls_fire_then_resolve_in_pages(
+        tmp_path: Path) -> None:
+    """The problem events after the last one accounted for are listed 1,000 a poll,
+    oldest first; each not open now is sent firing, then resolved at its recovery (now
+    if it has none), and ``last_eventid`` moves past it; one open now goes once, by
+    the open problems' path. History before the first run is not replayed."""
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    for eventid in (1, 2):
+        _closed(eventid, api, 1795379000.0)
+    sent = _Forwarder()
+    follower = ZabbixFollower(api, sent, state_file=state, clock=lambda: 1795380000.0)  # type: ignore[arg-type]
+    follower.poll()
+    follower.save_if_delivered()
+    assert (sent.items, follower.last_eventid) == ([], 2)
+    assert json.loads(state.read_text())["last_eventid"] == 2
+    for eventid in range(3, 2503):
+        _closed(eventid, api, 1795379000.0 + eventid)
+    del api.recovered["2502"]  # no recovery event (its trigger deleted): ends now
+    api.known["7"]["hosts"] = []  # not a host's trigger: skipped
+    api.known["2503"] = {**EVENT, "eventid": "2503"}
+    api.open = {"2503"}
+    follower.poll()
+    assert follower.last_eventid == 1002
+    assert [(i["event_id"], i["event_value"]) for i in sent.items[:4]] == [
+        ("3", "1"), ("3", "0"), ("4", "1"), ("4", "0")]
+    assert (sent.items[0]["event_time"], sent.items[1]["recovery_time"]) == (
+        "19:00:03", "20:23:23")
+    assert [i["event_id"] for i in sent.items[-3:]] == ["1002", "1002", "2503"]
+    for _ in range(3):
+        follower.poll()
+    assert api.scans == [(2, 1000), (2, 1000), (1002, 1000), (2002, 1000), (2503, 1000)]
+    assert [i["event_id"] for i in sent.items].count("2503") == 1
+    assert (follower.stats.missed, follower.stats.skipped, len(sent.items)) == (
+        2499, 1, 2 * 2499 + 1)
+    assert (sent.items[-2]["event_id"], sent.items[-1]["recovery_time"]) == ("2502", "20:40:00")
+    follower.save_if_delivered()
+    assert json.loads(state.read_text())["last_eventid"] == 2503
+
+
+def test_a_state_file_without_last_eventid_starts_as_a_first_run(tmp_path: Path) -> None:
+    """A file written before ``last_eventid`` was kept: its open problems are read as
+    before, and the follower starts from Zabbix's newest problem event (the closed
+    ones before it are not replayed)."""
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    _closed(1, api, 1795379000.0)
+    _closed(3, api, 1795379100.0)  # sent by the older follower, recovered since
+    api.known["4"] = {**EVENT, "eventid": "4"}
+    api.open = {"4"}
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"open": {"3": problem_item(api.known["3"], update=True)},
+                                 "url": _Api.url}))
+    sent = _Forwarder()
+    follower = ZabbixFollower(api, sent, state_file=state)  # type: ignore[arg-type]
+    assert (list(follower.open), follower.last_eventid) == (["3"], None)
+    follower.poll()
+    assert [(i["event_id"], i["event_value"]) for i in sent.items] == [("3", "0"), ("4", "1")]
+    follower.save_if_delivered()
+    assert json.loads(state.read_text())["last_eventid"] == 4
+
+
+def test_what_a_failed_poll_or_a_held_queue_missed_is_listed_again(tmp_path: Path) -> None:
+    """``last_eventid`` moves only once all the poll's items are in the forwarder, and
+    reaches the file only once the forwarder delivered them: a poll that failed
+    half-way, or a stop with the queue held, lists the same events again."""
+    api, state = _Api(), state_file_for(tmp_path, _Api.url)
+    held = _Forwarder(pending=1)
+    follower = ZabbixFollower(api, held, state_file=state)  # type: ignore[arg-type]
+    follower.poll()
+    follower.save()  # last_eventid 0 written
+    _closed(1, api, 1795379000.0)
+    events = api.events
+
+    def outage(ids: list[str]) -> dict[str, dict[str, Any]]:
+        raise ZabbixError("down")
+
+    api.events = outage  # type: ignore[method-assign]
+    with pytest.raises(ZabbixError):
+        follower.poll()
+    assert (follower.last_eventid, held.items) == (0, [])
+    api.events = events  # type: ignore[method-assign]
+    follower.poll()
+    follower.save_if_delivered()  # the engine is away: not written
+    assert (follower.last_eventid, json.loads(state.read_text())["last_eventid"]) == (1, 0)
+    again = _Forwarder()
+    ZabbixFollower(api, again, state_file=state).poll()  # type: ignore[arg-type]
+    assert [(i["event_id"], i["event_value"]) for i in again.items] == [("1", "1"), ("1", "0")]
