@@ -236,6 +236,14 @@ def _follow(zabbix: ZabbixServer, engine: str, data: Path, *credentials: str,
          "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
 
 
+def _admin_login(folder: Path) -> tuple[str, ...]:
+    """The follower's options to log in as the test server's Admin (its password in a
+    file under ``folder``, as an operator would keep it)."""
+    secret = folder / "pw"
+    secret.write_text("zabbix")
+    return ("--user", "Admin", "--password-file", str(secret))
+
+
 def _stop(follower: subprocess.Popen[str]) -> str:
     follower.send_signal(signal.SIGTERM)
     return follower.communicate(timeout=30)[1]
@@ -343,10 +351,7 @@ def test_the_follower_sends_a_problem_that_opened_and_closed_between_two_polls(
     host, sync = "sw-miss-1", "sw-miss-sync-1"
     _host(zabbix, host, "Link flapped on Gi0/3")
     _host(zabbix, sync, "Link down on Gi0/4")
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    follower = _follow(zabbix, live_server.url, tmp_path / "follower", "--user", "Admin",
-                       "--password-file", str(secret))
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", *_admin_login(tmp_path))
     try:
         _in_sync(zabbix, live_server, sync, follower)
         follower.send_signal(signal.SIGSTOP)
@@ -369,9 +374,7 @@ def test_the_follower_sends_at_its_restart_a_problem_that_opened_and_closed_whil
     host, sync = "sw-miss-2", "sw-miss-sync-2"
     _host(zabbix, host, "Link flapped on Gi0/5")
     _host(zabbix, sync, "Link down on Gi0/6")
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    login = ("--user", "Admin", "--password-file", str(secret))
+    login = _admin_login(tmp_path)
     data = tmp_path / "follower"
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
@@ -401,10 +404,7 @@ def test_a_follower_s_first_run_does_not_replay_problems_closed_before_it(
     _host(zabbix, host, "Link flapped on Gi0/7")
     _host(zabbix, sync, "Link down on Gi0/8")
     _flap(zabbix, host)
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    follower = _follow(zabbix, live_server.url, tmp_path / "follower", "--user", "Admin",
-                       "--password-file", str(secret))
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", *_admin_login(tmp_path))
     try:
         _in_sync(zabbix, live_server, sync, follower)
         follower.send_signal(signal.SIGSTOP)
@@ -449,10 +449,7 @@ def test_the_media_type_and_the_follower_report_one_problem_as_one_alert(
     host = "sw-both"
     _host(zabbix, host, "Uplink down", ip="192.0.2.10")
     _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/zabbix")
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    follower = _follow(zabbix, live_server.url, tmp_path / "follower", "--user", "Admin",
-                       "--password-file", str(secret))
+    follower = _follow(zabbix, live_server.url, tmp_path / "follower", *_admin_login(tmp_path))
 
     def mine() -> list[dict]:
         return [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
@@ -511,9 +508,7 @@ def test_the_follower_sends_a_changed_severity_to_the_alert_and_its_incident(
         no_notifications: None) -> None:
     host = "sw-sev-1"
     _host(zabbix, host, "Packet loss high", priority=2)  # warning
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    login = ("--user", "Admin", "--password-file", str(secret))
+    login = _admin_login(tmp_path)
     data = tmp_path / "follower"
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
@@ -596,9 +591,7 @@ def test_the_follower_sends_an_acknowledgement_and_a_maintenance_to_the_alert(
     and its incident counts it, until the recovery."""
     host = "sw-ack-1"
     _host(zabbix, host, "Fan failed")
-    secret = tmp_path / "pw"
-    secret.write_text("zabbix")
-    login = ("--user", "Admin", "--password-file", str(secret))
+    login = _admin_login(tmp_path)
 
     def mine() -> list[dict]:
         return [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
