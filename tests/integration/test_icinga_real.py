@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from aiops.config import DataDir
 from aiops.runtime import open_runtime
+from aiops.store.tables import raw_events
 from tests.conftest import LiveServer, free_port, serving_app
 from tests.icinga_server import PASSWORD, USER, IcingaServer, available
 from tests.integration.test_webhooks_api import alert_rows
@@ -315,6 +317,14 @@ def test_a_flapping_service_is_labelled_flapping_until_it_settles(
     assert "flapping is read only" not in out, out
 
 
+def _summaries(live_server: LiveServer, alert_id: int) -> list[str]:
+    """The summaries of the events stored with an alert, in arrival order."""
+    with live_server.runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(raw_events.c.payload).where(
+            raw_events.c.alert_id == alert_id).order_by(raw_events.c.seq)).all()
+    return [row.payload["summary"] for row in rows]
+
+
 def test_a_service_deleted_while_critical_resolves_its_alert(
         tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
     """A service created at runtime and deleted while CRITICAL (``DELETE
@@ -336,6 +346,7 @@ def test_a_service_deleted_while_critical_resolves_its_alert(
         ended = wait_for(lambda: (a := _alert(live_server, "vpn"))["status"] == "resolved"
                          and a, "the deleted service's alert resolving")
         assert before - 1 <= ended["ends_at"] <= time.time() + 1, ended
+        assert _summaries(live_server, ended["id"])[-1] == "deleted from Icinga's configuration"
         icinga.stop()
         for conf in (icinga.root / "lib/api").rglob("*ntp*.conf"):
             conf.unlink()  # Icinga no longer has the service when it starts again
