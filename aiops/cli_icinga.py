@@ -108,19 +108,21 @@ def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookba
 def icinga_check(api: Any) -> None:
     """Read Icinga's problems and open its event stream once; exit 1 if it cannot be
     reached, 2 if it refuses the user."""
-    from connectors.icinga import IcingaError, IcingaRefused
+    from aiops.icinga_follower import WITHOUT
+    from connectors.icinga import OPTIONAL_EVENTS, IcingaError, IcingaRefused, open_stream
 
     stream = "ok"
     try:
         items = api.problems(time.time() - 3600)
-        try:
-            api.events("aiops-check", 5.0).close()
-        except IcingaRefused as exc:
-            # A user without the acknowledgement and downtime events still follows
-            # (aiops.icinga_follower): say what it lacks, as the follower does.
-            api.events("aiops-check", 5.0, status=False).close()
-            stream = (f"ok, state changes only (acknowledgements and downtimes are read "
-                      f"only at a (re)connect: {exc})")
+        opened, refused = open_stream(api, "aiops-check", 5.0, list(OPTIONAL_EVENTS))
+        opened.close()
+        if refused:
+            # A user without some optional events still follows (aiops.icinga_follower):
+            # say what it lacks, as the follower does.
+            only = "state changes only" if len(refused) == len(OPTIONAL_EVENTS) \
+                else "without " + ", ".join(refused)
+            stream = f"ok, {only} (" + "; ".join(
+                f"{WITHOUT[name]}: {exc}" for name, exc in refused.items()) + ")"
     except IcingaRefused as exc:
         raise InputError(str(exc)) from None
     except IcingaError as exc:

@@ -58,9 +58,9 @@ class EngineSettings:
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
     # Labels that change between events of one condition and so must not split it:
     # also an operator's acknowledgement, maintenance, downtime or silence
-    # (``aiops.engine.alert_status``).
+    # or its monitor's word that it flaps (``aiops.engine.alert_status``).
     volatile_labels: tuple[str, ...] = ("severity", "value", "acknowledged", "suppressed",
-                                       "suppressed_by")
+                                       "suppressed_by", "flapping")
     # Seconds after which a topology item that its source has stopped reporting (while
     # reporting other things) is no longer used; 0 or None: never. Env
     # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").

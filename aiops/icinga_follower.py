@@ -12,9 +12,16 @@ Icinga's stream is reopened every few minutes, and re-sending every problem each
 would only store duplicates. Events go through ``aiops.forwarder`` (kept while the engine
 is away).
 
+A problem it sent in this run that the query neither lists nor says recovered is asked
+for by name: if Icinga no longer has the object (deleted from its configuration while
+the stream was away, as a reload that drops it does, which sends no ``ObjectDeleted``),
+its alert is ended at that connect. The stream's ``ObjectDeleted`` ends it at the
+deletion.
+
 Not recovered by a query: a problem that began and ended while the stream was away
 (Icinga's state says only that it recovered, and a recovery of a problem the engine
-never saw opens nothing), and a change the forwarder had to drop from a full queue.
+never saw opens nothing), an object deleted while the follower was not running (it
+knows nothing it sent before), and a change the forwarder had to drop from a full queue.
 
 A stream that says nothing for ``idle_timeout`` seconds is reopened (Icinga sends no
 keep-alive on it, and a dead connection would otherwise wait forever); a refusal of
@@ -35,12 +42,19 @@ from typing import Any
 from aiops.forwarder import Forwarder
 from aiops.statefile import read_state, write_state
 from connectors.icinga import (
+    OPTIONAL_EVENTS,
+    RECOVERED,
+    STATUS_LABELS,
     IcingaApi,
     IcingaError,
     IcingaRefused,
     Key,
     StreamIdle,
+    deleted,
+    deleted_item,
+    flapping_event,
     key_of,
+    open_stream,
     state_change_item,
     status_event_key,
 )
@@ -49,13 +63,23 @@ log = logging.getLogger(__name__)
 CLOCK_MARGIN = 300.0  # seconds: recoveries this much before the stream was last alive
 MAX_PAUSE = 30.0
 SAVE_EVERY = 5.0  # seconds between writes of the state file while events flow
+# What a user without an optional group of events (OPTIONAL_EVENTS) still gets: said once.
+WITHOUT = {
+    "acknowledgements and downtimes": "acknowledgements and downtimes are read only when "
+                                      "the follower (re)connects",
+    "flapping": "flapping is read only when the follower (re)connects",
+    "deletions": "an object deleted from Icinga is noticed only when the follower "
+                 "reconnects",
+}
+Sent = tuple[str, dict[str, str]]  # an item's state and status labels, as last sent
 
 
 @dataclass(slots=True)
 class FollowStats:
     events: int = 0  # stream lines read
     changes: int = 0  # hard state changes forwarded
-    status_changes: int = 0  # acknowledgements and downtimes forwarded
+    status_changes: int = 0  # acknowledgements, downtimes and flapping forwarded
+    deletions: int = 0  # alerts of deleted objects ended
     synced: int = 0  # items the object queries forwarded
     connects: int = 0
     unreadable: int = 0  # stream lines or events that could not be read
@@ -63,9 +87,9 @@ class FollowStats:
 
     def line(self) -> str:
         return (f"icinga: {self.connects} connects, {self.events} events, {self.changes} "
-                f"hard state changes, {self.status_changes} acknowledgement or downtime "
-                f"changes, {self.synced} from state queries, {self.unreadable} "
-                "unreadable")
+                f"hard state changes, {self.status_changes} acknowledgement, downtime or "
+                f"flapping changes, {self.deletions} deleted, {self.synced} from state "
+                f"queries, {self.unreadable} unreadable")
 
 
 class IcingaFollower:
@@ -81,11 +105,15 @@ class IcingaFollower:
         self.clock = clock
         self.state_file = state_file
         self.stats = FollowStats()
-        # What was last sent per host and service: its state, acknowledgement, downtime.
-        self.sent: dict[Key, tuple[str, str | None, str | None]] = {}
-        # The stream also brings acknowledgements and downtimes, unless the API user may
-        # not read them (then they are read only by the state query at each connect).
-        self.status_events = True
+        # What was last sent per host and service: its state and status labels.
+        self.sent: dict[Key, Sent] = {}
+        # The OPTIONAL_EVENTS the API user may not read (a user set up before they were
+        # read): their labels are read only by the state query at each connect.
+        self.missing: set[str] = set()
+        # Whether each object flaps, as the last Flapping event or query said: a
+        # StateChange does not say it, and a flapping object's problem is sent again
+        # and again, so each new problem takes it from here.
+        self.flapping: dict[Key, str] = {}
         # Recoveries since then are asked for at the next connect: the saved time of the
         # last run, else the last ``lookback`` seconds.
         self.alive_at = self._saved_alive_at() or clock() - lookback
@@ -138,11 +166,13 @@ class IcingaFollower:
             opened = self.clock()
             items = self.api.problems(self.alive_at - CLOCK_MARGIN)
             fresh = [item for item in items if self._is_news(item)]
+            gone = self._gone(items, opened)
             self.alive_at = opened
             with self.stats.lock:
                 self.stats.connects += 1
                 self.stats.synced += len(fresh)
-            for item in fresh:
+                self.stats.deletions += len(gone)
+            for item in fresh + gone:
                 self._forward(item)
             self.save()
             self.last_error = ""
@@ -163,53 +193,82 @@ class IcingaFollower:
                 self.stats.unreadable += stream.unreadable
             stream.close()
 
+    def _gone(self, items: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """Recoveries, at ``now``, of what this run sent as a problem that the state query
+        neither lists as one nor as recovered, and that Icinga no longer has: deleted
+        while the stream was away. One that is still there (a query's answer can only
+        miss it across a clock skew beyond ``CLOCK_MARGIN``) is left alone."""
+        listed = {key_of(item) for item in items}
+        suspects = [key for key, (state, _) in self.sent.items()
+                    if state not in RECOVERED and key not in listed]
+        if not suspects:
+            return []
+        existing = self.api.existing(suspects)
+        return [deleted(*key, now) for key in suspects if key not in existing]
+
     def _open_stream(self) -> Any:
-        """The event stream with acknowledgements and downtimes; without them, said once,
-        when the API user may not read them (a user set up before they were read):
-        the follower goes on with state changes, and the state query at each connect
-        (every ``idle_timeout`` at the latest) still reads them."""
-        if self.status_events:
-            try:
-                return self.api.events(self.queue, self.idle_timeout)
-            except IcingaRefused as exc:
-                stream = self.api.events(self.queue, self.idle_timeout, status=False)
-                self.status_events = False
-                log.warning("icinga: acknowledgements and downtimes are read only when the "
-                            "follower (re)connects: %s", exc)
-                return stream
-        return self.api.events(self.queue, self.idle_timeout, status=False)
+        """The event stream with the OPTIONAL_EVENTS the API user may read; each it may
+        not (a user set up before they were read) is said once, and the follower goes
+        on without: the state query at each connect (every ``idle_timeout`` at the
+        latest) still reads their labels, and deletions."""
+        groups = [name for name in OPTIONAL_EVENTS if name not in self.missing]
+        stream, refused = open_stream(self.api, self.queue, self.idle_timeout, groups)
+        for name, exc in refused.items():
+            self.missing.add(name)
+            log.warning("icinga: %s: %s", WITHOUT[name], exc)
+        return stream
 
     def handle(self, doc: Any) -> None:
         """One event of the stream. Never raises on a bad event: it is logged and
         counted, and the stream goes on."""
+        flap = flapping_event(doc)
+        if flap is not None:
+            self.flapping[flap[0]] = flap[1]
         key = status_event_key(doc)
         if key is not None:
             self._status_changed(key)
             return
         try:
             item = state_change_item(doc)
+            gone = deleted_item(doc) if item is None else None
         except ValueError as exc:
             with self.stats.lock:
                 self.stats.unreadable += 1
             log.warning("icinga: skipped: %s", exc)
             return
+        if gone is not None:
+            self._deleted(gone)
         if item is None:
             return
         with self.stats.lock:
             self.stats.changes += 1
         self._forward(item)
 
+    def _deleted(self, item: dict[str, Any]) -> None:
+        """A host or service was deleted: its alert is ended, unless this run last sent
+        it recovered (one it has not sent may still fire from an earlier run; a
+        recovery of a problem the engine never saw opens nothing)."""
+        key = key_of(item)
+        self.flapping.pop(key, None)
+        sent = self.sent.get(key)
+        if sent is not None and sent[0] in RECOVERED:
+            return
+        with self.stats.lock:
+            self.stats.deletions += 1
+        self._forward(item)
+
     def _status_changed(self, key: Key) -> None:
-        """An acknowledgement or downtime of ``key`` was set, started or removed: its
-        problem as Icinga has it now is sent if that differs from what was sent (an
-        object that is fine has no alert to change). A query that fails is said; the
-        next connect's state query sends it."""
+        """An acknowledgement or downtime of ``key`` was set, started or removed, or it
+        started or stopped flapping: its problem as Icinga has it now is sent if that
+        differs from what was sent (an object that is fine has no alert to change). A
+        query that fails is said; the next connect's state query sends it."""
         try:
             item = self.api.problem(key)
         except IcingaRefused:
             raise
         except IcingaError as exc:
-            log.warning("icinga: %s: could not read its acknowledgement and downtime: %s",
+            log.warning("icinga: %s: could not read its acknowledgement, downtime and "
+                        "flapping: %s",
                         "!".join(filter(None, key)), exc)
             return
         if item is not None and self._is_news(item):
@@ -219,24 +278,26 @@ class IcingaFollower:
 
     def _is_news(self, item: dict[str, Any]) -> bool:
         """Whether ``item`` says something not sent yet in this run: another state, or
-        an acknowledgement or downtime it gives (an item that gives none, such as a
-        recovery, changes neither) other than the one sent."""
+        a status label it gives (an item that gives none, such as a recovery, changes
+        none) other than the one sent."""
         sent = self.sent.get(key_of(item))
         if sent is None or sent[0] != item["state"]:
             return True
-        return any(item.get(name) is not None and item.get(name) != sent[i]
-                   for i, name in ((1, "acknowledged"), (2, "suppressed")))
+        return any(name in item and item[name] != sent[1].get(name) for name in STATUS_LABELS)
 
     def _forward(self, item: dict[str, Any]) -> None:
         key = key_of(item)
+        if "flapping" in item:
+            self.flapping[key] = item["flapping"]
+        elif item["state"] not in RECOVERED and key in self.flapping \
+                and "flapping" not in self.missing:
+            item["flapping"] = self.flapping[key]  # as the stream last said
+        labels = {name: item[name] for name in STATUS_LABELS if name in item}
         before = self.sent.get(key)
         if before is not None and before[0] == item["state"]:
             # The same state: what the item does not give stays what was sent.
-            item_sent = _sent(item)
-            self.sent[key] = (item_sent[0], item_sent[1] or before[1],
-                              item_sent[2] or before[2])
-        else:
-            self.sent[key] = _sent(item)
+            labels = before[1] | labels
+        self.sent[key] = (item["state"], labels)
         self.forwarder.add(item)
 
     def finish(self) -> None:
@@ -271,7 +332,3 @@ class IcingaFollower:
         except (KeyError, TypeError, ValueError):
             return None
 
-
-def _sent(item: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """What of an item, once sent, makes the same item not worth sending again."""
-    return item["state"], item.get("acknowledged"), item.get("suppressed")

@@ -14,7 +14,9 @@ Icinga 2 has no webhook of its own; its API (port 5665) streams events as they h
   as a fallback start (``state_since``): the engine keeps the start of an alert it has;
 - a recovery, or a problem changing state (WARNING to CRITICAL), does not say when its
   problem began: it is sent without ``since`` and the engine gives it the start of the
-  alert it belongs to (``Engine.ingest(start_unknown=...)``).
+  alert it belongs to (``Engine.ingest(start_unknown=...)``);
+- an object deleted from Icinga's configuration (``ObjectDeleted``) is sent as a
+  recovery whose output says so: nothing will ever recover it otherwise.
 
 Tested against a real Icinga 2 (Debian ``icinga2-bin``): tests/integration/test_icinga_real.py.
 """
@@ -25,7 +27,7 @@ import json
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +43,22 @@ NO_PREVIOUS_STATE = 99  # previous_hard_state of an object's first check result
 MAX_OUTPUT = 1024  # of the plugin output's first line, the alert's summary
 MAX_LINE = 1024 * 1024  # one event; a longer line is skipped, not buffered
 OBJECT_ATTRS = ["name", "last_hard_state", "last_hard_state_change", "last_check_result",
-                "acknowledgement", "downtime_depth"]
-# Events that change an object's acknowledgement or downtime, not its state: the follower
-# reads the object again and sends its problem with the new labels.
+                "acknowledgement", "downtime_depth", "flapping"]
+# Events that change an object's acknowledgement, downtime or flapping, not its state:
+# the follower reads the object again and sends its problem with the new labels.
 STATUS_EVENTS = ["AcknowledgementSet", "AcknowledgementCleared", "DowntimeStarted",
-                 "DowntimeTriggered", "DowntimeRemoved"]
+                 "DowntimeTriggered", "DowntimeRemoved", "Flapping"]
+# The event types beyond StateChange, by what they bring; each needs its own permission
+# (events/TYPE), and a user without one still follows without them (``open_stream``).
+OPTIONAL_EVENTS = {
+    "acknowledgements and downtimes": STATUS_EVENTS[:5],
+    "flapping": ["Flapping"],
+    "deletions": ["ObjectDeleted"],
+}
 ACKNOWLEDGEMENTS = {0: "false", 1: "true", 2: "true"}  # none, normal, sticky
+STATUS_LABELS = ("acknowledged", "suppressed", "flapping")  # the item fields status_of gives
+RECOVERED = ("OK", "UP")
+DELETED = "deleted from Icinga's configuration"  # a deleted object's recovery output
 
 
 class IcingaError(Exception):
@@ -70,10 +82,11 @@ def key_of(item: dict[str, Any]) -> Key:
 
 
 def status_of(attrs: dict[str, Any], where: str) -> dict[str, str]:
-    """The ``acknowledged`` and ``suppressed`` item fields of an object's (or a
-    StateChange event's) ``acknowledgement`` (0 none, 1 normal, 2 sticky; the event's
-    may be a boolean) and ``downtime_depth`` (active downtimes). A value Icinga does not
-    document is left out, and logged naming it: the alert keeps what it had."""
+    """The ``acknowledged``, ``suppressed`` and ``flapping`` item fields of an object's
+    (or a StateChange event's) ``acknowledgement`` (0 none, 1 normal, 2 sticky; the
+    event's may be a boolean), ``downtime_depth`` (active downtimes) and ``flapping`` (a
+    boolean; a StateChange event does not carry it). A value Icinga does not document is
+    left out, and logged naming it: the alert keeps what it had."""
     out: dict[str, str] = {}
     ack = attrs.get("acknowledgement")
     if isinstance(ack, bool):
@@ -89,12 +102,55 @@ def status_of(attrs: dict[str, Any], where: str) -> dict[str, str]:
     elif "downtime_depth" in attrs:
         log.warning("icinga: %s: downtime_depth %s is not a count; ignored", where,
                     str(attrs.get("downtime_depth"))[:50])
+    flapping = attrs.get("flapping")
+    if isinstance(flapping, bool):
+        out["flapping"] = "true" if flapping else "false"
+    elif flapping is not None:
+        log.warning("icinga: %s: flapping %s is not a boolean; ignored", where,
+                    str(flapping)[:50])
     return out
 
 
+def flapping_event(doc: Any) -> tuple[Key, str] | None:
+    """The host and service a ``Flapping`` event names, and whether it now flaps
+    (``is_flapping``: "true"/"false"); None for another event or one that says neither."""
+    if not isinstance(doc, dict) or doc.get("type") != "Flapping":
+        return None
+    key = status_event_key(doc)
+    flapping = doc.get("is_flapping")
+    if key is None or not isinstance(flapping, bool):
+        return None
+    return key, "true" if flapping else "false"
+
+
+def deleted_item(doc: Any) -> dict[str, Any] | None:
+    """The item for an ``ObjectDeleted`` event of a host or service: a recovery at the
+    deletion, whose output says it was deleted (a deleted object never recovers, so its
+    alert would fire for ever). None for another event or another object type (a
+    downtime, a comment); ValueError naming what is missing."""
+    if not isinstance(doc, dict) or doc.get("type") != "ObjectDeleted" \
+            or doc.get("object_type") not in ("Host", "Service"):
+        return None
+    name, at = doc.get("object_name"), _number(doc.get("timestamp"))
+    if not isinstance(name, str) or at is None:
+        raise ValueError(f"an ObjectDeleted without a name or time: {str(doc)[:200]}")
+    host, _, service = name.partition("!") if doc["object_type"] == "Service" \
+        else (name, "", "")
+    if not host or (doc["object_type"] == "Service" and not service):
+        raise ValueError(f"an ObjectDeleted of a {doc['object_type']} named {name[:200]!r}")
+    return deleted(host, service, at)
+
+
+def deleted(host: str, service: str, at: float) -> dict[str, Any]:
+    """The recovery that ends the alert of a host or service deleted at ``at`` (or found
+    deleted then)."""
+    return _item(host, service, 0, DELETED, ended=at)
+
+
 def status_event_key(doc: Any) -> Key | None:
-    """The host and service whose acknowledgement or downtime an event of the stream
-    changed (``STATUS_EVENTS``), or None for any other event or one that names none."""
+    """The host and service whose acknowledgement, downtime or flapping an event of the
+    stream changed (``STATUS_EVENTS``; a Flapping event names them as an acknowledgement
+    does), or None for any other event or one that names none."""
     if not isinstance(doc, dict) or doc.get("type") not in STATUS_EVENTS:
         return None
     if str(doc["type"]).startswith("Downtime"):
@@ -296,13 +352,35 @@ class IcingaApi:
                 return item
         return None
 
+    def existing(self, keys: list[Key]) -> set[Key]:
+        """Which of ``keys`` (hosts and services) Icinga still has: asked at a reconnect
+        for what was sent as a problem and is no longer listed, which was deleted
+        unless it is still there (a query answers nothing for an object deleted)."""
+        found: set[Key] = set()
+        with self._session() as session:
+            for kind, type_name, names in (
+                    ("hosts", "Host", [h for h, s in keys if not s]),
+                    ("services", "Service", [f"{h}!{s}" for h, s in keys if s])):
+                if not names:
+                    continue
+                var = "host.name" if kind == "hosts" else "service.__name"
+                body = {"attrs": ["name"], "filter": f"{var} in names",
+                        "filter_vars": {"names": names}}
+                for result in self._query(session, kind, type_name, body):
+                    name = result.get("name") if isinstance(result, dict) else None
+                    if isinstance(name, str):
+                        host, _, service = name.partition("!")
+                        found.add((host, service))
+        return found
+
     def events(self, queue: str, idle_timeout: float,
-               status: bool = True) -> EventStream:
+               groups: Collection[str] | None = None) -> EventStream:
         """Open the event stream of hard and soft state changes (``queue`` names this
-        follower's queue in Icinga) and, with ``status``, of acknowledgements and
-        downtimes (``STATUS_EVENTS``). Opened before the object query on a (re)connect,
-        so a change between the two is in one or the other."""
-        types = ["StateChange"] + (STATUS_EVENTS if status else [])
+        follower's queue in Icinga) and of the ``OPTIONAL_EVENTS`` named by ``groups``
+        (all when None). Opened before the object query on a (re)connect, so a change
+        between the two is in one or the other."""
+        chosen = OPTIONAL_EVENTS if groups is None else groups
+        types = ["StateChange"] + [t for name in chosen for t in OPTIONAL_EVENTS[name]]
         session = self._session()
         try:
             response = self._post(session, "/v1/events", {"queue": queue, "types": types},
@@ -312,6 +390,27 @@ class IcingaApi:
             session.close()
             raise
         return EventStream(session, response)
+
+
+def open_stream(api: Any, queue: str, idle_timeout: float,
+                groups: Collection[str]) -> tuple[EventStream, dict[str, IcingaRefused]]:
+    """The event stream with as many of ``groups`` (of ``OPTIONAL_EVENTS``) as the user
+    may read, and the refusal of each it may not. Icinga refuses a stream whose types
+    are not all permitted, without saying which: on a refusal each group is tried
+    alone (a stream opened and closed) to find which. A user who may not read
+    StateChange is refused by the last try (``IcingaRefused``)."""
+    try:
+        return api.events(queue, idle_timeout, list(groups)), {}
+    except IcingaRefused:
+        if not groups:
+            raise
+    refused: dict[str, IcingaRefused] = {}
+    for name in groups:
+        try:
+            api.events(queue, idle_timeout, [name]).close()
+        except IcingaRefused as exc:
+            refused[name] = exc
+    return api.events(queue, idle_timeout, [g for g in groups if g not in refused]), refused
 
 
 class EventStream:

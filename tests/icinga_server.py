@@ -37,7 +37,9 @@ object ApiUser "{user}" {{
                   "events/DowntimeStarted", "events/DowntimeTriggered",
                   "events/DowntimeRemoved", "actions/process-check-result",
                   "actions/acknowledge-problem", "actions/remove-acknowledgement",
-                  "actions/schedule-downtime", "actions/remove-downtime" ]
+                  "actions/schedule-downtime", "actions/remove-downtime",
+                  "events/Flapping", "events/ObjectDeleted", "objects/create/Service",
+                  "objects/delete/Service" ]
 }}
 object ApiUser "legacy" {{
   password = "{password}"
@@ -153,6 +155,23 @@ class IcingaServer:
         """A passive check result, as a monitored device's agent would submit it."""
         self.action("process-check-result", host, service, exit_status=exit_status,
                     plugin_output=output)
+
+    def create_service(self, host: str, name: str, **attrs: object) -> None:
+        """A passive service created at runtime (``PUT /v1/objects/services``), as a
+        configuration tool such as Icinga Director's API does; ``attrs`` beyond the
+        template's (``enable_flapping``, ...)."""
+        self._object("put", f"{host}!{name}", {"templates": ["passive-service"],
+                                                "attrs": {"check_command": "passive", **attrs}})
+
+    def delete_service(self, host: str, name: str) -> None:
+        """Delete a service created at runtime (``DELETE /v1/objects/services``)."""
+        self._object("delete", f"{host}!{name}", None)
+
+    def _object(self, method: str, name: str, body: dict | None) -> None:
+        response = requests.request(method, f"{self.url}/v1/objects/services/{name}",
+                                    json=body, auth=(USER, PASSWORD), verify=str(self.ca),
+                                    timeout=10, headers={"Accept": "application/json"})
+        assert response.status_code == 200, response.text
 
     def action(self, name: str, host: str, service: str | None, **params: object) -> dict:
         """An API action (``/v1/actions/NAME``) on one host or service, as an operator's

@@ -1,5 +1,6 @@
 """What an operator did about an alert in the monitoring system it came from:
-acknowledged it, or put its object in a maintenance window, a downtime or a silence.
+acknowledged it, or put its object in a maintenance window, a downtime or a silence;
+and whether that system says its object flaps.
 
 Every source that knows says it in the same two labels (CONTRACTS §1: labels are
 "everything else the source said"):
@@ -10,7 +11,10 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
   ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager). It belongs to ``suppressed``: an
-  event that carries ``suppressed`` without it removes it.
+  event that carries ``suppressed`` without it removes it;
+- ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
+  (Icinga 2). A label only: the incident does not count it, and the engine's own
+  flapping (state changes within ``flap_window``) does not read it.
 
 They are not identifying labels (``EngineSettings.volatile_labels``): an acknowledged
 problem is the same condition as before. A firing alert takes the values of the latest
@@ -28,7 +32,8 @@ from collections.abc import Iterable, Mapping
 ACKNOWLEDGED = "acknowledged"
 SUPPRESSED = "suppressed"
 SUPPRESSED_BY = "suppressed_by"
-STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED, SUPPRESSED_BY)
+FLAPPING = "flapping"
+STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED, SUPPRESSED_BY, FLAPPING)
 SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from aiops.config import DataDir
 from aiops.runtime import open_runtime
+from aiops.store.tables import raw_events
 from tests.conftest import LiveServer, free_port, serving_app
 from tests.icinga_server import PASSWORD, USER, IcingaServer, available
 from tests.integration.test_webhooks_api import alert_rows
@@ -282,3 +284,76 @@ def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_conn
     assert checked.returncode == 0, checked.stderr
     assert "event stream: ok, state changes only" in checked.stdout
     assert "events/DowntimeRemoved" in checked.stdout
+
+
+def _flapping(live_server: LiveServer, name: str) -> tuple[str | None, str] | None:
+    alert = _alert(live_server, name)
+    return alert and (alert["labels"].get("flapping"), alert["status"])
+
+
+def test_a_flapping_service_is_labelled_flapping_until_it_settles(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """A service whose results alternate OK/CRITICAL: Icinga's flapping detection sends
+    Flapping (is_flapping true); the next CRITICAL reaches the one alert labelled
+    flapping "true". CRITICAL results until it settles: Flapping false, the object is
+    read again, and the label becomes "false"."""
+    icinga.create_service("router1", "uplink", enable_flapping=True,
+                          flapping_threshold_high=20.0, flapping_threshold_low=10.0)
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        for i in range(24):
+            icinga.set_state("router1", "uplink", 0 if i % 2 else 2,
+                             "UPLINK OK" if i % 2 else "UPLINK CRITICAL - carrier lost")
+        icinga.set_state("router1", "uplink", 2, "UPLINK CRITICAL - carrier lost")
+        wait_for(lambda: _flapping(live_server, "uplink") == ("true", "firing"),
+                 "the flapping label", explain=lambda: f"{_flapping(live_server, 'uplink')}")
+        for _ in range(40):  # the same state, over and over: Icinga's flapping decays
+            icinga.set_state("router1", "uplink", 2, "UPLINK CRITICAL - carrier lost")
+        wait_for(lambda: _flapping(live_server, "uplink") == ("false", "firing"),
+                 "flapping's end", explain=lambda: f"{_flapping(live_server, 'uplink')}")
+    finally:
+        out = _stop(follower)
+    assert "flapping is read only" not in out, out
+
+
+def _summaries(live_server: LiveServer, alert_id: int) -> list[str]:
+    """The summaries of the events stored with an alert, in arrival order."""
+    with live_server.runtime.db.connect() as conn:
+        rows = conn.execute(sa.select(raw_events.c.payload).where(
+            raw_events.c.alert_id == alert_id).order_by(raw_events.c.seq)).all()
+    return [row.payload["summary"] for row in rows]
+
+
+def test_a_service_deleted_while_critical_resolves_its_alert(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """A service created at runtime and deleted while CRITICAL (``DELETE
+    /v1/objects/services/...``): the stream's ObjectDeleted ends its alert at the
+    deletion. Another deleted while the stream is away (removed from Icinga's
+    configuration while it is stopped, as a deploy and reload does, which sends no
+    ObjectDeleted): the reconnect finds it gone and ends its alert then."""
+    icinga.create_service("router1", "vpn")
+    icinga.create_service("router1", "ntp")
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        icinga.set_state("router1", "vpn", 2, "VPN CRITICAL - tunnel down")
+        icinga.set_state("router1", "ntp", 2, "NTP CRITICAL - offset 12 s")
+        wait_for(lambda: _alert(live_server, "vpn"), "the vpn alert")
+        wait_for(lambda: _alert(live_server, "ntp"), "the ntp alert")
+        before = time.time()
+        icinga.delete_service("router1", "vpn")
+        ended = wait_for(lambda: (a := _alert(live_server, "vpn"))["status"] == "resolved"
+                         and a, "the deleted service's alert resolving")
+        assert before - 1 <= ended["ends_at"] <= time.time() + 1, ended
+        assert _summaries(live_server, ended["id"])[-1] == "deleted from Icinga's configuration"
+        icinga.stop()
+        for conf in (icinga.root / "lib/api").rglob("*ntp*.conf"):
+            conf.unlink()  # Icinga no longer has the service when it starts again
+        icinga.start()
+        _connected(follower)
+        wait_for(lambda: _alert(live_server, "ntp")["status"] == "resolved",
+                 "the alert of the service gone after the reload resolving")
+    finally:
+        _stop(follower)
+    assert _alert(live_server, "ping") is None  # nothing else ended or opened

@@ -93,3 +93,19 @@ def test_take_latest_and_incident_status() -> None:
                       "firing_acknowledged": 1, "firing_suppressed": 0,
                       "acknowledged": False, "suppressed": False}
     assert incident_status([])["suppressed"] is False  # nothing firing: not "suppressed"
+
+
+def test_a_source_saying_its_object_flaps_is_the_same_condition_labelled(
+        runtime: Runtime) -> None:
+    """``flapping`` (Icinga's own detection) is volatile like an acknowledgement: the
+    condition re-sent flapping, then not, is one alert whose stored label reads the
+    latest; the incident does not count it."""
+    star(runtime)
+    ingest(runtime, alert("a", "l1", 0, port="1"))
+    result = ingest(runtime, alert("a2", "l1", 0, port="1", flapping="true"))
+    assert dict(result.dispositions) == {"duplicate": 1}
+    assert stored_labels(runtime)["a"] == {"port": "1", "flapping": "true"}
+    ingest(runtime, alert("a3", "l1", 0, port="1", flapping="false"))
+    assert stored_labels(runtime)["a"]["flapping"] == "false"
+    [inc] = incidents_of(runtime)
+    assert (inc["alert_count"], inc["acknowledged_alerts"], inc["suppressed"]) == (1, 0, False)

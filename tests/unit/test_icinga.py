@@ -15,11 +15,15 @@ import pytest
 
 from aiops.icinga_follower import CLOCK_MARGIN, IcingaFollower
 from connectors.icinga import (
+    DELETED,
     MAX_LINE,
     IcingaApi,
     IcingaError,
     IcingaRefused,
+    deleted_item,
+    flapping_event,
     object_item,
+    open_stream,
     state_change_item,
     status_event_key,
     status_of,
@@ -197,7 +201,7 @@ class _Api:
         self.asked: list[float] = []
         self.opened = 0
 
-    def events(self, queue: str, idle: float) -> Any:
+    def events(self, queue: str, idle: float, groups: Any = None) -> Any:
         api = self
         api.opened += 1
 
@@ -363,3 +367,148 @@ def test_the_follower_sends_an_acknowledged_problem_again_once() -> None:
     assert [(i["state"], i["acknowledged"]) for i in forwarder.items] == [
         ("CRITICAL", "false"), ("CRITICAL", "true")]
     assert follower.stats.status_changes == 1
+
+
+# The shapes Icinga 2.13 sent (tests/integration/test_icinga_real.py).
+FLAPPING = {"type": "Flapping", "host": "router1", "service": "ping", "is_flapping": True,
+            "state": 0, "state_type": 1, "flapping_current": 23.0, "threshold_high": 20,
+            "threshold_low": 10, "timestamp": 1795471871.85}
+DELETED_SERVICE = {"type": "ObjectDeleted", "object_name": "router1!ping",
+                   "object_type": "Service", "timestamp": 1795471875.13}
+
+
+def test_flapping_becomes_a_status_label_and_a_deletion_a_recovery(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An object's ``flapping`` (a boolean) is the label flapping; a Flapping event names
+    its object and says whether it flaps; an ObjectDeleted of a host or service is a
+    recovery at the deletion, saying so; of anything else (a downtime) nothing."""
+    mapping = read_mapping(PRESETS / "icinga.yml")
+    flapping = service(2, 500.0)
+    flapping["attrs"]["flapping"] = True
+    item = object_item(flapping, 0.0)
+    assert item["flapping"] == "true"
+    assert mapping.apply([item], received=1795372101.0).alerts[0].labels == {
+        "flapping": "true"}
+    assert status_of({"flapping": False}, "x") == {"flapping": "false"}
+    assert status_of({"flapping": 1}, "router1!ping") == {}
+    assert "router1!ping: flapping 1 is not a boolean; ignored" in caplog.text
+    assert flapping_event(FLAPPING) == (("router1", "ping"), "true")
+    assert status_event_key(FLAPPING) == ("router1", "ping")  # the object is read again
+    assert flapping_event(FLAPPING | {"is_flapping": None}) is None
+    assert flapping_event(change(2)) is None
+    gone = deleted_item(DELETED_SERVICE)
+    assert gone == {"host": "router1", "service": "ping", "check": "ping", "state": "OK",
+                    "output": DELETED, "ended": 1795471875.13}
+    ended = mapping.apply([gone], received=1795471876.0)
+    assert (ended.alerts[0].ends_at, ended.alerts[0].name, ended.start_unknown) == (
+        1795471875.13, "ping", [0])
+    host = deleted_item({"type": "ObjectDeleted", "object_name": "switch7",
+                         "object_type": "Host", "timestamp": 1.0})
+    assert (host["check"], host["state"], "service" in host) == ("host", "UP", False)
+    assert deleted_item(DELETED_SERVICE | {"object_type": "Downtime"}) is None
+    assert deleted_item(change(0)) is None and state_change_item(DELETED_SERVICE) is None
+    with pytest.raises(ValueError, match="named 'router1'"):
+        deleted_item(DELETED_SERVICE | {"object_name": "router1"})
+    with pytest.raises(ValueError, match="without a name or time"):
+        deleted_item(DELETED_SERVICE | {"timestamp": None})
+
+
+def test_each_problem_of_a_flapping_object_says_it_flaps() -> None:
+    """Flapping begins while the object is OK (nothing to send: the object read again is
+    fine); its next problem, from a StateChange that does not say it, is labelled from
+    the event; its end is sent once, read from the object; a recovery carries none."""
+    now = [10_000.0]
+    api = _Api(now, [], [])
+    settled = object_item(service(2, 500.0), 0.0) | {"flapping": "false"}
+    answers: list[dict | None] = [None, settled, settled]
+    api.problem = lambda key: answers.pop(0)  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    follower.handle(FLAPPING)
+    follower.handle(change(2, previous=0))
+    follower.handle(FLAPPING | {"is_flapping": False, "state": 2})
+    follower.handle(FLAPPING | {"is_flapping": False, "state": 2})  # nothing new
+    follower.handle(change(0, previous=2))
+    assert [(i["state"], i.get("flapping")) for i in forwarder.items] == [
+        ("CRITICAL", "true"), ("CRITICAL", "false"), ("OK", None)]
+    assert follower.stats.status_changes == 1
+
+
+def test_a_deleted_object_ends_its_alert_once() -> None:
+    """ObjectDeleted of a service sent as a problem ends it; the same again, or one last
+    sent recovered, sends nothing; one this run never sent is ended (it may fire from
+    an earlier run)."""
+    now = [10_000.0]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(_Api(now, [], []), forwarder,  # type: ignore[arg-type]
+                              clock=lambda: now[0])
+    follower.handle(change(2, previous=0))
+    follower.handle(DELETED_SERVICE)
+    follower.handle(DELETED_SERVICE)
+    follower.handle(DELETED_SERVICE | {"object_name": "router1!bgp"})
+    follower.handle(DELETED_SERVICE | {"object_type": "Comment"})
+    assert [(i["check"], i["state"], i["output"]) for i in forwarder.items] == [
+        ("ping", "CRITICAL", "PING CRITICAL"), ("ping", "OK", DELETED), ("bgp", "OK", DELETED)]
+    assert follower.stats.deletions == 2
+
+
+def test_a_reconnect_ends_the_alerts_of_what_icinga_no_longer_has() -> None:
+    """Problems sent in this run that the next connect's query does not list: the one
+    Icinga no longer has (deleted while the stream was away) is ended at that connect;
+    the one it still has is not (asked by name, not guessed)."""
+    now = [10_000.0]
+    api = _Api(now, [change(2, previous=0), change(2, service="bgp", previous=0)], [])
+    asked: list[list] = []
+    api.existing = lambda keys: asked.append(keys) or {("router1", "bgp")}  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(IcingaError):
+            follower.follow_once(threading.Event())
+    assert asked[0] == [("router1", "ping"), ("router1", "bgp")]
+    gone = forwarder.items[2]
+    assert (gone["check"], gone["state"], gone["output"], gone["ended"]) == (
+        "ping", "OK", DELETED, 10_100.0)  # when the second connect opened
+    assert follower.stats.deletions == 1 and len(asked) == 1
+
+
+class _Refusing(_Api):
+    """A user who may read StateChange and acknowledgements but not Flapping or
+    ObjectDeleted: Icinga refuses every stream that asks for one of them."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.asked_groups: list[list[str] | None] = []
+
+    def events(self, queue: str, idle: float, groups: Any = None) -> Any:
+        self.asked_groups.append(groups)
+        if groups is None or {"flapping", "deletions"} & set(groups):
+            raise IcingaRefused("HTTP 404 events/Flapping")
+        return super().events(queue, idle)
+
+
+def test_a_user_without_the_flapping_and_deletion_events_follows_without_them(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Each optional group is tried alone once to find which the user lacks; each is
+    said once, and later reconnects ask only for what it may read."""
+    api = _Refusing([10_000.0], [], [])
+    caplog.set_level("WARNING")
+    stream, refused = open_stream(api, "q", 5.0, ["acknowledgements and downtimes",
+                                                 "flapping", "deletions"])
+    assert sorted(refused) == ["deletions", "flapping"] and stream is not None
+    follower = IcingaFollower(api, _Forwarder(), clock=lambda: 10_000.0)  # type: ignore[arg-type]
+    api.asked_groups.clear()
+    follower._open_stream()
+    follower._open_stream()
+    assert follower.missing == {"flapping", "deletions"}
+    assert api.asked_groups[-1] == ["acknowledgements and downtimes"]
+    assert len(api.asked_groups) == 6  # all, each alone (3), the rest; then the rest
+    assert caplog.text.count("flapping is read only when the follower (re)connects") == 1
+    assert "deleted from Icinga is noticed only when the follower reconnects" in caplog.text
+
+    class Nobody(_Api):
+        def events(self, queue: str, idle: float, groups: Any = None) -> Any:
+            raise IcingaRefused("HTTP 404 events/StateChange")
+
+    with pytest.raises(IcingaRefused):  # not even StateChange: refused, not hidden
+        open_stream(Nobody([0.0], [], []), "q", 5.0, ["flapping"])
