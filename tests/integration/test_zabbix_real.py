@@ -342,6 +342,16 @@ def _fired_and_resolved(live_server: LiveServer, host: str) -> list[tuple[float,
             for a in alert_rows(live_server.runtime) if a["entity"] == host]
 
 
+def _await_one_episode(live_server: LiveServer, host: str, times: tuple[float, float],
+                       follower: subprocess.Popen[str], when: str) -> None:
+    """Wait for the host's one alert: fired and resolved at Zabbix's ``times``, one
+    transition (firing, then resolved); on a timeout, what the engine has and the
+    follower's log."""
+    wait_for(lambda: _fired_and_resolved(live_server, host) == [(*times, 1, "resolved")],
+             f"the problem opened and closed {when}", timeout=60,
+             explain=lambda: f"{_fired_and_resolved(live_server, host)}\n{_stop(follower)}")
+
+
 def test_the_follower_sends_a_problem_that_opened_and_closed_between_two_polls(
         tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
         no_notifications: None) -> None:
@@ -359,10 +369,7 @@ def test_the_follower_sends_a_problem_that_opened_and_closed_between_two_polls(
             start, end = _flap(zabbix, host)
         finally:
             follower.send_signal(signal.SIGCONT)
-        wait_for(lambda: _fired_and_resolved(live_server, host) == [
-            (start, end, 1, "resolved")], "the problem opened and closed between polls",
-            timeout=60, explain=lambda: f"{_fired_and_resolved(live_server, host)}\n"
-                                        f"{_stop(follower)}")
+        _await_one_episode(live_server, host, (start, end), follower, "between polls")
     finally:
         _stop(follower)
         _send(zabbix, 1, sync)
@@ -385,10 +392,7 @@ def test_the_follower_sends_at_its_restart_a_problem_that_opened_and_closed_whil
     start, end = _flap(zabbix, host)
     follower = _follow(zabbix, live_server.url, data, *login)
     try:
-        wait_for(lambda: _fired_and_resolved(live_server, host) == [
-            (start, end, 1, "resolved")], "the problem opened and closed while away",
-            timeout=60, explain=lambda: f"{_fired_and_resolved(live_server, host)}\n"
-                                        f"{_stop(follower)}")
+        _await_one_episode(live_server, host, (start, end), follower, "while away")
     finally:
         _stop(follower)
         _send(zabbix, 1, sync)
