@@ -326,6 +326,17 @@ def _flap(zabbix: ZabbixServer, host: str) -> tuple[float, float]:
     return start, end
 
 
+def _flap_while_frozen(zabbix: ZabbixServer, host: str,
+                       follower: subprocess.Popen[str]) -> tuple[float, float]:
+    """``_flap`` with the follower frozen (SIGSTOP): no poll of it can see the problem
+    open, whatever the timing."""
+    follower.send_signal(signal.SIGSTOP)
+    try:
+        return _flap(zabbix, host)
+    finally:
+        follower.send_signal(signal.SIGCONT)
+
+
 def _in_sync(zabbix: ZabbixServer, live_server: LiveServer, host: str,
              follower: subprocess.Popen[str]) -> None:
     """A problem of ``host`` opened and seen by the engine: the follower has polled
@@ -364,11 +375,7 @@ def test_the_follower_sends_a_problem_that_opened_and_closed_between_two_polls(
     follower = _follow(zabbix, live_server.url, tmp_path / "follower", *_admin_login(tmp_path))
     try:
         _in_sync(zabbix, live_server, sync, follower)
-        follower.send_signal(signal.SIGSTOP)
-        try:
-            start, end = _flap(zabbix, host)
-        finally:
-            follower.send_signal(signal.SIGCONT)
+        start, end = _flap_while_frozen(zabbix, host, follower)
         _await_one_episode(live_server, host, (start, end), follower, "between polls")
     finally:
         _stop(follower)
@@ -411,11 +418,7 @@ def test_a_follower_s_first_run_does_not_replay_problems_closed_before_it(
     follower = _follow(zabbix, live_server.url, tmp_path / "follower", *_admin_login(tmp_path))
     try:
         _in_sync(zabbix, live_server, sync, follower)
-        follower.send_signal(signal.SIGSTOP)
-        try:
-            start, end = _flap(zabbix, host)
-        finally:
-            follower.send_signal(signal.SIGCONT)
+        start, end = _flap_while_frozen(zabbix, host, follower)
         wait_for(lambda: _fired_and_resolved(live_server, host), "the second problem",
                  timeout=60, explain=lambda: _stop(follower))
         time.sleep(3)  # three more polls: anything else the follower would send
