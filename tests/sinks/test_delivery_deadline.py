@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,21 @@ def addresses(*hosts: str, port: int) -> list[tuple]:
             for h in hosts]
 
 
+def first_round(tmp_path: Path, patch: pytest.MonkeyPatch, url: str) -> tuple[float, Any]:
+    """One incident's first delivery round to the webhook ``url`` with a deadline of
+    1 s: how long the round took, and the incident's outbox row after it."""
+    patch.setenv("AIOPS_SINK_TIMEOUT", "1")
+    rt = open_sink_runtime(tmp_path, patch, webhook_urls=url)
+    try:
+        loop = loop_for(rt, Clock())
+        rt.engine.ingest([alert("a1")])
+        took = timed_round(loop)
+        (row,) = rows(rt)
+        return took, row
+    finally:
+        rt.close()
+
+
 def test_two_addresses_that_do_not_answer_share_one_deadline(
         tmp_path: Path, env: pytest.MonkeyPatch) -> None:  # noqa: F811
     """Each connect attempt had the whole timeout: a name with two addresses that
@@ -91,20 +107,11 @@ def test_two_addresses_that_do_not_answer_share_one_deadline(
     with two_hanging_addresses() as port:
         env.setattr(socket, "getaddrinfo", resolver_of(
             "hook.example", lambda: addresses("127.0.0.1", SECOND_ADDRESS, port=port)))
-        env.setenv("AIOPS_SINK_TIMEOUT", "1")
-        clock = Clock()
-        rt = open_sink_runtime(tmp_path, env, webhook_urls=f"http://hook.example:{port}/h")
-        loop = loop_for(rt, clock)
-        try:
-            rt.engine.ingest([alert("a1")])
-            took = timed_round(loop)
-            (row,) = rows(rt)
-            assert row.status == "pending" and row.attempts == 1
-            assert "no complete answer within 1 s" in row.last_error, row.last_error
-            assert "the deadline passed while connecting to 127.0.0.1" in row.last_error
-            assert took < 1.7, took
-        finally:
-            rt.close()
+        took, row = first_round(tmp_path, env, f"http://hook.example:{port}/h")
+    assert row.status == "pending" and row.attempts == 1
+    assert "no complete answer within 1 s" in row.last_error, row.last_error
+    assert "the deadline passed while connecting to 127.0.0.1" in row.last_error
+    assert took < 1.7, took
 
 
 @contextlib.contextmanager
@@ -129,21 +136,12 @@ def test_a_slow_look_up_and_a_handshake_that_never_ends_share_one_deadline(
             return addresses("127.0.0.1", port=port)
 
         env.setattr(socket, "getaddrinfo", resolver_of("hook.example", slow))
-        env.setenv("AIOPS_SINK_TIMEOUT", "1")
-        clock = Clock()
-        rt = open_sink_runtime(tmp_path, env, webhook_urls=f"https://hook.example:{port}/h")
-        loop = loop_for(rt, clock)
-        try:
-            rt.engine.ingest([alert("a1")])
-            took = timed_round(loop)
-            (row,) = rows(rt)
-            assert row.status == "pending"
-            assert "no complete answer within 1 s" in row.last_error, row.last_error
-            assert "the deadline passed while in the TLS handshake with hook.example" \
-                in row.last_error, row.last_error
-            assert took < 1.5, took
-        finally:
-            rt.close()
+        took, row = first_round(tmp_path, env, f"https://hook.example:{port}/h")
+    assert row.status == "pending"
+    assert "no complete answer within 1 s" in row.last_error, row.last_error
+    assert "the deadline passed while in the TLS handshake with hook.example" \
+        in row.last_error, row.last_error
+    assert took < 1.5, took
 
 
 def look_up_threads() -> list[str]:
@@ -191,22 +189,13 @@ def test_hung_look_ups_are_bounded_and_one_more_fails_at_once(
         resolve.resolve("hung-0.example", socket.AF_UNSPEC, 0.05)
     assert resolve.running() == resolve.MAX_LOOK_UPS == len(look_up_threads())
 
-    env.setenv("AIOPS_SINK_TIMEOUT", "1")
-    clock = Clock()
-    rt = open_sink_runtime(tmp_path, env, webhook_urls="http://hung-more.example:9/hook")
-    loop = loop_for(rt, clock)
-    try:
-        rt.engine.ingest([alert("a1")])
-        took = timed_round(loop)
-        (row,) = rows(rt)
-        assert row.status == "pending" and row.attempts == 1
-        assert f"{resolve.MAX_LOOK_UPS} look-ups of other host names" in row.last_error, \
-            row.last_error
-        assert took < 0.5, took
-        assert "hung-more.example" not in hanging_resolver
-        assert len(look_up_threads()) == resolve.MAX_LOOK_UPS
-    finally:
-        rt.close()
+    took, row = first_round(tmp_path, env, "http://hung-more.example:9/hook")
+    assert row.status == "pending" and row.attempts == 1
+    assert f"{resolve.MAX_LOOK_UPS} look-ups of other host names" in row.last_error, \
+        row.last_error
+    assert took < 0.5, took
+    assert "hung-more.example" not in hanging_resolver
+    assert len(look_up_threads()) == resolve.MAX_LOOK_UPS
 
 
 def test_a_finished_look_up_frees_its_place(
