@@ -7,21 +7,21 @@ machines' clocks). That time is kept in a small state file, so a follower restar
 after an hour, or a week, still ends the alerts of what recovered meanwhile. The file
 keeps it as of the last time the forwarder held nothing: a change still waiting for
 an engine that was away is gone at a stop, and the next start must ask for it again.
-What it already sent in this run, in the same state, is not sent again: a quiet
-Icinga's stream is reopened every few minutes, and re-sending every problem each time
-would only store duplicates. Events go through ``aiops.forwarder`` (kept while the engine
-is away).
+What it already sent, in the same state, is not sent again: a quiet Icinga's stream is
+reopened every few minutes, and re-sending every problem each time would only store
+duplicates. The problems it sent and that are still open are kept in the same file, as
+of the same moment (the engine had them all), so a restart knows them too. Events go
+through ``aiops.forwarder`` (kept while the engine is away).
 
-A problem it sent in this run that the query neither lists nor says recovered is asked
-for by name: if Icinga no longer has the object (deleted from its configuration while
-the stream was away, as a reload that drops it does, which sends no ``ObjectDeleted``),
-its alert is ended at that connect. The stream's ``ObjectDeleted`` ends it at the
-deletion.
+A problem it sent (in this run or, as the file says, before a restart) that the query
+neither lists nor says recovered is asked for by name: if Icinga no longer has the
+object (deleted from its configuration while the stream or the follower was away, as a
+reload that drops it does, which sends no ``ObjectDeleted``), its alert is ended at that
+connect. The stream's ``ObjectDeleted`` ends it at the deletion.
 
 Not recovered by a query: a problem that began and ended while the stream was away
 (Icinga's state says only that it recovered, and a recovery of a problem the engine
-never saw opens nothing), an object deleted while the follower was not running (it
-knows nothing it sent before), and a change the forwarder had to drop from a full queue.
+never saw opens nothing), and a change the forwarder had to drop from a full queue.
 
 A stream that says nothing for ``idle_timeout`` seconds is reopened (Icinga sends no
 keep-alive on it, and a dead connection would otherwise wait forever); a refusal of
@@ -105,8 +105,18 @@ class IcingaFollower:
         self.clock = clock
         self.state_file = state_file
         self.stats = FollowStats()
-        # What was last sent per host and service: its state and status labels.
-        self.sent: dict[Key, Sent] = {}
+        saved = read_state(state_file, api.url) if state_file else None
+        # What was last sent per host and service: its state and status labels. The open
+        # problems among them are kept across a restart (``save``).
+        self.sent: dict[Key, Sent] = _sent_of(saved)
+        # The open problems as of the last time the forwarder held nothing: what the
+        # state file says was sent (the engine has each); refreshed when ``sent`` changed.
+        self._delivered_sent = dict(self.sent)
+        self._sent_changed = False
+        # ``finish`` (the main thread) may copy ``sent`` while this thread, still in a
+        # stream read at a stop, sends: a problem noted as sent must be queued too before
+        # a copy is taken, or the file would say the engine had one it never got.
+        self._sent_lock = threading.Lock()
         # The OPTIONAL_EVENTS the API user may not read (a user set up before they were
         # read): their labels are read only by the state query at each connect.
         self.missing: set[str] = set()
@@ -116,7 +126,7 @@ class IcingaFollower:
         self.flapping: dict[Key, str] = {}
         # Recoveries since then are asked for at the next connect: the saved time of the
         # last run, else the last ``lookback`` seconds.
-        self.alive_at = self._saved_alive_at() or clock() - lookback
+        self.alive_at = _alive_at_of(saved) or clock() - lookback
         self._delivered_at = self.alive_at  # what the state file says: see ``save``
         self._saved_at = 0.0
         self.refused: IcingaRefused | None = None
@@ -194,10 +204,11 @@ class IcingaFollower:
             stream.close()
 
     def _gone(self, items: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-        """Recoveries, at ``now``, of what this run sent as a problem that the state query
-        neither lists as one nor as recovered, and that Icinga no longer has: deleted
-        while the stream was away. One that is still there (a query's answer can only
-        miss it across a clock skew beyond ``CLOCK_MARGIN``) is left alone."""
+        """Recoveries, at ``now``, of what was sent as a problem (in this run, or before a
+        restart as the state file says) that the state query neither lists as one nor as
+        recovered, and that Icinga no longer has: deleted while the stream was away. One
+        that is still there (a query's answer can only miss it across a clock skew beyond
+        ``CLOCK_MARGIN``) is left alone."""
         listed = {key_of(item) for item in items}
         suspects = [key for key, (state, _) in self.sent.items()
                     if state not in RECOVERED and key not in listed]
@@ -245,9 +256,10 @@ class IcingaFollower:
         self._forward(item)
 
     def _deleted(self, item: dict[str, Any]) -> None:
-        """A host or service was deleted: its alert is ended, unless this run last sent
-        it recovered (one it has not sent may still fire from an earlier run; a
-        recovery of a problem the engine never saw opens nothing)."""
+        """A host or service was deleted: its alert is ended, unless the follower last
+        sent it recovered (one it does not know it sent may still fire: its state file
+        was lost, or the forwarder held it at a stop; a recovery of a problem the engine
+        never saw opens nothing)."""
         key = key_of(item)
         self.flapping.pop(key, None)
         sent = self.sent.get(key)
@@ -277,7 +289,8 @@ class IcingaFollower:
             self._forward(item)
 
     def _is_news(self, item: dict[str, Any]) -> bool:
-        """Whether ``item`` says something not sent yet in this run: another state, or
+        """Whether ``item`` says something not sent yet (in this run, or before a restart
+        as the state file says, when the engine had it): another state, or
         a status label it gives (an item that gives none, such as a recovery, changes
         none) other than the one sent."""
         sent = self.sent.get(key_of(item))
@@ -297,22 +310,29 @@ class IcingaFollower:
         if before is not None and before[0] == item["state"]:
             # The same state: what the item does not give stays what was sent.
             labels = before[1] | labels
-        self.sent[key] = (item["state"], labels)
-        self.forwarder.add(item)
+        with self._sent_lock:
+            self.sent[key] = (item["state"], labels)
+            self._sent_changed = True
+            self.forwarder.add(item)
 
     def finish(self) -> None:
         """At a stop (``aiops.cli_follow``): the time the stream was last alive."""
         self.save()
 
     def save(self) -> None:
-        """Write when the stream was last alive, as of the last time the forwarder held
-        nothing: what it still holds (a recovery waiting for an engine that is away) is
-        gone at a stop, so the file must not say it was seen, or a restart would not ask
-        for it again. Read before the forwarder is: a change read meanwhile, not yet
-        queued, is within ``CLOCK_MARGIN``."""
+        """Write when the stream was last alive and the problems sent and still open, as
+        of the last time the forwarder held nothing: what it still holds (a recovery
+        waiting for an engine that is away) is gone at a stop, so the file must not say
+        it was seen, or a restart would not ask for it again, nor a problem sent, or a
+        restart would not send it again. Read before the forwarder is: a change read
+        meanwhile, not yet queued, is within ``CLOCK_MARGIN``."""
         alive_at = self._note_delivered()
-        if self.state_file is not None and write_state(self.state_file, self.api.url,
-                                                       {"alive_at": self._delivered_at}):
+        if self.state_file is None:
+            return
+        sent = [[host, service, state, labels]
+                for (host, service), (state, labels) in self._delivered_sent.items()]
+        if write_state(self.state_file, self.api.url,
+                       {"alive_at": self._delivered_at, "sent": sent}):
             self._saved_at = alive_at
 
     def _note_delivered(self) -> float:
@@ -321,14 +341,37 @@ class IcingaFollower:
         each event arrives, before it is queued: checked only after, with the event
         just queued, a steady stream would keep the file at the time it opened."""
         alive_at = self.alive_at
-        if self.forwarder.pending() == 0:
-            self._delivered_at = alive_at
+        with self._sent_lock:
+            if self.forwarder.pending() == 0:
+                self._delivered_at = alive_at
+                if self._sent_changed:  # a copy only when something was sent since
+                    self._delivered_sent = {key: sent for key, sent in self.sent.items()
+                                            if sent[0] not in RECOVERED}
+                    self._sent_changed = False
         return alive_at
 
-    def _saved_alive_at(self) -> float | None:
-        saved = read_state(self.state_file, self.api.url) if self.state_file else None
-        try:
-            return float(saved["alive_at"]) if saved else None
-        except (KeyError, TypeError, ValueError):
-            return None
+
+def _alive_at_of(saved: dict[str, Any] | None) -> float | None:
+    try:
+        return float(saved["alive_at"]) if saved else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _sent_of(saved: dict[str, Any] | None) -> dict[Key, Sent]:
+    """The open problems a state file says were sent: none from a file written before
+    they were kept (that start knows only what it sends, as before), and an entry that
+    is not ``[host, service, state, {label: value}]`` skipped, logged: it is sent again,
+    which the engine folds into its alert."""
+    entries = saved.get("sent", []) if saved else []
+    sent: dict[Key, Sent] = {}
+    for entry in entries if isinstance(entries, list) else [entries]:
+        match entry:
+            case [str(host), str(service), str(state), dict(labels)] if all(
+                    isinstance(v, str) for v in labels.values()) and state not in RECOVERED:
+                sent[host, service] = (state, labels)
+            case _:
+                log.warning("icinga: the state file's sent problem %r is unreadable; "
+                            "skipped", entry)
+    return sent
 

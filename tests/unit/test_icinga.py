@@ -472,6 +472,68 @@ def test_a_reconnect_ends_the_alerts_of_what_icinga_no_longer_has() -> None:
     assert follower.stats.deletions == 1 and len(asked) == 1
 
 
+
+def _restarted(state: Path, now: list[float], problems: list[dict], docs: list[Any] = (),
+               holding: bool = False) -> tuple[IcingaFollower, _Forwarder]:
+    """A follower started from ``state`` that connects once (its stream gives ``docs``
+    then breaks) and stops; Icinga no longer has any object its query does not list."""
+    api = _Api(now, list(docs), problems)
+    api.existing = lambda keys: set()  # type: ignore[attr-defined]
+    forwarder = _Forwarder(holding=holding)
+    follower = IcingaFollower(api, forwarder, state_file=state,  # type: ignore[arg-type]
+                              clock=lambda: now[0])
+    with pytest.raises(IcingaError):
+        follower.follow_once(threading.Event())
+    follower.finish()
+    return follower, forwarder
+
+
+def test_a_restart_remembers_the_open_problems_the_engine_has(tmp_path: Path) -> None:
+    """The state file keeps the problems sent and still open (not the recovered): after
+    a restart one Icinga still has in that state is not sent again, and one it no longer
+    has (deleted while the follower was stopped) is ended at the first connect. One the
+    forwarder still held at the stop is not kept, so it is sent again."""
+    now = [10_000.0]
+    state = tmp_path / "icinga" / "aiops.json"
+    ping = object_item(service(2, 500.0), 0.0)
+    _restarted(state, now, [], [change(2, previous=0), change(2, service="bgp", previous=0),
+                                change(0, service="bgp", previous=2)])
+    saved = json.loads(state.read_text())["sent"]
+    assert saved == [["router1", "ping", "CRITICAL",
+                      {"acknowledged": "false", "suppressed": "false"}]]
+    # Icinga still has ping CRITICAL: nothing sent; a new problem is held at the stop.
+    _, forwarder = _restarted(state, now, [ping], [change(2, service="dns", previous=0)],
+                              holding=True)
+    assert [i["check"] for i in forwarder.items] == ["dns"]
+    assert [entry[1] for entry in json.loads(state.read_text())["sent"]] == ["ping"]
+    # Both gone from Icinga meanwhile: ping's alert ends; dns, never delivered, is not
+    # asked for.
+    follower, forwarder = _restarted(state, now, [])
+    assert [(i["check"], i["state"], i["output"]) for i in forwarder.items] == [
+        ("ping", "OK", DELETED)]
+    assert follower.stats.deletions == 1
+    assert json.loads(state.read_text())["sent"] == []
+
+
+def test_a_state_file_from_before_it_kept_what_was_sent_reads_as_before(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file with the time only (written before the problems sent were kept): the
+    follower starts from that time knowing nothing sent, so its query's problems are
+    sent, as before. An entry it cannot read is skipped, said, and so sent again."""
+    now = [10_000.0]
+    state = tmp_path / "icinga" / "aiops.json"
+    ping = object_item(service(2, 500.0), 0.0)
+    state.parent.mkdir()
+    state.write_text(json.dumps({"alive_at": 9_000.0, "url": "https://icinga"}))
+    follower, forwarder = _restarted(state, now, [ping])
+    assert follower.api.asked == [9_000.0 - CLOCK_MARGIN]
+    assert [(i["check"], i["state"]) for i in forwarder.items] == [("ping", "CRITICAL")]
+    state.write_text(json.dumps({"alive_at": 9_000.0, "url": "https://icinga",
+                                 "sent": [["router1", "ping", 2, {}]]}))
+    _, forwarder = _restarted(state, now, [ping])
+    assert [(i["check"], i["state"]) for i in forwarder.items] == [("ping", "CRITICAL")]
+    assert "sent problem ['router1', 'ping', 2, {}] is unreadable" in caplog.text
+
 class _Refusing(_Api):
     """A user who may read StateChange and acknowledgements but not Flapping or
     ObjectDeleted: Icinga refuses every stream that asks for one of them."""
