@@ -113,7 +113,7 @@ class IcingaFollower:
         # state file says was sent (the engine has each); refreshed when ``sent`` changed.
         self._delivered_sent = dict(self.sent)
         self._sent_changed = False
-        # ``finish`` (the main thread) may copy ``sent`` while this thread, still in a
+        # ``finish`` (the main thread) may copy ``sent`` while the follower thread, in a
         # stream read at a stop, sends: a problem noted as sent must be queued too before
         # a copy is taken, or the file would say the engine had one it never got.
         self._sent_lock = threading.Lock()
