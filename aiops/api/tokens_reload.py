@@ -14,12 +14,13 @@ something away applies at once, and only what a wrong file would grant waits:
   token may do, and a token nobody can vouch for is not let in (fail closed); so is a
   token named on two lines (``read_tokens``);
 * a token only in the new file waits for a clean save, as does a renamed one;
-* a file that cannot be read at all (deleted, no permission, over 1 MiB) or holds no
-  token leaves no token: every request but ``/api/v1/health`` is refused until it
-  reads again. An editor that renames the old file away before writing the new one
-  (vim, emacs) leaves the name missing for microseconds; a request that looks then is
-  refused once, and the next one reads the new file (its stamp changed).
-  docs/contracts.md, "Access tokens", gives the measurement.
+* a file that is missing, cannot be opened or is empty keeps the tokens in use for
+  ``ABSENT_GRACE_SECONDS``, then leaves none: every request but ``/api/v1/health`` is
+  refused until it reads again. Editors pass through both states on ordinary saves
+  (vim writes in place, so the file is empty for an instant; emacs renames the old
+  file away first), and without the grace a request landing then was refused though
+  its token is in the file before and after (docs/benchmarks.md, "Saving the tokens
+  file"). A file over 1 MiB, or one whose lines hold no token, leaves none at once.
 
 A clean save is taken whole, as before.
 """
@@ -38,7 +39,7 @@ from aiops.api.access import AccessTokens, Token, TokensRead, load_tokens, read_
 log = logging.getLogger(__name__)
 
 # How long the tokens in use outlast a missing or empty file: an editor's save leaves
-# one for microseconds (measured: docs/contracts.md, "Access tokens").
+# one for microseconds (measured: docs/benchmarks.md, "Saving the tokens file").
 ABSENT_GRACE_SECONDS = 2.0
 _NAMES_SHOWN = 10  # a log line names this many tokens of a kind, then counts the rest
 
