@@ -21,6 +21,7 @@ cause reported by name can be compared with the ground truth's node id directly.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,18 @@ class Topology:
     graph: nx.Graph
     kinds: dict[str, str] = field(default_factory=dict)
     attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add_node(self, node: str, kind: str, role: str, links: list[str], pod: str = "",
+                 *, limit: int) -> bool:
+        """Add ``node`` linked to ``links``; False, adding nothing, once the graph holds
+        ``limit`` nodes (a generator grows its shape until it reaches its size)."""
+        if self.graph.number_of_nodes() >= limit:
+            return False
+        self.graph.add_node(node)
+        self.graph.add_edges_from((node, other) for other in links)
+        self.kinds[node] = kind
+        self.attrs[node] = {"role": role, "pod": pod} if pod else {"role": role}
+        return True
 
     def document(self) -> dict[str, Any]:
         """The canonical topology document (CONTRACTS.md §2)."""
@@ -78,14 +91,8 @@ def tree(nodes: int, seed: int) -> Topology:
     topo = Topology("tree", nx.Graph())
 
     def add(node: str, kind: str, role: str, links: list[str], pod: str = "") -> str | None:
-        """Add a node with its links, unless the network is already full."""
-        if topo.graph.number_of_nodes() >= nodes:
-            return None
-        topo.graph.add_node(node)
-        topo.graph.add_edges_from((node, other) for other in links)
-        topo.kinds[node] = kind
-        topo.attrs[node] = {"role": role, "pod": pod} if pod else {"role": role}
-        return node
+        """The node added with its links; None once the network is full."""
+        return node if topo.add_node(node, kind, role, links, pod, limit=nodes) else None
 
     cores: list[str] = []
     for i in range(CORE_ROUTERS):
@@ -136,14 +143,7 @@ def rings(nodes: int, seed: int) -> Topology:
     rng = random.Random(f"rings-{seed}")
     topo = Topology("rings", nx.Graph())
 
-    def add(node: str, kind: str, role: str, links: list[str]) -> bool:
-        if topo.graph.number_of_nodes() >= nodes:
-            return False
-        topo.graph.add_node(node)
-        topo.graph.add_edges_from((node, other) for other in links)
-        topo.kinds[node] = kind
-        topo.attrs[node] = {"role": role}
-        return True
+    add = functools.partial(topo.add_node, limit=nodes)
 
     cores: list[str] = []
     for i in range(CORE_ROUTERS):
@@ -197,14 +197,7 @@ def clos(nodes: int, seed: int) -> Topology:
     rng = random.Random(f"clos-{seed}")
     topo = Topology("clos", nx.Graph())
 
-    def add(node: str, kind: str, role: str, links: list[str], pod: str = "") -> bool:
-        if topo.graph.number_of_nodes() >= nodes:
-            return False
-        topo.graph.add_node(node)
-        topo.graph.add_edges_from((node, other) for other in links)
-        topo.kinds[node] = kind
-        topo.attrs[node] = {"role": role, "pod": pod} if pod else {"role": role}
-        return True
+    add = functools.partial(topo.add_node, limit=nodes)
 
     supers = [f"superspine-{i + 1}" for i in range(SUPER_SPINES)
               if add(f"superspine-{i + 1}", "switch", "super_spine", [])]
