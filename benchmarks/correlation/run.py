@@ -108,6 +108,23 @@ def noise_value(level: str) -> float:
         raise ValueError(f"noise level {level!r}: use low, high or a number") from None
 
 
+DEFAULT_HOP_WEIGHTS = ScenarioConfig().hop_weights
+
+
+def parse_hop_weights(text: str | None) -> tuple[float, float, float]:
+    """``--hop-weights``: where effects land (same device, 1 hop, 2 hops), as shares."""
+    if text is None:
+        return DEFAULT_HOP_WEIGHTS
+    try:
+        weights = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        weights = ()
+    if len(weights) != 3 or not all(0 <= w < math.inf for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"--hop-weights: {text!r} is not three shares like 0.1,0.8,0.1 "
+                         "(same device, 1 hop, 2 hops; not negative, not all 0)")
+    return weights  # type: ignore[return-value]
+
+
 def build_cases(args: argparse.Namespace) -> list[Case]:
     """The scenario matrix: topologies × causal graphs × seeds × noise levels."""
     specs = [spec.strip() for spec in args.topologies.split(",")]
@@ -125,6 +142,7 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
                           ("--history-hours", args.history_hours)):
         if not 0 < value < math.inf:  # 0 hours divided by zero deep in the generator
             raise ValueError(f"{option}: {value!r} is not a number above 0")
+    hop_weights = parse_hop_weights(args.hop_weights)
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
             topologies, args.causal.split(","), seeds, args.noise.split(",")):
@@ -133,10 +151,12 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
             topology=topology, seed=seed, nodes=nodes, causal=causal,
             faults=faults_per_hour(topology, nodes) * args.hours, hours=args.hours,
             history_hours=args.history_hours, noise=noise_value(level),
-            delay_scale=args.delay_scale)
+            delay_scale=args.delay_scale, hop_weights=hop_weights)
         label = f"{topology}-{size}" if size else topology
         if args.delay_scale != 1.0:
             label += f"-delay{args.delay_scale:g}x"
+        if hop_weights != DEFAULT_HOP_WEIGHTS:
+            label += "-hops" + "-".join(f"{w:g}" for w in hop_weights)
         cases.append(Case(f"{label}-{causal}-s{seed}-noise{level}", config,
                           {"topology": label, "noise_level": level, "causal": causal,
                            "seed": seed}))
@@ -273,6 +293,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--delay-scale", type=float, default=1.0,
                         help="propagation and reporting delays times this (3: monitoring "
                              "that polls, slower than traps)")
+    parser.add_argument("--hop-weights", default=None,
+                        help="where a fault's effects land: shares for the cause's own "
+                             "device, 1 hop and 2 hops away (default 0.5,0.35,0.15; "
+                             "0.1,0.8,0.1 places them as the real NeurIPS log does, "
+                             "python -m benchmarks.realism --placement)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR,
                         help="scenario files, engine outputs and the engine worker's log")
     parser.add_argument("--keep-data", action="store_true",

@@ -258,6 +258,29 @@ def test_the_delay_scale_names_the_scenarios() -> None:
     assert case.name.startswith("huawei-delay3x-") and case.config.delay_scale == 3.0
 
 
+def test_hop_weights_move_effects_to_neighbours_and_name_the_scenarios() -> None:
+    """``--hop-weights`` reaches the generator: with 0.1 / 0.8 / 0.1 far fewer of a
+    fault's alarms share the root's device than with the defaults; bad shares are refused."""
+    from benchmarks.correlation.run import build_cases, parse_args
+
+    def on_root_device(config: ScenarioConfig) -> float:
+        period = generate(config).eval
+        faults = {g: v["root_entity"] for g, v in period.groups.items() if v["kind"] == "fault"}
+        mine = [a for a in period.alerts if period.alert_group[a["id"]] in faults]
+        return sum(a["entity"] == faults[period.alert_group[a["id"]]] for a in mine) / len(mine)
+
+    [case] = build_cases(parse_args(["--topologies", "tree:300", "--seeds", "1", "--noise",
+                                     "low", "--causal", "neurips", "--hop-weights",
+                                     "0.1,0.8,0.1"]))
+    assert case.name.startswith("tree-300-hops0.1-0.8-0.1-")
+    assert case.config.hop_weights == (0.1, 0.8, 0.1)
+    usual = ScenarioConfig(**{**case.config.__dict__, "hop_weights": (0.5, 0.35, 0.15)})
+    assert on_root_device(case.config) < 0.7 * on_root_device(usual)  # 0.18 against 0.29
+    for bad in ("0.5,0.5", "a,b,c", "-0.1,0.6,0.5", "0,0,0"):
+        with pytest.raises(ValueError, match="--hop-weights"):
+            build_cases(parse_args(["--hop-weights", bad]))
+
+
 @pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings", "clos"])
 def test_generator_writes_disjoint_periods_with_complete_truth(tmp_path: Path,
                                                                topology: str) -> None:

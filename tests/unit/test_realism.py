@@ -1,8 +1,8 @@
-"""The clear-time study's split (benchmarks/clear_times.py) cuts where the docs say it does."""
+"""The clear-time study's split (benchmarks.realism.py) cuts where the docs say it does."""
 
 import numpy as np
 
-from benchmarks.clear_times import clear_clusters, end_gaps, split_by_clears
+from benchmarks.realism import clear_clusters, end_gaps, split_by_clears
 
 
 def test_clears_minutes_apart_cut_an_incident_and_uncleared_alarms_join_the_largest_part():

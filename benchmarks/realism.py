@@ -1,12 +1,24 @@
-"""Do the alarms of one fault clear together? Real logs against the simulator (a study).
+"""How the simulated scenarios compare with the real alarm logs (a study, two questions).
 
-Grouping by clear times looks strong on the simulated scenarios: a fault's alarms all
-clear within a minute or so of its repair (``scenario.py``), so an incident whose
-alarms clear minutes apart holds two faults. Before building on that, this script asks
-whether real alarm logs show it, on the two real logs the benchmarks use
-(``benchmarks/data``): of pairs of alarms of different types that start within 60 s of
-each other on one device or two neighbours, do pairs whose types are causally linked
-(the sets' true graphs) end closer together than unrelated pairs? If they do not, a
+**Where effects land.** Fault cascades in ``benchmarks/correlation/scenario.py`` put
+each effect on its cause's device, or 1 or 2 hops away, with the shares
+``hop_weights``. The real NeurIPS 2023 log has no fault labels, but its true causal
+graph and topology let one count, per hop distance, the pairs of alarms (a cause type
+and then, within 300 s, an effect type the graph says it causes) beyond what chance
+gives: unrelated type pairs at the same distance, scaled by the linked-to-unrelated ratio
+of 160-300 s, where triggered pairs are rare, estimate the chance pairs. The same count
+on simulated histories of the same topology and graph, with the default shares and
+others, shows which shares make the simulator look like the real network
+(``--placement``).
+
+**Do the alarms of one fault clear together?** Grouping by clear times looks strong
+on the simulated scenarios: a fault's alarms all clear within a minute or so of its
+repair (``scenario.py``), so an incident whose alarms clear minutes apart holds two
+faults. Before building on that, this script asks whether real alarm logs show it, on
+the two real logs the benchmarks use (``benchmarks/data``): of pairs of alarms of
+different types that start within 60 s of each other on one device or two neighbours,
+do pairs whose types are causally linked (the sets' true graphs) end closer together
+than unrelated pairs? If they do not, a
 clear-time rule would be tuned to the simulator, not to networks.
 
 ``--engine-out DIR`` also scores, offline, the split by clear times on the engine's own
@@ -15,8 +27,9 @@ groups of scenarios kept by ``python -m benchmarks.correlation.run --keep-data
 than ``--gap`` seconds apart, and every cut part of ``--min-part`` alarms or more becomes
 an incident (uncleared alarms stay with the largest part).
 
-    python -m benchmarks.clear_times
-    python -m benchmarks.clear_times --engine-out /tmp/dev --gap 90
+    python -m benchmarks.realism
+    python -m benchmarks.realism --placement 0.5,0.35,0.15 0.1,0.7,0.2
+    python -m benchmarks.realism --engine-out /tmp/dev --gap 90
 """
 
 from __future__ import annotations
@@ -28,12 +41,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from benchmarks.correlation.data import NEURIPS_DIR, WIRELESS_DIR, load_adjacency
 from benchmarks.correlation.metrics import PairCounts, Prediction, assign, contingency
+from benchmarks.correlation.scenario import ScenarioConfig, generate
 
 START_WINDOW = 60.0  # seconds between the two starts of a pair
+LAG_WINDOW = 300.0  # seconds from a cause to an effect counted by the placement lens
+CHANCE_FROM = 160.0  # lags from here to LAG_WINDOW estimate the chance level
 
 
 def read_log(path: Path) -> tuple[np.ndarray, ...]:
@@ -78,6 +95,7 @@ def describe(name: str, gaps: Sequence[float]) -> str:
 
 
 def real_logs() -> None:
+    print("Do linked alarms end together? (pairs starting within 60 s, nearby)")
     sets = (("NeurIPS 2023 (45 devices, topology)", NEURIPS_DIR / "alarm.csv",
              NEURIPS_DIR / "true_graph.npy", NEURIPS_DIR / "topology.npy"),
             ("18V_55N wireless (no topology)", WIRELESS_DIR / "Alarm.csv",
@@ -91,6 +109,71 @@ def real_logs() -> None:
               f"{np.median(durations):.0f} s, 90% {np.quantile(durations, 0.9):.0f} s")
         print(describe("causal", linked))
         print(describe("unrelated", unlinked))
+
+
+def excess_by_hop(types: np.ndarray, devices: Sequence[Any], starts: np.ndarray,
+                  causal: np.ndarray, hops: dict[Any, dict[Any, int]]) -> np.ndarray:
+    """Linked (cause, effect) pairs beyond chance at 0, 1 and 2 hops (see the docstring).
+
+    ``hops[a][b]``: the distance between devices (absent: further than 2).
+    """
+    order = np.argsort(starts, kind="stable")
+    types, starts = types[order], starts[order]
+    devices = [devices[i] for i in order]
+    linked = np.zeros((3, 2))  # per hop: lags below CHANCE_FROM, lags from it
+    unlinked = np.zeros((3, 2))
+    for i in range(len(starts)):
+        near = hops[devices[i]]
+        k = i + 1
+        while k < len(starts) and starts[k] - starts[i] <= LAG_WINDOW:
+            hop = near.get(devices[k], 9)
+            if hop <= 2 and types[i] != types[k]:
+                late = int(starts[k] - starts[i] >= CHANCE_FROM)
+                if causal[types[i], types[k]]:
+                    linked[hop, late] += 1
+                elif not causal[types[k], types[i]]:
+                    unlinked[hop, late] += 1
+            k += 1
+    ratio = linked[:, 1] / np.maximum(unlinked[:, 1], 1.0)
+    chance = ratio[:, None] * unlinked
+    return np.maximum(linked.sum(axis=1) - chance.sum(axis=1), 0.0)
+
+
+def shares_line(label: str, excess: np.ndarray) -> str:
+    share = excess / max(float(excess.sum()), 1.0)
+    return (f"  {label:<44} excess pairs {excess.sum():>7,.0f}; at 0 / 1 / 2 hops "
+            f"{share[0]:.2f} / {share[1]:.2f} / {share[2]:.2f}")
+
+
+def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> None:
+    """The placement lens on the real NeurIPS log and on simulated histories."""
+    causal = load_adjacency(NEURIPS_DIR / "true_graph.npy")
+    adjacency = load_adjacency(NEURIPS_DIR / "topology.npy")
+    real_hops = dict(nx.all_pairs_shortest_path_length(nx.from_numpy_array(adjacency), cutoff=2))
+    types, devices, starts, _ = read_log(NEURIPS_DIR / "alarm.csv")
+    print("Where linked effects land (NeurIPS 2023 causal graph and topology):")
+    print(shares_line(f"real log ({len(starts):,} alarms)",
+                      excess_by_hop(types, list(devices), starts, causal, real_hops)))
+    for setting in settings:
+        weights = tuple(float(w) for w in setting.split(","))
+        if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
+            raise SystemExit(f"--placement {setting!r}: give three shares like 0.5,0.35,0.15")
+        excess = np.zeros(3)
+        alarms = 0
+        for seed in seeds:
+            scenario = generate(ScenarioConfig(topology="huawei", causal="neurips", seed=seed,
+                                               history_hours=hours, hours=1.0,
+                                               hop_weights=weights))  # type: ignore[arg-type]
+            alerts = scenario.history.alerts
+            graph_hops = dict(nx.all_pairs_shortest_path_length(scenario.topology.graph,
+                                                                cutoff=2))
+            excess += excess_by_hop(np.array([int(a["labels"]["alarm_type"]) for a in alerts]),
+                                    [a["entity"] for a in alerts],
+                                    np.array([a["starts_at"] for a in alerts]), causal,
+                                    graph_hops)
+            alarms += len(alerts)
+        print(shares_line(f"simulated, hop_weights {setting} ({alarms:,} alarms)", excess),
+              flush=True)
 
 
 def clear_clusters(ends: Sequence[float], gap: float) -> list[list[float]]:
@@ -158,7 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine-out", type=Path, help="kept scenarios of the correlation run")
     parser.add_argument("--gap", type=float, default=90.0)
     parser.add_argument("--min-part", type=int, default=3)
+    parser.add_argument("--placement", nargs="*", metavar="SHARES",
+                        help="hop_weights to simulate (e.g. 0.5,0.35,0.15) for the placement lens")
+    parser.add_argument("--hours", type=float, default=48.0,
+                        help="simulated history per seed for --placement")
+    parser.add_argument("--seeds", default="1,2", help="simulation seeds for --placement")
     args = parser.parse_args(argv)
+    if args.placement is not None:
+        placement(args.placement or ["0.5,0.35,0.15"], args.hours,
+                  [int(s) for s in args.seeds.split(",")])
     real_logs()
     if args.engine_out:
         engine_outputs(args.engine_out, args.gap, args.min_part)
