@@ -278,7 +278,7 @@ def test_hop_weights_move_effects_to_neighbours_and_name_the_scenarios() -> None
     assert on_root_device(case.config) < 0.7 * on_root_device(usual)  # 0.18 against 0.29
     for bad in ("0.5,0.5", "a,b,c", "-0.1,0.6,0.5", "0,0,0"):
         with pytest.raises(ValueError, match="--hop-weights"):
-            build_cases(parse_args(["--hop-weights", bad]))
+            build_cases(parse_args([f"--hop-weights={bad}"]))
 
 
 @pytest.mark.parametrize("topology", ["huawei", "tree", "ba", "rings", "clos"])
