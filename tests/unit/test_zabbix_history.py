@@ -134,3 +134,45 @@ def test_a_server_that_does_not_answer_exits_1_and_writes_nothing(tmp_path: Path
     assert f"; 0 alerts written (0 still open) before it stopped; {out} not written" \
         in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
+
+
+class _InMaintenance(BaseHTTPRequestHandler):
+    """Zabbix 6.0 with one open problem, 20, suppressed by maintenance 3: as Zabbix, it
+    says which maintenance only to a call that asks ``selectSuppressionData``."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        params = body["params"]
+        if body["method"] == "apiinfo.version":
+            result: Any = "6.0.14"
+        elif "eventid_from" in params:
+            result = [{"eventid": "20"}] if params["eventid_from"] == "1" else []
+        else:
+            event = {**_event(20), "r_eventid": "0", "suppressed": "1"}
+            del event["suppression_data"]
+            if "selectSuppressionData" in params:
+                event["suppression_data"] = [{"maintenanceid": "3", "suppress_until": "0"}]
+            result = [event]
+        data = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_problem_in_a_maintenance_names_it_as_the_follower_does(tmp_path: Path) -> None:
+    """The follower labels an open suppressed problem with its maintenances
+    (``problem.get``'s suppression data); the history's ``event.get`` must ask for them
+    too, or the same problem was two different alerts."""
+    out = tmp_path / "alerts.jsonl"
+    with serving(_InMaintenance) as url:
+        result = _history(tmp_path, url, "--since", "2026-11-22", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (line,) = out.read_text().splitlines()
+    alert = json.loads(line)
+    assert (alert["ends_at"], alert["labels"]) == (None, {
+        "trigger_id": "23133", "acknowledged": "false", "suppressed": "maintenance",
+        "suppressed_by": "maintenance 3"})
