@@ -72,7 +72,7 @@ def parse_moment(text: str, name: str, now: float) -> float:
     text cannot say which."""
     text = text.strip()
     if text[-1:] in ("s", "m", "h", "d") and text[:-1].replace(".", "", 1).isdigit():
-        return now - parse_duration(text, name)
+        return max(0.0, now - parse_duration(text, name))  # 100000d: all of it
     try:
         float(text)
     except ValueError:

@@ -24,6 +24,7 @@ NOW = 1_795_400_000.0
 @pytest.mark.parametrize("text, expected", [
     ("30d", NOW - 30 * 86400), ("12h", NOW - 12 * 3600), ("90m", NOW - 5400),
     ("2026-11-23", 1_795_392_000.0), ("2026-11-23T08:00:00+01:00", 1_795_417_200.0),
+    ("100000d", 0.0),
 ])
 def test_since_reads_a_duration_back_a_date_or_a_time(text: str, expected: float) -> None:
     assert parse_moment(text, "since", NOW) == expected
