@@ -1,14 +1,16 @@
-"""``aiops zabbix follow|check``: Zabbix's problems by polling its API.
+"""``aiops zabbix follow|history|check``: Zabbix's problems by polling its API.
 
 The media type in deploy/zabbix/ pushes each problem as Zabbix notifies it; ``follow``
 is for sites that cannot add one, or want what a failed notification would lose: it
 polls the API and forwards to the engine's ``/api/v1/webhooks/zabbix`` (docs/webhooks.md,
-"Zabbix: polling its API").
+"Zabbix: polling its API"). ``history`` writes the problems Zabbix recorded before
+(which ``follow`` never sends) to a file for ``aiops train``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -25,6 +27,7 @@ from aiops.cli_follow import (
     run_follower,
 )
 from aiops.errors import InputError
+from aiops.timeutil import to_rfc3339
 
 TOKEN_ENV, PASSWORD_ENV = "AIOPS_ZABBIX_TOKEN", "AIOPS_ZABBIX_PASSWORD"
 
@@ -72,7 +75,8 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.group()
 def zabbix() -> None:
-    """Zabbix: poll its API for problems into the engine, check a connection."""
+    """Zabbix: poll its API for problems into the engine, pull its problem history into
+    a file, check a connection."""
 
 
 @zabbix.command("follow")
@@ -111,3 +115,62 @@ def zabbix_check(api: Any) -> None:
         click.echo(f"aiops: error: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(f"{api.url}: {len(open_ids)} trigger problems open")
+
+
+@zabbix.command("history")
+@connection_options
+@click.option("--since", required=True,
+              help="Start of the span: a duration back from now (30d, 12h, 90m), a date "
+                   "(2026-01-31, midnight UTC) or an RFC 3339 time.")
+@click.option("--until", default=None,
+              help="End of the span, written as --since (default: now).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The alerts file to write (canonical JSON Lines, for 'aiops train "
+                   "--alerts'); replaced only when the pull is complete.")
+@click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
+              help="Problem events listed per API call.")
+@click.pass_context
+@reports_bad_input
+def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, out: Path,
+                   page_size: int) -> None:
+    """Write the trigger problems Zabbix recorded in a span as canonical alerts (the
+    alerts 'follow' would have sent, ended at their recoveries); exit 1 if Zabbix fails
+    or goes away part-way (nothing written), 2 for bad arguments or refused credentials."""
+    from aiops.zabbix_history import HistoryFailed, parse_moment, pull_history
+    from connectors.webhook_mapping import find_mapping
+    from connectors.zabbix_api import ZabbixRefused
+
+    now = time.time()
+    start = parse_moment(since, "since", now)
+    end = parse_moment(until, "until", now) if until is not None else None
+    if end is not None and end < start:
+        raise InputError(f"--until {until!r} is before --since {since!r}")
+    if out.is_dir() or not out.parent.is_dir():
+        raise InputError(f"--out {out}: " + ("a directory" if out.is_dir()
+                                              else f"no directory {out.parent}"))
+    # The engine's own mapping (a data dir's zabbix.yml included): the alerts the
+    # follower would have made of these problems.
+    mapping = find_mapping(ctx.obj["data_dir"].path / "webhooks", "zabbix")
+    began = time.monotonic()
+    try:
+        pulled = pull_history(api, mapping, out, start, end, page=page_size,
+                              progress=lambda p: click.echo(f"aiops: zabbix history: "
+                                                            f"{p.line()}", err=True))
+    except HistoryFailed as exc:
+        if isinstance(exc.cause, ZabbixRefused):
+            raise InputError(str(exc)) from None
+        click.echo(f"aiops: error: {exc}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        api.logout()
+    seconds = max(time.monotonic() - began, 1e-6)
+    read = pulled.written + pulled.skipped
+    # Zabbix's whole seconds, as asked (time_from, time_till).
+    span = f"{to_rfc3339(int(start))} to {to_rfc3339(int(end if end is not None else now))}"
+    click.echo(f"{out}: {pulled.written} alerts ({pulled.still_open} still open, "
+               f"{pulled.skipped} events skipped) of the trigger problems of {api.url} "
+               f"from {span}; {pulled.pages} pages in {seconds:.2f} s "
+               f"({read / seconds:.0f} events/s)")
+    if not pulled.written:
+        click.echo("aiops: warning: no problem in that span: 'aiops train' needs at least "
+                   "one alert", err=True)

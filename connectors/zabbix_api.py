@@ -280,13 +280,21 @@ class ZabbixApi:
                                           "limit": 1})
         return int(newest[0]["eventid"]) if newest else 0
 
-    def problem_eventids_after(self, eventid: int, limit: int) -> list[str]:
+    def problem_eventids_after(self, eventid: int, limit: int, *,
+                               time_from: int | None = None,
+                               time_till: int | None = None) -> list[str]:
         """The ids of the trigger problem events after ``eventid``, oldest first, at most
         ``limit`` (ids only: the follower asks details of the few it sends, ``events``,
-        which keeps one call over thousands of events within PHP's memory)."""
+        which keeps one call over thousands of events within PHP's memory); with
+        ``time_from``/``time_till``, only those whose clock is within them (both
+        included: Zabbix's ``e.clock>=`` and ``e.clock<=``)."""
+        window = {key: str(value) for key, value in (("time_from", time_from),
+                                                     ("time_till", time_till))
+                  if value is not None}
         return [str(e["eventid"]) for e in self._list("event.get", {
-            **PROBLEM_EVENTS, "output": ["eventid"], "eventid_from": str(eventid + 1),
-            "sortfield": "eventid", "sortorder": "ASC", "limit": limit})]
+            **PROBLEM_EVENTS, **window, "output": ["eventid"],
+            "eventid_from": str(eventid + 1), "sortfield": "eventid", "sortorder": "ASC",
+            "limit": limit})]
 
     def events(self, eventids: list[str]) -> dict[str, dict[str, Any]]:
         """``event.get`` of these ids with what ``problem_item`` needs, by id, asked
@@ -296,7 +304,9 @@ class ZabbixApi:
             for event in self._list("event.get", {
                     "eventids": eventids[at:at + BATCH], "output": "extend",
                     "selectHosts": ["host"], "selectRelatedObject": ["triggerid", "description"],
-                    "selectTags": "extend"}):
+                    # The maintenances of a suppressed one: ``suppressed_by``, as
+                    # ``problem_states`` gives it for an open problem.
+                    "selectTags": "extend", "selectSuppressionData": "extend"}):
                 found[str(event["eventid"])] = event
         return found
 
@@ -309,14 +319,21 @@ class ZabbixApi:
                                                   "output": ["eventid", "r_eventid"]}):
                 if str(event.get("r_eventid") or "0") != "0":
                     recovery[str(event["eventid"])] = str(event["r_eventid"])
-        ids = sorted(set(recovery.values()), key=int)
+        when = self.clocks(list(recovery.values()))
+        return {problem: when[r] for problem, r in recovery.items() if r in when}
+
+    def clocks(self, eventids: list[str]) -> dict[str, float]:
+        """The times of these events (recovery events: their problems' ends), by id;
+        absent: no such event, or no usable time."""
+        ids = sorted(set(eventids), key=int)
         when: dict[str, float] = {}
         for at in range(0, len(ids), BATCH):
             for event in self._list("event.get", {"eventids": ids[at:at + BATCH],
                                                   "output": ["eventid", "clock"]}):
                 try:
-                    when[str(event["eventid"])] = float(event["clock"])
+                    clock = float(event["clock"])
                 except (KeyError, TypeError, ValueError):
                     continue
-        return {problem: when[r] for problem, r in recovery.items()
-                if r in when and 0 <= when[r] <= LATEST}
+                if 0 <= clock <= LATEST:
+                    when[str(event["eventid"])] = clock
+        return when

@@ -12,13 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from aiops.runtime import Runtime
+from aiops.timeutil import to_rfc3339
+from connectors.jsonl import read_alerts
 from tests.conftest import LiveServer
 from tests.integration.test_webhooks_api import alert_rows, incident_rows
 from tests.polling import wait_for
@@ -648,3 +650,111 @@ def test_the_follower_sends_an_acknowledgement_and_a_maintenance_to_the_alert(
             zabbix.api("maintenance.delete", maintenance)
     (final,) = mine()
     assert (final["id"], final["starts_at"]) == (alert["id"], alert["starts_at"])
+
+
+def _history(zabbix: ZabbixServer, login: tuple[str, ...], out: Path, since: float,
+             *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(out.parent / "d"),
+                           "zabbix", "history", "--url", zabbix.url, *login,
+                           "--since", to_rfc3339(since), "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_history_writes_a_span_s_problems_paged_as_the_follower_sends_them_for_train(
+        tmp_path: Path, zabbix: ZabbixServer, live_server: LiveServer,
+        no_notifications: None) -> None:
+    """Five problems after ``--since`` (one host's three opened and closed, one opened
+    and closed, one still open) and one before it, pulled two a page: the five in
+    event id order, each ended at its recovery or still open, each the alert the
+    follower made of the same problem; ``--until`` ends the span; ``aiops train``
+    takes the file."""
+    old, flapped, once, still = "sw-hist-0", "sw-hist-1", "sw-hist-2", "sw-hist-3"
+    for number, host in enumerate((old, flapped, once, still)):
+        _host(zabbix, host, f"Link down on Gi1/{number}")
+    _flap(zabbix, old)
+    since = _episodes(zabbix, old)[-1][1] + 1  # type: ignore[operator]
+    wait_for(lambda: time.time() >= since + 1, "the span's start to pass")
+    login = _admin_login(tmp_path)
+    data = tmp_path / "follower"
+    follower = _follow(zabbix, live_server.url, data, *login)
+
+    def stored(host: str) -> list[dict]:
+        return [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+
+    try:
+        # Its first poll (the state file) before the problems: it sends them all.
+        wait_for(lambda: list((data / "zabbix").glob("*.json")), "the follower's first poll",
+                 timeout=60, explain=lambda: _stop(follower))
+        _flap(zabbix, once)
+        _send(zabbix, 0, still)
+        wait_for(lambda: [a["status"] for a in stored(once) + stored(still)] == [
+            "resolved", "firing"], "the follower's alerts", timeout=60,
+            explain=lambda: _stop(follower))
+    finally:
+        _stop(follower)
+    try:
+        _pull_and_train(zabbix, tmp_path, login, since, stored, (once, still, flapped))
+    finally:
+        _send(zabbix, 1, still)
+
+
+def _pull_and_train(zabbix: ZabbixServer, tmp_path: Path, login: tuple[str, ...],
+                    since: float, stored: Callable[[str], list[dict]],
+                    hosts: tuple[str, str, str]) -> None:
+    """The second half of the test above: the follower's alerts stored, the pulls."""
+    once, still, flapped = hosts
+    for _ in range(3):
+        _flap(zabbix, flapped)
+    out = tmp_path / "history.jsonl"
+    started = time.monotonic()
+    pulled = _history(zabbix, login, out, since, "--page-size", "2")
+    seconds = time.monotonic() - started
+    assert pulled.returncode == 0, pulled.stderr
+    print(f"zabbix history: 5 events in {seconds:.2f} s as a process "
+          f"({5 / seconds:.1f} events/s); it said: {pulled.stdout.strip()}")
+    alerts = read_alerts(out)
+    episodes = {h: _episodes(zabbix, h) for h in (once, still, flapped)}
+    assert [(a.entity, a.starts_at, a.ends_at) for a in alerts] == [
+        (h, *e) for h in (once, still, flapped) for e in episodes[h]]
+    assert [line.split(": ", 1)[1] for line in pulled.stderr.splitlines()] == [
+        "zabbix history: 2 alerts written (1 still open), up to "
+        f"{to_rfc3339(episodes[still][0][0])}",
+        f"zabbix history: 4 alerts written (1 still open), up to "
+        f"{to_rfc3339(episodes[flapped][1][0])}",
+        f"zabbix history: 5 alerts written (1 still open), up to "
+        f"{to_rfc3339(episodes[flapped][2][0])}"]
+    assert " 5 alerts (1 still open, 0 events skipped) " in pulled.stdout, pulled.stdout
+    # The follower's alert of the same problem, as the engine stored it.
+    for alert in alerts[:2]:
+        (row,) = stored(alert.entity)
+        assert (alert.id, alert.source, alert.name, alert.entity, alert.severity,
+                alert.summary, alert.labels, alert.starts_at, alert.ends_at) == (
+            row["first_event_id"], row["source"], row["name"], row["entity"],
+            row["severity"], row["summary"], row["labels"], row["starts_at"],
+            row["ends_at"])
+    # But the description: Zabbix resolves a trigger's operational data when asked,
+    # {ITEM.LASTVALUE} with the value then: 1 since the recovery (the follower read 0
+    # if it polled while the problem was open, 1 if it found it closed).
+    assert [a.description for a in alerts[:2]] == ["state 1", "state 0"]
+    assert alerts[0].labels == {"trigger_id": alerts[0].labels["trigger_id"],
+                                "scope": "availability", "acknowledged": "false",
+                                "suppressed": "false"}
+    # --until ends the span (problems started up to it, both ends included).
+    until = episodes[once][0][0]
+    early = tmp_path / "early.jsonl"
+    assert _history(zabbix, login, early, since, "--until", to_rfc3339(until)).returncode == 0
+    assert [a.id for a in read_alerts(early)] == [a.id for a in alerts if a.starts_at <= until]
+    trained = subprocess.run([sys.executable, "-m", "aiops", "--data-dir",
+                              str(tmp_path / "trained"), "train", "--alerts", str(out),
+                              "--fit-seconds", "1"],
+                             capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    assert "trained correlation model v1 on 5 alerts" in trained.stdout, trained.stdout
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password")
+    refused = _history(zabbix, ("--user", "Admin", "--password-file", str(wrong)),
+                       tmp_path / "refused.jsonl", since)
+    assert refused.returncode == 2, refused.stderr
+    assert "Zabbix refused user.login: Application error. Incorrect user name or password" \
+        in refused.stderr and "0 alerts written" in refused.stderr, refused.stderr
+    assert not (tmp_path / "refused.jsonl").exists()

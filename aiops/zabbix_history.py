@@ -1,0 +1,160 @@
+"""Zabbix's past trigger problems as canonical alerts, for ``aiops train``.
+
+``aiops zabbix follow`` forwards from its first run on; what Zabbix recorded before
+stays in Zabbix, and ``aiops train --alerts FILE`` learns the type relations, clock
+offsets, time scale and ring shares from a file of past alerts. This pulls the
+problem events of a span (``event.get``, source 0 object 0: a trigger's problems)
+into such a file, one alert per problem, with its end from its recovery event.
+
+Each alert is the one the follower sends for the same problem: the same item
+(``problem_item``, as the follower builds it for a problem it missed) through the
+same ``zabbix`` webhook mapping the engine applies (a data dir's own ``zabbix.yml``
+included), so what training learns from is what the live engine sees. The problem's
+alert (firing) takes the end of its recovery's alert, which is the same alert but for
+its id and end: the engine folds the two into one stored alert.
+
+Paged by event id (``eventid_from``, ascending, ``PAGE`` ids a call), with the
+details asked 200 ids at a time (``ZabbixApi.events``) and the recoveries' times by
+id: a year of history is many small calls, never one answer that exhausts a front
+end's PHP memory. Written to a temporary file beside the output and renamed at the
+end, so a pull that fails leaves no half file under the output's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiops.errors import InputError
+from aiops.models import Alert
+from aiops.timeutil import parse_duration, parse_timestamp, to_rfc3339
+from connectors.webhook_mapping import Mapping
+from connectors.zabbix_api import ZabbixApi, ZabbixError, problem_item, recovery_item
+
+PAGE = 1000  # problem event ids listed per call
+
+
+@dataclass(slots=True)
+class Pulled:
+    """What a pull wrote so far: said at its end, and in its error if it failed."""
+
+    written: int = 0
+    still_open: int = 0  # written with no end: no recovery event (yet)
+    skipped: int = 0  # events that are no host's trigger problem, or gone meanwhile
+    reached: float | None = None  # the clock of the last problem event read
+    pages: int = 0
+
+    def line(self) -> str:
+        upto = f", up to {to_rfc3339(self.reached)}" if self.reached is not None else ""
+        return f"{self.written} alerts written ({self.still_open} still open){upto}"
+
+
+class HistoryFailed(Exception):
+    """The pull stopped (Zabbix down, gone or refusing): why, and what it had pulled;
+    nothing is left under the output's name."""
+
+    def __init__(self, cause: ZabbixError | OSError, pulled: Pulled, out: Path):
+        super().__init__(f"{cause}; {pulled.line()} before it stopped; {out} not written")
+        self.cause = cause
+        self.pulled = pulled
+
+
+def parse_moment(text: str, name: str, now: float) -> float:
+    """``--since``/``--until``: a duration back from ``now`` (``30d``, ``12h``, ``90m``,
+    ``45s``), a date (``2026-01-31``, its midnight in UTC), or a time (RFC 3339; UTC
+    when it gives no offset). A bare number is refused: seconds ago or an epoch, the
+    text cannot say which."""
+    text = text.strip()
+    if text[-1:] in ("s", "m", "h", "d") and text[:-1].replace(".", "", 1).isdigit():
+        return max(0.0, now - parse_duration(text, name))  # 100000d: all of it
+    try:
+        float(text)
+    except ValueError:
+        pass
+    else:
+        raise InputError(f"--{name} {text!r} is a bare number: give a duration with its "
+                         "unit (30d, 12h, 90m) or a date or time (2026-01-31, "
+                         "2026-01-31T08:00:00Z)", field=name)
+    try:
+        return parse_timestamp(text, name)
+    except ValueError:
+        raise InputError(f"--{name} {text!r} is neither a duration (30d, 12h, 90m) nor a "
+                         "date or time (2026-01-31, 2026-01-31T08:00:00Z)",
+                         field=name) from None
+
+
+def history_alert(mapping: Mapping, event: dict[str, Any],
+                  recovered_at: float | None) -> Alert:
+    """The alert of one problem event (``event.get`` with what ``problem_item`` needs)
+    as the follower makes it, ended at ``recovered_at`` (None: still open). Raises
+    ValueError for an event that is no host's trigger problem (as the follower skips)."""
+    item = problem_item(event, update=True)
+    (alert,) = mapping.apply(item).alerts
+    if recovered_at is None:
+        return alert
+    (ended,) = mapping.apply(recovery_item(item, recovered_at)).alerts
+    return dataclasses.replace(alert, ends_at=ended.ends_at)
+
+
+def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
+                 until: float | None = None, *, page: int = PAGE,
+                 progress: Callable[[Pulled], None] | None = None) -> Pulled:
+    """Write the alerts of the trigger problem events of ``since``..``until`` (Zabbix's
+    whole seconds, both included) to ``out``, in event id order, one JSON line each;
+    ``progress`` after each page. HistoryFailed when Zabbix fails part-way (``out``
+    untouched)."""
+    pulled = Pulled()
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            after = 0
+            while True:
+                ids = api.problem_eventids_after(
+                    after, page, time_from=int(since),
+                    time_till=int(until) if until is not None else None)
+                if not ids:
+                    break
+                _write_page(api, mapping, ids, handle, pulled)
+                pulled.pages += 1
+                after = int(ids[-1])
+                if progress is not None:
+                    progress(pulled)
+                if len(ids) < page:
+                    break
+        os.replace(temporary, out)
+    except (ZabbixError, OSError) as exc:  # OSError: the disk, not Zabbix
+        raise HistoryFailed(exc, pulled, out) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return pulled
+
+
+def _write_page(api: ZabbixApi, mapping: Mapping, ids: list[str], handle: Any,
+                pulled: Pulled) -> None:
+    """One page of problem event ids: their events, their recoveries' times, their
+    alerts written in id order."""
+    events = api.events(ids)
+    recovery = {eventid: str(event.get("r_eventid") or "0")
+                for eventid, event in events.items()}
+    ends = api.clocks([r for r in recovery.values() if r.isdigit() and r != "0"])
+    for eventid in ids:
+        event = events.get(eventid)
+        if event is None:  # deleted since it was listed (its trigger or host went)
+            pulled.skipped += 1
+            continue
+        try:
+            alert = history_alert(mapping, event, ends.get(recovery[eventid]))
+        except ValueError:  # InputError too: what the follower skips, skipped
+            pulled.skipped += 1
+            continue
+        handle.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
+        pulled.written += 1
+        pulled.still_open += alert.ends_at is None
+        pulled.reached = alert.starts_at
