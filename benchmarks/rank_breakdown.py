@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from aiops.config import DataDir
-from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.rank import CausalTopologyRanker, RankWeights
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
 from aiops.learning.training import train
@@ -39,7 +39,12 @@ from aiops.models import parse_alert
 from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from benchmarks.correlation.metrics import Prediction, assign, contingency, evaluate
-from benchmarks.correlation.run import faults_per_hour, noise_value
+from benchmarks.correlation.run import (
+    DEFAULT_HOP_WEIGHTS,
+    faults_per_hour,
+    noise_value,
+    parse_hop_weights,
+)
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from topology.graph import TopologyGraph
 from topology.model import parse_topology
@@ -66,7 +71,8 @@ class Replayed:
 
 
 def configs(topologies: str, seeds: str, causal: str, noise: str, hours: float,
-            history_hours: float) -> list[tuple[str, ScenarioConfig]]:
+            history_hours: float, hop_weights: tuple[float, float, float] = DEFAULT_HOP_WEIGHTS
+            ) -> list[tuple[str, ScenarioConfig]]:
     """The correlation benchmark's matrix (``benchmarks.correlation.run``)."""
     out = []
     for spec, kind, seed, level in itertools.product(
@@ -76,8 +82,11 @@ def configs(topologies: str, seeds: str, causal: str, noise: str, hours: float,
         nodes = int(size) if size else None
         config = ScenarioConfig(topology=topology, seed=seed, nodes=nodes, causal=kind,
                                 faults=faults_per_hour(topology, nodes) * hours, hours=hours,
-                                history_hours=history_hours, noise=noise_value(level))
+                                history_hours=history_hours, noise=noise_value(level),
+                                hop_weights=hop_weights)
         label = f"{topology}-{size}" if size else topology
+        if hop_weights != DEFAULT_HOP_WEIGHTS:
+            label += "-hops" + "-".join(f"{w:g}" for w in hop_weights)
         out.append((f"{label}-{kind}-s{seed}-noise{level}", config))
     return out
 
@@ -186,15 +195,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=12.0)
     parser.add_argument("--history-hours", type=float, default=24.0)
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--hop-weights", default=None,
+                        help="where effects land (as benchmarks.correlation.run takes it)")
+    parser.add_argument("--weights", default="",
+                        help="RankWeights to try, e.g. origin_fit=0.5,alarm_share=0")
     parser.add_argument("--check", action="store_true",
                         help="count the incidents the re-ranking orders as the engine did")
     args = parser.parse_args(argv)
     total: Counter[tuple[str, str]] = Counter()
     sums: Counter[str] = Counter()
+    defaults = RankWeights()
+    weights: dict[str, Any] = {}
+    for item in filter(None, args.weights.split(",")):
+        key, _, value = item.partition("=")
+        if not hasattr(defaults, key):
+            parser.error(f"--weights: {key!r} is not a field of RankWeights")
+        try:
+            weights[key] = type(getattr(defaults, key))(value)
+        except ValueError:
+            parser.error(f"--weights: {item!r} is not {key}=NUMBER")
     for name, config in configs(args.topologies, args.seeds, args.causal, args.noise,
-                                args.hours, args.history_hours):
+                                args.hours, args.history_hours,
+                                parse_hop_weights(args.hop_weights)):
         replayed = cached(name, config, args.cache)
-        ranker = CausalTopologyRanker(replayed.topology, relations=replayed.relations)
+        ranker = CausalTopologyRanker(replayed.topology, relations=replayed.relations,
+                                      weights=RankWeights(**weights))
         prediction, candidates = rerank(replayed, ranker)
         scores = evaluate(prediction, replayed.truth)
         if args.check:
