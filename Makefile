@@ -48,6 +48,8 @@ bench-all: bench
 	$(BIN)/python -m benchmarks.correlation.run --topologies rings:600 --write-docs --docs-section correlation-rings
 	$(BIN)/python -m benchmarks.correlation.run --delay-scale 3 --write-docs --docs-section correlation-slow
 	$(BIN)/python -m benchmarks.correlation.run --seeds 61,62,63 --write-docs --docs-section correlation-fresh
+	$(BIN)/python -m benchmarks.correlation.run --hop-weights 0.1,0.8,0.1 --write-docs --docs-section correlation-placed
+	$(BIN)/python -m benchmarks.realism --placement 0.5,0.35,0.15 0.1,0.8,0.1
 	$(BIN)/python -m benchmarks.remediation --write-docs
 	$(BIN)/python -m benchmarks.root_priors --write-docs
 	$(BIN)/python -m benchmarks.feedback --write-docs
