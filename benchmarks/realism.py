@@ -9,7 +9,7 @@ gives: unrelated type pairs at the same distance, scaled by the linked-to-unrela
 of 160-300 s, where triggered pairs are rare, estimate the chance pairs. The same count
 on simulated histories of the same topology and graph, with the default shares and
 others, shows which shares make the simulator look like the real network
-(``--placement``).
+(``--placement``), and how long after their cause the excess pairs come, by lag bin.
 
 **Do the alarms of one fault clear together?** Grouping by clear times looks strong
 on the simulated scenarios: a fault's alarms all clear within a minute or so of its
@@ -111,38 +111,48 @@ def real_logs() -> None:
         print(describe("unrelated", unlinked))
 
 
+LAG_EDGES = (0.0, 10.0, 20.0, 40.0, 80.0, CHANCE_FROM, LAG_WINDOW)  # lag bins, seconds
+
+
 def excess_by_hop(types: np.ndarray, devices: Sequence[Any], starts: np.ndarray,
                   causal: np.ndarray, hops: dict[Any, dict[Any, int]]) -> np.ndarray:
-    """Linked (cause, effect) pairs beyond chance at 0, 1 and 2 hops (see the docstring).
+    """Linked (cause, effect) pairs beyond chance, per hop (0, 1, 2) and lag bin
+    (``LAG_EDGES`` but the last, chance-only one; see the module docstring).
 
     ``hops[a][b]``: the distance between devices (absent: further than 2).
     """
     order = np.argsort(starts, kind="stable")
     types, starts = types[order], starts[order]
     devices = [devices[i] for i in order]
-    linked = np.zeros((3, 2))  # per hop: lags below CHANCE_FROM, lags from it
-    unlinked = np.zeros((3, 2))
+    bins = len(LAG_EDGES) - 1
+    linked = np.zeros((3, bins))
+    unlinked = np.zeros((3, bins))
     for i in range(len(starts)):
         near = hops[devices[i]]
         k = i + 1
         while k < len(starts) and starts[k] - starts[i] <= LAG_WINDOW:
             hop = near.get(devices[k], 9)
             if hop <= 2 and types[i] != types[k]:
-                late = int(starts[k] - starts[i] >= CHANCE_FROM)
+                b = min(int(np.searchsorted(LAG_EDGES, starts[k] - starts[i], "right")) - 1,
+                        bins - 1)
                 if causal[types[i], types[k]]:
-                    linked[hop, late] += 1
+                    linked[hop, b] += 1
                 elif not causal[types[k], types[i]]:
-                    unlinked[hop, late] += 1
+                    unlinked[hop, b] += 1
             k += 1
-    ratio = linked[:, 1] / np.maximum(unlinked[:, 1], 1.0)
-    chance = ratio[:, None] * unlinked
-    return np.maximum(linked.sum(axis=1) - chance.sum(axis=1), 0.0)
+    ratio = linked[:, -1] / np.maximum(unlinked[:, -1], 1.0)
+    return np.maximum(linked - ratio[:, None] * unlinked, 0.0)[:, :-1]
 
 
 def shares_line(label: str, excess: np.ndarray) -> str:
-    share = excess / max(float(excess.sum()), 1.0)
+    """Where the excess pairs are (by hop) and how long after their cause (by lag, all
+    hops together)."""
+    by_hop = excess.sum(axis=1) / max(float(excess.sum()), 1.0)
+    by_lag = excess.sum(axis=0) / max(float(excess.sum()), 1.0)
+    lags = " / ".join(f"{share:.2f}" for share in by_lag)
     return (f"  {label:<44} excess pairs {excess.sum():>7,.0f}; at 0 / 1 / 2 hops "
-            f"{share[0]:.2f} / {share[1]:.2f} / {share[2]:.2f}")
+            f"{by_hop[0]:.2f} / {by_hop[1]:.2f} / {by_hop[2]:.2f}; lags 0-10-20-40-80-160 s "
+            f"{lags}")
 
 
 def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> None:
@@ -158,7 +168,7 @@ def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> No
         weights = tuple(float(w) for w in setting.split(","))
         if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
             raise SystemExit(f"--placement {setting!r}: give three shares like 0.5,0.35,0.15")
-        excess = np.zeros(3)
+        excess = np.zeros((3, len(LAG_EDGES) - 2))
         alarms = 0
         for seed in seeds:
             scenario = generate(ScenarioConfig(topology="huawei", causal="neurips", seed=seed,

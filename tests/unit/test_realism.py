@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from benchmarks.realism import clear_clusters, end_gaps, split_by_clears
+from benchmarks.realism import clear_clusters, end_gaps, excess_by_hop, split_by_clears
 
 
 def test_clears_minutes_apart_cut_an_incident_and_uncleared_alarms_join_the_largest_part():
@@ -28,3 +28,20 @@ def test_end_gaps_sorts_nearby_pairs_by_whether_the_true_graph_links_their_types
     linked, unlinked = end_gaps(log, causal, adjacency)
     assert linked == [30.0]  # types 0 -> 1 on neighbours
     assert unlinked == [270.0]  # types 1 and 2 on neighbours 1 and 5; 0 and 5 are not
+
+
+def test_linked_pairs_beyond_chance_are_counted_by_hop_and_lag():
+    # Ten cascades: LINK (type 0) on `a`, then its effect (type 1) on neighbour `b` 5 s
+    # later; an unrelated type 2 on `a` 200 s later (chance level: no linked pair there).
+    types, devices, starts = [], [], []
+    for k in range(10):
+        t = 1000.0 * k
+        types += [0, 1, 2]
+        devices += ["a", "b", "a"]
+        starts += [t, t + 5.0, t + 200.0]
+    causal = np.zeros((3, 3), dtype=bool)
+    causal[0, 1] = True
+    hops = {"a": {"a": 0, "b": 1}, "b": {"b": 0, "a": 1}}
+    excess = excess_by_hop(np.array(types), devices, np.array(starts), causal, hops)
+    assert excess.shape == (3, 5)
+    assert excess[1, 0] == 10 and excess.sum() == 10
