@@ -85,6 +85,14 @@ class AlertBuffer:
     def at(self, node: str) -> Iterable[AlertRecord]:
         return self._by_node.get(node, ())
 
+    def around(self, near: dict[str, int]) -> list[tuple[str, int]]:
+        """The devices of ``near`` (device → hops) that have buffered alerts, with their
+        hops, walking whichever of the two is smaller."""
+        by_node = self._by_node
+        if len(near) <= len(by_node):
+            return [(node, hops) for node, hops in near.items() if node in by_node]
+        return [(node, hops) for node in by_node if (hops := near.get(node)) is not None]
+
 
 @dataclass(frozen=True, slots=True)
 class Absorb:
@@ -147,7 +155,10 @@ class ParentAbsorber:
         child_type = model.type_of(alert.name)
         t = alert.starts_at
         found: list[tuple[float, AlertRecord, float]] = []
-        for other, hops in self.topology.neighbourhood(node, MAX_HOPS).items():
+        near = self.topology.neighbourhood(node, MAX_HOPS)
+        # Whichever is fewer: the devices around (a hub's two hops may be hundreds) or
+        # the devices with recent alerts.
+        for other, hops in buffer.around(near):
             for parent in buffer.at(other):
                 lag = t - parent.starts_at
                 if parent is alert or not -LOOKAHEAD <= lag < LOOKBACK:

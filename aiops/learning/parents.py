@@ -105,6 +105,7 @@ class ParentModel:
         self.pairs_ = 0
         self.seconds_ = 0.0
         self._index: dict[str, int] = {}
+        self._rows: tuple[list[list[float]], list[list[float]]] | None = None
 
     # Fitting
 
@@ -236,6 +237,7 @@ class ParentModel:
             alpha[-1, :] = alpha[:-1, :].mean(axis=0) if n_types > 1 else 0.0
             alpha[:, -1] = alpha[:, :-1].mean(axis=1) if n_types > 1 else 0.0
         self.alpha_, self.kernel_ = alpha, kernel
+        self._rows = None
         self._bg = p_bg
 
     def _store_background(self, types: np.ndarray, nodes: np.ndarray, names: list[str]
@@ -269,7 +271,10 @@ class ParentModel:
         b = lag_bin(lag)
         if b is None or not 0 <= hops <= MAX_HOPS:
             return 0.0
-        return float(self.alpha_[parent_type, child_type] * self.kernel_[hops, b])
+        if self._rows is None:  # plain lists: numpy's scalar indexing is slower per call
+            self._rows = (self.alpha_.tolist(), self.kernel_.tolist())
+        alpha, kernel = self._rows
+        return alpha[parent_type][child_type] * kernel[hops][b]
 
     def summary(self) -> dict[str, Any]:
         """What was learned and from how much, for the model's metadata."""
