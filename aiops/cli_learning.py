@@ -74,6 +74,7 @@ def train(ctx: click.Context, alerts_path: Path, tickets_path: Path | None,
                + ("saved, not promoted" if no_promote else "promoted"))
     click.echo(_describe_time_scale(meta["time_scale"]))
     click.echo(_describe_ring_shares(meta["ring_shares"]))
+    click.echo(_describe_parents(meta["parents"]))
     click.echo(_describe_weights(meta["weights"]))
     if tickets:
         _train_from_tickets(runtime, tickets, alerts, str(tickets_path))
@@ -98,6 +99,17 @@ def _describe_time_scale(meta: dict[str, Any]) -> str:
             f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
             f"were chosen at {REFERENCE_LAG:g} s and are stretched beyond "
             f"{REFERENCE_LAG * SLACK:g} s)")
+
+
+def _describe_parents(meta: dict[str, Any]) -> str:
+    """Whether small settled incidents can be absorbed (a Hawkes parent model was
+    learned), and from how much, in one line."""
+    if not meta["learned"]:
+        return (f"absorbing small incidents: off (no parent model: {meta['alerts']} "
+                f"alerts on known devices in the history, {meta['min_alerts']} needed)")
+    return (f"absorbing small incidents: parent model of {meta['types']} alarm types "
+            f"learned from {meta['alerts']} alerts ({meta['pairs']} candidate pairs) in "
+            f"{meta['seconds']:g} s")
 
 
 def _describe_ring_shares(meta: dict[str, Any]) -> str:

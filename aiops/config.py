@@ -43,6 +43,12 @@ class EngineSettings:
     # more than this log-likelihood (``aiops.engine.hindsight``; docs/architecture.md,
     # "Hindsight split"); 0: never.
     hindsight_split_gain: float = 25.0
+    # An incident of at most three alerts that settled is merged into the incident
+    # holding more than this share of its alarms' parent posterior under the trained
+    # model's Hawkes parents (and more than it holds itself; ``aiops.engine.absorb``;
+    # docs/architecture.md, "Most likely parent alarm"); 0: never. Without a trained
+    # model (or one saved before parents were learned) nothing is absorbed.
+    parent_absorb_share: float = 0.4
     skew_tolerance: float = 15.0  # seconds of clock skew / reporting delay forgiven
     # Compare alert texts with the MiniLM sentence model. Env AIOPS_TEXT_SIMILARITY=off.
     text_similarity: bool = True

@@ -12,7 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.config import DataDir, EngineSettings
-from aiops.engine.engine import CorrelatorFactory, Engine, RankerFactory, SplitterFactory
+from aiops.engine.absorb import ParentAbsorber
+from aiops.engine.engine import (
+    AbsorberFactory,
+    CorrelatorFactory,
+    Engine,
+    RankerFactory,
+    SplitterFactory,
+)
 from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.pace import LivePace, seed_from_store
 from aiops.engine.rank import CausalTopologyRanker
@@ -87,7 +94,8 @@ class Runtime:
                              current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-                ranker_factory(model, tickets.priors, learned), splitter_factory(model))
+                ranker_factory(model, tickets.priors, learned), splitter_factory(model),
+                absorber_factory(model))
             self.engine.use_pace(pace)
 
     def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
@@ -96,7 +104,7 @@ class Runtime:
         in start order) with ``model``, in memory (shadow mode, retraining trials).
 
         As live ingestion would: the settings' hindsight split with the model's shares,
-        and, for the untrained
+        the absorbing of small settled incidents with its Hawkes parents, and, for the untrained
         default while the engine follows a pace read from the alerts, that pace's scale
         (as it stands now, not as it stood over the window; at scale 1 the untrained
         default split the slow cascades the live engine keeps whole, and a trial then
@@ -106,8 +114,10 @@ class Runtime:
         correlator = correlator_factory(model, settings, self.embedder, pace)(topology, settings)
         gain = settings.hindsight_split_gain
         splitter = splitter_factory(model)(topology, gain) if gain > 0 else None
+        share = settings.parent_absorb_share
+        absorber = absorber_factory(model)(topology, share) if share > 0 else None
         with self.engine.lock:  # the text model's cache is shared with live ingestion
-            return regroup(records, correlator, splitter)
+            return regroup(records, correlator, splitter, absorber)
 
     def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
         """Switch to the promoted models if another process promoted other versions
@@ -277,6 +287,18 @@ def splitter_factory(model: CorrelationModel) -> SplitterFactory:
     return build
 
 
+def absorber_factory(model: CorrelationModel) -> AbsorberFactory:
+    """Build absorbers of small settled incidents from the Hawkes parents ``model``
+    learned from history; none for a model without them (untrained, saved before
+    they were learned, or fitted on too short a history)."""
+    parents = model.parents
+
+    def build(topology: TopologyGraph, share: float) -> ParentAbsorber | None:
+        return ParentAbsorber(topology, parents, share) if parents is not None else None
+
+    return build
+
+
 def live_pace(model: CorrelationModel, settings: EngineSettings, db: sa.Engine,
               topology: TopologyGraph, current: LivePace | None = None) -> LivePace | None:
     """A pace read from the alerts for an engine with no trained model, unless switched
@@ -347,7 +369,8 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                                                   ranking_for(model, tickets.ranker,
                                                               data_dir.settings)),
                     sinks=[sink] if sink else [], timeline=timeline,
-                    splitter_factory=splitter_factory(model))
+                    splitter_factory=splitter_factory(model),
+                    absorber_factory=absorber_factory(model))
     runtime = Runtime(data_dir=data_dir, db=db, topology_store=store, engine=engine,
                       registry=registry, embedder=embedder,
                       model_versions=(model.version, tickets.version),

@@ -12,13 +12,14 @@ if its clear was never seen: the episode before is then ended at the new start.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from aiops.config import EngineSettings
 from aiops.engine.alert_status import take_latest
 from aiops.engine.state import FIRING, RESOLVED, AlertRecord
 from aiops.models import Alert
+from topology.graph import TopologyGraph
 
 NEW = "new"
 DUPLICATE = "duplicate"
@@ -236,3 +237,27 @@ class Deduplicator:
         for fp in stale:
             del self.active[fp]
         return len(stale)
+
+
+def deduplicated(alerts: Sequence[Alert], topology: TopologyGraph,
+                 settings: EngineSettings) -> list[AlertRecord]:
+    """The alerts the engine would make of a history's events, in start order:
+    deduplicated as it does (``Deduplicator``; re-sends and re-fires fold into their
+    alert), each placed on the node its entity resolves to (None: unresolved)."""
+    seq = 0
+
+    def next_id() -> int:
+        nonlocal seq
+        seq += 1
+        return seq
+
+    dedup = Deduplicator(settings, next_id)
+    records: list[AlertRecord] = []
+    for event in sorted(alerts, key=lambda a: a.starts_at):
+        record, disposition = dedup.apply(event)
+        dedup.take_superseded()
+        dedup.take_changed()
+        if disposition == NEW:
+            record.node_id = topology.resolve(event.entity)
+            records.append(record)
+    return records

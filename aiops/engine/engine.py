@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
+from aiops.engine.absorb import AlertBuffer, ParentAbsorber, add_note, buffer_cutoff
 from aiops.engine.correlate import Correlator
 from aiops.engine.dedup import NEW, REFIRE, RESOLVE, UNMATCHED_CLEAR, Deduplicator
 from aiops.engine.feedback import (
@@ -105,6 +106,14 @@ RankerFactory = Callable[[TopologyGraph], RootCauseRanker]
 # Builds the hindsight splitter for a topology and the settings' gain: a trained model's
 # factory gives it the shares learned from history (``aiops.learning.ring_shares``).
 SplitterFactory = Callable[[TopologyGraph, float], HindsightSplitter]
+# Builds the absorber of small settled incidents for a topology and the settings' share
+# from a trained model's Hawkes parents (``aiops.engine.absorb``); None: no model.
+AbsorberFactory = Callable[[TopologyGraph, float], ParentAbsorber | None]
+
+
+def no_absorber(topology: TopologyGraph, share: float) -> ParentAbsorber | None:
+    """No parent model (untrained, or a model saved before parents were learned)."""
+    return None
 
 
 class Engine:
@@ -116,7 +125,8 @@ class Engine:
                  ranker_factory: RankerFactory = CausalTopologyRanker,
                  sinks: Sequence[IncidentSink] = (),
                  timeline: TopologyTimeline | None = None,
-                 splitter_factory: SplitterFactory = HindsightSplitter):
+                 splitter_factory: SplitterFactory = HindsightSplitter,
+                 absorber_factory: AbsorberFactory = no_absorber):
         self.db = db
         # Told about every stored batch (aiops.sinks); none in the embedded default.
         self.sinks = list(sinks)
@@ -125,6 +135,11 @@ class Engine:
         self._correlator_factory = correlator_factory
         self._ranker_factory = ranker_factory
         self._splitter_factory = splitter_factory
+        self._absorber_factory = absorber_factory
+        # Recent new alerts by device, the candidate parents of a settling small
+        # incident's alerts (``aiops.engine.absorb``); filled only while an absorber is
+        # in use, pruned at every index expiry. Not restored after a restart.
+        self.buffer = AlertBuffer()
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
         self._batch_events: list[Alert] | None = None  # the batch being placed, if any
@@ -139,9 +154,10 @@ class Engine:
         self._restore()
 
     def set_factories(self, correlator: CorrelatorFactory, ranker: RankerFactory,
-                      splitter: SplitterFactory | None = None) -> None:
-        """Swap correlator and ranker, and the splitter when given (a newly promoted
-        model); live incidents are kept."""
+                      splitter: SplitterFactory | None = None,
+                      absorber: AbsorberFactory | None = None) -> None:
+        """Swap correlator and ranker, and the splitter and absorber when given (a
+        newly promoted model); live incidents are kept."""
         with self.lock:
             self._correlator_factory = correlator
             self._ranker_factory = ranker
@@ -150,6 +166,9 @@ class Engine:
             if splitter is not None:
                 self._splitter_factory = splitter
                 self.splitter = self._new_splitter(self.topology)
+            if absorber is not None:
+                self._absorber_factory = absorber
+                self.absorber = self._new_absorber(self.topology)
 
     def use_pace(self, pace: LivePace | None) -> None:
         """Follow ``pace`` (the correlator factory must read ``pace.scale``); None: the
@@ -194,6 +213,7 @@ class Engine:
         self.correlator = self._correlator_factory(topology, self.settings)
         self.ranker = self._ranker_factory(topology)
         self.splitter = self._new_splitter(topology)
+        self.absorber = self._new_absorber(topology)
         if self._batch_events is not None:
             self.correlator.prepare(self._batch_events)  # a switch in mid-batch
 
@@ -201,6 +221,12 @@ class Engine:
         """The hindsight splitter for ``topology``; None when the settings switch it off."""
         gain = self.settings.hindsight_split_gain
         return self._splitter_factory(topology, gain) if gain > 0 else None
+
+    def _new_absorber(self, topology: TopologyGraph) -> ParentAbsorber | None:
+        """The absorber of small settled incidents for ``topology``; None without a
+        parent model or when the settings switch it off."""
+        share = self.settings.parent_absorb_share
+        return self._absorber_factory(topology, share) if share > 0 else None
 
     def _at(self, t: float) -> None:
         """Switch to the topology of event time ``t``. Hot path: while ``t`` stays in the
@@ -415,6 +441,8 @@ class Engine:
             if record.node_id is None:
                 result.unresolved_entities.add(event.entity)
             self._place(record, batch, firing_delta=1 if record.status == FIRING else 0)
+            if self.absorber is not None:
+                self.buffer.add(record)
         elif disposition in (RESOLVE, REFIRE):
             incident = self.incidents.get(record.incident_id or "")
             delta = -1 if disposition == RESOLVE else (1 if record.status == FIRING else 0)
@@ -445,6 +473,7 @@ class Engine:
             self._expired_to = seq
             for settled in self.index.expire(self.clock - self.correlator.horizon):
                 self._split_settled(settled, batch)
+            self.buffer.prune(buffer_cutoff(self.clock, self.correlator.horizon))
         if seq // EVICT_EVERY > self._evicted_to // EVICT_EVERY:
             self._evicted_to = seq
             self._forget()
@@ -457,13 +486,18 @@ class Engine:
         operator (``settled``) is left as it is. The engine's own decision, like
         placement: no feedback record. The part holding the earliest alert keeps the
         incident; both parts say why in their top root cause's evidence
-        (``split_note``, stored with them)."""
+        (``split_note``, stored with them).
+
+        A small incident is instead merged into the incident its alarms most likely
+        followed, when a trained model's Hawkes parents say so (``_absorb_settled``)."""
         if incident.status == MERGED or incident.settled:
             return
         incident.settled = True  # stored with the incident's next write
+        self._at(incident.updated_at)
+        if self.absorber is not None and self._absorb_settled(incident, batch):
+            return
         if self.splitter is None:
             return
-        self._at(incident.updated_at)
         split = self.splitter.split(incident.alerts.values())
         if split is None:
             return
@@ -486,10 +520,39 @@ class Engine:
             batch.incidents[part.id] = part
             batch.to_rank[part.id] = part
 
+    def _absorb_settled(self, incident: IncidentRecord, batch: _Batch) -> bool:
+        """Merge a just settled small incident into the live or recently settled
+        incident holding most of its alarms' parent posterior, if one holds enough
+        (``aiops.engine.absorb``), through the engine's own merge: it becomes
+        ``merged`` into that one, which is re-ranked and says why in its note. The
+        engine's decision, like the split: no feedback record. Whether the target
+        was in the correlator's index stays as it was (a settled one takes no new
+        alerts because of this)."""
+        assert self.absorber is not None
+        found = self.absorber.absorb(incident, self.buffer, self._incident_of)
+        if found is None:
+            return False
+        target = found.target
+        indexed = target.id in self.index.incidents
+        self._merge(incident, target, batch)
+        if not indexed:
+            self.index.remove(target)
+        resettle(target)
+        batch.incidents[target.id] = target
+        target.split_note = add_note(target.split_note,
+                                     self.absorber.explain(incident.id, found))
+        return True
+
+    def _incident_of(self, alert: AlertRecord) -> IncidentRecord | None:
+        """The incident in memory an alert belongs to now (None: forgotten or gone)."""
+        incident = self.incidents.get(alert.incident_id or "")
+        return incident if incident is not None and incident.status != MERGED else None
+
     def _rank(self, incident: IncidentRecord) -> list[RootCause]:
         causes = self.ranker.rank(incident)
         if incident.split_note and causes:
-            causes[0].evidence.insert(0, incident.split_note)
+            # One evidence line per note: a hindsight split's, then what it absorbed.
+            causes[0].evidence[:0] = incident.split_note.split("\n")
         return causes
 
     def _keep_unmatched(self, event: Alert, batch: _Batch, result: IngestResult,

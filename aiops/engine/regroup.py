@@ -7,8 +7,9 @@ after a bad hour. ``regroup`` runs the correlator's own placement (join the best
 incident, open one, merge the incidents an alert links) over the window's alerts in
 start order, in memory, and, given the engine's hindsight splitter, splits each
 incident as it leaves the index, as the engine does (``Engine._split_settled``;
-incidents still open at the window's end stay whole there too); nothing stored
-changes. ``compare`` scores the result
+incidents still open at the window's end stay whole there too), and given its
+absorber, merges a small settled incident into the one its alarms most likely
+followed (``aiops.engine.absorb``); nothing stored changes. ``compare`` scores the result
 against the stored grouping pair by pair and lists the incidents it would split or
 merge.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aiops.engine.absorb import AlertBuffer, ParentAbsorber, buffer_cutoff
 from aiops.engine.correlate import Correlator
 from aiops.engine.engine import EXPIRE_EVERY
 from aiops.engine.hindsight import HindsightSplitter
@@ -47,25 +49,40 @@ def load_window(conn: sa.Connection, since: float, until: float) -> list[AlertRe
 
 
 def regroup(records: Sequence[AlertRecord], correlator: Correlator,
-            splitter: HindsightSplitter | None = None) -> dict[int, str]:
+            splitter: HindsightSplitter | None = None,
+            absorber: ParentAbsorber | None = None) -> dict[int, str]:
     """Alert id → group id, placing ``records`` (in start order) as the engine would,
-    and splitting in hindsight with ``splitter`` when given."""
+    splitting in hindsight with ``splitter`` and absorbing small settled groups with
+    ``absorber`` when given."""
     index = IncidentIndex()
     group_of: dict[int, str] = {}
     members: dict[str, list[int]] = defaultdict(list)
+    groups: dict[str, IncidentRecord] = {}
+    buffer = AlertBuffer()
     seq = 0
 
     def open_group(at: float) -> IncidentRecord:
         nonlocal seq
         seq += 1
-        return IncidentRecord(id=f"g{seq}", seq=seq, started_at=at, updated_at=at)
+        group = groups[f"g{seq}"] = IncidentRecord(id=f"g{seq}", seq=seq, started_at=at,
+                                                    updated_at=at)
+        return group
+
+    def group_of_alert(alert: AlertRecord) -> IncidentRecord | None:
+        return groups.get(group_of.get(alert.id, ""))
 
     correlator.prepare([record.event for record in records])
     for position, record in enumerate(records):
         if position % EXPIRE_EVERY == 0:  # as the engine does, counted in alerts
             for settled in index.expire(record.starts_at - correlator.horizon):
+                if absorber is not None:
+                    found = absorber.absorb(settled, buffer, group_of_alert)
+                    if found is not None:
+                        _absorb(settled, found.target, index, groups, group_of, members)
+                        continue
                 if splitter is not None:
                     _split_settled(settled, splitter, open_group, group_of, members)
+            buffer.prune(buffer_cutoff(record.starts_at, correlator.horizon))
         copy = AlertRecord(id=record.id, fingerprint=record.fingerprint, event=record.event,
                            node_id=record.node_id, starts_at=record.starts_at)
         matches = correlator.place(copy, index)
@@ -79,6 +96,7 @@ def regroup(records: Sequence[AlertRecord], correlator: Correlator,
                 for alert_id in members.pop(other.id):
                     group_of[alert_id] = incident.id
                     members[incident.id].append(alert_id)
+                groups.pop(other.id, None)
                 incident.started_at = min(incident.started_at, other.started_at)
                 incident.updated_at = max(incident.updated_at, other.updated_at)
         else:
@@ -88,7 +106,27 @@ def regroup(records: Sequence[AlertRecord], correlator: Correlator,
         index.add(incident, copy)
         group_of[copy.id] = incident.id
         members[incident.id].append(copy.id)
+        if absorber is not None:
+            buffer.add(copy)
     return group_of
+
+
+def _absorb(incident: IncidentRecord, target: IncidentRecord, index: IncidentIndex,
+            groups: dict[str, IncidentRecord], group_of: dict[int, str],
+            members: dict[str, list[int]]) -> None:
+    """Move a settled group's alerts into ``target`` (indexed on them only if the
+    target still is, as ``Engine._absorb_settled`` leaves it)."""
+    indexed = target.id in index.incidents
+    for alert in incident.alerts.values():
+        target.alerts[alert.id] = alert
+        if indexed:
+            index.add(target, alert)
+    for alert_id in members.pop(incident.id):
+        group_of[alert_id] = target.id
+        members[target.id].append(alert_id)
+    groups.pop(incident.id, None)
+    target.started_at = min(target.started_at, incident.started_at)
+    target.updated_at = max(target.updated_at, incident.updated_at)
 
 
 def _split_settled(incident: IncidentRecord, splitter: HindsightSplitter,

@@ -25,7 +25,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
-from aiops.engine.engine import CorrelatorFactory, Engine, SplitterFactory
+from aiops.engine.engine import (
+    AbsorberFactory,
+    CorrelatorFactory,
+    Engine,
+    SplitterFactory,
+    no_absorber,
+)
 from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.rank import MAX_TRACED_ALERTS, CausalTopologyRanker
 from aiops.engine.rank_features import candidate_features
@@ -55,17 +61,19 @@ class _NoRanking:
 
 def past_incidents(alerts: Sequence[Alert], topology: TopologyGraph,
                    settings: EngineSettings, correlator: CorrelatorFactory,
-                   splitter: SplitterFactory = HindsightSplitter
+                   splitter: SplitterFactory = HindsightSplitter,
+                   absorber: AbsorberFactory = no_absorber
                    ) -> tuple[dict[str, IncidentRecord], dict[str, str]]:
     """Replay ``alerts`` through an in-memory engine (splitting in hindsight with
-    ``splitter``'s, the model's shares); the final incidents by id (with their alert
+    ``splitter``'s, the model's shares, and absorbing small incidents with
+    ``absorber``'s, its Hawkes parents); the final incidents by id (with their alert
     records, as the ranker sees them) and each event id's incident."""
     db = sa.create_engine("sqlite://")
     try:
         metadata.create_all(db, tables=[incidents_table, alerts_table, raw_events])
         engine = Engine(db, topology, settings, correlator_factory=correlator,
                         ranker_factory=lambda _topology: _NoRanking(),
-                        splitter_factory=splitter)
+                        splitter_factory=splitter, absorber_factory=absorber)
         ordered = sorted(alerts, key=lambda a: a.starts_at)
         for start in range(0, len(ordered), BATCH_SIZE):
             engine.ingest(ordered[start:start + BATCH_SIZE])
@@ -168,7 +176,8 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
                        relations: TypeRelations | None, settings: EngineSettings,
                        correlator: CorrelatorFactory, source: str, promote: bool = True,
                        correlation_version: int | None = None,
-                       splitter: SplitterFactory = HindsightSplitter
+                       splitter: SplitterFactory = HindsightSplitter,
+                       absorber: AbsorberFactory = no_absorber
                        ) -> tuple[RootCausePriors, LearnedRanker, dict[str, Any]]:
     """Fit the priors, then the learned ranking on top of them; save both as a new
     ``root_priors`` version and promote it (unless not ``promote``). The ranking is
@@ -183,7 +192,7 @@ def train_root_ranking(registry: ModelRegistry, tickets: Sequence[Ticket],
     # whole history it would take is skipped (review: days of alerts, every retrain).
     if priors.tickets_ >= learned.min_tickets:
         incidents, incident_of = past_incidents(alerts, topology, settings, correlator,
-                                                splitter)
+                                                splitter, absorber)
         choices, matched = cross_fitted_choices(tickets, alerts, topology, relations,
                                                 incidents, incident_of)
         learned.fit(choices)

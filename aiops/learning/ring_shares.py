@@ -62,7 +62,7 @@ from typing import Any
 
 from aiops.config import EngineSettings
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, Deduplicator
+from aiops.engine.dedup import deduplicated
 from aiops.engine.hindsight import MIN_ALERTS, RING_SHARES, HindsightSplitter, Split
 from aiops.engine.regroup import regroup
 from aiops.engine.state import AlertRecord
@@ -117,24 +117,9 @@ def settled_incidents(alerts: Sequence[Alert], topology: TopologyGraph,
                       ) -> list[list[AlertRecord]]:
     """The incidents of at least ``MIN_ALERTS`` alerts that ``correlator`` makes of
     ``alerts`` as they settle, before any hindsight split: the history's events are
-    deduplicated into alerts as the engine does (``Deduplicator``; re-sends and
-    re-fires fold into their alert) and placed in start order (``regroup``)."""
-    seq = 0
-
-    def next_id() -> int:
-        nonlocal seq
-        seq += 1
-        return seq
-
-    dedup = Deduplicator(settings, next_id)
-    records: list[AlertRecord] = []
-    for event in sorted(alerts, key=lambda a: a.starts_at):
-        record, disposition = dedup.apply(event)
-        dedup.take_superseded()
-        dedup.take_changed()
-        if disposition == NEW:
-            record.node_id = topology.resolve(event.entity)
-            records.append(record)
+    deduplicated into alerts as the engine does (``deduplicated``) and placed in start
+    order (``regroup``)."""
+    records = deduplicated(alerts, topology, settings)
     collector = _Collector(topology)
     regroup(records, correlator, collector)
     return collector.settled

@@ -18,7 +18,7 @@ from aiops.learning.rank_training import train_root_ranking
 from aiops.learning.remediation import train_remediation
 from aiops.learning.training import CorrelationModel
 from aiops.models import Alert, Ticket
-from aiops.runtime import Runtime, correlator_factory, splitter_factory
+from aiops.runtime import Runtime, absorber_factory, correlator_factory, splitter_factory
 from aiops.tickets.cases import cases_from_history
 
 
@@ -47,7 +47,7 @@ def train_ticket_models(runtime: Runtime, tickets: Sequence[Ticket], alerts: Seq
         runtime.registry, tickets, alerts, topology, model.relations, settings,
         correlator_factory(model, settings, runtime.embedder, pace), source,
         promote=promote, correlation_version=model.version,
-        splitter=splitter_factory(model))
+        splitter=splitter_factory(model), absorber=absorber_factory(model))
     out["root_priors"] = {**meta, "promoted": promote, "min_tickets": priors.min_tickets,
                           "ranker_min_tickets": learned.min_tickets}
     if promote:

@@ -21,6 +21,7 @@ from aiops.engine.scored_correlator import ScoredCorrelator, ScoringWeights
 from aiops.learning.clock import ClockOffsets
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.labels import GroupLabels
+from aiops.learning.parents import ParentModel
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import AlarmPairs, TypeRelations
 from aiops.learning.ring_shares import RingSharesEstimator, valid_shares
@@ -53,12 +54,17 @@ class CorrelationModel:
     # (``aiops.learning.ring_shares``); models saved before they were learned, or with
     # a damaged profile, load with the simulator's ``RING_SHARES``.
     ring_shares: tuple[float, ...] = RING_SHARES
+    # A Hawkes model of which alarm causes which (``aiops.learning.parents``), for
+    # absorbing small settled incidents (``aiops.engine.absorb``); None for a model
+    # saved before it was learned, or from too short a history: nothing is absorbed.
+    parents: ParentModel | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"relations": self.relations.to_dict() if self.relations else None,
                 "weights": self.weights.to_dict(), "weights_fit": self.weights_fit,
                 "clock_offsets": self.clock_offsets, "time_scale": self.time_scale,
-                "ring_shares": list(self.ring_shares)}
+                "ring_shares": list(self.ring_shares),
+                "parents": self.parents.to_dict() if self.parents is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int | None = None) -> CorrelationModel:
@@ -68,7 +74,8 @@ class CorrelationModel:
                    weights_fit=data.get("weights_fit"),
                    clock_offsets=dict(data.get("clock_offsets") or {}),
                    time_scale=float(data.get("time_scale") or 1.0),
-                   ring_shares=valid_shares(data.get("ring_shares")))
+                   ring_shares=valid_shares(data.get("ring_shares")),
+                   parents=ParentModel.from_dict(data.get("parents")))
 
 
 def _offset_summary(offsets: dict[str, float]) -> dict[str, float]:
@@ -163,10 +170,14 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         offsets=offsets, time_scale=timescale.scale_)
     shares = RingSharesEstimator(gain=engine_settings.hindsight_split_gain).fit(
         alerts, topology, correlator, engine_settings)
+    # Which alarm most likely caused which (the absorbing of small settled incidents;
+    # ``aiops.learning.parents``): from the deduplicated alerts alone.
+    parents = ParentModel().fit(alerts, topology, engine_settings)
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
                              clock_offsets=offsets, time_scale=timescale.scale_,
-                             ring_shares=shares.shares_)
+                             ring_shares=shares.shares_,
+                             parents=parents if parents.learned_ else None)
     meta = {
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
@@ -176,7 +187,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
                        "excess_pairs": timescale.excess_pairs_},
         "seconds": round(time.perf_counter() - started, 3),
         "templates_embedded": embedder is not None, "weights": weights_meta,
-        "ring_shares": shares.summary(),
+        "ring_shares": shares.summary(), "parents": parents.summary(),
     }
     version = registry.save(MODEL_NAME, model.to_dict(), meta)
     if promote:
