@@ -90,15 +90,7 @@ def regroup(records: Sequence[AlertRecord], correlator: Correlator,
             incident = matches[0]
             for other in matches[1:]:
                 index.remove(other)
-                for alert in other.alerts.values():
-                    incident.alerts[alert.id] = alert
-                    index.add(incident, alert)
-                for alert_id in members.pop(other.id):
-                    group_of[alert_id] = incident.id
-                    members[incident.id].append(alert_id)
-                groups.pop(other.id, None)
-                incident.started_at = min(incident.started_at, other.started_at)
-                incident.updated_at = max(incident.updated_at, other.updated_at)
+                _absorb(other, incident, index, groups, group_of, members)
         else:
             incident = open_group(copy.starts_at)
         incident.alerts[copy.id] = copy
@@ -114,8 +106,9 @@ def regroup(records: Sequence[AlertRecord], correlator: Correlator,
 def _absorb(incident: IncidentRecord, target: IncidentRecord, index: IncidentIndex,
             groups: dict[str, IncidentRecord], group_of: dict[int, str],
             members: dict[str, list[int]]) -> None:
-    """Move a settled group's alerts into ``target`` (indexed on them only if the
-    target still is, as ``Engine._absorb_settled`` leaves it)."""
+    """Move a group's alerts into ``target`` (indexed on them only if the target still
+    is, as ``Engine._absorb_settled`` leaves it): a settled group absorbed, or a live one
+    that an alert merged (taken out of the index first)."""
     indexed = target.id in index.incidents
     for alert in incident.alerts.values():
         target.alerts[alert.id] = alert
