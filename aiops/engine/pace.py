@@ -193,7 +193,8 @@ class LivePace:
 
         Each condition counts once per run (``condition_onsets``, as the scale's
         estimate): a storm of one condition would otherwise outvote everything near
-        it, and the stored alerts a restart seeds from are such onsets already."""
+        it, and the stored alerts a restart seeds from (deduplicated: a re-fire reopens
+        its alert) hold each condition about once a run too."""
         # The reference minute stretched by the scale, as ``aiops train`` stretches it
         # (``CascadeTimescale.stretch``: within its five-minute pairs).
         fitted = TypeRelations()
