@@ -94,7 +94,7 @@ class Runtime:
                              current=self.engine.pace)
             self.engine.set_factories(
                 correlator_factory(model, self.data_dir.settings, self.embedder, pace),
-                ranker_factory(model, tickets.priors, learned), splitter_factory(model),
+                ranker_factory(model, tickets.priors, learned, pace), splitter_factory(model),
                 absorber_factory(model))
             self.engine.use_pace(pace)
 
@@ -336,11 +336,21 @@ def ranking_for(model: CorrelationModel, ranker: LearnedRanker | None,
 
 
 def ranker_factory(model: CorrelationModel, priors: RootCausePriors | None = None,
-                   learned: LearnedRanker | None = None) -> RankerFactory:
+                   learned: LearnedRanker | None = None, pace: LivePace | None = None
+                   ) -> RankerFactory:
     """Rank root causes with the model's learned relations between alert types and,
-    once trained, the priors and the ranking learned from resolved tickets."""
+    once trained, the priors and the ranking learned from resolved tickets. With
+    ``pace`` (an engine with no trained model), with the type precedence it counted on
+    the alerts seen so far, as it stands when a ranker is built (the engine builds a
+    new one when a fit changes it), while it has any; not under a ranking learned from
+    tickets, which was fitted on features read with the model's relations (none)."""
 
     def build(topology: TopologyGraph) -> CausalTopologyRanker:
+        live = pace.relations if pace is not None and learned is None else None
+        if live is not None:
+            return CausalTopologyRanker(topology, relations=live, priors=priors,
+                                        learned=learned,
+                                        seen_in="co-occurrences in the alerts seen so far")
         return CausalTopologyRanker(topology, relations=model.relations, priors=priors,
                                     learned=learned)
 
@@ -367,7 +377,7 @@ def open_runtime(data_dir: DataDir) -> Runtime:
                                                           pace),
                     ranker_factory=ranker_factory(model, tickets.priors,
                                                   ranking_for(model, tickets.ranker,
-                                                              data_dir.settings)),
+                                                              data_dir.settings), pace),
                     sinks=[sink] if sink else [], timeline=timeline,
                     splitter_factory=splitter_factory(model),
                     absorber_factory=absorber_factory(model))

@@ -181,10 +181,14 @@ class Engine:
         """On the pace's grid (checked at every event): re-estimate the scale; a changed
         scale takes effect from the event that crossed the grid on. Live incidents stay
         in the index: a longer horizon keeps them longer from now on, a shorter one lets
-        the oldest go at the next expiry."""
+        the oldest go at the next expiry. New type precedence counted on the way gives a
+        new ranker (the factory reads it), used from this batch's ranking on."""
         assert self.pace is not None
+        relations = self.pace.relations
         if self.pace.refit(self.topology):
             self._rebuild_correlator()
+        if self.pace.relations is not relations:  # new type precedence for the ranker
+            self.ranker = self._ranker_factory(self.topology)
 
     def _rebuild_correlator(self) -> None:
         """A new correlator for the current topology (the pace's scale changed)."""
@@ -339,8 +343,12 @@ class Engine:
                 # right now, so rebuild from it before the next batch rather than here.
                 self._stale = True
                 self._batch_events = None
-                if self.pace is not None and self.pace.rollback():
-                    self._rebuild_correlator()
+                if self.pace is not None:
+                    relations = self.pace.relations
+                    if self.pace.rollback():
+                        self._rebuild_correlator()
+                    if self.pace.relations is not relations:
+                        self.ranker = self._ranker_factory(self.topology)
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())

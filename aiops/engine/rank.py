@@ -4,17 +4,19 @@ The engine knows only the one-method interface, so rankers are replaced without
 touching the pipeline. The default ranker scores every alarming node and every
 silent node next to several alarming ones:
 
-* causal role of its alarm types (learned from history, ``TypeRelations``): how
-  often each came first when seen nearby with the incident's other types
-  ("rootness", 0.5 when nothing is known); learned causal edges to the other types
-  are named in the evidence;
+* causal role of its alarm types (learned from history, ``TypeRelations``, or, in
+  an engine with no trained model, counted on the alerts it has seen so far,
+  ``aiops.engine.pace``): how often each came first when seen nearby with the
+  incident's other types ("rootness", 0.5 when nothing is known); learned causal
+  edges to the other types are named in the evidence;
 * share of the incident's alarms that are on it (a failing device raises effects
   of its own fault on itself first);
 * tracing: the share of the incident's alarms that cannot be traced back to the
-  candidate's own alarms through types that, in history, usually started before
-  the next one nearby (``TypeRelations.leads``), each step at most two hops: a
-  cascade unfolds away from its root, so from the root's alarms the whole incident
-  is reachable and from an effect's alarms its causes are not;
+  candidate's own alarms through types that, in history (or the alerts seen so
+  far), usually started before the next one nearby (``TypeRelations.leads``), each
+  step at most two hops: a cascade unfolds away from its root, so from the root's
+  alarms the whole incident is reachable and from an effect's alarms its causes are
+  not;
 * dependency: the share of alarming neighbours that depend on it;
 * for a silent node: how many alarming nodes are its neighbours, and whether the
   incident lacks any cascade-starting alarm (a dead device reports nothing, so the
@@ -245,9 +247,13 @@ class CausalTopologyRanker:
     def __init__(self, topology: TopologyGraph, relations: TypeRelations | None = None,
                  weights: RankWeights | None = None, top_k: int = 5,
                  priors: RootCausePriors | None = None,
-                 learned: LearnedRanker | None = None):
+                 learned: LearnedRanker | None = None,
+                 seen_in: str = "past co-occurrences"):
         self.topology = topology
         self.relations = relations
+        # What the precedence counts were read from, for the evidence: history for a
+        # trained model, the alerts seen so far for an untrained engine's live pace.
+        self.seen_in = seen_in
         # Ticket-learned priors count only once enough tickets taught them.
         self.priors = priors if priors is not None and priors.usable else None
         # A ranking learned from resolved tickets replaces the hand-weighted order once
@@ -281,7 +287,7 @@ class CausalTopologyRanker:
             shares = {b: self.relations.precedes(name, b) for b in others}
             b, (share, seen) = max(shares.items(), key=lambda kv: (kv[1][1], kv[0]))
             line = (f"its {name} started before {b} nearby in {round(100 * share)}% of "
-                    f"{seen} past co-occurrences") if seen else None
+                    f"{seen} {self.seen_in}") if seen else None
             return rootness, caused, line
         out = sum(self.relations.strength(name, b) for b in others)
         into = sum(self.relations.strength(b, name) for b in others)

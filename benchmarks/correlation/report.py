@@ -108,7 +108,8 @@ DESCRIPTIONS = {
               "`aiops train --alerts history.jsonl` (the scenario's training period), "
               "`aiops replay eval.jsonl`; default settings",
     "engine-untrained": ("the same without `aiops train` (a new installation without "
-                         "history; it reads its time scale from the alerts as they come, "
+                         "history; it reads its time scale and the type precedence it ranks "
+                         "root causes with from the alerts as they come, "
                          "docs/architecture.md)"),
     "alertmanager": "Alertmanager-style: group_by entity, a group ends after 5 min without "
                     "a new alert",

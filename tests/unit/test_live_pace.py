@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiops.engine.pace import LivePace
+from aiops.engine.pace import MIN_PRECEDENCE, LivePace
+from aiops.learning.relations import TypeRelations
 from aiops.models import OWN_SOURCE, Alert
 from tests.unit.test_timescale import _history
 from topology.graph import TopologyGraph
@@ -123,3 +124,28 @@ def test_a_grid_that_cannot_work_is_refused_by_name(span: float, every: float,
                                                      max_every: float) -> None:
     with pytest.raises(ValueError, match="live pace"):
         LivePace(span=span, every=every, max_every=max_every)
+
+
+def test_the_precedence_count_equals_trainings_on_the_same_alerts(usual) -> None:
+    alerts, topology = usual
+    fitted = TypeRelations(report_jitter=0.0).fit(alerts, topology)
+    counted = TypeRelations().fit_precedence(alerts, topology)
+    assert counted.precedence_ == fitted.precedence_ and counted.precedence_
+    assert counted.type_counts_ == fitted.type_counts_ and not counted.edges_
+
+
+def test_precedence_is_used_once_enough_pairs_were_counted_and_rolled_back(usual) -> None:
+    alerts, topology = usual
+    few = LivePace(min_precedence=10**9)
+    _follow(few, alerts, topology)
+    assert few.relations is None and few.precedence_pairs > 0
+    pace = LivePace()
+    pace.begin()
+    for alert in alerts:
+        pace.note(alert)
+    assert pace.relations is None
+    pace.refit(topology)
+    assert pace.relations is not None and pace.describe()["precedence_in_use"]
+    assert sum(pace.relations.precedence_.values()) == pace.precedence_pairs >= MIN_PRECEDENCE
+    pace.rollback()  # the batch was not stored: memory goes back with it
+    assert pace.relations is None and pace.precedence_pairs == 0
