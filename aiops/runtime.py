@@ -99,9 +99,16 @@ class Runtime:
             self.engine.use_pace(pace)
 
     def regroup(self, model: CorrelationModel, records: Sequence[AlertRecord],
-                topology: TopologyGraph) -> dict[int, str]:
+                topology: TopologyGraph, lead_in: Sequence[AlertRecord] = ()
+                ) -> dict[int, str]:
         """Alert id → group id: how this engine would group ``records`` (stored alerts,
         in start order) with ``model``, in memory (shadow mode, retraining trials).
+
+        ``lead_in``: the stored alerts of the minutes before ``records`` (``LEAD_IN``,
+        ``load_lead_in``), placed first and left out of the answer, so that the window's
+        first alerts meet what the live engine had placed before them: the incidents
+        they joined, and the earlier alarms a small incident's alarms most likely
+        followed (without them such an incident the live engine absorbed stays apart).
 
         As live ingestion would: the settings' hindsight split with the model's shares,
         the absorbing of small settled incidents with its Hawkes parents, and, for the untrained
@@ -117,7 +124,10 @@ class Runtime:
         share = settings.parent_absorb_share
         absorber = absorber_factory(model)(topology, share) if share > 0 else None
         with self.engine.lock:  # the text model's cache is shared with live ingestion
-            return regroup(records, correlator, splitter, absorber)
+            groups = regroup([*lead_in, *records], correlator, splitter, absorber)
+        if not lead_in:
+            return groups
+        return {record.id: groups[record.id] for record in records}
 
     def follow_promotions(self, every: float = MODEL_CHECK_SECONDS) -> bool:
         """Switch to the promoted models if another process promoted other versions

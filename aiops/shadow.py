@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops.engine.regroup import compare, load_window
+from aiops.engine.regroup import compare, load_lead_in, load_window
 from aiops.errors import InputError
 from aiops.learning.training import MODEL_NAME, CorrelationModel
 from aiops.runtime import Runtime
@@ -37,6 +37,7 @@ def shadow(runtime: Runtime, since: float, until: float, version: int | None) ->
     with runtime.db.connect() as conn:
         try:
             records = load_window(conn, since, until)
+            lead_in = load_lead_in(conn, since)
         except ValueError as exc:
             raise InputError(str(exc), field="since") from None
     if not records:  # else both models "agree" with F1 1.000 on nothing
@@ -50,7 +51,7 @@ def shadow(runtime: Runtime, since: float, until: float, version: int | None) ->
     report: dict[str, Any] = {"since": since, "until": until, "alerts": len(records)}
     for label, chosen in (("promoted", None), ("candidate", version)):
         model = _model(runtime, chosen)
-        groups = runtime.regroup(model, records, topology)
+        groups = runtime.regroup(model, records, topology, lead_in)
         report[label] = {"version": model.version, **compare(stored, groups).to_dict()}
         report[f"_{label}_groups"] = groups
     promoted, candidate = report.pop("_promoted_groups"), report.pop("_candidate_groups")

@@ -48,6 +48,17 @@ def load_window(conn: sa.Connection, since: float, until: float) -> list[AlertRe
     return [alert_from_row(row) for row in rows]
 
 
+# Minutes before a window whose alerts a regroup places first (``load_lead_in``): a
+# small incident's alarms span up to 300 s and may follow alarms 300 s before them, and
+# the incidents those joined began up to a correlation horizon earlier.
+LEAD_IN = 900.0
+
+
+def load_lead_in(conn: sa.Connection, since: float) -> list[AlertRecord]:
+    """Stored alerts that started in the ``LEAD_IN`` seconds before ``since``."""
+    return load_window(conn, since - LEAD_IN, since)
+
+
 def regroup(records: Sequence[AlertRecord], correlator: Correlator,
             splitter: HindsightSplitter | None = None,
             absorber: ParentAbsorber | None = None) -> dict[int, str]:

@@ -46,7 +46,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aiops.engine.regroup import compare, load_window
+from aiops.engine.regroup import compare, load_lead_in, load_window
 from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
 from aiops.learning.drift import latest_start, measure_drift, window_stats
@@ -85,10 +85,12 @@ def first_event_ids(conn: sa.Connection, since: float, until: float) -> set[str]
 
 
 def trial(runtime: Runtime, model: CorrelationModel, records: Sequence[AlertRecord],
-          topology: TopologyGraph, corrected: GroupLabels) -> dict[str, Any]:
-    """How ``model`` regroups ``records``: agreement with the stored grouping and, when
+          topology: TopologyGraph, corrected: GroupLabels,
+          lead_in: Sequence[AlertRecord] = ()) -> dict[str, Any]:
+    """How ``model`` regroups ``records`` (after placing ``lead_in``, the alerts just
+    before them, ``Runtime.regroup``): agreement with the stored grouping and, when
     operators corrected some of them, with the incidents as they left them."""
-    groups = runtime.regroup(model, records, topology)
+    groups = runtime.regroup(model, records, topology, lead_in)
     stored = {r.id: r.incident_id for r in records if r.incident_id is not None}
     seen = compare(stored, groups)
     out: dict[str, Any] = {"version": model.version, "stored_incidents": seen.stored_incidents,
@@ -185,6 +187,7 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
         fit_labels = labels.restricted_to(first_event_ids(conn, since, shadow_since))
         try:
             records = load_window(conn, shadow_since, math.nextafter(now, math.inf))
+            lead_in = load_lead_in(conn, shadow_since)
         except ValueError as exc:  # over the regrouping bound: a shorter shadow window
             raise InputError(str(exc), field="shadow_window") from None
         corrected = read_labels(conn, weak="none").restricted_to(r.event.id for r in records)
@@ -218,8 +221,8 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
         else engine.topology
     shadow = {"since": to_rfc3339(shadow_since), "until": to_rfc3339(now),
               "alerts": len(records),
-              "promoted": trial(runtime, promoted, records, topology, corrected),
-              "candidate": trial(runtime, model, records, topology, corrected)}
+              "promoted": trial(runtime, promoted, records, topology, corrected, lead_in),
+              "candidate": trial(runtime, model, records, topology, corrected, lead_in)}
     chosen, reasons = decide(policy, shadow["promoted"], shadow["candidate"], drift,
                              cfg.min_stored_agreement)
     meta["retrain"] = {"policy": policy, "promoted": chosen, "reasons": reasons,
