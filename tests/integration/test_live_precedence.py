@@ -75,13 +75,19 @@ def test_enough_alerts_teach_the_untrained_ranker_which_type_starts(tmp_path: Pa
     assert not any("past co-occurrences" in line for line in evidence)
 
 
+def _until_counted(runtime: Runtime) -> int:
+    """Feed faults until the live pace's precedence is in use; the next fault's index."""
+    k = 0
+    while runtime.engine.pace.relations is None:
+        _named_first(runtime, k)
+        k += 1
+    return k
+
+
 def test_a_restart_counts_precedence_again_from_the_stored_alerts(tmp_path: Path) -> None:
     runtime = _open(tmp_path / "data")
     try:
-        k = 0
-        while runtime.engine.pace.relations is None:
-            _named_first(runtime, k)
-            k += 1
+        k = _until_counted(runtime)
         before = runtime.engine.pace.relations.precedence_
     finally:
         runtime.close()
@@ -102,10 +108,7 @@ def test_a_restart_counts_precedence_again_from_the_stored_alerts(tmp_path: Path
 def test_a_promoted_model_replaces_the_live_precedence(tmp_path: Path) -> None:
     runtime = _open(tmp_path / "data")
     try:
-        k = 0
-        while runtime.engine.pace.relations is None:
-            _named_first(runtime, k)
-            k += 1
+        k = _until_counted(runtime)
         # A model that learned the other order: the routing alarms start first.
         learned = TypeRelations()
         learned.precedence_ = {("BGP_DOWN", "LINK_DOWN"): 50, ("ROUTE_LOSS", "LINK_DOWN"): 50,

@@ -73,6 +73,15 @@ def _event(eventid: int) -> dict[str, Any]:
             "tags": []}
 
 
+def _reply(handler: BaseHTTPRequestHandler, result: Any) -> None:
+    """Answer a JSON-RPC call with ``result``."""
+    data = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class _GoesAway(BaseHTTPRequestHandler):
     """Zabbix 6.0 with problem events 10, 12, 14, 16 (each recovered by the next id),
     which answers the first page of a listing and closes the connection at the second."""
@@ -96,11 +105,7 @@ class _GoesAway(BaseHTTPRequestHandler):
         else:
             result = [{"eventid": e, "clock": str(1_795_374_000 + int(e))}
                       for e in params["eventids"]]
-        data = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _reply(self, result)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -154,11 +159,7 @@ class _InMaintenance(BaseHTTPRequestHandler):
             if "selectSuppressionData" in params:
                 event["suppression_data"] = [{"maintenanceid": "3", "suppress_until": "0"}]
             result = [event]
-        data = json.dumps({"jsonrpc": "2.0", "id": 1, "result": result}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _reply(self, result)
 
     def log_message(self, *args: Any) -> None:
         pass
