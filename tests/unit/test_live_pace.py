@@ -149,3 +149,22 @@ def test_precedence_is_used_once_enough_pairs_were_counted_and_rolled_back(usual
     assert sum(pace.relations.precedence_.values()) == pace.precedence_pairs >= MIN_PRECEDENCE
     pace.rollback()  # the batch was not stored: memory goes back with it
     assert pace.relations is None and pace.precedence_pairs == 0
+
+
+def test_a_ranking_learned_from_tickets_keeps_the_relations_it_was_fitted_with() -> None:
+    """Live precedence reaches the hand ranking of an untrained engine, but not a
+    ranking learned from tickets under that model: its weights were fitted on features
+    read without live counts (``aiops.runtime.ranker_factory``)."""
+    from aiops.learning.learned_rank import LearnedRanker
+    from aiops.learning.training import CorrelationModel
+    from aiops.runtime import ranker_factory
+
+    pace = LivePace()
+    pace.relations = TypeRelations()
+    pace.relations.precedence_ = {("LINK_DOWN", "BGP_DOWN"): 40}
+    topology = TopologyGraph([], [])
+    untrained = CorrelationModel()
+    assert ranker_factory(untrained, pace=pace)(topology).relations is pace.relations
+    with_tickets = ranker_factory(untrained, learned=LearnedRanker(), pace=pace)(topology)
+    assert with_tickets.relations is None
+    assert ranker_factory(untrained)(topology).relations is None  # no pace: as before
