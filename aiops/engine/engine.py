@@ -187,7 +187,13 @@ class Engine:
         relations = self.pace.relations
         if self.pace.refit(self.topology):
             self._rebuild_correlator()
-        if self.pace.relations is not relations:  # new type precedence for the ranker
+        self._follow_precedence(relations)
+
+    def _follow_precedence(self, before: object) -> None:
+        """A new ranker when the pace's type precedence is no longer ``before`` (a fit
+        counted new, or a rollback took them back): the ranker factory reads them."""
+        assert self.pace is not None
+        if self.pace.relations is not before:
             self.ranker = self._ranker_factory(self.topology)
 
     def _rebuild_correlator(self) -> None:
@@ -347,8 +353,7 @@ class Engine:
                     relations = self.pace.relations
                     if self.pace.rollback():
                         self._rebuild_correlator()
-                    if self.pace.relations is not relations:
-                        self.ranker = self._ranker_factory(self.topology)
+                    self._follow_precedence(relations)
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())
