@@ -20,11 +20,8 @@ and PostgreSQL (as the tests).
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -62,15 +59,8 @@ def _configure(zabbix: ZabbixServer, hosts: int) -> dict[str, str]:
 
 def _send_values(zabbix: ZabbixServer, host: str, values: list[tuple[int, int]]) -> str:
     """Values with their own clocks in one sender packet (as ``zabbix_sender -T``)."""
-    data = json.dumps({"request": "sender data", "data": [
-        {"host": host, "key": KEY, "value": str(v), "clock": clock, "ns": 0}
-        for clock, v in values]}).encode()
-    with socket.create_connection(("127.0.0.1", zabbix.trapper_port), timeout=30) as sock:
-        sock.sendall(b"ZBXD\x01" + struct.pack("<Q", len(data)) + data)
-        answer = b""
-        while chunk := sock.recv(4096):
-            answer += chunk
-    return answer[13:].decode("utf-8", "replace")
+    return zabbix.send_items([{"host": host, "key": KEY, "value": str(v), "clock": clock,
+                               "ns": 0} for clock, v in values], timeout=30)
 
 
 def _problem_count(zabbix: ZabbixServer) -> int:

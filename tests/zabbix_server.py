@@ -129,9 +129,14 @@ class ZabbixServer:
 
     def send(self, host: str, key: str, value: object) -> str:
         """A value for a trapper item, in Zabbix's sender protocol; the server's answer."""
-        data = json.dumps({"request": "sender data",
-                           "data": [{"host": host, "key": key, "value": str(value)}]}).encode()
-        with socket.create_connection(("127.0.0.1", self.trapper_port), timeout=10) as sock:
+        return self.send_items([{"host": host, "key": key, "value": str(value)}])
+
+    def send_items(self, items: list[dict[str, object]], timeout: float = 10.0) -> str:
+        """Several trapper values in one sender packet (each may carry its own ``clock``
+        and ``ns``, as ``zabbix_sender -T``); the server's answer."""
+        data = json.dumps({"request": "sender data", "data": items}).encode()
+        with socket.create_connection(("127.0.0.1", self.trapper_port),
+                                      timeout=timeout) as sock:
             sock.sendall(b"ZBXD\x01" + struct.pack("<Q", len(data)) + data)
             answer = b""
             while chunk := sock.recv(4096):
