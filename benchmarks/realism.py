@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ import numpy as np
 
 from benchmarks.correlation.data import NEURIPS_DIR, WIRELESS_DIR, load_adjacency
 from benchmarks.correlation.metrics import PairCounts, Prediction, assign, contingency
+from benchmarks.correlation.run import parse_hop_weights
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 
 START_WINDOW = 60.0  # seconds between the two starts of a pair
@@ -155,7 +157,8 @@ def shares_line(label: str, excess: np.ndarray) -> str:
             f"{lags}")
 
 
-def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> None:
+def placement(settings: Sequence[tuple[float, float, float]], hours: float,
+              seeds: Sequence[int]) -> None:
     """The placement lens on the real NeurIPS log and on simulated histories."""
     causal = load_adjacency(NEURIPS_DIR / "true_graph.npy")
     adjacency = load_adjacency(NEURIPS_DIR / "topology.npy")
@@ -164,16 +167,13 @@ def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> No
     print("Where linked effects land (NeurIPS 2023 causal graph and topology):")
     print(shares_line(f"real log ({len(starts):,} alarms)",
                       excess_by_hop(types, list(devices), starts, causal, real_hops)))
-    for setting in settings:
-        weights = tuple(float(w) for w in setting.split(","))
-        if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
-            raise SystemExit(f"--placement {setting!r}: give three shares like 0.5,0.35,0.15")
+    for weights in settings:
         excess = np.zeros((3, len(LAG_EDGES) - 2))
         alarms = 0
         for seed in seeds:
             scenario = generate(ScenarioConfig(topology="huawei", causal="neurips", seed=seed,
                                                history_hours=hours, hours=1.0,
-                                               hop_weights=weights))  # type: ignore[arg-type]
+                                               hop_weights=weights))
             alerts = scenario.history.alerts
             graph_hops = dict(nx.all_pairs_shortest_path_length(scenario.topology.graph,
                                                                 cutoff=2))
@@ -182,6 +182,7 @@ def placement(settings: Sequence[str], hours: float, seeds: Sequence[int]) -> No
                                     np.array([a["starts_at"] for a in alerts]), causal,
                                     graph_hops)
             alarms += len(alerts)
+        setting = ",".join(f"{w:g}" for w in weights)
         print(shares_line(f"simulated, hop_weights {setting} ({alarms:,} alarms)", excess),
               flush=True)
 
@@ -257,9 +258,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="simulated history per seed for --placement")
     parser.add_argument("--seeds", default="1,2", help="simulation seeds for --placement")
     args = parser.parse_args(argv)
+    # Every argument checked before the minutes of work start.
+    try:
+        settings = [parse_hop_weights(text) for text in args.placement or ["0.5,0.35,0.15"]]
+    except ValueError as exc:
+        parser.error(str(exc).replace("--hop-weights", "--placement"))
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
+    if not 0 < args.hours < math.inf or not 0 < args.gap < math.inf or args.min_part < 1:
+        parser.error("--hours and --gap must be numbers above 0, --min-part at least 1")
+    if args.engine_out is not None and not args.engine_out.is_dir():
+        parser.error(f"--engine-out: {args.engine_out} is not a directory (keep a run's "
+                     "scenarios with benchmarks.correlation.run --keep-data --out-dir)")
     if args.placement is not None:
-        placement(args.placement or ["0.5,0.35,0.15"], args.hours,
-                  [int(s) for s in args.seeds.split(",")])
+        placement(settings, args.hours, seeds)
     real_logs()
     if args.engine_out:
         engine_outputs(args.engine_out, args.gap, args.min_part)

@@ -45,3 +45,16 @@ def test_linked_pairs_beyond_chance_are_counted_by_hop_and_lag():
     excess = excess_by_hop(np.array(types), devices, np.array(starts), causal, hops)
     assert excess.shape == (3, 5)
     assert excess[1, 0] == 10 and excess.sum() == 10
+
+
+def test_bad_arguments_are_refused_before_any_work(capsys):
+    import pytest
+
+    from benchmarks.realism import main
+
+    for args, words in ((["--placement", "0.5,0.5"], "--placement: '0.5,0.5'"),
+                        (["--seeds", "x"], "--seeds: 'x'"),
+                        (["--engine-out", "/no/such/dir"], "is not a directory")):
+        with pytest.raises(SystemExit) as stopped:
+            main(args)
+        assert stopped.value.code == 2 and words in capsys.readouterr().err
