@@ -137,8 +137,10 @@ class Engine:
         self._splitter_factory = splitter_factory
         self._absorber_factory = absorber_factory
         # Recent new alerts by device, the candidate parents of a settling small
-        # incident's alerts (``aiops.engine.absorb``); filled only while an absorber is
-        # in use, pruned at every index expiry. Not restored after a restart.
+        # incident's alerts (``aiops.engine.absorb``); pruned at every index expiry and
+        # read back from the database after a restart. Kept with or without an absorber,
+        # so a model promoted now finds the alarms of the last minutes, as a restart
+        # or a regroup (``LEAD_IN``) does.
         self.buffer = AlertBuffer()
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
@@ -249,12 +251,17 @@ class Engine:
     def _restore(self, until: float = math.inf) -> None:
         """Rebuild live state from the database, the clock at the latest stored start
         not after ``until`` (``load_state``)."""
-        state = load_state(self.db, self.settings, self.correlator.horizon, until)
+        reach = self.correlator.horizon
+        state = load_state(self.db, self.settings, reach, until,
+                           recent_cutoff=lambda clock: buffer_cutoff(clock, reach))
         self.clock = state.clock
         self._alert_seq, self._event_seq, self._incident_seq = state.counters
         self.dedup = Deduplicator(self.settings, self._new_alert_id)
         for record in state.active_alerts:
             self.dedup.restore(record)
+        self.buffer = AlertBuffer()
+        for record in state.recent_alerts:
+            self.buffer.add(record)
         self.incidents: dict[str, IncidentRecord] = {i.id: i for i in state.incidents}
         self.index = IncidentIndex()
         horizon = self.clock - self.correlator.horizon
@@ -454,8 +461,7 @@ class Engine:
             if record.node_id is None:
                 result.unresolved_entities.add(event.entity)
             self._place(record, batch, firing_delta=1 if record.status == FIRING else 0)
-            if self.absorber is not None:
-                self.buffer.add(record)
+            self.buffer.add(record)
         elif disposition in (RESOLVE, REFIRE):
             incident = self.incidents.get(record.incident_id or "")
             delta = -1 if disposition == RESOLVE else (1 if record.status == FIRING else 0)

@@ -1,14 +1,17 @@
 """Rebuilding the engine's live state from the database after a restart.
 
 Loads what can still change: open incidents and recently active ones with their
-alerts, firing alerts, and alerts resolved recently enough to re-fire. Everything
-older stays in the database only, which keeps memory bounded by live state.
+alerts, firing alerts, and alerts resolved recently enough to re-fire, and the alerts
+recent enough to be the parents of an incident settling from now on (the absorber's
+buffer, ``aiops.engine.absorb``). Everything older stays in the database only, which
+keeps memory bounded by live state.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,9 @@ class LiveState:
     counters: tuple[int, int, int] = (0, 0, 0)  # last alert id, event seq, incident seq
     incidents: list[IncidentRecord] = field(default_factory=list)
     active_alerts: list[AlertRecord] = field(default_factory=list)
+    # New alerts placed on a device that started at or after the buffer's cutoff, in
+    # arrival (id) order: what the absorber's buffer held before the restart.
+    recent_alerts: list[AlertRecord] = field(default_factory=list)
 
 
 def alert_from_row(row: Any) -> AlertRecord:
@@ -66,11 +72,15 @@ def _not_before(column: sa.ColumnElement[Any], bound: float) -> sa.ColumnElement
 
 
 def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
-               until: float = math.inf) -> LiveState:
+               until: float = math.inf,
+               recent_cutoff: Callable[[float], float] | None = None) -> LiveState:
     """The live state as of the latest stored start, or the latest not after ``until``:
     a live engine passes the wall clock's bound, so an alert stored with a time years
     ahead (stamped by a wrong clock before live times were bounded, or replayed from a
-    simulation) does not set its clock there and expire every incident of today."""
+    simulation) does not set its clock there and expire every incident of today.
+
+    ``recent_cutoff``: from the restored clock, the start from which alerts go into
+    ``recent_alerts`` (none without it)."""
     state = LiveState()
     with db.connect() as conn:
         # The engine's clock follows starts_at only (a replayed ends_at lies in the future).
@@ -101,13 +111,20 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
                 _not_before(alerts.c.ends_at, recent),
             )).order_by(alerts.c.id)  # a later occurrence of a fingerprint wins
         ).all()
+        recent_rows = [] if recent_cutoff is None or not math.isfinite(clock) else conn.execute(
+            sa.select(alerts).where(_not_before(alerts.c.starts_at, recent_cutoff(clock)))
+            .where(alerts.c.starts_at <= clock).where(alerts.c.node_id.is_not(None))
+            .order_by(alerts.c.id)).all()
+    records: dict[int, AlertRecord] = {}
     for row in rows:
-        record = alert_from_row(row)
+        record = records[row.id] = alert_from_row(row)
         incident = by_id.get(record.incident_id or "")
         if incident is not None:
             incident.alerts[record.id] = record
             incident.firing += record.status == FIRING
         if record.status == FIRING or (record.ends_at or 0.0) >= recent:
             state.active_alerts.append(record)
+    # One record per alert: the buffer's are the incidents' own where loaded.
+    state.recent_alerts = [records.get(row.id) or alert_from_row(row) for row in recent_rows]
     state.incidents = list(by_id.values())
     return state

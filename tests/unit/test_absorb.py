@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
+from aiops.config import DataDir
 from aiops.engine.absorb import AlertBuffer, add_note
 from aiops.engine.engine import EXPIRE_EVERY
 from aiops.learning.parents import BINS, MAX_HOPS, ParentModel
 from aiops.learning.training import CorrelationModel
 from aiops.models import parse_alert
-from aiops.runtime import Runtime
+from aiops.runtime import Runtime, open_runtime
 from aiops.store import queries
 from aiops.store.tables import feedback
 from topology.model import Edge, Node
@@ -112,6 +115,36 @@ def test_an_operators_split_is_not_absorbed(runtime: Runtime) -> None:
     runtime.engine.split_incident("inc-1", ["a5"], author="op")
     settle(runtime)
     assert groups(runtime) == sorted([BIG[:5], ["a5"], ["late"]])
+
+
+def test_a_restart_keeps_the_alarms_a_settling_incident_may_have_followed(tmp_path: Path
+                                                                       ) -> None:
+    # The restart comes between the small incident's alarm and its settling: the
+    # alarms it may have followed are read back from the database, so it is absorbed
+    # as without the restart.
+    path = tmp_path / "data"
+    rt = open_runtime(DataDir.from_env(path))
+    try:
+        scenario(rt, [("s0", "n5", 50)], parents())
+    finally:
+        rt.close()
+    rt = open_runtime(DataDir.from_env(path))
+    try:
+        assert len(rt.engine.buffer) == 7
+        rt.use_model(CorrelationModel(parents=parents()))
+        settle(rt)
+        assert sorted(groups(rt)) == [[*BIG, "s0"], ["late"]]
+    finally:
+        rt.close()
+
+
+def test_a_model_promoted_after_the_alarms_absorbs_with_them(runtime: Runtime) -> None:
+    # The alarms came while no model had parents; the model that has them arrives
+    # before the small incident settles, and finds the alarms it followed.
+    scenario(runtime, [("s0", "n5", 50)], None)
+    runtime.use_model(CorrelationModel(parents=parents()))
+    settle(runtime)
+    assert sorted(groups(runtime)) == [[*BIG, "s0"], ["late"]]
 
 
 def test_regrouping_absorbs_as_the_engine_did(runtime: Runtime) -> None:
