@@ -41,6 +41,7 @@ bench: setup test-deps
 	$(BIN)/python benchmarks/memory.py --write-docs
 	$(BIN)/python -m benchmarks.text_model --write-docs
 	$(BIN)/python -m benchmarks.sources --write-docs
+	$(BIN)/python -m benchmarks.live_pace --write-docs
 
 bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'
