@@ -179,7 +179,10 @@ not the engine's bound.
 
 The engine keeps firing alerts, incidents that can still change (live, or resolved
 less than `refire_window` ago) and, for an engine without a model, a day of alert
-onsets for its live pace (at most 50,000); the text model's template cache (50,000),
+onsets for its live pace (at most 50,000), and the alerts of about the last ten
+minutes of event time that a settling small incident may have followed
+(`AlertBuffer`, bounded by time: by the alert rate, not by history); the text model's
+template cache (50,000),
 pair memo (200,000) and the template normaliser's cache (65,536) are bounded by
 count. So a stream ten times as long holds about as much: what it saw is in the
 database, not in memory. SQLite's files do grow with history, and `aiops replay`'s
