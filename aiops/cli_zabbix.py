@@ -129,21 +129,27 @@ def zabbix_check(api: Any) -> None:
                    "--alerts'); replaced only when the pull is complete.")
 @click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
               help="Problem events listed per API call.")
+@click.option("--resume", is_flag=True,
+              help="Continue the stopped pull to --out (its OUT.partial and "
+                   "OUT.checkpoint) with the same --url and span; a --since/--until "
+                   "given as a duration (30d) means the checkpoint's.")
 @click.pass_context
 @reports_bad_input
 def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, out: Path,
-                   page_size: int) -> None:
+                   page_size: int, resume: bool) -> None:
     """Write the trigger problems Zabbix recorded in a span as canonical alerts (the
     alerts 'follow' would have sent, ended at their recoveries); exit 1 if Zabbix fails
-    or goes away part-way (nothing written), 2 for bad arguments or refused credentials."""
+    or goes away part-way (the pages written kept for --resume), 2 for bad arguments,
+    a checkpoint of another pull or refused credentials."""
+    from aiops.zabbix_checkpoint import pull_files, read_checkpoint
     from aiops.zabbix_history import HistoryFailed, parse_moment, pull_history
     from connectors.webhook_mapping import find_mapping
     from connectors.zabbix_api import ZabbixRefused
 
     now = time.time()
     start = parse_moment(since, "since", now)
-    end = parse_moment(until, "until", now) if until is not None else None
-    if end is not None and end < start:
+    end = parse_moment(until, "until", now) if until is not None else now
+    if end < start:
         raise InputError(f"--until {until!r} is before --since {since!r}")
     if out.is_dir() or not out.parent.is_dir():
         raise InputError(f"--out {out}: " + ("a directory" if out.is_dir()
@@ -151,9 +157,19 @@ def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, 
     # The engine's own mapping (a data dir's zabbix.yml included): the alerts the
     # follower would have made of these problems.
     mapping = find_mapping(ctx.obj["data_dir"].path / "webhooks", "zabbix")
+    partial, checkpoint_file = pull_files(out)
+    checkpoint = None
+    if resume:
+        checkpoint = read_checkpoint(checkpoint_file)
+        start, end = _resumed_span(checkpoint, checkpoint_file, api.url, mapping, since,
+                                   until, start, end)
+    elif partial.exists():
+        click.echo(f"aiops: zabbix history: replacing the stopped pull in {partial} "
+                   "(--resume would have continued it)", err=True)
     began = time.monotonic()
     try:
         pulled = pull_history(api, mapping, out, start, end, page=page_size,
+                              resume=checkpoint,
                               progress=lambda p: click.echo(f"aiops: zabbix history: "
                                                             f"{p.line()}", err=True))
     except HistoryFailed as exc:
@@ -164,13 +180,35 @@ def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, 
     finally:
         api.logout()
     seconds = max(time.monotonic() - began, 1e-6)
-    read = pulled.written + pulled.skipped
+    read = pulled.written + pulled.skipped - pulled.resumed  # by this run
     # Zabbix's whole seconds, as asked (time_from, time_till).
-    span = f"{to_rfc3339(int(start))} to {to_rfc3339(int(end if end is not None else now))}"
+    span = f"{to_rfc3339(int(start))} to {to_rfc3339(int(end))}"
+    resumed = (f"; resumed after {pulled.resumed} events" if checkpoint is not None
+               else "")
     click.echo(f"{out}: {pulled.written} alerts ({pulled.still_open} still open, "
                f"{pulled.skipped} events skipped) of the trigger problems of {api.url} "
-               f"from {span}; {pulled.pages} pages in {seconds:.2f} s "
-               f"({read / seconds:.0f} events/s)")
+               f"from {span}; {pulled.pages - pulled.resumed_pages} pages in "
+               f"{seconds:.2f} s ({read / seconds:.0f} events/s){resumed}")
     if not pulled.written:
         click.echo("aiops: warning: no problem in that span: 'aiops train' needs at least "
                    "one alert", err=True)
+
+
+def _resumed_span(checkpoint: Any, where: Path, url: str, mapping: Any, since: str,
+                  until: str | None, start: float, end: float) -> tuple[float, float]:
+    """The span a ``--resume`` pulls: the checkpoint's, so that ``--since 30d`` means
+    the moment it meant at the first run. A ``--since``/``--until`` given as a date or
+    time must say the checkpoint's (or it is another pull: exit 2), as must ``--url``
+    and the mapping."""
+    from aiops.zabbix_checkpoint import Span, mapping_identity
+    from aiops.zabbix_history import is_duration
+
+    saved = checkpoint.span
+    given = Span(url, saved.since if is_duration(since) else int(start),
+                 saved.until if until is None or is_duration(until) else int(end),
+                 mapping_identity(mapping))
+    differs = saved.differences(given)
+    if differs:
+        raise InputError(f"--resume: {where} is of another pull: "
+                         + "; ".join(differs))
+    return float(saved.since), float(saved.until)

@@ -16,16 +16,19 @@ its id and end: the engine folds the two into one stored alert.
 Paged by event id (``eventid_from``, ascending, ``PAGE`` ids a call), with the
 details asked 200 ids at a time (``ZabbixApi.events``) and the recoveries' times by
 id: a year of history is many small calls, never one answer that exhausts a front
-end's PHP memory. Written to a temporary file beside the output and renamed at the
-end, so a pull that fails leaves no half file under the output's name.
+end's PHP memory. Written to a partial file beside the output and renamed at the end,
+so a pull that fails leaves no half file under the output's name; what it had written
+stays in the partial file with a checkpoint (aiops/zabbix_checkpoint.py), and
+``resume`` continues from there instead of pulling months of history again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import fcntl
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,13 @@ from typing import Any
 from aiops.errors import InputError
 from aiops.models import Alert
 from aiops.timeutil import parse_duration, parse_timestamp, to_rfc3339
+from aiops.zabbix_checkpoint import (
+    Checkpoint,
+    Span,
+    mapping_identity,
+    pull_files,
+    write_checkpoint,
+)
 from connectors.webhook_mapping import Mapping
 from connectors.zabbix_api import ZabbixApi, ZabbixError, problem_item, recovery_item
 
@@ -49,6 +59,17 @@ class Pulled:
     skipped: int = 0  # events that are no host's trigger problem, or gone meanwhile
     reached: float | None = None  # the clock of the last problem event read
     pages: int = 0
+    resumed: int = 0  # events (written or skipped) read by the pull this one resumed
+    resumed_pages: int = 0
+
+    @classmethod
+    def resuming(cls, checkpoint: Checkpoint | None) -> Pulled:
+        """The counts a resumed pull starts from: its totals are the whole span's."""
+        if checkpoint is None:
+            return cls()
+        c = checkpoint
+        return cls(c.written, c.still_open, c.skipped, c.reached, c.pages,
+                   c.written + c.skipped, c.pages)
 
     def line(self) -> str:
         upto = f", up to {to_rfc3339(self.reached)}" if self.reached is not None else ""
@@ -56,13 +77,26 @@ class Pulled:
 
 
 class HistoryFailed(Exception):
-    """The pull stopped (Zabbix down, gone or refusing): why, and what it had pulled;
-    nothing is left under the output's name."""
+    """The pull stopped (Zabbix down, gone or refusing): why, what it had pulled, and
+    where that is kept (``partial``; None: not a whole page, nothing kept); nothing is
+    left under the output's name."""
 
-    def __init__(self, cause: ZabbixError | OSError, pulled: Pulled, out: Path):
-        super().__init__(f"{cause}; {pulled.line()} before it stopped; {out} not written")
+    def __init__(self, cause: ZabbixError | OSError, pulled: Pulled, out: Path,
+                 partial: Path | None):
+        kept = (f"; kept in {partial}: the same command with --resume continues it"
+                if partial is not None else "")
+        super().__init__(f"{cause}; {pulled.line()} before it stopped; {out} not "
+                         f"written{kept}")
         self.cause = cause
         self.pulled = pulled
+        self.partial = partial
+
+
+def is_duration(text: str) -> bool:
+    """Whether a ``--since``/``--until`` is a duration back from now (``30d``), which
+    says another moment at each run, rather than a date or time."""
+    text = text.strip()
+    return text[-1:] in ("s", "m", "h", "d") and text[:-1].replace(".", "", 1).isdigit()
 
 
 def parse_moment(text: str, name: str, now: float) -> float:
@@ -71,7 +105,7 @@ def parse_moment(text: str, name: str, now: float) -> float:
     when it gives no offset). A bare number is refused: seconds ago or an epoch, the
     text cannot say which."""
     text = text.strip()
-    if text[-1:] in ("s", "m", "h", "d") and text[:-1].replace(".", "", 1).isdigit():
+    if is_duration(text):
         return max(0.0, now - parse_duration(text, name))  # 100000d: all of it
     try:
         float(text)
@@ -104,36 +138,77 @@ def history_alert(mapping: Mapping, event: dict[str, Any],
 
 def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
                  until: float | None = None, *, page: int = PAGE,
-                 progress: Callable[[Pulled], None] | None = None) -> Pulled:
+                 progress: Callable[[Pulled], None] | None = None,
+                 resume: Checkpoint | None = None) -> Pulled:
     """Write the alerts of the trigger problem events of ``since``..``until`` (Zabbix's
-    whole seconds, both included) to ``out``, in event id order, one JSON line each;
-    ``progress`` after each page. HistoryFailed when Zabbix fails part-way (``out``
-    untouched)."""
-    pulled = Pulled()
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.part")
+    whole seconds, both included; None: now, fixed at the start) to ``out``, in event
+    id order, one JSON line each; ``progress`` after each page. ``resume``: continue
+    the stopped pull of that checkpoint (its span must be this one). HistoryFailed when
+    Zabbix fails part-way (``out`` untouched, the pages written kept for ``resume``);
+    InputError when the partial file is another pull's or not the checkpoint's."""
+    span = Span(api.url, int(since), int(until if until is not None else time.time()),
+                mapping_identity(mapping))
+    if resume is not None and resume.span != span:
+        raise ValueError(f"a checkpoint of another pull: {resume.span.differences(span)}")
+    partial, checkpoint = pull_files(out)
+    pulled = Pulled.resuming(resume)
+    after = resume.after if resume is not None else 0
+    handle = _open_partial(partial, resume)
+    kept = resume is not None  # a checkpoint stands for what the partial file holds
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            after = 0
+        with handle:
             while True:
-                ids = api.problem_eventids_after(
-                    after, page, time_from=int(since),
-                    time_till=int(until) if until is not None else None)
+                ids = api.problem_eventids_after(after, page, time_from=span.since,
+                                                 time_till=span.until)
                 if not ids:
                     break
                 _write_page(api, mapping, ids, handle, pulled)
                 pulled.pages += 1
                 after = int(ids[-1])
+                handle.flush()
+                write_checkpoint(checkpoint, Checkpoint(
+                    span, after, os.fstat(handle.fileno()).st_size, pulled.written,
+                    pulled.still_open, pulled.skipped, pulled.pages, pulled.reached))
+                kept = True
                 if progress is not None:
                     progress(pulled)
                 if len(ids) < page:
                     break
-        os.replace(temporary, out)
+        # The checkpoint first: a partial file without one is pulled again, never
+        # continued after it became the output.
+        checkpoint.unlink(missing_ok=True)
+        kept = False
+        os.replace(partial, out)
     except (ZabbixError, OSError) as exc:  # OSError: the disk, not Zabbix
-        raise HistoryFailed(exc, pulled, out) from None
+        raise HistoryFailed(exc, pulled, out, partial if kept else None) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+        if not kept:
+            partial.unlink(missing_ok=True)
     return pulled
+
+
+def _open_partial(partial: Path, resume: Checkpoint | None) -> Any:
+    """The partial file, for appending, locked against a second pull to the same
+    output (which would interleave its lines), and cut to what ``resume``'s checkpoint
+    says (a page it was writing when stopped is written again) or emptied."""
+    if resume is not None and not partial.exists():
+        raise InputError(f"--resume: no partial file {partial} beside its checkpoint; "
+                         "run without --resume to pull the span again")
+    handle = partial.open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InputError(f"{partial} is being written by another pull of the same "
+                         "--out") from None
+    size = os.fstat(handle.fileno()).st_size
+    if resume is not None and size < resume.size:
+        handle.close()
+        raise InputError(f"--resume: the partial file {partial} has {size} bytes, fewer "
+                         f"than the {resume.size} its checkpoint says; run without "
+                         "--resume to pull the span again")
+    os.ftruncate(handle.fileno(), resume.size if resume is not None else 0)
+    return handle
 
 
 def _write_page(api: ZabbixApi, mapping: Mapping, ids: list[str], handle: Any,

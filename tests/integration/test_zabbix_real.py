@@ -6,6 +6,7 @@ polling the same Zabbix's API."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import signal
@@ -13,7 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -22,6 +25,7 @@ from aiops.runtime import Runtime
 from aiops.timeutil import to_rfc3339
 from connectors.jsonl import read_alerts
 from tests.conftest import LiveServer
+from tests.http_server import serving
 from tests.integration.test_webhooks_api import alert_rows, incident_rows
 from tests.polling import wait_for
 from tests.zabbix_server import ZabbixServer, available
@@ -653,9 +657,9 @@ def test_the_follower_sends_an_acknowledgement_and_a_maintenance_to_the_alert(
 
 
 def _history(zabbix: ZabbixServer, login: tuple[str, ...], out: Path, since: float,
-             *args: str) -> subprocess.CompletedProcess[str]:
+             *args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aiops", "--data-dir", str(out.parent / "d"),
-                           "zabbix", "history", "--url", zabbix.url, *login,
+                           "zabbix", "history", "--url", url or zabbix.url, *login,
                            "--since", to_rfc3339(since), "--out", str(out), *args],
                           capture_output=True, text=True, timeout=120)
 
@@ -739,6 +743,7 @@ def _pull_and_train(zabbix: ZabbixServer, tmp_path: Path, login: tuple[str, ...]
     assert alerts[0].labels == {"trigger_id": alerts[0].labels["trigger_id"],
                                 "scope": "availability", "acknowledged": "false",
                                 "suppressed": "false"}
+    _stopped_and_resumed(zabbix, tmp_path, login, since, out.read_bytes())
     # --until ends the span (problems started up to it, both ends included).
     until = episodes[once][0][0]
     early = tmp_path / "early.jsonl"
@@ -758,3 +763,59 @@ def _pull_and_train(zabbix: ZabbixServer, tmp_path: Path, login: tuple[str, ...]
     assert "Zabbix refused user.login: Application error. Incorrect user name or password" \
         in refused.stderr and "0 alerts written" in refused.stderr, refused.stderr
     assert not (tmp_path / "refused.jsonl").exists()
+
+
+class _GoingAway(BaseHTTPRequestHandler):
+    """Zabbix's API (``target``) through a proxy that, while ``going``, closes the
+    connection at the second page of a listing, as a front end restarted mid-pull;
+    each listing's ``eventid_from``."""
+
+    target = ""
+    going = True
+    listings: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        params = json.loads(data).get("params")
+        if isinstance(params, dict) and "eventid_from" in params:
+            self.listings.append(params["eventid_from"])
+            if self.going and len(self.listings) > 1:
+                self.close_connection = True
+                self.connection.close()
+                return
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("content-type", "authorization")}
+        answer = requests.post(self.target, data=data, headers=headers, timeout=60)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _stopped_and_resumed(zabbix: ZabbixServer, tmp_path: Path, login: tuple[str, ...],
+                         since: float, whole: bytes) -> None:
+    """The pull of ``_pull_and_train`` through a front end that goes away after its
+    first page (exit 1, that page kept), then ``--resume`` once it is back: the file
+    the uninterrupted pull wrote (``whole``), byte for byte."""
+    out = tmp_path / "resumed" / "history.jsonl"
+    out.parent.mkdir()
+    _GoingAway.target, _GoingAway.going, _GoingAway.listings = zabbix.url, True, []
+    with serving(_GoingAway) as url:
+        stopped = _history(zabbix, login, out, since, "--page-size", "2", url=url)
+        assert stopped.returncode == 1, stopped.stderr
+        assert ("; 2 alerts written (1 still open), up to " in stopped.stderr
+                and f"kept in {out}.partial: the same command with --resume continues it"
+                in stopped.stderr), stopped.stderr
+        assert not out.exists() and len(Path(f"{out}.partial").read_bytes().splitlines()) == 2
+        _GoingAway.going = False
+        resumed = _history(zabbix, login, out, since, "--page-size", "2", "--resume",
+                           url=url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _GoingAway.listings[2] == _GoingAway.listings[1]  # after the page kept
+    assert "; resumed after 2 events" in resumed.stdout, resumed.stdout
+    assert out.read_bytes() == whole
+    assert sorted(p.name for p in out.parent.iterdir()) == ["history.jsonl"]
