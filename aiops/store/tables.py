@@ -78,6 +78,8 @@ alerts = Table(
     Index("ix_alerts_fingerprint", "fingerprint"),
     Index("ix_alerts_incident", "incident_id"),
     Index("ix_alerts_status", "status"),
+    # Every time window on stored alerts (restart, pace seed, drift, shadow, retraining).
+    Index("ix_alerts_starts_at", "starts_at"),
 )
 
 raw_events = Table(

@@ -405,3 +405,22 @@ def test_migration_0018_dates_pending_outbox_rows_and_adds_the_claim(db_url: str
         assert not columns & {"pending_since", "claimed_by", "claimed_until"}
     finally:
         engine.dispose()
+
+
+def test_time_windows_on_the_alerts_use_their_index(tmp_path) -> None:
+    """Restarts, the live pace's seed, drift checks, shadow regrouping and retraining
+    all read a window of ``starts_at``: a look-up, not a scan of the whole history."""
+    engine = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        migrate(engine)
+        window = sa.select(alerts.c.id).where(alerts.c.starts_at >= 1.0,
+                                              alerts.c.starts_at < 2.0)
+        latest = sa.select(sa.func.max(alerts.c.starts_at))
+        with engine.connect() as conn:
+            for query in (window, latest):
+                sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+                plan = " ".join(str(row[-1]) for row in
+                                conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+                assert "ix_alerts_starts_at" in plan, plan
+    finally:
+        engine.dispose()
