@@ -28,16 +28,18 @@ the default timing on every topology, noise level and causal graph, and within
 27-38 s at delays three times as long.
 
 The scale is that lag over ``REFERENCE_LAG`` × ``SLACK``, never below 1 nor above
-``MAX_SCALE``; with fewer than ``min_excess`` pairs in excess the history says
-nothing about timing and the scale stays 1. Why not the plain ratio: a scale read
-into the estimate's noise at the default timing is churn (a first version that
-took the plain ratio moved held-out pair F1 by up to −0.031 on a scenario it read as
-faster); shrinking the times costs more than stretching them (forced 0.75 lost
-0.018 pair F1 on the development scenarios, 1.25 lost 0.005); and the correlator's
-times already hold slack for clock skew that does not grow with the delays, so
-the full ratio over-stretches (at delays three times the defaults a forced 1.8
-grouped better than 2.3 or 3). Details and numbers: docs/architecture.md,
-"Learned time scale".
+``MAX_SCALE``; with fewer than ``min_excess`` pairs in excess, or an excess within
+``MIN_Z`` times the even part's noise, the history says nothing about timing and the
+scale stays 1 (pairs are weighed by the share of the history a pair that far apart
+could start in, or unrelated alarms make a slope that reads as a slow cascade). Why
+not the plain ratio: a scale read into the estimate's noise at the default timing is
+churn (a first version that took the plain ratio moved held-out pair F1 by up to
+−0.031 on a scenario it read as faster); shrinking the times costs more than
+stretching them (forced 0.75 lost 0.018 pair F1 on the development scenarios, 1.25
+lost 0.005); and the correlator's times already hold slack for clock skew that does
+not grow with the delays, so the full ratio over-stretches (at delays three times
+the defaults a forced 1.8 grouped better than 2.3 or 3). Details and numbers:
+docs/architecture.md, "Learned time scale".
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ REFERENCE_LAG = 11.0
 # better than by the full ratio (docs/architecture.md, "Learned time scale").
 SLACK = 1.5
 MAX_SCALE = 8.0
+# Standard deviations of the even part's noise (the square root of the pairs counted)
+# the excess must stand above: unrelated alarms alone read a lag otherwise, and the
+# more pairs a busy history holds the larger their stray excess (0.4-0.7 of one
+# deviation on 40,000 random alarms, where 200 pairs could be crossed).
+MIN_Z = 4.0
 _START = attrgetter("starts_at")  # sort key: no Python call per alert
 
 
@@ -89,13 +96,15 @@ class CascadeTimescale:
         """Learn ``scale_`` from ``alerts`` on ``topology`` (see the module doc)."""
         self.lag_, self.excess_pairs_, self.scale_ = None, 0, 1.0
         onsets = condition_onsets(alerts, self.windows[0])
-        lag, excess = None, 0
+        lag, excess, paired = None, 0, 0.0
         for window in self.windows:
-            lag, excess = self._measure(onsets, topology, offsets, window)
+            lag, excess, paired = self._measure(onsets, topology, offsets, window)
             if lag is None or lag <= window / 8.0:
                 break
         self.excess_pairs_ = excess
-        if lag is None or excess < self.min_excess:
+        # The excess is the first half's pairs less the second's: with no cascade at
+        # all it still strays by about the square root of the pairs counted.
+        if lag is None or excess < max(self.min_excess, MIN_Z * paired ** 0.5):
             return self
         self.lag_ = lag
         self.scale_ = round(float(np.clip(lag / (REFERENCE_LAG * SLACK), 1.0, MAX_SCALE)), 2)
@@ -116,7 +125,9 @@ class CascadeTimescale:
 
     def _measure(self, onsets: Sequence[Alert], topology: TopologyGraph,
                  offsets: Mapping[str, float] | None, window: float
-                 ) -> tuple[float | None, int]:
+                 ) -> tuple[float | None, int, float]:
+        """The cascade lag and excess in ``window`` (``cascade_lag``), and the weight of
+        the pairs counted in it (what the excess's noise grows with)."""
         pairs = AlarmPairs.build(onsets, topology, self.hops, window)
         ev = pairs.events
         cause, effect = pairs.cause, pairs.effect
@@ -124,7 +135,16 @@ class CascadeTimescale:
         cause, effect = cause[keep], effect[keep]
         lags = np.abs(_corrected_lags(ev, cause, effect, ev.times[effect] - ev.times[cause],
                                       offsets))
-        return cascade_lag(lags, window, node_weights(ev.locs[effect], ev.n_locs))
+        weights = node_weights(ev.locs[effect], ev.n_locs)
+        # A pair ``lag`` apart can only start in the first ``span - lag`` of the history,
+        # so even unrelated alarms make fewer long lags than short ones: over a day at
+        # the 2,400 s window that slope alone read as a slow cascade (scale 8 from
+        # random alarms on 2,000 nodes). Each pair counts as if every start were open.
+        span = float(ev.times.max() - ev.times.min()) if len(ev.times) else 0.0
+        if span > window and len(lags):
+            weights = weights * (span / (span - np.minimum(lags, window)))
+        lag, excess = cascade_lag(lags, window, weights)
+        return lag, excess, float(weights[lags <= window].sum())
 
 
 def condition_onsets(alerts: Sequence[Alert], gap: float) -> list[Alert]:
