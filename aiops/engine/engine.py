@@ -37,7 +37,7 @@ from aiops.engine.feedback import (
 from aiops.engine.hindsight import HindsightSplitter
 from aiops.engine.index import IncidentIndex
 from aiops.engine.latency import LatencyHistogram
-from aiops.engine.pace import LivePace
+from aiops.engine.pace import PACE_STATE, LivePace
 from aiops.engine.rank import CausalTopologyRanker, RootCauseRanker
 from aiops.engine.restore import load_state
 from aiops.engine.scored_correlator import ScoredCorrelator
@@ -52,6 +52,7 @@ from aiops.engine.state import (
 )
 from aiops.errors import InputError
 from aiops.models import Alert
+from aiops.store.engine_state import save_state as save_engine_state
 from aiops.store.feedback import alerts_of_events, insert_feedback
 from aiops.store.json_column import alert_json
 from aiops.store.recorder import mark_persisted, write_batch
@@ -351,6 +352,9 @@ class Engine:
                 with self.db.begin() as conn:
                     write_batch(conn, batch.incidents.values(), batch.alerts.values(),
                                 batch.events)
+                    if pace is not None and pace.schedule_moved():
+                        # With the events it was read from: a restart finds both.
+                        save_engine_state(conn, PACE_STATE, pace.snapshot())
             except BaseException:
                 # Memory must not run ahead of what was stored. The database may be gone
                 # right now, so rebuild from it before the next batch rather than here.

@@ -46,18 +46,24 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from operator import attrgetter
+from typing import Any
 
 import sqlalchemy as sa
 
 from aiops.learning.relations import TypeRelations
 from aiops.learning.timescale import CascadeTimescale, condition_onsets
 from aiops.models import OWN_SOURCE, Alert
-from aiops.store.tables import alerts
+from aiops.store.engine_state import load_state as load_engine_state
+from aiops.store.tables import alerts, raw_events
+from aiops.timeutil import parse_timestamp
 from topology.graph import TopologyGraph
 
 # Sort key of the fits' alerts: (start, id), by C attribute look-ups rather than a
 # lambda per alert (a fit sorts a day of alerts, dozens of times per replay).
 _START_THEN_ID = attrgetter("starts_at", "id")
+# The ``engine_state`` row of the pace's readings, and the layout of its snapshot.
+PACE_STATE = "live_pace"
+SNAPSHOT_FORMAT = 1
 # Ordered type pairs a precedence count needs before the ranker uses it (module doc).
 MIN_PRECEDENCE = 200
 # A repeat of a condition sooner than this after its previous alert is the same run
@@ -205,6 +211,57 @@ class LivePace:
         if self.precedence_pairs >= self.min_precedence:
             self.relations = fitted
 
+    def schedule_moved(self) -> bool:
+        """Whether this batch fitted, or set the first fit's point: what a restart must
+        find as it was (``snapshot``), written with the batch."""
+        saved = self._saved
+        return self.fits != saved[3] or self._next_fit != saved[7]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The readings and the schedule, for ``restore`` after a restart; the kept
+        alerts are not in it (the stored raw events hold them, ``seed_from_store``)."""
+        return {"format": SNAPSHOT_FORMAT, "bounds": self._bounds(),
+                "scale": self.scale, "lag": self.lag, "excess_pairs": self.excess_pairs,
+                "fits": self.fits, "precedence_pairs": self.precedence_pairs,
+                "relations": None if self.relations is None else self.relations.to_dict(),
+                "latest": self._latest if math.isfinite(self._latest) else None,
+                "next_fit": self._next_fit, "interval": self._interval}
+
+    def _bounds(self) -> list[float]:
+        return [self.span, self.every, self.max_every, float(self.max_alerts),
+                self.min_change, float(self.min_excess), float(self.min_precedence)]
+
+    def restore(self, saved: dict[str, Any], kept: Iterable[Alert]) -> bool:
+        """Take back the readings and schedule of ``snapshot`` and the events kept then
+        (the latest noted events, oldest first), without a fit: the engine goes on as if
+        it had not stopped. False (nothing changed) for a snapshot of another format or
+        other bounds, or one that does not read back."""
+        try:
+            if saved.get("format") != SNAPSHOT_FORMAT or saved.get("bounds") != self._bounds():
+                return False
+            relations = saved["relations"]
+            state = (float(saved["scale"]),
+                     None if saved["lag"] is None else float(saved["lag"]),
+                     int(saved["excess_pairs"]), int(saved["fits"]),
+                     None if relations is None else TypeRelations.from_dict(relations),
+                     int(saved["precedence_pairs"]),
+                     -math.inf if saved["latest"] is None else float(saved["latest"]),
+                     None if saved["next_fit"] is None else float(saved["next_fit"]),
+                     float(saved["interval"]))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return False
+        (self.scale, self.lag, self.excess_pairs, self.fits, self.relations,
+         self.precedence_pairs, self._latest, self._next_fit, self._interval) = state
+        self._alerts = deque()
+        self._pending = []
+        self.begin()
+        for event in kept:
+            self._pending.append(event)
+            self._latest = max(self._latest, event.starts_at)
+        self.commit()
+        self._saved = self._state()
+        return True
+
     def describe(self) -> dict[str, object]:
         """For ``Engine.stats``: the scale in use and what it was read from, and how many
         ordered pairs of types the last precedence count found (and whether the ranker
@@ -217,11 +274,25 @@ class LivePace:
 
 
 def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> LivePace:
-    """``pace`` given the stored alerts of its span before the latest stored start, and
-    fitted on them: after a restart the engine goes on at the pace it had rather than
-    starting again from 1 (the fit lands on the restart, not on the grid, so a replay
-    cut by a restart can differ slightly from one run through)."""
+    """``pace`` as it was before a restart: its readings and schedule from the
+    ``engine_state`` row the last batch that moved them wrote, and the events it kept
+    (the latest ``max_alerts`` stored raw events not of the engine's own, which are the
+    events it noted, as they were placed), with no fit: the engine goes on as if it had
+    not stopped (tested: the same incidents as a run through).
+
+    A data dir without that row (written before migration 0021) or with another pace's
+    bounds: the stored alerts of its span before the latest stored start, fitted at once,
+    so the engine goes on at about the pace it had rather than from 1 (that fit lands on
+    the restart, not on the grid, and reads deduplicated alerts, so the incidents after
+    it can differ slightly from a run through)."""
     with db.connect() as conn:
+        saved = load_engine_state(conn, PACE_STATE)
+        if saved is not None:
+            rows = conn.execute(
+                sa.select(raw_events.c.payload).where(raw_events.c.source != OWN_SOURCE)
+                .order_by(raw_events.c.seq.desc()).limit(pace.max_alerts)).all()
+            if pace.restore(saved, (_noted(payload) for (payload,) in reversed(rows))):
+                return pace
         latest = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))
                               .where(alerts.c.source != OWN_SOURCE)).scalar()
         if latest is None:
@@ -237,3 +308,11 @@ def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> L
                  for i, source, name, entity, at in reversed(rows))
     pace.refit(topology)
     return pace
+
+
+def _noted(payload: dict[str, Any]) -> Alert:
+    """A stored raw event as the pace noted it: what it reads is the type, the entity
+    and the start (stored as RFC 3339 to the microsecond, which reads back exactly)."""
+    return Alert(str(payload["id"]), str(payload["source"]), str(payload["name"]),
+                 str(payload["entity"]), "info", "",
+                 parse_timestamp(payload["starts_at"], "starts_at"))

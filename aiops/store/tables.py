@@ -97,6 +97,16 @@ raw_events = Table(
     Index("ix_raw_events_alert", "alert_id"),
 )
 
+# The engine's own readings that a restart must find as they were and that no row
+# above holds: the live pace's scale, schedule and type precedence
+# (``aiops.engine.pace``), written with the batch whose event made the fit (0021).
+engine_state = Table(
+    "engine_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("state", JSON, nullable=False),
+)
+
 # Operator feedback (merge, split): who did what and when, with the alert sets of every
 # incident it touched before and after. Kept as an audit trail and read by training as
 # labelled groups; no foreign key, so the record outlives anything it names.
