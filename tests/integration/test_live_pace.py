@@ -125,10 +125,7 @@ def test_a_batch_that_was_not_stored_leaves_the_pace_as_it_was(slow: Scenario, t
                                                                 monkeypatch) -> None:
     # Found by review: a storage failure in a batch whose alerts moved the pace left
     # the new scale in memory and kept the retried batch's alerts twice.
-    import sqlalchemy as sa
-
     from aiops.engine import engine as engine_module
-    from aiops.store.tables import alerts as alerts_table
 
     alerts = [parse_alert(a) for a in slow.eval.alerts]
     real = engine_module.write_batch
@@ -155,14 +152,7 @@ def test_a_batch_that_was_not_stored_leaves_the_pace_as_it_was(slow: Scenario, t
                     assert after["live_pace"] == before["live_pace"]
                 runtime.engine.ingest(chunk)
                 scales.append(runtime.engine.stats()["time_scale"])
-            with runtime.db.connect() as conn:
-                rows = conn.execute(sa.select(alerts_table.c.incident_id,
-                                              alerts_table.c.first_event_id)).all()
-            groups: dict[str, set[str]] = {}
-            for incident, event in rows:
-                groups.setdefault(incident, set()).add(event)
-            return (runtime.engine.stats()["live_pace"], scales,
-                    {frozenset(g) for g in groups.values()})
+            return runtime.engine.stats()["live_pace"], scales, _stored_groups(runtime)
         finally:
             runtime.close()
 
