@@ -42,6 +42,7 @@ counts: the causal edge search of ``aiops train`` costs seconds on a day of alar
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -57,6 +58,8 @@ from aiops.store.engine_state import load_state as load_engine_state
 from aiops.store.tables import alerts, raw_events
 from aiops.timeutil import parse_timestamp
 from topology.graph import TopologyGraph
+
+log = logging.getLogger(__name__)
 
 # Sort key of the fits' alerts: (start, id), by C attribute look-ups rather than a
 # lambda per alert (a fit sorts a day of alerts, dozens of times per replay).
@@ -291,8 +294,14 @@ def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> L
             rows = conn.execute(
                 sa.select(raw_events.c.payload).where(raw_events.c.source != OWN_SOURCE)
                 .order_by(raw_events.c.seq.desc()).limit(pace.max_alerts)).all()
-            if pace.restore(saved, (_noted(payload) for (payload,) in reversed(rows))):
-                return pace
+            try:
+                kept = [_noted(payload) for (payload,) in reversed(rows)]
+            except (KeyError, TypeError, ValueError) as err:
+                log.warning("live pace: a stored event does not read back (%s); the "
+                            "pace is fitted again on the stored alerts", err)
+            else:
+                if pace.restore(saved, kept):
+                    return pace
         latest = conn.execute(sa.select(sa.func.max(alerts.c.starts_at))
                               .where(alerts.c.source != OWN_SOURCE)).scalar()
         if latest is None:

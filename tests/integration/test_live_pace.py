@@ -230,19 +230,26 @@ def test_a_data_dir_without_the_saved_pace_refits_it_at_the_restart(slow: Scenar
     # alerts are fitted at once, as before.
     import sqlalchemy as sa
 
-    from aiops.store.tables import engine_state
+    from aiops.store.tables import engine_state, raw_events
     runtime = _open(tmp_path / "data")
     try:
         _import(runtime, slow)
         runtime.engine.ingest([parse_alert(a) for a in slow.eval.alerts])
         before = runtime.engine.stats()["live_pace"]
+        with runtime.db.connect() as conn:
+            saved = conn.execute(sa.select(engine_state.c.state)).scalar()
     finally:
         runtime.close()
     assert before["fits"] > 1 and before["scale"] >= 1.5
-    for broken in (None, {"format": 99}, {"format": 1, "bounds": [1, 2]}):
+    for broken in (None, {"format": 99}, {"format": 1, "bounds": [1, 2]}, "payload"):
         with runtime.db.begin() as conn:
             conn.execute(sa.delete(engine_state))
-            if broken is not None:
+            if broken == "payload":  # the row is good, a stored event is not
+                conn.execute(sa.insert(engine_state).values(name="live_pace", state=saved))
+                last = conn.execute(sa.select(sa.func.max(raw_events.c.seq))).scalar()
+                conn.execute(sa.update(raw_events).where(raw_events.c.seq == last)
+                             .values(payload={"id": "x", "starts_at": "yesterday"}))
+            elif broken is not None:
                 conn.execute(sa.insert(engine_state).values(name="live_pace", state=broken))
         again = _open(tmp_path / "data")
         try:
