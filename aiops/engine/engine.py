@@ -137,12 +137,6 @@ class Engine:
         self._ranker_factory = ranker_factory
         self._splitter_factory = splitter_factory
         self._absorber_factory = absorber_factory
-        # Recent new alerts by device, the candidate parents of a settling small
-        # incident's alerts (``aiops.engine.absorb``); pruned at every index expiry and
-        # read back from the database after a restart. Kept with or without an absorber,
-        # so a model promoted now finds the alarms of the last minutes, as a restart
-        # or a regroup (``LEAD_IN``) does.
-        self.buffer = AlertBuffer()
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
         self._batch_events: list[Alert] | None = None  # the batch being placed, if any
@@ -252,14 +246,16 @@ class Engine:
     def _restore(self, until: float = math.inf) -> None:
         """Rebuild live state from the database, the clock at the latest stored start
         not after ``until`` (``load_state``)."""
-        reach = self.correlator.horizon
-        state = load_state(self.db, self.settings, reach, until,
-                           recent_cutoff=lambda clock: buffer_cutoff(clock, reach))
+        state = load_state(self.db, self.settings, self.correlator.horizon, until)
         self.clock = state.clock
         self._alert_seq, self._event_seq, self._incident_seq = state.counters
         self.dedup = Deduplicator(self.settings, self._new_alert_id)
         for record in state.active_alerts:
             self.dedup.restore(record)
+        # Recent new alerts by device, the candidate parents of a settling small
+        # incident's alerts (``aiops.engine.absorb``); pruned at every index expiry.
+        # Kept with or without an absorber, so a model promoted now finds the alarms of
+        # the last minutes, as a restart or a regroup (``LEAD_IN``) does.
         self.buffer = AlertBuffer()
         for record in state.recent_alerts:
             self.buffer.add(record)

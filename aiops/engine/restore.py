@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
+from aiops.engine.absorb import buffer_cutoff
 from aiops.engine.state import FIRING, OPEN, AlertRecord, IncidentRecord, RootCause
 from aiops.models import Alert
 from aiops.store.tables import alerts, incidents, raw_events
@@ -72,15 +72,13 @@ def _not_before(column: sa.ColumnElement[Any], bound: float) -> sa.ColumnElement
 
 
 def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
-               until: float = math.inf,
-               recent_cutoff: Callable[[float], float] | None = None) -> LiveState:
+               until: float = math.inf) -> LiveState:
     """The live state as of the latest stored start, or the latest not after ``until``:
     a live engine passes the wall clock's bound, so an alert stored with a time years
     ahead (stamped by a wrong clock before live times were bounded, or replayed from a
     simulation) does not set its clock there and expire every incident of today.
-
-    ``recent_cutoff``: from the restored clock, the start from which alerts go into
-    ``recent_alerts`` (none without it)."""
+    ``horizon`` is the correlator's; with the clock it sets which alerts go into
+    ``recent_alerts`` (``buffer_cutoff``)."""
     state = LiveState()
     with db.connect() as conn:
         # The engine's clock follows starts_at only (a replayed ends_at lies in the future).
@@ -111,9 +109,10 @@ def load_state(db: sa.Engine, settings: EngineSettings, horizon: float,
                 _not_before(alerts.c.ends_at, recent),
             )).order_by(alerts.c.id)  # a later occurrence of a fingerprint wins
         ).all()
-        recent_rows = [] if recent_cutoff is None or not math.isfinite(clock) else conn.execute(
-            sa.select(alerts).where(_not_before(alerts.c.starts_at, recent_cutoff(clock)))
-            .where(alerts.c.starts_at <= clock).where(alerts.c.node_id.is_not(None))
+        recent_rows = [] if not math.isfinite(clock) else conn.execute(
+            sa.select(alerts).where(alerts.c.starts_at >= buffer_cutoff(clock, horizon),
+                                    alerts.c.starts_at <= clock,
+                                    alerts.c.node_id.is_not(None))
             .order_by(alerts.c.id)).all()
     records: dict[int, AlertRecord] = {}
     for row in rows:
