@@ -47,7 +47,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -72,6 +72,20 @@ MIN_PRECEDENCE = 200
 # A repeat of a condition sooner than this after its previous alert is the same run
 # (``condition_onsets``; the scale's estimate uses its first window, also 600 s).
 ONSET_GAP = 600.0
+
+
+class _Readings(NamedTuple):
+    """What ``rollback`` returns to and a restart takes back (the kept alerts aside)."""
+
+    scale: float
+    lag: float | None
+    excess_pairs: int
+    fits: int
+    relations: TypeRelations | None
+    precedence_pairs: int
+    latest: float
+    next_fit: float | None
+    interval: float
 
 
 class LivePace:
@@ -103,7 +117,7 @@ class LivePace:
         self._next_fit: float | None = None  # event time at which the next fit is due
         self._interval = every  # doubles while the scale holds, back to ``every`` on a change
         self._pending: list[Alert] = []  # noted in the batch being placed
-        self._saved: tuple = self._state()
+        self._saved = self._state()
 
     def observe(self, events: Iterable[Alert]) -> None:
         """Keep ``events`` at once (seeding: a fit due is left to the caller)."""
@@ -119,10 +133,15 @@ class LivePace:
         self._pending = []
         self._saved = self._state()
 
-    def _state(self) -> tuple:
+    def _state(self) -> _Readings:
         """What ``rollback`` returns to (the kept alerts change only on ``commit``)."""
-        return (self.scale, self.lag, self.excess_pairs, self.fits, self.relations,
-                self.precedence_pairs, self._latest, self._next_fit, self._interval)
+        return _Readings(self.scale, self.lag, self.excess_pairs, self.fits,
+                         self.relations, self.precedence_pairs, self._latest,
+                         self._next_fit, self._interval)
+
+    def _take(self, state: _Readings) -> None:
+        (self.scale, self.lag, self.excess_pairs, self.fits, self.relations,
+         self.precedence_pairs, self._latest, self._next_fit, self._interval) = state
 
     def note(self, event: Alert) -> bool:
         """Take the start of ``event`` (not the engine's own alerts) into the pending
@@ -155,8 +174,7 @@ class LivePace:
         scale in use (the caller rebuilds its correlator; it compares ``relations``
         before and after itself)."""
         scale = self.scale
-        (self.scale, self.lag, self.excess_pairs, self.fits, self.relations,
-         self.precedence_pairs, self._latest, self._next_fit, self._interval) = self._saved
+        self._take(self._saved)
         self._pending = []
         return self.scale != scale
 
@@ -217,8 +235,7 @@ class LivePace:
     def schedule_moved(self) -> bool:
         """Whether this batch fitted, or set the first fit's point: what a restart must
         find as it was (``snapshot``), written with the batch."""
-        saved = self._saved
-        return self.fits != saved[3] or self._next_fit != saved[7]
+        return self.fits != self._saved.fits or self._next_fit != self._saved.next_fit
 
     def snapshot(self) -> dict[str, Any]:
         """The readings and the schedule, for ``restore`` after a restart; the kept
@@ -243,20 +260,18 @@ class LivePace:
             if saved.get("format") != SNAPSHOT_FORMAT or saved.get("bounds") != self._bounds():
                 return False
             relations = saved["relations"]
-            state = (float(saved["scale"]),
-                     None if saved["lag"] is None else float(saved["lag"]),
-                     int(saved["excess_pairs"]), int(saved["fits"]),
-                     None if relations is None else TypeRelations.from_dict(relations),
-                     int(saved["precedence_pairs"]),
-                     -math.inf if saved["latest"] is None else float(saved["latest"]),
-                     None if saved["next_fit"] is None else float(saved["next_fit"]),
-                     float(saved["interval"]))
+            state = _Readings(
+                float(saved["scale"]), None if saved["lag"] is None else float(saved["lag"]),
+                int(saved["excess_pairs"]), int(saved["fits"]),
+                None if relations is None else TypeRelations.from_dict(relations),
+                int(saved["precedence_pairs"]),
+                -math.inf if saved["latest"] is None else float(saved["latest"]),
+                None if saved["next_fit"] is None else float(saved["next_fit"]),
+                float(saved["interval"]))
         except (AttributeError, KeyError, TypeError, ValueError):
             return False
-        (self.scale, self.lag, self.excess_pairs, self.fits, self.relations,
-         self.precedence_pairs, self._latest, self._next_fit, self._interval) = state
+        self._take(state)
         self._alerts = deque()
-        self._pending = []
         self.begin()
         for event in kept:
             self._pending.append(event)
