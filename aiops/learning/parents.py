@@ -112,21 +112,24 @@ class ParentModel:
     def fit(self, alerts: Sequence[Alert], topology: TopologyGraph,
             settings: EngineSettings | None = None) -> ParentModel:
         """Fit on a history's events, deduplicated into alerts as the engine does."""
-        started = time.perf_counter()
-        records = deduplicated(alerts, topology, settings or EngineSettings())
-        self.fit_records(records, topology)
-        self.seconds_ = round(time.perf_counter() - started, 3)
-        return self
+        return self.fit_records(deduplicated(alerts, topology, settings or EngineSettings()),
+                                topology)
 
     def fit_records(self, records: Sequence[AlertRecord], topology: TopologyGraph
                     ) -> ParentModel:
         """Fit on deduplicated alerts (any order); those on no known device are left out."""
+        started = time.perf_counter()
+        self._fit(records, topology)
+        self.seconds_ = round(time.perf_counter() - started, 3)
+        return self
+
+    def _fit(self, records: Sequence[AlertRecord], topology: TopologyGraph) -> None:
         placed = sorted((r for r in records if r.node_id is not None and r.node_id in topology),
                         key=lambda r: (r.starts_at, r.id))[-MAX_FIT_ALERTS:]
         self.learned_ = False
         self.alerts_ = len(placed)
         if len(placed) < self.min_alerts:
-            return self
+            return
         counts: dict[str, int] = {}
         for r in placed:
             name = self._name(r.name)
@@ -146,7 +149,6 @@ class ParentModel:
         names = sorted(node_ids, key=node_ids.__getitem__)
         self._store_background(types, node_index, names)
         self.learned_ = True
-        return self
 
     def _name(self, name: str) -> str:
         return name if self.typed else ""

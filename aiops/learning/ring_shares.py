@@ -112,14 +112,12 @@ class _Collector(HindsightSplitter):
         return None
 
 
-def settled_incidents(alerts: Sequence[Alert], topology: TopologyGraph,
-                      correlator: Correlator, settings: EngineSettings
-                      ) -> list[list[AlertRecord]]:
-    """The incidents of at least ``MIN_ALERTS`` alerts that ``correlator`` makes of
-    ``alerts`` as they settle, before any hindsight split: the history's events are
-    deduplicated into alerts as the engine does (``deduplicated``) and placed in start
-    order (``regroup``)."""
-    records = deduplicated(alerts, topology, settings)
+def settled_incidents(records: Sequence[AlertRecord], topology: TopologyGraph,
+                      correlator: Correlator) -> list[list[AlertRecord]]:
+    """The incidents of at least ``MIN_ALERTS`` alerts that ``correlator`` makes of a
+    history's deduplicated alerts (``deduplicated``, in start order) as they settle,
+    before any hindsight split (``regroup``, which places copies: ``records`` stay as
+    they are)."""
     collector = _Collector(topology)
     regroup(records, correlator, collector)
     return collector.settled
@@ -154,10 +152,14 @@ class RingSharesEstimator:
             correlator: Correlator, settings: EngineSettings | None = None
             ) -> RingSharesEstimator:
         """Learn ``shares_`` from ``alerts`` grouped by ``correlator`` (module doc)."""
+        records = deduplicated(alerts, topology, settings or EngineSettings())
+        return self.fit_records(records, topology, correlator)
+
+    def fit_records(self, records: Sequence[AlertRecord], topology: TopologyGraph,
+                    correlator: Correlator) -> RingSharesEstimator:
+        """The same from a history's already deduplicated alerts (``deduplicated``)."""
         started = time.perf_counter()
-        incidents = settled_incidents(alerts, topology, correlator,
-                                      settings or EngineSettings())
-        self.fit_incidents(incidents, topology)
+        self.fit_incidents(settled_incidents(records, topology, correlator), topology)
         self.seconds_ = round(time.perf_counter() - started, 3)
         return self
 

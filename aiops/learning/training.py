@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.config import EngineSettings
+from aiops.engine.dedup import deduplicated
 from aiops.engine.hindsight import RING_SHARES
 from aiops.engine.scored_correlator import ScoredCorrelator, ScoringWeights
 from aiops.learning.clock import ClockOffsets
@@ -168,11 +169,13 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         topology, engine_settings, relations=relations,
         embedder=embedder if engine_settings.text_similarity else None, weights=weights,
         offsets=offsets, time_scale=timescale.scale_)
-    shares = RingSharesEstimator(gain=engine_settings.hindsight_split_gain).fit(
-        alerts, topology, correlator, engine_settings)
+    # Both read the history deduplicated into alerts as the engine makes them.
+    records = deduplicated(alerts, topology, engine_settings)
+    shares = RingSharesEstimator(gain=engine_settings.hindsight_split_gain).fit_records(
+        records, topology, correlator)
     # Which alarm most likely caused which (the absorbing of small settled incidents;
     # ``aiops.learning.parents``): from the deduplicated alerts alone.
-    parents = ParentModel().fit(alerts, topology, engine_settings)
+    parents = ParentModel().fit_records(records, topology)
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
                              clock_offsets=offsets, time_scale=timescale.scale_,
