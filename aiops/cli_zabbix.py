@@ -140,7 +140,26 @@ def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, 
     """Write the trigger problems Zabbix recorded in a span as canonical alerts (the
     alerts 'follow' would have sent, ended at their recoveries); exit 1 if Zabbix fails
     or goes away part-way (the pages written kept for --resume), 2 for bad arguments,
-    a checkpoint of another pull or refused credentials."""
+    a checkpoint of another pull or refused credentials, 143 on SIGTERM and 130 on
+    SIGINT (the pages written kept for --resume)."""
+    from aiops.stop_signals import Stopped, stopping_on_signals
+    from aiops.zabbix_history import LOCKING, NO_LOCKING
+
+    if not LOCKING:
+        click.echo(f"aiops: error: {NO_LOCKING}", err=True)
+        raise SystemExit(1)
+    with stopping_on_signals():
+        try:
+            _pull(ctx, api, since, until, out, page_size, resume)
+        except Stopped as exc:  # outside the pull itself (which says what it kept)
+            click.echo(f"aiops: error: {exc}", err=True)
+            raise SystemExit(exc.exit_status) from None
+
+
+def _pull(ctx: click.Context, api: Any, since: str, until: str | None, out: Path,
+          page_size: int, resume: bool) -> None:
+    """``zabbix history``'s work, stopped by ``Stopped``."""
+    from aiops.stop_signals import Stopped
     from aiops.zabbix_checkpoint import pull_files, read_checkpoint
     from aiops.zabbix_history import HistoryFailed, parse_moment, pull_history
     from connectors.webhook_mapping import find_mapping
@@ -176,7 +195,8 @@ def zabbix_history(ctx: click.Context, api: Any, since: str, until: str | None, 
         if isinstance(exc.cause, ZabbixRefused):
             raise InputError(str(exc)) from None
         click.echo(f"aiops: error: {exc}", err=True)
-        raise SystemExit(1) from None
+        raise SystemExit(exc.cause.exit_status if isinstance(exc.cause, Stopped)
+                         else 1) from None
     finally:
         api.logout()
     seconds = max(time.monotonic() - began, 1e-6)

@@ -5,9 +5,10 @@ that fails near its end used to lose all of it. It writes its alerts to a partia
 beside the output (``NAME.partial``: never at ``--out`` itself, which ``aiops train``
 reads) and, after each page, this checkpoint beside it (``NAME.checkpoint``): what the
 pull is of (``Span``), the last problem event id listed and the partial file's length
-then. A page is written whole before its checkpoint, so a pull stopped anywhere (an
-error, Ctrl-C, killed) resumes from the end of its last whole page, the partial file
-cut back to that length: the finished file is the one an uninterrupted pull writes.
+then. A page is written whole and fsynced before its checkpoint, which is replaced
+durably (``write_checkpoint``), so a pull stopped anywhere (an error, a signal, killed,
+a power cut) resumes from the end of its last whole page, the partial file cut back
+to that length: the finished file is the one an uninterrupted pull writes.
 """
 
 from __future__ import annotations
@@ -84,11 +85,31 @@ class Checkpoint:
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Replace ``path`` whole (a temporary file renamed): a pull stopped while writing
-    it leaves the one before."""
+    """Replace ``path`` whole and durably: a temporary file written and fsynced, renamed
+    over it, then the directory fsynced. A pull stopped or a power cut at any point
+    leaves the checkpoint before or this one, never an empty or half one (a rename is
+    not on disk before its data without the first fsync, nor at all without the
+    second). The partial file's lines it names must be fsynced before this."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(checkpoint.to_dict(), indent=1) + "\n", encoding="utf-8")
+    with temporary.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(checkpoint.to_dict(), indent=1) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, path)
+    sync_directory(path.parent)
+
+
+def sync_directory(directory: Path) -> None:
+    """Put ``directory``'s entries (a file created, renamed or removed) on disk, where
+    the system can: POSIX opens a directory for this; Windows cannot open one, and a
+    rename there is as durable as its file system makes it."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

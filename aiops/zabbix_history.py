@@ -25,7 +25,6 @@ stays in the partial file with a checkpoint (aiops/zabbix_checkpoint.py), and
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
 import time
@@ -36,18 +35,31 @@ from typing import Any
 
 from aiops.errors import InputError
 from aiops.models import Alert
+from aiops.stop_signals import Stopped
 from aiops.timeutil import parse_duration, parse_timestamp, to_rfc3339
 from aiops.zabbix_checkpoint import (
     Checkpoint,
     Span,
     mapping_identity,
     pull_files,
+    sync_directory,
     write_checkpoint,
 )
 from connectors.webhook_mapping import Mapping
 from connectors.zabbix_api import ZabbixApi, ZabbixError, problem_item, recovery_item
 
+try:
+    import fcntl
+except ImportError:  # Windows: the partial file cannot be locked (LOCKING)
+    fcntl = None  # type: ignore[assignment]
+
 PAGE = 1000  # problem event ids listed per call
+# Whether this system can lock a partial file against a second pull (POSIX flock); the
+# command refuses to run where it cannot rather than let two pulls interleave.
+LOCKING = fcntl is not None
+NO_LOCKING = ("aiops zabbix history needs POSIX file locking (fcntl.flock) to keep two "
+              "pulls out of one partial file; this system has none: run it on Linux, "
+              "macOS or another POSIX system")
 
 
 @dataclass(slots=True)
@@ -77,11 +89,11 @@ class Pulled:
 
 
 class HistoryFailed(Exception):
-    """The pull stopped (Zabbix down, gone or refusing): why, what it had pulled, and
-    where that is kept (``partial``; None: not a whole page, nothing kept); nothing is
-    left under the output's name."""
+    """The pull stopped (Zabbix down, gone or refusing, or a signal): why, what it had
+    pulled, and where that is kept (``partial``; None: not a whole page, nothing kept);
+    nothing is left under the output's name."""
 
-    def __init__(self, cause: ZabbixError | OSError, pulled: Pulled, out: Path,
+    def __init__(self, cause: ZabbixError | OSError | Stopped, pulled: Pulled, out: Path,
                  partial: Path | None):
         kept = (f"; kept in {partial}: the same command with --resume continues it"
                 if partial is not None else "")
@@ -144,8 +156,14 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
     whole seconds, both included; None: now, fixed at the start) to ``out``, in event
     id order, one JSON line each; ``progress`` after each page. ``resume``: continue
     the stopped pull of that checkpoint (its span must be this one). HistoryFailed when
-    Zabbix fails part-way (``out`` untouched, the pages written kept for ``resume``);
-    InputError when the partial file is another pull's or not the checkpoint's."""
+    Zabbix fails part-way or a signal stops it (``Stopped``, raised within
+    ``stopping_on_signals``): ``out`` untouched, the pages written kept for ``resume``.
+    InputError when the partial file is another pull's or not the checkpoint's.
+
+    Durable in this order: a page's lines fsynced before the checkpoint that names
+    them is written (itself durably, ``write_checkpoint``), so that after a power cut
+    the checkpoint never names more than the partial file holds; the partial file
+    renamed to ``out`` and that rename on disk before the checkpoint is removed."""
     span = Span(api.url, int(since), int(until if until is not None else time.time()),
                 mapping_identity(mapping))
     if resume is not None and resume.span != span:
@@ -153,7 +171,7 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
     partial, checkpoint = pull_files(out)
     pulled = Pulled.resuming(resume)
     after = resume.after if resume is not None else 0
-    handle = _open_partial(partial, resume)
+    handle = _open_partial(partial, checkpoint, resume)
     kept = resume is not None  # a checkpoint stands for what the partial file holds
     try:
         with handle:
@@ -166,6 +184,7 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
                 pulled.pages += 1
                 after = int(ids[-1])
                 handle.flush()
+                os.fsync(handle.fileno())
                 write_checkpoint(checkpoint, Checkpoint(
                     span, after, os.fstat(handle.fileno()).st_size, pulled.written,
                     pulled.still_open, pulled.skipped, pulled.pages, pulled.reached))
@@ -174,26 +193,32 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
                     progress(pulled)
                 if len(ids) < page:
                     break
-        # The checkpoint first: a partial file without one is pulled again, never
-        # continued after it became the output.
-        checkpoint.unlink(missing_ok=True)
-        kept = False
+        # The rename before the checkpoint goes: stopped between the two, the pull is
+        # kept whole and resumable, or finished. A checkpoint left beside a finished
+        # output names no partial file, which ``--resume`` refuses.
         os.replace(partial, out)
-    except (ZabbixError, OSError) as exc:  # OSError: the disk, not Zabbix
+    except (ZabbixError, OSError, Stopped) as exc:  # OSError: the disk, not Zabbix
         raise HistoryFailed(exc, pulled, out, partial if kept else None) from None
     finally:
         if not kept:
             partial.unlink(missing_ok=True)
+    sync_directory(out.parent)
+    checkpoint.unlink(missing_ok=True)
     return pulled
 
 
-def _open_partial(partial: Path, resume: Checkpoint | None) -> Any:
+def _open_partial(partial: Path, checkpoint: Path, resume: Checkpoint | None) -> Any:
     """The partial file, for appending, locked against a second pull to the same
     output (which would interleave its lines), and cut to what ``resume``'s checkpoint
-    says (a page it was writing when stopped is written again) or emptied."""
+    says (a page it was writing when stopped is written again) or emptied. InputError
+    when it holds less than the checkpoint says (both lengths named). Emptied, its
+    stopped pull's ``checkpoint`` is removed first, durably: left, it would name this
+    pull's first lines as that one's if this one is killed before its own."""
     if resume is not None and not partial.exists():
         raise InputError(f"--resume: no partial file {partial} beside its checkpoint; "
                          "run without --resume to pull the span again")
+    if fcntl is None:
+        raise InputError(NO_LOCKING)
     handle = partial.open("a", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -201,6 +226,9 @@ def _open_partial(partial: Path, resume: Checkpoint | None) -> Any:
         handle.close()
         raise InputError(f"{partial} is being written by another pull of the same "
                          "--out") from None
+    if resume is None:
+        checkpoint.unlink(missing_ok=True)
+    sync_directory(partial.parent)  # its entry on disk before a checkpoint names it
     size = os.fstat(handle.fileno()).st_size
     if resume is not None and size < resume.size:
         handle.close()

@@ -14,6 +14,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 { command -v snmpd || [ -x /usr/sbin/snmpd ]; } >/dev/null 2>&1 || need+=(snmpd)
 command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need+=(iproute2)
+# strace: the order in which `aiops zabbix history` puts its files on disk
+# (tests/unit/test_zabbix_history_stop.py).
+command -v strace >/dev/null 2>&1 || need+=(strace)
 # A real Request Tracker 5 (SQLite, standalone server) for the ticket connector test.
 [ -x /usr/share/request-tracker5/libexec/rt-server ] || \
   need+=(request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -88,10 +89,15 @@ def _reply(handler: BaseHTTPRequestHandler, result: Any) -> None:
 class _GoesAway(BaseHTTPRequestHandler):
     """Zabbix 6.0 with problem events 10, 12, 14, 16 (each recovered by the next id),
     which, while ``going``, answers the first page of a listing and closes the
-    connection at the second; each listing's (eventid_from, time_from, time_till)."""
+    connection at the second (``stalling``: first holds it open, says so by
+    ``stalled``, until ``released``); each listing's (eventid_from, time_from,
+    time_till)."""
 
     listings: list[tuple[str, str, str]] = []
     going = True
+    stalling = False
+    stalled = threading.Event()
+    released = threading.Event()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -102,6 +108,9 @@ class _GoesAway(BaseHTTPRequestHandler):
             self.listings.append((params["eventid_from"], params["time_from"],
                                   params["time_till"]))
             if self.going and len(self.listings) > 1:  # the server goes away mid-pull
+                if self.stalling:
+                    self.stalled.set()
+                    self.released.wait(60)
                 self.close_connection = True
                 self.connection.close()
                 return
@@ -121,9 +130,13 @@ class _GoesAway(BaseHTTPRequestHandler):
 @pytest.fixture
 def goes_away() -> Iterator[str]:
     """The URL of a ``_GoesAway`` that goes away at its second listing."""
-    _GoesAway.listings, _GoesAway.going = [], True
+    _GoesAway.listings, _GoesAway.going, _GoesAway.stalling = [], True, False
+    _GoesAway.stalled, _GoesAway.released = threading.Event(), threading.Event()
     with serving(_GoesAway) as url:
-        yield url
+        try:
+            yield url
+        finally:
+            _GoesAway.released.set()
 
 
 SPAN = ("--since", "2026-11-22", "--until", "2026-11-24", "--page-size", "2")

@@ -1,0 +1,207 @@
+"""``aiops zabbix history`` stopped as a system stops it, and the files it leaves: a
+real process sent SIGTERM or SIGINT while it waits on a Zabbix that stalls, then
+resumed; the order in which it puts its files on disk (its system calls, traced by
+strace); a checkpoint naming more than its partial file holds; a system without
+fcntl's locks. The stand-in Zabbix is test_zabbix_history's."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiops.zabbix_checkpoint import read_checkpoint
+from aiops.zabbix_history import NO_LOCKING
+from tests.unit.test_zabbix_history import (
+    SPAN,
+    _GoesAway,
+    _history,
+    _stopped,
+    _uninterrupted,
+    goes_away,  # noqa: F401 - the fixture, used by name
+)
+
+ROOT = Path(__file__).parents[2]
+
+
+def _command(tmp_path: Path, url: str, out: Path, *extra: str) -> list[str]:
+    """``aiops zabbix history`` of SPAN to ``out`` as a process."""
+    token = tmp_path / "token"
+    token.write_text("t")
+    return [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "data"),
+            "zabbix", "history", "--url", url, "--token-file", str(token), *SPAN,
+            "--out", str(out), *extra]
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_zabbix_stalls_keeps_the_pages_written_for_resume(
+        tmp_path: Path, goes_away: str, sig: signal.Signals,  # noqa: F811
+        status: int) -> None:
+    _GoesAway.stalling = True
+    out = tmp_path / "alerts.jsonl"
+    with subprocess.Popen(_command(tmp_path, goes_away, out), cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        try:
+            assert _GoesAway.stalled.wait(60), "the pull never asked for page 2"
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr, stderr
+    (error,) = [line for line in stderr.splitlines() if "error" in line]
+    assert error == (f"aiops: error: stopped by {sig.name}; 2 alerts written (0 still "
+                     "open), up to 2026-11-22T19:00:12Z before it stopped; "
+                     f"{out} not written; kept in {out}.partial: the same command with "
+                     "--resume continues it"), error
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "alerts.jsonl.checkpoint", "alerts.jsonl.partial", "token"]
+    checkpoint = read_checkpoint(Path(f"{out}.checkpoint"))
+    assert (checkpoint.after, checkpoint.written, checkpoint.pages, checkpoint.size) == (
+        12, 2, 1, Path(f"{out}.partial").stat().st_size)
+
+    _GoesAway.going, _GoesAway.listings = False, []
+    resumed = subprocess.run(_command(tmp_path, goes_away, out, "--resume"), cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [listed for listed, *_ in _GoesAway.listings] == ["13", "17"]
+    assert out.read_bytes() == _uninterrupted(tmp_path, goes_away, *SPAN)
+
+
+def test_a_new_pull_over_a_stopped_one_removes_its_checkpoint_before_writing(
+        tmp_path: Path, goes_away: str) -> None:  # noqa: F811
+    """A pull without --resume empties the stopped pull's partial file; killed before
+    its own first checkpoint, it must not leave the old one, which would name its new
+    lines as the old pull's to a --resume."""
+    out = _stopped(tmp_path, goes_away, *SPAN)
+    _GoesAway.stalling = True  # from its first listing on: the server went away before
+    with subprocess.Popen(_command(tmp_path, goes_away, out), cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        try:
+            assert _GoesAway.stalled.wait(60), "the pull never listed"
+            assert not Path(f"{out}.checkpoint").exists()
+        finally:
+            process.kill()  # SIGKILL: no handler runs
+    _GoesAway.going, _GoesAway.listings = False, []
+    result = _history(tmp_path, goes_away, *SPAN, "--out", str(out), "--resume")
+    assert result.exit_code == 2, result.output
+    assert f"--resume: no checkpoint {out}.checkpoint" in result.output
+    assert _GoesAway.listings == []
+
+
+def _disk_order(trace: Path, folder: Path) -> str:
+    """What a strace -f -y log says was done to the pull's files, one letter a call, a
+    run of one letter said once: W/S a write/fsync of the partial file, w/s of the
+    checkpoint's temporary file, R its rename over the checkpoint, D an fsync of the
+    directory, O the partial file's rename to the output, U the checkpoint removed."""
+    partial, out = folder / "alerts.jsonl.partial", folder / "alerts.jsonl"
+    checkpoint = folder / "alerts.jsonl.checkpoint"
+    temporary = folder / ".alerts.jsonl.checkpoint.tmp"
+    letters = []
+    for line in trace.read_text().splitlines():
+        call = re.match(r"\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)", line)
+        if call is None or call[3].startswith("-"):
+            continue
+        name, args = call[1], call[2]
+        fd = re.match(r"\d+<([^>]*)>", args)
+        paths = [Path(p) for p in re.findall(r'"(/[^"]*)"', args)]
+        if name in ("write", "fsync", "fdatasync") and fd is not None:
+            where = Path(fd[1])
+            sync = name != "write"
+            if where == partial:
+                letters.append("S" if sync else "W")
+            elif where == temporary:
+                letters.append("s" if sync else "w")
+            elif where == folder and sync:
+                letters.append("D")
+        elif name.startswith("rename") and paths[-2:] == [temporary, checkpoint]:
+            letters.append("R")
+        elif name.startswith("rename") and paths[-2:] == [partial, out]:
+            letters.append("O")
+        elif name.startswith("unlink") and paths[-1:] == [checkpoint]:
+            letters.append("U")
+    return re.sub(r"(.)\1+", r"\1", "".join(letters))
+
+
+def test_each_page_is_on_disk_before_the_checkpoint_that_names_it(
+        tmp_path: Path, goes_away: str) -> None:  # noqa: F811
+    """A power cut at any moment leaves a checkpoint that names no more than the
+    partial file holds, or none: the order of the pull's system calls says so."""
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (scripts/install-test-deps.sh installs it)")
+    _GoesAway.going = False
+    folder = tmp_path / "pull"
+    folder.mkdir()
+    trace = tmp_path / "trace"
+    result = subprocess.run(["strace", "-f", "-y", "-qq", "-o", str(trace), "-e",
+                             "trace=write,fsync,fdatasync,rename,renameat,renameat2,"
+                             "unlink,unlinkat",
+                             *_command(tmp_path, goes_away, folder / "alerts.jsonl")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if "PTRACE" in result.stderr or "Operation not permitted" in result.stderr:
+        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    # The directory at the partial file's creation; per page (events 10 and 12, then
+    # 14 and 16): its lines, their fsync, the checkpoint's temporary file and its
+    # fsync, the rename, the directory; at the end the output's rename, the directory,
+    # and only then the checkpoint removed.
+    assert _disk_order(trace, folder) == "D" + "WSwsRD" * 2 + "ODU"
+
+
+def test_a_checkpoint_naming_more_than_the_partial_file_exits_2_naming_both(
+        tmp_path: Path, goes_away: str) -> None:  # noqa: F811
+    """A partial file that lost its end (written back from a copy, or a system that
+    kept the checkpoint and not the lines) is not continued: lines would be missing."""
+    out = _stopped(tmp_path, goes_away, *SPAN)
+    partial = Path(f"{out}.partial")
+    size = partial.stat().st_size
+    with partial.open("r+") as handle:
+        handle.truncate(size - 10)
+    _GoesAway.going, _GoesAway.listings = False, []
+    result = _history(tmp_path, goes_away, *SPAN, "--out", str(out), "--resume")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(
+        f"aiops: error: --resume: the partial file {partial} has {size - 10} bytes, "
+        f"fewer than the {size} its checkpoint says; run without --resume to pull the "
+        "span again"), result.output
+    assert _GoesAway.listings == [] and not out.exists()
+
+
+def test_a_partial_file_longer_than_its_checkpoint_is_cut_back_on_resume(
+        tmp_path: Path, goes_away: str) -> None:  # noqa: F811
+    """Stopped after a page's whole lines were written but before its checkpoint:
+    the resumed pull cuts them and writes that page once."""
+    out = _stopped(tmp_path, goes_away, *SPAN)
+    partial = Path(f"{out}.partial")
+    kept = partial.read_bytes()
+    partial.write_bytes(kept + kept)  # two whole lines more than the checkpoint names
+    _GoesAway.going, _GoesAway.listings = False, []
+    result = _history(tmp_path, goes_away, *SPAN, "--out", str(out), "--resume")
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == _uninterrupted(tmp_path, goes_away, *SPAN)
+
+
+def test_without_fcntl_the_command_says_it_needs_posix_locks(tmp_path: Path) -> None:
+    """Windows has no fcntl: the command must say so, not fail importing it."""
+    token = tmp_path / "token"
+    token.write_text("t")
+    out = tmp_path / "alerts.jsonl"
+    # ``import fcntl`` raises ImportError, as on a system without it.
+    code = "import sys; sys.modules['fcntl'] = None; from aiops.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--data-dir", str(tmp_path / "data"), "zabbix",
+         "history", "--url", "http://127.0.0.1:9/api_jsonrpc.php", "--token-file",
+         str(token), "--since", "1d", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"aiops: error: {NO_LOCKING}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
