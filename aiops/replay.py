@@ -11,15 +11,13 @@ from __future__ import annotations
 import gc
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
-from aiops.filemode import as_created
+from aiops.durable import replace_with_text
 from aiops.models import Alert
 from aiops.runtime import Runtime
 from aiops.store.queries import replay_incidents
@@ -136,17 +134,9 @@ def _append_object(obj: dict[Any, Any], newline: str, parts: list[str]) -> None:
 
 
 def write_json_atomically(path: Path, document: Any) -> None:
-    """Write ``document`` (indented JSON) to ``path`` via a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        as_created(fd)  # mkstemp makes it 0600: others could not read the output
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json_text(document))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``document`` (indented JSON) to ``path`` whole, durably (``aiops.durable``):
+    a reader never sees half of it, nor an empty file after a power cut."""
+    replace_with_text(path, json_text(document))
 
 
 def load_alerts(alerts_path: Path) -> list[Alert]:

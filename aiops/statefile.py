@@ -5,31 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
+from aiops.durable import replace_with_text
+
 log = logging.getLogger(__name__)
-# One writer at a time: a follower's thread and its stop may write at once, and two
-# writers of one ``.part`` file would move each other's half-written file into place.
-_WRITING = threading.Lock()
 
 
 def write_state(path: Path, url: str, state: dict[str, Any]) -> bool:
-    """Write atomically (a crash leaves the previous file, and the new one is on disk
-    before it replaces it, so a power cut does not leave an empty one); False, logged,
-    when it cannot be written: following goes on, only a restart will know less."""
+    """Replace the file whole and durably (``aiops.durable``: a crash or a power cut
+    leaves the previous state or this one); False, logged, when it cannot be written:
+    following goes on, only a restart will know less. Each write has a temporary file
+    of its own, so a follower's thread and its stop may write at once."""
     text = json.dumps({**state, "url": url})
     try:
-        with _WRITING:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            part = path.with_suffix(".part")
-            with part.open("w", encoding="utf-8") as file:
-                file.write(text)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(part, path)
+        replace_with_text(path, text)
     except OSError as exc:
         log.warning("cannot write %s (%s); a restart will start without it", path, exc)
         return False

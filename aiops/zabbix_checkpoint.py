@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiops.durable import replace_with_text
 from aiops.errors import InputError
 from aiops.timeutil import to_rfc3339
 from connectors.webhook_mapping import Mapping
@@ -85,31 +85,10 @@ class Checkpoint:
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Replace ``path`` whole and durably: a temporary file written and fsynced, renamed
-    over it, then the directory fsynced. A pull stopped or a power cut at any point
-    leaves the checkpoint before or this one, never an empty or half one (a rename is
-    not on disk before its data without the first fsync, nor at all without the
-    second). The partial file's lines it names must be fsynced before this."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps(checkpoint.to_dict(), indent=1) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    sync_directory(path.parent)
-
-
-def sync_directory(directory: Path) -> None:
-    """Put ``directory``'s entries (a file created, renamed or removed) on disk, where
-    the system can: POSIX opens a directory for this; Windows cannot open one, and a
-    rename there is as durable as its file system makes it."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    """Replace ``path`` whole and durably (``aiops.durable``): a pull stopped or a power
+    cut at any point leaves the checkpoint before or this one, never an empty or half
+    one. The partial file's lines it names must be fsynced before this."""
+    replace_with_text(path, json.dumps(checkpoint.to_dict(), indent=1) + "\n")
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiops.durable import sync_directory
 from aiops.errors import InputError
 from aiops.models import Alert
 from aiops.stop_signals import Stopped
@@ -42,7 +43,6 @@ from aiops.zabbix_checkpoint import (
     Span,
     mapping_identity,
     pull_files,
-    sync_directory,
     write_checkpoint,
 )
 from connectors.webhook_mapping import Mapping

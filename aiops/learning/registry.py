@@ -10,41 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from aiops import __version__
+from aiops.durable import replace_with_text, sync_directory, synced_temporary
 from aiops.errors import DamagedFile
-from aiops.filemode import as_created
 
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
-
-
-def _temp_file(folder: Path, prefix: str, text: str) -> Path:
-    """``text`` in a new hidden file of ``folder`` (same file system as its final name,
-    so renaming or linking it there is atomic); removed again if writing fails."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
-    try:
-        as_created(fd)  # mkstemp makes it 0600: a server running as another user
-        # than the worker that trained and promoted could not read the model
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = _temp_file(path.parent, f".{path.name}.", text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class ModelRegistry:
@@ -71,9 +45,11 @@ class ModelRegistry:
         while True:
             document = {"name": name, "version": version, "created_at": time.time(),
                         "engine_version": __version__, "meta": meta, "model": model}
-            tmp = _temp_file(folder, ".new.", json.dumps(document, indent=1))
+            tmp = synced_temporary(folder, ".new.", json.dumps(document, indent=1))
             try:
                 os.link(tmp, folder / f"v{version:04d}.json")
+                # The new name on disk before anything (a promotion) points at it.
+                sync_directory(folder)
                 return version
             except FileExistsError:
                 version = max(version, *self.versions(name)) + 1
@@ -87,7 +63,7 @@ class ModelRegistry:
         if document is None:
             raise KeyError(f"model '{name}' has no version {version}")
         document["meta"] = meta
-        _write_atomically(self.root / name / f"v{version:04d}.json",
+        replace_with_text(self.root / name / f"v{version:04d}.json",
                           json.dumps(document, indent=1))
 
     def promote(self, name: str, version: int) -> None:
@@ -96,7 +72,7 @@ class ModelRegistry:
         every process of the data dir from loading its models."""
         if version not in self.versions(name) or self.load(name, version) is None:
             raise KeyError(f"model '{name}' has no version {version}")
-        _write_atomically(self.root / name / "PROMOTED", f"{version}\n")
+        replace_with_text(self.root / name / "PROMOTED", f"{version}\n")
 
     def promoted_version(self, name: str) -> int | None:
         """The version PROMOTED names; None when there is no PROMOTED (nothing promoted

@@ -7,8 +7,6 @@ fcntl's locks. The stand-in Zabbix is test_zabbix_history's."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +16,7 @@ import pytest
 
 from aiops.zabbix_checkpoint import read_checkpoint
 from aiops.zabbix_history import NO_LOCKING
+from tests.syscalls import Call, order, traced
 from tests.unit.test_zabbix_history import (
     SPAN,
     _GoesAway,
@@ -98,56 +97,47 @@ def test_a_new_pull_over_a_stopped_one_removes_its_checkpoint_before_writing(
 
 
 def _disk_order(trace: Path, folder: Path) -> str:
-    """What a strace -f -y log says was done to the pull's files, one letter a call, a
-    run of one letter said once: W/S a write/fsync of the partial file, w/s of the
-    checkpoint's temporary file, R its rename over the checkpoint, D an fsync of the
-    directory, O the partial file's rename to the output, U the checkpoint removed."""
+    """What the trace says was done to the pull's files, one letter a call: W/S a
+    write/fsync of the partial file, w/s of the checkpoint's temporary file, R its
+    rename over the checkpoint, D an fsync of the directory, O the partial file's
+    rename to the output, U the checkpoint removed."""
     partial, out = folder / "alerts.jsonl.partial", folder / "alerts.jsonl"
     checkpoint = folder / "alerts.jsonl.checkpoint"
-    temporary = folder / ".alerts.jsonl.checkpoint.tmp"
-    letters = []
-    for line in trace.read_text().splitlines():
-        call = re.match(r"\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)", line)
-        if call is None or call[3].startswith("-"):
-            continue
-        name, args = call[1], call[2]
-        fd = re.match(r"\d+<([^>]*)>", args)
-        paths = [Path(p) for p in re.findall(r'"(/[^"]*)"', args)]
-        if name in ("write", "fsync", "fdatasync") and fd is not None:
-            where = Path(fd[1])
-            sync = name != "write"
-            if where == partial:
-                letters.append("S" if sync else "W")
-            elif where == temporary:
-                letters.append("s" if sync else "w")
-            elif where == folder and sync:
-                letters.append("D")
-        elif name.startswith("rename") and paths[-2:] == [temporary, checkpoint]:
-            letters.append("R")
-        elif name.startswith("rename") and paths[-2:] == [partial, out]:
-            letters.append("O")
-        elif name.startswith("unlink") and paths[-1:] == [checkpoint]:
-            letters.append("U")
-    return re.sub(r"(.)\1+", r"\1", "".join(letters))
+
+    def temporary(path: Path | None) -> bool:
+        return path is not None and path.parent == folder and path.name.startswith(
+            ".alerts.jsonl.checkpoint.")
+
+    def letter(call: Call) -> str | None:
+        sync = call.name in ("fsync", "fdatasync")
+        if call.name == "write" or sync:
+            if call.file == partial:
+                return "S" if sync else "W"
+            if temporary(call.file):
+                return "s" if sync else "w"
+            return "D" if call.file == folder and sync else None
+        if call.name.startswith("rename") and len(call.paths) >= 2:
+            if temporary(call.paths[-2]) and call.paths[-1] == checkpoint:
+                return "R"
+            if call.paths[-2:] == [partial, out]:
+                return "O"
+        if call.name.startswith("unlink") and call.paths[-1:] == [checkpoint]:
+            return "U"
+        return None
+
+    return order(trace, letter)
 
 
 def test_each_page_is_on_disk_before_the_checkpoint_that_names_it(
         tmp_path: Path, goes_away: str) -> None:  # noqa: F811
     """A power cut at any moment leaves a checkpoint that names no more than the
     partial file holds, or none: the order of the pull's system calls says so."""
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed (scripts/install-test-deps.sh installs it)")
     _GoesAway.going = False
     folder = tmp_path / "pull"
     folder.mkdir()
     trace = tmp_path / "trace"
-    result = subprocess.run(["strace", "-f", "-y", "-qq", "-o", str(trace), "-e",
-                             "trace=write,fsync,fdatasync,rename,renameat,renameat2,"
-                             "unlink,unlinkat",
-                             *_command(tmp_path, goes_away, folder / "alerts.jsonl")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    if "PTRACE" in result.stderr or "Operation not permitted" in result.stderr:
-        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
+    result = traced(_command(tmp_path, goes_away, folder / "alerts.jsonl"), trace,
+                    cwd=ROOT)
     assert result.returncode == 0, result.stderr
     # The directory at the partial file's creation; per page (events 10 and 12, then
     # 14 and 16): its lines, their fsync, the checkpoint's temporary file and its
