@@ -11,10 +11,11 @@ before the rename, and the directory after it.
 
 Every file this program replaces whole (the model registry's versions and pointer,
 ``aiops replay``'s incidents document and the other JSON outputs, a follower's state,
-the Zabbix pull's checkpoint) goes through here. Each is made beside its final name
-(the same file system, so the rename is atomic) under a name of its own, so that two
-writers of one path never rename each other's half-written file, and it gets the
-mode ``open()`` would have given it (``aiops.filemode``).
+the Zabbix pull's checkpoint) goes through here; the text model's embedding cache
+need not (a damaged one is only a cache: it is dropped and rebuilt). Each is made
+beside its final name (the same file system, so the rename is atomic) under a name
+of its own, so that two writers of one path never rename each other's half-written
+file, and it gets the mode ``open()`` would have given it (``aiops.filemode``).
 """
 
 from __future__ import annotations
