@@ -1,16 +1,20 @@
-"""``aiops prune``: delete from the store what ended before a cutoff (docs/operations
-in README.md, "Retention"; what goes and what stays: ``aiops.store.retention``)."""
+"""``aiops prune``: delete from the store what ended before a cutoff (docs/architecture.md,
+"Retention"; what goes and what stays: ``aiops.store.retention``)."""
 
 from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from aiops.cli_base import main, progress, reports_bad_input
 from aiops.errors import InputError
 from aiops.timeutil import parse_duration, parse_timestamp, to_rfc3339
+
+if TYPE_CHECKING:
+    from aiops.store.retention import PruneReport
 
 
 def parse_cutoff(text: str, now: float) -> float:
@@ -82,7 +86,7 @@ def prune_command(ctx: click.Context, older_than: str, dry_run: bool, vacuum: bo
     _show(report, vacuumed, as_json)
 
 
-def _show(report, vacuumed: float | None, as_json: bool) -> None:
+def _show(report: PruneReport, vacuumed: float | None, as_json: bool) -> None:
     counts = report.deleted
     if as_json:
         click.echo(json.dumps({"cutoff": to_rfc3339(report.cutoff), "clamped": report.clamped,

@@ -25,8 +25,16 @@ labels) and tickets (the remediation history, imported from outside).
 What the engine reads back on a restart is never touched: the cutoff is clamped to
 ``restart_floor`` (``Retention.clamped``), before every window of ``load_state``
 (``aiops.engine.restore``: the correlation horizon, the re-fire window, the
-absorber's buffer) and of the live pace (``seed_from_store``: a day of alerts, and
-the latest ``MAX_ALERTS`` raw events read by sequence whatever their age).
+absorber's buffer, at the largest time scale) and of the live pace
+(``seed_from_store``: a day of alerts, and of the latest ``MAX_ALERTS`` raw events it
+reads whatever their age, those it keeps: ``_first_kept_by_pace``), so a restart after
+a prune decides as one without it (tested).
+
+Not kept either: a raw event's ``event_id`` once pruned. No duplicate check looks
+events up by it (deduplication is by the condition's fingerprint, in memory), so an
+old event sent again is taken as a new alert, as it would be without the prune (its
+condition left memory long before); only the look-ups by event id (replay output,
+feedback by alert ids, ticket linking by alert ids) no longer find a pruned one.
 
 Deleted in batches of at most ``batch`` rows, each its own transaction, so a live
 ``aiops serve`` writing to the same store waits for one batch at most, and a prune

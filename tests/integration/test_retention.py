@@ -4,6 +4,7 @@ restart reads stay; the engine goes on after it as it would have without it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,26 +67,33 @@ def store(db_url: str, tmp_path: Path) -> Runtime:
     merged-away incident, feedback and a playbook run), an old one a sink has not
     delivered yet, an old open one, an old clear of no alert, and new alerts."""
     rt = open_store(tmp_path / "data", db_url)
+    fill(rt, T0, LATER)
+    yield rt
+    rt.close()
+
+
+def fill(rt: Runtime, t0: float, later: float) -> None:
+    """The ``store`` fixture's rows, the old from ``t0``, the new at ``later``."""
     rt.import_topology([Node(n, "device", n) for n in ("r1", "r2", "r3", "r4", "r5")],
                        [Edge("r1", "r2")], "test")
-    ingest(rt, event("a1", "r1", T0), event("a2", "r2", T0 + 10))
-    ingest(rt, event("a1", "r1", T0, T0 + 100), event("a2", "r2", T0 + 10, T0 + 100))
-    ingest(rt, event("b1", "r3", T0 + 20))  # never cleared: firing, its incident open
-    ingest(rt, event("c1", "r4", T0 + 1000), )
-    ingest(rt, event("c1", "r4", T0 + 1000, T0 + 1100))
-    ingest(rt, event("up-r5", "r5", T0 + 2000, T0 + 2000), unknown=(0,))  # ends no alert
-    ingest(rt, event("n1", "r1", LATER), event("n2", "r2", LATER + 5))
+    ingest(rt, event("a1", "r1", t0), event("a2", "r2", t0 + 10))
+    ingest(rt, event("a1", "r1", t0, t0 + 100), event("a2", "r2", t0 + 10, t0 + 100))
+    ingest(rt, event("b1", "r3", t0 + 20))  # never cleared: firing, its incident open
+    ingest(rt, event("c1", "r4", t0 + 1000))
+    ingest(rt, event("c1", "r4", t0 + 1000, t0 + 1100))
+    ingest(rt, event("up-r5", "r5", t0 + 2000, t0 + 2000), unknown=(0,))  # ends no alert
+    ingest(rt, event("n1", "r1", later), event("n2", "r2", later + 5))
     old, pending = incident_of(rt, "a1"), incident_of(rt, "c1")
-    sink_row = {"sink": "webhook", "version": 2, "fingerprint": {}, "changed_at": T0,
-                "next_attempt_at": T0, "attempts": 0, "delivered_version": 2}
+    sink_row = {"sink": "webhook", "version": 2, "fingerprint": {}, "changed_at": t0,
+                "next_attempt_at": t0, "attempts": 0, "delivered_version": 2}
     with rt.db.begin() as conn:
         conn.execute(sa.insert(incidents).values(
             id="inc-merged", seq=0, status="merged", title="merged away", severity="major",
-            started_at=T0, updated_at=T0 + 5, merged_into=old, alert_count=0,
+            started_at=t0, updated_at=t0 + 5, merged_into=old, alert_count=0,
             root_causes=[]))
         conn.execute(sa.insert(tickets).values(
-            id="T-1", source="test", opened_at=T0, title="link down", alert_ids=["a1"],
-            labels={}, stored_at=T0))
+            id="T-1", source="test", opened_at=t0, title="link down", alert_ids=["a1"],
+            labels={}, stored_at=t0))
         conn.execute(sa.insert(ticket_links).values(ticket_id="T-1", incident_id=old,
                                                     score=0.9, evidence=[]))
         conn.execute(sa.insert(sink_deliveries).values(incident_id=old, status="delivered",
@@ -95,13 +103,11 @@ def store(db_url: str, tmp_path: Path) -> Runtime:
         conn.execute(sa.insert(sink_deliveries).values(incident_id=pending, status="pending",
                                                        **sink_row))
         conn.execute(sa.insert(feedback).values(
-            kind="merge", incident_id=old, incidents=[old], created_at=T0 + 200,
+            kind="merge", incident_id=old, incidents=[old], created_at=t0 + 200,
             alerts_before={}, alerts_after={}))
         conn.execute(sa.insert(playbook_runs).values(
             incident_id=old, playbook="restart", status="succeeded", dry_run=False,
-            requested_at=T0 + 300, reasons=[], steps=[]))
-    yield rt
-    rt.close()
+            requested_at=t0 + 300, reasons=[], steps=[]))
 
 
 def test_what_ended_before_the_cutoff_goes_and_the_rest_stays(store: Runtime) -> None:
@@ -257,3 +263,47 @@ def _decisions(rt: Runtime, after: set[str]) -> set[tuple[frozenset[str], float,
     scale = float((rt.engine.stats()["live_pace"] or {}).get("scale", 1.0))
     return {(frozenset(m), scale, ",".join(rc["entity"] for rc in causes[i] or []))
             for i, m in members.items() if m & after}
+
+
+def test_a_serving_process_prunes_what_ended_before_its_keep(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """``AIOPS_RETENTION_KEEP`` starts the loop (``Runtime.close`` stops it), which deletes
+    as the command does, by the wall clock."""
+    import time
+
+    from aiops.store.retention_loop import start_retention
+
+    monkeypatch.setenv("AIOPS_RETENTION_KEEP", str(30 * DAY))
+    rt = open_store(tmp_path / "data", None)
+    try:
+        now = time.time()
+        fill(rt, now - 100 * DAY, now - 60)
+        loop = start_retention(rt)
+        assert loop is not None and loop.settings.every == 3600.0
+        report = loop.prune_once()
+        assert (report.deleted["alerts"], report.deleted["raw_events"]) == (2, 5)
+        assert {"b1", "c1", "n1", "n2"} <= rows(rt)["alerts"]
+        assert loop.prune_once().total == 0
+    finally:
+        rt.close()
+    assert not loop._thread.is_alive()
+
+
+def test_no_loop_without_a_keep(runtime: Runtime) -> None:
+    from aiops.store.retention_loop import start_retention
+
+    assert start_retention(runtime) is None
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("AIOPS_RETENTION_KEEP", "3600", "must be 0 (off) or at least 86400"),
+    ("AIOPS_RETENTION_KEEP", "-1", "must be a number at least 0"),
+    ("AIOPS_RETENTION_KEEP", "90d", "must be a number"),
+    ("AIOPS_RETENTION_EVERY", "10", "must be a number at least 60"),
+])
+def test_retention_settings_are_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                name: str, value: str, says: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=re.escape(f"{name} {says}")):
+        DataDir.from_env(tmp_path)
