@@ -307,3 +307,35 @@ def test_retention_settings_are_refused_by_name(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=re.escape(f"{name} {says}")):
         DataDir.from_env(tmp_path)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_prune_deletes_only_what_was_to_go_and_finishes_when_run_again(
+        store: Runtime, db_url: str, tmp_path: Path) -> None:
+    """Stopped after its third transaction (the progress callback raising, as a Ctrl-C
+    between batches), the store holds everything that was to stay; run again, the prune
+    ends where one uninterrupted run ends."""
+    before, old = rows(store), incident_of(store, "a1")
+    plan = retention.plan(store.db, CUTOFF, store.data_dir.settings)
+    batches = []
+
+    def stop_at_third(rows_done: int) -> None:
+        batches.append(rows_done)
+        if len(batches) == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        retention.prune(store.db, plan, batch=1, progress=stop_at_third)
+    midway = rows(store)
+    assert midway != before
+    kept = {"incidents": {incident_of(store, e) for e in ("b1", "c1", "n1")},
+            "alerts": {"b1", "c1", "n1", "n2"}}
+    assert all(kept[t] <= midway[t] for t in kept)
+    again = retention.prune(store.db, retention.plan(store.db, CUTOFF,
+                                                     store.data_dir.settings))
+    assert again.total > 0
+    assert rows(store)["alerts"] == before["alerts"] - {"a1", "a2"}
+    assert rows(store)["incidents"] == before["incidents"] - {"inc-merged", old}
