@@ -57,7 +57,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.playbooks.auto import start_auto_runs
 
     start_auto_runs(runtime)  # playbooks whose policy says to run unasked (docs/playbooks.md)
-    from aiops.store.retention_loop import start_retention
+    from aiops.retention_loop import start_retention
 
     if start_retention(runtime) is not None:
         click.echo(f"aiops: pruning what ended more than "

@@ -1,5 +1,5 @@
 """``aiops prune``: delete from the store what ended before a cutoff (docs/architecture.md,
-"Retention"; what goes and what stays: ``aiops.store.retention``)."""
+"Retention"; what goes and what stays: ``aiops.retention``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aiops.errors import InputError
 from aiops.timeutil import parse_duration, parse_timestamp, to_rfc3339
 
 if TYPE_CHECKING:
-    from aiops.store.retention import PruneReport
+    from aiops.retention import PruneReport
 
 
 def parse_cutoff(text: str, now: float) -> float:
@@ -61,7 +61,7 @@ def prune_command(ctx: click.Context, older_than: str, dry_run: bool, vacuum: bo
     """Delete resolved incidents, their alerts and raw events, and clears that ended no
     alert, all ended before the cutoff; open incidents, firing alerts and what a
     restart reads back stay (a cutoff inside that is moved back, with a message)."""
-    from aiops.store import retention
+    from aiops import retention
     from aiops.store.db import open_database
 
     asked = parse_cutoff(older_than, time.time())

@@ -242,7 +242,7 @@ class PlaybookSettings:
 
 @dataclass(frozen=True, slots=True)
 class RetentionSettings:
-    """Pruning of the store by ``aiops serve`` itself (``aiops.store.retention``, the
+    """Pruning of the store by ``aiops serve`` itself (``aiops.retention``, the
     same deletion as ``aiops prune``; docs/architecture.md, "Retention").
 
     Env ``AIOPS_RETENTION_<FIELD>`` overrides a field (``AIOPS_RETENTION_KEEP=7776000``

@@ -80,7 +80,7 @@ class Runtime:
     # Drains the outbox to webhooks and ServiceNow (``aiops.sinks.delivery``), when
     # ``aiops serve`` or the WSGI app started it.
     delivery: Any = None
-    # Prunes the store every hour (``aiops.store.retention_loop``), when a serving
+    # Prunes the store every hour (``aiops.retention_loop``), when a serving
     # process started it with ``AIOPS_RETENTION_KEEP`` set.
     retention: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -35,9 +35,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aiops import retention
 from aiops.config import EngineSettings
 from aiops.models import Alert
-from aiops.store import retention
 from aiops.store.db import open_database
 from aiops.store.tables import alerts, incidents, raw_events
 from benchmarks.machine import cpu_model

@@ -27,7 +27,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies,
         # delivers incidents and prunes the store (when set) too
         from aiops.playbooks.auto import start_auto_runs
-        from aiops.store.retention_loop import start_retention
+        from aiops.retention_loop import start_retention
 
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))

@@ -73,7 +73,7 @@ MIN_PRECEDENCE = 200
 # (``condition_onsets``; the scale's estimate uses its first window, also 600 s).
 ONSET_GAP = 600.0
 # The default reach of the kept onsets (module doc): what a restart reads back
-# (``seed_from_store``) and what retention must leave (``aiops.store.retention``).
+# (``seed_from_store``) and what retention must leave (``aiops.retention``).
 SPAN = 86400.0
 MAX_ALERTS = 50_000
 

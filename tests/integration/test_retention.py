@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from aiops import retention
 from aiops.config import DataDir
 from aiops.models import parse_alert
 from aiops.runtime import Runtime, open_runtime
 from aiops.sinks.tables import sink_deliveries, sink_tombstones
-from aiops.store import retention
 from aiops.store.tables import alerts, feedback, incidents, playbook_runs, raw_events
 from aiops.tickets.tables import ticket_links, tickets
 from aiops.timeutil import to_rfc3339
@@ -272,7 +272,7 @@ def test_a_serving_process_prunes_what_ended_before_its_keep(tmp_path: Path,
     as the command does, by the wall clock."""
     import time
 
-    from aiops.store.retention_loop import start_retention
+    from aiops.retention_loop import start_retention
 
     monkeypatch.setenv("AIOPS_RETENTION_KEEP", str(30 * DAY))
     rt = open_store(tmp_path / "data", None)
@@ -291,7 +291,7 @@ def test_a_serving_process_prunes_what_ended_before_its_keep(tmp_path: Path,
 
 
 def test_no_loop_without_a_keep(runtime: Runtime) -> None:
-    from aiops.store.retention_loop import start_retention
+    from aiops.retention_loop import start_retention
 
     assert start_retention(runtime) is None
 

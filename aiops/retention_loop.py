@@ -2,7 +2,7 @@
 ``every`` seconds, when ``AIOPS_RETENTION_KEEP`` is set (off by default).
 
 Why in the serving process: an installation that runs for months should not need a
-cron job to keep its disk; the deletion is the command's (``aiops.store.retention``),
+cron job to keep its disk; the deletion is the command's (``aiops.retention``),
 in batches of one transaction each, so the engine's own writes between them wait
 for one batch at most (docs/benchmarks.md, "Retention"). A cutoff inside what a
 restart reads is moved back as for the command, silently (logged at debug level).
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from aiops import retention
 from aiops.config import EngineSettings, RetentionSettings
-from aiops.store import retention
 
 if TYPE_CHECKING:
     from aiops.runtime import Runtime
