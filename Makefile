@@ -42,6 +42,7 @@ bench: setup test-deps
 	$(BIN)/python -m benchmarks.text_model --write-docs
 	$(BIN)/python -m benchmarks.sources --write-docs
 	$(BIN)/python -m benchmarks.live_pace --write-docs
+	$(BIN)/python -m benchmarks.retention --postgres --write-docs
 
 bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'

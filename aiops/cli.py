@@ -10,6 +10,7 @@ from aiops import (  # noqa: F401
     cli_learning,
     cli_models,
     cli_playbooks,
+    cli_prune,
     cli_sinks,
     cli_syslog,
     cli_tickets,

@@ -57,6 +57,12 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.playbooks.auto import start_auto_runs
 
     start_auto_runs(runtime)  # playbooks whose policy says to run unasked (docs/playbooks.md)
+    from aiops.retention_loop import start_retention
+
+    if start_retention(runtime) is not None:
+        click.echo(f"aiops: pruning what ended more than "
+                   f"{runtime.data_dir.retention.keep:g} s ago every "
+                   f"{runtime.data_dir.retention.every:g} s (AIOPS_RETENTION_KEEP)", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:

@@ -121,6 +121,9 @@ def _clock_ahead(text: str) -> float | None:
     return value
 
 
+MIN_KEEP = 86400.0  # RetentionSettings.keep, when on
+
+
 def _check_ranges(settings: Any, prefix: str,
                   ranges: dict[str, tuple[float, float, bool]]) -> None:
     """Refuse a field outside its range, naming its environment setting: ``ranges``
@@ -235,6 +238,29 @@ class PlaybookSettings:
         if not 0 <= self.auto_every <= 86_400:
             raise ValueError("AIOPS_PLAYBOOK_AUTO_EVERY must be seconds from 0 (off) to "
                              f"86400, got {self.auto_every!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """Pruning of the store by ``aiops serve`` itself (``aiops.retention``, the
+    same deletion as ``aiops prune``; docs/architecture.md, "Retention").
+
+    Env ``AIOPS_RETENTION_<FIELD>`` overrides a field (``AIOPS_RETENTION_KEEP=7776000``
+    keeps 90 days).
+    """
+
+    # Seconds of history kept: what ended longer ago is deleted; 0 (the default): the
+    # serving process deletes nothing, and history is kept until ``aiops prune``.
+    keep: float = 0.0
+    every: float = 3600.0  # seconds between two prunes (the first an ``every`` after start)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self, "AIOPS_RETENTION_", {"keep": (0.0, math.inf, True),
+                                                 "every": (60.0, 7 * 86400.0, True)})
+        if 0 < self.keep < MIN_KEEP:
+            raise ValueError(f"AIOPS_RETENTION_KEEP must be 0 (off) or at least {MIN_KEEP:g} "
+                             f"seconds (a day: what a restart reads back stays anyway), got "
+                             f"{self.keep!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +403,7 @@ class DataDir:
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
     playbook: PlaybookSettings = field(default_factory=PlaybookSettings)
     sinks: SinkSettings = field(default_factory=SinkSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # A file of access tokens the API and the view ask for (aiops/api/access.py);
     # empty: no authentication of its own (a proxy in front, or 127.0.0.1 only).
     api_tokens_file: str = ""
@@ -409,6 +436,7 @@ class DataDir:
                    retrain=settings_from_env(RetrainSettings(), "AIOPS_RETRAIN_"),
                    playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"),
                    sinks=settings_from_env(SinkSettings(), "AIOPS_SINK_"),
+                   retention=settings_from_env(RetentionSettings(), "AIOPS_RETENTION_"),
                    api_tokens_file=os.environ.get("AIOPS_API_TOKENS_FILE") or "")
 
     def url(self) -> str:

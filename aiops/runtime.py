@@ -80,6 +80,9 @@ class Runtime:
     # Drains the outbox to webhooks and ServiceNow (``aiops.sinks.delivery``), when
     # ``aiops serve`` or the WSGI app started it.
     delivery: Any = None
+    # Prunes the store every hour (``aiops.retention_loop``), when a serving
+    # process started it with ``AIOPS_RETENTION_KEEP`` set.
+    retention: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel) -> None:
@@ -259,6 +262,8 @@ class Runtime:
             self.auto_runs.stop()
         if self.delivery is not None:
             self.delivery.stop()
+        if self.retention is not None:
+            self.retention.stop()
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()

@@ -24,14 +24,16 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
-    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies and
-        # delivers incidents too
+    if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies,
+        # delivers incidents and prunes the store (when set) too
         from aiops.playbooks.auto import start_auto_runs
+        from aiops.retention_loop import start_retention
 
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))
         start_auto_runs(runtime)
         start_delivery(runtime, "http://127.0.0.1:8080")
+        start_retention(runtime)
     app.extensions["aiops"] = runtime
     if runtime.data_dir.api_tokens_file:
         # ValueError naming the file and line: nothing is served with fewer tokens

@@ -72,6 +72,10 @@ MIN_PRECEDENCE = 200
 # A repeat of a condition sooner than this after its previous alert is the same run
 # (``condition_onsets``; the scale's estimate uses its first window, also 600 s).
 ONSET_GAP = 600.0
+# The default reach of the kept onsets (module doc): what a restart reads back
+# (``seed_from_store``) and what retention must leave (``aiops.retention``).
+SPAN = 86400.0
+MAX_ALERTS = 50_000
 
 
 class _Readings(NamedTuple):
@@ -91,8 +95,8 @@ class _Readings(NamedTuple):
 class LivePace:
     """Bounded recent alert onsets and the time scale they call for (module doc)."""
 
-    def __init__(self, span: float = 86400.0, every: float = 1800.0,
-                 max_every: float = 6 * 3600.0, max_alerts: int = 50_000,
+    def __init__(self, span: float = SPAN, every: float = 1800.0,
+                 max_every: float = 6 * 3600.0, max_alerts: int = MAX_ALERTS,
                  min_change: float = 0.15, min_excess: int = 1000,
                  min_precedence: int = MIN_PRECEDENCE):
         if not (0 < every <= max_every <= span < math.inf):
