@@ -374,6 +374,67 @@ class SinkSettings:
                     or self.jira_url)
 
 
+MAX_SESSION_LIFETIME = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """Single sign-on to the incident view and its API by OpenID Connect
+    (aiops/api/oidc.py; docs/contracts.md, "Single sign-on").
+
+    Env ``AIOPS_OIDC_<FIELD>`` sets a field (``AIOPS_OIDC_ISSUER=https://id.example/
+    realms/ops``). The redirect comes back to ``AIOPS_SINK_PUBLIC_URL`` + ``/auth/callback``:
+    the one URL people reach the view at, already set for the links sinks send.
+    """
+
+    # The provider's issuer URL; its discovery document is at
+    # ISSUER/.well-known/openid-configuration. Empty: no single sign-on.
+    issuer: str = ""
+    client_id: str = ""
+    # A file holding the client secret (never the value of a setting ``ps`` shows).
+    client_secret_file: str = ""
+    # Scopes asked for at sign-in, space-separated; ``openid`` must be among them.
+    scopes: str = "openid profile email"
+    # Seconds a sign-in lasts before the provider is asked again.
+    session_lifetime: float = 8 * 3600.0
+    # The claim (of the id_token or the userinfo answer) listing the user's groups,
+    # and the groups, comma-separated, that give the scope ``read``, and ``read`` with
+    # ``operate`` (merging, splitting, playbooks). ``ingest`` stays with tokens.
+    groups_claim: str = "groups"
+    read_groups: str = ""
+    operate_groups: str = ""
+
+    def __post_init__(self) -> None:
+        _check_ranges(self, "AIOPS_OIDC_", {
+            "session_lifetime": (60.0, MAX_SESSION_LIFETIME, True)})
+        if not self.issuer:
+            return
+        if not self.issuer.startswith(("http://", "https://")):
+            raise ValueError(f"AIOPS_OIDC_ISSUER takes an http:// or https:// URL, got "
+                             f"{self.issuer!r}")
+        if not self.client_id.strip():
+            raise ValueError("AIOPS_OIDC_ISSUER needs AIOPS_OIDC_CLIENT_ID")
+        if not self.client_secret_file:
+            raise ValueError("AIOPS_OIDC_ISSUER needs AIOPS_OIDC_CLIENT_SECRET_FILE")
+        if "openid" not in self.scopes.split():
+            raise ValueError(f"AIOPS_OIDC_SCOPES must include openid, got {self.scopes!r}")
+        if not self.groups_claim.strip():
+            raise ValueError("AIOPS_OIDC_GROUPS_CLAIM must name a claim")
+        if not (self.group_list("read") or self.group_list("operate")):
+            raise ValueError("AIOPS_OIDC_ISSUER needs AIOPS_OIDC_READ_GROUPS or "
+                             "AIOPS_OIDC_OPERATE_GROUPS: without them nobody signed in "
+                             "may see anything")
+
+    def group_list(self, scope: str) -> list[str]:
+        """The groups that give ``scope`` (``read`` or ``operate``)."""
+        text = self.read_groups if scope == "read" else self.operate_groups
+        return [g.strip() for g in text.split(",") if g.strip()]
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.issuer)
+
+
 def settings_from_env(settings: Any, prefix: str) -> Any:
     """``settings`` with every field that ``PREFIX<FIELD>`` names in the environment."""
     changes: dict[str, Any] = {}
@@ -407,6 +468,7 @@ class DataDir:
     # A file of access tokens the API and the view ask for (aiops/api/access.py);
     # empty: no authentication of its own (a proxy in front, or 127.0.0.1 only).
     api_tokens_file: str = ""
+    oidc: OidcSettings = field(default_factory=OidcSettings)  # single sign-on; off by default
 
     @classmethod
     def from_env(cls, path: str | os.PathLike[str] | None, database_url: str | None = None,
@@ -437,7 +499,8 @@ class DataDir:
                    playbook=settings_from_env(PlaybookSettings(), "AIOPS_PLAYBOOK_"),
                    sinks=settings_from_env(SinkSettings(), "AIOPS_SINK_"),
                    retention=settings_from_env(RetentionSettings(), "AIOPS_RETENTION_"),
-                   api_tokens_file=os.environ.get("AIOPS_API_TOKENS_FILE") or "")
+                   api_tokens_file=os.environ.get("AIOPS_API_TOKENS_FILE") or "",
+                   oidc=settings_from_env(OidcSettings(), "AIOPS_OIDC_"))
 
     def url(self) -> str:
         if self.database_url:

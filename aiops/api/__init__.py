@@ -35,13 +35,22 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         start_delivery(runtime, "http://127.0.0.1:8080")
         start_retention(runtime)
     app.extensions["aiops"] = runtime
-    if runtime.data_dir.api_tokens_file:
+    data_dir = runtime.data_dir
+    sign_on = None
+    if data_dir.oidc.configured:
+        # ValueError naming the setting: a sign-on half set up must not serve openly.
+        from aiops.api.oidc import build_sign_on, install_sign_on
+
+        sign_on = build_sign_on(data_dir)
+        install_sign_on(app, sign_on)
+    if data_dir.api_tokens_file or sign_on is not None:
         # ValueError naming the file and line: nothing is served with fewer tokens
         # than the operator meant (docs/contracts.md, "Access tokens").
         from aiops.api.access import install
         from aiops.api.tokens_reload import TokensFile
 
-        install(app, TokensFile(runtime.data_dir.api_tokens_file))
+        install(app, TokensFile(data_dir.api_tokens_file) if data_dir.api_tokens_file
+                else None, sign_on)
 
     from aiops.api import incidents, ingest, meta, models, playbooks, sinks, topology, views
 

@@ -50,6 +50,7 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from aiops.timeutil import to_rfc3339
 
 if TYPE_CHECKING:
+    from aiops.api.oidc import SignOn
     from aiops.api.tokens_reload import TokensFile
 
 log = logging.getLogger(__name__)
@@ -342,40 +343,51 @@ def current_token() -> Token | None:
 
 
 def acting_as(given: str | None) -> str | None:
-    """Who an operator's action is recorded as: the name the request gives
+    """Who an operator's action is recorded as: the user signed in by single sign-on
+    (aiops/api/oidc.py), whatever the request says; else the name the request gives
     (``requested_by``, ``author``: a chat bot names the engineer), else the name of the
     token it authenticated with, so the audit trail is never blank behind tokens."""
+    signed_in = g.get("aiops_session")
+    if signed_in is not None:  # the view's user, signed in: not a name typed in a box
+        return signed_in.user
     if given is not None:
         return given
     token = current_token()
     return token.name if token else None
 
 
-def install(app: Flask, tokens: TokensFile) -> None:
-    """Refuse every request without a token allowed to make it."""
+def install(app: Flask, tokens: TokensFile | None, sign_on: SignOn | None = None) -> None:
+    """Refuse every request without a token allowed to make it, or, with single sign-on
+    (``sign_on``), without a session allowed to: a request that presents a token is
+    judged by the token alone, as before."""
 
     @app.before_request
-    def _check_token() -> tuple[Response | str, int] | None:
+    def _check_token() -> tuple[Response | str, int] | Response | None:
         scope = required_scope(request.method, request.path)
         if scope is None:
             return None
+        if sign_on is not None and request.path.startswith("/auth/"):
+            return None  # signing in and out: open, they check what they are sent
         presented = presented_token()
-        current = tokens.current()
-        token = current.find(presented) if presented else None
+        if presented is None and sign_on is not None:
+            return sign_on.admit(scope)
+        current = tokens.current() if tokens is not None else None
+        token = current.find(presented) if presented and current is not None else None
         if token is None:
             reason = ("no token given: send Authorization: Bearer TOKEN (or the token as "
                       "the password of HTTP Basic)" if presented is None
                       else "the token given is not one of AIOPS_API_TOKENS_FILE's")
-            return _refusal(401, reason)
+            return refusal(401, reason)
+        assert current is not None
         now = time.time()
         if token.expired(now):
             # Its name and instant, never the token: the holder learns what to renew.
-            return _refusal(401, f"token {token.name!r} expired at "
-                                 f"{to_rfc3339(token.expires)}; ask for a new one "
-                                 "(aiops tokens new)", expired=True)
+            return refusal(401, f"token {token.name!r} expired at "
+                                f"{to_rfc3339(token.expires)}; ask for a new one "
+                                "(aiops tokens new)", expired=True)
         if scope not in token.scopes:
-            return _refusal(403, f"token {token.name!r} may {', '.join(sorted(token.scopes))}"
-                                 f"; this request needs the scope {scope!r}")
+            return refusal(403, f"token {token.name!r} may {', '.join(sorted(token.scopes))}"
+                                f"; this request needs the scope {scope!r}")
         current.note_use(token, now)
         g.aiops_token = token
         return None
@@ -393,12 +405,14 @@ def install(app: Flask, tokens: TokensFile) -> None:
         return response
 
 
-def _refusal(status: int, message: str,
-             expired: bool = False) -> tuple[Response | str, int]:
+def refusal(status: int, message: str, expired: bool = False,
+            basic: bool = True) -> tuple[Response | str, int]:
     """JSON under /api/, a page elsewhere; a 401 says how to authenticate, so a browser
-    asks for the token (as the password) rather than showing an error. For an expired
-    token a Bearer challenge follows with RFC 6750's ``invalid_token`` and the message,
-    so a client that shows only the headers says why too."""
+    asks for the token (as the password) rather than showing an error (``basic``
+    False: not when the view signs in by single sign-on, where the browser's own
+    password dialog would only confuse). For an expired token a Bearer challenge
+    follows with RFC 6750's ``invalid_token`` and the message, so a client that shows
+    only the headers says why too."""
     if request.path.startswith("/api/"):
         response = jsonify({"error": {"status": status, "message": message}})
     else:
@@ -406,7 +420,7 @@ def _refusal(status: int, message: str,
         response = Response(render_template("not_found.html", heading=heading,
                                             message=message), mimetype="text/html")
     response.status_code = status
-    if status == 401:
+    if status == 401 and basic:
         response.headers["WWW-Authenticate"] = 'Basic realm="aiops", charset="UTF-8"'
     if expired:
         response.headers.add("WWW-Authenticate", 'Bearer realm="aiops", error="invalid_token"'

@@ -1,0 +1,239 @@
+"""The OpenID provider as the engine's sign-in sees it: discovery, the code exchange,
+the id_token's verification and the userinfo claims.
+
+Why a class of its own, without Flask: what is checked of the provider's answers is the
+security of the sign-in (a token for another client, a replayed nonce, a key the
+provider never published), and it is tested apart with keys the test makes. The JWT
+signature and the standard claims are checked by PyJWT with ``cryptography``, not by
+hand. The discovery document is fetched at the first sign-in, not at start, so the
+engine serves its token holders while the provider is down; the JWKS is cached and
+fetched again once when an id_token names a key it lacks (the provider rotated its
+keys).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jwt
+import requests
+
+# Asymmetric algorithms only: a symmetric one (HS256) would verify with the client
+# secret, which the provider's published keys do not cover; "none" is never accepted.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+              "ES256", "ES384", "ES512", "EdDSA")
+LEEWAY = 60  # seconds of clock difference forgiven on exp and iat
+MAX_AGE_OF_IAT = 600  # an id_token issued longer ago than this is refused
+
+
+class ProviderError(Exception):
+    """The provider could not be asked (down, unreachable, an answer that is not its
+    document): the sign-in cannot go on, through no fault of the user (HTTP 502)."""
+
+
+class SignInRefused(Exception):
+    """The provider's answer or the id_token is refused (an expired or replayed code, a
+    token for another client, a wrong nonce): the sign-in failed (HTTP 400)."""
+
+
+class Provider:
+    """One OpenID provider and this engine's client at it."""
+
+    def __init__(self, issuer: str, client_id: str, client_secret: str,
+                 timeout: float = 10.0):
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self._secret = client_secret
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._unnamed: list[jwt.PyJWK] = []  # keys without a kid
+
+    def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        """GET a JSON object, or ProviderError naming ``what``, the URL and the cause."""
+        try:
+            answer = requests.get(url, timeout=self._timeout,
+                                  headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise ProviderError(f"the OpenID provider's {what} at {url} could not be "
+                                f"fetched: {exc}") from None
+        if answer.status_code != 200:
+            raise ProviderError(f"the OpenID provider's {what} at {url} answered HTTP "
+                                f"{answer.status_code}")
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise ProviderError(f"the OpenID provider's {what} at {url} is not a JSON "
+                                "object")
+        return document
+
+    def metadata(self) -> dict[str, Any]:
+        """The discovery document, fetched once (a failure is not remembered: the next
+        sign-in asks again)."""
+        with self._lock:
+            if self._metadata is not None:
+                return self._metadata
+        url = f"{self.issuer}/.well-known/openid-configuration"
+        document = self._get_json(url, "discovery document")
+        if document.get("issuer", "").rstrip("/") != self.issuer:
+            # OpenID Connect Discovery 1.0, section 4.3: a document for another issuer
+            # would have tokens of that issuer accepted.
+            raise ProviderError(f"the discovery document at {url} names the issuer "
+                                f"{document.get('issuer')!r}, not {self.issuer!r}")
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(document.get(key), str):
+                raise ProviderError(f"the discovery document at {url} lacks {key}")
+        with self._lock:
+            self._metadata = document
+        return document
+
+    def authorization_url(self, redirect_uri: str, scopes: str, state: str, nonce: str,
+                          challenge: str) -> str:
+        """Where the browser is sent to sign in: the code flow with PKCE (S256)."""
+        query = urlencode({"response_type": "code", "client_id": self.client_id,
+                           "redirect_uri": redirect_uri, "scope": scopes, "state": state,
+                           "nonce": nonce, "code_challenge": challenge,
+                           "code_challenge_method": "S256"})
+        endpoint = self.metadata()["authorization_endpoint"]
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+    def exchange(self, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+        """The tokens for ``code``: client_secret_basic, or client_secret_post when the
+        provider names only that (the default of the specification is basic)."""
+        meta = self.metadata()
+        methods = meta.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        form = {"grant_type": "authorization_code", "code": code,
+                "redirect_uri": redirect_uri, "code_verifier": verifier}
+        auth: tuple[str, str] | None = None
+        if "client_secret_basic" in methods:
+            # RFC 6749, section 2.3.1: both are form-encoded before Basic encodes them.
+            auth = (quote(self.client_id, safe=""), quote(self._secret, safe=""))
+        elif "client_secret_post" in methods:
+            form.update(client_id=self.client_id, client_secret=self._secret)
+        else:
+            raise ProviderError(f"the OpenID provider {self.issuer} takes neither "
+                                "client_secret_basic nor client_secret_post at its token "
+                                f"endpoint (it takes {', '.join(methods)})")
+        url = meta["token_endpoint"]
+        try:
+            answer = requests.post(url, data=form, auth=auth, timeout=self._timeout,
+                                   headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise ProviderError(f"the OpenID provider's token endpoint {url} could not "
+                                f"be reached: {exc}") from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
+            # invalid_grant: the code expired, was used already, or is for another client.
+            detail = body.get("error_description") or ""
+            raise SignInRefused(f"the OpenID provider refused the code: {body['error']}"
+                                f"{': ' + detail if detail else ''}")
+        if answer.status_code != 200 or not isinstance(body, dict):
+            raise ProviderError(f"the OpenID provider's token endpoint {url} answered "
+                                f"HTTP {answer.status_code}")
+        if not isinstance(body.get("id_token"), str):
+            raise SignInRefused("the OpenID provider's token answer has no id_token (is "
+                                "'openid' among AIOPS_OIDC_SCOPES?)")
+        return body
+
+    def _key_for(self, token: str) -> jwt.PyJWK:
+        """The provider's key the token names, fetching the JWKS again once when the
+        cached one lacks it."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise SignInRefused(f"the id_token is not a JWT: {exc}") from None
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
+            raise SignInRefused(f"the id_token is signed with {alg!r}; accepted: "
+                                f"{', '.join(ALGORITHMS)}")
+        kid = header.get("kid")
+        for refresh in (False, True):
+            if refresh or not (self._keys or self._unnamed):
+                self._load_keys()
+            key = self._keys.get(kid) if kid else self._only_key()
+            if key is not None:
+                return key
+        raise SignInRefused(f"the id_token is signed with a key ({kid!r}) the OpenID "
+                            "provider does not publish")
+
+    def _only_key(self) -> jwt.PyJWK | None:
+        keys = list(self._keys.values()) + self._unnamed
+        return keys[0] if len(keys) == 1 else None
+
+    def _load_keys(self) -> None:
+        url = self.metadata()["jwks_uri"]
+        document = self._get_json(url, "key set (JWKS)")
+        keys: dict[str, jwt.PyJWK] = {}
+        unnamed: list[jwt.PyJWK] = []
+        for entry in document.get("keys") or []:
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwt.PyJWK(entry)
+            except jwt.PyJWTError:
+                continue  # a key type or curve PyJWT does not know: not one we verify with
+            if entry.get("kid"):
+                keys[str(entry["kid"])] = key
+            else:
+                unnamed.append(key)
+        with self._lock:
+            self._keys, self._unnamed = keys, unnamed
+
+    def verify_id_token(self, token: str, nonce: str) -> dict[str, Any]:
+        """The id_token's claims once its signature (the provider's published key),
+        ``iss``, ``aud`` (and ``azp`` when there are several audiences), ``exp``, ``iat``
+        and ``nonce`` are checked; SignInRefused naming what failed otherwise."""
+        key = self._key_for(token)
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=list(ALGORITHMS), audience=self.client_id,
+                issuer=self.metadata()["issuer"], leeway=LEEWAY,
+                options={"require": ["iss", "sub", "aud", "exp", "iat", "nonce"]})
+        except jwt.PyJWTError as exc:
+            raise SignInRefused(f"the id_token is refused: {exc}") from None
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self.client_id:
+            raise SignInRefused("the id_token has several audiences and its azp is not "
+                                "this client")
+        if not hmac.compare_digest(str(claims["nonce"]), nonce):
+            raise SignInRefused("the id_token's nonce is not the one this sign-in sent "
+                                "(a token from another sign-in)")
+        if claims["iat"] < time.time() - MAX_AGE_OF_IAT:
+            raise SignInRefused("the id_token was issued too long ago")
+        return claims
+
+    def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
+        """The userinfo endpoint's claims (where providers put groups and names they
+        leave out of the id_token), or {} when there is no endpoint; claims about
+        another subject are refused (OpenID Connect Core, section 5.3.2)."""
+        url = self.metadata().get("userinfo_endpoint")
+        if not isinstance(url, str) or not access_token:
+            return {}
+        try:
+            answer = requests.get(url, timeout=self._timeout,
+                                  headers={"Authorization": f"Bearer {access_token}",
+                                           "Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise ProviderError(f"the OpenID provider's userinfo endpoint {url} could "
+                                f"not be reached: {exc}") from None
+        try:
+            claims = answer.json() if answer.status_code == 200 else None
+        except ValueError:
+            claims = None
+        if not isinstance(claims, dict):
+            raise ProviderError(f"the OpenID provider's userinfo endpoint {url} answered "
+                                f"HTTP {answer.status_code} without its JSON claims")
+        if claims.get("sub") != subject:
+            raise SignInRefused("the userinfo answer is about another user than the "
+                                "id_token")
+        return claims
