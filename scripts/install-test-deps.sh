@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the tests start: PostgreSQL, Prometheus Alertmanager,
-# headless Chromium, Redis (Celery broker), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
+# headless Chromium, Redis (Celery broker), Node.js with npm (the OpenID provider of the
+# single sign-on tests), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
 # discovery in network namespaces), Request Tracker 5, Nagios Core 4, Icinga 2 and Zabbix 6.0, from Debian's
 # packages. Skips what is already there.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v snmpwalk >/dev/null 2>&1 || need+=(snmp)
 # strace: the order in which `aiops zabbix history` puts its files on disk
 # (tests/unit/test_zabbix_history_stop.py).
 command -v strace >/dev/null 2>&1 || need+=(strace)
+{ command -v node && command -v npm; } >/dev/null 2>&1 || need+=(nodejs npm)
 # A real Request Tracker 5 (SQLite, standalone server) for the ticket connector test.
 [ -x /usr/share/request-tracker5/libexec/rt-server ] || \
   need+=(request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks)
@@ -52,4 +54,16 @@ if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
       "${lean[@]}" >/dev/null
   fi
+fi
+
+# A real OpenID provider (panva's node-oidc-provider, pinned in tests/oidc/package.json
+# and its package-lock.json) for the single sign-on tests; skipped when that version is
+# installed already.
+oidc_dir="$(dirname "$0")/../tests/oidc"
+pinned="$(sed -n 's/.*"oidc-provider": "\(.*\)".*/\1/p' "$oidc_dir/package.json")"
+installed="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' \
+  "$oidc_dir/node_modules/oidc-provider/package.json" 2>/dev/null || true)"
+if [ "$pinned" != "$installed" ]; then
+  echo "installing the test OpenID provider $pinned (npm ci in tests/oidc)" >&2
+  (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -210,6 +210,11 @@ def callback():
         return _page(400, "Sign-in failed", "The answer's state is not the one this "
                      "browser's sign-in sent: refused (it may come from another site). "
                      "Open the incident view to sign in again.")
+    answered_by = request.args.get("iss")
+    if answered_by is not None and answered_by.rstrip("/") != sign_on.provider.issuer:
+        # RFC 9207: an answer of another provider (a mix-up attack) is not ours to use.
+        return _page(400, "Sign-in failed", f"The answer comes from {answered_by!r}, not "
+                     f"from the OpenID provider {sign_on.provider.issuer}: refused.")
     if "error" in request.args:
         detail = request.args.get("error_description", "")
         return _page(400, "Sign-in failed", f"The OpenID provider said: "
