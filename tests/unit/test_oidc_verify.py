@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -17,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aiops.api.oidc_provider import Provider, ProviderError, SignInRefused
-from aiops.api.oidc_session import Sessions, safe_next, scopes_for, user_name
+from aiops.api.oidc_session import Sessions, safe_next, scopes_for, session_key, user_name
 from aiops.config import OidcSettings
 from tests.http_server import serving
 
@@ -176,3 +177,11 @@ def test_settings_are_refused_by_name(fields: dict[str, Any], words: str) -> Non
             "read_groups": "viewers"}
     with pytest.raises(ValueError, match=words):
         OidcSettings(**{**good, **fields})
+
+
+def test_the_session_key_is_made_once_readable_by_the_owner_only(tmp_path: Path) -> None:
+    key = session_key(tmp_path)
+    assert len(key) == 64
+    assert (tmp_path / "session.key").stat().st_mode & 0o777 == 0o600
+    assert session_key(tmp_path) == key  # kept: sessions outlive a restart
+    assert [p.name for p in tmp_path.iterdir()] == ["session.key"]  # nothing left aside
