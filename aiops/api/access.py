@@ -1,8 +1,9 @@
 """Access tokens for the API and the incident view (``AIOPS_API_TOKENS_FILE``).
 
 Why the engine checks tokens itself: until now it had no authentication and the docs
-said to put a proxy in front. A proxy that authenticates is still the way to single
-sign-on, but the engine's clients are mostly machines (Alertmanager, Zabbix's media
+said to put a proxy in front. People may also sign in by OpenID Connect
+(aiops/api/oidc.py, whose sessions this module's hook admits), but the engine's clients
+are mostly machines (Alertmanager, Zabbix's media
 type, the listeners' forwarders, ITSM bots, playbook buttons), and each should hold
 a credential of its own, allowed only what it does: a read-only dashboard cannot start
 a playbook, a syslog forwarder cannot merge incidents.
