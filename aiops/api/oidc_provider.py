@@ -160,14 +160,17 @@ class Provider:
         for refresh in (False, True):
             if refresh or not (self._keys or self._unnamed):
                 self._load_keys()
-            key = self._keys.get(kid) if kid else self._only_key()
+            key = self._keys.get(kid) if kid else self._only_key(alg)
             if key is not None:
                 return key
         raise SignInRefused(f"the id_token is signed with a key ({kid!r}) the OpenID "
                             "provider does not publish")
 
-    def _only_key(self) -> jwt.PyJWK | None:
-        keys = list(self._keys.values()) + self._unnamed
+    def _only_key(self, alg: str) -> jwt.PyJWK | None:
+        """For a token that names no key: the one published key of its algorithm's
+        type, if there is exactly one (which of several would be a guess)."""
+        kty = "OKP" if alg == "EdDSA" else {"R": "RSA", "P": "RSA", "E": "EC"}[alg[0]]
+        keys = [k for k in [*self._keys.values(), *self._unnamed] if k.key_type == kty]
         return keys[0] if len(keys) == 1 else None
 
     def _load_keys(self) -> None:

@@ -469,6 +469,12 @@ SECURITY_SCHEMES = {
                               "carries Aiops-Token-Expires: the instant, RFC 3339."},
     "basic": {"type": "http", "scheme": "basic",
               "description": "The same token as the password, any user name."},
+    # Only with AIOPS_OIDC_ISSUER (aiops/api/oidc.py): what the view's own calls send.
+    "session": {"type": "apiKey", "in": "cookie", "name": "aiops_session",
+                "description": "The session of a sign-in at the OpenID provider "
+                               "(/auth/login); scopes read and operate by the user's "
+                               "groups. A POST must also send X-CSRF-Token: the "
+                               "session's CSRF token, which the view's pages hold."},
 }
 
 
@@ -477,4 +483,4 @@ def openapi_document() -> dict[str, Any]:
             "info": {"title": "aiops engine API", "version": __version__},
             "paths": PATHS,
             "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
-            "security": [{}, {"bearer": []}, {"basic": []}]}
+            "security": [{}, {"bearer": []}, {"basic": []}, {"session": []}]}

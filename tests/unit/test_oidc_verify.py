@@ -78,7 +78,7 @@ def token(provider: Provider, key: Any = RSA_KEY, kid: str = "r1", alg: str = "R
     body = {"iss": provider.issuer, "sub": "u1", "aud": "aiops", "exp": now + 300,
             "iat": now, "nonce": "n-1", **claims}
     body = {k: v for k, v in body.items() if v is not None}
-    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid} if kid else None)
 
 
 def test_a_good_token_verifies_with_rs256_and_es256(provider: Provider) -> None:
@@ -123,6 +123,15 @@ def test_a_rotated_key_is_fetched_once_and_an_unknown_one_refused(provider: Prov
     with pytest.raises(SignInRefused, match="key \\('r9'\\) the OpenID provider does not"):
         provider.verify_id_token(token(provider, NEW_KEY, "r9"), "n-1")
     assert FakeIdp.jwks_fetches == 3  # once per unknown key, not in a loop
+
+
+def test_a_token_naming_no_key_takes_the_one_key_of_its_type(provider: Provider) -> None:
+    assert provider.verify_id_token(token(provider, kid=""), "n-1")["sub"] == "u1"
+    assert provider.verify_id_token(token(provider, EC_KEY, "", "ES256"), "n-1")["sub"] == "u1"
+    FakeIdp.published.append(public_jwk(NEW_KEY, "r2"))  # two RSA keys: which is a guess
+    provider._load_keys()
+    with pytest.raises(SignInRefused, match="does not publish"):
+        provider.verify_id_token(token(provider, kid=""), "n-1")
 
 
 def test_a_discovery_document_for_another_issuer_is_refused() -> None:
