@@ -11,6 +11,7 @@ from aiops import (  # noqa: F401
     cli_models,
     cli_playbooks,
     cli_prune,
+    cli_sessions,
     cli_sinks,
     cli_syslog,
     cli_tickets,

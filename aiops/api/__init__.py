@@ -41,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         # ValueError naming the setting: a sign-on half set up must not serve openly.
         from aiops.api.oidc import build_sign_on, install_sign_on
 
-        sign_on = build_sign_on(data_dir)
+        sign_on = build_sign_on(data_dir, runtime.db)
         install_sign_on(app, sign_on)
     if data_dir.api_tokens_file or sign_on is not None:
         # ValueError naming the file and line: nothing is served with fewer tokens

@@ -11,7 +11,9 @@ the scopes (aiops/api/oidc_session.py). The session cookie is HttpOnly (page scr
 cannot read it), SameSite=Lax (other sites' forms do not carry it) and Secure behind
 https; since a browser still sends it by itself, a state-changing request it
 authenticates must also carry the session's CSRF token in ``X-CSRF-Token``, which only
-the view's own pages know. Tokens (Bearer, Basic) work as before, for machines.
+the view's own pages know. The engine keeps a row per session
+(aiops/api/session_store.py): signing out ends it, and every copy of its cookie with
+it. Tokens (Bearer, Basic) work as before, for machines.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request
 
 from aiops.api.oidc_provider import Provider, ProviderError, SignInRefused
@@ -39,6 +42,7 @@ from aiops.api.oidc_session import (
     user_groups,
     user_name,
 )
+from aiops.api.session_store import SessionStore
 from aiops.config import DataDir, OidcSettings
 from aiops.sinks.http import read_secret_file
 
@@ -53,11 +57,13 @@ blueprint = Blueprint("auth", __name__, template_folder="templates")
 
 @dataclass(frozen=True)
 class SignOn:
-    """The provider, the cookies' signer and the URL the provider sends users back to."""
+    """The provider, the cookies' signer, the sessions' rows and the URL the provider
+    sends users back to."""
 
     settings: OidcSettings
     provider: Provider
     sessions: Sessions
+    store: SessionStore
     public_url: str  # without a trailing slash
 
     @property
@@ -72,12 +78,20 @@ class SignOn:
     def secure(self) -> bool:
         return self.public_url.startswith("https://")
 
+    def session_of(self, cookie: str | None) -> Session | None:
+        """The session a cookie names while it is alive: signed with this engine's key,
+        not expired, and its row neither ended (signed out) nor gone."""
+        session = self.sessions.read(cookie)
+        if session is None or not self.store.alive(session.sid):
+            return None
+        return session
+
     def admit(self, scope: str) -> tuple[Response | str, int] | Response | None:
         """Let a request without a token in by its session: None (and ``g`` holds the
         session), a redirect to sign in (a page of the view), or a refusal."""
         from aiops.api.access import refusal
 
-        session = self.sessions.read(request.cookies.get(SESSION_COOKIE))
+        session = self.session_of(request.cookies.get(SESSION_COOKIE))
         if session is None:
             if request.method in SAFE_METHODS and not request.path.startswith("/api/"):
                 return start_sign_in(self, safe_next(_this_path()))
@@ -109,8 +123,9 @@ class SignOn:
                 f"{self.settings.groups_claim!r})")
 
 
-def build_sign_on(data_dir: DataDir) -> SignOn:
-    """The sign-on of a data dir's settings; ValueError naming the setting at fault."""
+def build_sign_on(data_dir: DataDir, db: sa.Engine) -> SignOn:
+    """The sign-on of a data dir's settings, its sessions kept in ``db``; ValueError
+    naming the setting at fault."""
     settings = data_dir.oidc
     public_url = data_dir.sinks.public_url.rstrip("/")
     if not public_url.startswith(("http://", "https://")):
@@ -121,7 +136,7 @@ def build_sign_on(data_dir: DataDir) -> SignOn:
     data_dir.path.mkdir(parents=True, exist_ok=True)
     return SignOn(settings, Provider(settings.issuer, settings.client_id, secret),
                   Sessions(session_key(data_dir.path), settings.session_lifetime),
-                  public_url)
+                  SessionStore(db), public_url)
 
 
 def install_sign_on(app: Flask, sign_on: SignOn) -> None:
@@ -237,7 +252,8 @@ def callback():
         return _provider_down(exc)
     user = user_name(claims)
     scopes = scopes_for(user_groups(claims, sign_on.settings.groups_claim), sign_on.settings)
-    _, value = sign_on.sessions.issue(user, scopes, tokens["id_token"])
+    session, value = sign_on.sessions.issue(user, scopes, tokens["id_token"])
+    sign_on.store.start(session.sid, user, session.expires)
     log.info("single sign-on: %r signed in, may %s", user, ", ".join(sorted(scopes)) or
              "nothing")
     response = redirect(safe_next(pending.get("next")), 302)
@@ -251,10 +267,11 @@ def callback():
 def logout():
     """GET: a page with the sign-out button (a link alone must not sign anyone out: an
     image on another site could). POST, with the session's CSRF token: the session
-    cookie is cleared and, when the provider has an end_session_endpoint, the browser
-    is sent there to end the provider's session too (RP-initiated logout 1.0)."""
+    is ended (every copy of its cookie stops working), the cookie is cleared and, when
+    the provider has an end_session_endpoint, the browser is sent there to end the
+    provider's session too (RP-initiated logout 1.0)."""
     sign_on = _sign_on()
-    session = sign_on.sessions.read(request.cookies.get(SESSION_COOKIE))
+    session = sign_on.session_of(request.cookies.get(SESSION_COOKIE))
     if request.method == "GET":
         return render_template("signout.html", signed_in=session)
     if session is not None and not _csrf_ok(session, request.form.get("csrf_token")):
@@ -262,6 +279,7 @@ def logout():
                      "(its CSRF token differs): use the Sign out button of the view.")
     target = sign_on.signed_out_uri
     if session is not None:
+        sign_on.store.end(session.sid)
         try:
             endpoint = (sign_on.provider.metadata() or {}).get("end_session_endpoint")
         except ProviderError as exc:

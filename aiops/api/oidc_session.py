@@ -1,14 +1,12 @@
 """What a sign-in leaves in the browser: a signed session cookie, and who it says the
 user is and may do.
 
-Why a signed cookie rather than sessions stored by the engine: the engine may run as
-several WSGI processes on one data dir and its database has no table for sessions; a
-cookie signed with a key kept in the data dir (created once, mode 0600) is honoured by
-each of them. What that costs: signing out clears the cookie in that browser, but a
-copy taken before stays valid until it expires (``AIOPS_OIDC_SESSION_LIFETIME``, 8 h by
-default), and a user's groups are read at sign-in, so a change at the provider takes
-effect at the next one. The signing is itsdangerous's (Flask's own dependency), not
-written here.
+The cookie is signed with a key kept in the data dir (created once, mode 0600), so
+each process of the engine on that data dir can read it; it carries a random session
+id, and counts only while the engine's row for that id says the session is alive
+(aiops/api/session_store.py): signing out ends every copy of the cookie at once. A
+user's groups are read at sign-in, so a change at the provider takes effect at the
+next one. The signing is itsdangerous's (Flask's own dependency), not written here.
 """
 
 from __future__ import annotations
@@ -66,6 +64,7 @@ class Session:
     scopes: frozenset[str]
     expires: float
     csrf: str
+    sid: str  # the random id of the session's row (aiops/api/session_store.py)
     id_token: str | None = None  # the hint of RP-initiated logout, when it fits
 
 
@@ -82,30 +81,33 @@ class Sessions:
         """A new session and its cookie value; the id_token is left out when the
         cookie would be too large with it (sign-out then names the client instead)."""
         session = Session(user, scopes, (now or time.time()) + self.lifetime,
-                          secrets.token_urlsafe(32), id_token)
+                          secrets.token_urlsafe(32), secrets.token_urlsafe(32), id_token)
         value = self._encode(session)
         if len(value) > MAX_COOKIE and id_token is not None:
-            session = Session(user, scopes, session.expires, session.csrf, None)
+            session = Session(user, scopes, session.expires, session.csrf, session.sid,
+                              None)
             value = self._encode(session)
         return session, value
 
     def _encode(self, session: Session) -> str:
         return self._session.dumps({"u": session.user, "s": sorted(session.scopes),
                                     "exp": session.expires, "csrf": session.csrf,
-                                    "idt": session.id_token})
+                                    "sid": session.sid, "idt": session.id_token})
 
     def read(self, value: str | None, now: float | None = None) -> Session | None:
-        """The session a cookie holds, or None: absent, forged, or expired."""
+        """The session a cookie holds, or None: absent, forged, expired, or made before
+        sessions had ids (whether it is still alive is the session store's to say)."""
         if not value:
             return None
         try:
             data = self._session.loads(value, max_age=int(self.lifetime) + 1)
         except BadSignature:  # SignatureExpired is one too
             return None
-        if not isinstance(data, dict) or data.get("exp", 0) <= (now or time.time()):
+        if (not isinstance(data, dict) or data.get("exp", 0) <= (now or time.time())
+                or not isinstance(data.get("sid"), str)):
             return None
         return Session(str(data["u"]), frozenset(data["s"]), float(data["exp"]),
-                       str(data["csrf"]), data.get("idt"))
+                       str(data["csrf"]), data["sid"], data.get("idt"))
 
     def login_cookie(self, state: str, nonce: str, verifier: str, after: str) -> str:
         return self._login.dumps({"state": state, "nonce": nonce, "verifier": verifier,

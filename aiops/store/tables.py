@@ -107,6 +107,22 @@ engine_state = Table(
     Column("state", JSON, nullable=False),
 )
 
+# Single sign-on's sessions (aiops/api/session_store.py, migration 0022): a signed
+# cookie counts only while its row is here, not ended and not expired, so signing out
+# (or ``aiops sessions end``) ends every copy of the cookie at once. ``id`` is the
+# SHA-256 of the random id the cookie carries. Ended and expired rows are deleted when
+# a session is started, so the table holds about the sessions alive.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_name", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Index("ix_sessions_user", "user_name"),
+)
+
 # Operator feedback (merge, split): who did what and when, with the alert sets of every
 # incident it touched before and after. Kept as an audit trail and read by training as
 # labelled groups; no foreign key, so the record outlives anything it names.

@@ -43,9 +43,11 @@ class Signed:
 @contextmanager
 def engine_with_sign_on(tmp_path: Path, issuer: str | None = None,
                         client_extra: dict[str, Any] | None = None,
-                        ) -> Iterator[Signed]:
+                        seed: bool = True) -> Iterator[Signed]:
     """A provider (unless ``issuer`` names one) with the engine's client, and the
-    engine served with single sign-on and a tokens file (the ops bot's token)."""
+    engine served with single sign-on and a tokens file (the ops bot's token); its
+    data dir is ``tmp_path``/data, seeded with two cascades unless ``seed`` is False
+    (a restart on a data dir seeded before)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secret_file = tmp_path / "client-secret"
@@ -73,7 +75,8 @@ def engine_with_sign_on(tmp_path: Path, issuer: str | None = None,
                                          read_groups="viewers", operate_groups="ops"))
         rt = open_runtime(data)
         try:
-            build(rt)
+            if seed:
+                build(rt)
             server = make_server("127.0.0.1", port, create_app(runtime=rt), threaded=True)
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()

@@ -424,3 +424,35 @@ def test_time_windows_on_the_alerts_use_their_index(tmp_path) -> None:
                 assert "ix_alerts_starts_at" in plan, plan
     finally:
         engine.dispose()
+
+
+def test_migration_0022_adds_the_sessions_table_keeping_what_is_stored(db_url: str) -> None:
+    """A database at 0021 with an engine state row: the upgrade adds the sessions table
+    (empty: cookies from before it carry no session id, so their users sign in again)
+    and keeps the row; the downgrade drops the table again."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0021")
+    with old.begin() as conn:
+        conn.execute(sa.text("INSERT INTO engine_state (name, state) VALUES "
+                             "('pace', '{\"scale\": 1.5}')"))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        assert stored_revision(engine) == "0022"
+        with engine.begin() as conn:
+            assert conn.execute(sa.text("SELECT name FROM engine_state")).scalars().all() \
+                == ["pace"]
+            conn.execute(sa.text(
+                "INSERT INTO sessions (id, user_name, created_at, expires_at) "
+                "VALUES ('h', 'ann', 1.0, 2.0)"))
+            assert conn.execute(sa.text("SELECT user_name, ended_at FROM sessions")).all() \
+                == [("ann", None)]
+        command.downgrade(alembic_config(engine), "0021")
+        engine.dispose()
+        assert not sa.inspect(engine).has_table("sessions")
+    finally:
+        engine.dispose()

@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from itsdangerous import URLSafeTimedSerializer
 
 from aiops.api.oidc_provider import Provider, ProviderError, SignInRefused
 from aiops.api.oidc_session import Sessions, safe_next, scopes_for, session_key, user_name
@@ -151,6 +152,12 @@ def test_sessions_refuse_forged_and_expired_cookies() -> None:
     # A provider's id_token with many groups: random, so compression does not shrink it.
     _, huge = sessions.issue("ann", frozenset({"read"}), secrets.token_urlsafe(4000))
     assert len(huge) < 3800 and sessions.read(huge).id_token is None
+    # A cookie made before sessions had ids, with the same key: its session cannot be
+    # ended, so it is refused (its user signs in again once).
+    old = URLSafeTimedSerializer("k" * 64, salt="aiops-session").dumps(
+        {"u": "ann", "s": ["read"], "exp": session.expires, "csrf": "c", "idt": None})
+    assert sessions.read(old) is None
+    assert session.sid and sessions.issue("ann", frozenset(), None)[0].sid != session.sid
 
 
 @pytest.mark.parametrize(("asked", "kept"), [
