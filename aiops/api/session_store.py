@@ -9,8 +9,8 @@ primary-key read, and nothing is cached (docs/benchmarks.md, "Sign-in sessions")
 
 A row is named by the SHA-256 of the random id in the cookie, not the id itself: a
 copy of the database (a backup) names no cookie. Ended and expired rows are deleted
-whenever a session starts, so the table holds about the sessions alive and the users
-signed in recently, and needs no retention run.
+whenever a session starts, so the table holds the live sessions and those ended or
+expired since the last sign-in, and needs no retention run.
 """
 
 from __future__ import annotations
