@@ -73,5 +73,12 @@ def start_retention(runtime: Runtime) -> RetentionLoop | None:
     settings = runtime.data_dir.retention
     if not settings.keep or runtime.retention is not None:
         return runtime.retention
+    days = runtime.data_dir.retrain.days
+    if settings.keep < days * 86400:
+        # Not refused: a short keep may be the operator's choice (disk), but retraining
+        # on less history than it was told to use should not go unnoticed.
+        log.warning("AIOPS_RETENTION_KEEP keeps %.1f days of history, less than the %g days "
+                    "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` and "
+                    "its schedule will see only what is kept", settings.keep / 86400, days)
     runtime.retention = RetentionLoop(runtime.db, settings, runtime.data_dir.settings).start()
     return runtime.retention

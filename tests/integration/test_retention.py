@@ -290,6 +290,28 @@ def test_a_serving_process_prunes_what_ended_before_its_keep(tmp_path: Path,
     assert not loop._thread.is_alive()
 
 
+@pytest.mark.parametrize("keep_days, warned", [(3, True), (7, False)])
+def test_a_keep_shorter_than_retrainings_history_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        keep_days: int, warned: bool) -> None:
+    """Retraining reads the stored alerts of its last AIOPS_RETRAIN_DAYS (7): a keep of
+    3 days leaves it less, which the log says when the loop starts."""
+    from aiops.retention_loop import start_retention
+
+    monkeypatch.setenv("AIOPS_RETENTION_KEEP", str(keep_days * DAY))
+    rt = open_store(tmp_path / "data", None)
+    try:
+        with caplog.at_level("WARNING", logger="aiops.retention_loop"):
+            assert start_retention(rt) is not None
+    finally:
+        rt.close()
+    said = [r.getMessage() for r in caplog.records if "AIOPS_RETRAIN_DAYS" in r.getMessage()]
+    assert bool(said) == warned
+    if warned:
+        assert said[0].startswith("AIOPS_RETENTION_KEEP keeps 3.0 days of history, less "
+                                  "than the 7 days retraining trains on")
+
+
 def test_no_loop_without_a_keep(runtime: Runtime) -> None:
     from aiops.retention_loop import start_retention
 
