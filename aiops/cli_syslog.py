@@ -71,6 +71,13 @@ RULES = click.option("--rules-dir", type=click.Path(file_okay=False, path_type=P
 @click.option("--tls-crl", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="PEM certificate revocation list(s) of the --tls-client-ca CAs: a revoked "
                    "client certificate is refused. Re-read when the file changes. Repeatable.")
+@click.option("--tls-ocsp", type=click.Choice(["require", "prefer"]), default=None,
+              help="Ask each client certificate's OCSP responder after the handshake: a "
+                   "revoked one is refused; with no trustworthy answer 'require' refuses "
+                   "and 'prefer' admits with a warning. Needs --tls-client-ca.")
+@click.option("--tls-ocsp-url", default=None, metavar="URL",
+              help="With --tls-ocsp: ask this responder instead of the one the "
+                   "certificate names (Authority Information Access).")
 @FORWARD
 @RULES
 @STATS_EVERY
@@ -80,7 +87,8 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str
                   tls_cert: Path | None, tls_key: Path | None, tls_client_ca: Path | None,
                   tls_permitted_peer: tuple[str, ...], tls_bind_hostname: bool,
                   tls_relay_peer: tuple[str, ...], tls_crl: tuple[Path, ...],
-                  forward: str, rules_dir: Path | None, stats_every: float) -> None:
+                  tls_ocsp: str | None, tls_ocsp_url: str | None, forward: str,
+                  rules_dir: Path | None, stats_every: float) -> None:
     """Receive syslog and forward the alert events its rules make to an engine."""
     from aiops.syslog_listener import SyslogHandler
     from connectors.syslog_rules import load_rules
@@ -89,7 +97,7 @@ def syslog_listen(ctx: click.Context, udp: str | None, tcp: str | None, tls: str
         raise InputError("give --udp HOST:PORT, --tcp HOST:PORT, --tls HOST:PORT or several")
     secure = _tls_endpoint(tls, tls_cert, tls_key, tls_client_ca,
                            _TlsPeers(tls_permitted_peer, tls_relay_peer, tls_bind_hostname,
-                                     tls_crl))
+                                     tls_crl, tls_ocsp, tls_ocsp_url))
     forwarder = engine_forwarder(forward, "syslog")
     rules, errors = load_rules(_rules_dir(ctx, rules_dir))
     for error in errors:
@@ -106,11 +114,14 @@ class _TlsPeers(NamedTuple):
     relays: tuple[str, ...]
     bind_hostname: bool
     crls: tuple[Path, ...]
+    ocsp: str | None = None
+    ocsp_url: str | None = None
 
     def given(self) -> list[str]:
         return [name for name, value in (
             ("--tls-permitted-peer", self.permitted), ("--tls-bind-hostname", self.bind_hostname),
-            ("--tls-relay-peer", self.relays), ("--tls-crl", self.crls)) if value]
+            ("--tls-relay-peer", self.relays), ("--tls-crl", self.crls),
+            ("--tls-ocsp", self.ocsp), ("--tls-ocsp-url", self.ocsp_url)) if value]
 
 
 def _tls_endpoint(tls: str | None, cert: Path | None, key: Path | None,
@@ -135,10 +146,13 @@ def _tls_endpoint(tls: str | None, cert: Path | None, key: Path | None,
     if peers.relays and not peers.bind_hostname:
         raise InputError("--tls-relay-peer needs --tls-bind-hostname: without it every "
                          "certificate may send for any host")
+    if peers.ocsp_url is not None and peers.ocsp is None:
+        raise InputError("--tls-ocsp-url needs --tls-ocsp require|prefer")
     policy = None
     if peers.permitted or peers.bind_hostname:
         policy = PeerPolicy(peers.permitted, peers.relays, peers.bind_hostname)
-    return where, tls_gate(cert, key, client_ca, peers.crls, policy)
+    ocsp = (peers.ocsp, peers.ocsp_url) if peers.ocsp else None
+    return where, tls_gate(cert, key, client_ca, peers.crls, policy, ocsp)
 
 
 def serve_listener(what: str, handler: Any, rules: int, udp: tuple[str, int] | None,

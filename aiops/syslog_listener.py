@@ -326,8 +326,10 @@ def _handshake(gate: TlsGate, raw: socket.socket, peer: str,
     """The server side of the TLS handshake, and the hosts the sender may send for
     (None: any); None (logged, counted) when it fails: a plain-TCP sender, an unknown,
     revoked or missing client certificate, one no ``--tls-permitted-peer`` matches,
-    a timeout. Nothing the sender wrote has been read then."""
+    one its OCSP responder does not vouch for (``--tls-ocsp``), a timeout. Nothing the
+    sender wrote has been read then."""
     from aiops.syslog_tls import HANDSHAKE_SECONDS, peer_subject
+    from aiops.syslog_tls_ocsp import OcspRefused
     from aiops.syslog_tls_peers import NotPermitted
 
     connection = None
@@ -338,6 +340,16 @@ def _handshake(gate: TlsGate, raw: socket.socket, peer: str,
         _handshake_within(connection, time.monotonic() + HANDSHAKE_SECONDS)
         if gate.peers is not None:
             hosts = gate.peers.admit(connection.getpeercert() or {}, peer)
+        if gate.ocsp is not None:  # on this connection's thread: only this sender waits
+            gate.ocsp.check(connection.getpeercert(binary_form=True) or b"", peer)
+    except OcspRefused as exc:
+        connection.close()  # type: ignore[union-attr]  # set: the check follows the handshake
+        with stats.lock:
+            stats.tls_refused += 1
+        said = gate.ocsp.warnings.check(str(exc))  # type: ignore[union-attr]
+        if said is not None:  # once an hour per certificate and cause
+            log.warning("refused a TLS syslog connection from %s: %s", peer, said)
+        return None
     except (OSError, ValueError, NotPermitted) as exc:
         # The TLS socket took the descriptor over: closing the raw one (socketserver's
         # shutdown_request) would leave the connection open until garbage collection.

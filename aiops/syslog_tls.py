@@ -12,7 +12,8 @@ it). With ``--tls-client-ca`` every sender must present a certificate that CA si
 (RFC 5425 §5.2 mutual authentication) or its connection is refused before a byte
 of syslog is read. Every file is read at start, and a bad one is refused by name.
 Which of those certificates may send, and for which hosts: aiops/syslog_tls_peers.py;
-revocation lists, re-read when they change: aiops/syslog_tls_crl.py.
+revocation lists, re-read when they change: aiops/syslog_tls_crl.py; OCSP, asked
+after the handshake: aiops/syslog_tls_ocsp.py.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiops.errors import InputError
 from aiops.syslog_tls_peers import PeerPolicy, certificate_names
+
+if TYPE_CHECKING:
+    from aiops.syslog_tls_ocsp import OcspChecker
 
 HANDSHAKE_SECONDS = 10.0  # a sender that connects and says nothing holds no thread longer
 
@@ -86,12 +91,14 @@ def peer_subject(connection: ssl.SSLSocket) -> str | None:
 class TlsGate:
     """What the TLS listener asks for each connection: the context to shake hands
     with (made anew when a revocation list changes) and, after the handshake, whether
-    the certificate may send and for which hosts (``peers``; None: any it has)."""
+    the certificate may send and for which hosts (``peers``; None: any it has) and
+    whether its OCSP responder says it is not revoked (``ocsp``; None: not asked)."""
 
     def __init__(self, contexts: Callable[[], ssl.SSLContext],
-                 peers: PeerPolicy | None = None):
+                 peers: PeerPolicy | None = None, ocsp: OcspChecker | None = None):
         self.context = contexts
         self.peers = peers
+        self.ocsp = ocsp
 
     @classmethod
     def fixed(cls, context: ssl.SSLContext) -> TlsGate:
@@ -99,11 +106,22 @@ class TlsGate:
 
 
 def tls_gate(cert: Path, key: Path | None, client_ca: Path | None,
-             crls: Sequence[Path] = (), peers: PeerPolicy | None = None) -> TlsGate:
-    """The listener's gate from its options; ``InputError`` for a bad file."""
+             crls: Sequence[Path] = (), peers: PeerPolicy | None = None,
+             ocsp: tuple[str, str | None] | None = None) -> TlsGate:
+    """The listener's gate from its options; ``InputError`` for a bad file or option.
+    ``ocsp``: ``--tls-ocsp`` mode and ``--tls-ocsp-url`` (None: the certificate's)."""
+    checker = None
+    if ocsp is not None:
+        from aiops.syslog_tls_ocsp import ocsp_checker
+
+        if client_ca is None:
+            raise InputError("--tls-ocsp needs --tls-client-ca (OCSP answers for client "
+                             "certificates, and their issuers are found there)")
+        _readable(client_ca, "--tls-client-ca")
+        checker = ocsp_checker(client_ca, *ocsp)
     if not crls:
         context = server_context(cert, key, client_ca)
-        return TlsGate(lambda: context, peers)
+        return TlsGate(lambda: context, peers, checker)
     from aiops.syslog_tls_crl import CrlReload, load_crls
 
     if client_ca is None:
@@ -113,4 +131,4 @@ def tls_gate(cert: Path, key: Path | None, client_ca: Path | None,
         context = server_context(cert, key, client_ca)
         return context, load_crls(context, crls, client_ca)
 
-    return TlsGate(CrlReload(build, crls).current, peers)
+    return TlsGate(CrlReload(build, crls).current, peers, checker)
