@@ -21,7 +21,9 @@ Answers: ``good`` admits, ``revoked`` refuses; ``unknown``, no responder, a resp
 down or an answer that fails a check refuse in ``require`` mode and admit with a
 (rate-limited) warning in ``prefer`` mode. Good and revoked answers are kept per
 (issuer, serial) until their nextUpdate (``DEFAULT_KEEP`` when they have none), at
-most ``CACHE_SIZE`` of them, so a device reconnecting every second is asked about once.
+most ``CACHE_SIZE`` of them, so a device reconnecting every second is asked about once,
+and connections of one certificate arriving while it is asked about wait for that one
+answer.
 """
 
 from __future__ import annotations
@@ -88,6 +90,10 @@ class OcspChecker:
         self.queries = 0  # asked of a responder (the cache's effect, for tests and logs)
         self.warnings = WarnLimit()  # once an hour per certificate and reason
         self._cache: OrderedDict[tuple[bytes, int], _Answer] = OrderedDict()
+        # Queries in flight, per certificate: a device that opens several connections at
+        # once (or reconnects them all after a restart) waits for one answer instead of
+        # asking the responder once per connection.
+        self._asking: dict[tuple[bytes, int], threading.Event] = {}
         self._lock = threading.Lock()
 
     def check(self, leaf_der: bytes, peer: str) -> None:
@@ -97,10 +103,7 @@ class OcspChecker:
         try:
             issuer = self._issuer(leaf)
             key = (issuer.public_bytes(serialization.Encoding.DER), leaf.serial_number)
-            answer = self._cached(key)
-            if answer is None:
-                answer = self._ask(leaf, issuer)
-                self._keep(key, answer)
+            answer = self._answer(key, leaf, issuer)
         except _Unchecked as exc:
             reason = f"OCSP cannot vouch for the certificate {who}: {exc}"
             if self.mode == "require":
@@ -112,6 +115,35 @@ class OcspChecker:
         if answer.revoked_at is not None:
             raise OcspRefused(f"the certificate {who} is revoked (OCSP), since "
                               f"{answer.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+    def _answer(self, key: tuple[bytes, int], leaf: x509.Certificate,
+                issuer: x509.Certificate) -> _Answer:
+        """The cached answer, else one asked now; while another connection asks about
+        the same certificate, its answer (a query that failed there is asked again here,
+        so each connection still gets its own verdict and reason)."""
+        answer = self._cached(key)
+        if answer is not None:
+            return answer
+        with self._lock:
+            asking = self._asking.get(key)
+            if asking is None:
+                mine = self._asking[key] = threading.Event()
+        if asking is not None:
+            asking.wait(2 * self.timeout + 1.0)  # connect and read, each within timeout
+            answer = self._cached(key)
+            if answer is not None:
+                return answer
+            answer = self._ask(leaf, issuer)
+            self._keep(key, answer)
+            return answer
+        try:
+            answer = self._ask(leaf, issuer)
+            self._keep(key, answer)
+            return answer
+        finally:
+            with self._lock:
+                del self._asking[key]
+            mine.set()
 
     def _issuer(self, leaf: x509.Certificate) -> x509.Certificate:
         try:

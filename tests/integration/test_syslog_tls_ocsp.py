@@ -7,17 +7,24 @@ and a revoked one refused before its message reaches the engine (as a process, w
 ``--tls-crl`` beside it, each check refusing its own); with the responder down
 ``require`` refuses and ``prefer`` admits with one warning; an answer signed by an
 unrelated key is refused; an answer is kept until its nextUpdate, so a second connection
-is not asked about (the responder answers once and exits); bad options exit 2.
+is not asked about (the responder answers once and exits), nor are checks of one
+certificate made at the same moment but the first; bad options exit 2.
 """
 
 from __future__ import annotations
 
+import http.server
 import logging
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from aiops.syslog_tls import tls_gate
 from tests.conftest import LiveServer
@@ -193,6 +200,64 @@ def test_a_good_answer_is_kept_until_its_next_update(
     assert responder.requests == 1
     assert gate.ocsp is not None and gate.ocsp.queries == 1
     assert frames.stats.tls_refused == 0
+
+
+class _SlowRelay(http.server.BaseHTTPRequestHandler):
+    """POSTs to the real responder after half a second, counting them: long enough for
+    every check started at once to be in flight together."""
+
+    target = ""
+    posts = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        type(self).posts += 1
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.5)
+        answer = requests.post(self.target, data=body, timeout=10,
+                               headers={"Content-Type": "application/ocsp-request"})
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/ocsp-response")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_checks_of_one_certificate_at_once_ask_the_responder_once(
+        tmp_path: Path, certs: Certificates, signer: tuple[Path, Path]) -> None:
+    """A device that opens four connections at the same moment (or reopens them after a
+    restart) is asked about once: the other checks wait for that answer."""
+    router = device(certs, tmp_path, "edge-router-1")
+    db = database(tmp_path / "db", certs, [router[0]])
+    leaf = x509.load_pem_x509_certificate(router[0].read_bytes())
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    with responding(db.folder / "index.txt", certs.ca, signer) as responder:
+        _SlowRelay.target, _SlowRelay.posts = responder.url, 0
+        relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowRelay)
+        threading.Thread(target=relay.serve_forever, daemon=True).start()
+        try:
+            checker = tls_gate(certs.server_cert, certs.server_key, certs.ca, ocsp=(
+                "require", f"http://127.0.0.1:{relay.server_address[1]}")).ocsp
+            assert checker is not None
+            failures: list[BaseException] = []
+
+            def check() -> None:
+                try:
+                    checker.check(leaf_der, "127.0.0.1")
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=check) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+        finally:
+            relay.shutdown()
+    assert failures == []
+    assert (_SlowRelay.posts, checker.queries, responder.requests) == (1, 1, 1)
 
 
 def test_bad_ocsp_options_exit_2_naming_the_option(tmp_path: Path, certs: Certificates) -> None:
