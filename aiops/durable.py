@@ -40,14 +40,16 @@ def sync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def synced_temporary(folder: Path, prefix: str, text: str) -> Path:
+def synced_temporary(folder: Path, prefix: str, text: str, private: bool = False) -> Path:
     """``text`` in a new hidden file of ``folder`` (created if missing), on disk when
     this returns; removed again if writing fails. The caller renames or links it into
-    place, then syncs ``folder``."""
+    place, then syncs ``folder``. ``private``: readable by the owner only (a key),
+    else the mode ``open()`` would give."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=prefix, dir=folder)
+    fd, name = tempfile.mkstemp(prefix=prefix, dir=folder)  # mode 0600
     try:
-        as_created(fd)  # mkstemp makes it 0600: others could not read it
+        if not private:
+            as_created(fd)  # others could not read it otherwise
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from aiops.config import OidcSettings
+from aiops.durable import sync_directory, synced_temporary
 
 KEY_FILE = "session.key"  # in the data dir
 SESSION_COOKIE = "aiops_session"
@@ -42,16 +42,14 @@ def session_key(data_dir: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    fd, aside = tempfile.mkstemp(dir=data_dir, prefix=".session.key.")  # mode 0600
+    aside = synced_temporary(data_dir, ".session.key.", secrets.token_hex(32) + "\n",
+                             private=True)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
         with contextlib.suppress(FileExistsError):  # another process made it first:
             os.link(aside, path)  # its key is the one
+        sync_directory(data_dir)  # the key on disk before a cookie is signed with it
     finally:
-        os.unlink(aside)
+        aside.unlink()
     return path.read_text(encoding="ascii").strip()
 
 
