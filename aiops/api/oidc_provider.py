@@ -54,11 +54,12 @@ class Provider:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._unnamed: list[jwt.PyJWK] = []  # keys without a kid
 
-    def _get_json(self, url: str, what: str) -> dict[str, Any]:
+    def _get_json(self, url: str, what: str,
+                  headers: dict[str, str] | None = None) -> dict[str, Any]:
         """GET a JSON object, or ProviderError naming ``what``, the URL and the cause."""
         try:
             answer = requests.get(url, timeout=self._timeout,
-                                  headers={"Accept": "application/json"})
+                                  headers={"Accept": "application/json", **(headers or {})})
         except requests.RequestException as exc:
             raise ProviderError(f"the OpenID provider's {what} at {url} could not be "
                                 f"fetched: {exc}") from None
@@ -222,20 +223,8 @@ class Provider:
         url = self.metadata().get("userinfo_endpoint")
         if not isinstance(url, str) or not access_token:
             return {}
-        try:
-            answer = requests.get(url, timeout=self._timeout,
-                                  headers={"Authorization": f"Bearer {access_token}",
-                                           "Accept": "application/json"})
-        except requests.RequestException as exc:
-            raise ProviderError(f"the OpenID provider's userinfo endpoint {url} could "
-                                f"not be reached: {exc}") from None
-        try:
-            claims = answer.json() if answer.status_code == 200 else None
-        except ValueError:
-            claims = None
-        if not isinstance(claims, dict):
-            raise ProviderError(f"the OpenID provider's userinfo endpoint {url} answered "
-                                f"HTTP {answer.status_code} without its JSON claims")
+        claims = self._get_json(url, "userinfo endpoint",
+                                {"Authorization": f"Bearer {access_token}"})
         if claims.get("sub") != subject:
             raise SignInRefused("the userinfo answer is about another user than the "
                                 "id_token")
