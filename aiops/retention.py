@@ -54,7 +54,7 @@ import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.absorb import SPAN_MARGIN
-from aiops.engine.pace import MAX_ALERTS
+from aiops.engine.pace import MAX_ALERTS, latest_noted
 from aiops.engine.pace import SPAN as PACE_SPAN
 from aiops.engine.state import FIRING, MERGED, RESOLVED
 from aiops.learning.parents import LOOKBACK
@@ -153,16 +153,13 @@ def _first_kept_by_pace(conn: sa.Connection) -> int | None:
     it keeps runs from the first event of that read started within the span. Deleting
     an event before it changes nothing a restart keeps (unless more than ``MAX_ALERTS``
     events started within a day, when the read reaches further back either way)."""
-    rows = conn.execute(
-        sa.select(raw_events.c.seq, raw_events.c.payload)
-        .where(raw_events.c.source != OWN_SOURCE)
-        .order_by(raw_events.c.seq.desc()).limit(MAX_ALERTS)).all()
+    rows = latest_noted(conn, MAX_ALERTS)
     starts: list[tuple[int, float]] = []
     for seq, payload in rows:
         try:
-            starts.append((int(seq), parse_timestamp(payload["starts_at"], "starts_at")))
+            starts.append((seq, parse_timestamp(payload["starts_at"], "starts_at")))
         except (KeyError, TypeError, ValueError):
-            return int(rows[-1][0])  # one does not read back: keep the whole read
+            return rows[-1][0]  # one does not read back: keep the whole read
     if not starts:
         return None
     oldest = max(at for _, at in starts) - PACE_SPAN

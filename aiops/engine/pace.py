@@ -310,11 +310,9 @@ def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> L
     with db.connect() as conn:
         saved = load_engine_state(conn, PACE_STATE)
         if saved is not None:
-            rows = conn.execute(
-                sa.select(raw_events.c.payload).where(raw_events.c.source != OWN_SOURCE)
-                .order_by(raw_events.c.seq.desc()).limit(pace.max_alerts)).all()
             try:
-                kept = [_noted(payload) for (payload,) in reversed(rows)]
+                kept = [_noted(payload) for _, payload in
+                        reversed(latest_noted(conn, pace.max_alerts))]
             except (KeyError, TypeError, ValueError) as err:
                 log.warning("live pace: a stored event does not read back (%s); the "
                             "pace is fitted again on the stored alerts", err)
@@ -336,6 +334,16 @@ def seed_from_store(pace: LivePace, db: sa.Engine, topology: TopologyGraph) -> L
                  for i, source, name, entity, at in reversed(rows))
     pace.refit(topology)
     return pace
+
+
+def latest_noted(conn: sa.Connection, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    """The latest ``limit`` stored raw events not of the engine's own, newest first, as
+    (seq, payload): the events the pace noted, which a restart reads back
+    (``seed_from_store``) and retention must leave (``aiops.retention``)."""
+    return [(int(seq), payload) for seq, payload in conn.execute(
+        sa.select(raw_events.c.seq, raw_events.c.payload)
+        .where(raw_events.c.source != OWN_SOURCE)
+        .order_by(raw_events.c.seq.desc()).limit(limit))]
 
 
 def _noted(payload: dict[str, Any]) -> Alert:
