@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from aiops.learning.relations import AlarmPairs, _Events
+from aiops.learning.alarm_pairs import AlarmEvents, AlarmPairs
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -79,7 +79,7 @@ class ClockOffsets:
                          if names[k] is not None and abs(o) >= self.min_offset}
         return self
 
-    def _residuals(self, ev: _Events, first: np.ndarray, second: np.ndarray
+    def _residuals(self, ev: AlarmEvents, first: np.ndarray, second: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per pair: its locations in a canonical order and its lag minus the median
         lag of its type pair (pairs of rare type pairs dropped).

@@ -49,7 +49,8 @@ from operator import attrgetter
 
 import numpy as np
 
-from aiops.learning.relations import AlarmPairs, TypeRelations, _corrected_lags
+from aiops.learning.alarm_pairs import AlarmPairs, corrected_lags
+from aiops.learning.relations import TypeRelations
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -133,7 +134,7 @@ class CascadeTimescale:
         cause, effect = pairs.cause, pairs.effect
         keep = pairs.hop <= self.hops
         cause, effect = cause[keep], effect[keep]
-        lags = np.abs(_corrected_lags(ev, cause, effect, ev.times[effect] - ev.times[cause],
+        lags = np.abs(corrected_lags(ev, cause, effect, ev.times[effect] - ev.times[cause],
                                       offsets))
         weights = node_weights(ev.locs[effect], ev.n_locs)
         # A pair ``lag`` apart can only start in the first ``span - lag`` of the history,

@@ -19,12 +19,13 @@ from aiops.config import EngineSettings
 from aiops.engine.dedup import deduplicated
 from aiops.engine.hindsight import RING_SHARES
 from aiops.engine.scored_correlator import ScoredCorrelator, ScoringWeights
+from aiops.learning.alarm_pairs import AlarmPairs
 from aiops.learning.clock import ClockOffsets
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.labels import GroupLabels
 from aiops.learning.parents import ParentModel
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.relations import AlarmPairs, TypeRelations
+from aiops.learning.relations import TypeRelations
 from aiops.learning.ring_shares import RingSharesEstimator, valid_shares
 from aiops.learning.templates import alert_text
 from aiops.learning.timescale import CascadeTimescale

@@ -7,9 +7,10 @@ import random
 from aiops.config import EngineSettings
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.engine.state import IncidentRecord
+from aiops.learning.alarm_pairs import AlarmPairs
 from aiops.learning.clock import ClockOffsets
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.relations import AlarmPairs, TypeRelations
+from aiops.learning.relations import TypeRelations
 from aiops.learning.training import CorrelationModel, train
 from aiops.models import Alert
 from tests.unit.placement import later_alert, one_alert_incident

@@ -1,4 +1,4 @@
-"""The alarm pairs every learner builds on (``_lag_pairs``) are exactly the pairs the
+"""The alarm pairs every learner builds on (``lag_pairs``) are exactly the pairs the
 definition gives: within the window, on locations within reach, both ways at the same
 instant, never an alarm with itself, the latest few per location under the cap, and
 the same whatever the query chunking."""
@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from aiops.learning import relations
-from aiops.learning.relations import _Events, _lag_pairs
+from aiops.learning import alarm_pairs
+from aiops.learning.alarm_pairs import AlarmEvents, lag_pairs
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -34,7 +34,7 @@ def alarms(seed: int, size: int, count: int) -> list[Alert]:
     return out
 
 
-def by_definition(ev: _Events, window: float, cap: int) -> list[tuple[int, int, int]]:
+def by_definition(ev: AlarmEvents, window: float, cap: int) -> list[tuple[int, int, int]]:
     """(cause, effect, hops) from the definition, in the documented order: the later
     alarm's location, then the earlier one's (ring order), then the later alarm."""
     out = []
@@ -52,24 +52,24 @@ def by_definition(ev: _Events, window: float, cap: int) -> list[tuple[int, int, 
 @pytest.mark.parametrize(("seed", "hops", "window"), [(1, 1, 60.0), (2, 2, 5.0),
                                                        (3, 0, 120.0), (4, 1, 0.5)])
 def test_pairs_are_those_of_the_definition(seed: int, hops: int, window: float) -> None:
-    ev = _Events(alarms(seed, 12, 400), network(seed, 12), hops)
-    cause, effect, hop = _lag_pairs(ev, window)
+    ev = AlarmEvents(alarms(seed, 12, 400), network(seed, 12), hops)
+    cause, effect, hop = lag_pairs(ev, window)
     assert list(zip(cause.tolist(), effect.tolist(), hop.tolist(), strict=True)) == \
-        by_definition(ev, window, relations.MAX_PAIRS_PER_EVENT)
+        by_definition(ev, window, alarm_pairs.MAX_PAIRS_PER_EVENT)
 
 
 def test_the_cap_keeps_the_latest_and_chunking_changes_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    ev = _Events(alarms(5, 8, 500), network(5, 8), 1)
-    monkeypatch.setattr(relations, "MAX_PAIRS_PER_EVENT", 3)
-    whole = _lag_pairs(ev, 300.0)
-    monkeypatch.setattr(relations, "PAIR_CHUNK", 7)
-    chunked = _lag_pairs(ev, 300.0)
+    ev = AlarmEvents(alarms(5, 8, 500), network(5, 8), 1)
+    monkeypatch.setattr(alarm_pairs, "MAX_PAIRS_PER_EVENT", 3)
+    whole = lag_pairs(ev, 300.0)
+    monkeypatch.setattr(alarm_pairs, "PAIR_CHUNK", 7)
+    chunked = lag_pairs(ev, 300.0)
     expected = by_definition(ev, 300.0, 3)
     for got in (whole, chunked):
         assert list(zip(*(a.tolist() for a in got), strict=True)) == expected
 
 
 def test_no_alarms_no_pairs() -> None:
-    ev = _Events([], network(1, 3), 1)
-    assert all(len(a) == 0 for a in _lag_pairs(ev, 60.0))
+    ev = AlarmEvents([], network(1, 3), 1)
+    assert all(len(a) == 0 for a in lag_pairs(ev, 60.0))

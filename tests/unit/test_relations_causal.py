@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from aiops.learning.relations import TypeRelations, _Events, _lag_pairs
+from aiops.learning.alarm_pairs import AlarmEvents, lag_pairs
+from aiops.learning.relations import TypeRelations
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -137,9 +138,10 @@ def test_order_rule_forbids_only_the_effect_as_cause() -> None:
     # are left free either way.
     alerts = stream({"A": ["B"]}, ["A"], seed=3, delay=3.0, report=30.0, local=True)
     model = TypeRelations()
-    ev = _Events(alerts, TopologyGraph(), model.causal_hops)
-    cause, effect, hop = _lag_pairs(ev, model.causal_window)
-    allowed = model._causal_order(ev, cause, effect, hop, ev.times[effect] - ev.times[cause])
+    ev = AlarmEvents(alerts, TopologyGraph(), model.causal_hops)
+    cause, effect, _ = lag_pairs(ev, model.causal_window)
+    allowed = model.causal_search().order_allowed(ev, cause, effect,
+                                                  ev.times[effect] - ev.times[cause])
     a, b, n1 = (ev.names.index(name) for name in ("A", "B", "N1"))
     assert allowed[a, b] and not allowed[b, a]
     assert allowed[a, n1] and allowed[n1, a]
