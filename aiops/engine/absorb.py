@@ -4,7 +4,7 @@ Why: placement decides as each alert arrives, by hops and time alone. Of the fau
 it breaks up, the pieces left over are mostly incidents of one to three alarms that
 came a little late or a little far from their fault's incident; rules on hops and
 time could not tell them from background alarms or another fault's
-(docs/architecture.md, "Absorbing small pieces afterwards"). A Hawkes model learned
+(docs/experiments.md, "Absorbing small pieces afterwards"). A Hawkes model learned
 from the history (``aiops.learning.parents``) can: it weighs how often each device
 alarms on its own against how often an alarm of one type follows another at that
 lag and distance.
