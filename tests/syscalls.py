@@ -11,6 +11,7 @@ timer sent from outside can hit.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -53,13 +54,15 @@ def signalled(command: Sequence[str], syscall: str, nth: int, signal: str, *, cw
     """Run ``command`` under strace, which sends it ``signal`` (``SIGTERM``) as it
     enters its ``nth`` call of ``syscall`` (counted in each of its processes and
     threads; the call itself is made): the process's handler runs once the call
-    returns. Skips the test where strace is missing or may not trace."""
+    returns. Python writes no bytecode cache meanwhile (its renames would count).
+    Skips the test where strace is missing or may not trace."""
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (scripts/install-test-deps.sh installs it)")
     result = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e",
                              f"trace={syscall}", "-e",
                              f"inject={syscall}:signal={signal}:when={nth}", *command],
-                            cwd=cwd, capture_output=True, text=True, timeout=timeout)
+                            cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     if "PTRACE" in result.stderr or "Operation not permitted" in result.stderr:
         pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
     return result

@@ -17,7 +17,7 @@ import pytest
 
 from aiops.zabbix_checkpoint import read_checkpoint
 from aiops.zabbix_history import NO_LOCKING
-from tests.syscalls import Call, order, signalled, traced
+from tests.syscalls import Call, calls, order, signalled, traced
 from tests.unit.test_zabbix_history import (
     SPAN,
     _GoesAway,
@@ -147,6 +147,10 @@ def test_each_page_is_on_disk_before_the_checkpoint_that_names_it(
     # its fsync, the rename, the directory; at the end the output's rename, the
     # directory, and only then the checkpoint removed.
     assert _disk_order(trace, folder) == "D" + "wsRD" + "WSwsRD" * 2 + "ODU"
+    # FIRST_PAGE counts the process's fsyncs: every one is of the pull's files.
+    fsynced = {c.file for c in calls(trace) if c.name == "fsync"}
+    assert all(f == folder or (f is not None and f.parent == folder) for f in fsynced), \
+        fsynced
 
 
 # The disk calls of a pull's first page, in order (test above: "D" then the first
