@@ -15,7 +15,9 @@ the OCSP-signing extended key usage and within its validity; it must answer for 
 certificate (serial and the issuer's name and key hashes); its thisUpdate may not be
 in the future nor its nextUpdate in the past beyond ``SKEW``; a nonce in it must be
 the one sent (a responder that answers without one, as RFC 5019 responders serving
-pre-made answers do, is accepted: thisUpdate/nextUpdate bound its age).
+pre-made answers do, is accepted: thisUpdate/nextUpdate bound its age). The signature
+is checked with whatever key signed it: RSA (PKCS #1 v1.5 or PSS), ECDSA, Ed25519,
+Ed448 or DSA; one made by another algorithm fails that check.
 
 Answers: ``good`` admits, ``revoked`` refuses; ``unknown``, no responder, a responder
 down or an answer that fails a check refuse in ``require`` mode and admit with a
@@ -40,11 +42,15 @@ from urllib.parse import urlsplit
 
 import requests
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    SignatureAlgorithmOID,
+)
 
 from aiops.errors import InputError
 from aiops.warn_limit import WarnLimit
@@ -57,6 +63,9 @@ MAX_RESPONSE_BYTES = 64 * 1024  # a basic response with a responder certificate:
 SKEW = datetime.timedelta(minutes=5)  # clocks of listener and responder may differ
 DEFAULT_KEEP = datetime.timedelta(minutes=5)  # an answer without nextUpdate
 CACHE_SIZE = 10_000
+# RSASSA-PSS answers: the hashes tried (SHA-1 last: RFC 4055's default when a
+# signature gives no parameters, and what sha1WithRSAEncryption answers are read with).
+PSS_HASHES = (hashes.SHA256(), hashes.SHA384(), hashes.SHA512(), hashes.SHA1())  # noqa: S303
 
 
 class OcspRefused(Exception):
@@ -200,7 +209,7 @@ class OcspChecker:
             raise _Unchecked(f"{url} answered with no OCSP response ({exc})") from None
         try:
             return _verified(response, request, issuer, nonce, url)
-        except (ValueError, TypeError) as exc:  # a field cryptography cannot read
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # a field not read
             raise _Unchecked(f"{url}'s answer cannot be read ({exc})") from None
 
 
@@ -226,8 +235,11 @@ def _verified(response: ocsp.OCSPResponse, request: ocsp.OCSPRequest,
         raise _Unchecked(f"{url} answered {response.response_status.name}")
     signer = _signer(response, issuer, url)
     try:
-        _verify_signature(signer.public_key(), response.signature,
-                          response.tbs_response_bytes, response.signature_hash_algorithm)
+        _verify_answer(signer.public_key(), response)
+    except UnsupportedAlgorithm:
+        raise _Unchecked(f"{url}'s answer is signed with an algorithm that cannot be "
+                         f"checked ({response.signature_algorithm_oid.dotted_string})") \
+            from None
     except (InvalidSignature, TypeError, ValueError):
         raise _Unchecked(f"{url}'s answer's signature does not verify") from None
     try:
@@ -298,6 +310,29 @@ def _about(single: ocsp.OCSPSingleResponse, request: ocsp.OCSPRequest) -> bool:
             and isinstance(single.hash_algorithm, hashes.SHA1)
             and single.issuer_name_hash == request.issuer_name_hash
             and single.issuer_key_hash == request.issuer_key_hash)
+
+
+def _verify_answer(key: object, response: ocsp.OCSPResponse) -> None:
+    """The answer's signature by ``key`` (InvalidSignature, TypeError or
+    UnsupportedAlgorithm when not). RSASSA-PSS apart: cryptography reads no hash from
+    its parameters (``signature_hash_algorithm`` raises) and exposes none of them for
+    an OCSP response, so the hashes a responder signs with are tried, each with MGF1 of
+    the same hash (what ``openssl ocsp -rsigopt rsa_padding_mode:pss`` and other
+    signers write) and any salt length; a forged answer verifies under none."""
+    if response.signature_algorithm_oid != SignatureAlgorithmOID.RSASSA_PSS:
+        _verify_signature(key, response.signature, response.tbs_response_bytes,
+                          response.signature_hash_algorithm)
+        return
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError("an RSASSA-PSS signature from a key that is not RSA")
+    for algorithm in PSS_HASHES:
+        pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=padding.PSS.AUTO)
+        try:
+            key.verify(response.signature, response.tbs_response_bytes, pss, algorithm)
+        except InvalidSignature:
+            continue
+        return
+    raise InvalidSignature
 
 
 def _verify_signature(key: object, signature: bytes, data: bytes,

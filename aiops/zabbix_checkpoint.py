@@ -5,10 +5,12 @@ that fails near its end used to lose all of it. It writes its alerts to a partia
 beside the output (``NAME.partial``: never at ``--out`` itself, which ``aiops train``
 reads) and, after each page, this checkpoint beside it (``NAME.checkpoint``): what the
 pull is of (``Span``), the last problem event id listed and the partial file's length
-then. A page is written whole and fsynced before its checkpoint, which is replaced
-durably (``write_checkpoint``), so a pull stopped anywhere (an error, a signal, killed,
-a power cut) resumes from the end of its last whole page, the partial file cut back
-to that length: the finished file is the one an uninterrupted pull writes.
+then; an empty one (no page, no bytes) before the first page's lines. A page is
+written whole and fsynced before its checkpoint, which is replaced durably
+(``write_checkpoint``), so a pull stopped anywhere once its first page is in hand (an
+error, a signal, killed, a power cut) resumes from the end of its last whole page, or
+its start, the partial file cut back to that length: the finished file is the one an
+uninterrupted pull writes.
 """
 
 from __future__ import annotations

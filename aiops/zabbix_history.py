@@ -24,6 +24,7 @@ stays in the partial file with a checkpoint (aiops/zabbix_checkpoint.py), and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -90,7 +91,7 @@ class Pulled:
 
 class HistoryFailed(Exception):
     """The pull stopped (Zabbix down, gone or refusing, or a signal): why, what it had
-    pulled, and where that is kept (``partial``; None: not a whole page, nothing kept);
+    pulled, and where that is kept (``partial``; None: no checkpoint, nothing kept);
     nothing is left under the output's name."""
 
     def __init__(self, cause: ZabbixError | OSError | Stopped, pulled: Pulled, out: Path,
@@ -163,7 +164,15 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
     Durable in this order: a page's lines fsynced before the checkpoint that names
     them is written (itself durably, ``write_checkpoint``), so that after a power cut
     the checkpoint never names more than the partial file holds; the partial file
-    renamed to ``out`` and that rename on disk before the checkpoint is removed."""
+    renamed to ``out`` and that rename on disk before the checkpoint is removed.
+
+    Kept for ``resume`` is what a checkpoint on disk names, whatever the moment of the
+    stop: the partial file is removed only when there is none (a stop between a
+    checkpoint's rename and the next statement must not leave one naming a removed
+    file). Before its first page's lines, a pull writes an empty checkpoint (no page,
+    no bytes), so a stop while that page is written leaves a pull to resume from its
+    start rather than nothing; a pull that fails before it has a page in hand keeps
+    nothing, as before."""
     span = Span(api.url, int(since), int(until if until is not None else time.time()),
                 mapping_identity(mapping))
     if resume is not None and resume.span != span:
@@ -172,7 +181,7 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
     pulled = Pulled.resuming(resume)
     after = resume.after if resume is not None else 0
     handle = _open_partial(partial, checkpoint, resume)
-    kept = resume is not None  # a checkpoint stands for what the partial file holds
+    started = resume is not None  # a checkpoint of this pull is on disk
     try:
         with handle:
             while True:
@@ -180,7 +189,13 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
                                                  time_till=span.until)
                 if not ids:
                     break
-                _write_page(api, mapping, ids, handle, pulled)
+                lines = _page_lines(api, mapping, ids, pulled)
+                if not started:  # the empty checkpoint: resumable from here on
+                    write_checkpoint(checkpoint, Checkpoint(
+                        span, after=0, size=0, written=0, still_open=0, skipped=0,
+                        pages=0, reached=None))
+                    started = True
+                handle.writelines(lines)
                 pulled.pages += 1
                 after = int(ids[-1])
                 handle.flush()
@@ -188,7 +203,6 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
                 write_checkpoint(checkpoint, Checkpoint(
                     span, after, os.fstat(handle.fileno()).st_size, pulled.written,
                     pulled.still_open, pulled.skipped, pulled.pages, pulled.reached))
-                kept = True
                 if progress is not None:
                     progress(pulled)
                 if len(ids) < page:
@@ -198,9 +212,13 @@ def pull_history(api: ZabbixApi, mapping: Mapping, out: Path, since: float,
         # output names no partial file, which ``--resume`` refuses.
         os.replace(partial, out)
     except (ZabbixError, OSError, Stopped) as exc:  # OSError: the disk, not Zabbix
+        kept = checkpoint.exists()
+        if kept:  # its rename on disk, should the stop have come before that sync
+            with contextlib.suppress(OSError):  # the error to say is the first
+                sync_directory(checkpoint.parent)
         raise HistoryFailed(exc, pulled, out, partial if kept else None) from None
     finally:
-        if not kept:
+        if not checkpoint.exists():  # nothing names its lines: not a pull to resume
             partial.unlink(missing_ok=True)
     sync_directory(out.parent)
     checkpoint.unlink(missing_ok=True)
@@ -239,10 +257,12 @@ def _open_partial(partial: Path, checkpoint: Path, resume: Checkpoint | None) ->
     return handle
 
 
-def _write_page(api: ZabbixApi, mapping: Mapping, ids: list[str], handle: Any,
-                pulled: Pulled) -> None:
+def _page_lines(api: ZabbixApi, mapping: Mapping, ids: list[str],
+                pulled: Pulled) -> list[str]:
     """One page of problem event ids: their events, their recoveries' times, their
-    alerts written in id order."""
+    alerts as JSON lines in id order (counted in ``pulled``), all asked of Zabbix
+    before a line is written."""
+    lines = []
     events = api.events(ids)
     recovery = {eventid: str(event.get("r_eventid") or "0")
                 for eventid, event in events.items()}
@@ -257,7 +277,8 @@ def _write_page(api: ZabbixApi, mapping: Mapping, ids: list[str], handle: Any,
         except ValueError:  # InputError too: what the follower skips, skipped
             pulled.skipped += 1
             continue
-        handle.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
+        lines.append(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
         pulled.written += 1
         pulled.still_open += alert.ends_at is None
         pulled.reached = alert.starts_at
+    return lines

@@ -8,7 +8,12 @@ and a revoked one refused before its message reaches the engine (as a process, w
 ``require`` refuses and ``prefer`` admits with one warning; an answer signed by an
 unrelated key is refused; an answer is kept until its nextUpdate, so a second connection
 is not asked about (the responder answers once and exits), nor are checks of one
-certificate made at the same moment but the first; bad options exit 2.
+certificate made at the same moment but the first; bad options exit 2. With ECDSA
+P-256 and Ed25519 keys (CA, sender, responder; the delegated responder or the CA
+signing) and an RSA responder signing with PSS, good is read and revoked refused as
+with RSA. A responder built in the test (``answering``: ``openssl ocsp`` always echoes
+the nonce) shows an answer carrying another nonce refused under ``require`` and
+warned under ``prefer``, and one carrying none read.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from aiops.syslog_tls import tls_gate
 from tests.conftest import LiveServer
@@ -42,7 +48,7 @@ from tests.polling import wait_for
 from tests.ports import free_port
 from tests.tls_certs import OPENSSL, Certificates, make_certificates, signed
 from tests.tls_crl import Revocations
-from tests.tls_ocsp import responding
+from tests.tls_ocsp import answering, responding
 
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command")
 
@@ -66,7 +72,8 @@ def device(certs: Certificates, folder: Path, name: str,
     extensions = f"subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\n"
     if responder_port is not None:
         extensions += f"authorityInfoAccess=OCSP;URI:http://127.0.0.1:{responder_port}\n"
-    return signed(folder, name, (certs.ca, certs.ca_key), extensions)
+    return signed(folder, name, (certs.ca, certs.ca_key), extensions,
+                  algorithm=certs.algorithm)
 
 
 def database(folder: Path, certs: Certificates, valid: list[Path],
@@ -200,6 +207,110 @@ def test_a_good_answer_is_kept_until_its_next_update(
     assert responder.requests == 1
     assert gate.ocsp is not None and gate.ocsp.queries == 1
     assert frames.stats.tls_refused == 0
+
+
+def _good_read_and_revoked_refused(tmp_path: Path, certs: Certificates,
+                                   signer: tuple[Path, Path],
+                                   caplog: pytest.LogCaptureFixture,
+                                   options: tuple[str, ...] = ()) -> None:
+    """Under ``require``, through ``openssl ocsp`` signing with ``signer`` (and
+    ``options``): a revoked sender refused, a good one read, nothing else said."""
+    good = device(certs, tmp_path, "edge-router-1")
+    stolen = device(certs, tmp_path, "stolen-router")
+    db = database(tmp_path / "db", certs, [good[0]], [stolen[0]])
+    with responding(db.folder / "index.txt", certs.ca, signer, options=options) \
+            as responder, caplog.at_level(logging.WARNING, logger="aiops.syslog_listener"):
+        gate = tls_gate(certs.server_cert, certs.server_key, certs.ca,
+                        ocsp=("require", responder.url))
+        with serving(gate) as (port, frames):
+            assert_refused(port, client_context(certs, *stolen))
+            wait_for(lambda: frames.stats.tls_refused == 1, "the revoked one refused")
+            send_tls(port, client_context(certs, *good),
+                     [octet_counted(LINK_DOWN.format(port=1))])
+            wait_for(lambda: len(frames.frames) == 1, "the good one's message")
+        assert responder.requests == 2
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert "CN=stolen-router serial" in said and "is revoked (OCSP), since" in said, said
+    assert frames.stats.tls_refused == 1
+
+
+@pytest.mark.parametrize("algorithm", ["ec", "ed25519"])
+@pytest.mark.parametrize("signed_by", ["delegated responder", "ca"])
+def test_with_ecdsa_and_ed25519_keys_good_is_read_and_revoked_refused(
+        tmp_path: Path, algorithm: str, signed_by: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An ECDSA P-256 (or Ed25519) CA, senders and responder: ``openssl ocsp`` signs
+    with that key (ecdsa-with-SHA256, or Ed25519 with no separate hash)."""
+    certs = make_certificates(tmp_path / "tls", algorithm)
+    key = x509.load_pem_x509_certificate(certs.ca.read_bytes()).public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey if algorithm == "ec"
+                      else ed25519.Ed25519PublicKey)
+    signer = (signed(certs.ca.parent, "ocsp-signer", (certs.ca, certs.ca_key), SIGNER,
+                     algorithm=algorithm) if signed_by == "delegated responder"
+              else (certs.ca, certs.ca_key))
+    _good_read_and_revoked_refused(tmp_path, certs, signer, caplog)
+
+
+def test_an_rsa_responder_signing_with_pss_is_read(
+        tmp_path: Path, certs: Certificates, signer: tuple[Path, Path],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """RSASSA-PSS answers (``-rsigopt rsa_padding_mode:pss``), whose hash cryptography
+    does not read from the signature: checked all the same, not refused nor an error
+    on the connection's thread."""
+    _good_read_and_revoked_refused(tmp_path, certs, signer, caplog,
+                                   ("-rsigopt", "rsa_padding_mode:pss"))
+
+
+@pytest.mark.parametrize("mode", ["require", "prefer"])
+def test_an_answer_carrying_another_nonce_is_refused_or_warned_by_mode(
+        tmp_path: Path, certs: Certificates, mode: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A good answer, signed by the CA, about this certificate, but with a nonce that
+    is not the one sent (a replayed answer): ``require`` refuses, ``prefer`` reads and
+    warns."""
+    router = device(certs, tmp_path, "edge-router-1")
+    asked: list[bytes | None] = []
+
+    def another(nonce: bytes | None) -> bytes:
+        asked.append(nonce)
+        return bytes(b ^ 0xFF for b in nonce or b"")
+
+    with answering(certs.ca, certs.ca_key, another) as url, \
+            caplog.at_level(logging.WARNING, logger="aiops.syslog_listener"):
+        gate = tls_gate(certs.server_cert, certs.server_key, certs.ca, ocsp=(mode, url))
+        with serving(gate) as (port, frames):
+            if mode == "require":
+                assert_refused(port, client_context(certs, *router))
+                wait_for(lambda: frames.stats.tls_refused == 1, "the refusal counted")
+            else:
+                send_tls(port, client_context(certs, *router),
+                         [octet_counted(LINK_DOWN.format(port=1))])
+                wait_for(lambda: len(frames.frames) == 1, "the message read")
+    assert len(asked) == 1 and asked[0] is not None and len(asked[0]) == 16
+    said = f"{url}'s answer carries another request's nonce (a replay?)"
+    if mode == "require":
+        assert frames.frames == []
+        assert f"{said} (--tls-ocsp require)" in caplog.text
+    else:
+        assert frames.stats.tls_refused == 0
+        assert f"{said}; admitted (--tls-ocsp prefer); from 127.0.0.1" in caplog.text
+
+
+def test_an_answer_carrying_no_nonce_is_read_under_require(
+        tmp_path: Path, certs: Certificates, caplog: pytest.LogCaptureFixture) -> None:
+    """As RFC 5019 responders serving pre-made answers do: its dates bound its age, so
+    it is taken (the same responder with another nonce is refused, above)."""
+    router = device(certs, tmp_path, "edge-router-1")
+    with answering(certs.ca, certs.ca_key, lambda nonce: None) as url, \
+            caplog.at_level(logging.WARNING, logger="aiops.syslog_listener"):
+        gate = tls_gate(certs.server_cert, certs.server_key, certs.ca,
+                        ocsp=("require", url))
+        with serving(gate) as (port, frames):
+            send_tls(port, client_context(certs, *router),
+                     [octet_counted(LINK_DOWN.format(port=1))])
+            wait_for(lambda: len(frames.frames) == 1, "the message read")
+    assert frames.stats.tls_refused == 0
+    assert caplog.text == ""
 
 
 class _SlowRelay(http.server.BaseHTTPRequestHandler):

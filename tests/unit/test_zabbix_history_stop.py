@@ -1,8 +1,9 @@
 """``aiops zabbix history`` stopped as a system stops it, and the files it leaves: a
 real process sent SIGTERM or SIGINT while it waits on a Zabbix that stalls, then
 resumed; the order in which it puts its files on disk (its system calls, traced by
-strace); a checkpoint naming more than its partial file holds; a system without
-fcntl's locks. The stand-in Zabbix is test_zabbix_history's."""
+strace); SIGTERM at each of the disk calls that write its first page (sent by strace
+as the call is entered); a checkpoint naming more than its partial file holds; a
+system without fcntl's locks. The stand-in Zabbix is test_zabbix_history's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from aiops.zabbix_checkpoint import read_checkpoint
 from aiops.zabbix_history import NO_LOCKING
-from tests.syscalls import Call, order, traced
+from tests.syscalls import Call, calls, order, signalled, traced
 from tests.unit.test_zabbix_history import (
     SPAN,
     _GoesAway,
@@ -139,11 +140,65 @@ def test_each_page_is_on_disk_before_the_checkpoint_that_names_it(
     result = traced(_command(tmp_path, goes_away, folder / "alerts.jsonl"), trace,
                     cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    # The directory at the partial file's creation; per page (events 10 and 12, then
-    # 14 and 16): its lines, their fsync, the checkpoint's temporary file and its
-    # fsync, the rename, the directory; at the end the output's rename, the directory,
-    # and only then the checkpoint removed.
-    assert _disk_order(trace, folder) == "D" + "WSwsRD" * 2 + "ODU"
+    # The directory at the partial file's creation; once the first page is in hand, an
+    # empty checkpoint (its temporary file, fsync, rename, the directory), so that a
+    # stop while that page is written keeps a pull to resume; per page (events 10 and
+    # 12, then 14 and 16): its lines, their fsync, the checkpoint's temporary file and
+    # its fsync, the rename, the directory; at the end the output's rename, the
+    # directory, and only then the checkpoint removed.
+    assert _disk_order(trace, folder) == "D" + "wsRD" + "WSwsRD" * 2 + "ODU"
+    # FIRST_PAGE counts the process's fsyncs: every one is of the pull's files.
+    fsynced = {c.file for c in calls(trace) if c.name == "fsync"}
+    assert all(f == folder or (f is not None and f.parent == folder) for f in fsynced), \
+        fsynced
+
+
+# The disk calls of a pull's first page, in order (test above: "D" then the first
+# "wsRD" and "WSwsRD"), as strace counts them: (call, its n-th in the process, whether a
+# stop there keeps a pull that --resume continues). The partial file's directory at its
+# opening (fsync 1) comes before the first listing, so before the first page.
+FIRST_PAGE = {
+    "the empty checkpoint's temporary file": ("fsync", 2, False),  # nothing written yet
+    "the empty checkpoint's rename": ("rename", 1, True),
+    "the empty checkpoint's directory": ("fsync", 3, True),
+    "the page's lines": ("fsync", 4, True),
+    "the page's checkpoint's temporary file": ("fsync", 5, True),
+    "the page's checkpoint's rename": ("rename", 2, True),
+    "the page's checkpoint's directory": ("fsync", 6, True),
+}
+
+
+@pytest.mark.parametrize("call, nth, kept", FIRST_PAGE.values(), ids=FIRST_PAGE.keys())
+def test_a_stop_at_each_disk_call_of_the_first_page_leaves_a_pull_resume_continues(
+        tmp_path: Path, goes_away: str, call: str, nth: int,  # noqa: F811
+        kept: bool) -> None:
+    """SIGTERM as the process enters each call that puts its first page on disk: from
+    the first checkpoint's rename on, the partial file and a checkpoint are kept and
+    ``--resume`` writes the uninterrupted pull's file, page 1 once; before it, nothing
+    is left and nothing said to resume."""
+    _GoesAway.going = False
+    folder = tmp_path / "pull"
+    folder.mkdir()
+    out = folder / "alerts.jsonl"
+    stopped = signalled(_command(tmp_path, goes_away, out), call, nth, "SIGTERM",
+                        cwd=ROOT)
+    assert stopped.returncode == 143, stopped.stderr
+    assert "Traceback" not in stopped.stderr, stopped.stderr
+    (error,) = [line for line in stopped.stderr.splitlines() if "error" in line]
+    assert error.startswith("aiops: error: stopped by SIGTERM; "), error
+    left = sorted(p.name for p in folder.iterdir())
+    if not kept:
+        assert left == [] and "--resume" not in error, (left, error)
+        return
+    assert left == ["alerts.jsonl.checkpoint", "alerts.jsonl.partial"], (left, error)
+    assert error.endswith(f"kept in {out}.partial: the same command with --resume "
+                          "continues it"), error
+    _GoesAway.listings = []
+    resumed = subprocess.run(_command(tmp_path, goes_away, out, "--resume"), cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == _uninterrupted(tmp_path, goes_away, *SPAN)
+    assert sorted(p.name for p in folder.iterdir()) == ["alerts.jsonl"]
 
 
 def test_a_checkpoint_naming_more_than_the_partial_file_exits_2_naming_both(
