@@ -8,9 +8,11 @@ the database (gunicorn workers, other hosts): each request looks its row up, one
 primary-key read, and nothing is cached (docs/benchmarks.md, "Sign-in sessions").
 
 A row is named by the SHA-256 of the random id in the cookie, not the id itself: a
-copy of the database (a backup) names no cookie. Ended and expired rows are deleted
-whenever a session starts, so the table holds the live sessions and those ended or
-expired since the last sign-in, and needs no retention run.
+copy of the database (a backup) names no cookie, and the refresh token a row keeps
+for re-checks is sealed under that id (aiops/api/session_seal.py). Ended and expired
+rows are deleted whenever a session starts, and by ``aiops prune`` (and the serving
+process's retention loop, aiops/retention.py), so the table holds the live sessions
+and those ended or expired since the last sign-in or prune.
 """
 
 from __future__ import annotations
