@@ -261,8 +261,8 @@ def callback():
     scopes = scopes_for(user_groups(claims, sign_on.settings.groups_claim), sign_on.settings)
     session, value = sign_on.sessions.issue(user, scopes, tokens["id_token"])
     refresh_token = tokens.get("refresh_token")
-    sealed = None
-    if isinstance(refresh_token, str) and refresh_token:
+    sealed = None  # with re-checks off, no standing credential is kept at all
+    if sign_on.recheck.on and isinstance(refresh_token, str) and refresh_token:
         sealed = sign_on.recheck.seal_grant(session.sid, refresh_token, str(claims["sub"]),
                                             pending["nonce"])
     elif sign_on.recheck.on:

@@ -7,7 +7,8 @@ id, and counts only while the engine's row for that id says the session is alive
 (aiops/api/session_store.py): signing out ends every copy of the cookie at once. A
 user's groups are read at sign-in, and the scopes the cookie carries are those; the
 session's row holds them as last read at the provider, and counts
-(aiops/api/session_recheck.py). The signing is itsdangerous's (Flask's own dependency), not written here.
+(aiops/api/session_recheck.py). The signing is itsdangerous's (Flask's own
+dependency), not written here.
 """
 
 from __future__ import annotations

@@ -205,3 +205,25 @@ def test_two_processes_re_check_a_session_once(signed: Signed) -> None:
     assert seen == [frozenset({"read", "operate"})] * 2
     assert refreshes(signed) == {"success": 1, "error": 0}
     assert browser.get(f"{signed.url}/api/v1/incidents", timeout=20).status_code == 200
+
+
+@pytest.mark.parametrize(("client_extra", "recheck"), [
+    ({}, 1.0),  # the provider gives this client no refresh token
+    (REFRESHING, 0.0),  # re-checks off: the refresh token is not kept
+])
+def test_a_session_not_re_checked_keeps_its_sign_in_groups(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, client_extra: dict,
+        recheck: float) -> None:
+    with engine_with_sign_on(tmp_path, client_extra=client_extra,
+                             recheck=recheck) as served, \
+            caplog.at_level(logging.INFO, logger="aiops.api.oidc"):
+        browser = requests.Session()
+        page = sign_in(browser, served, "ann")
+        with served.runtime.db.connect() as conn:
+            assert conn.execute(sa.select(sessions.c.refresh_sealed)).scalar_one() is None
+        said = "gave no refresh token for 'ann''s session, which is not re-checked"
+        assert any(said in r.getMessage() for r in caplog.records) == bool(recheck)
+        set_groups(served.issuer, "ann", ["viewers"])
+        time.sleep(PAST_RECHECK)
+        assert merge(browser, served, csrf_of(page.text)).status_code == 200
+        assert refreshes(served) == {"success": 0, "error": 0}

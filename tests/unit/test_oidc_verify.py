@@ -102,6 +102,18 @@ def test_a_token_not_for_this_sign_in_is_refused(provider: Provider, claims: dic
         provider.verify_id_token(token(provider, **claims), "n-1")
 
 
+def test_a_refreshed_token_needs_no_nonce_but_is_checked_for_the_rest(
+        provider: Provider) -> None:
+    """A refresh grant's id_token (nonce None: OpenID Connect Core 12.2) is verified
+    as at sign-in but for the nonce."""
+    assert provider.verify_id_token(token(provider, nonce=None), None)["sub"] == "u1"
+    with pytest.raises(SignInRefused, match="Audience doesn't match"):
+        provider.verify_id_token(token(provider, nonce=None, aud="other"), None)
+    with pytest.raises(SignInRefused, match="Signature has expired"):
+        provider.verify_id_token(token(provider, nonce=None, exp=int(time.time()) - 3600),
+                                 None)
+
+
 def test_a_forged_signature_and_a_symmetric_algorithm_are_refused(provider: Provider) -> None:
     forged = token(provider, NEW_KEY, "r1")  # names the provider's key, signed by another
     with pytest.raises(SignInRefused, match="Signature verification failed"):
