@@ -60,7 +60,8 @@ def prune_command(ctx: click.Context, older_than: str, dry_run: bool, vacuum: bo
                   batch: int | None, as_json: bool) -> None:
     """Delete resolved incidents, their alerts and raw events, and clears that ended no
     alert, all ended before the cutoff; open incidents, firing alerts and what a
-    restart reads back stay (a cutoff inside that is moved back, with a message)."""
+    restart reads back stay (a cutoff inside that is moved back, with a message).
+    Ended and expired sign-in sessions go too, whatever the cutoff."""
     from aiops import retention
     from aiops.store.db import open_database
 

@@ -403,10 +403,15 @@ class OidcSettings:
     groups_claim: str = "groups"
     read_groups: str = ""
     operate_groups: str = ""
+    # Seconds after which a signed-in session's request first has the provider asked
+    # again (a refresh-token grant) whether the user is still there and in which
+    # groups (aiops/api/session_recheck.py); 0: never, groups count from sign-in on.
+    recheck: float = 300.0
 
     def __post_init__(self) -> None:
         _check_ranges(self, "AIOPS_OIDC_", {
-            "session_lifetime": (60.0, MAX_SESSION_LIFETIME, True)})
+            "session_lifetime": (60.0, MAX_SESSION_LIFETIME, True),
+            "recheck": (0.0, MAX_SESSION_LIFETIME, True)})
         if not self.issuer:
             return
         if not self.issuer.startswith(("http://", "https://")):

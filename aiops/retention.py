@@ -13,7 +13,11 @@ the unit of every stored time but a raw event's ``received_at``):
   reads, ``max(seq)``, do not go back);
 - an alert placed in no incident on the same terms, with its raw events;
 - a clear that ended no alert (a raw event of no alert) received before the cutoff;
-- a merged-away incident whose survivor is gone (its pointer leads nowhere).
+- a merged-away incident whose survivor is gone (its pointer leads nowhere);
+- every sign-in session ended (signed out, ended by an admin or by its re-check) or
+  expired, whatever the cutoff: those are wall-clock times, not event times, and such
+  a row never counts again (a session is alive only while its row is neither), so
+  what it keeps is of no use; live sessions stay (aiops/api/session_store.py).
 
 What stays, whatever the cutoff: open incidents and their alerts, firing alerts, an
 incident whose final state a sink has not delivered yet (a pending outbox row) or
@@ -62,13 +66,13 @@ from aiops.learning.timescale import MAX_SCALE
 from aiops.models import OWN_SOURCE
 from aiops.playbooks.runs import IN_FLIGHT
 from aiops.sinks.tables import PENDING, sink_deliveries, sink_tombstones
-from aiops.store.tables import alerts, incidents, playbook_runs, raw_events
+from aiops.store.tables import alerts, incidents, playbook_runs, raw_events, sessions
 from aiops.tickets.tables import ticket_links
 from aiops.timeutil import parse_timestamp
 
 BATCH = 2000  # rows per transaction (docs/benchmarks.md, "Retention")
 TABLES = ("incidents", "alerts", "raw_events", "ticket_links", "sink_deliveries",
-          "sink_tombstones")
+          "sink_tombstones", "sessions")
 
 
 def restart_reach(settings: EngineSettings) -> float:
@@ -91,6 +95,7 @@ class Retention:
     max_alert_id: int
     max_event_seq: int
     max_incident_seq: int
+    now: float = field(default_factory=time.time)  # wall clock: sessions ended by then
 
     @property
     def cutoff(self) -> float:
@@ -169,11 +174,12 @@ def _first_kept_by_pace(conn: sa.Connection) -> int | None:
 def plan(db: sa.Engine, asked: float, settings: EngineSettings,
          now: float | None = None) -> Retention:
     """The cutoff to use for ``asked`` on ``db`` now (clamped to the restart floor)."""
+    now = time.time() if now is None else now
     with db.connect() as conn:
         top = [conn.execute(sa.select(sa.func.max(c))).scalar() or 0
                for c in (alerts.c.id, raw_events.c.seq, incidents.c.seq)]
         return Retention(asked, restart_floor(conn, settings, now), int(top[0]), int(top[1]),
-                         int(top[2]))
+                         int(top[2]), now)
 
 
 # -- what may go ---------------------------------------------------------------------
@@ -228,6 +234,11 @@ def _unmatched_to_go(r: Retention) -> sa.ColumnElement[bool]:
                    raw_events.c.seq < r.max_event_seq)
 
 
+def _sessions_to_go(r: Retention) -> sa.ColumnElement[bool]:
+    """Sign-in sessions ended or expired by the plan's wall-clock time."""
+    return sa.or_(sessions.c.ended_at.is_not(None), sessions.c.expires_at <= r.now)
+
+
 def count(db: sa.Engine, r: Retention) -> dict[str, int]:
     """What a prune with ``r`` deletes now, per table (a dry run; the progress total).
     Of merged-away incidents, those merged into one that goes are counted, not those
@@ -253,6 +264,7 @@ def count(db: sa.Engine, r: Retention) -> dict[str, int]:
                                  .where(sink_deliveries.c.incident_id.in_(gone))),
             "sink_tombstones": n(sa.select(sink_tombstones.c.sink)
                                  .where(sink_tombstones.c.incident_id.in_(gone))),
+            "sessions": n(sa.select(sessions.c.id).where(_sessions_to_go(r))),
         }
 
 
@@ -341,6 +353,9 @@ def prune(db: sa.Engine, r: Retention, batch: int = BATCH,
     for seqs in _pages(db, raw_events.c.seq, _unmatched_to_go(r), batch):
         batches.run(lambda conn, s=seqs: {"raw_events": _delete(
             conn, raw_events, raw_events.c.seq.in_(s))})
+    for ids in _pages(db, sessions.c.id, _sessions_to_go(r), batch):
+        batches.run(lambda conn, i=ids: {"sessions": _delete(
+            conn, sessions, sa.and_(sessions.c.id.in_(i), _sessions_to_go(r)))})
     report.seconds = time.perf_counter() - began
     return report
 

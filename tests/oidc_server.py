@@ -1,6 +1,7 @@
 """A real OpenID provider for the single sign-on tests: panva's node-oidc-provider
 (tests/oidc/provider.mjs, installed by scripts/install-test-deps.sh with ``npm ci``),
-started on a free port and stopped after."""
+started on a free port and stopped after; and its test-only routes, which change an
+account, count the token grants and stop the provider."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.ports import free_port
 
@@ -36,6 +38,33 @@ def client(client_id: str, secret: str, app_url: str, **extra: Any) -> dict[str,
             "redirect_uris": [f"{app_url}/auth/callback"],
             "post_logout_redirect_uris": [f"{app_url}/auth/signed-out"],
             "grant_types": ["authorization_code"], "response_types": ["code"], **extra}
+
+
+# A client the provider gives refresh tokens to (rotated at each use).
+REFRESHING = {"grant_types": ["authorization_code", "refresh_token"]}
+
+
+def set_groups(issuer: str, user: str, groups: list[str]) -> None:
+    """The provider's account ``user`` is now in ``groups`` (made if it was not)."""
+    requests.put(f"{issuer}/test-admin/accounts/{user}", json=groups,
+                 timeout=10).raise_for_status()
+
+
+def delete_account(issuer: str, user: str) -> None:
+    """The provider's account ``user`` is gone: its grants answer invalid_grant."""
+    requests.delete(f"{issuer}/test-admin/accounts/{user}", timeout=10).raise_for_status()
+
+
+def grants(issuer: str) -> dict[str, dict[str, int]]:
+    """The token requests the provider answered, by grant type: success and error."""
+    answer = requests.get(f"{issuer}/test-admin/grants", timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def stop(issuer: str) -> None:
+    """Stop the provider: its port refuses connections from now on."""
+    requests.post(f"{issuer}/test-admin/stop", timeout=10).raise_for_status()
 
 
 @contextmanager

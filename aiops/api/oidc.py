@@ -13,7 +13,10 @@ https; since a browser still sends it by itself, a state-changing request it
 authenticates must also carry the session's CSRF token in ``X-CSRF-Token``, which only
 the view's own pages know. The engine keeps a row per session
 (aiops/api/session_store.py): signing out ends it, and every copy of its cookie with
-it. Tokens (Bearer, Basic) work as before, for machines.
+it. A session whose sign-in brought a refresh token is asked about again at the
+provider every AIOPS_OIDC_RECHECK seconds (aiops/api/session_recheck.py): a user
+removed there is signed out, one whose groups changed gets their new scopes. Tokens
+(Bearer, Basic) work as before, for machines.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from aiops.api.oidc_session import (
     user_groups,
     user_name,
 )
+from aiops.api.session_recheck import Rechecker
 from aiops.api.session_store import SessionStore
 from aiops.config import DataDir, OidcSettings
 from aiops.sinks.http import read_secret_file
@@ -65,6 +69,7 @@ class SignOn:
     sessions: Sessions
     store: SessionStore
     public_url: str  # without a trailing slash
+    recheck: Rechecker
 
     @property
     def redirect_uri(self) -> str:
@@ -80,11 +85,15 @@ class SignOn:
 
     def session_of(self, cookie: str | None) -> Session | None:
         """The session a cookie names while it is alive: signed with this engine's key,
-        not expired, and its row neither ended (signed out) nor gone."""
+        not expired, its row neither ended (signed out) nor gone, and the provider not
+        saying otherwise when it is due to be re-checked; its scopes are the row's."""
         session = self.sessions.read(cookie)
-        if session is None or not self.store.alive(session.sid):
+        if session is None:
             return None
-        return session
+        row = self.store.live(session.sid)
+        if row is None:
+            return None
+        return self.recheck.current(session, row)
 
     def admit(self, scope: str) -> tuple[Response | str, int] | Response | None:
         """Let a request without a token in by its session: None (and ``g`` holds the
@@ -134,9 +143,11 @@ def build_sign_on(data_dir: DataDir, db: sa.Engine) -> SignOn:
                          f"back to it + /auth/callback (got {public_url!r})")
     secret = read_secret_file(settings.client_secret_file, "AIOPS_OIDC_CLIENT_SECRET_FILE")
     data_dir.path.mkdir(parents=True, exist_ok=True)
-    return SignOn(settings, Provider(settings.issuer, settings.client_id, secret),
+    provider = Provider(settings.issuer, settings.client_id, secret)
+    store = SessionStore(db)
+    return SignOn(settings, provider,
                   Sessions(session_key(data_dir.path), settings.session_lifetime),
-                  SessionStore(db), public_url)
+                  store, public_url, Rechecker(provider, store, settings))
 
 
 def install_sign_on(app: Flask, sign_on: SignOn) -> None:
@@ -239,12 +250,8 @@ def callback():
         return _page(400, "Sign-in failed", "The provider's answer has no code.")
     try:
         tokens = sign_on.provider.exchange(code, pending["verifier"], sign_on.redirect_uri)
-        claims = sign_on.provider.verify_id_token(tokens["id_token"], pending["nonce"])
-        if sign_on.settings.groups_claim not in claims:
-            # Many providers list groups (and names) in the userinfo answer only.
-            extra = sign_on.provider.userinfo(str(tokens.get("access_token") or ""),
-                                              claims["sub"])
-            claims = {**extra, **claims}
+        claims = sign_on.provider.claims_of(tokens, pending["nonce"],
+                                            sign_on.settings.groups_claim)
     except SignInRefused as exc:
         log.warning("single sign-on refused: %s", exc)
         return _page(400, "Sign-in failed", str(exc))
@@ -253,7 +260,15 @@ def callback():
     user = user_name(claims)
     scopes = scopes_for(user_groups(claims, sign_on.settings.groups_claim), sign_on.settings)
     session, value = sign_on.sessions.issue(user, scopes, tokens["id_token"])
-    sign_on.store.start(session.sid, user, session.expires)
+    refresh_token = tokens.get("refresh_token")
+    sealed = None  # with re-checks off, no standing credential is kept at all
+    if sign_on.recheck.on and isinstance(refresh_token, str) and refresh_token:
+        sealed = sign_on.recheck.seal_grant(session.sid, refresh_token, str(claims["sub"]),
+                                            pending["nonce"])
+    elif sign_on.recheck.on:
+        log.info("single sign-on: the provider gave no refresh token for %r's session, "
+                 "which is not re-checked: its groups count until it ends", user)
+    sign_on.store.start(session.sid, user, session.expires, scopes=scopes, sealed=sealed)
     log.info("single sign-on: %r signed in, may %s", user, ", ".join(sorted(scopes)) or
              "nothing")
     response = redirect(safe_next(pending.get("next")), 302)

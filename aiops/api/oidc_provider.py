@@ -40,6 +40,15 @@ class SignInRefused(Exception):
     token for another client, a wrong nonce): the sign-in failed (HTTP 400)."""
 
 
+class TokenRefused(SignInRefused):
+    """The token endpoint answered an OAuth error (RFC 6749, section 5.2): ``error`` is
+    its code (``invalid_grant``: the code or the refresh token is no longer good)."""
+
+    def __init__(self, error: str, message: str):
+        super().__init__(message)
+        self.error = error
+
+
 class Provider:
     """One OpenID provider and this engine's client at it."""
 
@@ -106,18 +115,34 @@ class Provider:
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     def exchange(self, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
-        """The tokens for ``code``: client_secret_basic, or client_secret_post when the
-        provider names only that (the default of the specification is basic)."""
+        """The tokens for ``code``; TokenRefused when the provider refuses the code
+        (expired, used already, for another client)."""
+        body = self._token_request({"grant_type": "authorization_code", "code": code,
+                                    "redirect_uri": redirect_uri,
+                                    "code_verifier": verifier}, "the code")
+        if not isinstance(body.get("id_token"), str):
+            raise SignInRefused("the OpenID provider's token answer has no id_token (is "
+                                "'openid' among AIOPS_OIDC_SCOPES?)")
+        return body
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """The tokens of a refresh-token grant (RFC 6749, section 6), the re-check of a
+        session: TokenRefused with ``error`` ``invalid_grant`` when the grant is gone
+        (the user removed, the grant revoked, the token expired or used already)."""
+        return self._token_request({"grant_type": "refresh_token",
+                                    "refresh_token": refresh_token}, "the refresh token")
+
+    def _token_request(self, form: dict[str, str], what: str) -> dict[str, Any]:
+        """POST to the token endpoint with client_secret_basic, or client_secret_post
+        when the provider names only that (the default of the specification is basic)."""
         meta = self.metadata()
         methods = meta.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": redirect_uri, "code_verifier": verifier}
         auth: tuple[str, str] | None = None
         if "client_secret_basic" in methods:
             # RFC 6749, section 2.3.1: both are form-encoded before Basic encodes them.
             auth = (quote(self.client_id, safe=""), quote(self._secret, safe=""))
         elif "client_secret_post" in methods:
-            form.update(client_id=self.client_id, client_secret=self._secret)
+            form = {**form, "client_id": self.client_id, "client_secret": self._secret}
         else:
             raise ProviderError(f"the OpenID provider {self.issuer} takes neither "
                                 "client_secret_basic nor client_secret_post at its token "
@@ -134,16 +159,13 @@ class Provider:
         except ValueError:
             body = None
         if answer.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-            # invalid_grant: the code expired, was used already, or is for another client.
             detail = body.get("error_description") or ""
-            raise SignInRefused(f"the OpenID provider refused the code: {body['error']}"
-                                f"{': ' + detail if detail else ''}")
+            raise TokenRefused(str(body["error"]),
+                               f"the OpenID provider refused {what}: {body['error']}"
+                               f"{': ' + detail if detail else ''}")
         if answer.status_code != 200 or not isinstance(body, dict):
             raise ProviderError(f"the OpenID provider's token endpoint {url} answered "
                                 f"HTTP {answer.status_code}")
-        if not isinstance(body.get("id_token"), str):
-            raise SignInRefused("the OpenID provider's token answer has no id_token (is "
-                                "'openid' among AIOPS_OIDC_SCOPES?)")
         return body
 
     def _key_for(self, token: str) -> jwt.PyJWK:
@@ -193,27 +215,43 @@ class Provider:
         with self._lock:
             self._keys, self._unnamed = keys, unnamed
 
-    def verify_id_token(self, token: str, nonce: str) -> dict[str, Any]:
+    def verify_id_token(self, token: str, nonce: str | None) -> dict[str, Any]:
         """The id_token's claims once its signature (the provider's published key),
         ``iss``, ``aud`` (and ``azp`` when there are several audiences), ``exp``, ``iat``
-        and ``nonce`` are checked; SignInRefused naming what failed otherwise."""
+        and ``nonce`` are checked; SignInRefused naming what failed otherwise.
+
+        ``nonce`` None: a token of a refresh grant, which need not carry one (OpenID
+        Connect Core, section 12.2); the caller compares what it does carry."""
         key = self._key_for(token)
+        required = ["iss", "sub", "aud", "exp", "iat"] + (["nonce"] if nonce is not None
+                                                           else [])
         try:
             claims = jwt.decode(
                 token, key=key, algorithms=list(ALGORITHMS), audience=self.client_id,
                 issuer=self.metadata()["issuer"], leeway=LEEWAY,
-                options={"require": ["iss", "sub", "aud", "exp", "iat", "nonce"]})
+                options={"require": required})
         except jwt.PyJWTError as exc:
             raise SignInRefused(f"the id_token is refused: {exc}") from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) > 1 and claims.get("azp") != self.client_id:
             raise SignInRefused("the id_token has several audiences and its azp is not "
                                 "this client")
-        if not hmac.compare_digest(str(claims["nonce"]), nonce):
+        if nonce is not None and not hmac.compare_digest(str(claims["nonce"]), nonce):
             raise SignInRefused("the id_token's nonce is not the one this sign-in sent "
                                 "(a token from another sign-in)")
         if claims["iat"] < time.time() - MAX_AGE_OF_IAT:
             raise SignInRefused("the id_token was issued too long ago")
+        return claims
+
+    def claims_of(self, tokens: dict[str, Any], nonce: str | None,
+                  wanted: str) -> dict[str, Any]:
+        """The verified id_token's claims of a token answer, with the userinfo
+        answer's beside them when the id_token lacks the ``wanted`` claim (many
+        providers list groups, and names, in the userinfo answer only)."""
+        claims = self.verify_id_token(tokens["id_token"], nonce)
+        if wanted not in claims:
+            extra = self.userinfo(str(tokens.get("access_token") or ""), claims["sub"])
+            claims = {**extra, **claims}
         return claims
 
     def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:

@@ -5,8 +5,10 @@ The cookie is signed with a key kept in the data dir (created once, mode 0600), 
 each process of the engine on that data dir can read it; it carries a random session
 id, and counts only while the engine's row for that id says the session is alive
 (aiops/api/session_store.py): signing out ends every copy of the cookie at once. A
-user's groups are read at sign-in, so a change at the provider takes effect at the
-next one. The signing is itsdangerous's (Flask's own dependency), not written here.
+user's groups are read at sign-in, and the scopes the cookie carries are those; the
+session's row holds them as last read at the provider, and counts
+(aiops/api/session_recheck.py). The signing is itsdangerous's (Flask's own
+dependency), not written here.
 """
 
 from __future__ import annotations

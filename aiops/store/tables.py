@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -120,6 +121,11 @@ sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("ended_at", Float),
+    # The scopes as last read (space-separated; NULL: the cookie's), when, and the
+    # provider's refresh token sealed under the cookie's id (migration 0023).
+    Column("scopes", String(64)),
+    Column("checked_at", Float),
+    Column("refresh_sealed", LargeBinary),
     Index("ix_sessions_user", "user_name"),
 )
 

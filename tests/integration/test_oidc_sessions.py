@@ -139,3 +139,32 @@ def test_an_admin_ends_every_session_of_a_user(signed: Signed, tmp_path: Path) -
     again = CliRunner().invoke(main, [*cli, "end", "--user", "ann"])
     assert again.exit_code == 0 and "no session of 'ann' was alive" in again.output
     assert CliRunner().invoke(main, [*cli, "list", "--user", "ann"]).stdout == ""
+
+
+def test_one_caller_claims_a_re_check_and_what_it_reads_is_kept(db_url: str) -> None:
+    """The conditional update behind re-checks (aiops/api/session_recheck.py), on
+    SQLite and PostgreSQL: of two callers that read the same row (two processes),
+    one takes the re-check; a re-check given back leaves the row as it was read."""
+    db = open_database(db_url)
+    try:
+        store = SessionStore(db)
+        store.start("s", "ann", expires=5_000.0, now=100.0,
+                    scopes=frozenset({"read", "operate"}), sealed=b"sealed-1")
+        seen = store.live("s", now=200.0)
+        assert seen is not None and seen.checked_at == 100.0 and seen.sealed == b"sealed-1"
+        assert seen.scopes == {"read", "operate"}
+        assert store.claim_check("s", seen.checked_at, 200.0)
+        assert not store.claim_check("s", seen.checked_at, 200.5)  # the other process
+        store.record_check("s", 200.0, frozenset({"read"}), b"sealed-2")
+        store.record_check("s", 150.0, frozenset(), b"stale")  # not its claim: no effect
+        after = store.live("s", now=300.0)
+        assert after is not None and after.checked_at == 200.0
+        assert after.scopes == {"read"} and after.sealed == b"sealed-2"
+        assert store.claim_check("s", 200.0, 400.0)
+        store.release_check("s", 400.0, 200.0)  # the provider was down
+        again = store.live("s", now=500.0)
+        assert again is not None and again.checked_at == 200.0
+        store.end("s", now=600.0)
+        assert not store.claim_check("s", 200.0, 700.0)  # an ended session is not
+    finally:
+        db.dispose()

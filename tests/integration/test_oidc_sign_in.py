@@ -38,16 +38,18 @@ class Signed:
     url: str  # the engine
     issuer: str
     runtime: Runtime
+    data: DataDir
 
 
 @contextmanager
 def engine_with_sign_on(tmp_path: Path, issuer: str | None = None,
                         client_extra: dict[str, Any] | None = None,
-                        seed: bool = True) -> Iterator[Signed]:
+                        seed: bool = True, recheck: float = 300.0) -> Iterator[Signed]:
     """A provider (unless ``issuer`` names one) with the engine's client, and the
-    engine served with single sign-on and a tokens file (the ops bot's token); its
-    data dir is ``tmp_path``/data, seeded with two cascades unless ``seed`` is False
-    (a restart on a data dir seeded before)."""
+    engine served with single sign-on (sessions re-checked every ``recheck`` seconds)
+    and a tokens file (the ops bot's token); its data dir is ``tmp_path``/data,
+    seeded with two cascades unless ``seed`` is False (a restart on a data dir seeded
+    before)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secret_file = tmp_path / "client-secret"
@@ -72,7 +74,8 @@ def engine_with_sign_on(tmp_path: Path, issuer: str | None = None,
                        oidc=OidcSettings(issuer=iss, client_id="aiops",
                                          client_secret_file=str(secret_file),
                                          scopes="openid profile email groups",
-                                         read_groups="viewers", operate_groups="ops"))
+                                         read_groups="viewers", operate_groups="ops",
+                                         recheck=recheck))
         rt = open_runtime(data)
         try:
             if seed:
@@ -81,7 +84,7 @@ def engine_with_sign_on(tmp_path: Path, issuer: str | None = None,
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             try:
-                yield Signed(url, iss, rt)
+                yield Signed(url, iss, rt, data)
             finally:
                 server.shutdown()
                 thread.join(timeout=5)

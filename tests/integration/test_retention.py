@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from aiops.config import DataDir
 from aiops.models import parse_alert
 from aiops.runtime import Runtime, open_runtime
 from aiops.sinks.tables import sink_deliveries, sink_tombstones
-from aiops.store.tables import alerts, feedback, incidents, playbook_runs, raw_events
+from aiops.store.tables import alerts, feedback, incidents, playbook_runs, raw_events, sessions
 from aiops.tickets.tables import ticket_links, tickets
 from aiops.timeutil import to_rfc3339
 from topology.model import Edge, Node
@@ -124,7 +125,8 @@ def test_what_ended_before_the_cutoff_goes_and_the_rest_stays(store: Runtime) ->
         "sink_deliveries": {old}, "sink_tombstones": {old}, "feedback": set(),
         "playbook_runs": set()}
     assert report.deleted == {"incidents": 2, "alerts": 2, "raw_events": 5,
-                              "ticket_links": 1, "sink_deliveries": 1, "sink_tombstones": 1}
+                              "ticket_links": 1, "sink_deliveries": 1, "sink_tombstones": 1,
+                              "sessions": 0}
     assert {pending, open_} <= after["incidents"] and {"b1", "c1", "n1"} <= after["alerts"]
     # The foreign keys hold (PostgreSQL enforces them anyway; SQLite with the pragma).
     with store.db.connect() as conn:
@@ -134,6 +136,27 @@ def test_what_ended_before_the_cutoff_goes_and_the_rest_stays(store: Runtime) ->
         assert not conn.execute(sa.select(raw_events.c.seq).where(
             raw_events.c.alert_id.is_not(None),
             raw_events.c.alert_id.not_in(sa.select(alerts.c.id)))).all()
+
+
+def test_ended_and_expired_sessions_go_whatever_the_cutoff(store: Runtime) -> None:
+    """Sign-in sessions are wall-clock rows: every ended or expired one goes, however
+    recent, and every live one stays, however old."""
+    from aiops.api.session_store import SessionStore, row_id
+
+    sign_ins = SessionStore(store.db)
+    now = time.time()
+    sign_ins.start("live-old", "ann", expires=now + 3600, now=now - 7 * 86400)
+    sign_ins.start("ended", "ann", expires=now + 3600, now=now - 60)
+    sign_ins.end("ended", now=now - 30)
+    with store.db.begin() as conn:  # expired a second ago (start() would delete it)
+        conn.execute(sa.insert(sessions).values(id=row_id("expired"), user_name="wall",
+                                                created_at=now - 3600, expires_at=now - 1))
+    plan = retention.plan(store.db, CUTOFF, store.data_dir.settings, now=now)
+    assert retention.dry_run(store.db, plan).deleted["sessions"] == 2
+    assert retention.prune(store.db, plan, batch=1).deleted["sessions"] == 2
+    with store.db.connect() as conn:
+        assert conn.execute(sa.select(sessions.c.id)).scalars().all() == [row_id("live-old")]
+    assert sign_ins.alive("live-old", now=now)
 
 
 def test_a_dry_run_deletes_nothing_and_a_second_prune_nothing_more(store: Runtime) -> None:

@@ -442,7 +442,7 @@ def test_migration_0022_adds_the_sessions_table_keeping_what_is_stored(db_url: s
     old.dispose()
     engine = open_database(db_url)
     try:
-        assert stored_revision(engine) == "0022"
+        assert stored_revision(engine) == HEAD_REVISION
         with engine.begin() as conn:
             assert conn.execute(sa.text("SELECT name FROM engine_state")).scalars().all() \
                 == ["pace"]
@@ -454,5 +454,42 @@ def test_migration_0022_adds_the_sessions_table_keeping_what_is_stored(db_url: s
         command.downgrade(alembic_config(engine), "0021")
         engine.dispose()
         assert not sa.inspect(engine).has_table("sessions")
+    finally:
+        engine.dispose()
+
+
+def test_migration_0023_adds_the_re_check_columns_keeping_the_sessions(db_url: str) -> None:
+    """A database at 0022 with a live session: the upgrade keeps it, with no scopes
+    (its cookie's count), no check time and no refresh token (it is not re-checked);
+    the downgrade drops the columns again and keeps the row."""
+    from alembic import command
+
+    from aiops.api.session_store import SessionStore
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0022")
+    with old.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sessions (id, user_name, created_at, expires_at) "
+                             "VALUES ('h', 'ann', 1.0, 9e9)"))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        assert stored_revision(engine) == "0023"
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT user_name, scopes, checked_at, refresh_sealed FROM sessions")).all() \
+                == [("ann", None, None, None)]
+        store = SessionStore(engine)
+        store.start("s", "wall", expires=9e9, scopes=frozenset({"read"}), sealed=b"\x01x")
+        live = store.live("s")
+        assert live is not None and live.scopes == {"read"} and live.sealed == b"\x01x"
+        command.downgrade(alembic_config(engine), "0022")
+        engine.dispose()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("sessions")}
+        assert "refresh_sealed" not in columns and "checked_at" not in columns
+        with engine.connect() as conn:
+            assert sorted(conn.execute(sa.text("SELECT user_name FROM sessions"))
+                          .scalars()) == ["ann", "wall"]
     finally:
         engine.dispose()

@@ -20,7 +20,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from aiops.api.oidc_provider import Provider, ProviderError, SignInRefused
 from aiops.api.oidc_session import Sessions, safe_next, scopes_for, session_key, user_name
-from aiops.config import OidcSettings
+from aiops.config import OidcSettings, settings_from_env
 from tests.http_server import serving
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -100,6 +100,18 @@ def test_a_token_not_for_this_sign_in_is_refused(provider: Provider, claims: dic
                                                  words: str) -> None:
     with pytest.raises(SignInRefused, match=words):
         provider.verify_id_token(token(provider, **claims), "n-1")
+
+
+def test_a_refreshed_token_needs_no_nonce_but_is_checked_for_the_rest(
+        provider: Provider) -> None:
+    """A refresh grant's id_token (nonce None: OpenID Connect Core 12.2) is verified
+    as at sign-in but for the nonce."""
+    assert provider.verify_id_token(token(provider, nonce=None), None)["sub"] == "u1"
+    with pytest.raises(SignInRefused, match="Audience doesn't match"):
+        provider.verify_id_token(token(provider, nonce=None, aud="other"), None)
+    with pytest.raises(SignInRefused, match="Signature has expired"):
+        provider.verify_id_token(token(provider, nonce=None, exp=int(time.time()) - 3600),
+                                 None)
 
 
 def test_a_forged_signature_and_a_symmetric_algorithm_are_refused(provider: Provider) -> None:
@@ -187,12 +199,25 @@ def test_groups_decide_scopes_and_names_fall_back() -> None:
     ({"scopes": "profile"}, "AIOPS_OIDC_SCOPES must include openid"),
     ({"read_groups": "", "operate_groups": ""}, "needs AIOPS_OIDC_READ_GROUPS"),
     ({"session_lifetime": 10.0}, "AIOPS_OIDC_SESSION_LIFETIME must be a number at least 60"),
+    ({"recheck": -1.0}, "AIOPS_OIDC_RECHECK must be a number at least 0"),
+    ({"recheck": float("nan")}, "AIOPS_OIDC_RECHECK must be a number at least 0"),
+    ({"recheck": 8 * 86400.0}, "AIOPS_OIDC_RECHECK must be a number .* at most 604800"),
 ])
 def test_settings_are_refused_by_name(fields: dict[str, Any], words: str) -> None:
     good = {"issuer": "https://id.example", "client_id": "c", "client_secret_file": "/s",
             "read_groups": "viewers"}
     with pytest.raises(ValueError, match=words):
         OidcSettings(**{**good, **fields})
+
+
+def test_the_recheck_interval_is_read_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert OidcSettings().recheck == 300.0
+    monkeypatch.setenv("AIOPS_OIDC_RECHECK", "0")  # off
+    assert settings_from_env(OidcSettings(), "AIOPS_OIDC_").recheck == 0.0
+    monkeypatch.setenv("AIOPS_OIDC_RECHECK", "5m")
+    with pytest.raises(ValueError, match="AIOPS_OIDC_RECHECK must be a number, got '5m'"):
+        settings_from_env(OidcSettings(), "AIOPS_OIDC_")
 
 
 def test_the_session_key_is_made_once_readable_by_the_owner_only(tmp_path: Path) -> None:
