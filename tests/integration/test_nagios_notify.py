@@ -67,10 +67,12 @@ OFF = {"acknowledged": "false", "suppressed": "false", "flapping": "false"}
 
 
 @pytest.mark.parametrize(("kind", "state", "sent"), [
-    # Nagios notifies no problem or recovery while acknowledged, in a downtime or
-    # flapping: these say all three are off (how a removed acknowledgement reaches us).
+    # Nagios notifies no problem while acknowledged, in a downtime or flapping: it says
+    # all three are off (how a removed acknowledgement reaches us); a recovery may come
+    # in a downtime.
     ("PROBLEM", "CRITICAL", {**OFF, "since": "1800000000"}),
-    ("RECOVERY", "OK", {**OFF, "ended": "1800000000"}),
+    ("RECOVERY", "OK", {"acknowledged": "false", "flapping": "false",
+                        "ended": "1800000000"}),
     # Status reports of the problem: no start, no end, one label each.
     ("ACKNOWLEDGEMENT", "CRITICAL", {"acknowledged": "true"}),
     ("DOWNTIMESTART", "CRITICAL", {"suppressed": "downtime"}),

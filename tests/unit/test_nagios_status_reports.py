@@ -18,6 +18,7 @@ from connectors.webhook_mapping import find_mapping
 
 T0 = 1_800_000_000.0
 OFF = {"acknowledged": "false", "suppressed": "false", "flapping": "false"}
+ENDED = {"acknowledged": "false", "flapping": "false"}  # what a RECOVERY says
 
 
 def body(kind: str, state: str = "CRITICAL", **extra: str) -> dict[str, str]:
@@ -81,8 +82,8 @@ def test_each_status_notification_changes_only_its_label_of_the_firing_alert(
 
 def test_a_state_change_or_a_recovery_ends_the_acknowledgement(runtime: Runtime) -> None:
     """Nagios removes a non-sticky acknowledgement when the state changes, and every
-    acknowledgement at the recovery, notifying neither; it notifies no problem while one
-    holds. So a PROBLEM or a RECOVERY says it is over."""
+    acknowledgement at the recovery, notifying neither; it notifies no problem or
+    recovery while one holds. So a PROBLEM or a RECOVERY says it is over."""
     first = problem(runtime)
     send(runtime, body("ACKNOWLEDGEMENT", acknowledged="true"), T0 + 60)
     send(runtime, body("PROBLEM", "WARNING", **OFF), T0 + 120)  # from CRITICAL: no since
@@ -91,7 +92,7 @@ def test_a_state_change_or_a_recovery_ends_the_acknowledgement(runtime: Runtime)
         "false", "warning", T0, "firing")
     send(runtime, body("ACKNOWLEDGEMENT", "WARNING", acknowledged="true"), T0 + 180)
     assert alert_rows(runtime)[0].labels["acknowledged"] == "true"
-    send(runtime, body("RECOVERY", "OK", ended=str(int(T0 + 240)), **OFF), T0 + 245)
+    send(runtime, body("RECOVERY", "OK", ended=str(int(T0 + 240)), **ENDED), T0 + 245)
     (row,) = alert_rows(runtime)
     assert (row.id, row.status, row.ends_at, row.labels["acknowledged"]) == (
         first.id, "resolved", T0 + 240, "false")
@@ -108,7 +109,7 @@ def test_a_status_notification_of_no_firing_alert_makes_none_and_is_kept(
     assert (count(runtime, alerts), count(runtime, incidents), count(runtime, raw_events)) \
         == (0, 0, 1)
     problem(runtime)
-    send(runtime, body("RECOVERY", "OK", ended=str(int(T0 + 60)), **OFF), T0 + 61)
+    send(runtime, body("RECOVERY", "OK", ended=str(int(T0 + 60)), **ENDED), T0 + 61)
     clock = runtime.engine.clock
     result = send(runtime, body("ACKNOWLEDGEMENT", acknowledged="true"), T0 + 120)
     assert dict(result.dispositions) == {"unmatched_report": 1}
@@ -124,15 +125,15 @@ def test_a_status_notification_of_no_firing_alert_makes_none_and_is_kept(
 
 def test_a_status_notification_of_an_object_that_is_fine_ends_its_problem(
         runtime: Runtime) -> None:
-    """Nagios sends no RECOVERY in a downtime or while flapping: the DOWNTIMEEND of a
-    service that is OK again ends the firing alert at the service's last state change."""
+    """Nagios sends no RECOVERY while a service flaps: the FLAPPINGSTOP of a service
+    that is OK again ends the firing alert at the service's last state change."""
     first = problem(runtime)
-    send(runtime, body("DOWNTIMESTART", suppressed="downtime"), T0 + 60)
-    result = send(runtime, body("DOWNTIMEEND", "OK", suppressed="false",
+    send(runtime, body("FLAPPINGSTART", flapping="true"), T0 + 60)
+    result = send(runtime, body("FLAPPINGSTOP", "OK", flapping="false",
                                 ended=str(int(T0 + 300))), T0 + 900)
     assert dict(result.dispositions) == {"resolved": 1}
     (row,) = alert_rows(runtime)
-    assert (row.id, row.status, row.ends_at, row.labels["suppressed"]) == (
+    assert (row.id, row.status, row.ends_at, row.labels["flapping"]) == (
         first.id, "resolved", T0 + 300, "false")
     # Of an object with no alert, such a notification is a clear of nothing.
     result = send(runtime, {**body("DOWNTIMESTART", "UP", suppressed="downtime",
