@@ -19,8 +19,8 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 They are not identifying labels (``EngineSettings.volatile_labels``): an acknowledged
 problem is the same condition as before. A firing alert takes the values of the latest
 event of its condition that carries them (``take_latest``); a sender that knows nothing
-of them (a webhook of Alertmanager, Zabbix's media type) sends neither and changes
-nothing. Correlation and root-cause ranking ignore them (a suppressed alert is still
+of them (a webhook of Alertmanager; Zabbix's media type of a maintenance) sends neither
+and changes nothing. Correlation and root-cause ranking ignore them (a suppressed alert is still
 evidence of a fault); they change only what an incident tells an operator
 (``incident_status``).
 """

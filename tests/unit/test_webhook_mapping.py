@@ -223,9 +223,12 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
                                       preset.state_report,
                                       preset.starts_at.value, preset.ends_at.value,
                                       *preset.labels.values()) for p in t.paths()}
-    # acknowledged and suppressed: sent by ``aiops zabbix follow`` only (the media type
-    # has no macro for a maintenance; its items leave those labels as they are).
-    assert read - {"acknowledged", "suppressed", "suppressed_by"} | {"tags"} <= params
+    # suppressed: sent by ``aiops zabbix follow`` only (the media type has no macro for
+    # a maintenance; its items leave the label as it is); acknowledged: made by the
+    # script of {EVENT.ACK.STATUS} (its parameter ack_status).
+    assert "ack_status" in params and "acknowledged" in media["zabbix_export"][
+        "media_types"][0]["script"]
+    assert read - {"suppressed", "suppressed_by"} | {"tags"} <= params | {"acknowledged"}
     sent = {"type", "host", "address", "check", "state", "output", "since", "ended",
             "acknowledged", "suppressed", "flapping", "note"}
     nagios = builtin("nagios")
