@@ -72,7 +72,12 @@ def webhooks_try(ctx: click.Context, name: str, payload: Path) -> None:
     mapped = mapping.apply(body)
     for i, alert in enumerate(mapped.alerts):
         record = alert.to_dict()
-        if i in mapped.start_unknown:
+        if i in mapped.start_unknown and i in mapped.state_report \
+                and "ends_at" not in record:
+            record["note"] = ("a state report that says no start: the firing alert of "
+                              "its condition takes its severity, summary and status "
+                              "labels; with none it makes no alert")
+        elif i in mapped.start_unknown:
             record["note"] = ("a recovery that does not say when its problem began: the "
                               "engine gives it the start of the live alert it ends")
         elif i in mapped.state_report:

@@ -229,7 +229,8 @@ def _merged_to_go(r: Retention, going: Any = None) -> sa.ColumnElement[bool]:
 
 
 def _unmatched_to_go(r: Retention) -> sa.ColumnElement[bool]:
-    """Clears that ended no alert, received before the cutoff."""
+    """Raw events of no alert (clears that ended none, state reports of no firing
+    alert), received before the cutoff."""
     return sa.and_(raw_events.c.alert_id.is_(None), raw_events.c.received_at < r.cutoff,
                    raw_events.c.seq < r.max_event_seq)
 

@@ -31,7 +31,8 @@ meets the same validation and deduplication as every other alert::
     state_report: {value: "{event_update_status}", equals: ["1"]}  # optional: the item
                                       # is the sender's report of the problem as it is
                                       # now (a severity changed since): its firing
-                                      # alert takes its severity and summary
+                                      # alert takes its severity and summary; one with
+                                      # no start and no end changes a firing alert only
     labels: {trigger_id: "{trigger_id}"}
     labels_from: {path: tags, name: tag, value: value}  # or a path to an object
 
@@ -130,10 +131,12 @@ class Mapped:
     ``start_unknown``), since it takes a start far from the recorded one for a new
     episode.
 
-    ``state_report``: the alerts that say their start and are their sender's report of
-    the problem as it is now (the mapping's ``state_report``: a Zabbix problem whose
-    severity was changed): a firing alert takes their severity and summary
-    (``Engine.ingest``'s ``state_reports``), which a mere re-send does not change."""
+    ``state_report``: the alerts that are their sender's report of the problem as it
+    is now (the mapping's ``state_report``: a Zabbix problem whose severity was
+    changed, a Nagios acknowledgement): a firing alert takes their severity and
+    summary (``Engine.ingest``'s ``state_reports``), which a mere re-send does not
+    change. One that is also start-unknown and ends nothing changes a firing alert
+    only: without one it makes none (a Nagios acknowledgement is not a new problem)."""
 
     alerts: list[Alert] = field(default_factory=list)
     start_unknown: list[int] = field(default_factory=list)
@@ -201,7 +204,7 @@ class Mapping:
                 raise exc.located(where) from None
             if not start_known:
                 mapped.start_unknown.append(i)
-            elif (self.state_report is not None and self.state_report.render(item)[0]
+            if (self.state_report is not None and self.state_report.render(item)[0]
                     .strip() in self.state_report_when):
                 mapped.state_report.append(i)
         return mapped

@@ -71,7 +71,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object", "additionalProperties": {"type": "integer"},
                 "description": "events by what each did: new, duplicate, resolved, "
                                "refired, unmatched_clear (a clear of a condition never "
-                               "seen firing: no alert, kept as a raw event)"},
+                               "seen firing: no alert, kept as a raw event), "
+                               "unmatched_report (a state report with no start or end, "
+                               "such as a Nagios acknowledgement, of a condition with "
+                               "no firing alert: likewise)"},
             "incidents": {"type": "array", "items": {"type": "string"}},
             "unresolved_entities": {"type": "array", "items": {"type": "string"}},
             "clock_ahead": {

@@ -6,21 +6,21 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 "everything else the source said"):
 
 - ``acknowledged``: ``"true"`` or ``"false"``;
-- ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2), ``"silence"``
+- ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2, Nagios), ``"silence"``
   or ``"inhibited"`` (Alertmanager), or ``"false"``;
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
   ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager). It belongs to ``suppressed``: an
   event that carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
-  (Icinga 2). A label only: the incident does not count it, and the engine's own
+  (Icinga 2, Nagios). A label only: the incident does not count it, and the engine's own
   flapping (state changes within ``flap_window``) does not read it.
 
 They are not identifying labels (``EngineSettings.volatile_labels``): an acknowledged
 problem is the same condition as before. A firing alert takes the values of the latest
 event of its condition that carries them (``take_latest``); a sender that knows nothing
-of them (a webhook of Alertmanager, Zabbix's media type) sends neither and changes
-nothing. Correlation and root-cause ranking ignore them (a suppressed alert is still
+of them (a webhook of Alertmanager; Zabbix's media type of a maintenance) sends neither
+and changes nothing. Correlation and root-cause ranking ignore them (a suppressed alert is still
 evidence of a fault); they change only what an incident tells an operator
 (``incident_status``).
 """

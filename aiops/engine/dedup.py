@@ -28,6 +28,10 @@ REFIRE = "refired"
 # A clear that does not say when its condition began, of a condition with no alert
 # (never seen firing, or ended long ago): kept as a raw event, no alert (the engine).
 UNMATCHED_CLEAR = "unmatched_clear"
+# A state report that says no start and ends nothing (a Nagios acknowledgement, downtime
+# or flapping notification) of a condition with no firing alert: kept as a raw event,
+# no alert (16 characters: the column's width).
+UNMATCHED_REPORT = "unmatched_report"
 
 
 def fingerprint(alert: Alert, volatile_labels: tuple[str, ...]) -> str:
@@ -155,6 +159,20 @@ class Deduplicator:
             return True  # the condition is back: a new start
         if event.ends_at is not None and event.ends_at < _episode_start(record):
             return True
+        event.starts_at = record.starts_at
+        return True
+
+    def adopt_firing_start(self, event: Alert) -> bool:
+        """Give ``event``, a report of its condition's status that says no start and
+        ends nothing (a Nagios acknowledgement, downtime or flapping notification), the
+        start of its condition's firing alert, so it folds into that alert as a state
+        report. Returns whether there is one: without it the report is not a new
+        problem (Nagios notifies an acknowledgement or a downtime of an object whose
+        problem the engine never saw, or that is over), and the engine keeps it out of
+        the alerts (``UNMATCHED_REPORT``)."""
+        record = self.active.get(fingerprint(event, self.settings.volatile_labels))
+        if record is None or record.status != FIRING:
+            return False
         event.starts_at = record.starts_at
         return True
 

@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from aiops.config import EngineSettings
 from aiops.engine.absorb import AlertBuffer, ParentAbsorber, add_note, buffer_cutoff
 from aiops.engine.correlate import Correlator
-from aiops.engine.dedup import NEW, REFIRE, RESOLVE, UNMATCHED_CLEAR, Deduplicator
+from aiops.engine.dedup import (
+    NEW,
+    REFIRE,
+    RESOLVE,
+    UNMATCHED_CLEAR,
+    UNMATCHED_REPORT,
+    Deduplicator,
+)
 from aiops.engine.feedback import (
     FeedbackOutcome,
     alert_sets,
@@ -291,11 +298,16 @@ class Engine:
         A clear that states its start (an Alertmanager resolution of a firing the
         engine missed) is a real episode and becomes an alert as before.
 
-        ``state_reports``: indexes of events that say their start and are their
-        sender's report of the condition as it is now (a Zabbix problem whose severity
-        was changed, ``Mapped.state_report``): like a start-unknown event, each gives
-        its condition's firing alert its severity and summary
-        (``Deduplicator.apply``'s ``reports_state``); any other re-send does not.
+        ``state_reports``: indexes of events that are their sender's report of the
+        condition as it is now (a Zabbix problem whose severity was changed,
+        ``Mapped.state_report``): like a start-unknown event, each gives its
+        condition's firing alert its severity, summary and status labels
+        (``Deduplicator.apply``'s ``reports_state``); any other re-send does not. One
+        that is also start-unknown and ends nothing (a Nagios acknowledgement,
+        downtime or flapping notification) reports on a problem, not a new one: with
+        no firing alert of its condition it is kept as a raw event with no alert,
+        disposition ``unmatched_report`` (``Deduplicator.adopt_firing_start``). Such
+        an event that ends its condition is a clear like any other.
 
         ``live``: the events were sent just now (the HTTP API, ``aiops pull``), so none
         began or ended after ``received_at``. A time more than
@@ -331,9 +343,15 @@ class Engine:
                     started = clock()
                     if pace is not None and pace.note(event):
                         self._refit_pace()
-                    if (i in unknown and not self.dedup.adopt_start(event)
+                    unmatched = None
+                    if i in unknown and i in reports and event.ends_at is None:
+                        if not self.dedup.adopt_firing_start(event):
+                            unmatched = UNMATCHED_REPORT
+                    elif (i in unknown and not self.dedup.adopt_start(event)
                             and event.ends_at is not None):
-                        self._keep_unmatched(event, batch, result, received)
+                        unmatched = UNMATCHED_CLEAR
+                    if unmatched is not None:
+                        self._keep_unmatched(event, batch, result, received, unmatched)
                     else:
                         self._step(event, batch, result, received, limit,
                                    i in unknown or i in reports)
@@ -575,18 +593,19 @@ class Engine:
         return causes
 
     def _keep_unmatched(self, event: Alert, batch: _Batch, result: IngestResult,
-                        received: float) -> None:
-        """Store a clear that ends no alert as a raw event of no alert: nothing accepted
-        is lost, and nothing of it reaches alerts, incidents or the clock."""
+                        received: float, disposition: str = UNMATCHED_CLEAR) -> None:
+        """Store a clear that ends no alert, or a state report of no firing alert, as a
+        raw event of no alert: nothing accepted is lost, and nothing of it reaches
+        alerts, incidents or the clock."""
         self._sweep(batch)
         self._event_seq += 1
         batch.events.append({
             "seq": self._event_seq, "event_id": event.id, "source": event.source,
-            "received_at": received, "alert_id": None, "disposition": UNMATCHED_CLEAR,
+            "received_at": received, "alert_id": None, "disposition": disposition,
             "payload": alert_json(event),
         })
         result.accepted += 1
-        result.dispositions[UNMATCHED_CLEAR] += 1
+        result.dispositions[disposition] += 1
 
     def _end_superseded(self, record: AlertRecord, batch: _Batch) -> None:
         """A firing alert whose condition started anew has ended: its incident has one

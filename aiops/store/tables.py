@@ -91,6 +91,7 @@ raw_events = Table(
     Column("source", String(256), nullable=False),
     Column("received_at", Float, nullable=False),
     # None for a clear that ended no alert (disposition unmatched_clear, migration 0008)
+    # or a state report of no firing alert (unmatched_report)
     Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=True),
     Column("disposition", String(16), nullable=False),
     Column("payload", JSON, nullable=False),

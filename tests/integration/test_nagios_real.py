@@ -1,6 +1,7 @@
 """A real Nagios Core 4 notifies the engine through deploy/nagios/ (the shipped command
 definitions and aiops-notify), and a service that goes CRITICAL and back to OK becomes
-one alert that fires and resolves here.
+one alert that fires and resolves here; an acknowledgement and a downtime, given
+through Nagios's external command file as its CGIs do, reach that alert's labels.
 
 Nagios runs from Debian's ``nagios4-core`` (scripts/install-test-deps.sh installs it;
 skipped without it) in a folder of the test's own, with ``interval_length=1`` so its
@@ -19,7 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
+import sqlalchemy as sa
 
+from aiops.store.tables import raw_events
 from tests.conftest import LiveServer
 from tests.integration.test_webhooks_api import alert_rows
 from tests.polling import wait_for
@@ -91,7 +95,8 @@ define service {{
 }}
 """
 CHECK = """\
-# the state the test wrote for this service (0 OK, 2 CRITICAL); a host is always up
+# the state the test wrote for this service (0 OK, 1 WARNING, 2 CRITICAL); a host is
+# always up
 state=$(cat "{d}/state-$2" 2>/dev/null || echo 0)
 echo "BGP state $state"
 exit "$state"
@@ -154,3 +159,73 @@ def test_a_service_problem_and_its_recovery_in_nagios_fire_and_resolve_one_alert
     log = (nagios / "nagios.log").read_text()
     assert "SERVICE NOTIFICATION: aiops;core-1;BGP peer;CRITICAL;notify-service-aiops" in log
     assert "SERVICE NOTIFICATION: aiops;core-1;BGP peer;OK;notify-service-aiops" in log
+
+
+def command(folder: Path, line: str) -> None:
+    """An external command, written to Nagios's command file as its CGIs write it."""
+    with (folder / "nagios.cmd").open("w") as pipe:
+        pipe.write(f"[{int(time.time())}] {line}\n")
+
+
+def labels(live_server: LiveServer) -> tuple[dict, dict] | None:
+    """The one alert as the engine's API shows it, with its incident's detail."""
+    rows = alert_rows(live_server.runtime)
+    if len(rows) != 1 or rows[0]["incident_id"] is None:
+        return None
+    detail = requests.get(f"{live_server.url}/api/v1/incidents/{rows[0]['incident_id']}",
+                          timeout=10).json()
+    (alert,) = [a for a in detail["alerts"] if a["name"] == "BGP peer"]
+    return alert, detail
+
+
+def status(live_server: LiveServer) -> tuple[str | None, ...] | None:
+    found = labels(live_server)
+    if found is None:
+        return None
+    alert = found[0]
+    return (alert["labels"].get("acknowledged"), alert["labels"].get("suppressed"),
+            alert["severity"], alert["status"])
+
+
+def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
+        nagios: Path, live_server: LiveServer) -> None:
+    """ACKNOWLEDGEMENT, DOWNTIMESTART and DOWNTIMECANCELLED notifications change the
+    firing alert's labels and nothing else of it; the state change after a (non-sticky)
+    acknowledgement, which Nagios ends without a notification, ends it here too."""
+    explain = nagios_log(nagios)
+    (nagios / "state-BGP peer").write_text("2")
+    wait_for(lambda: status(live_server) == ("false", "false", "critical", "firing"),
+             "the problem notification", 60, explain)
+    first = alert_rows(live_server.runtime)[0]
+    command(nagios, "ACKNOWLEDGE_SVC_PROBLEM;core-1;BGP peer;1;1;0;ann;on it, \"peer\" down")
+    wait_for(lambda: status(live_server) == ("true", "false", "critical", "firing"),
+             "the acknowledgement", 60, explain)
+    alert, detail = labels(live_server)
+    assert (detail["acknowledged_alerts"], detail["firing_acknowledged"]) == (1, 1)
+    command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;BGP peer;{int(time.time())};"
+                    f"{int(time.time()) + 3600};1;0;3600;ann;peer maintenance")
+    wait_for(lambda: status(live_server) == ("true", "downtime", "critical", "firing"),
+             "the downtime's start", 60, explain)
+    alert, detail = labels(live_server)
+    assert (detail["suppressed_alerts"], detail["suppressed"]) == (1, True)
+    command(nagios, "DEL_DOWNTIME_BY_HOST_NAME;core-1")
+    wait_for(lambda: status(live_server) == ("true", "false", "critical", "firing"),
+             "the downtime's cancellation", 60, explain)
+    (nagios / "state-BGP peer").write_text("1")  # a state change ends the acknowledgement
+    wait_for(lambda: status(live_server) == ("false", "false", "warning", "firing"),
+             "the WARNING problem", 60, explain)
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["id"], alert["starts_at"], alert["ends_at"]) == (
+        first["id"], first["starts_at"], None)
+    with live_server.runtime.db.connect() as conn:
+        events = conn.execute(sa.select(raw_events.c.disposition, raw_events.c.payload)
+                              .order_by(raw_events.c.seq)).all()
+    notes = [e.payload.get("description") for e in events]
+    # Nagios strips the quotes (illegal_macro_output_chars) before its shell sees them.
+    assert "acknowledged by ann: on it, peer down" in notes, notes
+    assert all(e.disposition in ("new", "duplicate") for e in events), events
+    log = (nagios / "nagios.log").read_text()
+    for kind in ("ACKNOWLEDGEMENT (CRITICAL)", "DOWNTIMESTART (CRITICAL)",
+                 "DOWNTIMECANCELLED (CRITICAL)"):
+        assert f"SERVICE NOTIFICATION: aiops;core-1;BGP peer;{kind};notify-service-aiops" \
+            in log, kind

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.conftest import LiveServer
@@ -58,7 +59,7 @@ PROBLEM_MACROS = {
     "{EVENT.OPDATA}": "bgpPeerState: idle (1)",
     "{EVENT.TAGSJSON}": '[{"tag":"scope","value":"availability"}]', "{TRIGGER.ID}": "23001",
     "{TRIGGER.NAME.ORIG}": "BGP peer {#PEER} down", "{HOST.HOST}": "r1",
-    "{HOST.IP}": "10.0.0.1", "{EVENT.UPDATE.STATUS}": "0"}
+    "{HOST.IP}": "10.0.0.1", "{EVENT.UPDATE.STATUS}": "0", "{EVENT.ACK.STATUS}": "No"}
 
 
 def media_type() -> dict:
@@ -112,6 +113,37 @@ def test_an_update_notification_gives_the_alert_its_changed_severity(
     assert (alert["status"], alert["severity"], alert["event_count"]) == (
         "firing", "critical", 3)
     assert [i["severity"] for i in incident_rows(live_server.runtime)] == ["critical"]
+
+
+def test_an_acknowledgement_and_its_removal_reach_the_alert_s_label(
+        live_server: LiveServer) -> None:
+    """{EVENT.ACK.STATUS} goes with every notification as ``acknowledged``: an update
+    operation after an operator acknowledged the problem marks the alert, one after
+    the acknowledgement was removed clears it. A maintenance the follower read
+    (``suppressed``, which no macro says) is left as it is."""
+    url = f"{live_server.url}/api/v1/webhooks/zabbix"
+
+    def labels() -> dict:
+        (alert,) = alert_rows(live_server.runtime)
+        return {k: alert["labels"].get(k) for k in ("acknowledged", "suppressed")}
+
+    assert notify(url, PROBLEM_MACROS).returncode == 0
+    assert labels() == {"acknowledged": "false", "suppressed": None}
+    # As `aiops zabbix follow` reports the problem in a maintenance.
+    follower = {"event_id": "8812", "event_value": "1", "event_name": "BGP peer down",
+                "event_date": "2026.11.22", "event_time": "16:20:05", "severity": "4",
+                "timezone": "+00:00", "tags": [{"tag": "scope", "value": "availability"}],
+                "trigger_id": "23001", "trigger_name": "BGP peer {#PEER} down",
+                "host": "r1", "event_update_status": "1", "acknowledged": "false",
+                "suppressed": "maintenance", "suppressed_by": "maintenance 3"}
+    assert requests.post(url, json=follower, timeout=10).status_code == 200
+    update = {**PROBLEM_MACROS, "{EVENT.UPDATE.STATUS}": "1"}
+    assert notify(url, {**update, "{EVENT.ACK.STATUS}": "Yes"}).returncode == 0
+    assert labels() == {"acknowledged": "true", "suppressed": "maintenance"}
+    assert notify(url, {**update, "{EVENT.ACK.STATUS}": "No"}).returncode == 0
+    assert labels() == {"acknowledged": "false", "suppressed": "maintenance"}
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["status"], alert["event_count"]) == ("firing", 4)
 
 
 def test_the_server_s_local_time_is_read_with_its_offset(live_server: LiveServer) -> None:

@@ -195,7 +195,8 @@ def test_zabbix_runs_the_media_type_on_a_problem_and_its_recovery(
     # offset Zabbix's Duktape reads: the start is the problem's second, in UTC.
     assert before - 1 <= alert["starts_at"] <= time.time()
     assert alert["labels"]["scope"] == "availability"
-    assert set(alert["labels"]) == {"scope", "trigger_id"}
+    assert set(alert["labels"]) == {"scope", "trigger_id", "acknowledged"}
+    assert alert["labels"]["acknowledged"] == "false"  # {EVENT.ACK.STATUS} No
     _send(zabbix, 1)
     wait_for(lambda: alert_rows(live_server.runtime)[0]["status"] == "resolved",
              "the recovery", timeout=60, explain=lambda: _explain(zabbix))
@@ -558,6 +559,8 @@ def test_the_follower_sends_a_changed_severity_to_the_alert_and_its_incident(
 
 def test_the_media_type_sends_a_changed_severity_with_the_action_s_update_operation(
         zabbix: ZabbixServer, live_server: LiveServer) -> None:
+    """Then an acknowledgement (``event.acknowledge`` action 2), sent by the same update
+    operation with {EVENT.ACK.STATUS} Yes: the alert's label ``acknowledged``."""
     host = "sw-sev-2"
     _host(zabbix, host, "Fan failed", priority=2)  # warning
     _point_media_type_at(zabbix, live_server.url + "/api/v1/webhooks/zabbix")
@@ -569,23 +572,41 @@ def test_the_media_type_sends_a_changed_severity_with_the_action_s_update_operat
     (alert,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
     # By an operator: Zabbix does not notify Admin, who has the media, of Admin's own
     # updates (a run as Admin sent nothing).
-    _change_severity(zabbix, alert, 4, operator=_operator(zabbix))  # high
+    operator = _operator(zabbix)
+    _change_severity(zabbix, alert, 4, operator=operator)  # high
     wait_for(lambda: _severities(live_server.runtime, host) == [
         ("major", "firing", "major")], "the update notification's severity", timeout=60,
         explain=lambda: f"{_alerts(zabbix)[seen:]}\n{zabbix.log()}")
+
+    def acknowledged() -> str | None:
+        (mine,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
+        return mine["labels"].get("acknowledged")
+
+    assert acknowledged() == "false"
+    (problem,) = zabbix.api("problem.get", {"objectids": [alert["labels"]["trigger_id"]],
+                                            "output": ["eventid"]})
+    answer = requests.post(zabbix.url, timeout=30, json={
+        "jsonrpc": "2.0", "method": "event.acknowledge", "id": 1, "auth": operator,
+        "params": {"eventids": [problem["eventid"]], "action": 2}}).json()
+    assert "result" in answer, answer
+    wait_for(lambda: acknowledged() == "true", "the acknowledgement's update notification",
+             timeout=60, explain=lambda: f"{_alerts(zabbix)[seen:]}\n{zabbix.log()}")
+    assert _incident_of(live_server, alert)["firing_acknowledged"] == 1
     _send(zabbix, 1, host)
     wait_for(lambda: _severities(live_server.runtime, host) == [
         ("major", "resolved", "major")], "the recovery", timeout=60)
     messages = wait_for(lambda: [a["message"] for a in _alerts(zabbix)[seen:]
                                  if a["status"] == "1"] if sum(
-        a["status"] == "1" for a in _alerts(zabbix)[seen:]) >= 3 else None,
-        "Zabbix recording the three notifications as sent")
-    assert (messages[0], messages[2]) == ("Fan failed on sw-sev-2",
+        a["status"] == "1" for a in _alerts(zabbix)[seen:]) >= 4 else None,
+        "Zabbix recording the four notifications as sent")
+    assert (messages[0], messages[3]) == ("Fan failed on sw-sev-2",
                                           "Fan failed on sw-sev-2 resolved"), messages
     assert messages[1].startswith("Fan failed on sw-sev-2 updated: changed severity"), \
         messages
+    assert messages[2].startswith("Fan failed on sw-sev-2 updated: acknowledged"), messages
     (final,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
-    assert final["id"] == alert["id"] and final["event_count"] == 3
+    assert final["id"] == alert["id"] and final["event_count"] == 4
+    assert final["labels"]["acknowledged"] == "true"  # the recovery's {EVENT.ACK.STATUS}
 
 
 def _incident_of(live_server: LiveServer, alert: dict) -> dict:

@@ -51,7 +51,8 @@ def test_zabbix_problem_and_recovery_become_one_alert_episode() -> None:
 def test_an_item_the_mapping_marks_as_a_state_report_is_listed_as_one() -> None:
     """Zabbix's update operation ({EVENT.UPDATE.STATUS} 1: a severity changed) says its
     start, and is listed so the engine gives its alert the new severity; an item that
-    says no start is listed as start-unknown only (already a state report)."""
+    says no start is listed as both (a Nagios acknowledgement: it changes a firing
+    alert only)."""
     zabbix = builtin("zabbix")
     update = {**ZABBIX_PROBLEM, "event_update_status": "1", "severity": "5"}
     mapped = zabbix.apply([ZABBIX_PROBLEM, update], NOW)
@@ -66,7 +67,7 @@ def test_an_item_the_mapping_marks_as_a_state_report_is_listed_as_one() -> None:
              {"n": "a", "e": "r1", "t": "1800000000"},
              {"n": "a", "e": "r1", "kind": "update"}]  # no start: start-unknown
     mapped = tool.apply(items, NOW)
-    assert (mapped.state_report, mapped.start_unknown) == ([0, 1], [4])
+    assert (mapped.state_report, mapped.start_unknown) == ([0, 1, 4], [4])
 
 
 def test_nagios_problem_says_its_start_and_its_recovery_is_marked_to_take_the_live_one() -> None:
@@ -222,13 +223,18 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
                                       preset.state_report,
                                       preset.starts_at.value, preset.ends_at.value,
                                       *preset.labels.values()) for p in t.paths()}
-    # acknowledged and suppressed: sent by ``aiops zabbix follow`` only (the media type
-    # has no macro for a maintenance; its items leave those labels as they are).
-    assert read - {"acknowledged", "suppressed", "suppressed_by"} | {"tags"} <= params
-    sent = {"type", "host", "address", "check", "state", "output", "since", "ended"}
+    # suppressed: sent by ``aiops zabbix follow`` only (the media type has no macro for
+    # a maintenance; its items leave the label as it is); acknowledged: made by the
+    # script of {EVENT.ACK.STATUS} (its parameter ack_status).
+    assert "ack_status" in params and "acknowledged" in media["zabbix_export"][
+        "media_types"][0]["script"]
+    assert read - {"suppressed", "suppressed_by"} | {"tags"} <= params | {"acknowledged"}
+    sent = {"type", "host", "address", "check", "state", "output", "since", "ended",
+            "acknowledged", "suppressed", "flapping", "note"}
     nagios = builtin("nagios")
     read = {p for t in (nagios.name_of, nagios.entity, nagios.summary, nagios.severity,
-                        nagios.resolved, nagios.starts_at.value, nagios.ends_at.value,
+                        nagios.description, nagios.resolved, nagios.state_report,
+                        nagios.starts_at.value, nagios.ends_at.value,
                         *nagios.labels.values()) for p in t.paths()}
     assert read <= sent
 
