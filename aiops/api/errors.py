@@ -4,7 +4,7 @@ same errors on the incident view's pages are pages."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from aiops.errors import BrokerUnavailable, Conflict, DamagedFile, InputError, NotFound
@@ -86,9 +86,21 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         if not _wants_json():  # an unknown page: ours, with the way back, not werkzeug's
-            return error_response(err.code or 500, err.description or err.name)
+            return _with_headers_of(err, error_response(err.code or 500,
+                                                        err.description or err.name))
         message = err.description or err.name
         if err.code == 413 and message == RequestEntityTooLarge.description:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"request body is larger than the limit of {limit} bytes"
-        return error_response(err.code or 500, message)
+        return _with_headers_of(err, error_response(err.code or 500, message))
+
+
+def _with_headers_of(err: HTTPException, result: tuple[Response | str, int]) -> Response:
+    """``result`` with the headers werkzeug's own answer to ``err`` carries, its content
+    type apart: a 405 must name the methods the resource allows (``Allow``, RFC 9110
+    15.5.6), and a client or proxy reads them there, not in the message."""
+    response = make_response(result)
+    for name, value in err.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response

@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiops import __version__
-from aiops.models import SEVERITIES
+from aiops.models import (
+    MAX_ENTITY_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_LABELS,
+    MAX_TEXT_LENGTH,
+    SEVERITIES,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -20,6 +26,29 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# What the validators (aiops.models, aiops.api.util) accept, stated so that a client
+# generated from this document sends what the server takes: no NUL anywhere, and an
+# identifier not blank.
+_NO_NUL = "^[^\\x00]*$"
+LATEST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: every time format can show it
+
+
+def _text(max_length: int = MAX_TEXT_LENGTH) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "pattern": _NO_NUL}
+
+
+def _identifier(max_length: int = MAX_ID_LENGTH) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length,
+            "allOf": [{"pattern": _NO_NUL}, {"pattern": "\\S"}]}
+
+
+_TIMESTAMP = [{"type": "string", "format": "date-time"},
+              {"type": "number", "minimum": 0, "maximum": LATEST_EPOCH}]
+_BAD_QUERY = {"400": _json(_ref("Error"), "A query parameter out of range or malformed; "
+                                          "the message names it")}
+_NOT_JSON = {"415": _json(_ref("Error"), "Not sent with Content-Type: application/json "
+                                         "(asked of every operator's action, so that a web "
+                                         "page cannot send it cross-site)")}
 _ERRORS = {
     "400": _json(_ref("Error"), "Bad input; the message names the field"),
     "413": _json(_ref("Error"), "Body or batch over the limit"),
@@ -27,8 +56,7 @@ _ERRORS = {
                                 "nothing of the request was stored"),
 }
 _NOT_FOUND = {"404": _json(_ref("Error"), "No such thing; the message names it")}
-_FEEDBACK_TEXT = {"author": {"type": "string", "maxLength": 256},
-                  "comment": {"type": "string", "maxLength": 8192}}
+_FEEDBACK_TEXT = {"author": _text(MAX_ID_LENGTH), "comment": _text(MAX_TEXT_LENGTH)}
 _FEEDBACK_ERRORS = {
     "400": _json(_ref("Error"), "Bad input (ids not of this incident, merging an incident "
                                 "with itself, splitting out every alert, a merged incident); "
@@ -40,10 +68,11 @@ _INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True,
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                      "maximum": 1000}}
 _RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_DECISION = {"required": False, "content": {"application/json": {"schema": {
+# Bodies the server asks to be sent as JSON even when they say nothing ({}): the
+# content type is what keeps a web page from sending them cross-site (aiops.api.util).
+_DECISION = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "additionalProperties": False,
-    "properties": {"by": {"type": "string", "maxLength": 256},
-                   "comment": {"type": "string", "maxLength": 8192}}}}}}
+    "properties": {"by": _text(MAX_ID_LENGTH), "comment": _text(MAX_TEXT_LENGTH)}}}}}
 _RADIUS = {"name": "radius", "in": "query", "schema": {"type": "integer", "minimum": 0,
                                                        "maximum": 3}}
 
@@ -51,16 +80,18 @@ SCHEMAS: dict[str, Any] = {
     "Alert": {
         "type": "object",
         "required": ["id", "source", "name", "entity", "severity", "summary", "starts_at"],
+        "description": "ends_at, when given, is not before starts_at",
         "properties": {
-            "id": {"type": "string"}, "source": {"type": "string"}, "name": {"type": "string"},
-            "entity": {"type": "string"}, "severity": {"enum": list(SEVERITIES)},
-            "summary": {"type": "string"},
-            "starts_at": {"oneOf": [{"type": "string", "format": "date-time"},
-                                    {"type": "number"}]},
-            "ends_at": {"oneOf": [{"type": "string", "format": "date-time"},
-                                  {"type": "number"}, {"type": "null"}]},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "description": {"type": "string"},
+            "id": _identifier(), "source": _identifier(), "name": _identifier(),
+            "entity": _identifier(MAX_ENTITY_LENGTH), "severity": {"enum": list(SEVERITIES)},
+            "summary": _text(),
+            "starts_at": {"oneOf": _TIMESTAMP},
+            "ends_at": {"oneOf": [*_TIMESTAMP, {"type": "null"}]},
+            "labels": {"oneOf": [{"type": "object", "maxProperties": MAX_LABELS,
+                                  "propertyNames": _identifier(),
+                                  "additionalProperties": _text()},
+                                 {"type": "null"}]},
+            "description": {"oneOf": [_text(), {"type": "null"}]},
         },
     },
     "IngestResult": {
@@ -246,14 +277,29 @@ PATHS: dict[str, Any] = {
     "/api/v1/alerts": {"post": {
         "summary": "Ingest one canonical alert, an array, or {\"alerts\": [...]}",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "oneOf": [_ref("Alert"), {"type": "array", "items": _ref("Alert")},
-                      {"type": "object", "properties": {
-                          "alerts": {"type": "array", "items": _ref("Alert")}}}]}}}},
+            "oneOf": [_ref("Alert"), {"type": "array", "minItems": 1, "items": _ref("Alert")},
+                      {"type": "object", "required": ["alerts"], "properties": {
+                          "alerts": {"type": "array", "minItems": 1,
+                                     "items": _ref("Alert")}}}]}}}},
         "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS}}},
     "/api/v1/webhooks/alertmanager": {"post": {
         "summary": "Alertmanager webhook receiver (payload version 4); idempotent",
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"type": "object"}}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["alerts"], "properties": {
+                "version": {"oneOf": [{"const": "4"}, {"type": "null"}]},
+                "alerts": {"type": "array", "items": {
+                    "type": "object", "required": ["labels", "startsAt"], "properties": {
+                        "status": {"enum": ["firing", "resolved"]},
+                        "labels": {"type": "object", "required": ["alertname"],
+                                   "maxProperties": MAX_LABELS,
+                                   "propertyNames": _identifier(),
+                                   "properties": {"alertname": _identifier()},
+                                   "additionalProperties": _text()},
+                        "annotations": {"type": "object",
+                                        "additionalProperties": _text()},
+                        "startsAt": {"type": "string", "format": "date-time"},
+                        "endsAt": {"type": "string"},
+                        "fingerprint": {"type": "string"}}}}}}}}},
         "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS}}},
     "/api/v1/webhooks": {"get": {
         "summary": "Webhook mappings: built-in (zabbix, nagios) and the data dir's "
@@ -275,7 +321,8 @@ PATHS: dict[str, Any] = {
         "summary": "Incidents, newest first",
         "parameters": [{"name": "status", "in": "query",
                         "schema": {"enum": ["open", "resolved", "merged"]}}, _LIMIT,
-                       {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+                       {"name": "offset", "in": "query", "schema": {
+                           "type": "integer", "minimum": 0, "maximum": 10_000_000}}],
         "responses": {"200": _json({"type": "object"}, "A page of incidents"), **_ERRORS}}},
     "/api/v1/incidents/{incident_id}": {"get": {
         "summary": "One incident with its alerts and ranked root causes",
@@ -284,7 +331,8 @@ PATHS: dict[str, Any] = {
     "/api/v1/incidents/{incident_id}/topology": {"get": {
         "summary": "The topology around an incident: alarming, root-cause and silent nodes",
         "parameters": [_INCIDENT_ID, _RADIUS],
-        "responses": {"200": _json(_ref("Subgraph"), "Subgraph"), **_NOT_FOUND}}},
+        "responses": {"200": _json(_ref("Subgraph"), "Subgraph"), **_BAD_QUERY,
+                      **_NOT_FOUND}}},
     "/api/v1/incidents/{incident_id}/merge": {"post": {
         "summary": "Operator feedback: fold other incidents into this one (one fault); "
                    "stored for the next training",
@@ -292,10 +340,10 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["incident_ids"], "additionalProperties": False,
             "properties": {"incident_ids": {"type": "array", "minItems": 1,
-                                            "items": {"type": "string"}},
+                                            "uniqueItems": True, "items": _identifier()},
                            **_FEEDBACK_TEXT}}}}},
         "responses": {"200": _json(_ref("FeedbackResult"), "Merged and stored"),
-                      **_FEEDBACK_ERRORS}}},
+                      **_FEEDBACK_ERRORS, **_NOT_JSON}}},
     "/api/v1/incidents/{incident_id}/split": {"post": {
         "summary": "Operator feedback: move alerts (any of their event ids) to a new "
                    "incident (another fault); stored for the next training",
@@ -303,14 +351,15 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["alert_ids"], "additionalProperties": False,
             "properties": {"alert_ids": {"type": "array", "minItems": 1,
-                                         "items": {"type": "string"}},
+                                         "uniqueItems": True, "items": _identifier()},
                            **_FEEDBACK_TEXT}}}}},
         "responses": {"200": _json(_ref("FeedbackResult"), "Split and stored"),
-                      **_FEEDBACK_ERRORS}}},
+                      **_FEEDBACK_ERRORS, **_NOT_JSON}}},
     "/api/v1/alerts/unresolved": {"get": {
         "summary": "Alerts whose entity matched no topology node (kept, never dropped)",
         "parameters": [_LIMIT],
-        "responses": {"200": _json({"type": "object"}, "Count and newest alerts")}}},
+        "responses": {"200": _json({"type": "object"}, "Count and newest alerts"),
+                      **_BAD_QUERY}}},
     "/api/v1/topology": {"get": {
         "summary": "Counts of stored nodes and edges",
         "responses": {"200": _json({"type": "object"}, "Counts")}}},
@@ -328,7 +377,7 @@ PATHS: dict[str, Any] = {
         "parameters": [{"name": "node", "in": "path", "required": True,
                         "schema": {"type": "string"}}, _RADIUS],
         "responses": {"200": _json({"type": "object"}, "Node and neighbourhood"),
-                      **_NOT_FOUND}}},
+                      **_BAD_QUERY, **_NOT_FOUND}}},
     "/api/v1/models/correlation": {"get": {
         "summary": "Correlation model versions and which one is promoted",
         "responses": {"200": _json({"type": "object", "properties": {
@@ -340,9 +389,10 @@ PATHS: dict[str, Any] = {
                    "the promoted model, compared with the stored incidents (nothing changes)",
         "parameters": [
             {"name": "since", "in": "query", "required": True,
-             "schema": {"type": "string"}, "description": "RFC 3339 or epoch seconds"},
+             "schema": {"oneOf": _TIMESTAMP}, "description": "RFC 3339 or epoch seconds"},
             {"name": "until", "in": "query", "required": True,
-             "schema": {"type": "string"}, "description": "end of the window, exclusive"},
+             "schema": {"oneOf": _TIMESTAMP},
+             "description": "end of the window, exclusive; after since"},
             {"name": "version", "in": "query", "schema": {"type": "integer"},
              "description": "model version to try (default: the promoted one)"}],
         "responses": {"200": _json({"type": "object"},
@@ -352,7 +402,9 @@ PATHS: dict[str, Any] = {
         "summary": "Drift: how far the most recent stored alerts (event time, up to the latest "
                    "stored start) moved from what a model version was trained on",
         "parameters": [
-            {"name": "window", "in": "query", "schema": {"type": "string"},
+            {"name": "window", "in": "query", "schema": {
+                "type": "string",
+                "pattern": "^\\s*[0-9]*[1-9][0-9]*(\\.[0-9]+)?\\s*[smhd]?\\s*$"},
              "description": "duration such as 24h, 90m, 7d or seconds (default 24h)"},
             {"name": "version", "in": "query", "schema": {"type": "integer"},
              "description": "model version to judge (default: the promoted one)"}],
@@ -380,13 +432,16 @@ PATHS: dict[str, Any] = {
                                       "schema": {"type": "string"}},
                        {"name": "Idempotency-Key", "in": "header", "required": False,
                         "description": "names the request: the same key for the same "
-                                       "incident and playbook returns the run it made",
-                        "schema": {"type": "string", "maxLength": 256}}],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                                       "incident and playbook returns the run it made; "
+                                       "sent with idempotency_key too, the two must be "
+                                       "equal",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 256}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False,
-            "properties": {"requested_by": {"type": "string", "maxLength": 256},
+            "properties": {"requested_by": _text(MAX_ID_LENGTH),
                            "dry_run": {"type": "boolean"},
-                           "idempotency_key": {"type": "string", "maxLength": 256},
+                           "idempotency_key": {"type": "string", "minLength": 1,
+                                               "maxLength": 256},
                            "force": {"type": "boolean", "description": "run even while "
                                      "another run of the playbook on the incident is "
                                      "queued or running"}}}}}},
@@ -407,7 +462,7 @@ PATHS: dict[str, Any] = {
             "400": _json(_ref("Error"), "Bad body, a playbook file that was refused, a "
                                         "playbook that does not fit, a placeholder with no "
                                         "value; nothing recorded"),
-            **_NOT_FOUND,
+            **_NOT_FOUND, **_NOT_JSON,
             "503": _json(_ref("Error"), "The broker did not take the run; recorded failed"),
         }}},
     "/api/v1/playbook-runs": {"get": {
@@ -432,7 +487,7 @@ PATHS: dict[str, Any] = {
                 "Approved and dispatched"),
             "409": _json(_ref("Error"), "Not waiting for approval (decided, or past its "
                                         "deadline); error.run_id names it"),
-            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND}}},
+            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND, **_NOT_JSON}}},
     "/api/v1/playbook-runs/{run_id}/reject": {"post": {
         "summary": "An operator's no to a run waiting for approval: rejected, nothing runs",
         "parameters": [_RUN_ID],
@@ -441,7 +496,7 @@ PATHS: dict[str, Any] = {
             "200": _json({"type": "object", "properties": {"run": _ref("PlaybookRun")}},
                          "Rejected"),
             "409": _json(_ref("Error"), "Not waiting for approval; error.run_id names it"),
-            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND}}},
+            "400": _json(_ref("Error"), "Bad body"), **_NOT_FOUND, **_NOT_JSON}}},
     "/api/v1/sinks": {"get": {
         "summary": "The outbox of incidents pushed to webhooks and ServiceNow, per sink",
         "responses": {"200": _json({"type": "object", "properties": {
@@ -481,9 +536,60 @@ SECURITY_SCHEMES = {
 }
 
 
+def operation_id(method: str, path: str) -> str:
+    """``get_incidents_incident_id`` for ``GET /api/v1/incidents/{incident_id}``: the
+    names the links below use, and what a generated client calls its methods."""
+    words = path.removeprefix("/api/v1/").replace("{", "").replace("}", "")
+    return "_".join([method, *(w for w in words.replace("-", "_").replace(".", "_")
+                               .split("/") if w)])
+
+
+# Where a response names things other operations take (OpenAPI links): a client, or a
+# tester walking the API, follows an incident from the list to its detail, topology,
+# playbooks and feedback, and a run from the list to its decision.
+_INCIDENT = "/api/v1/incidents/{incident_id}"
+_RUN = "/api/v1/playbook-runs/{run_id}"
+_FIRST_INCIDENT = ("incident_id", "$response.body#/incidents/0/id")
+_FIRST_RUN = ("run_id", "$response.body#/runs/0/id")
+# (method, path) answering -> link name -> (method, path) taking, (parameter, value)
+LINKS: dict[tuple[str, str], dict[str, tuple[tuple[str, str], tuple[str, str]]]] = {
+    ("get", "/api/v1/incidents"): {
+        "incident": (("get", _INCIDENT), _FIRST_INCIDENT),
+        "topology": (("get", f"{_INCIDENT}/topology"), _FIRST_INCIDENT),
+        "playbooks": (("get", f"{_INCIDENT}/playbooks"), _FIRST_INCIDENT),
+        "merge": (("post", f"{_INCIDENT}/merge"), _FIRST_INCIDENT),
+        "split": (("post", f"{_INCIDENT}/split"), _FIRST_INCIDENT)},
+    ("post", "/api/v1/alerts"): {
+        "incident": (("get", _INCIDENT), ("incident_id", "$response.body#/incidents/0"))},
+    ("get", "/api/v1/playbook-runs"): {
+        "run": (("get", _RUN), _FIRST_RUN),
+        "approve": (("post", f"{_RUN}/approve"), _FIRST_RUN),
+        "reject": (("post", f"{_RUN}/reject"), _FIRST_RUN)},
+}
+
+
+def _paths() -> dict[str, Any]:
+    """``PATHS`` with every operation's id and the links of its first 2xx answer."""
+    out: dict[str, Any] = {}
+    for path, methods in PATHS.items():
+        out[path] = {}
+        for method, operation in methods.items():
+            operation = {**operation, "operationId": operation_id(method, path)}
+            links = LINKS.get((method, path))
+            if links:
+                code = min(c for c in operation["responses"] if c.startswith("2"))
+                answer = {**operation["responses"][code], "links": {
+                    name: {"operationId": operation_id(*target),
+                           "parameters": {parameter: value}}
+                    for name, (target, (parameter, value)) in links.items()}}
+                operation["responses"] = {**operation["responses"], code: answer}
+            out[path][method] = operation
+    return out
+
+
 def openapi_document() -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "aiops engine API", "version": __version__},
-            "paths": PATHS,
+            "paths": _paths(),
             "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
             "security": [{}, {"bearer": []}, {"basic": []}, {"session": []}]}

@@ -136,6 +136,10 @@ def test_unknown_things_are_404_with_names(client: FlaskClient) -> None:
     assert r.status_code == 400 and "'status' must be one of" in error_of(r)
     r = client.delete("/api/v1/incidents")
     assert r.status_code == 405 and r.is_json
+    # RFC 9110: a 405 names what the resource allows, on the API and on the view's pages
+    assert set(r.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
+    r = client.post("/incidents/inc-1")
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
 
 
 def test_openapi_describes_every_api_route(client: FlaskClient) -> None:
