@@ -36,7 +36,7 @@ from aiops.learning.relations import TypeRelations
 from aiops.learning.timescale import CascadeTimescale
 from aiops.models import Alert, parse_alert
 from benchmarks.correlation.scenario import ScenarioConfig, generate
-from benchmarks.machine import cpu_model
+from benchmarks.machine import cpu_model, load_average
 from benchmarks.remediation import write_section
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
@@ -101,10 +101,7 @@ def measure(alerts: list[Alert], topology: TopologyGraph, size: int, repeat: int
 def report(rows: Sequence[dict[str, float]], repeat: int, command: str, built_s: float
            ) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        load = f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        load = "unknown"
+    load = load_average()
     lines = [
         "## The live pace's refit (an engine without a trained model)", "",
         f"Measured {when} on {cpu_model()}, {os.cpu_count()} CPUs, Python "

@@ -21,6 +21,15 @@ def cpu_model() -> str:
     return platform.machine() or "unknown"
 
 
+def load_average() -> str:
+    """The 1-minute load average, one decimal ("unknown" where the system has none):
+    other work on a shared machine slows every number a report gives."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
 def fresh_data_dir(path: Path) -> DataDir:
     """A data dir at ``path`` with the engine's default settings, whatever the shell says.
 

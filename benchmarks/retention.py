@@ -40,7 +40,7 @@ from aiops.config import EngineSettings
 from aiops.models import Alert
 from aiops.store.db import open_database
 from aiops.store.tables import alerts, incidents, raw_events
-from benchmarks.machine import cpu_model
+from benchmarks.machine import cpu_model, load_average
 from benchmarks.remediation import write_section
 
 START, END = "<!-- retention:start -->", "<!-- retention:end -->"
@@ -183,10 +183,7 @@ def _file_size(db: sa.Engine, sqlite_file: Path | None) -> int | None:
 
 def report(results: Sequence[tuple[str, dict[str, Any]]], batch: int, command: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        load = f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        load = "unknown"
+    load = load_average()
     lines = [
         "## Retention: pruning months of history (`aiops prune`)", "",
         f"Measured {when} on {cpu_model()}, {os.cpu_count()} CPUs, Python "

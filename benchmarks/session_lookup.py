@@ -53,7 +53,7 @@ from aiops.api.session_store import row_id
 from aiops.config import DataDir, OidcSettings
 from aiops.runtime import open_runtime
 from aiops.store.tables import sessions
-from benchmarks.machine import cpu_model
+from benchmarks.machine import cpu_model, load_average
 from benchmarks.remediation import write_section
 
 START, END = "<!-- session-lookup:start -->", "<!-- session-lookup:end -->"
@@ -205,10 +205,7 @@ def _ms(values: list[float]) -> str:
 def report(results: Sequence[Lookup], recheck: tuple[list[float], list[float]] | None,
            command: str, versions: dict[str, str]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        load = f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        load = "unknown"
+    load = load_average()
     lines = [
         "### On SQLite and PostgreSQL, and a re-check at the provider", "",
         f"Measured {when} on {cpu_model()}, {os.cpu_count()} CPUs (shared with other "

@@ -31,7 +31,7 @@ import numpy as np
 
 from aiops.demo.generate import alarm_type_names
 from aiops.learning.templates import alert_text, template
-from benchmarks.machine import cpu_model
+from benchmarks.machine import cpu_model, load_average
 from benchmarks.remediation import write_section
 from benchmarks.remediation_sim import CATALOGUE, GENERIC, GENERIC_SYMPTOMS
 
@@ -94,10 +94,7 @@ def report(runs: dict[str, list[dict[str, float]]], agreement: tuple[float, floa
            texts: int, command: str) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cpu = cpu_model()
-    try:
-        load = f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        load = "unknown"
+    load = load_average()
     lines = [
         "## Text model: start-up and encoding", "",
         f"Measured {when} on {cpu}, {os.cpu_count()} CPUs, Python "
