@@ -39,6 +39,7 @@ from aiops.api.oidc_session import (
     SESSION_COOKIE,
     Session,
     Sessions,
+    login_cookie_name,
     safe_next,
     scopes_for,
     session_key,
@@ -203,7 +204,7 @@ def start_sign_in(sign_on: SignOn, after: str) -> Response | tuple[str, int]:
     except ProviderError as exc:
         return _provider_down(exc)
     response = redirect(target, 302)
-    _cookie(response, sign_on, LOGIN_COOKIE,
+    _cookie(response, sign_on, login_cookie_name(state),
             sign_on.sessions.login_cookie(state, nonce, verifier, after), "/auth/",
             LOGIN_WITHIN)
     response.headers["Cache-Control"] = "no-store"
@@ -226,13 +227,16 @@ def login():
 def callback():
     """The provider's answer: checked, exchanged, verified, then a session."""
     sign_on = _sign_on()
-    pending = sign_on.sessions.read_login(request.cookies.get(LOGIN_COOKIE))
-    if pending is None:
+    state = request.args.get("state", "")
+    cookie = login_cookie_name(state)
+    pending = sign_on.sessions.read_login(request.cookies.get(cookie)) if state else None
+    if pending is None and not any(
+            sign_on.sessions.read_login(value) for name, value in request.cookies.items()
+            if name.startswith(LOGIN_COOKIE + ".")):
         return _page(400, "Sign-in failed", "No sign-in is under way in this browser (or "
                      f"it took longer than {LOGIN_WITHIN // 60} minutes, or it was "
                      "finished already): open the incident view to sign in again.")
-    state = request.args.get("state", "")
-    if not hmac.compare_digest(state.encode(), pending["state"].encode()):
+    if pending is None or not hmac.compare_digest(state.encode(), pending["state"].encode()):
         return _page(400, "Sign-in failed", "The answer's state is not the one this "
                      "browser's sign-in sent: refused (it may come from another site). "
                      "Open the incident view to sign in again.")
@@ -273,7 +277,7 @@ def callback():
              "nothing")
     response = redirect(safe_next(pending.get("next")), 302)
     _cookie(response, sign_on, SESSION_COOKIE, value, "/", int(sign_on.sessions.lifetime))
-    response.delete_cookie(LOGIN_COOKIE, path="/auth/", httponly=True, samesite="Lax",
+    response.delete_cookie(cookie, path="/auth/", httponly=True, samesite="Lax",
                            secure=sign_on.secure)
     return response
 

@@ -14,6 +14,7 @@ dependency), not written here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import time
@@ -122,6 +123,16 @@ class Sessions:
         except BadSignature:
             return None
         return data if isinstance(data, dict) else None
+
+
+def login_cookie_name(state: str) -> str:
+    """The cookie a sign-in's state, nonce and verifier wait in: one per sign-in, named
+    by its state, so that several tabs signing in at once (a session that expired
+    under a browser with many tabs open) each come back to their own, instead of the
+    last one started overwriting the others and every other tab failing on its
+    state. Each lives LOGIN_WITHIN seconds, so a browser holds a few at most."""
+    digest = hashlib.sha256(state.encode("utf-8")).hexdigest()[:16]
+    return f"{LOGIN_COOKIE}.{digest}"
 
 
 def user_name(claims: Mapping[str, Any]) -> str:

@@ -123,6 +123,12 @@ def sign_in(browser: requests.Session, engine: Signed, user: str,
     return browser.get(to_callback(browser, engine, user, path), timeout=10)
 
 
+def login_cookies(browser: requests.Session) -> dict[str, str]:
+    """The browser's cookies of sign-ins under way (one per sign-in)."""
+    return {c.name: c.value for c in browser.cookies
+            if c.name.startswith("aiops_login.") and c.value}
+
+
 def csrf_of(page: str) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
     assert match, "the page carries no CSRF token"
@@ -200,6 +206,19 @@ def test_a_state_that_is_not_the_browsers_is_refused(signed: Signed, change: str
     assert "aiops_session" not in browser.cookies
 
 
+def test_two_tabs_signing_in_at_once_each_finish(signed: Signed) -> None:
+    """A session that expired under a browser with several tabs open sends each tab to
+    the provider; each tab's answer finds its own sign-in, not only the last one's."""
+    browser = requests.Session()
+    first = to_callback(browser, signed, "ann", "/?tab=1")
+    second = browser.get(f"{signed.url}/?tab=2", allow_redirects=False, timeout=10)
+    assert second.status_code == 302
+    landed = browser.get(first, timeout=10)
+    assert landed.status_code == 200 and landed.url == f"{signed.url}/?tab=1"
+    assert "aiops_session" in browser.cookies
+    assert len(login_cookies(browser)) == 1  # the other tab's sign-in still waits
+
+
 def test_a_callback_without_a_sign_in_under_way_is_refused(signed: Signed) -> None:
     answer = requests.get(f"{signed.url}/auth/callback?code=x&state=y", timeout=10)
     assert answer.status_code == 400 and "No sign-in is under way" in answer.text
@@ -208,10 +227,11 @@ def test_a_callback_without_a_sign_in_under_way_is_refused(signed: Signed) -> No
 def test_a_replayed_code_is_refused_by_the_provider(signed: Signed) -> None:
     browser = requests.Session()
     back = to_callback(browser, signed, "ann")
-    pending = browser.cookies.get("aiops_login")
+    (name, pending), = login_cookies(browser).items()
     assert browser.get(back, timeout=10).status_code == 200
+    assert not login_cookies(browser)  # the finished sign-in's cookie is cleared
     attacker = requests.Session()  # the same code and the sign-in cookie, once more
-    attacker.cookies.set("aiops_login", pending, domain="127.0.0.1", path="/auth/")
+    attacker.cookies.set(name, pending, domain="127.0.0.1", path="/auth/")
     again = attacker.get(back, timeout=10)
     assert again.status_code == 400
     assert "the OpenID provider refused the code: invalid_grant" in again.text
