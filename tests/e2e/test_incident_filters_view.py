@@ -92,6 +92,15 @@ def test_filter_by_entity_and_severity_page_and_clear(page: Page, busy_server: L
     expect(page.locator("#filter-matches")).to_have_count(0)
     assert row_ids(page, "resolved-incidents") == listed(page, busy_server, "resolved", 50)
 
+    # a link for only the acknowledged keeps asking that through the form
+    page.goto(busy_server.url + "/?acknowledged=true")
+    expect(page.locator("label", has=page.locator("#filter-hide-acknowledged"))).to_have_text(
+        "only acknowledged")
+    page.click("#filter-apply")
+    page.wait_for_url("**/?*acknowledged=true*")
+    assert row_ids(page, "open-incidents") == listed(page, busy_server, "open", 200,
+                                                     acknowledged="true")
+
     response = page.goto(busy_server.url + "/?severity=urgent")
     assert response is not None and response.status == 400
     expect(page.locator("#not-found-message")).to_contain_text("query parameter 'severity'")
