@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from aiops.api.access import acting_as
+from aiops.api.incident_args import incident_filter
 from aiops.api.util import int_arg, json_object, runtime
 from aiops.engine.feedback import FeedbackOutcome
 from aiops.errors import InputError
@@ -22,6 +23,11 @@ blueprint = Blueprint("incidents", __name__, url_prefix="/api/v1")
 
 @blueprint.get("/incidents")
 def list_incidents():
+    """A page of incidents, newest first, of those the filters keep (incident_args).
+
+    ``counts`` are all incidents per status, as before; ``matching`` those the filters
+    keep, per status, and ``total`` the ones of the status asked for (without: open
+    and resolved): what paging goes through."""
     status = request.args.get("status")
     if status is not None and status not in queries.INCIDENT_STATUSES:
         raise InputError(f"query parameter 'status' must be one of "
@@ -29,10 +35,15 @@ def list_incidents():
                          field="status")
     limit = int_arg("limit", 100, 1, 1000)
     offset = int_arg("offset", 0, 0, 10_000_000)
+    chosen, said = incident_filter()
     with runtime().db.connect() as conn:
-        items = queries.list_incidents(conn, status, limit, offset)
+        items = queries.list_incidents(conn, status, limit, offset, chosen)
         counts = queries.count_incidents(conn)
-    return jsonify({"incidents": items, "counts": counts, "limit": limit, "offset": offset})
+        matching = counts if chosen.is_empty() else queries.count_incidents(conn, chosen)
+    total = (matching.get(status, 0) if status
+             else sum(n for s, n in matching.items() if s != "merged"))
+    return jsonify({"incidents": items, "counts": counts, "matching": matching,
+                    "total": total, "filters": said, "limit": limit, "offset": offset})
 
 
 @blueprint.get("/incidents/<incident_id>")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiops import __version__
+from aiops.api.incident_args import MAX_TEXT_QUERY
 from aiops.models import (
     MAX_ENTITY_LENGTH,
     MAX_ID_LENGTH,
@@ -75,6 +76,30 @@ _DECISION = {"required": True, "content": {"application/json": {"schema": {
     "properties": {"by": _text(MAX_ID_LENGTH), "comment": _text(MAX_TEXT_LENGTH)}}}}}
 _RADIUS = {"name": "radius", "in": "query", "schema": {"type": "integer", "minimum": 0,
                                                        "maximum": 3}}
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"},
+           "description": "incidents per status"}
+_BOOLEAN_FILTER = {"type": "string", "enum": ["", "true", "false"]}
+# The filters of the incident list (aiops.api.incident_args), as its checks read them.
+_INCIDENT_FILTERS = [
+    {"name": "severity", "in": "query", "schema": {"enum": ["", *SEVERITIES]},
+     "description": "the least grave severity kept: major keeps critical and major"},
+    {"name": "entity", "in": "query", "schema": _text(MAX_ENTITY_LENGTH),
+     "description": "incidents with an alert on this entity, or on the topology node it "
+                    "names (by id, name, alias, FQDN, as alerts are placed)"},
+    {"name": "q", "in": "query", "schema": _text(MAX_TEXT_QUERY),
+     "description": "text in the title or an alert's name or summary, any case; "
+                    "% and _ are text, not wildcards"},
+    {"name": "acknowledged", "in": "query", "schema": _BOOLEAN_FILTER,
+     "description": "true: it has firing alerts, all acknowledged; false: the others"},
+    {"name": "suppressed", "in": "query", "schema": _BOOLEAN_FILTER,
+     "description": "true: it has firing alerts, all in a maintenance, downtime or "
+                    "silence; false: the others"},
+    {"name": "since", "in": "query", "schema": {"oneOf": [*_TIMESTAMP, {"const": ""}]},
+     "description": "started at or after: RFC 3339 or epoch seconds"},
+    {"name": "until", "in": "query", "schema": {"oneOf": [*_TIMESTAMP, {"const": ""}]},
+     "description": "started before (exclusive); after since"},
+]
 
 SCHEMAS: dict[str, Any] = {
     "Alert": {
@@ -318,12 +343,22 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("IngestResult"), "Ingested"), **_ERRORS,
                       **_NOT_FOUND}}},
     "/api/v1/incidents": {"get": {
-        "summary": "Incidents, newest first",
+        "summary": "Incidents, newest first, of those the filters keep (all ANDed; an "
+                   "empty value is no filter)",
         "parameters": [{"name": "status", "in": "query",
                         "schema": {"enum": ["open", "resolved", "merged"]}}, _LIMIT,
                        {"name": "offset", "in": "query", "schema": {
-                           "type": "integer", "minimum": 0, "maximum": 10_000_000}}],
-        "responses": {"200": _json({"type": "object"}, "A page of incidents"), **_ERRORS}}},
+                           "type": "integer", "minimum": 0, "maximum": 10_000_000}},
+                       *_INCIDENT_FILTERS],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "incidents": {"type": "array", "items": {"type": "object"}},
+            "counts": _COUNTS, "matching": _COUNTS,
+            "total": {"type": "integer", "description": "incidents the filters keep of the "
+                      "status asked for (without: open and resolved); what paging counts"},
+            "filters": {"type": "object"}, "limit": {"type": "integer"},
+            "offset": {"type": "integer"}}},
+            "A page of incidents; `counts` are all incidents per status, `matching` those "
+            "the filters keep"), **_ERRORS}}},
     "/api/v1/incidents/{incident_id}": {"get": {
         "summary": "One incident with its alerts and ranked root causes",
         "parameters": [_INCIDENT_ID],

@@ -11,11 +11,13 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from aiops.api.display import visible_controls
+from aiops.api.incident_args import FILTER_PARAMETERS, incident_filter
 from aiops.api.incidents import incident_subgraph
 from aiops.api.timeline_svg import timeline_svg
 from aiops.api.topology_svg import topology_svg
 from aiops.api.util import runtime
-from aiops.errors import NotFound
+from aiops.errors import InputError, NotFound
+from aiops.models import SEVERITIES
 from aiops.playbooks.match import matching
 from aiops.playbooks.request import load as load_playbooks
 from aiops.playbooks.runs import current_runs, in_flight
@@ -62,36 +64,59 @@ def _offset_arg(name: str) -> int:
 
 @blueprint.get("/")
 def index():
-    """Open and recently resolved incidents, newest first, a page of each.
+    """Open and recently resolved incidents, newest first, a page of each, of those the
+    filter form keeps.
 
     The open table stopped at 200 rows with nothing saying so: the 201st open incident
     and older (the start of a long outage) were out of sight while the counts above
     said there were more. Each table now says which rows it shows and links the rest.
+    The filters are the API's (aiops.api.incident_args) in the query string of a GET
+    form, so a filtered list is a link to bookmark or send, and paging keeps them.
     """
     open_from, resolved_from = _offset_arg("open_offset"), _offset_arg("resolved_offset")
+    try:
+        chosen, _ = incident_filter()
+    except InputError as exc:
+        abort(400, description=str(exc))
     with runtime().db.connect() as conn:
-        open_items = queries.list_incidents(conn, "open", OPEN_PAGE, open_from)
-        resolved = queries.list_incidents(conn, "resolved", RESOLVED_PAGE, resolved_from)
+        open_items = queries.list_incidents(conn, "open", OPEN_PAGE, open_from, chosen)
+        resolved = queries.list_incidents(conn, "resolved", RESOLVED_PAGE, resolved_from,
+                                          chosen)
         counts = queries.count_incidents(conn)
+        matching = counts if chosen.is_empty() else queries.count_incidents(conn, chosen)
         unresolved_count, _ = queries.unresolved_alerts(conn, 1)
+    kept = filter_args()
     pages = {
-        "open": _page("open", open_from, OPEN_PAGE, counts.get("open", 0), resolved_from),
+        "open": _page("open", open_from, OPEN_PAGE, matching.get("open", 0), resolved_from,
+                      kept),
         "resolved": _page("resolved", resolved_from, RESOLVED_PAGE,
-                          counts.get("resolved", 0), open_from),
+                          matching.get("resolved", 0), open_from, kept),
     }
+    shown_total = sum(n for s, n in matching.items() if s != "merged")
+    listed_total = sum(n for s, n in counts.items() if s != "merged")
     return render_template("index.html", open_items=open_items, resolved=resolved,
-                           counts=counts, unresolved_count=unresolved_count, pages=pages)
+                           counts=counts, unresolved_count=unresolved_count, pages=pages,
+                           form=kept, filtered=not chosen.is_empty(),
+                           matched=(shown_total, listed_total), severities=SEVERITIES)
 
 
-def _page(status: str, first: int, size: int, total: int, other_from: int) -> dict[str, Any]:
+def filter_args() -> dict[str, str]:
+    """The filters of this request as given, blanks left out: what the form shows
+    again and what the paging links carry."""
+    return {name: request.args[name] for name in FILTER_PARAMETERS
+            if request.args.get(name, "").strip()}
+
+
+def _page(status: str, first: int, size: int, total: int, other_from: int,
+          kept: dict[str, str]) -> dict[str, Any]:
     """Which rows of ``total`` one table shows and the links to its other pages (the
-    other table's page is kept in the links)."""
+    other table's page and the filters ``kept`` are kept in the links)."""
     other = "resolved" if status == "open" else "open"
 
     def link(start: int) -> str:
         query = {f"{status}_offset": start, f"{other}_offset": other_from}
-        kept = urlencode({k: v for k, v in sorted(query.items()) if v})
-        return f"/?{kept}" if kept else "/"
+        pairs = [*kept.items(), *((k, v) for k, v in sorted(query.items()) if v)]
+        return f"/?{urlencode(pairs)}" if pairs else "/"
 
     if first >= total > 0:  # past the end (the list shrank since the link was made)
         return {"first": first + 1, "last": first, "total": total,

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from aiops.engine.alert_status import incident_status
 from aiops.errors import NotFound
+from aiops.store.incident_filter import IncidentFilter, conditions
 from aiops.store.tables import alerts, incidents, raw_events
 from aiops.timeutil import to_rfc3339
 
@@ -37,10 +38,15 @@ def alert_view(row: Any) -> dict[str, Any]:
 
 
 def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 100,
-                   offset: int = 0) -> list[dict[str, Any]]:
+                   offset: int = 0, chosen: IncidentFilter | None = None
+                   ) -> list[dict[str, Any]]:
+    """A page of incidents of ``status`` (without: all but merged) that ``chosen``
+    keeps, newest first."""
     query = sa.select(incidents).where(incidents.c.status != "merged")
     if status:
         query = sa.select(incidents).where(incidents.c.status == status)
+    if chosen is not None:
+        query = query.where(*conditions(chosen))
     query = query.order_by(incidents.c.started_at.desc(), incidents.c.seq.desc())
     rows = conn.execute(query.limit(limit).offset(offset)).all()
     return with_alert_status(conn, [incident_summary(r) for r in rows])
@@ -68,9 +74,13 @@ def incident_rows(conn: sa.Connection, ids: list[str]) -> list[Any]:
     return [rows[i] for i in ids if i in rows]
 
 
-def count_incidents(conn: sa.Connection) -> dict[str, int]:
-    rows = conn.execute(
-        sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)).all()
+def count_incidents(conn: sa.Connection, chosen: IncidentFilter | None = None
+                    ) -> dict[str, int]:
+    """Incidents per status, of those ``chosen`` keeps when given (what paging counts)."""
+    query = sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)
+    if chosen is not None:
+        query = query.where(*conditions(chosen))
+    rows = conn.execute(query).all()
     return {status: int(n) for status, n in rows}
 
 

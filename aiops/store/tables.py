@@ -47,6 +47,8 @@ incidents = Table(
     Column("settled", Boolean),
     Column("split_note", Text),
     Index("ix_incidents_status_started", "status", "started_at"),
+    # Newest first across statuses (the list without one, and filtered): migration 0024.
+    Index("ix_incidents_started", "started_at", "seq"),
 )
 
 alerts = Table(
@@ -78,7 +80,12 @@ alerts = Table(
     Column("incident_id", String(32), ForeignKey("incidents.id")),
     Index("ix_alerts_fingerprint", "fingerprint"),
     Index("ix_alerts_incident", "incident_id"),
-    Index("ix_alerts_status", "status"),
+    # Firing alerts grouped by incident (the acknowledged and suppressed filters), and
+    # by status alone through its prefix (migration 0024).
+    Index("ix_alerts_status_incident", "status", "incident_id"),
+    # The incident list's entity filter: alerts on a node or an entity string (0024).
+    Index("ix_alerts_node", "node_id"),
+    Index("ix_alerts_entity", "entity"),
     # Every time window on stored alerts (restart, pace seed, drift, shadow, retraining).
     Index("ix_alerts_starts_at", "starts_at"),
 )

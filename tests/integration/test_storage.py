@@ -475,7 +475,7 @@ def test_migration_0023_adds_the_re_check_columns_keeping_the_sessions(db_url: s
     old.dispose()
     engine = open_database(db_url)
     try:
-        assert stored_revision(engine) == "0023"
+        assert stored_revision(engine) == HEAD_REVISION
         with engine.connect() as conn:
             assert conn.execute(sa.text(
                 "SELECT user_name, scopes, checked_at, refresh_sealed FROM sessions")).all() \
@@ -491,5 +491,82 @@ def test_migration_0023_adds_the_re_check_columns_keeping_the_sessions(db_url: s
         with engine.connect() as conn:
             assert sorted(conn.execute(sa.text("SELECT user_name FROM sessions"))
                           .scalars()) == ["ann", "wall"]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0024_indexes_the_incident_filters_and_goes_back(db_url: str) -> None:
+    """A database at 0023 with an incident and its alert: the upgrade adds the filters'
+    indexes (the status index becomes status and incident) and keeps the rows; the
+    downgrade restores the indexes of 0023 and keeps them too."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    def indexes(engine: sa.Engine) -> set[str]:
+        inspector = sa.inspect(engine)
+        return {i["name"] for table in ("alerts", "incidents")
+                for i in inspector.get_indexes(table)}
+
+    added = {"ix_incidents_started", "ix_alerts_node", "ix_alerts_entity",
+             "ix_alerts_status_incident"}
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0023")
+    with old.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO incidents (id, seq, status, title, severity, started_at, "
+            "updated_at, alert_count, root_causes) VALUES "
+            "('inc-1', 1, 'open', 'LINK_DOWN on r1', 'major', 1.0, 1.0, 1, '[]')"))
+        conn.execute(sa.text(
+            "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
+            "node_id, severity, summary, labels, status, starts_at, last_event_at, "
+            "event_count, transitions, flapping, incident_id) VALUES (1, 'f', 'a1', 'nms', "
+            "'LINK_DOWN', 'ne-1', 'r1', 'major', 'down', '{}', 'firing', 1.0, 1.0, 1, 0, "
+            "false, 'inc-1')"))
+    old.dispose()
+    engine = open_database(db_url)
+    try:
+        assert stored_revision(engine) == HEAD_REVISION
+        assert added <= indexes(engine) and "ix_alerts_status" not in indexes(engine)
+        with engine.connect() as conn:
+            assert queries.count_incidents(conn) == {"open": 1}
+        command.downgrade(alembic_config(engine), "0023")
+        engine.dispose()
+        assert not added & indexes(engine) and "ix_alerts_status" in indexes(engine)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT incident_id FROM alerts")).scalars().all() \
+                == ["inc-1"]
+    finally:
+        engine.dispose()
+
+
+def test_the_incident_filters_use_their_indexes(tmp_path) -> None:
+    """The entity filter looks alerts up by node and entity, the acknowledged filter
+    reads the firing alerts by incident, and a filtered page walks the incidents
+    newest first: no scan of every alert, no sort of every incident."""
+    from aiops.store.incident_filter import IncidentFilter, conditions
+    from aiops.store.tables import incidents
+
+    engine = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        migrate(engine)
+        newest = (incidents.c.started_at.desc(), incidents.c.seq.desc())
+        expected = {
+            IncidentFilter(entity="ne-1", node_id="r1"): ("ix_alerts_entity",
+                                                          "ix_alerts_node"),
+            IncidentFilter(acknowledged=False): ("ix_alerts_status_incident",
+                                                 "ix_incidents_started"),
+            IncidentFilter(severities=("critical",)): ("ix_incidents_started",),
+        }
+        with engine.connect() as conn:
+            for chosen, names in expected.items():
+                query = (sa.select(incidents.c.id)
+                         .where(incidents.c.status != "merged", *conditions(chosen))
+                         .order_by(*newest).limit(100))
+                sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+                plan = " ".join(str(row[-1]) for row in
+                                conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+                assert all(name in plan for name in names), (chosen, plan)
+                assert "SCAN alerts" not in plan, (chosen, plan)
     finally:
         engine.dispose()
