@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from aiops.cli_base import main, reports_bad_input, runtime_of
+from aiops.models import SEVERITIES
 
 if TYPE_CHECKING:
     from aiops.engine.feedback import FeedbackOutcome
@@ -21,17 +22,41 @@ def incidents() -> None:
     """List, show, merge and split incidents."""
 
 
+_OPTION_OF = {"q": "text"}  # a filter's option when it is not ``--`` its parameter
+
+
 @incidents.command("list")
 @click.option("--status", type=click.Choice(["open", "resolved", "merged"]))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--severity", type=click.Choice(list(SEVERITIES)),
+              help="The least grave kept: major keeps critical and major.")
+@click.option("--entity", help="Incidents with an alert on this device or service, by any "
+                               "of its names (resolved as an alert's entity is).")
+@click.option("--text", help="In the title, or an alert's name or summary, any case.")
+@click.option("--acknowledged", type=click.Choice(["true", "false"]),
+              help="Whether all its firing alerts are acknowledged.")
+@click.option("--suppressed", type=click.Choice(["true", "false"]),
+              help="Whether all its firing alerts are suppressed (maintenance, downtime, "
+                   "silence).")
+@click.option("--since", help="Started at or after (RFC 3339 or epoch seconds).")
+@click.option("--until", help="Started before (RFC 3339 or epoch seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def incidents_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """Newest incidents first."""
+@reports_bad_input
+def incidents_list(ctx: click.Context, status: str | None, limit: int, as_json: bool,
+                   **filters: str | None) -> None:
+    """Newest incidents first; the filters are those of the incident view and of GET
+    /api/v1/incidents (docs/contracts.md), so the three show the same incidents."""
+    from aiops.api.incident_args import Naming, read_filter
     from aiops.store.queries import list_incidents
 
-    with runtime_of(ctx).db.connect() as conn:
-        items = list_incidents(conn, status, limit)
+    runtime = runtime_of(ctx)
+    args = {("q" if name == "text" else name): value for name, value in filters.items()
+            if value is not None}
+    option = Naming("option", lambda name: f"--{_OPTION_OF.get(name, name)}")
+    chosen, _ = read_filter(args, runtime.current_topology().resolve, option)
+    with runtime.db.connect() as conn:
+        items = list_incidents(conn, status, limit, chosen=chosen)
     if as_json:
         click.echo(json.dumps({"incidents": items}, indent=1))
         return

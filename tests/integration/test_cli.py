@@ -65,6 +65,34 @@ def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
     assert r.returncode == 0 and first in r.stdout and "root causes:" in r.stdout
 
 
+def test_incidents_list_filters_as_the_view_and_api_do(tmp_path: Path,
+                                                       topo_file: Path) -> None:
+    data = tmp_path / "d"
+    assert aiops(data, "topology", "import", str(topo_file)).returncode == 0
+    alerts = write_lines(tmp_path / "alerts.jsonl", [
+        alert("a1", "ne-07", 0, severity="critical", summary="BGP peer down"),
+        alert("b1", "ne-30", 4000), alert("c1", "ne-31", 8000, severity="minor")])
+    assert aiops(data, "replay", str(alerts)).returncode == 0
+
+    def listed(*options: str) -> list[list[str]]:
+        r = aiops(data, "incidents", "list", "--json", *options)
+        assert r.returncode == 0, r.stderr
+        return [[a["id"] for a in inc.get("alerts", [])] or [inc["title"]]
+                for inc in json.loads(r.stdout)["incidents"]]
+
+    assert len(listed()) == 3
+    by_alias = listed("--entity", "ne-07.demo.net")  # an alias of ne-07, as alerts resolve
+    assert len(by_alias) == 1 and listed("--severity", "critical") == by_alias
+    assert listed("--text", "bgp") == by_alias
+    assert len(listed("--severity", "major")) == 2  # the least grave kept
+    assert listed("--text", "%") == []  # a wildcard is text
+    assert len(listed("--since", str(T0 + 3000), "--until", str(T0 + 9000))) == 2
+    r = aiops(data, "incidents", "list", "--since", "yesterday")
+    assert r.returncode == 2 and "option --since is not an RFC 3339 timestamp" in r.stderr
+    r = aiops(data, "incidents", "list", "--since", str(T0 + 9), "--until", str(T0))
+    assert r.returncode == 2 and "option --until must be after --since" in r.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
