@@ -28,8 +28,12 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from aiops.api import create_app
+    from aiops.retention_guard import check_keep
 
     try:
+        # An AIOPS_RETENTION_KEEP shorter than what retraining or the drift check reads
+        # (aiops/retention_guard.py): refused before anything starts.
+        check_keep(runtime.data_dir)
         app = create_app(runtime=runtime)
     except ValueError as exc:  # AIOPS_API_TOKENS_FILE that cannot be read or is wrong
         click.echo(f"aiops: error: {exc}", err=True)

@@ -54,15 +54,21 @@ def _is_number(text: str) -> bool:
 @click.option("--batch", type=click.IntRange(1, 100_000), default=None,
               help="Rows per transaction (default 2000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--allow-short-history", is_flag=True,
+              help="Prune even inside the window scheduled retraining (AIOPS_RETRAIN_DAYS) "
+                   "or the drift check (AIOPS_DRIFT_WINDOW) reads; refused without it.")
 @click.pass_context
 @reports_bad_input
 def prune_command(ctx: click.Context, older_than: str, dry_run: bool, vacuum: bool,
-                  batch: int | None, as_json: bool) -> None:
+                  batch: int | None, as_json: bool, allow_short_history: bool) -> None:
     """Delete resolved incidents, their alerts and raw events, and clears that ended no
     alert, all ended before the cutoff; open incidents, firing alerts and what a
     restart reads back stay (a cutoff inside that is moved back, with a message).
-    Ended and expired sign-in sessions go too, whatever the cutoff."""
+    A cutoff inside what scheduled retraining or the drift check reads is refused
+    (exit 2) unless --allow-short-history. Ended and expired sign-in sessions go too,
+    whatever the cutoff."""
     from aiops import retention
+    from aiops.retention_guard import history_floor
     from aiops.store.db import open_database
 
     asked = parse_cutoff(older_than, time.time())
@@ -71,6 +77,11 @@ def prune_command(ctx: click.Context, older_than: str, dry_run: bool, vacuum: bo
     db = open_database(data_dir.url())
     try:
         plan = retention.plan(db, asked, data_dir.settings)
+        if not allow_short_history:
+            with db.connect() as conn:
+                needed = history_floor(conn, data_dir)
+            if needed is not None and plan.cutoff > needed.floor:
+                raise InputError(needed.refusal(plan.cutoff), field="--older-than")
         if plan.clamped:
             click.echo(f"aiops: cutoff {to_rfc3339(asked)} is inside what the engine reads "
                        f"back on a restart; the earliest allowed is {to_rfc3339(plan.floor)},"

@@ -5,7 +5,11 @@ Why in the serving process: an installation that runs for months should not need
 cron job to keep its disk; the deletion is the command's (``aiops.retention``),
 in batches of one transaction each, so the engine's own writes between them wait
 for one batch at most (docs/benchmarks.md, "Retention"). A cutoff inside what a
-restart reads is moved back as for the command, silently (logged at debug level).
+restart reads is moved back as for the command, silently (logged at debug level);
+so is one inside what scheduled retraining or the drift check reads
+(``aiops.retention_guard``, logged at info level), unless
+``AIOPS_RETENTION_ALLOW_SHORT_HISTORY=1``. A keep shorter than their window is refused
+when serving starts (``check_keep``), with the same override.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from aiops import retention
-from aiops.config import EngineSettings, RetentionSettings
+from aiops.config import DataDir
+from aiops.retention_guard import check_keep, history_floor
 
 if TYPE_CHECKING:
     from aiops.runtime import Runtime
@@ -29,13 +35,19 @@ log = logging.getLogger(__name__)
 class RetentionLoop:
     """Prunes ``db`` to ``settings.keep`` seconds every ``settings.every`` on a daemon
     thread, until ``stop``. A prune that fails (the database away) is logged and the
-    next one tries again; a prune stopped midway has deleted only what was to go."""
+    next one tries again; a prune stopped midway has deleted only what was to go.
+    ``every`` and ``clock`` are for tests: rounds faster than the setting's floor, and
+    a wall clock that moves a day per round."""
 
-    def __init__(self, db: sa.Engine, settings: RetentionSettings, engine: EngineSettings):
+    def __init__(self, db: sa.Engine, data_dir: DataDir, every: float | None = None,
+                 clock: Callable[[], float] = time.time):
         self.db = db
-        self.settings = settings
-        self.engine = engine
+        self.data_dir = data_dir
+        self.settings = data_dir.retention
+        self.every = self.settings.every if every is None else every
+        self.clock = clock
         self.last: retention.PruneReport | None = None
+        self.rounds = 0  # prunes done, failed ones included
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiops-retention")
 
@@ -47,8 +59,22 @@ class RetentionLoop:
         self._stop.set()
         self._thread.join(timeout=timeout)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def prune_once(self) -> retention.PruneReport:
-        plan = retention.plan(self.db, time.time() - self.settings.keep, self.engine)
+        now = self.clock()
+        asked = now - self.settings.keep
+        if not self.settings.allow_short_history:
+            with self.db.connect() as conn:
+                needed = history_floor(conn, self.data_dir)
+            if needed is not None and asked > needed.floor:
+                log.info("retention: cutoff moved back to %s, what %s reads (%s=%s)",
+                         needed.floor, needed.need.reader, needed.need.setting,
+                         needed.need.value)
+                asked = needed.floor
+        plan = retention.plan(self.db, asked, self.data_dir.settings, now)
         if plan.clamped:
             log.debug("retention: cutoff moved back to %s, what a restart reads",
                       plan.floor)
@@ -60,25 +86,27 @@ class RetentionLoop:
         return report
 
     def _run(self) -> None:
-        while not self._stop.wait(self.settings.every):
+        while not self._stop.wait(self.every):
             try:
                 self.prune_once()
             except Exception:  # noqa: BLE001 - the next round tries again; say why
                 log.exception("retention: prune failed")
+            self.rounds += 1
 
 
 def start_retention(runtime: Runtime) -> RetentionLoop | None:
     """Start the loop for a serving process unless ``AIOPS_RETENTION_KEEP`` is 0;
-    ``Runtime.close`` stops it."""
+    ``Runtime.close`` stops it. ValueError (``check_keep``) for a keep shorter than
+    what retraining or the drift check reads, not overridden: nothing is started."""
     settings = runtime.data_dir.retention
     if not settings.keep or runtime.retention is not None:
         return runtime.retention
+    check_keep(runtime.data_dir)
     days = runtime.data_dir.retrain.days
-    if settings.keep < days * 86400:
-        # Not refused: a short keep may be the operator's choice (disk), but retraining
-        # on less history than it was told to use should not go unnoticed.
+    if settings.keep < days * 86400 and not runtime.data_dir.retrain.schedule.strip():
+        # No schedule: only a manual `aiops model retrain` (7 days unless told) reads it.
         log.warning("AIOPS_RETENTION_KEEP keeps %.1f days of history, less than the %g days "
-                    "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` and "
-                    "its schedule will see only what is kept", settings.keep / 86400, days)
-    runtime.retention = RetentionLoop(runtime.db, settings, runtime.data_dir.settings).start()
+                    "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` will "
+                    "see only what is kept", settings.keep / 86400, days)
+    runtime.retention = RetentionLoop(runtime.db, runtime.data_dir).start()
     return runtime.retention
