@@ -64,9 +64,13 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.retention_loop import start_retention
 
     if start_retention(runtime) is not None:
-        click.echo(f"aiops: pruning what ended more than "
-                   f"{runtime.data_dir.retention.keep:g} s ago every "
-                   f"{runtime.data_dir.retention.every:g} s (AIOPS_RETENTION_KEEP)", err=True)
+        kept = runtime.data_dir.retention
+        if kept.keep:
+            click.echo(f"aiops: pruning what ended more than {kept.keep:g} s ago every "
+                       f"{kept.every:g} s (AIOPS_RETENTION_KEEP)", err=True)
+        if kept.audit_keep:
+            click.echo(f"aiops: pruning the audit trails older than {kept.audit_keep:g} s "
+                       f"every {kept.every:g} s (AIOPS_RETENTION_AUDIT_KEEP)", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:

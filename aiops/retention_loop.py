@@ -1,5 +1,6 @@
 """``aiops serve`` pruning its own store: ``aiops prune --older-than KEEP`` every
-``every`` seconds, when ``AIOPS_RETENTION_KEEP`` is set (off by default).
+``every`` seconds, when ``AIOPS_RETENTION_KEEP`` is set (off by default), and
+``--audit-older-than AUDIT_KEEP`` when ``AIOPS_RETENTION_AUDIT_KEEP`` is.
 
 Why in the serving process: an installation that runs for months should not need a
 cron job to keep its disk; the deletion is the command's (``aiops.retention``),
@@ -24,7 +25,8 @@ import sqlalchemy as sa
 
 from aiops import retention
 from aiops.config import DataDir
-from aiops.retention_guard import check_keep, history_floor
+from aiops.retention_audit import AuditReport, AuditRetention, prune_audit
+from aiops.retention_guard import HistoryFloor, check_keep, history_floor
 
 if TYPE_CHECKING:
     from aiops.runtime import Runtime
@@ -33,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class RetentionLoop:
-    """Prunes ``db`` to ``settings.keep`` seconds every ``settings.every`` on a daemon
-    thread, until ``stop``. A prune that fails (the database away) is logged and the
+    """Prunes ``db`` to ``settings.keep`` seconds (and the audit trails to
+    ``settings.audit_keep``, when set) every ``settings.every`` on a daemon thread,
+    until ``stop``. A prune that fails (the database away) is logged and the
     next one tries again; a prune stopped midway has deleted only what was to go.
     ``every`` and ``clock`` are for tests: rounds faster than the setting's floor, and
     a wall clock that moves a day per round."""
@@ -47,6 +50,7 @@ class RetentionLoop:
         self.every = self.settings.every if every is None else every
         self.clock = clock
         self.last: retention.PruneReport | None = None
+        self.last_audit: AuditReport | None = None
         self.rounds = 0  # prunes done, failed ones included
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiops-retention")
@@ -63,17 +67,32 @@ class RetentionLoop:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def _history_floor(self) -> HistoryFloor | None:
+        if self.settings.allow_short_history:
+            return None
+        with self.db.connect() as conn:
+            return history_floor(conn, self.data_dir)
+
+    def audit_once(self) -> AuditReport:
+        """Prune the audit trails to ``settings.audit_keep`` seconds (by ``clock``)."""
+        needed = self._history_floor()
+        plan = AuditRetention(self.clock() - self.settings.audit_keep,
+                              None if needed is None else needed.floor)
+        report = self.last_audit = prune_audit(self.db, plan)
+        if report.total:
+            log.info("retention: deleted of the audit trails %s",
+                     ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n))
+        return report
+
     def prune_once(self) -> retention.PruneReport:
         now = self.clock()
         asked = now - self.settings.keep
-        if not self.settings.allow_short_history:
-            with self.db.connect() as conn:
-                needed = history_floor(conn, self.data_dir)
-            if needed is not None and asked > needed.floor:
-                log.info("retention: cutoff moved back to %s, what %s reads (%s=%s)",
-                         needed.floor, needed.need.reader, needed.need.setting,
-                         needed.need.value)
-                asked = needed.floor
+        needed = self._history_floor()
+        if needed is not None and asked > needed.floor:
+            log.info("retention: cutoff moved back to %s, what %s reads (%s=%s)",
+                     needed.floor, needed.need.reader, needed.need.setting,
+                     needed.need.value)
+            asked = needed.floor
         plan = retention.plan(self.db, asked, self.data_dir.settings, now)
         if plan.clamped:
             log.debug("retention: cutoff moved back to %s, what a restart reads",
@@ -87,23 +106,27 @@ class RetentionLoop:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            try:
-                self.prune_once()
-            except Exception:  # noqa: BLE001 - the next round tries again; say why
-                log.exception("retention: prune failed")
+            for work, wanted in ((self.prune_once, self.settings.keep),
+                                 (self.audit_once, self.settings.audit_keep)):
+                try:
+                    if wanted:
+                        work()
+                except Exception:  # noqa: BLE001 - the next round tries again; say why
+                    log.exception("retention: prune failed")
             self.rounds += 1
 
 
 def start_retention(runtime: Runtime) -> RetentionLoop | None:
-    """Start the loop for a serving process unless ``AIOPS_RETENTION_KEEP`` is 0;
+    """Start the loop for a serving process unless ``AIOPS_RETENTION_KEEP`` and
+    ``AIOPS_RETENTION_AUDIT_KEEP`` are 0;
     ``Runtime.close`` stops it. ValueError (``check_keep``) for a keep shorter than
     what retraining or the drift check reads, not overridden: nothing is started."""
     settings = runtime.data_dir.retention
-    if not settings.keep or runtime.retention is not None:
+    if not (settings.keep or settings.audit_keep) or runtime.retention is not None:
         return runtime.retention
     check_keep(runtime.data_dir)
     days = runtime.data_dir.retrain.days
-    if settings.keep < days * 86400 and not runtime.data_dir.retrain.schedule.strip():
+    if 0 < settings.keep < days * 86400 and not runtime.data_dir.retrain.schedule.strip():
         # No schedule: only a manual `aiops model retrain` (7 days unless told) reads it.
         log.warning("AIOPS_RETENTION_KEEP keeps %.1f days of history, less than the %g days "
                     "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` will "
