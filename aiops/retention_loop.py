@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _Stopping(Exception):
+    """Raised between two batches of a prune when the loop is asked to stop."""
+
+
 class RetentionLoop:
     """Prunes ``db`` to ``settings.keep`` seconds (and the audit trails to
     ``settings.audit_keep``, when set) every ``settings.every`` on a daemon thread,
@@ -59,9 +63,22 @@ class RetentionLoop:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the thread to end (a prune under way stops after its current
+        transaction) and wait for it up to ``timeout``; whether it ended."""
         self._stop.set()
-        self._thread.join(timeout=timeout)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            log.warning("retention: still pruning %g s after being asked to stop", timeout)
+            return False
+        return True
+
+    def _between_batches(self, rows: int) -> None:
+        """Each batch's progress: end the prune here when asked to stop (what was
+        committed was meant to go; the next start finishes it)."""
+        if self._stop.is_set():
+            raise _Stopping
 
     @property
     def alive(self) -> bool:
@@ -78,7 +95,8 @@ class RetentionLoop:
         needed = self._history_floor()
         plan = AuditRetention(self.clock() - self.settings.audit_keep,
                               None if needed is None else needed.floor)
-        report = self.last_audit = prune_audit(self.db, plan)
+        report = self.last_audit = prune_audit(self.db, plan,
+                                               progress=self._between_batches)
         if report.total:
             log.info("retention: deleted of the audit trails %s",
                      ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n))
@@ -97,7 +115,7 @@ class RetentionLoop:
         if plan.clamped:
             log.debug("retention: cutoff moved back to %s, what a restart reads",
                       plan.floor)
-        report = self.last = retention.prune(self.db, plan)
+        report = self.last = retention.prune(self.db, plan, progress=self._between_batches)
         if report.total:
             log.info("retention: deleted %s (%.1f s, longest transaction %.0f ms)",
                      ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n),
@@ -109,8 +127,10 @@ class RetentionLoop:
             for work, wanted in ((self.prune_once, self.settings.keep),
                                  (self.audit_once, self.settings.audit_keep)):
                 try:
-                    if wanted:
+                    if wanted and not self._stop.is_set():
                         work()
+                except _Stopping:
+                    log.info("retention: stopped between two transactions")
                 except Exception:  # noqa: BLE001 - the next round tries again; say why
                     log.exception("retention: prune failed")
             self.rounds += 1
