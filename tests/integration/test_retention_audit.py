@@ -153,11 +153,13 @@ def test_the_command_counts_then_deletes_only_the_audit_trails(store: Runtime, d
     assert {t: before[t] - after[t] for t in before} == GONE
     assert rows(store)["alerts"] == alerts_before
     both = aiops(tmp_path / "data", db_url, "--audit-older-than", to_rfc3339(AUDIT),
-                 "--older-than", to_rfc3339(T0 + 5 * DAY), "--allow-short-history", "--json")
+                 "--older-than", to_rfc3339(T0 + 5 * DAY), "--allow-short-history", "--json",
+                 "--vacuum")
     assert both.returncode == 0, both.stderr
     report = json.loads(both.stdout)
     assert report["deleted"]["alerts"] == 2
     assert report["audit"]["deleted"]["feedback"] == 2  # the window's, now allowed
+    assert report["vacuum_seconds"] is not None  # VACUUM ANALYZE of the audit tables too
 
 
 @pytest.mark.parametrize("args, says", [
