@@ -7,7 +7,9 @@ started in the ``AIOPS_RETRAIN_DAYS`` days up to the latest stored start, and th
 running engine's drift check (``aiops.learning.drift``) judges the promoted model on
 those of the ``AIOPS_DRIFT_WINDOW`` seconds up to it. A prune with a later cutoff
 deletes part of that window, and both then run on less history than they were told
-to, without a word.
+to, without a word (retraining's shadow test also places the ``LEAD_IN`` before its
+shadow window first, which reaches past the days' start when the shadow window is as
+long as they are).
 
 What "needs" means, precisely: both windows are event time, ending at the latest
 stored ``starts_at`` of an alert not the engine's own (``latest_start``, the very
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from aiops.config import DataDir
+from aiops.engine.regroup import LEAD_IN
 from aiops.learning.drift import latest_start
 from aiops.timeutil import to_rfc3339
 
@@ -52,9 +55,14 @@ def history_needs(data_dir: DataDir) -> list[HistoryNeed]:
     needs = []
     retrain, drift = data_dir.retrain, data_dir.drift
     if retrain.schedule.strip():
-        needs.append(HistoryNeed("AIOPS_RETRAIN_DAYS", f"{retrain.days:g}", retrain.days * DAY,
+        days = retrain.days * DAY
+        # Its shadow test regroups the last shadow_window (at most the days) after
+        # placing the LEAD_IN before it: past the days' start when the two are alike.
+        reach = max(days, min(retrain.shadow_window, days) + LEAD_IN)
+        lead = "" if reach == days else f", and the {LEAD_IN:g} s before its shadow window"
+        needs.append(HistoryNeed("AIOPS_RETRAIN_DAYS", f"{retrain.days:g}", reach,
                                  f"scheduled retraining (AIOPS_RETRAIN_SCHEDULE="
-                                 f"{retrain.schedule!r})"))
+                                 f"{retrain.schedule!r}{lead})"))
     if drift.check_every > 0:
         needs.append(HistoryNeed("AIOPS_DRIFT_WINDOW", f"{drift.window:g}", drift.window,
                                  f"the drift check (every {drift.check_every:g} s, "

@@ -191,3 +191,21 @@ def test_allow_short_history_lets_a_short_keep_serve(tmp_path: Path,
         assert start_retention(rt) is not None
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("days, shadow, reach", [
+    ("7", "86400", 7 * DAY),  # the shadow window well inside the days
+    ("1", "86400", DAY + 900),  # as long: its 900 s lead-in reaches before them
+    ("1", "3600", DAY),
+])
+def test_retrainings_window_reaches_its_shadow_tests_lead_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, days: str, shadow: str,
+        reach: float) -> None:
+    from aiops.retention_guard import longest_need
+
+    for name, value in {"AIOPS_RETRAIN_SCHEDULE": "1d", "AIOPS_RETRAIN_DAYS": days,
+                        "AIOPS_RETRAIN_SHADOW_WINDOW": shadow}.items():
+        monkeypatch.setenv(name, value)
+    need = longest_need(DataDir.from_env(tmp_path))
+    assert need is not None and need.setting == "AIOPS_RETRAIN_DAYS"
+    assert need.seconds == reach
