@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,15 +22,30 @@ from aiops.timeutil import to_rfc3339
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the API and the incident view."""
-    _serve(runtime_of(ctx), host, port)
+    # SIGTERM (systemd, docker stop) stops it, exit 143, and the runtime is closed on
+    # the way out (click's call_on_close): the retention loop ends after the transaction
+    # it is in, the delivery and auto-run threads stop. Killed outright, an unfinished
+    # transaction is rolled back all the same, but nothing is closed or said.
+    from aiops.stop_signals import Stopped, stopping_on_signals
+
+    with stopping_on_signals((signal.SIGTERM,)):
+        try:
+            _serve(runtime_of(ctx), host, port)
+        except Stopped as exc:
+            click.echo(f"aiops: {exc}, closing", err=True)
+            raise SystemExit(exc.exit_status) from None
 
 
 def _serve(runtime: Runtime, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from aiops.api import create_app
+    from aiops.retention_guard import check_keep
 
     try:
+        # An AIOPS_RETENTION_KEEP shorter than what retraining or the drift check reads
+        # (aiops/retention_guard.py): refused before anything starts.
+        check_keep(runtime.data_dir)
         app = create_app(runtime=runtime)
     except ValueError as exc:  # AIOPS_API_TOKENS_FILE that cannot be read or is wrong
         click.echo(f"aiops: error: {exc}", err=True)
@@ -60,9 +76,13 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.retention_loop import start_retention
 
     if start_retention(runtime) is not None:
-        click.echo(f"aiops: pruning what ended more than "
-                   f"{runtime.data_dir.retention.keep:g} s ago every "
-                   f"{runtime.data_dir.retention.every:g} s (AIOPS_RETENTION_KEEP)", err=True)
+        kept = runtime.data_dir.retention
+        if kept.keep:
+            click.echo(f"aiops: pruning what ended more than {kept.keep:.0f} s ago every "
+                       f"{kept.every:.0f} s (AIOPS_RETENTION_KEEP)", err=True)
+        if kept.audit_keep:
+            click.echo(f"aiops: pruning the audit trails older than {kept.audit_keep:.0f} s "
+                       f"every {kept.every:.0f} s (AIOPS_RETENTION_AUDIT_KEEP)", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:

@@ -253,14 +253,25 @@ class RetentionSettings:
     # serving process deletes nothing, and history is kept until ``aiops prune``.
     keep: float = 0.0
     every: float = 3600.0  # seconds between two prunes (the first an ``every`` after start)
+    # 1: a keep shorter than what retraining or the drift check reads is the operator's
+    # choice (aiops/retention_guard.py); 0 (default): refused at start, and each round's
+    # cutoff stops before their window.
+    allow_short_history: int = 0
+    # Seconds the audit trails are kept (operator feedback, finished playbook runs,
+    # resolved tickets: aiops/retention_audit.py); 0 (default): for ever.
+    audit_keep: float = 0.0
 
     def __post_init__(self) -> None:
         _check_ranges(self, "AIOPS_RETENTION_", {"keep": (0.0, math.inf, True),
-                                                 "every": (60.0, 7 * 86400.0, True)})
-        if 0 < self.keep < MIN_KEEP:
-            raise ValueError(f"AIOPS_RETENTION_KEEP must be 0 (off) or at least {MIN_KEEP:g} "
-                             f"seconds (a day: what a restart reads back stays anyway), got "
-                             f"{self.keep!r}")
+                                                 "every": (60.0, 7 * 86400.0, True),
+                                                 "allow_short_history": (0, 1, True),
+                                                 "audit_keep": (0.0, math.inf, True)})
+        for name, why in (("keep", "what a restart reads back stays anyway"),
+                          ("audit_keep", "a record that young is still being looked at")):
+            value = getattr(self, name)
+            if 0 < value < MIN_KEEP:
+                raise ValueError(f"AIOPS_RETENTION_{name.upper()} must be 0 (off) or at least "
+                                 f"{MIN_KEEP:g} seconds (a day: {why}), got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ incident whose final state a sink has not delivered yet (a pending outbox row) o
 with a playbook run waiting or running; operator feedback and playbook runs (audit
 trails with no foreign key, tables.py: they outlive what they name; training reads
 feedback against the alerts still stored, so a pruned alert simply drops out of its
-labels) and tickets (the remediation history, imported from outside).
+labels) and tickets (the remediation history, imported from outside): those have an
+age of their own (``aiops.retention_audit``).
 
 What the engine reads back on a restart is never touched: the cutoff is clamped to
 ``restart_floor`` (``Retention.clamped``), before every window of ``load_state``
@@ -52,7 +53,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -271,10 +272,18 @@ def count(db: sa.Engine, r: Retention) -> dict[str, int]:
 
 # -- deleting ------------------------------------------------------------------------
 
-class _Batches:
+class Tally(Protocol):
+    """What ``Batches`` adds to: a prune's report, or an audit prune's
+    (``aiops.retention_audit``)."""
+
+    deleted: dict[str, int]
+    longest_batch: float
+
+
+class Batches:
     """Runs each batch in its own transaction, timing the longest, adding its counts."""
 
-    def __init__(self, db: sa.Engine, report: PruneReport,
+    def __init__(self, db: sa.Engine, report: Tally,
                  progress: Callable[[int], None] | None):
         self.db = db
         self.report = report
@@ -294,7 +303,7 @@ class _Batches:
         return rows
 
 
-def _pages(db: sa.Engine, key: Any, where: sa.ColumnElement[bool], size: int
+def pages(db: sa.Engine, key: Any, where: sa.ColumnElement[bool], size: int
            ) -> Iterator[list[Any]]:
     """The keys of rows matching ``where`` in ``size`` pages, in key order (read each
     in its own short transaction, after the previous page was dealt with)."""
@@ -336,9 +345,9 @@ def prune(db: sa.Engine, r: Retention, batch: int = BATCH,
         raise ValueError(f"batch must be at least 1, got {batch}")
     report = PruneReport(r.cutoff, r.clamped, r.floor, dry_run=False)
     began = time.perf_counter()
-    batches = _Batches(db, report, progress)
+    batches = Batches(db, report, progress)
     # An ended incident's alerts (their raw events first: the foreign key), then it.
-    for seqs in _pages(db, incidents.c.seq, _incident_ended(r), batch):
+    for seqs in pages(db, incidents.c.seq, _incident_ended(r), batch):
         with db.connect() as conn:
             ids = _ids_of(conn, seqs)
         _drop_alerts(db, batches, alerts.c.incident_id.in_(ids), batch)
@@ -347,26 +356,26 @@ def prune(db: sa.Engine, r: Retention, batch: int = BATCH,
                  batch)
     while True:  # a chain of merges goes one link per round
         rows = 0
-        for seqs in _pages(db, incidents.c.seq, _merged_to_go(r), batch):
+        for seqs in pages(db, incidents.c.seq, _merged_to_go(r), batch):
             rows += batches.run(lambda conn, s=seqs: _drop_incidents(conn, _ids_of(conn, s)))
         if not rows:
             break
-    for seqs in _pages(db, raw_events.c.seq, _unmatched_to_go(r), batch):
+    for seqs in pages(db, raw_events.c.seq, _unmatched_to_go(r), batch):
         batches.run(lambda conn, s=seqs: {"raw_events": _delete(
             conn, raw_events, raw_events.c.seq.in_(s))})
-    for ids in _pages(db, sessions.c.id, _sessions_to_go(r), batch):
+    for ids in pages(db, sessions.c.id, _sessions_to_go(r), batch):
         batches.run(lambda conn, i=ids: {"sessions": _delete(
             conn, sessions, sa.and_(sessions.c.id.in_(i), _sessions_to_go(r)))})
     report.seconds = time.perf_counter() - began
     return report
 
 
-def _drop_alerts(db: sa.Engine, batches: _Batches, where: sa.ColumnElement[bool],
+def _drop_alerts(db: sa.Engine, batches: Batches, where: sa.ColumnElement[bool],
                  batch: int) -> None:
     """Delete the alerts ``where`` selects, each page's raw events before it."""
-    for ids in _pages(db, alerts.c.id, where, batch):
+    for ids in pages(db, alerts.c.id, where, batch):
         events = raw_events.c.alert_id.in_(ids)
-        for seqs in _pages(db, raw_events.c.seq, events, batch):
+        for seqs in pages(db, raw_events.c.seq, events, batch):
             batches.run(lambda conn, s=seqs: {"raw_events": _delete(
                 conn, raw_events, raw_events.c.seq.in_(s))})
         batches.run(lambda conn, a=ids: {"alerts": _delete(conn, alerts, alerts.c.id.in_(a))})
@@ -384,17 +393,18 @@ def dry_run(db: sa.Engine, r: Retention) -> PruneReport:
     return report
 
 
-def vacuum(db: sa.Engine) -> float:
+def vacuum(db: sa.Engine, tables: tuple[str, ...] = TABLES) -> float:
     """Give the deleted rows' space back; seconds taken. SQLite does not shrink its file
     after a delete (the pages are reused by later writes): VACUUM rewrites it, holding
     the store's write lock meanwhile and needing as much free disk as the file.
     PostgreSQL: VACUUM ANALYZE of the pruned tables makes their space reusable and the
-    planner's counts current, without the exclusive lock of VACUUM FULL."""
+    planner's counts current, without the exclusive lock of VACUUM FULL (of ``tables``:
+    the audit prune's too when it ran)."""
     began = time.perf_counter()
     with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if db.dialect.name == "sqlite":
             conn.exec_driver_sql("VACUUM")
         else:
-            for table in TABLES:
+            for table in dict.fromkeys(tables):
                 conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
     return time.perf_counter() - began

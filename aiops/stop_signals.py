@@ -42,10 +42,10 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def stopping_on_signals() -> Iterator[None]:
-    """Within: SIGTERM and SIGINT raise ``Stopped`` in the main thread, the first one
-    only; the handlers before are put back at the end."""
-    before = {sig: signal.signal(sig, _raise) for sig in SIGNALS}
+def stopping_on_signals(signals: tuple[signal.Signals, ...] = SIGNALS) -> Iterator[None]:
+    """Within: SIGTERM and SIGINT (or only ``signals``) raise ``Stopped`` in the main
+    thread, the first one only; the handlers before are put back at the end."""
+    before = {sig: signal.signal(sig, _raise) for sig in signals}
     try:
         yield
     finally:
