@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -36,6 +37,9 @@ class RetentionLoop:
         self.settings = settings
         self.engine = engine
         self.last: retention.PruneReport | None = None
+        # Rows deleted by table since start, for ``GET /metrics``: a store that keeps
+        # growing while this stays flat is a retention that does not run.
+        self.deleted: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiops-retention")
 
@@ -53,6 +57,7 @@ class RetentionLoop:
             log.debug("retention: cutoff moved back to %s, what a restart reads",
                       plan.floor)
         report = self.last = retention.prune(self.db, plan)
+        self.deleted.update(report.deleted)
         if report.total:
             log.info("retention: deleted %s (%.1f s, longest transaction %.0f ms)",
                      ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n),
