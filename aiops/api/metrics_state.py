@@ -29,6 +29,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from aiops.engine.counts import ORIGINS
+from aiops.engine.dedup import (
+    DUPLICATE,
+    NEW,
+    REFIRE,
+    RESOLVE,
+    UNMATCHED_CLEAR,
+    UNMATCHED_REPORT,
+)
 from aiops.engine.state import FIRING, OPEN
 from aiops.learning.drift_alert import firing_since
 from aiops.playbooks.runs import IN_FLIGHT, STATUSES
@@ -43,6 +51,9 @@ if TYPE_CHECKING:
 # own histogram has 40 a decade; these are edges of its buckets).
 PLACEMENT_LOW, PLACEMENT_HIGH, PLACEMENT_PER_DECADE = 1e-5, 0.1, 4
 SEND_OUTCOMES = ("delivered", "retry", "failed")  # aiops.sinks.http's outcome kinds
+# Every disposition, shown from the start at 0: "no event for 10 minutes" is then an
+# ``increase() == 0`` on a process that has stored nothing yet, not an absent series.
+DISPOSITIONS = (NEW, DUPLICATE, RESOLVE, REFIRE, UNMATCHED_CLEAR, UNMATCHED_REPORT)
 
 
 class EngineCollector(Collector):
@@ -77,10 +88,11 @@ class EngineCollector(Collector):
             pace = engine.pace.scale if engine.pace is not None else None
         events = CounterMetricFamily(
             "aiops_events_ingested", "Alert events the engine stored since this process "
-            "started, by disposition (new, duplicate, resolve, refire, ...).",
+            "started, by disposition (new, duplicate, resolved, refired, unmatched_clear, "
+            "unmatched_report).",
             labels=["disposition"])
-        for disposition, n in sorted(counts.dispositions.items()):
-            events.add_metric([disposition], n)
+        for disposition in sorted(set(DISPOSITIONS) | set(counts.dispositions)):
+            events.add_metric([disposition], counts.dispositions[disposition])
         yield events
         yield CounterMetricFamily(
             "aiops_incidents_opened", "Incidents opened by an alert that joined none "
@@ -101,7 +113,7 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("aiops_incidents_open",
                                 "Incidents open now (at least one alert firing).",
                                 value=open_incidents)
-        yield GaugeMetricFamily("aiops_alerts_firing", "Alerts firing now.", value=firing)
+        yield GaugeMetricFamily("aiops_alerts_firing", "Alerts firing now (deduplicated).", value=firing)
         yield GaugeMetricFamily(
             "aiops_alerts_unresolved_entity", "Alerts firing now whose entity is not in "
             "the topology (placed by time and text only).", value=unresolved)
