@@ -5,6 +5,7 @@ config and alert rules of deploy/prometheus/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import replace
@@ -139,3 +140,45 @@ def test_promtool_accepts_the_example_config_and_rules(tmp_path: Path) -> None:
         encoding="utf-8")
     checked = _promtool("check", "config", str(tmp_path / "prometheus.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+RULE_TESTS = {
+    "rule_files": [str(DEPLOY / "aiops-rules.yml")],
+    "evaluation_interval": "1m",
+    "tests": [{
+        "interval": "1m",
+        "input_series": [
+            # engine a stores nothing after its start; engine b keeps ingesting
+            {"series": 'aiops_events_ingested_total{job="aiops",instance="a",'
+                       'disposition="new"}', "values": "5+0x40"},
+            {"series": 'aiops_events_ingested_total{job="aiops",instance="b",'
+                       'disposition="new"}', "values": "0+10x40"},
+            {"series": 'aiops_sink_oldest_pending_seconds{job="aiops",instance="a",'
+                       'sink="webhook https://itsm.example/hook"}', "values": "0+60x40"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "AiopsNotIngesting", "exp_alerts": []},
+            {"eval_time": "25m", "alertname": "AiopsNotIngesting", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "a"},
+                "exp_annotations": {"summary": "The AIOps engine at a stored no alert "
+                                               "event for 10 minutes"}}]},
+            {"eval_time": "10m", "alertname": "AiopsSinkBacklog", "exp_alerts": []},
+            {"eval_time": "25m", "alertname": "AiopsSinkBacklog", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "job": "aiops", "instance": "a",
+                               "sink": "webhook https://itsm.example/hook"},
+                "exp_annotations": {"summary": "Incidents wait for sink webhook "
+                                               "https://itsm.example/hook: 25m 0s the "
+                                               "longest"}}]},
+        ],
+    }],
+}
+
+
+def test_the_example_rules_fire_when_they_should(tmp_path: Path) -> None:
+    """promtool's rule unit tests: an engine that stops storing events is reported
+    after 10 minutes of nothing and 10 more of pending, one that ingests is not; a
+    receiver whose oldest incident waits past 15 minutes is reported 5 minutes later."""
+    spec = tmp_path / "rules-test.yml"
+    spec.write_text(json.dumps(RULE_TESTS, indent=2), encoding="utf-8")
+    done = _promtool("test", "rules", str(spec))
+    assert done.returncode == 0, done.stdout + done.stderr
