@@ -113,7 +113,8 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily("aiops_incidents_open",
                                 "Incidents open now (at least one alert firing).",
                                 value=open_incidents)
-        yield GaugeMetricFamily("aiops_alerts_firing", "Alerts firing now (deduplicated).", value=firing)
+        yield GaugeMetricFamily("aiops_alerts_firing", "Alerts firing now (deduplicated).",
+                                value=firing)
         yield GaugeMetricFamily(
             "aiops_alerts_unresolved_entity", "Alerts firing now whose entity is not in "
             "the topology (placed by time and text only).", value=unresolved)
