@@ -18,11 +18,11 @@ through the app's ``POST /api/v1/alerts`` in batches of ``--batch``, with the co
 and histograms of this tree, and with the tree of ``--base`` (a git revision before
 the metrics; its files are taken with ``git archive``, the same virtualenv runs both).
 Each run is its own process on a fresh data dir; the runs alternate, each tree first
-in every other round (the second of a pair ran about 15 % faster, whichever it was),
-so drift of the machine's load hits both alike; median of ``--repeat``.
+in every other round, so drift of the machine's load hits both alike; median of
+``--repeat``.
 
 Usage: .venv/bin/python -m benchmarks.metrics_scrape [--alerts 100000] [--scrapes 20]
-       [--ingest-alerts 20000] [--batch 500] [--repeat 4] [--base main] [--write-docs]
+       [--ingest-alerts 20000] [--batch 500] [--repeat 4] [--base REV] [--write-docs]
 """
 
 from __future__ import annotations
@@ -207,12 +207,12 @@ def ingest_cost(tmp: Path, count: int, batch: int, repeat: int, base: str
     payload = tmp / "payload.json"
     payload.write_text(json.dumps({"topology": workload.topology, "batches": [
         workload.alerts[i:i + batch] for i in range(0, count, batch)]}))
-    trees = {"with metrics": ROOT, f"without ({base})": base_tree(base, tmp / "base")}
+    trees = {"with metrics": ROOT, "without": base_tree(base, tmp / "base")}
     rates: dict[str, list[float]] = {name: [] for name in trees}
     for r in range(repeat):
-        order = list(trees.items())
-        for name, tree in order if r % 2 == 0 else order[::-1]:  # neither always first
-            rate = ingest_run(tree, tmp / f"ingest-{r}-{len(rates[name])}-{name[:4]}", payload)
+        order = list(enumerate(trees.items()))
+        for k, (name, tree) in order if r % 2 == 0 else order[::-1]:  # neither always first
+            rate = ingest_run(tree, tmp / f"ingest-{r}-{k}", payload)  # a fresh data dir
             rates[name].append(rate)
             print(f"[bench] ingest run {r + 1} {name}: {rate:,.0f} alerts/s", flush=True)
     return rates, profiled_share(tmp, payload)
@@ -250,14 +250,20 @@ def report(scrapes: list[dict[str, Any]], rates: dict[str, list[float]],
               f"of {args.batch}, each run a process of its own on a fresh data dir, runs "
               f"alternating; without: the tree of {base_commit} (before the metrics), "
               "same virtualenv.", "",
-              "| tree | median alerts/s | runs |", "|---|---:|---|"]
-    for name, values in rates.items():
+              "| tree | median alerts/s | first of its pair | second of its pair | runs |",
+              "|---|---:|---:|---:|---|"]
+    for k, (name, values) in enumerate(rates.items()):
+        # rates of round r: tree k went first when r is even for k 0, odd for k 1
+        first = [v for r, v in enumerate(values) if r % 2 == k]
+        second = [v for r, v in enumerate(values) if r % 2 != k]
         lines.append(f"| {name} | {statistics.median(values):,.0f} | "
+                     f"{statistics.median(first):,.0f} | "
+                     f"{statistics.median(second) if second else 0:,.0f} | "
                      + ", ".join(f"{v:,.0f}" for v in values) + " |")
     first, second = (statistics.median(v) for v in rates.values())
     inside, total = profiled
-    lines += ["", f"Difference of the medians: {100 * (first - second) / second:+.1f} %; "
-              "the runs' own spread on this shared machine is larger. What the metrics' "
+    lines += ["", f"Difference of the medians: {100 * (first - second) / second:+.1f} % (the "
+              "runs' own spread on this shared machine is in the table). What the metrics' "
               "code itself costs, the same ingestion under cProfile: "
               f"{inside * 1e3:.1f} ms of {total:.2f} s ({100 * inside / total:.2f} %) in "
               "the request hooks, prometheus_client, the engine's counts and the placement "
@@ -272,10 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ingest-alerts", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=4, help="even: each tree first as often")
-    parser.add_argument("--base", default="main", help="git revision without the metrics")
+    parser.add_argument("--base", default=None, help="git revision without the metrics "
+                        "(default: where this branch left main, git merge-base HEAD main)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     clean_env()
+    if args.base is None:
+        args.base = subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
+                                   capture_output=True, text=True, check=True).stdout.strip()
     base_commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
                                  capture_output=True, text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="aiops-metrics-bench-") as name:
