@@ -16,7 +16,9 @@ incidents), which is what a scrape can delay ingestion by.
 Ingestion: the same alerts (``--ingest-alerts`` of that workload) posted in process
 through the app's ``POST /api/v1/alerts`` in batches of ``--batch``, with the counters
 and histograms of this tree, and with the tree of ``--base`` (a git revision before
-the metrics; its files are taken with ``git archive``, the same virtualenv runs both).
+the metrics, by default the parent of the commit that added them: later commits then
+count in the difference too; its files are taken with ``git archive``, the same
+virtualenv runs both).
 Each run is its own process on a fresh data dir; the runs alternate, each tree first
 in every other round, so drift of the machine's load hits both alike; median of
 ``--repeat``.
@@ -279,13 +281,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=4, help="even: each tree first as often")
     parser.add_argument("--base", default=None, help="git revision without the metrics "
-                        "(default: where this branch left main, git merge-base HEAD main)")
+                        "(default: the parent of the commit that added aiops/api/metrics.py)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     clean_env()
     if args.base is None:
-        args.base = subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
-                                   capture_output=True, text=True, check=True).stdout.strip()
+        added = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%H",
+                                "--diff-filter=A", "HEAD", "--", "aiops/api/metrics.py"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        args.base = f"{added}^"
     base_commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
                                  capture_output=True, text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="aiops-metrics-bench-") as name:
