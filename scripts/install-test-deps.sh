@@ -37,8 +37,9 @@ lean=()
 ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || lean+=(rsyslog-openssl)
 [ -x /usr/sbin/icinga2 ] || lean+=(icinga2-bin)
 # A real Prometheus (and its promtool) that scrapes the engine's /metrics and checks the
-# example rules (tests/integration/test_prometheus_real.py); not started at boot here,
-# and without the node exporter it recommends.
+# example rules (tests/integration/test_prometheus_real.py), without the node exporter
+# it recommends. The tests start their own server on a free port; on a host with
+# systemd the package also starts its service on :9090, which they do not use.
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || lean+=(prometheus)
 [ -x /usr/sbin/zabbix_server ] && [ -e /usr/share/zabbix/api_jsonrpc.php ] && \
   command -v php >/dev/null 2>&1 || \
