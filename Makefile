@@ -43,6 +43,7 @@ bench: setup test-deps
 	$(BIN)/python -m benchmarks.sources --write-docs
 	$(BIN)/python -m benchmarks.live_pace --write-docs
 	$(BIN)/python -m benchmarks.retention --postgres --write-docs
+	$(BIN)/python -m benchmarks.metrics_scrape --write-docs
 
 bench-all: bench
 	$(BIN)/pip install --quiet -e '.[bench]'

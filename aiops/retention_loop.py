@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,9 @@ class RetentionLoop:
         self.last: retention.PruneReport | None = None
         self.last_audit: AuditReport | None = None
         self.rounds = 0  # prunes done, failed ones included
+        # Rows deleted by table since start, for ``GET /metrics``: a store that keeps
+        # growing while this stays flat is a retention that does not run.
+        self.deleted: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="aiops-retention")
 
@@ -97,6 +101,7 @@ class RetentionLoop:
                               None if needed is None else needed.floor)
         report = self.last_audit = prune_audit(self.db, plan,
                                                progress=self._between_batches)
+        self.deleted.update(report.deleted)
         if report.total:
             log.info("retention: deleted of the audit trails %s",
                      ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n))
@@ -116,6 +121,7 @@ class RetentionLoop:
             log.debug("retention: cutoff moved back to %s, what a restart reads",
                       plan.floor)
         report = self.last = retention.prune(self.db, plan, progress=self._between_batches)
+        self.deleted.update(report.deleted)
         if report.total:
             log.info("retention: deleted %s (%.1f s, longest transaction %.0f ms)",
                      ", ".join(f"{n} {t}" for t, n in report.deleted.items() if n),

@@ -3,7 +3,8 @@
 # headless Chromium, Redis (Celery broker), Node.js with npm (the OpenID provider of the
 # single sign-on tests), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
 # discovery in network namespaces), Request Tracker 5, Nagios Core 4, Icinga 2 and Zabbix 6.0, from Debian's
-# packages. Skips what is already there.
+# packages, and Prometheus with promtool (the engine's own metrics). Skips what is
+# already there.
 set -euo pipefail
 
 need=()
@@ -35,6 +36,11 @@ lean=()
 # rsyslog's OpenSSL driver: the TLS peer of tests/integration/test_syslog_tls.py.
 ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || lean+=(rsyslog-openssl)
 [ -x /usr/sbin/icinga2 ] || lean+=(icinga2-bin)
+# A real Prometheus (and its promtool) that scrapes the engine's /metrics and checks the
+# example rules (tests/integration/test_prometheus_real.py), without the node exporter
+# it recommends. The tests start their own server on a free port; on a host with
+# systemd the package also starts its service on :9090, which they do not use.
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || lean+=(prometheus)
 [ -x /usr/sbin/zabbix_server ] && [ -e /usr/share/zabbix/api_jsonrpc.php ] && \
   command -v php >/dev/null 2>&1 || \
   lean+=(zabbix-server-pgsql zabbix-frontend-php php-pgsql php-cli)

@@ -35,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         start_delivery(runtime, "http://127.0.0.1:8080")
         start_retention(runtime)
     app.extensions["aiops"] = runtime
+    from aiops.api.metrics import install_metrics
+
+    install_metrics(app, runtime)  # first: its clock starts before the access check
     data_dir = runtime.data_dir
     sign_on = None
     if data_dir.oidc.configured:
@@ -52,9 +55,20 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         install(app, TokensFile(data_dir.api_tokens_file) if data_dir.api_tokens_file
                 else None, sign_on)
 
-    from aiops.api import incidents, ingest, meta, models, playbooks, sinks, topology, views
+    from aiops.api import (
+        incidents,
+        ingest,
+        meta,
+        metrics,
+        models,
+        playbooks,
+        sinks,
+        topology,
+        views,
+    )
 
-    for module in (ingest, incidents, playbooks, topology, models, meta, sinks, views):
+    for module in (ingest, incidents, playbooks, topology, models, meta, sinks, metrics,
+                   views):
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)
     return app

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from aiops.config import EngineSettings
 from aiops.engine.absorb import AlertBuffer, ParentAbsorber, add_note, buffer_cutoff
 from aiops.engine.correlate import Correlator
+from aiops.engine.counts import ENGINE, OPERATOR, EngineCounts
 from aiops.engine.dedup import (
     NEW,
     REFIRE,
@@ -107,6 +108,7 @@ class _Batch:
     incidents: dict[str, IncidentRecord] = field(default_factory=dict)
     to_rank: dict[str, IncidentRecord] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    counts: EngineCounts = field(default_factory=EngineCounts)  # added once stored
 
 
 CorrelatorFactory = Callable[[TopologyGraph, EngineSettings], Correlator]
@@ -146,6 +148,7 @@ class Engine:
         self._absorber_factory = absorber_factory
         self.lock = threading.RLock()
         self.placement_latency = LatencyHistogram()  # per event, storage excluded
+        self.counts = EngineCounts()  # what stored batches did (aiops.engine.counts)
         self._batch_events: list[Alert] | None = None  # the batch being placed, if any
         self.timeline: TopologyTimeline | None = None
         # The pace read from the alerts themselves while no trained model sets one
@@ -382,6 +385,7 @@ class Engine:
                 raise
             mark_persisted(batch.incidents.values())
             mark_persisted(batch.alerts.values())
+            self.counts.add(batch.counts, result.dispositions)
             if self.pace is not None:
                 self.pace.commit()
             self._publish(batch)
@@ -539,6 +543,7 @@ class Engine:
         if split is None:
             return
         kept, moved = split.parts
+        batch.counts.split[ENGINE] += 1
         new = self._open_incident(moved[0].starts_at)
         new.settled = True
         for alert in moved:
@@ -572,6 +577,7 @@ class Engine:
         target = found.target
         indexed = target.id in self.index.incidents
         self._merge(incident, target, batch)
+        batch.counts.merged[ENGINE] += 1
         if not indexed:
             self.index.remove(target)
         resettle(target)
@@ -623,8 +629,10 @@ class Engine:
             incident = matches[0]
             for other in matches[1:]:
                 self._merge(other, incident, batch)
+            batch.counts.merged[ENGINE] += len(matches) - 1
         else:
             incident = self._open_incident(record.starts_at)
+            batch.counts.opened += 1
         incident.alerts[record.id] = record
         record.incident_id = incident.id
         incident.started_at = min(incident.started_at, record.starts_at)
@@ -715,6 +723,7 @@ class Engine:
                 self._unindex([target, *rest])
                 for other in rest:
                     self._merge(other, target, batch)
+                batch.counts.merged[OPERATOR] += len(rest)
                 record = self._commit_feedback("merge", [target, *rest], batch, before,
                                                author, comment, at)
             except BaseException:
@@ -751,6 +760,7 @@ class Engine:
             try:
                 self._unindex([source])
                 moved = [source.alerts.pop(pk) for pk in moving]
+                batch.counts.split[OPERATOR] += 1
                 new = self._open_incident(min(a.starts_at for a in moved))
                 for alert in moved:
                     alert.incident_id = new.id
@@ -801,6 +811,7 @@ class Engine:
             record["id"] = insert_feedback(conn, record)
         mark_persisted(batch.incidents.values())
         mark_persisted(batch.alerts.values())
+        self.counts.add(batch.counts)
         self._publish(batch)
         return record
 

@@ -38,6 +38,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,9 @@ class DeliveryLoop:
         self._round = threading.Lock()
         self.sent = 0  # requests that ended in a delivery (for tests and stats)
         self.pruned = 0  # rows deleted by retention so far
+        # Sends by receiver and outcome (delivered, retry, failed) since start, for
+        # ``GET /metrics``: a receiver that refuses everything shows as its rate.
+        self.outcomes: Counter[tuple[str, str]] = Counter()
 
     def wake(self) -> None:
         self._wake.set()
@@ -231,6 +235,7 @@ class DeliveryLoop:
             log.exception("sink %s failed on incident %s", row.sink, row.incident_id)
             outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
         started, now = now, self.clock()
+        self.outcomes[row.sink, outcome.kind] += 1
         if outcome.kind == DELIVERED:
             self._record_delivery(row, document, seen, outcome, now, started)
         else:
