@@ -4,6 +4,7 @@ backlog waiting for a receiver that is down, and the rows retention deleted."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,8 @@ def test_rows_deleted_by_retention(tmp_path: Path,
             "severity": "major", "summary": "down", "starts_at": now - ago,
             "ends_at": now - ago + 60}) for i, entity, ago in (("old", "r1", 30 * day),
                                                                ("new", "r2", 3600))])
-        rt.retention = RetentionLoop(rt.db, RetentionSettings(keep=7 * day),
-                                     rt.data_dir.settings)
+        rt.retention = RetentionLoop(
+            rt.db, replace(rt.data_dir, retention=RetentionSettings(keep=7 * day)))
         report = rt.retention.prune_once()
         assert report.deleted["alerts"] >= 1
         got = samples(rt)
