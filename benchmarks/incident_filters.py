@@ -46,7 +46,7 @@ from aiops.runtime import Runtime, open_runtime
 from aiops.store.incident_filter import IncidentFilter, at_least, conditions
 from aiops.store.tables import alerts, incidents
 from benchmarks.machine import cpu_model, load_average
-from benchmarks.remediation import write_section
+from benchmarks.remediation import module_command, publish
 from topology.model import Node
 
 START, END = "<!-- incident-filters:start -->", "<!-- incident-filters:end -->"
@@ -232,12 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 versions["PostgreSQL"] = str(conn.execute(sa.text("SHOW server_version"))
                                              .scalar()).split()[0]
             engine.dispose()
-    command = ".venv/bin/python -m benchmarks.incident_filters " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    section = report(results, args, command.strip(), versions)
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
+    command = module_command("benchmarks.incident_filters", argv)
+    section = report(results, args, command, versions)
+    publish(section, args.write_docs, START, END)
     return 0
 
 

@@ -37,7 +37,7 @@ from aiops.learning.timescale import CascadeTimescale
 from aiops.models import Alert, parse_alert
 from benchmarks.correlation.scenario import ScenarioConfig, generate
 from benchmarks.machine import cpu_model, load_average
-from benchmarks.remediation import write_section
+from benchmarks.remediation import module_command, publish
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -153,12 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for size in sizes:
         print(f"  {size:,} alerts kept ...", file=sys.stderr, flush=True)
         rows.append(measure(alerts, topology, size, args.repeat))
-    command = ".venv/bin/python -m benchmarks.live_pace " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]))
-    section = report(rows, args.repeat, command.strip(), built_s)
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
+    command = module_command("benchmarks.live_pace", argv)
+    section = report(rows, args.repeat, command, built_s)
+    publish(section, args.write_docs, START, END)
     return 0
 
 

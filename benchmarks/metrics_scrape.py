@@ -57,7 +57,7 @@ from aiops.models import parse_alert  # noqa: E402
 from aiops.runtime import Runtime, open_runtime  # noqa: E402
 from benchmarks.ingest import generate  # noqa: E402
 from benchmarks.machine import cpu_model, load_average  # noqa: E402
-from benchmarks.remediation import write_section  # noqa: E402
+from benchmarks.remediation import module_command, publish  # noqa: E402
 from topology.model import parse_topology  # noqa: E402
 
 START, END = "<!-- metrics-scrape:start -->", "<!-- metrics-scrape:end -->"
@@ -300,12 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[bench] large: {scrapes[-1]}", flush=True)
         rates, profiled = ingest_cost(tmp, args.ingest_alerts, args.batch, args.repeat,
                                       args.base)
-    command = ".venv/bin/python -m benchmarks.metrics_scrape " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    section = report(scrapes, rates, profiled, command.strip(), base_commit, args)
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
+    command = module_command("benchmarks.metrics_scrape", argv)
+    section = report(scrapes, rates, profiled, command, base_commit, args)
+    publish(section, args.write_docs, START, END)
     return 0
 
 

@@ -267,6 +267,20 @@ def write_section(section: str, start: str, end: str) -> None:
     DOCS.write_text(text, encoding="utf-8")
 
 
+def module_command(module: str, argv: Sequence[str] | None) -> str:
+    """The command a report names: ``.venv/bin/python -m MODULE`` and the arguments it
+    ran with, so that running it again refreshes the section."""
+    return " ".join([".venv/bin/python -m", module,
+                     *(argv if argv is not None else sys.argv[1:])])
+
+
+def publish(section: str, write_docs: bool, start: str, end: str) -> None:
+    """Print a benchmark's section, and write it into docs/benchmarks.md when asked."""
+    print(section)
+    if write_docs:
+        write_section(section, start, end)
+
+
 def scenario_main(argv: Sequence[str] | None, *, doc: str, module: str, default: str,
                   run: Callable[[str, int, Path, Callable[[str], None]], Any],
                   report: Callable[[list[Any], float, str], str], markers: tuple[str, str],

@@ -41,7 +41,7 @@ from aiops.models import Alert
 from aiops.store.db import open_database
 from aiops.store.tables import alerts, incidents, raw_events
 from benchmarks.machine import cpu_model, load_average
-from benchmarks.remediation import write_section
+from benchmarks.remediation import module_command, publish
 
 START, END = "<!-- retention:start -->", "<!-- retention:end -->"
 DAY = 86400.0
@@ -247,12 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with postgres_server(free_port()) as server:
             url = create_database(server, "retention_bench")
             results.append(("PostgreSQL", measure(url, args.alerts, args.batch, None)))
-    command = ".venv/bin/python -m benchmarks.retention " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    section = report(results, args.batch, command.strip())
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
+    command = module_command("benchmarks.retention", argv)
+    section = report(results, args.batch, command)
+    publish(section, args.write_docs, START, END)
     return 0
 
 

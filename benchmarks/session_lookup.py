@@ -54,7 +54,7 @@ from aiops.config import DataDir, OidcSettings
 from aiops.runtime import open_runtime
 from aiops.store.tables import sessions
 from benchmarks.machine import cpu_model, load_average
-from benchmarks.remediation import write_section
+from benchmarks.remediation import module_command, publish
 
 START, END = "<!-- session-lookup:start -->", "<!-- session-lookup:end -->"
 
@@ -284,12 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              .scalar()).split()[0]
             engine.dispose()
     recheck = measure_recheck(args.recheck) if args.recheck else None
-    command = ".venv/bin/python -m benchmarks.session_lookup " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    section = report(results, recheck, command.strip(), versions)
-    print(section)
-    if args.write_docs:
-        write_section(section, START, END)
+    command = module_command("benchmarks.session_lookup", argv)
+    section = report(results, recheck, command, versions)
+    publish(section, args.write_docs, START, END)
     return 0
 
 
