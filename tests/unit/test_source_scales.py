@@ -100,3 +100,11 @@ def test_the_slowest_source_sets_the_horizon_and_one_scale_keeps_the_old_path() 
     same = ScoredCorrelator(TopologyGraph(), settings, time_scale=1.5,
                             source_scales={"sim": 1.5})
     assert same.source_scales == {} and same.window == 1.5 * settings.correlation_window
+
+
+def test_train_says_each_sources_scale() -> None:
+    from aiops.cli_learning import _describe_time_scale
+
+    line = _describe_time_scale({"scale": 1.58, "cascade_lag_seconds": 26.0,
+                                 "excess_pairs": 16405, "sources": {"trap": 1.0, "poll": 2.3}})
+    assert line.endswith("; per source: poll 2.3, trap 1")
