@@ -1,5 +1,5 @@
 """Time scales per alert source: fitted per source, stored with the model, and the
-correlator's rule (two alerts compared at the slower of their sources' scales)."""
+correlator's rule (two alerts compared at the mean of their sources' scales)."""
 
 from __future__ import annotations
 
@@ -80,16 +80,18 @@ def _joins(first: str, second: str, gap: float,
     return bool(correlator.place(_record(2, second, gap), index))
 
 
-def test_two_alerts_are_compared_at_the_slower_of_their_sources_scales() -> None:
-    # Without text similarity a same-node alert joins within about 50 s at scale 1.
+def test_two_alerts_are_compared_at_the_mean_of_their_sources_scales() -> None:
+    # Without text similarity a same-node alert joins within about 49 s at scale 1
+    # (the gap less the skew at most 0.286 of the window): 86 s at 1.75, 123 s at 2.5.
     assert _joins("trap", "trap", 40.0)
-    assert not _joins("trap", "trap", 90.0)
-    assert _joins("poll", "poll", 90.0)
-    assert _joins("poll", "trap", 90.0)  # a polled member, a trapped newcomer
-    assert _joins("trap", "poll", 90.0)
-    assert not _joins("poll", "poll", 200.0)
+    assert not _joins("trap", "trap", 80.0)
+    assert _joins("poll", "trap", 80.0)  # a polled member, a trapped newcomer: 1.75
+    assert _joins("trap", "poll", 80.0)
+    assert not _joins("poll", "trap", 100.0)
+    assert _joins("poll", "poll", 100.0)
+    assert not _joins("poll", "poll", 130.0)
     # A source the model has no scale for takes the network's.
-    assert not _joins("syslog", "syslog", 90.0)
+    assert not _joins("syslog", "syslog", 80.0)
 
 
 def test_the_slowest_source_sets_the_horizon_and_one_scale_keeps_the_old_path() -> None:
@@ -97,6 +99,7 @@ def test_the_slowest_source_sets_the_horizon_and_one_scale_keeps_the_old_path() 
     correlator = ScoredCorrelator(TopologyGraph(), settings, time_scale=1.5,
                                   source_scales={"trap": 1.0, "poll": 2.5})
     assert correlator.horizon == 2.5 * (settings.correlation_window + settings.skew_tolerance)
+    assert correlator.merge_onset_gap == 1.5 * settings.merge_onset_gap
     same = ScoredCorrelator(TopologyGraph(), settings, time_scale=1.5,
                             source_scales={"sim": 1.5})
     assert same.source_scales == {} and same.window == 1.5 * settings.correlation_window
