@@ -31,6 +31,7 @@ SECTIONS = {
     "correlation-fresh": "Correlation on seeds no decision was made on: a clean held-out set",
     "correlation-placed": ("Correlation with effects placed as in the real log: mostly on "
                            "neighbours"),
+    "correlation-mixed": "Correlation on a network half on traps, half on polling",
 }
 # What a reader must know about where each section's scenarios stand in the project's
 # history: a set on which changes were accepted or rejected is no longer held out.
@@ -238,12 +239,18 @@ def engine_costs(cases: list[Mapping[str, Any]]) -> dict[str, str]:
 
 def _delays(knobs: Mapping[str, Any]) -> str:
     """How the scenarios' delays differ from the generator's defaults, for the docs."""
-    scale = knobs.get("delay_scale", 1.0)
-    if scale == 1.0:
-        return ""
-    return (f"; propagation and reporting delays {scale:g} times the defaults, medians "
-            f"{knobs['propagation_median'] * scale:g} s and {knobs['report_median'] * scale:g}"
-            " s, as monitoring that polls reports them")
+    scale, share = knobs.get("delay_scale", 1.0), knobs.get("slow_share", 0.0)
+    text = "" if scale == 1.0 else (
+        f"; propagation and reporting delays {scale:g} times the defaults, medians "
+        f"{knobs['propagation_median'] * scale:g} s and {knobs['report_median'] * scale:g}"
+        " s, as monitoring that polls reports them")
+    if share > 0.0:
+        factor = knobs.get("slow_factor", 1.0)
+        text += (f"; a share of {share:g} of the devices, chosen by seed, report through a "
+                 f"slow source (`source` poll, the rest trap) whose report delays are "
+                 f"{factor:g} times as long, median "
+                 f"{knobs['report_median'] * scale * factor:g} s, as a poller's are")
+    return text
 
 
 def docs_section(document: Mapping[str, Any], chart_path: str,

@@ -295,6 +295,13 @@ def test_a_slow_share_of_devices_reports_through_a_slower_source() -> None:
             build_cases(parse_args(bad))
 
 
+def test_the_docs_say_which_share_of_the_devices_polls() -> None:
+    knobs = {**ScenarioConfig().__dict__, "slow_share": 0.5}
+    assert "a share of 0.5 of the devices" in report._delays(knobs)
+    assert "median 48 s" in report._delays(knobs)
+    assert report._delays(ScenarioConfig().__dict__) == ""
+
+
 def test_hop_weights_move_effects_to_neighbours_and_name_the_scenarios() -> None:
     """``--hop-weights`` reaches the generator: with 0.1 / 0.8 / 0.1 far fewer of a
     fault's alarms share the root's device than with the defaults; bad shares are refused."""
