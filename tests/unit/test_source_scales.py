@@ -111,3 +111,22 @@ def test_train_says_each_sources_scale() -> None:
     line = _describe_time_scale({"scale": 1.58, "cascade_lag_seconds": 26.0,
                                  "excess_pairs": 16405, "sources": {"trap": 1.0, "poll": 2.3}})
     assert line.endswith("; per source: poll 2.3, trap 1")
+
+
+def test_the_engines_correlators_take_the_models_source_scales_and_share_the_nodes() -> None:
+    from dataclasses import replace
+
+    from aiops.engine.pace import LivePace
+    from aiops.runtime import correlator_factory
+
+    settings = replace(EngineSettings(), text_similarity=False)
+    model = CorrelationModel(version=3, time_scale=1.5,
+                             source_scales={"trap": 1.0, "poll": 2.4})
+    build = correlator_factory(model, settings, None)  # type: ignore[arg-type]
+    first, rebuilt = build(TopologyGraph(), settings), build(TopologyGraph(), settings)
+    assert first.source_scales == {"trap": 1.0, "poll": 2.4}
+    assert first.node_scales is rebuilt.node_scales  # a rebuild keeps what nodes poll
+    # An engine reading its pace live correlates at one scale for the network.
+    live = correlator_factory(model, settings, None, LivePace())(  # type: ignore[arg-type]
+        TopologyGraph(), settings)
+    assert live.source_scales == {} and live.time_scale == 1.0
