@@ -215,7 +215,8 @@ class ScoredCorrelator:
         holds two of its report delays; the gap between a trapped alarm and a polled
         one holds one of each. On the development scenarios with half the devices
         polled (six times the report delay) the mean gave pair F1 0.807 where the
-        slower of the two gave 0.796 (docs/architecture.md, "Learned time scale").
+        slower of the two gave 0.796 (docs/architecture.md, "A time scale per alert
+        source").
         Records the alert's node's scale first.
         """
         mine = self.source_scales.get(alert.event.source, self.time_scale)
