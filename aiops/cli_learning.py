@@ -95,10 +95,14 @@ def _describe_time_scale(meta: dict[str, Any]) -> str:
                 f"fast cascades unfold: {meta['excess_pairs']})")
     from aiops.learning.timescale import REFERENCE_LAG, SLACK
 
-    return (f"time scale: {meta['scale']:g} (cascade lag {meta['cascade_lag_seconds']:g} s "
+    line = (f"time scale: {meta['scale']:g} (cascade lag {meta['cascade_lag_seconds']:g} s "
             f"from {meta['excess_pairs']} pairs of nearby alarms; the correlator's times "
             f"were chosen at {REFERENCE_LAG:g} s and are stretched beyond "
             f"{REFERENCE_LAG * SLACK:g} s)")
+    sources = meta.get("sources") or {}  # absent from models trained before
+    if sources:
+        line += "; per source: " + ", ".join(f"{s} {v:g}" for s, v in sorted(sources.items()))
+    return line
 
 
 def _describe_parents(meta: dict[str, Any]) -> str:

@@ -281,12 +281,17 @@ def correlator_factory(model: CorrelationModel, settings: EngineSettings,
     at the time scale ``pace`` reads from the alerts at the time of building when given,
     else at the model's."""
     text = embedder if settings.text_similarity else None
+    # The slowest source seen on each node, kept across the correlators built here.
+    node_scales: dict[str, float] = {}
 
     def build(topology: TopologyGraph, engine_settings: EngineSettings) -> ScoredCorrelator:
         scale = pace.scale if pace is not None else model.time_scale
+        # The live pace reads one scale for the network: per-source scales are the model's.
+        sources = model.source_scales if pace is None else None
         return ScoredCorrelator(topology, engine_settings, relations=model.relations,
                                 embedder=text, weights=model.weights,
-                                offsets=model.clock_offsets, time_scale=scale)
+                                offsets=model.clock_offsets, time_scale=scale,
+                                source_scales=sources, node_scales=node_scales)
 
     return build
 

@@ -148,6 +148,34 @@ class CascadeTimescale:
         return lag, excess, float(weights[lags <= window].sum())
 
 
+def source_scales(alerts: Sequence[Alert], topology: TopologyGraph,
+                  offsets: Mapping[str, float] | None = None,
+                  estimator: CascadeTimescale | None = None) -> dict[str, float]:
+    """A time scale per alert ``source`` of ``alerts`` with evidence enough on its own.
+
+    Why: a network half on traps (reports within seconds) and half on polling (a minute
+    or more) reads one lag in between, too short for the polled half's cascades and too
+    long for the trapped half's. Each source's alerts are fitted alone, with the
+    estimator's evidence thresholds (``min_excess``, ``MIN_Z``): a source whose own
+    pairs say nothing about timing is left out, and the correlator gives it the
+    network-wide scale. Empty with fewer than two sources: the network-wide scale is
+    then that source's.
+    """
+    template = estimator or CascadeTimescale()
+    by_source: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        by_source.setdefault(alert.source, []).append(alert)
+    if len(by_source) < 2:
+        return {}
+    scales = {}
+    for source, own in sorted(by_source.items()):
+        fitted = CascadeTimescale(template.windows, template.hops, template.min_excess).fit(
+            own, topology, offsets)
+        if fitted.lag_ is not None:
+            scales[source] = fitted.scale_
+    return scales
+
+
 def condition_onsets(alerts: Sequence[Alert], gap: float) -> list[Alert]:
     """The alerts that start a run of their condition (type and entity): a repeat less
     than ``gap`` seconds after the condition's previous alert is left out.

@@ -28,7 +28,7 @@ from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import TypeRelations
 from aiops.learning.ring_shares import RingSharesEstimator, valid_shares
 from aiops.learning.templates import alert_text
-from aiops.learning.timescale import CascadeTimescale
+from aiops.learning.timescale import CascadeTimescale, source_scales
 from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
 from aiops.models import Alert
 from topology.graph import TopologyGraph
@@ -52,6 +52,10 @@ class CorrelationModel:
     # How much slower than the settings assume this network's cascades unfold
     # (``aiops.learning.timescale``); models saved before it was learned load with 1.0.
     time_scale: float = 1.0
+    # A time scale per alert source with evidence enough of its own, where the network
+    # mixes fast and slow sources (``aiops.learning.timescale.source_scales``); empty for
+    # one source, and for models saved before they were learned: ``time_scale`` serves all.
+    source_scales: dict[str, float] = field(default_factory=dict)
     # A fault's share of alarms 0, 1, … hops from its origin, for the hindsight split
     # (``aiops.learning.ring_shares``); models saved before they were learned, or with
     # a damaged profile, load with the simulator's ``RING_SHARES``.
@@ -65,6 +69,7 @@ class CorrelationModel:
         return {"relations": self.relations.to_dict() if self.relations else None,
                 "weights": self.weights.to_dict(), "weights_fit": self.weights_fit,
                 "clock_offsets": self.clock_offsets, "time_scale": self.time_scale,
+                "source_scales": self.source_scales,
                 "ring_shares": list(self.ring_shares),
                 "parents": self.parents.to_dict() if self.parents is not None else None}
 
@@ -76,6 +81,8 @@ class CorrelationModel:
                    weights_fit=data.get("weights_fit"),
                    clock_offsets=dict(data.get("clock_offsets") or {}),
                    time_scale=float(data.get("time_scale") or 1.0),
+                   source_scales={str(k): float(v) for k, v in
+                                  (data.get("source_scales") or {}).items()},
                    ring_shares=valid_shares(data.get("ring_shares")),
                    parents=ParentModel.from_dict(data.get("parents")))
 
@@ -154,6 +161,8 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     # Then how fast cascades unfold here: which of two types comes first, and how
     # early an effect on another node may be stamped, are judged on that time scale.
     timescale = CascadeTimescale().fit(alerts, topology, offsets=offsets)
+    # And per alert source, where sources report at paces of their own (traps, polls).
+    per_source = source_scales(alerts, topology, offsets, timescale)
     timescale.stretch(relations)
     relations.fit(alerts, topology, pairs=pairs, offsets=offsets)
     if embedder is not None:
@@ -169,7 +178,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     correlator = ScoredCorrelator(
         topology, engine_settings, relations=relations,
         embedder=embedder if engine_settings.text_similarity else None, weights=weights,
-        offsets=offsets, time_scale=timescale.scale_)
+        offsets=offsets, time_scale=timescale.scale_, source_scales=per_source)
     # Both read the history deduplicated into alerts as the engine makes them.
     records = deduplicated(alerts, topology, engine_settings)
     shares = RingSharesEstimator(gain=engine_settings.hindsight_split_gain).fit_records(
@@ -180,6 +189,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     model = CorrelationModel(relations=relations, weights=weights,
                              weights_fit=fitted.to_dict() if fitted else None,
                              clock_offsets=offsets, time_scale=timescale.scale_,
+                             source_scales=per_source,
                              ring_shares=shares.shares_,
                              parents=parents if parents.learned_ else None)
     meta = {
@@ -188,7 +198,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
         "topology_nodes": len(topology), "clock_offsets": _offset_summary(offsets),
         "time_scale": {"scale": timescale.scale_, "cascade_lag_seconds": timescale.lag_,
-                       "excess_pairs": timescale.excess_pairs_},
+                       "excess_pairs": timescale.excess_pairs_, "sources": per_source},
         "seconds": round(time.perf_counter() - started, 3),
         "templates_embedded": embedder is not None, "weights": weights_meta,
         "ring_shares": shares.summary(), "parents": parents.summary(),

@@ -142,6 +142,10 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
                           ("--history-hours", args.history_hours)):
         if not 0 < value < math.inf:  # 0 hours divided by zero deep in the generator
             raise ValueError(f"{option}: {value!r} is not a number above 0")
+    if not 0.0 <= args.slow_share <= 1.0:
+        raise ValueError(f"--slow-share: {args.slow_share!r} is not a share between 0 and 1")
+    if not 1.0 <= args.slow_factor < math.inf:
+        raise ValueError(f"--slow-factor: {args.slow_factor!r} is not a number not below 1")
     hop_weights = parse_hop_weights(args.hop_weights)
     cases = []
     for (topology, _, size), causal, seed, level in itertools.product(
@@ -151,10 +155,13 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
             topology=topology, seed=seed, nodes=nodes, causal=causal,
             faults=faults_per_hour(topology, nodes) * args.hours, hours=args.hours,
             history_hours=args.history_hours, noise=noise_value(level),
-            delay_scale=args.delay_scale, hop_weights=hop_weights)
+            delay_scale=args.delay_scale, hop_weights=hop_weights,
+            slow_share=args.slow_share, slow_factor=args.slow_factor)
         label = f"{topology}-{size}" if size else topology
         if args.delay_scale != 1.0:
             label += f"-delay{args.delay_scale:g}x"
+        if args.slow_share > 0.0:
+            label += f"-slow{args.slow_share:g}x{args.slow_factor:g}"
         if hop_weights != DEFAULT_HOP_WEIGHTS:
             label += "-hops" + "-".join(f"{w:g}" for w in hop_weights)
         cases.append(Case(f"{label}-{causal}-s{seed}-noise{level}", config,
@@ -293,6 +300,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--delay-scale", type=float, default=1.0,
                         help="propagation and reporting delays times this (3: monitoring "
                              "that polls, slower than traps)")
+    parser.add_argument("--slow-share", type=float, default=0.0,
+                        help="share of the devices (chosen by seed) reporting through a slow "
+                             "source: their alerts' source is poll instead of trap")
+    parser.add_argument("--slow-factor", type=float, default=6.0,
+                        help="the slow source's report delays times this (default 6)")
     parser.add_argument("--hop-weights", default=None,
                         help="where a fault's effects land: shares for the cause's own "
                              "device, 1 hop and 2 hops away (default 0.5,0.35,0.15; "

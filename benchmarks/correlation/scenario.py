@@ -50,6 +50,9 @@ from benchmarks.correlation.topologies import TOPOLOGIES, Topology, build_topolo
 START_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z; any fixed instant would do
 PERIOD_GAP = 3600.0  # seconds between history and eval: far more than a cascade lasts
 SOURCE = "sim"
+# With ``slow_share`` above 0 the devices report through one of two sources: traps
+# (seconds) or a poller (a minute or more); their alerts carry these ``source`` fields.
+FAST_SOURCE, SLOW_SOURCE = "trap", "poll"
 # Severity is a property of the alarm type only: it must not tell a root from a symptom.
 SEVERITY_CYCLE = ("major", "minor", "warning", "critical", "major", "minor", "warning")
 DELAY_CAP = 90.0  # seconds; no single propagation or reporting delay is longer
@@ -78,6 +81,12 @@ class ScenarioConfig:
     # Both delays above (and their cap) times this: monitoring that polls every minute
     # or so reports cascades more slowly and more spread out than traps and streams do.
     delay_scale: float = 1.0
+    # A share of the devices (chosen by seed) reporting through a slow source instead:
+    # their report delays (and its cap) times ``slow_factor``; propagation, a property
+    # of the network, stays. Real networks mix traps and syslog (seconds) with polling
+    # (Zabbix, Icinga checks: a minute or more), so one time scale cannot fit both.
+    slow_share: float = 0.0
+    slow_factor: float = 6.0
     skew: float = 20.0  # device clocks are off by up to ± this many seconds
     p_duplicate: float = 0.2
     fault_minutes: float = 10.0  # median time until a fault is repaired
@@ -130,6 +139,11 @@ class _Simulator:
         self.devices = sorted(topology.graph.nodes)
         self.skew = {d: self.rng.uniform(-config.skew, config.skew) for d in self.devices}
         self._rings: dict[str, list[list[str]]] = {}
+        # A generator of its own, so the scenario's other draws (and so its faults and
+        # background) are those of the same seed with every device fast.
+        slow_rng = random.Random(f"slow-{config.topology}-{config.causal}-{config.seed}")
+        count = round(config.slow_share * len(self.devices))
+        self.slow = frozenset(slow_rng.sample(self.devices, count)) if count else frozenset()
         self._type_cumulative = _cumulative(causal.type_weights)
 
     def ring(self, device: str, hops: int) -> list[str]:
@@ -214,7 +228,8 @@ class _Simulator:
               period_end: float, group: str) -> _Event:
         """The event of one condition: late, skewed, cleared after the repair or never."""
         cfg = self.config
-        starts = (onset + _lognormal(self.rng, cfg.report_median, 0.9, cfg.delay_scale)
+        scale = cfg.delay_scale * (cfg.slow_factor if device in self.slow else 1.0)
+        starts = (onset + _lognormal(self.rng, cfg.report_median, 0.9, scale)
                   + self.skew[device])
         ends: float | None = repaired + self.rng.uniform(0.0, 60.0) + self.skew[device]
         if self.rng.random() < cfg.p_never_clears or ends > period_end:
@@ -254,10 +269,17 @@ class _Simulator:
             period.alerts.append(self.canonical(alert_id, event))
             period.alert_group[alert_id] = event.group
 
+    def source(self, device: str) -> str:
+        """The ``source`` of ``device``'s alerts: one source unless some devices poll."""
+        if self.config.slow_share <= 0.0:
+            return SOURCE
+        return SLOW_SOURCE if device in self.slow else FAST_SOURCE
+
     def canonical(self, alert_id: str, event: _Event) -> dict[str, Any]:
         name = self.causal.type_name(event.type_index)
         return {
-            "id": alert_id, "source": SOURCE, "name": name, "entity": event.device,
+            "id": alert_id, "source": self.source(event.device), "name": name,
+            "entity": event.device,
             "severity": SEVERITY_CYCLE[event.type_index % len(SEVERITY_CYCLE)],
             "summary": f"{name} on {event.device}",
             "starts_at": round(event.starts_at, 3),
@@ -369,6 +391,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ScenarioConfig, Path]:
     parser.add_argument("--skew", type=float, default=defaults.skew,
                         help="max clock skew per device, seconds")
     parser.add_argument("--p-duplicate", type=float, default=defaults.p_duplicate)
+    parser.add_argument("--slow-share", type=float, default=defaults.slow_share,
+                        help="share of the devices reporting through a slow (polling) source")
+    parser.add_argument("--slow-factor", type=float, default=defaults.slow_factor,
+                        help="their report delays times this")
     args = parser.parse_args(argv)
     # Finite too: nan faults looped forever drawing arrivals, inf hours divided by zero.
     for name in ("faults", "hours", "history_hours"):
@@ -381,14 +407,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ScenarioConfig, Path]:
             parser.error(f"--{name} must be a number not below 0, got {value}")
     if args.nodes is not None and args.nodes < 1:  # 0 silently built the default size
         parser.error(f"--nodes must be at least 1, got {args.nodes}")
-    for name in ("p_silent", "p_duplicate"):
+    if not 1.0 <= args.slow_factor < math.inf:
+        parser.error(f"--slow-factor must be a number not below 1, got {args.slow_factor}")
+    for name in ("p_silent", "p_duplicate", "slow_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     config = ScenarioConfig(topology=args.topology, seed=args.seed, nodes=args.nodes,
                             causal=args.causal, faults=args.faults, hours=args.hours,
                             history_hours=args.history_hours, noise=args.noise,
                             p_silent=args.p_silent, skew=args.skew,
-                            p_duplicate=args.p_duplicate)
+                            p_duplicate=args.p_duplicate, slow_share=args.slow_share,
+                            slow_factor=args.slow_factor)
     return config, args.out
 
 

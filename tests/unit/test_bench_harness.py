@@ -12,6 +12,7 @@ import itertools
 import json
 import random
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import networkx as nx
@@ -256,6 +257,49 @@ def test_the_delay_scale_names_the_scenarios() -> None:
     [case] = build_cases(parse_args(["--topologies", "huawei", "--seeds", "1", "--noise",
                                      "low", "--causal", "neurips", "--delay-scale", "3"]))
     assert case.name.startswith("huawei-delay3x-") and case.config.delay_scale == 3.0
+
+
+def test_a_slow_share_of_devices_reports_through_a_slower_source() -> None:
+    """``slow_share``: that share of the devices report through ``poll`` (the rest
+    through ``trap``), their reports later by ``slow_factor`` and nothing else changed:
+    the same alarms of the same faults, the fast devices' at the same times."""
+    from benchmarks.correlation.run import build_cases, parse_args
+
+    def by_condition(config: ScenarioConfig) -> dict[tuple[str, str, str, int], dict]:
+        period, seen = generate(config).eval, Counter()
+        out = {}
+        for a in sorted(period.alerts, key=lambda a: a["starts_at"]):
+            key = (a["name"], a["entity"], period.alert_group[a["id"]])
+            seen[key] += 1
+            out[(*key, seen[key])] = a
+        return out
+
+    usual = by_condition(SMALL)
+    mixed = by_condition(ScenarioConfig(**{**SMALL.__dict__, "slow_share": 0.5}))
+    assert usual.keys() == mixed.keys()
+    assert {a["source"] for a in usual.values()} == {"sim"}
+    polled = {a["entity"] for a in mixed.values() if a["source"] == "poll"}
+    trapped = {a["entity"] for a in mixed.values() if a["source"] == "trap"}
+    assert not polled & trapped and 0.3 < len(polled) / len(polled | trapped) < 0.7
+    later = sorted(mixed[k]["starts_at"] - usual[k]["starts_at"] for k in usual
+                   if mixed[k]["source"] == "poll" and "fault" in k[2])
+    assert all(mixed[k]["starts_at"] == usual[k]["starts_at"] for k in usual
+               if mixed[k]["source"] == "trap")
+    assert later[len(later) // 2] > 20.0  # report median 8 s: 48 s at six times
+
+    [case] = build_cases(parse_args(["--topologies", "huawei", "--seeds", "1", "--noise",
+                                     "low", "--causal", "neurips", "--slow-share", "0.5"]))
+    assert case.name.startswith("huawei-slow0.5x6-") and case.config.slow_share == 0.5
+    for bad in (["--slow-share", "1.5"], ["--slow-factor", "0.5"]):
+        with pytest.raises(ValueError, match=bad[0]):
+            build_cases(parse_args(bad))
+
+
+def test_the_docs_say_which_share_of_the_devices_polls() -> None:
+    knobs = {**ScenarioConfig().__dict__, "slow_share": 0.5}
+    assert "a share of 0.5 of the devices" in report._delays(knobs)
+    assert "median 48 s" in report._delays(knobs)
+    assert report._delays(ScenarioConfig().__dict__) == ""
 
 
 def test_hop_weights_move_effects_to_neighbours_and_name_the_scenarios() -> None:
