@@ -116,25 +116,36 @@ class AlertmanagerProcess:
         return response.json()
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited in STOP_TIMEOUT seconds."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited in STOP_TIMEOUT seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def answers_ready(process: subprocess.Popen[bytes], url: str, name: str,
+                  log_tail: Callable[[], str]) -> bool:
+    """Whether a Prometheus-family server (its ``/-/ready``) is ready; RuntimeError with
+    its log's tail when it exited first."""
+    if process.poll() is not None:
+        raise RuntimeError(f"{name} exited with status {process.returncode} "
+                           f"before it was ready:\n{log_tail()}")
+    try:
+        return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def _is_ready(am: AlertmanagerProcess) -> bool:
-    if am.process.poll() is not None:
-        raise RuntimeError(f"Alertmanager exited with status {am.process.returncode} "
-                           f"before it was ready:\n{am.log_tail()}")
-    try:
-        return requests.get(f"{am.url}/-/ready", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+    return answers_ready(am.process, am.url, "Alertmanager", am.log_tail)
 
 
 def start_alertmanager(workdir: Path, config: dict[str, Any], binary: str | None = None,

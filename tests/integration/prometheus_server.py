@@ -19,7 +19,12 @@ from typing import Any
 
 import requests
 
-from tests.integration.alertmanager_server import wait_for, write_config
+from tests.integration.alertmanager_server import (
+    answers_ready,
+    stop_process,
+    wait_for,
+    write_config,
+)
 from tests.ports import free_port
 
 BINARY_ENV = "PROMETHEUS_BIN"
@@ -78,24 +83,11 @@ class PrometheusProcess:
         return answer.json()["data"]["activeTargets"]
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
+        stop_process(self.process)
 
 
 def _is_ready(prom: PrometheusProcess) -> bool:
-    if prom.process.poll() is not None:
-        raise RuntimeError(f"Prometheus exited with status {prom.process.returncode} "
-                           f"before it was ready:\n{prom.log_tail()}")
-    try:
-        return requests.get(f"{prom.url}/-/ready", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+    return answers_ready(prom.process, prom.url, "Prometheus", prom.log_tail)
 
 
 def scrape_config(scrape_configs: list[dict[str, Any]], interval: str = "1s"

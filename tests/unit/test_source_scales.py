@@ -10,27 +10,13 @@ from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.timescale import CascadeTimescale, source_scales
 from aiops.learning.training import CorrelationModel
 from aiops.models import Alert
-from benchmarks.correlation.scenario import ScenarioConfig, generate
+from tests.unit.test_timescale import simulated_history
 from topology.graph import TopologyGraph
-from topology.model import Edge, Node
-
-
-def _history(slow_share: float) -> tuple[list[Alert], TopologyGraph]:
-    """A day of simulated cascades on the 45-node topology, ``slow_share`` of the
-    devices reporting through ``poll`` six times as late as the rest (``trap``)."""
-    scenario = generate(ScenarioConfig(topology="huawei", seed=31, faults=8.0, hours=1.0,
-                                       history_hours=24.0, noise=2.0, slow_share=slow_share))
-    topology = scenario.topology
-    nodes = [Node(n, topology.kinds.get(n, "device"), n) for n in topology.graph.nodes]
-    edges = [Edge(u, v) for u, v in topology.graph.edges]
-    alerts = [Alert(a["id"], a["source"], a["name"], a["entity"], a["severity"],
-                    a["summary"], a["starts_at"], a["ends_at"])
-              for a in scenario.history.alerts]
-    return alerts, TopologyGraph(nodes, edges)
+from topology.model import Node
 
 
 def test_two_sources_with_their_own_delays_get_their_own_scales() -> None:
-    alerts, topology = _history(0.5)
+    alerts, topology = simulated_history(slow_share=0.5)
     network = CascadeTimescale().fit(alerts, topology)
     scales = source_scales(alerts, topology, estimator=network)
     assert set(scales) == {"trap", "poll"}
@@ -42,7 +28,7 @@ def test_two_sources_with_their_own_delays_get_their_own_scales() -> None:
 
 
 def test_one_source_or_too_little_evidence_gives_no_source_scale() -> None:
-    alerts, topology = _history(0.0)
+    alerts, topology = simulated_history(slow_share=0.0)
     assert source_scales(alerts, topology) == {}  # one source: the network's scale is its
     few = [Alert(f"x{i}", "rare", "LINK_DOWN", "a", "major", "", 100.0 * i)
            for i in range(20)]

@@ -42,11 +42,11 @@ def test_even_lags_alone_are_no_cascade() -> None:
     assert cascade_lag(np.zeros(0), 600.0) == (None, 0)
 
 
-def _history(delay_scale: float) -> tuple[list[Alert], TopologyGraph]:
-    """A day of simulated cascades (the benchmark's generator) on the 45-node topology."""
+def simulated_history(**config: float) -> tuple[list[Alert], TopologyGraph]:
+    """A day of simulated cascades (the benchmark's generator) on the 45-node topology,
+    with ``config`` (``delay_scale``, ``slow_share``) as the scenario's options."""
     scenario = generate(ScenarioConfig(topology="huawei", seed=31, faults=8.0, hours=1.0,
-                                       history_hours=24.0, noise=2.0,
-                                       delay_scale=delay_scale))
+                                       history_hours=24.0, noise=2.0, **config))
     topology = scenario.topology
     nodes = [Node(n, topology.kinds.get(n, "device"), n) for n in topology.graph.nodes]
     edges = [Edge(u, v) for u, v in topology.graph.edges]
@@ -59,8 +59,8 @@ def _history(delay_scale: float) -> tuple[list[Alert], TopologyGraph]:
 def test_slower_cascades_give_a_larger_scale() -> None:
     # The generator's delays at their defaults (where the correlator's times were
     # chosen) and three times as long, as monitoring that polls reports them.
-    usual = CascadeTimescale().fit(*_history(1.0))
-    slow = CascadeTimescale().fit(*_history(3.0))
+    usual = CascadeTimescale().fit(*simulated_history(delay_scale=1.0))
+    slow = CascadeTimescale().fit(*simulated_history(delay_scale=3.0))
     assert usual.scale_ == 1.0 and 8.0 <= usual.lag_ <= 15.0, usual.lag_
     assert slow.scale_ >= 1.5, slow.lag_
     assert usual.excess_pairs_ >= 200 and slow.lag_ > usual.lag_
@@ -72,7 +72,7 @@ def test_a_storm_on_one_node_does_not_stretch_the_network(rate: float, hours: fl
                                                           types: int) -> None:
     # Found by review: a trap storm of one condition on one busy node read as a cascade
     # lasting minutes and gave the whole network the largest scale (8).
-    alerts, topology = _history(1.0)
+    alerts, topology = simulated_history(delay_scale=1.0)
     node = max(topology.nodes, key=lambda n: len(topology.neighbourhood(n, 1)))
     rng = random.Random(1)
     t = alerts[0].starts_at + 6 * 3600
@@ -103,7 +103,7 @@ def test_unrelated_alarms_alone_read_no_scale(seed: int) -> None:
 
 
 def test_too_little_history_keeps_the_scale_at_one() -> None:
-    alerts, topology = _history(3.0)
+    alerts, topology = simulated_history(delay_scale=3.0)
     few = CascadeTimescale().fit(alerts[:40], topology)
     assert few.scale_ == 1.0 and few.lag_ is None
     assert CascadeTimescale().fit([], topology).scale_ == 1.0
@@ -148,7 +148,7 @@ def test_the_scale_stretches_the_correlators_times() -> None:
 
 
 def test_training_learns_stores_and_reports_the_scale(tmp_path: Path) -> None:
-    alerts, topology = _history(3.0)
+    alerts, topology = simulated_history(delay_scale=3.0)
     model, meta = train(ModelRegistry(tmp_path / "models"), alerts, topology, "history")
     assert model.time_scale >= 1.5
     assert meta["time_scale"]["scale"] == model.time_scale
