@@ -7,7 +7,7 @@ import pytest
 from aiops.engine.pace import MIN_PRECEDENCE, LivePace
 from aiops.learning.relations import TypeRelations
 from aiops.models import OWN_SOURCE, Alert
-from tests.unit.test_timescale import _history
+from tests.unit.test_timescale import simulated_history
 from topology.graph import TopologyGraph
 
 
@@ -25,12 +25,12 @@ def _follow(pace: LivePace, alerts: list[Alert], topology: TopologyGraph,
 
 @pytest.fixture(scope="module")
 def usual() -> tuple[list[Alert], TopologyGraph]:
-    return _history(1.0)
+    return simulated_history(delay_scale=1.0)
 
 
 @pytest.fixture(scope="module")
 def slow() -> tuple[list[Alert], TopologyGraph]:
-    return _history(3.0)
+    return simulated_history(delay_scale=3.0)
 
 
 def test_slow_cascades_stretch_the_pace_and_usual_ones_do_not(usual, slow) -> None:
