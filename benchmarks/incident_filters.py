@@ -43,7 +43,8 @@ from aiops.api import create_app
 from aiops.config import DataDir
 from aiops.models import SEVERITIES
 from aiops.runtime import Runtime, open_runtime
-from aiops.store.incident_filter import IncidentFilter, at_least, conditions
+from aiops.store.incident_filter import IncidentFilter, at_least
+from aiops.store.queries import filter_conditions
 from aiops.store.tables import alerts, incidents
 from benchmarks.machine import cpu_model, load_average
 from benchmarks.remediation import module_command, publish
@@ -134,11 +135,11 @@ def plans(rt: Runtime, nodes: int, incident_count: int) -> str:
     with rt.db.connect() as conn:
         for label, f in chosen.items():
             page = (sa.select(incidents).where(incidents.c.status != "merged",
-                                               *conditions(f))
+                                               *filter_conditions(conn, f))
                     .order_by(incidents.c.started_at.desc(), incidents.c.seq.desc())
                     .limit(100))
             count = (sa.select(incidents.c.status, sa.func.count())
-                     .where(*conditions(f)).group_by(incidents.c.status))
+                     .where(*filter_conditions(conn, f)).group_by(incidents.c.status))
             for what, query in (("page", page), ("count", count)):
                 sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
                 rows = conn.execute(sa.text(prefix + sql)).all()

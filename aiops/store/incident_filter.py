@@ -16,9 +16,11 @@ short pages and wrong totals). Two choices keep it fast on a large store:
 - the list is newest first: ``ix_incidents_started`` lets a filtered page walk the
   incidents in that order and stop at a page, rather than sort all that match.
 
-Text is matched as a substring (``LIKE '%...%'`` with its wildcards escaped), which no
-B-tree index answers: it reads every alert's name and summary. docs/benchmarks.md
-("Incident filters") says what that costs.
+Text is matched as a substring in any case (``LIKE '%...%'`` with its wildcards
+escaped), which no B-tree index answers: ``aiops.store.text_search`` answers it from
+trigram indexes (migration 0025) for three characters or more, and scans the alerts'
+names and summaries for fewer. docs/benchmarks.md ("Incident filters") says what each
+costs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 
 from aiops.engine.alert_status import ACKNOWLEDGED, SUPPRESSED, SUPPRESSIONS
 from aiops.models import SEVERITIES
+from aiops.store import text_search
 from aiops.store.tables import alerts, incidents
 
 
@@ -77,8 +80,14 @@ def _flag(label: str, values: tuple[str, ...], wanted: bool) -> sa.ColumnElement
     return incidents.c.id.in_(members) if wanted else incidents.c.id.not_in(members)
 
 
-def conditions(chosen: IncidentFilter) -> list[sa.ColumnElement[bool]]:
-    """The WHERE terms (ANDed) that keep the incidents ``chosen`` asks for."""
+def conditions(chosen: IncidentFilter, conn: sa.Connection | None = None
+               ) -> list[sa.ColumnElement[bool]]:
+    """The WHERE terms (ANDed) that keep the incidents ``chosen`` asks for.
+
+    ``conn``: the connection the terms will run on, which lets the text search look
+    at the store to choose its trigram indexes or a scan (``text_search.matching``);
+    without it the text is scanned for.
+    """
     where: list[sa.ColumnElement[bool]] = []
     if chosen.severities:
         where.append(incidents.c.severity.in_(chosen.severities))
@@ -92,11 +101,8 @@ def conditions(chosen: IncidentFilter) -> list[sa.ColumnElement[bool]]:
             on = sa.or_(on, alerts.c.node_id == chosen.node_id)
         where.append(incidents.c.id.in_(sa.select(alerts.c.incident_id).where(on)))
     if chosen.text:
-        where.append(sa.or_(
-            incidents.c.title.icontains(chosen.text, autoescape=True),
-            incidents.c.id.in_(sa.select(alerts.c.incident_id).where(sa.or_(
-                alerts.c.name.icontains(chosen.text, autoescape=True),
-                alerts.c.summary.icontains(chosen.text, autoescape=True))))))
+        where.append(text_search.scan(chosen.text) if conn is None
+                     else text_search.matching(conn, chosen.text))
     if chosen.acknowledged is not None:
         where.append(_flag(ACKNOWLEDGED, ("true",), chosen.acknowledged))
     if chosen.suppressed is not None:

@@ -37,6 +37,13 @@ def alert_view(row: Any) -> dict[str, Any]:
     }
 
 
+def filter_conditions(conn: sa.Connection, chosen: IncidentFilter
+                      ) -> list[sa.ColumnElement[bool]]:
+    """``chosen``'s WHERE terms for ``conn``: its text searched through the trigram
+    indexes or scanned for, whichever this text on this store makes cheaper."""
+    return conditions(chosen, conn)
+
+
 def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 100,
                    offset: int = 0, chosen: IncidentFilter | None = None
                    ) -> list[dict[str, Any]]:
@@ -46,7 +53,7 @@ def list_incidents(conn: sa.Connection, status: str | None = None, limit: int = 
     if status:
         query = sa.select(incidents).where(incidents.c.status == status)
     if chosen is not None:
-        query = query.where(*conditions(chosen))
+        query = query.where(*filter_conditions(conn, chosen))
     query = query.order_by(incidents.c.started_at.desc(), incidents.c.seq.desc())
     rows = conn.execute(query.limit(limit).offset(offset)).all()
     return with_alert_status(conn, [incident_summary(r) for r in rows])
@@ -79,7 +86,7 @@ def count_incidents(conn: sa.Connection, chosen: IncidentFilter | None = None
     """Incidents per status, of those ``chosen`` keeps when given (what paging counts)."""
     query = sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)
     if chosen is not None:
-        query = query.where(*conditions(chosen))
+        query = query.where(*filter_conditions(conn, chosen))
     rows = conn.execute(query).all()
     return {status: int(n) for status, n in rows}
 

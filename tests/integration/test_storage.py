@@ -14,6 +14,7 @@ from aiops.store import queries
 from aiops.store.db import HEAD_REVISION, alembic_config, migrate, open_database, stored_revision
 from aiops.store.metadata import metadata
 from aiops.store.tables import alerts, raw_events
+from aiops.store.text_search import is_index_object
 from tests.conftest import load_demo
 from topology.embedded import EmbeddedGraphStore
 from topology.model import Edge, Node
@@ -23,8 +24,10 @@ def test_migrations_match_the_tables(db_url: str) -> None:
     engine = open_database(db_url)
     try:
         migrate(engine)  # a second run is a no-op
+        # The text search's FTS5 tables and GIN indexes are migration 0025's alone.
+        skip = {"include_name": lambda name, _type, _parents: not is_index_object(name)}
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            diff = compare_metadata(MigrationContext.configure(conn, opts=skip), metadata)
         assert diff == []
     finally:
         engine.dispose()

@@ -1,0 +1,226 @@
+"""The incident filters' text search: which incidents have ``text`` in their title, or
+in an alert's name or summary, as a substring in any case, answered from a trigram
+index where the database has one (migration 0025).
+
+Why trigrams: a substring (``LIKE '%...%'``) is answered by no B-tree index, so every
+alert's name and summary was read (docs/benchmarks.md, "Incident filters"). A trigram
+index maps every three-character sequence to the rows holding it; a query of three
+characters or more is the intersection of its trigrams' rows, rechecked.
+
+- PostgreSQL: ``pg_trgm``'s GIN indexes on ``alerts.name``, ``alerts.summary`` and
+  ``incidents.title`` serve ``ILIKE`` as it is (the planner rechecks each candidate row).
+  The condition is a UNION of the incidents whose title matches and the alerts whose
+  name or summary does, each branch answered by its indexes (the alerts' two by a
+  bitmap OR); an OR across the incidents and a subquery of alerts was one no index
+  could serve.
+- SQLite: FTS5 tables with the ``trigram`` tokenizer (SQLite 3.34 and later, FTS5
+  compiled in) over the alerts' name and summary and the incidents' titles, kept in
+  step by triggers. The query is an FTS5 phrase (a substring for this tokenizer, with
+  ``%`` and ``_`` plain characters), not ``LIKE``: FTS5 serves ``LIKE`` only without an
+  ``ESCAPE``, and the wildcards must stay literal. The tokenizer folds case over all of
+  Unicode while SQLite's ``LIKE`` folds ASCII only, so every candidate is rechecked with
+  the same ``LIKE`` as the scan: the answer is exactly the scan's.
+
+Shorter queries, and a SQLite without the FTS tables (too old, no FTS5), scan as before:
+a trigram index cannot answer fewer than three characters.
+
+A batch migration that copies ``alerts`` or ``incidents`` to a new table drops their
+triggers (SQLite drops a table's triggers with it): it must run ``create_sqlite_index``
+again, or the index goes stale. tests/integration/test_text_search.py checks the
+triggers are there at the newest revision.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from aiops.store.tables import alerts, incidents
+
+# Fewer characters than a trigram: no index can narrow the rows.
+MIN_INDEXED = 3
+# A text in more than 1/COMMON of the alerts is scanned for (``matching``), and
+# below MIN_PROBE alerts the index is used whatever the share (it is all cheap).
+COMMON, MIN_PROBE = 8, 1000
+
+# SQLite: FTS5 tables with external content (the text stays in alerts and incidents
+# only). Alerts by their integer id; incidents by ``seq`` (unique, never reassigned),
+# not their rowid, which VACUUM may renumber (``aiops prune`` runs it).
+ALERT_TEXT, INCIDENT_TEXT = "alert_text", "incident_text"
+_SQLITE_TABLES = (
+    f"CREATE VIRTUAL TABLE {ALERT_TEXT} USING fts5(name, summary, content='alerts', "
+    "content_rowid='id', tokenize='trigram')",
+    f"CREATE VIRTUAL TABLE {INCIDENT_TEXT} USING fts5(title, content='incidents', "
+    "content_rowid='seq', tokenize='trigram')",
+)
+# External content: a row leaves the index by a 'delete' naming its old values.
+# Updates fire only when a searched column is set to a different value, so the
+# ingest path's updates of an alert's state (which rebind the summary every time)
+# cost one comparison, not a re-index.
+_SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER {ALERT_TEXT}_insert AFTER INSERT ON alerts BEGIN
+        INSERT INTO {ALERT_TEXT}(rowid, name, summary) VALUES (new.id, new.name, new.summary);
+    END""",
+    f"""CREATE TRIGGER {ALERT_TEXT}_delete AFTER DELETE ON alerts BEGIN
+        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
+        VALUES ('delete', old.id, old.name, old.summary);
+    END""",
+    f"""CREATE TRIGGER {ALERT_TEXT}_update AFTER UPDATE OF id, name, summary ON alerts
+    WHEN old.id IS NOT new.id OR old.name IS NOT new.name OR old.summary IS NOT new.summary
+    BEGIN
+        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
+        VALUES ('delete', old.id, old.name, old.summary);
+        INSERT INTO {ALERT_TEXT}(rowid, name, summary) VALUES (new.id, new.name, new.summary);
+    END""",
+    f"""CREATE TRIGGER {INCIDENT_TEXT}_insert AFTER INSERT ON incidents BEGIN
+        INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
+    END""",
+    f"""CREATE TRIGGER {INCIDENT_TEXT}_delete AFTER DELETE ON incidents BEGIN
+        INSERT INTO {INCIDENT_TEXT}({INCIDENT_TEXT}, rowid, title)
+        VALUES ('delete', old.seq, old.title);
+    END""",
+    f"""CREATE TRIGGER {INCIDENT_TEXT}_update AFTER UPDATE OF seq, title ON incidents
+    WHEN old.seq IS NOT new.seq OR old.title IS NOT new.title
+    BEGIN
+        INSERT INTO {INCIDENT_TEXT}({INCIDENT_TEXT}, rowid, title)
+        VALUES ('delete', old.seq, old.title);
+        INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
+    END""",
+)
+SQLITE_TRIGGERS = tuple(f"{table}_{what}" for table in (ALERT_TEXT, INCIDENT_TEXT)
+                        for what in ("insert", "delete", "update"))
+
+# PostgreSQL: (index, table, column).
+TRIGRAM_INDEXES = (
+    ("ix_alerts_name_trgm", "alerts", "name"),
+    ("ix_alerts_summary_trgm", "alerts", "summary"),
+    ("ix_incidents_title_trgm", "incidents", "title"),
+)
+POSTGRES_SETUP = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",) + tuple(
+    f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} gin_trgm_ops)"
+    for name, table, column in TRIGRAM_INDEXES)
+
+
+def sqlite_supports_trigrams(conn: sa.Connection) -> bool:
+    """Whether this SQLite has FTS5 with the trigram tokenizer (3.34 or later, FTS5
+    compiled in): tried on a temporary table rather than read from version numbers,
+    since FTS5 is a compile-time option."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.aiops_trigram_probe "
+                                 "USING fts5(x, tokenize='trigram')")
+            conn.exec_driver_sql("DROP TABLE temp.aiops_trigram_probe")
+    except sa.exc.OperationalError:
+        return False
+    return True
+
+
+def create_sqlite_index(conn: sa.Connection) -> None:
+    """The FTS5 tables and their triggers, filled from what is stored."""
+    for statement in _SQLITE_TABLES + _SQLITE_TRIGGERS:
+        conn.exec_driver_sql(statement)
+    for table in (ALERT_TEXT, INCIDENT_TEXT):
+        conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+
+
+def drop_sqlite_index(conn: sa.Connection) -> None:
+    for trigger in SQLITE_TRIGGERS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    for table in (ALERT_TEXT, INCIDENT_TEXT):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def is_index_object(name: str | None) -> bool:
+    """Whether a table or index of that name is this module's, not the metadata's:
+    the schema comparison (tests, autogenerate) leaves them out, as the FTS5 tables
+    and their shadow tables, and the GIN indexes, are made by migration 0025 alone."""
+    if not name:
+        return False
+    return (name in {n for n, _, _ in TRIGRAM_INDEXES}
+            or any(name == t or name.startswith(t + "_") for t in (ALERT_TEXT, INCIDENT_TEXT)))
+
+
+def has_sqlite_index(conn: sa.Connection) -> bool:
+    """Whether this is a SQLite database with the FTS5 tables (migration 0025 skips
+    them on a SQLite without trigram support). Asked per search: a look-up in the
+    schema table, far cheaper than the search it decides."""
+    if conn.dialect.name != "sqlite":
+        return False
+    return conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (ALERT_TEXT,)).first() is not None
+
+
+def _fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase: a substring for the trigram tokenizer, every
+    character (``%``, ``_``, ``*``, ``:``, ...) plain inside the double quotes."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _like(column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    return column.icontains(text, autoescape=True)
+
+
+def scan(text: str) -> sa.ColumnElement[bool]:
+    """The condition read row by row: the title, or an alert's name or summary (the
+    alerts' subquery read once). Best when the text is short or common: the page walks
+    the incidents newest first and stops at a page."""
+    return sa.or_(
+        _like(incidents.c.title, text),
+        incidents.c.id.in_(sa.select(alerts.c.incident_id).where(sa.or_(
+            _like(alerts.c.name, text), _like(alerts.c.summary, text)))))
+
+
+def _fts_rowids(table: str, text: str) -> sa.Select:
+    return (sa.select(sa.column("rowid")).select_from(sa.table(table))
+            .where(sa.literal_column(table).op("MATCH")(_fts_phrase(text))))
+
+
+def _indexed(text: str, fts: bool) -> sa.ColumnElement[bool]:
+    """The condition answered from the trigram indexes: the incidents whose title
+    matches, and those of the alerts whose name or summary does, one UNION whose
+    branches each an index serves. SQLite's candidates come from the FTS5 tables and
+    are rechecked with the scan's ``LIKE``; PostgreSQL's ``ILIKE`` uses its indexes
+    itself."""
+    if fts:
+        titles = sa.select(incidents.c.id).where(
+            incidents.c.seq.in_(_fts_rowids(INCIDENT_TEXT, text)), _like(incidents.c.title, text))
+        named = sa.select(alerts.c.incident_id).where(
+            alerts.c.id.in_(_fts_rowids(ALERT_TEXT, text)),
+            sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))
+    else:
+        titles = sa.select(incidents.c.id).where(_like(incidents.c.title, text))
+        named = sa.select(alerts.c.incident_id).where(
+            sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))
+    return incidents.c.id.in_(sa.union(titles, named))
+
+
+def _alert_candidates(conn: sa.Connection, text: str, fts: bool, cap: int) -> int:
+    """How many alerts the index offers for ``text``, counted up to ``cap`` only."""
+    if fts:
+        offered = _fts_rowids(ALERT_TEXT, text)
+    else:
+        offered = sa.select(alerts.c.id).where(
+            sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))
+    return int(conn.execute(sa.select(sa.func.count()).select_from(
+        offered.limit(cap).subquery())).scalar_one())
+
+
+def matching(conn: sa.Connection, text: str) -> sa.ColumnElement[bool]:
+    """The condition that keeps the incidents with ``text`` in their title or an
+    alert's name or summary, read the cheaper way for this text on this store.
+
+    The index's cost grows with what matches (every match is looked up, rechecked
+    and counted), the scan's with what is stored: a text found in more than
+    ``1 / COMMON`` of the alerts ("dev", "down") is scanned for, which also lets the
+    page stop at its first hundred newest. The probe counts the index's candidates
+    up to that share only (a millisecond in SQLite; PostgreSQL reads them from its
+    indexes or stops its scan there).
+    """
+    fts = has_sqlite_index(conn)
+    if len(text) < MIN_INDEXED or (conn.dialect.name == "sqlite" and not fts):
+        return scan(text)
+    stored = conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0
+    cap = max(MIN_PROBE, stored // COMMON)
+    if _alert_candidates(conn, text, fts, cap) >= cap:
+        return scan(text)
+    return _indexed(text, fts)
