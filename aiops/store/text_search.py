@@ -22,7 +22,9 @@ characters or more is the intersection of its trigrams' rows, rechecked.
   the same ``LIKE`` as the scan: the answer is exactly the scan's.
 
 Shorter queries, and a SQLite without the FTS tables (too old, no FTS5), scan as before:
-a trigram index cannot answer fewer than three characters.
+a trigram index cannot answer fewer than three characters. So do texts in a large share
+of the alerts (``matching``): the index's cost grows with the matches, the scan's with
+the store.
 
 A batch migration that copies ``alerts`` or ``incidents`` to a new table drops their
 triggers (SQLite drops a table's triggers with it): it must run ``create_sqlite_index``
