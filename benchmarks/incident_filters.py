@@ -71,6 +71,8 @@ def cases(incident_count: int, nodes: int) -> list[Case]:
         Case("entity (an alias)", f"entity=dev-{nodes // 2:04d}.example.net"),
         Case("q, a common word (BGP)", "q=bgp"),
         Case("q, found nowhere", "q=no-such-text"),
+        Case("q, one device", f"q=dev-{nodes // 2:04d}"),
+        Case("q, in every alert (dev)", "q=dev"),
         Case("acknowledged=false", "acknowledged=false"),
         Case("suppressed=true", "suppressed=true"),
         Case("since (newest 1%)", f"since={recent:.0f}"),

@@ -19,8 +19,8 @@ short pages and wrong totals). Two choices keep it fast on a large store:
 Text is matched as a substring in any case (``LIKE '%...%'`` with its wildcards
 escaped), which no B-tree index answers: ``aiops.store.text_search`` answers it from
 trigram indexes (migration 0025) for three characters or more, and scans the alerts'
-names and summaries for fewer and for a text found in many of them. docs/benchmarks.md ("Incident filters") says what each
-costs.
+names and summaries for fewer and for a text found in many of them. docs/benchmarks.md
+("Incident filters") says what each costs.
 """
 
 from __future__ import annotations

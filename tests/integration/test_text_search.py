@@ -21,7 +21,8 @@ STORED = {
     "inc-1": ("BGP_SESSION_DOWN on pe-3", (("BGP_SESSION_DOWN", "peer 10.0.0.1 idle"),)),
     "inc-2": ("PACKET_LOSS on r2", (("PACKET_LOSS", "100% loss on uplink"),
                                     ("CPU_HIGH", "cpu_busy at 97%"))),
-    "inc-3": ("DISK_FULL on box-x", (("DISK_FULL", "/var full"),)),
+    "inc-3": ("DISK_FULL on box-x", (("DISK_FULL", "/var full"),
+                                     ("DISK_FULL", "it's C:\\temp\\x; --"))),
     "inc-4": ("Störung Übertragung on r9", (("STÖRUNG", "Zähler überschritten"),)),
     "inc-5": ('quote "q" on r5', (("FAN_FAIL", 'fan * tray: "two"'),)),
 }
@@ -34,6 +35,8 @@ EXPECTED = {
     "100%": {"inc-2"}, "0% l": {"inc-2"}, "%": {"inc-2"},  # % is a character
     "cpu_busy": {"inc-2"}, "cpu_b_sy": set(), "c_u": set(),  # so is _
     "/var": {"inc-3"}, "box-x": {"inc-3"},
+    "it's": {"inc-3"}, "c:\\temp": {"inc-3"}, "\\x": {"inc-3"}, "'s C:\\": {"inc-3"},  # quoted
+    "; --": {"inc-3"}, "\\": {"inc-3"}, "''": set(),
     "Über": {"inc-4"}, "Zähler": {"inc-4"}, "Störung Ü": {"inc-4"},  # unicode, same case
     '"q"': {"inc-5"}, '"two"': {"inc-5"}, "* tray": {"inc-5"}, "q\"": {"inc-5"},
     "on r": {"inc-2", "inc-4", "inc-5"}, "on": {"inc-1", "inc-2", "inc-3", "inc-4",
