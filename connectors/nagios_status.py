@@ -68,6 +68,8 @@ def blocks(text: str, separator: str) -> Iterator[tuple[str, dict[str, str]]]:
             if not line.endswith("{"):
                 raise StatusUnreadable(f"line {number}: {line[:80]!r} is outside a block")
             name, fields = line[:-1].strip(), {}
+            if not name:
+                raise StatusUnreadable(f"line {number}: a block without a name")
         elif line == "}":
             yield name, fields
             name = None
