@@ -13,9 +13,13 @@ objects whose notifications are off or outside their notification period, proble
 that began before the engine ran, and an acknowledgement removed by hand.
 
 A problem (a hard DOWN or UNREACHABLE host, a hard WARNING, CRITICAL or UNKNOWN
-service) is sent when first seen, with its start (Nagios's last hard state change),
-and again when its state changes (with no start, as an escalation notification: the
-engine keeps the alert's). A change of its acknowledgement, downtime or flapping alone
+service) is sent when first seen, with its start (Nagios's last state change, as a
+notification's), and again when its state changes (with no start, as an escalation
+notification: the engine keeps the alert's start). One first seen after it changed
+state (its ``last_time_`` of another problem state is later than of its fine state)
+is sent with no start too: the state change is not when it began, and a start more
+than the engine's ``max_incident_span`` after the notification's alert began would
+split it into a new episode. A change of its acknowledgement, downtime or flapping alone
 is sent as a state report (type ``STATUS``: labels only, no alert of its own). A
 problem that is fine again is sent resolved at Nagios's last hard state change; one
 gone from status.dat is ended at the read only if objects.cache no longer defines it
@@ -202,7 +206,10 @@ class NagiosFollower:
             if obj.is_problem:
                 labels = _labels(obj)
                 if before is None or before[0] != obj.state:
-                    items.append((key, self._item(obj, "PROBLEM", since=before is None),
+                    # With no start when it was seen before (a change of state), or
+                    # first seen after one: the engine keeps its alert's start.
+                    since = before is None and not obj.escalated
+                    items.append((key, self._item(obj, "PROBLEM", since=since),
                                   "problems"))
                 elif before[1] != labels:
                     items.append((key, self._item(obj, "STATUS"), "status_changes"))

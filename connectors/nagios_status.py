@@ -41,6 +41,9 @@ class ObjectState:
     # When the problem began as a notification says it ($LASTSERVICESTATECHANGE$, the
     # first of its soft states): the last state change, if the state is hard.
     started: int
+    # Whether another problem state came after the last fine check: the problem began
+    # before ``started`` (WARNING, then CRITICAL), and status.dat does not say when.
+    escalated: bool
     acknowledged: bool
     downtime: bool
     flapping: bool
@@ -119,9 +122,14 @@ def _object_state(kind: str, fields: dict[str, str]) -> ObjectState | None:
         changed = int(fields.get("last_hard_state_change") or 0)
         started = (int(fields.get("last_state_change") or 0)
                    if fields.get("state_type") == HARD else changed)
+        seen = {name: int(fields.get(f"last_time_{name.lower()}") or 0)
+                for name in states.values()}
+        fine = max(seen[name] for name in FINE if name in seen)
+        escalated = any(when > fine for name, when in seen.items()
+                        if name not in FINE and name != state)
         return ObjectState(
             host=host, check=check, state=state, output=fields.get("plugin_output", ""),
-            changed=changed, started=started,
+            changed=changed, started=started, escalated=escalated,
             acknowledged=fields.get("problem_has_been_acknowledged", "0") != "0",
             downtime=int(fields.get("scheduled_downtime_depth") or 0) > 0,
             flapping=fields.get("is_flapping", "0") != "0")

@@ -20,12 +20,13 @@ T0 = 1_800_000_000
 
 
 def service(name: str, state: int, *, ack: int = 0, downtime: int = 0, hard: int = 1,
-            last_hard: int | None = None, output: str = "BGP a=b") -> str:
-    return (f"servicestatus {{\n\thost_name=core-1\n\tservice_description={name}\n"
+            last_hard: int | None = None, output: str = "BGP a=b", since: int = T0,
+            times: str = "") -> str:
+    return (f"servicestatus {{\n\thost_name=core-1\n\tservice_description={name}\n{times}"
             f"\thas_been_checked=1\n\tcurrent_state={state}\n"
             f"\tlast_hard_state={state if last_hard is None else last_hard}\n"
-            f"\tstate_type={hard}\n\tlast_state_change={T0}\n"
-            f"\tlast_hard_state_change={T0 + 10}\n\tplugin_output={output}\n"
+            f"\tstate_type={hard}\n\tlast_state_change={since}\n"
+            f"\tlast_hard_state_change={since + 10}\n\tplugin_output={output}\n"
             f"\tproblem_has_been_acknowledged={ack}\n\tis_flapping=0\n"
             f"\tscheduled_downtime_depth={downtime}\n\t}}\n\n")
 
@@ -198,3 +199,22 @@ def test_a_status_report_of_a_condition_not_firing_makes_no_alert(
     (item,) = taken(forwarder)
     assert dict(send(runtime, item, T0 + 40).dispositions) == {"unmatched_report": 1}
     assert alert_rows(runtime) == []
+
+
+def test_a_problem_first_seen_after_it_escalated_is_the_notification_s_alert(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """WARNING notified at T0, CRITICAL 15 minutes later; a follower started after that
+    sends no start (status.dat does not say when the problem began), so the engine keeps
+    the alert's: with the CRITICAL's time as start it would be a new episode."""
+    send(runtime, body("PROBLEM", state="WARNING", since=str(T0), **OFF), T0 + 5)
+    follower, forwarder = make(tmp_path)
+    times = (f"\tlast_time_ok={T0 - 60}\n\tlast_time_warning={T0 + 890}\n"
+             f"\tlast_time_critical={T0 + 990}\n\tlast_time_unknown=0\n")
+    write(tmp_path / "status.dat", status(service("BGP peer", 2, since=T0 + 900,
+                                                  times=times)))
+    follower.read_once()
+    (item,) = taken(forwarder)
+    assert (item["type"], item["state"], "since" in item) == ("PROBLEM", "CRITICAL", False)
+    send(runtime, item, T0 + 1000)
+    (row,) = alert_rows(runtime)
+    assert (row.status, row.starts_at, row.severity) == ("firing", T0, "critical")
