@@ -218,3 +218,22 @@ def test_a_problem_first_seen_after_it_escalated_is_the_notification_s_alert(
     send(runtime, item, T0 + 1000)
     (row,) = alert_rows(runtime)
     assert (row.status, row.starts_at, row.severity) == ("firing", T0, "critical")
+
+
+def test_a_host_down_is_the_host_notification_s_alert(runtime: Runtime,
+                                                      tmp_path: Path) -> None:
+    """A host's own state is the alert named ``host``, as aiops-notify names it."""
+    send(runtime, {**body("PROBLEM", state="DOWN", since=str(T0), **OFF), "check": "host"},
+         T0 + 5)
+    follower, forwarder = make(tmp_path)
+    down = status().replace("current_state=0\n\tlast_hard_state=0",
+                            "current_state=1\n\tlast_hard_state=1")
+    write(tmp_path / "status.dat", down)
+    follower.read_once()
+    (item,) = taken(forwarder)
+    assert (item["type"], item["check"], item["state"], item["since"]) == (
+        "PROBLEM", "host", "DOWN", str(T0))
+    assert dict(send(runtime, item, T0 + 20).dispositions) == {"duplicate": 1}
+    (row,) = alert_rows(runtime)
+    assert (row.name, row.entity, row.severity, row.status) == (
+        "host", "core-1", "critical", "firing")
