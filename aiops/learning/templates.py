@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from aiops.models import Alert
+
 # Each mask with the characters one of its matches must contain, and how many of them:
 # a text short of them cannot match, and skipping the pattern then leaves it as it is.
 _MASKS: tuple[tuple[re.Pattern[str], str, str, int], ...] = (
@@ -44,3 +46,8 @@ def alert_text(name: str, summary: str) -> str:
     """What the text model reads of an alert: its type (kept whole: ``ALM_12`` names a
     type, its digits are not a variable part) and its templated one-line summary."""
     return f"{name.replace('_', ' ').lower()}: {template(summary)}"
+
+
+def event_text(event: Alert) -> str:
+    """What the correlator's text model reads of one alert event."""
+    return alert_text(event.name, event.summary)
