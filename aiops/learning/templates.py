@@ -90,11 +90,34 @@ def _identities(event: Alert) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def _joins(char: str) -> bool:
+    """Whether ``char`` next to a value makes it part of a longer name."""
+    return char.isalnum() or char in "_-"
+
+
+def _replace_whole(text: str, value: str, mask: str) -> str:
+    """``text`` with every whole occurrence of ``value`` replaced by ``mask``: not
+    inside a longer name (``payments`` stays in ``payments-api``, ``/var`` in
+    ``/variable``). A string search, not a pattern: every value would compile a new one
+    (thousands on a stream of pods, more than the regex module keeps)."""
+    out, start, size = [], 0, len(value)
+    at = text.find(value)
+    while at != -1:
+        end = at + size
+        if (at == 0 or not _joins(text[at - 1])) and (end == len(text) or not _joins(text[end])):
+            out += (text[start:at], mask)
+            start = end
+            at = text.find(value, end)
+        else:
+            at = text.find(value, at + 1)
+    out.append(text[start:])
+    return "".join(out)
+
+
 @lru_cache(maxsize=65536)
 def _masked_text(name: str, summary: str, identities: tuple[tuple[str, str], ...]) -> str:
     for key, value in identities:
-        # Whole names only: ``payments`` stays in ``payments-api``, ``/var`` in ``/variable``.
-        summary = re.sub(rf"(?<![\w-]){re.escape(value)}(?![\w-])", f"<{key.lower()}>", summary)
+        summary = _replace_whole(summary, value, f"<{key.lower()}>")
     return alert_text(name, summary)
 
 
