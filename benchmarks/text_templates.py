@@ -303,9 +303,13 @@ def realistic(count: int, seed: int, now: float) -> tuple[dict[str, Any], list[d
     return workload.topology, out
 
 
-def distinct_templates(alerts: Sequence[dict[str, Any]]) -> int:
-    """How many different texts the model would read (type and templated summary)."""
-    return len({event_text(parse_alert(a)) for a in alerts})
+def templates_per_kind(alerts: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many different texts the model would read (type and templated summary),
+    per alert type."""
+    texts: dict[str, set[str]] = {}
+    for a in alerts:
+        texts.setdefault(a["name"], set()).add(event_text(parse_alert(a)))
+    return {name: len(found) for name, found in texts.items()}
 
 
 def replay(topology: dict[str, Any], alerts: Sequence[dict[str, Any]], work: Path
@@ -357,7 +361,11 @@ def section(report: dict[str, Any]) -> str:
         f"{report['templates_per_10k']:,.0f} | {r['encoded']:,} | "
         f"{r['alerts_per_second']:,.0f} | {lat['p50_ms']} | {lat['p99_ms']} | {lat['max_ms']} |",
         "",
-        "Examples of the masked texts (one per kind, first seen):", "",
+        "Kinds with the most templates: " + ", ".join(
+            f"{name} {count}" for name, count in list(report["per_kind"].items())[:6])
+        + " (left apart: user names no label gives, interface types, and the link and "
+        "session states, which tell kinds apart).", "",
+        "Examples of the masked texts (one per kind, the first of each):", "",
     ]
     lines += [f"- `{text}`" for text in report["examples"]]
     return "\n".join(lines) + "\n"
@@ -373,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.alerts < 1:
         parser.error("--alerts must be at least 1")
     topology, alerts = realistic(args.alerts, args.seed, time.time())
-    templates = distinct_templates(alerts)
+    per_kind = templates_per_kind(alerts)
+    templates = sum(per_kind.values())
     examples: dict[str, str] = {}
     for a in alerts:
         examples.setdefault(a["name"], event_text(parse_alert(a)))
@@ -387,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "alerts": len(alerts), "templates": templates,
         "templates_per_10k": templates * 10_000 / len(alerts), "replay": result,
         "examples": [examples[name] for name in sorted(examples)],
+        "per_kind": dict(sorted(per_kind.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
     OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
     OUT_JSON.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
