@@ -13,6 +13,7 @@ not. The alert's type and the rest of its wording stay, so kinds stay apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from aiops.models import Alert
@@ -74,20 +75,61 @@ IDENTITY_LABELS = frozenset({
 })
 
 
-def _identities(event: Alert) -> tuple[tuple[str, str], ...]:
-    """The alert's identity labels whose value its summary names, longest value first
-    (``/var/log`` is masked before ``/var``). A value of one or two characters is left
-    alone unless it is a path (``/``): ``a`` or ``db`` would mask words."""
-    summary = event.summary
-    found = [(key, value) for key, value in event.labels.items()
-             if key in IDENTITY_LABELS and value in summary
-             and (len(value) > 2 or value[:1] == "/") and not value.isdigit()]
-    instance = event.labels.get("instance", "")
-    host, _, port = instance.rpartition(":")
-    if port.isdigit() and len(host) > 2 and host in summary:
-        found.append(("instance", host))  # Prometheus' ``host:port``: texts name the host
+def _maskable(key: str, value: str) -> bool:
+    """Whether a label's value is one to mask: an identity label's, and not one or two
+    characters unless a path (``/``), nor a bare number: ``a``, ``db`` or ``3`` would
+    mask words and counts. Stored labels are JSON: a value may be no string."""
+    return key in IDENTITY_LABELS and isinstance(value, str) \
+        and (len(value) > 2 or value[:1] == "/") and not value.isdigit()
+
+
+def _by_length(found: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Longest value first (``/var/log`` is masked before ``/var``), then by name."""
     found.sort(key=lambda kv: (-len(kv[1]), kv[0]))
     return tuple(found)
+
+
+def _identities(summary: str, labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The identity labels whose value ``summary`` names, longest value first."""
+    found = [(key, value) for key, value in labels.items()
+             if _maskable(key, value) and value in summary]
+    instance = labels.get("instance")
+    host, _, port = instance.rpartition(":") if isinstance(instance, str) else ("", "", "")
+    if port.isdigit() and len(host) > 2 and host in summary:
+        found.append(("instance", host))  # Prometheus' ``host:port``: texts name the host
+    return _by_length(found)
+
+
+def identities(label_sets: Iterable[Mapping[str, str]], limit: int = 64
+               ) -> tuple[tuple[str, str], ...]:
+    """The instance names of a group of alerts (an incident's, a ticket's): every
+    maskable identity value of their labels (and the host of ``instance``), each once,
+    under the name ``labelled_text`` would give it, at most ``limit`` of them. For
+    masking text written about those alerts (a ticket's) as their own texts are."""
+    found: dict[str, str] = {}
+    for labels in label_sets:
+        instance = labels.get("instance")
+        host, _, port = instance.rpartition(":") if isinstance(instance, str) else ("", "", "")
+        pairs = list(labels.items())
+        if port.isdigit() and len(host) > 2:
+            pairs.append(("instance", host))
+        for key, value in pairs:
+            if not _maskable(key, value):
+                continue
+            if value in found:  # the first name in order, as ``_by_length`` breaks ties
+                found[value] = min(key, found[value])
+            elif len(found) < limit:
+                found[value] = key
+    return _by_length([(key, value) for value, key in found.items()])
+
+
+def mask_identities(text: str, names: Sequence[tuple[str, str]]) -> str:
+    """``text`` with every whole occurrence of each value of ``names`` (key, value; as
+    ``identities`` orders them) replaced by ``<key>``."""
+    for key, value in names:
+        if value in text:
+            text = _replace_whole(text, value, f"<{key.lower()}>")
+    return text
 
 
 def _joins(char: str) -> bool:
@@ -115,20 +157,25 @@ def _replace_whole(text: str, value: str, mask: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _masked_text(name: str, summary: str, identities: tuple[tuple[str, str], ...]) -> str:
-    for key, value in identities:
-        summary = _replace_whole(summary, value, f"<{key.lower()}>")
-    return alert_text(name, summary)
+def _masked_text(name: str, summary: str, names: tuple[tuple[str, str], ...]) -> str:
+    return alert_text(name, mask_identities(summary, names))
+
+
+def labelled_text(name: str, summary: str, labels: Mapping[str, str] | None) -> str:
+    """What the text model reads of an alert of type ``name`` with ``summary`` and
+    ``labels``: ``alert_text`` of its type and its summary with the values of its
+    identity labels masked by their names (``Pod <namespace>/<pod> (<container>) is
+    crash looping``). For stored alerts (rows, incident dicts) as for events: the
+    correlator, ticket linking and remediation must read one text of one alert."""
+    if not labels:
+        return alert_text(name, summary)
+    found = _identities(summary, labels)
+    if not found:
+        return alert_text(name, summary)
+    return _masked_text(name, summary, found)
 
 
 def event_text(event: Alert) -> str:
-    """What the correlator's text model reads of one alert event: ``alert_text`` of its
-    type and its summary with the values of its identity labels masked by their names
-    (``Pod <namespace>/<pod> (<container>) is crash looping``). The stored alert keeps
-    its text; only the model's input changes."""
-    if not event.labels:
-        return alert_text(event.name, event.summary)
-    identities = _identities(event)
-    if not identities:
-        return alert_text(event.name, event.summary)
-    return _masked_text(event.name, event.summary, identities)
+    """What the correlator's text model reads of one alert event (``labelled_text``).
+    The stored alert keeps its text; only the model's input changes."""
+    return labelled_text(event.name, event.summary, event.labels)

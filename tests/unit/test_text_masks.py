@@ -105,3 +105,25 @@ def test_the_engine_embeds_one_template_for_a_stream_of_pods(tmp_path: Path) -> 
         assert runtime.embedder.encoded == 1
     finally:
         runtime.close()
+
+
+def test_text_written_about_alerts_is_masked_as_their_own_texts_are() -> None:
+    """A ticket names the instances its alerts' labels name: masked by the same label
+    names, longest first, whatever alert named them; stored JSON labels that are no
+    string are skipped."""
+    from aiops.learning.templates import identities, labelled_text, mask_identities
+
+    labels = [{"mountpoint": "/var", "instance": "web-fra-a:9100", "severity": "page"},
+              {"mountpoint": "/var/log", "host": "web-fra-a", "replicas": 3, "instance": 7}]
+    names = identities(labels)
+    assert names == (("instance", "web-fra-a:9100"), ("host", "web-fra-a"),
+                     ("mountpoint", "/var/log"), ("mountpoint", "/var"))
+    assert mask_identities("Disk /var/log full on web-fra-a, /var too", names) == (
+        "Disk <mountpoint> full on <host>, <mountpoint> too")
+    # The same name ``labelled_text`` gives a value two labels hold: the first by name.
+    both = {"host": "web-fra-a", "instance": "web-fra-a:9100"}
+    assert labelled_text("X", "Clock of web-fra-a drifts", both) == "x: clock of <host> drifts"
+    assert mask_identities("Clock of web-fra-a drifts", identities([both])) == (
+        "Clock of <host> drifts")
+    assert len(identities([{"pod": f"pod-{i:03d}"} for i in range(100)], limit=8)) == 8
+    assert labelled_text("X", "3 replicas", {"replicas": 3, "instance": 7}) == "x: <num> replicas"
