@@ -9,6 +9,7 @@ from aiops import (  # noqa: F401
     cli_ingest,
     cli_learning,
     cli_models,
+    cli_nagios,
     cli_playbooks,
     cli_prune,
     cli_sessions,

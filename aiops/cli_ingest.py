@@ -6,6 +6,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,11 +28,19 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     # the way out (click's call_on_close): the retention loop ends after the transaction
     # it is in, the delivery and auto-run threads stop. Killed outright, an unfinished
     # transaction is rolled back all the same, but nothing is closed or said.
+    with _closing_on_signals((signal.SIGTERM,)):
+        _serve(runtime_of(ctx), host, port)
+
+
+@contextmanager
+def _closing_on_signals(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
+    """Within: the first of ``signals`` stops the command where it stands, says so
+    and exits 128 + its number; ``ctx.call_on_close`` then closes the runtime."""
     from aiops.stop_signals import Stopped, stopping_on_signals
 
-    with stopping_on_signals((signal.SIGTERM,)):
+    with stopping_on_signals(signals):
         try:
-            _serve(runtime_of(ctx), host, port)
+            yield
         except Stopped as exc:
             click.echo(f"aiops: {exc}, closing", err=True)
             raise SystemExit(exc.exit_status) from None
@@ -127,7 +137,21 @@ def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) ->
 @click.pass_context
 @reports_bad_input
 def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
-    """Load the demo topology, replay a demo alert stream, then serve."""
+    """Load the demo topology, replay a demo alert stream, then serve. SIGTERM stops it
+    at any step, exit 143 (Ctrl-C: 130), as 'aiops serve'."""
+    # `make run` runs this under systemd, docker or a terminal: a stop may come while it
+    # trains or replays, not only while it serves. Stopped where it stands, what it
+    # left is what a second start expects: each batch of the replay and the topology
+    # import is one transaction (rolled back when cut), a model version is claimed by
+    # a hard link of a finished file (aiops.learning.registry), and the demo files
+    # are written anew on every start; the runtime's threads are closed on the way out.
+    from aiops.stop_signals import SIGNALS
+
+    with _closing_on_signals(SIGNALS):
+        _demo(ctx, serve, host, port, faults)
+
+
+def _demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
     from aiops.demo.generate import SPAN, write_demo, write_demo_playbook, write_history
     from aiops.learning.training import train
     from connectors.jsonl import read_alerts

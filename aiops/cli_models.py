@@ -179,6 +179,15 @@ def drift_command(ctx: click.Context, window: str | None, version: int | None,
                    + ("  DRIFTING" if measure["drifting"] else ""))
 
 
+def _short_history_option(function: Any) -> Any:
+    from aiops.retention_guard import OVERRIDE_FLAG
+
+    return click.option(OVERRIDE_FLAG, "allow_short_history", is_flag=True,
+                        help="train even when the days reach before the stored history "
+                             "(the oldest stored alert, or a prune's cutoff); refused "
+                             "without it")(function)
+
+
 @model.command("retrain")
 @click.option("--days", type=float, default=None,
               help="train on the stored alerts of the last N days (default: the retrain "
@@ -187,16 +196,20 @@ def drift_command(ctx: click.Context, window: str | None, version: int | None,
               help="auto: promote only when the policy says so (docs/architecture.md); "
                    "never: save for review; always (default: the retrain settings', auto)")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_short_history_option
 @click.pass_context
 @reports_bad_input
 def retrain_command(ctx: click.Context, days: float | None, promote: str | None,
-                    as_json: bool) -> None:
+                    as_json: bool, allow_short_history: bool) -> None:
     """Train a new correlation model version from the stored alerts and operator
-    feedback, try it in shadow mode on the most recent day, promote it by policy."""
+    feedback, try it in shadow mode on the most recent day, promote it by policy.
+    Days reaching before the stored history (a young store, or pruned) are refused
+    (exit 2) unless --allow-short-history."""
     from aiops.cli_learning import _show_fit_step
     from aiops.learning.retrain import retrain
 
-    report = retrain(runtime_of(ctx), days, promote, progress=_show_fit_step)
+    report = retrain(runtime_of(ctx), days, promote, progress=_show_fit_step,
+                     allow_short_history=allow_short_history)
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return
@@ -209,6 +222,9 @@ def _describe_retrain(report: dict[str, Any]) -> str:
     lines = [f"trained correlation model v{report['version']} on {meta['alerts']} events "
              f"({meta['trained_on']}), {meta['relations']} relations between "
              f"{meta['alert_types']} types"]
+    span = meta["retrain"].get("span")
+    if span is not None:
+        lines.append(_describe_span(span))
     for label in ("promoted", "candidate"):
         part = shadow[label]
         told = (f"; on {part['corrected']['incidents']} corrected incidents F1 "
@@ -228,6 +244,18 @@ def _describe_retrain(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _describe_span(span: dict[str, Any]) -> str:
+    """The span a retrain trained on, and, when short, why."""
+    told = (f"  span: alerts that started from {span['first_start']} to {span['last_start']}"
+            f" ({span['days_trained']:g} of the {span['days_asked']:g} days asked)"
+            if span["first_start"] is not None else "  span: no alerts in the days asked")
+    if span["short"]:
+        told += (f"; SHORT: the stored history starts at {span['oldest_stored']}"
+                 + (f", pruned before {span['pruned_before']}" if span["pruned_before"]
+                    else ""))
+    return told
+
+
 @model.command("schedule")
 @click.option("--every", "schedule", default=None,
               help="how often: a duration (1d, 6h) or a 5-field cron ('0 3 * * *'); "
@@ -236,12 +264,16 @@ def _describe_retrain(report: dict[str, Any]) -> str:
 @click.option("--promote", type=click.Choice(["auto", "never", "always"]), default=None,
               help="as 'aiops model retrain --promote'")
 @click.option("--once", is_flag=True, help="Retrain once, then exit.")
+@_short_history_option
 @click.pass_context
 @reports_bad_input
 def schedule_command(ctx: click.Context, schedule: str | None, days: float | None,
-                     promote: str | None, once: bool) -> None:
+                     promote: str | None, once: bool, allow_short_history: bool) -> None:
     """Retrain on a schedule in this process (the embedded default, no broker); with a
-    broker, Celery beat runs the same task from AIOPS_RETRAIN_SCHEDULE."""
+    broker, Celery beat runs the same task from AIOPS_RETRAIN_SCHEDULE. Days reaching
+    before the stored history are refused when it starts (exit 2), as for 'aiops model
+    retrain', unless --allow-short-history; the runs after do not refuse (a young store
+    grows into them), their reports say the span they trained on."""
     from aiops.tasks import retrain_schedule, run_retrain_inline
 
     data_dir = ctx.obj["data_dir"]
@@ -250,6 +282,8 @@ def schedule_command(ctx: click.Context, schedule: str | None, days: float | Non
         raise InputError("no schedule: give --every (1d, or a cron such as '0 3 * * *') or "
                          "set AIOPS_RETRAIN_SCHEDULE", field="every")
     retrain_schedule(chosen, "--every")  # refuse a bad one before the first run
+    if not allow_short_history:
+        _check_history(data_dir, data_dir.retrain.days if days is None else days)
 
     def log(name: str, outcome: dict[str, Any] | str) -> None:
         text = outcome if isinstance(outcome, str) else (
@@ -261,3 +295,21 @@ def schedule_command(ctx: click.Context, schedule: str | None, days: float | Non
                                   days, promote, once=once, on_result=log)
     if once and failures:
         sys.exit(1)
+
+
+def _check_history(data_dir: Any, days: float) -> None:
+    """The manual retrain's refusal (``refuse_short_history``), on the store as it is
+    when the schedule starts; nothing stored yet is left to the first run to say."""
+    from aiops.learning.retrain import refuse_short_history
+    from aiops.store.db import open_database
+    from aiops.stored_history import stored_history
+
+    data_dir.path.mkdir(parents=True, exist_ok=True)
+    db = open_database(data_dir.url())
+    try:
+        with db.connect() as conn:
+            stored = stored_history(conn)
+    finally:
+        db.dispose()
+    if stored is not None:
+        refuse_short_history(stored, days)

@@ -45,6 +45,10 @@ Deleted in batches of at most ``batch`` rows, each its own transaction, so a liv
 ``aiops serve`` writing to the same store waits for one batch at most, and a prune
 interrupted midway has deleted only rows meant to go: run again, it finishes (an
 incident whose alerts went but not yet itself shows fewer alerts until then).
+
+Each prune first records its cutoff (the latest of all, ``aiops.stored_history``):
+what is left of the older alerts no longer tells where the history became whole, and
+a manual retrain asked for more days than that is refused by name.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from aiops.models import OWN_SOURCE
 from aiops.playbooks.runs import IN_FLIGHT
 from aiops.sinks.tables import PENDING, sink_deliveries, sink_tombstones
 from aiops.store.tables import alerts, incidents, playbook_runs, raw_events, sessions
+from aiops.stored_history import note_prune
 from aiops.tickets.tables import ticket_links
 from aiops.timeutil import parse_timestamp
 
@@ -345,6 +350,8 @@ def prune(db: sa.Engine, r: Retention, batch: int = BATCH,
         raise ValueError(f"batch must be at least 1, got {batch}")
     report = PruneReport(r.cutoff, r.clamped, r.floor, dry_run=False)
     began = time.perf_counter()
+    with db.begin() as conn:  # first: a prune stopped midway has deleted some already
+        note_prune(conn, r.cutoff, r.now)
     batches = Batches(db, report, progress)
     # An ended incident's alerts (their raw events first: the foreign key), then it.
     for seqs in pages(db, incidents.c.seq, _incident_ended(r), batch):

@@ -155,7 +155,8 @@ def start_retention(runtime: Runtime) -> RetentionLoop | None:
     if 0 < settings.keep < days * 86400 and not runtime.data_dir.retrain.schedule.strip():
         # No schedule: only a manual `aiops model retrain` (7 days unless told) reads it.
         log.warning("AIOPS_RETENTION_KEEP keeps %.1f days of history, less than the %g days "
-                    "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` will "
-                    "see only what is kept", settings.keep / 86400, days)
+                    "retraining trains on (AIOPS_RETRAIN_DAYS): `aiops model retrain` for "
+                    "more days than are kept is refused (exit 2) unless "
+                    "--allow-short-history", settings.keep / 86400, days)
     runtime.retention = RetentionLoop(runtime.db, runtime.data_dir).start()
     return runtime.retention

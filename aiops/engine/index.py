@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from aiops.engine.state import AlertRecord, IncidentRecord
-from aiops.learning.templates import alert_text
+from aiops.learning.templates import event_text
 
 MAX_PROFILE_TEXTS = 8  # distinct alert templates kept per incident for text similarity
 
@@ -32,7 +32,7 @@ class IncidentProfile:
         self.spans[key] = (min(first, alert.starts_at), max(last, alert.starts_at))
         self.names.add(alert.name)
         if len(self.texts) < MAX_PROFILE_TEXTS:
-            text = alert_text(alert.name, alert.event.summary)
+            text = event_text(alert.event)
             if text not in self.texts:
                 self.texts.append(text)
 

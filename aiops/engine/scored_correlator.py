@@ -48,7 +48,7 @@ from aiops.engine.index import IncidentIndex
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.relations import TypeRelations
-from aiops.learning.templates import alert_text
+from aiops.learning.templates import event_text
 from aiops.models import Alert
 from topology.graph import TopologyGraph
 
@@ -136,7 +136,7 @@ class ScoredCorrelator:
     def prepare(self, events: list[Alert]) -> None:
         """Embed the batch's new templates in one model call (cheaper than one by one)."""
         if self.embedder is not None and events:
-            self.embedder.prepare({alert_text(e.name, e.summary) for e in events})
+            self.embedder.prepare({event_text(e) for e in events})
 
     def _links(self, alert: AlertRecord, index: IncidentIndex
                ) -> dict[str, tuple[float, IncidentRecord]]:
@@ -271,7 +271,7 @@ class ScoredCorrelator:
         needed = w.relation != 0.0 or w.unrelated != 1.0
         relation = self._relation(alert, profile.names) if needed else 0.0
         return {"link": link, "relation": relation,
-                "text": self._text(alert_text(alert.name, alert.event.summary),
+                "text": self._text(event_text(alert.event),
                                    profile.texts)}
 
     def score(self, parts: dict[str, float]) -> float:

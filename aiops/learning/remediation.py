@@ -68,6 +68,13 @@ FAILED_MARKERS = ("not solved", "not fixed", "unresolved", "won't", "wont", "can
                   "can't reproduce", "duplicate", "rejected", "failed", "did not help",
                   "no fix")
 
+# How the texts of a model's cases were read, so its queries are read alike:
+# 1, ``alert_text`` (type and templated summary); 2, identity labels' values masked
+# (``templates.labelled_text``, ``aiops.tickets.cases``). Models stored without a format
+# are 1: their stored texts cannot be masked again (the labels are not stored with
+# them), so their queries stay unmasked and they score as they were trained.
+TEXT_FORMAT = 2
+
 # Leave-one-out choice of the vote's mix and kernel scale (``_learn_vote``).
 LOO_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)
 LOO_SCALES = (0.5, 0.75, 1.0, 1.5, 2.0)
@@ -194,6 +201,7 @@ class RemediationModel:
         self.actions_: list[str] = []
         self.version: int | None = None
         self.loo_: dict[str, Any] = {}  # what the leave-one-out choice found (fit)
+        self.text_format = TEXT_FORMAT  # how its cases' texts were read (TEXT_FORMAT)
         self._ready = False  # the matrices below are built on first use
         self._symptoms = np.zeros((0, 0), dtype=np.float32)
         self._causes = np.zeros((0, 0), dtype=np.float32)
@@ -471,6 +479,7 @@ class RemediationModel:
     # -- persistence -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"params": asdict(self.params), "actions": self.actions_, "loo": self.loo_,
+                "text_format": self.text_format,
                 "cases": [{**asdict(c), "action_id": a}
                           for c, a in zip(self.cases_, self.case_action_, strict=True)]}
 
@@ -479,6 +488,7 @@ class RemediationModel:
         model = cls(RemediationParams.from_dict(data.get("params", {})))
         model.actions_ = list(data.get("actions", []))
         model.loo_ = dict(data.get("loo") or {})
+        model.text_format = int(data.get("text_format", 1))
         for raw in data.get("cases", []):
             raw = dict(raw)
             model.case_action_.append(int(raw.pop("action_id")))

@@ -49,21 +49,31 @@ import sqlalchemy as sa
 from aiops.engine.regroup import compare, load_lead_in, load_window
 from aiops.engine.state import AlertRecord
 from aiops.errors import InputError
-from aiops.learning.drift import latest_start, measure_drift, window_stats
+from aiops.learning.drift import measure_drift, window_stats
 from aiops.learning.labels import WEAK_MODES, GroupLabels, read_labels
 from aiops.learning.pairwise import pair_score
 from aiops.learning.training import MODEL_NAME, CorrelationModel, train
 from aiops.learning.weights import FitStep, ScoringWeightsFitter
 from aiops.learning.windows import reach
 from aiops.models import OWN_SOURCE, Alert, parse_alert
+from aiops.retention_guard import OVERRIDE_FLAG
 from aiops.runtime import Runtime
 from aiops.store.tables import alerts, raw_events
+from aiops.stored_history import StoredHistory, stored_history, trained_span
 from aiops.timeutil import to_rfc3339
 from topology.graph import TopologyGraph
 
 POLICIES = ("auto", "never", "always")
 log = logging.getLogger(__name__)
 DAY = 86400.0
+
+
+def refuse_short_history(stored: StoredHistory, days: float) -> None:
+    """An InputError (exit 2 on the command line) when ``days`` up to the latest stored
+    start reach before the stored history (``aiops.stored_history``): what ``aiops
+    model retrain`` and ``aiops model schedule`` check unless ``--allow-short-history``."""
+    if stored.is_short(days):
+        raise InputError(stored.refusal(days, "--days", OVERRIDE_FLAG), field="days")
 
 
 def load_history(conn: sa.Connection, since: float, until: float) -> list[Alert]:
@@ -153,9 +163,18 @@ def _record(runtime: Runtime, version: int, meta: dict[str, Any]) -> None:
 
 def retrain(runtime: Runtime, days: float | None = None, promote: str | None = None, *,
             weak_labels: str | None = None, fit_seconds: float | None = None,
-            progress: Callable[[FitStep], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[FitStep], None] | None = None,
+            allow_short_history: bool = True) -> dict[str, Any]:
     """Train a candidate on the last ``days`` days of stored alerts, shadow-test it on
-    the most recent day, promote it per ``promote`` (auto, never, always); the report."""
+    the most recent day, promote it per ``promote`` (auto, never, always); the report,
+    whose ``meta["retrain"]["span"]`` says which span it really trained on.
+
+    With ``allow_short_history=False`` (``aiops model retrain`` without
+    ``--allow-short-history``) days that reach before the stored history
+    (``aiops.stored_history``) are refused, an InputError naming ``--days``. Allowed by
+    default: the scheduled runs (Celery beat, ``aiops model schedule``, whose window is
+    checked once when it starts) must not fail every night on a store younger than
+    their days; their report says the span was short."""
     cfg = runtime.data_dir.retrain
     days = cfg.days if days is None else days
     policy = cfg.promote if promote is None else promote
@@ -171,16 +190,23 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
     settings = runtime.data_dir.settings
     started = time.perf_counter()
     with runtime.db.connect() as conn:
-        now = latest_start(conn)
-        if now is None:
+        stored = stored_history(conn)
+        if stored is None:
             raise InputError("no alerts stored yet: nothing to train on", field="days")
-        since = now - days * DAY
+        if not allow_short_history:
+            refuse_short_history(stored, days)
+        now = stored.latest
+        since = stored.window_start(days)
         stats = window_stats(conn, since, now)
         if stats.alerts < cfg.min_alerts:
             raise InputError(f"only {stats.alerts} stored alerts started in the {days:g} days "
                              f"up to {to_rfc3339(now)}; at least {cfg.min_alerts} are needed "
                              "to train: choose more days", field="days")
         history = load_history(conn, since, now)
+        first, last = conn.execute(
+            sa.select(sa.func.min(alerts.c.starts_at), sa.func.max(alerts.c.starts_at))
+            .where(alerts.c.starts_at.between(since, now), alerts.c.source != OWN_SOURCE)).one()
+        span = trained_span(stored, days, first, last)
         shadow_since = max(since, now - cfg.shadow_window)
         promoted, promoted_doc = _promoted(runtime)
         labels = read_labels(conn, weak=weak, reach=reach(settings, promoted.time_scale))
@@ -202,7 +228,9 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
 
     text = runtime.embedder if settings.text_similarity else None
     source = (f"stored alerts {to_rfc3339(since)} .. {to_rfc3339(now)} "
-              f"({days:g} day{'' if days == 1 else 's'})")
+              f"({days:g} day{'' if days == 1 else 's'}"
+              + (f"; history only from {to_rfc3339(stored.whole_from)}, "
+                 f"{span['days_trained']:g} days trained on)" if span["short"] else ")"))
     model, meta = train(runtime.registry, history, runtime.engine.topology, source,
                         embedder=text, labels=fit_labels, settings=settings,
                         fitter=ScoringWeightsFitter(
@@ -226,7 +254,7 @@ def retrain(runtime: Runtime, days: float | None = None, promote: str | None = N
     chosen, reasons = decide(policy, shadow["promoted"], shadow["candidate"], drift,
                              cfg.min_stored_agreement)
     meta["retrain"] = {"policy": policy, "promoted": chosen, "reasons": reasons,
-                       "days": days, "shadow": shadow,
+                       "days": days, "span": span, "shadow": shadow,
                        "drift_of_promoted": _drift_summary(drift),
                        "held_out_corrected_incidents": corrected.corrected,
                        "seconds": round(time.perf_counter() - started, 3)}
@@ -306,5 +334,5 @@ def run_retrain(data_dir: str | None = None, database_url: str | None = None,
         runtime.close()
     meta = report.pop("meta")
     return {**report, "trained_on": meta["trained_on"], "alerts": meta["alerts"],
-            "shadow": meta["retrain"]["shadow"],
+            "span": meta["retrain"]["span"], "shadow": meta["retrain"]["shadow"],
             "drift_of_promoted": meta["retrain"]["drift_of_promoted"]}

@@ -27,7 +27,7 @@ from aiops.learning.parents import ParentModel
 from aiops.learning.registry import ModelRegistry
 from aiops.learning.relations import TypeRelations
 from aiops.learning.ring_shares import RingSharesEstimator, valid_shares
-from aiops.learning.templates import alert_text
+from aiops.learning.templates import event_text
 from aiops.learning.timescale import CascadeTimescale, source_scales
 from aiops.learning.weights import FitStep, ScoringWeightsFitter, weights_from_dict
 from aiops.models import Alert
@@ -166,7 +166,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     timescale.stretch(relations)
     relations.fit(alerts, topology, pairs=pairs, offsets=offsets)
     if embedder is not None:
-        embedder.prepare({alert_text(a.name, a.summary) for a in alerts})
+        embedder.prepare({event_text(a) for a in alerts})
         embedder.save()
     weights, weights_meta, fitted = fit_weights(alerts, labels, topology, relations, embedder,
                                                 settings, fitter, progress, offsets,

@@ -13,6 +13,13 @@ that device raised none, by the learned causal graph (:mod:`aiops.tickets.root_t
 and a distribution over root types goes with it for a dead device that shows only
 its effects. Incidents are described by the same functions at recommendation time,
 so training and use agree.
+
+Alerts are read as the correlator reads them (``labelled_text``: the values of their
+identity labels masked by the labels' names), and a ticket's text and root cause with
+the instance names of its alerts masked the same way, so a past ticket for one pod's
+crash loop describes another pod's. The texts are stored in the model's cases; a
+model stores which reading made them (``RemediationModel.text_format``) and its
+queries are read the same way (``query_from_incident(masked=...)``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiops.learning.remediation import RemediationCase, RemediationQuery, ticket_worked
-from aiops.learning.templates import alert_text, template
+from aiops.learning.templates import (
+    alert_text,
+    identities,
+    labelled_text,
+    mask_identities,
+    template,
+)
 from aiops.models import Alert, Ticket
 from aiops.tickets.linker import ticket_text
 from aiops.tickets.root_type import Relations, causal_order
@@ -50,7 +63,8 @@ def node_facts(topology: TopologyGraph, node_id: str | None) -> tuple[str | None
 
 
 def _texts(alerts: Sequence[Alert]) -> list[str]:
-    return list(dict.fromkeys(alert_text(a.name, a.summary) for a in alerts))[:MAX_TEXTS]
+    return list(dict.fromkeys(labelled_text(a.name, a.summary, a.labels)
+                              for a in alerts))[:MAX_TEXTS]
 
 
 class _AlertIndex:
@@ -138,19 +152,30 @@ def cases_from_history(tickets: Sequence[Ticket], alerts: Sequence[Alert],
         present = {a.name for a in linked}
         root_type = order.pick([(a.name, a.starts_at) for a in own or linked], present)
         kind, role = node_facts(topology, node)
+        names = identities(a.labels for a in linked)
         cases.append(RemediationCase(
             ticket_id=ticket.id, action=ticket.resolution.strip(),
-            worked=ticket_worked(ticket.labels), symptoms=ticket_text(ticket),
+            worked=ticket_worked(ticket.labels), symptoms=ticket_text(ticket, names),
             alert_texts=_texts(linked), alert_types=sorted({a.name for a in linked}),
-            cause=template(ticket.root_cause) if ticket.root_cause else None,
+            cause=template(mask_identities(ticket.root_cause, names))
+            if ticket.root_cause else None,
             root_type=root_type, root_types=order.weights(present, root_type),
             entity_kind=kind, entity_role=role))
     return cases
 
 
 def query_from_incident(incident: dict[str, Any], topology: TopologyGraph,
-                        relations: Relations | None = None) -> RemediationQuery:
-    """Describe a stored incident (``aiops.store.queries.get_incident``) for the model."""
+                        relations: Relations | None = None, masked: bool = True
+                        ) -> RemediationQuery:
+    """Describe a stored incident (``aiops.store.queries.get_incident``, whose alerts
+    carry their labels) for the model. ``masked``: its alerts read with their identity
+    labels masked, as ``cases_from_history`` reads them now; False for a model whose
+    cases were read without (``text_format`` 1), which must keep scoring as trained."""
+    def text(alert: dict[str, Any]) -> str:
+        if masked:
+            return labelled_text(alert["name"], alert["summary"], alert.get("labels"))
+        return alert_text(alert["name"], alert["summary"])
+
     alerts = incident.get("alerts") or []
     causes = incident.get("root_causes") or []
     top = causes[0] if causes else {}
@@ -164,9 +189,9 @@ def query_from_incident(incident: dict[str, Any], topology: TopologyGraph,
     if node_id is None and root_alert is not None:
         node_id = root_alert.get("node_id")
     kind, role = node_facts(topology, node_id)
-    texts = list(dict.fromkeys(alert_text(a["name"], a["summary"]) for a in alerts))
+    texts = list(dict.fromkeys(text(a) for a in alerts))
     return RemediationQuery(
         alert_texts=texts[:MAX_TEXTS], alert_types=sorted(present), root_type=root_type,
         root_types=order.weights(present, root_type),
-        cause=alert_text(root_alert["name"], root_alert["summary"]) if root_alert else None,
+        cause=text(root_alert) if root_alert else None,
         entity_kind=kind, entity_role=role)

@@ -10,7 +10,10 @@ Four pieces of evidence, each in [0, 1]:
 * time: 1 when the incident's span overlaps the ticket's (opened minus ``lead``
   until resolved), falling linearly to 0 ``horizon`` seconds away;
 * text: cosine similarity (MiniLM) of the ticket's title and description with the
-  incident's alert texts, all reduced to templates.
+  incident's alert texts, all reduced to templates; the alerts read as the correlator
+  reads them (``labelled_text``: their identity labels' values masked by the labels'
+  names), and the instance names those labels give masked in the ticket's text too,
+  so "disk full on /data of web-fra-a" reads as its alert does.
 
 ``score = max(alerts', time × (0.6 · entity + 0.4 · text))`` with
 ``alerts' = 0.5 + 0.5 · alerts`` when any id is shared: a shared alert id needs no
@@ -27,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.learning.embeddings import TemplateEmbedder
-from aiops.learning.templates import alert_text, template
+from aiops.learning.templates import identities, labelled_text, mask_identities, template
 from aiops.models import Ticket
 from aiops.store.tables import alerts, incidents, raw_events
 from topology.graph import TopologyGraph
@@ -69,12 +72,23 @@ class _Profile:
     nodes: set[str]
     entities: set[str]
     texts: list[str]
+    labels: list[dict[str, str]] = field(default_factory=list)  # distinct label sets
+    _names: tuple[tuple[str, str], ...] | None = None
+
+    def names(self) -> tuple[tuple[str, str], ...]:
+        """The instance names its alerts' identity labels give (``identities``), read
+        once: a profile is loaded whole and then scored against every ticket."""
+        if self._names is None:
+            self._names = identities(self.labels)
+        return self._names
 
 
-def ticket_text(ticket: Ticket) -> str:
-    """The template the text model reads of a ticket: title and the start of the description."""
+def ticket_text(ticket: Ticket, names: tuple[tuple[str, str], ...] = ()) -> str:
+    """The template the text model reads of a ticket: title and the start of the
+    description, with the instance names ``names`` (``identities`` of the alerts it is
+    compared with or was about) masked as those alerts' own texts mask them."""
     body = (ticket.description or "")[:TEXT_CHARS]
-    return template(f"{ticket.title}. {body}".strip(". "))
+    return template(mask_identities(f"{ticket.title}. {body}".strip(". "), names))
 
 
 class TicketLinker:
@@ -158,16 +172,18 @@ class TicketLinker:
                     r.id, r.started_at, r.resolved_at or r.updated_at,
                     {c for c in causes if c}, set(), [])
             query = (sa.select(alerts.c.incident_id, alerts.c.name, alerts.c.summary,
-                               alerts.c.entity, alerts.c.node_id)
+                               alerts.c.entity, alerts.c.node_id, alerts.c.labels)
                      .where(alerts.c.incident_id.in_(chunk)))
-            for incident_id, name, summary, entity, node_id in conn.execute(query):
+            for incident_id, name, summary, entity, node_id, labels in conn.execute(query):
                 profile = self._profiles[incident_id]
                 if node_id:
                     profile.nodes.add(node_id)
                 profile.entities.add(entity.lower())
-                text = alert_text(name, summary)
+                text = labelled_text(name, summary, labels)
                 if text not in profile.texts and len(profile.texts) < 16:
                     profile.texts.append(text)
+                if labels and labels not in profile.labels and len(profile.labels) < 64:
+                    profile.labels.append(labels)
 
     def _entity(self, ticket: Ticket, profile: _Profile) -> tuple[float, str | None]:
         if not ticket.entity:
@@ -194,7 +210,7 @@ class TicketLinker:
     def _text(self, ticket: Ticket, profile: _Profile) -> float:
         if self.embedder is None or not profile.texts:
             return 0.0
-        mine = ticket_text(ticket)
+        mine = ticket_text(ticket, profile.names())
         self.embedder.prepare([mine, *profile.texts])
         return max(self.embedder.similarity(mine, t) for t in profile.texts)
 

@@ -55,7 +55,8 @@ class Recommender:
                      ) -> list[dict[str, Any]]:
         if not incident.get("alerts"):
             return []
-        query = query_from_incident(incident, topology, self.relations)
+        query = query_from_incident(incident, topology, self.relations,
+                                    masked=self.model.text_format >= 2)
         with self._lock:  # the embedder's cache and the model's lazy matrices are shared
             return self.model.predict(query, self.embedder)
 

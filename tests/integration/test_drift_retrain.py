@@ -335,17 +335,24 @@ def test_beat_entry_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_retrain_train_and_schedule_from_the_command_line(trained: Path,
                                                           tmp_path: Path) -> None:
     data = copy_of(trained, tmp_path / "d")
-    done = aiops(data, "model", "retrain", "--days", "2", "--promote", "never")
+    # the store holds about 1.3 days: 2 are refused, by name, unless told
+    short = aiops(data, "model", "retrain", "--days", "2", "--promote", "never")
+    assert short.returncode == 2 and "--days 2 asks for the alerts" in short.stderr
+    done = aiops(data, "model", "retrain", "--days", "2", "--promote", "never",
+                 "--allow-short-history")
     assert done.returncode == 0, done.stderr
     assert "trained correlation model v2" in done.stdout
     assert "not promoted (policy never)" in done.stdout
-    report = json.loads(aiops(data, "model", "retrain", "--days", "2", "--json").stdout)
+    report = json.loads(aiops(data, "model", "retrain", "--days", "1", "--json").stdout)
     assert report["version"] == 3 and report["promoted"] is False  # auto: not drifting
     bad = aiops(data, "model", "retrain", "--days", "0")
     assert bad.returncode == 2 and "'days' must be a positive number" in bad.stderr
     bad = aiops(data, "model", "retrain", "--promote", "maybe")
     assert bad.returncode == 2 and "maybe" in bad.stderr
-    once = aiops(data, "model", "schedule", "--every", "1d", "--once", "--promote", "never")
+    short = aiops(data, "model", "schedule", "--every", "1d", "--once")  # 7 days
+    assert short.returncode == 2 and "--days 7 asks for the alerts" in short.stderr
+    once = aiops(data, "model", "schedule", "--every", "1d", "--once", "--promote", "never",
+                 "--days", "1")
     assert once.returncode == 0, once.stderr
     assert "retrain-correlation: v4 not promoted" in once.stderr
     bad = aiops(data, "model", "schedule", "--every", "soon", "--once")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import grp
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ log_file={d}/nagios.log
 cfg_file={d}/objects.cfg
 cfg_file={d}/aiops.cfg
 status_file={d}/status.dat
+status_update_interval=1
+object_cache_file={d}/objects.cache
 temp_file={d}/nagios.tmp
 temp_path={d}
 lock_file={d}/nagios.lock
@@ -93,7 +96,21 @@ define service {{
   notification_interval 0
   contacts aiops
 }}
+define service {{
+  host_name core-1
+  service_description LDP session
+  check_command check_state
+  max_check_attempts 1
+  check_interval 1
+  retry_interval 1
+  check_period 24x7
+  notification_period 24x7
+  notification_interval 0
+  notifications_enabled 0
+  contacts aiops
+}}
 """
+# LDP session notifies nothing: only ``aiops nagios follow`` reads its problems.
 CHECK = """\
 # the state the test wrote for this service (0 OK, 1 WARNING, 2 CRITICAL); a host is
 # always up
@@ -229,3 +246,88 @@ def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
                  "DOWNTIMECANCELLED (CRITICAL)"):
         assert f"SERVICE NOTIFICATION: aiops;core-1;BGP peer;{kind};notify-service-aiops" \
             in log, kind
+
+
+def follow(folder: Path, live_server: LiveServer, data_dir: Path) -> subprocess.Popen[str]:
+    """``aiops nagios follow`` reading this Nagios's status file every second."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiops", "--data-dir", str(data_dir), "nagios", "follow",
+         "--status-file", str(folder / "status.dat"),
+         "--objects-cache", str(folder / "objects.cache"),
+         "--forward", live_server.url, "--interval", "1", "--stats-every", "1"],
+        cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def service_alert(live_server: LiveServer, name: str) -> dict | None:
+    """The alert of ``name`` as the engine's API shows it (in its incident's detail)."""
+    rows = [a for a in alert_rows(live_server.runtime) if a["name"] == name]
+    if len(rows) != 1 or rows[0]["incident_id"] is None:
+        return None
+    detail = requests.get(f"{live_server.url}/api/v1/incidents/{rows[0]['incident_id']}",
+                          timeout=10).json()
+    (alert,) = [a for a in detail["alerts"] if a["name"] == name]
+    return alert
+
+
+def alert_status(live_server: LiveServer, name: str) -> tuple[str | None, ...] | None:
+    alert = service_alert(live_server, name)
+    if alert is None:
+        return None
+    return (alert["labels"].get("acknowledged"), alert["labels"].get("suppressed"),
+            alert["status"])
+
+
+def test_the_follower_reads_problems_acknowledgements_downtimes_and_recoveries(
+        nagios: Path, live_server: LiveServer, tmp_path: Path) -> None:
+    """A problem Nagios never notifies (its notifications are off) and that began before
+    the follower started fires; an acknowledgement removed by hand, which Nagios does not
+    notify, clears the label; a downtime sets it; the recovery resolves the alert at
+    Nagios's time. A problem Nagios notifies too is one alert of both."""
+    explain = nagios_log(nagios)
+    (nagios / "state-LDP session").write_text("2")
+    wait_for(lambda: "SERVICE ALERT: core-1;LDP session;CRITICAL;HARD"
+             in (nagios / "nagios.log").read_text(), "the LDP problem in Nagios", 60, explain)
+    follower = follow(nagios, live_server, tmp_path / "d")
+    try:
+        wait_for(lambda: alert_status(live_server, "LDP session") == (
+            "false", "false", "firing"), "the problem older than the follower", 60, explain)
+        (ldp,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
+        assert (ldp["source"], ldp["entity"], ldp["labels"]["address"]) == (
+            "nagios", "core-1", "127.0.0.1")
+        assert abs(ldp["starts_at"] - time.time()) < 60
+        command(nagios, "ACKNOWLEDGE_SVC_PROBLEM;core-1;LDP session;2;0;0;ann;on it")
+        wait_for(lambda: alert_status(live_server, "LDP session") == (
+            "true", "false", "firing"), "the acknowledgement", 60, explain)
+        command(nagios, "REMOVE_SVC_ACKNOWLEDGEMENT;core-1;LDP session")
+        wait_for(lambda: alert_status(live_server, "LDP session") == (
+            "false", "false", "firing"), "the acknowledgement's removal", 60, explain)
+        command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;LDP session;{int(time.time())};"
+                        f"{int(time.time()) + 3600};1;0;3600;ann;maintenance")
+        wait_for(lambda: alert_status(live_server, "LDP session") == (
+            "false", "downtime", "firing"), "the downtime", 60, explain)
+        # Notified and followed: the notification's alert and the follower's are one.
+        (nagios / "state-BGP peer").write_text("2")
+        wait_for(lambda: "SERVICE NOTIFICATION: aiops;core-1;BGP peer;CRITICAL"
+                 in (nagios / "nagios.log").read_text(), "the BGP notification", 60, explain)
+        wait_for(lambda: alert_status(live_server, "BGP peer") == ("false", "false", "firing"),
+                 "the BGP problem", 60, explain)
+        (nagios / "state-LDP session").write_text("0")
+        wait_for(lambda: alert_status(live_server, "LDP session") is not None
+                 and alert_status(live_server, "LDP session")[2] == "resolved",
+                 "the recovery", 60, explain)
+        time.sleep(3)  # the follower's reads of the BGP problem (every second)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        err = follower.communicate(timeout=30)[1]
+    assert follower.returncode == 0, err
+    assert "nagios: stopped; received" in err, err
+    (ended,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
+    assert ended["id"] == ldp["id"] and ended["starts_at"] == ldp["starts_at"]
+    assert 0 <= time.time() - ended["ends_at"] < 60  # Nagios's time of the recovery
+    (bgp,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "BGP peer"]
+    with live_server.runtime.db.connect() as conn:
+        events = conn.execute(sa.select(raw_events.c.alert_id, raw_events.c.disposition)
+                              .where(raw_events.c.alert_id == bgp["id"])).all()
+    # The notification's event and the follower's, folded into one alert.
+    assert sorted(e.disposition for e in events) == ["duplicate", "new"], events

@@ -32,6 +32,7 @@ def test_a_secret_file_that_cannot_be_opened_is_refused_by_name(tmp_path: Path) 
     (["zabbix", "check", "--url", "https://zabbix/api_jsonrpc.php"], "no API token"),
     (["zabbix", "follow", "--url", "zabbix", "--forward", "http://127.0.0.1:1"],
      "--url must be Zabbix's"),
+    (["nagios", "follow", "--forward", "127.0.0.1:8080"], "--forward must be an http(s)"),
 ])
 def test_a_bad_connection_option_is_one_line_and_exit_2(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],

@@ -42,7 +42,7 @@ def test_skipping_a_mask_the_text_cannot_match_changes_no_template() -> None:
     pieces = ["0", "7", "12", "255", "a", "f", "3f2a9c1e", "-", ":", ".", "/", " ", "x",
               "ne", "ge", "00:1b:44:11:3a:b7", "00-1b-44-11-3a-b7", "10.2.3.4", "fe80::1",
               "123e4567-e89b-12d3-a456-426614174000", "2001:db8:0:0:8:800:200c:417a",
-              "\u0661\u0662", "Ünï", "\t"]
+              "\u0661\u0662", "Ünï", "\t", "cart-7d9f8b6c4-x2k9p", "bcdfg", "22222", "x2k9p"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
              for _ in range(5000)]
     texts += ["ber_high on ne-08 ge-0/0/12", "ab:cd:ef", "1.2.3", "1.2.3.4", "a-b-c-d"]

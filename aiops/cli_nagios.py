@@ -1,0 +1,53 @@
+"""``aiops nagios follow``: Nagios Core 4's state, read from its status file on the
+Nagios host, as alerts.
+
+It runs beside (or instead of) the notification command ``deploy/nagios/aiops-notify``
+and forwards to the same ``/api/v1/webhooks/nagios`` mapping, so both make the same
+alerts (docs/webhooks.md, "Nagios Core 4").
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from aiops.cli_base import main, reports_bad_input
+from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder, run_follower
+
+
+@main.group()
+def nagios() -> None:
+    """Nagios Core 4: follow its status file into the engine."""
+
+
+@nagios.command("follow")
+@click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/var/lib/nagios4/status.dat"), show_default=True,
+              help="Nagios's status_file (nagios.cfg); read every --interval when it "
+                   "changed. It may be missing for a while (Nagios stopped).")
+@click.option("--objects-cache", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/var/lib/nagios4/objects.cache"), show_default=True,
+              help="Nagios's object_cache_file (nagios.cfg): hosts' addresses, and "
+                   "which objects still exist.")
+@FORWARD
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1),
+              help="Seconds between reads (Nagios rewrites the file every "
+                   "status_update_interval, 10 s by default).")
+@STATS_EVERY
+@click.pass_context
+@reports_bad_input
+def nagios_follow(ctx: click.Context, status_file: Path, objects_cache: Path,
+                  forward: str, interval: float, stats_every: float) -> None:
+    """Forward Nagios's hard problems, their acknowledgements, downtimes and flapping,
+    and their recoveries, to an engine."""
+    from aiops.nagios_follower import NagiosFollower, state_file_for
+
+    forwarder = engine_forwarder(forward, "nagios")
+    logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
+    follower = NagiosFollower(status_file, objects_cache, forwarder, interval=interval,
+                              state_file=state_file_for(ctx.obj["data_dir"].path,
+                                                        status_file))
+    run_follower("nagios", follower, forwarder, str(status_file), follower.stats.line,
+                 stats_every)

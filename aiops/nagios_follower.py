@@ -1,0 +1,310 @@
+"""Following Nagios Core 4 by its status file: what is wrong in Nagios goes to the
+engine, whether Nagios notified it or not.
+
+Nagios writes every host's and service's state to ``status.dat`` every
+``status_update_interval`` seconds (10 by default); the follower runs on the Nagios host,
+reads it every ``interval`` seconds when it changed, and forwards what changed since
+the last read to the engine's ``nagios`` webhook mapping, in the shape
+``deploy/nagios/aiops-notify`` gives a notification. The alerts are therefore the same
+conditions as the notifications' (source, name, entity and the host's ``address``,
+read from ``objects.cache``), and the two may run side by side: the engine folds each
+into the other's alert. What it reads that notifications do not say: problems of
+objects whose notifications are off or outside their notification period, problems
+that began before the engine ran, and an acknowledgement removed by hand.
+
+A problem (a hard DOWN or UNREACHABLE host, a hard WARNING, CRITICAL or UNKNOWN
+service) is sent when first seen, with its start (Nagios's last state change, as a
+notification's), and again when its state changes (with no start, as an escalation
+notification: the engine keeps the alert's start). One first seen after it changed
+state (its ``last_time_`` of another problem state is later than of its fine state)
+is sent with no start too: the state change is not when it began, and a start more
+than the engine's ``max_incident_span`` after the notification's alert began would
+split it into a new episode. A change of its acknowledgement, downtime or flapping alone
+is sent as a state report (type ``STATUS``: labels only, no alert of its own). A
+problem that is fine again is sent resolved at Nagios's last hard state change; one
+gone from status.dat is ended at the read only if objects.cache no longer defines it
+either (deleted from the configuration): a status.dat that lacks it for another reason
+must not end an alert of a problem that is still there.
+
+What was sent and is still open is kept in a state file as of the last time the
+forwarder held nothing (a change waiting for an engine that is away is gone at a stop,
+so a restart must send it again); a restart compares Nagios's state with it and sends
+only the difference: no problem twice, and no recovery lost while it was stopped.
+A status file missing (Nagios stopped: it deletes the file at exit) or unreadable (cut
+short, garbled: ``connectors.nagios_status``) is said, once until it is read again,
+and read again at the next interval; nothing is ended for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiops.forwarder import Forwarder
+from aiops.statefile import read_state, write_state
+from connectors.nagios_status import (
+    ObjectState,
+    StatusUnreadable,
+    parse_objects,
+    parse_status,
+)
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]  # (host, check): check is the service's description, or "host"
+Sent = tuple[str, dict[str, str]]  # an open problem's state and status labels, as sent
+
+
+@dataclass(slots=True)
+class FollowStats:
+    reads: int = 0  # status files read whole
+    unchanged: int = 0  # reads skipped: the file was the one last read
+    unreadable: int = 0  # reads of a missing, cut short or garbled file
+    problems: int = 0  # problems forwarded: new ones and state changes
+    status_changes: int = 0  # acknowledgement, downtime or flapping changes forwarded
+    recoveries: int = 0  # problems forwarded resolved (deleted objects included)
+    deleted: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def line(self) -> str:
+        return (f"nagios: {self.reads} reads ({self.unchanged} unchanged, "
+                f"{self.unreadable} unreadable), {self.problems} problems, "
+                f"{self.status_changes} acknowledgement, downtime or flapping changes, "
+                f"{self.recoveries} recoveries ({self.deleted} deleted objects)")
+
+
+@dataclass(slots=True)
+class _Source:
+    """A file read only when it changed: its identity as last read, and its warning."""
+
+    path: Path
+    seen: tuple[int, int, int] | None = None  # inode, size, mtime in ns
+    warned: str = ""
+
+    def changed(self) -> tuple[bool, tuple[int, int, int] | None]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True, None
+        mark = (st.st_ino, st.st_size, st.st_mtime_ns)
+        return mark != self.seen, mark
+
+    def warn(self, message: str) -> None:
+        if message != self.warned:
+            log.warning("nagios: %s", message)
+        self.warned = message
+
+
+class NagiosFollower:
+    stop_grace = 10.0  # seconds a stop waits for a read in progress
+    refused = None  # a file has no credentials to refuse (aiops.cli_follow reads it)
+
+    def __init__(self, status_file: Path, objects_cache: Path, forwarder: Forwarder, *,
+                 interval: float = 10.0, state_file: Path | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.status = _Source(status_file)
+        self.objects = _Source(objects_cache)
+        self.forwarder = forwarder
+        self.interval = interval
+        self.state_file = state_file
+        self.clock = clock
+        self.stats = FollowStats()
+        self.failed: BaseException | None = None
+        self.addresses: dict[str, str] = {}
+        self.configured: set[Key] | None = None  # None: objects.cache not read yet
+        saved = read_state(state_file, self._url) if state_file else None
+        self.sent: dict[Key, Sent] = _sent_of(saved)
+        # What the state file says: ``sent`` as of the last time the forwarder held
+        # nothing (``_note_delivered``). The lock: ``finish`` (the main thread) copies
+        # ``sent`` while a read in the follower's thread may still be adding to it.
+        self._delivered = dict(self.sent)
+        self._saved: dict[Key, Sent] | None = None if state_file is None else dict(self.sent)
+        self._lock = threading.Lock()
+
+    @property
+    def _url(self) -> str:
+        """What the state file is tied to: another status file starts afresh."""
+        return str(self.status.path.resolve())
+
+    def run(self, stop: threading.Event) -> None:
+        """Read every ``interval`` seconds until ``stop`` is set; something unforeseen
+        that breaks is ``self.failed`` (logged, for a non-zero exit)."""
+        try:
+            while not stop.is_set():
+                self.read_once()
+                stop.wait(self.interval)
+        except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
+            self.failed = exc
+            log.exception("nagios: the follower failed")
+        finally:
+            self.save()
+
+    def read_once(self) -> bool:
+        """Read status.dat if it changed and forward what changed; False when it could
+        not be read (said) and nothing was compared."""
+        self._note_delivered()  # what was queued at the last read reached the engine?
+        changed, mark = self.status.changed()
+        if mark is None:
+            with self.stats.lock:
+                self.stats.unreadable += 1
+            self.status.warn(f"{self.status.path} is missing (Nagios not running?); "
+                             f"reading it again every {self.interval:g} s")
+            return False
+        if not changed:
+            with self.stats.lock:
+                self.stats.unchanged += 1
+            return True
+        try:
+            text = self.status.path.read_text(encoding="utf-8", errors="replace")
+            current = parse_status(text)
+        except (OSError, StatusUnreadable) as exc:
+            with self.stats.lock:
+                self.stats.unreadable += 1
+            self.status.warn(f"{self.status.path} unreadable ({exc}); nothing ended for "
+                             f"it, reading it again in {self.interval:g} s")
+            return False
+        self.status.seen, self.status.warned = mark, ""
+        self._read_objects()
+        first = self.stats.reads == 0
+        with self.stats.lock:
+            self.stats.reads += 1
+        forwarded = self.compare(current, self.clock())
+        if first:
+            log.info("nagios: %s read: %d hosts and services, %d problems; %d sent",
+                     self.status.path, len(current),
+                     sum(item.is_problem for item in current.values()), forwarded)
+        self.save()
+        return True
+
+    def _read_objects(self) -> None:
+        """objects.cache, when it changed: hosts' addresses, and what is configured."""
+        changed, mark = self.objects.changed()
+        if not changed:
+            return
+        try:
+            if mark is None:
+                raise OSError("missing")
+            text = self.objects.path.read_text(encoding="utf-8", errors="replace")
+            self.addresses, self.configured = parse_objects(text)
+        except (OSError, StatusUnreadable) as exc:
+            self.objects.warn(f"{self.objects.path} unreadable ({exc}): alerts lack the "
+                              "host's address (they differ from the notifications' "
+                              "alerts) and a deleted object's alert is not ended")
+            return
+        self.objects.seen, self.objects.warned = mark, ""
+
+    def compare(self, current: dict[Key, ObjectState], now: float) -> int:
+        """Forward what differs between Nagios's state and what was sent; how many."""
+        items: list[tuple[Key, dict[str, Any], str]] = []
+        for key, obj in current.items():
+            before = self.sent.get(key)
+            if obj.is_problem:
+                labels = _labels(obj)
+                if before is None or before[0] != obj.state:
+                    # With no start when it was seen before (a change of state), or
+                    # first seen after one: the engine keeps its alert's start.
+                    since = before is None and not obj.escalated
+                    items.append((key, self._item(obj, "PROBLEM", since=since),
+                                  "problems"))
+                elif before[1] != labels:
+                    items.append((key, self._item(obj, "STATUS"), "status_changes"))
+            elif before is not None:
+                items.append((key, self._item(obj, "RECOVERY"), "recoveries"))
+        for key in self.sent.keys() - current.keys():
+            if self.configured is None or key in self.configured:
+                continue  # not provably deleted: a status file that lacks it is wrong
+            items.append((key, self._deleted(key, now), "deleted"))
+        for key, item, kind in items:
+            with self.stats.lock:
+                setattr(self.stats, kind, getattr(self.stats, kind) + 1)
+                if kind == "deleted":
+                    self.stats.recoveries += 1
+            self._forward(key, item)
+        return len(items)
+
+    def _item(self, obj: ObjectState, kind: str, since: bool = False) -> dict[str, Any]:
+        """What aiops-notify would post for it (the ``nagios`` mapping's fields)."""
+        item: dict[str, Any] = {
+            "type": kind, "host": obj.host, "address": self.addresses.get(obj.host, ""),
+            "check": obj.check, "state": obj.state, "output": obj.output, **_labels(obj)}
+        if kind == "RECOVERY":
+            item["ended"] = str(obj.changed)
+        elif since:
+            item["since"] = str(obj.started)
+        return item
+
+    def _deleted(self, key: Key, now: float) -> dict[str, Any]:
+        host, check = key
+        return {"type": "RECOVERY", "host": host, "address": self.addresses.get(host, ""),
+                "check": check, "state": "UP" if check == "host" else "OK",
+                "output": "no longer in Nagios's configuration",
+                "acknowledged": "false", "flapping": "false", "ended": str(int(now))}
+
+    def _forward(self, key: Key, item: dict[str, Any]) -> None:
+        with self._lock:
+            if item["type"] == "RECOVERY":
+                self.sent.pop(key, None)
+            else:
+                self.sent[key] = (item["state"], {name: item[name] for name in LABELS})
+            self.forwarder.add(item)
+
+    def finish(self) -> None:
+        """At a stop (``aiops.cli_follow``): write what the engine has."""
+        self.save()
+
+    def save(self) -> None:
+        """Write the open problems sent, as of the last time the forwarder held nothing
+        (what it still holds is gone at a stop: a restart must send it again); only
+        when that changed."""
+        self._note_delivered()
+        if self.state_file is None or self._delivered == self._saved:
+            return
+        sent = [[host, check, state, labels]
+                for (host, check), (state, labels) in self._delivered.items()]
+        if write_state(self.state_file, self._url, {"sent": sent}):
+            self._saved = dict(self._delivered)
+
+    def _note_delivered(self) -> None:
+        with self._lock:
+            if self.forwarder.pending() == 0:
+                self._delivered = dict(self.sent)
+
+
+LABELS = ("acknowledged", "suppressed", "flapping")
+
+
+def _labels(obj: ObjectState) -> dict[str, str]:
+    """The status labels, with the values aiops-notify gives them."""
+    return {"acknowledged": "true" if obj.acknowledged else "false",
+            "suppressed": "downtime" if obj.downtime else "false",
+            "flapping": "true" if obj.flapping else "false"}
+
+
+def _sent_of(saved: dict[str, Any] | None) -> dict[Key, Sent]:
+    """The open problems a state file says were sent; an entry that is not ``[host,
+    check, state, {label: value}]`` is skipped, logged: if still a problem it is sent
+    again, which the engine folds into its alert."""
+    entries = saved.get("sent", []) if saved else []
+    sent: dict[Key, Sent] = {}
+    for entry in entries if isinstance(entries, list) else [entries]:
+        match entry:
+            case [str(host), str(check), str(state), dict(labels)] if all(
+                    isinstance(v, str) for v in labels.values()):
+                sent[host, check] = (state, labels)
+            case _:
+                log.warning("nagios: the state file's sent problem %r is unreadable; "
+                            "skipped", entry)
+    return sent
+
+
+def state_file_for(data_dir: Path, status_file: Path) -> Path:
+    """One state file per status file, so two followers may share a data dir."""
+    import hashlib
+
+    name = hashlib.sha256(str(status_file.resolve()).encode()).hexdigest()[:16]
+    return data_dir / "nagios" / f"{name}.json"
