@@ -25,9 +25,10 @@ from aiops.timeutil import to_rfc3339
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the API and the incident view."""
     # SIGTERM (systemd, docker stop) stops it, exit 143, and the runtime is closed on
-    # the way out (click's call_on_close): the retention loop ends after the transaction
-    # it is in, the delivery and auto-run threads stop. Killed outright, an unfinished
-    # transaction is rolled back all the same, but nothing is closed or said.
+    # the way out (click's call_on_close): the retention loop and the text index's
+    # catch-up end after the transaction they are in, the delivery and auto-run
+    # threads stop. Killed outright, an unfinished transaction is rolled back all the
+    # same, but nothing is closed or said.
     with _closing_on_signals((signal.SIGTERM,)):
         _serve(runtime_of(ctx), host, port)
 
@@ -93,6 +94,11 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
         if kept.audit_keep:
             click.echo(f"aiops: pruning the audit trails older than {kept.audit_keep:.0f} s "
                        f"every {kept.every:.0f} s (AIOPS_RETENTION_AUDIT_KEEP)", err=True)
+    from aiops.text_index_loop import EVERY, start_text_index
+
+    if start_text_index(runtime) is not None:
+        click.echo(f"aiops: indexing new alerts for the text search every {EVERY:g} s",
+                   err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:

@@ -83,6 +83,9 @@ class Runtime:
     # Prunes the store every hour (``aiops.retention_loop``), when a serving
     # process started it with ``AIOPS_RETENTION_KEEP`` set.
     retention: Any = None
+    # Indexes new alerts for the text search (``aiops.text_index_loop``), when a
+    # serving process on SQLite started it.
+    text_index: Any = None
     _topology_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def use_model(self, model: CorrelationModel) -> None:
@@ -264,6 +267,8 @@ class Runtime:
             self.delivery.stop()
         if self.retention is not None:
             self.retention.stop()
+        if self.text_index is not None:
+            self.text_index.stop()
         self.topology_store.close()
         self.embedder.save()
         self.db.dispose()

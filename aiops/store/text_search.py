@@ -14,9 +14,12 @@ characters or more is the intersection of its trigrams' rows, rechecked.
   bitmap OR); an OR across the incidents and a subquery of alerts was one no index
   could serve.
 - SQLite: FTS5 tables with the ``trigram`` tokenizer (SQLite 3.34 and later, FTS5
-  compiled in) over the alerts' name and summary and the incidents' titles, kept in
-  step by triggers. The query is an FTS5 phrase (a substring for this tokenizer, with
-  ``%`` and ``_`` plain characters), not ``LIKE``: FTS5 serves ``LIKE`` only without an
+  compiled in) over the alerts' name and summary and the incidents' titles. Titles,
+  and the alerts' renames and deletions, are kept in step by triggers; new alerts are
+  indexed off the ingest path, in bulk (``ALERT_MARK``, ``aiops.store.text_catchup``),
+  and the ones not indexed yet are scanned for by their ids' range. The query is an
+  FTS5 phrase (a substring for this tokenizer, with ``%`` and ``_`` plain characters),
+  not ``LIKE``: FTS5 serves ``LIKE`` only without an
   ``ESCAPE``, and the wildcards must stay literal. The tokenizer folds case over all of
   Unicode while SQLite's ``LIKE`` folds ASCII only, so every candidate is rechecked with
   the same ``LIKE`` as the scan: the answer is exactly the scan's.
@@ -52,30 +55,46 @@ MIN_PROBE = 1000
 # only). Alerts by their integer id; incidents by ``seq`` (unique, never reassigned),
 # not their rowid, which VACUUM may renumber (``aiops prune`` runs it).
 ALERT_TEXT, INCIDENT_TEXT = "alert_text", "incident_text"
+# New alerts are not indexed as they are stored: a trigger on every insert cost ~53 us
+# an alert, 7-30 % of the ingest rate (docs/benchmarks.md). ``alert_text`` holds the
+# alerts up to this one-row table's ``mark`` (an alert id); the ones above it, the
+# tail, are scanned for by each search (``_indexed``) until ``aiops serve``'s catch-up
+# (``aiops.store.text_catchup``) indexes them and moves the mark. Alert ids only grow
+# while the engine runs (its counter), and a restart continues from the highest one
+# stored: the delete trigger lowers the mark to it when a prune removed the highest
+# ones, so a reused id is in the tail, never below the mark unindexed.
+ALERT_MARK = "alert_text_mark"
+_MARK = f"(SELECT mark FROM {ALERT_MARK})"
 _SQLITE_TABLES = (
     f"CREATE VIRTUAL TABLE {ALERT_TEXT} USING fts5(name, summary, content='alerts', "
     "content_rowid='id', tokenize='trigram')",
     f"CREATE VIRTUAL TABLE {INCIDENT_TEXT} USING fts5(title, content='incidents', "
     "content_rowid='seq', tokenize='trigram')",
+    f"CREATE TABLE {ALERT_MARK} (mark INTEGER NOT NULL)",
 )
-# External content: a row leaves the index by a 'delete' naming its old values.
-# Updates fire only when a searched column is set to a different value, so the
-# ingest path's updates of an alert's state (which rebind the summary every time)
-# cost one comparison, not a re-index.
+# External content: a row leaves the index by a 'delete' naming its old values, and
+# only a row in it may (a 'delete' of one never added corrupts the index): the alerts'
+# triggers act on ids up to the mark only. Updates fire only when a searched column
+# is set to a different value, so the ingest path's updates of an alert's state (which
+# rebind the summary every time) cost one comparison, not a re-index. Incidents keep
+# an insert trigger: one per incident, not per alert (measured in docs/benchmarks.md).
 _SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER {ALERT_TEXT}_insert AFTER INSERT ON alerts BEGIN
-        INSERT INTO {ALERT_TEXT}(rowid, name, summary) VALUES (new.id, new.name, new.summary);
-    END""",
-    f"""CREATE TRIGGER {ALERT_TEXT}_delete AFTER DELETE ON alerts BEGIN
-        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
-        VALUES ('delete', old.id, old.name, old.summary);
-    END""",
-    f"""CREATE TRIGGER {ALERT_TEXT}_update AFTER UPDATE OF id, name, summary ON alerts
-    WHEN old.id IS NOT new.id OR old.name IS NOT new.name OR old.summary IS NOT new.summary
+    f"""CREATE TRIGGER {ALERT_TEXT}_delete AFTER DELETE ON alerts
+    WHEN old.id <= {_MARK}
     BEGIN
         INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
         VALUES ('delete', old.id, old.name, old.summary);
-        INSERT INTO {ALERT_TEXT}(rowid, name, summary) VALUES (new.id, new.name, new.summary);
+        UPDATE {ALERT_MARK} SET mark = (SELECT coalesce(max(id), 0) FROM alerts)
+        WHERE mark > (SELECT coalesce(max(id), 0) FROM alerts);
+    END""",
+    f"""CREATE TRIGGER {ALERT_TEXT}_update AFTER UPDATE OF id, name, summary ON alerts
+    WHEN (old.id IS NOT new.id OR old.name IS NOT new.name OR old.summary IS NOT new.summary)
+        AND old.id <= {_MARK}
+    BEGIN
+        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
+        VALUES ('delete', old.id, old.name, old.summary);
+        INSERT INTO {ALERT_TEXT}(rowid, name, summary)
+        SELECT new.id, new.name, new.summary WHERE new.id <= {_MARK};
     END""",
     f"""CREATE TRIGGER {INCIDENT_TEXT}_insert AFTER INSERT ON incidents BEGIN
         INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
@@ -92,8 +111,8 @@ _SQLITE_TRIGGERS = (
         INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
     END""",
 )
-SQLITE_TRIGGERS = tuple(f"{table}_{what}" for table in (ALERT_TEXT, INCIDENT_TEXT)
-                        for what in ("insert", "delete", "update"))
+SQLITE_TRIGGERS = (f"{ALERT_TEXT}_delete", f"{ALERT_TEXT}_update",
+                   *(f"{INCIDENT_TEXT}_{what}" for what in ("insert", "delete", "update")))
 
 # PostgreSQL: (index, table, column).
 TRIGRAM_INDEXES = (
@@ -121,17 +140,20 @@ def sqlite_supports_trigrams(conn: sa.Connection) -> bool:
 
 
 def create_sqlite_index(conn: sa.Connection) -> None:
-    """The FTS5 tables and their triggers, filled from what is stored."""
+    """The FTS5 tables and their triggers, filled from what is stored: every alert
+    indexed, the mark at the highest id."""
     for statement in _SQLITE_TABLES + _SQLITE_TRIGGERS:
         conn.exec_driver_sql(statement)
     for table in (ALERT_TEXT, INCIDENT_TEXT):
         conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+    conn.exec_driver_sql(f"INSERT INTO {ALERT_MARK}(mark) "
+                         "SELECT coalesce(max(id), 0) FROM alerts")
 
 
 def drop_sqlite_index(conn: sa.Connection) -> None:
     for trigger in SQLITE_TRIGGERS:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-    for table in (ALERT_TEXT, INCIDENT_TEXT):
+    for table in (ALERT_TEXT, INCIDENT_TEXT, ALERT_MARK):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -188,18 +210,27 @@ def _fts_rowids(table: str, text: str) -> sa.Select:
             .where(sa.literal_column(table).op("MATCH")(phrase)))
 
 
+def _in_tail(text: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The alerts above the mark (not indexed yet) holding ``text``: read by their ids'
+    range, the newest few seconds of ingest while ``aiops serve`` catches up."""
+    mark = sa.select(sa.column("mark")).select_from(sa.table(ALERT_MARK)).scalar_subquery()
+    return alerts.c.id > mark, sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text))
+
+
 def _indexed(text: str, fts: bool) -> sa.ColumnElement[bool]:
     """The condition answered from the trigram indexes: the incidents whose title
     matches, and those of the alerts whose name or summary does, one UNION whose
     branches each an index serves. SQLite's candidates come from the FTS5 tables and
     are rechecked with the scan's ``LIKE``; PostgreSQL's ``ILIKE`` uses its indexes
     itself."""
-    if fts:
+    if fts:  # and returns: the else branch is PostgreSQL's
         titles = sa.select(incidents.c.id).where(
             incidents.c.seq.in_(_fts_rowids(INCIDENT_TEXT, text)), _like(incidents.c.title, text))
         named = sa.select(alerts.c.incident_id).where(
             alerts.c.id.in_(_fts_rowids(ALERT_TEXT, text)),
             sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))
+        tail = sa.select(alerts.c.incident_id).where(*_in_tail(text))
+        return incidents.c.id.in_(sa.union(titles, named, tail))
     else:
         titles = sa.select(incidents.c.id).where(_like(incidents.c.title, text))
         named = sa.select(alerts.c.incident_id).where(
@@ -210,7 +241,8 @@ def _indexed(text: str, fts: bool) -> sa.ColumnElement[bool]:
 def _alert_candidates(conn: sa.Connection, text: str, fts: bool, cap: int) -> int:
     """How many alerts the index offers for ``text``, counted up to ``cap`` only."""
     if fts:
-        offered = _fts_rowids(ALERT_TEXT, text)
+        offered = sa.union_all(_fts_rowids(ALERT_TEXT, text),
+                               sa.select(alerts.c.id).where(*_in_tail(text)))
     else:
         offered = sa.select(alerts.c.id).where(
             sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))

@@ -15,6 +15,7 @@ from aiops.store import queries, text_search
 from aiops.store.db import alembic_config, create_db_engine, migrate, open_database
 from aiops.store.incident_filter import IncidentFilter, conditions
 from aiops.store.tables import alerts, incidents
+from aiops.store.text_catchup import index_tail
 
 # (incident title, ((alert name, summary), ...))
 STORED = {
@@ -102,6 +103,7 @@ def test_the_index_follows_inserts_updates_and_deletes(db_url: str) -> None:
     engine = open_database(db_url)
     try:
         store(engine)
+        index_tail(engine)  # SQLite: the stored alerts in the index, as serve's loop does
         with engine.begin() as conn:
             conn.execute(sa.update(alerts).where(alerts.c.id == 20)
                          .values(summary="jitter on uplink", status="resolved"))

@@ -1,0 +1,85 @@
+"""``aiops serve`` indexing new alerts for the text search every ``EVERY`` seconds on
+SQLite (``aiops.store.text_catchup``), on its own thread.
+
+Why a thread of its own and not the ingest path or the retention loop: the index costs
+~50 us an alert, which on the ingest thread was 7-30 % of the ingest rate; the
+retention loop runs hourly and only when pruning is configured. Until a round indexes
+them, a search reads the newest alerts by a scan of their ids' range (at most
+``EVERY`` seconds of ingest, plus whatever was stored while nothing served).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from aiops.store.text_catchup import index_tail
+
+if TYPE_CHECKING:
+    from aiops.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EVERY = 5.0  # seconds between two catch-ups
+
+
+class TextIndexLoop:
+    """Indexes ``db``'s new alerts at start and then every ``every`` seconds on a
+    daemon thread, until ``stop``. A round that fails (the database away, locked past
+    its timeout) is logged and the next one tries again."""
+
+    def __init__(self, db: sa.Engine, every: float = EVERY):
+        self.db = db
+        self.every = every
+        self.rounds = 0
+        self.indexed = 0  # alerts indexed since start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="aiops-text-index")
+
+    def start(self) -> TextIndexLoop:
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the thread to end (after the chunk it is in: one short transaction) and
+        wait for it up to ``timeout``; whether it ended."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            log.warning("text index: still indexing %g s after being asked to stop", timeout)
+            return False
+        return True
+
+    def index_once(self) -> int:
+        done = index_tail(self.db, stopping=self._stop.is_set)
+        self.indexed += done
+        if done:
+            log.debug("text index: indexed %d new alerts", done)
+        return done
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.index_once()
+            except Exception:  # noqa: BLE001 - the next round tries again; say why
+                log.exception("text index: catch-up failed")
+            self.rounds += 1
+            self._stop.wait(self.every)
+
+
+def start_text_index(runtime: Runtime) -> TextIndexLoop | None:
+    """Start the loop for a serving process on SQLite (PostgreSQL's indexes follow
+    every write themselves); ``Runtime.close`` stops it."""
+    if runtime.db.dialect.name != "sqlite" or runtime.text_index is not None:
+        return runtime.text_index
+    runtime.text_index = TextIndexLoop(runtime.db).start()
+    return runtime.text_index

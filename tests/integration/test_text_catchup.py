@@ -1,0 +1,169 @@
+"""SQLite's text search with new alerts indexed off the ingest path
+(aiops/store/text_catchup.py, aiops/text_index_loop.py): alerts above the mark are
+found by a scan of their range, then through the index once caught up; a deleted alert
+is found neither way; the mark survives a restart and follows a prune of the newest
+ids; ``aiops serve`` runs the catch-up and stops it on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from aiops.store import text_search
+from aiops.store.db import open_database
+from aiops.store.tables import alerts
+from aiops.store.text_catchup import index_tail, tail_size
+from aiops.text_index_loop import TextIndexLoop
+from tests.integration.test_text_search import check_integrity, found, fts_rows, store
+from tests.polling import wait_for
+from tests.ports import free_port
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[sa.Engine]:
+    db = open_database(sqlite_url)
+    with db.connect() as conn:
+        if not text_search.has_sqlite_index(conn):
+            db.dispose()
+            pytest.skip("this SQLite has no FTS5 trigram tokenizer")
+    yield db
+    db.dispose()
+
+
+def mark(db: sa.Engine) -> int:
+    with db.connect() as conn:
+        return int(conn.exec_driver_sql(
+            f"SELECT mark FROM {text_search.ALERT_MARK}").scalar_one())
+
+
+def test_new_alerts_are_found_in_the_tail_then_through_the_index(engine: sa.Engine) -> None:
+    store(engine)  # after the migration: no insert trigger indexed them
+    with engine.connect() as conn:
+        assert tail_size(conn) == 7 and fts_rows(conn, text_search.ALERT_TEXT, "peer 10") == []
+        assert found(conn, "peer 10") == {"inc-1"} and found(conn, "cpu_busy") == {"inc-2"}
+    assert index_tail(engine, chunk=3) == 7  # three transactions of up to 3
+    assert mark(engine) == 50
+    with engine.connect() as conn:
+        assert tail_size(conn) == 0
+        assert fts_rows(conn, text_search.ALERT_TEXT, "peer 10") == [10]
+        assert found(conn, "peer 10") == {"inc-1"} and found(conn, "cpu_busy") == {"inc-2"}
+        check_integrity(conn)
+    assert index_tail(engine) == 0
+
+
+def test_a_deleted_alert_is_found_neither_indexed_nor_in_the_tail(engine: sa.Engine) -> None:
+    store(engine)
+    index_tail(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(alerts).values(
+            id=60, fingerprint="6-0", first_event_id="e6-0", source="nms", name="NEW_ONE",
+            entity="ne", severity="major", summary="tail only", labels={}, status="firing",
+            starts_at=6.0, last_event_at=6.0, event_count=1, transitions=0, flapping=False,
+            incident_id="inc-5"))
+        conn.execute(sa.delete(alerts).where(alerts.c.id.in_((10, 60))))  # indexed, tail
+    with engine.connect() as conn:
+        assert found(conn, "peer 10") == set() and found(conn, "tail only") == set()
+        assert fts_rows(conn, text_search.ALERT_TEXT, "peer 10") == []
+        check_integrity(conn)
+    assert mark(engine) == 50 and index_tail(engine) == 0
+
+
+def test_a_prune_of_the_newest_alerts_lowers_the_mark_for_their_ids(engine: sa.Engine) -> None:
+    """A restart numbers new alerts from the highest id stored: an id the prune freed
+    must be in the tail again, not below the mark and never indexed."""
+    store(engine)
+    index_tail(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(alerts).where(alerts.c.id >= 40))
+    assert mark(engine) == 31
+    with engine.begin() as conn:
+        conn.execute(sa.insert(alerts).values(
+            id=40, fingerprint="re", first_event_id="re", source="nms", name="REUSED",
+            entity="ne", severity="major", summary="id used again", labels={},
+            status="firing", starts_at=7.0, last_event_at=7.0, event_count=1,
+            transitions=0, flapping=False, incident_id="inc-3"))
+    with engine.connect() as conn:
+        assert found(conn, "used again") == {"inc-3"}
+    assert index_tail(engine) == 1
+    with engine.connect() as conn:
+        assert fts_rows(conn, text_search.ALERT_TEXT, "used again") == [40]
+        check_integrity(conn)
+
+
+def test_the_mark_survives_a_restart(engine: sa.Engine, sqlite_url: str) -> None:
+    store(engine)
+    index_tail(engine, chunk=5)
+    engine.dispose()
+    again = open_database(sqlite_url)
+    try:
+        assert mark(again) == 50
+        with again.connect() as conn:
+            assert tail_size(conn) == 0 and found(conn, "Zähler") == {"inc-4"}
+            check_integrity(conn)
+    finally:
+        again.dispose()
+
+
+def test_the_loop_indexes_what_is_stored_while_it_runs_and_stops(engine: sa.Engine) -> None:
+    loop = TextIndexLoop(engine, every=0.1).start()
+    try:
+        store(engine)
+
+        def caught_up() -> bool:
+            with engine.connect() as conn:
+                return tail_size(conn) == 0 and mark(engine) == 50
+        wait_for(caught_up, "the loop indexing the new alerts", timeout=10)
+        assert loop.indexed == 7
+    finally:
+        assert loop.stop(timeout=5) and not loop.alive
+
+
+def test_aiops_serve_indexes_new_alerts_and_stops_on_sigterm(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'served.db'}"
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            if not text_search.has_sqlite_index(conn):
+                pytest.skip("this SQLite has no FTS5 trigram tokenizer")
+        store(engine)  # stored while nothing served: the loop's first round indexes it
+    finally:
+        engine.dispose()
+    env = {**os.environ, "AIOPS_TEXT_SIMILARITY": "off"}
+    server = subprocess.Popen([sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"),
+                               "--database-url", db_url, "serve", "--port", str(free_port())],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        said = []
+        for line in server.stderr:
+            said.append(line)
+            if "serving the incident view" in line:
+                break
+        assert any("indexing new alerts for the text search" in s for s in said), said
+        engine = open_database(db_url)
+        try:
+            wait_for(lambda: mark(engine) == 50, "serve indexing the stored alerts", timeout=20)
+        finally:
+            engine.dispose()
+        began = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 128 + signal.SIGTERM
+        assert time.monotonic() - began < 10
+        rest = server.stderr.read()
+        assert "aiops: stopped by SIGTERM, closing" in rest and "Traceback" not in rest, rest
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
