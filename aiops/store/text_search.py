@@ -38,6 +38,7 @@ triggers are there at the newest revision.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from aiops.store.tables import alerts, incidents
 
@@ -265,20 +266,42 @@ def matching(conn: sa.Connection, text: str) -> sa.ColumnElement[bool]:
     fts = has_sqlite_index(conn)
     if len(text) < MIN_INDEXED or (conn.dialect.name == "sqlite" and not fts):
         return scan(text)
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # For the rest of this transaction (the probe, the list's page and counts):
-        # psycopg prepares a statement run five times on a connection, and
-        # PostgreSQL's generic plan for it knows no LIMIT or page (for the probe's
-        # LIMIT it read every alert: 0.3 s against 7 ms); and the planner costs
-        # ILIKE far below what it takes, so a scan of every alert looks as cheap as
-        # the trigram indexes (0.15 s against 0.02 s for 20,000 matches).
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    stored = conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0
-    cap = max(MIN_PROBE, stored // COMMON.get(conn.dialect.name, 8))
+    if conn.dialect.name == "postgresql":
+        return _matching_postgres(conn, text)
+    cap = _cap(conn)
     if _alert_candidates(conn, text, fts, cap) >= cap:
-        if postgres:
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = on")  # what a scan needs
         return scan(text)
     return _indexed(text, fts)
+
+
+def _cap(conn: sa.Connection) -> int:
+    """Alerts past which a text is common on this store (``COMMON``)."""
+    stored = conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0
+    return max(MIN_PROBE, stored // COMMON.get(conn.dialect.name, 8))
+
+
+def _matching_postgres(conn: sa.Connection, text: str) -> sa.ColumnElement[bool]:
+    """PostgreSQL's: the probe and, for a rare text, the search itself run here, as
+    their own statements under two settings, and the condition returned names the
+    incidents found. The settings go back to their defaults before the list's page and
+    counts run: they are for the trigram indexes, not for every query after.
+
+    Why the settings: psycopg prepares a statement run five times on a connection,
+    and PostgreSQL's generic plan for it knows no LIMIT (for the probe's LIMIT it read
+    every alert: 0.3 s against 7 ms); and the planner costs ILIKE far below what it
+    takes, so a scan of every alert looks as cheap as the trigram indexes (0.15 s
+    against 0.02 s for 20,000 matches)."""
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        cap = _cap(conn)
+        if _alert_candidates(conn, text, False, cap) >= cap:
+            return scan(text)
+        found = list(conn.execute(sa.select(incidents.c.id).where(
+            _indexed(text, False))).scalars())
+    finally:
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode TO DEFAULT")
+        conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
+    # One array parameter, however many incidents: ``id = ANY(...)`` reads them by key.
+    return incidents.c.id == sa.any_(sa.bindparam(
+        None, found, type_=postgresql.ARRAY(sa.String())))

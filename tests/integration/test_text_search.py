@@ -158,15 +158,21 @@ def plan_of(conn: sa.Connection, query: sa.Select) -> str:
 
 def test_the_text_search_uses_the_trigram_indexes(db_url: str) -> None:
     """The page and the count of a search of three characters or more read the trigram
-    indexes, not every alert; shorter ones scan (no trigram to look up). PostgreSQL is
-    told not to scan, as its planner rightly prefers a scan of a few rows: what is
-    checked is that the query is one the indexes can answer."""
+    indexes, not every alert; shorter ones scan (no trigram to look up). PostgreSQL
+    runs the search as a statement of its own, told not to scan (its planner rightly
+    prefers a scan of a few rows): what is checked is that the indexes can answer it,
+    and that the page and count then read the incidents it found by their key."""
     engine = open_database(db_url)
     try:
         store(engine)
+        index_tail(engine)
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET enable_seqscan = off")
+                with conn.begin():
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                    plan = plan_of(conn, sa.select(incidents.c.id).where(
+                        text_search._indexed("bgp", False)))
+                assert all(name in plan for name, _, _ in text_search.TRIGRAM_INDEXES), plan
             for text in ("bgp", "x"):
                 chosen = queries.filter_conditions(conn, IncidentFilter(text=text))
                 page = (sa.select(incidents.c.id)
@@ -183,9 +189,26 @@ def test_the_text_search_uses_the_trigram_indexes(db_url: str) -> None:
                                    and "SCAN alerts" not in plan
                                    and "SCAN incidents" not in plan)
                         assert indexed == (len(text) >= 3), (text, plan)
-                    elif len(text) >= 3:  # told not to scan, it may read a short one
-                        assert all(name in plan for name, _, _ in  # from an index too
-                                   text_search.TRIGRAM_INDEXES), (text, plan)
+                    elif len(text) >= 3:
+                        assert "= ANY ('{inc-1}'" in plan, plan
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_settings_for_the_search_end_with_it(postgres_url: str) -> None:
+    """The settings the trigram search runs under (no seq scan, custom plans) are back
+    to their defaults when the list's page and counts run in the same transaction."""
+    from tests.pg_server import create_database
+
+    engine = open_database(create_database(postgres_url, "aiops_text_settings"))
+    try:
+        store(engine)
+        with engine.connect() as conn:
+            for text in ("bgp", "on", "no-such-text"):
+                queries.filter_conditions(conn, IncidentFilter(text=text))
+                assert conn.exec_driver_sql("SHOW enable_seqscan").scalar() == "on", text
+                assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto", text
     finally:
         engine.dispose()
 
