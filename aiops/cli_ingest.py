@@ -97,8 +97,8 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     from aiops.text_index_loop import EVERY, start_text_index
 
     if start_text_index(runtime) is not None:
-        click.echo(f"aiops: indexing new alerts for the text search every {EVERY:g} s",
-                   err=True)
+        click.echo(f"aiops: indexing new alerts and incidents for the text search every "
+                   f"{EVERY:g} s", err=True)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:

@@ -1,11 +1,12 @@
-"""``aiops serve`` indexing new alerts for the text search every ``EVERY`` seconds on
-SQLite (``aiops.store.text_catchup``), on its own thread.
+"""``aiops serve`` indexing new alerts and incidents for the text search every
+``EVERY`` seconds on SQLite (``aiops.store.text_catchup``), on its own thread.
 
 Why a thread of its own and not the ingest path or the retention loop: the index costs
-~50 us an alert, which on the ingest thread was 7-30 % of the ingest rate; the
-retention loop runs hourly and only when pruning is configured. Until a round indexes
-them, a search reads the newest alerts by a scan of their ids' range (at most
-``EVERY`` seconds of ingest, plus whatever was stored while nothing served).
+~50 us an alert, which on the ingest thread was 7-30 % of the ingest rate (and the
+titles 2-5 % more); the retention loop runs hourly and only when pruning is
+configured. Until a round indexes them, a search reads the newest rows by a scan of
+their keys' range (``EVERY`` seconds of ingest, plus whatever was stored while
+nothing served).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ EVERY = 5.0  # seconds between two catch-ups
 
 
 class TextIndexLoop:
-    """Indexes ``db``'s new alerts at start and then every ``every`` seconds on a
+    """Indexes ``db``'s new alerts and incidents at start and then every ``every`` seconds on a
     daemon thread, until ``stop``. A round that fails (the database away, locked past
     its timeout) is logged and the next one tries again."""
 
@@ -35,7 +36,7 @@ class TextIndexLoop:
         self.db = db
         self.every = every
         self.rounds = 0
-        self.indexed = 0  # alerts indexed since start
+        self.indexed = 0  # rows indexed since start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="aiops-text-index")
@@ -63,7 +64,7 @@ class TextIndexLoop:
         done = index_tail(self.db, stopping=self._stop.is_set)
         self.indexed += done
         if done:
-            log.debug("text index: indexed %d new alerts", done)
+            log.debug("text index: indexed %d new alerts and incidents", done)
         return done
 
     def _run(self) -> None:

@@ -14,10 +14,10 @@ characters or more is the intersection of its trigrams' rows, rechecked.
   bitmap OR); an OR across the incidents and a subquery of alerts was one no index
   could serve.
 - SQLite: FTS5 tables with the ``trigram`` tokenizer (SQLite 3.34 and later, FTS5
-  compiled in) over the alerts' name and summary and the incidents' titles. Titles,
-  and the alerts' renames and deletions, are kept in step by triggers; new alerts are
-  indexed off the ingest path, in bulk (``ALERT_MARK``, ``aiops.store.text_catchup``),
-  and the ones not indexed yet are scanned for by their ids' range. The query is an
+  compiled in) over the alerts' name and summary and the incidents' titles. Renames
+  and deletions are kept in step by triggers; new rows are indexed off the ingest
+  path, in bulk (``Indexed``, ``aiops.store.text_catchup``), and the ones not indexed
+  yet are scanned for by their keys' range. The query is an
   FTS5 phrase (a substring for this tokenizer, with ``%`` and ``_`` plain characters),
   not ``LIKE``: FTS5 serves ``LIKE`` only without an
   ``ESCAPE``, and the wildcards must stay literal. The tokenizer folds case over all of
@@ -36,6 +36,8 @@ triggers are there at the newest revision.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -56,64 +58,79 @@ MIN_PROBE = 1000
 # only). Alerts by their integer id; incidents by ``seq`` (unique, never reassigned),
 # not their rowid, which VACUUM may renumber (``aiops prune`` runs it).
 ALERT_TEXT, INCIDENT_TEXT = "alert_text", "incident_text"
-# New alerts are not indexed as they are stored: a trigger on every insert cost ~53 us
-# an alert, 7-30 % of the ingest rate (docs/benchmarks.md). ``alert_text`` holds the
-# alerts up to this one-row table's ``mark`` (an alert id); the ones above it, the
-# tail, are scanned for by each search (``_indexed``) until ``aiops serve``'s catch-up
-# (``aiops.store.text_catchup``) indexes them and moves the mark. Alert ids only grow
-# while the engine runs (its counter), and a restart continues from the highest one
-# stored: the delete trigger lowers the mark to it when a prune removed the highest
-# ones, so a reused id is in the tail, never below the mark unindexed.
-ALERT_MARK = "alert_text_mark"
-_MARK = f"(SELECT mark FROM {ALERT_MARK})"
-_SQLITE_TABLES = (
-    f"CREATE VIRTUAL TABLE {ALERT_TEXT} USING fts5(name, summary, content='alerts', "
-    "content_rowid='id', tokenize='trigram')",
-    f"CREATE VIRTUAL TABLE {INCIDENT_TEXT} USING fts5(title, content='incidents', "
-    "content_rowid='seq', tokenize='trigram')",
-    f"CREATE TABLE {ALERT_MARK} (mark INTEGER NOT NULL)",
-)
-# External content: a row leaves the index by a 'delete' naming its old values, and
-# only a row in it may (a 'delete' of one never added corrupts the index): the alerts'
-# triggers act on ids up to the mark only. Updates fire only when a searched column
-# is set to a different value, so the ingest path's updates of an alert's state (which
-# rebind the summary every time) cost one comparison, not a re-index. Incidents keep
-# an insert trigger: one per incident, not per alert (measured in docs/benchmarks.md).
-_SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER {ALERT_TEXT}_delete AFTER DELETE ON alerts
-    WHEN old.id <= {_MARK}
-    BEGIN
-        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
-        VALUES ('delete', old.id, old.name, old.summary);
-        UPDATE {ALERT_MARK} SET mark = (SELECT coalesce(max(id), 0) FROM alerts)
-        WHERE mark > (SELECT coalesce(max(id), 0) FROM alerts);
-    END""",
-    f"""CREATE TRIGGER {ALERT_TEXT}_update AFTER UPDATE OF id, name, summary ON alerts
-    WHEN (old.id IS NOT new.id OR old.name IS NOT new.name OR old.summary IS NOT new.summary)
-        AND old.id <= {_MARK}
-    BEGIN
-        INSERT INTO {ALERT_TEXT}({ALERT_TEXT}, rowid, name, summary)
-        VALUES ('delete', old.id, old.name, old.summary);
-        INSERT INTO {ALERT_TEXT}(rowid, name, summary)
-        SELECT new.id, new.name, new.summary WHERE new.id <= {_MARK};
-    END""",
-    f"""CREATE TRIGGER {INCIDENT_TEXT}_insert AFTER INSERT ON incidents BEGIN
-        INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
-    END""",
-    f"""CREATE TRIGGER {INCIDENT_TEXT}_delete AFTER DELETE ON incidents BEGIN
-        INSERT INTO {INCIDENT_TEXT}({INCIDENT_TEXT}, rowid, title)
-        VALUES ('delete', old.seq, old.title);
-    END""",
-    f"""CREATE TRIGGER {INCIDENT_TEXT}_update AFTER UPDATE OF seq, title ON incidents
-    WHEN old.seq IS NOT new.seq OR old.title IS NOT new.title
-    BEGIN
-        INSERT INTO {INCIDENT_TEXT}({INCIDENT_TEXT}, rowid, title)
-        VALUES ('delete', old.seq, old.title);
-        INSERT INTO {INCIDENT_TEXT}(rowid, title) VALUES (new.seq, new.title);
-    END""",
-)
-SQLITE_TRIGGERS = (f"{ALERT_TEXT}_delete", f"{ALERT_TEXT}_update",
-                   *(f"{INCIDENT_TEXT}_{what}" for what in ("insert", "delete", "update")))
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One FTS5 table, the rows it covers, and its mark.
+
+    New rows are not indexed as they are stored: a trigger on every insert cost
+    ~53 us an alert (7-30 % of the ingest rate), and a title's trigger 2-5 % more
+    (docs/benchmarks.md). The table holds its rows up to the one-row table ``mark``'s
+    value (a ``key``); the ones above it, the tail, are scanned for by each search
+    (``_indexed``) until ``aiops serve``'s catch-up (``aiops.store.text_catchup``)
+    indexes them and moves the mark. Keys only grow while the engine runs (its
+    counters), and a restart continues from the highest one stored: the delete
+    trigger lowers the mark to it when a prune removed the highest ones, so a reused
+    key is in the tail, never below the mark unindexed."""
+
+    fts: str
+    table: str
+    key: str
+    columns: tuple[str, ...]
+
+    @property
+    def mark(self) -> str:
+        return f"{self.fts}_mark"
+
+    def statements(self) -> tuple[str, ...]:
+        """The FTS5 table, the mark's table and the triggers. External content: a row
+        leaves the index by a 'delete' naming its old values, and only a row in it may
+        (a 'delete' of one never added corrupts the index): the triggers act on keys up
+        to the mark only. Updates fire only when a searched column is set to a different
+        value, so the ingest path's updates (which rebind the summary and the title
+        every time) cost one comparison, not a re-index."""
+        cols, key, mark = ", ".join(self.columns), self.key, f"(SELECT mark FROM {self.mark})"
+        old = ", ".join(f"old.{c}" for c in self.columns)
+        new = ", ".join(f"new.{c}" for c in self.columns)
+        changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in (key, *self.columns))
+        highest = f"(SELECT coalesce(max({key}), {EMPTY}) FROM {self.table})"
+        return (
+            f"CREATE VIRTUAL TABLE {self.fts} USING fts5({cols}, content='{self.table}', "
+            f"content_rowid='{key}', tokenize='trigram')",
+            f"CREATE TABLE {self.mark} (mark INTEGER NOT NULL)",
+            f"""CREATE TRIGGER {self.fts}_delete AFTER DELETE ON {self.table}
+            WHEN old.{key} <= {mark}
+            BEGIN
+                INSERT INTO {self.fts}({self.fts}, rowid, {cols})
+                VALUES ('delete', old.{key}, {old});
+                UPDATE {self.mark} SET mark = {highest} WHERE mark > {highest};
+            END""",
+            f"""CREATE TRIGGER {self.fts}_update AFTER UPDATE OF {key}, {cols} ON {self.table}
+            WHEN ({changed}) AND old.{key} <= {mark}
+            BEGIN
+                INSERT INTO {self.fts}({self.fts}, rowid, {cols})
+                VALUES ('delete', old.{key}, {old});
+                INSERT INTO {self.fts}(rowid, {cols})
+                SELECT new.{key}, {new} WHERE new.{key} <= {mark};
+            END""",
+        )
+
+    def tail(self) -> sa.ColumnElement[bool]:
+        """The rows above the mark (not indexed yet): read by their keys' range."""
+        table = alerts if self.table == "alerts" else incidents
+        mark = sa.select(sa.column("mark")).select_from(sa.table(self.mark)).scalar_subquery()
+        return table.c[self.key] > mark
+
+
+# The mark of an empty table: below every key (0 is one: a store may number from it),
+# so that no trigger takes a row never indexed for an indexed one.
+EMPTY = -(2 ** 63)
+
+ALERTS = Indexed(ALERT_TEXT, "alerts", "id", ("name", "summary"))
+INCIDENTS = Indexed(INCIDENT_TEXT, "incidents", "seq", ("title",))
+SQLITE_INDEXED = (ALERTS, INCIDENTS)
+SQLITE_TRIGGERS = tuple(f"{i.fts}_{what}" for i in SQLITE_INDEXED for what in ("delete", "update"))
 
 # PostgreSQL: (index, table, column).
 TRIGRAM_INDEXES = (
@@ -141,21 +158,23 @@ def sqlite_supports_trigrams(conn: sa.Connection) -> bool:
 
 
 def create_sqlite_index(conn: sa.Connection) -> None:
-    """The FTS5 tables and their triggers, filled from what is stored: every alert
-    indexed, the mark at the highest id."""
-    for statement in _SQLITE_TABLES + _SQLITE_TRIGGERS:
-        conn.exec_driver_sql(statement)
-    for table in (ALERT_TEXT, INCIDENT_TEXT):
-        conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
-    conn.exec_driver_sql(f"INSERT INTO {ALERT_MARK}(mark) "
-                         "SELECT coalesce(max(id), 0) FROM alerts")
+    """The FTS5 tables and their triggers, filled from what is stored: every row
+    indexed, each mark at the highest key."""
+    for indexed in SQLITE_INDEXED:
+        for statement in indexed.statements():
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(f"INSERT INTO {indexed.fts}({indexed.fts}) VALUES ('rebuild')")
+        conn.exec_driver_sql(f"INSERT INTO {indexed.mark}(mark) "
+                             f"SELECT coalesce(max({indexed.key}), {EMPTY}) "
+                             f"FROM {indexed.table}")
 
 
 def drop_sqlite_index(conn: sa.Connection) -> None:
     for trigger in SQLITE_TRIGGERS:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-    for table in (ALERT_TEXT, INCIDENT_TEXT, ALERT_MARK):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    for indexed in SQLITE_INDEXED:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {indexed.fts}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {indexed.mark}")
 
 
 def is_index_object(name: str | None) -> bool:
@@ -214,8 +233,7 @@ def _fts_rowids(table: str, text: str) -> sa.Select:
 def _in_tail(text: str) -> tuple[sa.ColumnElement[bool], ...]:
     """The alerts above the mark (not indexed yet) holding ``text``: read by their ids'
     range, the newest few seconds of ingest while ``aiops serve`` catches up."""
-    mark = sa.select(sa.column("mark")).select_from(sa.table(ALERT_MARK)).scalar_subquery()
-    return alerts.c.id > mark, sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text))
+    return ALERTS.tail(), sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text))
 
 
 def _indexed(text: str, fts: bool) -> sa.ColumnElement[bool]:
@@ -226,7 +244,8 @@ def _indexed(text: str, fts: bool) -> sa.ColumnElement[bool]:
     itself."""
     if fts:  # and returns: the else branch is PostgreSQL's
         titles = sa.select(incidents.c.id).where(
-            incidents.c.seq.in_(_fts_rowids(INCIDENT_TEXT, text)), _like(incidents.c.title, text))
+            sa.or_(incidents.c.seq.in_(_fts_rowids(INCIDENT_TEXT, text)), INCIDENTS.tail()),
+            _like(incidents.c.title, text))
         named = sa.select(alerts.c.incident_id).where(
             alerts.c.id.in_(_fts_rowids(ALERT_TEXT, text)),
             sa.or_(_like(alerts.c.name, text), _like(alerts.c.summary, text)))

@@ -14,10 +14,10 @@ name or summary, which read every alert (docs/benchmarks.md, "Incident filters":
   no indexes and a warning naming the statements to run as one that has it. The
   search is right either way, only slower. The downgrade drops the indexes and leaves
   the extension, which anything else in the database may use.
-- SQLite: the FTS5 tables with the trigram tokenizer, their triggers (titles; alerts'
-  renames and deletions) and the alerts' mark (``alert_text_mark``: new alerts are
-  indexed by ``aiops serve``'s catch-up, not on insert), filled from the stored rows;
-  skipped on a SQLite without FTS5 or older than 3.34, whose search
+- SQLite: the FTS5 tables with the trigram tokenizer, their triggers (renames and
+  deletions) and their marks (``alert_text_mark``, ``incident_text_mark``: new alerts
+  and incidents are indexed by ``aiops serve``'s catch-up, not on insert), filled from
+  the stored rows; skipped on a SQLite without FTS5 or older than 3.34, whose search
   keeps scanning.
 """
 
