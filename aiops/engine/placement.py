@@ -53,28 +53,26 @@ class Why:
     runner_bound: bool = False
 
 
-def _opt(value: str | None) -> str:
-    return "null" if value is None else _str(value)
-
-
 def encode(why: Why | None, decision: str, incident: str, merged: list[str],
            moves: list[dict[str, Any]] | None = None) -> JsonText:
     """The record as stored, written as JSON text directly (it runs for every new
     alert: one string, no dict to encode, and re-sent or cleared alerts store the
     same text again without encoding it anew)."""
-    text = '{"decision":' + _str(decision) + ',"incident":' + _str(incident)
-    if why is not None:
-        if why.score is None:
-            text += f',"threshold":{why.threshold!r}'
-        else:
-            text += _SCORED % (
-                why.threshold, why.score, why.link, why.text, why.relation,
-                _opt(why.via_node), "null" if why.via_hops is None else why.via_hops,
-                _opt(why.via_alert), _opt(why.via_name),
-                "null" if why.via_gap is None else f"{why.via_gap:.4g}")
-        if why.runner is not None:
-            text += (_RUNNER_BOUND if why.runner_bound else _RUNNER) % (
-                _str(why.runner), why.runner_score)
+    if why is None:
+        text = _HEAD % (_str(decision), _str(incident))
+    elif why.score is None:
+        text = _OPENED % (_str(decision), _str(incident), why.threshold)
+    else:
+        node, alert, name, gap = why.via_node, why.via_alert, why.via_name, why.via_gap
+        text = _SCORED % (
+            _str(decision), _str(incident), why.threshold, why.score, why.link, why.text,
+            why.relation, "null" if node is None else _str(node),
+            "null" if why.via_hops is None else why.via_hops,
+            "null" if alert is None else _str(alert), "null" if name is None else _str(name),
+            "null" if gap is None else f"{gap:.4g}")
+    if why is not None and why.runner is not None:
+        text += (_RUNNER_BOUND if why.runner_bound else _RUNNER) % (
+            _str(why.runner), why.runner_score)
     if merged:
         text += ',"merged":[' + ",".join(_str(m) for m in merged) + "]"
     if moves:
@@ -82,7 +80,9 @@ def encode(why: Why | None, decision: str, incident: str, merged: list[str],
     return JsonText(text + "}")
 
 
-_SCORED = (',"threshold":%r,"score":%.3g,"link":%.3g,"text":%.3g,"relation":%.3g,'
+_HEAD = '{"decision":%s,"incident":%s'
+_OPENED = _HEAD + ',"threshold":%r'
+_SCORED = _OPENED + (',"score":%.3g,"link":%.3g,"text":%.3g,"relation":%.3g,'
            '"via":{"node":%s,"hops":%s,"alert":%s,"name":%s,"gap_s":%s}')
 _RUNNER = ',"runner_up":{"incident":%s,"score":%.3g}'
 _RUNNER_BOUND = ',"runner_up":{"incident":%s,"score":%.3g,"bound":true}'
