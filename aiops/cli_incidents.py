@@ -81,14 +81,16 @@ def _status_note(inc: dict) -> str:
 @incidents.command("show")
 @click.argument("incident_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--why", is_flag=True,
+              help="Say under each alert why it is in this incident (its placement).")
 @click.pass_context
 @reports_bad_input
-def incidents_show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
+def incidents_show(ctx: click.Context, incident_id: str, as_json: bool, why: bool) -> None:
     """One incident with its root causes and alerts."""
     from aiops.store.queries import get_incident
 
     with runtime_of(ctx).db.connect() as conn:
-        inc = get_incident(conn, incident_id)
+        inc = get_incident(conn, incident_id, placement=True)
     if as_json:
         click.echo(json.dumps(inc, indent=1))
         return
@@ -104,6 +106,8 @@ def incidents_show(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     for a in inc["alerts"]:
         click.echo(f"  {a['starts_at']}  {a['status']:<8} {a['severity']:<8} {a['name']:<20} "
                    f"{a['entity']}  (x{a['event_count']}){_alert_note(a['labels'])}")
+        if why:
+            click.echo(f"      why here: {a['why_here']}")
 
 
 def _alert_note(labels: dict) -> str:

@@ -162,7 +162,14 @@ SCHEMAS: dict[str, Any] = {
             "resolved_at": {"type": ["string", "null"]},
             "merged_into": {"type": ["string", "null"]}, "alert_count": {"type": "integer"},
             "root_causes": {"type": "array", "items": _ref("RootCause")},
-            "alerts": {"type": "array", "items": {"type": "object"}},
+            "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                "placement": {
+                    "oneOf": [_ref("Placement"), {"type": "null"}],
+                    "description": "why the alert is in this incident (single incident "
+                                   "only); null: placed before it was recorded"},
+                "why_here": {"type": "string",
+                             "description": "placement as a sentence (single incident "
+                                            "only)"}}}},
             "acknowledged_alerts": {"type": "integer", "description": "alerts whose label "
                                     "acknowledged is \"true\" (docs/contracts.md)"},
             "suppressed_alerts": {"type": "integer", "description": "alerts whose label "
@@ -174,6 +181,33 @@ SCHEMAS: dict[str, Any] = {
                              "description": "it has firing alerts, all acknowledged"},
             "suppressed": {"type": "boolean",
                            "description": "it has firing alerts, all suppressed"},
+        },
+    },
+    "Placement": {
+        "type": "object",
+        "description": "Why an alert is in its incident (docs/contracts.md): the engine's "
+                       "decision when it arrived, with the parts of its score, and the "
+                       "moves that came later. decision null: only moves are recorded",
+        "properties": {
+            "decision": {"enum": ["joined", "opened", "merged", None]},
+            "incident": {"type": "string"},
+            "score": {"type": "number"}, "threshold": {"type": "number"},
+            "link": {"type": "number"}, "text": {"type": "number"},
+            "relation": {"type": "number"},
+            "via": {"type": "object", "properties": {
+                "alert": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
+                "node": {"type": "string"}, "hops": {"type": ["integer", "null"]},
+                "gap_s": {"type": ["number", "null"]}}},
+            "runner_up": {"type": "object", "properties": {
+                "incident": {"type": "string"}, "score": {"type": "number"},
+                "bound": {"type": "boolean"}}},
+            "merged": {"type": "array", "items": {"type": "string"}},
+            "moves": {"type": "array", "items": {"type": "object", "properties": {
+                "move": {"enum": ["merged", "absorbed", "split"]},
+                "by": {"enum": ["engine", "operator"]},
+                "from": {"type": "string"}, "into": {"type": "string"},
+                "author": {"type": ["string", "null"]}, "alert": {"type": "string"},
+                "share": {"type": "number"}}}},
         },
     },
     "Feedback": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from aiops.engine.index import IncidentIndex
+from aiops.engine.placement import Why
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.models import Alert
 
@@ -24,4 +25,10 @@ class Correlator(Protocol):
 
     def place(self, alert: AlertRecord, index: IncidentIndex) -> list[IncidentRecord]:
         """Incidents ``alert`` belongs to, best first; several means they are one fault."""
+        ...
+
+    def explain(self, alert: AlertRecord, chosen: list[IncidentRecord],
+                index: IncidentIndex) -> Why | None:
+        """Why the last ``place`` of ``alert`` chose ``chosen``, from what it computed
+        then (``aiops.engine.placement``); None when it kept nothing."""
         ...

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from aiops.config import EngineSettings
+from aiops.engine import placement
 from aiops.engine.absorb import AlertBuffer, ParentAbsorber, add_note, buffer_cutoff
 from aiops.engine.correlate import Correlator
 from aiops.engine.counts import ENGINE, OPERATOR, EngineCounts
@@ -548,6 +549,8 @@ class Engine:
         new.settled = True
         for alert in moved:
             del incident.alerts[alert.id]
+            placement.add_move(alert, {"move": "split", "by": ENGINE, "from": incident.id,
+                                       "into": new.id})
             alert.incident_id = new.id
             new.alerts[alert.id] = alert
             batch.alerts[alert.id] = alert
@@ -576,7 +579,9 @@ class Engine:
             return False
         target = found.target
         indexed = target.id in self.index.incidents
-        self._merge(incident, target, batch)
+        self._merge(incident, target, batch, {
+            "move": "absorbed", "by": ENGINE, "from": incident.id, "into": target.id,
+            "share": round(found.share, 3)})
         batch.counts.merged[ENGINE] += 1
         if not indexed:
             self.index.remove(target)
@@ -625,14 +630,26 @@ class Engine:
     def _place(self, record: AlertRecord, batch: _Batch, firing_delta: int) -> None:
         self._at(record.starts_at)
         matches = self.correlator.place(record, self.index)
+        # Why, from what the correlator computed (before the merges change the index).
+        why = self.correlator.explain(record, matches, self.index)
+        merged: list[str] = []
         if matches:
             incident = matches[0]
             for other in matches[1:]:
-                self._merge(other, incident, batch)
+                merged.append(other.id)
+                self._merge(other, incident, batch, {"move": MERGED, "by": ENGINE,
+                                                     "from": other.id, "into": incident.id,
+                                                     "alert": record.event.id})
             batch.counts.merged[ENGINE] += len(matches) - 1
+            decision = placement.MERGED if merged else placement.JOINED
         else:
             incident = self._open_incident(record.starts_at)
             batch.counts.opened += 1
+            decision = placement.OPENED
+        # Placed again (its incident was gone): the moves it had stay with it.
+        moves = (placement.as_dict(record.placement) or {}).get("moves") \
+            if record.placement is not None else None
+        record.placement = placement.encode(why, decision, incident.id, merged, moves)
         incident.alerts[record.id] = record
         record.incident_id = incident.id
         incident.started_at = min(incident.started_at, record.starts_at)
@@ -649,10 +666,13 @@ class Engine:
         self.incidents[incident.id] = incident
         return incident
 
-    def _merge(self, other: IncidentRecord, into: IncidentRecord, batch: _Batch) -> None:
-        """Fold ``other`` into ``into``: an alert showed they are one fault."""
+    def _merge(self, other: IncidentRecord, into: IncidentRecord, batch: _Batch,
+               move: dict[str, Any]) -> None:
+        """Fold ``other`` into ``into``: an alert showed they are one fault (or the
+        absorber, or an operator, said so). Each moved alert's placement gets ``move``."""
         self.index.remove(other)
         for alert in other.alerts.values():
+            placement.add_move(alert, move)
             alert.incident_id = into.id
             into.alerts[alert.id] = alert
             batch.alerts[alert.id] = alert
@@ -722,7 +742,9 @@ class Engine:
             try:
                 self._unindex([target, *rest])
                 for other in rest:
-                    self._merge(other, target, batch)
+                    self._merge(other, target, batch, {
+                        "move": MERGED, "by": OPERATOR, "from": other.id, "into": target.id,
+                        "author": author})
                 batch.counts.merged[OPERATOR] += len(rest)
                 record = self._commit_feedback("merge", [target, *rest], batch, before,
                                                author, comment, at)
@@ -763,6 +785,9 @@ class Engine:
                 batch.counts.split[OPERATOR] += 1
                 new = self._open_incident(min(a.starts_at for a in moved))
                 for alert in moved:
+                    placement.add_move(alert, {"move": "split", "by": OPERATOR,
+                                               "from": source.id, "into": new.id,
+                                               "author": author})
                     alert.incident_id = new.id
                     new.alerts[alert.id] = alert
                     batch.alerts[alert.id] = alert

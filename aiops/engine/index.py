@@ -25,9 +25,15 @@ class IncidentProfile:
     # compared with the members next to it, not with the incident as a whole, so a
     # large incident does not pull in everything near any of its corners.
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The latest-starting alert per node (or entity): the member a placement names as
+    # the one it linked through (``aiops.engine.placement``).
+    latest: dict[str, AlertRecord] = field(default_factory=dict)
 
     def add(self, alert: AlertRecord) -> None:
         key = alert.node_id or alert.entity
+        held = self.latest.get(key)
+        if held is None or alert.starts_at >= held.starts_at:
+            self.latest[key] = alert
         first, last = self.spans.get(key, (alert.starts_at, alert.starts_at))
         self.spans[key] = (min(first, alert.starts_at), max(last, alert.starts_at))
         self.names.add(alert.name)

@@ -51,6 +51,7 @@ def alert_from_row(row: Any) -> AlertRecord:
         episode_start=row.episode_start or 0.0,
         transitions=row.transitions, flapping=row.flapping, incident_id=row.incident_id,
         recent_transitions=deque(row.recent_transitions or ()), persisted=True,
+        placement=row.placement,
     )
 
 

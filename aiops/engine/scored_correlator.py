@@ -42,9 +42,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from aiops.config import EngineSettings
 from aiops.engine.index import IncidentIndex
+from aiops.engine.placement import Why
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.embeddings import TemplateEmbedder
 from aiops.learning.relations import TypeRelations
@@ -132,6 +134,9 @@ class ScoredCorrelator:
         self.relations = relations
         self.embedder = embedder
         self.weights = weights or ScoringWeights()
+        # What the last ``place`` saw (its alert, the incidents over the threshold with
+        # their parts, the best under it), for ``explain``.
+        self._last: tuple[AlertRecord, list[Any], tuple[float, Any, bool]] | None = None
 
     def prepare(self, events: list[Alert]) -> None:
         """Embed the batch's new templates in one model call (cheaper than one by one)."""
@@ -139,8 +144,9 @@ class ScoredCorrelator:
             self.embedder.prepare({event_text(e) for e in events})
 
     def _links(self, alert: AlertRecord, index: IncidentIndex
-               ) -> dict[str, tuple[float, IncidentRecord]]:
-        """Per live incident, the best closeness × time to one of its members nearby.
+               ) -> dict[str, tuple[float, IncidentRecord, str]]:
+        """Per live incident, the best closeness × time to one of its members nearby,
+        and the member's node (or entity) it links through (for ``explain``).
 
         Time proximity is ``1 − gap / window``, the gap measured to the member node's
         first..last alert start widened by ``skew`` either side; past ``prime`` seconds
@@ -149,7 +155,7 @@ class ScoredCorrelator:
         of placement (it runs for every member near every alert): plain locals, no
         helper calls per member.
         """
-        found: dict[str, tuple[float, IncidentRecord]] = {}
+        found: dict[str, tuple[float, IncidentRecord, str]] = {}
         stamped = alert.starts_at
         offsets = self.offsets
         # Gaps between devices are measured on corrected clocks; the incident's age
@@ -175,7 +181,7 @@ class ScoredCorrelator:
                 link *= (fade - age) / (fade - prime)
             best = found.get(incident.id)
             if best is None or link > best[0]:
-                found[incident.id] = (link, incident)
+                found[incident.id] = (link, incident, key)
 
         if self.source_scales:
             consider = self._per_source(alert, t, found)
@@ -206,7 +212,7 @@ class ScoredCorrelator:
         return found
 
     def _per_source(self, alert: AlertRecord, t: float,
-                    found: dict[str, tuple[float, IncidentRecord]]
+                    found: dict[str, tuple[float, IncidentRecord, str]]
                     ) -> Callable[[str, tuple[float, float], float, IncidentRecord], None]:
         """``_links``'s comparison with every time stretched per pair: by the mean of
         the alert's source's scale and the member node's (``node_scales``).
@@ -246,7 +252,7 @@ class ScoredCorrelator:
                 link *= max(0.0, fade - age) / (fade - prime) if fade > prime else 0.0
             best = found.get(incident.id)
             if best is None or link > best[0]:
-                found[incident.id] = (link, incident)
+                found[incident.id] = (link, incident, key)
 
         return consider
 
@@ -283,26 +289,68 @@ class ScoredCorrelator:
         return value
 
     def place(self, alert: AlertRecord, index: IncidentIndex) -> list[IncidentRecord]:
-        scored: list[tuple[float, IncidentRecord]] = []
+        scored: list[tuple[float, IncidentRecord, dict[str, float], str]] = []
         w = self.weights
         # ``score`` is at most the link times the larger of 1 and ``unrelated`` (its
         # topology-and-text factor is capped at 1): a link below the threshold by that
         # much cannot place the alert, so its text is not compared (the same
         # placements; a third of the candidates on the ingest benchmark).
         ceiling = max(1.0, w.unrelated) if w.unrelated >= 0.0 else math.inf
-        for link, incident in self._links(alert, index).values():
+        # The best candidate that did not reach the threshold, for ``explain``: its
+        # score, or for one not scored the bound its link puts on it.
+        below: tuple[float, IncidentRecord | None, bool] = (-1.0, None, False)
+        for link, incident, key in self._links(alert, index).values():
             if link * ceiling < w.threshold:
+                if link * ceiling > below[0]:
+                    below = (link * ceiling, incident, True)
                 continue
-            value = self.score(self.evidence(alert, incident, link, index))
+            parts = self.evidence(alert, incident, link, index)
+            value = self.score(parts)
             if value >= w.threshold:
-                scored.append((value, incident))
+                scored.append((value, incident, parts, key))
+            elif value > below[0]:
+                below = (value, incident, False)
+        self._last = (alert, scored, below)
         if not scored:
             return []
         scored.sort(key=lambda item: (-item[0], item[1].seq))
-        best, top = scored[0]
-        merge_at = self.weights.merge_ratio * best
-        return [top] + [inc for value, inc in scored[1:]
-                        if value >= merge_at and self._pieces_of_one(inc, top)]
+        top = scored[0][1]
+        merge_at = self.weights.merge_ratio * scored[0][0]
+        return [top] + [item[1] for item in scored[1:]
+                        if item[0] >= merge_at and self._pieces_of_one(item[1], top)]
+
+    def explain(self, alert: AlertRecord, chosen: list[IncidentRecord],
+                index: IncidentIndex) -> Why | None:
+        """Why the last ``place`` of ``alert`` returned ``chosen``, from what it kept
+        (no second scoring pass): the parts of the best incident's score, the member it
+        linked through, the runner-up. Called before anything of the placement changes
+        the index (``aiops.engine.placement`` describes the record)."""
+        last = self._last
+        if last is None or last[0] is not alert:
+            return None
+        _, scored, below = last
+        runner, runner_score, bound = None, 0.0, False
+        if len(scored) > len(chosen):
+            for value, incident, _, _ in scored:
+                if incident not in chosen:
+                    runner, runner_score = incident.id, value
+                    break
+        elif below[1] is not None and below[0] < math.inf:  # inf: no bound known
+            runner, runner_score, bound = below[1].id, below[0], below[2]
+        if not chosen:
+            return Why(self.weights.threshold, runner=runner, runner_score=runner_score,
+                       runner_bound=bound)
+        score, incident, parts, key = scored[0]
+        hops = (None if alert.node_id is None
+                else self.topology.distance(alert.node_id, key, self.max_hops))
+        member = index.profiles[incident.id].latest.get(key)
+        if member is None:  # not reached: every linked member was indexed with its alert
+            return Why(self.weights.threshold, score, parts["link"], parts["text"],
+                       parts["relation"], key, hops, None, None, None,
+                       runner, runner_score, bound)
+        return Why(self.weights.threshold, score, parts["link"], parts["text"],
+                   parts["relation"], key, hops, member.event.id, member.name,
+                   alert.starts_at - member.starts_at, runner, runner_score, bound)
 
     def _pieces_of_one(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
         """Whether two incidents look like pieces of one cascade: they started close

@@ -40,6 +40,10 @@ class AlertRecord:
     # When the current episode began (its last re-fire; 0.0: at ``starts_at``): a late
     # clear of an earlier episode must not end it. Stored, so a restart keeps it.
     episode_start: float = 0.0
+    # Why it is in its incident (``aiops.engine.placement``): the placement decision
+    # and later moves, as encoded JSON text when placed (stored as it is) or a dict
+    # (read back, or moved since); None: placed before migration 0026. Stored.
+    placement: dict[str, Any] | str | None = None
 
     @property
     def name(self) -> str:
@@ -65,7 +69,7 @@ class AlertRecord:
             "episode_start": self.episode_start or None,
             "recent_transitions": list(self.recent_transitions) or None,
             "transitions": self.transitions, "flapping": self.flapping,
-            "incident_id": self.incident_id,
+            "incident_id": self.incident_id, "placement": self.placement,
         }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.engine.alert_status import incident_status
+from aiops.engine.placement import describe
 from aiops.errors import NotFound
 from aiops.store.incident_filter import IncidentFilter, conditions
 from aiops.store.tables import alerts, incidents, raw_events
@@ -91,8 +92,13 @@ def count_incidents(conn: sa.Connection, chosen: IncidentFilter | None = None
     return {status: int(n) for status, n in rows}
 
 
-def get_incident(conn: sa.Connection, incident_id: str) -> dict[str, Any]:
-    """Incident with its alerts (oldest first); raises NotFound naming the id."""
+def get_incident(conn: sa.Connection, incident_id: str,
+                 placement: bool = False) -> dict[str, Any]:
+    """Incident with its alerts (oldest first); raises NotFound naming the id.
+
+    ``placement``: each alert also says why it is in the incident (its stored
+    ``placement`` record and ``why_here``, the sentence; ``aiops.engine.placement``).
+    Only the API, the view and the CLI ask: sink documents stay as they were."""
     row = conn.execute(sa.select(incidents).where(incidents.c.id == incident_id)).first()
     if row is None:
         raise NotFound(f"no incident with id '{incident_id}'")
@@ -101,6 +107,10 @@ def get_incident(conn: sa.Connection, incident_id: str) -> dict[str, Any]:
         sa.select(alerts).where(alerts.c.incident_id == incident_id)
         .order_by(alerts.c.starts_at, alerts.c.id)).all()
     out["alerts"] = [alert_view(a) for a in alert_rows]
+    if placement:
+        for view, row in zip(out["alerts"], alert_rows, strict=True):
+            view["placement"] = row.placement
+            view["why_here"] = describe(row.placement)
     out.update(incident_status((a["status"], a["labels"]) for a in out["alerts"]))
     return out
 

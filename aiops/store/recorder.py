@@ -24,7 +24,7 @@ _ALERT_UPDATE = (
     .values({c: sa.bindparam(c) for c in (
         "node_id", "status", "ends_at", "last_event_at", "event_count", "transitions",
         "flapping", "incident_id", "severity", "summary", "episode_start",
-        "recent_transitions", "labels")})
+        "recent_transitions", "labels", "placement")})
 )
 _INCIDENT_UPDATE = (
     incidents.update()
@@ -150,6 +150,10 @@ def write_batch(conn: sa.Connection, dirty_incidents: Iterable[IncidentRecord],
     """
     new_inc, changed_inc = _split(dirty_incidents)
     new_al, changed_al = _split(dirty_alerts)
+    if getattr(conn.dialect, "_json_serializer", None) is not column_json:
+        # As ``_payloads_for``: an alert's placement is encoded text (JsonText).
+        new_al, changed_al = ([{**row, "placement": plain_json(row["placement"])}
+                               for row in rows] for rows in (new_al, changed_al))
     if new_inc:
         _execute_many(conn, _INCIDENT_INSERT, new_inc, insert=True)
     if changed_inc:

@@ -78,6 +78,9 @@ alerts = Table(
     Column("transitions", Integer, nullable=False),
     Column("flapping", Boolean, nullable=False),
     Column("incident_id", String(32), ForeignKey("incidents.id")),
+    # Why it is in its incident: the placement decision and later moves
+    # (aiops.engine.placement); NULL: placed before migration 0026.
+    Column("placement", JSON(none_as_null=True)),
     Index("ix_alerts_fingerprint", "fingerprint"),
     Index("ix_alerts_incident", "incident_id"),
     # Firing alerts grouped by incident (the acknowledged and suppressed filters), and

@@ -123,4 +123,4 @@ def incident_detail(conn: sa.Connection, runtime: _HasRuntimeParts,
     remediations and linked tickets; NotFound names an unknown id."""
     from aiops.store.queries import get_incident
 
-    return add_remediations(conn, runtime, get_incident(conn, incident_id))
+    return add_remediations(conn, runtime, get_incident(conn, incident_id, placement=True))

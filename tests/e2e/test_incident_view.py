@@ -112,6 +112,9 @@ def test_incident_detail_shows_causes_pictures_and_alerts(page: Page,
     rows = page.locator("#alerts tbody tr.alert-row")
     expect(rows).to_have_count(detail["alert_count"])
     assert len(detail["alerts"]) == detail["alert_count"]
+    # Each alert says why it is here, as the API does (aiops.engine.placement).
+    why = page.locator("#alerts tbody td.why-here").all_inner_texts()
+    assert why == [a["why_here"] for a in detail["alerts"]]
 
 
 def test_unknown_incident_is_a_404_page(page: Page, live_server: LiveServer) -> None:

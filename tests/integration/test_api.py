@@ -69,6 +69,23 @@ def test_incident_endpoints(client: FlaskClient) -> None:
     assert client.get("/api/v1/topology").get_json() == {"nodes": 2, "edges": 1}
 
 
+def test_incident_alerts_say_why_they_are_there(client: FlaskClient) -> None:
+    """The API gives each alert its placement and the sentence; the view shows it."""
+    client.post("/api/v1/alerts", json=[alert("a1"), alert("a2", "r2", 3)])
+    inc_id = client.get("/api/v1/incidents").get_json()["incidents"][0]["id"]
+    detail = client.get(f"/api/v1/incidents/{inc_id}").get_json()
+    first, second = detail["alerts"]
+    assert first["placement"]["decision"] == "opened"
+    assert first["why_here"] == "opened: no open incident within reach"
+    assert second["placement"]["decision"] == "joined"
+    assert second["placement"]["via"]["alert"] == "a1"
+    assert second["why_here"].startswith(
+        f"joined {inc_id}: 3 s after LINK_DOWN on r1, 1 hop away (closeness 0.80")
+    page = client.get(f"/incidents/{inc_id}").get_data(as_text=True)
+    cells = re.findall(r'<td class="why-here">(.*?)</td>', page)
+    assert cells == [first["why_here"], second["why_here"]]
+
+
 def test_alertmanager_webhook_is_idempotent(client: FlaskClient, runtime: Runtime) -> None:
     firing = (DATA / "webhook-firing.json").read_bytes()
     resolved = (DATA / "webhook-resolved.json").read_bytes()

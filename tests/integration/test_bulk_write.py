@@ -123,7 +123,7 @@ ALERT = {"id": 1, "fingerprint": "f", "first_event_id": "a1", "source": "nms", "
          "description": None, "labels": {"k": "v"}, "status": "firing", "starts_at": T0,
          "ends_at": None, "last_event_at": T0, "episode_start": None,
          "recent_transitions": None, "event_count": 1,
-         "transitions": 0, "flapping": False, "incident_id": "inc-1"}
+         "transitions": 0, "flapping": False, "incident_id": "inc-1", "placement": None}
 
 
 def event(seq: int) -> dict[str, Any]:

@@ -63,6 +63,14 @@ def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
     first = doc["incidents"][0]["id"]
     r = aiops(data, "incidents", "show", first)
     assert r.returncode == 0 and first in r.stdout and "root causes:" in r.stdout
+    assert "why here" not in r.stdout
+    # --why: under each alert, why it is in the incident (as the API's why_here).
+    shown = json.loads(aiops(data, "incidents", "show", "--json", first).stdout)
+    r = aiops(data, "incidents", "show", "--why", first)
+    assert r.returncode == 0
+    assert [line.strip() for line in r.stdout.splitlines() if "why here:" in line] \
+        == [f"why here: {a['why_here']}" for a in shown["alerts"]]
+    assert shown["alerts"][0]["placement"]["decision"] == "opened"
 
 
 def test_incidents_list_filters_as_the_view_and_api_do(tmp_path: Path,

@@ -573,3 +573,51 @@ def test_the_incident_filters_use_their_indexes(tmp_path) -> None:
                 assert "SCAN alerts" not in plan, (chosen, plan)
     finally:
         engine.dispose()
+
+
+def test_migration_0026_adds_alert_placement_and_goes_back(db_url: str, tmp_path) -> None:
+    """A database at 0024 with an incident and its alert: the upgrade keeps them, the
+    alert's placement is NULL and reads "not recorded"; an alert placed afterwards
+    stores why; the downgrade drops the column and keeps the rows."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0024")
+    with old.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO incidents (id, seq, status, title, severity, started_at, "
+            "updated_at, alert_count, root_causes) VALUES "
+            "('inc-1', 1, 'open', 'LINK_DOWN on r1', 'major', 1.0, 1.0, 1, '[]')"))
+        conn.execute(sa.text(
+            "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
+            "node_id, severity, summary, labels, status, starts_at, last_event_at, "
+            "event_count, transitions, flapping, incident_id) VALUES (1, 'f', 'a1', 'nms', "
+            "'LINK_DOWN', 'ne-1', 'r1', 'major', 'down', '{}', 'firing', 1.0, 1.0, 1, 0, "
+            "false, 'inc-1')"))
+    old.dispose()
+    rt = open_runtime(DataDir(path=tmp_path / "d", database_url=db_url))
+    try:
+        rt.engine.ingest([parse_alert({
+            "id": "a2", "source": "nms", "name": "LINK_DOWN", "entity": "r9",
+            "severity": "major", "summary": "down", "starts_at": 1_800_000_000})])
+        with rt.db.connect() as conn:
+            [before] = queries.get_incident(conn, "inc-1", placement=True)["alerts"]
+            [after] = queries.get_incident(conn, "inc-2", placement=True)["alerts"]
+    finally:
+        rt.close()
+    assert before["placement"] is None
+    assert before["why_here"] == "not recorded (placed before migration 0026)"
+    assert after["placement"]["decision"] == "opened"
+    engine = open_database(db_url)
+    try:
+        command.downgrade(alembic_config(engine), "0024")
+        engine.dispose()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("alerts")}
+        assert "placement" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT first_event_id FROM alerts ORDER BY id")
+                                ).scalars().all() == ["a1", "a2"]
+    finally:
+        engine.dispose()

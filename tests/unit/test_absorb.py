@@ -91,6 +91,14 @@ def test_a_small_incident_that_followed_a_neighbours_alarm_is_absorbed(runtime: 
     evidence = target["root_causes"][0]["evidence"]
     assert evidence[0] == ("absorbed inc-2: its alarms most likely followed this "
                            "incident's BGP_DOWN on n3 (p=1.00)")
+    with runtime.db.connect() as conn:
+        [s0] = [a for a in queries.get_incident(conn, "inc-1", placement=True)["alerts"]
+                if a["id"] == "s0"]
+    assert s0["placement"]["decision"] == "opened" and s0["placement"]["incident"] == "inc-2"
+    assert s0["placement"]["moves"] == [{"move": "absorbed", "by": "engine", "from": "inc-2",
+                                         "into": "inc-1", "share": 1.0}]
+    assert s0["why_here"].endswith("then its incident inc-2 was absorbed into inc-1 (its "
+                                   "alarms most likely followed it, p=1.00)")
 
 
 def test_a_small_incident_far_in_time_or_hops_is_not_absorbed(runtime: Runtime) -> None:

@@ -86,6 +86,18 @@ def test_engine_splits_a_settled_incident_without_a_feedback_record(runtime: Run
     assert sorted(i["alert_count"] for i in found) == [9, 10]
     for inc in found:
         assert "once settled" in inc["root_causes"][0]["evidence"][0]
+    # The moved alerts' placement says so (aiops.engine.placement); the kept ones' not.
+    kept, new = found
+    with runtime.db.connect() as conn:
+        moved = queries.get_incident(conn, new["id"], placement=True)["alerts"]
+        stayed = queries.get_incident(conn, kept["id"], placement=True)["alerts"]
+    for a in moved:
+        assert a["placement"]["incident"] == kept["id"]  # where placement put it
+        assert a["placement"]["moves"] == [{"move": "split", "by": "engine",
+                                            "from": kept["id"], "into": new["id"]}]
+        assert a["why_here"].endswith(
+            f"then hindsight split: moved from {kept['id']} to {new['id']}")
+    assert all("moves" not in a["placement"] for a in stayed)
 
 
 def test_kept_walks_stay_within_their_bound(monkeypatch) -> None:

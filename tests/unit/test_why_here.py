@@ -1,0 +1,97 @@
+"""Why an alert is in its incident: the placement record, through the real engine."""
+
+from __future__ import annotations
+
+from aiops.engine.placement import describe
+from aiops.runtime import Runtime
+from aiops.store import queries
+from tests.unit.test_engine import alert, incidents_of, ingest, star
+
+
+def placements(rt: Runtime, incident_id: str) -> dict[str, dict]:
+    """The stored alerts of ``incident_id`` by first event id, with their placement."""
+    with rt.db.connect() as conn:
+        inc = queries.get_incident(conn, incident_id, placement=True)
+    return {a["id"]: a for a in inc["alerts"]}
+
+
+def test_joined_alert_records_member_gap_hops_and_parts(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 12), alert("z", "far", 20))
+    [inc] = [i for i in incidents_of(runtime) if i["alert_count"] == 2]
+    by_id = placements(runtime, inc["id"])
+    joined = by_id["a2"]["placement"]
+    assert joined["decision"] == "joined" and joined["incident"] == inc["id"]
+    assert joined["via"] == {"node": "l1", "hops": 1, "alert": "a1", "name": "LINK_DOWN",
+                             "gap_s": 12.0}
+    # 0.8 (one hop) × (1 − 0/120): the gap is inside the 15 s skew tolerance.
+    assert joined["link"] == 0.8 and joined["threshold"] == 0.5
+    assert joined["score"] >= joined["threshold"] and "runner_up" not in joined
+    assert by_id["a2"]["why_here"].startswith(
+        f"joined {inc['id']}: 12 s after LINK_DOWN on l1, 1 hop away (closeness 0.80")
+
+
+def test_opened_alert_names_the_best_candidate_below_threshold(runtime: Runtime) -> None:
+    star(runtime)
+    # x2 is two hops from l4, after the fan-out period: linked, but under the threshold.
+    ingest(runtime, alert("a1", "l4", 0), alert("a1b", "l4", 30, name="T2"))
+    ingest(runtime, alert("a2", "x2", 31))
+    first = next(i for i in incidents_of(runtime) if i["alert_count"] == 2)
+    opened = next(i for i in incidents_of(runtime) if i["alert_count"] == 1)
+    record = placements(runtime, opened["id"])["a2"]["placement"]
+    assert record["decision"] == "opened" and record["incident"] == opened["id"]
+    assert record["runner_up"]["incident"] == first["id"]
+    assert record["runner_up"]["score"] < record["threshold"]
+    assert "score" not in record
+    first_alert = placements(runtime, first["id"])["a1"]
+    assert first_alert["placement"] == {"threshold": 0.5, "decision": "opened",
+                                        "incident": first["id"]}
+    assert first_alert["why_here"] == "opened: no open incident within reach"
+
+
+def test_merging_alert_records_the_merge_and_the_moved_alerts_their_move(
+        runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l4", 0), alert("a1b", "l4", 30, name="T2"))
+    ingest(runtime, alert("a2", "x2", 31))
+    ingest(runtime, alert("a3", "x1", 32))
+    [live] = [i for i in incidents_of(runtime) if i["status"] != "merged"]
+    by_id = placements(runtime, live["id"])
+    record = by_id["a3"]["placement"]
+    assert record["decision"] == "merged" and record["incident"] == live["id"]
+    [gone] = record["merged"]
+    assert gone != live["id"]
+    # The alerts of the incident merged away say so; those of the one kept do not.
+    moved = [a for a in by_id.values() if a["placement"]["incident"] == gone]
+    assert moved and len(moved) < len(by_id) - 1
+    for item in moved:
+        assert item["placement"]["decision"] in ("opened", "joined")
+        assert item["placement"]["moves"] == [{"move": "merged", "by": "engine", "from": gone,
+                                               "into": live["id"], "alert": "a3"}]
+        assert item["why_here"].endswith(
+            f"then its incident {gone} was merged into {live['id']} (alert a3 linked both)")
+    assert f"merged {gone} into it" in by_id["a3"]["why_here"]
+
+
+def test_operator_merge_and_split_append_their_moves(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 5), alert("a3", "far", 10))
+    big = next(i for i in incidents_of(runtime) if i["alert_count"] == 2)
+    small = next(i for i in incidents_of(runtime) if i["alert_count"] == 1)
+    runtime.engine.merge_incidents(big["id"], [small["id"]], author="ana")
+    by_id = placements(runtime, big["id"])
+    assert by_id["a3"]["placement"]["moves"] == [
+        {"move": "merged", "by": "operator", "from": small["id"], "into": big["id"],
+         "author": "ana"}]
+    assert "placement" not in by_id["a1"] or "moves" not in by_id["a1"]["placement"]
+    outcome = runtime.engine.split_incident(big["id"], ["a3"], author="bo")
+    new_id = outcome.incidents[1]
+    moved = placements(runtime, new_id)["a3"]
+    assert moved["placement"]["moves"][-1] == {
+        "move": "split", "by": "operator", "from": big["id"], "into": new_id, "author": "bo"}
+    assert moved["why_here"].endswith(f"then operator split by bo: moved from {big['id']} "
+                                      f"to {new_id}")
+
+
+def test_old_rows_read_not_recorded() -> None:
+    assert describe(None) == "not recorded (placed before migration 0026)"
