@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.polling import wait_for
 from tests.ports import free_port
 
@@ -95,23 +97,16 @@ def comes_up_and_stops(data: Path, sig: signal.Signals = signal.SIGTERM) -> None
     intact(data)
 
 
-def test_sigterm_while_training(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("step_starts", "step_ended"), [
+    ("demo topology:", "demo: trained model"),  # training
+    ("replaying ", "replay took"),  # replaying
+])
+def test_sigterm_inside_a_step(tmp_path: Path, step_starts: str, step_ended: str) -> None:
     data = tmp_path / "d"
-    status, took, said = stop_after(start(data, "--no-serve", *SLOW), "demo topology:")
+    status, took, said = stop_after(start(data, "--no-serve", *SLOW), step_starts)
     assert status == 143, said
     assert "aiops: stopped by SIGTERM, closing" in said and "Traceback" not in said, said
-    assert "demo: trained model" not in said  # stopped inside the step
-    assert took < 10, took
-    intact(data)
-    comes_up_and_stops(data)
-
-
-def test_sigterm_while_replaying(tmp_path: Path) -> None:
-    data = tmp_path / "d"
-    status, took, said = stop_after(start(data, "--no-serve", *SLOW), "replaying ")
-    assert status == 143, said
-    assert "aiops: stopped by SIGTERM, closing" in said and "Traceback" not in said, said
-    assert "replay took" not in said  # stopped inside the step
+    assert step_ended not in said  # stopped inside the step
     assert took < 10, took
     intact(data)
     comes_up_and_stops(data)

@@ -498,6 +498,21 @@ def test_migration_0023_adds_the_re_check_columns_keeping_the_sessions(db_url: s
         engine.dispose()
 
 
+def insert_an_incident_with_its_alert(conn: sa.Connection) -> None:
+    """One open incident ``inc-1`` and its firing alert ``a1``, written as SQL so that
+    it fits a schema older than the tables' (a migration test's starting point)."""
+    conn.execute(sa.text(
+        "INSERT INTO incidents (id, seq, status, title, severity, started_at, "
+        "updated_at, alert_count, root_causes) VALUES "
+        "('inc-1', 1, 'open', 'LINK_DOWN on r1', 'major', 1.0, 1.0, 1, '[]')"))
+    conn.execute(sa.text(
+        "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
+        "node_id, severity, summary, labels, status, starts_at, last_event_at, "
+        "event_count, transitions, flapping, incident_id) VALUES (1, 'f', 'a1', 'nms', "
+        "'LINK_DOWN', 'ne-1', 'r1', 'major', 'down', '{}', 'firing', 1.0, 1.0, 1, 0, "
+        "false, 'inc-1')"))
+
+
 def test_migration_0024_indexes_the_incident_filters_and_goes_back(db_url: str) -> None:
     """A database at 0023 with an incident and its alert: the upgrade adds the filters'
     indexes (the status index becomes status and incident) and keeps the rows; the
@@ -516,16 +531,7 @@ def test_migration_0024_indexes_the_incident_filters_and_goes_back(db_url: str) 
     old = create_db_engine(db_url)
     command.upgrade(alembic_config(old), "0023")
     with old.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO incidents (id, seq, status, title, severity, started_at, "
-            "updated_at, alert_count, root_causes) VALUES "
-            "('inc-1', 1, 'open', 'LINK_DOWN on r1', 'major', 1.0, 1.0, 1, '[]')"))
-        conn.execute(sa.text(
-            "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
-            "node_id, severity, summary, labels, status, starts_at, last_event_at, "
-            "event_count, transitions, flapping, incident_id) VALUES (1, 'f', 'a1', 'nms', "
-            "'LINK_DOWN', 'ne-1', 'r1', 'major', 'down', '{}', 'firing', 1.0, 1.0, 1, 0, "
-            "false, 'inc-1')"))
+        insert_an_incident_with_its_alert(conn)
     old.dispose()
     engine = open_database(db_url)
     try:
@@ -586,16 +592,7 @@ def test_migration_0026_adds_alert_placement_and_goes_back(db_url: str, tmp_path
     old = create_db_engine(db_url)
     command.upgrade(alembic_config(old), "0024")
     with old.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO incidents (id, seq, status, title, severity, started_at, "
-            "updated_at, alert_count, root_causes) VALUES "
-            "('inc-1', 1, 'open', 'LINK_DOWN on r1', 'major', 1.0, 1.0, 1, '[]')"))
-        conn.execute(sa.text(
-            "INSERT INTO alerts (id, fingerprint, first_event_id, source, name, entity, "
-            "node_id, severity, summary, labels, status, starts_at, last_event_at, "
-            "event_count, transitions, flapping, incident_id) VALUES (1, 'f', 'a1', 'nms', "
-            "'LINK_DOWN', 'ne-1', 'r1', 'major', 'down', '{}', 'firing', 1.0, 1.0, 1, 0, "
-            "false, 'inc-1')"))
+        insert_an_incident_with_its_alert(conn)
     old.dispose()
     rt = open_runtime(DataDir(path=tmp_path / "d", database_url=db_url))
     try:
