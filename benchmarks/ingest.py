@@ -70,6 +70,7 @@ from tests.integration.alertmanager_server import (  # noqa: E402
     config_document,
     free_port,
     running_alertmanager,
+    stop_process,
     wait_for,
 )
 
@@ -94,7 +95,6 @@ INTERFACES = 48
 SERVER_READY_TIMEOUT = 120.0  # seconds; includes loading the text model
 CLI_TIMEOUT = 1800.0  # seconds for one CLI command; 20,000 alerts take a few seconds
 REQUEST_TIMEOUT = 120.0
-STOP_TIMEOUT = 10.0
 
 
 def log(message: str) -> None:
@@ -329,12 +329,7 @@ def aiops_server(data_dir: Path, log_path: Path) -> Iterator[str]:
         wait_for(healthy, SERVER_READY_TIMEOUT, "aiops serve to answer /api/v1/health")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
+        stop_process(process)
 
 
 def post_batches(session: requests.Session, url: str, bodies: list[bytes], label: str,

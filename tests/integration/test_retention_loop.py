@@ -6,10 +6,6 @@ floor of a minute and a day's keep stay as they are)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +17,7 @@ from aiops.retention_loop import RetentionLoop
 from aiops.runtime import Runtime
 from tests.integration.test_retention import DAY, event, fill, ingest, open_store, rows
 from tests.polling import wait_for
-from tests.ports import free_port
+from tests.serve_process import serving, stops_on_sigterm
 from topology.model import Edge, Node
 
 KEEP = 30 * DAY
@@ -96,24 +92,6 @@ def test_a_stop_during_a_prune_ends_it_after_its_transaction(keeping: Runtime) -
 
 
 def test_aiops_serve_closes_its_retention_loop_on_sigterm(db_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "AIOPS_TEXT_SIMILARITY": "off", "AIOPS_RETENTION_KEEP": str(KEEP)}
-    server = subprocess.Popen([sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"),
-                               "--database-url", db_url, "serve", "--port", str(free_port())],
-                              env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        said = []
-        for line in server.stderr:
-            said.append(line)
-            if "serving the incident view" in line:
-                break
+    with serving(tmp_path / "d", db_url, AIOPS_RETENTION_KEEP=str(KEEP)) as (server, said):
         assert any("pruning what ended more than 2592000 s ago" in s for s in said), said
-        began = time.monotonic()
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 128 + signal.SIGTERM
-        assert time.monotonic() - began < 15  # not the loop's hour, nor its stop's 10 s
-        rest = server.stderr.read()
-        assert "aiops: stopped by SIGTERM, closing" in rest and "Traceback" not in rest, rest
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        stops_on_sigterm(server, within=15)  # not the loop's hour, nor its stop's 10 s

@@ -6,11 +6,6 @@ ids; ``aiops serve`` runs the catch-up and stops it on SIGTERM."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +19,7 @@ from aiops.store.text_catchup import index_tail, tail_size
 from aiops.text_index_loop import TextIndexLoop
 from tests.integration.test_text_search import check_integrity, found, fts_rows, store
 from tests.polling import wait_for
-from tests.ports import free_port
+from tests.serve_process import serving, stops_on_sigterm
 
 
 @pytest.fixture
@@ -150,32 +145,14 @@ def test_aiops_serve_indexes_new_alerts_and_stops_on_sigterm(tmp_path: Path) -> 
         store(engine)  # stored while nothing served: the loop's first round indexes it
     finally:
         engine.dispose()
-    env = {**os.environ, "AIOPS_TEXT_SIMILARITY": "off"}
-    server = subprocess.Popen([sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"),
-                               "--database-url", db_url, "serve", "--port", str(free_port())],
-                              env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        said = []
-        for line in server.stderr:
-            said.append(line)
-            if "serving the incident view" in line:
-                break
+    with serving(tmp_path / "d", db_url) as (server, said):
         assert any("indexing new alerts and incidents for the text search" in s for s in said), said
         engine = open_database(db_url)
         try:
             wait_for(lambda: mark(engine) == 50, "serve indexing the stored alerts", timeout=20)
         finally:
             engine.dispose()
-        began = time.monotonic()
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 128 + signal.SIGTERM
-        assert time.monotonic() - began < 10
-        rest = server.stderr.read()
-        assert "aiops: stopped by SIGTERM, closing" in rest and "Traceback" not in rest, rest
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        stops_on_sigterm(server, within=10)
 
 
 def test_rows_numbered_from_zero_are_deleted_safely_before_any_catch_up(
