@@ -10,7 +10,8 @@ good feedback. So at placement the engine keeps one small JSON record per alert
 The record is built from what the correlator computed anyway (no second scoring
 pass): ``decision`` (``joined``, ``opened``, ``merged``), ``incident``, ``score`` and
 ``threshold``, the parts (``link``, ``text``, ``relation``), ``via`` (the member alert
-linked through: its id, name, node, signed time gap in seconds and hops), the
+linked through, of that node's the one whose start is nearest the alert's
+(``IncidentProfile.nearest``): its id, name, node, signed time gap in seconds and hops), the
 ``runner_up`` incident (its score; ``bound`` when only the upper bound of an unscored
 candidate is known), ``merged`` (the incidents the alert merged), and ``moves``.
 Rows stored before migration 0026 hold NULL and read "not recorded".

@@ -343,7 +343,7 @@ class ScoredCorrelator:
         score, incident, parts, key = scored[0]
         hops = (None if alert.node_id is None
                 else self.topology.distance(alert.node_id, key, self.max_hops))
-        member = index.profiles[incident.id].latest.get(key)
+        member = index.profiles[incident.id].nearest(key, alert.starts_at)
         if member is None:  # not reached: every linked member was indexed with its alert
             return Why(self.weights.threshold, score, parts["link"], parts["text"],
                        parts["relation"], key, hops, None, None, None,

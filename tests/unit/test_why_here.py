@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from aiops.engine.index import MAX_NODE_MEMBERS, IncidentProfile
 from aiops.engine.placement import describe
+from aiops.engine.state import AlertRecord
+from aiops.models import Alert
 from aiops.runtime import Runtime
 from aiops.store import queries
 from tests.unit.test_engine import alert, incidents_of, ingest, star
@@ -95,3 +98,35 @@ def test_operator_merge_and_split_append_their_moves(runtime: Runtime) -> None:
 
 def test_old_rows_read_not_recorded() -> None:
     assert describe(None) == "not recorded (placed before migration 0026)"
+
+
+def test_out_of_order_alert_names_the_member_nearest_in_time(runtime: Runtime) -> None:
+    star(runtime)
+    # l1 alarms at 0 s and again at 30 s; an alert on l2 stamped 5 s arrives after both
+    # (a late report). The member nearest to it is the first, not l1's latest.
+    ingest(runtime, alert("a1", "l1", 0), alert("a1b", "l1", 30, name="T2"))
+    ingest(runtime, alert("late", "l2", 5))
+    [inc] = incidents_of(runtime)
+    record = placements(runtime, inc["id"])["late"]
+    assert record["placement"]["via"] == {"node": "l1", "hops": 1, "alert": "a1",
+                                          "name": "LINK_DOWN", "gap_s": 5.0}
+    assert record["why_here"].startswith(f"joined {inc['id']}: 5 s after LINK_DOWN on l1")
+
+
+def test_profile_keeps_a_nodes_first_and_latest_alerts_and_finds_the_nearest() -> None:
+    profile = IncidentProfile()
+    starts = [0.0, *(10.0 * i for i in range(2, 12)), 15.0]  # 15 s arrives late
+    held = {at: AlertRecord(id=i, fingerprint=str(i), node_id="a", starts_at=at,
+                            event=Alert(f"e{i}", "s", "LINK_DOWN", "a", "major", "", at))
+            for i, at in enumerate(starts)}
+    for record in held.values():
+        profile.add(record)
+    profile.add(held[110.0])  # added again (a re-fire): held once
+    kept = [r.starts_at for r in profile.members["a"]]
+    assert kept == [0.0, *(10.0 * i for i in range(5, 12))] and len(kept) == MAX_NODE_MEMBERS
+    assert profile.nearest("a", -30.0) is held[0.0]
+    assert profile.nearest("a", 30.0) is held[50.0]  # those between 0 and 50 were dropped
+    assert profile.nearest("a", 55.0) is held[50.0]  # as near as 60: the earlier
+    assert profile.nearest("a", 58.0) is held[60.0]
+    assert profile.nearest("a", 500.0) is held[110.0]
+    assert profile.nearest("b", 0.0) is None
