@@ -6,8 +6,9 @@ from aiops.engine.index import MAX_NODE_MEMBERS, IncidentProfile
 from aiops.engine.placement import describe
 from aiops.engine.state import AlertRecord
 from aiops.models import Alert
-from aiops.runtime import Runtime
+from aiops.runtime import Runtime, open_runtime
 from aiops.store import queries
+from aiops.store.json_column import JsonText
 from tests.unit.test_engine import alert, incidents_of, ingest, star
 
 
@@ -130,3 +131,27 @@ def test_profile_keeps_a_nodes_first_and_latest_alerts_and_finds_the_nearest() -
     assert profile.nearest("a", 58.0) is held[60.0]
     assert profile.nearest("a", 500.0) is held[110.0]
     assert profile.nearest("b", 0.0) is None
+
+
+def test_restart_keeps_records_as_stored_text_until_an_alert_moves(runtime: Runtime) -> None:
+    star(runtime)
+    ingest(runtime, alert("a1", "l1", 0), alert("a2", "l2", 5), alert("a3", "far", 10))
+    big = next(i for i in incidents_of(runtime) if i["alert_count"] == 2)
+    small = next(i for i in incidents_of(runtime) if i["alert_count"] == 1)
+    before = {**placements(runtime, big["id"]), **placements(runtime, small["id"])}
+    again = open_runtime(runtime.data_dir)
+    try:
+        restored = {r.event.id: r for inc in again.engine.incidents.values()
+                    for r in inc.alerts.values()}
+        # Not decoded on restore: each live alert holds its record as the stored text.
+        assert {type(r.placement) for r in restored.values()} == {JsonText}
+        # A re-send rewrites the alert with the same record; a move decodes and extends it.
+        ingest(again, alert("a2-again", "l2", 5))
+        again.engine.merge_incidents(big["id"], [small["id"]], author="ana")
+        after = placements(again, big["id"])
+        assert after["a2"]["placement"] == before["a2"]["placement"]
+        assert after["a3"]["placement"] == {**before["a3"]["placement"], "moves": [
+            {"move": "merged", "by": "operator", "from": small["id"], "into": big["id"],
+             "author": "ana"}]}
+    finally:
+        again.close()
