@@ -15,14 +15,25 @@ import click
 from aiops.cli_base import main, progress, reports_bad_input, runtime_of
 from aiops.errors import InputError
 from aiops.runtime import Runtime
+from aiops.text_index_loop import EVERY
 from aiops.timeutil import to_rfc3339
+
+# Serving's catch-up of the text search (aiops/text_index_loop.py): `aiops serve` and
+# `aiops demo`, which serves the same way.
+text_index_every_option = click.option(
+    "--text-index-every", envvar="AIOPS_TEXT_INDEX_EVERY", default=EVERY, show_default=True,
+    type=click.FloatRange(0, 86_400), metavar="SECONDS",
+    help="SQLite: seconds between two catch-ups of the text search's index (0: none; "
+         "searches then scan every row stored since the last one). Env "
+         "AIOPS_TEXT_INDEX_EVERY.")
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
+@text_index_every_option
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, text_index_every: float) -> None:
     """Serve the API and the incident view."""
     # SIGTERM (systemd, docker stop) stops it, exit 143, and the runtime is closed on
     # the way out (click's call_on_close): the retention loop and the text index's
@@ -30,7 +41,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     # threads stop. Killed outright, an unfinished transaction is rolled back all the
     # same, but nothing is closed or said.
     with _closing_on_signals((signal.SIGTERM,)):
-        _serve(runtime_of(ctx), host, port)
+        _serve(runtime_of(ctx), host, port, text_index_every)
 
 
 @contextmanager
@@ -47,7 +58,7 @@ def _closing_on_signals(signals: tuple[signal.Signals, ...]) -> Iterator[None]:
             raise SystemExit(exc.exit_status) from None
 
 
-def _serve(runtime: Runtime, host: str, port: int) -> None:
+def _serve(runtime: Runtime, host: str, port: int, text_index_every: float) -> None:
     from werkzeug.serving import run_simple
 
     from aiops.api import create_app
@@ -94,17 +105,28 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
         if kept.audit_keep:
             click.echo(f"aiops: pruning the audit trails older than {kept.audit_keep:.0f} s "
                        f"every {kept.every:.0f} s (AIOPS_RETENTION_AUDIT_KEEP)", err=True)
-    from aiops.text_index_loop import EVERY, start_text_index
-
-    if start_text_index(runtime) is not None:
-        click.echo(f"aiops: indexing new alerts and incidents for the text search every "
-                   f"{EVERY:g} s", err=True)
+    _start_text_index(runtime, text_index_every)
     click.echo(f"aiops: serving the incident view on http://{host}:{port}/ "
                f"(API under /api/v1, OpenAPI at /api/v1/openapi.json)", err=True)
     if runtime.data_dir.api_tokens_file:
         click.echo(f"aiops: every request but /api/v1/health needs a token of "
                    f"{runtime.data_dir.api_tokens_file}", err=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def _start_text_index(runtime: Runtime, every: float) -> None:
+    """The text search's catch-up (SQLite), or why there is none: with it off, every
+    search scans the rows stored since the last catch-up, a tail that only grows."""
+    from aiops.text_index_loop import start_text_index
+
+    if start_text_index(runtime, every) is not None:
+        click.echo(f"aiops: indexing new alerts and incidents for the text search every "
+                   f"{every:g} s (--text-index-every)", err=True)
+    elif runtime.db.dialect.name == "sqlite":
+        click.echo("aiops: text search catch-up off (--text-index-every 0): new alerts and "
+                   "incidents are not indexed, so every text search also scans all those "
+                   "stored since the last catch-up (slower as they grow, never wrong)",
+                   err=True)
 
 
 @main.command()
@@ -140,9 +162,11 @@ def _replay_withprogress(runtime: Runtime, alerts: Path, output: Path | None) ->
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--faults", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@text_index_every_option
 @click.pass_context
 @reports_bad_input
-def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
+def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int,
+         text_index_every: float) -> None:
     """Load the demo topology, replay a demo alert stream, then serve. SIGTERM stops it
     at any step, exit 143 (Ctrl-C: 130), as 'aiops serve'."""
     # `make run` runs this under systemd, docker or a terminal: a stop may come while it
@@ -154,10 +178,11 @@ def demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> 
     from aiops.stop_signals import SIGNALS
 
     with _closing_on_signals(SIGNALS):
-        _demo(ctx, serve, host, port, faults)
+        _demo(ctx, serve, host, port, faults, text_index_every)
 
 
-def _demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) -> None:
+def _demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int,
+          text_index_every: float) -> None:
     from aiops.demo.generate import SPAN, write_demo, write_demo_playbook, write_history
     from aiops.learning.training import train
     from connectors.jsonl import read_alerts
@@ -186,7 +211,7 @@ def _demo(ctx: click.Context, serve: bool, host: str, port: int, faults: int) ->
                f"({demo_dir / 'incidents.json'}); playbook {playbook} can be run from the "
                "incident view", err=True)
     if serve:
-        _serve(runtime, host, port)
+        _serve(runtime, host, port, text_index_every)
 
 
 @main.command()

@@ -1,12 +1,13 @@
-"""``aiops serve`` indexing new alerts and incidents for the text search every
-``EVERY`` seconds on SQLite (``aiops.store.text_catchup``), on its own thread.
+"""``aiops serve`` indexing new alerts and incidents for the text search on SQLite
+(``aiops.store.text_catchup``) every ``EVERY`` seconds unless told otherwise
+(``--text-index-every``, ``AIOPS_TEXT_INDEX_EVERY``; 0: never), on its own thread.
 
 Why a thread of its own and not the ingest path or the retention loop: the index costs
 ~50 us an alert, which on the ingest thread was 7-30 % of the ingest rate (and the
 titles 2-5 % more); the retention loop runs hourly and only when pruning is
 configured. Until a round indexes them, a search reads the newest rows by a scan of
-their keys' range (``EVERY`` seconds of ingest, plus whatever was stored while
-nothing served).
+their keys' range (an interval's ingest, plus whatever was stored while nothing
+served; with the catch-up off, everything stored since the last one).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVERY = 5.0  # seconds between two catch-ups
+EVERY = 5.0  # seconds between two catch-ups, unless `aiops serve --text-index-every`
 
 
 class TextIndexLoop:
@@ -77,10 +78,12 @@ class TextIndexLoop:
             self._stop.wait(self.every)
 
 
-def start_text_index(runtime: Runtime) -> TextIndexLoop | None:
+def start_text_index(runtime: Runtime, every: float = EVERY) -> TextIndexLoop | None:
     """Start the loop for a serving process on SQLite (PostgreSQL's indexes follow
-    every write themselves); ``Runtime.close`` stops it."""
-    if runtime.db.dialect.name != "sqlite" or runtime.text_index is not None:
+    every write themselves), a round every ``every`` seconds; none for 0 (``aiops
+    serve --text-index-every 0``: the operator's choice, the caller says what it
+    costs). ``Runtime.close`` stops it."""
+    if runtime.db.dialect.name != "sqlite" or runtime.text_index is not None or not every:
         return runtime.text_index
-    runtime.text_index = TextIndexLoop(runtime.db).start()
+    runtime.text_index = TextIndexLoop(runtime.db, every).start()
     return runtime.text_index

@@ -24,14 +24,14 @@ SERVING = "serving the incident view"  # the line `aiops serve` says just before
 
 
 @contextmanager
-def serving(data_dir: Path, db_url: str,
+def serving(data_dir: Path, db_url: str, *args: str,
             **env: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """``aiops serve`` on ``data_dir`` and ``db_url`` (text model off, ``env`` added),
-    with the stderr lines it said up to serving; killed on the way out if still
-    running."""
+    """``aiops serve`` on ``data_dir`` and ``db_url`` (text model off, ``args`` added
+    to serve's, ``env`` to the environment), with the stderr lines it said up to
+    serving; killed on the way out if still running."""
     server = subprocess.Popen(
         [sys.executable, "-m", "aiops", "--data-dir", str(data_dir), "--database-url", db_url,
-         "serve", "--port", str(free_port())],
+         "serve", "--port", str(free_port()), *args],
         env={**os.environ, "AIOPS_TEXT_SIMILARITY": "off", **env},
         stderr=subprocess.PIPE, text=True)
     try:

@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from aiops.store.tables import alerts, incidents
+from aiops.store.trigram_build import create_statement
 
 # Fewer characters than a trigram: no index can narrow the rows.
 MIN_INDEXED = 3
@@ -138,9 +139,10 @@ TRIGRAM_INDEXES = (
     ("ix_alerts_summary_trgm", "alerts", "summary"),
     ("ix_incidents_title_trgm", "incidents", "title"),
 )
+# Built without holding off writes (``aiops.store.trigram_build``): each statement on
+# its own, outside a transaction block.
 POSTGRES_SETUP = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",) + tuple(
-    f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} gin_trgm_ops)"
-    for name, table, column in TRIGRAM_INDEXES)
+    create_statement(name, table, column) for name, table, column in TRIGRAM_INDEXES)
 
 
 def sqlite_supports_trigrams(conn: sa.Connection) -> bool:

@@ -155,6 +155,58 @@ def test_aiops_serve_indexes_new_alerts_and_stops_on_sigterm(tmp_path: Path) -> 
         stops_on_sigterm(server, within=10)
 
 
+def stored_while_nothing_served(db_url: str) -> None:
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            if not text_search.has_sqlite_index(conn):
+                pytest.skip("this SQLite has no FTS5 trigram tokenizer")
+        store(engine)
+    finally:
+        engine.dispose()
+
+
+def test_aiops_serve_catches_up_at_the_interval_it_is_given(tmp_path: Path) -> None:
+    """``--text-index-every 0.2``: said at start, and an alert stored while it serves
+    is indexed within a few rounds, sooner than the default 5 s allows for."""
+    db_url = f"sqlite:///{tmp_path / 'served.db'}"
+    stored_while_nothing_served(db_url)
+    with serving(tmp_path / "d", db_url, "--text-index-every", "0.2") as (server, said):
+        assert any("for the text search every 0.2 s" in s for s in said), said
+        engine = open_database(db_url)
+        try:
+            wait_for(lambda: mark(engine) == 50, "serve indexing the stored alerts", timeout=20)
+            with engine.begin() as conn:
+                conn.execute(sa.insert(alerts).values(
+                    id=60, fingerprint="60", first_event_id="e60", source="nms",
+                    name="LINK_FLAP", entity="ne", severity="major", summary="flapping",
+                    labels={}, status="firing", starts_at=6.0, last_event_at=6.0,
+                    event_count=1, transitions=0, flapping=False, incident_id="inc-1"))
+            wait_for(lambda: mark(engine) == 60, "serve indexing the new alert", timeout=4)
+        finally:
+            engine.dispose()
+        stops_on_sigterm(server, within=10)
+
+
+def test_aiops_serve_with_the_catch_up_off_says_so_and_indexes_nothing(
+        tmp_path: Path) -> None:
+    """``AIOPS_TEXT_INDEX_EVERY=0``: no catch-up thread, a line saying what that costs,
+    and what was stored stays in the tail (found all the same, by the scan)."""
+    db_url = f"sqlite:///{tmp_path / 'served.db'}"
+    stored_while_nothing_served(db_url)
+    with serving(tmp_path / "d", db_url, AIOPS_TEXT_INDEX_EVERY="0") as (server, said):
+        assert any("text search catch-up off" in s and "scans" in s for s in said), said
+        assert not any("indexing new alerts" in s for s in said), said
+        stops_on_sigterm(server, within=10)
+    engine = open_database(db_url)
+    try:
+        with engine.connect() as conn:
+            assert tail_size(conn) + tail_size(conn, text_search.INCIDENTS) == 12
+            assert found(conn, "peer 10") == {"inc-1"}
+    finally:
+        engine.dispose()
+
+
 def test_rows_numbered_from_zero_are_deleted_safely_before_any_catch_up(
         engine: sa.Engine) -> None:
     """An empty table's mark is below every key: a row of key 0 stored and deleted
