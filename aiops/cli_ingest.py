@@ -18,11 +18,29 @@ from aiops.runtime import Runtime
 from aiops.text_index_loop import EVERY
 from aiops.timeutil import to_rfc3339
 
+
+def _text_index_every(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """Seconds between two catch-ups, 0 to 86,400. Checked here rather than by a
+    click type so that a bad value from the environment names the variable an
+    operator set, not a flag they never typed."""
+    source = ctx.get_parameter_source(param.name or "")
+    where = ("AIOPS_TEXT_INDEX_EVERY" if source is click.core.ParameterSource.ENVIRONMENT
+             else "--text-index-every")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of seconds",
+                                 param_hint=where) from None
+    if not 0 <= seconds <= 86_400:
+        raise click.BadParameter(f"{seconds:g} is not in 0..86400 seconds", param_hint=where)
+    return seconds
+
+
 # Serving's catch-up of the text search (aiops/text_index_loop.py): `aiops serve` and
 # `aiops demo`, which serves the same way.
 text_index_every_option = click.option(
-    "--text-index-every", envvar="AIOPS_TEXT_INDEX_EVERY", default=EVERY, show_default=True,
-    type=click.FloatRange(0, 86_400), metavar="SECONDS",
+    "--text-index-every", envvar="AIOPS_TEXT_INDEX_EVERY", default=str(EVERY),
+    show_default=True, type=str, callback=_text_index_every, metavar="SECONDS",
     help="SQLite: seconds between two catch-ups of the text search's index (0: none; "
          "searches then scan every row stored since the last one). Env "
          "AIOPS_TEXT_INDEX_EVERY.")

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from aiops.cli import main
 from aiops.store import text_search
 from aiops.store.db import open_database
 from aiops.store.tables import alerts, incidents
@@ -227,3 +229,20 @@ def test_rows_numbered_from_zero_are_deleted_safely_before_any_catch_up(
     with engine.connect() as conn:
         check_integrity(conn)
         assert found(conn, "zero") == set()
+
+
+@pytest.mark.parametrize(("env", "args", "named"), [
+    ({"AIOPS_TEXT_INDEX_EVERY": "-3"}, [], "AIOPS_TEXT_INDEX_EVERY"),
+    ({"AIOPS_TEXT_INDEX_EVERY": "often"}, [], "AIOPS_TEXT_INDEX_EVERY"),
+    ({}, ["--text-index-every", "1e9"], "--text-index-every"),
+])
+def test_a_bad_catch_up_interval_names_where_it_came_from(
+        tmp_path: Path, env: dict[str, str], args: list[str], named: str) -> None:
+    """An interval out of 0..86400 s or not a number stops serve before it starts,
+    naming what the operator set: the variable when it came from the environment,
+    not a flag they never typed."""
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "d"), "serve", *args], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {named}" in result.output, result.output
+    assert not (tmp_path / "d").exists()  # nothing was opened or created
