@@ -15,7 +15,7 @@ import click
 from aiops.cli_base import main, progress, reports_bad_input, runtime_of
 from aiops.errors import InputError
 from aiops.runtime import Runtime
-from aiops.text_index_loop import EVERY
+from aiops.text_index_loop import EVERY, interval
 from aiops.timeutil import to_rfc3339
 
 
@@ -27,13 +27,9 @@ def _text_index_every(ctx: click.Context, param: click.Parameter, value: str) ->
     where = ("AIOPS_TEXT_INDEX_EVERY" if source is click.core.ParameterSource.ENVIRONMENT
              else "--text-index-every")
     try:
-        seconds = float(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number of seconds",
-                                 param_hint=where) from None
-    if not 0 <= seconds <= 86_400:
-        raise click.BadParameter(f"{seconds:g} is not in 0..86400 seconds", param_hint=where)
-    return seconds
+        return interval(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=where) from None
 
 
 # Serving's catch-up of the text search (aiops/text_index_loop.py): `aiops serve` and

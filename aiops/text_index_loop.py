@@ -13,7 +13,9 @@ served; with the catch-up off, everything stored since the last one).
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -26,6 +28,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVERY = 5.0  # seconds between two catch-ups, unless `aiops serve --text-index-every`
+LONGEST = 86_400.0  # a day: longer is a typo (minutes for seconds), not a choice
+ENV = "AIOPS_TEXT_INDEX_EVERY"
+
+
+def interval(value: str) -> float:
+    """Seconds between two catch-ups from an operator's text, 0 to 86,400. The
+    ValueError says what is wrong with the value; the caller names where it was set
+    (``AIOPS_TEXT_INDEX_EVERY`` or ``--text-index-every``)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not 0 <= seconds <= LONGEST:  # NaN too
+        raise ValueError(f"{seconds:g} is not in 0..{LONGEST:.0f} seconds")
+    return seconds
 
 
 class TextIndexLoop:
@@ -76,6 +93,20 @@ class TextIndexLoop:
                 log.exception("text index: catch-up failed")
             self.rounds += 1
             self._stop.wait(self.every)
+
+
+def interval_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """The interval a WSGI server's app runs with (``aiops.api.create_app``): it has no
+    flags, so ``AIOPS_TEXT_INDEX_EVERY`` or the default. A bad value is a ValueError
+    naming the variable, which stops the app before it serves (as a bad sign-on
+    setting does) rather than serving with searches that only get slower."""
+    value = (os.environ if environ is None else environ).get(ENV, "")
+    if not value.strip():
+        return EVERY
+    try:
+        return interval(value)
+    except ValueError as exc:
+        raise ValueError(f"Invalid value for {ENV}: {exc}") from None
 
 
 def start_text_index(runtime: Runtime, every: float = EVERY) -> TextIndexLoop | None:

@@ -25,15 +25,19 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     if runtime is None:  # a WSGI server's app (deploy/systemd): it runs policies,
-        # delivers incidents and prunes the store (when set) too
+        # delivers incidents, prunes the store (when set) and keeps SQLite's text
+        # search indexed too, as `aiops serve` does
         from aiops.playbooks.auto import start_auto_runs
         from aiops.retention_loop import start_retention
+        from aiops.text_index_loop import interval_from_env, start_text_index
 
+        every = interval_from_env()  # before opening anything: a bad value stops here
         runtime = open_runtime(DataDir.from_env(app.config["AIOPS_DATA_DIR"],
                                                 app.config["AIOPS_DATABASE_URL"]))
         start_auto_runs(runtime)
         start_delivery(runtime, "http://127.0.0.1:8080")
         start_retention(runtime)
+        start_text_index(runtime, every)
     app.extensions["aiops"] = runtime
     from aiops.api.metrics import install_metrics
 

@@ -246,3 +246,40 @@ def test_a_bad_catch_up_interval_names_where_it_came_from(
     assert result.exit_code == 2, result.output
     assert f"Invalid value for {named}" in result.output, result.output
     assert not (tmp_path / "d").exists()  # nothing was opened or created
+
+
+@pytest.mark.parametrize(("value", "running"), [(None, True), ("2.5", True), ("0", False)])
+def test_a_wsgi_server_s_app_runs_the_catch_up_as_serve_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None,
+        running: bool) -> None:
+    """``create_app()`` with no runtime (gunicorn, deploy/systemd) keeps SQLite's text
+    search indexed at AIOPS_TEXT_INDEX_EVERY (default 5 s; 0: off), like ``aiops serve``:
+    without it every search of a gunicorn-served store scans all it ever stored."""
+    from aiops.api import create_app
+
+    if value is None:
+        monkeypatch.delenv("AIOPS_TEXT_INDEX_EVERY", raising=False)
+    else:
+        monkeypatch.setenv("AIOPS_TEXT_INDEX_EVERY", value)
+    runtime = create_app({"AIOPS_DATA_DIR": str(tmp_path / "d")}).extensions["aiops"]
+    try:
+        loop = runtime.text_index
+        assert (loop is not None) is running
+        if loop is not None:
+            assert loop.every == (float(value) if value else 5.0)
+            wait_for(lambda: loop.rounds >= 1, what="a first catch-up round")
+            assert loop.alive
+    finally:
+        runtime.close()
+    assert loop is None or not loop.alive
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "90000"])
+def test_a_wsgi_server_s_app_refuses_a_bad_interval_naming_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from aiops.api import create_app
+
+    monkeypatch.setenv("AIOPS_TEXT_INDEX_EVERY", value)
+    with pytest.raises(ValueError, match=r"Invalid value for AIOPS_TEXT_INDEX_EVERY: "):
+        create_app({"AIOPS_DATA_DIR": str(tmp_path / "d")})
+    assert not (tmp_path / "d").exists()  # refused before anything was opened
