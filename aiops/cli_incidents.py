@@ -111,10 +111,21 @@ def incidents_show(ctx: click.Context, incident_id: str, as_json: bool, why: boo
 
 
 def _alert_note(labels: dict) -> str:
-    from aiops.engine.alert_status import SUPPRESSED, is_acknowledged, is_suppressed
+    from aiops.engine.alert_status import (
+        ACKNOWLEDGED_BY,
+        SUPPRESSED,
+        SUPPRESSED_BY,
+        is_acknowledged,
+        is_suppressed,
+    )
 
-    notes = (["acknowledged"] if is_acknowledged(labels) else []) + (
-        [f"suppressed: {labels[SUPPRESSED]}"] if is_suppressed(labels) else [])
+    notes = []
+    if is_acknowledged(labels):
+        who = labels.get(ACKNOWLEDGED_BY)
+        notes.append(f"acknowledged by {who}" if who else "acknowledged")
+    if is_suppressed(labels):
+        which = labels.get(SUPPRESSED_BY)
+        notes.append(f"suppressed: {which}" if which else f"suppressed: {labels[SUPPRESSED]}")
     return f"  [{', '.join(notes)}]" if notes else ""
 
 

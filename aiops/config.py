@@ -65,8 +65,9 @@ class EngineSettings:
     # Labels that change between events of one condition and so must not split it:
     # also an operator's acknowledgement, maintenance, downtime or silence
     # or its monitor's word that it flaps (``aiops.engine.alert_status``).
-    volatile_labels: tuple[str, ...] = ("severity", "value", "acknowledged", "suppressed",
-                                       "suppressed_by", "flapping")
+    volatile_labels: tuple[str, ...] = ("severity", "value", "acknowledged",
+                                       "acknowledged_by", "suppressed", "suppressed_by",
+                                       "flapping")
     # Seconds after which a topology item that its source has stopped reporting (while
     # reporting other things) is no longer used; 0 or None: never. Env
     # AIOPS_TOPOLOGY_MAX_AGE. Stores keep such items (docs/topology.md, "History").

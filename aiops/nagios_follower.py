@@ -20,7 +20,10 @@ state (its ``last_time_`` of another problem state is later than of its fine sta
 is sent with no start too: the state change is not when it began, and a start more
 than the engine's ``max_incident_span`` after the notification's alert began would
 split it into a new episode. A change of its acknowledgement, downtime or flapping alone
-is sent as a state report (type ``STATUS``: labels only, no alert of its own). A
+is sent as a state report (type ``STATUS``: labels only, no alert of its own), and so is
+a change of who acknowledged it (``acknowledged_by``, "AUTHOR: COMMENT") or of which
+downtimes suppress it (``suppressed_by``; ``connectors.nagios_status`` says how both
+are read). A
 problem that is fine again is sent resolved at Nagios's last hard state change; one
 gone from status.dat is ended at the read only if objects.cache no longer defines it
 either (deleted from the configuration): a status.dat that lacks it for another reason
@@ -66,7 +69,7 @@ class FollowStats:
     unchanged: int = 0  # reads skipped: the file was the one last read
     unreadable: int = 0  # reads of a missing, cut short or garbled file
     problems: int = 0  # problems forwarded: new ones and state changes
-    status_changes: int = 0  # acknowledgement, downtime or flapping changes forwarded
+    status_changes: int = 0  # acknowledgement, downtime or flapping changes (who, which)
     recoveries: int = 0  # problems forwarded resolved (deleted objects included)
     deleted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -250,7 +253,8 @@ class NagiosFollower:
             if item["type"] == "RECOVERY":
                 self.sent.pop(key, None)
             else:
-                self.sent[key] = (item["state"], {name: item[name] for name in LABELS})
+                self.sent[key] = (item["state"],
+                                  {name: item[name] for name in LABELS if name in item})
             self.forwarder.add(item)
 
     def finish(self) -> None:
@@ -275,14 +279,23 @@ class NagiosFollower:
                 self._delivered = dict(self.sent)
 
 
-LABELS = ("acknowledged", "suppressed", "flapping")
+# The status labels an item carries (the last two only when Nagios says them): what the
+# state file keeps of each open problem, and what a STATUS report is sent for.
+LABELS = ("acknowledged", "suppressed", "flapping", "acknowledged_by", "suppressed_by")
 
 
 def _labels(obj: ObjectState) -> dict[str, str]:
-    """The status labels, with the values aiops-notify gives them."""
-    return {"acknowledged": "true" if obj.acknowledged else "false",
-            "suppressed": "downtime" if obj.downtime else "false",
-            "flapping": "true" if obj.flapping else "false"}
+    """The status labels, with the values aiops-notify gives them; ``acknowledged_by``
+    and ``suppressed_by`` only when status.dat says who and which (an item without
+    them clears them in the engine: ``aiops.engine.alert_status``)."""
+    labels = {"acknowledged": "true" if obj.acknowledged else "false",
+              "suppressed": "downtime" if obj.downtime else "false",
+              "flapping": "true" if obj.flapping else "false"}
+    if obj.acknowledged_by:
+        labels["acknowledged_by"] = obj.acknowledged_by
+    if obj.suppressed_by:
+        labels["suppressed_by"] = obj.suppressed_by
+    return labels
 
 
 def _sent_of(saved: dict[str, Any] | None) -> dict[Key, Sent]:

@@ -10,17 +10,36 @@ anything else (a full disk, a copy in progress, another writer): a block left op
 a line outside a block, no ``info`` block, a host or service block without its name,
 a state that is not a number. A follower that took such a file for Nagios's state
 would end the alert of every problem it lost.
+
+Who acknowledged a problem and why, and which downtimes suppress it, are status.dat's
+``hostcomment``/``servicecomment`` blocks of ``entry_type=4`` (an acknowledgement's
+comment: ``author``, ``comment_data``, ``entry_time``) and its ``hostdowntime``/
+``servicedowntime`` blocks (``downtime_id``, ``author``, ``comment``, ``end_time``,
+``fixed``, ``flex_downtime_start``, ``duration``, ``is_in_effect``), as Nagios Core 4.4
+writes them. An object's ``acknowledged_by`` is ``"AUTHOR: COMMENT"`` of its newest
+acknowledgement comment, said only while ``problem_has_been_acknowledged`` is set (a
+persistent comment outlives its acknowledgement). ``suppressed_by`` names the downtimes
+in effect, by id: ``"downtime ID by AUTHOR until ISO-TIME: COMMENT"``, joined with
+``"; "``; the time is the downtime's end (a flexible one's: its start plus its
+duration). A host's downtime also suppresses its services (Nagios notifies none of
+their problems), though Nagios does not count it in the services'
+``scheduled_downtime_depth``: a service of a host in a downtime reads ``downtime``, by
+the host's downtime. A comment or downtime block missing one of these fields, or with
+one that is not a number, is skipped (the file is still whole: the acknowledgement or
+downtime is still said, without who or which).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 HOST_STATES = {0: "UP", 1: "DOWN", 2: "UNREACHABLE"}
 SERVICE_STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 FINE = ("UP", "OK")
 HARD = "1"  # state_type
+ACKNOWLEDGEMENT_COMMENT = "4"  # a comment's entry_type (1 user, 2 downtime, 3 flapping)
 
 
 class StatusUnreadable(ValueError):
@@ -45,8 +64,10 @@ class ObjectState:
     # before ``started`` (WARNING, then CRITICAL), and status.dat does not say when.
     escalated: bool
     acknowledged: bool
-    downtime: bool
+    downtime: bool  # in a downtime of its own or (a service) of its host's
     flapping: bool
+    acknowledged_by: str = ""  # "AUTHOR: COMMENT", while acknowledged and Nagios says
+    suppressed_by: str = ""  # the downtimes in effect, while in one and Nagios says
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,6 +111,8 @@ def parse_status(text: str) -> dict[tuple[str, str], ObjectState]:
     """Every host and service of a whole status.dat, by (host, check). Raises
     ``StatusUnreadable`` for a file that is not one (see the module's docstring)."""
     found: dict[tuple[str, str], ObjectState] = {}
+    acknowledgements: dict[tuple[str, str], tuple[int, int, str]] = {}
+    downtimes: dict[tuple[str, str], list[tuple[int, str]]] = {}
     seen_info = False
     for name, fields in blocks(text, "="):
         if name == "info":
@@ -98,8 +121,88 @@ def parse_status(text: str) -> dict[tuple[str, str], ObjectState]:
             item = _object_state(name, fields)
             if item is not None:
                 found[item.key] = item
+        elif name in ("hostcomment", "servicecomment"):
+            _note_acknowledgement(name, fields, acknowledgements)
+        elif name in ("hostdowntime", "servicedowntime"):
+            _note_downtime(name, fields, downtimes)
     if not seen_info:
         raise StatusUnreadable("no 'info' block: not a Nagios status file")
+    return _with_who_and_which(found, acknowledgements, downtimes)
+
+
+def _subject(kind: str, fields: dict[str, str]) -> tuple[str, str] | None:
+    """The (host, check) a comment or downtime block is of; None without its names."""
+    host = fields.get("host_name", "")
+    check = "host" if kind.startswith("host") else fields.get("service_description", "")
+    return (host, check) if host and check else None
+
+
+def _note_acknowledgement(kind: str, fields: dict[str, str],
+                          found: dict[tuple[str, str], tuple[int, int, str]]) -> None:
+    """Keep an acknowledgement comment if it is its object's newest (by entry time,
+    then id: a persistent one stays after its acknowledgement ends and another is
+    given); a block missing a field is skipped."""
+    if fields.get("entry_type") != ACKNOWLEDGEMENT_COMMENT:
+        return
+    subject = _subject(kind, fields)
+    author, comment = fields.get("author"), fields.get("comment_data")
+    if subject is None or author is None or comment is None:
+        return
+    try:
+        order = (int(fields["entry_time"]), int(fields["comment_id"]))
+    except (KeyError, ValueError):
+        return
+    said = ": ".join(part for part in (author.strip(), comment.strip()) if part)
+    if said and (subject not in found or found[subject][:2] < order):
+        found[subject] = (*order, said)
+
+
+def _note_downtime(kind: str, fields: dict[str, str],
+                   found: dict[tuple[str, str], list[tuple[int, str]]]) -> None:
+    """Keep a downtime in effect (``is_in_effect``; a file without it: every one), by
+    id, as its object's ``suppressed_by`` names it; a block missing a field is
+    skipped."""
+    subject = _subject(kind, fields)
+    author, comment = fields.get("author"), fields.get("comment")
+    if subject is None or author is None or comment is None \
+            or fields.get("is_in_effect", "1") == "0":
+        return
+    try:
+        number = int(fields["downtime_id"])
+        until = int(fields["end_time"])
+        if fields.get("fixed", "1") == "0" and int(fields.get("flex_downtime_start") or 0):
+            until = int(fields["flex_downtime_start"]) + int(fields["duration"])
+        when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (KeyError, ValueError, OverflowError, OSError):
+        return
+    said = f"downtime {number} by {author.strip() or 'unknown'} until {when}"
+    found.setdefault(subject, []).append((number, f"{said}: {comment.strip()}"
+                                                  if comment.strip() else said))
+
+
+def _with_who_and_which(found: dict[tuple[str, str], ObjectState],
+                        acknowledgements: dict[tuple[str, str], tuple[int, int, str]],
+                        downtimes: dict[tuple[str, str], list[tuple[int, str]]],
+                        ) -> dict[tuple[str, str], ObjectState]:
+    """Each object with who acknowledged it and which downtimes suppress it; a service
+    of a host in a downtime is in that downtime (see the module's docstring)."""
+    if not acknowledgements and not downtimes \
+            and not any(item.downtime for item in found.values()):
+        return found  # the common case: nothing to say, no second pass
+    for key, item in found.items():
+        host = found.get((item.host, "host")) if item.check != "host" else None
+        in_host_downtime = host is not None and host.downtime
+        if not (item.acknowledged or item.downtime or in_host_downtime):
+            continue
+        ack = acknowledgements.get(key) if item.acknowledged else None
+        which: list[tuple[int, str]] = []
+        if item.downtime:
+            which += downtimes.get(key, [])
+        if in_host_downtime:
+            which += downtimes.get((item.host, "host"), [])
+        found[key] = replace(item, downtime=item.downtime or in_host_downtime,
+                             acknowledged_by=ack[2] if ack else "",
+                             suppressed_by="; ".join(said for _, said in sorted(which)))
     return found
 
 

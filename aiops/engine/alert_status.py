@@ -6,12 +6,18 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 "everything else the source said"):
 
 - ``acknowledged``: ``"true"`` or ``"false"``;
+- ``acknowledged_by``, with ``acknowledged`` where the source says who acknowledged and
+  why: ``"AUTHOR: COMMENT"`` (Nagios: its acknowledgement's comment, from status.dat or
+  an ACKNOWLEDGEMENT notification). It belongs to ``acknowledged``: an event that
+  carries ``acknowledged`` without it removes it (the acknowledgement is over, or the
+  sender cannot say who);
 - ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2, Nagios), ``"silence"``
   or ``"inhibited"`` (Alertmanager), or ``"false"``;
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
   ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
-  ``"inhibited by FINGERPRINT,..."`` (Alertmanager). It belongs to ``suppressed``: an
-  event that carries ``suppressed`` without it removes it;
+  ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
+  ISO-TIME: COMMENT"`` (Nagios's downtimes in effect, joined by ``"; "``). It belongs to
+  ``suppressed``: an event that carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
   (Icinga 2, Nagios). A label only: the incident does not count it, and the engine's own
   flapping (state changes within ``flap_window``) does not read it.
@@ -30,10 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 ACKNOWLEDGED = "acknowledged"
+ACKNOWLEDGED_BY = "acknowledged_by"
 SUPPRESSED = "suppressed"
 SUPPRESSED_BY = "suppressed_by"
 FLAPPING = "flapping"
-STATUS_LABELS = (ACKNOWLEDGED, SUPPRESSED, SUPPRESSED_BY, FLAPPING)
+STATUS_LABELS = (ACKNOWLEDGED, ACKNOWLEDGED_BY, SUPPRESSED, SUPPRESSED_BY, FLAPPING)
+# A label that says who or what, and the label it belongs to: an event carrying the
+# latter without it removes it.
+BELONGS_TO = {ACKNOWLEDGED_BY: ACKNOWLEDGED, SUPPRESSED_BY: SUPPRESSED}
 SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
 
 
@@ -57,11 +67,13 @@ def take_latest(current: Mapping[str, str], event: Mapping[str, str]) -> dict[st
             if changed is None:
                 changed = dict(current)
             changed[name] = value
-    if SUPPRESSED in event and SUPPRESSED_BY not in event and SUPPRESSED_BY in current:
-        # What suppressed it is no longer said: it is over (or the source cannot say).
-        if changed is None:
-            changed = dict(current)
-        del changed[SUPPRESSED_BY]
+    for detail, owner in BELONGS_TO.items():
+        if owner in event and detail not in event and detail in current:
+            # Who acknowledged, or what suppressed it, is no longer said: it is over
+            # (or the source cannot say).
+            if changed is None:
+                changed = dict(current)
+            del changed[detail]
     return changed
 
 

@@ -97,12 +97,32 @@ def test_each_notification_says_the_status_labels_it_knows(
 
 def test_an_acknowledgement_says_who_and_why_and_a_downtime_does_not(url: str) -> None:
     """From $SERVICEACKAUTHOR$ and $SERVICEACKCOMMENT$ (what aiops.cfg passes; Nagios
-    cleans them for the shell): kept with the event as its description."""
+    cleans them for the shell, and in an ACKNOWLEDGEMENT they hold what
+    $NOTIFICATIONAUTHOR$ and $NOTIFICATIONCOMMENT$ do): the label ``acknowledged_by``,
+    as the follower says it, and the event's description."""
     extra = ("--ack-author", "ann", "--ack-comment", "peer down, on it")
     assert notify(url, "ACKNOWLEDGEMENT", "CRITICAL", "OK", "core-1", *extra).returncode == 0
     assert notify(url, "DOWNTIMESTART", "CRITICAL", "OK", "core-1", *extra).returncode == 0
-    ack, downtime = Engine.bodies
+    assert notify(url, "PROBLEM", "WARNING", "CRITICAL", "core-1", *extra).returncode == 0
+    ack, downtime, problem = Engine.bodies
     assert ack["note"] == "acknowledged by ann: peer down, on it" and "note" not in downtime
+    assert (ack["acknowledged"], ack["acknowledged_by"]) == ("true", "ann: peer down, on it")
+    # Not an acknowledgement: nothing of who (a PROBLEM's acknowledged "false" clears it).
+    assert "acknowledged_by" not in downtime and "acknowledged_by" not in problem
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ((), None),  # a command line of before --ack-author: still sent, without who
+    (("--ack-author", "ann"), "ann"),
+    (("--ack-author", "", "--ack-comment", "on it"), "on it"),
+    (("--ack-author", "", "--ack-comment", ""), None),
+])
+def test_an_acknowledgement_without_its_author_or_comment_says_what_it_has(
+        url: str, extra: tuple[str, ...], said: str | None) -> None:
+    done = notify(url, "ACKNOWLEDGEMENT", "CRITICAL", "OK", "core-1", *extra)
+    assert done.returncode == 0, done.stderr
+    (body,) = Engine.bodies
+    assert (body["acknowledged"], body.get("acknowledged_by")) == ("true", said)
 
 
 @pytest.mark.parametrize("kind", ["CUSTOM", "SOMETHINGNEW"])

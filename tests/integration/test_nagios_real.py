@@ -13,11 +13,13 @@ from __future__ import annotations
 import getpass
 import grp
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -219,6 +221,8 @@ def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
              "the acknowledgement", 60, explain)
     alert, detail = labels(live_server)
     assert (detail["acknowledged_alerts"], detail["firing_acknowledged"]) == (1, 1)
+    # Who and why, from the notification's macros: Nagios strips the quotes.
+    assert alert["labels"]["acknowledged_by"] == "ann: on it, peer down"
     command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;BGP peer;{int(time.time())};"
                     f"{int(time.time()) + 3600};1;0;3600;ann;peer maintenance")
     wait_for(lambda: status(live_server) == ("true", "downtime", "critical", "firing"),
@@ -232,6 +236,7 @@ def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
     wait_for(lambda: status(live_server) == ("false", "false", "warning", "firing"),
              "the WARNING problem", 60, explain)
     (alert,) = alert_rows(live_server.runtime)
+    assert "acknowledged_by" not in alert["labels"]  # the PROBLEM's "false" ended it
     assert (alert["id"], alert["starts_at"], alert["ends_at"]) == (
         first["id"], first["starts_at"], None)
     with live_server.runtime.db.connect() as conn:
@@ -278,6 +283,12 @@ def alert_status(live_server: LiveServer, name: str) -> tuple[str | None, ...] |
             alert["status"])
 
 
+def who(live_server: LiveServer, name: str) -> tuple[str | None, str | None]:
+    """The alert's ``acknowledged_by`` and ``suppressed_by``, as the API shows them."""
+    alert = service_alert(live_server, name) or {"labels": {}}
+    return alert["labels"].get("acknowledged_by"), alert["labels"].get("suppressed_by")
+
+
 def test_the_follower_reads_problems_acknowledgements_downtimes_and_recoveries(
         nagios: Path, live_server: LiveServer, tmp_path: Path) -> None:
     """A problem Nagios never notifies (its notifications are off) and that began before
@@ -296,22 +307,42 @@ def test_the_follower_reads_problems_acknowledgements_downtimes_and_recoveries(
         assert (ldp["source"], ldp["entity"], ldp["labels"]["address"]) == (
             "nagios", "core-1", "127.0.0.1")
         assert abs(ldp["starts_at"] - time.time()) < 60
-        command(nagios, "ACKNOWLEDGE_SVC_PROBLEM;core-1;LDP session;2;0;0;ann;on it")
+        command(nagios, 'ACKNOWLEDGE_SVC_PROBLEM;core-1;LDP session;2;0;0;ann;on it, "LDP"')
         wait_for(lambda: alert_status(live_server, "LDP session") == (
             "true", "false", "firing"), "the acknowledgement", 60, explain)
+        # Who and why, from status.dat's acknowledgement comment (as typed).
+        assert who(live_server, "LDP session") == ('ann: on it, "LDP"', None)
         command(nagios, "REMOVE_SVC_ACKNOWLEDGEMENT;core-1;LDP session")
         wait_for(lambda: alert_status(live_server, "LDP session") == (
             "false", "false", "firing"), "the acknowledgement's removal", 60, explain)
-        command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;LDP session;{int(time.time())};"
-                        f"{int(time.time()) + 3600};1;0;3600;ann;maintenance")
+        assert who(live_server, "LDP session") == (None, None)
+        start = int(time.time())
+        command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;LDP session;{start};"
+                        f"{start + 3600};1;0;3600;ann;maintenance")
         wait_for(lambda: alert_status(live_server, "LDP session") == (
             "false", "downtime", "firing"), "the downtime", 60, explain)
+        until = datetime.fromtimestamp(start + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert re.fullmatch(rf"downtime \d+ by ann until {until}: maintenance",
+                            who(live_server, "LDP session")[1] or "")
         # Notified and followed: the notification's alert and the follower's are one.
         (nagios / "state-BGP peer").write_text("2")
         wait_for(lambda: "SERVICE NOTIFICATION: aiops;core-1;BGP peer;CRITICAL"
                  in (nagios / "nagios.log").read_text(), "the BGP notification", 60, explain)
         wait_for(lambda: alert_status(live_server, "BGP peer") == ("false", "false", "firing"),
                  "the BGP problem", 60, explain)
+        wait_for(lambda: len(bgp_events(live_server)) == 2, "the follower's BGP problem",
+                 60, explain)
+        # The host in a downtime: Nagios counts it in the host's depth only; the
+        # follower says the host's problems' services are in it, by that downtime.
+        command(nagios, f"SCHEDULE_HOST_DOWNTIME;core-1;{start};{start + 7200};1;0;7200;"
+                        "carl;host move")
+        wait_for(lambda: alert_status(live_server, "BGP peer") == (
+            "false", "downtime", "firing"), "the host's downtime", 60, explain)
+        host_until = datetime.fromtimestamp(start + 7200, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert re.fullmatch(rf"downtime \d+ by carl until {host_until}: host move",
+                            who(live_server, "BGP peer")[1] or "")
+        wait_for(lambda: "; downtime " in (who(live_server, "LDP session")[1] or ""),
+                 "the LDP session's two downtimes", 60, explain)
         (nagios / "state-LDP session").write_text("0")
         wait_for(lambda: alert_status(live_server, "LDP session") is not None
                  and alert_status(live_server, "LDP session")[2] == "resolved",
@@ -325,9 +356,17 @@ def test_the_follower_reads_problems_acknowledgements_downtimes_and_recoveries(
     (ended,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
     assert ended["id"] == ldp["id"] and ended["starts_at"] == ldp["starts_at"]
     assert 0 <= time.time() - ended["ends_at"] < 60  # Nagios's time of the recovery
-    (bgp,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "BGP peer"]
+    events = bgp_events(live_server)
+    # The notification's event and the follower's, folded into one alert, and the
+    # follower's report of the host's downtime.
+    assert sorted(e.disposition for e in events) == ["duplicate", "duplicate", "new"], events
+
+
+def bgp_events(live_server: LiveServer) -> list:
+    """The raw events of the BGP peer alert."""
+    rows = [a for a in alert_rows(live_server.runtime) if a["name"] == "BGP peer"]
+    if not rows:
+        return []
     with live_server.runtime.db.connect() as conn:
-        events = conn.execute(sa.select(raw_events.c.alert_id, raw_events.c.disposition)
-                              .where(raw_events.c.alert_id == bgp["id"])).all()
-    # The notification's event and the follower's, folded into one alert.
-    assert sorted(e.disposition for e in events) == ["duplicate", "new"], events
+        return conn.execute(sa.select(raw_events.c.alert_id, raw_events.c.disposition)
+                            .where(raw_events.c.alert_id == rows[0]["id"])).all()

@@ -230,13 +230,14 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
         "media_types"][0]["script"]
     assert read - {"suppressed", "suppressed_by"} | {"tags"} <= params | {"acknowledged"}
     sent = {"type", "host", "address", "check", "state", "output", "since", "ended",
-            "acknowledged", "suppressed", "flapping", "note"}
+            "acknowledged", "acknowledged_by", "suppressed", "flapping", "note"}
     nagios = builtin("nagios")
     read = {p for t in (nagios.name_of, nagios.entity, nagios.summary, nagios.severity,
                         nagios.description, nagios.resolved, nagios.state_report,
                         nagios.starts_at.value, nagios.ends_at.value,
                         *nagios.labels.values()) for p in t.paths()}
-    assert read <= sent
+    # suppressed_by: sent by ``aiops nagios follow`` only (no macro names a downtime).
+    assert read - {"suppressed_by"} <= sent
 
 
 def test_a_file_that_breaks_in_any_way_is_listed_and_the_others_still_load(
