@@ -7,7 +7,9 @@ instances that are not numbers (``Pod payments/cart-7d9f8b6c4-x2k9p is not ready
 template costs milliseconds of the text model. Where the alert's own labels name the
 instance, its value is masked by the label's name (the instance is evidence of its own,
 through the topology); names Kubernetes generates are masked by their shape, labels or
-not. The alert's type and the rest of its wording stay, so kinds stay apart.
+not. User names that login messages give and no label does are masked by those
+messages' wording (``users``). The alert's type and the rest of its wording stay, so
+kinds stay apart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
+from aiops.learning.users import mask_users
 from aiops.models import Alert
 
 _K8S = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet of Kubernetes' generated names
@@ -47,8 +50,10 @@ def template(text: str) -> str:
     Runs for most alerts (a summary naming a device and a port rarely repeats), so a
     mask whose separators the text lacks (no '.' for an address, too few '-' for a
     UUID) is skipped without running its pattern: the same result, fewer passes.
+    User names in authentication messages are masked first (``users.mask_users``),
+    before the number masks could cut a name such as ``svc01`` in two.
     """
-    out = text.lower()
+    out = mask_users(text.lower())
     for pattern, mask, separators, needed in _MASKS:
         if needed and sum(map(out.count, separators)) < needed:
             continue
