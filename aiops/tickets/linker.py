@@ -109,8 +109,11 @@ class TicketLinker:
 
         The texts of a chunk of tickets and of all their candidate incidents go to the
         text model in one call (``_embed_texts``) before any pair is scored: scoring
-        pair by pair called the model once per (ticket, incident) with a handful of
-        texts each, and a call's fixed cost was most of linking's.
+        pair by pair called the model for each new ticket text with one or a few
+        texts, many small passes where full batches do the same work sooner
+        (docs/benchmarks.md, "Ticket linking"). The scores equal the pair-by-pair
+        ones to float32 rounding: a vector's last bits depend on the texts padded
+        into its model call.
         """
         out: list[Link] = []
         for start in range(0, len(items), LINK_CHUNK):
