@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiops.learning.templates import event_text, template
+from aiops.learning.embeddings import TemplateEmbedder
+from aiops.learning.templates import alert_text, event_text, template
 from aiops.learning.users import mask_users
 from aiops.models import Alert
 
@@ -106,3 +107,24 @@ def test_alert_text_masks_users_without_labels() -> None:
     assert event_text(alert) == ("sshd auth failure: failed password for invalid user "
                                  "<user> from <ip> port <num> ssh<num>")
     assert alert.summary.endswith("oracle from 10.1.2.3 port 5 ssh2")  # stored as sent
+
+
+def test_the_kind_of_login_weighs_over_the_account_for_the_text_model() -> None:
+    """Unmasked, a failed login of one account read nearer to a successful login of the
+    same account than to a failed login of another; masked, failures read alike."""
+    embedder = TemplateEmbedder()  # the real numpy MiniLM
+    failed = "Failed password for invalid user {} from 10.0.0.9 port 51234 ssh2"
+    accepted = "Accepted publickey for {} from 10.0.0.5 port 4432 ssh2"
+
+    def read(summary: str, users: bool) -> str:
+        return alert_text("sshd_auth_failure", summary, users)
+
+    other_account = embedder.similarity(read(failed.format("admin"), False),
+                                        read(failed.format("svc-ci"), False))
+    other_kind = embedder.similarity(read(failed.format("admin"), False),
+                                     read(accepted.format("admin"), False))
+    assert other_account < other_kind  # unmasked: the account outweighs the kind
+    assert read(failed.format("admin"), True) == read(failed.format("svc-ci"), True)
+    masked_kind = embedder.similarity(read(failed.format("admin"), True),
+                                      read(accepted.format("deploy"), True))
+    assert masked_kind < 1.0
