@@ -363,8 +363,9 @@ def section(report: dict[str, Any]) -> str:
         "",
         "Kinds with the most templates: " + ", ".join(
             f"{name} {count}" for name, count in list(report["per_kind"].items())[:6])
-        + " (left apart: user names no label gives, interface types, and the link and "
-        "session states, which tell kinds apart).", "",
+        + " (left apart: interface types, and the link and session states, which tell "
+        "kinds apart; user names that no label gives are masked by the login messages' "
+        "own wording, `aiops/learning/users.py`).", "",
         "Examples of the masked texts (one per kind, the first of each):", "",
     ]
     lines += [f"- `{text}`" for text in report["examples"]]

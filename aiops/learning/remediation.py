@@ -70,10 +70,12 @@ FAILED_MARKERS = ("not solved", "not fixed", "unresolved", "won't", "wont", "can
 
 # How the texts of a model's cases were read, so its queries are read alike:
 # 1, ``alert_text`` (type and templated summary); 2, identity labels' values masked
-# (``templates.labelled_text``, ``aiops.tickets.cases``). Models stored without a format
-# are 1: their stored texts cannot be masked again (the labels are not stored with
-# them), so their queries stay unmasked and they score as they were trained.
-TEXT_FORMAT = 2
+# (``templates.labelled_text``, ``aiops.tickets.cases``); 3, user names of login
+# messages masked too (``aiops.learning.users``). Models stored without a format are 1:
+# their stored texts cannot be masked again (the labels are not stored with them), so
+# their queries are read as they were (unmasked; user names left in below 3) and they
+# score as they were trained.
+TEXT_FORMAT = 3
 
 # Leave-one-out choice of the vote's mix and kernel scale (``_learn_vote``).
 LOO_MIXES = (0.0, 0.25, 0.5, 0.75, 1.0)

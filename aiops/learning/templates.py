@@ -7,7 +7,9 @@ instances that are not numbers (``Pod payments/cart-7d9f8b6c4-x2k9p is not ready
 template costs milliseconds of the text model. Where the alert's own labels name the
 instance, its value is masked by the label's name (the instance is evidence of its own,
 through the topology); names Kubernetes generates are masked by their shape, labels or
-not. The alert's type and the rest of its wording stay, so kinds stay apart.
+not. User names that login messages give and no label does are masked by those
+messages' wording (``users``). The alert's type and the rest of its wording stay, so
+kinds stay apart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
+from aiops.learning.users import mask_users
 from aiops.models import Alert
 
 _K8S = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet of Kubernetes' generated names
@@ -41,14 +44,17 @@ _SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=65536)
-def template(text: str) -> str:
+def template(text: str, users: bool = True) -> str:
     """Lower-cased text with variable parts masked and white space folded.
 
     Runs for most alerts (a summary naming a device and a port rarely repeats), so a
     mask whose separators the text lacks (no '.' for an address, too few '-' for a
     UUID) is skipped without running its pattern: the same result, fewer passes.
+    User names in authentication messages are masked first (``users.mask_users``),
+    before the number masks could cut a name such as ``svc01`` in two; ``users=False``
+    leaves them, as texts were read before (a remediation model trained then).
     """
-    out = text.lower()
+    out = mask_users(text.lower()) if users else text.lower()
     for pattern, mask, separators, needed in _MASKS:
         if needed and sum(map(out.count, separators)) < needed:
             continue
@@ -57,10 +63,11 @@ def template(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def alert_text(name: str, summary: str) -> str:
+def alert_text(name: str, summary: str, users: bool = True) -> str:
     """What the text model reads of an alert: its type (kept whole: ``ALM_12`` names a
-    type, its digits are not a variable part) and its templated one-line summary."""
-    return f"{name.replace('_', ' ').lower()}: {template(summary)}"
+    type, its digits are not a variable part) and its templated one-line summary
+    (``users``: as ``template``)."""
+    return f"{name.replace('_', ' ').lower()}: {template(summary, users)}"
 
 
 # Labels whose value names an instance (which pod, host, mount point, user...), not a
@@ -157,22 +164,26 @@ def _replace_whole(text: str, value: str, mask: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _masked_text(name: str, summary: str, names: tuple[tuple[str, str], ...]) -> str:
-    return alert_text(name, mask_identities(summary, names))
+def _masked_text(name: str, summary: str, names: tuple[tuple[str, str], ...],
+                 users: bool = True) -> str:
+    return alert_text(name, mask_identities(summary, names), users)
 
 
-def labelled_text(name: str, summary: str, labels: Mapping[str, str] | None) -> str:
+def labelled_text(name: str, summary: str, labels: Mapping[str, str] | None,
+                  users: bool = True) -> str:
     """What the text model reads of an alert of type ``name`` with ``summary`` and
     ``labels``: ``alert_text`` of its type and its summary with the values of its
     identity labels masked by their names (``Pod <namespace>/<pod> (<container>) is
     crash looping``). For stored alerts (rows, incident dicts) as for events: the
-    correlator, ticket linking and remediation must read one text of one alert."""
+    correlator, ticket linking and remediation must read one text of one alert.
+    ``users=False``: user names left in, for a remediation model trained before they
+    were masked (``RemediationModel.text_format`` 2)."""
     if not labels:
-        return alert_text(name, summary)
+        return alert_text(name, summary, users)
     found = _identities(summary, labels)
     if not found:
-        return alert_text(name, summary)
-    return _masked_text(name, summary, found)
+        return alert_text(name, summary, users)
+    return _masked_text(name, summary, found, users)
 
 
 def event_text(event: Alert) -> str:

@@ -37,6 +37,9 @@ from topology.graph import TopologyGraph
 
 HOP_SCORE = {0: 1.0, 1: 0.6, 2: 0.3}
 TEXT_CHARS = 600  # of a ticket's description read for text similarity: the gist is early
+# Tickets whose texts (theirs and their candidates') are embedded in one model call: a
+# chunk bounds the call's memory when a whole export is linked at once.
+LINK_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -102,18 +105,57 @@ class TicketLinker:
         self._profiles: dict[str, _Profile] = {}
 
     def link(self, conn: sa.Connection, items: list[Ticket]) -> list[Link]:
-        """Links of every ticket, best first per ticket."""
+        """Links of every ticket, best first per ticket.
+
+        The texts of a chunk of tickets and of all their candidate incidents go to the
+        text model in one call (``_embed_texts``) before any pair is scored: scoring
+        pair by pair called the model for each new ticket text with one or a few
+        texts, many small passes where full batches do the same work sooner
+        (docs/benchmarks.md, "Ticket linking"). The scores equal the pair-by-pair
+        ones to float32 rounding: a vector's last bits depend on the texts padded
+        into its model call.
+        """
         out: list[Link] = []
+        for start in range(0, len(items), LINK_CHUNK):
+            out.extend(self._link_chunk(conn, items[start:start + LINK_CHUNK]))
+        return out
+
+    def _link_chunk(self, conn: sa.Connection, items: list[Ticket]) -> list[Link]:
+        found: list[tuple[Ticket, dict[str, int], list[_Profile]]] = []
         for ticket in items:
             shared = self._shared_alerts(conn, ticket)
             candidates = set(shared) | self._in_window(conn, ticket)
             self._load_profiles(conn, candidates)
-            scored = [self._score(ticket, self._profiles[c], shared.get(c, 0))
-                      for c in candidates if c in self._profiles]
+            found.append((ticket, shared, [self._profiles[c] for c in candidates
+                                           if c in self._profiles]))
+        texts = self._embed_texts(found)
+        out: list[Link] = []
+        for n, (ticket, shared, profiles) in enumerate(found):
+            scored = [self._score(ticket, p, shared.get(p.id, 0), texts.get((n, p.id)))
+                      for p in profiles]
             kept = sorted((s for s in scored if s.score >= self.settings.min_score),
                           key=lambda s: (-s.score, s.incident_id))
             out.extend(kept[:self.settings.max_links])
         return out
+
+    def _embed_texts(self, found: list[tuple[Ticket, dict[str, int], list[_Profile]]]
+                     ) -> dict[tuple[int, str], str]:
+        """The ticket's text for each (ticket's place, incident) pair whose text is
+        scored (a text model, alert texts, near in time: as ``_score`` decides), after
+        embedding those texts and the incidents' in one model call."""
+        if self.embedder is None:
+            return {}
+        mine: dict[tuple[int, str], str] = {}
+        wanted: dict[str, None] = {}
+        for n, (ticket, _, profiles) in enumerate(found):
+            for profile in profiles:
+                if not profile.texts or self._time(ticket, profile)[0] <= 0:
+                    continue
+                text = mine[(n, profile.id)] = ticket_text(ticket, profile.names())
+                wanted[text] = None
+                wanted.update(dict.fromkeys(profile.texts))
+        self.embedder.prepare(wanted)
+        return mine
 
     def _window(self, ticket: Ticket) -> tuple[float, float]:
         end = ticket.resolved_at if ticket.resolved_at is not None \
@@ -207,14 +249,15 @@ class TicketLinker:
             return 1.0, "the incident overlaps the ticket in time"
         return max(0.0, 1.0 - gap / self.settings.horizon), f"{gap / 60:.0f} min apart"
 
-    def _text(self, ticket: Ticket, profile: _Profile) -> float:
-        if self.embedder is None or not profile.texts:
+    def _text(self, profile: _Profile, mine: str | None) -> float:
+        """Best similarity of the ticket's text ``mine`` (None: not scored) with the
+        incident's alert texts, all embedded beforehand (``_embed_texts``)."""
+        if self.embedder is None or mine is None or not profile.texts:
             return 0.0
-        mine = ticket_text(ticket, profile.names())
-        self.embedder.prepare([mine, *profile.texts])
         return max(self.embedder.similarity(mine, t) for t in profile.texts)
 
-    def _score(self, ticket: Ticket, profile: _Profile, shared: int) -> Link:
+    def _score(self, ticket: Ticket, profile: _Profile, shared: int,
+               mine: str | None) -> Link:
         evidence: list[str] = []
         alert_part = 0.0
         if shared:
@@ -227,7 +270,7 @@ class TicketLinker:
             evidence.append(why)
         when, when_text = self._time(ticket, profile)
         evidence.append(when_text)
-        text = self._text(ticket, profile) if when > 0 else 0.0
+        text = self._text(profile, mine) if when > 0 else 0.0
         if text > 0:
             evidence.append(f"text similarity {text:.2f}")
         score = max(alert_part, when * (0.6 * entity + 0.4 * text))

@@ -56,7 +56,8 @@ class Recommender:
         if not incident.get("alerts"):
             return []
         query = query_from_incident(incident, topology, self.relations,
-                                    masked=self.model.text_format >= 2)
+                                    masked=self.model.text_format >= 2,
+                                    users=self.model.text_format >= 3)
         with self._lock:  # the embedder's cache and the model's lazy matrices are shared
             return self.model.predict(query, self.embedder)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
@@ -9,7 +10,7 @@ from aiops.learning.embeddings import TemplateEmbedder
 from aiops.models import Ticket, parse_alert
 from aiops.runtime import Runtime
 from aiops.store.db import alembic_config, open_database
-from aiops.tickets.linker import TicketLinker
+from aiops.tickets.linker import LinkSettings, TicketLinker
 from aiops.tickets.store import (
     count_tickets,
     incident_tickets,
@@ -109,3 +110,50 @@ def test_relinking_replaces_links(runtime: Runtime) -> None:
     with runtime.db.connect() as conn:
         assert count_tickets(conn) == (1, 1)
         assert incident_tickets(conn, power)[0]["id"] == "T1"
+
+
+class _CountingEmbedder(TemplateEmbedder):
+    """Counts the calls that may reach the text model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def prepare(self, templates) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        super().prepare(templates)
+
+
+def test_batched_link_equals_one_ticket_at_a_time(runtime: Runtime) -> None:
+    """Linking a list embeds every text of it in one call and scores exactly as
+    linking each ticket alone does."""
+    _two_incidents(runtime)
+    tickets = [
+        Ticket("T-power", T0 + 200, "Power failure at ne-02", entity="ne-02",
+               resolved_at=T0 + 2000),
+        Ticket("T-fibre", T0 + 20_100, "Uplink flapping, loss of signal on ne-08"),
+        Ticket("T-both", T0 + 9000, "LOS and power alarms", description="ne-02 and ne-08",
+               resolved_at=T0 + 30_000),
+        Ticket("T-ids", T0 + 3600 * 9, "something", alert_ids=["a1-0", "b2-0"]),
+        Ticket("T-far", T0 + 500_000, "Power failure at ne-02", entity="ne-02"),
+    ]
+    with runtime.db.begin() as conn:
+        store_tickets(conn, tickets, "test", runtime.engine.topology.resolve)
+    every_pair = LinkSettings(min_score=0.0, max_links=10)  # compare all scores, not a few
+    batched = _CountingEmbedder()
+    with runtime.db.connect() as conn:
+        together = TicketLinker(runtime.engine.topology, batched, every_pair).link(
+            conn, tickets)
+        alone = [link for t in tickets for link in TicketLinker(
+            runtime.engine.topology, TemplateEmbedder(), every_pair).link(conn, [t])]
+    assert batched.calls == 1
+    # The same links with the same evidence; the scores agree to float32 rounding: a
+    # text's vector can differ in its last bits with the other texts padded into its
+    # model call, as it already did with the order in which the cache filled.
+    assert [(x.ticket_id, x.incident_id, x.evidence) for x in together] == \
+        [(x.ticket_id, x.incident_id, x.evidence) for x in alone]
+    for a, b in zip(together, alone, strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-6)
+        assert a.parts == pytest.approx(b.parts, abs=1e-6)
+    assert {x.ticket_id for x in together} == {"T-power", "T-fibre", "T-both", "T-ids"}
+    assert sum(x.parts["text"] > 0 for x in together) >= 3  # the texts were scored

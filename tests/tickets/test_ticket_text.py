@@ -107,7 +107,7 @@ def test_a_model_stored_before_masking_reads_its_queries_as_it_was_trained(
     embedder = TemplateEmbedder()
     model = RemediationModel().fit(cases_from_history(tickets, alerts, topology()), embedder)
     stored = json.loads(json.dumps(model.to_dict()))
-    assert stored["text_format"] == 2
+    assert stored["text_format"] == 3
     del stored["text_format"]  # as every model before this change was stored
     old = RemediationModel.from_dict(stored)
     assert old.text_format == 1
@@ -119,7 +119,42 @@ def test_a_model_stored_before_masking_reads_its_queries_as_it_was_trained(
     masked = query_from_incident(incident, topology())
     assert list(old.log_weights(masked, embedder)) != list(old.log_weights(unmasked,
                                                                              embedder))
-    assert RemediationModel.from_dict(json.loads(json.dumps(model.to_dict()))).text_format == 2
+    assert RemediationModel.from_dict(json.loads(json.dumps(model.to_dict()))).text_format == 3
+
+
+LOGIN = "Failed password for invalid user {user} from 10.0.0.9 port 51234 ssh2"
+
+
+def test_a_model_stored_before_user_masks_reads_user_names_as_it_was_trained(
+        runtime: Runtime) -> None:
+    """A model of text format 2 read login messages with their user names: the
+    recommender leaves them in its queries; a model of format 3 reads them masked."""
+    alert = {"id": "e1", "source": "syslog", "name": "sshd_auth_failure",
+             "entity": "k8s-01", "severity": "warning",
+             "summary": LOGIN.format(user="oracle"), "starts_at": T0, "ends_at": T0 + 600}
+    incident = stored_incident(runtime, alert)
+    masked = query_from_incident(incident, topology())
+    kept = query_from_incident(incident, topology(), users=False)
+    assert "<user>" in masked.alert_texts[0] and "oracle" in kept.alert_texts[0]
+    tickets = [Ticket("T-ssh", T0 - 86400, "SSH brute force", resolved_at=T0 - 80000,
+                      entity="k8s-01", alert_ids=["h1"], resolution="Blocked the source")]
+    past = {**alert, "id": "h1", "summary": LOGIN.format(user="admin"),
+            "starts_at": T0 - 86400, "ends_at": T0 - 86000}
+    embedder = TemplateEmbedder()
+    model = RemediationModel().fit(
+        cases_from_history(tickets, [parse_alert(past)], topology()), embedder)
+    assert model.cases_[0].alert_texts == masked.alert_texts  # read alike: format 3
+    seen: list[list[str]] = []
+
+    class Recording(RemediationModel):
+        def predict(self, query, embedder):  # type: ignore[no-untyped-def]
+            seen.append(query.alert_texts)
+            return super().predict(query, embedder)
+
+    for text_format, expected in ((2, kept), (3, masked)):
+        old = Recording.from_dict({**model.to_dict(), "text_format": text_format})
+        Recommender(old, embedder).for_incident(incident, topology())
+        assert seen[-1] == expected.alert_texts
 
 
 def test_the_linker_reads_the_kind_of_fault_over_the_instance(runtime: Runtime) -> None:
