@@ -71,9 +71,10 @@ FAILED_MARKERS = ("not solved", "not fixed", "unresolved", "won't", "wont", "can
 # How the texts of a model's cases were read, so its queries are read alike:
 # 1, ``alert_text`` (type and templated summary); 2, identity labels' values masked
 # (``templates.labelled_text``, ``aiops.tickets.cases``); 3, user names of login
-# messages masked too (``aiops.learning.users``). Models stored without a format are 1:
+# messages masked too (``aiops.learning.users``) and IPv6 addresses masked by their
+# shapes (``templates.template``). Models stored without a format are 1:
 # their stored texts cannot be masked again (the labels are not stored with them), so
-# their queries are read as they were (unmasked; user names left in below 3) and they
+# their queries are read as they were (unmasked; format 3's masks left out below 3) and they
 # score as they were trained.
 TEXT_FORMAT = 3
 

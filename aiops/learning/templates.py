@@ -22,6 +22,8 @@ from aiops.learning.users import mask_users
 from aiops.models import Alert
 
 _K8S = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet of Kubernetes' generated names
+_HEX = (re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>", "", 0)
+_NUM = (re.compile(r"\d+(?:\.\d+)?"), "<num>", "", 0)
 
 # Each mask with the characters one of its matches must contain, and how many of them:
 # a text short of them cannot match, and skipping the pattern then leaves it as it is.
@@ -36,26 +38,44 @@ _MASKS: tuple[tuple[re.Pattern[str], str, str, int], ...] = (
     (re.compile(rf"\b[a-z0-9]+(?:-[a-z0-9]+)*?-(?:{_K8S}{{6,10}}-)?(?=[2-9]*[b-z]){_K8S}{{5}}\b"),
      "<pod>", "-", 1),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?::\d{1,5})?\b"), "<ip>", ".", 3),
+    # An IPv6 address as written (RFC 4291 §2.2, RFC 5952), with its zone (RFC 4007
+    # §11, ``fe80::1%eth0``) and prefix: eight groups, or fewer around one "::"; with a
+    # digit somewhere, so C++'s ``std::map`` stays; "<ip>" like
+    # IPv4's (an address is an address, and "<ip6>" would lose its 6 to "<num>").
+    (re.compile(r"(?<![0-9a-f:])(?=[0-9a-f:]*\d)(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+                r"|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::"
+                r"(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?)(?:%[0-9a-z_.-]+)?(?:/\d{1,3})?"
+                r"(?![0-9a-f:])"),
+     "<ip>", ":", 2),
+    _HEX,
+    _NUM,
+)
+# How texts were read before remediation text format 3 (``format3=False``): no user
+# names masked, and IPv6 taken as any two to seven colons between hex groups, which
+# also took clock times (``08:15:12``) and wrote "<ip6>", whose 6 then became "<num>".
+_MASKS_BEFORE_FORMAT3 = (
+    *_MASKS[:4],
     (re.compile(r"\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b"), "<ip6>", ":", 2),
-    (re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b"), "<hex>", "", 0),
-    (re.compile(r"\d+(?:\.\d+)?"), "<num>", "", 0),
+    _HEX,
+    _NUM,
 )
 _SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=65536)
-def template(text: str, users: bool = True) -> str:
+def template(text: str, format3: bool = True) -> str:
     """Lower-cased text with variable parts masked and white space folded.
 
     Runs for most alerts (a summary naming a device and a port rarely repeats), so a
     mask whose separators the text lacks (no '.' for an address, too few '-' for a
     UUID) is skipped without running its pattern: the same result, fewer passes.
     User names in authentication messages are masked first (``users.mask_users``),
-    before the number masks could cut a name such as ``svc01`` in two; ``users=False``
-    leaves them, as texts were read before (a remediation model trained then).
+    before the number masks could cut a name such as ``svc01`` in two.
+    ``format3=False`` reads as texts were read before remediation text format 3 (user
+    names left in, the old IPv6 pattern), for a remediation model trained then.
     """
-    out = mask_users(text.lower()) if users else text.lower()
-    for pattern, mask, separators, needed in _MASKS:
+    out = mask_users(text.lower()) if format3 else text.lower()
+    for pattern, mask, separators, needed in (_MASKS if format3 else _MASKS_BEFORE_FORMAT3):
         if needed and sum(map(out.count, separators)) < needed:
             continue
         out = pattern.sub(mask, out)
@@ -63,11 +83,11 @@ def template(text: str, users: bool = True) -> str:
 
 
 @lru_cache(maxsize=65536)
-def alert_text(name: str, summary: str, users: bool = True) -> str:
+def alert_text(name: str, summary: str, format3: bool = True) -> str:
     """What the text model reads of an alert: its type (kept whole: ``ALM_12`` names a
     type, its digits are not a variable part) and its templated one-line summary
-    (``users``: as ``template``)."""
-    return f"{name.replace('_', ' ').lower()}: {template(summary, users)}"
+    (``format3``: as ``template``)."""
+    return f"{name.replace('_', ' ').lower()}: {template(summary, format3)}"
 
 
 # Labels whose value names an instance (which pod, host, mount point, user...), not a
@@ -165,25 +185,25 @@ def _replace_whole(text: str, value: str, mask: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _masked_text(name: str, summary: str, names: tuple[tuple[str, str], ...],
-                 users: bool = True) -> str:
-    return alert_text(name, mask_identities(summary, names), users)
+                 format3: bool = True) -> str:
+    return alert_text(name, mask_identities(summary, names), format3)
 
 
 def labelled_text(name: str, summary: str, labels: Mapping[str, str] | None,
-                  users: bool = True) -> str:
+                  format3: bool = True) -> str:
     """What the text model reads of an alert of type ``name`` with ``summary`` and
     ``labels``: ``alert_text`` of its type and its summary with the values of its
     identity labels masked by their names (``Pod <namespace>/<pod> (<container>) is
     crash looping``). For stored alerts (rows, incident dicts) as for events: the
     correlator, ticket linking and remediation must read one text of one alert.
-    ``users=False``: user names left in, for a remediation model trained before they
-    were masked (``RemediationModel.text_format`` 2)."""
+    ``format3=False``: read as before remediation text format 3 (``template``), for a
+    remediation model trained then (``RemediationModel.text_format`` 2)."""
     if not labels:
-        return alert_text(name, summary, users)
+        return alert_text(name, summary, format3)
     found = _identities(summary, labels)
     if not found:
-        return alert_text(name, summary, users)
-    return _masked_text(name, summary, found, users)
+        return alert_text(name, summary, format3)
+    return _masked_text(name, summary, found, format3)
 
 
 def event_text(event: Alert) -> str:

@@ -19,7 +19,7 @@ identity labels masked by the labels' names), and a ticket's text and root cause
 the instance names of its alerts masked the same way, so a past ticket for one pod's
 crash loop describes another pod's. The texts are stored in the model's cases; a
 model stores which reading made them (``RemediationModel.text_format``) and its
-queries are read the same way (``query_from_incident(masked=..., users=...)``).
+queries are read the same way (``query_from_incident(masked=..., format3=...)``).
 """
 
 from __future__ import annotations
@@ -166,18 +166,19 @@ def cases_from_history(tickets: Sequence[Ticket], alerts: Sequence[Alert],
 
 def query_from_incident(incident: dict[str, Any], topology: TopologyGraph,
                         relations: Relations | None = None, masked: bool = True,
-                        users: bool = True) -> RemediationQuery:
+                        format3: bool = True) -> RemediationQuery:
     """Describe a stored incident (``aiops.store.queries.get_incident``, whose alerts
     carry their labels) for the model. ``masked``: its alerts read with their identity
     labels masked, as ``cases_from_history`` reads them now; False for a model whose
     cases were read without (``text_format`` 1), which must keep scoring as trained.
-    ``users``: user names of login messages masked too; False for a model trained
-    before they were (``text_format`` below 3)."""
+    ``format3``: read with text format 3's masks (user names of login messages, IPv6
+    addresses by their shapes: ``templates.template``); False for a model trained
+    before them (``text_format`` below 3)."""
     def text(alert: dict[str, Any]) -> str:
         if masked:
             return labelled_text(alert["name"], alert["summary"], alert.get("labels"),
-                                 users)
-        return alert_text(alert["name"], alert["summary"], users)
+                                 format3)
+        return alert_text(alert["name"], alert["summary"], format3)
 
     alerts = incident.get("alerts") or []
     causes = incident.get("root_causes") or []

@@ -57,7 +57,7 @@ class Recommender:
             return []
         query = query_from_incident(incident, topology, self.relations,
                                     masked=self.model.text_format >= 2,
-                                    users=self.model.text_format >= 3)
+                                    format3=self.model.text_format >= 3)
         with self._lock:  # the embedder's cache and the model's lazy matrices are shared
             return self.model.predict(query, self.embedder)
 

@@ -134,7 +134,7 @@ def test_a_model_stored_before_user_masks_reads_user_names_as_it_was_trained(
              "summary": LOGIN.format(user="oracle"), "starts_at": T0, "ends_at": T0 + 600}
     incident = stored_incident(runtime, alert)
     masked = query_from_incident(incident, topology())
-    kept = query_from_incident(incident, topology(), users=False)
+    kept = query_from_incident(incident, topology(), format3=False)
     assert "<user>" in masked.alert_texts[0] and "oracle" in kept.alert_texts[0]
     tickets = [Ticket("T-ssh", T0 - 86400, "SSH brute force", resolved_at=T0 - 80000,
                       entity="k8s-01", alert_ids=["h1"], resolution="Blocked the source")]

@@ -127,3 +127,18 @@ def test_text_written_about_alerts_is_masked_as_their_own_texts_are() -> None:
         "Clock of <host> drifts")
     assert len(identities([{"pod": f"pod-{i:03d}"} for i in range(100)], limit=8)) == 8
     assert labelled_text("X", "3 replicas", {"replicas": 3, "instance": 7}) == "x: <num> replicas"
+
+
+def test_ipv6_addresses_are_masked_in_every_written_form_and_times_are_not_addresses() -> None:
+    """RFC 5952's compressed forms (``2001:db8::1``, ``::1``, a zone, a prefix) are one
+    address each, whatever their hex groups; a clock time is numbers, not an address
+    (the pattern before text format 3 took ``08:15:12`` for one and left compressed
+    addresses as numbers and hex: a new template per address)."""
+    assert template("BGP peer 2001:db8::1 down") == template("BGP peer fe80::a:1%eth0 down") \
+        == template("BGP peer 2001:0db8:0:0:0:ff00:42:8329/64 down") == "bgp peer <ip> down"
+    assert template("refused from ::1") == "refused from <ip>"
+    assert template("link down at 08:15:12") == "link down at <num>:<num>:<num>"
+    assert template("mac 00:1a:2b:3c:4d:5e moved") == "mac <mac> moved"
+    assert template("std::map overflow in abc::def") == "std::map overflow in abc::def"
+    # A remediation model trained before text format 3 reads as it was trained.
+    assert template("link down at 08:15:12", format3=False) == "link down at <ip<num>>"
