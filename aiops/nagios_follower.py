@@ -36,6 +36,31 @@ only the difference: no problem twice, and no recovery lost while it was stopped
 A status file missing (Nagios stopped: it deletes the file at exit) or unreadable (cut
 short, garbled: ``connectors.nagios_status``) is said, once until it is read again,
 and read again at the next interval; nothing is ended for it.
+
+Given Nagios's log file (``log_file``), the follower also forwards each hard problem
+that began and ended between two reads, which no read of status.dat shows: a PROBLEM
+with its start, then its RECOVERY with its end (``aiops.nagios_log_episodes`` says
+which episodes, ``connectors.nagios_log`` which lines). The two sources are read in
+one order at each read, and why it is that one:
+
+1. status.dat first, then the log from where the last read stopped. Nagios writes a
+   log line the moment a state changes and status.dat only every
+   ``status_update_interval``, so the log read after is at least as new as the
+   status.dat read: every change status.dat shows is in the log read by then, and a
+   problem status.dat shows open whose end the log already has is the status.dat
+   path's to end (it is open in ``sent``), never the log's.
+2. The log's episodes are forwarded before what the comparison of status.dat sends: a
+   problem that flapped and is open again at the read (status.dat shows the new one)
+   reaches the engine as the old episode's PROBLEM and RECOVERY, then the new
+   PROBLEM; the other order would end the new alert with the old recovery.
+3. A status.dat written before an episode the log forwarded ended still shows it: a
+   problem that did not start after the forwarded one turned hard is left out of the
+   comparison (``stale``), or it would be sent twice.
+
+status.dat stays what decides which problems are open; the log only adds those no
+read saw. Its position (device, inode, offset) and its open episodes are kept in the
+state file with ``sent``, as of the same moment, so a restart reads the log from where
+the engine had everything and sends no episode twice.
 """
 
 from __future__ import annotations
@@ -49,8 +74,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiops.file_tail import FileTail
 from aiops.forwarder import Forwarder
+from aiops.nagios_log_episodes import Episode, LogState, replay, settle, stale
 from aiops.statefile import read_state, write_state
+from connectors.nagios_log import parse_line
 from connectors.nagios_status import (
     ObjectState,
     StatusUnreadable,
@@ -72,13 +100,15 @@ class FollowStats:
     status_changes: int = 0  # acknowledgement, downtime or flapping changes (who, which)
     recoveries: int = 0  # problems forwarded resolved (deleted objects included)
     deleted: int = 0
+    between_reads: int = 0  # problems from the log that began and ended between reads
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def line(self) -> str:
         return (f"nagios: {self.reads} reads ({self.unchanged} unchanged, "
                 f"{self.unreadable} unreadable), {self.problems} problems, "
                 f"{self.status_changes} acknowledgement, downtime or flapping changes, "
-                f"{self.recoveries} recoveries ({self.deleted} deleted objects)")
+                f"{self.recoveries} recoveries ({self.deleted} deleted objects), "
+                f"{self.between_reads} problems between reads (from the log)")
 
 
 @dataclass(slots=True)
@@ -109,7 +139,7 @@ class NagiosFollower:
 
     def __init__(self, status_file: Path, objects_cache: Path, forwarder: Forwarder, *,
                  interval: float = 10.0, state_file: Path | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, log_file: Path | None = None):
         self.status = _Source(status_file)
         self.objects = _Source(objects_cache)
         self.forwarder = forwarder
@@ -128,6 +158,13 @@ class NagiosFollower:
         self._delivered = dict(self.sent)
         self._saved: dict[Key, Sent] | None = None if state_file is None else dict(self.sent)
         self._lock = threading.Lock()
+        # Nagios's log (None: not followed), and what of it the state file says.
+        self.log: FileTail | None = None if log_file is None else FileTail(
+            log_file, [log_file.parent / "archives"])
+        self.log_state = None if log_file is None else LogState.from_json(
+            saved.get("log") if saved else None, str(log_file.resolve()))
+        self._delivered_log = self._saved_log = (
+            None if self.log_state is None else self.log_state.to_json())
 
     @property
     def _url(self) -> str:
@@ -176,7 +213,11 @@ class NagiosFollower:
         first = self.stats.reads == 0
         with self.stats.lock:
             self.stats.reads += 1
-        forwarded = self.compare(current, self.clock())
+        forwarded = self._read_log(current)  # before the comparison: the docstring's 2.
+        forwarded += self.compare(self._not_stale(current), self.clock())
+        if self.log_state is not None:
+            with self._lock:
+                settle(self.log_state, current, self.sent)
         if first:
             log.info("nagios: %s read: %d hosts and services, %d problems; %d sent",
                      self.status.path, len(current),
@@ -230,6 +271,67 @@ class NagiosFollower:
             self._forward(key, item)
         return len(items)
 
+    def _read_log(self, current: dict[Key, ObjectState]) -> int:
+        """Forward the log's episodes that began and ended since the last read; how
+        many. The log's state changes with the forwarder's queue under the lock, so
+        the state file never keeps a position past what the engine did not get."""
+        if self.log is None or self.log_state is None:
+            return 0
+        work, before = self.log_state.copy(), self.log_state.position
+        ended: list[Episode] = []
+
+        def each_line(line: str) -> None:
+            logged = parse_line(line)
+            if logged is not None:
+                replay(work, logged, self.sent, ended)
+
+        try:
+            work.position = self.log.read(work.position, each_line)
+        except OSError as exc:
+            self.log.warn(f"{self.log.path} unreadable ({exc}); read again at the next "
+                          "read of status.dat, from where it stopped")
+            return 0
+        with self._lock:
+            for episode in ended:
+                for item in self._episode_items(episode, current.get(episode.key)):
+                    self.forwarder.add(item)
+            self.log_state = work
+        with self.stats.lock:
+            self.stats.between_reads += len(ended)
+        if self.log_state.position is not None and before is None:
+            log.info("nagios: following %s from byte %d", self.log.path,
+                     self.log_state.position.offset)
+        return len(ended)
+
+    def _not_stale(self, current: dict[Key, ObjectState]) -> dict[Key, ObjectState]:
+        """status.dat's objects without the problems it shows that the log already
+        forwarded as begun and ended (the docstring's 3.)."""
+        if self.log_state is None or not self.log_state.forwarded:
+            return current
+        return {key: obj for key, obj in current.items()
+                if key in self.sent or not stale(self.log_state, key, obj)}
+
+    def _episode_items(self, episode: Episode,
+                       obj: ObjectState | None) -> list[dict[str, Any]]:
+        """The PROBLEM (with its start), a PROBLEM for each later state (as an
+        escalation), and the RECOVERY (with its end) of an episode from the log. The
+        log says nothing of an acknowledgement (none is left after a recovery) or a
+        downtime: its downtime and flapping are the object's as status.dat has them at
+        this read, the end of the interval it happened in."""
+        assert episode.end is not None
+        labels = {"acknowledged": "false",
+                  "suppressed": "downtime" if obj is not None and obj.downtime else "false",
+                  "flapping": "true" if obj is not None and obj.flapping else "false"}
+        base = {"host": episode.host, "address": self.addresses.get(episode.host, ""),
+                "check": episode.check}
+        items = [{"type": "PROBLEM", **base, "state": state, "output": output, **labels}
+                 for state, output in episode.states]
+        items[0]["since"] = str(episode.since)
+        when, state, output = episode.end
+        items.append({"type": "RECOVERY", **base, "state": state, "output": output,
+                      **labels, "ended": str(when)})
+        return items
+
     def _item(self, obj: ObjectState, kind: str, since: bool = False) -> dict[str, Any]:
         """What aiops-notify would post for it (the ``nagios`` mapping's fields)."""
         item: dict[str, Any] = {
@@ -266,17 +368,25 @@ class NagiosFollower:
         (what it still holds is gone at a stop: a restart must send it again); only
         when that changed."""
         self._note_delivered()
-        if self.state_file is None or self._delivered == self._saved:
+        with self._lock:
+            delivered, delivered_log = dict(self._delivered), self._delivered_log
+        if self.state_file is None or (delivered, delivered_log) == (self._saved,
+                                                                     self._saved_log):
             return
         sent = [[host, check, state, labels]
-                for (host, check), (state, labels) in self._delivered.items()]
-        if write_state(self.state_file, self._url, {"sent": sent}):
-            self._saved = dict(self._delivered)
+                for (host, check), (state, labels) in delivered.items()]
+        state: dict[str, Any] = {"sent": sent}
+        if delivered_log is not None:
+            state["log"] = delivered_log
+        if write_state(self.state_file, self._url, state):
+            self._saved, self._saved_log = delivered, delivered_log
 
     def _note_delivered(self) -> None:
         with self._lock:
             if self.forwarder.pending() == 0:
                 self._delivered = dict(self.sent)
+                if self.log_state is not None:
+                    self._delivered_log = self.log_state.to_json()
 
 
 # The status labels an item carries (the last two only when Nagios says them): what the

@@ -1,0 +1,173 @@
+"""The problems Nagios's log shows that the follower's reads of status.dat cannot: a
+hard problem that began and ended between two reads.
+
+``replay`` walks the log's states in file order, one host or service at a time:
+
+- a hard problem state opens an episode (``LogState.open``), whether or not the
+  status.dat path has the object open: its reads decide later who owns it (``settle``);
+  its start is the first problem line since the object was last fine (a SOFT one when
+  Nagios logs retries, as ``$LASTSERVICESTATECHANGE$`` dates a notification's), else
+  the hard state's;
+- another hard problem state of an open episode is a change of state within it;
+- a hard fine state ends the episode: when the status.dat path has no problem of the
+  object open (``sent``) it is an episode that began and ended between two reads,
+  given back to be forwarded; otherwise the status.dat path sends its end (it reads the
+  object fine, or still open, and decides);
+- a CURRENT or INITIAL fine state (after a rotation, at a start) with an episode open
+  means its end is in a part of the log not read (a rotated file not found): the
+  episode is forgotten, its end unknown.
+
+After the status.dat path compared its read, ``settle`` hands each open episode whose
+object that path now has open to it (its end is that path's to send), and forgets the
+episodes forwarded once status.dat reads past them (``stale``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Container
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aiops.file_tail import TailPosition
+from connectors.nagios_log import LoggedState
+from connectors.nagios_status import ObjectState
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A hard problem as the log tells it; never changed in place (``replace``): a
+    ``LogState.copy`` shares it with the state before."""
+
+    host: str
+    check: str
+    since: int  # when it began: its first problem line since the object was fine
+    hard_at: int  # when it turned hard
+    states: list[tuple[str, str]]  # each hard problem state in turn, with its output
+    end: tuple[int, str, str] | None = None  # when it was fine again, the state, output
+
+    @property
+    def key(self) -> Key:
+        return self.host, self.check
+
+    def to_json(self) -> list[Any]:
+        return [self.host, self.check, self.since, self.hard_at,
+                [list(s) for s in self.states]]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Episode:
+        match value:
+            case [str(host), str(check), int(since), int(hard_at), [*states]] if states \
+                    and all(isinstance(s, list) and len(s) == 2
+                            and all(isinstance(v, str) for v in s) for s in states):
+                return cls(host, check, since, hard_at, [(s[0], s[1]) for s in states])
+        raise ValueError(f"an open episode is [host, check, since, hard_at, [[state, "
+                         f"output], ...]], got {value!r}")
+
+
+@dataclass(slots=True)
+class LogState:
+    """What the follower keeps of the log: where it stopped and what it is following.
+    A value replaced whole after each read (``copy``), so the state file written from
+    another thread sees either the last read's or the one before."""
+
+    path: str
+    position: TailPosition | None = None
+    open: dict[Key, Episode] = field(default_factory=dict)
+    # The first problem line's time of an object not fine, while its state is SOFT.
+    soft: dict[Key, int] = field(default_factory=dict)
+    # Episodes forwarded, by when they turned hard: a status.dat written before their
+    # end still shows them (``stale``) until it reads the object past them.
+    forwarded: dict[Key, int] = field(default_factory=dict)
+
+    def copy(self) -> LogState:
+        return LogState(self.path, self.position, dict(self.open), dict(self.soft),
+                        dict(self.forwarded))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path,
+                "position": self.position.to_json() if self.position else None,
+                "open": [e.to_json() for e in self.open.values()],
+                "soft": [[*key, when] for key, when in self.soft.items()],
+                "forwarded": [[*key, when] for key, when in self.forwarded.items()]}
+
+    @classmethod
+    def from_json(cls, value: Any, path: str) -> LogState:
+        """The state a state file keeps for ``path``; a fresh one (said) when it has
+        none, another file's, or one not readable: the log is then read from its end."""
+        if value is None:
+            return cls(path)
+        try:
+            if not isinstance(value, dict) or value.get("path") != path:
+                raise ValueError(f"it is not {path}'s")
+            raw = value.get("position")
+            position = None if raw is None else TailPosition.from_json(raw)
+            episodes = [Episode.from_json(e) for e in value.get("open", [])]
+            return cls(path, position, {e.key: e for e in episodes},
+                       _times(value.get("soft", [])), _times(value.get("forwarded", [])))
+        except (ValueError, TypeError) as exc:
+            log.warning("nagios: the state file's log position is unreadable (%s); "
+                        "reading %s from its end", exc, path)
+            return cls(path)
+
+
+def _times(entries: Any) -> dict[Key, int]:
+    found: dict[Key, int] = {}
+    for entry in entries:
+        match entry:
+            case [str(host), str(check), int(when)]:
+                found[host, check] = when
+            case _:
+                raise ValueError(f"[host, check, time] expected, got {entry!r}")
+    return found
+
+
+def replay(state: LogState, line: LoggedState, sent: Container[Key],
+           ended: list[Episode]) -> None:
+    """Apply one logged state to ``state``; an episode that began and ended between
+    two reads (its object not open in ``sent``) is appended to ``ended``."""
+    key = line.key
+    if not line.change:
+        if not line.is_problem:  # the end of an open episode was not read
+            state.open.pop(key, None)
+            state.soft.pop(key, None)
+        return
+    if not line.is_problem:
+        state.soft.pop(key, None)
+        episode = state.open.pop(key, None) if line.hard else None
+        if episode is not None and key not in sent:
+            ended.append(replace(episode, end=(line.time, line.state, line.output)))
+            state.forwarded[key] = episode.hard_at
+        return
+    if not line.hard:
+        state.soft.setdefault(key, line.time)
+        return
+    episode = state.open.get(key)
+    if episode is None:
+        since = state.soft.pop(key, line.time)
+        state.open[key] = Episode(line.host, line.check, since, line.time,
+                                  [(line.state, line.output)])
+    elif episode.states[-1][0] != line.state:  # a new value: the last state's is shared
+        state.open[key] = replace(episode, states=[*episode.states,
+                                                   (line.state, line.output)])
+
+
+def stale(state: LogState, key: Key, obj: ObjectState) -> bool:
+    """Whether status.dat's problem ``obj`` is an episode already forwarded from the
+    log: status.dat was written after it began and before it ended."""
+    hard_at = state.forwarded.get(key)
+    return hard_at is not None and obj.is_problem and obj.started <= hard_at
+
+
+def settle(state: LogState, current: dict[Key, ObjectState], sent: Container[Key]) -> None:
+    """After the status.dat path compared ``current``: its open problems are its own
+    (their episodes' ends are its to send), and episodes forwarded are forgotten once
+    status.dat no longer shows them."""
+    for key in [k for k in state.open if k in sent]:
+        del state.open[key]
+    for key in [k for k in state.forwarded
+                if k not in current or not stale(state, k, current[k])]:
+        del state.forwarded[key]
