@@ -31,6 +31,13 @@ def nagios() -> None:
               default=Path("/var/lib/nagios4/objects.cache"), show_default=True,
               help="Nagios's object_cache_file (nagios.cfg): hosts' addresses, and "
                    "which objects still exist.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None,
+              help="Nagios's log_file (nagios.cfg; Debian: /var/log/nagios4/nagios.log), "
+                   "read after status.dat at each read: a hard problem that began and "
+                   "ended between two reads is sent with its start and its end. Read "
+                   "from where it stopped (the first time: from its end), across "
+                   "rotations into the archives/ folder beside it. Default: not read.")
 @FORWARD
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1),
               help="Seconds between reads (Nagios rewrites the file every "
@@ -39,15 +46,18 @@ def nagios() -> None:
 @click.pass_context
 @reports_bad_input
 def nagios_follow(ctx: click.Context, status_file: Path, objects_cache: Path,
-                  forward: str, interval: float, stats_every: float) -> None:
+                  log_file: Path | None, forward: str, interval: float,
+                  stats_every: float) -> None:
     """Forward Nagios's hard problems, their acknowledgements, downtimes and flapping,
-    and their recoveries, to an engine."""
+    and their recoveries, to an engine; with --log-file, also the problems that began
+    and ended between two reads."""
     from aiops.nagios_follower import NagiosFollower, state_file_for
 
     forwarder = engine_forwarder(forward, "nagios")
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
     follower = NagiosFollower(status_file, objects_cache, forwarder, interval=interval,
                               state_file=state_file_for(ctx.obj["data_dir"].path,
-                                                        status_file))
+                                                        status_file),
+                              log_file=log_file)
     run_follower("nagios", follower, forwarder, str(status_file), follower.stats.line,
                  stats_every)
