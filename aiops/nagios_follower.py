@@ -316,12 +316,14 @@ class NagiosFollower:
         """The PROBLEM (with its start), a PROBLEM for each later state (as an
         escalation), and the RECOVERY (with its end) of an episode from the log. The
         log says nothing of an acknowledgement (none is left after a recovery) or a
-        downtime: its downtime and flapping are the object's as status.dat has them at
-        this read, the end of the interval it happened in."""
+        downtime: its downtime (and ``suppressed_by``) and flapping are the object's as
+        status.dat has them at this read, the end of the interval it happened in."""
         assert episode.end is not None
         labels = {"acknowledged": "false",
                   "suppressed": "downtime" if obj is not None and obj.downtime else "false",
                   "flapping": "true" if obj is not None and obj.flapping else "false"}
+        if obj is not None and obj.downtime and obj.suppressed_by:
+            labels["suppressed_by"] = obj.suppressed_by
         base = {"host": episode.host, "address": self.addresses.get(episode.host, ""),
                 "check": episode.check}
         items = [{"type": "PROBLEM", **base, "state": state, "output": output, **labels}

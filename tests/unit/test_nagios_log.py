@@ -16,8 +16,11 @@ import pytest
 from aiops.file_tail import FileTail, TailPosition
 from aiops.forwarder import Forwarder
 from aiops.nagios_follower import NagiosFollower
+from aiops.runtime import Runtime
 from connectors.nagios_log import LoggedState, parse_line
+from tests.unit.test_nagios_acknowledgements import AT_1H, downtime
 from tests.unit.test_nagios_follow import OBJECTS, T0, service, status, taken, write
+from tests.unit.test_nagios_status_reports import alert_rows, send
 
 
 def alert(when: int, check: str, state: str, kind: str = "HARD",
@@ -130,6 +133,22 @@ def test_a_problem_between_two_reads_is_sent_with_its_start_then_its_end(
     assert taken(forwarder) == []
 
 
+def test_the_engine_makes_of_it_one_alert_that_fired_and_resolved(
+        runtime: Runtime, tmp_path: Path,
+        started: tuple[NagiosFollower, Forwarder, Path]) -> None:
+    follower, forwarder, log = started
+    append(log, alert(T0 + 3, "LDP session", "CRITICAL")
+           + alert(T0 + 7, "LDP session", "OK"))
+    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    follower.read_once()
+    problem, recovery = taken(forwarder)
+    assert dict(send(runtime, problem, T0 + 12).dispositions) == {"new": 1}
+    send(runtime, recovery, T0 + 12)
+    (row,) = alert_rows(runtime)
+    assert (row.name, row.entity, row.status, row.starts_at, row.ends_at) == (
+        "LDP session", "core-1", "resolved", T0 + 3, T0 + 7)
+
+
 def test_a_problem_status_dat_shows_is_its_own_and_not_sent_twice(
         tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
     follower, forwarder, log = started
@@ -179,6 +198,24 @@ def test_a_flap_then_a_new_problem_sends_the_old_episode_before_the_new_one(
         ("PROBLEM", "BGP peer", "CRITICAL", None, None),
         ("RECOVERY", "BGP peer", "OK", None, str(T0 + 3)),
         ("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 6), None)]
+
+
+def test_a_problem_between_reads_in_a_downtime_is_sent_suppressed(
+        tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
+    """The log says no downtime: the one status.dat has at the read is the label."""
+    follower, forwarder, log = started
+    append(log, alert(T0 + 1, "BGP peer", "CRITICAL") + alert(T0 + 2, "BGP peer", "OK"))
+    write(tmp_path / "status.dat", status(service("BGP peer", 0, downtime=1),
+                                          service("LDP session", 0),
+                                          downtime(3, "ann", "peer maintenance")))
+    follower.read_once()
+    items = taken(forwarder)
+    assert [(i["type"], i["suppressed"], i.get("suppressed_by"), i["acknowledged"])
+            for i in items] == [
+        ("PROBLEM", "downtime", f"downtime 3 by ann until {AT_1H}: peer maintenance",
+         "false"),
+        ("RECOVERY", "downtime", f"downtime 3 by ann until {AT_1H}: peer maintenance",
+         "false")]
 
 
 def test_an_episode_read_over_two_reads_and_a_host_s(
