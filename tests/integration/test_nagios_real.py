@@ -2,6 +2,8 @@
 definitions and aiops-notify), and a service that goes CRITICAL and back to OK becomes
 one alert that fires and resolves here; an acknowledgement and a downtime, given
 through Nagios's external command file as its CGIs do, reach that alert's labels.
+``aiops nagios follow`` reads the same Nagios's status file, and its log for a problem
+that began and ended between two reads of it.
 
 Nagios runs from Debian's ``nagios4-core`` (scripts/install-test-deps.sh installs it;
 skipped without it) in a folder of the test's own, with ``interval_length=1`` so its
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import grp
+import json
 import os
 import re
 import signal
@@ -253,13 +256,14 @@ def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
             in log, kind
 
 
-def follow(folder: Path, live_server: LiveServer, data_dir: Path) -> subprocess.Popen[str]:
+def follow(folder: Path, live_server: LiveServer, data_dir: Path,
+           *options: str) -> subprocess.Popen[str]:
     """``aiops nagios follow`` reading this Nagios's status file every second."""
     return subprocess.Popen(
         [sys.executable, "-m", "aiops", "--data-dir", str(data_dir), "nagios", "follow",
          "--status-file", str(folder / "status.dat"),
          "--objects-cache", str(folder / "objects.cache"),
-         "--forward", live_server.url, "--interval", "1", "--stats-every", "1"],
+         "--forward", live_server.url, "--interval", "1", "--stats-every", "1", *options],
         cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})
 
@@ -370,3 +374,51 @@ def bgp_events(live_server: LiveServer) -> list:
     with live_server.runtime.db.connect() as conn:
         return conn.execute(sa.select(raw_events.c.alert_id, raw_events.c.disposition)
                             .where(raw_events.c.alert_id == rows[0]["id"])).all()
+
+
+def logged_at(folder: Path, line: str) -> int:
+    """When Nagios's log has ``line`` (its first, as ``[EPOCH] line``)."""
+    for raw in (folder / "nagios.log").read_text(errors="replace").splitlines():
+        if raw.partition("] ")[2].startswith(line):
+            return int(raw[1:raw.index("]")])
+    raise AssertionError(f"{line!r} is not in nagios.log")
+
+
+def test_a_problem_between_two_status_reads_reaches_the_engine_from_nagios_log(
+        nagios: Path, live_server: LiveServer, tmp_path: Path) -> None:
+    """LDP session (its notifications off) turns CRITICAL and OK again from two passive
+    results in one write of the command file: Nagios handles both before it writes
+    status.dat again, so no read of it shows the problem; only its log does. The
+    follower given --log-file sends it: one alert, fired and resolved at the log's
+    times, sent once."""
+    explain = nagios_log(nagios)
+    wait_for(lambda: (nagios / "status.dat").exists(), "Nagios's first status.dat", 60,
+             explain)
+    follower = follow(nagios, live_server, tmp_path / "d",
+                      "--log-file", str(nagios / "nagios.log"))
+    try:
+        # The first read places the log at its end: the flap must come after it.
+        wait_for(lambda: any(json.loads(f.read_text()).get("log", {}).get("position")
+                             for f in (tmp_path / "d" / "nagios").glob("*.json")),
+                 "the follower's first read of the log", 60, explain)
+        now = int(time.time())
+        with (nagios / "nagios.cmd").open("w") as pipe:
+            pipe.write(f"[{now}] PROCESS_SERVICE_CHECK_RESULT;core-1;LDP session;2;LDP down\n"
+                       f"[{now}] PROCESS_SERVICE_CHECK_RESULT;core-1;LDP session;0;LDP up\n")
+        wait_for(lambda: alert_status(live_server, "LDP session") is not None
+                 and alert_status(live_server, "LDP session")[2] == "resolved",
+                 "the problem between two reads, fired and resolved", 60, explain)
+        time.sleep(3)  # three more reads: status.dat's (OK) sends nothing of it
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        err = follower.communicate(timeout=30)[1]
+    assert follower.returncode == 0, err
+    (ldp,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
+    began = logged_at(nagios, "SERVICE ALERT: core-1;LDP session;CRITICAL;HARD")
+    ended = logged_at(nagios, "SERVICE ALERT: core-1;LDP session;OK;HARD")
+    assert (ldp["status"], ldp["starts_at"], ldp["ends_at"]) == ("resolved", began, ended)
+    with live_server.runtime.db.connect() as conn:
+        events = conn.execute(sa.select(raw_events.c.disposition)
+                              .where(raw_events.c.alert_id == ldp["id"])).all()
+    assert len(events) == 2, events  # its PROBLEM and its RECOVERY, each once
+    assert "1 problems between reads (from the log)" in err, err
