@@ -7,7 +7,15 @@ that read must stay a small share of a core. The file is generated: ``hosts`` ho
 of ``services`` services each, each block with the keys Nagios 4.4.6 writes (about
 1.2 KB a service, as a real one is), 5 % of services CRITICAL.
 
+With ``--log-file`` the follower also reads Nagios's log after each status.dat read;
+its cost is a log line parsed, and after a stop (or a first read placed at a file's
+start) the backlog. The log is generated too: ``--log-lines`` lines over the same
+services, one in three a SERVICE ALERT (a problem turning SOFT, HARD, then OK: one
+episode every three such lines), a few HOST ALERTs, and notifications, external
+commands and passive check results, which are read and skipped.
+
 Usage: .venv/bin/python -m benchmarks.nagios_status [--hosts 400] [--services 25]
+       [--log-lines 1000000]
 """
 
 from __future__ import annotations
@@ -18,8 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from aiops.file_tail import FileTail, TailPosition
 from aiops.forwarder import Forwarder
 from aiops.nagios_follower import NagiosFollower
+from aiops.nagios_log_episodes import Episode, LogState, replay
+from connectors.nagios_log import parse_line
 from connectors.nagios_status import parse_status
 
 # The keys of a Nagios 4.4.6 block, in its order, with typical values: read from the
@@ -85,6 +96,52 @@ def generate(folder: Path, hosts: int, services: int) -> tuple[Path, Path]:
     return folder / "status.dat", folder / "objects.cache"
 
 
+def generate_log(path: Path, hosts: int, services: int, lines: int) -> None:
+    """``lines`` lines as Nagios 4.4 writes them (base/logging.c), a second apart."""
+    t0 = 1795520473
+    episode = ("CRITICAL;SOFT;1;CHECK state 2: a=b", "CRITICAL;HARD;3;CHECK state 2: a=b",
+               "OK;HARD;1;CHECK state 0: a=b")
+    steps: dict[tuple[str, str], int] = {}  # each service's lines of its episodes
+    with path.open("w") as out:
+        for i in range(lines):
+            host, svc = f"node-{i % hosts:04d}", f"svc-{i // hosts % services:03d}"
+            kind = i % 6
+            if kind in (0, 1):  # the service's next line of its episode
+                step = steps.get((host, svc), 0)
+                steps[host, svc] = step + 1
+                out.write(f"[{t0 + i}] SERVICE ALERT: {host};{svc};{episode[step % 3]}\n")
+            elif kind == 2 and i % 60 == 2:
+                out.write(f"[{t0 + i}] HOST ALERT: {host};DOWN;SOFT;1;PING CRITICAL\n")
+            elif kind == 2:
+                out.write(f"[{t0 + i}] SERVICE NOTIFICATION: aiops;{host};{svc};CRITICAL;"
+                          "notify-service-aiops;CHECK state 2: a=b\n")
+            elif kind == 3:
+                out.write(f"[{t0 + i}] EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;"
+                          f"{host};{svc};0;CHECK state 0\n")
+            else:
+                out.write(f"[{t0 + i}] PASSIVE SERVICE CHECK: {host};{svc};0;CHECK "
+                          "state 0\n")
+
+
+def read_log(path: Path) -> tuple[int, int]:
+    """The follower's read of a whole log (its backlog), its lines parsed and replayed
+    as ``aiops.nagios_follower`` does; the lines and the episodes found."""
+    st = path.stat()
+    state = LogState(str(path), TailPosition(st.st_dev, st.st_ino, 0))
+    episodes: list[Episode] = []
+    count = 0
+
+    def each_line(line: str) -> None:
+        nonlocal count
+        count += 1
+        logged = parse_line(line)
+        if logged is not None:
+            replay(state, logged, (), episodes)
+
+    FileTail(path).read(state.position, each_line)
+    return count, len(episodes)
+
+
 def timed(action, runs: int) -> tuple[float, float]:
     """Median wall and CPU seconds of ``action``."""
     walls, cpus = [], []
@@ -101,6 +158,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=400)
     parser.add_argument("--services", type=int, default=25)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--log-lines", type=int, default=1_000_000)
+    parser.add_argument("--log-runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         status, objects = generate(Path(tmp), args.hosts, args.services)
@@ -129,6 +188,23 @@ def main() -> None:
               "10 s interval")
         wall, cpu = timed(lambda _: follower.read_once(), 1000)
         print(f"read of an unchanged file (a stat): {wall * 1e6:.0f} µs")
+
+        log = Path(tmp) / "nagios.log"
+        generate_log(log, args.hosts, args.services, args.log_lines)
+        lines = log.read_text().splitlines()
+        wall, cpu = timed(lambda _: [parse_line(line) for line in lines], args.log_runs)
+        print(f"parse_line, {len(lines):,} log lines ({log.stat().st_size / 1e6:.1f} MB): "
+              f"{wall * 1000:.0f} ms, {cpu * 1000:.0f} ms CPU (median), "
+              f"{len(lines) / cpu:,.0f} lines/s of CPU")
+        found = [0, 0]
+
+        def whole(_: int) -> None:
+            found[:] = read_log(log)
+
+        wall, cpu = timed(whole, args.log_runs)
+        print(f"the log read whole by the follower (a backlog; {found[1]:,} problems "
+              f"between reads found): {wall * 1000:.0f} ms, {cpu * 1000:.0f} ms CPU "
+              f"(median), {found[0] / cpu:,.0f} lines/s of CPU")
 
 
 if __name__ == "__main__":
