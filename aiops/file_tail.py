@@ -58,14 +58,13 @@ class FileTail:
     def read(self, position: TailPosition | None,
              each_line: Callable[[str], None]) -> TailPosition | None:
         """Give each new whole line to ``each_line``, in file order; the position after
-        them. A missing file is said and read when it appears (from its beginning: it
-        is new); OSError for a file there but unreadable."""
+        them. OSError when it cannot be read: FileNotFoundError for a missing file,
+        which is read from its beginning when it appears (it is new)."""
         try:
             stream = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             self.start_at_end = False
-            self.warn(f"{self.path} is missing; read when it appears")
-            return position
+            raise
         with stream:
             st = os.fstat(stream.fileno())  # the file opened, even if renamed since
             if position is None and self.start_at_end:
@@ -79,11 +78,11 @@ class FileTail:
                 position = TailPosition(st.st_dev, st.st_ino, 0)
             elif st.st_size < position.offset:
                 self.warn(f"{self.path} shrank to {st.st_size} bytes from the "
-                           f"{position.offset} read (truncated); reading it from its "
-                           "beginning")
+                          f"{position.offset} read (truncated); reading it from its "
+                          "beginning")
                 position = replace(position, offset=0)
             offset = _lines_from(stream, position.offset, each_line)
-        self.warned = ""  # read: a file missing again is said again
+        self.warned = ""  # read: a file missing or unreadable again is said again
         return replace(position, offset=offset)
 
     def _rest_of_rotated(self, position: TailPosition,

@@ -213,9 +213,9 @@ class NagiosFollower:
         first = self.stats.reads == 0
         with self.stats.lock:
             self.stats.reads += 1
-        forwarded = self._read_log(current)  # before the comparison: the docstring's 2.
-        forwarded += self.compare(self._not_stale(current), self.clock())
-        if self.log_state is not None:
+        from_log = self._read_log(current)  # before the comparison: the docstring's 2.
+        forwarded = (from_log or 0) + self.compare(self._not_stale(current), self.clock())
+        if from_log is not None and self.log_state is not None:  # the log read to its end
             with self._lock:
                 settle(self.log_state, current, self.sent)
         if first:
@@ -271,12 +271,13 @@ class NagiosFollower:
             self._forward(key, item)
         return len(items)
 
-    def _read_log(self, current: dict[Key, ObjectState]) -> int:
+    def _read_log(self, current: dict[Key, ObjectState]) -> int | None:
         """Forward the log's episodes that began and ended since the last read; how
-        many. The log's state changes with the forwarder's queue under the lock, so
-        the state file never keeps a position past what the engine did not get."""
+        many, None when it could not be read (said). The log's state changes with the
+        forwarder's queue under the lock, so the state file never keeps a position
+        past what the engine did not get."""
         if self.log is None or self.log_state is None:
-            return 0
+            return None
         work, before = self.log_state.copy(), self.log_state.position
         ended: list[Episode] = []
 
@@ -287,10 +288,13 @@ class NagiosFollower:
 
         try:
             work.position = self.log.read(work.position, each_line)
+        except FileNotFoundError:
+            self.log.warn(f"{self.log.path} is missing; read when it appears")
+            return None
         except OSError as exc:
             self.log.warn(f"{self.log.path} unreadable ({exc}); read again at the next "
                           "read of status.dat, from where it stopped")
-            return 0
+            return None
         with self._lock:
             for episode in ended:
                 for item in self._episode_items(episode, current.get(episode.key)):

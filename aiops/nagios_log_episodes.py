@@ -18,8 +18,10 @@ hard problem that began and ended between two reads.
   episode is forgotten, its end unknown.
 
 After the status.dat path compared its read, ``settle`` hands each open episode whose
-object that path now has open to it (its end is that path's to send), and forgets the
-episodes forwarded once status.dat reads past them (``stale``).
+object that path now has open to it (its end is that path's to send), forgets one
+whose object status.dat reads fine since (an end the log never said: the log is read
+after status.dat, so it would have it), and forgets the episodes forwarded once
+status.dat reads past them (``stale``).
 """
 
 from __future__ import annotations
@@ -164,9 +166,14 @@ def stale(state: LogState, key: Key, obj: ObjectState) -> bool:
 
 def settle(state: LogState, current: dict[Key, ObjectState], sent: Container[Key]) -> None:
     """After the status.dat path compared ``current``: its open problems are its own
-    (their episodes' ends are its to send), and episodes forwarded are forgotten once
-    status.dat no longer shows them."""
-    for key in [k for k in state.open if k in sent]:
+    (their episodes' ends are its to send); an episode of an object status.dat reads
+    fine since after it turned hard has an end the log did not say (Nagios restarted
+    without its retained states, a line lost): forgotten, or a later end would date
+    it from this start; and episodes forwarded are forgotten once status.dat no
+    longer shows them."""
+    for key in [k for k, episode in state.open.items() if k in sent or (
+            k in current and not current[k].is_problem
+            and current[k].changed > episode.hard_at)]:
         del state.open[key]
     for key in [k for k in state.forwarded
                 if k not in current or not stale(state, k, current[k])]:

@@ -95,6 +95,12 @@ def brief(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
             for i in items]
 
 
+def fine(*names: str) -> str:
+    """status.dat with these services fine since long before the log's lines (a
+    status.dat never says a hard change the log read after it does not have)."""
+    return status(*(service(name, 0, since=T0 - 100) for name in names))
+
+
 @pytest.fixture
 def started(tmp_path: Path) -> tuple[NagiosFollower, Forwarder, Path]:
     """A follower that read status.dat (all fine) and a log with history once: the
@@ -103,7 +109,7 @@ def started(tmp_path: Path) -> tuple[NagiosFollower, Forwarder, Path]:
     log.write_text(NOISE + alert(T0 - 500, "BGP peer", "CRITICAL")
                    + alert(T0 - 400, "BGP peer", "OK"))
     follower, forwarder = make(tmp_path)
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     assert follower.read_once()
     assert taken(forwarder) == []
     return follower, forwarder, log
@@ -115,7 +121,7 @@ def test_a_problem_between_two_reads_is_sent_with_its_start_then_its_end(
     append(log, alert(T0 + 3, "BGP peer", "CRITICAL", kind="SOFT") + NOISE
            + alert(T0 + 5, "BGP peer", "CRITICAL", output="peer down")
            + alert(T0 + 7, "BGP peer", "OK", output="peer up"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     problem, recovery = taken(forwarder)
     # Its start is the first SOFT line's, as $LASTSERVICESTATECHANGE$ would say.
@@ -128,7 +134,7 @@ def test_a_problem_between_two_reads_is_sent_with_its_start_then_its_end(
                        "acknowledged": "false", "suppressed": "false",
                        "flapping": "false", "since": str(T0 + 3)}
     assert recovery["output"] == "peer up" and follower.stats.between_reads == 1
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()  # nothing new in the log: nothing sent again
     assert taken(forwarder) == []
 
@@ -139,7 +145,7 @@ def test_the_engine_makes_of_it_one_alert_that_fired_and_resolved(
     follower, forwarder, log = started
     append(log, alert(T0 + 3, "LDP session", "CRITICAL")
            + alert(T0 + 7, "LDP session", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     problem, recovery = taken(forwarder)
     assert dict(send(runtime, problem, T0 + 12).dispositions) == {"new": 1}
@@ -224,14 +230,58 @@ def test_an_episode_read_over_two_reads_and_a_host_s(
     before the next one: sent at the second read."""
     follower, forwarder, log = started
     append(log, alert(T0 + 9, "host", "DOWN", output="down"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert taken(forwarder) == []
     append(log, alert(T0 + 12, "host", "UP", output="up"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert brief(taken(forwarder)) == [("PROBLEM", "host", "DOWN", str(T0 + 9), None),
                                        ("RECOVERY", "host", "UP", None, str(T0 + 12))]
+
+
+def test_a_problem_whose_end_the_log_never_says_is_forgotten_when_status_dat_is_past_it(
+        tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
+    """Nagios restarted without its retained states: fine again, no line says so."""
+    follower, forwarder, log = started
+    append(log, alert(T0 + 20, "BGP peer", "CRITICAL"))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
+    follower.read_once()  # status.dat written before it: its hard change is older
+    assert follower.log_state is not None and list(follower.log_state.open) == [
+        ("core-1", "BGP peer")]
+    write(tmp_path / "status.dat", status(service("BGP peer", 0, since=T0 + 20),
+                                          service("LDP session", 0)))
+    follower.read_once()  # fine, changed at T0 + 30: after it turned hard
+    assert follower.log_state.open == {}
+    append(log, alert(T0 + 40, "BGP peer", "CRITICAL") + alert(T0 + 42, "BGP peer", "OK"))
+    write(tmp_path / "status.dat", status(service("BGP peer", 0, since=T0 + 32),
+                                          service("LDP session", 0)))
+    follower.read_once()
+    assert brief(taken(forwarder)) == [("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 40), None),
+                                       ("RECOVERY", "BGP peer", "OK", None, str(T0 + 42))]
+
+
+def test_a_read_that_finds_no_log_forgets_nothing(
+        tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
+    """Rotated, the new file not there yet: the end is in the old file, read when the
+    new one appears, though status.dat read meanwhile says the problem is over."""
+    follower, forwarder, log = started
+    append(log, alert(T0 + 20, "BGP peer", "CRITICAL"))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
+    follower.read_once()
+    append(log, alert(T0 + 30, "BGP peer", "OK"))
+    (tmp_path / "archives").mkdir()
+    log.rename(tmp_path / "archives" / "nagios-11-24-2026-00.log")
+    write(tmp_path / "status.dat", status(service("BGP peer", 0, since=T0 + 20),
+                                          service("LDP session", 0)))
+    follower.read_once()
+    assert taken(forwarder) == []
+    log.write_text(f"[{T0 + 40}] LOG ROTATION: DAILY\n")
+    write(tmp_path / "status.dat", status(service("BGP peer", 0, since=T0 + 20),
+                                          service("LDP session", 0)))
+    follower.read_once()
+    assert brief(taken(forwarder)) == [("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 20), None),
+                                       ("RECOVERY", "BGP peer", "OK", None, str(T0 + 30))]
 
 
 def test_a_partial_last_line_is_left_to_the_next_read(
@@ -239,11 +289,11 @@ def test_a_partial_last_line_is_left_to_the_next_read(
     follower, forwarder, log = started
     whole = alert(T0 + 1, "BGP peer", "CRITICAL") + alert(T0 + 2, "BGP peer", "OK")
     append(log, whole[:-12])  # Nagios is writing the recovery's line
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert taken(forwarder) == []
     append(log, whole[-12:])
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert brief(taken(forwarder)) == [("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 1), None),
                                        ("RECOVERY", "BGP peer", "OK", None, str(T0 + 2))]
@@ -257,7 +307,7 @@ def test_garbled_lines_are_skipped_and_the_rest_read(
                   + b"\xff\xfe[garbage] SERVICE ALERT: core-1;\n"
                   + f"[{T0 + 2}] SERVICE ALERT: core-1;BGP peer;OK;HARD\n".encode()
                   + alert(T0 + 3, "BGP peer", "OK", output="caf\u00e9").encode())
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     items = taken(forwarder)
     assert brief(items) == [("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 1), None),
@@ -276,7 +326,7 @@ def test_a_rotation_reads_the_rest_of_the_old_file_from_the_archives(
     log.write_text(f"[{T0 + 2}] LOG ROTATION: DAILY\n[{T0 + 2}] LOG VERSION: 2.0\n"
                    f"[{T0 + 2}] CURRENT SERVICE STATE: core-1;BGP peer;CRITICAL;HARD;1;x\n"
                    + alert(T0 + 4, "BGP peer", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert brief(taken(forwarder)) == [("PROBLEM", "BGP peer", "CRITICAL", str(T0 + 1), None),
                                        ("RECOVERY", "BGP peer", "OK", None, str(T0 + 4))]
@@ -292,7 +342,7 @@ def test_a_rotated_file_not_found_or_a_truncated_one_is_read_from_its_beginning(
     log.write_text(f"[{T0 + 2}] CURRENT SERVICE STATE: core-1;BGP peer;OK;HARD;1;x\n"
                    + alert(T0 + 3, "LDP session", "CRITICAL")
                    + alert(T0 + 4, "LDP session", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     with caplog.at_level(logging.WARNING):
         follower.read_once()
     assert brief(taken(forwarder)) == [
@@ -303,7 +353,7 @@ def test_a_rotated_file_not_found_or_a_truncated_one_is_read_from_its_beginning(
     assert follower.log_state is not None and follower.log_state.open == {}
     # copytruncate: the same file, shorter than what was read.
     log.write_text(alert(T0 + 5, "BGP peer", "UNKNOWN") + alert(T0 + 6, "BGP peer", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         follower.read_once()
@@ -316,7 +366,7 @@ def test_a_restart_reads_on_from_where_the_engine_had_everything(
         tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
     follower, forwarder, log = started
     append(log, alert(T0 + 1, "BGP peer", "CRITICAL") + alert(T0 + 2, "BGP peer", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     assert len(taken(forwarder)) == 2
     follower.finish()
@@ -327,7 +377,7 @@ def test_a_restart_reads_on_from_where_the_engine_had_everything(
     append(log, alert(T0 + 3, "LDP session", "CRITICAL") + alert(T0 + 4, "LDP session", "OK")
            + alert(T0 + 5, "BGP peer", "WARNING"))
     again, forwarder = make(tmp_path)
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     again.read_once()
     assert brief(taken(forwarder)) == [
         ("PROBLEM", "LDP session", "CRITICAL", str(T0 + 3), None),
@@ -336,7 +386,7 @@ def test_a_restart_reads_on_from_where_the_engine_had_everything(
     # Its start is kept: the episode ends after a second restart.
     append(log, alert(T0 + 6, "BGP peer", "OK"))
     third, forwarder = make(tmp_path)
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     third.read_once()
     assert brief(taken(forwarder)) == [("PROBLEM", "BGP peer", "WARNING", str(T0 + 5), None),
                                        ("RECOVERY", "BGP peer", "OK", None, str(T0 + 6))]
@@ -346,7 +396,7 @@ def test_an_episode_the_engine_did_not_get_is_sent_again_after_a_restart(
         tmp_path: Path, started: tuple[NagiosFollower, Forwarder, Path]) -> None:
     follower, forwarder, log = started
     append(log, alert(T0 + 1, "BGP peer", "CRITICAL") + alert(T0 + 2, "BGP peer", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0), service("LDP session", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer", "LDP session"))
     follower.read_once()
     follower.finish()  # the engine is away: both are still held
     again, forwarder = make(tmp_path)
@@ -376,16 +426,16 @@ def test_a_state_file_of_another_log_or_unreadable_starts_at_its_end(
 def test_a_log_missing_at_the_start_is_read_from_its_beginning_when_it_appears(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     follower, forwarder = make(tmp_path)
-    write(tmp_path / "status.dat", status(service("BGP peer", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer"))
     with caplog.at_level(logging.WARNING):
         follower.read_once()
-        write(tmp_path / "status.dat", status(service("BGP peer", 0)))
+        write(tmp_path / "status.dat", fine("BGP peer"))
         follower.read_once()
     assert [r.getMessage() for r in caplog.records] == [
         f"{tmp_path / 'nagios.log'} is missing; read when it appears"]
     (tmp_path / "nagios.log").write_text(alert(T0 + 1, "BGP peer", "CRITICAL")
                                          + alert(T0 + 2, "BGP peer", "OK"))
-    write(tmp_path / "status.dat", status(service("BGP peer", 0)))
+    write(tmp_path / "status.dat", fine("BGP peer"))
     follower.read_once()
     assert [i["type"] for i in taken(forwarder)] == ["PROBLEM", "RECOVERY"]
 
