@@ -34,6 +34,7 @@ evidence of a fault); they change only what an incident tells an operator
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 ACKNOWLEDGED = "acknowledged"
 ACKNOWLEDGED_BY = "acknowledged_by"
@@ -45,6 +46,25 @@ STATUS_LABELS = (ACKNOWLEDGED, ACKNOWLEDGED_BY, SUPPRESSED, SUPPRESSED_BY, FLAPP
 # latter without it removes it.
 BELONGS_TO = {ACKNOWLEDGED_BY: ACKNOWLEDGED, SUPPRESSED_BY: SUPPRESSED}
 SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
+
+
+def acknowledged_by(author: str, comment: str) -> str:
+    """``acknowledged_by``'s value: ``"AUTHOR: COMMENT"`` of the parts said, "" when
+    neither is (then the label is left out). One wording for every source, so an
+    operator reads Nagios's and Icinga's alike."""
+    return ": ".join(part for part in (author.strip(), comment.strip()) if part)
+
+
+def downtime_said(ident: str, author: str, until: float | None, comment: str) -> str:
+    """One downtime of ``suppressed_by``: ``"downtime ID by AUTHOR until ISO-TIME:
+    COMMENT"`` (UTC, to the second; ``unknown`` for a blank author); the end is left out
+    when the source does not say it, and the comment when it is blank. Several are
+    joined with ``"; "``."""
+    said = f"downtime {ident} by {author.strip() or 'unknown'}"
+    if until is not None:
+        said += " until " + datetime.fromtimestamp(int(until), UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+    return f"{said}: {comment.strip()}" if comment.strip() else said
 
 
 def is_acknowledged(labels: Mapping[str, str]) -> bool:
