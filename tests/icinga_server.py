@@ -32,9 +32,10 @@ object ApiListener "api" {{
 }}
 object ApiUser "{user}" {{
   password = "{password}"
-  permissions = [ "objects/query/Host", "objects/query/Service", "events/StateChange",
-                  "events/AcknowledgementSet", "events/AcknowledgementCleared",
-                  "events/DowntimeStarted", "events/DowntimeTriggered",
+  permissions = [ "objects/query/Host", "objects/query/Service", "objects/query/Comment",
+                  "objects/query/Downtime", "events/StateChange", "events/AcknowledgementSet",
+                  "events/AcknowledgementCleared", "events/DowntimeStarted",
+                  "events/DowntimeTriggered",
                   "events/DowntimeRemoved", "actions/process-check-result",
                   "actions/acknowledge-problem", "actions/remove-acknowledgement",
                   "actions/schedule-downtime", "actions/remove-downtime",
