@@ -174,6 +174,15 @@ class IcingaServer:
                                     timeout=10, headers={"Accept": "application/json"})
         assert response.status_code == 200, response.text
 
+    def remove_downtime(self, name: str) -> None:
+        """Remove one downtime by its full name (``HOST!SERVICE!NAME``), as Icinga Web's
+        delete button does."""
+        response = requests.post(f"{self.url}/v1/actions/remove-downtime",
+                                 json={"downtime": name}, auth=(USER, PASSWORD),
+                                 verify=str(self.ca), timeout=10,
+                                 headers={"Accept": "application/json"})
+        assert response.status_code == 200, response.text
+
     def action(self, name: str, host: str, service: str | None, **params: object) -> dict:
         """An API action (``/v1/actions/NAME``) on one host or service, as an operator's
         Icinga Web does it (acknowledge-problem, schedule-downtime, ...); its answer."""
