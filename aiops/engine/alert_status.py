@@ -8,7 +8,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``acknowledged``: ``"true"`` or ``"false"``;
 - ``acknowledged_by``, with ``acknowledged`` where the source says who acknowledged and
   why: ``"AUTHOR: COMMENT"`` (Nagios: its acknowledgement's comment, from status.dat or
-  an ACKNOWLEDGEMENT notification). It belongs to ``acknowledged``: an event that
+  an ACKNOWLEDGEMENT notification; Icinga 2: its acknowledgement's author and comment,
+  from the stream's AcknowledgementSet or its acknowledgement comment). It belongs to
+  ``acknowledged``: an event that
   carries ``acknowledged`` without it removes it (the acknowledgement is over, or the
   sender cannot say who);
 - ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2, Nagios), ``"silence"``
@@ -16,8 +18,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
   ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
-  ISO-TIME: COMMENT"`` (Nagios's downtimes in effect, joined by ``"; "``). It belongs to
-  ``suppressed``: an event that carries ``suppressed`` without it removes it;
+  ISO-TIME: COMMENT"`` (the downtimes in effect, joined by ``"; "``: Nagios's by id,
+  Icinga 2's by name; ``downtime_said``). It belongs to ``suppressed``: an event that
+  carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
   (Icinga 2, Nagios). A label only: the incident does not count it, and the engine's own
   flapping (state changes within ``flap_window``) does not read it.
