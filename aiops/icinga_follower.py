@@ -13,6 +13,13 @@ duplicates. The problems it sent and that are still open are kept in the same fi
 of the same moment (the engine had them all), so a restart knows them too. Events go
 through ``aiops.forwarder`` (kept while the engine is away).
 
+Who acknowledged a problem and which downtimes suppress it (``acknowledged_by``,
+``suppressed_by``) are read at each connect by one comment and one downtime query and
+then kept from the stream's events (``connectors.icinga_who``); every item of a problem
+carries them when known, since one that says acknowledged (suppressed) without them
+removes them from the alert, and a change of them alone is sent like a change of the
+flags.
+
 A problem it sent (in this run or, as the file says, before a restart) that the query
 neither lists nor says recovered is asked for by name: if Icinga no longer has the
 object (deleted from its configuration while the stream or the follower was away, as a
