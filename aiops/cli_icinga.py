@@ -108,10 +108,10 @@ def icinga_follow(ctx: click.Context, api: Any, forward: str, queue: str, lookba
 def icinga_check(api: Any) -> None:
     """Read Icinga's problems and open its event stream once; exit 1 if it cannot be
     reached, 2 if it refuses the user."""
-    from aiops.icinga_follower import WITHOUT
+    from aiops.icinga_follower import WITHOUT, WITHOUT_QUERY
     from connectors.icinga import OPTIONAL_EVENTS, IcingaError, IcingaRefused, open_stream
 
-    stream = "ok"
+    stream, who = "ok", "ok"
     try:
         items = api.problems(time.time() - 3600)
         opened, refused = open_stream(api, "aiops-check", 5.0, list(OPTIONAL_EVENTS))
@@ -123,6 +123,16 @@ def icinga_check(api: Any) -> None:
                 else "without " + ", ".join(refused)
             stream = f"ok, {only} (" + "; ".join(
                 f"{WITHOUT[name]}: {exc}" for name, exc in refused.items()) + ")"
+        # A user who may not query comments or downtimes also still follows.
+        lacking = []
+        for name, query in (("comments", api.acknowledgement_comments),
+                            ("downtimes", api.downtimes_in_effect)):
+            try:
+                query()
+            except IcingaRefused as exc:
+                lacking.append(f"{WITHOUT_QUERY[name]}: {exc}")
+        if lacking:
+            who = "not readable (" + "; ".join(lacking) + ")"
     except IcingaRefused as exc:
         raise InputError(str(exc)) from None
     except IcingaError as exc:
@@ -130,4 +140,5 @@ def icinga_check(api: Any) -> None:
         raise SystemExit(1) from None
     problems = sum(item["state"] not in ("OK", "UP") for item in items)
     click.echo(f"{api.url}: {problems} hosts and services in a hard problem state, "
-               f"{len(items) - problems} recovered in the last hour; event stream: {stream}")
+               f"{len(items) - problems} recovered in the last hour; event stream: {stream}; "
+               f"who acknowledged and which downtimes: {who}")

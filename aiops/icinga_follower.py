@@ -13,6 +13,13 @@ duplicates. The problems it sent and that are still open are kept in the same fi
 of the same moment (the engine had them all), so a restart knows them too. Events go
 through ``aiops.forwarder`` (kept while the engine is away).
 
+Who acknowledged a problem and which downtimes suppress it (``acknowledged_by``,
+``suppressed_by``) are read at each connect by one comment and one downtime query and
+then kept from the stream's events (``connectors.icinga_who``); every item of a problem
+carries them when known, since one that says acknowledged (suppressed) without them
+removes them from the alert, and a change of them alone is sent like a change of the
+flags.
+
 A problem it sent (in this run or, as the file says, before a restart) that the query
 neither lists nor says recovered is asked for by name: if Icinga no longer has the
 object (deleted from its configuration while the stream or the follower was away, as a
@@ -39,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiops.engine.alert_status import take_latest
 from aiops.forwarder import Forwarder
 from aiops.statefile import read_state, write_state
 from connectors.icinga import (
@@ -58,6 +66,7 @@ from connectors.icinga import (
     state_change_item,
     status_event_key,
 )
+from connectors.icinga_who import WhoAndWhich
 
 log = logging.getLogger(__name__)
 CLOCK_MARGIN = 300.0  # seconds: recoveries this much before the stream was last alive
@@ -70,6 +79,13 @@ WITHOUT = {
     "flapping": "flapping is read only when the follower (re)connects",
     "deletions": "an object deleted from Icinga is noticed only when the follower "
                  "reconnects",
+}
+# What a user who may not query comments or downtimes still gets: said once.
+WITHOUT_QUERY = {
+    "comments": "who acknowledged is known only from the event stream's "
+                "AcknowledgementSet events",
+    "downtimes": "which downtimes suppress a problem is known only from the event "
+                 "stream's Downtime events",
 }
 Sent = tuple[str, dict[str, str]]  # an item's state and status labels, as last sent
 
@@ -124,6 +140,9 @@ class IcingaFollower:
         # StateChange does not say it, and a flapping object's problem is sent again
         # and again, so each new problem takes it from here.
         self.flapping: dict[Key, str] = {}
+        # Who acknowledged each object and which downtimes are in effect: queried at
+        # each connect, then kept from the stream's events (connectors.icinga_who).
+        self.who = WhoAndWhich()
         # Recoveries since then are asked for at the next connect: the saved time of the
         # last run, else the last ``lookback`` seconds.
         self.alive_at = _alive_at_of(saved) or clock() - lookback
@@ -175,6 +194,7 @@ class IcingaFollower:
         try:
             opened = self.clock()
             items = self.api.problems(self.alive_at - CLOCK_MARGIN)
+            self._read_who_and_which()
             fresh = [item for item in items if self._is_news(item)]
             gone = self._gone(items, opened)
             self.alive_at = opened
@@ -202,6 +222,23 @@ class IcingaFollower:
             with self.stats.lock:
                 self.stats.unreadable += stream.unreadable
             stream.close()
+
+    def _read_who_and_which(self) -> None:
+        """Who acknowledged and which downtimes are in effect, for every object: one
+        query of each (an object's problem reads acknowledged or suppressed; who and
+        which are Icinga's comments and downtimes). A user who may not query them (set
+        up before they were read) is said once and followed without: what the stream
+        said is kept (replacing it with nothing would take who and which off every
+        alert at each reconnect)."""
+        for name, query, take in (
+                ("comments", self.api.acknowledgement_comments, self.who.take_comments),
+                ("downtimes", self.api.downtimes_in_effect, self.who.take_downtimes)):
+            try:
+                take(query())
+            except IcingaRefused as exc:
+                if name not in self.missing:
+                    self.missing.add(name)
+                    log.warning("icinga: %s: %s", WITHOUT_QUERY[name], exc)
 
     def _gone(self, items: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
         """Recoveries, at ``now``, of what was sent as a problem (in this run, or before a
@@ -235,6 +272,7 @@ class IcingaFollower:
         flap = flapping_event(doc)
         if flap is not None:
             self.flapping[flap[0]] = flap[1]
+        self.who.note(doc)
         key = status_event_key(doc)
         if key is not None:
             self._status_changed(key)
@@ -293,10 +331,12 @@ class IcingaFollower:
         as the state file says, when the engine had it): another state, or
         a status label it gives (an item that gives none, such as a recovery, changes
         none) other than the one sent."""
+        self.who.label(item, key_of(item))
         sent = self.sent.get(key_of(item))
         if sent is None or sent[0] != item["state"]:
             return True
-        return any(name in item and item[name] != sent[1].get(name) for name in STATUS_LABELS)
+        # As the engine takes them: acknowledged without acknowledged_by removes it.
+        return take_latest(sent[1], item) is not None
 
     def _forward(self, item: dict[str, Any]) -> None:
         key = key_of(item)
@@ -305,11 +345,13 @@ class IcingaFollower:
         elif item["state"] not in RECOVERED and key in self.flapping \
                 and "flapping" not in self.missing:
             item["flapping"] = self.flapping[key]  # as the stream last said
+        self.who.label(item, key)
         labels = {name: item[name] for name in STATUS_LABELS if name in item}
         before = self.sent.get(key)
         if before is not None and before[0] == item["state"]:
-            # The same state: what the item does not give stays what was sent.
-            labels = before[1] | labels
+            # The same state: what the item does not give stays what was sent (and who
+            # or which goes with what it belongs to, as the engine takes them).
+            labels = take_latest(before[1], item) or before[1]
         with self._sent_lock:
             self.sent[key] = (item["state"], labels)
             self._sent_changed = True

@@ -16,7 +16,10 @@ Icinga 2 has no webhook of its own; its API (port 5665) streams events as they h
   problem began: it is sent without ``since`` and the engine gives it the start of the
   alert it belongs to (``Engine.ingest(start_unknown=...)``);
 - an object deleted from Icinga's configuration (``ObjectDeleted``) is sent as a
-  recovery whose output says so: nothing will ever recover it otherwise.
+  recovery whose output says so: nothing will ever recover it otherwise;
+- who acknowledged a problem and which downtimes suppress it are its comments and
+  downtimes, queried at a (re)connect and then followed on the stream
+  (``connectors.icinga_who``).
 
 Tested against a real Icinga 2 (Debian ``icinga2-bin``): tests/integration/test_icinga_real.py.
 """
@@ -33,6 +36,8 @@ from typing import Any
 
 import requests
 from urllib3.exceptions import HTTPError, InsecureRequestWarning, ReadTimeoutError
+
+from connectors.icinga_who import COMMENT_ATTRS, COMMENTS_FILTER, DOWNTIME_ATTRS, IN_EFFECT
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,9 @@ OPTIONAL_EVENTS = {
     "deletions": ["ObjectDeleted"],
 }
 ACKNOWLEDGEMENTS = {0: "false", 1: "true", 2: "true"}  # none, normal, sticky
-STATUS_LABELS = ("acknowledged", "suppressed", "flapping")  # the item fields status_of gives
+# The item fields status_of gives, and who and which (connectors.icinga_who): what the
+# follower compares with what it sent, and keeps in its state file.
+STATUS_LABELS = ("acknowledged", "suppressed", "flapping", "acknowledged_by", "suppressed_by")
 RECOVERED = ("OK", "UP")
 DELETED = "deleted from Icinga's configuration"  # a deleted object's recovery output
 
@@ -351,6 +358,19 @@ class IcingaApi:
             if item is not None:
                 return item
         return None
+
+    def acknowledgement_comments(self) -> list[Any]:
+        """Every acknowledgement's comment, for who acknowledged (one query, not one per
+        object: ``connectors.icinga_who``)."""
+        with self._session() as session:
+            return self._query(session, "comments", "Comment",
+                               {"attrs": COMMENT_ATTRS, "filter": COMMENTS_FILTER})
+
+    def downtimes_in_effect(self) -> list[Any]:
+        """Every downtime in effect now, on Icinga's clock (one query)."""
+        with self._session() as session:
+            return self._query(session, "downtimes", "Downtime",
+                               {"attrs": DOWNTIME_ATTRS, "filter": IN_EFFECT})
 
     def existing(self, keys: list[Key]) -> set[Key]:
         """Which of ``keys`` (hosts and services) Icinga still has: asked at a reconnect

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+
+from aiops.engine.alert_status import acknowledged_by, downtime_said
 
 HOST_STATES = {0: "UP", 1: "DOWN", 2: "UNREACHABLE"}
 SERVICE_STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -152,7 +153,7 @@ def _note_acknowledgement(kind: str, fields: dict[str, str],
         order = (int(fields["entry_time"]), int(fields["comment_id"]))
     except (KeyError, ValueError):
         return
-    said = ": ".join(part for part in (author.strip(), comment.strip()) if part)
+    said = acknowledged_by(author, comment)
     if said and (subject not in found or found[subject][:2] < order):
         found[subject] = (*order, said)
 
@@ -172,12 +173,10 @@ def _note_downtime(kind: str, fields: dict[str, str],
         until = int(fields["end_time"])
         if fields.get("fixed", "1") == "0" and int(fields.get("flex_downtime_start") or 0):
             until = int(fields["flex_downtime_start"]) + int(fields["duration"])
-        when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        said = downtime_said(str(number), author, until, comment)
     except (KeyError, ValueError, OverflowError, OSError):
         return
-    said = f"downtime {number} by {author.strip() or 'unknown'} until {when}"
-    found.setdefault(subject, []).append((number, f"{said}: {comment.strip()}"
-                                                  if comment.strip() else said))
+    found.setdefault(subject, []).append((number, said))
 
 
 def _with_who_and_which(found: dict[tuple[str, str], ObjectState],

@@ -32,9 +32,10 @@ object ApiListener "api" {{
 }}
 object ApiUser "{user}" {{
   password = "{password}"
-  permissions = [ "objects/query/Host", "objects/query/Service", "events/StateChange",
-                  "events/AcknowledgementSet", "events/AcknowledgementCleared",
-                  "events/DowntimeStarted", "events/DowntimeTriggered",
+  permissions = [ "objects/query/Host", "objects/query/Service", "objects/query/Comment",
+                  "objects/query/Downtime", "events/StateChange", "events/AcknowledgementSet",
+                  "events/AcknowledgementCleared", "events/DowntimeStarted",
+                  "events/DowntimeTriggered",
                   "events/DowntimeRemoved", "actions/process-check-result",
                   "actions/acknowledge-problem", "actions/remove-acknowledgement",
                   "actions/schedule-downtime", "actions/remove-downtime",
@@ -171,6 +172,15 @@ class IcingaServer:
         response = requests.request(method, f"{self.url}/v1/objects/services/{name}",
                                     json=body, auth=(USER, PASSWORD), verify=str(self.ca),
                                     timeout=10, headers={"Accept": "application/json"})
+        assert response.status_code == 200, response.text
+
+    def remove_downtime(self, name: str) -> None:
+        """Remove one downtime by its full name (``HOST!SERVICE!NAME``), as Icinga Web's
+        delete button does."""
+        response = requests.post(f"{self.url}/v1/actions/remove-downtime",
+                                 json={"downtime": name}, auth=(USER, PASSWORD),
+                                 verify=str(self.ca), timeout=10,
+                                 headers={"Accept": "application/json"})
         assert response.status_code == 200, response.text
 
     def action(self, name: str, host: str, service: str | None, **params: object) -> dict:

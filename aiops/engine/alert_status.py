@@ -8,7 +8,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``acknowledged``: ``"true"`` or ``"false"``;
 - ``acknowledged_by``, with ``acknowledged`` where the source says who acknowledged and
   why: ``"AUTHOR: COMMENT"`` (Nagios: its acknowledgement's comment, from status.dat or
-  an ACKNOWLEDGEMENT notification). It belongs to ``acknowledged``: an event that
+  an ACKNOWLEDGEMENT notification; Icinga 2: its acknowledgement's author and comment,
+  from the stream's AcknowledgementSet or its acknowledgement comment). It belongs to
+  ``acknowledged``: an event that
   carries ``acknowledged`` without it removes it (the acknowledgement is over, or the
   sender cannot say who);
 - ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2, Nagios), ``"silence"``
@@ -16,8 +18,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
   ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
-  ISO-TIME: COMMENT"`` (Nagios's downtimes in effect, joined by ``"; "``). It belongs to
-  ``suppressed``: an event that carries ``suppressed`` without it removes it;
+  ISO-TIME: COMMENT"`` (the downtimes in effect, joined by ``"; "``: Nagios's by id,
+  Icinga 2's by name; ``downtime_said``). It belongs to ``suppressed``: an event that
+  carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
   (Icinga 2, Nagios). A label only: the incident does not count it, and the engine's own
   flapping (state changes within ``flap_window``) does not read it.
@@ -34,6 +37,7 @@ evidence of a fault); they change only what an incident tells an operator
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 ACKNOWLEDGED = "acknowledged"
 ACKNOWLEDGED_BY = "acknowledged_by"
@@ -45,6 +49,25 @@ STATUS_LABELS = (ACKNOWLEDGED, ACKNOWLEDGED_BY, SUPPRESSED, SUPPRESSED_BY, FLAPP
 # latter without it removes it.
 BELONGS_TO = {ACKNOWLEDGED_BY: ACKNOWLEDGED, SUPPRESSED_BY: SUPPRESSED}
 SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
+
+
+def acknowledged_by(author: str, comment: str) -> str:
+    """``acknowledged_by``'s value: ``"AUTHOR: COMMENT"`` of the parts said, "" when
+    neither is (then the label is left out). One wording for every source, so an
+    operator reads Nagios's and Icinga's alike."""
+    return ": ".join(part for part in (author.strip(), comment.strip()) if part)
+
+
+def downtime_said(ident: str, author: str, until: float | None, comment: str) -> str:
+    """One downtime of ``suppressed_by``: ``"downtime ID by AUTHOR until ISO-TIME:
+    COMMENT"`` (UTC, to the second; ``unknown`` for a blank author); the end is left out
+    when the source does not say it, and the comment when it is blank. Several are
+    joined with ``"; "``."""
+    said = f"downtime {ident} by {author.strip() or 'unknown'}"
+    if until is not None:
+        said += " until " + datetime.fromtimestamp(int(until), UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+    return f"{said}: {comment.strip()}" if comment.strip() else said
 
 
 def is_acknowledged(labels: Mapping[str, str]) -> bool:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def test_check_reports_problems_and_names_a_wrong_ca_or_a_missing_permission(
     ok = check("--user", USER, "--ca", str(icinga.ca))
     assert ok.returncode == 0, ok.stderr
     assert "1 hosts and services in a hard problem state" in ok.stdout
-    assert "event stream: ok" in ok.stdout
+    assert "event stream: ok; who acknowledged and which downtimes: ok" in ok.stdout
     # The system's CAs do not know Icinga's own: TLS fails, and the message says what to give.
     untrusted = check("--user", USER)
     assert untrusted.returncode == 1
@@ -219,12 +220,34 @@ def _status(live_server: LiveServer, name: str) -> tuple[str | None, str | None,
                       alert["status"])
 
 
+def _who(live_server: LiveServer, name: str) -> tuple[str | None, str | None] | None:
+    alert = _alert(live_server, name)
+    return alert and (alert["labels"].get("acknowledged_by"),
+                      alert["labels"].get("suppressed_by"))
+
+
+def _downtime(icinga: IcingaServer, host: str, service: str | None, author: str,
+              comment: str, end: float, **params: object) -> tuple[str, str]:
+    """Schedule a fixed downtime from now to ``end``: its full name (to remove it by)
+    and how suppressed_by names it (``all_services``: the service downtime's, the
+    first, as Icinga answers it)."""
+    answer = icinga.action("schedule-downtime", host, service, author=author,
+                           comment=comment, start_time=time.time() - 5, end_time=end,
+                           fixed=True, **params)["results"][0]
+    full = answer["service_downtimes"][0]["name"] if params.get("all_services") \
+        else answer["name"]
+    until = datetime.fromtimestamp(int(end), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return full, f"downtime {full.rsplit('!', 1)[-1]} by {author} until {until}: {comment}"
+
+
 def test_acknowledgements_and_downtimes_reach_the_alert_and_its_incident(
         tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
-    """A problem first sent unacknowledged is acknowledged, put in a downtime, then both
-    are removed, through Icinga's API as an operator's Icinga Web does: the stream's
-    AcknowledgementSet/Cleared and DowntimeStarted/Removed events bring each change to
-    the one stored alert's labels, and its incident counts them."""
+    """A problem first sent unacknowledged is acknowledged, put in a downtime of its own
+    and in one of its host's with all_services, one of the two removed, then both
+    and the acknowledgement, through Icinga's API as an operator's Icinga Web does: the
+    stream's AcknowledgementSet/Cleared and DowntimeStarted/Triggered/Removed events
+    bring each change, with who acknowledged and which downtimes, to the one stored
+    alert's labels, and its incident counts them."""
     follower = _follow(icinga, live_server.url, tmp_path)
     try:
         _connected(follower)
@@ -233,29 +256,78 @@ def test_acknowledgements_and_downtimes_reach_the_alert_and_its_incident(
                  "the problem", explain=lambda: f"{_status(live_server, 'bgp')}")
         first = _alert(live_server, "bgp")
         icinga.action("acknowledge-problem", "router1", "bgp", author="ann",
-                      comment="on it", sticky=True)
-        wait_for(lambda: _status(live_server, "bgp") == ("true", "false", "firing"),
-                 "the acknowledgement", explain=lambda: f"{_status(live_server, 'bgp')}")
-        now = time.time()
-        icinga.action("schedule-downtime", "router1", "bgp", author="ann",
-                      comment="peer maintenance", start_time=now - 5, end_time=now + 3600,
-                      fixed=True)
-        wait_for(lambda: _status(live_server, "bgp") == ("true", "downtime", "firing"),
-                 "the downtime", explain=lambda: f"{_status(live_server, 'bgp')}")
+                      comment="on it, peer down", sticky=True)
+        wait_for(lambda: _status(live_server, "bgp") == ("true", "false", "firing")
+                 and _who(live_server, "bgp") == ("ann: on it, peer down", None),
+                 "the acknowledgement", explain=lambda: f"{_alert(live_server, 'bgp')}")
+        end = time.time() + 3600
+        own, own_said = _downtime(icinga, "router1", "bgp", "ann", "peer maintenance", end)
+        wait_for(lambda: _status(live_server, "bgp") == ("true", "downtime", "firing")
+                 and _who(live_server, "bgp") == ("ann: on it, peer down", own_said),
+                 "the downtime", explain=lambda: f"{_alert(live_server, 'bgp')}")
         detail = requests.get(f"{live_server.url}/api/v1/incidents/{first['incident_id']}",
                               timeout=10).json()
         assert (detail["acknowledged_alerts"], detail["suppressed_alerts"],
                 detail["suppressed"]) == (1, 1, detail["firing_alerts"] == 1)
+        # The host's downtime for all its services: bgp's own child downtime, named too.
+        _, child_said = _downtime(icinga, "router1", None, "bob", "router swap", end + 60,
+                                  all_services=True)
+        wait_for(lambda: _who(live_server, "bgp")[1] == f"{own_said}; {child_said}",
+                 "both downtimes named", explain=lambda: f"{_alert(live_server, 'bgp')}")
+        icinga.remove_downtime(own)
+        wait_for(lambda: _who(live_server, "bgp")[1] == child_said,
+                 "the other downtime still named",
+                 explain=lambda: f"{_alert(live_server, 'bgp')}")
+        icinga.action("remove-downtime", "router1", None)  # the host's, and its child
         icinga.action("remove-downtime", "router1", "bgp")
         icinga.action("remove-acknowledgement", "router1", "bgp")
-        wait_for(lambda: _status(live_server, "bgp") == ("false", "false", "firing"),
-                 "the removals", explain=lambda: f"{_status(live_server, 'bgp')}")
+        wait_for(lambda: _status(live_server, "bgp") == ("false", "false", "firing")
+                 and _who(live_server, "bgp") == (None, None),
+                 "the removals", explain=lambda: f"{_alert(live_server, 'bgp')}")
     finally:
         out = _stop(follower)
     assert "acknowledgements and downtimes are read only" not in out, out
+    assert "is known only from the event stream" not in out, out
     final = _alert(live_server, "bgp")
     assert (final["id"], final["starts_at"], final["severity"]) == (
         first["id"], first["starts_at"], "critical")
+
+
+def test_who_and_which_come_from_the_queries_at_a_connect_and_a_restart_sends_nothing(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """A problem acknowledged and in a downtime before the follower starts: its connect's
+    comment and downtime queries give who and which. Restarted, it sends nothing (its
+    state file says the engine has them). Acknowledged anew by someone else while it is
+    stopped: the next start sends the problem again, with the new who only. A host's
+    downtime without all_services leaves its services alone (Icinga does not count it
+    in their downtime_depth)."""
+    icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer down")
+    icinga.action("acknowledge-problem", "router1", "bgp", author="ann", comment="on it")
+    _, own_said = _downtime(icinga, "router1", "bgp", "ann", "peer maintenance",
+                            time.time() + 3600)
+    _downtime(icinga, "router1", None, "bob", "host only", time.time() + 3600)
+    for _ in range(2):
+        follower = _follow(icinga, live_server.url, tmp_path)
+        try:
+            _connected(follower)
+            wait_for(lambda: _who(live_server, "bgp") == ("ann: on it", own_said),
+                     "who and which from the queries",
+                     explain=lambda: f"{_alert(live_server, 'bgp')}")
+        finally:
+            out = _stop(follower)
+        assert "is known only from the event stream" not in out, out
+    assert _alert(live_server, "bgp")["event_count"] == 1  # the restart sent nothing
+    icinga.action("remove-acknowledgement", "router1", "bgp")
+    icinga.action("acknowledge-problem", "router1", "bgp", author="cy", comment="mine now")
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        wait_for(lambda: _who(live_server, "bgp") == ("cy: mine now", own_said),
+                 "the new who", explain=lambda: f"{_alert(live_server, 'bgp')}")
+    finally:
+        _stop(follower)
+    alert = _alert(live_server, "bgp")
+    assert (alert["event_count"], alert["labels"]["suppressed"]) == (2, "downtime")
 
 
 def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_connect(
@@ -269,6 +341,7 @@ def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_conn
         said = _connected(follower)
         wait_for(lambda: _status(live_server, "bgp") == ("true", "false", "firing"),
                  "the acknowledged problem", explain=lambda: f"{_status(live_server, 'bgp')}")
+        assert _who(live_server, "bgp") == (None, None)  # who: not readable by this user
         icinga.set_state("router1", "bgp", 0, "BGP OK")
         wait_for(lambda: (_status(live_server, "bgp") or ("",))[-1] == "resolved",
                  "the recovery")
@@ -276,6 +349,9 @@ def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_conn
         said += _stop(follower)
     assert "acknowledgements and downtimes are read only when the follower (re)connects" \
         in said and "events/AcknowledgementSet" in said, said
+    # Nor may it query comments and downtimes: acknowledged, without who (said once).
+    assert said.count("who acknowledged is known only from the event stream") == 1, said
+    assert "objects/query/Comment" in said and "objects/query/Downtime" in said, said
     # aiops icinga check says the same, and passes.
     secret = tmp_path / "icinga-password"
     checked = subprocess.run(
@@ -285,6 +361,8 @@ def test_a_user_without_the_new_permissions_still_follows_and_reads_them_at_conn
     assert checked.returncode == 0, checked.stderr
     assert "event stream: ok, state changes only" in checked.stdout
     assert "events/DowntimeRemoved" in checked.stdout
+    assert "who acknowledged and which downtimes: not readable" in checked.stdout
+    assert "objects/query/Downtime" in checked.stdout
 
 
 def _flapping(live_server: LiveServer, name: str) -> tuple[str | None, str] | None:

@@ -30,6 +30,14 @@ from connectors.icinga import (
 )
 from connectors.webhook_mapping import PRESETS, read_mapping
 from tests.http_server import serving
+from tests.unit.test_icinga_who import (
+    ACK_CLEARED,
+    ACK_SET,
+    FIXED,
+    FIXED_SAID,
+    FLEXIBLE,
+    FLEXIBLE_SAID,
+)
 
 
 def change(state: int, *, service: str | None = "ping", state_type: int = 1,
@@ -200,6 +208,9 @@ class _Api:
         self.now, self.docs, self.problems_answer = now, docs, problems
         self.asked: list[float] = []
         self.opened = 0
+        # What the comment and downtime queries answer (results), or raise.
+        self.comments: list[Any] | Exception = []
+        self.downtimes: list[Any] | Exception = []
 
     def events(self, queue: str, idle: float, groups: Any = None) -> Any:
         api = self
@@ -220,7 +231,19 @@ class _Api:
 
     def problems(self, since: float) -> list[dict[str, Any]]:
         self.asked.append(since)
-        return list(self.problems_answer)
+        return [dict(item) for item in self.problems_answer]  # fresh, as Icinga answers
+
+    def acknowledgement_comments(self) -> list[Any]:
+        return _answer(self.comments)
+
+    def downtimes_in_effect(self) -> list[Any]:
+        return _answer(self.downtimes)
+
+
+def _answer(answer: list[Any] | Exception) -> list[Any]:
+    if isinstance(answer, Exception):
+        raise answer
+    return list(answer)
 
 
 def test_the_follower_asks_for_recoveries_since_the_stream_was_last_alive(
@@ -474,10 +497,13 @@ def test_a_reconnect_ends_the_alerts_of_what_icinga_no_longer_has() -> None:
 
 
 def _restarted(state: Path, now: list[float], problems: list[dict], docs: list[Any] = (),
-               holding: bool = False) -> tuple[IcingaFollower, _Forwarder]:
+               holding: bool = False, comments: list[Any] | Exception = (),
+               downtimes: list[Any] | Exception = ()) -> tuple[IcingaFollower, _Forwarder]:
     """A follower started from ``state`` that connects once (its stream gives ``docs``
-    then breaks) and stops; Icinga no longer has any object its query does not list."""
+    then breaks) and stops; Icinga no longer has any object its query does not list.
+    ``comments`` and ``downtimes``: what their queries answer at the connect."""
     api = _Api(now, list(docs), problems)
+    api.comments, api.downtimes = comments, downtimes
     api.existing = lambda keys: set()  # type: ignore[attr-defined]
     forwarder = _Forwarder(holding=holding)
     follower = IcingaFollower(api, forwarder, state_file=state,  # type: ignore[arg-type]
@@ -574,3 +600,139 @@ def test_a_user_without_the_flapping_and_deletion_events_follows_without_them(
 
     with pytest.raises(IcingaRefused):  # not even StateChange: refused, not hidden
         open_stream(Nobody([0.0], [], []), "q", 5.0, ["flapping"])
+
+
+# Who acknowledged and which downtimes (connectors/icinga_who.py): the shapes Icinga
+# 2.13.6 sent, in tests/unit/test_icinga_who.py.
+def _acked(acknowledged: str = "true", suppressed: str = "false") -> dict[str, Any]:
+    return object_item(service(2, 500.0), 0.0) | {"acknowledged": acknowledged,
+                                                  "suppressed": suppressed}
+
+
+def _comment(author: str, text: str) -> dict[str, Any]:
+    return {"type": "Comment", "attrs": {"host_name": "router1", "service_name": "ping",
+                                         "author": author, "text": text, "entry_type": 4,
+                                         "entry_time": 1795551977.43}}
+
+
+def _downtime(downtime: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Downtime", "attrs": downtime | {"service_name": "ping"}}
+
+
+def test_the_stream_says_who_acknowledged_and_which_downtimes_each_change_once() -> None:
+    """Acknowledged by ann, two downtimes, one removed (the other still named), then
+    acknowledged anew by bob (who alone changed: sent, counted), cleared: each change
+    is the problem read again and sent once with who and which; the same again sends
+    nothing."""
+    now = [10_000.0]
+    api = _Api(now, [], [])
+    answer = [_acked("false")]
+    api.problem = lambda key: dict(answer[0])  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    ping = {"service": "ping"}
+    follower.handle(change(2, previous=0))
+    answer[0] = _acked("true")
+    follower.handle(ACK_SET | ping)
+    follower.handle(ACK_SET | ping)  # nothing new
+    answer[0] = _acked("true", "downtime")
+    for downtime in (FIXED, FLEXIBLE):
+        follower.handle({"type": "DowntimeTriggered", "downtime": downtime | {
+            "service_name": "ping", "trigger_time": downtime["trigger_time"] or 1.0}})
+    follower.handle({"type": "DowntimeRemoved", "downtime": FIXED | {"service_name": "ping"}})
+    follower.handle(ACK_SET | ping | {"author": "bob"})
+    answer[0] = _acked("false", "downtime")
+    follower.handle(ACK_CLEARED | ping)
+    # A StateChange (an escalation) of an object the follower knows in a downtime: named.
+    follower.handle(change(2, previous=1) | {"downtime_depth": 1, "acknowledgement": 0})
+    sent = [(i["acknowledged"], i.get("acknowledged_by"), i["suppressed"],
+             i.get("suppressed_by")) for i in forwarder.items]
+    assert sent == [
+        ("false", None, "false", None),
+        ("true", "ann: on it", "false", None),
+        ("true", "ann: on it", "downtime", FIXED_SAID),
+        ("true", "ann: on it", "downtime", f"{FIXED_SAID}; {FLEXIBLE_SAID}"),
+        ("true", "ann: on it", "downtime", FLEXIBLE_SAID),
+        ("true", "bob: on it", "downtime", FLEXIBLE_SAID),
+        ("false", None, "downtime", FLEXIBLE_SAID),
+        ("false", None, "downtime", FLEXIBLE_SAID)]
+    assert follower.stats.status_changes == 6
+    assert follower.sent[("router1", "ping")][1] == {
+        "acknowledged": "false", "suppressed": "downtime", "suppressed_by": FLEXIBLE_SAID}
+
+
+def test_a_connect_reads_who_and_which_once_and_a_restart_sends_nothing_unchanged(
+        tmp_path: Path) -> None:
+    """The state query's problem, acknowledged and in a downtime, is sent with who and
+    which from one comment and one downtime query; the state file keeps them, so a
+    restart with the same answers sends nothing; one whose acknowledgement is now bob's
+    sends the problem again (a change of who alone), and one that no longer says who
+    (its comment gone) sends it without."""
+    now = [10_000.0]
+    state = tmp_path / "icinga" / "aiops.json"
+    problem = _acked("true", "downtime")
+    ann, bob = [_comment("ann", "on it")], [_comment("bob", "mine now")]
+    _, forwarder = _restarted(state, now, [problem], comments=ann,
+                              downtimes=[_downtime(FIXED)])
+    assert [(i["acknowledged_by"], i["suppressed_by"]) for i in forwarder.items] == [
+        ("ann: on it", FIXED_SAID)]
+    labels = read_mapping(PRESETS / "icinga.yml").apply(
+        forwarder.items, received=10_000.0).alerts[0].labels
+    assert (labels["acknowledged_by"], labels["suppressed_by"]) == ("ann: on it", FIXED_SAID)
+    assert json.loads(state.read_text())["sent"] == [[
+        "router1", "ping", "CRITICAL", {"acknowledged": "true", "suppressed": "downtime",
+                                        "acknowledged_by": "ann: on it",
+                                        "suppressed_by": FIXED_SAID}]]
+    _, forwarder = _restarted(state, now, [problem], comments=ann,
+                              downtimes=[_downtime(FIXED)])
+    assert forwarder.items == []
+    follower, forwarder = _restarted(state, now, [problem], comments=bob,
+                                     downtimes=[_downtime(FIXED)])
+    assert [i["acknowledged_by"] for i in forwarder.items] == ["bob: mine now"]
+    assert follower.stats.synced == 1
+    _, forwarder = _restarted(state, now, [problem], comments=[],
+                              downtimes=[_downtime(FIXED)])
+    assert [("acknowledged_by" in i, i["suppressed_by"]) for i in forwarder.items] == [
+        (False, FIXED_SAID)]
+
+
+def test_a_user_who_may_not_query_comments_or_downtimes_still_follows(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Both queries refused (a user set up before they were read): said once each, the
+    problem still sent acknowledged and suppressed, without who and which; what the
+    stream said of who is kept across a reconnect."""
+    now = [10_000.0]
+    caplog.set_level("WARNING")
+    refused = IcingaRefused("HTTP 404 No objects found.")
+    api = _Api(now, [ACK_SET | {"service": "ping"}], [_acked("true", "downtime")])
+    api.comments = api.downtimes = refused
+    api.problem = lambda key: _acked("true", "downtime")  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(IcingaError):
+            follower.follow_once(threading.Event())
+    assert [i.get("acknowledged_by") for i in forwarder.items] == [None, "ann: on it"]
+    assert caplog.text.count("who acknowledged is known only from the event stream") == 1
+    assert caplog.text.count("which downtimes suppress a problem is known only") == 1
+    assert follower.missing == {"comments", "downtimes"}
+
+
+def test_bad_who_or_which_events_do_not_break_the_follower() -> None:
+    """An AcknowledgementSet without author and comment, a Downtime event whose downtime
+    lacks its name: the problem is still sent acknowledged and suppressed, without who
+    and which, and the stream goes on."""
+    now = [10_000.0]
+    api = _Api(now, [], [])
+    api.problem = lambda key: _acked("true", "downtime")  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    nameless = {k: v for k, v in FIXED.items() if k != "name"} | {"service_name": "ping"}
+    follower.handle({"type": "AcknowledgementSet", "host": "router1", "service": "ping"})
+    follower.handle({"type": "DowntimeTriggered", "downtime": nameless})
+    follower.handle({"type": "AcknowledgementSet", "host": "router1", "service": "ping",
+                     "author": ["not", "text"], "comment": "on it"})
+    assert [(i["acknowledged"], i.get("acknowledged_by"), i["suppressed"],
+             i.get("suppressed_by")) for i in forwarder.items] == [
+        ("true", None, "downtime", None), ("true", "on it", "downtime", None)]
+    assert follower.stats.unreadable == 0
