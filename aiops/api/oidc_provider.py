@@ -40,13 +40,29 @@ class SignInRefused(Exception):
     token for another client, a wrong nonce): the sign-in failed (HTTP 400)."""
 
 
-class TokenRefused(SignInRefused):
-    """The token endpoint answered an OAuth error (RFC 6749, section 5.2): ``error`` is
-    its code (``invalid_grant``: the code or the refresh token is no longer good)."""
+# The OAuth errors (RFC 6749, section 5.2) that refuse this engine's client, not the
+# user's grant: a wrong secret or client id, or a client not allowed the grant type.
+CLIENT_ERRORS = ("invalid_client", "unauthorized_client")
 
-    def __init__(self, error: str, message: str):
+
+class TokenRefused(SignInRefused):
+    """The token endpoint refused the request (RFC 6749, section 5.2): ``error`` is the
+    OAuth error it named, or None for an HTTP 400 that names none."""
+
+    def __init__(self, error: str | None, message: str):
         super().__init__(message)
         self.error = error
+
+    @property
+    def grant_refused(self) -> bool:
+        """Whether the grant itself is no longer good (the code or refresh token
+        expired, spent or revoked, its user gone): ``invalid_grant``, or a bare HTTP
+        400. RFC 6749 answers a refused grant with 400, and some providers send it
+        without the error body: Glewlwyd documents "Code 400, Error input parameters"
+        for a refresh token it no longer takes, its user deleted included. A 400 is
+        the provider's answer about the request, never an outage (those are
+        unreachable, 5xx or a gateway's 502-504)."""
+        return self.error in ("invalid_grant", None)
 
 
 class Provider:
@@ -158,15 +174,31 @@ class Provider:
             body = answer.json()
         except ValueError:
             body = None
-        if answer.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-            detail = body.get("error_description") or ""
-            raise TokenRefused(str(body["error"]),
-                               f"the OpenID provider refused {what}: {body['error']}"
-                               f"{': ' + detail if detail else ''}")
+        if 400 <= answer.status_code < 500 and isinstance(body, dict) and "error" in body:
+            # Any 4xx: RFC 6749 says 400 "unless specified otherwise", 401 for a client
+            # that failed to authenticate; Glewlwyd answers that with 403.
+            raise self._refusal(str(body["error"]), str(body.get("error_description") or ""),
+                                what)
+        if answer.status_code == 400:
+            raise TokenRefused(None, f"the OpenID provider refused {what} (HTTP 400, "
+                                     "naming no OAuth error)")
         if answer.status_code != 200 or not isinstance(body, dict):
             raise ProviderError(f"the OpenID provider's token endpoint {url} answered "
                                 f"HTTP {answer.status_code}")
         return body
+
+    def _refusal(self, error: str, detail: str, what: str) -> TokenRefused:
+        """The token endpoint's OAuth error as the people who must act read it: a
+        refused client is the engine's configuration or the client's registration at
+        the provider, not the user's sign-in."""
+        said = f"{error}{': ' + detail if detail else ''}"
+        if error in CLIENT_ERRORS:
+            return TokenRefused(error, f"the OpenID provider refused this engine's client "
+                                       f"{self.client_id!r} ({said}): check "
+                                       "AIOPS_OIDC_CLIENT_ID, the secret in "
+                                       "AIOPS_OIDC_CLIENT_SECRET_FILE and the client's "
+                                       "registration at the provider")
+        return TokenRefused(error, f"the OpenID provider refused {what}: {said}")
 
     def _key_for(self, token: str) -> jwt.PyJWK:
         """The provider's key the token names, fetching the JWKS again once when the

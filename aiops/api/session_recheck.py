@@ -12,8 +12,10 @@ refresh-token grant at the provider's token endpoint. Its outcomes:
   again (id_token, else userinfo) and the session's scopes become what they give; a
   rotated refresh token replaces the old one;
 * the provider answers ``invalid_grant`` (the user deleted or disabled, the grant
-  revoked, the refresh token expired or spent): the session is ended, as by signing
-  out; a refreshed id_token that does not verify ends it too;
+  revoked, the refresh token expired or spent), or HTTP 400 naming no error (how
+  Glewlwyd refuses a refresh token, its user deleted included: ``grant_refused`` in
+  aiops/api/oidc_provider.py): the session is ended, as by signing out; a refreshed
+  id_token that does not verify ends it too;
 * the provider cannot be asked (down, unreachable, 5xx, another OAuth error such as a
   client secret it no longer takes): the session keeps its scopes, **fail open**,
   so an outage of the provider does not sign every operator out in the middle of an
@@ -117,7 +119,7 @@ class Rechecker:
             tokens = self._provider.refresh(grant["refresh_token"])
             scopes = self._scopes_of(tokens, grant)
         except TokenRefused as exc:
-            if exc.error == "invalid_grant":
+            if exc.grant_refused:
                 return self._end(session, str(exc))
             return self._trouble(session, row, claimed, exc)
         except SignInRefused as exc:
