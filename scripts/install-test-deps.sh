@@ -3,8 +3,8 @@
 # headless Chromium, Redis (Celery broker), Node.js with npm (the OpenID provider of the
 # single sign-on tests), and lldpd, snmpd, snmpwalk and iproute2 (LLDP
 # discovery in network namespaces), Request Tracker 5, Nagios Core 4, Icinga 2 and Zabbix 6.0, from Debian's
-# packages, and Prometheus with promtool (the engine's own metrics). Skips what is
-# already there.
+# packages, Prometheus with promtool (the engine's own metrics) and Glewlwyd (the
+# second OpenID provider of the single sign-on tests). Skips what is already there.
 set -euo pipefail
 
 need=()
@@ -45,6 +45,17 @@ ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || lean+=(rsyslog-openssl)
   command -v php >/dev/null 2>&1 || \
   lean+=(zabbix-server-pgsql zabbix-frontend-php php-pgsql php-cli)
 
+# Glewlwyd, the second real OpenID provider (tests/integration/test_oidc_glewlwyd.py
+# starts it with a configuration and SQLite database of its own). Its package asks
+# debconf how to set up a database of its own, and its default answer ("Personalized")
+# fails to configure where dbconfig-no-thanks is installed (Request Tracker's packages
+# above bring it): "No configuration" leaves the package's files only.
+glewlwyd_preseed=
+if ! command -v glewlwyd >/dev/null 2>&1; then
+  lean+=(glewlwyd)
+  glewlwyd_preseed="glewlwyd glewlwyd/config_type select No configuration"
+fi
+
 if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
@@ -55,6 +66,9 @@ if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ -n "$glewlwyd_preseed" ]; then
+    echo "$glewlwyd_preseed" | $SUDO debconf-set-selections
   fi
   if [ ${#lean[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
