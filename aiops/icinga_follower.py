@@ -300,6 +300,7 @@ class IcingaFollower:
         never saw opens nothing)."""
         key = key_of(item)
         self.flapping.pop(key, None)
+        self.who.forget(key)
         sent = self.sent.get(key)
         if sent is not None and sent[0] in RECOVERED:
             return

@@ -193,6 +193,17 @@ class WhoAndWhich:
             elif in_effect_by_event(doc):
                 self.downtimes.setdefault(key, {})[downtime.name] = downtime
 
+    def forget(self, key: Key) -> None:
+        """A host or service deleted from Icinga: what it said of who and which goes
+        with it (a host takes its services' along), so an object of the same name
+        created later does not inherit an acknowledgement or downtime it never had,
+        and a follower whose stream stays open does not keep it until the next
+        connect."""
+        host, service = key
+        for known in (self.acknowledgements, self.downtimes):
+            for gone in [k for k in known if k == key or (not service and k[0] == host)]:
+                del known[gone]
+
     def label(self, item: dict[str, Any], key: Key) -> None:
         """Give ``item`` (of ``key``) ``acknowledged_by`` while it reads acknowledged and
         ``suppressed_by`` while it reads suppressed, as far as known; an item that reads

@@ -736,3 +736,15 @@ def test_bad_who_or_which_events_do_not_break_the_follower() -> None:
              i.get("suppressed_by")) for i in forwarder.items] == [
         ("true", None, "downtime", None), ("true", "on it", "downtime", None)]
     assert follower.stats.unreadable == 0
+
+
+def test_a_deleted_object_s_acknowledgement_is_forgotten_at_its_deletion() -> None:
+    """ObjectDeleted drops who acknowledged it at once, not at the next connect."""
+    now = [10_000.0]
+    follower = IcingaFollower(_Api(now, [], []), _Forwarder(),  # type: ignore[arg-type]
+                              clock=lambda: now[0])
+    follower.who.note({"type": "AcknowledgementSet", "host": "router1", "service": "ping",
+                       "author": "ann", "comment": "on it", "timestamp": 9_990.0})
+    assert ("router1", "ping") in follower.who.acknowledgements
+    follower.handle(DELETED_SERVICE)
+    assert follower.who.acknowledgements == {}

@@ -172,3 +172,19 @@ def test_a_connect_takes_the_newest_acknowledgement_and_the_downtimes_in_effect(
     item = {"acknowledged": "true", "suppressed": "downtime"}
     who.label(item, ("router1", "bgp"))
     assert (item["acknowledged_by"], item["suppressed_by"]) == ("bob: on it", FIXED_SAID)
+
+
+def test_a_deleted_object_takes_its_who_and_which_along() -> None:
+    """A service deleted forgets its own acknowledgement and downtimes only; a host
+    deleted forgets its services' too (an object of the same name made later inherits
+    nothing)."""
+    who = WhoAndWhich()
+    who.note(ACK_SET)
+    who.note(ACK_SET | {"service": "ping"})
+    who.note(event("DowntimeStarted", FIXED))
+    who.note(ACK_SET | {"host": "router2", "service": "bgp"})
+    who.forget(("router1", "bgp"))
+    assert set(who.acknowledgements) == {("router1", "ping"), ("router2", "bgp")}
+    assert who.downtimes == {}
+    who.forget(("router1", ""))
+    assert set(who.acknowledgements) == {("router2", "bgp")}
