@@ -14,11 +14,12 @@ new_node 1 or 0); unset, the rule is off.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
 from aiops.engine.index import IncidentProfile
-from aiops.engine.state import AlertRecord
+from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
 
 
@@ -35,6 +36,10 @@ class LateRootRule:
     scope: str = "incident"  # or "member": the types on the node the link goes through
     new_node_only: bool = False
     pooled: bool = False  # pool the counts over the types instead of ``rootness``'s mean
+    # Raise the join threshold for that incident by 1 / factor instead of scaling the
+    # link (its score, and so which incident wins and what merges, stay as they were).
+    threshold_mode: bool = False
+    log: str = ""  # EXPERIMENT: a file each firing is appended to (diagnostics)
 
     def __post_init__(self) -> None:
         if self.scope not in ("incident", "member"):
@@ -57,7 +62,17 @@ class LateRootRule:
         scope = parts[4] if len(parts) > 4 else "incident"
         new_node = len(parts) > 5 and parts[5] == "1"
         pooled = len(parts) > 6 and parts[6] == "pooled"
-        return cls(age, rootness, factor, min_seen, scope, new_node, pooled)
+        threshold_mode = len(parts) > 7 and parts[7] == "threshold"
+        return cls(age, rootness, factor, min_seen, scope, new_node, pooled, threshold_mode,
+                   os.environ.get("AIOPS_EXP_LATE_ROOT_LOG", ""))
+
+    def record(self, alert: AlertRecord, incident: IncidentRecord, link: float) -> None:
+        """Append one firing (the alert, the incident's alerts, the unscaled link)."""
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"alert": alert.event.id, "link": round(link, 4),
+                                  "age": alert.starts_at - incident.started_at,
+                                  "members": [a.event.id for a in incident.alerts.values()]})
+                      + "\n")
 
     def scale(self, alert: AlertRecord, profile: IncidentProfile, key: str,
               relations: TypeRelations) -> float:

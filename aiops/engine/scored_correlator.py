@@ -306,18 +306,24 @@ class ScoredCorrelator:
         below: tuple[float, IncidentRecord | None, bool] = (-1.0, None, False)
         rule = self.late_root
         for link, incident, key in self._links(alert, index).values():
+            factor = 1.0
             if rule is not None and self.relations is not None:
                 age = alert.starts_at - incident.started_at
                 if age > self.late_root_age:
-                    link *= rule.scale(alert, index.profiles[incident.id], key,
-                                       self.relations)
-            if link * ceiling < w.threshold:
+                    factor = rule.scale(alert, index.profiles[incident.id], key,
+                                        self.relations)
+                    if factor < 1.0 and rule.log:
+                        rule.record(alert, incident, link)
+                    if not rule.threshold_mode:
+                        link *= factor
+                        factor = 1.0
+            if link * factor * ceiling < w.threshold:
                 if link * ceiling > below[0]:
                     below = (link * ceiling, incident, True)
                 continue
             parts = self.evidence(alert, incident, link, index)
             value = self.score(parts)
-            if value >= w.threshold:
+            if value * factor >= w.threshold:
                 scored.append((value, incident, parts, key))
             elif value > below[0]:
                 below = (value, incident, False)
