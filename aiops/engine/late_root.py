@@ -39,6 +39,7 @@ class LateRootRule:
     # Raise the join threshold for that incident by 1 / factor instead of scaling the
     # link (its score, and so which incident wins and what merges, stay as they were).
     threshold_mode: bool = False
+    novel_only: bool = False  # only when the alert's type is not in the incident yet
     log: str = ""  # EXPERIMENT: a file each firing is appended to (diagnostics)
 
     def __post_init__(self) -> None:
@@ -63,8 +64,9 @@ class LateRootRule:
         new_node = len(parts) > 5 and parts[5] == "1"
         pooled = len(parts) > 6 and parts[6] == "pooled"
         threshold_mode = len(parts) > 7 and parts[7] == "threshold"
+        novel = len(parts) > 8 and parts[8] == "novel"
         return cls(age, rootness, factor, min_seen, scope, new_node, pooled, threshold_mode,
-                   os.environ.get("AIOPS_EXP_LATE_ROOT_LOG", ""))
+                   novel, os.environ.get("AIOPS_EXP_LATE_ROOT_LOG", ""))
 
     def record(self, alert: AlertRecord, incident: IncidentRecord, link: float) -> None:
         """Append one firing (the alert, the incident's alerts, the unscaled link)."""
@@ -86,6 +88,8 @@ class LateRootRule:
         else:
             types = profile.names
         name = alert.name
+        if self.novel_only and name in profile.names:
+            return 1.0
         before = seen = 0
         shares = 0.0
         others = 0
