@@ -46,7 +46,6 @@ from typing import Any
 
 from aiops.config import EngineSettings
 from aiops.engine.index import IncidentIndex
-from aiops.engine.late_root import LateRootRule
 from aiops.engine.placement import Why
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.embeddings import TemplateEmbedder
@@ -135,10 +134,6 @@ class ScoredCorrelator:
         self.relations = relations
         self.embedder = embedder
         self.weights = weights or ScoringWeights()
-        # EXPERIMENT (late-root): off unless AIOPS_EXP_LATE_ROOT is set.
-        rule = LateRootRule.from_env() if relations is not None else None
-        self.late_root = rule
-        self.late_root_age = rule.age * top if rule is not None else 0.0
         # What the last ``place`` saw (its alert, the incidents over the threshold with
         # their parts, the best under it), for ``explain``.
         self._last: tuple[AlertRecord, list[Any], tuple[float, Any, bool]] | None = None
@@ -304,26 +299,14 @@ class ScoredCorrelator:
         # The best candidate that did not reach the threshold, for ``explain``: its
         # score, or for one not scored the bound its link puts on it.
         below: tuple[float, IncidentRecord | None, bool] = (-1.0, None, False)
-        rule = self.late_root
         for link, incident, key in self._links(alert, index).values():
-            factor = 1.0
-            if rule is not None and self.relations is not None:
-                age = alert.starts_at - incident.started_at
-                if age > self.late_root_age:
-                    factor = rule.scale(alert, index.profiles[incident.id], key,
-                                        self.relations)
-                    if factor < 1.0 and rule.log:
-                        rule.record(alert, incident, link)
-                    if not rule.threshold_mode:
-                        link *= factor
-                        factor = 1.0
-            if link * factor * ceiling < w.threshold:
+            if link * ceiling < w.threshold:
                 if link * ceiling > below[0]:
                     below = (link * ceiling, incident, True)
                 continue
             parts = self.evidence(alert, incident, link, index)
             value = self.score(parts)
-            if value * factor >= w.threshold:
+            if value >= w.threshold:
                 scored.append((value, incident, parts, key))
             elif value > below[0]:
                 below = (value, incident, False)
