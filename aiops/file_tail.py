@@ -142,7 +142,8 @@ def _lines_from(stream: BinaryIO, offset: int, each_line: Callable[[str], None])
 
 
 def _last_line_end(stream: BinaryIO, size: int) -> int:
-    """The offset just after the file's last whole line (0 for none in its last MiB)."""
+    """The offset just after the file's last whole line; where its last MiB begins when
+    that holds no newline (0 for a smaller file with none)."""
     start = max(0, size - BLOCK)
     stream.seek(start)
     end = stream.read(size - start).rfind(b"\n")
