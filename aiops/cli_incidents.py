@@ -37,7 +37,7 @@ _OPTION_OF = {"q": "text"}  # a filter's option when it is not ``--`` its parame
               help="Whether all its firing alerts are acknowledged.")
 @click.option("--suppressed", type=click.Choice(["true", "false"]),
               help="Whether all its firing alerts are suppressed (maintenance, downtime, "
-                   "silence).")
+                   "silence, by hand).")
 @click.option("--since", help="Started at or after (RFC 3339 or epoch seconds).")
 @click.option("--until", help="Started before (RFC 3339 or epoch seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

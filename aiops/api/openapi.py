@@ -94,7 +94,7 @@ _INCIDENT_FILTERS = [
      "description": "true: it has firing alerts, all acknowledged; false: the others"},
     {"name": "suppressed", "in": "query", "schema": _BOOLEAN_FILTER,
      "description": "true: it has firing alerts, all in a maintenance, downtime or "
-                    "silence; false: the others"},
+                    "silence, or suppressed by hand; false: the others"},
     {"name": "since", "in": "query", "schema": {"oneOf": [*_TIMESTAMP, {"const": ""}]},
      "description": "started at or after: RFC 3339 or epoch seconds"},
     {"name": "until", "in": "query", "schema": {"oneOf": [*_TIMESTAMP, {"const": ""}]},
@@ -173,7 +173,8 @@ SCHEMAS: dict[str, Any] = {
             "acknowledged_alerts": {"type": "integer", "description": "alerts whose label "
                                     "acknowledged is \"true\" (docs/contracts.md)"},
             "suppressed_alerts": {"type": "integer", "description": "alerts whose label "
-                                  "suppressed is maintenance, downtime, silence or inhibited"},
+                                  "suppressed is maintenance, manual, downtime, silence or "
+                                  "inhibited"},
             "firing_alerts": {"type": "integer"},
             "firing_acknowledged": {"type": "integer"},
             "firing_suppressed": {"type": "integer"},

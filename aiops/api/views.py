@@ -16,6 +16,7 @@ from aiops.api.incidents import incident_subgraph
 from aiops.api.timeline_svg import timeline_svg
 from aiops.api.topology_svg import topology_svg
 from aiops.api.util import runtime
+from aiops.engine.alert_status import is_suppressed
 from aiops.errors import InputError, NotFound
 from aiops.models import SEVERITIES
 from aiops.playbooks.match import matching
@@ -49,6 +50,9 @@ def when(value: str | None) -> Markup:
         return Markup(escape(value))
     return Markup(f'<time datetime="{escape(value)}" title="{escape(value)}">{short}</time>')
 
+
+# The incident page's "suppressed" badge: every kind the engine counts (alert_status).
+blueprint.add_app_template_global(is_suppressed, "is_suppressed")
 
 OPEN_PAGE, RESOLVED_PAGE = 200, 50  # rows per table of the incident list
 

@@ -13,14 +13,18 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
   ``acknowledged``: an event that
   carries ``acknowledged`` without it removes it (the acknowledgement is over, or the
   sender cannot say who);
-- ``suppressed``: ``"maintenance"`` (Zabbix), ``"downtime"`` (Icinga 2, Nagios), ``"silence"``
-  or ``"inhibited"`` (Alertmanager), or ``"false"``;
+- ``suppressed``: ``"maintenance"`` or ``"manual"`` (Zabbix: a maintenance, or an
+  operator's suppression of the problem by hand, 6.2+; a problem with both reads
+  ``"maintenance"``), ``"downtime"`` (Icinga 2, Nagios), ``"silence"`` or
+  ``"inhibited"`` (Alertmanager), or ``"false"``;
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
-  ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"silence ID,..."`` or
+  ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"manually by user 5 until
+  ISO-TIME"`` (Zabbix's suppression by hand; ``manual_said``), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
   ISO-TIME: COMMENT"`` (the downtimes in effect, joined by ``"; "``: Nagios's by id,
-  Icinga 2's by name; ``downtime_said``). It belongs to ``suppressed``: an event that
-  carries ``suppressed`` without it removes it;
+  Icinga 2's by name; ``downtime_said``); several kinds joined by ``"; "``
+  (``"maintenance 3; manually by user 5 indefinitely"``). It belongs to
+  ``suppressed``: an event that carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
   (Icinga 2, Nagios). A label only: the incident does not count it, and the engine's own
   flapping (state changes within ``flap_window``) does not read it.
@@ -48,7 +52,7 @@ STATUS_LABELS = (ACKNOWLEDGED, ACKNOWLEDGED_BY, SUPPRESSED, SUPPRESSED_BY, FLAPP
 # A label that says who or what, and the label it belongs to: an event carrying the
 # latter without it removes it.
 BELONGS_TO = {ACKNOWLEDGED_BY: ACKNOWLEDGED, SUPPRESSED_BY: SUPPRESSED}
-SUPPRESSIONS = ("maintenance", "downtime", "silence", "inhibited")
+SUPPRESSIONS = ("maintenance", "manual", "downtime", "silence", "inhibited")
 
 
 def acknowledged_by(author: str, comment: str) -> str:
@@ -65,9 +69,24 @@ def downtime_said(ident: str, author: str, until: float | None, comment: str) ->
     joined with ``"; "``."""
     said = f"downtime {ident} by {author.strip() or 'unknown'}"
     if until is not None:
-        said += " until " + datetime.fromtimestamp(int(until), UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
+        said += f" until {_utc_second(until)}"
     return f"{said}: {comment.strip()}" if comment.strip() else said
+
+
+def manual_said(author: str, until: float | None) -> str:
+    """A suppression by hand (Zabbix 6.2+'s "suppress" of a problem) in
+    ``suppressed_by``: ``"manually by AUTHOR until ISO-TIME"`` (UTC, to the second), or
+    ``"... indefinitely"`` when ``until`` is 0 (Zabbix's "indefinitely"). A part the
+    source does not say is left out (``"manually"`` at the least), not guessed: the
+    label still says the problem is suppressed by hand, and how much is known."""
+    said = f"manually by {author.strip()}" if author.strip() else "manually"
+    if until is None:
+        return said
+    return f"{said} indefinitely" if until == 0 else f"{said} until {_utc_second(until)}"
+
+
+def _utc_second(moment: float) -> str:
+    return datetime.fromtimestamp(int(moment), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_acknowledged(labels: Mapping[str, str]) -> bool:

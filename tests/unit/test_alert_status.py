@@ -77,6 +77,21 @@ def test_suppressed_alerts_still_count_for_correlation_and_root_cause(
     assert 'id="incident-suppressed"' in page and page.count(">maintenance</span>") == 4
 
 
+def test_a_suppression_by_hand_counts_and_shows_like_a_maintenance(
+        runtime: Runtime) -> None:
+    """Zabbix 6.2+'s suppression by hand (``manual``) is a suppression: counted, and
+    badged on the incident page with who and until when."""
+    star(runtime)
+    by = "manually by user 5 until 2026-11-22T21:00:00Z"
+    ingest(runtime, alert("m1", "l1", 0, suppressed="manual", suppressed_by=by))
+    [inc] = incidents_of(runtime)
+    assert inc["suppressed"] is True and inc["firing_suppressed"] == 1
+    page = create_app(runtime=runtime).test_client().get(
+        f"/incidents/{inc['id']}").get_data(as_text=True)
+    assert '<span class="badge suppressed">manual</span>' in page
+    assert f'<span class="status-by suppressed-by">{by}</span>' in page
+
+
 def test_take_latest_and_incident_status() -> None:
     assert take_latest({"a": "1"}, {"a": "2"}) is None  # not a status label
     assert take_latest({"acknowledged": "true"}, {"acknowledged": "true"}) is None
