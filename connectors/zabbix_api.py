@@ -14,14 +14,16 @@ current severity, which an operator may have changed since it opened), so the fo
 marks its problem items as state reports (``event_update_status`` 1, what the media
 type sends for an action's update operations): the alert takes their severity. Items
 also say whether the problem is acknowledged (``acknowledged`` "true"/"false") and
-suppressed by a maintenance (``suppressed`` "maintenance"/"false", and
-``suppressed_by`` "maintenance ID,..."), from ``problem.get``'s ``acknowledged``,
-``suppressed`` (0/1) and ``suppression_data``; the mapping makes them the
+suppressed (``suppressed`` "maintenance", "manual" for a suppression by hand only
+(Zabbix 6.2+), or "false"; and ``suppressed_by``, "maintenance ID,..." and "manually by
+user ID until ISO-TIME": ``connectors.zabbix_suppression``), from ``problem.get``'s
+``acknowledged``, ``suppressed`` (0/1) and ``suppression_data``; the mapping makes them the
 labels every source uses for these (``aiops.engine.alert_status``). A value other than
 0 or 1 is not guessed at: the item leaves it out (the alert keeps what it had) and the
 follower logs it by name.
 
-Tested against a real Zabbix 6.0 (tests/integration/test_zabbix_real.py).
+Tested against a real Zabbix 6.0 (tests/integration/test_zabbix_real.py); the
+suppression by hand of 6.2+ against its documented payloads only.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+
+from connectors.zabbix_suppression import suppression
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 1024
@@ -64,35 +68,31 @@ def problem_status(problem: dict[str, Any]) -> dict[str, str]:
     """``acknowledged`` and ``suppressed`` item fields of a ``problem.get`` (or
     ``event.get``) object, each left out when Zabbix gave none, or gave something other
     than 0 or 1 (then logged with the field's name and value: not a reason to drop the
-    problem)."""
+    problem); with ``suppressed``, ``suppressed_by`` (``zabbix_suppression``)."""
     out: dict[str, str] = {}
-    for name, yes in (("acknowledged", "true"), ("suppressed", "maintenance")):
-        if problem.get(name) is None:
-            continue
-        value = str(problem[name]).strip()
-        if value in ("0", "1"):
-            out[name] = yes if value == "1" else "false"
-        else:
-            log.warning("zabbix: problem %s: %s %s is neither 0 nor 1; ignored",
-                        problem.get("eventid", "?"), name, str(problem.get(name))[:50])
-    if out.get("suppressed") == "maintenance":
-        ids = _maintenance_ids(problem.get("suppression_data"))
-        out["suppressed_by"] = f"maintenance {','.join(ids)}" if ids else ""
-    elif "suppressed" in out:
-        # Said even when empty, so that the end of a maintenance is a change and the
-        # label goes (the mapping leaves an empty label out; the engine drops it).
-        out["suppressed_by"] = ""
+    acknowledged, suppressed = _flag(problem, "acknowledged"), _flag(problem, "suppressed")
+    if acknowledged is not None:
+        out["acknowledged"] = "true" if acknowledged else "false"
+    if suppressed:
+        out |= suppression(problem)
+    elif suppressed is not None:
+        # suppressed_by said even when empty, so that the end of a suppression is a
+        # change and the label goes (the mapping leaves an empty label out; the engine
+        # drops it).
+        out |= {"suppressed": "false", "suppressed_by": ""}
     return out
 
 
-def _maintenance_ids(data: Any) -> list[str]:
-    """The ids of the maintenances in ``suppression_data`` (``selectSuppressionData``),
-    in number order; 0 (Zabbix 6.4's manual suppression by a user) and anything that is
-    not an id left out."""
-    if not isinstance(data, list):
-        return []
-    ids = {str(d.get("maintenanceid")) for d in data if isinstance(d, dict)}
-    return sorted((i for i in ids if i.isdigit() and i != "0"), key=int)
+def _flag(problem: dict[str, Any], name: str) -> bool | None:
+    """A 0/1 field of a problem; None when absent or neither (logged by name)."""
+    if problem.get(name) is None:
+        return None
+    value = str(problem[name]).strip()
+    if value in ("0", "1"):
+        return value == "1"
+    log.warning("zabbix: problem %s: %s %s is neither 0 nor 1; ignored",
+                problem.get("eventid", "?"), name, str(problem.get(name))[:50])
+    return None
 
 
 def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
@@ -263,8 +263,8 @@ class ZabbixApi:
 
     def problem_states(self) -> dict[str, tuple[str, dict[str, str]]]:
         """The trigger problems open now, by event id: their current severity (as
-        ``open_problems``) and whether they are acknowledged and suppressed by a
-        maintenance (``problem_status``). ``problem.get`` lists suppressed problems
+        ``open_problems``) and whether they are acknowledged and suppressed, by a
+        maintenance or by hand (``problem_status``). ``problem.get`` lists suppressed problems
         too (``suppressed`` unset: both)."""
         problems = self._list("problem.get", {
             "output": ["eventid", "severity", "acknowledged", "suppressed"],
@@ -304,7 +304,7 @@ class ZabbixApi:
             for event in self._list("event.get", {
                     "eventids": eventids[at:at + BATCH], "output": "extend",
                     "selectHosts": ["host"], "selectRelatedObject": ["triggerid", "description"],
-                    # The maintenances of a suppressed one: ``suppressed_by``, as
+                    # What suppresses a suppressed one: ``suppressed_by``, as
                     # ``problem_states`` gives it for an open problem.
                     "selectTags": "extend", "selectSuppressionData": "extend"}):
                 found[str(event["eventid"])] = event
