@@ -47,6 +47,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.http_server import end_process
 from tests.ports import free_port
 
 SCHEMA = Path("/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz")
@@ -297,9 +298,4 @@ def glewlwyd_provider(workdir: Path, accounts: dict[str, list[str]]) -> Iterator
             server.add_user(user, groups)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.http_server import end_process
 from tests.ports import free_port
 
 HERE = Path(__file__).parent / "oidc"
@@ -93,9 +94,4 @@ def oidc_provider(clients: list[dict[str, Any]],
             raise RuntimeError("the OpenID provider did not start: " + "".join(output))
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process)

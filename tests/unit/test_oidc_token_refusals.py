@@ -6,7 +6,6 @@ than 400 without an OAuth error stays a provider that cannot be asked."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from aiops.api.oidc_provider import Provider, ProviderError, TokenRefused
-from tests.http_server import serving
+from tests.http_server import send_json, serving
 
 
 class TokenEndpoint:
@@ -29,20 +28,12 @@ class TokenEndpoint:
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         issuer = TokenEndpoint.issuer
-        self._send(200, {"issuer": issuer, "authorization_endpoint": f"{issuer}/a",
-                         "token_endpoint": f"{issuer}/t", "jwks_uri": f"{issuer}/k"})
+        send_json(self, 200, {"issuer": issuer, "authorization_endpoint": f"{issuer}/a",
+                              "token_endpoint": f"{issuer}/t", "jwks_uri": f"{issuer}/k"})
 
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._send(TokenEndpoint.status, TokenEndpoint.body)
-
-    def _send(self, status: int, body: Any) -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, TokenEndpoint.status, TokenEndpoint.body)
 
     def log_message(self, *args: Any) -> None:
         pass

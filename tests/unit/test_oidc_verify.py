@@ -21,7 +21,7 @@ from itsdangerous import URLSafeTimedSerializer
 from aiops.api.oidc_provider import Provider, ProviderError, SignInRefused
 from aiops.api.oidc_session import Sessions, safe_next, scopes_for, session_key, user_name
 from aiops.config import OidcSettings, settings_from_env
-from tests.http_server import serving
+from tests.http_server import send_json, serving
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -53,12 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, body)
 
     def log_message(self, *args: Any) -> None:
         pass
