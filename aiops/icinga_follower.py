@@ -46,13 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiops.engine.alert_status import take_latest
+from aiops.engine.alert_status import STATUS_LABELS, take_latest
 from aiops.forwarder import Forwarder
 from aiops.statefile import read_state, write_state
 from connectors.icinga import (
     OPTIONAL_EVENTS,
     RECOVERED,
-    STATUS_LABELS,
     IcingaApi,
     IcingaError,
     IcingaRefused,
@@ -347,6 +346,8 @@ class IcingaFollower:
                 and "flapping" not in self.missing:
             item["flapping"] = self.flapping[key]  # as the stream last said
         self.who.label(item, key)
+        # The engine's status labels: the item's flags (status_of), and who and which
+        # (connectors.icinga_who).
         labels = {name: item[name] for name in STATUS_LABELS if name in item}
         before = self.sent.get(key)
         if before is not None and before[0] == item["state"]:

@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiops.engine.alert_status import STATUS_LABELS
 from aiops.file_tail import FileTail
 from aiops.forwarder import Forwarder
 from aiops.nagios_log_episodes import Episode, LogState, replay, settle, stale
@@ -395,9 +396,9 @@ class NagiosFollower:
                     self._delivered_log = self.log_state.to_json()
 
 
-# The status labels an item carries (the last two only when Nagios says them): what the
-# state file keeps of each open problem, and what a STATUS report is sent for.
-LABELS = ("acknowledged", "suppressed", "flapping", "acknowledged_by", "suppressed_by")
+# The status labels an item carries (who and which only when Nagios says them): what
+# the state file keeps of each open problem, and what a STATUS report is sent for.
+LABELS = STATUS_LABELS
 
 
 def _labels(obj: ObjectState) -> dict[str, str]:

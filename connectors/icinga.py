@@ -61,9 +61,6 @@ OPTIONAL_EVENTS = {
     "deletions": ["ObjectDeleted"],
 }
 ACKNOWLEDGEMENTS = {0: "false", 1: "true", 2: "true"}  # none, normal, sticky
-# The item fields status_of gives, and who and which (connectors.icinga_who): what the
-# follower compares with what it sent, and keeps in its state file.
-STATUS_LABELS = ("acknowledged", "suppressed", "flapping", "acknowledged_by", "suppressed_by")
 RECOVERED = ("OK", "UP")
 DELETED = "deleted from Icinga's configuration"  # a deleted object's recovery output
 
