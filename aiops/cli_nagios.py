@@ -15,6 +15,7 @@ import click
 
 from aiops.cli_base import main, reports_bad_input
 from aiops.cli_follow import FORWARD, STATS_EVERY, engine_forwarder, run_follower
+from aiops.errors import InputError
 
 
 @main.group()
@@ -37,7 +38,15 @@ def nagios() -> None:
                    "read after status.dat at each read: a hard problem that began and "
                    "ended between two reads is sent with its start and its end. Read "
                    "from where it stopped (the first time: from its end), across "
-                   "rotations into the archives/ folder beside it. Default: not read.")
+                   "rotations (--log-archive-dir). Default: not read.")
+@click.option("--log-archive-dir", type=click.Path(exists=True, file_okay=False,
+                                                   path_type=Path),
+              default=None,
+              help="Nagios's log_archive_path (nagios.cfg; Debian: "
+                   "/var/log/nagios4/archives), where a rotation moves the log: after "
+                   "one or more rotations the rest of the old log, then the archives "
+                   "written since, are read before the new log. Default: the archives/ "
+                   "folder beside --log-file.")
 @FORWARD
 @click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(1),
               help="Seconds between reads (Nagios rewrites the file every "
@@ -46,18 +55,21 @@ def nagios() -> None:
 @click.pass_context
 @reports_bad_input
 def nagios_follow(ctx: click.Context, status_file: Path, objects_cache: Path,
-                  log_file: Path | None, forward: str, interval: float,
-                  stats_every: float) -> None:
+                  log_file: Path | None, log_archive_dir: Path | None, forward: str,
+                  interval: float, stats_every: float) -> None:
     """Forward Nagios's hard problems, their acknowledgements, downtimes and flapping,
     and their recoveries, to an engine; with --log-file, also the problems that began
     and ended between two reads."""
     from aiops.nagios_follower import NagiosFollower, state_file_for
 
+    if log_archive_dir is not None and log_file is None:
+        raise InputError("--log-archive-dir is where Nagios's log is archived: it "
+                         "needs --log-file")
     forwarder = engine_forwarder(forward, "nagios")
     logging.basicConfig(level=logging.INFO, format="aiops: %(message)s")
     follower = NagiosFollower(status_file, objects_cache, forwarder, interval=interval,
                               state_file=state_file_for(ctx.obj["data_dir"].path,
                                                         status_file),
-                              log_file=log_file)
+                              log_file=log_file, log_archive_dir=log_archive_dir)
     run_follower("nagios", follower, forwarder, str(status_file), follower.stats.line,
                  stats_every)

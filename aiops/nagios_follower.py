@@ -58,9 +58,10 @@ one order at each read, and why it is that one:
    comparison (``stale``), or it would be sent twice.
 
 status.dat stays what decides which problems are open; the log only adds those no
-read saw. Its position (device, inode, offset) and its open episodes are kept in the
-state file with ``sent``, as of the same moment, so a restart reads the log from where
-the engine had everything and sends no episode twice.
+read saw. Its position (device, inode, offset, time and first bytes:
+``aiops.file_tail``, which also reads the archives of rotations in between) and its
+open episodes are kept in the state file with ``sent``, as of the same moment, so a
+restart reads the log from where the engine had everything and sends no episode twice.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ from aiops.file_tail import FileTail
 from aiops.forwarder import Forwarder
 from aiops.nagios_log_episodes import Episode, LogState, replay, settle, stale
 from aiops.statefile import read_state, write_state
-from connectors.nagios_log import parse_line
+from connectors.nagios_log import is_archive_name, parse_line
 from connectors.nagios_status import (
     ObjectState,
     StatusUnreadable,
@@ -140,7 +141,8 @@ class NagiosFollower:
 
     def __init__(self, status_file: Path, objects_cache: Path, forwarder: Forwarder, *,
                  interval: float = 10.0, state_file: Path | None = None,
-                 clock: Callable[[], float] = time.time, log_file: Path | None = None):
+                 clock: Callable[[], float] = time.time, log_file: Path | None = None,
+                 log_archive_dir: Path | None = None):
         self.status = _Source(status_file)
         self.objects = _Source(objects_cache)
         self.forwarder = forwarder
@@ -159,9 +161,11 @@ class NagiosFollower:
         self._delivered = dict(self.sent)
         self._saved: dict[Key, Sent] | None = None if state_file is None else dict(self.sent)
         self._lock = threading.Lock()
-        # Nagios's log (None: not followed), and what of it the state file says.
+        # Nagios's log (None: not followed), and what of it the state file says. Its
+        # archives: nagios.cfg's log_archive_path, by default the archives/ beside it.
         self.log: FileTail | None = None if log_file is None else FileTail(
-            log_file, [log_file.parent / "archives"])
+            log_file, [log_archive_dir or log_file.parent / "archives"],
+            archive_name=is_archive_name)
         self.log_state = None if log_file is None else LogState.from_json(
             saved.get("log") if saved else None, str(log_file.resolve()))
         self._delivered_log = self._saved_log = (

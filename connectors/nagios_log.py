@@ -21,10 +21,18 @@ host name or a service description holds none (Nagios's object files read ``;`` 
 comment). Every other line (notifications, external commands, warnings), and one of
 these kinds that is garbled (a field missing, a state Nagios does not write, a time
 that is not a number), is not a state: ``parse_line`` gives None for it.
+
+Rotation (``log_rotation_method`` h, d, w or m; Debian's is d): Nagios renames the log
+to ``log_archive_path/nagios-MM-DD-YYYY-HH.log`` (base/logging.c, ``rotate_log_file``;
+the time of the rotation, local), copying it instead when that folder is on another
+file system, then begins a new log with ``LOG ROTATION`` and the CURRENT states.
+Debian's ``log_archive_path`` is ``/var/log/nagios4/archives``, a source install's
+``/usr/local/nagios/var/archives``: the ``archives`` folder beside the log.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from connectors.nagios_status import FINE, HOST_STATES, SERVICE_STATES
@@ -32,6 +40,7 @@ from connectors.nagios_status import FINE, HOST_STATES, SERVICE_STATES
 _SERVICE = frozenset(SERVICE_STATES.values())
 _HOST = frozenset(HOST_STATES.values())
 # The text before the first ": " -> (a service's line, a state change)
+_ARCHIVE = re.compile(r"nagios-\d\d-\d\d-\d{4}-\d\d\.log")
 _KINDS = {"SERVICE ALERT": (True, True), "HOST ALERT": (False, True),
           "CURRENT SERVICE STATE": (True, False), "CURRENT HOST STATE": (False, False),
           "INITIAL SERVICE STATE": (True, False), "INITIAL HOST STATE": (False, False)}
@@ -87,3 +96,8 @@ def parse_line(line: str) -> LoggedState | None:
         return None
     return LoggedState(time=int(stamp), host=host, check=check, state=state,
                        hard=kind_of_state == "HARD", output=output, change=change)
+
+
+def is_archive_name(name: str) -> bool:
+    """Whether a file name is one Nagios gives an archive of its log."""
+    return _ARCHIVE.fullmatch(name) is not None

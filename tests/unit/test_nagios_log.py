@@ -371,8 +371,8 @@ def test_a_restart_reads_on_from_where_the_engine_had_everything(
     assert len(taken(forwarder)) == 2
     follower.finish()
     saved = json.loads((tmp_path / "state.json").read_text())["log"]
-    assert saved["position"] == [os.stat(log).st_dev, os.stat(log).st_ino,
-                                 log.stat().st_size]
+    assert saved["position"][:4] == [os.stat(log).st_dev, os.stat(log).st_ino,
+                                     log.stat().st_size, log.stat().st_mtime_ns]
     # Stopped; meanwhile LDP flaps, and one begins that the next read will see open.
     append(log, alert(T0 + 3, "LDP session", "CRITICAL") + alert(T0 + 4, "LDP session", "OK")
            + alert(T0 + 5, "BGP peer", "WARNING"))
@@ -449,7 +449,9 @@ def test_the_tail_reads_whole_lines_across_blocks(tmp_path: Path,
     path.write_text("first line\n")
     tail = FileTail(path)
     position = tail.read(None, lambda line: pytest.fail(line))  # from its end
-    assert position == TailPosition(path.stat().st_dev, path.stat().st_ino, 11)
+    assert position is not None
+    assert (position.device, position.inode, position.offset, position.mtime_ns) == (
+        path.stat().st_dev, path.stat().st_ino, 11, path.stat().st_mtime_ns)
     append(path, "second, longer than a block\nthird\nfourth without its end")
     got: list[str] = []
     position = tail.read(position, got.append)
@@ -457,5 +459,8 @@ def test_the_tail_reads_whole_lines_across_blocks(tmp_path: Path,
     assert position is not None and position.offset == len("first line\nsecond, longer "
                                                             "than a block\nthird\n")
     assert TailPosition.from_json(position.to_json()) == position
-    with pytest.raises(ValueError, match="device, inode, offset"):
-        TailPosition.from_json([1, 2, -3])
+    # A position an earlier version kept: no time, no head.
+    assert TailPosition.from_json([1, 2, 3]) == TailPosition(1, 2, 3)
+    for wrong in ([1, 2, -3], [1, 2, 3, "t", None], [1, 2, 3, 4, 5], [1, 2, 3, 4]):
+        with pytest.raises(ValueError, match="device, inode, offset"):
+            TailPosition.from_json(wrong)
