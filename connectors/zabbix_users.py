@@ -124,3 +124,21 @@ class UserNames:
         self._told = True
         log.warning("zabbix: %s: who suppressed a problem by hand is said by user id "
                     "(asked again after %g s; said once)", why, self.refresh_after)
+
+
+def names_check(lookup: Callable[[], list[dict[str, Any]]]) -> str:
+    """What ``aiops zabbix check`` says of the names of who suppressed a problem by
+    hand, from ``lookup`` (``ZabbixApi.users``: every user the API user may read).
+    Zabbix always has users besides the API user (Admin, guest), so reading only one
+    is reading only itself."""
+    try:
+        users = lookup()
+    except ZabbixError as exc:
+        return (f"user names: cannot be read ({exc}): who suppressed a problem by hand "
+                "is said by user id")
+    if len(users) <= 1:
+        return ("user names: only the API user's own (an Admin or User type reads its "
+                "user groups' members only): who else suppressed a problem by hand is "
+                "said by user id")
+    return (f"user names: {len(users)} users readable (a Super admin reads all; an Admin "
+            "or User type, its user groups' members only)")
