@@ -85,7 +85,7 @@ def _read(data: Any, eventid: str,
 
 def _is_by_hand(entry: dict[str, Any]) -> bool:
     """An entry of no maintenance ("0"), or one with a ``userid`` and no maintenance id
-    (a maintenance's entry is read before this is asked)."""
+    of its own (6.2+ gives a maintenance's entry ``userid`` "0")."""
     maintenance = str(entry.get("maintenanceid", "")).strip()
     return maintenance == "0" or ("userid" in entry and not (
         maintenance.isdigit() and maintenance != "0"))
