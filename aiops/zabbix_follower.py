@@ -6,7 +6,9 @@ notification would lose. Each poll asks which problems are open and their severi
 (``problem.get``), then the events of the new ones and the recoveries of the ones gone.
 A problem whose severity changed since it was sent (an operator's "change severity"),
 or that was acknowledged, unacknowledged, or went into or out of a maintenance, is
-sent again as it is now. Every problem item is a state report
+sent again as it is now. Who suppressed a problem by hand (Zabbix 6.2+) is named by
+``connectors.zabbix_users``: one ``user.get`` per poll for the user ids it does not
+know yet, kept for the follower's life. Every problem item is a state report
 (``event_update_status`` 1, the mapping's ``state_report``): it is the problem as
 Zabbix has it now, so the alert takes its severity, as from the media type's update
 notifications.
@@ -50,10 +52,14 @@ from connectors.zabbix_api import (
     ZabbixError,
     ZabbixRefused,
     problem_item,
+    problem_severity,
+    problem_status,
     recovery_item,
     status_changed,
     updated_item,
 )
+from connectors.zabbix_suppression import suppressor_ids
+from connectors.zabbix_users import UserNames
 
 log = logging.getLogger(__name__)
 SCAN_LIMIT = 1000  # problem events listed per poll after ``last_eventid``
@@ -81,8 +87,11 @@ class ZabbixFollower:
     scan_limit = SCAN_LIMIT
 
     def __init__(self, api: ZabbixApi, forwarder: Forwarder, *, interval: float = 30.0,
-                 state_file: Path | None = None, clock: Callable[[], float] = time.time):
+                 state_file: Path | None = None, clock: Callable[[], float] = time.time,
+                 names: UserNames | None = None):
         self.api = api
+        # Who suppressed a problem by hand, by name (``UserNames(api.users)`` unless given).
+        self.names = names if names is not None else UserNames(api.users)
         self.forwarder = forwarder
         self.interval = interval
         self.state_file = state_file
@@ -152,8 +161,8 @@ class ZabbixFollower:
         # closed by then, in the next poll's list); one listed here and not open there
         # closed in between, and ``recoveries``, asked after, finds its recovery.
         scanned = self.api.problem_eventids_after(self.last_eventid, self.scan_limit)
-        states = self.api.problem_states()
-        current = {eventid: severity for eventid, (severity, _) in states.items()}
+        problems = self.api.problems()
+        current = {eventid: problem_severity(p) for eventid, p in problems.items()}
         known = set() if not self._started else self.open.keys() | self.skipped
         new = sorted(current.keys() - known, key=int)
         gone = sorted(self.open.keys() - current.keys(), key=_order)
@@ -164,6 +173,12 @@ class ZabbixFollower:
         # condition firing again, and a recovery sent after it would end it. So the
         # problems missed go before the new ones too.
         recovered = self.api.recoveries([e for e in gone if e.isdigit()] + missed)
+        events = self.api.events(missed + new)
+        # Who suppressed any of them by hand, in one user.get (none when all are known),
+        # before any label says it.
+        self.names.learn(suppressor_ids([*problems.values(),
+                                         *(events[e] for e in missed if e in events)]))
+        states = {eventid: problem_status(p, self.names.said) for eventid, p in problems.items()}
         for eventid in gone:
             # No recovery event: the problem went with its trigger or host (deleted),
             # or its event was cleaned up; it ended by now at the latest.
@@ -173,23 +188,23 @@ class ZabbixFollower:
         changed = [e for e in sorted(self.open.keys() & current.keys(), key=int)
                    if e not in new and (
                        (current[e] and current[e] != str(self.open[e].get("severity", "")))
-                       or status_changed(self.open[e], states[e][1]))]
+                       or status_changed(self.open[e], states[e]))]
         for eventid in changed:
             # Changed in Zabbix (event.acknowledge's "change severity", "acknowledge",
             # "unacknowledge"; a maintenance that began or ended): the alert and its
             # incident take the new state.
-            item = updated_item(self.open[eventid], current[eventid], states[eventid][1])
+            item = updated_item(self.open[eventid], current[eventid], states[eventid])
             self.open[eventid] = item
             self.forwarder.add(item)
             self.stats.updates += 1
-        events = self.api.events(missed + new)
         for eventid in missed:
             self._send_missed(eventid, events, recovered)
         self.skipped &= current.keys()
         for eventid in new:
             try:
                 # As problem.get has it now (event.get's copy may be older by a call).
-                item = {**problem_item(events[eventid], update=True), **states[eventid][1]}
+                item = {**problem_item(events[eventid], update=True, user=self.names.said),
+                        **states[eventid]}
             except (KeyError, ValueError) as exc:
                 self.skipped.add(eventid)
                 self.stats.skipped += 1
@@ -213,7 +228,7 @@ class ZabbixFollower:
         was away): its problem, then its recovery (now, if it has no recovery event: it
         went with its trigger or host, as for a problem gone)."""
         try:
-            item = problem_item(events[eventid], update=True)
+            item = problem_item(events[eventid], update=True, user=self.names.said)
         except (KeyError, ValueError) as exc:
             self.stats.skipped += 1
             log.debug("zabbix: skipped event %s: %s", eventid, exc)

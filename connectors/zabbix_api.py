@@ -16,7 +16,8 @@ type sends for an action's update operations): the alert takes their severity. I
 also say whether the problem is acknowledged (``acknowledged`` "true"/"false") and
 suppressed (``suppressed`` "maintenance", "manual" for a suppression by hand only
 (Zabbix 6.2+), or "false"; and ``suppressed_by``, "maintenance ID,..." and "manually by
-user ID until ISO-TIME": ``connectors.zabbix_suppression``), from ``problem.get``'s
+Jane Doe (jdoe) until ISO-TIME", or "by user ID" when the user cannot be named:
+``connectors.zabbix_suppression``, ``connectors.zabbix_users``), from ``problem.get``'s
 ``acknowledged``, ``suppressed`` (0/1) and ``suppression_data``; the mapping makes them the
 labels every source uses for these (``aiops.engine.alert_status``). A value other than
 0 or 1 is not guessed at: the item leaves it out (the alert keeps what it had) and the
@@ -31,12 +32,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from connectors.zabbix_suppression import suppression
+from connectors.zabbix_suppression import id_said, suppression
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 1024
@@ -64,17 +66,19 @@ def _utc(clock: float) -> tuple[str, str]:
     return moment.strftime("%Y.%m.%d"), moment.strftime("%H:%M:%S")
 
 
-def problem_status(problem: dict[str, Any]) -> dict[str, str]:
+def problem_status(problem: dict[str, Any],
+                   user: Callable[[str], str] = id_said) -> dict[str, str]:
     """``acknowledged`` and ``suppressed`` item fields of a ``problem.get`` (or
     ``event.get``) object, each left out when Zabbix gave none, or gave something other
     than 0 or 1 (then logged with the field's name and value: not a reason to drop the
-    problem); with ``suppressed``, ``suppressed_by`` (``zabbix_suppression``)."""
+    problem); with ``suppressed``, ``suppressed_by`` (``zabbix_suppression``; who
+    suppressed it by hand as ``user`` says a user id)."""
     out: dict[str, str] = {}
     acknowledged, suppressed = _flag(problem, "acknowledged"), _flag(problem, "suppressed")
     if acknowledged is not None:
         out["acknowledged"] = "true" if acknowledged else "false"
     if suppressed:
-        out |= suppression(problem)
+        out |= suppression(problem, user)
     elif suppressed is not None:
         # suppressed_by said even when empty, so that the end of a suppression is a
         # change and the label goes (the mapping leaves an empty label out; the engine
@@ -95,11 +99,12 @@ def _flag(problem: dict[str, Any], name: str) -> bool | None:
     return None
 
 
-def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
+def problem_item(event: dict[str, Any], update: bool = False,
+                 user: Callable[[str], str] = id_said) -> dict[str, Any]:
     """The item for a problem event of ``event.get`` (with ``selectHosts``,
     ``selectRelatedObject`` and ``selectTags``); ``update``: a report of the problem as
-    it is now, as the media type sends for an update operation. Raises ValueError naming
-    what is missing."""
+    it is now, as the media type sends for an update operation; ``user``: as
+    ``problem_status``. Raises ValueError naming what is missing."""
     try:
         clock = float(event["clock"])
         hosts, trigger = event["hosts"], event["relatedObject"]
@@ -126,7 +131,7 @@ def problem_item(event: dict[str, Any], update: bool = False) -> dict[str, Any]:
         "trigger_name": str(trigger["description"])[:MAX_TEXT],
         "host": str(hosts[0]["host"]), "host_ip": "",
         "event_update_status": "1" if update else "0",
-    } | problem_status(event)
+    } | problem_status(event, user)
 
 
 def recovery_item(problem: dict[str, Any], recovered_at: float) -> dict[str, Any]:
@@ -150,7 +155,9 @@ def status_changed(sent: dict[str, Any], status: dict[str, str]) -> bool:
     return any(sent.get(name) != value for name, value in status.items())
 
 
-def _severity(value: Any) -> str:
+def problem_severity(problem: dict[str, Any]) -> str:
+    """A problem's severity, 0-5 as text; "" when Zabbix gave none usable."""
+    value = problem.get("severity")
     text = str(value if value is not None else "").strip()
     return text if text in ("0", "1", "2", "3", "4", "5") else ""
 
@@ -266,11 +273,28 @@ class ZabbixApi:
         ``open_problems``) and whether they are acknowledged and suppressed, by a
         maintenance or by hand (``problem_status``). ``problem.get`` lists suppressed problems
         too (``suppressed`` unset: both)."""
-        problems = self._list("problem.get", {
+        return {eventid: (problem_severity(p), problem_status(p))
+                for eventid, p in self.problems().items()}
+
+    def problems(self) -> dict[str, dict[str, Any]]:
+        """The trigger problems open now as ``problem.get`` has them, by event id: what
+        ``problem_severity`` and ``problem_status`` read."""
+        return {str(p["eventid"]): p for p in self._list("problem.get", {
             "output": ["eventid", "severity", "acknowledged", "suppressed"],
-            "selectSuppressionData": "extend", "source": 0, "object": 0})
-        return {str(p["eventid"]): (_severity(p.get("severity")), problem_status(p))
-                for p in problems}
+            "selectSuppressionData": "extend", "source": 0, "object": 0})}
+
+    def users(self, userids: list[str] | None = None) -> list[dict[str, Any]]:
+        """``user.get``'s id, username, name and surname of these users (None: all the
+        API user may read). Zabbix leaves out those the API user may not read, without
+        an error (connectors.zabbix_users)."""
+        params: dict[str, Any] = {"output": ["userid", "username", "name", "surname"]}
+        if userids is not None:
+            params["userids"] = userids
+        result = self.call("user.get", params)
+        if not isinstance(result, list) or not all(isinstance(u, dict) for u in result):
+            raise ZabbixError(f"{self.url}: user.get answered no list of users: "
+                              f"{str(result)[:200]}")
+        return result
 
     def newest_problem_eventid(self) -> int:
         """The id of Zabbix's newest trigger problem event (0: none yet), where a

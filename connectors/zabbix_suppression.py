@@ -10,17 +10,18 @@ the row's NULL as "0") and the ``userid`` of who suppressed it, ``suppress_until
 its end or "0" for "indefinitely". Zabbix 6.0 writes maintenances only, and its
 entries carry no ``userid``: for it nothing here differs from reading maintenance ids.
 
-Who suppressed it is said as ``user ID``: ``problem.get``'s acknowledges carry the
-``userid`` only (``event.get``'s can add ``username``, but the follower reads open
-problems with ``problem.get``), and a ``user.get`` per poll would need the right to
-read other users. Tested against the documented payload shapes only: no Zabbix 6.2+
-runs here (Debian bookworm packages 6.0).
+Who suppressed it is said by ``user``, given a user id: the follower's names it
+(``connectors.zabbix_users``: "Jane Doe (jdoe)", from one ``user.get`` per poll for the
+ids it does not know, ``suppressor_ids``); without one, or when Zabbix would not name
+the user, ``user ID``. Tested against the documented payload shapes only: no Zabbix
+6.2+ runs here (Debian bookworm packages 6.0).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiops.engine.alert_status import manual_said
@@ -29,20 +30,40 @@ log = logging.getLogger(__name__)
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a later end is no time
 
 
-def suppression(problem: dict[str, Any]) -> dict[str, str]:
+def id_said(userid: str) -> str:
+    """A user who suppressed a problem, when no name is known for the id."""
+    return f"user {userid}"
+
+
+def suppression(problem: dict[str, Any],
+                user: Callable[[str], str] = id_said) -> dict[str, str]:
     """``suppressed`` and ``suppressed_by`` of a problem Zabbix says is suppressed
     (``suppressed`` 1): ``"maintenance"`` when a maintenance suppresses it (by hand too
     or not), ``"manual"`` when only a suppression by hand does; ``suppressed_by`` names
-    each (``"maintenance 3,7; manually by user 5 until ISO-TIME"``), "" when Zabbix
-    said none (``selectSuppressionData`` not asked, or nothing usable in it)."""
+    each (``"maintenance 3,7; manually by Jane Doe (jdoe) until ISO-TIME"``, who as
+    ``user`` says the user id), "" when Zabbix said none (``selectSuppressionData`` not
+    asked, or nothing usable in it)."""
     maintenances, by_hand = _read(problem.get("suppression_data"),
-                                  str(problem.get("eventid", "?")))
+                                  str(problem.get("eventid", "?")), user)
     said = ([f"maintenance {','.join(maintenances)}"] if maintenances else []) + by_hand
     kind = "manual" if by_hand and not maintenances else "maintenance"
     return {"suppressed": kind, "suppressed_by": "; ".join(said)}
 
 
-def _read(data: Any, eventid: str) -> tuple[list[str], list[str]]:
+def suppressor_ids(problems: Iterable[dict[str, Any]]) -> set[str]:
+    """The ids of the users who suppressed any of ``problems`` by hand: those
+    ``suppression`` will ask ``user`` to name."""
+    ids: set[str] = set()
+    for problem in problems:
+        data = problem.get("suppression_data")
+        for entry in data if isinstance(data, list) else []:
+            if isinstance(entry, dict) and _is_by_hand(entry) and (user := _userid(entry)):
+                ids.add(user)
+    return ids
+
+
+def _read(data: Any, eventid: str,
+          user: Callable[[str], str]) -> tuple[list[str], list[str]]:
     """The maintenance ids (in number order) and the suppressions by hand (as
     ``manual_said`` words them, sorted: the same data gives the same label, so an
     unchanged problem is not sent again) in ``suppression_data``; an entry that is
@@ -57,17 +78,31 @@ def _read(data: Any, eventid: str) -> tuple[list[str], list[str]]:
         maintenance = str(entry.get("maintenanceid", "")).strip()
         if maintenance.isdigit() and maintenance != "0":
             ids.add(maintenance)
-        elif maintenance == "0" or "userid" in entry:
-            by_hand.add(_by_hand(entry, eventid))
+        elif _is_by_hand(entry):
+            by_hand.add(_by_hand(entry, eventid, user))
     return sorted(ids, key=int), sorted(by_hand)
 
 
-def _by_hand(entry: dict[str, Any], eventid: str) -> str:
-    """One suppression by hand: who (``user ID``) and until when, each left out when
-    the entry does not say it usably."""
+def _is_by_hand(entry: dict[str, Any]) -> bool:
+    """An entry of no maintenance ("0"), or one with a ``userid`` and no maintenance id
+    of its own (6.2+ gives a maintenance's entry ``userid`` "0")."""
+    maintenance = str(entry.get("maintenanceid", "")).strip()
+    return maintenance == "0" or ("userid" in entry and not (
+        maintenance.isdigit() and maintenance != "0"))
+
+
+def _userid(entry: dict[str, Any]) -> str:
+    """The entry's user id, "" when it has none usable ("0": no user)."""
     user = str(entry.get("userid", "")).strip()
-    author = f"user {user}" if user.isdigit() and user != "0" else ""
-    return manual_said(author, _until(entry.get("suppress_until"), eventid))
+    return user if user.isdigit() and user != "0" else ""
+
+
+def _by_hand(entry: dict[str, Any], eventid: str, user: Callable[[str], str]) -> str:
+    """One suppression by hand: who (as ``user`` says the id) and until when, each
+    left out when the entry does not say it usably."""
+    userid = _userid(entry)
+    return manual_said(user(userid) if userid else "",
+                       _until(entry.get("suppress_until"), eventid))
 
 
 def _until(value: Any, eventid: str) -> float | None:

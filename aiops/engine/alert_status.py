@@ -18,8 +18,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
   ``"maintenance"``), ``"downtime"`` (Icinga 2, Nagios), ``"silence"`` or
   ``"inhibited"`` (Alertmanager), or ``"false"``;
 - ``suppressed_by``, with ``suppressed`` where the source says what suppresses it:
-  ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"manually by user 5 until
-  ISO-TIME"`` (Zabbix's suppression by hand; ``manual_said``), ``"silence ID,..."`` or
+  ``"maintenance 3,7"`` (Zabbix's maintenance ids), ``"manually by Jane Doe (jdoe)
+  until ISO-TIME"`` (Zabbix's suppression by hand, ``"by user 5"`` when Zabbix does not
+  name the user; ``manual_said``), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
   ISO-TIME: COMMENT"`` (the downtimes in effect, joined by ``"; "``: Nagios's by id,
   Icinga 2's by name; ``downtime_said``); several kinds joined by ``"; "``

@@ -147,15 +147,18 @@ class _Api:
         self.known: dict[str, dict[str, Any]] = {}
         self.recovered: dict[str, float] = {}
         self.scans: list[tuple[int, int]] = []  # (after, limit) of each listing
+        self.named: list[dict[str, Any]] = []  # the users user.get names
+        self.user_calls: list[list[str] | None] = []
 
-    def open_problems(self) -> dict[str, str]:
-        """As Zabbix: the severity now, which event.get gives as well (a severity
-        change updates both the problem and its event)."""
-        return {i: str(self.known.get(i, {}).get("severity", "")) for i in self.open}
+    def problems(self) -> dict[str, dict[str, Any]]:
+        """As Zabbix: the problem as it is now, which event.get gives as well (a
+        severity change updates both the problem and its event)."""
+        return {i: self.known.get(i, {}) for i in self.open}
 
-    def problem_states(self) -> dict[str, tuple[str, dict[str, str]]]:
-        return {i: (severity, problem_status(self.known.get(i, {})))
-                for i, severity in self.open_problems().items()}
+    def users(self, userids: list[str] | None = None) -> list[dict[str, Any]]:
+        """``user.get``: those of ``named`` asked for; each call recorded."""
+        self.user_calls.append(userids)
+        return [u for u in self.named if userids is None or u["userid"] in userids]
 
     def newest_problem_eventid(self) -> int:
         return max((int(i) for i in self.known), default=0)

@@ -8,7 +8,11 @@ bookworm packages 6.0). The shapes are those of Zabbix's API code for
 ``userid``; a row's NULL id reads "0"): a maintenance's entry has its id and
 ``userid`` "0", a suppression by hand ``maintenanceid`` "0" and the user's id, and
 ``suppress_until`` "0" for "indefinitely". Zabbix 6.0's entries (no ``userid``) are
-in tests/unit/test_zabbix_api.py and, from a real 6.0, tests/integration."""
+in tests/unit/test_zabbix_api.py and, from a real 6.0, tests/integration.
+
+Who suppressed it is named by ``user.get``, answered here as a real Zabbix 6.0.14
+answered (tests/integration/test_zabbix_users_real.py): the users the API user may
+read, the others left out without an error."""
 
 from __future__ import annotations
 
@@ -80,6 +84,65 @@ def test_the_follower_sends_a_suppression_by_hand_and_its_end(tmp_path: Path) ->
         ("maintenance", "maintenance 12; manually by user 5 until 2026-11-22T21:00:00Z"),
         ("false", None)]
     assert follower.stats.updates == 2
+
+
+def _event_get(body: dict[str, Any]) -> dict[str, Any]:
+    """``event.get`` as the follower asks it: the newest problem (3), none after it,
+    and the events of the ids asked, suppressed as problem.get says."""
+    params = body["params"]
+    if "eventids" in params:
+        return {"result": [{**EVENT, "eventid": e} for e in params["eventids"]]}
+    return {"result": [{"eventid": "3"}] if params.get("sortorder") == "DESC" else []}
+
+
+def test_the_follower_names_who_suppressed_through_the_api(tmp_path: Path) -> None:
+    """Through the API as it answers: user.get asked once, for the two ids, with the
+    fields that name them; user 7, whom Zabbix leaves out (an API user of type User
+    reads only its user groups' members), is said by id; the next poll asks nothing."""
+    _Rpc.calls = []
+    _Rpc.answers = {
+        "apiinfo.version": {"result": "7.0.0"}, "event.get": _event_get,
+        "problem.get": {"result": [
+            {"eventid": "3", "severity": "4", "acknowledged": "0", "suppressed": "1",
+             "suppression_data": [BY_HAND]},
+            {"eventid": "4", "severity": "4", "acknowledged": "0", "suppressed": "1",
+             "suppression_data": [MAINTENANCE, {"maintenanceid": "0", "suppress_until": "0",
+                                                "userid": "7"}]}]},
+        "user.get": {"result": [{"userid": "5", "username": "jdoe", "name": "Jane",
+                                 "surname": "Doe"}]}}
+    sent = _Forwarder()
+    with serving(_Rpc) as url:
+        follower = ZabbixFollower(ZabbixApi(url, token="t"), sent,  # type: ignore[arg-type]
+                                  state_file=state_file_for(tmp_path, url))
+        follower.poll()
+        follower.poll()
+    asked = [c["params"] for c in _Rpc.calls if c["method"] == "user.get"]
+    assert asked == [{"output": ["userid", "username", "name", "surname"],
+                      "userids": ["5", "7"]}]
+    assert sorted((i["event_id"], i["suppressed"], i["suppressed_by"]) for i in sent.items) == [
+        ("3", "manual", "manually by Jane Doe (jdoe) until 2026-11-22T21:00:00Z"),
+        ("4", "maintenance", "maintenance 12; manually by user 7 indefinitely")]
+
+
+def test_check_says_whether_zabbix_names_users(tmp_path: Path) -> None:
+    """``aiops zabbix check``: the open problems, then whether user.get names others
+    (here it reads only one user, the API user itself)."""
+    from click.testing import CliRunner
+
+    from aiops.cli import main
+
+    _Rpc.answers = {"apiinfo.version": {"result": "6.0.14"}, "problem.get": {"result": []},
+                    "user.get": {"result": [{"userid": "3", "username": "api"}]}}
+    token = tmp_path / "token"
+    token.write_text("t")
+    with serving(_Rpc) as url:
+        result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "zabbix", "check",
+                                           "--url", url, "--token-file", str(token)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{url}: 0 trigger problems open",
+        f"{url}: user names: only the API user's own (an Admin or User type reads its user "
+        "groups' members only): who else suppressed a problem by hand is said by user id"]
 
 
 @pytest.mark.parametrize(("entries", "said"), [
