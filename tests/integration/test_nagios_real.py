@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,19 +128,26 @@ exit "$state"
 
 @pytest.fixture
 def nagios(tmp_path: Path, live_server: LiveServer) -> Iterator[Path]:
-    folder = tmp_path / "nagios"
+    # The shipped definitions, pointed at this test's engine and this checkout's script.
+    shipped = (REPO / "deploy/nagios/aiops.cfg").read_text()
+    with running_nagios(tmp_path / "nagios", shipped.replace(
+            "/usr/local/bin/aiops-notify",
+            f"{sys.executable} {REPO / 'deploy/nagios/aiops-notify'}")
+            .replace("http://127.0.0.1:8080", live_server.url)) as folder:
+        yield folder
+
+
+@contextmanager
+def running_nagios(folder: Path, notifying: str) -> Iterator[Path]:
+    """Nagios running in ``folder`` on MAIN and OBJECTS, with ``notifying`` as its
+    aiops.cfg (the commands and the contact ``aiops`` its objects notify)."""
     (folder / "checkresults").mkdir(parents=True)
     user = getpass.getuser()
     group = grp.getgrgid(os.getgid()).gr_name
     (folder / "nagios.cfg").write_text(MAIN.format(d=folder, user=user, group=group))
     (folder / "objects.cfg").write_text(OBJECTS.format(d=folder))
     (folder / "check.sh").write_text(CHECK.format(d=folder))
-    # The shipped definitions, pointed at this test's engine and this checkout's script.
-    shipped = (REPO / "deploy/nagios/aiops.cfg").read_text()
-    (folder / "aiops.cfg").write_text(
-        shipped.replace("/usr/local/bin/aiops-notify",
-                        f"{sys.executable} {REPO / 'deploy/nagios/aiops-notify'}")
-        .replace("http://127.0.0.1:8080", live_server.url))
+    (folder / "aiops.cfg").write_text(notifying)
     checked = subprocess.run([str(NAGIOS), "-v", str(folder / "nagios.cfg")],
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout[-2000:]
@@ -227,14 +235,19 @@ def test_an_acknowledgement_and_a_downtime_in_nagios_reach_the_alert_s_labels(
     # Who and why, from the notification's macros: Nagios strips the quotes.
     assert alert["labels"]["acknowledged_by"] == "ann: on it, peer down"
     command(nagios, f"SCHEDULE_SVC_DOWNTIME;core-1;BGP peer;{int(time.time())};"
-                    f"{int(time.time()) + 3600};1;0;3600;ann;peer maintenance")
+                    f"{int(time.time()) + 3600};1;0;3600;bob;peer \"BGP\" maintenance")
     wait_for(lambda: status(live_server) == ("true", "downtime", "critical", "firing"),
              "the downtime's start", 60, explain)
     alert, detail = labels(live_server)
     assert (detail["suppressed_alerts"], detail["suppressed"]) == (1, True)
+    # Which downtime, from $NOTIFICATIONAUTHOR$ and $NOTIFICATIONCOMMENT$ (quotes
+    # stripped); no macro gives its id or end.
+    assert alert["labels"]["suppressed_by"] == "downtime by bob: peer BGP maintenance"
+    assert alert["labels"]["acknowledged_by"] == "ann: on it, peer down"  # kept
     command(nagios, "DEL_DOWNTIME_BY_HOST_NAME;core-1")
     wait_for(lambda: status(live_server) == ("true", "false", "critical", "firing"),
              "the downtime's cancellation", 60, explain)
+    assert "suppressed_by" not in labels(live_server)[0]["labels"]
     (nagios / "state-BGP peer").write_text("1")  # a state change ends the acknowledgement
     wait_for(lambda: status(live_server) == ("false", "false", "warning", "firing"),
              "the WARNING problem", 60, explain)
@@ -364,6 +377,67 @@ def test_the_follower_reads_problems_acknowledgements_downtimes_and_recoveries(
     # The notification's event and the follower's, folded into one alert, and the
     # follower's report of the host's downtime.
     assert sorted(e.disposition for e in events) == ["duplicate", "duplicate", "new"], events
+
+
+def test_a_downtime_notified_and_followed_reads_the_latest_word_of_it(
+        nagios: Path, live_server: LiveServer, tmp_path: Path) -> None:
+    """BGP peer, notified and followed, put in a downtime three times: its
+    DOWNTIMESTART notification names the downtime by author and comment, the
+    follower (reading status.dat every second here) by id, author, end and comment,
+    and the alert reads whichever arrived last: the follower's, unless its read fell
+    between the downtime's start and the notification's arrival (docs/webhooks.md)."""
+    explain = nagios_log(nagios)
+    (nagios / "state-BGP peer").write_text("2")
+    wait_for(lambda: alert_status(live_server, "BGP peer") == ("false", "false", "firing"),
+             "the BGP problem", 60, explain)
+    follower = follow(nagios, live_server, tmp_path / "d")
+    try:
+        wait_for(lambda: len(bgp_events(live_server)) == 2, "the follower's BGP problem",
+                 60, explain)
+        delays = [downtime_round(nagios, live_server, f"round {n}") for n in range(3)]
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        err = follower.communicate(timeout=30)[1]
+    assert follower.returncode == 0, err
+    # Seconds from the command to the engine's receipt: notification, follower.
+    print("downtime reached the engine after (notified s, followed s):",
+          [(round(n, 3), round(f, 3)) for n, f in delays])
+
+
+def downtime_round(folder: Path, live_server: LiveServer, comment: str) -> tuple[float, float]:
+    """BGP peer put in a downtime by ann, with ``comment``, and the downtime cancelled:
+    seconds from the command to the engine's receipt of the notification's word of it
+    and of the follower's."""
+    explain = nagios_log(folder)
+    start = time.time()
+    command(folder, f"SCHEDULE_SVC_DOWNTIME;core-1;BGP peer;{int(start)};"
+                    f"{int(start) + 3600};1;0;3600;ann;{comment}")
+    said = wait_for(lambda: said_since(live_server, start, "downtime", 2),
+                    "the notification's and the follower's downtime", 60, explain)
+    (notified,) = [s for s in said if s[1] == f"downtime by ann: {comment}"]
+    (followed,) = [s for s in said
+                   if re.fullmatch(rf"downtime \d+ by ann until \S+: {comment}", s[1])]
+    assert who(live_server, "BGP peer")[1] == max(said)[1]  # the one received last
+    cancelled = time.time()
+    command(folder, "DEL_DOWNTIME_BY_HOST_NAME;core-1")
+    wait_for(lambda: said_since(live_server, cancelled, "false", 2),
+             "the downtime's cancellation, notified and followed", 60, explain)
+    assert who(live_server, "BGP peer")[1] is None
+    return notified[0] - start, followed[0] - start
+
+
+def said_since(live_server: LiveServer, since: float, suppressed: str,
+               count: int) -> list[tuple[float, str]] | None:
+    """The BGP peer events received since ``since`` that say ``suppressed``: (when
+    received, ``suppressed_by`` or ""), when there are ``count`` of them."""
+    rows = [a for a in alert_rows(live_server.runtime) if a["name"] == "BGP peer"]
+    with live_server.runtime.db.connect() as conn:
+        events = conn.execute(sa.select(raw_events.c.received_at, raw_events.c.payload)
+                              .where(raw_events.c.alert_id == rows[0]["id"])
+                              .where(raw_events.c.received_at >= since)).all()
+    said = [(e.received_at, e.payload["labels"].get("suppressed_by", "")) for e in events
+            if e.payload["labels"].get("suppressed") == suppressed]
+    return said if len(said) == count else None
 
 
 def bgp_events(live_server: LiveServer) -> list:
