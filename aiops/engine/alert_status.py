@@ -23,7 +23,9 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
   name the user; ``manual_said``), ``"silence ID,..."`` or
   ``"inhibited by FINGERPRINT,..."`` (Alertmanager), ``"downtime ID by AUTHOR until
   ISO-TIME: COMMENT"`` (the downtimes in effect, joined by ``"; "``: Nagios's by id,
-  Icinga 2's by name; ``downtime_said``); several kinds joined by ``"; "``
+  Icinga 2's by name; ``downtime_said``; a Nagios DOWNTIMESTART notification, whose
+  macros give no id or end, ``"downtime by AUTHOR: COMMENT"``, worded alike by
+  deploy/nagios/aiops-notify); several kinds joined by ``"; "``
   (``"maintenance 3; manually by user 5 indefinitely"``). It belongs to
   ``suppressed``: an event that carries ``suppressed`` without it removes it;
 - ``flapping``: ``"true"`` or ``"false"``, where the source detects flapping itself
