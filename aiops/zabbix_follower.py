@@ -5,13 +5,14 @@ For sites that cannot add a media type (docs/webhooks.md), or want what a failed
 notification would lose. Each poll asks which problems are open and their severity
 (``problem.get``), then the events of the new ones and the recoveries of the ones gone.
 A problem whose severity changed since it was sent (an operator's "change severity"),
-or that was acknowledged, unacknowledged, or went into or out of a maintenance, is
-sent again as it is now. Who suppressed a problem by hand (Zabbix 6.2+) is named by
-``connectors.zabbix_users``: one ``user.get`` per poll for the user ids it does not
-know yet, kept for the follower's life. Every problem item is a state report
-(``event_update_status`` 1, the mapping's ``state_report``): it is the problem as
-Zabbix has it now, so the alert takes its severity, as from the media type's update
-notifications.
+or that was acknowledged, unacknowledged (or acknowledged again by someone else, or
+with other words), or went into or out of a maintenance, is sent again as it is now.
+Who acknowledged a problem (``problem.get``'s acknowledges) and who suppressed one by
+hand (Zabbix 6.2+) are named by ``connectors.zabbix_users``: one ``user.get`` per poll
+for the user ids it does not know yet, kept for the follower's life. Every problem
+item is a state report (``event_update_status`` 1, the mapping's ``state_report``): it
+is the problem as Zabbix has it now, so the alert takes its severity, as from the
+media type's update notifications.
 
 The problems sent and open (each as sent, with its severity) are kept in a state
 file, one per Zabbix URL, so a follower restarted after any time still resolves what
@@ -47,6 +48,7 @@ from typing import Any
 
 from aiops.forwarder import Forwarder
 from aiops.statefile import read_state, write_state
+from connectors.zabbix_acknowledgement import acknowledger_ids
 from connectors.zabbix_api import (
     ZabbixApi,
     ZabbixError,
@@ -90,7 +92,8 @@ class ZabbixFollower:
                  state_file: Path | None = None, clock: Callable[[], float] = time.time,
                  names: UserNames | None = None):
         self.api = api
-        # Who suppressed a problem by hand, by name (``UserNames(api.users)`` unless given).
+        # Who acknowledged a problem or suppressed it by hand, by name
+        # (``UserNames(api.users)`` unless given).
         self.names = names if names is not None else UserNames(api.users)
         self.forwarder = forwarder
         self.interval = interval
@@ -174,10 +177,10 @@ class ZabbixFollower:
         # problems missed go before the new ones too.
         recovered = self.api.recoveries([e for e in gone if e.isdigit()] + missed)
         events = self.api.events(missed + new)
-        # Who suppressed any of them by hand, in one user.get (none when all are known),
-        # before any label says it.
-        self.names.learn(suppressor_ids([*problems.values(),
-                                         *(events[e] for e in missed if e in events)]))
+        # Who acknowledged any of them or suppressed it by hand, in one user.get (none
+        # when all are known), before any label says it.
+        self.names.learn(acknowledger_ids(problems.values()) | suppressor_ids(
+            [*problems.values(), *(events[e] for e in missed if e in events)]))
         states = {eventid: problem_status(p, self.names.said) for eventid, p in problems.items()}
         for eventid in gone:
             # No recovery event: the problem went with its trigger or host (deleted),

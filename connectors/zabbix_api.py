@@ -13,7 +13,9 @@ A problem read here is as it is now (``event.get`` and ``problem.get`` give its
 current severity, which an operator may have changed since it opened), so the follower
 marks its problem items as state reports (``event_update_status`` 1, what the media
 type sends for an action's update operations): the alert takes their severity. Items
-also say whether the problem is acknowledged (``acknowledged`` "true"/"false") and
+also say whether the problem is acknowledged (``acknowledged`` "true"/"false"; and
+``acknowledged_by``, "Jane Doe (jdoe): MESSAGE" of the acknowledgement that stands, from
+``problem.get``'s ``acknowledges``: ``connectors.zabbix_acknowledgement``) and
 suppressed (``suppressed`` "maintenance", "manual" for a suppression by hand only
 (Zabbix 6.2+), or "false"; and ``suppressed_by``, "maintenance ID,..." and "manually by
 Jane Doe (jdoe) until ISO-TIME", or "by user ID" when the user cannot be named:
@@ -38,6 +40,7 @@ from typing import Any
 
 import requests
 
+from connectors.zabbix_acknowledgement import acknowledgement_said
 from connectors.zabbix_suppression import id_said, suppression
 
 log = logging.getLogger(__name__)
@@ -72,11 +75,18 @@ def problem_status(problem: dict[str, Any],
     ``event.get``) object, each left out when Zabbix gave none, or gave something other
     than 0 or 1 (then logged with the field's name and value: not a reason to drop the
     problem); with ``suppressed``, ``suppressed_by`` (``zabbix_suppression``; who
-    suppressed it by hand as ``user`` says a user id)."""
+    suppressed it by hand as ``user`` says a user id); with ``acknowledged``, when the
+    object has its ``acknowledges`` (asked), ``acknowledged_by``
+    (``zabbix_acknowledgement``; who as ``user`` says)."""
     out: dict[str, str] = {}
     acknowledged, suppressed = _flag(problem, "acknowledged"), _flag(problem, "suppressed")
     if acknowledged is not None:
         out["acknowledged"] = "true" if acknowledged else "false"
+        if "acknowledges" in problem:
+            # Said even when empty, as suppressed_by: an unacknowledgement, or an
+            # acknowledgement nobody can be named for, is a change and the label goes.
+            out["acknowledged_by"] = (acknowledgement_said(problem, user)
+                                      if acknowledged else "")
     if suppressed:
         out |= suppression(problem, user)
     elif suppressed is not None:
@@ -278,10 +288,18 @@ class ZabbixApi:
 
     def problems(self) -> dict[str, dict[str, Any]]:
         """The trigger problems open now as ``problem.get`` has them, by event id: what
-        ``problem_severity`` and ``problem_status`` read."""
-        return {str(p["eventid"]): p for p in self._list("problem.get", {
+        ``problem_severity`` and ``problem_status`` read. Their updates
+        (``selectAcknowledges``) say who acknowledged each; a problem Zabbix gave none
+        for reads as one whose list says nothing usable (logged), not as one not asked,
+        so that the label of who acknowledged it goes rather than stays stale."""
+        problems = {str(p["eventid"]): p for p in self._list("problem.get", {
             "output": ["eventid", "severity", "acknowledged", "suppressed"],
-            "selectSuppressionData": "extend", "source": 0, "object": 0})}
+            "selectSuppressionData": "extend",
+            "selectAcknowledges": ["acknowledgeid", "userid", "clock", "message", "action"],
+            "source": 0, "object": 0})}
+        for problem in problems.values():
+            problem.setdefault("acknowledges", None)
+        return problems
 
     def users(self, userids: list[str] | None = None) -> list[dict[str, Any]]:
         """``user.get``'s id, username, name and surname of these users (None: all the

@@ -1,6 +1,7 @@
-"""Who a Zabbix user id is, for ``suppressed_by``: a problem suppressed by hand
-(Zabbix 6.2+) carries only the ``userid`` of who suppressed it, and an operator reads
-"manually by Jane Doe (jdoe)" where "manually by user 7" means a trip to the front end.
+"""Who a Zabbix user id is, for ``acknowledged_by`` and ``suppressed_by``: a problem's
+acknowledgement, and its suppression by hand (Zabbix 6.2+), carry only the ``userid`` of
+who did it, and an operator reads "Jane Doe (jdoe): on it" or "manually by Jane Doe
+(jdoe)" where "user 7" means a trip to the front end.
 
 ``UserNames`` asks ``user.get`` (``username``, ``name``, ``surname``) once per poll for
 the ids it does not know yet, or knows from longer ago than ``REFRESH_AFTER``, and
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 # user once in 120 polls. Names change rarely, and a label that changes is sent again
 # for every problem it names: sooner would buy little and cost those resends.
 REFRESH_AFTER = 3600.0
-# Far more operators than suppress problems at any one site; bounds the memory of a
-# follower that runs for months (the least recently used goes first).
+# Far more operators than acknowledge or suppress problems at any one site; bounds the
+# memory of a follower that runs for months (the least recently used goes first).
 MAX_USERS = 1000
 MAX_PART = 100  # characters of each name part kept: Zabbix's own column width
 
@@ -122,23 +123,24 @@ class UserNames:
         if self._told:
             return
         self._told = True
-        log.warning("zabbix: %s: who suppressed a problem by hand is said by user id "
-                    "(asked again after %g s; said once)", why, self.refresh_after)
+        log.warning("zabbix: %s: who acknowledged a problem or suppressed it by hand is "
+                    "said by user id (asked again after %g s; said once)", why,
+                    self.refresh_after)
 
 
 def names_check(lookup: Callable[[], list[dict[str, Any]]]) -> str:
-    """What ``aiops zabbix check`` says of the names of who suppressed a problem by
-    hand, from ``lookup`` (``ZabbixApi.users``: every user the API user may read).
-    Zabbix always has users besides the API user (Admin, guest), so reading only one
+    """What ``aiops zabbix check`` says of the names of who acknowledged a problem or
+    suppressed it by hand, from ``lookup`` (``ZabbixApi.users``: every user the API
+    user may read). Zabbix always has users besides the API user (Admin, guest), so reading only one
     is reading only itself."""
     try:
         users = lookup()
     except ZabbixError as exc:
-        return (f"user names: cannot be read ({exc}): who suppressed a problem by hand "
-                "is said by user id")
+        return (f"user names: cannot be read ({exc}): who acknowledged a problem or "
+                "suppressed it by hand is said by user id")
     if len(users) <= 1:
         return ("user names: only the API user's own (an Admin or User type reads its "
-                "user groups' members only): who else suppressed a problem by hand is "
-                "said by user id")
+                "user groups' members only): who else acknowledged a problem or "
+                "suppressed it by hand is said by user id")
     return (f"user names: {len(users)} users readable (a Super admin reads all; an Admin "
             "or User type, its user groups' members only)")

@@ -9,7 +9,10 @@ Every source that knows says it in the same two labels (CONTRACTS §1: labels ar
 - ``acknowledged_by``, with ``acknowledged`` where the source says who acknowledged and
   why: ``"AUTHOR: COMMENT"`` (Nagios: its acknowledgement's comment, from status.dat or
   an ACKNOWLEDGEMENT notification; Icinga 2: its acknowledgement's author and comment,
-  from the stream's AcknowledgementSet or its acknowledgement comment). It belongs to
+  from the stream's AcknowledgementSet or its acknowledgement comment; Zabbix: the
+  user's name and the message of the acknowledgement that stands, from
+  ``problem.get``'s acknowledges or an acknowledgement's update notification). It
+  belongs to
   ``acknowledged``: an event that
   carries ``acknowledged`` without it removes it (the acknowledgement is over, or the
   sender cannot say who);

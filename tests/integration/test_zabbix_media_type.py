@@ -68,12 +68,15 @@ def media_type() -> dict:
 
 
 def notify(url: str, macros: dict[str, str], zone: str = "UTC",
-           timezone: str = "") -> subprocess.CompletedProcess[str]:
+           timezone: str = "", without: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run the media type's script with its parameters filled as Zabbix fills them, in a
-    process whose local time zone is ``zone`` (the Zabbix server's)."""
+    process whose local time zone is ``zone`` (the Zabbix server's); ``without``: the
+    parameters left out (a media type edited from an older one)."""
     media = media_type()
     params = {}
     for p in media["parameters"]:
+        if p["name"] in without:
+            continue
         value = p["value"]
         params[p["name"]] = url if p["name"] == "URL" else macros.get(value, value)
     params["timezone"] = timezone
@@ -117,18 +120,21 @@ def test_an_update_notification_gives_the_alert_its_changed_severity(
 
 def test_an_acknowledgement_and_its_removal_reach_the_alert_s_label(
         live_server: LiveServer) -> None:
-    """{EVENT.ACK.STATUS} goes with every notification as ``acknowledged``: an update
-    operation after an operator acknowledged the problem marks the alert, one after
-    the acknowledgement was removed clears it. A maintenance the follower read
+    """{EVENT.ACK.STATUS} as ``acknowledged``: the update operation of an operator's
+    acknowledgement marks the alert, with who and why ({USER.FULLNAME}: {EVENT.UPDATE.
+    MESSAGE}) as ``acknowledged_by``; a later update that does not acknowledge (a
+    severity change) says nothing of either and leaves them; one after the
+    acknowledgement was removed clears both. A maintenance the follower read
     (``suppressed``, which no macro says) is left as it is."""
     url = f"{live_server.url}/api/v1/webhooks/zabbix"
 
     def labels() -> dict:
         (alert,) = alert_rows(live_server.runtime)
-        return {k: alert["labels"].get(k) for k in ("acknowledged", "suppressed")}
+        return {k: alert["labels"].get(k)
+                for k in ("acknowledged", "acknowledged_by", "suppressed")}
 
     assert notify(url, PROBLEM_MACROS).returncode == 0
-    assert labels() == {"acknowledged": "false", "suppressed": None}
+    assert labels() == {"acknowledged": "false", "acknowledged_by": None, "suppressed": None}
     # As `aiops zabbix follow` reports the problem in a maintenance.
     follower = {"event_id": "8812", "event_value": "1", "event_name": "BGP peer down",
                 "event_date": "2026.11.22", "event_time": "16:20:05", "severity": "4",
@@ -137,13 +143,54 @@ def test_an_acknowledgement_and_its_removal_reach_the_alert_s_label(
                 "host": "r1", "event_update_status": "1", "acknowledged": "false",
                 "suppressed": "maintenance", "suppressed_by": "maintenance 3"}
     assert requests.post(url, json=follower, timeout=10).status_code == 200
-    update = {**PROBLEM_MACROS, "{EVENT.UPDATE.STATUS}": "1"}
-    assert notify(url, {**update, "{EVENT.ACK.STATUS}": "Yes"}).returncode == 0
-    assert labels() == {"acknowledged": "true", "suppressed": "maintenance"}
-    assert notify(url, {**update, "{EVENT.ACK.STATUS}": "No"}).returncode == 0
-    assert labels() == {"acknowledged": "false", "suppressed": "maintenance"}
+    update = {**PROBLEM_MACROS, "{EVENT.UPDATE.STATUS}": "1", "{EVENT.ACK.STATUS}": "Yes",
+              "{USER.FULLNAME}": "Jane Doe (jdoe)"}
+    assert notify(url, {**update, "{EVENT.UPDATE.ACTION}": "acknowledged and commented",
+                        "{EVENT.UPDATE.MESSAGE}": "on it,\nswapping the line card"}
+                  ).returncode == 0
+    assert labels() == {"acknowledged": "true",
+                        "acknowledged_by": "Jane Doe (jdoe): on it, swapping the line card",
+                        "suppressed": "maintenance"}
+    assert notify(url, {**update, "{EVENT.NSEVERITY}": "5", "{EVENT.UPDATE.ACTION}":
+                        "changed severity from High to Disaster"}).returncode == 0
     (alert,) = alert_rows(live_server.runtime)
-    assert (alert["status"], alert["event_count"]) == ("firing", 4)
+    assert alert["severity"] == "critical" and labels()["acknowledged_by"] == \
+        "Jane Doe (jdoe): on it, swapping the line card"
+    assert notify(url, {**update, "{EVENT.ACK.STATUS}": "No",
+                        "{EVENT.UPDATE.ACTION}": "unacknowledged"}).returncode == 0
+    assert labels() == {"acknowledged": "false", "acknowledged_by": None,
+                        "suppressed": "maintenance"}
+    # Acknowledged without a message: who alone; a user with no name, as Zabbix 6.0.14
+    # writes {USER.FULLNAME} for one (" (bob)"), by username.
+    assert notify(url, {**update, "{EVENT.UPDATE.ACTION}": "acknowledged"}).returncode == 0
+    assert labels()["acknowledged_by"] == "Jane Doe (jdoe)"
+    assert notify(url, {**update, "{EVENT.UPDATE.ACTION}": "acknowledged",
+                        "{USER.FULLNAME}": " (bob)"}).returncode == 0
+    assert labels()["acknowledged_by"] == "bob"
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["status"], alert["event_count"]) == ("firing", 7)
+
+
+def test_a_media_type_without_the_update_parameters_sends_the_acknowledgement_as_before(
+        live_server: LiveServer) -> None:
+    """A media type edited from one imported before ``update_action`` existed: Yes and
+    No go with every notification as ``acknowledged``, and no ``acknowledged_by``
+    (the mapping makes no label of what the item does not carry)."""
+    url = f"{live_server.url}/api/v1/webhooks/zabbix"
+    old = ("update_action", "update_user", "update_message")
+    update = {**PROBLEM_MACROS, "{EVENT.UPDATE.STATUS}": "1",
+              "{EVENT.UPDATE.ACTION}": "acknowledged", "{USER.FULLNAME}": "Jane Doe (jdoe)"}
+    for ack, label in (("Yes", "true"), ("No", "false")):
+        assert notify(url, {**update, "{EVENT.ACK.STATUS}": ack}, without=old).returncode == 0
+        (alert,) = alert_rows(live_server.runtime)
+        assert (alert["labels"].get("acknowledged"), alert["labels"].get("acknowledged_by")
+                ) == (label, None)
+    # The recovery of an acknowledged problem, as it always was.
+    assert notify(url, {**PROBLEM_MACROS, "{EVENT.VALUE}": "0", "{EVENT.ACK.STATUS}": "Yes",
+                        "{EVENT.RECOVERY.DATE}": "2026.11.22",
+                        "{EVENT.RECOVERY.TIME}": "16:31:00"}, without=old).returncode == 0
+    (alert,) = alert_rows(live_server.runtime)
+    assert (alert["status"], alert["labels"]["acknowledged"]) == ("resolved", "true")
 
 
 def test_the_server_s_local_time_is_read_with_its_offset(live_server: LiveServer) -> None:

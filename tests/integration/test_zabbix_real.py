@@ -606,7 +606,11 @@ def test_the_media_type_sends_a_changed_severity_with_the_action_s_update_operat
     assert messages[2].startswith("Fan failed on sw-sev-2 updated: acknowledged"), messages
     (final,) = [a for a in alert_rows(live_server.runtime) if a["entity"] == host]
     assert final["id"] == alert["id"] and final["event_count"] == 4
-    assert final["labels"]["acknowledged"] == "true"  # the recovery's {EVENT.ACK.STATUS}
+    # From the acknowledgement's update, with who ({USER.FULLNAME} " (operator)": a user
+    # with no name); the recovery's {EVENT.ACK.STATUS} Yes says nothing new, and is not
+    # sent.
+    assert (final["labels"]["acknowledged"], final["labels"]["acknowledged_by"]) == (
+        "true", "operator")
 
 
 def _incident_of(live_server: LiveServer, alert: dict) -> dict:

@@ -1,5 +1,6 @@
 """Who ``user.get`` names, on a real Zabbix 6.0 (tests/zabbix_server.py): the follower
-names who suppressed a problem by hand from it (connectors/zabbix_users.py).
+names who acknowledged a problem or suppressed it by hand from it
+(connectors/zabbix_users.py).
 
 Zabbix 6.0 has no suppression by hand (6.2+: tested on its documented payloads in
 tests/unit/test_zabbix_suppression.py), but ``user.get`` is the same call, and what an
@@ -105,5 +106,5 @@ def test_check_says_when_only_the_api_user_itself_is_named(
     assert checked.stdout.splitlines() == [
         f"{zabbix.url}: 0 trigger problems open",
         f"{zabbix.url}: user names: only the API user's own (an Admin or User type reads "
-        "its user groups' members only): who else suppressed a problem by hand is said by "
-        "user id"]
+        "its user groups' members only): who else acknowledged a problem or suppressed it "
+        "by hand is said by user id"]

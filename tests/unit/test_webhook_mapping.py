@@ -224,11 +224,15 @@ def test_the_built_in_mappings_and_the_example_media_type_agree_on_field_names()
                                       preset.starts_at.value, preset.ends_at.value,
                                       *preset.labels.values()) for p in t.paths()}
     # suppressed: sent by ``aiops zabbix follow`` only (the media type has no macro for
-    # a maintenance; its items leave the label as it is); acknowledged: made by the
-    # script of {EVENT.ACK.STATUS} (its parameter ack_status).
-    assert "ack_status" in params and "acknowledged" in media["zabbix_export"][
-        "media_types"][0]["script"]
-    assert read - {"suppressed", "suppressed_by"} | {"tags"} <= params | {"acknowledged"}
+    # a maintenance; its items leave the label as it is); acknowledged and
+    # acknowledged_by: made by the script of {EVENT.ACK.STATUS} (its parameter
+    # ack_status) and, in an acknowledgement's update, of {USER.FULLNAME} and
+    # {EVENT.UPDATE.MESSAGE} (update_user, update_message).
+    script = media["zabbix_export"]["media_types"][0]["script"]
+    assert {"ack_status", "update_action", "update_user", "update_message"} <= params
+    assert "body.acknowledged =" in script and "body.acknowledged_by =" in script
+    assert read - {"suppressed", "suppressed_by"} | {"tags"} <= params | {
+        "acknowledged", "acknowledged_by"}
     sent = {"type", "host", "address", "check", "state", "output", "since", "ended",
             "acknowledged", "acknowledged_by", "suppressed", "flapping", "note"}
     nagios = builtin("nagios")

@@ -142,7 +142,8 @@ def test_check_says_whether_zabbix_names_users(tmp_path: Path) -> None:
     assert result.output.splitlines() == [
         f"{url}: 0 trigger problems open",
         f"{url}: user names: only the API user's own (an Admin or User type reads its user "
-        "groups' members only): who else suppressed a problem by hand is said by user id"]
+        "groups' members only): who else acknowledged a problem or suppressed it by hand is "
+        "said by user id"]
 
 
 @pytest.mark.parametrize(("entries", "said"), [

@@ -118,8 +118,9 @@ def test_users_zabbix_does_not_name_keep_their_id_logged_once(
     assert lookup.calls[-1] == ["1", "3", "6"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["zabbix: user.get did not name user 1 (an Admin or User type reads "
-                        "only the members of its own user groups): who suppressed a problem "
-                        "by hand is said by user id (asked again after 3600 s; said once)"]
+                        "only the members of its own user groups): who acknowledged a "
+                        "problem or suppressed it by hand is said by user id (asked again "
+                        "after 3600 s; said once)"]
 
 
 @pytest.mark.parametrize("error", [ZabbixError("down"),
@@ -136,8 +137,8 @@ def test_a_user_get_that_fails_keeps_the_ids_and_the_names_known(
     assert len(lookup.calls) == 2
     assert (names.said("3"), names.said("4")) == ("Jane Doe (jdoe)", "user 4")
     assert [r.getMessage() for r in caplog.records] == [
-        f"zabbix: user.get failed ({error}): who suppressed a problem by hand is said by "
-        "user id (asked again after 3600 s; said once)"]
+        f"zabbix: user.get failed ({error}): who acknowledged a problem or suppressed it by "
+        "hand is said by user id (asked again after 3600 s; said once)"]
 
 
 def test_nonsense_settings_are_refused() -> None:
@@ -200,5 +201,5 @@ def test_check_says_whether_names_can_be_read() -> None:
         raise ZabbixError("http://z: user.get: No permissions")
 
     assert names_check(failing) == (
-        "user names: cannot be read (http://z: user.get: No permissions): who suppressed "
-        "a problem by hand is said by user id")
+        "user names: cannot be read (http://z: user.get: No permissions): who acknowledged "
+        "a problem or suppressed it by hand is said by user id")
