@@ -59,23 +59,26 @@ why it is that one:
 3. A status.dat written before an episode the log forwarded ended still shows it: a
    problem that did not start after the forwarded one turned hard is left out of the
    comparison (``stale``), or it would be sent twice.
-4. A problem of ``sent`` whose end and then a new hard problem the log has recovered
-   and came back, whatever status.dat shows: open (the new one, or the old one when
-   written before the end; one alert to its last end if it were the judge), or fine
-   (written in between). Its RECOVERY and the new problem are sent from the log, in
-   its order, before the comparison; any number of times between two reads. Open at
-   the read, the new problem's PROBLEM (with the log's start) is sent and it is the
-   status.dat path's again; a status.dat written before the log's last line of it
-   (its ``created``, in whole seconds: the same second is before) shows it as it was
-   and is left out of the comparison for it (``behind``) until one written after is
-   read, or it would be sent twice or ended. The times sent from the log keep its
-   order within a second (``_LogTimes``), or the engine would not re-fire the alert.
+4. A problem of ``sent`` whose hard end the log has, then a hard problem again,
+   recovered and came back, whatever status.dat shows of it: open (the new problem,
+   or the old one when written before the end: one alert to its last end if it were
+   the judge) or fine (written in between). Its RECOVERY and the new problem are sent
+   from the log, in its order, before the comparison; any number of times between
+   two reads. Open at the read, the new problem's PROBLEM (with the log's start) is
+   sent and it is the status.dat path's again; a status.dat written before the log's
+   last line of it (its ``created``, in whole seconds: the same second counts as
+   before) shows it as it was and is left out of the comparison for it (``behind``)
+   until one written after is read, or it would be sent twice or ended. The times
+   sent from the log keep its order within a second (``_LogTimes``), or the engine
+   would not re-fire the alert. A flapping object is no different: Nagios notifies
+   none of its changes but logs each, and the engine's flapping keeps them one alert.
 
-status.dat stays what decides which problems are open; the log only adds those no
+status.dat stays what decides which problems are open; the log only adds what no
 read saw. Its position (device, inode, offset, time and first bytes:
-``aiops.file_tail``, which also reads the archives of rotations in between) and its
-open episodes are kept in the state file with ``sent``, as of the same moment, so a
-restart reads the log from where the engine had everything and sends no episode twice.
+``aiops.file_tail``, which also reads the archives of rotations in between), its open
+episodes, the ends it keeps and the problems that came back are kept in the state
+file with ``sent``, as of the same moment, so a restart reads the log from where the
+engine had everything and sends nothing twice.
 """
 
 from __future__ import annotations
