@@ -504,8 +504,8 @@ def test_a_problem_that_recovered_and_came_back_between_two_reads_is_re_fired(
     passive results in one write of the command file make it OK, CRITICAL, OK and
     CRITICAL again before Nagios writes status.dat, which then reads CRITICAL as before.
     With --log-file the engine gets both recoveries and both returns, in the log's
-    order (all in one second): the alert resolved and re-fired twice, and is firing;
-    no later read sends anything of it again."""
+    order (its lines share a second or two): the alert resolved and re-fired twice,
+    and is firing; no later read sends anything of it again."""
     explain = nagios_log(nagios)
     (nagios / "state-LDP session").write_text("2")
     wait_for(lambda: "SERVICE ALERT: core-1;LDP session;CRITICAL;HARD"
