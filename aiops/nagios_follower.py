@@ -37,18 +37,21 @@ A status file missing (Nagios stopped: it deletes the file at exit) or unreadabl
 short, garbled: ``connectors.nagios_status``) is said, once until it is read again,
 and read again at the next interval; nothing is ended for it.
 
-Given Nagios's log file (``log_file``), the follower also forwards each hard problem
-that began and ended between two reads, which no read of status.dat shows: a PROBLEM
-with its start, then its RECOVERY with its end (``aiops.nagios_log_episodes`` says
-which episodes, ``connectors.nagios_log`` which lines). The two sources are read in
-one order at each read, and why it is that one:
+Given Nagios's log file (``log_file``), the follower also forwards what happened
+between two reads that no read of status.dat shows: each hard problem that began and
+ended, a PROBLEM with its start, then its RECOVERY with its end; and each problem a
+read saw open that recovered and came back, its RECOVERY with the log's end, then the
+new problem as any other (``aiops.nagios_log_episodes`` says which, ``connectors.
+nagios_log`` which lines). The two sources are read in one order at each read, and
+why it is that one:
 
 1. status.dat first, then the log from where the last read stopped. Nagios writes a
    log line the moment a state changes and status.dat only every
    ``status_update_interval``, so the log read after is at least as new as the
    status.dat read: every change status.dat shows is in the log read by then, and a
    problem status.dat shows open whose end the log already has is the status.dat
-   path's to end (it is open in ``sent``), never the log's.
+   path's to end (it is open in ``sent``), never the log's, unless the log has it back
+   after that end (4.).
 2. The log's episodes are forwarded before what the comparison of status.dat sends: a
    problem that flapped and is open again at the read (status.dat shows the new one)
    reaches the engine as the old episode's PROBLEM and RECOVERY, then the new
@@ -56,12 +59,26 @@ one order at each read, and why it is that one:
 3. A status.dat written before an episode the log forwarded ended still shows it: a
    problem that did not start after the forwarded one turned hard is left out of the
    comparison (``stale``), or it would be sent twice.
+4. A problem of ``sent`` whose hard end the log has, then a hard problem again,
+   recovered and came back, whatever status.dat shows of it: open (the new problem,
+   or the old one when written before the end: one alert to its last end if it were
+   the judge) or fine (written in between). Its RECOVERY and the new problem are sent
+   from the log, in its order, before the comparison; any number of times between
+   two reads. Open at the read, the new problem's PROBLEM (with the log's start) is
+   sent and it is the status.dat path's again; a status.dat written before the log's
+   last line of it (its ``created``, in whole seconds: the same second counts as
+   before) shows it as it was and is left out of the comparison for it (``behind``)
+   until one written after is read, or it would be sent twice or ended. The times
+   sent from the log keep its order within a second (``_LogTimes``), or the engine
+   would not re-fire the alert. A flapping object is no different: Nagios notifies
+   none of its changes but logs each, and the engine's flapping keeps them one alert.
 
-status.dat stays what decides which problems are open; the log only adds those no
+status.dat stays what decides which problems are open; the log only adds what no
 read saw. Its position (device, inode, offset, time and first bytes:
-``aiops.file_tail``, which also reads the archives of rotations in between) and its
-open episodes are kept in the state file with ``sent``, as of the same moment, so a
-restart reads the log from where the engine had everything and sends no episode twice.
+``aiops.file_tail``, which also reads the archives of rotations in between), its open
+episodes, the ends it keeps and the problems that came back are kept in the state
+file with ``sent``, as of the same moment, so a restart reads the log from where the
+engine had everything and sends nothing twice.
 """
 
 from __future__ import annotations
@@ -78,7 +95,15 @@ from typing import Any
 from aiops.engine.alert_status import STATUS_LABELS
 from aiops.file_tail import FileTail
 from aiops.forwarder import Forwarder
-from aiops.nagios_log_episodes import Episode, LogState, replay, settle, stale
+from aiops.nagios_log_episodes import (
+    Episode,
+    LogState,
+    Recovery,
+    behind,
+    replay,
+    settle,
+    stale,
+)
 from aiops.statefile import read_state, write_state
 from connectors.nagios_log import is_archive_name, parse_line
 from connectors.nagios_status import (
@@ -86,6 +111,7 @@ from connectors.nagios_status import (
     StatusUnreadable,
     parse_objects,
     parse_status,
+    written_at,
 )
 
 log = logging.getLogger(__name__)
@@ -103,6 +129,7 @@ class FollowStats:
     recoveries: int = 0  # problems forwarded resolved (deleted objects included)
     deleted: int = 0
     between_reads: int = 0  # problems from the log that began and ended between reads
+    came_back: int = 0  # problems open at a read that recovered and came back (the log)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def line(self) -> str:
@@ -110,7 +137,8 @@ class FollowStats:
                 f"{self.unreadable} unreadable), {self.problems} problems, "
                 f"{self.status_changes} acknowledgement, downtime or flapping changes, "
                 f"{self.recoveries} recoveries ({self.deleted} deleted objects), "
-                f"{self.between_reads} problems between reads (from the log)")
+                f"{self.between_reads} problems between reads (from the log), "
+                f"{self.came_back} recovered and back between reads")
 
 
 @dataclass(slots=True)
@@ -206,7 +234,7 @@ class NagiosFollower:
             return True
         try:
             text = self.status.path.read_text(encoding="utf-8", errors="replace")
-            current = parse_status(text)
+            current, written = parse_status(text), written_at(text)
         except (OSError, StatusUnreadable) as exc:
             with self.stats.lock:
                 self.stats.unreadable += 1
@@ -219,10 +247,11 @@ class NagiosFollower:
         with self.stats.lock:
             self.stats.reads += 1
         from_log = self._read_log(current)  # before the comparison: the docstring's 2.
-        forwarded = (from_log or 0) + self.compare(self._not_stale(current), self.clock())
+        forwarded = (from_log or 0) + self.compare(self._not_stale(current, written),
+                                                   self.clock())
         if from_log is not None and self.log_state is not None:  # the log read to its end
             with self._lock:
-                settle(self.log_state, current, self.sent)
+                settle(self.log_state, current, self.sent, written)
         if first:
             log.info("nagios: %s read: %d hosts and services, %d problems; %d sent",
                      self.status.path, len(current),
@@ -277,19 +306,27 @@ class NagiosFollower:
         return len(items)
 
     def _read_log(self, current: dict[Key, ObjectState]) -> int | None:
-        """Forward the log's episodes that began and ended since the last read; how
-        many, None when it could not be read (said). The log's state changes with the
-        forwarder's queue under the lock, so the state file never keeps a position
-        past what the engine did not get."""
+        """Forward what the log read since the last read says that no read of
+        status.dat shows: each episode that began and ended, and each problem the
+        status.dat path had open that recovered and came back (its RECOVERY, then the
+        new problem, as an episode, or, open still, its PROBLEM, which is that path's
+        from then on: the docstring's 4.); how many items, None when it could not be
+        read (said). The log's state changes with the forwarder's queue and ``sent``
+        under the lock, so the state file never keeps a position past what the engine
+        did not get."""
         if self.log is None or self.log_state is None:
             return None
         work, before = self.log_state.copy(), self.log_state.position
-        ended: list[Episode] = []
+        handed = set(self.sent)  # the status.dat path's, less the problems that came back
+        said: list[Episode | Recovery] = []
+        last: dict[Key, int] = {}  # each object's last hard line's time
 
         def each_line(line: str) -> None:
             logged = parse_line(line)
             if logged is not None:
-                replay(work, logged, self.sent, ended)
+                replay(work, logged, handed, said)
+                if logged.change and logged.hard:
+                    last[logged.key] = logged.time
 
         try:
             work.position = self.log.read(work.position, each_line)
@@ -300,48 +337,78 @@ class NagiosFollower:
             self.log.warn(f"{self.log.path} unreadable ({exc}); read again at the next "
                           "read of status.dat, from where it stopped")
             return None
+        back = [key for key in dict.fromkeys(s.key for s in said if isinstance(s, Recovery))
+                if key in work.open and key not in handed]
+        times = _LogTimes()
+        items: list[dict[str, Any]] = []
+        for what in said:
+            if isinstance(what, Recovery):
+                items.append(self._recovery_item(what, current.get(what.key), times))
+            else:
+                items += self._episode_items(what, current.get(what.key), times)
+        for key in back:  # open at this read: a PROBLEM of the status.dat path's
+            items += self._episode_items(work.open[key], current.get(key), times)
+            work.came_back[key] = last[key]
         with self._lock:
-            for episode in ended:
-                for item in self._episode_items(episode, current.get(episode.key)):
-                    self.forwarder.add(item)
+            for item in items:
+                self._queue((item["host"], item["check"]), item)
             self.log_state = work
         with self.stats.lock:
-            self.stats.between_reads += len(ended)
+            self.stats.between_reads += sum(isinstance(s, Episode) for s in said)
+            self.stats.came_back += sum(isinstance(s, Recovery) for s in said)
         if self.log_state.position is not None and before is None:
             log.info("nagios: following %s from byte %d", self.log.path,
                      self.log_state.position.offset)
-        return len(ended)
+        return len(items)
 
-    def _not_stale(self, current: dict[Key, ObjectState]) -> dict[Key, ObjectState]:
+    def _not_stale(self, current: dict[Key, ObjectState],
+                   written: int | None) -> dict[Key, ObjectState]:
         """status.dat's objects without the problems it shows that the log already
-        forwarded as begun and ended (the docstring's 3.)."""
-        if self.log_state is None or not self.log_state.forwarded:
+        forwarded as begun and ended (the docstring's 3.), and without those the log
+        said came back when it was written before the log's last line of them (4.)."""
+        state = self.log_state
+        if state is None or not (state.forwarded or state.came_back):
             return current
         return {key: obj for key, obj in current.items()
-                if key in self.sent or not stale(self.log_state, key, obj)}
+                if not (behind(state, key, written) if key in self.sent
+                        else stale(state, key, obj))}
 
-    def _episode_items(self, episode: Episode,
-                       obj: ObjectState | None) -> list[dict[str, Any]]:
-        """The PROBLEM (with its start), a PROBLEM for each later state (as an
-        escalation), and the RECOVERY (with its end) of an episode from the log. The
-        log says nothing of an acknowledgement (none is left after a recovery) or a
-        downtime: its downtime (and ``suppressed_by``) and flapping are the object's as
-        status.dat has them at this read, the end of the interval it happened in."""
-        assert episode.end is not None
+    def _log_labels(self, obj: ObjectState | None) -> dict[str, str]:
+        """The status labels of what the log says. It says nothing of an
+        acknowledgement (none is left after a recovery) or a downtime: the downtime (and
+        ``suppressed_by``) and flapping are the object's as status.dat has them at this
+        read, the end of the interval it happened in."""
         labels = {"acknowledged": "false",
                   "suppressed": "downtime" if obj is not None and obj.downtime else "false",
                   "flapping": "true" if obj is not None and obj.flapping else "false"}
         if obj is not None and obj.downtime and obj.suppressed_by:
             labels["suppressed_by"] = obj.suppressed_by
+        return labels
+
+    def _episode_items(self, episode: Episode, obj: ObjectState | None,
+                       times: _LogTimes) -> list[dict[str, Any]]:
+        """The PROBLEM (with its start), a PROBLEM for each later state (as an
+        escalation), and, when it ended, the RECOVERY (with its end) of an episode
+        from the log."""
+        labels = self._log_labels(obj)
         base = {"host": episode.host, "address": self.addresses.get(episode.host, ""),
                 "check": episode.check}
         items = [{"type": "PROBLEM", **base, "state": state, "output": output, **labels}
                  for state, output in episode.states]
-        items[0]["since"] = str(episode.since)
-        when, state, output = episode.end
-        items.append({"type": "RECOVERY", **base, "state": state, "output": output,
-                      **labels, "ended": str(when)})
+        items[0]["since"] = times.start(episode.key, episode.since)
+        if episode.end is not None:
+            when, state, output = episode.end
+            items.append({"type": "RECOVERY", **base, "state": state, "output": output,
+                          **labels, "ended": times.end(episode.key, when)})
         return items
+
+    def _recovery_item(self, end: Recovery, obj: ObjectState | None,
+                       times: _LogTimes) -> dict[str, Any]:
+        """The RECOVERY of a problem the status.dat path had open, at the log's end."""
+        return {"type": "RECOVERY", "host": end.host,
+                "address": self.addresses.get(end.host, ""), "check": end.check,
+                "state": end.state, "output": end.output, **self._log_labels(obj),
+                "ended": times.end(end.key, end.at)}
 
     def _item(self, obj: ObjectState, kind: str, since: bool = False) -> dict[str, Any]:
         """What aiops-notify would post for it (the ``nagios`` mapping's fields)."""
@@ -363,12 +430,16 @@ class NagiosFollower:
 
     def _forward(self, key: Key, item: dict[str, Any]) -> None:
         with self._lock:
-            if item["type"] == "RECOVERY":
-                self.sent.pop(key, None)
-            else:
-                self.sent[key] = (item["state"],
-                                  {name: item[name] for name in LABELS if name in item})
-            self.forwarder.add(item)
+            self._queue(key, item)
+
+    def _queue(self, key: Key, item: dict[str, Any]) -> None:
+        """Queue ``item`` and note what is open as sent; the caller holds the lock."""
+        if item["type"] == "RECOVERY":
+            self.sent.pop(key, None)
+        else:
+            self.sent[key] = (item["state"],
+                              {name: item[name] for name in LABELS if name in item})
+        self.forwarder.add(item)
 
     def finish(self) -> None:
         """At a stop (``aiops.cli_follow``): write what the engine has."""
@@ -403,6 +474,33 @@ class NagiosFollower:
 # The status labels an item carries (who and which only when Nagios says them): what
 # the state file keeps of each open problem, and what a STATUS report is sent for.
 LABELS = STATUS_LABELS
+
+
+class _LogTimes:
+    """The times one read sends from the log, kept in the log's order for each object.
+    Nagios stamps whole seconds: a recovery and the problem back after it in the same
+    second would reach the engine as that problem starting when its alert ended, a
+    re-delivery of the episode (the engine re-fires an alert only for a start after
+    its end), and its next recovery as the late end of an episode before. So a start
+    not after the time sent before it of its object is sent a millisecond after it,
+    and an end before it at it: still within the second the log says."""
+
+    step = 0.001
+
+    def __init__(self) -> None:
+        self.last: dict[Key, float] = {}
+
+    def start(self, key: Key, at: int) -> str:
+        return self._after(key, at, self.step)
+
+    def end(self, key: Key, at: int) -> str:
+        return self._after(key, at, 0.0)
+
+    def _after(self, key: Key, at: int, step: float) -> str:
+        floor = self.last.get(key)
+        when = float(at) if floor is None or at >= floor + step else floor + step
+        self.last[key] = when
+        return str(at) if when == at else f"{when:.3f}"
 
 
 def _labels(obj: ObjectState) -> dict[str, str]:

@@ -131,6 +131,21 @@ def parse_status(text: str) -> dict[tuple[str, str], ObjectState]:
     return _with_who_and_which(found, acknowledgements, downtimes)
 
 
+def written_at(text: str) -> int | None:
+    """When Nagios wrote this status.dat: its ``info`` block's ``created`` (the first
+    block, so only the file's head is looked at); None when it does not say. The
+    follower compares it with the log's times to tell a status.dat written before a
+    line it read from the log (``aiops.nagios_log_episodes``)."""
+    start = text.find("info {")
+    if start < 0:
+        return None
+    for line in text[start:text.find("}", start)].split("\n"):
+        key, _, value = line.strip().partition("=")
+        if key == "created":
+            return int(value) if value.isascii() and value.isdigit() else None
+    return None
+
+
 def _subject(kind: str, fields: dict[str, str]) -> tuple[str, str] | None:
     """The (host, check) a comment or downtime block is of; None without its names."""
     host = fields.get("host_name", "")

@@ -496,3 +496,71 @@ def test_a_problem_between_two_status_reads_reaches_the_engine_from_nagios_log(
                               .where(raw_events.c.alert_id == ldp["id"])).all()
     assert len(events) == 2, events  # its PROBLEM and its RECOVERY, each once
     assert "1 problems between reads (from the log)" in err, err
+
+
+def test_a_problem_that_recovered_and_came_back_between_two_reads_is_re_fired(
+        nagios: Path, live_server: LiveServer, tmp_path: Path) -> None:
+    """LDP session is CRITICAL (its check says so) and the follower sent it; four
+    passive results in one write of the command file make it OK, CRITICAL, OK and
+    CRITICAL again before Nagios writes status.dat, which then reads CRITICAL as before.
+    With --log-file the engine gets both recoveries and both returns, in the log's
+    order (its lines share a second or two): the alert resolved and re-fired twice,
+    and is firing; no later read sends anything of it again."""
+    explain = nagios_log(nagios)
+    (nagios / "state-LDP session").write_text("2")
+    wait_for(lambda: "SERVICE ALERT: core-1;LDP session;CRITICAL;HARD"
+             in (nagios / "nagios.log").read_text(), "the LDP problem in Nagios", 60, explain)
+    follower = follow(nagios, live_server, tmp_path / "d",
+                      "--log-file", str(nagios / "nagios.log"))
+    try:
+        wait_for(lambda: alert_status(live_server, "LDP session") == (
+            "false", "false", "firing"), "the problem, from status.dat", 60, explain)
+        wait_for(lambda: any(json.loads(f.read_text()).get("log", {}).get("position")
+                             for f in (tmp_path / "d" / "nagios").glob("*.json")),
+                 "the follower's first read of the log", 60, explain)
+        now = int(time.time())
+        with (nagios / "nagios.cmd").open("w") as pipe:
+            for state, output in ((0, "LDP up"), (2, "LDP down"), (0, "LDP up"),
+                                  (2, "LDP down")):
+                pipe.write(f"[{now}] PROCESS_SERVICE_CHECK_RESULT;core-1;LDP session;"
+                           f"{state};{output}\n")
+        wait_for(lambda: len(ldp_events(live_server)) >= 5,
+                 "both recoveries and returns", 60, explain)
+        time.sleep(3)  # three more reads: status.dat's CRITICAL sends nothing of it
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        err = follower.communicate(timeout=30)[1]
+    assert follower.returncode == 0, err
+    lines = [raw.partition("] ")[2] for raw in
+             (nagios / "nagios.log").read_text(errors="replace").splitlines()
+             if "SERVICE ALERT: core-1;LDP session;" in raw]
+    assert [line.split(";")[2] for line in lines[-4:]] == ["OK", "CRITICAL", "OK",
+                                                           "CRITICAL"], lines
+    assert [e.disposition for e in ldp_events(live_server)] == [
+        "new", "resolved", "refired", "resolved", "refired"]
+    (ldp,) = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
+    back = logged_at_last(nagios, "SERVICE ALERT: core-1;LDP session;CRITICAL;HARD")
+    assert ldp["status"] == "firing" and back <= ldp["episode_start"] < back + 1, ldp
+    # The first return is the open problem's; the second, ended in between, an episode.
+    assert ("1 problems between reads (from the log), 1 recovered and back between reads"
+            in err), err
+
+
+def ldp_events(live_server: LiveServer) -> list:
+    """The raw events of the LDP session alert, in the order they came."""
+    rows = [a for a in alert_rows(live_server.runtime) if a["name"] == "LDP session"]
+    if not rows:
+        return []
+    with live_server.runtime.db.connect() as conn:
+        return conn.execute(sa.select(raw_events.c.disposition)
+                            .where(raw_events.c.alert_id == rows[0]["id"])
+                            .order_by(raw_events.c.seq)).all()
+
+
+def logged_at_last(folder: Path, line: str) -> int:
+    """When Nagios's log has ``line`` last."""
+    found = [int(raw[1:raw.index("]")]) for raw in
+             (folder / "nagios.log").read_text(errors="replace").splitlines()
+             if raw.partition("] ")[2].startswith(line)]
+    assert found, f"{line!r} is not in nagios.log"
+    return found[-1]
