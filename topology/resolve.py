@@ -1,6 +1,7 @@
 """Alert entity → topology node.
 
-Sources name things their own way: an id, a display name, an alias, an IP address,
+Sources name things their own way: an id, a display name, an alias, an IP address
+(in any of its spellings, with a port: ``10.0.0.5:9100``, ``[2001:db8::5]:9100``),
 an FQDN where the inventory has a short name, or the reverse; an interface as
 ``device:ifname``; a pod by a name that changes with every rollout. The index is
 built once per topology load so resolving an alert is a few dict look-ups.
@@ -26,6 +27,7 @@ its deployment may share a name without making it ambiguous.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,6 +36,29 @@ from topology.model import Node
 
 KIND_RANK: dict[str, int] = {"service": 1, "deployment": 2, "pod": 3, "interface": 4}
 POD_NAME = re.compile(r"^(?P<deployment>.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$")
+# ``[2001:db8::1]:9100``: an IPv6 address with a port, as Prometheus' ``instance`` and
+# URLs write it (the brackets keep the port apart from the address's own colons).
+# What an address literal may look like: a cheap test before ``ipaddress`` parses (a
+# name that is not one would cost a raised ValueError per look-up).
+ADDRESS_LIKE = re.compile(r"[0-9a-f:.]{2,45}(?:%\S{1,64})?")
+BRACKETED = re.compile(r"^\[(?P<address>[0-9A-Fa-f:.]{2,45})\](?::\d{1,5})?$")
+
+
+def _address(text: str) -> str | None:
+    """The canonical form of an IP address literal, or None when ``text`` is not one.
+
+    One address has many spellings (``2001:DB8:0:0::1``, ``2001:db8::1``; an IPv4
+    address mapped into IPv6): an inventory and an alert source seldom pick the same,
+    so both sides are looked up by the form Python's ``ipaddress`` gives."""
+    if ADDRESS_LIKE.fullmatch(text) is None:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
 
 
 def _keys(text: str) -> list[str]:
@@ -44,6 +69,9 @@ def _keys(text: str) -> list[str]:
     """
     lowered = text.strip().lower()
     keys = [lowered]
+    address = _address(lowered)
+    if address is not None and address != lowered:
+        keys.append(address)
     if ("." in lowered and not lowered.replace(".", "").isdigit()
             and ":" not in lowered and "/" not in lowered):
         keys.append(lowered.split(".", 1)[0])
@@ -79,6 +107,9 @@ class EntityResolver:
         """The node ``entity`` names (an interface for ``device:ifname``), or None."""
         if entity in self._nodes:
             return entity
+        bracketed = BRACKETED.match(entity.strip())
+        if bracketed is not None:
+            return self.lookup(bracketed["address"])
         for key in _keys(entity):
             node_id = self._loose.get(key)
             if node_id is not None:

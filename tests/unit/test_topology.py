@@ -58,6 +58,22 @@ def test_resolution_by_id_name_alias_ip_and_fqdn() -> None:
     assert g.resolve("10.0.0") is None
 
 
+def test_resolution_by_any_spelling_of_an_address_and_with_a_port() -> None:
+    g = TopologyGraph(
+        [Node("r1", "device", "r1", {"mgmt_ip": "2001:DB8:0:0::5"}),
+         Node("r2", "device", "r2", {"ips": ["10.0.0.2", "fe80::1%eth0"]})],
+        [])
+    assert g.resolve("2001:db8::5") == "r1"
+    assert g.resolve("2001:0db8:0000:0000:0000:0000:0000:0005") == "r1"
+    assert g.resolve("[2001:db8::5]:9100") == "r1"  # Prometheus' instance label
+    assert g.resolve("[2001:db8::5]") == "r1"
+    assert g.resolve("10.0.0.2:9100") == "r2"
+    assert g.resolve("::ffff:10.0.0.2") == "r2"  # IPv4 mapped into IPv6
+    assert g.resolve("fe80::1%eth0") == "r2"
+    assert g.resolve("[2001:db8::6]:9100") is None
+    assert g.resolve("2001:db8::6") is None
+
+
 def test_ambiguous_short_name_is_not_guessed() -> None:
     g = TopologyGraph([Node("a", "device", "sw1.dc1.example"),
                        Node("b", "device", "sw1.dc2.example")], [])
