@@ -20,6 +20,14 @@ carries them when known, since one that says acknowledged (suppressed) without t
 removes them from the alert, and a change of them alone is sent like a change of the
 flags.
 
+A downtime or an acknowledgement that ends by its own time (a downtime's end, an
+acknowledgement's ``expiry``) has the object read again then, by a second thread that
+waits for the earliest such end it knows (``END_MARGIN`` after it, for the two
+machines' clocks): Icinga 2.13.6 says a downtime's end on the stream only when its
+expiry timer next runs (every 60 s) and an acknowledgement's only at the object's next
+check result, while the object's state says it at once (its ``downtime_depth``, its
+``acknowledgement_expiry``). The two threads take turns (``_turn``).
+
 A problem it sent (in this run or, as the file says, before a restart) that the query
 neither lists nor says recovered is asked for by name: if Icinga no longer has the
 object (deleted from its configuration while the stream or the follower was away, as a
@@ -70,6 +78,10 @@ from connectors.icinga_who import WhoAndWhich
 log = logging.getLogger(__name__)
 CLOCK_MARGIN = 300.0  # seconds: recoveries this much before the stream was last alive
 MAX_PAUSE = 30.0
+# seconds after a downtime's end or an acknowledgement's expiry (on this machine's clock)
+# that its object is read again: Icinga compares them with its own clock.
+END_MARGIN = 1.0
+MAX_SLEEP = 60.0  # the ends' thread looks at the stop at least this often
 SAVE_EVERY = 5.0  # seconds between writes of the state file while events flow
 # What a user without an optional group of events (OPTIONAL_EVENTS) still gets: said once.
 WITHOUT = {
@@ -147,6 +159,10 @@ class IcingaFollower:
         self.alive_at = _alive_at_of(saved) or clock() - lookback
         self._delivered_at = self.alive_at  # what the state file says: see ``save``
         self._saved_at = 0.0
+        # One thread at a time reads or changes what the follower keeps: the stream's
+        # (events, connects) and the ends' (``_wait_for_ends``), which it wakes when what
+        # it waits for may have changed.
+        self._turn = threading.Condition()
         self.refused: IcingaRefused | None = None
         self.failed: BaseException | None = None
         self.last_error = ""
@@ -154,13 +170,47 @@ class IcingaFollower:
     def run(self, stop: threading.Event) -> None:
         """Follow until ``stop`` is set, Icinga refuses the user (``self.refused``) or
         something unforeseen breaks (``self.failed``: logged, for a non-zero exit)."""
+        done = threading.Event()  # the ends' thread stops with this one, whatever ended it
+        threading.Thread(target=self._wait_for_ends, args=(stop, done), name="icinga-ends",
+                         daemon=True).start()
         try:
             self._run(stop)
         except Exception as exc:  # noqa: BLE001 - said, and the process exits non-zero
             self.failed = exc
             log.exception("icinga: the follower failed")
         finally:
+            done.set()
+            with self._turn:
+                self._turn.notify_all()
             self.save()
+
+    def _wait_for_ends(self, stop: threading.Event, done: threading.Event) -> None:
+        """The ends' thread: at each downtime's end and each acknowledgement's expiry
+        (``END_MARGIN`` later), read its object again (``end_due``)."""
+        while not stop.is_set() and not done.is_set():
+            with self._turn:
+                due = self.who.next_end()
+                wait = MAX_SLEEP if due is None else due + END_MARGIN - self.clock()
+                if wait > 0:
+                    self._turn.wait(min(wait, MAX_SLEEP))
+                    continue
+                try:
+                    self.end_due()
+                except Exception:  # noqa: BLE001 - said; the stream's thread goes on
+                    log.exception("icinga: reading what ended by its own time failed")
+
+    def end_due(self) -> None:
+        """Downtimes and acknowledgements that ended by their own time (``END_MARGIN``
+        ago): forgotten (``suppressed_by`` and ``acknowledged_by`` no longer name them),
+        and each object read again, its problem sent if that changed (no longer
+        suppressed or acknowledged, or by fewer). Icinga's own events of those ends come
+        later, if ever, and then change nothing."""
+        with self._turn:
+            for key in sorted(self.who.end(self.clock() - END_MARGIN)):
+                try:
+                    self._status_changed(key)
+                except IcingaRefused as exc:  # the stream's thread says it and stops
+                    log.warning("icinga: %s: %s", "!".join(filter(None, key)), exc)
 
     def _run(self, stop: threading.Event) -> None:
         pause = 0.0
@@ -191,18 +241,20 @@ class IcingaFollower:
         stream's until it breaks (IcingaError) or ``stop`` is set."""
         stream = self._open_stream()
         try:
-            opened = self.clock()
-            items = self.api.problems(self.alive_at - CLOCK_MARGIN)
-            self._read_who_and_which()
-            fresh = [item for item in items if self._is_news(item)]
-            gone = self._gone(items, opened)
-            self.alive_at = opened
-            with self.stats.lock:
-                self.stats.connects += 1
-                self.stats.synced += len(fresh)
-                self.stats.deletions += len(gone)
-            for item in fresh + gone:
-                self._forward(item)
+            with self._turn:
+                opened = self.clock()
+                items = self.api.problems(self.alive_at - CLOCK_MARGIN)
+                self._read_who_and_which()
+                fresh = [item for item in items if self._is_news(item)]
+                gone = self._gone(items, opened)
+                self.alive_at = opened
+                with self.stats.lock:
+                    self.stats.connects += 1
+                    self.stats.synced += len(fresh)
+                    self.stats.deletions += len(gone)
+                for item in fresh + gone:
+                    self._forward(item)
+                self._turn.notify_all()  # the queries' ends
             self.save()
             self.last_error = ""
             log.info("icinga: connected to %s; %d problems and recoveries sent (%d already "
@@ -268,12 +320,17 @@ class IcingaFollower:
     def handle(self, doc: Any) -> None:
         """One event of the stream. Never raises on a bad event: it is logged and
         counted, and the stream goes on."""
+        with self._turn:
+            self._handle(doc)
+
+    def _handle(self, doc: Any) -> None:
         flap = flapping_event(doc)
         if flap is not None:
             self.flapping[flap[0]] = flap[1]
         self.who.note(doc)
         key = status_event_key(doc)
         if key is not None:
+            self._turn.notify_all()  # an end may have come or gone
             self._status_changed(key)
             return
         try:

@@ -15,6 +15,10 @@ Icinga 2 has no webhook of its own; its API (port 5665) streams events as they h
 - a recovery, or a problem changing state (WARNING to CRITICAL), does not say when its
   problem began: it is sent without ``since`` and the engine gives it the start of the
   alert it belongs to (``Engine.ingest(start_unknown=...)``);
+- every item says whether its object is acknowledged and in a downtime, a recovery
+  too: Icinga ends every acknowledgement at a recovery, and the resolved alert must
+  say so; an acknowledgement past its expiry is over (Icinga's attribute says 1 until
+  a check result next asks);
 - an object deleted from Icinga's configuration (``ObjectDeleted``) is sent as a
   recovery whose output says so: nothing will ever recover it otherwise;
 - who acknowledged a problem and which downtimes suppress it are its comments and
@@ -29,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 import warnings
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -48,7 +53,7 @@ NO_PREVIOUS_STATE = 99  # previous_hard_state of an object's first check result
 MAX_OUTPUT = 1024  # of the plugin output's first line, the alert's summary
 MAX_LINE = 1024 * 1024  # one event; a longer line is skipped, not buffered
 OBJECT_ATTRS = ["name", "last_hard_state", "last_hard_state_change", "last_check_result",
-                "acknowledgement", "downtime_depth", "flapping"]
+                "acknowledgement", "acknowledgement_expiry", "downtime_depth", "flapping"]
 # Events that change an object's acknowledgement, downtime or flapping, not its state:
 # the follower reads the object again and sends its problem with the new labels.
 STATUS_EVENTS = ["AcknowledgementSet", "AcknowledgementCleared", "DowntimeStarted",
@@ -85,12 +90,17 @@ def key_of(item: dict[str, Any]) -> Key:
     return item["host"], item.get("service", "")
 
 
-def status_of(attrs: dict[str, Any], where: str) -> dict[str, str]:
+def status_of(attrs: dict[str, Any], where: str,
+              now: float | None = None) -> dict[str, str]:
     """The ``acknowledged``, ``suppressed`` and ``flapping`` item fields of an object's
     (or a StateChange event's) ``acknowledgement`` (0 none, 1 normal, 2 sticky; the
     event's may be a boolean), ``downtime_depth`` (active downtimes) and ``flapping`` (a
     boolean; a StateChange event does not carry it). A value Icinga does not document is
-    left out, and logged naming it: the alert keeps what it had."""
+    left out, and logged naming it: the alert keeps what it had.
+
+    An object's acknowledgement whose ``acknowledgement_expiry`` is before ``now`` is
+    over, as Icinga's own IsAcknowledged says: 2.13.6 leaves the attribute at 1 until
+    something next asks (a check result), which a passive check may never do."""
     out: dict[str, str] = {}
     ack = attrs.get("acknowledgement")
     if isinstance(ack, bool):
@@ -100,6 +110,9 @@ def status_of(attrs: dict[str, Any], where: str) -> dict[str, str]:
     elif ack is not None:
         log.warning("icinga: %s: acknowledgement %s is not 0, 1 or 2; ignored", where,
                     str(ack)[:50])
+    expiry = _number(attrs.get("acknowledgement_expiry"))
+    if out.get("acknowledged") == "true" and expiry and now is not None and expiry < now:
+        out["acknowledged"] = "false"
     depth = _number(attrs.get("downtime_depth"))
     if depth is not None and depth >= 0:
         out["suppressed"] = "downtime" if depth > 0 else "false"
@@ -209,9 +222,11 @@ def state_change_item(doc: Any) -> dict[str, Any] | None:
     if at is None:
         raise ValueError(f"a StateChange of {host} without a time")
     output = result.get("output")
-    if state == 0:
-        return _item(host, service, state, output, ended=at)
+    # A recovery says them too: Icinga ends every acknowledgement at a recovery (a
+    # sticky one included), and the alert must not stay acknowledged once resolved.
     status = status_of(doc, f"{host}!{service}" if service else host)
+    if state == 0:
+        return _item(host, service, state, output, ended=at, status=status)
     previous = result.get("previous_hard_state")
     if isinstance(previous, int) and previous not in (0, NO_PREVIOUS_STATE):
         # WARNING to CRITICAL: the same problem
@@ -219,10 +234,13 @@ def state_change_item(doc: Any) -> dict[str, Any] | None:
     return _item(host, service, state, output, since=at, status=status)
 
 
-def object_item(result: Any, recovered_since: float) -> dict[str, Any] | None:
+def object_item(result: Any, recovered_since: float,
+                now: float | None = None) -> dict[str, Any] | None:
     """The item for one host or service of an object query: a problem in a hard state,
     or a recovery at or after ``recovered_since`` (one the stream may have missed while
     it was away); None for anything else (OK for long, never checked, never hard).
+    ``now`` (the follower's clock when None) is when an acknowledgement's expiry ended
+    it (``status_of``).
 
     A problem's ``last_hard_state_change`` is when its current hard state began: its
     start, unless it changed state since (WARNING to CRITICAL). So it is sent as
@@ -243,11 +261,12 @@ def object_item(result: Any, recovered_since: float) -> dict[str, Any] | None:
     if not isinstance(check, dict) or state is None or changed is None or changed <= 0:
         return None
     output = check.get("output")
+    status = status_of(attrs, f"{host}!{service}" if service else host,
+                       time.time() if now is None else now)
     if state == 0:
-        return _item(host, service, 0, output, ended=changed) if changed >= recovered_since \
-            else None
-    return _item(host, service, int(state), output, state_since=changed,
-                 status=status_of(attrs, f"{host}!{service}" if service else host))
+        return _item(host, service, 0, output, ended=changed, status=status) \
+            if changed >= recovered_since else None
+    return _item(host, service, int(state), output, state_since=changed, status=status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,16 @@ service (``WhoAndWhich``):
   ``trigger_time``, ``entry_time``). So a removal of one of two downtimes leaves the
   other named.
 
+Both can end by their own time, which Icinga 2.13.6 says late or not at all on the
+stream (seen there): a downtime's end (a fixed one's ``end_time``, a triggered flexible
+one's ``trigger_time`` plus ``duration``) is followed by ``DowntimeRemoved`` only when
+its expiry timer next runs, every 60 s, while the object's ``downtime_depth`` drops at
+the end itself; an acknowledgement's ``expiry`` sends ``AcknowledgementCleared`` only
+when something next asks for it (a check result), and the object's
+``acknowledgement`` stays 1 until then. So each downtime and acknowledgement is kept
+with its end (``Downtime.until``, ``Acknowledgement.expiry``): ``next_end`` says when
+the follower must read the object again, and ``end`` forgets what ended.
+
 ``acknowledged_by`` is ``"AUTHOR: COMMENT"`` of the object's newest acknowledgement
 (a persistent comment outlives its acknowledgement: it is said only while the object
 reads acknowledged). ``suppressed_by`` names its downtimes in effect, ``"downtime NAME
@@ -49,7 +59,8 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (host, service); service "" for the host itself
 ACKNOWLEDGEMENT_COMMENT = 4  # a comment's entry_type (1 user, 2 downtime, 3 flapping)
-COMMENT_ATTRS = ["host_name", "service_name", "author", "text", "entry_time", "entry_type"]
+COMMENT_ATTRS = ["host_name", "service_name", "author", "text", "entry_time", "entry_type",
+                 "expire_time"]
 COMMENTS_FILTER = f"comment.entry_type == {ACKNOWLEDGEMENT_COMMENT}"
 DOWNTIME_ATTRS = ["name", "host_name", "service_name", "author", "comment", "start_time",
                   "end_time", "fixed", "duration", "trigger_time", "entry_time"]
@@ -66,6 +77,14 @@ class Downtime:
     name: str
     entry_time: float
     said: str  # as suppressed_by names it
+    until: float | None = None  # when it ends by its own time (None: not said)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    entry_time: float
+    said: str  # as acknowledged_by says it
+    expiry: float | None = None  # when it ends by its own time (None: when removed)
 
 
 def _text(value: Any) -> str:
@@ -99,6 +118,13 @@ def acknowledgement_of(doc: Any) -> tuple[Key, str] | None:
     return key, acknowledged_by(_text(doc.get("author")), _text(comment))
 
 
+def expiry_of(value: Any) -> float | None:
+    """An acknowledgement's ``expiry`` (its comment's ``expire_time``) as a time, or None
+    for 0 (none: it lasts until removed, or the state changes) or no number."""
+    expiry = _number(value)
+    return expiry if expiry else None
+
+
 def downtime_of(attrs: Any) -> tuple[Key, Downtime] | None:
     """The object a serialized downtime (an event's ``downtime``, a query's ``attrs``) is
     of, and how ``suppressed_by`` names it; None, logged, for one without a host or a
@@ -120,7 +146,7 @@ def downtime_of(attrs: Any) -> tuple[Key, Downtime] | None:
     except (OverflowError, OSError, ValueError):  # an end beyond what a date can say
         said = downtime_said(name, _text(attrs.get("author")), None,
                              _text(attrs.get("comment")))
-    return key, Downtime(name, _number(attrs.get("entry_time")) or 0.0, said)
+    return key, Downtime(name, _number(attrs.get("entry_time")) or 0.0, said, until)
 
 
 def in_effect_by_event(doc: dict[str, Any]) -> bool:
@@ -136,24 +162,25 @@ def in_effect_by_event(doc: dict[str, Any]) -> bool:
 
 @dataclass(slots=True)
 class WhoAndWhich:
-    """Per host and service: who acknowledged it (newest acknowledgement's entry time
-    and ``acknowledged_by``) and the downtimes in effect, by name."""
+    """Per host and service: who acknowledged it (its newest acknowledgement) and the
+    downtimes in effect, by name."""
 
-    acknowledgements: dict[Key, tuple[float, str]] = field(default_factory=dict)
+    acknowledgements: dict[Key, Acknowledgement] = field(default_factory=dict)
     downtimes: dict[Key, dict[str, Downtime]] = field(default_factory=dict)
 
     def take_comments(self, results: list[Any]) -> None:
         """Replace the acknowledgements with an acknowledgement-comment query's: the
         newest of each object's (entry time)."""
-        found: dict[Key, tuple[float, str]] = {}
+        found: dict[Key, Acknowledgement] = {}
         for result in results:
             attrs = result.get("attrs") if isinstance(result, dict) else None
             ack = acknowledgement_of(attrs)
             if ack is None or attrs.get("entry_type") != ACKNOWLEDGEMENT_COMMENT:
                 continue
             at = _number(attrs.get("entry_time")) or 0.0
-            if ack[1] and (ack[0] not in found or found[ack[0]][0] <= at):
-                found[ack[0]] = (at, ack[1])
+            if ack[1] and (ack[0] not in found or found[ack[0]].entry_time <= at):
+                # The comment expires with its acknowledgement (2.13.6: the same time).
+                found[ack[0]] = Acknowledgement(at, ack[1], expiry_of(attrs.get("expire_time")))
         self.acknowledgements = found
 
     def take_downtimes(self, results: list[Any]) -> None:
@@ -172,8 +199,9 @@ class WhoAndWhich:
             ack = acknowledgement_of(doc)
             if ack is not None:
                 if ack[1]:
-                    self.acknowledgements[ack[0]] = (_number(doc.get("timestamp")) or 0.0,
-                                                     ack[1])
+                    self.acknowledgements[ack[0]] = Acknowledgement(
+                        _number(doc.get("timestamp")) or 0.0, ack[1],
+                        expiry_of(doc.get("expiry")))
                 else:  # says nobody: what an earlier one said is not this one's
                     self.acknowledgements.pop(ack[0], None)
         elif kind == "AcknowledgementCleared":
@@ -193,6 +221,32 @@ class WhoAndWhich:
             elif in_effect_by_event(doc):
                 self.downtimes.setdefault(key, {})[downtime.name] = downtime
 
+    def next_end(self) -> float | None:
+        """The earliest time at which a downtime in effect or an acknowledgement it
+        knows ends by its own time, or None: when an object must be read again."""
+        ends = [d.until for known in self.downtimes.values() for d in known.values()
+                if d.until is not None]
+        ends += [a.expiry for a in self.acknowledgements.values() if a.expiry is not None]
+        return min(ends, default=None)
+
+    def end(self, now: float) -> set[Key]:
+        """Forget the downtimes and acknowledgements that ended by their own time at or
+        before ``now``; the hosts and services they were of (to be read again: Icinga
+        says it on the stream late or not at all)."""
+        ended: set[Key] = set()
+        for key, known in list(self.downtimes.items()):
+            for name in [n for n, d in known.items() if d.until is not None
+                         and d.until <= now]:
+                del known[name]
+                ended.add(key)
+            if not known:
+                del self.downtimes[key]
+        for key, ack in list(self.acknowledgements.items()):
+            if ack.expiry is not None and ack.expiry <= now:
+                del self.acknowledgements[key]
+                ended.add(key)
+        return ended
+
     def forget(self, key: Key) -> None:
         """A host or service deleted from Icinga: what it said of who and which goes
         with it (a host takes its services' along), so an object of the same name
@@ -209,7 +263,7 @@ class WhoAndWhich:
         ``suppressed_by`` while it reads suppressed, as far as known; an item that reads
         neither (a recovery) is left as it is."""
         if item.get("acknowledged") == "true" and key in self.acknowledgements:
-            item["acknowledged_by"] = self.acknowledgements[key][1]
+            item["acknowledged_by"] = self.acknowledgements[key].said
         if item.get("suppressed") == "downtime" and self.downtimes.get(key):
             item["suppressed_by"] = "; ".join(
                 d.said for d in sorted(self.downtimes[key].values(),

@@ -467,3 +467,85 @@ def test_a_service_deleted_while_the_follower_is_stopped_resolves_at_its_restart
     assert _summaries(live_server, ended["id"])[-1] == "deleted from Icinga's configuration"
     ping = _alert(live_server, "ping")
     assert (ping["status"], ping["event_count"]) == ("firing", 1), ping  # not sent again
+
+
+LASTS = 10.0  # seconds a short downtime or acknowledgement lasts: beyond the stream's
+# delay (Icinga 2.13.6 held events back up to about 5 s; the alerts read a downtime about
+# 6 s after it was made), so the alert reads it before it ends
+
+
+def test_downtimes_and_an_acknowledgement_that_end_by_their_own_time_end_on_the_alert(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """A fixed downtime, a flexible one (triggered at once by the problem: its duration
+    counts from the problem's state change) and an acknowledgement with an expiry, each
+    ending LASTS seconds after it was made: every alert reads them, then reads them over
+    within seconds of the end. Icinga says none of these ends on the stream in time
+    (DowntimeRemoved comes with its 60 s expiry timer, AcknowledgementCleared only with
+    the next check result, which a passive check never sends): the follower reads each
+    object again at the end it knows."""
+    icinga.create_service("router1", "vpn")
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer down")
+        icinga.set_state("router1", "vpn", 2, "VPN CRITICAL - tunnel down")
+        ping_changed = time.time()
+        icinga.set_state("router1", "ping", 2, "PING CRITICAL")
+        end = time.time() + LASTS
+        _, bgp_said = _downtime(icinga, "router1", "bgp", "ann", "reboot", end)
+        icinga.action("schedule-downtime", "router1", "ping", author="bob", comment="flex",
+                      start_time=time.time() - 5, end_time=end + 3600, fixed=False,
+                      duration=round(end - ping_changed))
+        icinga.action("acknowledge-problem", "router1", "vpn", author="cy",
+                      comment="looking", expiry=end)
+
+        def labels() -> dict[str, tuple]:
+            return {name: (_status(live_server, name), _who(live_server, name))
+                    for name in ("bgp", "ping", "vpn")}
+
+        def explain() -> str:
+            return f"{labels()}\n{icinga.log()}"
+
+        wait_for(lambda: (now := labels())["bgp"] == (
+            ("false", "downtime", "firing"), (None, bgp_said))
+            and now["ping"][0] == ("false", "downtime", "firing")
+            and (now["ping"][1][1] or "").endswith(": flex")
+            and now["vpn"] == (("true", "false", "firing"), ("cy: looking", None)),
+            "the downtimes and the acknowledgement", explain=explain)
+        assert time.time() < end, "read only after the end: lengthen LASTS"
+        wait_for(lambda: labels() == {name: (("false", "false", "firing"), (None, None))
+                                      for name in ("bgp", "ping", "vpn")},
+                 "their ends", timeout=end - time.time() + 10, explain=explain)
+    finally:
+        _stop(follower)
+
+
+def test_an_acknowledgement_not_sticky_ends_at_a_state_change_and_at_a_recovery(
+        tmp_path: Path, icinga: IcingaServer, live_server: LiveServer) -> None:
+    """Two problems acknowledged (not sticky); then bgp goes from WARNING to CRITICAL and
+    ping recovers: Icinga clears both (AcknowledgementCleared, then a StateChange that
+    says acknowledgement false), and both alerts read unacknowledged, without who: the
+    escalated one firing, the recovered one resolved."""
+    follower = _follow(icinga, live_server.url, tmp_path)
+    try:
+        _connected(follower)
+        icinga.set_state("router1", "bgp", 1, "BGP WARNING - flapping peer")
+        icinga.set_state("router1", "ping", 2, "PING CRITICAL")
+        icinga.action("acknowledge-problem", "router1", "bgp", author="ann", comment="mine")
+        icinga.action("acknowledge-problem", "router1", "ping", author="bob", comment="also")
+
+        def states() -> tuple:
+            return tuple((_status(live_server, name), _who(live_server, name))
+                         for name in ("bgp", "ping"))
+
+        wait_for(lambda: states() == ((("true", "false", "firing"), ("ann: mine", None)),
+                                      (("true", "false", "firing"), ("bob: also", None))),
+                 "both acknowledged", explain=lambda: f"{states()}")
+        icinga.set_state("router1", "bgp", 2, "BGP CRITICAL - peer down")
+        icinga.set_state("router1", "ping", 0, "PING OK")
+        wait_for(lambda: states() == ((("false", "false", "firing"), (None, None)),
+                                      (("false", "false", "resolved"), (None, None))),
+                 "both unacknowledged", explain=lambda: f"{states()}")
+        assert _alert(live_server, "bgp")["severity"] == "critical"
+    finally:
+        _stop(follower)

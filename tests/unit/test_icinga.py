@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiops.icinga_follower import CLOCK_MARGIN, IcingaFollower
+from aiops import icinga_follower
+from aiops.icinga_follower import CLOCK_MARGIN, END_MARGIN, IcingaFollower
 from connectors.icinga import (
     DELETED,
     MAX_LINE,
@@ -30,6 +32,7 @@ from connectors.icinga import (
 )
 from connectors.webhook_mapping import PRESETS, read_mapping
 from tests.http_server import serving
+from tests.polling import wait_for
 from tests.unit.test_icinga_who import (
     ACK_CLEARED,
     ACK_SET,
@@ -355,9 +358,27 @@ def test_acknowledgements_and_downtimes_become_the_status_labels(
     assert status_of({"acknowledgement": 3, "downtime_depth": "two"}, "router1!ping") == {}
     assert "router1!ping: acknowledgement 3 is not 0, 1 or 2; ignored" in caplog.text
     assert "router1!ping: downtime_depth two is not a count; ignored" in caplog.text
-    # A recovery says neither: the alert keeps what it had.
+    # A recovery says them too (Icinga ends every acknowledgement at a recovery): the
+    # resolved alert is no longer acknowledged.
     recovery = state_change_item(change(0, previous=2))
-    assert "acknowledged" not in mapping.apply([recovery], 1795372101.0).alerts[0].labels
+    assert mapping.apply([recovery], 1795372101.0).alerts[0].labels == {
+        "acknowledged": "false", "suppressed": "false"}
+    recovered = service(0, 1200.0)
+    recovered["attrs"] |= {"acknowledgement": 0, "downtime_depth": 1}
+    assert (object_item(recovered, 1000.0)["acknowledged"],
+            object_item(recovered, 1000.0)["suppressed"]) == ("false", "downtime")
+
+
+def test_an_acknowledgement_past_its_expiry_is_over() -> None:
+    """Icinga 2.13.6 leaves an object's acknowledgement at 1 past its
+    acknowledgement_expiry until its next check result: the follower reads it over,
+    as Icinga's IsAcknowledged does; without an expiry (0), or before it, acknowledged."""
+    acked = service(2, 500.0)
+    acked["attrs"] |= {"acknowledgement": 1, "acknowledgement_expiry": 1000.0}
+    assert object_item(acked, 0.0, now=1000.5)["acknowledged"] == "false"
+    assert object_item(acked, 0.0, now=1000.0)["acknowledged"] == "true"
+    acked["attrs"]["acknowledgement_expiry"] = 0
+    assert object_item(acked, 0.0, now=1e12)["acknowledged"] == "true"
 
 
 def test_acknowledgement_and_downtime_events_name_their_object() -> None:
@@ -748,3 +769,88 @@ def test_a_deleted_object_s_acknowledgement_is_forgotten_at_its_deletion() -> No
     assert ("router1", "ping") in follower.who.acknowledgements
     follower.handle(DELETED_SERVICE)
     assert follower.who.acknowledgements == {}
+
+
+def test_what_ends_by_its_own_time_is_read_again_then() -> None:
+    """A problem in a fixed downtime (end E) and a flexible one, acknowledged with an
+    expiry X: Icinga says none of these ends on the stream in time (its DowntimeRemoved
+    comes with its 60 s timer, its AcknowledgementCleared with the next check result).
+    At each end (and END_MARGIN), the object is read again and its problem sent with
+    what ended forgotten; before, nothing is sent."""
+    now = [1795552008.0]
+    api = _Api(now, [], [])
+    answer = [_acked("true", "downtime")]
+    api.problem = lambda key: dict(answer[0])  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder, clock=lambda: now[0])  # type: ignore[arg-type]
+    ping = {"service_name": "ping"}
+    expiry = now[0] + 20
+    fixed = FIXED | ping | {"trigger_time": 1795552007.9}
+    follower.handle(change(2, previous=0))
+    follower.handle(ACK_SET | {"service": "ping", "expiry": expiry})
+    follower.handle({"type": "DowntimeTriggered", "downtime": fixed})
+    follower.handle({"type": "DowntimeTriggered", "downtime": FLEXIBLE | ping})
+    assert follower.who.next_end() == expiry
+    now[0] = expiry + END_MARGIN - 0.1
+    follower.end_due()  # not yet
+    assert len(forwarder.items) == 4
+    now[0] = expiry + END_MARGIN
+    answer[0] = _acked("false", "downtime")  # acknowledgement_expiry passed
+    follower.end_due()
+    now[0] = FLEXIBLE["trigger_time"] + 600 + END_MARGIN  # the flexible one's end
+    follower.end_due()  # still in the fixed one: named alone
+    now[0] = fixed["end_time"] + END_MARGIN
+    answer[0] = _acked("false", "false")
+    follower.end_due()
+    follower.end_due()  # nothing left to end
+    assert [(i["acknowledged"], i.get("acknowledged_by"), i["suppressed"],
+             i.get("suppressed_by")) for i in forwarder.items[3:]] == [
+        ("true", "ann: on it", "downtime", f"{FIXED_SAID}; {FLEXIBLE_SAID}"),
+        ("false", None, "downtime", f"{FIXED_SAID}; {FLEXIBLE_SAID}"),
+        ("false", None, "downtime", FIXED_SAID),
+        ("false", None, "false", None)]
+    assert follower.who.next_end() is None
+
+
+def test_the_follower_reads_an_object_again_when_its_acknowledgement_expires(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running, with a stream that says nothing after the acknowledgement: its expiry
+    (a fraction of a second ahead) has the problem sent unacknowledged by the follower's
+    second thread, without any event or reconnect."""
+    monkeypatch.setattr(icinga_follower, "END_MARGIN", 0.1)  # the test need not wait 1 s
+    stop = threading.Event()
+    expiry = time.time() + 0.3
+    answer = [_acked("true")]
+
+    class Quiet(_Api):
+        def events(self, queue: str, idle: float, groups: Any = None) -> Any:
+            class Stream:
+                unreadable = 0
+
+                def __iter__(self) -> Any:
+                    yield change(2, previous=0)
+                    yield ACK_SET | {"service": "ping", "expiry": expiry}
+                    stop.wait(10)  # nothing more until the test ends
+                    raise IcingaError("the event stream ended")
+
+                def close(self) -> None:
+                    pass
+            return Stream()
+
+    api = Quiet([0.0], [], [])
+    api.problem = lambda key: dict(answer[0])  # type: ignore[attr-defined]
+    forwarder = _Forwarder()
+    follower = IcingaFollower(api, forwarder)  # type: ignore[arg-type]
+    thread = threading.Thread(target=follower.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: len(forwarder.items) == 2, "the acknowledged problem", timeout=5)
+        answer[0] = _acked("false")  # what Icinga's object says past the expiry
+        wait_for(lambda: len(forwarder.items) == 3, "the expiry", timeout=5)
+        assert time.time() >= expiry + 0.1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert (forwarder.items[2]["acknowledged"], "acknowledged_by" in forwarder.items[2]) == (
+        "false", False)
+    assert not thread.is_alive()

@@ -188,3 +188,35 @@ def test_a_deleted_object_takes_its_who_and_which_along() -> None:
     assert who.downtimes == {}
     who.forget(("router1", ""))
     assert set(who.acknowledgements) == {("router2", "bgp")}
+
+
+def test_downtimes_and_acknowledgements_end_by_their_own_time() -> None:
+    """Each is kept with its end (a fixed downtime's end_time, a triggered flexible one's
+    trigger plus duration, an acknowledgement's expiry from its event or its comment's
+    expire_time, as 2.13.6 sent them): the earliest is the next end, and an end forgets
+    exactly what ended then; an acknowledgement without expiry (0) never ends so."""
+    who = WhoAndWhich()
+    assert who.next_end() is None
+    fixed_end, flexible_end = FIXED["end_time"], FLEXIBLE["trigger_time"] + 600
+    expiry = 1795552030.5
+    who.note(event("DowntimeTriggered", FIXED | {"trigger_time": 1795552007.9}))
+    who.note(event("DowntimeTriggered", FLEXIBLE))
+    who.note(ACK_SET | {"expiry": expiry})
+    who.note(ACK_SET | {"service": "ping"})  # expiry 0: until removed
+    assert who.next_end() == expiry < flexible_end < fixed_end
+    assert who.end(expiry - 0.1) == set()
+    assert who.end(expiry) == {("router1", "bgp")}
+    assert set(who.acknowledgements) == {("router1", "ping")}
+    assert who.next_end() == flexible_end
+    assert who.end(flexible_end + 1) == {("router1", "bgp")}
+    item = {"acknowledged": "true", "suppressed": "downtime"}
+    who.label(item, ("router1", "bgp"))
+    assert item["suppressed_by"] == FIXED_SAID and "acknowledged_by" not in item
+    assert who.end(fixed_end) == {("router1", "bgp")}
+    assert (who.downtimes, who.next_end()) == ({}, None)
+    # A connect's comment query: the acknowledgement comment's expire_time.
+    who.take_comments([{"type": "Comment", "attrs": {
+        "host_name": "router1", "service_name": "bgp", "author": "a", "text": "exp",
+        "entry_type": 4, "entry_time": 1795562736.63, "expire_time": 1795562740.58}}])
+    assert who.next_end() == 1795562740.58
+    assert who.end(1795562741.0) == {("router1", "bgp")} and who.acknowledgements == {}
