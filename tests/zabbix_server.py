@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from typing import Any
 import psycopg
 import requests
 
+from tests.polling import wait_for
 from tests.ports import free_port  # under 32768, as Zabbix's ListenPort must be
 
 ZABBIX_SERVER = "/usr/sbin/zabbix_server"
@@ -130,6 +132,27 @@ class ZabbixServer:
     def send(self, host: str, key: str, value: object) -> str:
         """A value for a trapper item, in Zabbix's sender protocol; the server's answer."""
         return self.send_items([{"host": host, "key": key, "value": str(value)}])
+
+    def send_until_shown(self, host: str, key: str, value: int) -> None:
+        """``value`` for a trigger ``last(KEY)=0``, sent again each second until the
+        host's trigger shows it (PROBLEM for 0, OK for 1): a host made through the API
+        reaches the server's configuration cache within CacheUpdateFrequency (1 s in
+        these tests), but its item and its trigger can arrive in different syncs, and a
+        value taken before the trigger fires nothing (the suite's rotating "did not
+        happen within 60 s" failures: the value was processed, no problem ever opened).
+        A value the trigger already shows opens no new event."""
+        state = "1" if value == 0 else "0"  # trigger.value: 1 PROBLEM, 0 OK
+        sent_at = [-math.inf]
+
+        def shown() -> bool:
+            if time.monotonic() - sent_at[0] >= 1.0:
+                self.send(host, key, value)
+                sent_at[0] = time.monotonic()
+            (trigger,) = self.api("trigger.get", {"host": host, "output": ["value"]})
+            return trigger["value"] == state
+
+        wait_for(shown, f"the trigger of {host} showing the value {value}",
+                 explain=self.log)
 
     def send_items(self, items: list[dict[str, object]], timeout: float = 10.0) -> str:
         """Several trapper values in one sender packet (each may carry its own ``clock``

@@ -10,7 +10,6 @@ session: Zabbix notifies no user of their own update, and Admin has the media.""
 from __future__ import annotations
 
 import json
-import math
 import signal
 import subprocess
 import sys
@@ -87,19 +86,8 @@ def _host(zabbix: ZabbixServer, name: str) -> None:
 
 
 def _send(zabbix: ZabbixServer, host: str, value: int) -> None:
-    """The value sent each second until the host's trigger shows it (a new host's item
-    and trigger can reach the server's cache in different syncs)."""
-    state = "1" if value == 0 else "0"
-    sent_at = [-math.inf]
-
-    def shown() -> bool:
-        if time.monotonic() - sent_at[0] >= 1.0:
-            zabbix.send(host, KEY, value)
-            sent_at[0] = time.monotonic()
-        (trigger,) = zabbix.api("trigger.get", {"host": host, "output": ["value"]})
-        return trigger["value"] == state
-
-    wait_for(shown, f"the trigger of {host} showing {value}", explain=zabbix.log)
+    """The fan's state (0 failed, 1 fine) until the host's trigger shows it."""
+    zabbix.send_until_shown(host, KEY, value)
 
 
 def _session(zabbix: ZabbixServer, username: str, password: str) -> str:

@@ -7,7 +7,6 @@ polling the same Zabbix's API."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import signal
 import subprocess
@@ -124,23 +123,8 @@ def _explain(zabbix: ZabbixServer) -> str:
 
 
 def _send(zabbix: ZabbixServer, value: int, host: str = HOST) -> None:
-    """Until the host's trigger shows the value (PROBLEM for 0, OK for 1), sent again
-    each second: a host made through the API reaches the server's configuration cache
-    within CacheUpdateFrequency (1 s here), but its item and its trigger can arrive in
-    different syncs, and a value taken before the trigger fires nothing (the suite's
-    rotating "did not happen within 60 s" failures: the value was processed, no problem
-    ever opened). A value the trigger already shows opens no new event."""
-    state = "1" if value == 0 else "0"  # trigger.value: 1 PROBLEM, 0 OK
-    sent_at = [-math.inf]
-
-    def shown() -> bool:
-        if time.monotonic() - sent_at[0] >= 1.0:
-            zabbix.send(host, KEY, value)
-            sent_at[0] = time.monotonic()
-        (trigger,) = zabbix.api("trigger.get", {"host": host, "output": ["value"]})
-        return trigger["value"] == state
-
-    wait_for(shown, f"the trigger of {host} showing the value {value}", explain=zabbix.log)
+    """The link's state (0 down, 1 up) until the host's trigger shows it."""
+    zabbix.send_until_shown(host, KEY, value)
 
 
 def _alerts(zabbix: ZabbixServer) -> list[dict]:
