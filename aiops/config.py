@@ -62,6 +62,11 @@ class EngineSettings:
     refire_window: float = 600.0  # a re-fire sooner than this after resolve reopens the alert
     flap_window: float = 900.0
     flap_threshold: int = 4  # state changes within flap_window that mark an alert flapping
+    # A still-firing condition whose last two gaps between reported starts agree (each
+    # at most this many seconds) is one sender repeating it on a beat, not restarting:
+    # its next start folds into its alert (``aiops.engine.beat``; docs/architecture.md,
+    # "Deduplication and lifecycle"). 0: off. Env AIOPS_STEADY_BEAT_MAX_GAP.
+    steady_beat_max_gap: float = 3600.0
     # Labels that change between events of one condition and so must not split it:
     # also an operator's acknowledgement, maintenance, downtime or silence
     # or its monitor's word that it flaps (``aiops.engine.alert_status``).
@@ -85,6 +90,9 @@ class EngineSettings:
         ahead = self.max_clock_ahead
         if ahead is not None and not 0 <= ahead < math.inf:
             raise ValueError(f"{CLOCK_AHEAD_RULE}, got {ahead!r}")
+        if not 0 <= self.steady_beat_max_gap < math.inf:
+            raise ValueError("steady_beat_max_gap must be seconds (0: off), "
+                             f"got {self.steady_beat_max_gap!r}")
 
 
 _SWITCH = {"1": True, "on": True, "true": True, "yes": True,
@@ -106,6 +114,18 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not value >= 0:
         raise ValueError(f"AIOPS_TOPOLOGY_MAX_AGE must be seconds (0: never), got {text!r}")
+    return value
+
+
+def _beat_gap(text: str) -> float:
+    """AIOPS_STEADY_BEAT_MAX_GAP: seconds, 0 (off) or more, refused as typed."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise ValueError("AIOPS_STEADY_BEAT_MAX_GAP must be seconds (0: off), "
+                         f"got {text!r}")
     return value
 
 
@@ -507,6 +527,9 @@ class DataDir:
         if learned:  # docs/architecture.md, "A ranking learned from tickets"
             settings = replace(settings,
                                learned_ranking=_switch("AIOPS_LEARNED_RANKING", learned))
+        beat = os.environ.get("AIOPS_STEADY_BEAT_MAX_GAP")
+        if beat:  # docs/architecture.md, "Deduplication and lifecycle"
+            settings = replace(settings, steady_beat_max_gap=_beat_gap(beat))
         ahead = os.environ.get("AIOPS_MAX_CLOCK_AHEAD")
         if ahead:  # docs/architecture.md, "The engine's clock"
             settings = replace(settings, max_clock_ahead=_clock_ahead(ahead))

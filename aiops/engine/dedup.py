@@ -6,7 +6,9 @@ that identify it). Events of a firing condition fold into its alert; an event wi
 and counts towards flapping; a start long after is a new occurrence, and so is a
 start more than ``max_incident_span`` after the recorded onset of a condition that
 is not flapping (its incident no longer takes alerts; see ``_is_new_onset``), even
-if its clear was never seen: the episode before is then ended at the new start.
+if its clear was never seen: the episode before is then ended at the new start;
+unless the condition's starts keep a steady beat (a sender repeating it, stamped
+when sent: ``aiops.engine.beat``), which folds into its alert.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import replace
 
 from aiops.config import EngineSettings
 from aiops.engine.alert_status import take_latest
+from aiops.engine.beat import on_beat, with_start
 from aiops.engine.state import FIRING, RESOLVED, AlertRecord
 from aiops.models import Alert
 from topology.graph import TopologyGraph
@@ -59,6 +62,9 @@ class Deduplicator:
         self._superseded: list[AlertRecord] = []
         # Firing alerts whose severity or summary a later event changed (``take_changed``).
         self._changed: list[AlertRecord] = []
+        # Starts the restart rule would have made new alerts that folded as a steady
+        # beat instead (``_keeps_beat``): how often that rule speaks, for measuring it.
+        self.beat_folds = 0
 
     def restore(self, record: AlertRecord) -> None:
         self.active[record.fingerprint] = record
@@ -84,7 +90,7 @@ class Deduplicator:
             # an alert of its own.
             record.event_count += 1
             return record, DUPLICATE
-        if self._is_new_onset(record, event):
+        if self._is_new_onset(record, event) and not self._keeps_beat(record, event):
             if record.status == FIRING:
                 # A new start means the episode before ended, unseen; the latest it can
                 # have ended is when the new one began.
@@ -95,6 +101,12 @@ class Deduplicator:
             # occurrence inherits the recent state changes and counts its own start.
             fresh = self._start(fp, event)
             fresh.recent_transitions.extend(record.recent_transitions)
+            # So are its latest starts (a clear emptied them): a sender repeating it
+            # every 15 minutes keeps its beat at the third start, although the second
+            # made this new alert.
+            if fresh.status == FIRING:
+                fresh.recent_starts = with_start(record.recent_starts, event.starts_at)
+            record.recent_starts = ()
             self._transition(fresh, fresh.status, event.starts_at)
             return fresh, NEW
 
@@ -103,11 +115,13 @@ class Deduplicator:
         if record.status == FIRING:
             self._take_status(record, event)
             if event.ends_at is None:
+                record.recent_starts = with_start(record.recent_starts, event.starts_at)
                 if reports_state:
                     self._take_latest_state(record, event)
                 return record, DUPLICATE
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
+            record.recent_starts = ()  # a clear ends the beat
             return record, RESOLVE
         # Resolved: a re-delivery of the same episode, or the condition came back.
         assert record.ends_at is not None
@@ -121,6 +135,8 @@ class Deduplicator:
         if event.ends_at is not None:
             self._transition(record, RESOLVED, event.ends_at)
             record.ends_at = event.ends_at
+        else:
+            record.recent_starts = with_start(record.recent_starts, event.starts_at)
         return record, REFIRE
 
     def _start(self, fp: str, event: Alert) -> AlertRecord:
@@ -128,6 +144,8 @@ class Deduplicator:
                              starts_at=event.starts_at, last_event_at=event.starts_at)
         if event.ends_at is not None:
             record.status, record.ends_at = RESOLVED, event.ends_at
+        else:
+            record.recent_starts = (event.starts_at,)
         self.active[fp] = record
         return record
 
@@ -237,6 +255,20 @@ class Deduplicator:
             and event.starts_at != record.episode_start  # a re-send of this episode
             and event.starts_at - record.starts_at > self.settings.max_incident_span
         )
+
+    def _keeps_beat(self, record: AlertRecord, event: Alert) -> bool:
+        """A start of a firing condition that ``_is_new_onset`` takes for a restart is a
+        re-send when it keeps the beat of the condition's latest starts (the sender
+        repeats what lasts, stamped when sent; ``aiops.engine.beat``): counted in
+        ``beat_folds``. A clear ends the beat, so a condition that cleared is judged
+        by the restart rule alone."""
+        if record.status != FIRING or event.ends_at is not None:
+            return False
+        if not on_beat(record.recent_starts, event.starts_at,
+                       self.settings.steady_beat_max_gap):
+            return False
+        self.beat_folds += 1
+        return True
 
     def _transition(self, record: AlertRecord, status: str, at: float) -> None:
         record.status = status

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from aiops.config import EngineSettings
 from aiops.engine.absorb import buffer_cutoff
+from aiops.engine.beat import kept_starts
 from aiops.engine.state import FIRING, OPEN, AlertRecord, IncidentRecord, RootCause
 from aiops.models import Alert
 from aiops.store.json_column import JsonText
@@ -65,7 +66,8 @@ def alert_from_row(row: Any) -> AlertRecord:
         last_event_at=row.last_event_at, event_count=row.event_count,
         episode_start=row.episode_start or 0.0,
         transitions=row.transitions, flapping=row.flapping, incident_id=row.incident_id,
-        recent_transitions=deque(row.recent_transitions or ()), persisted=True,
+        recent_transitions=deque(row.recent_transitions or ()),
+        recent_starts=kept_starts(row.recent_starts or ()), persisted=True,
         placement=placement,
     )
 

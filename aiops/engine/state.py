@@ -36,6 +36,10 @@ class AlertRecord:
     flapping: bool = False
     incident_id: str | None = None
     recent_transitions: deque[float] = field(default_factory=deque)
+    # The latest start times reported while it fires, across the condition's episodes
+    # until a clear (``aiops.engine.beat``): a steady beat of them is a sender's
+    # repeat, not a restart. Stored, so a restart keeps the beat.
+    recent_starts: tuple[float, ...] = ()
     persisted: bool = False
     # When the current episode began (its last re-fire; 0.0: at ``starts_at``): a late
     # clear of an earlier episode must not end it. Stored, so a restart keeps it.
@@ -68,6 +72,7 @@ class AlertRecord:
             "last_event_at": self.last_event_at, "event_count": self.event_count,
             "episode_start": self.episode_start or None,
             "recent_transitions": list(self.recent_transitions) or None,
+            "recent_starts": list(self.recent_starts) or None,
             "transitions": self.transitions, "flapping": self.flapping,
             "incident_id": self.incident_id, "placement": self.placement,
         }

@@ -22,7 +22,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration's revision. A database already there needs no Alembic at all,
 # and importing Alembic (with the dialects it loads) took ~0.25 s of every CLI
 # command's start; tests/integration/test_storage.py checks this against Alembic's head.
-HEAD_REVISION = "0026"
+HEAD_REVISION = "0027"
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     """Settings for every new SQLite connection of the data dir.

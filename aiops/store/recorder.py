@@ -24,7 +24,7 @@ _ALERT_UPDATE = (
     .values({c: sa.bindparam(c) for c in (
         "node_id", "status", "ends_at", "last_event_at", "event_count", "transitions",
         "flapping", "incident_id", "severity", "summary", "episode_start",
-        "recent_transitions", "labels", "placement")})
+        "recent_transitions", "recent_starts", "labels", "placement")})
 )
 _INCIDENT_UPDATE = (
     incidents.update()

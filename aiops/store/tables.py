@@ -74,6 +74,9 @@ alerts = Table(
     # Times of its state changes within the flap window (flapping is read from them);
     # NULL: none.
     Column("recent_transitions", JSON(none_as_null=True)),
+    # The latest start times reported while it fires, until a clear (a steady beat of
+    # them is a sender's repeat, aiops.engine.beat); NULL: none (migration 0027).
+    Column("recent_starts", JSON(none_as_null=True)),
     Column("event_count", Integer, nullable=False),
     Column("transitions", Integer, nullable=False),
     Column("flapping", Boolean, nullable=False),

@@ -122,7 +122,7 @@ ALERT = {"id": 1, "fingerprint": "f", "first_event_id": "a1", "source": "nms", "
          "entity": "r1", "node_id": "r1", "severity": "major", "summary": "s",
          "description": None, "labels": {"k": "v"}, "status": "firing", "starts_at": T0,
          "ends_at": None, "last_event_at": T0, "episode_start": None,
-         "recent_transitions": None, "event_count": 1,
+         "recent_transitions": None, "recent_starts": None, "event_count": 1,
          "transitions": 0, "flapping": False, "incident_id": "inc-1", "placement": None}
 
 

@@ -197,12 +197,34 @@ def test_train_and_export_causal_graph(tmp_path: Path, topo_file: Path) -> None:
         "PROMOTED", "v0001.json"]
 
 
+def test_replay_folds_a_condition_re_sent_every_minute_into_one_incident(
+        tmp_path: Path) -> None:
+    """A device that repeats its fan failure in syslog every 60 s, each message stamped
+    when sent, for 20 minutes: one alert and one incident, where the restart rule made
+    a new one every 6 minutes (aiops.engine.beat)."""
+    fan = [{"id": f"f{i}", "source": "syslog", "name": "FAN_FAIL", "entity": "sw1",
+            "severity": "major", "summary": "fan 2 failed", "starts_at": T0 + 60 * i}
+           for i in range(20)]
+    alerts = write_lines(tmp_path / "alerts.jsonl", fan)
+    out = tmp_path / "incidents.json"
+    r = aiops(tmp_path / "d", "replay", str(alerts), "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    [incident] = json.loads(out.read_text())["incidents"]
+    assert incident["alert_ids"] == [f"f{i}" for i in range(20)]
+    shown = json.loads(aiops(tmp_path / "d", "incidents", "show", "--json",
+                             incident["id"]).stdout)
+    [fan_alert] = shown["alerts"]
+    assert fan_alert["status"] == "firing" and fan_alert["event_count"] == 20
+
+
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("AIOPS_TEXT_BACKEND", "onnx",
      "AIOPS_TEXT_BACKEND='onnx' is not one of numpy, sentence-transformers"),
     ("AIOPS_TOPOLOGY_MAX_AGE", "a week", "AIOPS_TOPOLOGY_MAX_AGE must be seconds"),
     ("AIOPS_TEXT_SIMILARITY", "maybe", "AIOPS_TEXT_SIMILARITY must be on or off, got 'maybe'"),
     ("AIOPS_PLAYBOOK_GRACE", "soon", "AIOPS_PLAYBOOK_GRACE must be a number, got 'soon'"),
+    ("AIOPS_STEADY_BEAT_MAX_GAP", "hourly",
+     "AIOPS_STEADY_BEAT_MAX_GAP must be seconds (0: off), got 'hourly'"),
     ("AIOPS_MAX_CLOCK_AHEAD", "-30",
      "AIOPS_MAX_CLOCK_AHEAD must be seconds (0 or more) or off, got '-30'"),
 ])

@@ -618,3 +618,56 @@ def test_migration_0026_adds_alert_placement_and_goes_back(db_url: str, tmp_path
                                 ).scalars().all() == ["a1", "a2"]
     finally:
         engine.dispose()
+
+
+def test_migration_0027_keeps_the_beat_of_a_firing_condition_and_goes_back(
+        db_url: str, tmp_path) -> None:
+    """A database at 0026 with a firing alert: the upgrade keeps it, with no starts kept
+    (NULL); a condition re-sent every 5 minutes stores its latest two starts, and after
+    a restart its next start keeps the beat (one alert); the downgrade drops the column
+    and keeps the rows."""
+    from alembic import command
+
+    from aiops.store.db import create_db_engine
+
+    old = create_db_engine(db_url)
+    command.upgrade(alembic_config(old), "0026")
+    with old.begin() as conn:
+        insert_an_incident_with_its_alert(conn)
+    old.dispose()
+    t = 1_800_000_000
+    fan = {"source": "syslog", "name": "FAN_FAIL", "entity": "sw1", "severity": "major",
+           "summary": "fan 2 failed"}
+    data_dir = DataDir(path=tmp_path / "d", database_url=db_url)
+
+    def starts() -> list[tuple]:
+        with rt.db.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                sa.select(alerts.c.first_event_id, alerts.c.recent_starts)
+                .order_by(alerts.c.id)).all()]
+
+    rt = open_runtime(data_dir)
+    try:
+        for i in range(2):
+            rt.engine.ingest([parse_alert({**fan, "id": f"f{i}", "starts_at": t + 300 * i})])
+        assert starts() == [("a1", None), ("f0", [t, t + 300])]
+    finally:
+        rt.close()
+    rt = open_runtime(data_dir)
+    try:
+        third = rt.engine.ingest([parse_alert({**fan, "id": "f2", "starts_at": t + 600})])
+        assert dict(third.dispositions) == {"duplicate": 1}
+        assert starts() == [("a1", None), ("f0", [t + 300, t + 600])]
+    finally:
+        rt.close()
+    engine = open_database(db_url)
+    try:
+        command.downgrade(alembic_config(engine), "0026")
+        engine.dispose()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("alerts")}
+        assert "recent_starts" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT first_event_id FROM alerts ORDER BY id")
+                                ).scalars().all() == ["a1", "f0"]
+    finally:
+        engine.dispose()

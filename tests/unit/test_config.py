@@ -75,3 +75,22 @@ def test_engine_settings_refuse_a_negative_clock_ahead_bound() -> None:
     with pytest.raises(ValueError, match="AIOPS_MAX_CLOCK_AHEAD must be seconds"):
         EngineSettings(max_clock_ahead=-1.0)
     assert EngineSettings(max_clock_ahead=None).max_clock_ahead is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [(None, 3600.0), ("0", 0.0), ("900", 900.0)])
+def test_the_steady_beat_bound_is_read_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, text: str | None, expected: float) -> None:
+    if text is None:
+        monkeypatch.delenv("AIOPS_STEADY_BEAT_MAX_GAP", raising=False)
+    else:
+        monkeypatch.setenv("AIOPS_STEADY_BEAT_MAX_GAP", text)
+    assert DataDir.from_env("somewhere").settings.steady_beat_max_gap == expected
+
+
+@pytest.mark.parametrize("text", ["1h", "-1", "nan", "inf", "off"])
+def test_a_steady_beat_bound_that_is_not_seconds_is_refused_by_name(
+        monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("AIOPS_STEADY_BEAT_MAX_GAP", text)
+    with pytest.raises(ValueError, match=r"AIOPS_STEADY_BEAT_MAX_GAP must be seconds "
+                                         r"\(0: off\), got"):
+        DataDir.from_env("somewhere")

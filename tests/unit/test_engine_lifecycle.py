@@ -116,6 +116,19 @@ def test_a_restart_keeps_a_condition_flapping(tmp_path: Path) -> None:
     assert replay_cut(tmp_path / "restarted", events, [4], restart_after=4) == whole
 
 
+def test_a_restart_keeps_the_beat_of_a_condition_re_sent_on_one(tmp_path: Path) -> None:
+    """A sender repeating a firing condition every 5 minutes, stamped when sent, is one
+    alert (aiops.engine.beat); the starts that give the beat are stored with the alert
+    (migration 0027), so a restart between the second and third start still folds the
+    third, where without them it would be a new alert and incident."""
+    events = [alert(f"x{i}", "l1", 300 * i) for i in range(6)]
+    whole = replay_cut(tmp_path / "whole", events, [])
+    assert {event: disposition for event, (disposition, _) in whole.items()} == {
+        "x0": "new", **{f"x{i}": "duplicate" for i in range(1, 6)}}
+    assert len({incident for _, incident in whole.values()}) == 1
+    assert replay_cut(tmp_path / "restarted", events, [2], restart_after=2) == whole
+
+
 def test_a_condition_that_began_before_1970_can_be_cleared(runtime: Runtime) -> None:
     """Times before the epoch are accepted (RFC 3339 from year 1); the start of a
     condition's current episode defaulted to 0.0, so every clear that ended before
