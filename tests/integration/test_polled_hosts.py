@@ -93,7 +93,8 @@ def test_training_lifts_grouping_on_the_evaluation_period(
     finally:
         trained_runtime.close()
     before, after = evaluate(untrained, truth), evaluate(trained, truth)
-    # Measured (seed 3, 72 h + 12 h): pair F1 0.144 → 0.912, pieces per fault 6.67 → 2.06.
-    assert before["f1"] < 0.4 < 0.7 < after["f1"]
+    # Measured (seed 3, 72 h + 12 h): pair F1 0.144 → 0.968, pieces per fault 6.67 → 1.36
+    # (0.912 and 2.06 before the parent model's normalisation over every hop).
+    assert before["f1"] < 0.4 < 0.94 < after["f1"]
     assert after["precision"] > 0.9
     assert pieces_per_fault(trained.groups, truth) < pieces_per_fault(untrained.groups, truth) - 0.5
