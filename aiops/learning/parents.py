@@ -25,8 +25,13 @@ alarm"). Choices, as measured there:
   share): a device seen alarming once must not read as a device that never alarms.
 - Re-sends and re-fires are folded into their alert as the engine folds them
   (``aiops.engine.dedup.deduplicated``): a re-send is not an offspring.
-- The separable kernel is normalised so that the hop-0 kernel integrates to 1 (its
-  scale goes into ``alpha``): only products of the two are identified.
+- The separable kernel is normalised so that it integrates to 1 over every hop and
+  lag (its scale goes into ``alpha``): only products of the two are identified. Not
+  the hop-0 kernel alone, as at first: where a fault's alarms seldom share a device
+  (a switch's LINK_DOWN and its hosts' HOST_DOWN, one alarm per device) that kernel
+  holds almost nothing, each round divided by it, and the model underflowed to all
+  zeros by the twentieth round (nothing was ever absorbed there; docs/benchmarks.md,
+  "A core failure seen through slow host checks").
 - At most ``MAX_TYPES`` alarm types keep their own row and column of ``alpha``; rarer
   ones (and types first seen live) share one, so the model stays small on networks
   with thousands of alarm names.
@@ -230,7 +235,7 @@ class ParentModel:
             mass = np.zeros((MAX_HOPS + 1, BINS))
             np.add.at(mass, (hops, bins), p_par)
             kernel = mass / np.maximum((rings.T @ out)[:, None] * _WIDTHS[None, :], 1e-12)
-            scale = float((kernel[0] * _WIDTHS).sum())
+            scale = float((kernel * _WIDTHS).sum())
             if scale > 0:
                 kernel /= scale
                 alpha *= scale

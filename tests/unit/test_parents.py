@@ -10,9 +10,10 @@ import pytest
 
 from aiops.learning.parents import EDGES, ParentModel, lag_bin
 from aiops.learning.training import CorrelationModel
-from aiops.models import Alert
+from aiops.models import Alert, parse_alert
+from benchmarks.polled_hosts import generate
 from topology.graph import TopologyGraph
-from topology.model import Edge, Node
+from topology.model import Edge, Node, parse_topology
 
 T0 = 1_800_000_000.0
 CHAIN = [f"n{i}" for i in range(30)]
@@ -65,6 +66,22 @@ def test_fit_recovers_the_lags_hops_and_direction_of_a_known_cascade() -> None:
     assert rate / (rate + model.rate(effect, "n4")) > 0.9
     assert model.excitation(cause, effect, 1, 301.0) == 0.0
     assert model.excitation(cause, effect, 3, 6.0) == 0.0
+
+
+def test_a_cascade_whose_alarms_seldom_share_a_device_is_still_learned() -> None:
+    """A campus network: a switch's LINK_DOWN and its hosts' HOST_DOWN, one alarm per
+    device, so almost no pair of a fault shares one. The kernel was once normalised on
+    its hop-0 part, nearly empty here, and the whole model underflowed to zeros by the
+    twentieth round (nothing absorbed)."""
+    net, past, _ = generate(seed=1, history_hours=12.0, eval_hours=1.0)
+    nodes, edges = parse_topology(net.document())
+    model = ParentModel().fit([parse_alert(a) for a in past.alerts], TopologyGraph(nodes, edges))
+    assert model.learned_
+    assert np.isfinite(model.kernel_).all() and model.alpha_.max() > 0.01
+    down = model.type_of("HOST_DOWN")
+    # Hosts behind one switch go down together: one is another's likely parent.
+    rate = model.excitation(down, down, 2, 30.0)
+    assert rate / (rate + model.rate(down, "h0-0")) > 0.9
 
 
 def test_a_short_history_learns_nothing() -> None:
