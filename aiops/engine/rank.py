@@ -18,9 +18,12 @@ silent node next to several alarming ones:
   alarms the whole incident is reachable and from an effect's alarms its causes are
   not;
 * dependency: the share of alarming neighbours that depend on it;
-* for a silent node: how many alarming nodes are its neighbours, and whether the
-  incident lacks any cascade-starting alarm (a dead device reports nothing, so the
-  root type is then missing).
+* for a silent node: how many alarming nodes its failure explains, its alarming
+  neighbours and the alarming nodes in its shadow (``aiops.engine.shadow``: those up
+  to two hops away that reach the rest of the network only through it, as the access
+  switches behind a core router and their hosts), and whether the incident lacks any
+  cascade-starting alarm (a dead device reports nothing, so the root type is then
+  missing).
 
 First-alarm time is a tie-breaker only: with reporting delays and skewed device
 clocks the earliest timestamp named the root in 36–43 % of the development
@@ -63,6 +66,7 @@ from aiops.engine.rank_features import (
     SILENT_COLUMNS,
     candidate_features,
 )
+from aiops.engine.shadow import shadow_of
 from aiops.engine.state import AlertRecord, IncidentRecord, RootCause
 from aiops.learning.learned_rank import LearnedRanker
 from aiops.learning.relations import TypeRelations
@@ -88,6 +92,10 @@ class RankWeights:
     silent_coverage: float = 0.5
     silent_missing_root: float = 0.0
     silent_bias: float = 0.25
+    # How much an alarming node in a silent candidate's shadow (two hops out, cut off
+    # by it) counts towards its coverage, against 1 for an alarming neighbour: a dead
+    # core router explains its access switches' hosts as surely as the switches.
+    silent_shadow: float = 1.0
     precedence: float = 0.02  # tie-breaker
     # Per share of the incident's alarms that cannot be traced back to an alarming
     # candidate (module doc), relative to the best traced candidate; silent candidates
@@ -263,6 +271,7 @@ class CausalTopologyRanker:
         self.top_k = top_k
         self.placement = Placement()
         self._rings: dict[str, tuple[float, float]] = {}  # node -> ``_ring_logs``
+        self._shadows: dict[str, frozenset[str]] = {}  # node -> ``shadow_of`` it
         self._leads = (relations.leads() if relations is not None and relations.precedence_
                        else {})
 
@@ -427,21 +436,61 @@ class CausalTopologyRanker:
     def _silent(self, cand: str, inc: _Incident, neighbours: set[str],
                 roots: _Roots,
                 precedence: dict[str, float]) -> RootCause:
-        """A device that raised nothing, scored by how many alarming devices surround
-        it (and, if weighted, by the incident lacking a cascade-starting type)."""
+        """A device that raised nothing, scored by how many alarming devices its failure
+        explains: its alarming neighbours and the alarming devices two hops out that
+        reach the network only through it (its shadow, ``silent_shadow``); and, if
+        weighted, by the incident lacking a cascade-starting type.
+
+        Why the shadow: a dead core router's neighbours shout (link down), and so do
+        the hosts behind its access switches (unreachable); counting only the
+        neighbours, those hosts diluted its coverage and the router ranked below the
+        switches it cut off (docs/architecture.md, "Root-cause ranking")."""
         w = self.weights
         best_rootness = max(r[0] for r in roots.values())
-        coverage = len(neighbours) / len(inc.first)
+        behind = self._shadow(cand) if w.silent_shadow else frozenset()
+        beyond = [a for a in behind if a in inc.first and a not in neighbours]
+        coverage = (len(neighbours) + w.silent_shadow * len(beyond)) / len(inc.first)
         score = (w.silent_coverage * coverage + w.silent_missing_root * (1.0 - best_rootness)
                  + w.silent_bias + w.precedence * max((precedence[a] for a in neighbours),
                                                       default=0.0))
         evidence = ["raised no alarm itself: implicated by the topology",
                     f"{len(neighbours)} of {len(inc.first)} alarming devices are its neighbours"]
+        line = self._shadow_line(cand, behind, neighbours, len(beyond), len(inc.first))
+        if line:
+            evidence.append(line)
         if self.priors is not None and w.ticket_prior:
             score += w.ticket_prior * self.priors.silent_share()
             evidence.append(f"the device at fault raised no alarm in {self.priors.silent_} of "
                             f"{self.priors.tickets_} past tickets")
         return self._cause(cand, score, None, evidence)
+
+    def _shadow(self, node: str) -> frozenset[str]:
+        """``shadow_of`` the node (cached: a ranker's topology does not change)."""
+        found = self._shadows.get(node)
+        if found is None:
+            found = self._shadows[node] = shadow_of(self.topology, node)
+        return found
+
+    def _shadow_line(self, cand: str, behind: frozenset[str], neighbours: set[str],
+                     beyond: int, alarming: int) -> str | None:
+        """The evidence an engineer reads of a candidate's shadow: how many of its
+        alarming neighbours, and how many devices behind them, reach the network only
+        through it, and how many alarming devices its failure then explains; None when
+        no alarming device is in its shadow."""
+        cut = neighbours & behind
+        if not cut and not beyond:
+            return None
+        adjacent = self.topology.neighbours(cand)
+        hidden = sum(1 for n in behind if n not in adjacent and self.topology.neighbours(n) & cut)
+        line = f"{len(cut)} of its {len(neighbours)} alarming neighbours"
+        if hidden:
+            line += f" and the {hidden} devices behind them"
+        line += " reach the rest of the network only through it"
+        if beyond:
+            line += (f"; with the {beyond} alarming devices two hops out in its shadow, its "
+                     f"failure explains {len(neighbours) + beyond} of the {alarming} "
+                     "alarming devices")
+        return line
 
     def _with_dependency(self, cause: RootCause, cand: str, neighbours: set[str]) -> RootCause:
         """Add the share of alarming neighbours that ``depends_on`` the candidate."""
