@@ -178,3 +178,19 @@ def test_a_silent_device_with_no_alarms_in_its_shadow_scores_as_before() -> None
     with_shadow, without = core1(RankWeights()), core1(RankWeights(silent_shadow=0.0))
     assert with_shadow == without
     assert not any("only through it" in line for line in with_shadow[1])
+
+
+def test_an_alarming_switch_is_told_to_cut_off_its_alarming_hosts_without_scoring_it() -> None:
+    topo = TopologyGraph(*campus())
+    inc = incident(("LINK_DOWN", "acc3", 1.0),
+                   *(("HOST_DOWN", f"h3-{h}", 30.0 + h) for h in range(HOSTS)))
+
+    def acc3(weights: RankWeights) -> tuple[float, list[str]]:
+        [rc] = [rc for rc in CausalTopologyRanker(topo, weights=weights).rank(inc)
+                if rc.entity == "acc3"]
+        return rc.score, rc.evidence
+
+    (score, evidence), (before, plain) = acc3(RankWeights()), acc3(RankWeights(silent_shadow=0))
+    assert "10 of the 11 alarming devices reach the rest of the network only through it" \
+        in evidence
+    assert score == before and not any("only through it" in line for line in plain)
