@@ -46,8 +46,8 @@ def local_ball(neighbours: Callable[[str], frozenset[str]], node: str, radius: i
                 if other not in hops:
                     hops[other] = distance
                     following.append(other)
-        if len(hops) > budget:
-            return None
+            if len(hops) > budget:
+                return None
         ring = following
     return hops
 
