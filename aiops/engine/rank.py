@@ -450,24 +450,36 @@ class CausalTopologyRanker:
                 precedence: dict[str, float]) -> RootCause:
         """A device that raised nothing, scored by how many alarming devices its failure
         explains: its alarming neighbours and the alarming devices two hops out that
-        reach the network only through it (its shadow, ``silent_shadow``); and, if
-        weighted, by the incident lacking a cascade-starting type.
+        reach the network only through it (its shadow, ``silent_shadow``), these
+        counted at the share of the neighbours it cuts off that alarm; and, if weighted,
+        by the incident lacking a cascade-starting type.
 
         Why the shadow: a dead core router's neighbours shout (link down), and so do
         the hosts behind its access switches (unreachable); counting only the
         neighbours, those hosts diluted its coverage and the router ranked below the
-        switches it cut off (docs/architecture.md, "Root-cause ranking")."""
+        switches it cut off (docs/architecture.md, "Root-cause ranking"). Why at that
+        share: a dead device cuts off all of its shadow at once, so the neighbours it
+        cuts off all lose their link to it; an aggregation switch with one of its ten
+        single-homed access switches alarming did not die, and counted in full its
+        shadow took the top 3 from the alarming access switch on the tree scenarios.
+        And only when at least two of the neighbours it cuts off alarm: the alarms
+        behind a single one are explained as well by that neighbour's own failure."""
         w = self.weights
         best_rootness = max(r[0] for r in roots.values())
         behind = self._shadow(cand) if w.silent_shadow else frozenset()
         beyond = self._alarming_in(behind, inc.first, neighbours)
-        coverage = (len(neighbours) + w.silent_shadow * len(beyond)) / len(inc.first)
+        cut = len(neighbours & behind)  # alarming neighbours it cuts off
+        cut_off = [n for n in self.topology.neighbours(cand) if n in behind] \
+            if beyond and cut >= 2 else []
+        shouting = cut / len(cut_off) if cut_off else 0.0
+        coverage = (len(neighbours) + w.silent_shadow * shouting * len(beyond)) / len(inc.first)
         score = (w.silent_coverage * coverage + w.silent_missing_root * (1.0 - best_rootness)
                  + w.silent_bias + w.precedence * max((precedence[a] for a in neighbours),
                                                       default=0.0))
         evidence = ["raised no alarm itself: implicated by the topology",
                     f"{len(neighbours)} of {len(inc.first)} alarming devices are its neighbours"]
-        line = self._shadow_line(cand, behind, neighbours, len(beyond), len(inc.first))
+        line = self._shadow_line(cand, behind, neighbours, len(beyond), shouting,
+                                 len(inc.first))
         if line:
             evidence.append(line)
         if self.priors is not None and w.ticket_prior:
@@ -493,26 +505,37 @@ class CausalTopologyRanker:
         return [a for a in smaller if a in larger and a not in besides]
 
     def _shadow_line(self, cand: str, behind: frozenset[str], neighbours: set[str],
-                     beyond: int, alarming: int) -> str | None:
+                     beyond: int, shouting: float, alarming: int) -> str | None:
         """The evidence an engineer reads of a candidate's shadow: how many of its
         alarming neighbours, and how many devices behind them, reach the network only
-        through it, and how many alarming devices its failure then explains; None when
-        no alarming device is in its shadow."""
+        through it, and what the alarming devices two hops out in it (``beyond``)
+        counted for (``shouting`` each); None when no alarming device is in its
+        shadow."""
         cut = neighbours & behind
         if not cut and not beyond:
             return None
         adjacent = self.topology.neighbours(cand)
         hidden = len({n for a in cut for n in self.topology.neighbours(a)
                       if n in behind and n not in adjacent})
+        quiet = sum(1 for n in adjacent if n in behind and n not in neighbours)
         line = f"{len(cut)} of its {len(neighbours)} alarming neighbours"
         if hidden:
             line += f" and the {hidden} devices behind them"
         line += " reach the rest of the network only through it"
-        if beyond:
-            line += (f"; with the {beyond} alarming devices two hops out in its shadow, its "
-                     f"failure explains {len(neighbours) + beyond} of the {alarming} "
-                     "alarming devices")
-        return line
+        if quiet:
+            line += f", as do {quiet} of its neighbours that raised nothing"
+        if not beyond:
+            return line
+        devices = (f"the {beyond} alarming devices two hops out in its shadow" if beyond > 1
+                   else "the alarming device two hops out in its shadow")
+        if shouting == 1.0:
+            return (f"{line}; with {devices}, its failure explains {len(neighbours) + beyond} "
+                    f"of the {alarming} alarming devices")
+        if shouting:
+            return (f"{line}; {devices} count {len(cut)}/{len(cut) + quiet} each, the share "
+                    "of the neighbours it cuts off that alarm")
+        return (f"{line}; {devices} not counted: fewer than two of the neighbours it cuts "
+                "off alarm, and one of those failing would explain them as well")
 
     def _with_dependency(self, cause: RootCause, cand: str, neighbours: set[str]) -> RootCause:
         """Add the share of alarming neighbours that ``depends_on`` the candidate."""

@@ -194,3 +194,40 @@ def test_an_alarming_switch_is_told_to_cut_off_its_alarming_hosts_without_scorin
     assert "10 of the 11 alarming devices reach the rest of the network only through it" \
         in evidence
     assert score == before and not any("only through it" in line for line in plain)
+
+
+def core1_of(topo: TopologyGraph, inc: IncidentRecord,
+             weights: RankWeights | None = None) -> tuple[float, list[str]]:
+    [rc] = [rc for rc in CausalTopologyRanker(topo, weights=weights).hand_ranking(inc).ranked
+            if rc.entity == "core1"]
+    return rc.score, rc.evidence
+
+
+def test_the_hosts_behind_count_at_the_share_of_the_cut_off_switches_that_alarm() -> None:
+    # 5 of the 15 switches core1 cuts off alarm (and two dual-homed ones), and two hosts
+    # behind each of the five: a dead core1 would have cut off all 15, so each host
+    # counts 5/15.
+    topo = TopologyGraph(*campus())
+    inc = incident(*(("LINK_DOWN", f"acc{s}", 1.0) for s in (0, 1, 2, 3, 4, 15, 16)),
+                   *(("HOST_DOWN", f"h{s}-{h}", 40.0) for s in range(5) for h in range(2)))
+    score, evidence = core1_of(topo, inc)
+    before, _ = core1_of(topo, inc, RankWeights(silent_shadow=0.0))
+    assert score - before == pytest.approx(0.5 * (10 * 5 / 15) / 17)
+    assert ("5 of its 7 alarming neighbours and the 50 devices behind them reach the rest of "
+            "the network only through it, as do 10 of its neighbours that raised nothing; the "
+            "10 alarming devices two hops out in its shadow count 5/15 each, the share of the "
+            "neighbours it cuts off that alarm") in evidence
+
+
+def test_hosts_behind_a_single_alarming_cut_off_switch_are_not_counted() -> None:
+    # Only acc3 of the switches core1 cuts off alarms: acc3's own failure explains its
+    # hosts as well, so core1 scores on its neighbours alone.
+    topo = TopologyGraph(*campus())
+    inc = incident(("LINK_DOWN", "acc3", 1.0), ("LINK_DOWN", "acc15", 1.0),
+                   ("LINK_DOWN", "acc16", 1.0),
+                   *(("HOST_DOWN", f"h3-{h}", 40.0) for h in range(3)))
+    score, evidence = core1_of(topo, inc)
+    assert score == core1_of(topo, inc, RankWeights(silent_shadow=0.0))[0]
+    assert any(line.endswith("the 3 alarming devices two hops out in its shadow not counted: "
+                             "fewer than two of the neighbours it cuts off alarm, and one of "
+                             "those failing would explain them as well") for line in evidence)
