@@ -21,7 +21,8 @@ silent node next to several alarming ones:
 * for a silent node: how many alarming nodes its failure explains, its alarming
   neighbours and the alarming nodes in its shadow (``aiops.engine.shadow``: those up
   to two hops away that reach the rest of the network only through it, as the access
-  switches behind a core router and their hosts), and whether the incident lacks any
+  switches behind a core router and their hosts; those two hops out counted at the
+  share of the neighbours it cuts off that alarm), and whether the incident lacks any
   cascade-starting alarm (a dead device reports nothing, so the root type is then
   missing).
 
@@ -458,12 +459,12 @@ class CausalTopologyRanker:
         the hosts behind its access switches (unreachable); counting only the
         neighbours, those hosts diluted its coverage and the router ranked below the
         switches it cut off (docs/architecture.md, "Root-cause ranking"). Why at that
-        share: a dead device cuts off all of its shadow at once, so the neighbours it
-        cuts off all lose their link to it; an aggregation switch with one of its ten
-        single-homed access switches alarming did not die, and counted in full its
-        shadow took the top 3 from the alarming access switch on the tree scenarios.
-        And only when at least two of the neighbours it cuts off alarm: the alarms
-        behind a single one are explained as well by that neighbour's own failure."""
+        share: a dead device cuts off all of its shadow at once, so all the neighbours
+        it cuts off lose their link to it. And only when at least two of them alarm: the
+        alarms behind a single one are explained as well by that neighbour's own
+        failure. Counted in full, on the tree scenarios an aggregation switch took rank
+        1 or the top 3 from the one alarming access switch it cuts off, whose hosts
+        alarmed (docs/experiments.md)."""
         w = self.weights
         best_rootness = max(r[0] for r in roots.values())
         behind = self._shadow(cand) if w.silent_shadow else frozenset()
