@@ -3,7 +3,7 @@
 The ranker runs once per touched incident per batch, so what a ranking costs is
 paid on every batch. Timed here, in microseconds per ``CausalTopologyRanker.rank``:
 
-- the core-router outage of ``tests/unit/test_shadow.py`` (222 devices, the
+- the core-router outage of ``benchmarks/core_outage.py`` (222 devices, the
   switches' incident of 44 alarming devices);
 - every incident of the development scenarios' engine groups, as
   ``benchmarks.rank_breakdown`` caches them (its ``--cache``; replayed if missing).
@@ -35,9 +35,9 @@ from aiops.engine.rank import CausalTopologyRanker, RankWeights
 from aiops.engine.shadow import local_ball, shadow_of
 from aiops.engine.state import IncidentRecord
 from aiops.learning.relations import TypeRelations
+from benchmarks.core_outage import campus, core_outage_incident
 from benchmarks.rank_breakdown import CACHE, cached, configs
 from benchmarks.topology_scale import generate as scale_network
-from tests.unit.test_shadow import campus, core_outage_incident
 from topology.graph import TopologyGraph
 from topology.model import parse_topology
 

@@ -3,67 +3,25 @@ ranker reads it: a dead core router is named first when its whole shadow shouts.
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from aiops.engine.rank import CausalTopologyRanker, RankWeights
 from aiops.engine.shadow import shadow_of
-from aiops.engine.state import AlertRecord, IncidentRecord
-from aiops.models import Alert, parse_alert
+from aiops.engine.state import IncidentRecord
+from aiops.models import parse_alert
 from aiops.replay import replay_alerts
 from aiops.runtime import Runtime
+from benchmarks.core_outage import (
+    DUAL_HOMED_FROM,
+    HOSTS,
+    SWITCHES,
+    campus,
+    core1_dies_silently,
+    core_outage_incident,
+    incident,
+)
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
-
-T0 = 1_700_000_000.0
-SWITCHES, HOSTS, DUAL_HOMED_FROM = 20, 10, 15
-
-
-def campus() -> tuple[list[Node], list[Edge]]:
-    """core1 - core2; access switches acc0..acc19 on core1, acc15..acc19 also on core2
-    (dual-homed); ten hosts on each switch."""
-    nodes = [Node("core1", "device", "core1"), Node("core2", "device", "core2")]
-    edges = [Edge("core1", "core2")]
-    for s in range(SWITCHES):
-        nodes.append(Node(f"acc{s}", "device", f"acc{s}"))
-        edges.append(Edge(f"acc{s}", "core1"))
-        if s >= DUAL_HOMED_FROM:
-            edges.append(Edge(f"acc{s}", "core2"))
-        for h in range(HOSTS):
-            nodes.append(Node(f"h{s}-{h}", "host", f"h{s}-{h}"))
-            edges.append(Edge(f"h{s}-{h}", f"acc{s}"))
-    return nodes, edges
-
-
-def core1_dies_silently(seed: int = 1) -> list[dict]:
-    """What the monitoring sends when core1 dies without a word: every access switch
-    logs its uplink down and core2 its OSPF adjacency within 5 s; 30-120 s later
-    Nagios finds the 150 hosts behind the single-homed switches down; and five
-    unrelated full disks a few minutes before."""
-    rnd = random.Random(seed)
-
-    def alert(i: str, source: str, name: str, entity: str, at: float) -> dict:
-        return {"id": i, "source": source, "name": name, "entity": entity,
-                "severity": "major", "summary": f"{name} on {entity}", "starts_at": T0 + at}
-
-    alerts = [alert(f"x{h}", "nagios", "DISK_FULL", f"h19-{h}", -240 + 5 * h + rnd.random())
-              for h in range(5)]
-    alerts += [alert(f"s{s}", "syslog", "LINK_DOWN", f"acc{s}", 5 * rnd.random())
-               for s in range(SWITCHES)]
-    alerts.append(alert("ospf", "syslog", "OSPF_ADJACENCY_DOWN", "core2", 3.0))
-    alerts += [alert(f"n{s}-{h}", "nagios", "HOST_DOWN", f"h{s}-{h}", rnd.uniform(30, 120))
-               for s in range(DUAL_HOMED_FROM) for h in range(HOSTS)]
-    return sorted(alerts, key=lambda a: a["starts_at"])
-
-
-def incident(*alarms: tuple[str, str, float]) -> IncidentRecord:
-    inc = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
-    for k, (name, node, at) in enumerate(alarms):
-        inc.alerts[k] = AlertRecord(id=k, fingerprint=str(k),
-                                    event=Alert(f"a{k}", "s", name, node, "major", "", at),
-                                    node_id=node, starts_at=at)
-    return inc
 
 
 def graph(*links: tuple[str, str]) -> TopologyGraph:
@@ -119,16 +77,6 @@ def test_the_shadow_is_not_told_beyond_its_budget() -> None:
     assert shadow_of(topo, "core1", budget=100) == frozenset()
     with pytest.raises(ValueError, match="shadow radius must be at least 2 hops, got 1"):
         shadow_of(topo, "core1", radius=1)
-
-
-def core_outage_incident() -> IncidentRecord:
-    """The switches' incident of the probe: 20 uplinks down, core2's OSPF and 23 of the
-    hosts behind the single-homed switches."""
-    alarms = [("LINK_DOWN", f"acc{s}", float(s % 5)) for s in range(SWITCHES)]
-    alarms.append(("OSPF_ADJACENCY_DOWN", "core2", 3.0))
-    alarms += [("HOST_DOWN", f"h{s}-{h}", 30.0 + s) for s in range(DUAL_HOMED_FROM)
-               for h in range(2 if s < 8 else 1)]
-    return incident(*alarms)
 
 
 def test_hosts_behind_the_switches_count_for_the_core_router_not_against_it() -> None:
