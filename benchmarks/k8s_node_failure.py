@@ -47,7 +47,12 @@ kube-prometheus relabels it), ``KubeHpaMaxedOut`` (kube-state-metrics), and a
 
 Usage:
     python -m benchmarks.k8s_node_failure --out DIR [--seed 1] [--history-hours 96]
-        [--eval-hours 24] [--evaluate]
+        [--eval-hours 24] [--nodes 6] [--evaluate] [--force-scale S] [--onsets]
+``--evaluate`` scores the engine untrained and trained (``aiops train`` on the
+history); ``--force-scale`` also replays with the trained model's time scale forced;
+``--onsets`` stamps every alert when its condition began rather than when its rule
+started firing (what knowing each rule's ``for:`` would give). docs/benchmarks.md,
+"A Kubernetes node failure through kube-prometheus' alerts", has the numbers.
 """
 
 from __future__ import annotations
