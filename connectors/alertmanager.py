@@ -5,8 +5,9 @@ group_interval, so the event id is derived from the alert's fingerprint and star
 time: a re-sent alert carries the same id and the engine folds it as a duplicate,
 and a resolved notification carries the id of the episode it ends.
 
-Entity: the first present label of ENTITY_LABELS; severity: the ``severity``
-label mapped onto the canonical scale (see docs/contracts.md).
+Entity: what the labels say the alert is about, not where it was scraped
+(``connectors.alertmanager_entity``); severity: the ``severity`` label mapped onto
+the canonical scale (see docs/contracts.md).
 
 A silenced or inhibited alert is not sent to webhooks, but the v2 API lists it with
 ``status.state`` "suppressed" and the ids in ``silencedBy`` / ``inhibitedBy``: the
@@ -29,13 +30,11 @@ import requests
 from aiops.errors import InputError
 from aiops.models import SEVERITY_RANK, Alert, parse_alert
 from aiops.timeutil import is_go_zero_time, parse_timestamp
+from connectors.alertmanager_entity import entity_of
 
 log = logging.getLogger(__name__)
 SOURCE = "alertmanager"
 SUPPRESSED = "suppressed"  # the label (aiops.engine.alert_status)
-ENTITY_LABELS = ("entity", "device", "host", "hostname", "node", "instance", "pod", "service",
-                 "job")
-FALLBACK_ENTITY = "global"
 SEVERITY_MAP = {"page": "critical", "error": "major", "high": "major", "medium": "minor",
                 "low": "info", "none": "info", "information": "info", "notice": "info"}
 DEFAULT_SEVERITY = "warning"
@@ -48,14 +47,6 @@ def _severity(labels: dict[str, str]) -> str:
     if raw in SEVERITY_RANK:
         return raw
     return SEVERITY_MAP.get(raw, DEFAULT_SEVERITY)
-
-
-def _entity(labels: dict[str, str]) -> str:
-    for key in ENTITY_LABELS:
-        value = labels.get(key)
-        if value:
-            return value
-    return FALLBACK_ENTITY
 
 
 def _labels_fingerprint(labels: dict[str, str]) -> str:
@@ -99,7 +90,7 @@ def alert_from_am(obj: Any, where: str, resolved: bool | None = None) -> Alert:
         "id": f"am-{fingerprint}-{int(starts_at)}",
         "source": SOURCE,
         "name": name,
-        "entity": _entity(labels),
+        "entity": entity_of(labels),
         "severity": _severity(labels),
         "summary": annotations.get("summary") or annotations.get("description") or name,
         "starts_at": starts_at,
