@@ -124,6 +124,12 @@ def unresolved_alerts(conn: sa.Connection, limit: int = 100) -> tuple[int, list[
     return int(total or 0), [alert_view(r) for r in rows]
 
 
+# A root cause in replay's output (CONTRACTS.md §3, extended): ``node_id`` names the
+# topology node, which ``entity`` (its display name) cannot always do: a Deployment and
+# the Service in front of it are both ``cart``.
+REPLAY_ROOT_CAUSE = ("entity", "node_id", "score", "alert_id", "evidence")
+
+
 def replay_incidents(
     conn: sa.Connection, after_seq: int,
     remediations: Callable[[sa.Connection, str], list[dict[str, Any]]] | None = None,
@@ -153,7 +159,7 @@ def replay_incidents(
                         .order_by(incidents.c.seq)).all()
     return [
         {"id": r.id, "alert_ids": members[r.id],
-         "root_causes": [{k: rc.get(k) for k in ("entity", "score", "alert_id", "evidence")}
+         "root_causes": [{k: rc.get(k) for k in REPLAY_ROOT_CAUSE}
                          for rc in (r.root_causes or [])],
          "remediations": remediations(conn, r.id) if remediations else []}
         for r in rows

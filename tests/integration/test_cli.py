@@ -57,7 +57,11 @@ def test_replay_contract(tmp_path: Path, topo_file: Path) -> None:
     for inc in doc["incidents"]:
         assert set(inc) >= {"id", "alert_ids", "root_causes", "remediations"}
         for rc in inc["root_causes"]:
-            assert set(rc) == {"entity", "score", "alert_id", "evidence"}
+            assert set(rc) == {"entity", "node_id", "score", "alert_id", "evidence"}
+    # node_id: the topology node a root cause names (null where the entity resolved to
+    # none), since a display name may be shared by two nodes.
+    assert by_alert["a1"]["root_causes"][0]["node_id"] == "ne-07"
+    assert by_alert["a4"]["root_causes"][0]["node_id"] is None
     r = aiops(data, "incidents", "list", "--json")
     assert r.returncode == 0 and len(json.loads(r.stdout)["incidents"]) == len(doc["incidents"])
     first = doc["incidents"][0]["id"]
