@@ -73,12 +73,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from aiops.config import DataDir
-from aiops.learning.training import train
 from aiops.replay import load_alerts, replay_alerts
 from aiops.runtime import open_runtime
 from aiops.store.tables import incidents
 from benchmarks.correlation.metrics import Prediction
 from benchmarks.correlation.metrics import evaluate as score
+from benchmarks.history_training import trained_on_history
 from connectors.alertmanager import alert_from_am
 from topology.discovery.kubernetes import KubernetesConnector
 from topology.loader import read_topology
@@ -579,16 +579,8 @@ def evaluate(paths: dict[str, Path], evaluation: Period,
             model = dataclasses.replace(model, time_scale=force_scale, source_scales={})
             row["forced_scale"] = force_scale
         elif variant == "trained":
-            with tempfile.TemporaryDirectory(prefix="aiops-k8s-") as work:
-                runtime = open_runtime(DataDir(path=Path(work)))
-                try:
-                    nodes, edges = read_topology(paths["topology"])
-                    runtime.import_topology(nodes, edges, source="benchmark")
-                    model, meta = train(runtime.registry, load_alerts(paths["history"]),
-                                        runtime.engine.topology, str(paths["history"]),
-                                        embedder=runtime.embedder)
-                finally:
-                    runtime.close()
+            model, meta = trained_on_history(paths["topology"], paths["history"],
+                                             "aiops-k8s-")
             row["learned"] = meta.get("time_scale")
         document = replay(model)
         predicted = Prediction(groups=[list(i["alert_ids"]) for i in document["incidents"]],

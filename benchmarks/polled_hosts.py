@@ -50,12 +50,12 @@ from typing import Any
 import networkx as nx
 
 from aiops.config import DataDir
-from aiops.learning.training import train
 from aiops.replay import load_alerts, replay_alerts
 from aiops.runtime import open_runtime
 from benchmarks.correlation.baselines import Event, alec
 from benchmarks.correlation.metrics import Prediction
 from benchmarks.correlation.metrics import evaluate as score
+from benchmarks.history_training import trained_on_history
 from topology.loader import read_topology
 
 START = 1_700_000_000.0 - 4 * 86_400.0  # history starts here; the eval period follows
@@ -299,16 +299,8 @@ def evaluate(paths: dict[str, Path], evaluation: Period, net: Network,
     for variant in ("untrained", "trained"):
         model, row = None, {}
         if variant == "trained":
-            with tempfile.TemporaryDirectory(prefix="aiops-polled-") as work:
-                runtime = open_runtime(DataDir(path=Path(work)))
-                try:
-                    nodes, edges = read_topology(paths["topology"])
-                    runtime.import_topology(nodes, edges, source="benchmark")
-                    model, meta = train(runtime.registry, load_alerts(paths["history"]),
-                                        runtime.engine.topology, str(paths["history"]),
-                                        embedder=runtime.embedder)
-                finally:
-                    runtime.close()
+            model, meta = trained_on_history(paths["topology"], paths["history"],
+                                             "aiops-polled-")
             row["learned"] = meta.get("time_scale")
         document = replay(paths["eval"], model)
         predicted = prediction(document)

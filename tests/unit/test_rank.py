@@ -4,9 +4,9 @@ for silent devices."""
 from __future__ import annotations
 
 from aiops.engine.rank import CausalTopologyRanker, Placement, RankWeights
-from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.engine.state import IncidentRecord
 from aiops.learning.relations import TypeRelations
-from aiops.models import Alert
+from benchmarks.core_outage import incident
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -19,15 +19,6 @@ def branch() -> TopologyGraph:
     names = sorted({n for link in links for n in link})
     return TopologyGraph([Node(n, "device", n) for n in names],
                          [Edge(a, b) for a, b in links])
-
-
-def incident(*alarms: tuple[str, str, float]) -> IncidentRecord:
-    inc = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
-    for k, (name, node, at) in enumerate(alarms):
-        inc.alerts[k] = AlertRecord(id=k, fingerprint=str(k),
-                                    event=Alert(f"a{k}", "s", name, node, "major", "", at),
-                                    node_id=node, starts_at=at)
-    return inc
 
 
 def test_dead_devices_next_to_one_alarming_neighbour_are_kept_second_and_third() -> None:
