@@ -84,10 +84,12 @@ class CascadeTimescale:
     """
 
     def __init__(self, windows: Sequence[float] = (600.0, 2400.0), hops: int = 1,
-                 min_excess: int = 200):
+                 min_excess: int = 200, far_hops: int = 2):
         self.windows = tuple(windows)
         self.hops = hops
+        self.far_hops = far_hops
         self.min_excess = min_excess
+        self.hops_used_: int = hops  # how far apart the pairs that gave the estimate were
         self.lag_: float | None = None  # seconds; None: too little evidence
         self.excess_pairs_: int = 0
         self.scale_: float = 1.0
@@ -96,16 +98,16 @@ class CascadeTimescale:
             offsets: Mapping[str, float] | None = None) -> CascadeTimescale:
         """Learn ``scale_`` from ``alerts`` on ``topology`` (see the module doc)."""
         self.lag_, self.excess_pairs_, self.scale_ = None, 0, 1.0
+        self.hops_used_ = self.hops
         onsets = condition_onsets(alerts, self.windows[0])
-        lag, excess, paired = None, 0, 0.0
-        for window in self.windows:
-            lag, excess, paired = self._measure(onsets, topology, offsets, window)
-            if lag is None or lag <= window / 8.0:
+        lag, excess = None, 0
+        for hops in dict.fromkeys((self.hops, max(self.hops, self.far_hops))):
+            self.hops_used_ = hops
+            lag, excess = self._widest_reading(onsets, topology, offsets, hops)
+            if lag is not None:
                 break
         self.excess_pairs_ = excess
-        # The excess is the first half's pairs less the second's: with no cascade at
-        # all it still strays by about the square root of the pairs counted.
-        if lag is None or excess < max(self.min_excess, MIN_Z * paired ** 0.5):
+        if lag is None:
             return self
         self.lag_ = lag
         self.scale_ = round(float(np.clip(lag / (REFERENCE_LAG * SLACK), 1.0, MAX_SCALE)), 2)
@@ -124,15 +126,37 @@ class CascadeTimescale:
         relations.skew_tolerance = relations.skew_tolerance * self.scale_
         return relations
 
+    def _widest_reading(self, onsets: Sequence[Alert], topology: TopologyGraph,
+                        offsets: Mapping[str, float] | None, hops: int
+                        ) -> tuple[float | None, int]:
+        """The cascade lag from pairs up to ``hops`` apart, None unless its excess passes
+        the evidence thresholds, and the excess.
+
+        A window is left for the next when its lag is past an eighth of it, and also
+        when it reads no lag: a cascade whose alarms follow each other by five to ten
+        minutes (rules with ``for:``) fills a 600 s window's second half as much as
+        its first, which reads as no excess at all."""
+        lag, excess = None, 0
+        for window in self.windows:
+            lag, excess, paired = self._measure(onsets, topology, offsets, window, hops)
+            # The excess is the first half's pairs less the second's: with no cascade at
+            # all it still strays by about the square root of the pairs counted.
+            if lag is not None and excess < max(self.min_excess, MIN_Z * paired ** 0.5):
+                lag = None
+            if lag is not None and lag <= window / 8.0:
+                break
+        return lag, excess
+
     def _measure(self, onsets: Sequence[Alert], topology: TopologyGraph,
-                 offsets: Mapping[str, float] | None, window: float
+                 offsets: Mapping[str, float] | None, window: float, hops: int
                  ) -> tuple[float | None, int, float]:
-        """The cascade lag and excess in ``window`` (``cascade_lag``), and the weight of
-        the pairs counted in it (what the excess's noise grows with)."""
-        pairs = AlarmPairs.build(onsets, topology, self.hops, window)
+        """The cascade lag and excess in ``window`` from pairs up to ``hops`` apart
+        (``cascade_lag``), and the weight of the pairs counted in it (what the excess's
+        noise grows with)."""
+        pairs = AlarmPairs.build(onsets, topology, hops, window)
         ev = pairs.events
         cause, effect = pairs.cause, pairs.effect
-        keep = pairs.hop <= self.hops
+        keep = pairs.hop <= hops
         cause, effect = cause[keep], effect[keep]
         lags = np.abs(corrected_lags(ev, cause, effect, ev.times[effect] - ev.times[cause],
                                       offsets))
@@ -169,7 +193,8 @@ def source_scales(alerts: Sequence[Alert], topology: TopologyGraph,
         return {}
     scales = {}
     for source, own in sorted(by_source.items()):
-        fitted = CascadeTimescale(template.windows, template.hops, template.min_excess).fit(
+        fitted = CascadeTimescale(template.windows, template.hops, template.min_excess,
+                                  template.far_hops).fit(
             own, topology, offsets)
         if fitted.lag_ is not None:
             scales[source] = fitted.scale_
