@@ -200,7 +200,7 @@ class LivePace:
         oldest = self._latest - self.span
         recent = [a for a in (*self._alerts, *self._pending) if a.starts_at >= oldest]
         alerts = sorted(recent[-self.max_alerts:], key=_START_THEN_ID)
-        fitted = CascadeTimescale(min_excess=self.min_excess).fit(alerts, topology)
+        fitted = CascadeTimescale(min_excess=self.min_excess, far_hops=1).fit(alerts, topology)
         self.fits += 1
         self.excess_pairs = fitted.excess_pairs_
         if fitted.lag_ is not None:

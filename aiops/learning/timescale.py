@@ -135,16 +135,21 @@ class CascadeTimescale:
         A window is left for the next when its lag is past an eighth of it, and also
         when it reads no lag: a cascade whose alarms follow each other by five to ten
         minutes (rules with ``for:``) fills a 600 s window's second half as much as
-        its first, which reads as no excess at all."""
-        lag, excess = None, 0
+        its first, which reads as no excess at all. A window not shorter than the
+        history is not measured: its second half, where the even part is read, would
+        hold no pairs, and every pair would read as excess."""
+        lag, excess, paired = None, 0, 0.0
+        span = onsets[-1].starts_at - onsets[0].starts_at if onsets else 0.0
         for window in self.windows:
+            if window >= span:
+                break
             lag, excess, paired = self._measure(onsets, topology, offsets, window, hops)
-            # The excess is the first half's pairs less the second's: with no cascade at
-            # all it still strays by about the square root of the pairs counted.
-            if lag is not None and excess < max(self.min_excess, MIN_Z * paired ** 0.5):
-                lag = None
             if lag is not None and lag <= window / 8.0:
                 break
+        # The excess is the first half's pairs less the second's: with no cascade at
+        # all it still strays by about the square root of the pairs counted.
+        if lag is not None and excess < max(self.min_excess, MIN_Z * paired ** 0.5):
+            lag = None
         return lag, excess
 
     def _measure(self, onsets: Sequence[Alert], topology: TopologyGraph,
