@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -11,7 +12,13 @@ import pytest
 from aiops.config import EngineSettings
 from aiops.engine.scored_correlator import ScoredCorrelator
 from aiops.learning.registry import ModelRegistry
-from aiops.learning.timescale import REFERENCE_LAG, SLACK, CascadeTimescale, cascade_lag
+from aiops.learning.timescale import (
+    REFERENCE_LAG,
+    SLACK,
+    CascadeTimescale,
+    cascade_lag,
+    source_scales,
+)
 from aiops.learning.training import CorrelationModel, train
 from aiops.models import Alert
 from benchmarks.correlation.scenario import ScenarioConfig, generate
@@ -167,6 +174,18 @@ def test_a_cascade_two_hops_apart_gets_its_scale() -> None:
     assert fitted.hops_used_ == 2
     assert fitted.scale_ == pytest.approx(fitted.lag_ / (REFERENCE_LAG * SLACK), abs=0.01)
 
+
+
+def test_a_sources_own_scale_is_read_one_hop_apart_only() -> None:
+    # Two hops apart, a source's own lag is the spread among its alarms, not how far
+    # they trail another source's; on benchmarks/polled_hosts.py such scales lowered
+    # trained pair F1 from 0.93 to 0.54 (aiops.learning.timescale.source_scales).
+    topo, alerts = _hosts_behind_switches(), _host_alarms((20.0, 60.0), cascade=True)
+    other = [dataclasses.replace(a, id=f"o{a.id}", source="syslog",
+                                 starts_at=a.starts_at + 7.0) for a in alerts[::2]]
+    mixed = alerts + other
+    assert CascadeTimescale().fit(mixed, topo).lag_ is not None
+    assert source_scales(mixed, topo) == {}
 
 def test_unrelated_alarms_two_hops_apart_read_no_scale() -> None:
     fitted = CascadeTimescale().fit(_host_alarms((20.0, 60.0), cascade=False),
