@@ -14,7 +14,9 @@ The estimate needs no labels. First each condition (type and entity) counts once
 per run: a repeat less than the window after its previous alert is dropped, so a
 storm of one condition is one alarm. Then take every pair of alarms started within
 ``window`` seconds of each other on the same or neighbouring nodes, on
-clock-corrected times (``aiops.learning.clock``). Alarms that have nothing to do
+clock-corrected times (``aiops.learning.clock``); where those say nothing, pairs up
+to two hops apart (hosts behind one switch, a node and a Service through their pods:
+benchmarks/k8s_node_failure.py learned no scale from one hop). Alarms that have nothing to do
 with each other give lags spread evenly over the window (they arrive
 independently); alarms of one cascade pile up at short lags. The density of lags
 in the window's second half estimates the even part; the pairs in excess of it at
@@ -79,8 +81,9 @@ class CascadeTimescale:
     of the window must be past nearly every cascade lag, so a lag above an eighth of
     the window is measured again in the next (the first suffices up to scale 4 and
     costs about 0.15 s on a day of 2,000 nodes' alarms). ``hops`` is how far apart
-    two alarms' nodes may be; ``min_excess`` the fewest pairs in excess of the even
-    part before the estimate is trusted.
+    two alarms' nodes may be, and ``far_hops`` how far where pairs ``hops`` apart say
+    nothing (``hops_used_``: which gave the estimate); ``min_excess`` the fewest pairs
+    in excess of the even part before the estimate is trusted.
     """
 
     def __init__(self, windows: Sequence[float] = (600.0, 2400.0), hops: int = 1,
