@@ -106,7 +106,8 @@ class CascadeTimescale:
         lag, excess = None, 0
         for hops in dict.fromkeys((self.hops, max(self.hops, self.far_hops))):
             self.hops_used_ = hops
-            lag, excess = self._widest_reading(onsets, topology, offsets, hops)
+            lag, excess = self._widest_reading(onsets, topology, offsets, hops,
+                                               further=hops > self.hops)
             if lag is not None:
                 break
         self.excess_pairs_ = excess
@@ -130,24 +131,26 @@ class CascadeTimescale:
         return relations
 
     def _widest_reading(self, onsets: Sequence[Alert], topology: TopologyGraph,
-                        offsets: Mapping[str, float] | None, hops: int
+                        offsets: Mapping[str, float] | None, hops: int, further: bool
                         ) -> tuple[float | None, int]:
         """The cascade lag from pairs up to ``hops`` apart, None unless its excess passes
         the evidence thresholds, and the excess.
 
-        A window is left for the next when its lag is past an eighth of it, and also
-        when it reads no lag: a cascade whose alarms follow each other by five to ten
-        minutes (rules with ``for:``) fills a 600 s window's second half as much as
-        its first, which reads as no excess at all. A window not shorter than the
-        history is not measured: its second half, where the even part is read, would
-        hold no pairs, and every pair would read as excess."""
+        A window is left for the next when its lag is past an eighth of it; looking
+        ``further`` (the nearby pairs said nothing), also when it reads no excess at
+        all: a cascade whose alarms follow each other by five to ten minutes (rules
+        with ``for:``) fills a 600 s window's second half as much as its first. Then a
+        window not shorter than the history is not measured: its second half, where the
+        even part is read, would hold no pairs, and every pair would read as excess.
+        The nearby pass is left as it was measured: the live pace reads only it, and
+        widening it changed an untrained engine's readings (docs/architecture.md)."""
         lag, excess, paired = None, 0, 0.0
         span = onsets[-1].starts_at - onsets[0].starts_at if onsets else 0.0
         for window in self.windows:
-            if window >= span:
+            if further and window >= span:
                 break
             lag, excess, paired = self._measure(onsets, topology, offsets, window, hops)
-            if lag is not None and lag <= window / 8.0:
+            if (lag is None and not further) or (lag is not None and lag <= window / 8.0):
                 break
         # The excess is the first half's pairs less the second's: with no cascade at
         # all it still strays by about the square root of the pairs counted.
