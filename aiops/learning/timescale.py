@@ -142,8 +142,8 @@ class CascadeTimescale:
         with ``for:``) fills a 600 s window's second half as much as its first. Then a
         window not shorter than the history is not measured: its second half, where the
         even part is read, would hold no pairs, and every pair would read as excess.
-        The nearby pass is left as it was measured: the live pace reads only it, and
-        widening it changed an untrained engine's readings (docs/architecture.md)."""
+        The nearby pass is left exactly as it was measured: every history that reads
+        from it, and the live pace, which reads only it, read what they read before."""
         lag, excess, paired = None, 0, 0.0
         span = onsets[-1].starts_at - onsets[0].starts_at if onsets else 0.0
         for window in self.windows:
