@@ -200,7 +200,10 @@ class LivePace:
         oldest = self._latest - self.span
         recent = [a for a in (*self._alerts, *self._pending) if a.starts_at >= oldest]
         alerts = sorted(recent[-self.max_alerts:], key=_START_THEN_ID)
-        fitted = CascadeTimescale(min_excess=self.min_excess).fit(alerts, topology)
+        # One hop only: with the two-hop fallback the first hours of a stream at the
+        # default timing, before one hop reaches its pairs, read 1.33-1.7 from two hops
+        # (docs/architecture.md, "The pace of an engine with no model").
+        fitted = CascadeTimescale(min_excess=self.min_excess, far_hops=1).fit(alerts, topology)
         self.fits += 1
         self.excess_pairs = fitted.excess_pairs_
         if fitted.lag_ is not None:
