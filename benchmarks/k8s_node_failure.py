@@ -65,7 +65,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,7 @@ from aiops.store.tables import incidents
 from benchmarks.correlation.metrics import Prediction
 from benchmarks.correlation.metrics import evaluate as score
 from benchmarks.history_training import trained_on_history
+from benchmarks.probe_periods import Period, write_periods
 from connectors.alertmanager import alert_from_am
 from topology.discovery.kubernetes import KubernetesConnector
 from topology.loader import read_topology
@@ -206,18 +207,6 @@ class Cluster:
                              "ownerReferences": [{"kind": owner[0], "name": owner[1]}]},
                 "spec": {"nodeName": self.node_name(node), "hostNetwork": host_network},
                 "status": {"phase": "Running", "podIP": ip}}
-
-
-@dataclass
-class Period:
-    """One period's alerts (canonical dicts, CONTRACTS.md §1) and their ground truth."""
-
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    alert_group: dict[str, str] = field(default_factory=dict)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def truth(self) -> dict[str, Any]:
-        return {"alerts": self.alert_group, "groups": self.groups}
 
 
 KSM_LABELS = {"job": "kube-state-metrics", "instance": KSM_INSTANCE}
@@ -434,19 +423,12 @@ def small_case(seed: int, at: float = 1_700_000_000.0,
 def write(out: Path, cluster: Cluster, history: Period, evaluation: Period) -> dict[str, Path]:
     """The kubectl output, the topology discovered from it, the alerts and the truth."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"kubectl": out / "kubectl.json", "topology": out / "topology.json",
-             "history": out / "history.jsonl", "eval": out / "eval.jsonl",
-             "truth": out / "truth.json"}
-    paths["kubectl"].write_text(json.dumps(cluster.kubectl()), encoding="utf-8")
-    found = KubernetesConnector(files=[str(paths["kubectl"])]).collect()
-    paths["topology"].write_text(json.dumps({
-        "nodes": [n.to_dict() for n in found.nodes],
-        "edges": [e.to_dict() for e in found.edges]}), encoding="utf-8")
-    for role, period in (("history", history), ("eval", evaluation)):
-        paths[role].write_text("".join(json.dumps(a) + "\n" for a in period.alerts),
-                               encoding="utf-8")
-    paths["truth"].write_text(json.dumps({"eval": evaluation.truth()}), encoding="utf-8")
-    return paths
+    kubectl = out / "kubectl.json"
+    kubectl.write_text(json.dumps(cluster.kubectl()), encoding="utf-8")
+    found = KubernetesConnector(files=[str(kubectl)]).collect()
+    topology = {"nodes": [n.to_dict() for n in found.nodes],
+                "edges": [e.to_dict() for e in found.edges]}
+    return {"kubectl": kubectl, **write_periods(out, topology, history, evaluation)}
 
 
 def placement(paths: dict[str, Path], period: Period) -> dict[str, Counter[str]]:

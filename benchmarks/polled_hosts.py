@@ -43,7 +43,7 @@ import random
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from benchmarks.correlation.baselines import Event, alec
 from benchmarks.correlation.metrics import Prediction
 from benchmarks.correlation.metrics import evaluate as score
 from benchmarks.history_training import trained_on_history
+from benchmarks.probe_periods import Period, write_periods
 from topology.loader import read_topology
 
 START = 1_700_000_000.0 - 4 * 86_400.0  # history starts here; the eval period follows
@@ -104,18 +105,6 @@ class Network:
                 nodes.append({"id": host, "kind": "host", "name": host})
                 edges.append({"source": host, "target": switch, "kind": "connected_to"})
         return {"nodes": nodes, "edges": edges}
-
-
-@dataclass
-class Period:
-    """One period's alerts (canonical dicts, CONTRACTS.md §1) and their ground truth."""
-
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    alert_group: dict[str, str] = field(default_factory=dict)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def truth(self) -> dict[str, Any]:
-        return {"alerts": self.alert_group, "groups": self.groups}
 
 
 class _Generator:
@@ -257,15 +246,7 @@ def core_failure(seed: int, at: float = 1_700_000_000.0,
 
 
 def write(out: Path, net: Network, history: Period, evaluation: Period) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"topology": out / "topology.json", "history": out / "history.jsonl",
-             "eval": out / "eval.jsonl", "truth": out / "truth.json"}
-    paths["topology"].write_text(json.dumps(net.document()), encoding="utf-8")
-    for role, period in (("history", history), ("eval", evaluation)):
-        paths[role].write_text("".join(json.dumps(a) + "\n" for a in period.alerts),
-                               encoding="utf-8")
-    paths["truth"].write_text(json.dumps({"eval": evaluation.truth()}), encoding="utf-8")
-    return paths
+    return write_periods(out, net.document(), history, evaluation)
 
 
 def evaluate(paths: dict[str, Path], evaluation: Period, net: Network,
