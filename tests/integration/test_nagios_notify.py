@@ -190,3 +190,27 @@ def test_a_refusal_or_an_engine_that_is_not_there_exits_1_saying_why(url: str) -
     assert done.returncode == 1 and "answered 400: " in done.stderr
     done = notify("http://127.0.0.1:9/api/v1/webhooks/nagios", "PROBLEM", "CRITICAL", "OK")
     assert done.returncode == 1 and "Connection refused" in done.stderr
+
+
+def test_aiops_cfg_passes_free_texts_that_begin_with_a_dash_as_values(url: str) -> None:
+    """aiops.cfg's own service command line, its macros filled as Nagios would (after
+    illegal_macro_output_chars), run by a shell: plugin output, an acknowledgement's
+    author and comment beginning with "-" are values, not options."""
+    cfg = (SCRIPT.parent / "aiops.cfg").read_text(encoding="utf-8")
+    line = next(row.split("command_line", 1)[1].strip() for row in cfg.splitlines()
+                if "command_line" in row and "$SERVICEDESC$" in row)
+    macros = {"NOTIFICATIONTYPE": "ACKNOWLEDGEMENT", "HOSTNAME": "core-1",
+              "HOSTADDRESS": "10.0.0.1", "SERVICEDESC": "BGP peer",
+              "SERVICESTATE": "CRITICAL", "LASTSERVICESTATECHANGE": "1800000000",
+              "LASTSERVICESTATE": "CRITICAL", "SERVICEOUTPUT": "-1 peers up",
+              "SERVICEACKAUTHOR": "-ann", "SERVICEACKCOMMENT": "--see INC42",
+              "NOTIFICATIONAUTHOR": "-ann", "NOTIFICATIONCOMMENT": "--see INC42"}
+    for name, value in macros.items():
+        line = line.replace(f"${name}$", value)
+    line = line.replace("/usr/local/bin/aiops-notify", f"{sys.executable} {SCRIPT}")
+    line = line.replace("http://127.0.0.1:8080/api/v1/webhooks/nagios", url)
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (body,) = Engine.bodies
+    assert body["output"] == "-1 peers up"
+    assert body["acknowledged_by"] == "-ann: --see INC42"
