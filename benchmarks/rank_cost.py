@@ -12,6 +12,12 @@ Each in a first pass with a new ranker (every shadow walked once per device) and
 second pass with the same ranker (the engine keeps its ranker while the topology
 stands, so a device's shadow is walked once: that is what most batches pay).
 
+Also every fault of the Kubernetes probe's small case (``benchmarks.k8s_node_failure``:
+a node failure and two bad rollouts on the cluster its discovery finds, 88 nodes with
+pods ``runs_on`` nodes and ``part_of`` deployments), each fault's alerts one incident:
+the topology where the dependency share reads chains through a node between
+(``TopologyGraph.needs``), which the simulated networks have none of.
+
 With ``--sites N``, also the shadow walk alone (``shadow_of``, uncached) on the
 generated network of ``benchmarks.topology_scale`` (1,000 nodes a site: multi-homed
 everywhere, so the walk finds nothing cut off and pays its whole budget where the
@@ -26,18 +32,23 @@ Usage: python -m benchmarks.rank_cost [--topologies ba:500] [--seeds 21] [--repe
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiops.engine.rank import CausalTopologyRanker, RankWeights
 from aiops.engine.shadow import local_ball, shadow_of
-from aiops.engine.state import IncidentRecord
+from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
+from aiops.models import parse_alert
 from benchmarks.core_outage import campus, core_outage_incident
+from benchmarks.k8s_node_failure import small_case
 from benchmarks.rank_breakdown import CACHE, cached, configs
 from benchmarks.topology_scale import generate as scale_network
+from topology.discovery.kubernetes import KubernetesConnector
 from topology.graph import TopologyGraph
 from topology.model import parse_topology
 
@@ -81,6 +92,29 @@ def per_ranking(records: list[IncidentRecord], topology: TopologyGraph,
 
         out[label] = (best_of(repeat, first), best_of(repeat, second))
     return out
+
+
+def k8s_faults(seed: int = 1) -> tuple[list[IncidentRecord], TopologyGraph]:
+    """The Kubernetes probe's small case: one incident per fault, of its alerts, on the
+    topology the discovery finds in the generated ``kubectl`` output."""
+    cluster, period = small_case(seed)
+    with tempfile.TemporaryDirectory(prefix="rank-cost-") as work:
+        kubectl = Path(work) / "kubectl.json"
+        kubectl.write_text(json.dumps(cluster.kubectl()), encoding="utf-8")
+        found = KubernetesConnector(files=[str(kubectl)]).collect()
+    topology = TopologyGraph(found.nodes, found.edges)
+    records: dict[str, IncidentRecord] = {}
+    for k, raw in enumerate(period.alerts):
+        group = period.alert_group[raw["id"]]
+        if period.groups[group].get("kind") != "fault":
+            continue
+        record = records.setdefault(group, IncidentRecord(id=group, seq=len(records),
+                                                          started_at=0.0, updated_at=0.0))
+        alert = parse_alert(raw)
+        record.alerts[k] = AlertRecord(id=k, fingerprint=str(k), event=alert,
+                                       node_id=topology.resolve(alert.entity),
+                                       starts_at=alert.starts_at)
+    return list(records.values()), topology
 
 
 def report(name: str, timings: dict[str, tuple[float, float]]) -> None:
@@ -134,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         walks(args.sites, args.walks)
     report("core-router outage (1 incident, 44 alarming devices)",
            per_ranking([core_outage_incident()], TopologyGraph(*campus()), None, args.repeat))
+    faults, cluster = k8s_faults()
+    report(f"Kubernetes faults ({len(faults)} incidents, {len(cluster)}-node cluster)",
+           per_ranking(faults, cluster, None, args.repeat))
     for name, config in configs(args.topologies, args.seeds, args.causal, args.noise,
                                 args.hours, args.history_hours):
         replayed = cached(name, config, args.cache)

@@ -33,6 +33,7 @@ class TopologyGraph:
         self._neighbourhood = lru_cache(maxsize=65536)(self._compute_neighbourhood)
         self._neighbours: dict[str, frozenset[str]] = {}  # at most one per node
         self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
+        self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -54,6 +55,37 @@ class TopologyGraph:
                 return frozenset()  # not kept: unresolved entities are unbounded
             found = self._neighbours[node_id] = frozenset(self.graph.adj[node_id])
         return found
+
+    def needs(self, node_id: str) -> frozenset[str]:
+        """What ``node_id`` needs to work: the targets of its directed edges
+        (``depends_on``, ``runs_on``, ``part_of``), and those one node further.
+
+        One node further in two ways: through what it needs (a Service needs its pods,
+        each pod the node it runs on, so the Service needs those nodes), and through its
+        parts (a pod is ``part_of`` its deployment, so the deployment needs the node
+        its pod runs on). Why two steps: in a cluster the objects alerts are about
+        (node, deployment, Service) are two hops apart through pods, which raise few
+        alerts of their own, so "the alarming nodes that need it" read one hop only
+        never named a dead node's deployments. Kept per node once asked (the view is
+        read-only).
+        """
+        found = self._needs.get(node_id)
+        if found is not None:
+            return found
+        deps = self.dependencies
+        out: set[str] = set()
+        if node_id in deps:
+            direct = set(deps.successors(node_id))
+            out.update(direct)
+            for middle in direct:
+                out.update(deps.successors(middle))
+            for part in deps.predecessors(node_id):
+                if deps.edges[part, node_id].get("kind") == "part_of":
+                    out.update(deps.successors(part))
+        out.discard(node_id)
+        if node_id in self.graph:  # not kept: unresolved entities are unbounded
+            self._needs[node_id] = frozenset(out)
+        return frozenset(out)
 
     def _compute_neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
         if node_id not in self.graph:

@@ -50,7 +50,7 @@ LABELS = {
     "alarming_share": "its share of the alarms",
     "alarming_share_gap": "its share of the alarms against the largest",
     "alarming_precedence": "how early its first alarm came",
-    "alarming_dependency": "share of alarming neighbours that depend on it",
+    "alarming_dependency": "share of the alarming nodes near it that need it",
     "alarming_untraced": "share of the alarms its own cannot be traced to (over the best)",
     "alarming_ticket_prior": "how often past tickets found its alarm types at the fault",
     "alarming_unled_types": "share of its alarm types no other type here usually precedes",
@@ -74,7 +74,7 @@ LABELS = {
                                     "precedes (two hops out if none is next to it)",
     "silent_hand_rank": "its place in the hand-weighted order (1 / rank)",
     "silent_hand_score": "its hand-weighted score",
-    "silent_dependency": "share of alarming neighbours that depend on it",
+    "silent_dependency": "share of the alarming nodes near it that need it",
     "silent_bias": "that it raised no alarm",
     "silent_incident_devices": "alarming devices in the incident (log)",
     "silent_incident_alerts": "alarms in the incident (log)",
@@ -138,8 +138,7 @@ def candidate_features(ranker: CausalTopologyRanker, hand: HandRanking
         in_topology = cand in topology.nodes
         neighbours = topology.neighbours(cand) & alarming if in_topology else frozenset()
         degree = log1p(len(topology.neighbours(cand))) if in_topology else 0.0
-        depending = (sum(1 for a in neighbours if ranker._depends(a, cand)) / len(neighbours)
-                     if neighbours else 0.0)
+        depending = ranker.dependency_share(inc, cand, neighbours)[0]
         position = rank_of.get(cand)
         hand_rank = 1.0 / (1 + position) if position is not None else 0.0
         hand_score = score_of.get(cand, 0.0)

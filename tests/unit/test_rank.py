@@ -152,3 +152,33 @@ def test_a_dead_device_two_hops_from_every_alarm_can_take_the_slot() -> None:
     hub = CausalTopologyRanker(topo)
     hub.placement = Placement(two_hop_reach=2)  # a1 and a2 each see 3 devices
     assert [rc.entity for rc in hub.rank(inc)][2] == "m1"
+
+
+def test_a_dead_node_is_named_before_the_deployments_that_lost_its_pods() -> None:
+    # kube-prometheus' view of a node failure: the node's KubeNodeNotReady and its
+    # pods' deployments' KubeDeploymentReplicasMismatch fire within seconds (both after
+    # a `for: 15m`), a deployment's first. Node and deployments are two hops apart
+    # through pods that raise nothing; the deployments need the node through them.
+    nodes = [Node("worker-5", "host", "worker-5"), Node("worker-6", "host", "worker-6")]
+    edges = [Edge("worker-5", "worker-6", "connected_to")]
+    for app in ("ads", "cart"):
+        nodes += [Node(f"deploy/{app}", "deployment", app), Node(f"pod/{app}-1", "pod", f"{app}-1"),
+                  Node(f"pod/{app}-2", "pod", f"{app}-2")]
+        edges += [Edge(f"pod/{app}-1", "worker-5", "runs_on"),
+                  Edge(f"pod/{app}-2", "worker-6", "runs_on"),
+                  Edge(f"pod/{app}-1", f"deploy/{app}", "part_of"),
+                  Edge(f"pod/{app}-2", f"deploy/{app}", "part_of")]
+    topo = TopologyGraph(nodes, edges)
+    inc = incident(("KubeDeploymentReplicasMismatch", "deploy/ads", 100.0),
+                   ("KubeNodeNotReady", "worker-5", 104.0),
+                   ("KubeDeploymentReplicasMismatch", "deploy/cart", 110.0))
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert ranked[0].entity == "worker-5"
+    assert ("2 of the 2 alarming nodes within two hops need it (2 through a node between)"
+            in ranked[0].evidence)
+    # nothing alarming needs a deployment
+    assert not any("within two hops" in line for rc in ranked
+                   if rc.entity in ("ads", "cart") for line in rc.evidence)
+    # with the dependency weight off, the earliest alarm's deployment came first
+    off = CausalTopologyRanker(topo, weights=RankWeights(dependency=0.0)).rank(inc)
+    assert off[0].entity == "ads"

@@ -89,3 +89,35 @@ def test_distance_and_subgraph_keep_dependency_direction() -> None:
     assert g.distance("a", "a", 2) == 0
     _, edges = g.subgraph(["c"], 1)
     assert ("d", "c", "depends_on") in {e.key for e in edges}
+
+
+def cluster() -> TopologyGraph:
+    """What the Kubernetes discovery makes: pods run on nodes and are part of their
+    deployment; a Service depends on its pods."""
+    nodes = [Node("worker-1", "host", "worker-1"), Node("worker-2", "host", "worker-2"),
+             Node("deploy/shop/cart", "deployment", "cart"),
+             Node("pod/shop/cart-1", "pod", "cart-1"), Node("pod/shop/cart-2", "pod", "cart-2"),
+             Node("svc/shop/cart", "service", "cart")]
+    edges = [Edge("pod/shop/cart-1", "worker-1", "runs_on"),
+             Edge("pod/shop/cart-2", "worker-2", "runs_on"),
+             Edge("pod/shop/cart-1", "deploy/shop/cart", "part_of"),
+             Edge("pod/shop/cart-2", "deploy/shop/cart", "part_of"),
+             Edge("svc/shop/cart", "pod/shop/cart-1", "depends_on"),
+             Edge("svc/shop/cart", "pod/shop/cart-2", "depends_on"),
+             Edge("worker-1", "worker-2", "connected_to")]
+    return TopologyGraph(nodes, edges)
+
+
+def test_needs_reads_dependencies_through_one_node_between() -> None:
+    topo = cluster()
+    # directly: a pod needs its node and its deployment
+    assert topo.needs("pod/shop/cart-1") == {"worker-1", "deploy/shop/cart"}
+    # through what it needs: the Service's pods and the nodes they run on (and, one
+    # step past them, the deployment)
+    assert topo.needs("svc/shop/cart") == {"pod/shop/cart-1", "pod/shop/cart-2",
+                                           "worker-1", "worker-2", "deploy/shop/cart"}
+    # through its parts: a deployment needs the nodes its pods run on, not itself
+    assert topo.needs("deploy/shop/cart") == {"worker-1", "worker-2"}
+    # a node needs nothing; a link has no direction; an unknown entity needs nothing
+    assert topo.needs("worker-1") == frozenset()
+    assert topo.needs("nowhere") == frozenset()
