@@ -19,7 +19,8 @@ from topology.resolve import EntityResolver
 class TopologyGraph:
     """Read-only view of a topology for correlation and root-cause ranking."""
 
-    def __init__(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()):
+    def __init__(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = (),
+                 resolver: EntityResolver | None = None):
         self.nodes: dict[str, Node] = {n.id: n for n in nodes}
         self.graph = nx.Graph()
         self.dependencies = nx.DiGraph()
@@ -29,11 +30,12 @@ class TopologyGraph:
             self.graph.add_edge(edge.source, edge.target, kind=edge.kind, attrs=edge.attrs)
             if edge.kind in DIRECTED_EDGE_KINDS:
                 self.dependencies.add_edge(edge.source, edge.target, kind=edge.kind)
-        self.resolver = EntityResolver(self.nodes.values())
+        self.resolver = resolver if resolver is not None else EntityResolver(self.nodes.values())
         self._neighbourhood = lru_cache(maxsize=65536)(self._compute_neighbourhood)
         self._neighbours: dict[str, frozenset[str]] = {}  # at most one per node
         self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
         self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
+        self._device_view: TopologyGraph | None = None  # see device_view()
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -55,6 +57,42 @@ class TopologyGraph:
                 return frozenset()  # not kept: unresolved entities are unbounded
             found = self._neighbours[node_id] = frozenset(self.graph.adj[node_id])
         return found
+
+    def device_view(self) -> TopologyGraph:
+        """This topology as the analysis sees it: every node whose alerts are placed on
+        another (an interface, on its device: ``EntityResolver.anchor``) merged into that
+        node, its edges moved there; itself when no node is. Built once, then kept.
+
+        Why: LLDP and NetBox discovery store each linked port as an interface node,
+        ``part_of`` its device and ``connected_to`` the port at the other end. No alert
+        is ever placed on one, so to the ranker each looked like a device that raised
+        nothing: a port was named a probable root ("raised no alarm itself ... a dead
+        device reports nothing"), it took the top-3 slots kept for dead devices, and the
+        ports a dead router cuts off, quiet by construction, halved the weight of the
+        devices behind it that did alarm. And a topology that links only ports put
+        linked devices three hops apart. The view keeps the resolver (alerts still
+        resolve by port names) and the stored nodes and edges stay as they were for
+        the API, export and the incident view's picture.
+        """
+        if self._device_view is not None:
+            return self._device_view
+        anchors = {node_id: anchor for node_id in self.nodes
+                   if (anchor := self.resolver.anchor(node_id)) != node_id}
+        if not anchors:
+            self._device_view = self
+            return self
+        nodes = [node for node_id, node in self.nodes.items() if node_id not in anchors]
+        edges: dict[tuple[str, str, str], Edge] = {}
+        for edge in self.edges:
+            source = anchors.get(edge.source, edge.source)
+            target = anchors.get(edge.target, edge.target)
+            if source != target:
+                edges.setdefault((source, target, edge.kind),
+                                 Edge(source, target, edge.kind, dict(edge.attrs)))
+        view = TopologyGraph(nodes, edges.values(), resolver=self.resolver)
+        view._device_view = view
+        self._device_view = view
+        return view
 
     def needs(self, node_id: str) -> frozenset[str]:
         """What ``node_id`` needs to work: the targets of its directed edges

@@ -129,6 +129,11 @@ class EntityResolver:
             return self._anchor(device)  # a port the topology does not list
         return self._deployment_of_pod(entity)
 
+    def anchor(self, node_id: str) -> str:
+        """The node an alert on node ``node_id`` is placed on: an interface's device
+        (when the topology has it), else the node itself."""
+        return self._anchor(node_id)
+
     def _anchor(self, node_id: str) -> str:
         node = self._nodes.get(node_id)
         if node is not None and node.kind == "interface":

@@ -107,7 +107,7 @@ class ParentAbsorber:
     """Decides whether a settled small incident goes into another (module doc)."""
 
     def __init__(self, topology: TopologyGraph, model: ParentModel, share: float = SHARE):
-        self.topology = topology
+        self.topology = topology.device_view()  # ports merged into their devices
         self.model = model
         self.share = share
 

@@ -94,7 +94,7 @@ class HindsightSplitter:
 
     def __init__(self, topology: TopologyGraph, gain: float,
                  shares: tuple[float, ...] = RING_SHARES, floor: float = FLOOR):
-        self.topology = topology
+        self.topology = topology.device_view()  # ports merged into their devices
         self.gain = gain
         self.shares = shares
         self.radius = len(shares) - 1

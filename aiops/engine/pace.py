@@ -195,6 +195,7 @@ class LivePace:
         that interval, up to ``max_every`` (a fit of a day of a busy network's alerts
         takes a fraction of a second, which a steady network need not pay every half
         hour); a change, or too little evidence to read a lag, sets it back."""
+        topology = topology.device_view()  # ports merged into their devices
         # The kept starts and the batch's so far, within the span and the count; arrival
         # order is not start order (late reports), and the estimator wants starts.
         oldest = self._latest - self.span

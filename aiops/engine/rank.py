@@ -263,7 +263,8 @@ class CausalTopologyRanker:
                  priors: RootCausePriors | None = None,
                  learned: LearnedRanker | None = None,
                  seen_in: str = "past co-occurrences"):
-        self.topology = topology
+        # ports merged into their devices (``TopologyGraph.device_view``)
+        self.topology = topology.device_view()
         self.relations = relations
         # What the precedence counts were read from, for the evidence: history for a
         # trained model, the alerts seen so far for an untrained engine's live pace.

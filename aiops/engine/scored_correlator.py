@@ -92,7 +92,7 @@ class ScoredCorrelator:
                  offsets: Mapping[str, float] | None = None, time_scale: float = 1.0,
                  source_scales: Mapping[str, float] | None = None,
                  node_scales: dict[str, float] | None = None):
-        self.topology = topology
+        self.topology = topology.device_view()  # ports merged into their devices
         # Learned clock offset per node (``aiops.learning.clock``): subtracted from
         # alert times where they are compared, never from the stored alerts.
         self.offsets: Mapping[str, float] = offsets or {}

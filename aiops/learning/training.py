@@ -151,6 +151,8 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
     ``alerts`` under ``settings`` (the data dir's); ``progress`` hears of every replay.
     """
     started = time.perf_counter()
+    stored_nodes = len(topology)
+    topology = topology.device_view()  # ports merged into their devices, as the engine sees it
     relations = TypeRelations()
     # Both learn from pairs of nearby alarms: build them once, as wide as either needs.
     # The offsets come first: the relations' precedence counts compare corrected times.
@@ -196,7 +198,7 @@ def train(registry: ModelRegistry, alerts: list[Alert], topology: TopologyGraph,
         "trained_on": source, "alerts": len(alerts),
         "period": [min(a.starts_at for a in alerts), max(a.starts_at for a in alerts)],
         "alert_types": len(relations.type_counts_), "relations": len(relations.edges_),
-        "topology_nodes": len(topology), "clock_offsets": _offset_summary(offsets),
+        "topology_nodes": stored_nodes, "clock_offsets": _offset_summary(offsets),
         "time_scale": {"scale": timescale.scale_, "cascade_lag_seconds": timescale.lag_,
                        "excess_pairs": timescale.excess_pairs_, "sources": per_source},
         "seconds": round(time.perf_counter() - started, 3),

@@ -121,3 +121,28 @@ def test_needs_reads_dependencies_through_one_node_between() -> None:
     # a node needs nothing; a link has no direction; an unknown entity needs nothing
     assert topo.needs("worker-1") == frozenset()
     assert topo.needs("nowhere") == frozenset()
+
+
+def test_the_device_view_merges_ports_into_their_devices() -> None:
+    # Two routers linked only through their ports (as a hand-written inventory may
+    # be): three hops apart as stored, one in the view the analysis uses.
+    nodes = [Node("r1", "device", "r1"), Node("r2", "device", "r2"), Node("r3", "device", "r3"),
+             Node("r1:ge0", "interface", "r1:ge0", {"device": "r1", "ifname": "ge0"}),
+             Node("r2:ge0", "interface", "r2:ge0", {"device": "r2", "ifname": "ge0"}),
+             Node("r2:ge1", "interface", "r2:ge1", {"device": "r2", "ifname": "ge1"})]
+    edges = [Edge("r1:ge0", "r1", "part_of"), Edge("r2:ge0", "r2", "part_of"),
+             Edge("r2:ge1", "r2", "part_of"), Edge("r1:ge0", "r2:ge0", "connected_to"),
+             Edge("r2:ge1", "r3", "depends_on")]
+    stored = TopologyGraph(nodes, edges)
+    view = stored.device_view()
+    assert stored.distance("r1", "r2", 3) == 3
+    assert set(view.nodes) == {"r1", "r2", "r3"}
+    assert view.distance("r1", "r2", 3) == 1
+    assert view.needs("r2") == {"r3"}  # the port's dependency is its device's
+    assert view.device_view() is view and stored.device_view() is view
+    # alerts still resolve by port name, onto the device; the stored form is kept
+    assert view.resolve("r1:ge0") == "r1" and view.resolve("r2:GE1") == "r2"
+    assert len(stored) == 6 and len(stored.edges) == 5
+    # a topology without ports is its own view
+    plain = TopologyGraph([Node("a", "device", "a")], [])
+    assert plain.device_view() is plain
