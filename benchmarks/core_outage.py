@@ -12,6 +12,7 @@ drift apart.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 from aiops.engine.state import AlertRecord, IncidentRecord
@@ -29,6 +30,24 @@ def campus() -> tuple[list[Node], list[Edge]]:
     """core1 - core2; access switches acc0..acc19 on core1, acc15..acc19 also on core2
     (dual-homed); ten hosts on each switch."""
     return parse_topology(NETWORK.document())
+
+
+def with_ports(nodes: list[Node], edges: list[Edge]) -> tuple[list[Node], list[Edge]]:
+    """The same network as LLDP or NetBox discovery stores it: every link also as a
+    pair of interface nodes (``Gi0/N``, numbered per device), each ``part_of`` its
+    device and ``connected_to`` the other."""
+    nodes, linked, ports = list(nodes), list(edges), Counter[str]()
+    for edge in edges:
+        ends = []
+        for device in (edge.source, edge.target):
+            ports[device] += 1
+            ifname = f"Gi0/{ports[device]}"
+            port = f"{device}:{ifname}"
+            nodes.append(Node(port, "interface", port, {"device": device, "ifname": ifname}))
+            linked.append(Edge(port, device, "part_of"))
+            ends.append(port)
+        linked.append(Edge(ends[0], ends[1], "connected_to"))
+    return nodes, linked
 
 
 def core1_dies_silently(seed: int = 1) -> list[dict[str, Any]]:

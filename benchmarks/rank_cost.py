@@ -12,7 +12,10 @@ Each in a first pass with a new ranker (every shadow walked once per device) and
 second pass with the same ranker (the engine keeps its ranker while the topology
 stands, so a device's shadow is walked once: that is what most batches pay).
 
-Also every fault of the Kubernetes probe's small case (``benchmarks.k8s_node_failure``:
+Also the same outage on the campus with every link's two ports stored as interface
+nodes, as LLDP and NetBox discovery store them (the ranker merges them into their
+devices: ``TopologyGraph.device_view``), and every fault of the Kubernetes probe's
+small case (``benchmarks.k8s_node_failure``:
 a node failure and two bad rollouts on the cluster its discovery finds, 88 nodes with
 pods ``runs_on`` nodes and ``part_of`` deployments), each fault's alerts one incident:
 the topology where the dependency share reads chains through a node between
@@ -44,7 +47,7 @@ from aiops.engine.shadow import local_ball, shadow_of
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
 from aiops.models import parse_alert
-from benchmarks.core_outage import campus, core_outage_incident
+from benchmarks.core_outage import campus, core_outage_incident, with_ports
 from benchmarks.k8s_node_failure import small_case
 from benchmarks.rank_breakdown import CACHE, cached, configs
 from benchmarks.topology_scale import generate as scale_network
@@ -168,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         walks(args.sites, args.walks)
     report("core-router outage (1 incident, 44 alarming devices)",
            per_ranking([core_outage_incident()], TopologyGraph(*campus()), None, args.repeat))
+    report("core-router outage on the campus with its 452 ports stored as discovery "
+           "stores them", per_ranking([core_outage_incident()],
+                                      TopologyGraph(*with_ports(*campus())), None, args.repeat))
     faults, cluster = k8s_faults()
     report(f"Kubernetes faults ({len(faults)} incidents, {len(cluster)}-node cluster)",
            per_ranking(faults, cluster, None, args.repeat))

@@ -36,6 +36,9 @@ class TopologyGraph:
         self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
         self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
         self._device_view: TopologyGraph | None = None  # see device_view()
+        # port -> the port at the other end of its link, where both are merged into
+        # their devices (filled in a device view only, see device_view())
+        self.port_links: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -83,13 +86,19 @@ class TopologyGraph:
             return self
         nodes = [node for node_id, node in self.nodes.items() if node_id not in anchors]
         edges: dict[tuple[str, str, str], Edge] = {}
+        links: dict[str, str] = {}
         for edge in self.edges:
             source = anchors.get(edge.source, edge.source)
             target = anchors.get(edge.target, edge.target)
-            if source != target:
-                edges.setdefault((source, target, edge.kind),
-                                 Edge(source, target, edge.kind, dict(edge.attrs)))
+            if source == target:
+                continue
+            edges.setdefault((source, target, edge.kind),
+                             Edge(source, target, edge.kind, dict(edge.attrs)))
+            if edge.kind == "connected_to" and edge.source in anchors \
+                    and edge.target in anchors:
+                links[edge.source], links[edge.target] = edge.target, edge.source
         view = TopologyGraph(nodes, edges.values(), resolver=self.resolver)
+        view.port_links = links
         view._device_view = view
         self._device_view = view
         return view

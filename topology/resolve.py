@@ -3,8 +3,9 @@
 Sources name things their own way: an id, a display name, an alias, an IP address
 (in any of its spellings, with a port: ``10.0.0.5:9100``, ``[2001:db8::5]:9100``),
 an FQDN where the inventory has a short name, or the reverse; an interface as
-``device:ifname``; a pod by a name that changes with every rollout. The index is
-built once per topology load so resolving an alert is a few dict look-ups.
+``device:ifname``, in the full or the abbreviated name (``port_key``); a pod by a name
+that changes with every rollout. The index is built once per topology load so
+resolving an alert is a few dict look-ups.
 
 Two questions, two methods:
 
@@ -35,6 +36,29 @@ from collections.abc import Iterable
 from topology.model import Node
 
 KIND_RANK: dict[str, int] = {"service": 1, "deployment": 2, "pod": 3, "interface": 4}
+# A port name's type prefix and number: ``TenGigabitEthernet1/0/1``, ``Te1/0/1``,
+# ``ge-0/0/0``, ``Port-channel10``, ``eth0``.
+PORT_NAME = re.compile(r"^(?P<type>[a-z]+)(?P<number>\d[\w/:.]*)$")
+# Type prefixes whose first two letters would collide with another type's: Cisco writes
+# TwoGigabitEthernet ``Tw`` and TwentyFiveGigE ``Twe``.
+PORT_TYPES = {"twentyfivegige": "twe", "twentyfivegigabitethernet": "twe", "twe": "twe"}
+
+
+def port_key(ifname: str) -> str:
+    """A port name as its device's two spellings of it share it: the type prefix cut to
+    two letters (Cisco's abbreviations: ``GigabitEthernet1/0/1`` and ``Gi1/0/1``,
+    ``Ethernet1/1`` and ``Eth1/1``, ``Port-channel10`` and ``Po10``), case and dashes
+    dropped; a name of another shape as it is, in lower case.
+
+    Why: LLDP reports a port by its ifName (``Te1/0/1`` on Cisco IOS), NetBox and syslog
+    by the full name (``TenGigabitEthernet1/0/1``), so the same port came in two names.
+    """
+    name = ifname.strip().lower().replace("-", "").replace(" ", "")
+    match = PORT_NAME.match(name)
+    if match is None:
+        return name
+    kind = match["type"]
+    return PORT_TYPES.get(kind, kind[:2]) + match["number"]
 POD_NAME = re.compile(r"^(?P<deployment>.+)-[a-z0-9]{5,10}-[a-z0-9]{5}$")
 # ``[2001:db8::1]:9100``: an IPv6 address with a port, as Prometheus' ``instance`` and
 # URLs write it (the brackets keep the port apart from the address's own colons).
@@ -85,6 +109,8 @@ class EntityResolver:
         self._nodes: dict[str, Node] = {}
         claims: dict[str, set[tuple[int, str]]] = defaultdict(set)
         self._interfaces: dict[tuple[str, str], str] = {}
+        # (device, port_key) -> interface; None where two of a device's ports share a key
+        self._port_keys: dict[tuple[str, str], str | None] = {}
         self._deployments: dict[str, list[Node]] = defaultdict(list)
         for node in nodes:
             self._nodes[node.id] = node
@@ -95,6 +121,8 @@ class EntityResolver:
             device, ifname = node.attrs.get("device"), node.attrs.get("ifname")
             if node.kind == "interface" and isinstance(device, str) and ifname:
                 self._interfaces[(device, str(ifname).lower())] = node.id
+                key = (device, port_key(str(ifname)))
+                self._port_keys[key] = None if key in self._port_keys else node.id
             if node.kind == "deployment":
                 self._deployments[node.name.lower()].append(node)
         self._loose: dict[str, str | None] = {}
@@ -116,7 +144,8 @@ class EntityResolver:
                 return node_id
         device, ifname = self._split_interface(entity)
         if device is not None and ifname is not None:
-            return self._interfaces.get((device, ifname.lower()))
+            return (self._interfaces.get((device, ifname.lower()))
+                    or self._port_keys.get((device, port_key(ifname))))
         return None
 
     def resolve(self, entity: str) -> str | None:

@@ -62,6 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
+from aiops.engine.links import link_evidence
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -317,7 +318,13 @@ class CausalTopologyRanker:
         ranked = hand.ranked
         if self.learned is not None and hand.inc.total <= MAX_TRACED_ALERTS:
             ranked = self._learned_order(hand)
-        return ranked[: self.top_k]
+        top = ranked[: self.top_k]
+        if self.topology.port_links:
+            lines = link_evidence(incident.alerts.values(), self.topology)
+            for cause in top:
+                if cause.alert_id is not None and cause.node_id in lines:
+                    cause.evidence.extend(lines[cause.node_id])
+        return top
 
     def hand_ranking(self, incident: IncidentRecord) -> HandRanking | None:
         """Every candidate in the hand-weighted order (module doc), with what was

@@ -3,12 +3,10 @@ for silent devices."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from aiops.engine.rank import CausalTopologyRanker, Placement, RankWeights
 from aiops.engine.state import IncidentRecord
 from aiops.learning.relations import TypeRelations
-from benchmarks.core_outage import campus, core_outage_incident, incident
+from benchmarks.core_outage import campus, core_outage_incident, incident, with_ports
 from topology.graph import TopologyGraph
 from topology.model import Edge, Node
 
@@ -186,31 +184,13 @@ def test_a_dead_node_is_named_before_the_deployments_that_lost_its_pods() -> Non
     assert off[0].entity == "ads"
 
 
-def with_ports(nodes: list[Node], edges: list[Edge]) -> TopologyGraph:
-    """The same network as LLDP or NetBox discovery stores it: every link also as a
-    pair of interface nodes, each ``part_of`` its device, ``connected_to`` each other."""
-    nodes, ports = list(nodes), Counter()
-    linked = list(edges)
-    for edge in edges:
-        ends = []
-        for device in (edge.source, edge.target):
-            ports[device] += 1
-            port = f"{device}:Gi0/{ports[device]}"
-            nodes.append(Node(port, "interface", port,
-                              {"device": device, "ifname": f"Gi0/{ports[device]}"}))
-            linked.append(Edge(port, device, "part_of"))
-            ends.append(port)
-        linked.append(Edge(ends[0], ends[1], "connected_to"))
-    return TopologyGraph(nodes, linked)
-
-
 def test_ports_stored_as_nodes_change_nothing_in_the_ranking() -> None:
     # The dead core router's incident (benchmarks/core_outage.py), ranked on the campus
     # as written and as discovery stores it, with 452 interface nodes. No alert is
     # placed on a port, so none may be a candidate, fill a dead device's slot or count
     # as a quiet device a dead router cuts off.
     plain = TopologyGraph(*campus())
-    discovered = with_ports(*campus())
+    discovered = TopologyGraph(*with_ports(*campus()))
     assert len(discovered) > 2 * len(plain)
     inc = core_outage_incident()
     expected = [(rc.entity, round(rc.score, 6), rc.evidence)

@@ -1,0 +1,80 @@
+"""The two ends of one link, both alarming: told in the evidence of both devices."""
+
+from __future__ import annotations
+
+from aiops.engine.rank import CausalTopologyRanker
+from aiops.engine.state import AlertRecord, IncidentRecord
+from aiops.models import Alert
+from topology.discovery.base import GraphBuilder, add_link
+from topology.graph import TopologyGraph
+
+
+def discovered() -> TopologyGraph:
+    """c1 and c2 each linked to d1 and d2, ports as LLDP reports them (ifName)."""
+    builder = GraphBuilder("lldp")
+    for name in ("c1", "c2", "d1", "d2"):
+        builder.node(name, "device", name)
+    add_link(builder, "c1", "Te1/0/1", "d1", "Te0/1")
+    add_link(builder, "c1", "Te1/0/2", "d2", "Te0/1")
+    add_link(builder, "c2", "Te1/0/1", "d1", "Te0/2")
+    add_link(builder, "c2", "Te1/0/2", "d2", "Te0/2")
+    return TopologyGraph(builder.nodes.values(), builder.edges.values())
+
+
+def incident(topology: TopologyGraph, *alarms: tuple[str, str, str, float]) -> IncidentRecord:
+    """(alarm type, device, interface label, start) alarms, each its own alert."""
+    inc = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    for k, (name, device, interface, at) in enumerate(alarms):
+        labels = {"interface": interface} if interface else {}
+        event = Alert(f"a{k}", "syslog", name, device, "major", "", at, labels=labels)
+        inc.alerts[k] = AlertRecord(id=k, fingerprint=str(k), event=event,
+                                    node_id=topology.resolve(device), starts_at=at)
+    return inc
+
+
+LINK = ("the two ends of one link and both alarmed, 0.5 s apart: the link itself "
+        "(cable, optics) may be at fault rather than either device")
+
+
+def test_both_ends_of_a_failed_link_say_so_in_full_or_abbreviated_port_names() -> None:
+    topo = discovered()
+    # syslog writes the full port name, LLDP stored the abbreviation
+    inc = incident(topo, ("LINK_DOWN", "c1", "TenGigabitEthernet1/0/1", 100.0),
+                   ("LINK_DOWN", "d1", "Te0/1", 100.5),
+                   ("OSPF_ADJACENCY_DOWN", "d1", "TenGigabitEthernet0/1", 102.0))
+    ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(inc)}
+    assert f"its TenGigabitEthernet1/0/1 and d1's Te0/1 are {LINK}" in ranked["c1"]
+    assert f"its Te0/1 and c1's TenGigabitEthernet1/0/1 are {LINK}" in ranked["d1"]
+
+
+def test_ports_that_are_not_the_two_ends_of_one_link_say_nothing() -> None:
+    topo = discovered()
+    cases = [
+        # one end only
+        (("LINK_DOWN", "c1", "Te1/0/1", 100.0), ("FAN_FAIL", "d1", "", 100.5)),
+        # both alarm, on ports of two different links
+        (("LINK_DOWN", "c1", "Te1/0/2", 100.0), ("LINK_DOWN", "d1", "Te0/1", 100.5)),
+        # a port the topology does not list
+        (("LINK_DOWN", "c1", "Gi0/0", 100.0), ("LINK_DOWN", "d1", "Te0/1", 100.5)),
+    ]
+    for alarms in cases:
+        ranked = CausalTopologyRanker(topo).rank(incident(topo, *alarms))
+        assert ranked and not any("two ends of one link" in line
+                                  for rc in ranked for line in rc.evidence), alarms
+
+
+def test_a_port_name_resolves_in_either_spelling_and_two_ports_sharing_one_do_not() -> None:
+    builder = GraphBuilder("lldp")
+    for name in ("s1", "s2"):
+        builder.node(name, "device", name)
+    add_link(builder, "s1", "Tw1/0/1", "s2", "Gi1/0/1")
+    add_link(builder, "s1", "Twe1/0/1", "s2", "Gi1/0/2")
+    add_link(builder, "s1", "Eth1/1", "s2", "Ethernet1/1")
+    add_link(builder, "s1", "et1/1", "s2", "Gi1/0/3")  # collides with Eth1/1 on s1
+    resolver = TopologyGraph(builder.nodes.values(), builder.edges.values()).resolver
+    assert resolver.lookup("s1:TwoGigabitEthernet1/0/1") == "s1:Tw1/0/1"
+    assert resolver.lookup("s1:TwentyFiveGigE1/0/1") == "s1:Twe1/0/1"
+    assert resolver.lookup("s2:GigabitEthernet1/0/2") == "s2:Gi1/0/2"
+    assert resolver.lookup("s1:Eth1/1") == "s1:Eth1/1"  # the exact name first
+    assert resolver.lookup("s1:Ethernet1/1") is None  # Eth1/1 or et1/1: not guessed
+    assert resolver.resolve("s1:Ethernet1/1") == "s1"  # the alert still lands on s1
