@@ -203,3 +203,68 @@ def test_ports_stored_as_nodes_change_nothing_in_the_ranking() -> None:
     one = incident(("CPU_HIGH", "acc3", 0.0))
     names = [rc.entity for rc in CausalTopologyRanker(discovered).rank(one)]
     assert names and not any(":" in name for name in names)
+
+
+def hypervisors() -> TopologyGraph:
+    """Two hypervisors with two VMs each; ``app`` runs on vm0 (esx0) and vm2 (esx1)."""
+    nodes = [Node(n, "host", n) for n in ("esx0", "esx1", "vm0", "vm1", "vm2", "vm3")]
+    nodes.append(Node("app", "service", "app"))
+    edges = [Edge("vm0", "esx0", "runs_on"), Edge("vm1", "esx0", "runs_on"),
+             Edge("vm2", "esx1", "runs_on"), Edge("vm3", "esx1", "runs_on"),
+             Edge("app", "vm0", "runs_on"), Edge("app", "vm2", "runs_on"),
+             Edge("esx0", "esx1", "connected_to")]
+    return TopologyGraph(nodes, edges)
+
+
+def test_what_only_depends_on_the_alarming_node_is_no_candidate() -> None:
+    # A VM's disk fills. The service running on it raised nothing and needs the VM:
+    # its failure cannot have filled the VM's disk. The hypervisor the VM needs can be.
+    ranked = CausalTopologyRanker(hypervisors()).rank(incident(("DISK_FULL", "vm0", 0.0)))
+    names = [rc.entity for rc in ranked]
+    assert names[0] == "vm0" and "app" not in names and "esx0" in names
+
+
+def test_scores_never_rise_down_the_list() -> None:
+    # The service degrades: the two VMs it runs on (which raised nothing) are kept at
+    # ranks 2 and 3 and score more on their own (the service needs them) than the
+    # service named first; shown capped, and said so.
+    ranked = CausalTopologyRanker(hypervisors()).rank(incident(("ServiceDegraded", "app", 0.0)))
+    assert [rc.entity for rc in ranked[:3]] == ["app", "vm0", "vm2"]
+    scores = [rc.score for rc in ranked]
+    assert scores == sorted(scores, reverse=True)
+    capped = [line for line in ranked[1].evidence if line.startswith("scored ")]
+    assert capped and f"shown at {ranked[0].score:.2f} so that none outscores" in capped[0]
+
+
+def one_site(distribution: int = 4, access: int = 12) -> TopologyGraph:
+    """A core, distribution switches with access switches on each, every device
+    ``part_of`` the site, as a hand inventory with site nodes has it."""
+    nodes = [Node("site", "site", "site"), Node("core", "device", "core")]
+    edges = [Edge("core", "site", "part_of")]
+    for d in range(distribution):
+        nodes.append(Node(f"d{d}", "device", f"d{d}"))
+        edges += [Edge(f"d{d}", "core"), Edge(f"d{d}", "site", "part_of")]
+        for a in range(access):
+            nodes.append(Node(f"d{d}-a{a}", "device", f"d{d}-a{a}"))
+            edges += [Edge(f"d{d}-a{a}", f"d{d}"), Edge(f"d{d}-a{a}", "site", "part_of")]
+    return TopologyGraph(nodes, edges)
+
+
+def test_a_site_is_named_only_when_enough_of_what_it_holds_alarms() -> None:
+    topo = one_site()  # 53 devices
+    # d1 dies silently: its 12 access switches log their uplink down; an unrelated
+    # alarm elsewhere in the site joins. The site is next to every alarming device and
+    # each is part of it, but 13 of its 53 devices alarming do not say it went dark.
+    inc = incident(*(("LINK_DOWN", f"d1-a{a}", float(a)) for a in range(12)),
+                   ("FAN_FAIL", "d2-a0", 3.0))
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert ranked[0].entity == "d1"
+    site = next(rc for rc in ranked if rc.entity == "site")
+    assert site.score < ranked[0].score
+    assert ("only 13 of the 53 nodes that need it alarm: its failure would have taken "
+            "them all, so its score counts 0.61") in site.evidence
+    # the site loses power: 24 of its 53 devices are found down before the incident is
+    # ranked
+    down = [f"d{d}-a{a}" for d in range(4) for a in range(6)]
+    ranked = CausalTopologyRanker(topo).rank(incident(*(("HOST_DOWN", n, 0.0) for n in down)))
+    assert ranked[0].entity == "site"
