@@ -62,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aiops.engine.links import link_evidence
+from aiops.engine.links import links_down
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -334,11 +334,6 @@ class CausalTopologyRanker:
             ranked = self._learned_order(hand)
         top = ranked[: self.top_k]
         _capped_in_order(top)
-        if self.topology.port_links:
-            lines = link_evidence(incident.alerts.values(), self.topology)
-            for cause in top:
-                if cause.alert_id is not None and cause.node_id in lines:
-                    cause.evidence.extend(lines[cause.node_id])
         return top
 
     def hand_ranking(self, incident: IncidentRecord) -> HandRanking | None:
@@ -371,6 +366,8 @@ class CausalTopologyRanker:
                 cause = self._silent(cand, inc, neighbours, roots, precedence)
             causes[cand] = self._with_dependency(cause, cand, neighbours, inc)
             ranked.append(causes[cand])
+        if self.topology.port_links:
+            self._with_links(incident, inc, causes)
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
             ranked = self._by_tracing(ranked, inc, alarming)
@@ -380,6 +377,20 @@ class CausalTopologyRanker:
             for cause in ranked:  # the slots' silent devices are topology nodes
                 causes.setdefault(_key(cause), cause)
         return HandRanking(inc, ranked, near, pool, roots, order, causes)
+
+    def _with_links(self, incident: IncidentRecord, inc: _Incident,
+                    causes: dict[str, RootCause]) -> None:
+        """Each end of a link whose two ports both alarmed gets the alarms at the other
+        end in its alarm share, and the evidence (``aiops.engine.links``)."""
+        for link in links_down(incident.alerts.values(), self.topology):
+            for mine, device in enumerate(link.devices):
+                cause = causes.get(device)
+                if cause is None or cause.alert_id is None:
+                    continue
+                far = link.devices[1 - mine]
+                node = self.topology.nodes.get(far)
+                cause.score += self.weights.alarm_share * link.alerts[1 - mine] / inc.total
+                cause.evidence.append(link.line(device, node.name if node else far))
 
     def _learned_order(self, hand: HandRanking) -> list[RootCause]:
         """All candidates, silent ones next to a single alarming device or two hops out

@@ -33,7 +33,8 @@ def incident(topology: TopologyGraph, *alarms: tuple[str, str, str, float]) -> I
 
 
 LINK = ("the two ends of one link and both alarmed, 0.5 s apart: the link itself "
-        "(cable, optics) may be at fault rather than either device")
+        "(cable, optics) may be at fault rather than either device, and explains the "
+        "{} alarms at the other end as well")
 
 
 def test_both_ends_of_a_failed_link_say_so_in_full_or_abbreviated_port_names() -> None:
@@ -43,8 +44,28 @@ def test_both_ends_of_a_failed_link_say_so_in_full_or_abbreviated_port_names() -
                    ("LINK_DOWN", "d1", "Te0/1", 100.5),
                    ("OSPF_ADJACENCY_DOWN", "d1", "TenGigabitEthernet0/1", 102.0))
     ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(inc)}
-    assert f"its TenGigabitEthernet1/0/1 and d1's Te0/1 are {LINK}" in ranked["c1"]
-    assert f"its Te0/1 and c1's TenGigabitEthernet1/0/1 are {LINK}" in ranked["d1"]
+    assert f"its TenGigabitEthernet1/0/1 and d1's Te0/1 are {LINK.format(2)}" in ranked["c1"]
+    assert f"its Te0/1 and c1's TenGigabitEthernet1/0/1 are {LINK.format(1)}" in ranked["d1"]
+
+
+def test_a_failed_link_is_named_by_its_ends_not_by_the_device_next_to_both() -> None:
+    # c1, c2 and d1 form a triangle (c1-d1, c2-d1, and c1-c2). The c1-d1 link fails:
+    # both ends log the port down and OSPF over it. c2 raised nothing and is next to
+    # both; without the link it explained "all" the alarms as well as either end.
+    builder = GraphBuilder("lldp")
+    for name in ("c1", "c2", "d1"):
+        builder.node(name, "device", name)
+    add_link(builder, "c1", "Te1/0/1", "d1", "Te0/1")
+    add_link(builder, "c2", "Te1/0/1", "d1", "Te0/2")
+    add_link(builder, "c1", "Te1/0/9", "c2", "Te1/0/9")
+    topo = TopologyGraph(builder.nodes.values(), builder.edges.values())
+    inc = incident(topo, ("LINK_DOWN", "d1", "Te0/1", 100.0),
+                   ("OSPF_ADJACENCY_DOWN", "d1", "Te0/1", 101.0),
+                   ("LINK_DOWN", "c1", "Te1/0/1", 100.4),
+                   ("OSPF_ADJACENCY_DOWN", "c1", "Te1/0/1", 101.5))
+    ranked = CausalTopologyRanker(topo).rank(inc)
+    assert [rc.entity for rc in ranked[:2]] == ["d1", "c1"]
+    assert ranked[0].score > next(rc.score for rc in ranked if rc.entity == "c2")
 
 
 def test_ports_that_are_not_the_two_ends_of_one_link_say_nothing() -> None:
