@@ -14,12 +14,14 @@ stands, so a device's shadow is walked once: that is what most batches pay).
 
 Also the same outage on the campus with every link's two ports stored as interface
 nodes, as LLDP and NetBox discovery store them (the ranker merges them into their
-devices: ``TopologyGraph.device_view``), and every fault of the Kubernetes probe's
-small case (``benchmarks.k8s_node_failure``:
-a node failure and two bad rollouts on the cluster its discovery finds, 88 nodes with
-pods ``runs_on`` nodes and ``part_of`` deployments), each fault's alerts one incident:
-the topology where the dependency share reads chains through a node between
-(``TopologyGraph.needs``), which the simulated networks have none of.
+devices: ``TopologyGraph.device_view``); every fault of the Kubernetes probe's small
+case (``benchmarks.k8s_node_failure``: a node failure and two bad rollouts on the
+cluster its discovery finds, 88 nodes with pods ``runs_on`` nodes and ``part_of``
+deployments), each fault's alerts one incident: the topology where the dependency
+share reads chains through a node between (``TopologyGraph.needs``), which the
+simulated networks have none of; and the link failures of
+``benchmarks.inventory_probes``, whose two ends' alerts name their ports
+(``aiops.engine.links``).
 
 With ``--sites N``, also the shadow walk alone (``shadow_of``, uncached) on the
 generated network of ``benchmarks.topology_scale`` (1,000 nodes a site: multi-homed
@@ -41,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiops.engine.rank import CausalTopologyRanker, RankWeights
 from aiops.engine.shadow import local_ball, shadow_of
@@ -48,6 +51,7 @@ from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.relations import TypeRelations
 from aiops.models import parse_alert
 from benchmarks.core_outage import campus, core_outage_incident, with_ports
+from benchmarks.inventory_probes import links
 from benchmarks.k8s_node_failure import small_case
 from benchmarks.rank_breakdown import CACHE, cached, configs
 from benchmarks.topology_scale import generate as scale_network
@@ -106,10 +110,18 @@ def k8s_faults(seed: int = 1) -> tuple[list[IncidentRecord], TopologyGraph]:
         kubectl.write_text(json.dumps(cluster.kubectl()), encoding="utf-8")
         found = KubernetesConnector(files=[str(kubectl)]).collect()
     topology = TopologyGraph(found.nodes, found.edges)
+    return fault_incidents(period.alerts, period.alert_group, period.groups, topology), topology
+
+
+def fault_incidents(alerts: list[dict[str, Any]], alert_group: dict[str, str],
+                    groups: dict[str, dict[str, Any]], topology: TopologyGraph
+                    ) -> list[IncidentRecord]:
+    """One incident per fault of a probe, of its alerts (canonical dicts), resolved on
+    ``topology``."""
     records: dict[str, IncidentRecord] = {}
-    for k, raw in enumerate(period.alerts):
-        group = period.alert_group[raw["id"]]
-        if period.groups[group].get("kind") != "fault":
+    for k, raw in enumerate(alerts):
+        group = alert_group[raw["id"]]
+        if groups[group].get("kind") != "fault":
             continue
         record = records.setdefault(group, IncidentRecord(id=group, seq=len(records),
                                                           started_at=0.0, updated_at=0.0))
@@ -117,7 +129,15 @@ def k8s_faults(seed: int = 1) -> tuple[list[IncidentRecord], TopologyGraph]:
         record.alerts[k] = AlertRecord(id=k, fingerprint=str(k), event=alert,
                                        node_id=topology.resolve(alert.entity),
                                        starts_at=alert.starts_at)
-    return list(records.values()), topology
+    return list(records.values())
+
+
+def link_faults(seed: int = 1) -> tuple[list[IncidentRecord], TopologyGraph]:
+    """The link failures of ``benchmarks.inventory_probes``, one incident each, on the
+    switches discovered with their ports."""
+    probe = links(seed, 20)
+    topology = TopologyGraph(*parse_topology(probe.topology))
+    return fault_incidents(probe.alerts, probe.alert_group, probe.groups, topology), topology
 
 
 def report(name: str, timings: dict[str, tuple[float, float]]) -> None:
@@ -174,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report("core-router outage on the campus with its 452 ports stored as discovery "
            "stores them", per_ranking([core_outage_incident()],
                                       TopologyGraph(*with_ports(*campus())), None, args.repeat))
+    faults, switches = link_faults()
+    report(f"link failures ({len(faults)} incidents, switches with their ports)",
+           per_ranking(faults, switches, None, args.repeat))
     faults, cluster = k8s_faults()
     report(f"Kubernetes faults ({len(faults)} incidents, {len(cluster)}-node cluster)",
            per_ranking(faults, cluster, None, args.repeat))
