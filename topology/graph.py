@@ -87,7 +87,10 @@ class TopologyGraph:
         nodes = [node for node_id, node in self.nodes.items() if node_id not in anchors]
         edges: dict[tuple[str, str, str], Edge] = {}
         links: dict[str, str] = {}
-        for edge in self.edges:
+        # the stored edges between devices first: where a link is stored twice (its
+        # ports and its devices, as discovery does), the device edge, which names the
+        # ports, is the one kept
+        for edge in sorted(self.edges, key=lambda e: e.source in anchors or e.target in anchors):
             source = anchors.get(edge.source, edge.source)
             target = anchors.get(edge.target, edge.target)
             if source == target:

@@ -54,8 +54,11 @@ def get_incident(incident_id: str):
 
 def incident_subgraph(incident: dict[str, Any], radius: int = 1) -> dict[str, Any]:
     """Nodes around the incident, each marked alarming / root cause / silent."""
-    # the topology of its latest alert, which it was ranked against
-    topology = runtime().topology_at(parse_timestamp(incident["updated_at"], "updated_at"))
+    # the topology of its latest alert, which it was ranked against, as the analysis saw
+    # it: ports merged into their devices (``TopologyGraph.device_view``), so a switch is
+    # drawn with its neighbours, not with its 48 ports marked "silent"
+    topology = runtime().topology_at(
+        parse_timestamp(incident["updated_at"], "updated_at")).device_view()
     alarming = {a["node_id"] for a in incident["alerts"] if a["node_id"]}
     causes = {rc.get("node_id") for rc in incident["root_causes"] if rc.get("node_id")}
     top = incident["root_causes"][0].get("node_id") if incident["root_causes"] else None

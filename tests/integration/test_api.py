@@ -362,3 +362,27 @@ def test_the_pages_say_errors_as_pages_and_the_api_as_json(
     assert b"storage unavailable" in r.data and b"Back to the incident list" in r.data
     r = client.get("/api/v1/incidents")
     assert r.status_code == 503 and "storage unavailable" in r.get_json()["error"]["message"]
+
+
+def test_the_incident_picture_draws_devices_not_their_ports(runtime: Runtime) -> None:
+    # As LLDP discovery stores a link: two port nodes part_of their devices and
+    # connected_to each other, and the devices connected_to each other naming the ports.
+    from topology.discovery.base import GraphBuilder, add_link
+
+    builder = GraphBuilder("lldp")
+    for name in ("r1", "r2", "r3"):
+        builder.node(name, "device", name)
+    add_link(builder, "r1", "Gi0/1", "r2", "Gi0/1")
+    add_link(builder, "r2", "Gi0/2", "r3", "Gi0/1")
+    runtime.import_topology(list(builder.nodes.values()), list(builder.edges.values()), "lldp")
+    client = create_app(runtime=runtime).test_client()
+    client.post("/api/v1/alerts", json=[alert("a1", "r1"),
+                                        alert("a2", "r2", 1)])
+    inc_id = client.get("/api/v1/incidents").get_json()["incidents"][0]["id"]
+    graph = client.get(f"/api/v1/incidents/{inc_id}/topology").get_json()
+    assert {n["id"] for n in graph["nodes"]} == {"r1", "r2", "r3"}
+    link = next(e for e in graph["edges"] if {e["source"], e["target"]} == {"r1", "r2"})
+    assert link["attrs"]["ports"] == ["r1:Gi0/1", "r2:Gi0/1"]
+    # the stored topology still has the ports
+    node = client.get("/api/v1/topology/nodes/r1").get_json()
+    assert "r1:Gi0/1" in {n["id"] for n in node["neighbourhood"]["nodes"]}
