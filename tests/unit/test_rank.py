@@ -268,3 +268,12 @@ def test_a_site_is_named_only_when_enough_of_what_it_holds_alarms() -> None:
     down = [f"d{d}-a{a}" for d in range(4) for a in range(6)]
     ranked = CausalTopologyRanker(topo).rank(incident(*(("HOST_DOWN", n, 0.0) for n in down)))
     assert ranked[0].entity == "site"
+
+
+def test_a_site_does_not_take_a_dead_devices_place_for_one_alarm() -> None:
+    # One access switch's fan fails: the slots keep ranks 2-3 for devices that raised
+    # nothing and best explain where the alarms are; the site (next to every device)
+    # is no dead device when 1 of its 53 devices alarms.
+    ranked = CausalTopologyRanker(one_site()).rank(incident(("FAN_FAIL", "d1-a3", 0.0)))
+    names = [rc.entity for rc in ranked]
+    assert names[0] == "d1-a3" and "site" not in names and "d1" in names
