@@ -24,12 +24,16 @@ plus what the probe is about:
   ``part_of``. A distribution switch dies silently; its access switches log their
   uplink down within 5 s; two unrelated alarms a minute.
 
-Usage: python -m benchmarks.inventory_probes [--seed 1] [--faults 20]
+With ``--history N`` each probe is also scored by an engine ``aiops train`` taught on
+N times as many faults before the evaluation period, on the same network.
+
+Usage: python -m benchmarks.inventory_probes [--seed 1] [--faults 20] [--history 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -39,10 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from aiops.config import DataDir
+from aiops.learning.training import CorrelationModel
 from aiops.models import parse_alert
 from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from benchmarks.correlation.metrics import Prediction, evaluate
+from benchmarks.history_training import trained_on_history
 from topology.discovery.base import GraphBuilder, add_link
 from topology.model import parse_topology
 
@@ -57,6 +63,7 @@ class Probe:
 
     name: str
     topology: dict[str, Any] = field(default_factory=dict)
+    start: float = 0.0  # seconds from T0 at which the period begins
     alerts: list[dict[str, Any]] = field(default_factory=list)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     alert_group: dict[str, str] = field(default_factory=dict)
@@ -66,7 +73,8 @@ class Probe:
         alert_id = f"a{len(self.alerts)}"
         self.alerts.append({"id": alert_id, "source": "probe", "name": name,
                             "entity": entity, "severity": "major",
-                            "summary": f"{name} on {entity}", "starts_at": T0 + at,
+                            "summary": f"{name} on {entity}",
+                            "starts_at": T0 + self.start + at,
                             "labels": labels})
         self.alert_group[alert_id] = group
 
@@ -82,7 +90,14 @@ def _document(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[
     return {"nodes": nodes, "edges": edges}
 
 
-def links(seed: int, faults: int) -> Probe:
+def _events(seed: int, period: int, rnd: random.Random) -> random.Random:
+    """The generator of a period's faults and noise: the topology's own for the
+    evaluation period (0), a fresh one per history period, so a history shares the
+    evaluation's network and not its events."""
+    return rnd if period == 0 else random.Random(seed * 7919 + period)
+
+
+def links(seed: int, faults: int, period: int = 0) -> Probe:
     """Link failures between core and distribution switches, ports discovered."""
     rnd = random.Random(seed)
     builder = GraphBuilder("lldp")
@@ -104,7 +119,9 @@ def links(seed: int, faults: int) -> Probe:
             devices.append(access)
             add_link(builder, dist, f"Gi1/0/{k + 1}", access, "Gi0/49")
     probe = Probe("links", _document([n.to_dict() for n in builder.nodes.values()],
-                                     [e.to_dict() for e in builder.edges.values()]))
+                                     [e.to_dict() for e in builder.edges.values()]),
+                  start=-period * faults * 900.0)
+    rnd = _events(seed, period, rnd)
     for f in range(faults):
         core, core_port, dist, dist_port = rnd.choice(uplinks)
         t0, group = f * 900.0 + rnd.uniform(0, 300), f"link-{f}"
@@ -121,7 +138,7 @@ def links(seed: int, faults: int) -> Probe:
     return probe
 
 
-def hypervisors(seed: int, faults: int) -> Probe:
+def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
     """Hypervisors dying silently under VMs and the services on them."""
     rnd = random.Random(seed)
     nodes: list[dict[str, Any]] = []
@@ -153,7 +170,8 @@ def hypervisors(seed: int, faults: int) -> Probe:
         for vm in runs[service]:
             edge(service, vm, "runs_on")
         services.append(service)
-    probe = Probe("hypervisors", _document(nodes, edges))
+    probe = Probe("hypervisors", _document(nodes, edges), start=-period * faults * 900.0)
+    rnd = _events(seed, period, rnd)
     for f in range(faults):
         hv, t0, group = rnd.choice(hosts), f * 900.0 + rnd.uniform(0, 300), f"esx-{f}"
         probe.fault(group, hv, silent=True)
@@ -169,7 +187,7 @@ def hypervisors(seed: int, faults: int) -> Probe:
     return probe
 
 
-def sites(seed: int, faults: int, with_sites: bool = True) -> Probe:
+def sites(seed: int, faults: int, period: int = 0, with_sites: bool = True) -> Probe:
     """Distribution switches dying silently in sites that are nodes (or not)."""
     rnd = random.Random(seed)
     nodes: list[dict[str, Any]] = []
@@ -194,7 +212,9 @@ def sites(seed: int, faults: int, with_sites: bool = True) -> Probe:
             device(f"s{s}-d{d}", s, f"s{s}-core")
             for a in range(11 if d else 10):
                 device(f"s{s}-d{d}-a{a}", s, f"s{s}-d{d}")
-    probe = Probe("sites" if with_sites else "sites-plain", _document(nodes, edges))
+    probe = Probe("sites" if with_sites else "sites-plain", _document(nodes, edges),
+                  start=-period * faults * 900.0)
+    rnd = _events(seed, period, rnd)
     for f in range(faults):
         s, d = rnd.randrange(3), rnd.randrange(1, 5)
         t0, group = f * 900.0 + rnd.uniform(0, 300), f"dist-{f}"
@@ -207,22 +227,35 @@ def sites(seed: int, faults: int, with_sites: bool = True) -> Probe:
     return probe
 
 
-def replay(probe: Probe) -> dict[str, Any]:
-    """``aiops topology import`` + ``aiops replay`` of the probe on a fresh data dir."""
+def replay(probe: Probe, model: CorrelationModel | None = None) -> dict[str, Any]:
+    """``aiops topology import`` + ``aiops replay`` of the probe on a fresh data dir,
+    with ``model`` (trained) or without (untrained)."""
     with tempfile.TemporaryDirectory(prefix="aiops-inventory-") as work:
         runtime = open_runtime(DataDir(path=Path(work)))
         try:
             nodes, edges = parse_topology(probe.topology)
             runtime.import_topology(nodes, edges, source="probe")
+            if model is not None:
+                runtime.use_model(model)
             alerts = sorted((parse_alert(a) for a in probe.alerts), key=lambda a: a.starts_at)
             return replay_alerts(runtime, alerts, None)
         finally:
             runtime.close()
 
 
-def measure(probe: Probe) -> dict[str, Any]:
+def trained(history: Probe) -> CorrelationModel:
+    """The model ``aiops train --alerts`` makes from ``history`` on its topology."""
+    with tempfile.TemporaryDirectory(prefix="aiops-inventory-history-") as work:
+        topology, alerts = Path(work) / "topology.json", Path(work) / "history.jsonl"
+        topology.write_text(json.dumps(history.topology), encoding="utf-8")
+        alerts.write_text("".join(json.dumps(a) + "\n" for a in history.alerts),
+                          encoding="utf-8")
+        return trained_on_history(topology, alerts, "aiops-inventory-")[0]
+
+
+def measure(probe: Probe, model: CorrelationModel | None = None) -> dict[str, Any]:
     """The correlation benchmark's scores and the probe's own counts."""
-    document = replay(probe)
+    document = replay(probe, model)
     incidents = document["incidents"]
     prediction = Prediction([list(i["alert_ids"]) for i in incidents],
                             [[rc["entity"] for rc in i.get("root_causes") or []]
@@ -251,9 +284,9 @@ def _links_told(probe: Probe, incidents: list[dict[str, Any]]) -> int:
     return told
 
 
-PROBES: dict[str, Callable[[int, int], Probe]] = {
+PROBES: dict[str, Callable[..., Probe]] = {
     "links": links, "hypervisors": hypervisors, "sites": sites,
-    "sites-plain": lambda seed, faults: sites(seed, faults, with_sites=False)}
+    "sites-plain": lambda seed, faults, period=0: sites(seed, faults, period, with_sites=False)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,22 +294,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faults", type=int, default=20)
     parser.add_argument("--probes", default=",".join(PROBES))
+    parser.add_argument("--history", type=int, default=0,
+                        help="also score an engine trained (aiops train) on this many "
+                             "periods of history before the evaluation (same network, "
+                             "other faults and noise)")
     args = parser.parse_args(argv)
     chosen = args.probes.split(",")
     unknown = [p for p in chosen if p not in PROBES]
-    if unknown or args.faults < 1:
-        parser.error(f"unknown probes {unknown} (known: {', '.join(PROBES)}) or "
-                     f"--faults below 1 ({args.faults})")
-    print("| probe | alerts | incidents | pair F1 | AC@1 | AC@3 | ports named | links told |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    if unknown or args.faults < 1 or args.history < 0:
+        parser.error(f"unknown probes {unknown} (known: {', '.join(PROBES)}), --faults "
+                     f"below 1 ({args.faults}) or --history below 0 ({args.history})")
+    print("| probe | engine | alerts | incidents | pair F1 | AC@1 | AC@3 | ports named "
+          "| links told |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in chosen:
         print(f"replaying {name} ...", file=sys.stderr, flush=True)
         probe = PROBES[name](args.seed, args.faults)
-        row = measure(probe)
-        told = f"{row['links_told']} of {args.faults}" if "links_told" in row else "–"
-        print(f"| {name} | {len(probe.alerts)} | {row['incidents']} | {row['pair_f1']:.3f} "
-              f"| {row['ac1']:.3f} | {row['ac3']:.3f} | {row['ports_named']} | {told} |",
-              flush=True)
+        engines: list[tuple[str, CorrelationModel | None]] = [("untrained", None)]
+        if args.history:
+            history = PROBES[name](args.seed, args.faults * args.history, 1)
+            engines.append((f"trained on {len(history.alerts)} alerts", trained(history)))
+        for label, model in engines:
+            row = measure(probe, model)
+            told = f"{row['links_told']} of {args.faults}" if "links_told" in row else "–"
+            print(f"| {name} | {label} | {len(probe.alerts)} | {row['incidents']} "
+                  f"| {row['pair_f1']:.3f} | {row['ac1']:.3f} | {row['ac3']:.3f} "
+                  f"| {row['ports_named']} | {told} |", flush=True)
     return 0
 
 

@@ -517,12 +517,20 @@ class CausalTopologyRanker:
         cut_off = [n for n in self.topology.neighbours(cand) if n in behind] \
             if beyond and cut >= 2 else []
         shouting = cut / len(cut_off) if cut_off else 0.0
-        coverage = (len(neighbours) + w.silent_shadow * shouting * len(beyond)) / len(inc.first)
+        # Alarming nodes two hops out that need it (services on a hypervisor's VMs) are
+        # explained by its failure as surely as its neighbours are (``_needed_by``).
+        needing = [a for a in self._needed_by(inc).get(cand, ()) if a not in neighbours]
+        beyond = [b for b in beyond if b not in needing]
+        coverage = (len(neighbours) + len(needing)
+                    + w.silent_shadow * shouting * len(beyond)) / len(inc.first)
         score = (w.silent_coverage * coverage + w.silent_missing_root * (1.0 - best_rootness)
                  + w.silent_bias + w.precedence * max((precedence[a] for a in neighbours),
                                                       default=0.0))
         evidence = ["raised no alarm itself: implicated by the topology",
                     f"{len(neighbours)} of {len(inc.first)} alarming devices are its neighbours"]
+        if needing:
+            evidence.append(f"its failure also explains {len(needing)} alarming nodes two "
+                            "hops out that need it")
         line = self._shadow_line(cand, behind, neighbours, len(beyond), shouting,
                                  len(inc.first))
         if line:
