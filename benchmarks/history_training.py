@@ -9,25 +9,36 @@ same: a throw-away data dir with the probe's topology, then ``aiops.learning.tra
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aiops.config import DataDir
 from aiops.learning.training import CorrelationModel, train
+from aiops.models import Alert, parse_alert
 from aiops.replay import load_alerts
 from aiops.runtime import open_runtime
 from topology.loader import read_topology
+from topology.model import Edge, Node
 
 
 def trained_on_history(topology: Path, history: Path,
                        prefix: str = "aiops-probe-") -> tuple[CorrelationModel, dict[str, Any]]:
     """The model `aiops train --alerts HISTORY` makes on ``topology``, and its metadata."""
+    return trained_on(read_topology(topology), load_alerts(history), prefix, str(history))
+
+
+def trained_on(topology: tuple[list[Node], list[Edge]], history: Sequence[Any],
+               prefix: str = "aiops-probe-", source: str = "history"
+               ) -> tuple[CorrelationModel, dict[str, Any]]:
+    """The same from a parsed topology and the history's alerts (canonical dicts or
+    parsed), for a probe that holds them in memory."""
+    alerts = [a if isinstance(a, Alert) else parse_alert(a) for a in history]
     with tempfile.TemporaryDirectory(prefix=prefix) as work:
         runtime = open_runtime(DataDir(path=Path(work)))
         try:
-            nodes, edges = read_topology(topology)
-            runtime.import_topology(nodes, edges, source="benchmark")
-            return train(runtime.registry, load_alerts(history), runtime.engine.topology,
-                         str(history), embedder=runtime.embedder)
+            runtime.import_topology(*topology, source="benchmark")
+            return train(runtime.registry, sorted(alerts, key=lambda a: a.starts_at),
+                         runtime.engine.topology, source, embedder=runtime.embedder)
         finally:
             runtime.close()

@@ -33,7 +33,6 @@ Usage: python -m benchmarks.inventory_probes [--seed 1] [--faults 20] [--history
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
@@ -48,7 +47,8 @@ from aiops.models import parse_alert
 from aiops.replay import replay_alerts
 from aiops.runtime import open_runtime
 from benchmarks.correlation.metrics import Prediction, evaluate
-from benchmarks.history_training import trained_on_history
+from benchmarks.history_training import trained_on
+from benchmarks.probe_periods import Period
 from topology.discovery.base import GraphBuilder, add_link
 from topology.model import parse_topology
 
@@ -58,15 +58,12 @@ NOISE = ("CPU_HIGH", "FAN_FAIL", "TEMP_HIGH", "CONFIG_CHANGE", "AUTH_FAIL", "PSU
 
 
 @dataclass
-class Probe:
-    """A topology document, alerts (canonical dicts) and their ground truth."""
+class Probe(Period):
+    """A topology document and one period of alerts with their ground truth."""
 
-    name: str
+    name: str = ""
     topology: dict[str, Any] = field(default_factory=dict)
     start: float = 0.0  # seconds from T0 at which the period begins
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    alert_group: dict[str, str] = field(default_factory=dict)
 
     def alert(self, group: str, name: str, entity: str, at: float,
               **labels: str) -> None:
@@ -118,7 +115,8 @@ def links(seed: int, faults: int, period: int = 0) -> Probe:
             builder.node(access, "device", access)
             devices.append(access)
             add_link(builder, dist, f"Gi1/0/{k + 1}", access, "Gi0/49")
-    probe = Probe("links", _document([n.to_dict() for n in builder.nodes.values()],
+    probe = Probe(name="links",
+                  topology=_document([n.to_dict() for n in builder.nodes.values()],
                                      [e.to_dict() for e in builder.edges.values()]),
                   start=-period * faults * 900.0)
     rnd = _events(seed, period, rnd)
@@ -170,7 +168,8 @@ def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
         for vm in runs[service]:
             edge(service, vm, "runs_on")
         services.append(service)
-    probe = Probe("hypervisors", _document(nodes, edges), start=-period * faults * 900.0)
+    probe = Probe(name="hypervisors", topology=_document(nodes, edges),
+                  start=-period * faults * 900.0)
     rnd = _events(seed, period, rnd)
     for f in range(faults):
         hv, t0, group = rnd.choice(hosts), f * 900.0 + rnd.uniform(0, 300), f"esx-{f}"
@@ -212,8 +211,8 @@ def sites(seed: int, faults: int, period: int = 0, with_sites: bool = True) -> P
             device(f"s{s}-d{d}", s, f"s{s}-core")
             for a in range(11 if d else 10):
                 device(f"s{s}-d{d}-a{a}", s, f"s{s}-d{d}")
-    probe = Probe("sites" if with_sites else "sites-plain", _document(nodes, edges),
-                  start=-period * faults * 900.0)
+    probe = Probe(name="sites" if with_sites else "sites-plain",
+                  topology=_document(nodes, edges), start=-period * faults * 900.0)
     rnd = _events(seed, period, rnd)
     for f in range(faults):
         s, d = rnd.randrange(3), rnd.randrange(1, 5)
@@ -245,12 +244,7 @@ def replay(probe: Probe, model: CorrelationModel | None = None) -> dict[str, Any
 
 def trained(history: Probe) -> CorrelationModel:
     """The model ``aiops train --alerts`` makes from ``history`` on its topology."""
-    with tempfile.TemporaryDirectory(prefix="aiops-inventory-history-") as work:
-        topology, alerts = Path(work) / "topology.json", Path(work) / "history.jsonl"
-        topology.write_text(json.dumps(history.topology), encoding="utf-8")
-        alerts.write_text("".join(json.dumps(a) + "\n" for a in history.alerts),
-                          encoding="utf-8")
-        return trained_on_history(topology, alerts, "aiops-inventory-")[0]
+    return trained_on(parse_topology(history.topology), history.alerts, "aiops-inventory-")[0]
 
 
 def measure(probe: Probe, model: CorrelationModel | None = None) -> dict[str, Any]:
@@ -260,7 +254,7 @@ def measure(probe: Probe, model: CorrelationModel | None = None) -> dict[str, An
     prediction = Prediction([list(i["alert_ids"]) for i in incidents],
                             [[rc["entity"] for rc in i.get("root_causes") or []]
                              for i in incidents])
-    scores = evaluate(prediction, {"alerts": probe.alert_group, "groups": probe.groups})
+    scores = evaluate(prediction, probe.truth())
     causes = [rc for i in incidents for rc in i.get("root_causes") or []]
     row = {"incidents": len(incidents), "pair_f1": scores["f1"],
            "ac1": scores["ac1"], "ac3": scores["ac3"],
