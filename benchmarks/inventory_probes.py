@@ -54,6 +54,12 @@ from topology.model import parse_topology
 
 T0 = 1_700_000_000.0
 LINK_LINE = "are the two ends of one link"
+# A fault's alarms clear this long after its onset (the device or link repaired), before
+# the next fault (at least 600 s later); a background alarm clears after NOISE_LASTS.
+# Without an end, a device's alarm of one fault was still firing at its next, and the
+# engine took the new one for a re-send of the old (the same alert, the old incident).
+REPAIRED_AFTER = 480.0
+NOISE_LASTS = 120.0
 NOISE = ("CPU_HIGH", "FAN_FAIL", "TEMP_HIGH", "CONFIG_CHANGE", "AUTH_FAIL", "PSU_WARN")
 
 
@@ -65,13 +71,15 @@ class Probe(Period):
     topology: dict[str, Any] = field(default_factory=dict)
     start: float = 0.0  # seconds from T0 at which the period begins
 
-    def alert(self, group: str, name: str, entity: str, at: float,
+    def alert(self, group: str, name: str, entity: str, at: float, until: float,
               **labels: str) -> None:
+        """An alarm firing from ``at`` to ``until`` (seconds into the period)."""
         alert_id = f"a{len(self.alerts)}"
         self.alerts.append({"id": alert_id, "source": "probe", "name": name,
                             "entity": entity, "severity": "major",
                             "summary": f"{name} on {entity}",
                             "starts_at": T0 + self.start + at,
+                            "ends_at": T0 + self.start + until,
                             "labels": labels})
         self.alert_group[alert_id] = group
 
@@ -80,7 +88,7 @@ class Probe(Period):
 
     def noise(self, group: str, name: str, entity: str, at: float) -> None:
         self.groups[group] = {"kind": "background", "root_entity": entity, "silent": False}
-        self.alert(group, name, entity, at)
+        self.alert(group, name, entity, at, at + NOISE_LASTS)
 
 
 def _document(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
@@ -126,10 +134,11 @@ def links(seed: int, faults: int, period: int = 0) -> Probe:
         probe.fault(group, core, silent=False)
         for device, port in ((core, core_port), (dist, dist_port)):
             at = t0 + rnd.uniform(0, 1.5)
-            probe.alert(group, "LINK_DOWN", device, at, interface=port)
-            probe.alert(group, "LINEPROTO_DOWN", device, at + 1.0, interface=port)
+            until = t0 + REPAIRED_AFTER
+            probe.alert(group, "LINK_DOWN", device, at, until, interface=port)
+            probe.alert(group, "LINEPROTO_DOWN", device, at + 1.0, until, interface=port)
             probe.alert(group, "OSPF_ADJACENCY_DOWN", device, at + rnd.uniform(1, 3),
-                        interface=port)
+                        until, interface=port)
     for n in range(faults * 15):  # one a minute
         probe.noise(f"noise-{n}", rnd.choice(NOISE), rnd.choice(devices),
                     rnd.uniform(0, faults * 900.0))
@@ -175,10 +184,12 @@ def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
         hv, t0, group = rnd.choice(hosts), f * 900.0 + rnd.uniform(0, 300), f"esx-{f}"
         probe.fault(group, hv, silent=True)
         for v in range(6):
-            probe.alert(group, "HOST_DOWN", f"{hv}-vm{v}", t0 + rnd.uniform(30, 120))
+            probe.alert(group, "HOST_DOWN", f"{hv}-vm{v}", t0 + rnd.uniform(30, 120),
+                        t0 + REPAIRED_AFTER)
         for service in services:
             if any(vm.startswith(f"{hv}-") for vm in runs[service]):
-                probe.alert(group, "ServiceDegraded", service, t0 + rnd.uniform(60, 180))
+                probe.alert(group, "ServiceDegraded", service, t0 + rnd.uniform(60, 180),
+                            t0 + REPAIRED_AFTER)
     for n in range(faults * 6):  # noise on VMs and services, 24 an hour
         entity = rnd.choice(vms + services)
         name = "DISK_WARNING" if entity in vms else "SlowResponses"
@@ -219,7 +230,8 @@ def sites(seed: int, faults: int, period: int = 0, with_sites: bool = True) -> P
         t0, group = f * 900.0 + rnd.uniform(0, 300), f"dist-{f}"
         probe.fault(group, f"s{s}-d{d}", silent=True)
         for a in range(11):
-            probe.alert(group, "LINK_DOWN", f"s{s}-d{d}-a{a}", t0 + rnd.uniform(0, 5))
+            probe.alert(group, "LINK_DOWN", f"s{s}-d{d}-a{a}", t0 + rnd.uniform(0, 5),
+                        t0 + REPAIRED_AFTER)
     for n in range(faults * 30):  # two a minute
         probe.noise(f"noise-{n}", rnd.choice(NOISE), rnd.choice(devices),
                     rnd.uniform(0, faults * 900.0))

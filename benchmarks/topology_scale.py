@@ -19,6 +19,7 @@ process's own high-water mark (``ru_maxrss``), with the topology already parsed
 - load: ``load()`` of everything into the networkx ``TopologyGraph`` the engine uses;
 - queries, one at a time: ``neighbourhood(node, 2)`` and ``distance(a, b, 2)`` (the
   correlator's ``max_hops``) on ``TopologyGraph`` (first call, uncached; and cached),
+  and ``reach(node, 2)`` (placement's: siblings one hop apart; uncached),
   on the embedded store's SQL walk, and over Bolt. Distances are asked for pairs
   within 2 hops ("near", as the correlator mostly asks) and random pairs ("far").
 
@@ -236,6 +237,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         queries["networkx neighbourhood cached"] = latencies(
             [lambda n=n: graph.neighbourhood(n, RADIUS) for n in plan["starts"]])
         graph._neighbourhood.cache_clear()
+        # what placement asks: the neighbourhood with siblings (what runs on or depends
+        # on one node) one hop apart; its own cache is empty, the neighbourhood's too
+        queries["networkx reach"] = latencies(
+            [lambda n=n: graph.reach(n, RADIUS) for n in plan["starts"]])
+        graph._neighbourhood.cache_clear()
         queries["networkx distance near"] = latencies(
             [lambda p=p: graph.distance(p[0], p[1], RADIUS) for p in plan["near"]])
         queries["networkx distance far"] = latencies(
@@ -350,7 +356,7 @@ def query_table(results: list[dict[str, Any]]) -> str:
             where = "networkx `TopologyGraph`" if name.startswith("networkx") else \
                 BACKEND_NAMES[r["backend"]]
             what = name.split(" ", 1)[1]
-            answer = (f"{q['mean_answer']:.0f} nodes" if "neighbourhood" in what
+            answer = (f"{q['mean_answer']:.0f} nodes" if what.startswith(("neighbourhood", "reach"))
                       else f"{q['mean_answer']:.0%} found")
             lines.append(f"| {where} | {what} | {q['p50_ms']:.3f} | {q['p95_ms']:.3f} | "
                          f"{q['max_ms']:.3f} | {answer} |")
@@ -401,8 +407,10 @@ peak during each step (the high-water mark is reset before each).
 Queries the correlator asks (`max_hops` = {RADIUS}), one at a time, {w['queries']} of each
 kind; the same nodes and pairs on every backend. "near": pairs within {RADIUS} hops;
 "far": random pairs (almost never within {RADIUS} hops). networkx answers from the graph in
-memory (first call per node, then cached); the stores answer from storage (embedded: a
-breadth-first walk in SQL; Bolt: one variable-length Cypher pattern per query).
+memory (first call per node, then cached; "reach": the neighbourhood placement asks for,
+what runs on or depends on one node counted one hop apart, its first call); the stores
+answer from storage (embedded: a breadth-first walk in SQL; Bolt: one variable-length
+Cypher pattern per query).
 
 {query_table(results)}
 {falkor_note}

@@ -7,13 +7,18 @@ cache is dropped whenever the topology is reloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import networkx as nx
 
 from topology.model import DIRECTED_EDGE_KINDS, Edge, Node
 from topology.resolve import EntityResolver
+
+# The edges whose targets make their sources siblings in ``reach``: what a VM runs
+# on, what a service depends on. Not ``part_of``: a site every device is part of
+# would put the whole site one hop apart.
+SHARED_NEED_KINDS: frozenset[str] = frozenset({"depends_on", "runs_on"})
 
 
 class TopologyGraph:
@@ -35,6 +40,9 @@ class TopologyGraph:
         self._neighbours: dict[str, frozenset[str]] = {}  # at most one per node
         self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
         self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
+        self._siblings: dict[str, frozenset[str]] = {}  # at most one per node, see reach()
+        self._has_shared_needs = any(e.kind in SHARED_NEED_KINDS for e in self.edges)
+        self._reach = lru_cache(maxsize=65536)(self._compute_reach)
         self._device_view: TopologyGraph | None = None  # see device_view()
         # port -> the port at the other end of its link, where both are merged into
         # their devices (filled in a device view only, see device_view())
@@ -119,9 +127,9 @@ class TopologyGraph:
         never named a dead node's deployments. Kept per node once asked (the view is
         read-only).
         """
-        found = self._needs.get(node_id)
-        if found is not None:
-            return found
+        return self._kept(self._needs, node_id, self._compute_needs)
+
+    def _compute_needs(self, node_id: str) -> set[str]:
         deps = self.dependencies
         out: set[str] = set()
         if node_id in deps:
@@ -132,10 +140,18 @@ class TopologyGraph:
             for part in deps.predecessors(node_id):
                 if deps.edges[part, node_id].get("kind") == "part_of":
                     out.update(deps.successors(part))
-        out.discard(node_id)
-        if node_id in self.graph:  # not kept: unresolved entities are unbounded
-            self._needs[node_id] = frozenset(out)
-        return frozenset(out)
+        return out
+
+    def _kept(self, cache: dict[str, frozenset[str]], node_id: str,
+              compute: Callable[[str], set[str]]) -> frozenset[str]:
+        """``compute(node_id)`` without the node itself, kept in ``cache`` for a node of
+        the topology (an unresolved entity is not kept: there is no bound on them)."""
+        found = cache.get(node_id)
+        if found is None:
+            found = frozenset(compute(node_id) - {node_id})
+            if node_id in self.graph:
+                cache[node_id] = found
+        return found
 
     def _compute_neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
         if node_id not in self.graph:
@@ -145,6 +161,67 @@ class TopologyGraph:
     def neighbourhood(self, node_id: str, radius: int) -> dict[str, int]:
         """Nodes within ``radius`` hops of ``node_id`` with their hop counts (cached)."""
         return self._neighbourhood(node_id, radius)
+
+    def siblings(self, node_id: str) -> frozenset[str]:
+        """The other nodes that run on or depend on what ``node_id`` runs on or depends
+        on directly (the VMs of its hypervisor, the services on its database). Kept per
+        node once asked."""
+        return self._kept(self._siblings, node_id, self._compute_siblings)
+
+    def _compute_siblings(self, node_id: str) -> set[str]:
+        deps = self.dependencies
+        out: set[str] = set()
+        if node_id in deps:
+            for target in deps.successors(node_id):
+                if deps.edges[node_id, target].get("kind") not in SHARED_NEED_KINDS:
+                    continue
+                out.update(source for source in deps.predecessors(target)
+                           if deps.edges[source, target].get("kind") in SHARED_NEED_KINDS)
+        return out
+
+    def shared_need(self, a: str, b: str) -> tuple[str, str] | None:
+        """What ``a`` and ``b`` both run on or depend on directly, with the edge kind
+        (``runs_on`` first), or None: why ``reach`` puts two siblings one hop apart."""
+        deps = self.dependencies
+        if a not in deps or b not in deps:
+            return None
+        found = []
+        for target in deps.successors(a):
+            kind = deps.edges[a, target].get("kind")
+            if kind in SHARED_NEED_KINDS and deps.has_edge(b, target) \
+                    and deps.edges[b, target].get("kind") in SHARED_NEED_KINDS:
+                found.append((kind != "runs_on", target, kind))
+        return min(found)[1:] if found else None
+
+    def _compute_reach(self, node_id: str, radius: int) -> dict[str, int]:
+        if node_id not in self.graph:
+            return {}
+        if not self._has_shared_needs:
+            return self._neighbourhood(node_id, radius)
+        found = {node_id: 0}
+        frontier = [node_id]
+        for hops in range(1, radius + 1):
+            following: list[str] = []
+            for node in frontier:
+                for other in (*self.neighbours(node), *self.siblings(node)):
+                    if other not in found:
+                        found[other] = hops
+                        following.append(other)
+            frontier = following
+        return found
+
+    def reach(self, node_id: str, radius: int) -> dict[str, int]:
+        """``neighbourhood`` with siblings one hop apart (``siblings``): how close two
+        alerts are for grouping them (cached).
+
+        Why: the VMs of one hypervisor are two hops apart through it, as far as any two
+        devices behind a common switch; but when a hypervisor dies, all its VMs go down
+        and nothing else does, so for grouping they are as close as two devices on one
+        link. Ranking keeps ``neighbourhood``: a sibling is no neighbour whose failure
+        explains an alarm. The same dict as ``neighbourhood`` where the topology has no
+        ``runs_on``/``depends_on`` edge.
+        """
+        return self._reach(node_id, radius)
 
     def distance(self, a: str, b: str, cutoff: int) -> int | None:
         """Hops between ``a`` and ``b`` if at most ``cutoff``, else None."""

@@ -198,7 +198,11 @@ SCHEMAS: dict[str, Any] = {
             "via": {"type": "object", "properties": {
                 "alert": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
                 "node": {"type": "string"}, "hops": {"type": ["integer", "null"]},
-                "gap_s": {"type": ["number", "null"]}}},
+                "gap_s": {"type": ["number", "null"]},
+                "shared": {"type": "object", "description": "what both nodes run on or "
+                           "depend on, when that put them one hop apart", "properties": {
+                               "node": {"type": "string"},
+                               "kind": {"enum": ["runs_on", "depends_on"]}}}}},
             "runner_up": {"type": "object", "properties": {
                 "incident": {"type": "string"}, "score": {"type": "number"},
                 "bound": {"type": "boolean"}}},

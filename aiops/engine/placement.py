@@ -49,6 +49,9 @@ class Why:
     via_alert: str | None = None
     via_name: str | None = None
     via_gap: float | None = None
+    # what the alert's node and ``via_node`` both run on (or depend on), with the edge
+    # kind, when that is what put them one hop apart (``TopologyGraph.reach``)
+    via_shared: tuple[str, str] | None = None
     runner: str | None = None
     runner_score: float = 0.0
     runner_bound: bool = False
@@ -71,6 +74,8 @@ def encode(why: Why | None, decision: str, incident: str, merged: list[str],
             "null" if why.via_hops is None else why.via_hops,
             "null" if alert is None else _str(alert), "null" if name is None else _str(name),
             "null" if gap is None else f"{gap:.4g}")
+        if why.via_shared is not None:
+            text = text[:-1] + _SHARED % (_str(why.via_shared[0]), _str(why.via_shared[1]))
     if why is not None and why.runner is not None:
         text += (_RUNNER_BOUND if why.runner_bound else _RUNNER) % (
             _str(why.runner), why.runner_score)
@@ -85,6 +90,7 @@ _HEAD = '{"decision":%s,"incident":%s'
 _OPENED = _HEAD + ',"threshold":%r'
 _SCORED = _OPENED + (',"score":%.3g,"link":%.3g,"text":%.3g,"relation":%.3g,'
            '"via":{"node":%s,"hops":%s,"alert":%s,"name":%s,"gap_s":%s}')
+_SHARED = ',"shared":{"node":%s,"kind":%s}}'
 _RUNNER = ',"runner_up":{"incident":%s,"score":%.3g}'
 _RUNNER_BOUND = ',"runner_up":{"incident":%s,"score":%.3g,"bound":true}'
 
@@ -126,6 +132,13 @@ def _hops(hops: int | None) -> str:
     return f"{hops} hop{'s' if hops != 1 else ''} away"
 
 
+def _shared(shared: dict[str, Any] | None) -> str:
+    if not shared:
+        return ""
+    verb = "run on" if shared.get("kind") == "runs_on" else "depend on"
+    return f", both {verb} {shared.get('node')}"
+
+
 def _runner(runner: dict[str, Any] | None) -> str:
     if not runner:
         return ""
@@ -158,7 +171,7 @@ def describe_decision(placement: dict[str, Any]) -> str:
         parts.append(f"next best {_runner(runner)}")
     head = (f"{decision} {placement['incident']}: "
             f"{_gap(via.get('gap_s', 0.0))} {via.get('name', '?')} on {where}, "
-            f"{_hops(via.get('hops'))} ({'; '.join(parts)})")
+            f"{_hops(via.get('hops'))}{_shared(via.get('shared'))} ({'; '.join(parts)})")
     if placement.get("merged"):
         head += f"; merged {', '.join(placement['merged'])} into it"
     return head

@@ -4,8 +4,9 @@ A new alert is compared with the live incidents that have a member near it:
 
 * link: for each member node within ``max_hops``, closeness (1.0 same node, 0.8
   one hop, 0.5 two hops; 0.65 two hops while the incident is younger than
-  ``fan_out`` seconds, when a cascade spreads) times time proximity to that node's alerts
-  (``1 − gap / window``, the gap measured to the node's first..last alert widened
+  ``fan_out`` seconds, when a cascade spreads; hops as ``TopologyGraph.reach`` counts
+  them, what runs on or depends on one node one hop apart) times time proximity to
+  that node's alerts (``1 − gap / window``, the gap measured to the node's first..last alert widened
   by ``skew`` seconds, so skewed clocks and late reports do not split a group);
   with a trained model both times are first corrected by the nodes' learned clock
   offsets (``aiops.learning.clock``), which leaves the tolerance for report delays;
@@ -186,7 +187,7 @@ class ScoredCorrelator:
         if self.source_scales:
             consider = self._per_source(alert, t, found)
         if alert.node_id is not None:
-            near = self.topology.neighbourhood(alert.node_id, self.max_hops)
+            near = self.topology.reach(alert.node_id, self.max_hops)
             if len(index.incidents) < len(near):
                 # Few live incidents (the usual case in a dense network): walk their
                 # members instead of every node around the alert.
@@ -341,16 +342,19 @@ class ScoredCorrelator:
             return Why(self.weights.threshold, runner=runner, runner_score=runner_score,
                        runner_bound=bound)
         score, incident, parts, key = scored[0]
-        hops = (None if alert.node_id is None
-                else self.topology.distance(alert.node_id, key, self.max_hops))
+        hops, shared = None, None
+        if alert.node_id is not None:
+            hops = self.topology.reach(alert.node_id, self.max_hops).get(key)
+            if hops == 1 and key not in self.topology.neighbours(alert.node_id):
+                shared = self.topology.shared_need(alert.node_id, key)
         member = index.profiles[incident.id].nearest(key, alert.starts_at)
         if member is None:  # not reached: every linked member was indexed with its alert
             return Why(self.weights.threshold, score, parts["link"], parts["text"],
-                       parts["relation"], key, hops, None, None, None,
+                       parts["relation"], key, hops, None, None, None, shared,
                        runner, runner_score, bound)
         return Why(self.weights.threshold, score, parts["link"], parts["text"],
                    parts["relation"], key, hops, member.event.id, member.name,
-                   alert.starts_at - member.starts_at, runner, runner_score, bound)
+                   alert.starts_at - member.starts_at, shared, runner, runner_score, bound)
 
     def _pieces_of_one(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
         """Whether two incidents look like pieces of one cascade: they started close

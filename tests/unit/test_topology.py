@@ -146,3 +146,34 @@ def test_the_device_view_merges_ports_into_their_devices() -> None:
     # a topology without ports is its own view
     plain = TopologyGraph([Node("a", "device", "a")], [])
     assert plain.device_view() is plain
+
+
+def test_reach_puts_what_runs_on_one_node_one_hop_apart() -> None:
+    nodes = [Node(n, "host", n) for n in ("esx1", "vm1", "vm2", "esx2", "vm3", "tor",
+                                            "app", "db", "site", "sw1", "sw2")]
+    edges = [Edge("vm1", "esx1", "runs_on"), Edge("vm2", "esx1", "runs_on"),
+             Edge("vm3", "esx2", "runs_on"), Edge("esx1", "tor"), Edge("esx2", "tor"),
+             Edge("app", "vm2", "runs_on"), Edge("app", "db", "depends_on"),
+             Edge("vm3", "db", "depends_on"),
+             Edge("sw1", "site", "part_of"), Edge("sw2", "site", "part_of")]
+    graph = TopologyGraph(nodes, edges)
+    assert graph.neighbourhood("vm1", 2)["vm2"] == 2  # ranking's hops stay as stored
+    reach = graph.reach("vm1", 2)
+    assert reach["vm2"] == 1 and reach["esx1"] == 1
+    assert reach["app"] == 2  # on vm2, one hop past the sibling
+    assert "vm3" not in reach  # another hypervisor's VM: three hops through the switch
+    assert graph.siblings("vm1") == {"vm2"}
+    assert graph.siblings("app") == {"vm3"}  # both depend on db
+    assert graph.shared_need("vm1", "vm2") == ("esx1", "runs_on")
+    assert graph.shared_need("app", "vm3") == ("db", "depends_on")
+    assert graph.shared_need("vm1", "vm3") is None
+    # a site every device is part of makes no siblings: it would join a whole site
+    assert graph.siblings("sw1") == frozenset() and graph.reach("sw1", 1)["site"] == 1
+    assert "sw2" not in graph.reach("sw1", 1)
+
+
+def test_reach_is_the_neighbourhood_where_nothing_runs_on_anything() -> None:
+    graph = TopologyGraph([Node(n, "device", n) for n in "abc"],
+                          [Edge("a", "b"), Edge("b", "c")])
+    assert graph.reach("a", 2) is graph.neighbourhood("a", 2)
+    assert graph.reach("unknown", 2) == {}

@@ -155,3 +155,23 @@ def test_restart_keeps_records_as_stored_text_until_an_alert_moves(runtime: Runt
              "author": "ana"}]}
     finally:
         again.close()
+
+
+def test_vms_of_one_hypervisor_join_as_one_hop_and_say_what_they_share(
+        runtime: Runtime) -> None:
+    from topology.model import Edge, Node
+    names = ["esx1", "esx2", "tor", "vm1", "vm2", "vm3"]
+    runtime.import_topology(
+        [Node(n, "host", n) for n in names],
+        [Edge("esx1", "tor"), Edge("esx2", "tor"), Edge("vm1", "esx1", "runs_on"),
+         Edge("vm2", "esx1", "runs_on"), Edge("vm3", "esx2", "runs_on")], "test")
+    # The hypervisor dies; its VMs are found down 40 s apart (two hops through it: 0.50
+    # × (0.7 + 0.1 × text) stays under the threshold once the incident is 30 s old).
+    ingest(runtime, alert("d1", "vm1", 0, "HOST_DOWN"), alert("d2", "vm2", 40, "HOST_DOWN"),
+           alert("d3", "vm3", 45, "HOST_DOWN"))
+    by_size = sorted(incidents_of(runtime), key=lambda i: -i["alert_count"])
+    assert [i["alert_count"] for i in by_size] == [2, 1]
+    joined = placements(runtime, by_size[0]["id"])["d2"]
+    assert joined["placement"]["via"]["hops"] == 1
+    assert joined["placement"]["via"]["shared"] == {"node": "esx1", "kind": "runs_on"}
+    assert ", 1 hop away, both run on esx1 (" in joined["why_here"]
