@@ -47,6 +47,10 @@ class TopologyGraph:
         # port -> the port at the other end of its link, where both are merged into
         # their devices (filled in a device view only, see device_view())
         self.port_links: dict[str, str] = {}
+        # (device, IF-MIB ifIndex as text) -> its port and the port's name, for ports
+        # discovery stored with one (``attrs.ifindex``): SNMP traps name a port by it
+        # (filled in a device view only)
+        self.port_ifindex: dict[tuple[str, str], tuple[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -110,6 +114,11 @@ class TopologyGraph:
                 links[edge.source], links[edge.target] = edge.target, edge.source
         view = TopologyGraph(nodes, edges.values(), resolver=self.resolver)
         view.port_links = links
+        for node_id, anchor in anchors.items():
+            attrs = self.nodes[node_id].attrs
+            if attrs.get("ifindex") is not None:
+                view.port_ifindex[(anchor, str(attrs["ifindex"]))] = (
+                    node_id, str(attrs.get("ifname") or self.nodes[node_id].name))
         view._device_view = view
         self._device_view = view
         return view

@@ -22,6 +22,9 @@ from topology.graph import TopologyGraph
 # Labels that name the port an alert is about (syslog rules: ``interface``; Prometheus
 # and SNMP exporters: ``ifName``, ``ifDescr``), compared case-insensitively.
 PORT_LABELS = frozenset({"interface", "ifname", "ifdescr"})
+# The label that numbers it instead (the built-in SNMP trap rules: IF-MIB's ifIndex),
+# matched to ports discovery stored with their ifIndex (LLDP over SNMP).
+IFINDEX_LABEL = "ifindex"
 LINK_LINE = "are the two ends of one link"
 
 
@@ -55,11 +58,20 @@ def ports_named(alerts: Iterable[AlertRecord], topology: TopologyGraph
         if device is None:
             continue
         for label, value in alert.event.labels.items():
-            if label.lower() not in PORT_LABELS or not value:
+            if not value:
                 continue
-            port = topology.resolver.lookup(f"{device}:{value}")
-            if port is None or topology.resolver.anchor(port) != device:
+            label = label.lower()
+            if label == IFINDEX_LABEL:
+                known = topology.port_ifindex.get((device, value.strip()))
+                if known is None:
+                    continue
+                port, value = known[0], f"{known[1]} (ifIndex {value.strip()})"
+            elif label not in PORT_LABELS:
                 continue
+            else:
+                port = topology.resolver.lookup(f"{device}:{value}")
+                if port is None or topology.resolver.anchor(port) != device:
+                    continue
             seen = found.get(port)
             if seen is None:
                 found[port] = (device, value, alert.starts_at, 1)

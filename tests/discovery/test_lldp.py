@@ -9,8 +9,10 @@ import pytest
 
 from aiops.errors import InputError
 from tests.discovery.conftest import DATA
+from topology.discovery.base import GraphBuilder
 from topology.discovery.lldp import LldpConnector
 from topology.discovery.lldp_mib import LLDP_MIB, parse_lldp_mib
+from topology.discovery.lldp_model import add_view
 from topology.discovery.lldpcli import parse_local_chassis, parse_neighbors
 from topology.discovery.snmp import Varbind
 
@@ -152,3 +154,37 @@ def test_lldp_mib_ifname_and_local_port_ids() -> None:
     (n,) = view.neighbours
     assert (n.local_port, n.port.name, n.chassis.chassis_id) == ("ge-0/0/1", "Gi1/0/48",
                                                                  "edge-chassis")
+
+
+def _if_mib(*rows: tuple[tuple[int, ...], object]) -> list[Varbind]:
+    return [((1, 3, 6, 1, 2, 1, *oid), value) for oid, value in rows]  # type: ignore[misc]
+
+
+def test_lldp_mib_local_ports_get_their_ifindex_from_if_mib() -> None:
+    # lldpd numbers its local ports by ifIndex (5, 8), but an agent need not: the ifIndex
+    # is read from IF-MIB by the port's name. eth1's ifName is missing (no ifXTable on
+    # some agents); its ifDescr names it.
+    view = parse_lldp_mib(SW2_WALK + _if_mib(
+        ((31, 1, 1, 1, 1, 1), b"lo"), ((31, 1, 1, 1, 1, 15), b"eth0"),
+        ((2, 2, 1, 2, 1), b"lo"), ((2, 2, 1, 2, 15), b"eth0"), ((2, 2, 1, 2, 16), b"eth1")))
+    assert [(n.local_port, n.local_ifindex) for n in view.neighbours] == [
+        ("eth0", 15), ("eth1", 16)]
+    builder = GraphBuilder("lldp")
+    add_view(builder, view, "snmp")
+    assert builder.nodes["sw2.lab.example:eth0"].attrs["ifindex"] == 15
+    assert "ifindex" not in builder.nodes["sw1.lab.example:eth0"].attrs  # not its view
+
+
+def test_lldp_mib_ifindex_by_abbreviated_name_and_never_by_a_shared_one() -> None:
+    view = parse_lldp_mib(_mib(
+        ((3, 3, 0), b"core-1"),
+        ((3, 7, 1, 2, 1), 5), ((3, 7, 1, 3, 1), b"Te1/0/1"),
+        ((3, 7, 1, 2, 2), 5), ((3, 7, 1, 3, 2), b"Gi0/1"),
+        ((4, 1, 1, 9, 0, 1, 1), b"dist-1"), ((4, 1, 1, 7, 0, 1, 1), b"Te0/1"),
+        ((4, 1, 1, 6, 0, 1, 1), 5),
+        ((4, 1, 1, 9, 0, 2, 1), b"dist-2"), ((4, 1, 1, 7, 0, 2, 1), b"Gi0/9"),
+        ((4, 1, 1, 6, 0, 2, 1), 5)) + _if_mib(
+        ((2, 2, 1, 2, 10101), b"TenGigabitEthernet1/0/1"),
+        ((2, 2, 1, 2, 7), b"GigabitEthernet0/1"), ((2, 2, 1, 2, 8), b"GigabitEthernet0/1")))
+    assert [(n.local_port, n.local_ifindex) for n in view.neighbours] == [
+        ("Te1/0/1", 10101), ("Gi0/1", None)]

@@ -222,8 +222,11 @@ def test_lldp_mib_over_snmp_merges_with_an_inventory(lab: Lab, tmp_path: Path) -
     assert sw2["attrs"]["serial"] == "LAB0002" and sw2["attrs"]["seen_by"] == ["inventory",
                                                                                "lldp"]
     assert f"{SUBNET}.23.2" in sw2["attrs"]["ips"]
-    assert any(n["id"] == "sw2:eth1" and n["attrs"]["device"] == "sw2"
-               for n in chain["doc"]["nodes"])
+    port = next(n for n in chain["doc"]["nodes"] if n["id"] == "sw2:eth1")
+    assert port["attrs"]["device"] == "sw2"
+    # its ifIndex, read from snmpd's IF-MIB by the port's name (SNMP traps name it so)
+    (link,) = json.loads(lab.sh("ip", "-n", lab.ns(2), "-j", "link", "show", "eth1"))
+    assert port["attrs"]["ifindex"] == link["ifindex"]
 
 
 def test_an_snmp_agent_that_does_not_answer_changes_nothing(lab: Lab, tmp_path: Path) -> None:

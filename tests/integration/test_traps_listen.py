@@ -24,13 +24,19 @@ pytestmark = pytest.mark.skipif(shutil.which("snmptrap") is None or
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2.7"
 
 
+def listen(tmp_path: Path, port: int, forward: str) -> subprocess.Popen[str]:
+    """``aiops traps listen`` on 127.0.0.1:``port`` for community public, forwarding to
+    ``forward``; its stderr piped (the first line says it is listening)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "traps", "listen",
+         "--udp", f"127.0.0.1:{port}", "--forward", forward, "--community", "public",
+         "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
+
+
 def test_link_down_and_up_traps_fire_and_resolve_one_alert(
         tmp_path: Path, live_server: LiveServer) -> None:
     port = free_port()
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "aiops", "--data-dir", str(tmp_path / "d"), "traps", "listen",
-         "--udp", f"127.0.0.1:{port}", "--forward", live_server.url, "--community", "public",
-         "--stats-every", "0"], stderr=subprocess.PIPE, text=True)
+    listener = listen(tmp_path, port, live_server.url)
     try:
         first = listener.stderr.readline()
         assert first.startswith("listening on udp 127.0.0.1:"), first
@@ -176,3 +182,48 @@ def test_a_handler_that_raises_on_one_datagram_does_not_end_the_receiving() -> N
             wait_for(lambda: handler.read == [b"after"], "the datagram after it read")
     finally:
         listener.stop(timeout=2)
+
+
+def test_link_down_traps_from_both_ends_name_the_link_by_ifindex(
+        tmp_path: Path, live_server: LiveServer) -> None:
+    """Two switches' linkDown traps (SNMPv1, each from its own agent address) carry only
+    the ifIndex of their port; LLDP-over-SNMP discovery stored each port's ifIndex, so
+    the incident tells that both ends of one link went down."""
+    from aiops.store import queries
+    from topology.discovery.base import GraphBuilder
+    from topology.discovery.lldp_model import Chassis, DeviceView, Neighbour, Port, add_view
+
+    core = Chassis("core-1", None, ["192.0.2.1"])
+    dist = Chassis("dist-1", None, ["192.0.2.2"])
+    builder = GraphBuilder("lldp")
+    add_view(builder, DeviceView(core, [Neighbour("Te1/0/1", dist, Port("ifname", "Te0/1"),
+                                                  local_ifindex=10101)]), "snmp 192.0.2.1")
+    add_view(builder, DeviceView(dist, [Neighbour("Te0/1", core, Port("ifname", "Te1/0/1"),
+                                                  local_ifindex=3)]), "snmp 192.0.2.2")
+    live_server.runtime.import_topology(list(builder.nodes.values()),
+                                        list(builder.edges.values()), "lldp")
+    port = free_port()
+    listener = listen(tmp_path, port, live_server.url)
+    try:
+        assert listener.stderr.readline().startswith("listening on udp 127.0.0.1:")
+        for agent, index in (("192.0.2.1", "10101"), ("192.0.2.2", "3")):
+            # SNMPv1 generic trap 2 is linkDown (RFC 1157); only the required varbinds
+            subprocess.run(["snmptrap", "-v", "1", "-c", "public", f"127.0.0.1:{port}",
+                            "1.3.6.1.4.1.9.1.1", agent, "2", "0", "",
+                            f"1.3.6.1.2.1.2.2.1.1.{index}", "i", index], check=True,
+                           timeout=30)
+        wait_for(lambda: len(alert_rows(live_server.runtime)) == 2, "both linkDown alerts")
+
+        def told() -> list[str]:
+            with live_server.runtime.db.connect() as conn:
+                found = queries.list_incidents(conn)
+            return [line for inc in found for rc in inc["root_causes"] or []
+                    for line in rc["evidence"] if "two ends of one link" in line]
+
+        lines = wait_for(told, "the link told in the evidence")
+        assert any(line.startswith("its Te1/0/1 (ifIndex 10101) and dist-1's Te0/1 "
+                                   "(ifIndex 3) are the two ends of one link")
+                   for line in lines), lines
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        listener.communicate(timeout=30)

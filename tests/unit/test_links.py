@@ -99,3 +99,29 @@ def test_a_port_name_resolves_in_either_spelling_and_two_ports_sharing_one_do_no
     assert resolver.lookup("s1:Eth1/1") == "s1:Eth1/1"  # the exact name first
     assert resolver.lookup("s1:Ethernet1/1") is None  # Eth1/1 or et1/1: not guessed
     assert resolver.resolve("s1:Ethernet1/1") == "s1"  # the alert still lands on s1
+
+
+def test_snmp_traps_name_the_ends_of_a_link_by_ifindex() -> None:
+    # Each device's LLDP-MIB walk gave its own ports' ifIndex (discovery's add_view:
+    # one add_link per device's view); a linkDown trap labels a port by ifIndex only.
+    builder = GraphBuilder("lldp")
+    for name in ("c1", "d1", "d2"):
+        builder.node(name, "device", name)
+    add_link(builder, "c1", "Te1/0/1", "d1", "Te0/1", a_port_attrs={"ifindex": 10101})
+    add_link(builder, "d1", "Te0/1", "c1", "Te1/0/1", a_port_attrs={"ifindex": 3})
+    add_link(builder, "c1", "Te1/0/2", "d2", "Te0/1", a_port_attrs={"ifindex": 10102})
+    topo = TopologyGraph(builder.nodes.values(), builder.edges.values())
+    inc = IncidentRecord(id="inc-1", seq=1, started_at=0.0, updated_at=0.0)
+    for k, (device, index, at) in enumerate((("c1", "10101", 100.0), ("d1", "3", 100.5),
+                                             ("d2", "3", 100.7))):
+        event = Alert(f"a{k}", "snmp", "LINK_DOWN", device, "major", "", at,
+                      labels={"ifindex": index})
+        inc.alerts[k] = AlertRecord(id=k, fingerprint=str(k), event=event,
+                                    node_id=topo.resolve(device), starts_at=at)
+    ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(inc)}
+    line = LINK.format(1)
+    assert (f"its Te1/0/1 (ifIndex 10101) and d1's Te0/1 (ifIndex 3) are {line}"
+            in ranked["c1"])
+    assert f"its Te0/1 (ifIndex 3) and c1's Te1/0/1 (ifIndex 10101) are {line}" in ranked["d1"]
+    # d2's port has no ifIndex stored: its trap names no port, so no link of its
+    assert not any("two ends of one link" in line for line in ranked.get("d2", []))

@@ -142,15 +142,17 @@ def add_interface(builder: GraphBuilder, device_id: str, ifname: str, **attrs: o
 
 
 def add_link(builder: GraphBuilder, a_device: str, a_if: str | None, b_device: str,
-             b_if: str | None, **attrs: object) -> None:
+             b_if: str | None, a_port_attrs: dict[str, object] | None = None,
+             **attrs: object) -> None:
     """A physical link: the two interfaces are connected, and so are their devices.
 
     The device-to-device edge keeps neighbouring devices one hop apart, which the
     correlator's hop distances rely on; the interface edge keeps which ports.
+    ``a_port_attrs``: what the discovering device knows of its own port (its ifIndex).
     """
     ports: dict[str, object] = {}
     if a_if and b_if:
-        a = add_interface(builder, a_device, a_if)
+        a = add_interface(builder, a_device, a_if, **(a_port_attrs or {}))
         b = add_interface(builder, b_device, b_if)
         builder.edge(a, b, "connected_to", **attrs)
         ports = {"ports": sorted([f"{a_device}:{a_if}", f"{b_device}:{b_if}"])}

@@ -12,6 +12,11 @@ Tables used (column numbers from the MIB):
   ``.9`` system name, ``.10`` system description;
 - lldpRemManAddrTable (…1.4.2.1), index (timeMark, localPortNum, remIndex,
   addrSubtype, addrLen, addr...).
+
+And from IF-MIB (RFC 2863), indexed by ifIndex: ``ifName`` (1.3.6.1.2.1.31.1.1.1.1) and
+``ifDescr`` (1.3.6.1.2.1.2.2.1.2). A local port whose name is one of them gets that
+ifIndex: SNMP traps name a port by it alone (IF-MIB linkDown's required varbinds), and
+lldpLocPortNum need not be the ifIndex (the MIB only says it should correspond).
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from collections import defaultdict
 
 from topology.discovery.lldp_model import Chassis, DeviceView, Neighbour, Port
 from topology.discovery.snmp import SnmpValue, Varbind
+from topology.resolve import port_key
 
 LLDP_MIB = (1, 0, 8802, 1, 1, 2)
 LOCAL = (*LLDP_MIB, 1, 3)
 REMOTE = (*LLDP_MIB, 1, 4)
-ROOTS = [LOCAL, REMOTE]
+IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
+IF_DESCR = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+ROOTS = [LOCAL, REMOTE, IF_NAME, IF_DESCR]
 
 _LOC_PORT = (*LOCAL, 7, 1)
 _LOC_MAN = (*LOCAL, 8, 1)
@@ -97,8 +105,13 @@ def parse_lldp_mib(varbinds: list[Varbind]) -> DeviceView:
     loc_addrs: set[str] = set()
     remotes: dict[tuple[int, int], dict[int, SnmpValue]] = defaultdict(dict)
     rem_addrs: dict[tuple[int, int], list[str]] = defaultdict(list)
+    if_names: dict[int, set[str]] = defaultdict(set)  # ifIndex -> ifName, ifDescr
     for oid, value in varbinds:
-        if (rest := _under(oid, _LOC_PORT)) is not None and len(rest) == 2:
+        if ((rest := _under(oid, IF_NAME)) is not None
+                or (rest := _under(oid, IF_DESCR)) is not None) and len(rest) == 1:
+            if (text := _text(value)) is not None:
+                if_names[rest[0]].add(text)
+        elif (rest := _under(oid, _LOC_PORT)) is not None and len(rest) == 2:
             loc_ports[rest[1]][rest[0]] = value
         elif (rest := _under(oid, _LOC_MAN)) is not None and len(rest) > 1:
             address = _address_from_index(rest[1:])
@@ -115,6 +128,7 @@ def parse_lldp_mib(varbinds: list[Varbind]) -> DeviceView:
     _, chassis_id = _ident(scalars.get(1), scalars.get(2), CHASSIS_SUBTYPES)
     local = Chassis(sysname=_text(scalars.get(3)), chassis_id=chassis_id,
                     mgmt_ips=sorted(loc_addrs), descr=_text(scalars.get(4)))
+    ifindex = _ifindex_by_name(if_names)
     neighbours = []
     for key in sorted(remotes):
         row = remotes[key]
@@ -127,5 +141,21 @@ def parse_lldp_mib(varbinds: list[Varbind]) -> DeviceView:
             local_name,
             Chassis(sysname=_text(row.get(9)), chassis_id=remote_chassis,
                     mgmt_ips=rem_addrs.get(key, []), descr=_text(row.get(10))),
-            Port(remote_port_type, remote_port, _text(row.get(8)))))
+            Port(remote_port_type, remote_port, _text(row.get(8))),
+            local_ifindex=ifindex.get(local_name) or ifindex.get(port_key(local_name))))
     return DeviceView(local, neighbours)
+
+
+def _ifindex_by_name(if_names: dict[int, set[str]]) -> dict[str, int]:
+    """Each interface name (ifName, ifDescr, and their ``port_key``: LLDP may report
+    ``Te1/0/1`` where ifName is ``TenGigabitEthernet1/0/1``) -> its ifIndex; a name two
+    interfaces share names neither."""
+    found: dict[str, int] = {}
+    shared: set[str] = set()
+    for index, names in if_names.items():
+        keys = names | {k for name in names if (k := port_key(name))}
+        for key in keys:
+            if key in found and found[key] != index:
+                shared.add(key)
+            found[key] = index
+    return {key: index for key, index in found.items() if key not in shared}

@@ -53,6 +53,7 @@ class Neighbour:
     local_port: str | None
     chassis: Chassis
     port: Port
+    local_ifindex: int | None = None  # the local port's IF-MIB ifIndex, where known
 
 
 @dataclass(slots=True)
@@ -101,4 +102,5 @@ def add_view(builder: GraphBuilder, view: DeviceView, where: str) -> None:
             builder.warnings.append(f"{where}: neighbour on {n.local_port} has no name "
                                     "or chassis id; skipped")
             continue
-        add_link(builder, local, n.local_port, remote, n.port.name, discovered_by="lldp")
+        add_link(builder, local, n.local_port, remote, n.port.name, discovered_by="lldp",
+                 a_port_attrs={"ifindex": n.local_ifindex})
