@@ -143,18 +143,21 @@ def discover_lldp(ctx: click.Context, files: tuple[str, ...], hosts: tuple[str, 
               help="Seconds for each page, whole.")
 @click.option("--page-size", default=500, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--insecure", is_flag=True, help="Do not verify the TLS certificate.")
+@click.option("--no-virtual-machines", "no_vms", is_flag=True,
+              help="Do not read /api/virtualization/virtual-machines/ (a token that may "
+                   "not read them).")
 @report_options
 @click.pass_context
 @reports_bad_input
 @reports_unreachable
 def discover_netbox(ctx: click.Context, url: str, token: str | None, timeout: float,
-                    page_size: int, insecure: bool, as_json: bool,
+                    page_size: int, insecure: bool, no_vms: bool, as_json: bool,
                     report_path: Path | None) -> None:
-    """Devices, interfaces and cables from NetBox's REST API at URL."""
+    """Devices, interfaces, cables and virtual machines from NetBox's REST API at URL."""
     from topology.discovery.netbox import NetboxConnector
 
     connector = NetboxConnector(url, token=token, timeout=timeout, page_size=page_size,
-                                verify=not insecure)
+                                verify=not insecure, virtual_machines=not no_vms)
     _run(ctx, connector, as_json, report_path)
 
 

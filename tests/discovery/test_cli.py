@@ -146,3 +146,21 @@ def test_show_marks_aged_out_links_and_export_keeps_them_unless_in_use(tmp_path:
     # Never ageing: everything is in use.
     never = aiops(data, "topology", "show", "a", env={"AIOPS_TOPOLOGY_MAX_AGE": "0"})
     assert "aged out" not in never.stdout
+
+
+def test_netbox_without_leave_to_read_virtual_machines_says_how_to_go_without(
+        tmp_path: Path, fake_source: FakeSource) -> None:
+    data = tmp_path / "d"
+    for endpoint in ("devices", "interfaces", "cables"):
+        fake_source.json(f"/api/dcim/{endpoint}/?limit=500",
+                         {"count": 0, "next": None, "previous": None, "results": []})
+    fake_source.routes["/api/virtualization/virtual-machines/?limit=500"] = Reply(
+        {"detail": "You do not have permission to perform this action."}, status=403)
+    r = aiops(data, "topology", "discover", "netbox", fake_source.url, "--token", "t")
+    assert r.returncode == 2
+    assert "answered HTTP 403 (check the token); a token that may not read virtual " \
+           "machines can discover without them (--no-virtual-machines)" in r.stderr
+    r = aiops(data, "topology", "discover", "netbox", fake_source.url, "--token", "t",
+              "--no-virtual-machines")
+    assert r.returncode == 0, r.stderr
+    assert not any("virtualization" in path for path, _ in fake_source.requests[4:])

@@ -100,25 +100,34 @@ CABLES = [cable(1, IFACES[0], IFACES[2]),
           cable(4, IFACES[0], IFACES[3], status="planned")]
 
 
-def serve_list(source: FakeSource, endpoint: str, items: list[dict[str, Any]]) -> list[str]:
+def serve_list(source: FakeSource, endpoint: str, items: list[dict[str, Any]],
+               app: str = "dcim") -> list[str]:
     """Serve ``items`` as NetBox pages of PAGE along ``next``; returns the page paths."""
     paths = []
     for offset in range(0, max(len(items), 1), PAGE):
-        path = f"/api/dcim/{endpoint}/?limit={PAGE}" + (f"&offset={offset}" if offset else "")
+        path = f"/api/{app}/{endpoint}/?limit={PAGE}" + (f"&offset={offset}" if offset else "")
         following = offset + PAGE
-        nxt = (f"http://netbox.internal:8000/api/dcim/{endpoint}/?limit={PAGE}&offset={following}"
-               if following < len(items) else None)
+        nxt = (f"http://netbox.internal:8000/api/{app}/{endpoint}/?limit={PAGE}"
+               f"&offset={following}" if following < len(items) else None)
         source.json(path, {"count": len(items), "next": nxt,
                            "previous": None, "results": items[offset:offset + PAGE]})
         paths.append(path)
     return paths
 
 
+def serve_netbox(source: FakeSource, devices: list[dict[str, Any]],
+                 interfaces: list[dict[str, Any]], cables: list[dict[str, Any]],
+                 vms: list[dict[str, Any]] | None = None) -> None:
+    """Every list a discovery run reads, paged."""
+    serve_list(source, "devices", devices)
+    serve_list(source, "interfaces", interfaces)
+    serve_list(source, "cables", cables)
+    serve_list(source, "virtual-machines", vms or [], app="virtualization")
+
+
 @pytest.fixture
 def netbox(fake_source: FakeSource) -> FakeSource:
-    serve_list(fake_source, "devices", DEVICES)
-    serve_list(fake_source, "interfaces", IFACES)
-    serve_list(fake_source, "cables", CABLES)
+    serve_netbox(fake_source, DEVICES, IFACES, CABLES)
     return fake_source
 
 
@@ -202,25 +211,27 @@ def test_a_looping_next_link_is_refused(fake_source: FakeSource, store) -> None:
 def test_references_of_the_wrong_shape_are_skipped_not_a_traceback(
         fake_source: FakeSource, store) -> None:
     odd = {**device(4, "odd-1", None), "device_type": 7}  # an id where an object belongs
-    serve_list(fake_source, "devices", [*DEVICES, odd])
-    serve_list(fake_source, "interfaces", [*IFACES, {**interface(41, 4, "odd-1", "e0"),
-                                                     "device": 4}])
-    serve_list(fake_source, "cables", [cable(1, IFACES[0], IFACES[2]),
-                                       {**cable(2, IFACES[1], IFACES[3]),
-                                        "b_terminations": [{"object_type": "dcim.interface",
-                                                            "object_id": [31], "object": 5}]}])
+    # a VM whose cluster and device are ids where objects belong: runs on nothing known
+    odd_vm = {**virtual_machine(9, "odd-vm", None, None, None), "cluster": 3, "device": [5]}
+    serve_netbox(fake_source, [*DEVICES, odd],
+                 [*IFACES, {**interface(41, 4, "odd-1", "e0"), "device": 4}],
+                 [cable(1, IFACES[0], IFACES[2]),
+                  {**cable(2, IFACES[1], IFACES[3]),
+                   "b_terminations": [{"object_type": "dcim.interface", "object_id": [31],
+                                       "object": 5}]}], [odd_vm])
     report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     graph = store.load()
     assert "model" not in graph.nodes["odd-1"].attrs
     assert graph.neighbours("core-1") == {"access-1", "core-1:Gi1/0/1"}
     assert "cable #2 skipped: not between two interfaces" in report.warnings
+    assert graph.nodes["odd-vm"].kind == "vm"
+    assert any("odd-vm" in w and "no device or cluster" in w for w in report.warnings)
 
 
 def test_an_id_that_is_no_integer_is_refused_naming_the_item(
         fake_source: FakeSource, store) -> None:
-    serve_list(fake_source, "devices", [DEVICES[0], {**DEVICES[1], "id": [2]}])
-    serve_list(fake_source, "interfaces", [])  # a list id was an unhashable-type traceback
-    serve_list(fake_source, "cables", [])
+    # a list id was an unhashable-type traceback
+    serve_netbox(fake_source, [DEVICES[0], {**DEVICES[1], "id": [2]}], [], [])
     with pytest.raises(InputError, match=r"results\[1\] is not an object with an integer 'id'"):
         sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     assert store.counts() == (0, 0)
@@ -248,10 +259,8 @@ def test_devices_of_one_name_in_two_sites_stay_two_nodes(fake_source: FakeSource
                {**device(4, "EDGE-1", None), "site": site(2, "DC2"), "tenant": tenant}]
     ifaces = [interface(11, 1, "core-1", "Gi1/0/1"), interface(12, 1, "core-1", "Gi1/0/2"),
               interface(21, 2, "edge-1", "Gi0/1"), interface(31, 3, "edge-1", "Gi0/1")]
-    serve_list(fake_source, "devices", devices)
-    serve_list(fake_source, "interfaces", ifaces)
-    serve_list(fake_source, "cables", [cable(1, ifaces[0], ifaces[2]),
-                                       cable(2, ifaces[1], ifaces[3])])
+    serve_netbox(fake_source, devices, ifaces, [cable(1, ifaces[0], ifaces[2]),
+                                                cable(2, ifaces[1], ifaces[3])])
     report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     graph = store.load()
     devices_stored = sorted(n.id for n in graph.nodes.values() if n.kind == "device")
@@ -289,9 +298,7 @@ def test_a_node_stored_under_a_shared_name_by_an_earlier_run_takes_no_device(
                  [], source="netbox", seen_at=1.0)
     devices = [{**device(2, "edge-1", "10.0.1.1", "FOC0002"), "site": site(1, "DC1")},
                {**device(3, "edge-1", "10.0.2.1", "FOC0003"), "site": site(2, "DC2")}]
-    serve_list(fake_source, "devices", devices)
-    serve_list(fake_source, "interfaces", [])
-    serve_list(fake_source, "cables", [])
+    serve_netbox(fake_source, devices, [], [])
     report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
     assert report.merged == {}
     graph = store.load()
@@ -299,3 +306,77 @@ def test_a_node_stored_under_a_shared_name_by_an_earlier_run_takes_no_device(
     assert graph.nodes["edge-1"].attrs.get("by_source") is None  # not refreshed
     (stale,) = [c for c in report.conflicts if c.node == "edge-1"]
     assert stale.what == "shared-name" and "it is none of them" in stale.message
+
+
+def _cluster(obj_id: int, name: str) -> dict[str, Any]:
+    return {"id": obj_id, "url": f"http://netbox.example/api/virtualization/clusters/{obj_id}/",
+            "display": name, "name": name, "description": ""}
+
+
+def virtual_machine(obj_id: int, name: str, ip: str | None, cluster: dict[str, Any] | None,
+                    host: dict[str, Any] | None) -> dict[str, Any]:
+    """A VM as ``/api/virtualization/virtual-machines/`` lists it (NetBox 4.x fields)."""
+    return {
+        "id": obj_id, "url": f"http://netbox.example/api/virtualization/virtual-machines/{obj_id}/",
+        "display_url": f"http://netbox.example/virtualization/virtual-machines/{obj_id}/",
+        "display": name, "name": name, "status": {"value": "active", "label": "Active"},
+        "site": {"id": 1, "url": "http://netbox.example/api/dcim/sites/1/", "display": "DC1",
+                 "name": "DC1", "slug": "dc1", "description": ""},
+        "cluster": cluster, "device": host, "serial": "", "role": None, "tenant": None,
+        "platform": {"id": 4, "url": "http://netbox.example/api/dcim/platforms/4/",
+                     "display": "Ubuntu 24.04", "name": "Ubuntu 24.04", "slug": "ubuntu-2404",
+                     "description": ""},
+        "primary_ip": None if ip is None else {
+            "id": 100 + obj_id,
+            "url": f"http://netbox.example/api/ipam/ip-addresses/{100 + obj_id}/",
+            "display": f"{ip}/24", "family": {"value": 4, "label": "IPv4"},
+            "address": f"{ip}/24", "description": ""},
+        "primary_ip4": None, "primary_ip6": None, "vcpus": "4.00", "memory": 8192, "disk": 80,
+        "description": "", "comments": "", "config_template": None, "local_context_data": None,
+        "tags": [], "custom_fields": {}, "created": "2024-02-01T09:00:00Z",
+        "last_updated": "2024-03-01T12:00:00Z", "interface_count": 1, "virtual_disk_count": 1,
+    }
+
+
+def test_virtual_machines_run_on_their_host_or_their_cluster(fake_source: FakeSource,
+                                                            store) -> None:
+    prod = _cluster(1, "prod")
+    esx1 = {**device(5, "esx1", "10.0.1.1"), "cluster": prod}
+    esx2 = {**device(6, "esx2", "10.0.1.2"), "cluster": prod}
+    pinned = _ref("devices", 5, "esx1")
+    vms = [virtual_machine(1, "web-1", "10.0.2.1", prod, pinned),
+           virtual_machine(2, "web-2", "10.0.2.2", prod, pinned),
+           virtual_machine(3, "db-1", "10.0.2.3", prod, None),  # HA: on any host of prod
+           virtual_machine(4, "esx2", None, prod, None),  # a VM named like a device
+           virtual_machine(5, "orphan", None, None, None)]
+    serve_netbox(fake_source, [esx1, esx2], [], [], vms)
+    report = sync(NetboxConnector(fake_source.url, page_size=PAGE), store)
+    graph = store.load()
+    web = graph.nodes["web-1"]
+    assert web.kind == "vm" and web.attrs["mgmt_ip"] == "10.0.2.1"
+    assert web.attrs["cluster"] == "prod" and web.attrs["platform"] == "Ubuntu 24.04"
+    kinds = {(e.source, e.target): e.kind for e in graph.edges}
+    assert kinds[("web-1", "esx1")] == kinds[("web-2", "esx1")] == "runs_on"
+    assert kinds[("db-1", "cluster/prod")] == "runs_on"
+    assert kinds[("esx1", "cluster/prod")] == kinds[("esx2", "cluster/prod")] == "part_of"
+    assert graph.nodes["cluster/prod"].kind == "cluster"
+    # the device keeps its name; the VM of the same name is qualified by its cluster
+    assert graph.nodes["esx2"].kind == "device"
+    assert graph.nodes["vm/prod/esx2"].kind == "vm"
+    assert any("orphan" in w and "no device or cluster" in w for w in report.warnings)
+    # alerts about a VM resolve by its name and its address
+    assert graph.resolve("web-2") == "web-2" and graph.resolve("10.0.2.3") == "db-1"
+    # the VMs of one hypervisor are one hop apart for grouping; the cluster's too
+    assert graph.reach("web-1", 2)["web-2"] == 1
+    assert graph.reach("db-1", 2)["vm/prod/esx2"] == 1
+
+
+def test_a_token_that_may_not_read_virtual_machines_is_told_how_to_go_without(
+        netbox: FakeSource, store) -> None:
+    netbox.routes["/api/virtualization/virtual-machines/?limit=2"] = Reply(
+        {"detail": "You do not have permission to perform this action."}, status=403)
+    with pytest.raises(InputError, match="--no-virtual-machines"):
+        sync(NetboxConnector(netbox.url, page_size=PAGE), store)
+    assert store.counts() == (0, 0)
+    sync(NetboxConnector(netbox.url, page_size=PAGE, virtual_machines=False), store)
+    assert "core-1" in store.load().nodes

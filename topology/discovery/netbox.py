@@ -1,8 +1,11 @@
-"""NetBox: devices, interfaces and cables from its REST API.
+"""NetBox: devices, interfaces, cables and virtual machines from its REST API.
 
-Reads ``/api/dcim/devices/``, ``/api/dcim/interfaces/`` and ``/api/dcim/cables/``,
-following each list's ``next`` link, and only then builds the graph: a failed page
-anywhere aborts the run before anything is stored. Only cables with status
+Reads ``/api/dcim/devices/``, ``/api/dcim/interfaces/``, ``/api/dcim/cables/`` and
+``/api/virtualization/virtual-machines/``, following each list's ``next`` link, and only
+then builds the graph: a failed page anywhere aborts the run before anything is stored.
+A virtual machine ``runs_on`` the device NetBox pins it to (``device``), else on its
+cluster, a node that the cluster's devices are ``part_of``: when a hypervisor dies, its
+VMs are siblings (``TopologyGraph.reach``) and group as one fault. Only cables with status
 ``connected`` between two interfaces become links; cables to front/rear ports,
 circuits or power are skipped and counted in the warnings (tracing patch panels
 is not done yet). Interface nodes are made for cabled interfaces only, so a
@@ -86,6 +89,31 @@ def device_node_ids(devices: list[dict[str, Any]]) -> dict[int, str]:
     return ids
 
 
+def _vm_name(vm: dict[str, Any]) -> str:
+    name = vm.get("name")
+    return str(name) if name not in (None, "") else f"netbox-vm-{vm['id']}"
+
+
+def vm_node_ids(vms: list[dict[str, Any]], taken: set[str]) -> dict[int, str]:
+    """NetBox VM id -> node id: its name where no device (``taken``, lower case) or other
+    VM has it, else ``vm/CLUSTER/NAME``, then NetBox's id too (``#7``): NetBox keeps a
+    VM's name unique per cluster (and tenant) only, and one id for two machines would
+    merge them, as for devices (``device_node_ids``)."""
+    names = {vm["id"]: _vm_name(vm) for vm in vms}
+    ids = dict(names)
+    for qualify in (lambda vm: f"vm/{_ref_name(vm.get('cluster')) or 'no-cluster'}/"
+                               f"{names[vm['id']]}",
+                    lambda vm: f"{ids[vm['id']]}#{vm['id']}"):
+        counts = Counter(i.lower() for i in ids.values())
+        clashing = [vm for vm in vms if counts[ids[vm["id"]].lower()] > 1
+                    or ids[vm["id"]].lower() in taken]
+        if not clashing:
+            break
+        for vm in clashing:
+            ids[vm["id"]] = qualify(vm)
+    return ids
+
+
 class NetboxConnector:
     """Reads one NetBox instance; ``token`` is a NetBox API token (v1 or v2)."""
 
@@ -93,8 +121,9 @@ class NetboxConnector:
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0,
                  page_size: int = 500, verify: bool | str = True,
-                 http: JsonHttp | None = None):
+                 http: JsonHttp | None = None, virtual_machines: bool = True):
         self.base = url.rstrip("/")
+        self.virtual_machines = virtual_machines
         headers = {}
         if token:
             # NetBox 4.5 v2 tokens ("nbt_...") are Bearer tokens; older ones use "Token".
@@ -103,9 +132,9 @@ class NetboxConnector:
         self.page_size = page_size
         self.http = http or JsonHttp(NAME, headers, timeout, verify)
 
-    def _list(self, endpoint: str) -> list[dict[str, Any]]:
+    def _list(self, endpoint: str, app: str = "dcim") -> list[dict[str, Any]]:
         """All objects of one list endpoint, page by page along ``next``."""
-        url: str | None = f"{self.base}/api/dcim/{endpoint}/?limit={self.page_size}"
+        url: str | None = f"{self.base}/api/{app}/{endpoint}/?limit={self.page_size}"
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         page = 0
@@ -151,7 +180,54 @@ class NetboxConnector:
                 ports[iface["id"]] = (device, str(name), iface)
         for cable in cables:
             self._cable(builder, cable, ports, device_ids)
+        if self.virtual_machines:
+            self._virtual_machines(builder, devices, device_ids)
         return builder.result()
+
+    def _virtual_machines(self, builder: GraphBuilder, devices: list[dict[str, Any]],
+                          device_ids: dict[int, str]) -> None:
+        """VM nodes, each ``runs_on`` its pinned device or its cluster (module doc)."""
+        try:
+            vms = self._list("virtual-machines", "virtualization")
+        except InputError as exc:
+            if "HTTP 403" in str(exc):
+                raise InputError(f"{exc}; a token that may not read virtual machines "
+                                 "can discover without them (--no-virtual-machines)") from None
+            raise
+        taken = {node_id.lower() for node_id in device_ids.values()}
+        vm_ids = vm_node_ids(vms, taken)
+        clusters: dict[int, str] = {}
+
+        def cluster_node(ref: Any) -> str | None:
+            cluster_id, name = _ref_id(ref), _ref_name(ref)
+            if cluster_id is None or name is None:
+                return None
+            if cluster_id not in clusters:
+                clusters[cluster_id] = f"cluster/{name}"
+                builder.node(clusters[cluster_id], "cluster", name, netbox_id=cluster_id)
+            return clusters[cluster_id]
+
+        for d in devices:  # hypervisors in a cluster
+            if (cluster := cluster_node(d.get("cluster"))) is not None:
+                builder.edge(device_ids[d["id"]], cluster, "part_of")
+        for vm in vms:
+            node_id, name = vm_ids[vm["id"]], _vm_name(vm)
+            status = vm.get("status")
+            builder.node(
+                node_id, "vm", name, netbox_id=vm["id"],
+                mgmt_ip=_address(vm.get("primary_ip")) or _address(vm.get("primary_ip4")),
+                ips=[a for a in (_address(vm.get("primary_ip6")),) if a],
+                site=_ref_name(vm.get("site")), cluster=_ref_name(vm.get("cluster")),
+                role=_ref_name(vm.get("role")), platform=_ref_name(vm.get("platform")),
+                status=status.get("value") if isinstance(status, dict) else status,
+                **{SHARED_NAME: node_id != name or None})
+            host = device_ids.get(_ref_id(vm.get("device")))
+            target = host or cluster_node(vm.get("cluster"))
+            if target is not None:
+                builder.edge(node_id, target, "runs_on")
+            else:
+                builder.warnings.append(f"virtual machine {name} (#{vm['id']}) has no "
+                                        "device or cluster: it runs on nothing known")
 
     def _device(self, builder: GraphBuilder, d: dict[str, Any], node_id: str) -> str:
         name = _device_name(d)
