@@ -1,4 +1,4 @@
-"""Three networks as their inventories describe them, and what the engine names in them.
+"""Networks as their inventories describe them, and what the engine names in them.
 
 The simulated scenarios of ``benchmarks.correlation`` link devices only; real
 topologies hold more: LLDP and NetBox store each linked port as an interface node,
@@ -19,6 +19,11 @@ plus what the probe is about:
   dies silently; Nagios finds its VMs down 30-120 s later, the services with an
   instance there degrade 60-180 s later; noise on VMs and services. Counted: incidents
   whose candidates include a silent node that only needs an alarming one.
+- ``storage``: six hypervisors and three datastores on two top-of-rack switches, six
+  VMs per hypervisor, each ``runs_on`` its hypervisor and ``depends_on`` one datastore.
+  Faults alternate: a datastore goes away silently (80 % of its VMs log DISK_IO_ERROR
+  5-90 s later), a hypervisor dies silently (its VMs found down 30-120 s later); noise
+  on VMs.
 - ``sites`` / ``sites-plain``: three sites of 60 switches (a core, five distribution,
   access switches under them), with and without site nodes that every device is
   ``part_of``. A distribution switch dies silently; its access switches log their
@@ -95,6 +100,23 @@ def _document(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[
     return {"nodes": nodes, "edges": edges}
 
 
+@dataclass
+class _Inventory:
+    """A hand inventory's nodes and edges, as ``aiops topology import`` reads them."""
+
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+
+    def node(self, node_id: str, kind: str) -> None:
+        self.nodes.append({"id": node_id, "kind": kind, "name": node_id, "attrs": {}})
+
+    def edge(self, source: str, target: str, kind: str = "connected_to") -> None:
+        self.edges.append({"source": source, "target": target, "kind": kind, "attrs": {}})
+
+    def document(self) -> dict[str, Any]:
+        return _document(self.nodes, self.edges)
+
+
 def _events(seed: int, period: int, rnd: random.Random) -> random.Random:
     """The generator of a period's faults and noise: the topology's own for the
     evaluation period (0), a fresh one per history period, so a history shares the
@@ -148,14 +170,8 @@ def links(seed: int, faults: int, period: int = 0) -> Probe:
 def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
     """Hypervisors dying silently under VMs and the services on them."""
     rnd = random.Random(seed)
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
-
-    def node(node_id: str, kind: str) -> None:
-        nodes.append({"id": node_id, "kind": kind, "name": node_id, "attrs": {}})
-
-    def edge(source: str, target: str, kind: str = "connected_to") -> None:
-        edges.append({"source": source, "target": target, "kind": kind, "attrs": {}})
+    inventory = _Inventory()
+    node, edge = inventory.node, inventory.edge
 
     node("tor1", "device")
     node("tor2", "device")
@@ -177,7 +193,7 @@ def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
         for vm in runs[service]:
             edge(service, vm, "runs_on")
         services.append(service)
-    probe = Probe(name="hypervisors", topology=_document(nodes, edges),
+    probe = Probe(name="hypervisors", topology=inventory.document(),
                   start=-period * faults * 900.0)
     rnd = _events(seed, period, rnd)
     for f in range(faults):
@@ -194,6 +210,55 @@ def hypervisors(seed: int, faults: int, period: int = 0) -> Probe:
         entity = rnd.choice(vms + services)
         name = "DISK_WARNING" if entity in vms else "SlowResponses"
         probe.noise(f"noise-{n}", name, entity, rnd.uniform(0, faults * 900.0))
+    return probe
+
+
+def storage(seed: int, faults: int, period: int = 0) -> Probe:
+    """Datastores and hypervisors failing under the same VMs."""
+    rnd = random.Random(seed)
+    inventory = _Inventory()
+    node, edge = inventory.node, inventory.edge
+
+    for switch in ("tor1", "tor2"):
+        node(switch, "device")
+    edge("tor1", "tor2")
+    hosts, stores = [f"esx{h}" for h in range(6)], ["ds0", "ds1", "ds2"]
+    for unit in (*hosts, *stores):
+        node(unit, "host" if unit in hosts else "storage")
+        edge(unit, "tor1")
+        edge(unit, "tor2")
+    on_store: dict[str, list[str]] = {ds: [] for ds in stores}
+    on_host: dict[str, list[str]] = {hv: [] for hv in hosts}
+    for hv in hosts:
+        for v in range(6):
+            vm, ds = f"{hv}-vm{v}", rnd.choice(stores)
+            node(vm, "vm")
+            edge(vm, hv, "runs_on")
+            edge(vm, ds, "depends_on")
+            on_store[ds].append(vm)
+            on_host[hv].append(vm)
+    vms = [vm for hv in hosts for vm in on_host[hv]]
+    probe = Probe(name="storage", topology=inventory.document(),
+                  start=-period * faults * 900.0)
+    rnd = _events(seed, period, rnd)
+    for f in range(faults):
+        t0 = f * 900.0 + rnd.uniform(0, 300)
+        if f % 2 == 0:  # a datastore goes away: the busy VMs on it log I/O errors
+            ds, group = rnd.choice(stores), f"ds-{f}"
+            probe.fault(group, ds, silent=True)
+            for vm in on_store[ds]:
+                if rnd.random() < 0.8:
+                    probe.alert(group, "DISK_IO_ERROR", vm, t0 + rnd.uniform(5, 90),
+                                t0 + REPAIRED_AFTER)
+        else:  # a hypervisor dies: its VMs are found down
+            hv, group = rnd.choice(hosts), f"esx-{f}"
+            probe.fault(group, hv, silent=True)
+            for vm in on_host[hv]:
+                probe.alert(group, "HOST_DOWN", vm, t0 + rnd.uniform(30, 120),
+                            t0 + REPAIRED_AFTER)
+    for n in range(faults * 6):  # noise on VMs, 24 an hour
+        probe.noise(f"noise-{n}", rnd.choice(("DISK_WARNING", "CPU_HIGH", "MEM_HIGH")),
+                    rnd.choice(vms), rnd.uniform(0, faults * 900.0))
     return probe
 
 
@@ -291,7 +356,7 @@ def _links_told(probe: Probe, incidents: list[dict[str, Any]]) -> int:
 
 
 PROBES: dict[str, Callable[..., Probe]] = {
-    "links": links, "hypervisors": hypervisors, "sites": sites,
+    "links": links, "hypervisors": hypervisors, "storage": storage, "sites": sites,
     "sites-plain": lambda seed, faults, period=0: sites(seed, faults, period, with_sites=False)}
 
 
