@@ -20,6 +20,9 @@ def test_a_site_node_does_not_take_the_dead_switch_inside_it() -> None:
     with_sites = measure(PROBES["sites"](SEED, FAULTS))
     plain = measure(PROBES["sites-plain"](SEED, FAULTS))
     assert with_sites["ac1"] >= 0.9 and with_sites["ac1"] >= plain["ac1"] - 0.1
+    # nor joins unrelated alarms two hops apart through it: 0.947 against 0.952 before
+    # no way led through a whole from one part to another, the same now
+    assert with_sites["pair_f1"] >= plain["pair_f1"] - 0.001
 
 
 def test_a_dead_hypervisor_is_named_first() -> None:

@@ -167,9 +167,23 @@ def test_reach_puts_what_runs_on_one_node_one_hop_apart() -> None:
     assert graph.shared_need("vm1", "vm2") == ("esx1", "runs_on")
     assert graph.shared_need("app", "vm3") == ("db", "depends_on")
     assert graph.shared_need("vm1", "vm3") is None
-    # a site every device is part of makes no siblings: it would join a whole site
-    assert graph.siblings("sw1") == frozenset() and graph.reach("sw1", 1)["site"] == 1
-    assert "sw2" not in graph.reach("sw1", 1)
+    # a site every device is part of makes no siblings, and no way leads through it from
+    # one of its parts to another: it would put the whole site two hops apart
+    assert graph.siblings("sw1") == frozenset() and graph.reach("sw1", 2)["site"] == 1
+    assert graph.neighbourhood("sw1", 2)["sw2"] == 2 and "sw2" not in graph.reach("sw1", 2)
+    assert graph.reach("site", 1) == {"site": 0, "sw1": 1, "sw2": 1}  # the whole: its parts
+
+
+def test_reach_leads_through_a_whole_to_what_it_links_not_to_its_other_parts() -> None:
+    # two racks part of one room; the racks linked through a switch; a pdu in rack1
+    nodes = [Node(n, "device", n) for n in ("room", "rack1", "rack2", "sw", "pdu", "far")]
+    edges = [Edge("rack1", "room", "part_of"), Edge("rack2", "room", "part_of"),
+             Edge("pdu", "rack1", "part_of"), Edge("rack1", "sw"), Edge("rack2", "sw"),
+             Edge("room", "far")]
+    reach = TopologyGraph(nodes, edges).reach("pdu", 3)
+    assert reach == {"pdu": 0, "rack1": 1, "room": 2, "sw": 2, "rack2": 3, "far": 3}
+    # rack2 at 3 through the switch, not through the room; the room's link is followed
+    assert TopologyGraph(nodes, edges).reach("rack1", 2)["far"] == 2
 
 
 def test_reach_is_the_neighbourhood_where_nothing_runs_on_anything() -> None:
