@@ -63,15 +63,17 @@ def ports_named(alerts: Iterable[AlertRecord], topology: TopologyGraph
             label = label.lower()
             if label == IFINDEX_LABEL:
                 known = topology.port_ifindex.get((device, value.strip()))
-                if known is None:
-                    continue
-                port, value = known[0], f"{known[1]} (ifIndex {value.strip()})"
-            elif label not in PORT_LABELS:
-                continue
-            else:
+                port = None if known is None else known[0]
+                if known is not None:
+                    value = f"{known[1]} (ifIndex {value.strip()})"
+            elif label in PORT_LABELS:
                 port = topology.resolver.lookup(f"{device}:{value}")
-                if port is None or topology.resolver.anchor(port) != device:
-                    continue
+                if port is not None and topology.resolver.anchor(port) != device:
+                    port = None
+            else:
+                continue
+            if port is None:
+                continue
             seen = found.get(port)
             if seen is None:
                 found[port] = (device, value, alert.starts_at, 1)

@@ -5,8 +5,9 @@ A new alert is compared with the live incidents that have a member near it:
 * link: for each member node within ``max_hops``, closeness (1.0 same node, 0.8
   one hop, 0.5 two hops; 0.65 two hops while the incident is younger than
   ``fan_out`` seconds, when a cascade spreads; hops as ``TopologyGraph.reach`` counts
-  them, what runs on or depends on one node one hop apart) times time proximity to
-  that node's alerts (``1 − gap / window``, the gap measured to the node's first..last alert widened
+  them: what runs on or depends on one node one hop apart, no way through a whole
+  from one part to another) times time proximity to that node's alerts
+  (``1 − gap / window``, the gap measured to the node's first..last alert widened
   by ``skew`` seconds, so skewed clocks and late reports do not split a group);
   with a trained model both times are first corrected by the nodes' learned clock
   offsets (``aiops.learning.clock``), which leaves the tolerance for report delays;

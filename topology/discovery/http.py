@@ -20,6 +20,15 @@ from topology.discovery.base import SourceUnreachable
 MAX_BODY = 256 * 1024 * 1024  # bytes; a topology page larger than this is not a page
 
 
+class HttpRefused(InputError):
+    """The source answered with an HTTP 4xx; ``status`` says which, for a caller that
+    can tell the user more (a token that may not read one list)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 class JsonHttp:
     """GETs JSON documents from one API with fixed headers, timeout and TLS settings."""
 
@@ -50,7 +59,7 @@ class JsonHttp:
             raise SourceUnreachable(f"{self.source}: {url} answered HTTP {status}")
         if status >= 400:
             hint = " (check the token)" if status in (401, 403) else ""
-            raise InputError(f"{self.source}: {url} answered HTTP {status}{hint}")
+            raise HttpRefused(f"{self.source}: {url} answered HTTP {status}{hint}", status)
         try:
             text = body.decode("utf-8-sig")  # what json.loads(bytes) accepted, minus UTF-16/32
         except UnicodeDecodeError as exc:

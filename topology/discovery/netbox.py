@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiops.errors import InputError
 from topology.discovery.base import SHARED_NAME, Discovered, GraphBuilder, add_link
-from topology.discovery.http import JsonHttp
+from topology.discovery.http import HttpRefused, JsonHttp
 from topology.graph import TopologyGraph
 
 NAME = "netbox"
@@ -189,11 +189,11 @@ class NetboxConnector:
         """VM nodes, each ``runs_on`` its pinned device or its cluster (module doc)."""
         try:
             vms = self._list("virtual-machines", "virtualization")
-        except InputError as exc:
-            if "HTTP 403" in str(exc):
-                raise InputError(f"{exc}; a token that may not read virtual machines "
-                                 "can discover without them (--no-virtual-machines)") from None
-            raise
+        except HttpRefused as exc:
+            if exc.status != 403:
+                raise
+            raise InputError(f"{exc}; a token that may not read virtual machines can "
+                             "discover without them (--no-virtual-machines)") from None
         taken = {node_id.lower() for node_id in device_ids.values()}
         vm_ids = vm_node_ids(vms, taken)
         clusters: dict[int, str] = {}
