@@ -41,6 +41,7 @@ class TopologyGraph:
         self._relations: dict[tuple[str, str], list[Edge]] | None = None  # see relations()
         self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
         self._siblings: dict[str, frozenset[str]] = {}  # at most one per node, see reach()
+        self._direct_needs: dict[str, frozenset[str]] = {}  # at most one per node
         self._has_shared_needs = any(e.kind in SHARED_NEED_KINDS for e in self.edges)
         # (part, whole) of every part_of edge: no way through a whole in reach()
         self._part_of = {(e.source, e.target) for e in self.edges if e.kind == "part_of"}
@@ -189,6 +190,35 @@ class TopologyGraph:
                 out.update(source for source in deps.predecessors(target)
                            if deps.edges[source, target].get("kind") in SHARED_NEED_KINDS)
         return out
+
+    @property
+    def has_shared_needs(self) -> bool:
+        """Whether any ``runs_on`` or ``depends_on`` edge is stored (none in a network
+        of links only, where the correlator skips what only such edges can give)."""
+        return self._has_shared_needs
+
+    def direct_needs(self, node_id: str) -> frozenset[str]:
+        """What ``node_id`` runs on or depends on directly (its hypervisor, its
+        datastore, the pods a Service selects): what a failure it reports may follow
+        from. Not ``part_of``: a site is no cause of what happens on its devices.
+        Kept per node once asked."""
+        return self._kept(self._direct_needs, node_id, self._compute_direct_needs)
+
+    def _compute_direct_needs(self, node_id: str) -> set[str]:
+        deps = self.dependencies
+        if node_id not in deps:
+            return set()
+        return {target for target in deps.successors(node_id)
+                if deps.edges[node_id, target].get("kind") in SHARED_NEED_KINDS}
+
+    def need_kind(self, node_id: str, target: str) -> str | None:
+        """The kind of ``node_id``'s directed edge to ``target`` (``runs_on``,
+        ``depends_on``, ``part_of``), or None."""
+        deps = self.dependencies
+        if not deps.has_edge(node_id, target):
+            return None
+        kind: str | None = deps.edges[node_id, target].get("kind")
+        return kind
 
     def shared_need(self, a: str, b: str) -> tuple[str, str] | None:
         """What ``a`` and ``b`` both run on or depend on directly, with the edge kind

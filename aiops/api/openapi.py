@@ -202,7 +202,11 @@ SCHEMAS: dict[str, Any] = {
                 "shared": {"type": "object", "description": "what both nodes run on or "
                            "depend on, when that put them one hop apart", "properties": {
                                "node": {"type": "string"},
-                               "kind": {"enum": ["runs_on", "depends_on"]}}}}},
+                               "kind": {"enum": ["runs_on", "depends_on"]}}},
+                "needs": {"enum": ["runs_on", "depends_on"],
+                          "description": "the alert's node runs on or depends on "
+                          "`node` directly, and `alert` there started before it and "
+                          "still fired: what linked them"}}},
             "runner_up": {"type": "object", "properties": {
                 "incident": {"type": "string"}, "score": {"type": "number"},
                 "bound": {"type": "boolean"}}},

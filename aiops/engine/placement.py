@@ -52,6 +52,10 @@ class Why:
     # what the alert's node and ``via_node`` both run on (or depend on), with the edge
     # kind, when that is what put them one hop apart (``TopologyGraph.reach``)
     via_shared: tuple[str, str] | None = None
+    # the kind of edge (``runs_on``, ``depends_on``) from the alert's node to
+    # ``via_node`` when the link was that a need of the node still fails: the via
+    # alert started before it and still fired (``ScoredCorrelator._failing_needs``)
+    via_needs: str | None = None
     runner: str | None = None
     runner_score: float = 0.0
     runner_bound: bool = False
@@ -76,6 +80,8 @@ def encode(why: Why | None, decision: str, incident: str, merged: list[str],
             "null" if gap is None else f"{gap:.4g}")
         if why.via_shared is not None:
             text = text[:-1] + _SHARED % (_str(why.via_shared[0]), _str(why.via_shared[1]))
+        elif why.via_needs is not None:
+            text = text[:-1] + _NEEDS % _str(why.via_needs)
     if why is not None and why.runner is not None:
         text += (_RUNNER_BOUND if why.runner_bound else _RUNNER) % (
             _str(why.runner), why.runner_score)
@@ -91,6 +97,7 @@ _OPENED = _HEAD + ',"threshold":%r'
 _SCORED = _OPENED + (',"score":%.3g,"link":%.3g,"text":%.3g,"relation":%.3g,'
            '"via":{"node":%s,"hops":%s,"alert":%s,"name":%s,"gap_s":%s}')
 _SHARED = ',"shared":{"node":%s,"kind":%s}}'
+_NEEDS = ',"needs":%s}'
 _RUNNER = ',"runner_up":{"incident":%s,"score":%.3g}'
 _RUNNER_BOUND = ',"runner_up":{"incident":%s,"score":%.3g,"bound":true}'
 
@@ -139,6 +146,14 @@ def _shared(shared: dict[str, Any] | None) -> str:
     return f", both {verb} {shared.get('node')}"
 
 
+def _needs(via: dict[str, Any]) -> str:
+    kind = via.get("needs")
+    if not kind:
+        return ""
+    verb = "runs on" if kind == "runs_on" else "depends on"
+    return f", which it {verb} and whose alert still fires"
+
+
 def _runner(runner: dict[str, Any] | None) -> str:
     if not runner:
         return ""
@@ -171,7 +186,8 @@ def describe_decision(placement: dict[str, Any]) -> str:
         parts.append(f"next best {_runner(runner)}")
     head = (f"{decision} {placement['incident']}: "
             f"{_gap(via.get('gap_s', 0.0))} {via.get('name', '?')} on {where}, "
-            f"{_hops(via.get('hops'))}{_shared(via.get('shared'))} ({'; '.join(parts)})")
+            f"{_hops(via.get('hops'))}{_shared(via.get('shared'))}{_needs(via)} "
+            f"({'; '.join(parts)})")
     if placement.get("merged"):
         head += f"; merged {', '.join(placement['merged'])} into it"
     return head

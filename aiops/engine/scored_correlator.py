@@ -136,6 +136,9 @@ class ScoredCorrelator:
         self.relations = relations
         self.embedder = embedder
         self.weights = weights or ScoringWeights()
+        # Incidents the last ``_links`` linked to through a need still failing, with the
+        # member alert that still fires there (``_failing_needs``; for ``explain``).
+        self._failing: dict[str, AlertRecord] = {}
         # What the last ``place`` saw (its alert, the incidents over the threshold with
         # their parts, the best under it), for ``explain``.
         self._last: tuple[AlertRecord, list[Any], tuple[float, Any, bool]] | None = None
@@ -211,7 +214,42 @@ class ScoredCorrelator:
                 span = profiles[incident.id].spans.get(alert.entity)
                 if incident.started_at >= oldest and span is not None:
                     consider(alert.entity, span, self.weights.same_entity, incident)
+        self._failing = {}
+        if alert.node_id is not None and self.topology.has_shared_needs:
+            self._failing_needs(alert, index, found)
         return found
+
+    def _failing_needs(self, alert: AlertRecord, index: IncidentIndex,
+                       found: dict[str, tuple[float, IncidentRecord, str]]) -> None:
+        """Link the alert at one hop's closeness, with no time gap and no fading
+        until ``max_span``, to incidents where something its node runs on or depends
+        on directly has an alert that started before it and still fires.
+
+        Why: a service on a VM that went down minutes ago, and is still down, fails
+        because of it (Nagios calls such a host UNREACHABLE, not DOWN; Zabbix holds
+        back a trigger whose dependency is in problem). Its own check notices later
+        than the VM's, by one polling interval or more, so by time alone it came too
+        late for an incident that had faded. Only in the direction of the need: an
+        alarm on a VM whose service already alarms may be anything else the service
+        runs on (measured both ways on the inventory probes: docs/architecture.md,
+        "A need that still fails").
+        """
+        stamped = alert.starts_at
+        oldest = stamped - self.max_span
+        latest_start = stamped + self.skew
+        link = HOP_CLOSENESS[1]
+        profiles = index.profiles
+        for need in self.topology.direct_needs(alert.node_id):  # type: ignore[arg-type]
+            for incident in index.at_node(need):
+                best = found.get(incident.id)
+                if incident.started_at < oldest or (best is not None and best[0] >= link):
+                    continue
+                for member in profiles[incident.id].members.get(need, ()):
+                    if member.starts_at <= latest_start and (
+                            member.ends_at is None or member.ends_at > stamped):
+                        found[incident.id] = (link, incident, need)
+                        self._failing[incident.id] = member
+                        break
 
     def _per_source(self, alert: AlertRecord, t: float,
                     found: dict[str, tuple[float, IncidentRecord, str]]
@@ -343,19 +381,24 @@ class ScoredCorrelator:
             return Why(self.weights.threshold, runner=runner, runner_score=runner_score,
                        runner_bound=bound)
         score, incident, parts, key = scored[0]
-        hops, shared = None, None
+        hops, shared, needs = None, None, None
+        member = self._failing.get(incident.id)
         if alert.node_id is not None:
             hops = self.topology.reach(alert.node_id, self.max_hops).get(key)
-            if hops == 1 and key not in self.topology.neighbours(alert.node_id):
+            if member is not None:
+                needs = self.topology.need_kind(alert.node_id, key)
+            elif hops == 1 and key not in self.topology.neighbours(alert.node_id):
                 shared = self.topology.shared_need(alert.node_id, key)
-        member = index.profiles[incident.id].nearest(key, alert.starts_at)
+        if member is None:
+            member = index.profiles[incident.id].nearest(key, alert.starts_at)
         if member is None:  # not reached: every linked member was indexed with its alert
             return Why(self.weights.threshold, score, parts["link"], parts["text"],
-                       parts["relation"], key, hops, None, None, None, shared,
+                       parts["relation"], key, hops, None, None, None, shared, needs,
                        runner, runner_score, bound)
         return Why(self.weights.threshold, score, parts["link"], parts["text"],
                    parts["relation"], key, hops, member.event.id, member.name,
-                   alert.starts_at - member.starts_at, shared, runner, runner_score, bound)
+                   alert.starts_at - member.starts_at, shared, needs, runner, runner_score,
+                   bound)
 
     def _pieces_of_one(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
         """Whether two incidents look like pieces of one cascade: they started close

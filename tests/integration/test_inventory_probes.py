@@ -49,6 +49,14 @@ def test_the_vms_of_a_dead_hypervisor_are_grouped_as_siblings() -> None:
     assert measure(probe, trained(PROBES["hypervisors"](SEED, 4 * FAULTS, 1)))["pair_f1"] >= 0.9
 
 
+def test_the_services_on_a_dead_hypervisors_vms_join_while_the_vms_are_down() -> None:
+    # Seed 3, 10 faults, untrained: the services' checks notice 60-180 s after the
+    # hypervisor died, when the incident of its VMs has faded. A service whose VM is
+    # still down joins the VM's incident anyway (``ScoredCorrelator._failing_needs``):
+    # pair F1 0.58 before, 0.87 after (trained on 40 faults 0.93 before, 0.95 after).
+    assert measure(PROBES["hypervisors"](SEED, FAULTS))["pair_f1"] >= 0.8
+
+
 def test_a_lost_datastore_is_one_incident_across_hypervisors() -> None:
     # Seed 3, 10 faults, untrained: the VMs that depend on one datastore run on every
     # hypervisor, two hops apart through the datastore that raised nothing; counted one

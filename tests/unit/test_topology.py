@@ -172,6 +172,14 @@ def test_reach_puts_what_runs_on_one_node_one_hop_apart() -> None:
     assert graph.siblings("sw1") == frozenset() and graph.reach("sw1", 2)["site"] == 1
     assert graph.neighbourhood("sw1", 2)["sw2"] == 2 and "sw2" not in graph.reach("sw1", 2)
     assert graph.reach("site", 1) == {"site": 0, "sw1": 1, "sw2": 1}  # the whole: its parts
+    # what a node runs on or depends on directly: its own needs, not what needs it,
+    # not a whole it is part of
+    assert graph.direct_needs("app") == {"vm2", "db"}
+    assert graph.direct_needs("esx1") == frozenset() and graph.direct_needs("sw1") == frozenset()
+    assert graph.need_kind("app", "db") == "depends_on" and graph.need_kind("vm2", "app") is None
+    assert graph.need_kind("sw1", "site") == "part_of"
+    assert graph.has_shared_needs
+    assert not TopologyGraph(nodes, [e for e in edges if e.kind == "part_of"]).has_shared_needs
 
 
 def test_reach_leads_through_a_whole_to_what_it_links_not_to_its_other_parts() -> None:

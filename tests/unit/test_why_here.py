@@ -175,3 +175,56 @@ def test_vms_of_one_hypervisor_join_as_one_hop_and_say_what_they_share(
     assert joined["placement"]["via"]["hops"] == 1
     assert joined["placement"]["via"]["shared"] == {"node": "esx1", "kind": "runs_on"}
     assert ", 1 hop away, both run on esx1 (" in joined["why_here"]
+
+
+def vm_and_services(rt: Runtime) -> None:
+    """esx1 with VMs vm1 and vm2; app1 runs on vm1, app2 depends on vm2."""
+    from topology.model import Edge, Node
+    rt.import_topology(
+        [Node(n, "host", n) for n in ("esx1", "tor", "vm1", "vm2", "app1", "app2")],
+        [Edge("esx1", "tor"), Edge("vm1", "esx1", "runs_on"), Edge("vm2", "esx1", "runs_on"),
+         Edge("app1", "vm1", "runs_on"), Edge("app2", "vm2", "depends_on")], "test")
+
+
+def test_a_service_on_a_vm_still_down_joins_its_incident_however_late(
+        runtime: Runtime) -> None:
+    vm_and_services(runtime)
+    # The VMs are found down at 0 and 5 s and stay down; the services' own checks
+    # notice 200 and 250 s later, past the 120 s window and the 180 s fade.
+    ingest(runtime, alert("d1", "vm1", 0, "HOST_DOWN"), alert("d2", "vm2", 5, "HOST_DOWN"),
+           alert("s1", "app1", 200, "ServiceDegraded"),
+           alert("s2", "app2", 250, "ServiceDegraded"))
+    [inc] = incidents_of(runtime)
+    assert inc["alert_count"] == 4
+    by_id = placements(runtime, inc["id"])
+    late = by_id["s1"]["placement"]
+    assert late["via"] == {"node": "vm1", "hops": 1, "alert": "d1", "name": "HOST_DOWN",
+                           "gap_s": 200.0, "needs": "runs_on"}
+    assert late["link"] == 0.8
+    assert by_id["s1"]["why_here"].startswith(
+        f"joined {inc['id']}: 200 s after HOST_DOWN on vm1, 1 hop away, which it runs on "
+        "and whose alert still fires (closeness 0.80")
+    assert by_id["s2"]["placement"]["via"]["needs"] == "depends_on"
+    assert ", which it depends on and whose alert still fires (" in by_id["s2"]["why_here"]
+
+
+def test_a_need_that_recovered_or_an_old_incident_does_not_take_a_late_alert(
+        runtime: Runtime) -> None:
+    vm_and_services(runtime)
+    # vm1 came back at 150 s: app1's alert at 200 s is about something else. vm2 is
+    # still down, but its incident began more than 300 s (max_incident_span) earlier.
+    ingest(runtime, alert("d1", "vm1", 0, "HOST_DOWN", end=150),
+           alert("d2", "vm2", 5, "HOST_DOWN"),
+           alert("s1", "app1", 200, "ServiceDegraded"),
+           alert("s2", "app2", 320, "ServiceDegraded"))
+    assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 1, 2]
+
+
+def test_an_alert_on_what_a_failing_service_runs_on_is_not_taken_by_that_rule(
+        runtime: Runtime) -> None:
+    vm_and_services(runtime)
+    # The service alarms first and still does; 200 s later its VM alarms. A failing
+    # service says nothing of what else fails under it: two incidents.
+    ingest(runtime, alert("s1", "app1", 0, "ServiceDegraded"),
+           alert("d1", "vm1", 200, "HOST_DOWN"))
+    assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 1]
