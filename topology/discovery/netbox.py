@@ -1,16 +1,19 @@
 """NetBox: devices, interfaces, cables and virtual machines from its REST API.
 
-Reads ``/api/dcim/devices/``, ``/api/dcim/interfaces/``, ``/api/dcim/cables/`` and
-``/api/virtualization/virtual-machines/``, following each list's ``next`` link, and only
+Reads ``/api/dcim/devices/``, ``/api/dcim/interfaces/``, ``/api/dcim/cables/``,
+``/api/virtualization/virtual-machines/`` and, when a cable ends at a power feed,
+``/api/dcim/power-feeds/``, following each list's ``next`` link, and only
 then builds the graph: a failed page anywhere aborts the run before anything is stored.
 A virtual machine ``runs_on`` the device NetBox pins it to (``device``), else on its
 cluster, a node that the cluster's devices are ``part_of``: when a hypervisor dies, its
 VMs are siblings (``TopologyGraph.reach``) and group as one fault. Only cables with status
-``connected`` between two interfaces become links; cables to front/rear ports,
-circuits or power are skipped and counted in the warnings (tracing patch panels
-is not done yet). Interface nodes are made for cabled interfaces only, so a
-1,000-switch site does not add 48,000 idle port nodes; an alert on an uncabled
-port still lands on its device (see topology/resolve.py).
+``connected`` between two interfaces become links; a connected power cable makes a
+device ``depends_on`` the PDU or the power feed it draws from
+(``topology.discovery.netbox_power``); cables to front/rear ports or circuits are
+skipped and counted in the warnings (tracing patch panels is not done yet).
+Interface nodes are made for cabled interfaces only, so a 1,000-switch site does not
+add 48,000 idle port nodes; an alert on an uncabled port still lands on its device
+(see topology/resolve.py).
 
 Payload shapes follow NetBox's documented API: cables with ``a_terminations`` /
 ``b_terminations`` (NetBox 3.3 and later) or ``termination_a``/``termination_b``
@@ -26,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiops.errors import InputError
 from topology.discovery.base import SHARED_NAME, Discovered, GraphBuilder, add_link
 from topology.discovery.http import HttpRefused, JsonHttp
+from topology.discovery.netbox_power import PowerCabling, is_power_cable
 from topology.graph import TopologyGraph
 
 NAME = "netbox"
@@ -178,8 +182,9 @@ class NetboxConnector:
             name = iface.get("name")
             if device and name:
                 ports[iface["id"]] = (device, str(name), iface)
+        power = PowerCabling(builder, device_ids, lambda: self._list("power-feeds"))
         for cable in cables:
-            self._cable(builder, cable, ports, device_ids)
+            self._cable(builder, cable, ports, device_ids, power)
         if self.virtual_machines:
             self._virtual_machines(builder, devices, device_ids)
         return builder.result()
@@ -274,15 +279,19 @@ class NetboxConnector:
 
     def _cable(self, builder: GraphBuilder, cable: dict[str, Any],
                ports: dict[Any, tuple[str, str, dict[str, Any]]],
-               device_ids: dict[Any, str]) -> None:
+               device_ids: dict[Any, str], power: PowerCabling) -> None:
         status = cable.get("status")
         status = status.get("value") if isinstance(status, dict) else status
         label = f"cable #{cable['id']}"
         if status not in (None, "connected"):
             builder.warnings.append(f"{label} skipped: status {status}")
             return
-        a_ends = [self._port(t, ports, device_ids) for t in self._ends(cable, "a")]
-        b_ends = [self._port(t, ports, device_ids) for t in self._ends(cable, "b")]
+        a_terms, b_terms = self._ends(cable, "a"), self._ends(cable, "b")
+        if is_power_cable(a_terms + b_terms):
+            power.cable(cable, a_terms, b_terms)
+            return
+        a_ends = [self._port(t, ports, device_ids) for t in a_terms]
+        b_ends = [self._port(t, ports, device_ids) for t in b_terms]
         if not a_ends or not b_ends or None in a_ends or None in b_ends:
             builder.warnings.append(f"{label} skipped: not between two interfaces")
             return
