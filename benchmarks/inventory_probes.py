@@ -26,6 +26,11 @@ about:
   Faults alternate: a datastore goes away silently (80 % of its VMs log DISK_IO_ERROR
   5-90 s later), a hypervisor dies silently (its VMs found down 30-120 s later); noise
   on VMs.
+- ``power``: four racks, each a top-of-rack switch fed by both of the rack's PDUs and
+  ten single-supply servers, alternately on PDU A and B (``depends_on``), their NICs
+  cabled to the switch's ports. A PDU trips silently: the switch logs its five
+  servers' ports down within 2 s, Nagios finds the servers down 30-120 s later; noise
+  on servers, one a minute.
 - ``sites`` / ``sites-plain``: three sites of 60 switches (a core, five distribution,
   access switches under them), with and without site nodes that every device is
   ``part_of``. A distribution switch dies silently; its access switches log their
@@ -264,6 +269,53 @@ def storage(seed: int, faults: int, period: int = 0) -> Probe:
     return probe
 
 
+def power(seed: int, faults: int, period: int = 0) -> Probe:
+    """PDUs tripping under the servers they feed, ports discovered."""
+    rnd = random.Random(seed)
+    builder = GraphBuilder("netbox")
+    servers: list[str] = []
+    fed: dict[str, list[tuple[str, str]]] = {}  # PDU -> (server, its ToR port)
+    builder.node("spine", "device", "spine")
+    for r in range(4):
+        tor = f"r{r}-tor"
+        builder.node(tor, "device", tor)
+        add_link(builder, "spine", f"Eth1/{r + 1}", tor, "Eth1/49")
+        for side in "ab":
+            pdu = f"r{r}-pdu-{side}"
+            builder.node(pdu, "device", pdu)
+            builder.edge(tor, pdu, "depends_on", via="power")  # two supplies, both
+            fed[pdu] = []
+        for k in range(10):
+            server = f"r{r}-srv{k}"
+            builder.node(server, "host", server)
+            add_link(builder, tor, f"Eth1/{k + 1}", server, "eno1")
+            pdu = f"r{r}-pdu-{'ab'[k % 2]}"
+            builder.edge(server, pdu, "depends_on", via="power")
+            fed[pdu].append((server, f"Ethernet1/{k + 1}"))
+            servers.append(server)
+    probe = Probe(name="power",
+                  topology=_document([n.to_dict() for n in builder.nodes.values()],
+                                     [e.to_dict() for e in builder.edges.values()]),
+                  start=-period * faults * 900.0)
+    rnd = _events(seed, period, rnd)
+    pdus = sorted(fed)
+    for f in range(faults):
+        pdu, t0, group = rnd.choice(pdus), f * 900.0 + rnd.uniform(0, 300), f"pdu-{f}"
+        probe.fault(group, pdu, silent=True)
+        tor = pdu.split("-pdu-")[0] + "-tor"
+        for server, port in fed[pdu]:
+            # the switch logs the port down as the server loses power; Nagios finds
+            # the server down on its next host check
+            probe.alert(group, "LINK_DOWN", tor, t0 + rnd.uniform(0, 2), t0 + REPAIRED_AFTER,
+                        interface=port)
+            probe.alert(group, "HOST_DOWN", server, t0 + rnd.uniform(30, 120),
+                        t0 + REPAIRED_AFTER)
+    for n in range(faults * 15):  # one a minute
+        probe.noise(f"noise-{n}", rnd.choice(NOISE), rnd.choice(servers),
+                    rnd.uniform(0, faults * 900.0))
+    return probe
+
+
 def sites(seed: int, faults: int, period: int = 0, with_sites: bool = True) -> Probe:
     """Distribution switches dying silently in sites that are nodes (or not)."""
     rnd = random.Random(seed)
@@ -362,7 +414,8 @@ def _links_told(probe: Probe, incidents: list[dict[str, Any]]) -> int:
 
 
 PROBES: dict[str, Callable[..., Probe]] = {
-    "links": links, "hypervisors": hypervisors, "storage": storage, "sites": sites,
+    "links": links, "hypervisors": hypervisors, "storage": storage, "power": power,
+    "sites": sites,
     "sites-plain": lambda seed, faults, period=0: sites(seed, faults, period, with_sites=False)}
 
 

@@ -48,6 +48,19 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt.close()
 
 
+def import_linked(rt: Runtime, devices: list[str],
+                  links: list[tuple[str, str, str, str]], source: str = "lldp") -> None:
+    """Devices linked port to port, stored as LLDP and NetBox discovery store a link
+    (port nodes ``part_of`` their devices, the ports and the devices connected)."""
+    from topology.discovery.base import GraphBuilder, add_link
+    builder = GraphBuilder(source)
+    for name in devices:
+        builder.node(name, "device", name)
+    for a, a_port, b, b_port in links:
+        add_link(builder, a, a_port, b, b_port)
+    rt.import_topology(list(builder.nodes.values()), list(builder.edges.values()), source)
+
+
 def load_demo(rt: Runtime, faults: int = 12, seed: int = 7) -> None:
     """The demo topology and alert stream, ingested through the live path."""
     data = demo_alerts(time.time() - SPAN, faults=faults, noise=10, seed=seed)

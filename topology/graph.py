@@ -42,6 +42,7 @@ class TopologyGraph:
         self._needs: dict[str, frozenset[str]] = {}  # at most one per node, see needs()
         self._siblings: dict[str, frozenset[str]] = {}  # at most one per node, see reach()
         self._direct_needs: dict[str, frozenset[str]] = {}  # at most one per node
+        self._facing: dict[str, tuple[tuple[str, str], ...]] | None = None  # see ports_facing()
         self._has_shared_needs = any(e.kind in SHARED_NEED_KINDS for e in self.edges)
         # (part, whole) of every part_of edge: no way through a whole in reach()
         self._part_of = {(e.source, e.target) for e in self.edges if e.kind == "part_of"}
@@ -210,6 +211,18 @@ class TopologyGraph:
             return set()
         return {target for target in deps.successors(node_id)
                 if deps.edges[node_id, target].get("kind") in SHARED_NEED_KINDS}
+
+    def ports_facing(self, node_id: str) -> tuple[tuple[str, str], ...]:
+        """(device, port) of every port whose link leads to one of ``node_id``'s ports:
+        the switch port a server is cabled to. Only a device view of a topology with
+        linked ports has any (``port_links``)."""
+        if self._facing is None:
+            facing: dict[str, list[tuple[str, str]]] = {}
+            anchor = self.resolver.anchor
+            for port, peer in self.port_links.items():
+                facing.setdefault(anchor(peer), []).append((anchor(port), port))
+            self._facing = {node: tuple(sorted(ends)) for node, ends in facing.items()}
+        return self._facing.get(node_id, ())
 
     def need_kind(self, node_id: str, target: str) -> str | None:
         """The kind of ``node_id``'s directed edge to ``target`` (``runs_on``,

@@ -206,7 +206,11 @@ SCHEMAS: dict[str, Any] = {
                 "needs": {"enum": ["runs_on", "depends_on"],
                           "description": "the alert's node runs on or depends on "
                           "`node` directly, and `alert` there started before it and "
-                          "still fired: what linked them"}}},
+                          "still fired: what linked them"},
+                "facing_port": {"type": "string",
+                                "description": "the port of `node`, as `alert` names it, "
+                                "whose link leads to the alert's node; `alert` started "
+                                "before it and still fired"}}},
             "runner_up": {"type": "object", "properties": {
                 "incident": {"type": "string"}, "score": {"type": "number"},
                 "bound": {"type": "boolean"}}},

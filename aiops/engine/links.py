@@ -48,40 +48,52 @@ class LinkDown:
                 f"{self.alerts[1 - mine]} alarms at the other end as well")
 
 
+def port_of(alert: AlertRecord, topology: TopologyGraph) -> tuple[str, str] | None:
+    """The port node of the topology that ``alert``'s labels name on its device, with
+    its name as the alert wrote it (an ifIndex: the port's name and the index); None
+    when the alert names no stored port."""
+    device = alert.node_id
+    if device is None:
+        return None
+    for label, value in alert.event.labels.items():
+        if not value:
+            continue
+        label = label.lower()
+        if label == IFINDEX_LABEL:
+            known = topology.port_ifindex.get((device, value.strip()))
+            port = None if known is None else known[0]
+            if known is not None:
+                value = f"{known[1]} (ifIndex {value.strip()})"
+        elif label in PORT_LABELS:
+            port = topology.resolver.lookup(f"{device}:{value}")
+            if port is not None and topology.resolver.anchor(port) != device:
+                port = None
+        else:
+            continue
+        if port is not None:
+            return port, value  # one port per alert
+    return None
+
+
 def ports_named(alerts: Iterable[AlertRecord], topology: TopologyGraph
                 ) -> dict[str, tuple[str, str, float, int]]:
     """Port node -> (device node, the port's name as the alert wrote it, first start,
     alerts naming it) for every port of the topology an alert on its device names."""
     found: dict[str, tuple[str, str, float, int]] = {}
     for alert in alerts:
-        device = alert.node_id
-        if device is None:
+        named = port_of(alert, topology)
+        if named is None:
             continue
-        for label, value in alert.event.labels.items():
-            if not value:
-                continue
-            label = label.lower()
-            if label == IFINDEX_LABEL:
-                known = topology.port_ifindex.get((device, value.strip()))
-                port = None if known is None else known[0]
-                if known is not None:
-                    value = f"{known[1]} (ifIndex {value.strip()})"
-            elif label in PORT_LABELS:
-                port = topology.resolver.lookup(f"{device}:{value}")
-                if port is not None and topology.resolver.anchor(port) != device:
-                    port = None
-            else:
-                continue
-            if port is None:
-                continue
-            seen = found.get(port)
-            if seen is None:
-                found[port] = (device, value, alert.starts_at, 1)
-            elif alert.starts_at < seen[2]:
-                found[port] = (device, value, alert.starts_at, seen[3] + 1)
-            else:
-                found[port] = (*seen[:3], seen[3] + 1)
-            break  # one port per alert
+        port, value = named
+        device = alert.node_id
+        assert device is not None  # port_of names none for an alert on no node
+        seen = found.get(port)
+        if seen is None:
+            found[port] = (device, value, alert.starts_at, 1)
+        elif alert.starts_at < seen[2]:
+            found[port] = (device, value, alert.starts_at, seen[3] + 1)
+        else:
+            found[port] = (*seen[:3], seen[3] + 1)
     return found
 
 

@@ -56,6 +56,9 @@ class Why:
     # ``via_node`` when the link was that a need of the node still fails: the via
     # alert started before it and still fired (``ScoredCorrelator._failing_needs``)
     via_needs: str | None = None
+    # the port of ``via_node`` (as its alert wrote it) whose link leads to the alert's
+    # node, when the link was that this port's alert started before and still fired
+    via_facing: str | None = None
     runner: str | None = None
     runner_score: float = 0.0
     runner_bound: bool = False
@@ -82,6 +85,8 @@ def encode(why: Why | None, decision: str, incident: str, merged: list[str],
             text = text[:-1] + _SHARED % (_str(why.via_shared[0]), _str(why.via_shared[1]))
         elif why.via_needs is not None:
             text = text[:-1] + _NEEDS % _str(why.via_needs)
+        elif why.via_facing is not None:
+            text = text[:-1] + _FACING % _str(why.via_facing)
     if why is not None and why.runner is not None:
         text += (_RUNNER_BOUND if why.runner_bound else _RUNNER) % (
             _str(why.runner), why.runner_score)
@@ -98,6 +103,7 @@ _SCORED = _OPENED + (',"score":%.3g,"link":%.3g,"text":%.3g,"relation":%.3g,'
            '"via":{"node":%s,"hops":%s,"alert":%s,"name":%s,"gap_s":%s}')
 _SHARED = ',"shared":{"node":%s,"kind":%s}}'
 _NEEDS = ',"needs":%s}'
+_FACING = ',"facing_port":%s}'
 _RUNNER = ',"runner_up":{"incident":%s,"score":%.3g}'
 _RUNNER_BOUND = ',"runner_up":{"incident":%s,"score":%.3g,"bound":true}'
 
@@ -147,7 +153,9 @@ def _shared(shared: dict[str, Any] | None) -> str:
 
 
 def _needs(via: dict[str, Any]) -> str:
-    kind = via.get("needs")
+    kind, port = via.get("needs"), via.get("facing_port")
+    if port:
+        return f", on its {port}, which leads here and still alarms"
     if not kind:
         return ""
     verb = "runs on" if kind == "runs_on" else "depends on"

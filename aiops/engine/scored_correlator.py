@@ -48,6 +48,7 @@ from typing import Any
 
 from aiops.config import EngineSettings
 from aiops.engine.index import IncidentIndex
+from aiops.engine.links import port_of
 from aiops.engine.placement import Why
 from aiops.engine.state import AlertRecord, IncidentRecord
 from aiops.learning.embeddings import TemplateEmbedder
@@ -137,8 +138,9 @@ class ScoredCorrelator:
         self.embedder = embedder
         self.weights = weights or ScoringWeights()
         # Incidents the last ``_links`` linked to through a need still failing, with the
-        # member alert that still fires there (``_failing_needs``; for ``explain``).
-        self._failing: dict[str, AlertRecord] = {}
+        # member alert that still fires there and, for a port at the other end of a
+        # link, the port's name as the alert wrote it (``_failing_needs``; ``explain``).
+        self._failing: dict[str, tuple[AlertRecord, str | None]] = {}
         # What the last ``place`` saw (its alert, the incidents over the threshold with
         # their parts, the best under it), for ``explain``.
         self._last: tuple[AlertRecord, list[Any], tuple[float, Any, bool]] | None = None
@@ -215,7 +217,8 @@ class ScoredCorrelator:
                 if incident.started_at >= oldest and span is not None:
                     consider(alert.entity, span, self.weights.same_entity, incident)
         self._failing = {}
-        if alert.node_id is not None and self.topology.has_shared_needs:
+        if alert.node_id is not None and (self.topology.has_shared_needs
+                                          or self.topology.port_links):
             self._failing_needs(alert, index, found)
         return found
 
@@ -223,33 +226,60 @@ class ScoredCorrelator:
                        found: dict[str, tuple[float, IncidentRecord, str]]) -> None:
         """Link the alert at one hop's closeness, with no time gap and no fading
         until ``max_span``, to incidents where something its node runs on or depends
-        on directly has an alert that started before it and still fires.
+        on directly, or the port at the other end of one of its links, has an alert
+        that started before it and still fires.
 
         Why: a service on a VM that went down minutes ago, and is still down, fails
         because of it (Nagios calls such a host UNREACHABLE, not DOWN; Zabbix holds
-        back a trigger whose dependency is in problem). Its own check notices later
-        than the VM's, by one polling interval or more, so by time alone it came too
-        late for an incident that had faded. Only in the direction of the need: an
-        alarm on a VM whose service already alarms may be anything else the service
-        runs on (measured both ways on the inventory probes: docs/architecture.md,
-        "A need that still fails").
+        back a trigger whose dependency is in problem); a server whose switch port
+        went down and stays down is cut off, or dead, whatever its own check says
+        later. That check notices later than the VM's or the switch's, by one polling
+        interval or more, so by time alone it came too late for an incident that had
+        faded. Only in the direction of the need: an alarm on a VM whose service
+        already alarms may be anything else the service runs on (measured both ways
+        on the inventory probes: docs/architecture.md, "A need that still fails").
         """
         stamped = alert.starts_at
         oldest = stamped - self.max_span
         latest_start = stamped + self.skew
         link = HOP_CLOSENESS[1]
         profiles = index.profiles
-        for need in self.topology.direct_needs(alert.node_id):  # type: ignore[arg-type]
-            for incident in index.at_node(need):
+        node = alert.node_id
+        assert node is not None  # the caller links only alerts on a node this way
+
+        def still_firing(key: str, port: str | None) -> None:
+            for incident in index.at_node(key):
                 best = found.get(incident.id)
                 if incident.started_at < oldest or (best is not None and best[0] >= link):
                     continue
-                for member in profiles[incident.id].members.get(need, ()):
-                    if member.starts_at <= latest_start and (
-                            member.ends_at is None or member.ends_at > stamped):
-                        found[incident.id] = (link, incident, need)
-                        self._failing[incident.id] = member
+                if port is not None and self._own_end_alarmed(node, port, incident, index):
+                    continue  # both ends of the link alarm: the link failed, not the node
+                for member in profiles[incident.id].members.get(key, ()):
+                    if member.starts_at > latest_start or (
+                            member.ends_at is not None and member.ends_at <= stamped):
+                        continue
+                    named = None if port is None else port_of(member, self.topology)
+                    if port is None or (named is not None and named[0] == port):
+                        found[incident.id] = (link, incident, key)
+                        self._failing[incident.id] = (
+                            member, None if named is None else named[1])
                         break
+
+        for need in self.topology.direct_needs(node):
+            still_firing(need, None)
+        for device, port in self.topology.ports_facing(node):
+            still_firing(device, port)
+
+    def _own_end_alarmed(self, node: str, port: str, incident: IncidentRecord,
+                         index: IncidentIndex) -> bool:
+        """Whether ``incident`` holds an alert of ``node`` on its own end of the link
+        from ``port``. A device that logs its end of a link down is alive, and the
+        link is what failed (``aiops.engine.links``): its other alarms say nothing of
+        the link. A dead or cut-off device logs nothing of its own."""
+        own_end = self.topology.port_links.get(port)
+        return any((named := port_of(member, self.topology)) is not None
+                   and named[0] == own_end
+                   for member in index.profiles[incident.id].members.get(node, ()))
 
     def _per_source(self, alert: AlertRecord, t: float,
                     found: dict[str, tuple[float, IncidentRecord, str]]
@@ -381,12 +411,15 @@ class ScoredCorrelator:
             return Why(self.weights.threshold, runner=runner, runner_score=runner_score,
                        runner_bound=bound)
         score, incident, parts, key = scored[0]
-        hops, shared, needs = None, None, None
-        member = self._failing.get(incident.id)
+        hops, shared, needs, facing = None, None, None, None
+        failing = self._failing.get(incident.id)
+        member = None if failing is None else failing[0]
         if alert.node_id is not None:
             hops = self.topology.reach(alert.node_id, self.max_hops).get(key)
-            if member is not None:
-                needs = self.topology.need_kind(alert.node_id, key)
+            if failing is not None:
+                facing = failing[1]
+                if facing is None:
+                    needs = self.topology.need_kind(alert.node_id, key)
             elif hops == 1 and key not in self.topology.neighbours(alert.node_id):
                 shared = self.topology.shared_need(alert.node_id, key)
         if member is None:
@@ -394,11 +427,11 @@ class ScoredCorrelator:
         if member is None:  # not reached: every linked member was indexed with its alert
             return Why(self.weights.threshold, score, parts["link"], parts["text"],
                        parts["relation"], key, hops, None, None, None, shared, needs,
-                       runner, runner_score, bound)
+                       facing, runner, runner_score, bound)
         return Why(self.weights.threshold, score, parts["link"], parts["text"],
                    parts["relation"], key, hops, member.event.id, member.name,
-                   alert.starts_at - member.starts_at, shared, needs, runner, runner_score,
-                   bound)
+                   alert.starts_at - member.starts_at, shared, needs, facing, runner,
+                   runner_score, bound)
 
     def _pieces_of_one(self, incident: IncidentRecord, other: IncidentRecord) -> bool:
         """Whether two incidents look like pieces of one cascade: they started close

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from aiops.api import create_app
 from aiops.runtime import Runtime
 from aiops.store.tables import alerts, raw_events
-from tests.conftest import DATA, load_demo
+from tests.conftest import DATA, import_linked, load_demo
 from topology.model import Edge, Node
 
 T0 = 1_800_000_000
@@ -367,14 +367,8 @@ def test_the_pages_say_errors_as_pages_and_the_api_as_json(
 def test_the_incident_picture_draws_devices_not_their_ports(runtime: Runtime) -> None:
     # As LLDP discovery stores a link: two port nodes part_of their devices and
     # connected_to each other, and the devices connected_to each other naming the ports.
-    from topology.discovery.base import GraphBuilder, add_link
-
-    builder = GraphBuilder("lldp")
-    for name in ("r1", "r2", "r3"):
-        builder.node(name, "device", name)
-    add_link(builder, "r1", "Gi0/1", "r2", "Gi0/1")
-    add_link(builder, "r2", "Gi0/2", "r3", "Gi0/1")
-    runtime.import_topology(list(builder.nodes.values()), list(builder.edges.values()), "lldp")
+    import_linked(runtime, ["r1", "r2", "r3"],
+                  [("r1", "Gi0/1", "r2", "Gi0/1"), ("r2", "Gi0/2", "r3", "Gi0/1")])
     client = create_app(runtime=runtime).test_client()
     client.post("/api/v1/alerts", json=[alert("a1", "r1"),
                                         alert("a2", "r2", 1)])

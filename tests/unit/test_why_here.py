@@ -9,6 +9,7 @@ from aiops.models import Alert
 from aiops.runtime import Runtime, open_runtime
 from aiops.store import queries
 from aiops.store.json_column import JsonText
+from tests.conftest import import_linked
 from tests.unit.test_engine import alert, incidents_of, ingest, star
 
 
@@ -228,3 +229,35 @@ def test_an_alert_on_what_a_failing_service_runs_on_is_not_taken_by_that_rule(
     ingest(runtime, alert("s1", "app1", 0, "ServiceDegraded"),
            alert("d1", "vm1", 200, "HOST_DOWN"))
     assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 1]
+
+
+def rack(rt: Runtime) -> None:
+    """A switch with ports linked to two servers' NICs, as discovery stores ports."""
+    import_linked(rt, ["tor", "srv1", "srv2"],
+                  [("tor", "Eth1/1", "srv1", "eno1"), ("tor", "Eth1/2", "srv2", "eno1")])
+
+
+def test_a_server_whose_switch_port_is_still_down_joins_however_late(
+        runtime: Runtime) -> None:
+    rack(runtime)
+    # The servers lose power: the switch logs both ports down at once; the host check
+    # finds srv1 down 200 s later, when the incident has faded by time alone.
+    ingest(runtime, alert("p1", "tor", 0, interface="Eth1/1"),
+           alert("p2", "tor", 1, interface="Eth1/2"), alert("h1", "srv1", 200, "HOST_DOWN"))
+    [inc] = incidents_of(runtime)
+    assert inc["alert_count"] == 3
+    late = placements(runtime, inc["id"])["h1"]
+    assert late["placement"]["via"] == {"node": "tor", "hops": 1, "alert": "p1",
+                                        "name": "LINK_DOWN", "gap_s": 200.0,
+                                        "facing_port": "Eth1/1"}
+    assert ", 1 hop away, on its Eth1/1, which leads here and still alarms (" in late["why_here"]
+
+
+def test_a_device_that_logs_its_own_end_of_the_link_is_not_taken_by_that_rule(
+        runtime: Runtime) -> None:
+    rack(runtime)
+    # The cable fails: both ends log their port down, and srv1 is alive: its later
+    # alarm is not about the link.
+    ingest(runtime, alert("p1", "tor", 0, interface="Eth1/1"),
+           alert("e1", "srv1", 1, interface="eno1"), alert("t1", "srv1", 200, "TEMP_HIGH"))
+    assert sorted(i["alert_count"] for i in incidents_of(runtime)) == [1, 2]
