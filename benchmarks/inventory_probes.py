@@ -30,7 +30,7 @@ about:
   ten single-supply servers, alternately on PDU A and B (``depends_on``), their NICs
   cabled to the switch's ports. A PDU trips silently: the switch logs its five
   servers' ports down within 2 s, Nagios finds the servers down 30-120 s later; noise
-  on servers, one a minute.
+  on servers that have power, one a minute.
 - ``sites`` / ``sites-plain``: three sites of 60 switches (a core, five distribution,
   access switches under them), with and without site nodes that every device is
   ``part_of``. A distribution switch dies silently; its access switches log their
@@ -299,20 +299,23 @@ def power(seed: int, faults: int, period: int = 0) -> Probe:
                   start=-period * faults * 900.0)
     rnd = _events(seed, period, rnd)
     pdus = sorted(fed)
+    down: dict[str, list[tuple[float, float]]] = {}  # server -> when it had no power
     for f in range(faults):
         pdu, t0, group = rnd.choice(pdus), f * 900.0 + rnd.uniform(0, 300), f"pdu-{f}"
         probe.fault(group, pdu, silent=True)
         tor = pdu.split("-pdu-")[0] + "-tor"
         for server, port in fed[pdu]:
+            down.setdefault(server, []).append((t0, t0 + REPAIRED_AFTER))
             # the switch logs the port down as the server loses power; Nagios finds
             # the server down on its next host check
             probe.alert(group, "LINK_DOWN", tor, t0 + rnd.uniform(0, 2), t0 + REPAIRED_AFTER,
                         interface=port)
             probe.alert(group, "HOST_DOWN", server, t0 + rnd.uniform(30, 120),
                         t0 + REPAIRED_AFTER)
-    for n in range(faults * 15):  # one a minute
-        probe.noise(f"noise-{n}", rnd.choice(NOISE), rnd.choice(servers),
-                    rnd.uniform(0, faults * 900.0))
+    for n in range(faults * 15):  # one a minute, from servers that have power
+        name, at = rnd.choice(NOISE), rnd.uniform(0, faults * 900.0)
+        up = [s for s in servers if not any(a <= at < b for a, b in down.get(s, ()))]
+        probe.noise(f"noise-{n}", name, rnd.choice(up), at)
     return probe
 
 

@@ -69,7 +69,7 @@ def test_a_tripped_pdu_is_one_incident_named_after_the_pdu() -> None:
     # Seed 3, 10 faults, untrained: the switch logs the dead servers' ports down at
     # once, the host checks find them down 30-120 s later. A server whose switch port
     # is still down joins that incident however late (``_failing_needs``), and the
-    # PDU all of them need is named first: pair F1 0.66 and AC@1 0.60 before it (seeds
-    # 1 and 2, 20 faults), about 0.9 and 1.0 after.
+    # PDU all of them need is named first: pair F1 0.67 and AC@1 0.55 before it, 0.96
+    # and 1.00 after.
     row = measure(PROBES["power"](SEED, FAULTS))
     assert row["pair_f1"] >= 0.8 and row["ac1"] >= 0.9
