@@ -112,3 +112,19 @@ def links_down(alerts: Iterable[AlertRecord], topology: TopologyGraph) -> list[L
         found.append(LinkDown((device, other), (name, other_name), abs(other_at - at),
                               (count, other_count)))
     return found
+
+
+def ports_facing_down(alerts: Iterable[AlertRecord], topology: TopologyGraph
+                      ) -> dict[str, list[tuple[str, str]]]:
+    """Device -> (neighbour, the neighbour's port as its alert wrote it) for every port
+    an alert names whose link leads to that device, where the device's own end of the
+    link did not alarm: the ports that went down around a device that said nothing of
+    them. A dead switch is silent; its neighbours' ports to it are what tell of it."""
+    named = ports_named(alerts, topology)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for port, (device, name, _, _) in sorted(named.items()):
+        peer = topology.port_links.get(port)
+        if peer is None or peer in named:
+            continue  # both ends alarmed: the link (``links_down``)
+        found.setdefault(topology.resolver.anchor(peer), []).append((device, name))
+    return found

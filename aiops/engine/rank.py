@@ -62,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aiops.engine.links import links_down
+from aiops.engine.links import links_down, ports_facing_down
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -392,9 +392,26 @@ class CausalTopologyRanker:
                 if cause is None or cause.alert_id is None:
                     continue
                 far = link.devices[1 - mine]
-                node = self.topology.nodes.get(far)
                 cause.score += self.weights.alarm_share * link.alerts[1 - mine] / inc.total
-                cause.evidence.append(link.line(device, node.name if node else far))
+                cause.evidence.append(link.line(device, self._name(far)))
+        # Evidence only (the score stays as the topology gave it): which of a silent
+        # candidate's neighbours logged their port to it down.
+        for device, ports in ports_facing_down(incident.alerts.values(),
+                                               self.topology).items():
+            cause = causes.get(device)
+            if cause is None or cause.alert_id is not None:
+                continue
+            shown = ", ".join(f"{self._name(n)}'s {port}" for n, port in ports[:5])
+            more = f" and {len(ports) - 5} more" if len(ports) > 5 else ""
+            cause.evidence.append(
+                f"{len(ports)} port{'s' if len(ports) != 1 else ''} leading to it went "
+                f"down ({shown}{more}) and it logged nothing of its own end: dead, or "
+                "cut off")
+
+    def _name(self, node_id: str) -> str:
+        """A node's display name (its id where the topology no longer has it)."""
+        node = self.topology.nodes.get(node_id)
+        return node.name if node is not None else node_id
 
     def _learned_order(self, hand: HandRanking) -> list[RootCause]:
         """All candidates, silent ones next to a single alarming device or two hops out

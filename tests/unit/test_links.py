@@ -125,3 +125,15 @@ def test_snmp_traps_name_the_ends_of_a_link_by_ifindex() -> None:
     assert f"its Te0/1 (ifIndex 3) and c1's Te1/0/1 (ifIndex 10101) are {line}" in ranked["d1"]
     # d2's port has no ifIndex stored: its trap names no port, so no link of its
     assert not any("two ends of one link" in line for line in ranked.get("d2", []))
+
+
+def test_a_silent_device_whose_neighbours_logged_their_ports_to_it_down_is_told_so() -> None:
+    # d1 dies: c1 and c2 log their ports to it down, d1 logs nothing (it is dead);
+    # the link c1-d2 is fine. Only the evidence changes: the score is the topology's.
+    topo = discovered()
+    inc = incident(topo, ("LINK_DOWN", "c1", "Te1/0/1", 100.0),
+                   ("LINK_DOWN", "c2", "TenGigabitEthernet1/0/1", 100.4))
+    ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(inc)}
+    assert ("2 ports leading to it went down (c1's Te1/0/1, c2's TenGigabitEthernet1/0/1) "
+            "and it logged nothing of its own end: dead, or cut off") in ranked["d1"]
+    assert not any("leading to it" in line for line in ranked.get("d2", []))
