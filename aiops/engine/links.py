@@ -97,12 +97,13 @@ def ports_named(alerts: Iterable[AlertRecord], topology: TopologyGraph
     return found
 
 
-def links_down(alerts: Iterable[AlertRecord], topology: TopologyGraph) -> list[LinkDown]:
-    """Every link whose two ports the alerts of its two devices name; none when the
-    topology stores no linked ports."""
+def links_down(named: dict[str, tuple[str, str, float, int]], topology: TopologyGraph
+               ) -> list[LinkDown]:
+    """Every link whose two ports the alerts of its two devices name (``named``:
+    ``ports_named`` of the incident's alerts); none when the topology stores no linked
+    ports."""
     if not topology.port_links:
         return []
-    named = ports_named(alerts, topology)
     found = []
     for port, (device, name, at, count) in sorted(named.items()):
         peer = topology.port_links.get(port)
@@ -114,13 +115,13 @@ def links_down(alerts: Iterable[AlertRecord], topology: TopologyGraph) -> list[L
     return found
 
 
-def ports_facing_down(alerts: Iterable[AlertRecord], topology: TopologyGraph
-                      ) -> dict[str, list[tuple[str, str]]]:
+def ports_facing_down(named: dict[str, tuple[str, str, float, int]],
+                      topology: TopologyGraph) -> dict[str, list[tuple[str, str]]]:
     """Device -> (neighbour, the neighbour's port as its alert wrote it) for every port
-    an alert names whose link leads to that device, where the device's own end of the
-    link did not alarm: the ports that went down around a device that said nothing of
-    them. A dead switch is silent; its neighbours' ports to it are what tell of it."""
-    named = ports_named(alerts, topology)
+    an alert names (``named``: ``ports_named``) whose link leads to that device, where
+    the device's own end of the link did not alarm: the ports that went down around a
+    device that said nothing of them. A dead switch is silent; its neighbours' ports to
+    it are what tell of it."""
     found: dict[str, list[tuple[str, str]]] = {}
     for port, (device, name, _, _) in sorted(named.items()):
         peer = topology.port_links.get(port)

@@ -62,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aiops.engine.links import links_down, ports_facing_down
+from aiops.engine.links import links_down, ports_facing_down, ports_named
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -386,7 +386,8 @@ class CausalTopologyRanker:
                     causes: dict[str, RootCause]) -> None:
         """Each end of a link whose two ports both alarmed gets the alarms at the other
         end in its alarm share, and the evidence (``aiops.engine.links``)."""
-        for link in links_down(incident.alerts.values(), self.topology):
+        named = ports_named(incident.alerts.values(), self.topology)
+        for link in links_down(named, self.topology):
             for mine, device in enumerate(link.devices):
                 cause = causes.get(device)
                 if cause is None or cause.alert_id is None:
@@ -396,8 +397,7 @@ class CausalTopologyRanker:
                 cause.evidence.append(link.line(device, self._name(far)))
         # Evidence only (the score stays as the topology gave it): which of a silent
         # candidate's neighbours logged their port to it down.
-        for device, ports in ports_facing_down(incident.alerts.values(),
-                                               self.topology).items():
+        for device, ports in ports_facing_down(named, self.topology).items():
             cause = causes.get(device)
             if cause is None or cause.alert_id is not None:
                 continue
