@@ -14,7 +14,10 @@ A new alert is compared with the live incidents that have a member near it:
   the best member counts. Comparing with the members next to the alert, not with
   the incident as a whole, keeps a big incident from pulling in everything near
   any of its corners (single linkage in space and time, as OpenNMS ALEC's
-  spatio-temporal clustering does, with graded rather than one-cut distances);
+  spatio-temporal clustering does, with graded rather than one-cut distances); and
+  where what the alert's node runs on or depends on, or the switch port its link
+  leads to, has an alert that still fires, one hop's closeness with no time gap and
+  no fading until ``max_span`` (``_failing_needs``);
 * relation: how strongly the alert's type co-occurs nearby in history with a type
   already in the incident (``aiops.learning.relations``);
 * text: cosine similarity of the alert's template with the incident's templates
@@ -216,7 +219,8 @@ class ScoredCorrelator:
                 span = profiles[incident.id].spans.get(alert.entity)
                 if incident.started_at >= oldest and span is not None:
                     consider(alert.entity, span, self.weights.same_entity, incident)
-        self._failing = {}
+        if self._failing:
+            self._failing = {}
         if alert.node_id is not None and (self.topology.has_shared_needs
                                           or self.topology.port_links):
             self._failing_needs(alert, index, found)
