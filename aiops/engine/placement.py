@@ -152,7 +152,7 @@ def _shared(shared: dict[str, Any] | None) -> str:
     return f", both {verb} {shared.get('node')}"
 
 
-def _needs(via: dict[str, Any]) -> str:
+def _still_failing(via: dict[str, Any]) -> str:
     kind, port = via.get("needs"), via.get("facing_port")
     if port:
         return f", on its {port}, which leads here and still alarms"
@@ -194,7 +194,7 @@ def describe_decision(placement: dict[str, Any]) -> str:
         parts.append(f"next best {_runner(runner)}")
     head = (f"{decision} {placement['incident']}: "
             f"{_gap(via.get('gap_s', 0.0))} {via.get('name', '?')} on {where}, "
-            f"{_hops(via.get('hops'))}{_shared(via.get('shared'))}{_needs(via)} "
+            f"{_hops(via.get('hops'))}{_shared(via.get('shared'))}{_still_failing(via)} "
             f"({'; '.join(parts)})")
     if placement.get("merged"):
         head += f"; merged {', '.join(placement['merged'])} into it"
