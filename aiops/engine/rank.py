@@ -62,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aiops.engine.links import links_down, ports_facing_down, ports_named
+from aiops.engine.links import links_down, port_of, ports_facing_down, ports_named
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -174,6 +174,9 @@ class _Incident:
     untraced: dict[str, float] = field(default_factory=dict)
     # node -> the alarming nodes that need it (``TopologyGraph.needs``); built on first use
     needed_by: dict[str, list[str]] | None = None
+    # alarming device -> the devices beyond its ports that its alarms all tell of
+    # (``_witnesses``): it saw them fail
+    witnesses: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, alerts: Iterable[AlertRecord]) -> _Incident:
@@ -191,6 +194,40 @@ class _Incident:
                 first[key] = alert
         types = set().union(*types_at.values()) if types_at else set()
         return cls(first, count, dict(types_at), types, total)
+
+
+def _witnesses(incident: IncidentRecord, inc: _Incident,
+               named: dict[str, tuple[str, str, float, int]],
+               topology: TopologyGraph) -> dict[str, list[str]]:
+    """Alarming device -> the devices beyond its ports that its alarms tell of, for
+    every device all of whose alarms in the incident are on ports whose links lead to a
+    device that alarms itself and logged nothing of its own end of that link.
+
+    Why: a switch logs a port down the moment the server behind it loses power, a
+    minute before the server's host check says it is down; the switch is then the
+    earliest, and history teaches that its LINK_DOWN precedes HOST_DOWN nearby every
+    time, so it was named the cause of the servers' failure, not the PDU they all need
+    (the inventory power probe, trained: docs/architecture.md, "Root-cause ranking").
+    Its alarms tell that the devices behind those ports went down, nothing of itself.
+    A device that also alarms of anything else, or whose link's other end alarmed too
+    (the link failed: ``aiops.engine.links``), is no witness.
+    """
+    facing: dict[str, set[str]] = defaultdict(set)  # device -> far ends it tells of
+    telling: Counter[str] = Counter()  # device -> its alerts that tell of a far end
+    anchor = topology.resolver.anchor
+    for alert in incident.alerts.values():
+        found = port_of(alert, topology)
+        if found is None or alert.node_id is None:
+            continue
+        peer = topology.port_links.get(found[0])
+        if peer is None or peer in named:
+            continue
+        far = anchor(peer)
+        if far in inc.first:
+            facing[alert.node_id].add(far)
+            telling[alert.node_id] += 1
+    return {device: sorted(facing[device]) for device, n in telling.items()
+            if n == inc.count[device]}
 
 
 # The least ``_dependents_credit`` of a silent node the top-3 slots keep (a fifth of the
@@ -350,6 +387,10 @@ class CausalTopologyRanker:
         precedence = {key: 1.0 - i / len(order) for i, key in enumerate(order)}
         roots = {t: self._rootness(t, inc.types) for t in inc.types}
         alarming = set(inc.first)
+        named = ports_named(incident.alerts.values(), self.topology) \
+            if self.topology.port_links else {}
+        if named:
+            inc.witnesses = _witnesses(incident, inc, named, self.topology)
         candidates = set(alarming)
         for key in alarming:
             candidates.update(self.topology.neighbours(key))
@@ -371,7 +412,7 @@ class CausalTopologyRanker:
             causes[cand] = self._with_dependency(cause, cand, neighbours, inc)
             ranked.append(causes[cand])
         if self.topology.port_links:
-            self._with_links(incident, inc, causes)
+            self._with_links(named, inc, causes)
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
             ranked = self._by_tracing(ranked, inc, alarming)
@@ -382,11 +423,11 @@ class CausalTopologyRanker:
                 causes.setdefault(_key(cause), cause)
         return HandRanking(inc, ranked, near, pool, roots, order, causes)
 
-    def _with_links(self, incident: IncidentRecord, inc: _Incident,
+    def _with_links(self, named: dict[str, tuple[str, str, float, int]], inc: _Incident,
                     causes: dict[str, RootCause]) -> None:
         """Each end of a link whose two ports both alarmed gets the alarms at the other
-        end in its alarm share, and the evidence (``aiops.engine.links``)."""
-        named = ports_named(incident.alerts.values(), self.topology)
+        end in its alarm share, and the evidence (``aiops.engine.links``); ``named``:
+        the ports the incident's alerts name."""
         for link in links_down(named, self.topology):
             for mine, device in enumerate(link.devices):
                 cause = causes.get(device)
@@ -482,16 +523,29 @@ class CausalTopologyRanker:
         (docs/experiments.md)."""
         w = self.weights
         rootness, name = max((roots[t][0], t) for t in inc.types_at[cand])
+        seen = inc.witnesses.get(cand)
+        if seen:
+            rootness = 0.0
         inc.rootness[cand] = rootness
         share = inc.count[cand] / inc.total
-        score = w.rootness * rootness + w.alarm_share * share + w.precedence * precedence[cand]
+        score = w.rootness * rootness + w.alarm_share * share
+        if not seen:
+            score += w.precedence * precedence[cand]
         evidence: list[str] = []
         _, caused, line = roots[name]
-        if caused:
-            evidence.append(f"its {name} is a learned cause of {', '.join(sorted(caused))}"
-                            " in this incident")
-        if line:
-            evidence.append(line)
+        if seen:
+            names = ", ".join(self._name(n) for n in seen[:5])
+            more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
+            evidence.append(
+                f"all its alarms are on ports to devices that alarm themselves ({names}"
+                f"{more}) and logged nothing of their own end: it saw them fail, so neither "
+                "its alarm types nor how early they came make it their cause")
+        else:
+            if caused:
+                evidence.append(f"its {name} is a learned cause of "
+                                f"{', '.join(sorted(caused))} in this incident")
+            if line:
+                evidence.append(line)
         evidence.append(f"{inc.count[cand]} of {inc.total} alarms are on it")
         if cand == earliest:
             evidence.append("earliest alarm in the group")
@@ -725,10 +779,12 @@ class CausalTopologyRanker:
         shares: dict[str, float] = {}
         for cause in ranked:
             key = _key(cause)
-            if key in alarming:
+            if key in alarming and key not in inc.witnesses:
                 shares[key] = trace.untraced_from(key)
                 if len(shares) == self.weights.traced_candidates:
                     break
+        if not shares:
+            return ranked
         inc.untraced = shares
         best, worst = min(shares.values()), max(shares.values())
         for cause in ranked:

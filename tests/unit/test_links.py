@@ -137,3 +137,30 @@ def test_a_silent_device_whose_neighbours_logged_their_ports_to_it_down_is_told_
     assert ("2 ports leading to it went down (c1's Te1/0/1, c2's TenGigabitEthernet1/0/1) "
             "and it logged nothing of its own end: dead, or cut off") in ranked["d1"]
     assert not any("leading to it" in line for line in ranked.get("d2", []))
+
+
+def rack() -> TopologyGraph:
+    """A switch whose ports lead to three servers' NICs."""
+    builder = GraphBuilder("lldp")
+    for name in ("tor", "s1", "s2", "s3"):
+        builder.node(name, "device", name)
+    for k, server in enumerate(("s1", "s2", "s3"), 1):
+        add_link(builder, "tor", f"Eth1/{k}", server, "eno1")
+    return TopologyGraph(builder.nodes.values(), builder.edges.values())
+
+
+def test_a_switch_whose_alarms_all_tell_of_dead_servers_is_their_witness() -> None:
+    topo = rack()
+    alarms = [("LINK_DOWN", "tor", "Eth1/1", 100.0), ("LINK_DOWN", "tor", "Eth1/2", 100.2),
+              ("HOST_DOWN", "s1", "", 160.0), ("HOST_DOWN", "s2", "", 175.0)]
+    ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(
+        incident(topo, *alarms))}
+    assert any(line.startswith("all its alarms are on ports to devices that alarm "
+                               "themselves (s1, s2) and logged nothing of their own end")
+               for line in ranked["tor"])
+    assert "earliest alarm in the group" in ranked["tor"]
+    # an alarm of its own, or a server that logged its end of the link: no witness
+    for extra in (("CPU_HIGH", "tor", "", 130.0), ("LINK_DOWN", "s1", "eno1", 100.1)):
+        ranked = {rc.entity: rc.evidence for rc in CausalTopologyRanker(topo).rank(
+            incident(topo, *alarms, extra))}
+        assert not any(line.startswith("all its alarms") for line in ranked["tor"])
