@@ -30,26 +30,11 @@ from aiops.errors import InputError
 from topology.discovery.base import SHARED_NAME, Discovered, GraphBuilder, add_link
 from topology.discovery.http import HttpRefused, JsonHttp
 from topology.discovery.netbox_power import PowerCabling, is_power_cable
+from topology.discovery.netbox_refs import ref_id, ref_name
 from topology.graph import TopologyGraph
 
 NAME = "netbox"
 MAX_PAGES = 100_000  # a loop of ``next`` links must not run forever
-
-
-def _ref_name(obj: Any, key: str = "name") -> str | None:
-    """``name`` of a nested reference (``{"id": 1, "name": "DC1", ...}``) or None."""
-    if isinstance(obj, dict):
-        value = obj.get(key)
-        return str(value) if value not in (None, "") else None
-    return None
-
-
-def _ref_id(obj: Any) -> int | None:
-    """``id`` of a nested reference (``{"id": 1, ...}``), None for anything else: an
-    answer with a number or a list in its place failed with a traceback
-    (AttributeError, or TypeError as a dict key) instead of being skipped."""
-    value = obj.get("id") if isinstance(obj, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -58,7 +43,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _address(ip_ref: Any) -> str | None:
     """``10.0.0.1`` from a nested IP reference with ``address: 10.0.0.1/24``."""
-    address = _ref_name(ip_ref, "address")
+    address = ref_name(ip_ref, "address")
     return address.split("/", 1)[0] if address else None
 
 
@@ -68,7 +53,7 @@ def _device_name(d: dict[str, Any]) -> str:
 
 
 def _slug(obj: Any) -> str | None:
-    return _ref_name(obj, "slug") or _ref_name(obj)
+    return ref_name(obj, "slug") or ref_name(obj)
 
 
 def device_node_ids(devices: list[dict[str, Any]]) -> dict[int, str]:
@@ -105,7 +90,7 @@ def vm_node_ids(vms: list[dict[str, Any]], taken: set[str]) -> dict[int, str]:
     merge them, as for devices (``device_node_ids``)."""
     names = {vm["id"]: _vm_name(vm) for vm in vms}
     ids = dict(names)
-    for qualify in (lambda vm: f"vm/{_ref_name(vm.get('cluster')) or 'no-cluster'}/"
+    for qualify in (lambda vm: f"vm/{ref_name(vm.get('cluster')) or 'no-cluster'}/"
                                f"{names[vm['id']]}",
                     lambda vm: f"{ids[vm['id']]}#{vm['id']}"):
         counts = Counter(i.lower() for i in ids.values())
@@ -153,7 +138,7 @@ class NetboxConnector:
                 raise InputError(f"netbox: {url} (page {page} of {endpoint}) is not a "
                                  "NetBox list: expected an object with 'results'")
             for i, item in enumerate(results):
-                if _ref_id(item) is None:  # ids are dict keys below: must be NetBox's ints
+                if ref_id(item) is None:  # ids are dict keys below: must be NetBox's ints
                     raise InputError(f"netbox: {url} results[{i}] is not an object with "
                                      "an integer 'id'")
             items.extend(results)
@@ -178,7 +163,7 @@ class NetboxConnector:
         device_ids = {d["id"]: self._device(builder, d, node_ids[d["id"]]) for d in devices}
         ports: dict[Any, tuple[str, str, dict[str, Any]]] = {}
         for iface in interfaces:
-            device = device_ids.get(_ref_id(iface.get("device")))
+            device = device_ids.get(ref_id(iface.get("device")))
             name = iface.get("name")
             if device and name:
                 ports[iface["id"]] = (device, str(name), iface)
@@ -204,7 +189,7 @@ class NetboxConnector:
         clusters: dict[int, str] = {}
 
         def cluster_node(ref: Any) -> str | None:
-            cluster_id, name = _ref_id(ref), _ref_name(ref)
+            cluster_id, name = ref_id(ref), ref_name(ref)
             if cluster_id is None or name is None:
                 return None
             if cluster_id not in clusters:
@@ -222,11 +207,11 @@ class NetboxConnector:
                 node_id, "vm", name, netbox_id=vm["id"],
                 mgmt_ip=_address(vm.get("primary_ip")) or _address(vm.get("primary_ip4")),
                 ips=[a for a in (_address(vm.get("primary_ip6")),) if a],
-                site=_ref_name(vm.get("site")), cluster=_ref_name(vm.get("cluster")),
-                role=_ref_name(vm.get("role")), platform=_ref_name(vm.get("platform")),
+                site=ref_name(vm.get("site")), cluster=ref_name(vm.get("cluster")),
+                role=ref_name(vm.get("role")), platform=ref_name(vm.get("platform")),
                 status=status.get("value") if isinstance(status, dict) else status,
                 **{SHARED_NAME: node_id != name or None})
-            host = device_ids.get(_ref_id(vm.get("device")))
+            host = device_ids.get(ref_id(vm.get("device")))
             target = host or cluster_node(vm.get("cluster"))
             if target is not None:
                 builder.edge(node_id, target, "runs_on")
@@ -244,10 +229,10 @@ class NetboxConnector:
             node_id, "device", name,
             netbox_id=d["id"], serial=d.get("serial") or None, mgmt_ip=ip,
             ips=[a for a in (_address(d.get("primary_ip6")), _address(d.get("oob_ip"))) if a],
-            site=_ref_name(d.get("site")), role=_ref_name(role),
-            model=_ref_name(device_type, "model"),
-            manufacturer=_ref_name(device_type.get("manufacturer")),
-            platform=_ref_name(d.get("platform")),
+            site=ref_name(d.get("site")), role=ref_name(role),
+            model=ref_name(device_type, "model"),
+            manufacturer=ref_name(device_type.get("manufacturer")),
+            platform=ref_name(d.get("platform")),
             status=status.get("value") if isinstance(status, dict) else status,
             **{SHARED_NAME: node_id != name or None},
         )
@@ -274,7 +259,7 @@ class NetboxConnector:
         if known:
             return known[0], known[1]
         obj = _dict(term.get("object"))
-        device = device_ids.get(_ref_id(obj.get("device")))
+        device = device_ids.get(ref_id(obj.get("device")))
         return (device, str(obj["name"])) if device and obj.get("name") else None
 
     def _cable(self, builder: GraphBuilder, cable: dict[str, Any],

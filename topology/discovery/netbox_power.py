@@ -23,6 +23,7 @@ from typing import Any
 
 from topology.discovery.base import GraphBuilder
 from topology.discovery.http import HttpRefused
+from topology.discovery.netbox_refs import ref_id, ref_name
 
 POWER_PORT, POWER_OUTLET, POWER_FEED = "dcim.powerport", "dcim.poweroutlet", "dcim.powerfeed"
 POWER_TYPES = frozenset({POWER_PORT, POWER_OUTLET, POWER_FEED})
@@ -31,16 +32,6 @@ POWER_TYPES = frozenset({POWER_PORT, POWER_OUTLET, POWER_FEED})
 def is_power_cable(ends: list[dict[str, Any]]) -> bool:
     """Whether any termination of a cable is a power port, outlet or feed."""
     return any(end.get("object_type") in POWER_TYPES for end in ends)
-
-
-def _ref_id(obj: Any) -> int | None:
-    value = obj.get("id") if isinstance(obj, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _name(obj: Any) -> str | None:
-    value = obj.get("name") if isinstance(obj, dict) else None
-    return str(value) if value not in (None, "") else None
 
 
 class PowerCabling:
@@ -80,22 +71,22 @@ class PowerCabling:
 
     def _device_of(self, end: dict[str, Any]) -> str | None:
         obj = end.get("object")
-        return self.device_ids.get(_ref_id(obj.get("device")) if isinstance(obj, dict)
-                                   else None)  # type: ignore[arg-type]
+        device = ref_id(obj.get("device")) if isinstance(obj, dict) else None
+        return None if device is None else self.device_ids.get(device)
 
     def _source(self, end: dict[str, Any]) -> str | None:
         if end.get("object_type") == POWER_OUTLET:
             return self._device_of(end)
         feed_id = end.get("object_id")
         if not isinstance(feed_id, int):
-            feed_id = _ref_id(end.get("object"))
+            feed_id = ref_id(end.get("object"))
         if feed_id is None:
             return None
         feed = self.feeds().get(feed_id) or end.get("object") or {}
         node_id = f"power-feed/{feed_id}"
         panel = feed.get("power_panel") if isinstance(feed, dict) else None
-        panel_id, panel_name = _ref_id(panel), _name(panel)
-        feed_name = _name(feed) or str(feed_id)
+        panel_id, panel_name = ref_id(panel), ref_name(panel)
+        feed_name = ref_name(feed) or str(feed_id)
         self.builder.node(node_id, "power_feed",
                           f"{panel_name} {feed_name}" if panel_name else feed_name,
                           netbox_id=feed_id, panel=panel_name)
@@ -118,5 +109,5 @@ class PowerCabling:
                 self.builder.warnings.append(
                     f"{exc}: power feeds are stored without their power panels")
                 listed = []
-            self._feeds = {fid: f for f in listed if (fid := _ref_id(f)) is not None}
+            self._feeds = {fid: f for f in listed if (fid := ref_id(f)) is not None}
         return self._feeds
