@@ -62,7 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aiops.engine.links import links_down, port_of, ports_facing_down, ports_named
+from aiops.engine.links import links_down, ports_facing_down, ports_named
 from aiops.engine.rank_features import (
     ALARMING_COLUMNS,
     FEATURE_NAMES,
@@ -196,8 +196,7 @@ class _Incident:
         return cls(first, count, dict(types_at), types, total)
 
 
-def _witnesses(incident: IncidentRecord, inc: _Incident,
-               named: dict[str, tuple[str, str, float, int]],
+def _witnesses(inc: _Incident, named: dict[str, tuple[str, str, float, int]],
                topology: TopologyGraph) -> dict[str, list[str]]:
     """Alarming device -> the devices beyond its ports that its alarms tell of, for
     every device all of whose alarms in the incident are on ports whose links lead to a
@@ -215,17 +214,14 @@ def _witnesses(incident: IncidentRecord, inc: _Incident,
     facing: dict[str, set[str]] = defaultdict(set)  # device -> far ends it tells of
     telling: Counter[str] = Counter()  # device -> its alerts that tell of a far end
     anchor = topology.resolver.anchor
-    for alert in incident.alerts.values():
-        found = port_of(alert, topology)
-        if found is None or alert.node_id is None:
-            continue
-        peer = topology.port_links.get(found[0])
+    for port, (device, _, _, alerts) in named.items():
+        peer = topology.port_links.get(port)
         if peer is None or peer in named:
             continue
         far = anchor(peer)
         if far in inc.first:
-            facing[alert.node_id].add(far)
-            telling[alert.node_id] += 1
+            facing[device].add(far)
+            telling[device] += alerts
     return {device: sorted(facing[device]) for device, n in telling.items()
             if n == inc.count[device]}
 
@@ -390,7 +386,7 @@ class CausalTopologyRanker:
         named = ports_named(incident.alerts.values(), self.topology) \
             if self.topology.port_links else {}
         if named:
-            inc.witnesses = _witnesses(incident, inc, named, self.topology)
+            inc.witnesses = _witnesses(inc, named, self.topology)
         candidates = set(alarming)
         for key in alarming:
             candidates.update(self.topology.neighbours(key))
