@@ -116,16 +116,16 @@ def links_down(named: dict[str, tuple[str, str, float, int]], topology: Topology
 
 
 def ports_facing_down(named: dict[str, tuple[str, str, float, int]],
-                      topology: TopologyGraph) -> dict[str, list[tuple[str, str]]]:
-    """Device -> (neighbour, the neighbour's port as its alert wrote it) for every port
-    an alert names (``named``: ``ports_named``) whose link leads to that device, where
-    the device's own end of the link did not alarm: the ports that went down around a
-    device that said nothing of them. A dead switch is silent; its neighbours' ports to
-    it are what tell of it."""
-    found: dict[str, list[tuple[str, str]]] = {}
-    for port, (device, name, _, _) in sorted(named.items()):
+                      topology: TopologyGraph) -> dict[str, list[tuple[str, str, int]]]:
+    """Device -> (neighbour, the neighbour's port as its alert wrote it, the alerts
+    naming it) for every port an alert names (``named``: ``ports_named``) whose link
+    leads to that device, where the device's own end of the link did not alarm: the
+    ports that went down around a device that said nothing of them. A dead switch is
+    silent; its neighbours' ports to it are what tell of it."""
+    found: dict[str, list[tuple[str, str, int]]] = {}
+    for port, (device, name, _, alerts) in sorted(named.items()):
         peer = topology.port_links.get(port)
         if peer is None or peer in named:
             continue  # both ends alarmed: the link (``links_down``)
-        found.setdefault(topology.resolver.anchor(peer), []).append((device, name))
+        found.setdefault(topology.resolver.anchor(peer), []).append((device, name, alerts))
     return found

@@ -196,11 +196,12 @@ class _Incident:
         return cls(first, count, dict(types_at), types, total)
 
 
-def _witnesses(inc: _Incident, named: dict[str, tuple[str, str, float, int]],
-               topology: TopologyGraph) -> dict[str, list[str]]:
-    """Alarming device -> the devices beyond its ports that its alarms tell of, for
-    every device all of whose alarms in the incident are on ports whose links lead to a
-    device that alarms itself and logged nothing of its own end of that link.
+def _witnesses(inc: _Incident, around: dict[str, list[tuple[str, str, int]]]
+               ) -> dict[str, list[str]]:
+    """Alarming device -> the devices beyond its ports that its alarms tell of
+    (``around``: ``links.ports_facing_down``), for every device all of whose alarms in
+    the incident are on ports whose links lead to a device that alarms itself and
+    logged nothing of its own end of that link.
 
     Why: a switch logs a port down the moment the server behind it loses power, a
     minute before the server's host check says it is down; the switch is then the
@@ -211,18 +212,14 @@ def _witnesses(inc: _Incident, named: dict[str, tuple[str, str, float, int]],
     A device that also alarms of anything else, or whose link's other end alarmed too
     (the link failed: ``aiops.engine.links``), is no witness.
     """
-    facing: dict[str, set[str]] = defaultdict(set)  # device -> far ends it tells of
+    facing: dict[str, list[str]] = defaultdict(list)  # device -> far ends it tells of
     telling: Counter[str] = Counter()  # device -> its alerts that tell of a far end
-    anchor = topology.resolver.anchor
-    for port, (device, _, _, alerts) in named.items():
-        peer = topology.port_links.get(port)
-        if peer is None or peer in named:
-            continue
-        far = anchor(peer)
+    for far, ports in around.items():
         if far in inc.first:
-            facing[device].add(far)
-            telling[device] += alerts
-    return {device: sorted(facing[device]) for device, n in telling.items()
+            for device, _, alerts in ports:
+                facing[device].append(far)
+                telling[device] += alerts
+    return {device: sorted(set(facing[device])) for device, n in telling.items()
             if n == inc.count[device]}
 
 
@@ -385,8 +382,9 @@ class CausalTopologyRanker:
         alarming = set(inc.first)
         named = ports_named(incident.alerts.values(), self.topology) \
             if self.topology.port_links else {}
-        if named:
-            inc.witnesses = _witnesses(inc, named, self.topology)
+        around = ports_facing_down(named, self.topology) if named else {}
+        if around:
+            inc.witnesses = _witnesses(inc, around)
         candidates = set(alarming)
         for key in alarming:
             candidates.update(self.topology.neighbours(key))
@@ -408,7 +406,7 @@ class CausalTopologyRanker:
             causes[cand] = self._with_dependency(cause, cand, neighbours, inc)
             ranked.append(causes[cand])
         if self.topology.port_links:
-            self._with_links(named, inc, causes)
+            self._with_links(named, around, inc, causes)
         ranked.sort(key=lambda rc: (-rc.score, rc.entity))
         if self._leads and self.weights.untraced:
             ranked = self._by_tracing(ranked, inc, alarming)
@@ -419,11 +417,13 @@ class CausalTopologyRanker:
                 causes.setdefault(_key(cause), cause)
         return HandRanking(inc, ranked, near, pool, roots, order, causes)
 
-    def _with_links(self, named: dict[str, tuple[str, str, float, int]], inc: _Incident,
+    def _with_links(self, named: dict[str, tuple[str, str, float, int]],
+                    around: dict[str, list[tuple[str, str, int]]], inc: _Incident,
                     causes: dict[str, RootCause]) -> None:
         """Each end of a link whose two ports both alarmed gets the alarms at the other
         end in its alarm share, and the evidence (``aiops.engine.links``); ``named``:
-        the ports the incident's alerts name."""
+        the ports the incident's alerts name; ``around``: the ports that went down
+        around a device that said nothing of its own end (``ports_facing_down``)."""
         for link in links_down(named, self.topology):
             for mine, device in enumerate(link.devices):
                 cause = causes.get(device)
@@ -434,11 +434,11 @@ class CausalTopologyRanker:
                 cause.evidence.append(link.line(device, self._name(far)))
         # Evidence only (the score stays as the topology gave it): which of a silent
         # candidate's neighbours logged their port to it down.
-        for device, ports in ports_facing_down(named, self.topology).items():
+        for device, ports in around.items():
             cause = causes.get(device)
             if cause is None or cause.alert_id is not None:
                 continue
-            shown = ", ".join(f"{self._name(n)}'s {port}" for n, port in ports[:5])
+            shown = ", ".join(f"{self._name(n)}'s {port}" for n, port, _ in ports[:5])
             more = f" and {len(ports) - 5} more" if len(ports) > 5 else ""
             cause.evidence.append(
                 f"{len(ports)} port{'s' if len(ports) != 1 else ''} leading to it went "
